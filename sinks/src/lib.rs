@@ -1,0 +1,24 @@
+//! The places rekey writes AWS access keys to.
+//!
+//! This crate knows how to read, check, write and restore one *sink* (a place that holds
+//! an access key) and nothing about rotations: the engine in the `rekey` crate decides
+//! what to write and when, and records every step before it takes it. Keeping the two
+//! apart lets every sink be tested on its own, against a real filesystem.
+//!
+//! - [`Sink`] is the contract every sink implements.
+//! - [`AccessKey`] carries a key id and its secret; the secret is redacted in `Debug`,
+//!   has no `Display`, and is zeroized when dropped.
+//! - [`atomic`] replaces files atomically, keeping their mode and owner.
+//! - One module per built-in sink: [`credentials_file`].
+
+#![deny(missing_docs)]
+
+pub mod atomic;
+pub mod credentials_file;
+mod error;
+mod key;
+mod sink;
+
+pub use error::SinkError;
+pub use key::{AccessKey, InvalidKeyMaterial};
+pub use sink::{Sink, Snapshot};

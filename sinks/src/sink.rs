@@ -1,0 +1,53 @@
+//! The contract every sink implements.
+
+use async_trait::async_trait;
+use secrecy::SecretSlice;
+
+use crate::{AccessKey, SinkError};
+
+/// A place that holds one access key: a credentials-file section, a `.env` file, …
+///
+/// The engine calls these in a fixed order during a rotation: [`Sink::check`] while
+/// planning, then [`Sink::snapshot`] (whose result it stores before going on),
+/// [`Sink::write`], and [`Sink::restore`] if the rotation is rolled back.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// A one-line, secret-free description for plans and errors, e.g.
+    /// `credentials file ~/.aws/credentials [dev]`.
+    fn describe(&self) -> String;
+
+    /// The key the place holds now, or `None` if it holds none.
+    async fn read(&self) -> Result<Option<AccessKey>, SinkError>;
+
+    /// Whether [`Sink::write`] can succeed, checked without changing anything.
+    async fn check(&self) -> Result<(), SinkError>;
+
+    /// Everything needed to put the place back exactly as it is now.
+    async fn snapshot(&self) -> Result<Snapshot, SinkError>;
+
+    /// Stores `key` in the place, atomically, changing nothing else.
+    async fn write(&self, key: &AccessKey) -> Result<(), SinkError>;
+
+    /// Puts the place back exactly as it was when `snapshot` was taken.
+    async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError>;
+}
+
+/// What a place held before a write: the bytes of a file, or that it did not exist.
+///
+/// It usually holds a secret (the old key), so it is zeroized on drop and has no `Debug`
+/// that shows the bytes.
+pub enum Snapshot {
+    /// The place did not exist; restoring removes it.
+    Absent,
+    /// The exact bytes the place held.
+    Bytes(SecretSlice<u8>),
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Snapshot::Absent => f.write_str("Snapshot::Absent"),
+            Snapshot::Bytes(_) => f.write_str("Snapshot::Bytes([REDACTED])"),
+        }
+    }
+}
