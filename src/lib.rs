@@ -1,1 +1,25 @@
-//! x
+//! rekey: rotate AWS IAM access keys everywhere they are stored, safely, in one command.
+//!
+//! The engine. Reading order: [`manifest`] and [`discovery`] say *which* profiles and
+//! sinks; [`planner`] inspects IAM and the sinks and produces a [`plan::Plan`] (read-only);
+//! [`rotation`] carries one profile's plan out as a journaled state machine; [`prune`]
+//! deletes old keys whose grace period has ended. [`cli`] wires it to the command line.
+//! The sinks themselves live in the `rekey-sinks` crate, which knows nothing of this one.
+
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod aws;
+pub mod cli;
+pub mod discovery;
+pub mod manifest;
+pub mod paths;
+pub mod plan;
+pub mod planner;
+pub mod profile;
+pub mod propagation;
+pub mod prune;
+pub mod render;
+pub mod rotation;
+pub mod state;
+pub mod time;

@@ -121,14 +121,11 @@ impl CredentialsFile {
             return Err(self.unsupported("is a directory, not a file".into()));
         }
         if let Some(text) = self.read_text()? {
-            let file = profile_file::parse(&text).map_err(|e| self.edit_error(e.into()))?;
-            let sections = edit::sections_named(&file, &self.section);
-            if sections.len() > 1 {
-                return Err(self.edit_error(EditError::DuplicateSection {
-                    section: self.section.clone(),
-                    lines: sections.iter().map(|s| s.line).collect(),
-                }));
-            }
+            // A dry run of the real edit finds everything `write` would refuse
+            // (duplicate sections or keys, multi-line values, session tokens).
+            let probe =
+                AccessKey::new("AKIACHECK", SecretString::from("check")).expect("valid probe key");
+            edit::set_key(&text, &self.section, &probe).map_err(|e| self.edit_error(e))?;
         }
         // The file is replaced by a rename, so what must be writable is its folder (or,
         // if that does not exist yet, the nearest folder that does).

@@ -103,6 +103,22 @@ async fn check_reports_problems_without_touching_anything() {
 }
 
 #[tokio::test]
+async fn check_finds_what_write_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    fs::write(
+        &path,
+        "[dev]\naws_access_key_id = A\naws_access_key_id = B\n",
+    )
+    .unwrap();
+    let err = CredentialsFile::new(&path, "dev")
+        .check()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("more than once"), "{err}");
+}
+
+#[tokio::test]
 async fn a_failed_write_leaves_the_file_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("credentials");

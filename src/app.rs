@@ -1,0 +1,291 @@
+//! The commands: load the profiles, plan, confirm, apply, prune, report.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::aws::Aws;
+use crate::cli::{ApplyArgs, Cli, Command, Outcome, Output, PlanArgs, PruneArgs, Selection};
+use crate::discovery::{self, Skipped};
+use crate::manifest;
+use crate::paths::Paths;
+use crate::plan::{Decision, Plan};
+use crate::planner::{self, PlanOptions, Planned};
+use crate::profile::{Policy, ProfileSpec};
+use crate::prune::{self, Pruned};
+use crate::render;
+use crate::rotation::{self, Rotated};
+use crate::state::StateDir;
+
+/// Runs the command `cli` names.
+pub async fn run(cli: Cli) -> Result<Outcome> {
+    let paths = Paths::resolve(|name| std::env::var(name).ok(), cli.state_dir.clone());
+    let state = StateDir::new(&paths.state_dir);
+    match cli.command {
+        Command::Plan(args) => plan(&paths, &state, args).await,
+        Command::Apply(args) => apply(&paths, &state, args).await,
+        Command::Prune(args) => prune_command(&paths, &state, args).await,
+    }
+}
+
+/// The selected profiles and where they came from.
+struct Profiles {
+    source: String,
+    specs: Vec<ProfileSpec>,
+    skipped: Vec<Skipped>,
+}
+
+/// `--manifest FILE`, else `./rekey.yaml`, else default mode; then `--profile` filters.
+fn load_profiles(
+    paths: &Paths,
+    selection: &Selection,
+    grace: Option<std::time::Duration>,
+) -> Result<Profiles> {
+    let manifest_path = match &selection.manifest {
+        Some(path) => Some(path.clone()),
+        None => Some(PathBuf::from(manifest::FILE_NAME)).filter(|p| p.is_file()),
+    };
+    let mut profiles = match manifest_path {
+        Some(path) => {
+            let absolute = std::path::absolute(&path).unwrap_or(path);
+            let manifest = manifest::load(&absolute)?;
+            Profiles {
+                source: absolute.display().to_string(),
+                specs: manifest.resolve(paths),
+                skipped: Vec::new(),
+            }
+        }
+        None => {
+            let found = discovery::discover(paths, Policy::default())?;
+            Profiles {
+                source: format!("default mode ({})", paths.credentials_file.display()),
+                specs: found.profiles,
+                skipped: found.skipped,
+            }
+        }
+    };
+    if !selection.profiles.is_empty() {
+        let known: Vec<&str> = profiles.specs.iter().map(|p| p.name.as_str()).collect();
+        for wanted in &selection.profiles {
+            if !known.contains(&wanted.as_str()) {
+                let skipped = profiles.skipped.iter().find(|s| &s.profile == wanted);
+                match skipped {
+                    Some(s) => bail!("profile `{wanted}` is not rotated: {}", s.reason),
+                    None => bail!(
+                        "no profile `{wanted}` in {} (known: {})",
+                        profiles.source,
+                        known.join(", ")
+                    ),
+                }
+            }
+        }
+        profiles
+            .specs
+            .retain(|p| selection.profiles.contains(&p.name));
+        profiles.skipped.clear();
+    }
+    if let Some(grace) = grace {
+        for spec in &mut profiles.specs {
+            spec.policy.grace = grace;
+        }
+    }
+    Ok(profiles)
+}
+
+async fn make_plan(
+    aws: &Aws,
+    state: &StateDir,
+    profiles: &Profiles,
+    options: PlanOptions,
+) -> Result<(Plan, Vec<Planned>)> {
+    let mut planned = Vec::new();
+    for spec in &profiles.specs {
+        planned.push(planner::plan_profile(aws, state, spec, options).await);
+    }
+    let prune = prune::due(state, &profiles.specs, SystemTime::now())?;
+    let plan = Plan {
+        schema: Plan::SCHEMA_VERSION,
+        source: profiles.source.clone(),
+        profiles: planned.iter().map(|p| p.plan.clone()).collect(),
+        skipped: profiles.skipped.clone(),
+        prune,
+    };
+    Ok((plan, planned))
+}
+
+async fn plan(paths: &Paths, state: &StateDir, args: PlanArgs) -> Result<Outcome> {
+    let profiles = load_profiles(paths, &args.selection, None)?;
+    let aws = Aws::load().await;
+    let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default()).await?;
+    print(args.output, &plan, || render::plan(&plan))?;
+    Ok(if plan.has_errors() {
+        Outcome::Failed
+    } else if args.detailed_exitcode && plan.has_changes() {
+        Outcome::ChangesPlanned
+    } else {
+        Outcome::Success
+    })
+}
+
+/// What `apply --output json` prints.
+#[derive(Serialize)]
+struct ApplyReport<'a> {
+    schema: u32,
+    plan: &'a Plan,
+    pruned: Vec<Pruned>,
+    results: Vec<ProfileResult>,
+}
+
+/// How one profile's apply ended.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub(crate) enum ProfileResult {
+    Rotated {
+        profile: String,
+        #[serde(flatten)]
+        rotated: Rotated,
+    },
+    Skipped {
+        profile: String,
+        reason: String,
+    },
+    Failed {
+        profile: String,
+        error: String,
+        actions: Vec<String>,
+    },
+}
+
+async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs) -> Result<Outcome> {
+    let profiles = load_profiles(paths, &args.selection, args.grace.map(|g| g.0))?;
+    let aws = Aws::load().await;
+    let options = PlanOptions {
+        make_room: args.make_room,
+    };
+    let (plan, planned) = make_plan(&aws, state, &profiles, options).await?;
+    if !plan.has_changes() {
+        if args.output == Output::Text {
+            println!("{}", render::plan(&plan));
+        }
+    } else if !args.yes {
+        confirm(&render::plan(&plan), "Rotate these keys?")?;
+    }
+
+    let pruned = prune::prune(&aws, state, &profiles.specs, SystemTime::now()).await?;
+    let mut results = Vec::new();
+    for (spec, planned) in profiles.specs.iter().zip(planned) {
+        let profile = spec.name.clone();
+        let result = match (&planned.plan.decision, planned.rotation) {
+            (Decision::Rotate, Some(input)) => {
+                match rotation::rotate(&aws, state, spec, &planned.plan, input).await {
+                    Ok(rotated) => ProfileResult::Rotated { profile, rotated },
+                    Err(failure) => ProfileResult::Failed {
+                        profile,
+                        error: failure.kind.to_string(),
+                        actions: failure.actions,
+                    },
+                }
+            }
+            (Decision::Skip { reason }, _) => ProfileResult::Skipped {
+                profile,
+                reason: reason.clone(),
+            },
+            (Decision::Error { message }, _) => ProfileResult::Failed {
+                profile,
+                error: message.clone(),
+                actions: Vec::new(),
+            },
+            (Decision::Rotate, None) => unreachable!("a rotate decision always carries its input"),
+        };
+        if args.output == Output::Text {
+            print!("{}", render::profile_result(&result));
+        }
+        results.push(result);
+    }
+    let failed = results
+        .iter()
+        .any(|r| matches!(r, ProfileResult::Failed { .. }));
+    match args.output {
+        Output::Text => {
+            print!("{}", render::pruned(&pruned));
+            println!("{}", render::summary(&results));
+        }
+        Output::Json => {
+            let report = ApplyReport {
+                schema: Plan::SCHEMA_VERSION,
+                plan: &plan,
+                pruned,
+                results,
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+async fn prune_command(paths: &Paths, state: &StateDir, args: PruneArgs) -> Result<Outcome> {
+    let profiles = load_profiles(paths, &args.selection, None)?;
+    let due = prune::due(state, &profiles.specs, SystemTime::now())?;
+    if due.is_empty() {
+        if args.output == Output::Text {
+            println!("No old keys are due for deletion.");
+        } else {
+            println!(
+                "{}",
+                serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "pruned": [] })
+            );
+        }
+        return Ok(Outcome::Success);
+    }
+    if !args.yes {
+        confirm(&render::due(&due), "Delete these keys?")?;
+    }
+    let aws = Aws::load().await;
+    let pruned = prune::prune(&aws, state, &profiles.specs, SystemTime::now()).await?;
+    match args.output {
+        Output::Text => print!("{}", render::pruned(&pruned)),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "pruned": pruned })
+            )?
+        ),
+    }
+    Ok(Outcome::Success)
+}
+
+/// Shows `summary` and asks; refuses outright when stdin is not a terminal.
+fn confirm(summary: &str, question: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to change anything without --yes: standard input is not a terminal, so rekey cannot ask for confirmation; nothing was changed");
+    }
+    println!("{summary}");
+    print!("{question} Type `yes` to continue: ");
+    std::io::stdout()
+        .flush()
+        .context("cannot write to stdout")?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    if answer.trim() != "yes" {
+        bail!("cancelled; nothing was changed");
+    }
+    Ok(())
+}
+
+fn print<T: Serialize>(output: Output, value: &T, text: impl FnOnce() -> String) -> Result<()> {
+    match output {
+        Output::Text => println!("{}", text()),
+        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
+    }
+    Ok(())
+}

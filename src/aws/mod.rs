@@ -1,0 +1,260 @@
+//! IAM and STS through the official AWS SDK, acting as one access key at a time.
+//!
+//! rekey works "self-service": every call is signed with the key of the profile being
+//! rotated (old key for reads and creation, new key to deactivate the old one), so a user
+//! needs only the policy in the README on its own keys. [`Aws`] loads the shared SDK
+//! configuration once (region, endpoint URLs, retries); [`Caller`] is a pair of clients
+//! signing with one key.
+
+mod error;
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_iam::types::StatusType;
+use rekey_sinks::AccessKey;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use error::{AwsError, AwsErrorKind};
+
+/// IAM is a global service, but the SDK will not sign without a region.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// The shared SDK configuration, loaded once per run.
+#[derive(Clone)]
+pub struct Aws {
+    base: SdkConfig,
+}
+
+impl Aws {
+    /// Loads region, endpoint URLs (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`, `_STS`)
+    /// and retry settings the way every AWS SDK does, without any credentials.
+    pub async fn load() -> Self {
+        let region =
+            RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .no_credentials()
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .build(),
+            )
+            .load()
+            .await;
+        Self { base }
+    }
+
+    /// Clients that sign every request with `key`.
+    pub fn caller(&self, key: &AccessKey) -> Caller {
+        // `Credentials` keeps the secret in a zeroizing, redacted field of its own.
+        let credentials =
+            Credentials::new(key.id(), key.secret().expose_secret(), None, None, "rekey");
+        let iam = aws_sdk_iam::config::Builder::from(&self.base)
+            .credentials_provider(credentials.clone())
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(&self.base)
+            .credentials_provider(credentials)
+            .build();
+        Caller {
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            sts: aws_sdk_sts::Client::from_conf(sts),
+        }
+    }
+}
+
+/// Who a key belongs to, according to `sts:GetCallerIdentity`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Identity {
+    /// The 12-digit account id.
+    pub account: String,
+    /// The caller's ARN.
+    pub arn: String,
+    /// The IAM user name when the ARN is an IAM user's; `None` for roles, root, etc.
+    pub user_name: Option<String>,
+}
+
+/// One of a user's access keys as `ListAccessKeys` reports it (no secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMeta {
+    /// The access key id.
+    pub id: String,
+    /// Whether the key is `Active` (else `Inactive`).
+    pub active: bool,
+    /// When the key was created.
+    pub created: SystemTime,
+}
+
+/// When and where a key was last used (`GetAccessKeyLastUsed`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastUsed {
+    /// `None` if the key was never used (or IAM has not recorded it yet).
+    pub date: Option<SystemTime>,
+    /// The service, e.g. `s3`.
+    pub service: Option<String>,
+    /// The region, e.g. `eu-west-1`.
+    pub region: Option<String>,
+}
+
+/// IAM and STS clients signing with one access key.
+#[derive(Clone)]
+pub struct Caller {
+    iam: aws_sdk_iam::Client,
+    sts: aws_sdk_sts::Client,
+}
+
+impl Caller {
+    /// `sts:GetCallerIdentity`: which account and principal the key belongs to.
+    pub async fn identity(&self) -> Result<Identity, AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", e))?;
+        let arn = out.arn.unwrap_or_default();
+        Ok(Identity {
+            account: out.account.unwrap_or_default(),
+            user_name: user_name_from_arn(&arn).map(str::to_owned),
+            arn,
+        })
+    }
+
+    /// `iam:ListAccessKeys` for `user`.
+    pub async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, AwsError> {
+        let out = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:ListAccessKeys", e))?;
+        Ok(out
+            .access_key_metadata
+            .into_iter()
+            .filter_map(|k| {
+                Some(KeyMeta {
+                    id: k.access_key_id?,
+                    active: k.status == Some(StatusType::Active),
+                    created: k.create_date.and_then(|d| SystemTime::try_from(d).ok())?,
+                })
+            })
+            .collect())
+    }
+
+    /// `iam:GetAccessKeyLastUsed` for `key_id`.
+    pub async fn last_used(&self, key_id: &str) -> Result<LastUsed, AwsError> {
+        let out = self
+            .iam
+            .get_access_key_last_used()
+            .access_key_id(key_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:GetAccessKeyLastUsed", e))?;
+        // IAM answers "N/A" for the service and region of a key never used.
+        let known = |s: String| (s != "N/A" && !s.is_empty()).then_some(s);
+        Ok(out
+            .access_key_last_used
+            .map(|u| LastUsed {
+                date: u.last_used_date.and_then(|d| SystemTime::try_from(d).ok()),
+                service: known(u.service_name),
+                region: known(u.region),
+            })
+            .unwrap_or_default())
+    }
+
+    /// `iam:CreateAccessKey` for `user`. The only moment the secret is ever visible.
+    pub async fn create_key(&self, user: &str) -> Result<AccessKey, AwsError> {
+        let out = self
+            .iam
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:CreateAccessKey", e))?;
+        let created = out
+            .access_key
+            .ok_or_else(|| AwsError::malformed("iam:CreateAccessKey"))?;
+        AccessKey::new(
+            created.access_key_id,
+            SecretString::from(created.secret_access_key),
+        )
+        .map_err(|_| AwsError::malformed("iam:CreateAccessKey"))
+    }
+
+    /// `iam:UpdateAccessKey`: makes `key_id` of `user` Active or Inactive.
+    pub async fn set_active(&self, user: &str, key_id: &str, active: bool) -> Result<(), AwsError> {
+        let status = if active {
+            StatusType::Active
+        } else {
+            StatusType::Inactive
+        };
+        self.iam
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key_id)
+            .status(status)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:UpdateAccessKey", e))?;
+        Ok(())
+    }
+
+    /// `iam:DeleteAccessKey`.
+    pub async fn delete_key(&self, user: &str, key_id: &str) -> Result<(), AwsError> {
+        self.iam
+            .delete_access_key()
+            .user_name(user)
+            .access_key_id(key_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:DeleteAccessKey", e))?;
+        Ok(())
+    }
+}
+
+/// The user name in `arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`, or `None` for any other
+/// principal (assumed roles, federated users, the root user).
+pub fn user_name_from_arn(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(_account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let path_and_name = resource.strip_prefix("user/")?;
+    path_and_name.rsplit('/').next().filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_user_name_only_in_user_arns() {
+        assert_eq!(
+            user_name_from_arn("arn:aws:iam::123456789012:user/alice"),
+            Some("alice")
+        );
+        assert_eq!(
+            user_name_from_arn("arn:aws-cn:iam::123456789012:user/ci/deploy/bob"),
+            Some("bob")
+        );
+        assert_eq!(
+            user_name_from_arn("arn:aws:sts::123456789012:assumed-role/r/s"),
+            None
+        );
+        assert_eq!(user_name_from_arn("arn:aws:iam::123456789012:root"), None);
+        assert_eq!(user_name_from_arn("arn:aws:iam::123456789012:user/"), None);
+        assert_eq!(user_name_from_arn("nonsense"), None);
+    }
+}

@@ -1,0 +1,162 @@
+//! The command line: arguments (clap), and the one place errors become exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::manifest::duration::HumanDuration;
+
+/// Rotate AWS IAM access keys everywhere they are stored, safely, in one command.
+#[derive(Debug, Parser)]
+#[command(name = "rekey", version, about, long_about = None)]
+pub struct Cli {
+    /// Where rekey keeps its journal, backups and pending deletions.
+    #[arg(long, global = true, env = "REKEY_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// More output on stderr (-v: progress, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would do, changing nothing (IAM read calls only).
+    Plan(PlanArgs),
+    /// Rotate the keys: create, prove, write every sink, deactivate the old key.
+    Apply(ApplyArgs),
+    /// Delete old keys whose grace period has ended.
+    Prune(PruneArgs),
+}
+
+/// Which profiles to work on.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// The manifest (default: ./rekey.yaml if present, else every static-key profile of
+    /// the shared credentials file).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Only this profile (repeatable).
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// For programs; see the README for the schema.
+    Json,
+}
+
+/// `rekey plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Which profiles.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Exit 0 when there is nothing to do, 2 when changes are planned, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// `rekey apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Which profiles.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Override the grace period before old keys are deleted (e.g. 7d, 0).
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<HumanDuration>,
+    /// Delete an inactive key that rekey did not deactivate when a user has no room for
+    /// a new key (IAM allows two). Active keys are never deleted.
+    #[arg(long)]
+    pub make_room: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// `rekey prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Which profiles.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// How a successful command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (or nothing to do).
+    Success,
+    /// `plan --detailed-exitcode` found changes to make.
+    ChangesPlanned,
+    /// Some profiles failed; details were printed.
+    Failed,
+}
+
+/// Parses the arguments, runs the command, and maps the result to an exit code:
+/// 0 success, 1 any failure (with a one-line cause on stderr), 2 changes planned.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::app::run(cli)) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::ChangesPlanned) => ExitCode::from(2),
+        Ok(Outcome::Failed) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr. Other crates (the AWS SDK) log only errors, even with `-vv`: their
+/// debug output includes request details rekey has no reason to show, and their
+/// warnings (e.g. "config file not found") are noise for rekey's users.
+fn init_tracing(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "error,rekey=warn,rekey_sinks=warn",
+        (false, 1) => "error,rekey=info,rekey_sinks=info",
+        (false, _) => "error,rekey=debug,rekey_sinks=debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,179 @@
+//! Default mode: without a manifest, every static-key profile of the shared credentials
+//! file is rotated in place, and every other profile is listed with why it is skipped.
+
+use std::path::Path;
+
+use rekey_sinks::credentials_file::profile_file::{self, FileKind, SectionName};
+use rekey_sinks::credentials_file::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN};
+
+use crate::manifest::default_sink;
+use crate::paths::Paths;
+use crate::profile::{Policy, ProfileSpec};
+
+/// A profile rekey will not rotate, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// The profile name.
+    pub profile: String,
+    /// Why it is not rotated.
+    pub reason: String,
+}
+
+/// The profiles default mode rotates and the ones it skips.
+pub struct Discovered {
+    /// Profiles with long-lived keys in the credentials file.
+    pub profiles: Vec<ProfileSpec>,
+    /// Every other profile, with a reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A shared file could not be read or parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct DiscoveryError {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// What went wrong (never a value from the file).
+    pub message: String,
+}
+
+/// Lists the profiles of the shared credentials and config files.
+pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryError> {
+    let credentials_text = read_optional(&paths.credentials_file)?;
+    let config_text = read_optional(&paths.config_file)?;
+    let credentials = parse(&paths.credentials_file, &credentials_text)?;
+    let config = parse(&paths.config_file, &config_text)?;
+    let in_credentials = profile_file::merged_profiles(&[(FileKind::Credentials, &credentials)]);
+    let merged = profile_file::merged_profiles(&[
+        (FileKind::Config, &config),
+        (FileKind::Credentials, &credentials),
+    ]);
+
+    // File order: credentials-file profiles first, then those only in the config file.
+    let mut names: Vec<&str> = Vec::new();
+    let sections = credentials
+        .sections
+        .iter()
+        .map(|s| (s, FileKind::Credentials))
+        .chain(config.sections.iter().map(|s| (s, FileKind::Config)));
+    for (section, kind) in sections {
+        if let SectionName::Profile(name) = profile_file::section_name(section.raw_name, kind) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+
+    let mut found = Discovered {
+        profiles: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for name in names {
+        let all = &merged.profiles[name];
+        let own = in_credentials.profiles.get(name);
+        let has_keys =
+            own.is_some_and(|p| p.contains_key(ACCESS_KEY_ID) && p.contains_key(SECRET_ACCESS_KEY));
+        let reason = if all.contains_key(SESSION_TOKEN) {
+            Some("temporary credentials (aws_session_token)".to_owned())
+        } else if has_keys {
+            None
+        } else if all.contains_key("sso_session") || all.contains_key("sso_start_url") {
+            Some("SSO profile".to_owned())
+        } else if all.contains_key("role_arn") {
+            Some("assumes a role (role_arn)".to_owned())
+        } else if all.contains_key("credential_process") {
+            Some("credentials come from credential_process".to_owned())
+        } else if all.contains_key(ACCESS_KEY_ID) {
+            Some(
+                "its keys are in the config file; name that file in a manifest to rotate them"
+                    .to_owned(),
+            )
+        } else {
+            Some("no access keys".to_owned())
+        };
+        match reason {
+            Some(reason) => found.skipped.push(Skipped {
+                profile: name.to_owned(),
+                reason,
+            }),
+            None => found.profiles.push(ProfileSpec {
+                name: name.to_owned(),
+                sinks: vec![default_sink(paths, name)],
+                policy,
+            }),
+        }
+    }
+    Ok(found)
+}
+
+fn parse<'a>(path: &Path, text: &'a str) -> Result<profile_file::ProfileFile<'a>, DiscoveryError> {
+    profile_file::parse(text).map_err(|e| DiscoveryError {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn read_optional(path: &Path) -> Result<zeroize::Zeroizing<String>, DiscoveryError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text.into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new().into()),
+        Err(e) => Err(DiscoveryError {
+            path: path.to_owned(),
+            message: format!("cannot read: {e}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_static_keys_and_explains_every_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        let credentials = dir.path().join("credentials");
+        let config = dir.path().join("config");
+        std::fs::write(
+            &credentials,
+            "[a]\naws_access_key_id = AKIAA\naws_secret_access_key = s\n\
+             [session]\naws_access_key_id = ASIA\naws_secret_access_key = s\naws_session_token = t\n\
+             [b]\naws_access_key_id = AKIAB\naws_secret_access_key = s\n\
+             [empty]\nregion = x\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &config,
+            "[profile sso]\nsso_session = corp\n[profile role]\nrole_arn = arn:aws:iam::1:role/r\n\
+             [profile proc]\ncredential_process = x\n[profile cfgkeys]\naws_access_key_id = A\naws_secret_access_key = s\n",
+        )
+        .unwrap();
+        let paths = Paths {
+            home: dir.path().into(),
+            credentials_file: credentials,
+            config_file: config,
+            state_dir: dir.path().join("state"),
+        };
+        let found = discover(&paths, Policy::default()).unwrap();
+        let names: Vec<_> = found.profiles.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let skipped: Vec<_> = found
+            .skipped
+            .iter()
+            .map(|s| (s.profile.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ("session", "temporary credentials (aws_session_token)"),
+                ("empty", "no access keys"),
+                ("sso", "SSO profile"),
+                ("role", "assumes a role (role_arn)"),
+                ("proc", "credentials come from credential_process"),
+                (
+                    "cfgkeys",
+                    "its keys are in the config file; name that file in a manifest to rotate them"
+                ),
+            ]
+        );
+    }
+}

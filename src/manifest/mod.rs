@@ -1,0 +1,207 @@
+//! The `rekey.yaml` manifest: reading it, and resolving it into [`ProfileSpec`]s.
+//!
+//! Two stages, as in ripgrep's argument handling: [`load`] only parses and checks the
+//! text (errors carry file, line and column), and [`Manifest::resolve`] turns it into
+//! fully specified profiles (defaults applied, paths expanded) without touching the
+//! filesystem or the network. Doing I/O is left to the engine.
+
+pub mod duration;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rekey_sinks::credentials_file::CredentialsFile;
+
+use crate::paths::Paths;
+use crate::profile::{Policy, ProfileSpec, Propagation};
+pub use schema::{RawManifest, RawPolicy, RawProfile, RawPropagation, RawSink};
+
+/// The manifest file name looked for in the current folder.
+pub const FILE_NAME: &str = "rekey.yaml";
+
+/// A manifest that parsed, with the folder its relative paths are relative to.
+#[derive(Debug)]
+pub struct Manifest {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its contents.
+    pub raw: RawManifest,
+}
+
+/// The manifest could not be read or does not follow the schema.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read manifest {}: {source}", path.display())]
+    Read {
+        /// The manifest path.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or breaks the schema.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Invalid {
+        /// The manifest path.
+        path: PathBuf,
+        /// 1-based line (0 if unknown).
+        line: u64,
+        /// 1-based column (0 if unknown).
+        column: u64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads and checks the manifest at `path`.
+pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parses manifest `text` read from `path` (the path is used in errors and to resolve
+/// relative sink paths).
+pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+    let invalid = |line, column, message: String| ManifestError::Invalid {
+        path: path.to_owned(),
+        line,
+        column,
+        message,
+    };
+    // One-line errors: rekey prints `file:line:column: message`, not a source snippet.
+    let options = serde_saphyr::Options {
+        with_snippet: false,
+        ..Default::default()
+    };
+    let raw: RawManifest = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        invalid(line, column, without_position(&e.to_string(), line, column))
+    })?;
+    if raw.version.value != 1 {
+        let at = raw.version.referenced;
+        return Err(invalid(
+            at.line(),
+            at.column(),
+            format!(
+                "unsupported manifest version {}: this rekey reads version 1",
+                raw.version.value
+            ),
+        ));
+    }
+    let propagations = std::iter::once(&raw.defaults.propagation)
+        .chain(raw.profiles.values().map(|p| &p.propagation));
+    for consecutive in propagations
+        .flatten()
+        .filter_map(|p| p.consecutive.as_ref())
+    {
+        if consecutive.value == 0 {
+            let at = consecutive.referenced;
+            return Err(invalid(
+                at.line(),
+                at.column(),
+                "propagation.consecutive must be at least 1".into(),
+            ));
+        }
+    }
+    for (name, profile) in &raw.profiles {
+        if let Some(sinks) = profile.sinks.as_ref().filter(|s| s.value.is_empty()) {
+            let at = sinks.referenced;
+            return Err(invalid(
+                at.line(),
+                at.column(),
+                format!("profile `{name}` has an empty sink list; remove `sinks:` to use the credentials file"),
+            ));
+        }
+    }
+    Ok(Manifest {
+        path: path.to_owned(),
+        raw,
+    })
+}
+
+/// serde-saphyr's messages carry the position too (as a prefix or suffix); rekey puts it
+/// in front, compiler-style, so it is removed from the message.
+fn without_position(message: &str, line: u64, column: u64) -> String {
+    let prefix = format!("error: line {line} column {column}: ");
+    let suffix = format!(" at line {line}, column {column}");
+    let message = message.strip_prefix(&prefix).unwrap_or(message);
+    message.strip_suffix(&suffix).unwrap_or(message).to_owned()
+}
+
+impl Manifest {
+    /// The fully specified profiles, in manifest order. Pure: no I/O.
+    pub fn resolve(&self, paths: &Paths) -> Vec<ProfileSpec> {
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        let defaults = &self.raw.defaults;
+        self.raw
+            .profiles
+            .iter()
+            .map(|(name, profile)| {
+                let sinks = match &profile.sinks {
+                    None => vec![default_sink(paths, name)],
+                    Some(sinks) => sinks
+                        .value
+                        .iter()
+                        .map(|sink| match sink {
+                            RawSink::CredentialsFile(config) => {
+                                let path = config.path.as_deref().map_or_else(
+                                    || paths.credentials_file.clone(),
+                                    |p| paths.expand(p, base),
+                                );
+                                let section =
+                                    config.section.clone().unwrap_or_else(|| name.clone());
+                                Box::new(CredentialsFile::new(path, section)) as _
+                            }
+                        })
+                        .collect(),
+                };
+                let propagation = |pick: fn(&RawPropagation) -> Option<Duration>| {
+                    profile
+                        .propagation
+                        .as_ref()
+                        .and_then(pick)
+                        .or_else(|| defaults.propagation.as_ref().and_then(pick))
+                };
+                let consecutive =
+                    |p: &Option<RawPropagation>| p.as_ref()?.consecutive.as_ref().map(|c| c.value);
+                let default_policy = Policy::default();
+                ProfileSpec {
+                    name: name.clone(),
+                    sinks,
+                    policy: Policy {
+                        grace: profile
+                            .grace
+                            .or(defaults.grace)
+                            .map_or(default_policy.grace, |d| d.0),
+                        max_age: profile.max_age.or(defaults.max_age).map(|d| d.0),
+                        propagation: Propagation {
+                            timeout: propagation(|p| p.timeout.map(|d| d.0))
+                                .unwrap_or(default_policy.propagation.timeout),
+                            consecutive: consecutive(&profile.propagation)
+                                .or_else(|| consecutive(&defaults.propagation))
+                                .unwrap_or(default_policy.propagation.consecutive),
+                        },
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+/// The sink a profile gets when the manifest names none: its section of the shared
+/// credentials file.
+pub fn default_sink(paths: &Paths, profile: &str) -> Box<dyn rekey_sinks::Sink> {
+    Box::new(CredentialsFile::new(
+        paths.credentials_file.clone(),
+        profile,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

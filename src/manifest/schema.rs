@@ -1,0 +1,68 @@
+//! The manifest as written: serde types that mirror the YAML one to one.
+//!
+//! Every struct denies unknown fields, so a typo (`grcae:`) is an error with its line
+//! and column rather than a silently ignored setting.
+
+use indexmap::IndexMap;
+use rekey_sinks::credentials_file;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::duration::HumanDuration;
+
+/// The whole `rekey.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManifest {
+    /// Schema version; only `1` exists.
+    pub version: Spanned<u32>,
+    /// Settings every profile inherits.
+    #[serde(default)]
+    pub defaults: RawPolicy,
+    /// Profiles to rotate, in the order written.
+    pub profiles: IndexMap<String, RawProfile>,
+}
+
+/// Rotation settings; each is optional and inherits from `defaults`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// How long the old key stays deactivated before it is deleted.
+    pub grace: Option<HumanDuration>,
+    /// Rotate only keys at least this old.
+    pub max_age: Option<HumanDuration>,
+    /// How the new key is proven to work before anything else changes.
+    pub propagation: Option<RawPropagation>,
+}
+
+/// `propagation: { timeout: 60s, consecutive: 3 }`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPropagation {
+    /// Give up (and delete the new key) after this long.
+    pub timeout: Option<HumanDuration>,
+    /// Successful `GetCallerIdentity` calls in a row that count as proof.
+    pub consecutive: Option<Spanned<u32>>,
+}
+
+/// One entry under `profiles:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    /// Overrides `defaults.grace`.
+    pub grace: Option<HumanDuration>,
+    /// Overrides `defaults.max_age`.
+    pub max_age: Option<HumanDuration>,
+    /// Overrides fields of `defaults.propagation`.
+    pub propagation: Option<RawPropagation>,
+    /// Where the key lives; the first sink is where the current key is read from.
+    pub sinks: Option<Spanned<Vec<RawSink>>>,
+}
+
+/// One sink, selected by its `type:` field.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawSink {
+    /// `type: credentials_file`.
+    CredentialsFile(credentials_file::Config),
+}

@@ -1,0 +1,126 @@
+//! Manifest parsing and resolution; errors must name file, line and column.
+
+use super::*;
+
+fn paths() -> Paths {
+    Paths {
+        home: "/home/u".into(),
+        credentials_file: "/home/u/.aws/credentials".into(),
+        config_file: "/home/u/.aws/config".into(),
+        state_dir: "/home/u/.local/state/rekey".into(),
+    }
+}
+
+fn error(text: &str) -> String {
+    parse(Path::new("/p/rekey.yaml"), text)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn resolves_defaults_overrides_and_paths() {
+    let text = "\
+version: 1
+defaults:
+  grace: 7d
+  max_age: 90d
+  propagation: { timeout: 2m, consecutive: 5 }
+profiles:
+  dev:
+    grace: 0
+    propagation: { consecutive: 2 }
+    sinks:
+      - type: credentials_file
+      - type: credentials_file
+        path: ~/other/creds
+        section: dev-copy
+      - type: credentials_file
+        path: project/creds
+  prod: {}
+";
+    let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
+    let specs = manifest.resolve(&paths());
+    assert_eq!(
+        specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["dev", "prod"]
+    );
+    let dev = &specs[0];
+    assert_eq!(dev.policy.grace, Duration::ZERO);
+    assert_eq!(dev.policy.max_age, Some(Duration::from_secs(90 * 86_400)));
+    assert_eq!(dev.policy.propagation.timeout, Duration::from_secs(120));
+    assert_eq!(dev.policy.propagation.consecutive, 2);
+    let sinks: Vec<String> = dev.sinks.iter().map(|s| s.describe()).collect();
+    assert_eq!(
+        sinks,
+        [
+            "credentials file /home/u/.aws/credentials [dev]",
+            "credentials file /home/u/other/creds [dev-copy]",
+            "credentials file /p/project/creds [dev]",
+        ]
+    );
+    let prod = &specs[1];
+    assert_eq!(prod.policy.grace, Duration::from_secs(7 * 86_400));
+    assert_eq!(prod.policy.propagation.consecutive, 5);
+    assert_eq!(
+        prod.sinks[0].describe(),
+        "credentials file /home/u/.aws/credentials [prod]"
+    );
+}
+
+#[test]
+fn built_in_defaults_apply_when_nothing_is_set() {
+    let manifest = parse(
+        Path::new("/p/rekey.yaml"),
+        "version: 1\nprofiles:\n  dev: {}\n",
+    )
+    .unwrap();
+    let spec = &manifest.resolve(&paths())[0];
+    assert_eq!(spec.policy, Policy::default());
+}
+
+#[test]
+fn unknown_fields_are_errors_with_line_and_column() {
+    let err = error("version: 1\nprofiles:\n  dev:\n    grcae: 7d\n");
+    assert!(err.starts_with("/p/rekey.yaml:4:5: "), "{err}");
+    assert!(err.contains("grcae"), "{err}");
+}
+
+#[test]
+fn an_unknown_sink_type_lists_the_known_ones() {
+    let err = error("version: 1\nprofiles:\n  dev:\n    sinks:\n      - type: vault\n");
+    assert!(err.starts_with("/p/rekey.yaml:5:"), "{err}");
+    assert!(
+        err.contains("vault") && err.contains("credentials_file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_sink_fields_are_errors() {
+    let err = error("version: 1\nprofiles:\n  dev:\n    sinks:\n      - type: credentials_file\n        pth: x\n");
+    assert!(err.contains("pth"), "{err}");
+    assert!(err.starts_with("/p/rekey.yaml:"), "{err}");
+}
+
+#[test]
+fn bad_durations_and_versions_are_errors() {
+    let err = error("version: 1\ndefaults:\n  grace: 7 days\nprofiles: {}\n");
+    assert!(err.starts_with("/p/rekey.yaml:3:3: invalid value"), "{err}");
+    assert!(err.contains("\"7 days\"") && err.contains("7d"), "{err}");
+    let err = error("version: 2\nprofiles: {}\n");
+    assert!(
+        err.starts_with("/p/rekey.yaml:1:10: unsupported manifest version 2"),
+        "{err}"
+    );
+    let err = error("version: 1\ndefaults:\n  propagation: { consecutive: 0 }\nprofiles: {}\n");
+    assert!(err.contains("at least 1"), "{err}");
+}
+
+#[test]
+fn malformed_yaml_is_an_error_with_a_position() {
+    let err = error("version: 1\nprofiles:\n  dev: [\n");
+    assert!(err.starts_with("/p/rekey.yaml:"), "{err}");
+    assert!(!err.starts_with("/p/rekey.yaml:0:0"), "{err}");
+    let err = error("profiles: {}\n");
+    assert!(err.contains("version"), "{err}");
+}

@@ -1,0 +1,181 @@
+//! What `plan` shows and `apply` carries out: per profile, a decision and its steps.
+//!
+//! These types hold no secrets and serialize to the documented JSON (`--output json`,
+//! schema [`Plan::SCHEMA_VERSION`]).
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::aws::Identity;
+use crate::discovery::Skipped;
+use crate::time::serde_rfc3339;
+
+/// The whole plan.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    /// JSON schema version of this output.
+    pub schema: u32,
+    /// Where the profiles came from: a manifest path, or `default` mode.
+    pub source: String,
+    /// One entry per selected profile.
+    pub profiles: Vec<ProfilePlan>,
+    /// Profiles default mode does not rotate, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Old keys whose grace period has ended; apply deletes them first.
+    pub prune: Vec<PruneItem>,
+}
+
+impl Plan {
+    /// The version of the JSON shape; bumped on incompatible changes.
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    /// Whether applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        !self.prune.is_empty() || self.profiles.iter().any(|p| p.decision == Decision::Rotate)
+    }
+
+    /// Whether any profile cannot be rotated because of an error.
+    pub fn has_errors(&self) -> bool {
+        self.profiles
+            .iter()
+            .any(|p| matches!(p.decision, Decision::Error { .. }))
+    }
+}
+
+/// One profile's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfilePlan {
+    /// The profile name.
+    pub profile: String,
+    /// Who the current key belongs to (absent if it could not be determined).
+    pub identity: Option<Identity>,
+    /// The key the first sink holds.
+    pub current_key: Option<CurrentKey>,
+    /// The user's other key, if any.
+    pub other_key: Option<OtherKey>,
+    /// The sinks, described.
+    pub sinks: Vec<String>,
+    /// What apply will do with this profile.
+    pub decision: Decision,
+    /// The steps apply takes, in order (empty unless rotating).
+    pub steps: Vec<Step>,
+}
+
+/// The key a profile uses now.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurrentKey {
+    /// Its id.
+    pub id: String,
+    /// When it was created.
+    #[serde(with = "serde_rfc3339")]
+    pub created: SystemTime,
+    /// Age in whole days.
+    pub age_days: u64,
+    /// Last use, if IAM recorded one.
+    pub last_used: Option<LastUse>,
+}
+
+/// When and where a key was last used.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastUse {
+    /// When.
+    #[serde(with = "serde_rfc3339")]
+    pub date: SystemTime,
+    /// Which service, if known.
+    pub service: Option<String>,
+    /// Which region, if known.
+    pub region: Option<String>,
+}
+
+/// The user's second key, which decides whether there is room for a new one.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherKey {
+    /// Its id.
+    pub id: String,
+    /// `Active` or `Inactive`.
+    pub active: bool,
+    /// Whether rekey deactivated it in an earlier rotation.
+    pub deactivated_by_rekey: bool,
+    /// When it was created.
+    #[serde(with = "serde_rfc3339")]
+    pub created: SystemTime,
+    /// Last use, if IAM recorded one.
+    pub last_used: Option<LastUse>,
+}
+
+/// The decision for a profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Decision {
+    /// Rotate the key.
+    Rotate,
+    /// Nothing to do (the key is younger than `max_age`, or the profile is not a user's).
+    Skip {
+        /// Why.
+        reason: String,
+    },
+    /// The profile cannot be rotated; apply fails for it and changes nothing.
+    Error {
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// One action apply takes for a profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Step {
+    /// Delete an inactive key of the user to make room (IAM allows two keys).
+    DeleteInactiveKey {
+        /// The key.
+        key_id: String,
+        /// Why it may be deleted.
+        reason: String,
+    },
+    /// `CreateAccessKey`, signed with the current key.
+    CreateKey,
+    /// Prove the new key works with `GetCallerIdentity`.
+    AwaitPropagation {
+        /// Successes in a row required.
+        consecutive: u32,
+        /// Give up after this many seconds.
+        timeout_secs: u64,
+    },
+    /// Write the new key into a sink.
+    WriteSink {
+        /// The sink, described.
+        sink: String,
+    },
+    /// Deactivate the old key, signed with the new key.
+    DeactivateOldKey {
+        /// The old key.
+        key_id: String,
+    },
+    /// Delete the old key at once (grace 0).
+    DeleteOldKey {
+        /// The old key.
+        key_id: String,
+    },
+    /// Record the old key for deletion when its grace period ends.
+    ScheduleDeletion {
+        /// The old key.
+        key_id: String,
+        /// The grace period in seconds.
+        grace_secs: u64,
+    },
+}
+
+/// A pending deletion that is due.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneItem {
+    /// The profile whose key deletes it.
+    pub profile: String,
+    /// The owning user.
+    pub user_arn: String,
+    /// The key to delete.
+    pub key_id: String,
+    /// When its grace period ended.
+    #[serde(with = "serde_rfc3339")]
+    pub due: SystemTime,
+}

@@ -1,0 +1,284 @@
+//! Inspecting a profile (sinks, STS, IAM; read-only) and deciding what to do with it.
+
+use std::time::{Duration, SystemTime};
+
+use rekey_sinks::{AccessKey, SinkError};
+
+use crate::aws::{Aws, Caller, Identity, LastUsed};
+use crate::plan::{CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, Step};
+use crate::profile::{Policy, ProfileSpec};
+use crate::state::StateDir;
+use crate::time;
+
+/// Choices that change the plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Delete an inactive key rekey does not know about to make room (`--make-room`).
+    pub make_room: bool,
+}
+
+/// A profile's plan and, when it rotates, what the rotation needs.
+pub struct Planned {
+    /// What plan shows.
+    pub plan: ProfilePlan,
+    /// Present when the decision is [`Decision::Rotate`].
+    pub rotation: Option<RotationInput>,
+}
+
+/// Everything needed to carry out a rotation that planning gathered.
+pub struct RotationInput {
+    /// The key being replaced (read from the first sink).
+    pub old_key: AccessKey,
+    /// Clients signing with the old key.
+    pub caller: Caller,
+    /// Whom the key belongs to.
+    pub identity: Identity,
+    /// The IAM user name.
+    pub user_name: String,
+    /// The user's key ids at planning time.
+    pub existing_keys: Vec<String>,
+    /// The policy in force.
+    pub policy: Policy,
+}
+
+/// Inspects `spec` and decides. Errors become [`Decision::Error`] so one broken profile
+/// does not hide the others.
+pub async fn plan_profile(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    options: PlanOptions,
+) -> Planned {
+    let mut plan = ProfilePlan {
+        profile: spec.name.clone(),
+        identity: None,
+        current_key: None,
+        other_key: None,
+        sinks: spec.sinks.iter().map(|s| s.describe()).collect(),
+        decision: Decision::Rotate,
+        steps: Vec::new(),
+    };
+    let rotation = match inspect(aws, state, spec, options, &mut plan).await {
+        Ok(rotation) => {
+            plan.steps = steps(&plan, &rotation);
+            Some(rotation)
+        }
+        Err(decision) => {
+            plan.decision = decision;
+            None
+        }
+    };
+    Planned { plan, rotation }
+}
+
+/// Fills `plan` in; returns the rotation input, or the decision not to rotate.
+async fn inspect(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    options: PlanOptions,
+    plan: &mut ProfilePlan,
+) -> Result<RotationInput, Decision> {
+    let error = |message: String| Decision::Error { message };
+    let source = spec
+        .sinks
+        .first()
+        .ok_or_else(|| error("the profile has no sinks".into()))?;
+    let old_key = match source.read().await {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            return Err(error(format!(
+                "{} holds no access key to rotate",
+                source.describe()
+            )))
+        }
+        Err(e @ SinkError::TemporaryCredentials { .. }) => {
+            return Err(Decision::Skip {
+                reason: e.to_string(),
+            })
+        }
+        Err(e) => return Err(error(e.to_string())),
+    };
+    let caller = aws.caller(&old_key);
+    let identity = caller.identity().await.map_err(|e| error(e.to_string()))?;
+    plan.identity = Some(identity.clone());
+    let Some(user_name) = identity.user_name.clone() else {
+        return Err(Decision::Skip {
+            reason: format!(
+                "{} is not an IAM user; rekey rotates IAM user keys only",
+                identity.arn
+            ),
+        });
+    };
+
+    let keys = caller
+        .list_keys(&user_name)
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    let now = SystemTime::now();
+    let Some(current) = keys.iter().find(|k| k.id == old_key.id()) else {
+        return Err(error(format!(
+            "the key in {} ({}) is not one of {user_name}'s keys",
+            source.describe(),
+            old_key.id()
+        )));
+    };
+    let last_used = caller
+        .last_used(&current.id)
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    let age = time::since(current.created, now);
+    plan.current_key = Some(CurrentKey {
+        id: current.id.clone(),
+        created: current.created,
+        age_days: age.as_secs() / 86_400,
+        last_used: last_use(last_used),
+    });
+    if !current.active {
+        return Err(error(format!(
+            "{} is Inactive in IAM; reactivate it or put an active key in the sinks",
+            current.id
+        )));
+    }
+
+    if let Some(other) = keys.iter().find(|k| k.id != old_key.id()) {
+        let pending = state.pending(&other.id).map_err(|e| error(e.to_string()))?;
+        let other_last_used = caller
+            .last_used(&other.id)
+            .await
+            .map_err(|e| error(e.to_string()))?;
+        let described = OtherKey {
+            id: other.id.clone(),
+            active: other.active,
+            deactivated_by_rekey: pending.is_some(),
+            created: other.created,
+            last_used: last_use(other_last_used),
+        };
+        plan.other_key = Some(described.clone());
+        if other.active {
+            return Err(error(format!(
+                "{user_name} already has another active key {} ({}); IAM allows two keys and rekey never deletes an active key. Deactivate or delete it if it is unused",
+                other.id,
+                describe_key(&described, now)
+            )));
+        }
+        if pending.is_none() && !options.make_room {
+            return Err(error(format!(
+                "{user_name} already has an inactive key {} that rekey did not deactivate ({}); IAM allows two keys. Run apply with --make-room to delete it",
+                other.id,
+                describe_key(&described, now)
+            )));
+        }
+    }
+
+    if let Some(max_age) = spec.policy.max_age {
+        if age < max_age {
+            return Err(Decision::Skip {
+                reason: format!(
+                    "key is {} old, younger than max_age {}",
+                    time::age(age),
+                    time::age(max_age)
+                ),
+            });
+        }
+    }
+
+    let checks = check_sinks(spec).await;
+    if let Some(message) = checks {
+        return Err(error(message));
+    }
+
+    Ok(RotationInput {
+        old_key,
+        caller,
+        identity,
+        user_name,
+        existing_keys: keys.iter().map(|k| k.id.clone()).collect(),
+        policy: spec.policy,
+    })
+}
+
+/// Checks every sink can be written; the first problem, described.
+async fn check_sinks(spec: &ProfileSpec) -> Option<String> {
+    for sink in &spec.sinks {
+        if let Err(e) = sink.check().await {
+            return Some(format!("cannot write {}: {e}", sink.describe()));
+        }
+    }
+    None
+}
+
+fn steps(plan: &ProfilePlan, rotation: &RotationInput) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if let Some(other) = &plan.other_key {
+        let reason = if other.deactivated_by_rekey {
+            "deactivated by rekey in an earlier rotation".to_owned()
+        } else {
+            "inactive, and --make-room was given".to_owned()
+        };
+        steps.push(Step::DeleteInactiveKey {
+            key_id: other.id.clone(),
+            reason,
+        });
+    }
+    let policy = rotation.policy;
+    steps.push(Step::CreateKey);
+    steps.push(Step::AwaitPropagation {
+        consecutive: policy.propagation.consecutive,
+        timeout_secs: policy.propagation.timeout.as_secs(),
+    });
+    steps.extend(
+        plan.sinks
+            .iter()
+            .map(|sink| Step::WriteSink { sink: sink.clone() }),
+    );
+    let key_id = rotation.old_key.id().to_owned();
+    steps.push(Step::DeactivateOldKey {
+        key_id: key_id.clone(),
+    });
+    steps.push(if policy.grace == Duration::ZERO {
+        Step::DeleteOldKey { key_id }
+    } else {
+        Step::ScheduleDeletion {
+            key_id,
+            grace_secs: policy.grace.as_secs(),
+        }
+    });
+    steps
+}
+
+fn last_use(used: LastUsed) -> Option<LastUse> {
+    Some(LastUse {
+        date: used.date?,
+        service: used.service,
+        region: used.region,
+    })
+}
+
+/// `created 2026-01-02, last used 2026-11-20 (s3, eu-west-1)` or `…, never used`.
+pub fn describe_key(key: &OtherKey, now: SystemTime) -> String {
+    let created = format!(
+        "created {}, {} old",
+        time::date(key.created),
+        time::age(time::since(key.created, now))
+    );
+    format!("{created}, {}", describe_last_use(key.last_used.as_ref()))
+}
+
+/// `last used 2026-11-20 (s3, eu-west-1)` or `never used`.
+pub fn describe_last_use(last: Option<&LastUse>) -> String {
+    match last {
+        None => "never used".to_owned(),
+        Some(u) => {
+            let place: Vec<&str> = [u.service.as_deref(), u.region.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            if place.is_empty() {
+                format!("last used {}", time::date(u.date))
+            } else {
+                format!("last used {} ({})", time::date(u.date), place.join(", "))
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Deleting old keys whose grace period has ended.
+//!
+//! A pending key is deleted only when its time has come, it is still Inactive, and IAM
+//! has not seen it used after rekey deactivated it. Anything else means something may
+//! still depend on it, so it is kept and the user is told why. The deletion is signed
+//! with the profile's current key, which must still belong to the same user.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::aws::Aws;
+use crate::plan::PruneItem;
+use crate::profile::ProfileSpec;
+use crate::state::{PendingDeletion, StateDir, StateError};
+use crate::time;
+
+/// What happened to one due key.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pruned {
+    /// The key.
+    pub key_id: String,
+    /// The profile whose key was used.
+    pub profile: String,
+    /// The outcome.
+    #[serde(flatten)]
+    pub outcome: PruneOutcome,
+}
+
+/// The outcome for one due key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PruneOutcome {
+    /// Deleted.
+    Deleted,
+    /// It no longer exists in IAM; the record was dropped.
+    AlreadyGone,
+    /// Kept, for the reason given (a warning for the user).
+    Kept {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The pending deletions of the selected profiles whose grace period has ended by `now`.
+pub fn due(
+    state: &StateDir,
+    profiles: &[ProfileSpec],
+    now: SystemTime,
+) -> Result<Vec<PruneItem>, StateError> {
+    Ok(due_records(state, profiles, now)?
+        .into_iter()
+        .map(|p| PruneItem {
+            profile: p.profile,
+            user_arn: p.user_arn,
+            key_id: p.key_id,
+            due: p.delete_after,
+        })
+        .collect())
+}
+
+fn due_records(
+    state: &StateDir,
+    profiles: &[ProfileSpec],
+    now: SystemTime,
+) -> Result<Vec<PendingDeletion>, StateError> {
+    Ok(state
+        .all_pending()?
+        .into_iter()
+        .filter(|p| p.delete_after <= now && profiles.iter().any(|s| s.name == p.profile))
+        .collect())
+}
+
+/// Deletes every due key of the selected profiles that is safe to delete.
+pub async fn prune(
+    aws: &Aws,
+    state: &StateDir,
+    profiles: &[ProfileSpec],
+    now: SystemTime,
+) -> Result<Vec<Pruned>, StateError> {
+    let mut results = Vec::new();
+    for pending in due_records(state, profiles, now)? {
+        let spec = profiles
+            .iter()
+            .find(|s| s.name == pending.profile)
+            .expect("filtered by profile");
+        let outcome = match prune_one(aws, state, spec, &pending).await {
+            Ok(outcome) => outcome,
+            Err(reason) => PruneOutcome::Kept { reason },
+        };
+        results.push(Pruned {
+            key_id: pending.key_id,
+            profile: pending.profile,
+            outcome,
+        });
+    }
+    Ok(results)
+}
+
+async fn prune_one(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    pending: &PendingDeletion,
+) -> Result<PruneOutcome, String> {
+    let source = spec.sinks.first().ok_or("the profile has no sinks")?;
+    let key = source
+        .read()
+        .await
+        .map_err(|e| format!("cannot read the profile's current key: {e}"))?
+        .ok_or_else(|| {
+            format!(
+                "{} holds no key to sign the deletion with",
+                source.describe()
+            )
+        })?;
+    if key.id() == pending.key_id {
+        return Ok(PruneOutcome::Kept {
+            reason: format!("{} still holds this key", source.describe()),
+        });
+    }
+    let caller = aws.caller(&key);
+    let identity = caller.identity().await.map_err(|e| e.to_string())?;
+    if identity.arn != pending.user_arn {
+        return Ok(PruneOutcome::Kept {
+            reason: format!(
+                "profile {} now belongs to {}, not {}",
+                spec.name, identity.arn, pending.user_arn
+            ),
+        });
+    }
+    let keys = caller
+        .list_keys(&pending.user_name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(meta) = keys.iter().find(|k| k.id == pending.key_id) else {
+        state
+            .forget_pending(&pending.key_id)
+            .map_err(|e| e.to_string())?;
+        return Ok(PruneOutcome::AlreadyGone);
+    };
+    if meta.active {
+        return Ok(PruneOutcome::Kept {
+            reason: "it is Active again; rekey never deletes an active key".to_owned(),
+        });
+    }
+    let used = caller
+        .last_used(&pending.key_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(date) = used.date.filter(|d| *d > pending.deactivated_at) {
+        return Ok(PruneOutcome::Kept {
+            reason: format!(
+                "IAM saw it used on {} ({}), after rekey deactivated it on {}; find what still uses it",
+                time::rfc3339(date),
+                [used.service, used.region].into_iter().flatten().collect::<Vec<_>>().join(", "),
+                time::rfc3339(pending.deactivated_at)
+            ),
+        });
+    }
+    caller
+        .delete_key(&pending.user_name, &pending.key_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    state
+        .forget_pending(&pending.key_id)
+        .map_err(|e| e.to_string())?;
+    Ok(PruneOutcome::Deleted)
+}

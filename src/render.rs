@@ -1,0 +1,178 @@
+//! Text output for people. (JSON output is the serde form of the same types.)
+
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use crate::app::ProfileResult;
+use crate::plan::{Decision, Plan, ProfilePlan, PruneItem, Step};
+use crate::planner::describe_last_use;
+use crate::prune::{PruneOutcome, Pruned};
+use crate::time;
+
+/// The plan, as `rekey plan` prints it.
+pub fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Profiles from {}", plan.source);
+    for profile in &plan.profiles {
+        out.push('\n');
+        profile_plan(&mut out, profile);
+    }
+    if !plan.skipped.is_empty() {
+        out.push_str("\nNot rotated:\n");
+        for s in &plan.skipped {
+            let _ = writeln!(out, "  {}: {}", s.profile, s.reason);
+        }
+    }
+    if !plan.prune.is_empty() {
+        out.push('\n');
+        out.push_str(&due(&plan.prune));
+    }
+    let count = |f: fn(&Decision) -> bool| plan.profiles.iter().filter(|p| f(&p.decision)).count();
+    let _ = write!(
+        out,
+        "\nPlan: {} to rotate, {} unchanged, {} with errors, {} old key(s) to delete.",
+        count(|d| *d == Decision::Rotate),
+        count(|d| matches!(d, Decision::Skip { .. })),
+        count(|d| matches!(d, Decision::Error { .. })),
+        plan.prune.len()
+    );
+    out
+}
+
+fn profile_plan(out: &mut String, p: &ProfilePlan) {
+    let headline = match &p.decision {
+        Decision::Rotate => "rotate".to_owned(),
+        Decision::Skip { reason } => format!("no change: {reason}"),
+        Decision::Error { message } => format!("ERROR: {message}"),
+    };
+    let _ = writeln!(out, "profile {}: {headline}", p.profile);
+    if let Some(identity) = &p.identity {
+        let _ = writeln!(out, "  user  {}", identity.arn);
+    }
+    if let Some(key) = &p.current_key {
+        let _ = writeln!(
+            out,
+            "  key   {} (created {}, {} old, {})",
+            key.id,
+            time::date(key.created),
+            time::age(time::since(key.created, SystemTime::now())),
+            describe_last_use(key.last_used.as_ref())
+        );
+    }
+    if p.steps.is_empty() {
+        for sink in &p.sinks {
+            let _ = writeln!(out, "  sink  {sink}");
+        }
+        return;
+    }
+    for (n, step) in p.steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}", n + 1, describe_step(step));
+    }
+}
+
+fn describe_step(step: &Step) -> String {
+    match step {
+        Step::DeleteInactiveKey { key_id, reason } => format!("delete inactive key {key_id} to make room ({reason})"),
+        Step::CreateKey => "create a new access key".to_owned(),
+        Step::AwaitPropagation {
+            consecutive,
+            timeout_secs,
+        } => format!("wait until STS accepts the new key {consecutive} times in a row (at most {timeout_secs}s)"),
+        Step::WriteSink { sink } => format!("write {sink}"),
+        Step::DeactivateOldKey { key_id } => format!("deactivate {key_id}, signed with the new key"),
+        Step::DeleteOldKey { key_id } => format!("delete {key_id} at once (grace 0)"),
+        Step::ScheduleDeletion { key_id, grace_secs } => {
+            format!("delete {key_id} after a grace period of {}", time::age(std::time::Duration::from_secs(*grace_secs)))
+        }
+    }
+}
+
+/// The due pending deletions.
+pub fn due(items: &[PruneItem]) -> String {
+    let mut out = String::from("Old keys due for deletion:\n");
+    for item in items {
+        let _ = writeln!(
+            out,
+            "  {} of {} (profile {}, due {})",
+            item.key_id,
+            item.user_arn,
+            item.profile,
+            time::rfc3339(item.due)
+        );
+    }
+    out
+}
+
+/// What prune did.
+pub fn pruned(pruned: &[Pruned]) -> String {
+    let mut out = String::new();
+    for p in pruned {
+        let _ = match &p.outcome {
+            PruneOutcome::Deleted => writeln!(
+                out,
+                "pruned: deleted old key {} (profile {})",
+                p.key_id, p.profile
+            ),
+            PruneOutcome::AlreadyGone => {
+                writeln!(
+                    out,
+                    "pruned: old key {} (profile {}) was already deleted",
+                    p.key_id, p.profile
+                )
+            }
+            PruneOutcome::Kept { reason } => {
+                writeln!(
+                    out,
+                    "warning: kept old key {} (profile {}): {reason}",
+                    p.key_id, p.profile
+                )
+            }
+        };
+    }
+    out
+}
+
+/// One profile's apply result.
+pub(crate) fn profile_result(result: &ProfileResult) -> String {
+    let mut out = String::new();
+    match result {
+        ProfileResult::Rotated { profile, rotated } => {
+            let _ = writeln!(
+                out,
+                "{profile}: rotated {} -> {}",
+                rotated.old_key_id, rotated.new_key_id
+            );
+            for action in &rotated.actions {
+                let _ = writeln!(out, "  - {action}");
+            }
+            for warning in &rotated.warnings {
+                let _ = writeln!(out, "  warning: {warning}");
+            }
+        }
+        ProfileResult::Skipped { profile, reason } => {
+            let _ = writeln!(out, "{profile}: no change: {reason}");
+        }
+        ProfileResult::Failed {
+            profile,
+            error,
+            actions,
+        } => {
+            let _ = writeln!(out, "{profile}: FAILED: {error}");
+            for action in actions {
+                let _ = writeln!(out, "  - {action}");
+            }
+        }
+    }
+    out
+}
+
+/// The closing line of apply.
+pub(crate) fn summary(results: &[ProfileResult]) -> String {
+    let count = |f: fn(&ProfileResult) -> bool| results.iter().filter(|r| f(r)).count();
+    format!(
+        "Done: {} rotated, {} unchanged, {} failed.",
+        count(|r| matches!(r, ProfileResult::Rotated { .. })),
+        count(|r| matches!(r, ProfileResult::Skipped { .. })),
+        count(|r| matches!(r, ProfileResult::Failed { .. })),
+    )
+}

@@ -1,0 +1,442 @@
+//! Carrying out one profile's rotation as a journaled state machine.
+//!
+//! ```text
+//! planned → [deleting stale key] → creating key → key created → propagated
+//!         → writing sink 0..n → sinks written → deactivating old key → done
+//!                      any failure after "key created" → rolling back → rolled back
+//! ```
+//!
+//! Each phase is written to the [`Journal`] before its action, the new secret is in the
+//! journal before any sink sees it, and every sink's old content is backed up before it
+//! is written. On failure the rotation is undone in reverse: old key reactivated if its
+//! deactivation may have happened, sinks restored, new key deleted (signed with the old
+//! key). If undoing fails, the journal is kept, so nothing is ever lost.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use rekey_sinks::AccessKey;
+
+use crate::aws::{Aws, AwsError, AwsErrorKind, Caller};
+use crate::plan::{ProfilePlan, Step};
+use crate::planner::RotationInput;
+use crate::profile::ProfileSpec;
+use crate::propagation;
+use crate::state::{Journal, JournalRecord, PendingDeletion, Phase, StateDir};
+use crate::time;
+
+/// A finished rotation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rotated {
+    /// The old key (now inactive or deleted).
+    pub old_key_id: String,
+    /// The new key (active, in every sink).
+    pub new_key_id: String,
+    /// What was done, in order, for the report.
+    pub actions: Vec<String>,
+    /// Problems that did not undo the rotation (e.g. the old key could not be deleted).
+    pub warnings: Vec<String>,
+}
+
+/// A rotation that did not complete.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct RotationFailure {
+    /// What happened.
+    pub kind: FailureKind,
+    /// What was done before and while undoing, in order.
+    pub actions: Vec<String>,
+}
+
+/// How far a failed rotation got, and where that leaves the user.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// Nothing was changed (no key created, no sink written).
+    #[error("{0}; nothing was changed")]
+    NotStarted(String),
+    /// The rotation was undone completely.
+    #[error("{0}; rolled back: the old key is still active and every sink holds it")]
+    RolledBack(String),
+    /// Undoing failed part-way; the journal keeps everything needed to finish by hand.
+    #[error("{reason}; rollback incomplete ({}); the journal {} keeps the new key and the sink backups, so no key is lost", failures.join("; "), journal.display())]
+    RollbackIncomplete {
+        /// Why the rotation failed.
+        reason: String,
+        /// What could not be undone.
+        failures: Vec<String>,
+        /// The journal file.
+        journal: PathBuf,
+    },
+}
+
+/// Runs one rotation. `plan` and `input` come from [`crate::planner::plan_profile`].
+pub async fn rotate(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    plan: &ProfilePlan,
+    input: RotationInput,
+) -> Result<Rotated, RotationFailure> {
+    let mut run = Run {
+        spec,
+        user: input.user_name.clone(),
+        old_key_id: input.old_key.id().to_owned(),
+        old: input.caller.clone(),
+        actions: Vec::new(),
+    };
+    let record = JournalRecord {
+        profile: spec.name.clone(),
+        account: input.identity.account.clone(),
+        user_arn: input.identity.arn.clone(),
+        user_name: input.user_name.clone(),
+        old_key_id: run.old_key_id.clone(),
+        sinks: plan.sinks.clone(),
+        started_at: SystemTime::now(),
+        phase: Phase::Planned,
+        new_key: None,
+    };
+    let mut journal = Journal::begin(state, record)
+        .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
+
+    for step in &plan.steps {
+        if let Step::DeleteInactiveKey { key_id, .. } = step {
+            journal = run.make_room(journal, state, key_id).await?;
+        }
+    }
+
+    let (new_key, mut journal) = run.create_key(journal, &input).await?;
+    let new = aws.caller(&new_key);
+
+    match propagation::prove(&new, &input.identity.arn, input.policy.propagation).await {
+        Ok(proof) => run.actions.push(format!(
+            "new key {} works ({} calls, {:.1}s)",
+            new_key.id(),
+            proof.attempts,
+            proof.elapsed.as_secs_f64()
+        )),
+        Err(e) => {
+            return Err(run
+                .roll_back(journal, &new, &new_key, 0, false, e.to_string())
+                .await)
+        }
+    }
+    if let Err(e) = journal.advance(Phase::Propagated) {
+        return Err(run
+            .roll_back(journal, &new, &new_key, 0, false, e.to_string())
+            .await);
+    }
+
+    for (index, sink) in spec.sinks.iter().enumerate() {
+        let written = async {
+            let snapshot = sink.snapshot().await.map_err(|e| (index, e.to_string()))?;
+            journal
+                .save_backup(index, &snapshot)
+                .map_err(|e| (index, e.to_string()))?;
+            journal
+                .advance(Phase::WritingSink { index })
+                .map_err(|e| (index, e.to_string()))?;
+            // From here the sink may have changed, so it is restored on failure.
+            sink.write(&new_key)
+                .await
+                .map_err(|e| (index + 1, e.to_string()))
+        }
+        .await;
+        match written {
+            Ok(()) => run.actions.push(format!("wrote {}", sink.describe())),
+            Err((touched, reason)) => {
+                return Err(run
+                    .roll_back(journal, &new, &new_key, touched, false, reason)
+                    .await);
+            }
+        }
+    }
+    let sinks = spec.sinks.len();
+    let deactivation = match journal.advance(Phase::SinksWritten) {
+        Ok(()) => match journal.advance(Phase::DeactivatingOldKey) {
+            Ok(()) => new
+                .set_active(&run.user, &run.old_key_id, false)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(reason) = deactivation {
+        return Err(run
+            .roll_back(journal, &new, &new_key, sinks, true, reason)
+            .await);
+    }
+    run.actions.push(format!(
+        "deactivated old key {} (signed with the new key)",
+        run.old_key_id
+    ));
+
+    let warnings = run.retire_old_key(state, &new, &input).await;
+    if let Err(e) = journal.finish() {
+        run.actions.push(format!(
+            "warning: could not remove the finished journal: {e}"
+        ));
+    }
+    Ok(Rotated {
+        old_key_id: run.old_key_id,
+        new_key_id: new_key.id().to_owned(),
+        actions: run.actions,
+        warnings,
+    })
+}
+
+/// The state a rotation carries between its steps.
+struct Run<'a> {
+    spec: &'a ProfileSpec,
+    user: String,
+    old_key_id: String,
+    /// Clients signing with the old key.
+    old: Caller,
+    actions: Vec<String>,
+}
+
+impl Run<'_> {
+    fn fail(&mut self, kind: FailureKind) -> RotationFailure {
+        RotationFailure {
+            kind,
+            actions: std::mem::take(&mut self.actions),
+        }
+    }
+
+    /// Deletes an inactive key (known to rekey, or allowed by `--make-room`).
+    async fn make_room(
+        &mut self,
+        mut journal: Journal,
+        state: &StateDir,
+        key_id: &str,
+    ) -> Result<Journal, RotationFailure> {
+        let phase = Phase::DeletingStaleKey {
+            key_id: key_id.to_owned(),
+        };
+        if let Err(e) = journal.advance(phase) {
+            return Err(self.abandon(journal, e.to_string()));
+        }
+        match self.old.delete_key(&self.user, key_id).await {
+            // Prune (which apply runs first) may have deleted it already.
+            Ok(())
+            | Err(AwsError {
+                kind: AwsErrorKind::NoSuchEntity,
+                ..
+            }) => {}
+            Err(e) => return Err(self.abandon(journal, e.to_string())),
+        }
+        self.actions
+            .push(format!("deleted inactive key {key_id} to make room"));
+        if let Err(e) = state.forget_pending(key_id) {
+            self.actions.push(format!(
+                "warning: could not forget the pending deletion of {key_id}: {e}"
+            ));
+        }
+        Ok(journal)
+    }
+
+    /// `CreateAccessKey`, then the secret into the journal before anything else.
+    async fn create_key(
+        &mut self,
+        mut journal: Journal,
+        input: &RotationInput,
+    ) -> Result<(AccessKey, Journal), RotationFailure> {
+        if let Err(e) = journal.advance(Phase::CreatingKey {
+            existing: input.existing_keys.clone(),
+        }) {
+            return Err(self.abandon(journal, e.to_string()));
+        }
+        let key = match self.old.create_key(&self.user).await {
+            Ok(key) => key,
+            Err(e) if e.kind == AwsErrorKind::NoResponse => {
+                // The key may exist although its secret never arrived: find and delete it.
+                let reason = e.to_string();
+                return Err(match self.delete_unknown_keys(&input.existing_keys).await {
+                    Ok(()) => self.abandon(journal, reason),
+                    Err(failure) => {
+                        let journal = journal.path().to_owned();
+                        self.fail(FailureKind::RollbackIncomplete {
+                            reason,
+                            failures: vec![failure],
+                            journal,
+                        })
+                    }
+                });
+            }
+            Err(e) => return Err(self.abandon(journal, e.to_string())),
+        };
+        self.actions.push(format!("created new key {}", key.id()));
+        if let Err(e) = journal.record_new_key(&key) {
+            // Never go on with a key whose only copy is in memory.
+            let reason = format!("cannot record the new key: {e}");
+            return Err(match self.old.delete_key(&self.user, key.id()).await {
+                Ok(()) => {
+                    self.actions.push(format!("deleted new key {}", key.id()));
+                    self.abandon(journal, reason)
+                }
+                Err(delete) => self.fail(FailureKind::RollbackIncomplete {
+                    reason,
+                    failures: vec![format!(
+                        "the new key {} could not be deleted: {delete}",
+                        key.id()
+                    )],
+                    journal: journal.path().to_owned(),
+                }),
+            });
+        }
+        Ok((key, journal))
+    }
+
+    /// After an unanswered `CreateAccessKey`: deletes keys that appeared since planning.
+    async fn delete_unknown_keys(&mut self, existing: &[String]) -> Result<(), String> {
+        let keys = self
+            .old
+            .list_keys(&self.user)
+            .await
+            .map_err(|e| format!("cannot check for a key created without an answer: {e}"))?;
+        for key in keys.iter().filter(|k| !existing.contains(&k.id)) {
+            self.old
+                .delete_key(&self.user, &key.id)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "key {} was created without its secret and cannot be deleted: {e}",
+                        key.id
+                    )
+                })?;
+            self.actions
+                .push(format!("deleted key {} whose secret never arrived", key.id));
+        }
+        Ok(())
+    }
+
+    /// Ends a rotation that changed nothing.
+    fn abandon(&mut self, journal: Journal, reason: String) -> RotationFailure {
+        if let Err(e) = journal.finish() {
+            self.actions
+                .push(format!("warning: could not remove the journal: {e}"));
+        }
+        self.fail(FailureKind::NotStarted(reason))
+    }
+
+    /// Undoes a rotation: reactivates the old key (if `old_maybe_inactive`), restores the
+    /// first `touched` sinks from their backups, deletes the new key.
+    async fn roll_back(
+        &mut self,
+        mut journal: Journal,
+        new: &Caller,
+        new_key: &AccessKey,
+        touched: usize,
+        old_maybe_inactive: bool,
+        reason: String,
+    ) -> RotationFailure {
+        tracing::warn!(profile = %self.spec.name, %reason, "rolling back");
+        let mut failures = Vec::new();
+        if let Err(e) = journal.advance(Phase::RollingBack {
+            reason: reason.clone(),
+        }) {
+            failures.push(format!("journal: {e}"));
+        }
+        if old_maybe_inactive {
+            match new.set_active(&self.user, &self.old_key_id, true).await {
+                Ok(()) => self
+                    .actions
+                    .push(format!("made sure old key {} is active", self.old_key_id)),
+                Err(e) => {
+                    // Without a working old key the new key must stay, and so must the sinks.
+                    failures.push(format!(
+                        "old key {} may be inactive and could not be reactivated: {e}",
+                        self.old_key_id
+                    ));
+                    let journal = journal.path().to_owned();
+                    return self.fail(FailureKind::RollbackIncomplete {
+                        reason,
+                        failures,
+                        journal,
+                    });
+                }
+            }
+        }
+        for (index, sink) in self.spec.sinks.iter().enumerate().take(touched).rev() {
+            let restored = match journal.backup(index) {
+                Ok(snapshot) => sink.restore(&snapshot).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match restored {
+                Ok(()) => self.actions.push(format!("restored {}", sink.describe())),
+                Err(e) => failures.push(format!("could not restore {}: {e}", sink.describe())),
+            }
+        }
+        match self.old.delete_key(&self.user, new_key.id()).await {
+            Ok(()) => self
+                .actions
+                .push(format!("deleted new key {}", new_key.id())),
+            Err(e) => failures.push(format!("could not delete new key {}: {e}", new_key.id())),
+        }
+        if failures.is_empty() {
+            match journal.finish() {
+                Ok(()) => self.fail(FailureKind::RolledBack(reason)),
+                Err(e) => {
+                    self.actions
+                        .push(format!("warning: could not remove the journal: {e}"));
+                    self.fail(FailureKind::RolledBack(reason))
+                }
+            }
+        } else {
+            let journal = journal.path().to_owned();
+            self.fail(FailureKind::RollbackIncomplete {
+                reason,
+                failures,
+                journal,
+            })
+        }
+    }
+
+    /// Deletes the old key now (grace 0) or records when to delete it.
+    async fn retire_old_key(
+        &mut self,
+        state: &StateDir,
+        new: &Caller,
+        input: &RotationInput,
+    ) -> Vec<String> {
+        let now = SystemTime::now();
+        let grace = input.policy.grace;
+        if grace.is_zero() {
+            match new.delete_key(&self.user, &self.old_key_id).await {
+                Ok(()) => {
+                    self.actions
+                        .push(format!("deleted old key {} (grace 0)", self.old_key_id));
+                    return Vec::new();
+                }
+                Err(e) => self.actions.push(format!(
+                    "could not delete old key {} yet ({e}); prune will retry",
+                    self.old_key_id
+                )),
+            }
+        }
+        let pending = PendingDeletion {
+            profile: self.spec.name.clone(),
+            account: input.identity.account.clone(),
+            user_arn: input.identity.arn.clone(),
+            user_name: self.user.clone(),
+            key_id: self.old_key_id.clone(),
+            deactivated_at: now,
+            delete_after: now + grace,
+        };
+        match state.record_pending(&pending) {
+            Ok(()) => {
+                self.actions.push(format!(
+                    "old key {} will be deleted after {}",
+                    self.old_key_id,
+                    time::rfc3339(pending.delete_after)
+                ));
+                Vec::new()
+            }
+            Err(e) => vec![format!(
+                "old key {} is inactive but its deletion could not be scheduled ({e}); delete it by hand after checking it is unused",
+                self.old_key_id
+            )],
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The rotation journal: each step of a rotation is recorded here *before* it is taken.
+//!
+//! A crash at any instant therefore leaves a record of the last step that may have
+//! happened, including the new key's secret from the moment IAM returns it, and the
+//! content of every sink before it was written. When the rotation ends (done or rolled
+//! back) the journal and the backups are deleted, so secrets do not linger.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use rekey_sinks::{AccessKey, Snapshot};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::{corrupt, StateDir, StateError};
+use crate::time::serde_rfc3339;
+
+/// Where a rotation stands. Each variant is recorded before the action it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Nothing changed yet.
+    Planned,
+    /// Deleting an inactive key to make room for the new one.
+    DeletingStaleKey {
+        /// The key being deleted.
+        key_id: String,
+    },
+    /// `CreateAccessKey` is being called; a key may exist whose secret is not recorded.
+    CreatingKey {
+        /// The user's key ids before the call, to find a key created without an answer.
+        existing: Vec<String>,
+    },
+    /// The new key exists and its secret is in this journal.
+    KeyCreated,
+    /// The new key has been proven to work.
+    Propagated,
+    /// Sink `index` is being written; its previous content is in the backups.
+    WritingSink {
+        /// Index in the profile's sink list.
+        index: usize,
+    },
+    /// Every sink holds the new key.
+    SinksWritten,
+    /// The old key is being deactivated.
+    DeactivatingOldKey,
+    /// Undoing the rotation.
+    RollingBack {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What the journal file holds.
+#[derive(Serialize, Deserialize)]
+pub struct JournalRecord {
+    /// The profile being rotated.
+    pub profile: String,
+    /// The account id.
+    pub account: String,
+    /// The user's ARN.
+    pub user_arn: String,
+    /// The user's name.
+    pub user_name: String,
+    /// The key being replaced.
+    pub old_key_id: String,
+    /// The sinks, described, in order.
+    pub sinks: Vec<String>,
+    /// When the rotation started.
+    #[serde(with = "serde_rfc3339")]
+    pub started_at: SystemTime,
+    /// The current phase.
+    #[serde(flatten)]
+    pub phase: Phase,
+    /// The new key, once created. This is the only copy of its secret outside the sinks.
+    pub new_key: Option<StoredKey>,
+}
+
+/// A key as stored in the journal: the one place rekey serializes a secret.
+#[derive(Serialize, Deserialize)]
+pub struct StoredKey {
+    /// The access key id.
+    pub id: String,
+    /// The secret.
+    #[serde(serialize_with = "expose", deserialize_with = "conceal")]
+    pub secret: SecretString,
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose_secret())
+}
+
+fn conceal<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    String::deserialize(d).map(SecretString::from)
+}
+
+/// An open rotation journal for one user.
+pub struct Journal {
+    state: StateDir,
+    path: PathBuf,
+    backups: PathBuf,
+    record: JournalRecord,
+}
+
+/// A journal for this user already exists: an earlier rotation did not finish.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "an earlier rotation of {user_arn} was interrupted ({phase}); its journal {} keeps the new key and the sink backups. Resolve it before rotating this user again",
+    path.display()
+)]
+pub struct Interrupted {
+    /// The user.
+    pub user_arn: String,
+    /// The recorded phase.
+    pub phase: String,
+    /// The journal file.
+    pub path: PathBuf,
+}
+
+/// Starting a journal failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BeginError {
+    /// An unfinished rotation of the same user is recorded.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+    /// The state directory failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl Journal {
+    /// Opens a journal for `record`'s user and records it, refusing if one exists.
+    pub fn begin(state: &StateDir, record: JournalRecord) -> Result<Self, BeginError> {
+        let name = format!("{}-{}", record.account, record.user_name);
+        let path = state.path(&["journal", &format!("{name}.json")]);
+        if let Some(bytes) = state.read(&path)? {
+            let existing: JournalRecord =
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e))?;
+            return Err(Interrupted {
+                user_arn: existing.user_arn,
+                phase: phase_name(&existing.phase),
+                path,
+            }
+            .into());
+        }
+        let journal = Self {
+            state: state.clone(),
+            backups: state.path(&["backups", &name]),
+            path,
+            record,
+        };
+        journal.persist()?;
+        Ok(journal)
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// The recorded phase.
+    pub fn phase(&self) -> &Phase {
+        &self.record.phase
+    }
+
+    /// Records `phase`; call before taking the action it names.
+    pub fn advance(&mut self, phase: Phase) -> Result<(), StateError> {
+        self.record.phase = phase;
+        self.persist()
+    }
+
+    /// Records the new key (and its secret) with phase [`Phase::KeyCreated`].
+    pub fn record_new_key(&mut self, key: &AccessKey) -> Result<(), StateError> {
+        self.record.new_key = Some(StoredKey {
+            id: key.id().to_owned(),
+            secret: key.secret().clone(),
+        });
+        self.advance(Phase::KeyCreated)
+    }
+
+    /// Stores sink `index`'s previous content (before it is written).
+    pub fn save_backup(&self, index: usize, snapshot: &Snapshot) -> Result<(), StateError> {
+        let path = self.backups.join(index.to_string());
+        match snapshot {
+            Snapshot::Absent => self.state.write(&path, b"").and_then(|()| {
+                self.state
+                    .write(&self.backups.join(format!("{index}.absent")), b"")
+            }),
+            Snapshot::Bytes(bytes) => {
+                self.state
+                    .remove(&self.backups.join(format!("{index}.absent")))?;
+                self.state.write(&path, bytes.expose_secret())
+            }
+        }
+    }
+
+    /// Sink `index`'s content before it was written.
+    pub fn backup(&self, index: usize) -> Result<Snapshot, StateError> {
+        if self
+            .state
+            .read(&self.backups.join(format!("{index}.absent")))?
+            .is_some()
+        {
+            return Ok(Snapshot::Absent);
+        }
+        let path = self.backups.join(index.to_string());
+        match self.state.read(&path)? {
+            Some(bytes) => Ok(Snapshot::Bytes(bytes.into())),
+            None => Err(StateError {
+                action: "read backup",
+                path,
+                source: std::io::ErrorKind::NotFound.into(),
+            }),
+        }
+    }
+
+    /// Ends the rotation: deletes the journal (and with it the secret) and the backups.
+    pub fn finish(self) -> Result<(), StateError> {
+        self.state.remove(&self.path)?;
+        match std::fs::remove_dir_all(&self.backups) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StateError {
+                action: "remove",
+                path: self.backups.clone(),
+                source,
+            }),
+        }
+    }
+
+    fn persist(&self) -> Result<(), StateError> {
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec_pretty(&self.record).expect("plain data serializes"),
+        );
+        self.state.write(&self.path, &json)
+    }
+}
+
+fn phase_name(phase: &Phase) -> String {
+    match phase {
+        Phase::Planned => "planned".into(),
+        Phase::DeletingStaleKey { key_id } => format!("while deleting inactive key {key_id}"),
+        Phase::CreatingKey { .. } => "while creating the new key".into(),
+        Phase::KeyCreated => "after creating the new key".into(),
+        Phase::Propagated => "after the new key propagated".into(),
+        Phase::WritingSink { index } => format!("while writing sink {}", index + 1),
+        Phase::SinksWritten => "after writing every sink".into(),
+        Phase::DeactivatingOldKey => "while deactivating the old key".into(),
+        Phase::RollingBack { reason } => format!("while rolling back ({reason})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn record() -> JournalRecord {
+        JournalRecord {
+            profile: "dev".into(),
+            account: "123456789012".into(),
+            user_arn: "arn:aws:iam::123456789012:user/alice".into(),
+            user_name: "alice".into(),
+            old_key_id: "AKIAOLD".into(),
+            sinks: vec!["credentials file x [dev]".into()],
+            started_at: SystemTime::now(),
+            phase: Phase::Planned,
+            new_key: None,
+        }
+    }
+
+    #[test]
+    fn records_the_secret_privately_and_scrubs_it_when_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path().join("state"));
+        let mut journal = Journal::begin(&state, record()).unwrap();
+        let key = AccessKey::new("AKIANEW", "s3cr3t/Key".into()).unwrap();
+        journal.record_new_key(&key).unwrap();
+        journal
+            .save_backup(0, &Snapshot::Bytes(b"old bytes".to_vec().into()))
+            .unwrap();
+        journal.save_backup(1, &Snapshot::Absent).unwrap();
+
+        let text = std::fs::read_to_string(journal.path()).unwrap();
+        assert!(
+            text.contains("s3cr3t/Key") && text.contains("\"phase\": \"key_created\""),
+            "{text}"
+        );
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(journal.path()), 0o600);
+        assert_eq!(mode(state.root()), 0o700);
+        assert!(matches!(journal.backup(1).unwrap(), Snapshot::Absent));
+        match journal.backup(0).unwrap() {
+            Snapshot::Bytes(b) => assert_eq!(b.expose_secret(), b"old bytes"),
+            Snapshot::Absent => panic!("backup 0 lost"),
+        }
+
+        let err = Journal::begin(&state, record())
+            .err()
+            .expect("second journal for the same user");
+        assert!(
+            err.to_string().contains("after creating the new key"),
+            "{err}"
+        );
+
+        let path = journal.path().to_owned();
+        journal.finish().unwrap();
+        assert!(!path.exists());
+        assert!(!dir.path().join("state/backups/123456789012-alice").exists());
+    }
+}

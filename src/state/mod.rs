@@ -1,0 +1,128 @@
+//! The state directory: what rekey must remember between (and across crashes of) runs.
+//!
+//! ```text
+//! $STATE/                       0700
+//!   journal/<account>-<user>.json   the rotation in progress for that user (holds the
+//!                                   new secret until the rotation is final)
+//!   backups/<account>-<user>/<n>    sink n's content before it was written
+//!   pending/<key-id>.json           an old key deactivated by rekey, and when to delete it
+//! ```
+//!
+//! Every file is written atomically with mode 0600 (see [`rekey_sinks::atomic`]).
+
+mod journal;
+mod pending;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use journal::{Journal, JournalRecord, Phase};
+pub use pending::PendingDeletion;
+
+/// The state directory could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("state directory: cannot {action} {}: {source}", path.display())]
+pub struct StateError {
+    /// What rekey was doing.
+    pub action: &'static str,
+    /// The file or folder.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Handle on the state directory.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+impl StateDir {
+    /// Uses `root` as the state directory; nothing is created until something is stored.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, parts: &[&str]) -> PathBuf {
+        parts.iter().fold(self.root.clone(), |p, part| p.join(part))
+    }
+
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+        // Create the root with 0700 even if the parents exist (create_private_dir_all
+        // only sets the mode of folders it creates).
+        rekey_sinks::atomic::create_private_dir_all(&self.root).map_err(|source| StateError {
+            action: "create",
+            path: self.root.clone(),
+            source,
+        })?;
+        rekey_sinks::atomic::write_file(path, bytes).map_err(|source| StateError {
+            action: "write",
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    fn remove(&self, path: &Path) -> Result<(), StateError> {
+        rekey_sinks::atomic::remove_file(path).map_err(|source| StateError {
+            action: "remove",
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError {
+                action: "read",
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    fn list(&self, dir: &Path) -> Result<Vec<PathBuf>, StateError> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(StateError {
+                    action: "list",
+                    path: dir.to_owned(),
+                    source,
+                })
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        paths.sort();
+        Ok(paths)
+    }
+}
+
+fn corrupt(path: &Path, error: serde_json::Error) -> StateError {
+    StateError {
+        action: "parse",
+        path: path.to_owned(),
+        // Only the position: serde_json's message may quote a value, and values here
+        // can be secrets.
+        source: io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "not valid rekey state (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
+        ),
+    }
+}

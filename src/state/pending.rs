@@ -1,0 +1,66 @@
+//! Pending deletions: old keys rekey deactivated, to be deleted when their grace ends.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::{corrupt, StateDir, StateError};
+use crate::time::serde_rfc3339;
+
+/// An old key rekey deactivated and will delete after `delete_after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDeletion {
+    /// The profile whose key it was (its current key is used to delete it).
+    pub profile: String,
+    /// The account id.
+    pub account: String,
+    /// The owning user's ARN.
+    pub user_arn: String,
+    /// The owning user's name.
+    pub user_name: String,
+    /// The deactivated key.
+    pub key_id: String,
+    /// When rekey deactivated it.
+    #[serde(with = "serde_rfc3339")]
+    pub deactivated_at: SystemTime,
+    /// When it may be deleted.
+    #[serde(with = "serde_rfc3339")]
+    pub delete_after: SystemTime,
+}
+
+impl StateDir {
+    fn pending_path(&self, key_id: &str) -> PathBuf {
+        self.path(&["pending", &format!("{key_id}.json")])
+    }
+
+    /// Records (or replaces) a pending deletion.
+    pub fn record_pending(&self, pending: &PendingDeletion) -> Result<(), StateError> {
+        let json = serde_json::to_vec_pretty(pending).expect("plain data serializes");
+        self.write(&self.pending_path(&pending.key_id), &json)
+    }
+
+    /// The pending deletion of `key_id`, if rekey recorded one.
+    pub fn pending(&self, key_id: &str) -> Result<Option<PendingDeletion>, StateError> {
+        let path = self.pending_path(key_id);
+        self.read(&path)?
+            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e)))
+            .transpose()
+    }
+
+    /// Every pending deletion, ordered by key id.
+    pub fn all_pending(&self) -> Result<Vec<PendingDeletion>, StateError> {
+        let mut all = Vec::new();
+        for path in self.list(&self.path(&["pending"]))? {
+            if let Some(bytes) = self.read(&path)? {
+                all.push(serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e))?);
+            }
+        }
+        Ok(all)
+    }
+
+    /// Forgets the pending deletion of `key_id` (after it was deleted, or found gone).
+    pub fn forget_pending(&self, key_id: &str) -> Result<(), StateError> {
+        self.remove(&self.pending_path(key_id))
+    }
+}

@@ -1,0 +1,75 @@
+//! Timestamps as rekey stores and shows them: RFC 3339 in UTC, ages in days or hours.
+
+use std::time::{Duration, SystemTime};
+
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+
+/// `2026-11-25T19:24:57Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = DateTime::from(t).secs();
+    DateTime::from_secs(secs)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| format!("@{secs}"))
+}
+
+/// `2026-11-25`.
+pub fn date(t: SystemTime) -> String {
+    rfc3339(t)[..10].to_owned()
+}
+
+/// A short age: `3d`, `5h`, `12m`, `40s`.
+pub fn age(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        s if s >= 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3600 => format!("{}h", s / 3600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// How long ago `t` was (zero if it is in the future, e.g. clock skew).
+pub fn since(t: SystemTime, now: SystemTime) -> Duration {
+    now.duration_since(t).unwrap_or_default()
+}
+
+/// Serde for `SystemTime` as an RFC 3339 string, used in the state directory's JSON.
+pub mod serde_rfc3339 {
+    use super::*;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `t` as RFC 3339.
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339(*t))
+    }
+
+    /// Reads an RFC 3339 timestamp.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::from_str(&text, Format::DateTime)
+            .ok()
+            .and_then(|t| SystemTime::try_from(t).ok())
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid timestamp `{text}`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_reads_back() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_098_697);
+        assert_eq!(rfc3339(t), "2025-11-25T19:24:57Z");
+        assert_eq!(date(t), "2025-11-25");
+        let json = serde_json::to_string(&Wrapper(t)).unwrap();
+        assert_eq!(serde_json::from_str::<Wrapper>(&json).unwrap().0, t);
+        assert_eq!(age(Duration::from_secs(3 * 86_400 + 5)), "3d");
+        assert_eq!(age(Duration::from_secs(7200)), "2h");
+        assert_eq!(age(Duration::from_secs(59)), "59s");
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Wrapper(#[serde(with = "serde_rfc3339")] SystemTime);
+}
