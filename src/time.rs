@@ -39,9 +39,13 @@ pub mod serde_rfc3339 {
     use super::*;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Writes `t` as RFC 3339.
+    /// Writes `t` as RFC 3339 with its fraction of a second: prune compares stored times
+    /// with IAM's last-used dates, so precision must not be lost.
     pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&rfc3339(*t))
+        let text = DateTime::from(*t)
+            .fmt(Format::DateTime)
+            .map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
     }
 
     /// Reads an RFC 3339 timestamp.
@@ -60,7 +64,7 @@ mod tests {
 
     #[test]
     fn formats_and_reads_back() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_098_697);
+        let t = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_098_697_250_001);
         assert_eq!(rfc3339(t), "2025-11-25T19:24:57Z");
         assert_eq!(date(t), "2025-11-25");
         let json = serde_json::to_string(&Wrapper(t)).unwrap();

@@ -46,6 +46,12 @@ impl Aws {
             )
             .load()
             .await;
+        Self::from_config(base)
+    }
+
+    /// Uses an SDK configuration built elsewhere (e.g. with an explicit endpoint URL).
+    /// Credentials in it are ignored: every client signs with the key it is given.
+    pub fn from_config(base: SdkConfig) -> Self {
         Self { base }
     }
 

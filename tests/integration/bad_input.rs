@@ -1,0 +1,72 @@
+//! Bad input gets a clear error naming the place, exit 1, and changes nothing.
+
+use crate::support::*;
+
+fn home_with_user() -> (Home, String, TestKey) {
+    let home = Home::new();
+    let user = unique("bad");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    (home, user, key)
+}
+
+fn assert_unchanged(home: &Home, user: &str, key: &TestKey) {
+    assert_eq!(home.credentials(), section(user, key));
+    assert_eq!(moto().keys(user), vec![(key.id.clone(), true)]);
+    assert!(home.state_files().is_empty());
+}
+
+#[test]
+fn a_malformed_manifest_names_line_and_column() {
+    let (home, user, key) = home_with_user();
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\nprofiles:\n  {user}:\n    grcae: 7d\n"),
+    );
+    let run = home.rekey(&["apply", "--yes"]).code(1);
+    let manifest = home.path("project/rekey.yaml");
+    assert_eq!(
+        run.stderr.trim(),
+        format!(
+            "error: {}:4:5: unknown field `grcae`, expected one of grace, max_age, propagation, sinks",
+            manifest.display()
+        )
+    );
+    assert_unchanged(&home, &user, &key);
+}
+
+#[test]
+fn an_unknown_sink_type_lists_the_known_ones() {
+    let (home, user, key) = home_with_user();
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: vault\n"),
+    );
+    home.rekey(&["plan"])
+        .code(1)
+        .stderr_has("rekey.yaml:5:")
+        .stderr_has("`vault`")
+        .stderr_has("credentials_file");
+    assert_unchanged(&home, &user, &key);
+}
+
+#[test]
+fn a_missing_manifest_is_an_error() {
+    let (home, user, key) = home_with_user();
+    home.rekey(&["apply", "--yes", "--manifest", "nope.yaml"])
+        .code(1)
+        .stderr_has("cannot read manifest");
+    assert_unchanged(&home, &user, &key);
+}
+
+#[test]
+fn a_credentials_file_with_a_duplicated_section_is_refused() {
+    let (home, user, key) = home_with_user();
+    let text = format!("{}[{user}]\nregion = x\n", section(&user, &key));
+    home.write_credentials(&text);
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("appears more than once");
+    assert_eq!(home.credentials(), text);
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+}

@@ -1,0 +1,169 @@
+//! Default mode: no manifest, every static-key profile of ~/.aws/credentials.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::*;
+
+/// The script rekey replaces, done right: three users rotated, every other byte kept.
+#[test]
+fn rotates_every_static_key_profile_and_keeps_every_other_byte() {
+    let home = Home::new();
+    let users: Vec<String> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|u| unique(u))
+        .collect();
+    let old: Vec<TestKey> = users.iter().map(|u| moto().create_user(u)).collect();
+    let before = format!(
+        "# keys for work; do not share\r\n[default]\r\nregion = eu-west-1\r\n\r\n\
+         [{a}] ; alice's laptop key\r\naws_access_key_id={ia}\r\naws_secret_access_key = {sa}  # rotated by rekey\r\noutput = json\r\n\r\n\
+         [session]\r\naws_access_key_id = ASIAEXAMPLE\r\naws_secret_access_key = sessionsecretvalue\r\naws_session_token = token\r\n\r\n\
+         [{b}]\r\nregion=us-west-2\r\naws_access_key_id   =   {ib}\r\naws_secret_access_key = {sb}\r\n\
+         [{c}]\r\naws_access_key_id = {ic}\r\naws_secret_access_key = {sc}",
+        a = users[0], ia = old[0].id, sa = old[0].secret,
+        b = users[1], ib = old[1].id, sb = old[1].secret,
+        c = users[2], ic = old[2].id, sc = old[2].secret,
+    );
+    home.write_credentials(&before);
+    std::fs::set_permissions(
+        home.credentials_path(),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("Done: 3 rotated, 0 unchanged, 0 failed.");
+
+    let after = home.credentials();
+    let mut expected = before.clone();
+    for (user, old_key) in users.iter().zip(&old) {
+        let new_key = key_in(&after, user).expect("section still has a key");
+        assert_ne!(new_key.id, old_key.id);
+        assert_eq!(
+            moto().keys(user),
+            sorted(vec![
+                (old_key.id.clone(), false),
+                (new_key.id.clone(), true)
+            ]),
+            "old key Inactive, new key Active"
+        );
+        assert_eq!(
+            moto().whoami(&new_key),
+            moto().user_arn(user),
+            "the new key identifies the same user"
+        );
+        expected = expected
+            .replace(&old_key.id, &new_key.id)
+            .replace(&old_key.secret, &new_key.secret);
+        assert!(
+            home.path(&format!("state/pending/{}.json", old_key.id))
+                .is_file(),
+            "pending deletion recorded"
+        );
+    }
+    assert_eq!(after, expected, "only the key values changed");
+    let mode = std::fs::metadata(home.credentials_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o640, "file mode kept");
+    assert!(
+        home.state_files().iter().all(|f| f.starts_with("pending/")),
+        "journal scrubbed: {:?}",
+        home.state_files()
+    );
+}
+
+#[test]
+fn plan_changes_nothing_and_lists_skipped_profiles() {
+    let home = Home::new();
+    let user = unique("planner");
+    let key = moto().create_user(&user);
+    let text = format!("{}[session]\naws_access_key_id = ASIA1\naws_secret_access_key = s\naws_session_token = t\n", section(&user, &key));
+    home.write_credentials(&text);
+    home.write(".aws/config", "[profile sso]\nsso_session = corp\n");
+
+    home.rekey(&["plan"])
+        .success()
+        .stdout_has(&format!("profile {user}: rotate"))
+        .stdout_has("session: temporary credentials (aws_session_token)")
+        .stdout_has("sso: SSO profile")
+        .stdout_has("Plan: 1 to rotate");
+    home.rekey(&["plan", "--detailed-exitcode"]).code(2);
+    let json = home.rekey(&["plan", "--output", "json"]).success().json();
+    assert_eq!(json["schema"], 1);
+    let profile = &json["profiles"][0];
+    assert_eq!(profile["decision"]["kind"], "rotate");
+    assert_eq!(profile["identity"]["arn"], moto().user_arn(&user));
+    assert_eq!(profile["current_key"]["id"], key.id.as_str());
+    let actions: Vec<&str> = profile["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "create_key",
+            "await_propagation",
+            "write_sink",
+            "deactivate_old_key",
+            "schedule_deletion"
+        ]
+    );
+
+    assert_eq!(home.credentials(), text, "file untouched");
+    assert_eq!(
+        moto().keys(&user),
+        vec![(key.id.clone(), true)],
+        "IAM untouched"
+    );
+    assert!(home.state_files().is_empty(), "state untouched");
+}
+
+#[test]
+fn apply_without_a_terminal_refuses_unless_yes() {
+    let home = Home::new();
+    let user = unique("noterm");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.rekey(&["apply"]).code(1).stderr_has("without --yes");
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+    assert_eq!(home.credentials(), section(&user, &key));
+}
+
+#[test]
+fn grace_zero_deletes_the_old_key_at_once() {
+    let home = Home::new();
+    let user = unique("nograce");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.rekey(&["apply", "--yes", "--grace", "0"])
+        .success()
+        .stdout_has(&format!("deleted old key {} (grace 0)", key.id));
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(moto().keys(&user), vec![(new_key.id, true)]);
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}
+
+#[test]
+fn a_session_token_profile_is_never_touched() {
+    let home = Home::new();
+    let text = "[temp]\naws_access_key_id = ASIATEMP\naws_secret_access_key = tempsecret\naws_session_token = tok\n";
+    home.write_credentials(text);
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("temp: temporary credentials")
+        .stdout_has("Done: 0 rotated");
+    assert_eq!(home.credentials(), text);
+    home.rekey(&["plan", "--profile", "temp"])
+        .code(1)
+        .stderr_has("temporary credentials");
+}
+
+fn sorted(mut v: Vec<(String, bool)>) -> Vec<(String, bool)> {
+    v.sort();
+    v
+}

@@ -1,0 +1,13 @@
+//! rekey's integration tests: the real binary, a real filesystem, a real IAM emulator.
+//!
+//! Run them with `./scripts/test` (which installs moto first). Each module covers one
+//! behaviour of the CLI contract; `support` holds the harness.
+
+mod support;
+
+mod bad_input;
+mod default_mode;
+mod manifest_mode;
+mod prune;
+mod rollback;
+mod two_key_rule;

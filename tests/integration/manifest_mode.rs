@@ -1,0 +1,85 @@
+//! Manifest mode: rekey.yaml picks profiles and sinks.
+
+use crate::support::*;
+
+#[test]
+fn writes_every_sink_of_the_listed_profiles_only() {
+    let home = Home::new();
+    let (dev, other) = (unique("dev"), unique("other"));
+    let dev_key = moto().create_user(&dev);
+    let other_key = moto().create_user(&other);
+    home.write_credentials(&format!(
+        "{}\n{}",
+        section(&dev, &dev_key),
+        section(&other, &other_key)
+    ));
+    // A second copy of the key in a project file, under another section name.
+    let copy = format!("# app credentials\n{}", section("app", &dev_key)).replace(" = ", "=");
+    home.write("project/conf/credentials", &copy);
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\n\
+             defaults:\n  grace: 1d\n\
+             profiles:\n  {dev}:\n    sinks:\n      - type: credentials_file\n      - type: credentials_file\n        path: conf/credentials\n        section: app\n"
+        ),
+    );
+
+    home.rekey(&["plan"]).success().stdout_has(&format!(
+        "write credentials file {} [app]",
+        home.path("project/conf/credentials").display()
+    ));
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+
+    let new_key = key_in(&home.credentials(), &dev).unwrap();
+    assert_ne!(new_key, dev_key);
+    assert_eq!(
+        home.read("project/conf/credentials"),
+        copy.replace(&dev_key.id, &new_key.id)
+            .replace(&dev_key.secret, &new_key.secret),
+        "the second sink got the same new key, format kept"
+    );
+    assert_eq!(
+        key_in(&home.credentials(), &other).unwrap(),
+        other_key,
+        "unlisted profile untouched"
+    );
+    assert_eq!(moto().keys(&other), vec![(other_key.id.clone(), true)]);
+}
+
+#[test]
+fn profile_filter_selects_and_rejects_unknown_names() {
+    let home = Home::new();
+    let (a, b) = (unique("a"), unique("b"));
+    let (ka, kb) = (moto().create_user(&a), moto().create_user(&b));
+    home.write_credentials(&format!("{}{}", section(&a, &ka), section(&b, &kb)));
+    home.rekey(&["apply", "--yes", "--profile", &b])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    assert_eq!(key_in(&home.credentials(), &a).unwrap(), ka);
+    assert_ne!(key_in(&home.credentials(), &b).unwrap(), kb);
+    home.rekey(&["plan", "--profile", "nope"])
+        .code(1)
+        .stderr_has("no profile `nope`");
+}
+
+#[test]
+fn max_age_skips_young_keys() {
+    let home = Home::new();
+    let user = unique("young");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\ndefaults:\n  max_age: 90d\nprofiles:\n  {user}: {{}}\n"),
+    );
+    home.rekey(&["plan", "--detailed-exitcode"])
+        .code(0)
+        .stdout_has("younger than max_age 90d");
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("Done: 0 rotated, 1 unchanged");
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+}

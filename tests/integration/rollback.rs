@@ -1,0 +1,120 @@
+//! A failure after the new key exists rolls everything back.
+
+use async_trait::async_trait;
+use rekey::aws::Aws;
+use rekey::planner::{plan_profile, PlanOptions};
+use rekey::profile::{Policy, ProfileSpec};
+use rekey::rotation::{rotate, FailureKind};
+use rekey::state::StateDir;
+use rekey_sinks::credentials_file::CredentialsFile;
+use rekey_sinks::{AccessKey, Sink, SinkError, Snapshot};
+
+use crate::support::*;
+
+#[test]
+fn a_propagation_timeout_deletes_the_new_key_and_changes_nothing() {
+    let home = Home::new();
+    let user = unique("slow");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    // 1000 successes in a row cannot happen within 1s: the proof times out.
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\nprofiles:\n  {user}:\n    propagation: {{ timeout: 1s, consecutive: 1000 }}\n"),
+    );
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("did not work 1000 times in a row")
+        .stdout_has("rolled back")
+        .stdout_has("deleted new key");
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+    assert_eq!(home.credentials(), section(&user, &key));
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}
+
+/// A sink whose write always fails (the real sinks are tested on a real filesystem).
+struct FailingSink;
+
+#[async_trait]
+impl Sink for FailingSink {
+    fn describe(&self) -> String {
+        "failing test sink".into()
+    }
+    async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
+        Ok(None)
+    }
+    async fn check(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
+    async fn snapshot(&self) -> Result<Snapshot, SinkError> {
+        Ok(Snapshot::Absent)
+    }
+    async fn write(&self, _: &AccessKey) -> Result<(), SinkError> {
+        Err(SinkError::Unsupported {
+            path: "/failing".into(),
+            message: "simulated write failure".into(),
+        })
+    }
+    async fn restore(&self, _: &Snapshot) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_sink_write_restores_the_written_sinks_and_deletes_the_new_key() {
+    let home = Home::new();
+    let user = unique("sinkfail");
+    let key = moto().create_user(&user);
+    let before = format!("# keep\n{}", section(&user, &key));
+    home.write_credentials(&before);
+    let spec = ProfileSpec {
+        name: user.clone(),
+        sinks: vec![
+            Box::new(CredentialsFile::new(home.credentials_path(), &user)),
+            Box::new(FailingSink),
+        ],
+        policy: Policy::default(),
+    };
+    let state = StateDir::new(home.state_dir());
+    let failure = block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&moto().endpoint)
+            .no_credentials()
+            .load()
+            .await;
+        let aws = Aws::from_config(config);
+        let planned = plan_profile(&aws, &state, &spec, PlanOptions::default()).await;
+        let input = planned.rotation.expect("plan decides to rotate");
+        rotate(&aws, &state, &spec, &planned.plan, input)
+            .await
+            .expect_err("the second sink fails")
+    });
+    assert!(
+        matches!(failure.kind, FailureKind::RolledBack(_)),
+        "{failure}"
+    );
+    assert!(
+        failure.to_string().contains("simulated write failure"),
+        "{failure}"
+    );
+    assert!(
+        failure
+            .actions
+            .iter()
+            .any(|a| a.starts_with("restored credentials file")),
+        "{:?}",
+        failure.actions
+    );
+    assert_eq!(
+        home.credentials(),
+        before,
+        "first sink restored byte for byte"
+    );
+    assert_eq!(
+        moto().keys(&user),
+        vec![(key.id.clone(), true)],
+        "new key deleted, old key active"
+    );
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}

@@ -1,0 +1,422 @@
+//! Test support: a real IAM/STS emulator (moto) and a throwaway home to run rekey in.
+//!
+//! `Home::new().rekey(&["apply", "--yes"]).success()` runs the real binary with HOME, the
+//! AWS shared files and the state dir inside a temp folder, against moto on 127.0.0.1.
+//! Every `Home` checks, when dropped, that no secret it saw ever appeared in rekey's
+//! output.
+//!
+//! Facts about moto 5.2 these tests rely on: it accepts any signature (auth is not
+//! enforced), so `GetCallerIdentity` answers for whichever key signed the request; it
+//! does not reject Inactive keys, so key status is asserted with `ListAccessKeys`; and
+//! it enforces IAM's two-keys-per-user limit.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+
+const MISSING_MOTO: &str = "moto (the IAM emulator the tests need) is not installed.\n\
+    Run the test command from the README, which installs it:  ./scripts/test\n\
+    or install it by hand:  python3 -m venv target/moto-venv && target/moto-venv/bin/pip install -r tests/requirements.txt\n\
+    (set REKEY_TEST_PYTHON to use another Python that has moto[server] installed)";
+
+/// A moto server shared by every test of this binary; it exits when the tests do
+/// (its stdin is a pipe held here, and it stops when the pipe closes).
+pub struct Moto {
+    pub endpoint: String,
+    _child: Child,
+    _stdin: ChildStdin,
+}
+
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(start_moto)
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn start_moto() -> Moto {
+    let python = std::env::var_os("REKEY_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/moto-venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{MISSING_MOTO}\n(looked for {})",
+        python.display()
+    );
+    let mut child = Command::new(&python)
+        .arg(repo().join("tests/support/moto_server.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}\n{MISSING_MOTO}", python.display()));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(90))
+        .expect("moto did not report its port within 90s")
+        .trim()
+        .parse::<u16>()
+        .unwrap_or_else(|_| panic!("moto did not start\n{MISSING_MOTO}"));
+    Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _stdin: child.stdin.take().unwrap(),
+        _child: child,
+    }
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
+}
+
+/// Runs a future to completion on the shared test runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    runtime().block_on(f)
+}
+
+/// An access key as the tests see it (secrets are plain strings here on purpose).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestKey {
+    pub id: String,
+    pub secret: String,
+}
+
+/// A name no other test uses (tests share one moto).
+pub fn unique(name: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{name}-{}", N.fetch_add(1, Ordering::SeqCst))
+}
+
+async fn config(key: &TestKey) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto().endpoint)
+        .credentials_provider(Credentials::new(&key.id, &key.secret, None, None, "test"))
+        .load()
+        .await
+}
+
+fn admin() -> aws_sdk_iam::Client {
+    let key = TestKey {
+        id: "AKIAADMIN0000000000".into(),
+        secret: "admin".into(),
+    };
+    aws_sdk_iam::Client::new(&block_on(config(&key)))
+}
+
+impl Moto {
+    /// Creates a user with one access key.
+    pub fn create_user(&self, name: &str) -> TestKey {
+        block_on(admin().create_user().user_name(name).send()).unwrap();
+        self.create_key(name)
+    }
+
+    /// Creates another access key for `user`.
+    pub fn create_key(&self, user: &str) -> TestKey {
+        let out = block_on(admin().create_access_key().user_name(user).send()).unwrap();
+        let key = out.access_key.unwrap();
+        TestKey {
+            id: key.access_key_id,
+            secret: key.secret_access_key,
+        }
+    }
+
+    /// The user's keys as (id, active), sorted by id.
+    pub fn keys(&self, user: &str) -> Vec<(String, bool)> {
+        let out = block_on(admin().list_access_keys().user_name(user).send()).unwrap();
+        let mut keys: Vec<_> = out
+            .access_key_metadata
+            .into_iter()
+            .map(|k| {
+                (
+                    k.access_key_id.unwrap(),
+                    k.status == Some(aws_sdk_iam::types::StatusType::Active),
+                )
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    pub fn set_active(&self, user: &str, key_id: &str, active: bool) {
+        let status = if active { "Active" } else { "Inactive" };
+        block_on(
+            admin()
+                .update_access_key()
+                .user_name(user)
+                .access_key_id(key_id)
+                .status(status.into())
+                .send(),
+        )
+        .unwrap();
+    }
+
+    /// The ARN STS reports for a request signed with `key`.
+    pub fn whoami(&self, key: &TestKey) -> String {
+        let sts = aws_sdk_sts::Client::new(&block_on(config(key)));
+        block_on(sts.get_caller_identity().send())
+            .unwrap()
+            .arn
+            .unwrap()
+    }
+
+    pub fn user_arn(&self, user: &str) -> String {
+        format!("arn:aws:iam::123456789012:user/{user}")
+    }
+}
+
+/// A credentials-file section holding `key`.
+pub fn section(name: &str, key: &TestKey) -> String {
+    format!(
+        "[{name}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        key.id, key.secret
+    )
+}
+
+/// The key in `[section]` of credentials-file `text` (simple `k = v` lines only).
+pub fn key_in(text: &str, section: &str) -> Option<TestKey> {
+    let mut current = None;
+    let (mut id, mut secret) = (None, None);
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            current = header
+                .split_once(']')
+                .map(|(name, _)| name.trim().to_owned());
+            continue;
+        }
+        if current.as_deref() != Some(section) {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            // Keys hold no whitespace; anything after it is an inline comment.
+            let value = v.split_whitespace().next().unwrap_or_default().to_owned();
+            match k.trim() {
+                "aws_access_key_id" => id = Some(value),
+                "aws_secret_access_key" => secret = Some(value),
+                _ => {}
+            }
+        }
+    }
+    Some(TestKey {
+        id: id?,
+        secret: secret?,
+    })
+}
+
+/// A temporary home: `~/.aws/credentials`, `~/.aws/config`, a state dir, a project dir.
+pub struct Home {
+    dir: tempfile::TempDir,
+    outputs: RefCell<Vec<String>>,
+    secrets: RefCell<Vec<String>>,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".aws")).unwrap();
+        std::fs::create_dir_all(dir.path().join("project")).unwrap();
+        Self {
+            dir,
+            outputs: RefCell::default(),
+            secrets: RefCell::default(),
+        }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn credentials_path(&self) -> PathBuf {
+        self.path(".aws/credentials")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.path("state")
+    }
+
+    /// Writes the shared credentials file (mode 0600), remembering its secrets.
+    pub fn write_credentials(&self, text: &str) {
+        self.write(".aws/credentials", text);
+    }
+
+    /// Writes a file under the home (mode 0600), remembering any secrets in it.
+    pub fn write(&self, relative: &str, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        self.remember_secrets_in(text);
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        let text = std::fs::read_to_string(self.path(relative)).unwrap();
+        self.remember_secrets_in(&text);
+        text
+    }
+
+    pub fn credentials(&self) -> String {
+        self.read(".aws/credentials")
+    }
+
+    fn remember_secrets_in(&self, text: &str) {
+        for line in text.lines() {
+            if let Some((k, v)) = line.split_once('=') {
+                let value = v.split_whitespace().next().unwrap_or_default();
+                if k.trim().eq_ignore_ascii_case("aws_secret_access_key") && value.len() >= 8 {
+                    self.secrets.borrow_mut().push(value.to_owned());
+                }
+            }
+        }
+    }
+
+    /// Runs `rekey ARGS` in `~/project` with this home's environment and no terminal.
+    pub fn rekey(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_rekey"))
+            .args(args)
+            .current_dir(self.path("project"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.credentials_path())
+            .env("AWS_CONFIG_FILE", self.path(".aws/config"))
+            .env("REKEY_STATE_DIR", self.state_dir())
+            .env("AWS_ENDPOINT_URL", &moto().endpoint)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let run = Run::from(output, args);
+        self.outputs
+            .borrow_mut()
+            .push(format!("{}\n{}", run.stdout, run.stderr));
+        run
+    }
+
+    /// Every regular file under the state dir, relative, sorted.
+    pub fn state_files(&self) -> Vec<String> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else {
+                    out.push(path.strip_prefix(root).unwrap().display().to_string());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.state_dir(), &self.state_dir(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        // Pick up secrets rekey wrote since the test last looked.
+        if let Ok(text) = std::fs::read_to_string(self.credentials_path()) {
+            self.remember_secrets_in(&text);
+        }
+        for output in self.outputs.borrow().iter() {
+            for secret in self.secrets.borrow().iter() {
+                assert!(
+                    !output.contains(secret.as_str()),
+                    "a secret access key appeared in rekey's output:\n{output}"
+                );
+            }
+        }
+    }
+}
+
+/// A finished rekey run.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    args: String,
+}
+
+impl Run {
+    fn from(output: Output, args: &[&str]) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            args: args.join(" "),
+        }
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "rekey {} exited {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert_eq!(self.code, Some(0), "{}", self.show());
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(self.code, Some(code), "{}", self.show());
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, text: &str) -> Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n{}",
+            self.show()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, text: &str) -> Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n{}",
+            self.show()
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e})\n{}", self.show()))
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `limit` passes (then panics).
+#[track_caller]
+pub fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < limit, "{what}: not true within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100)); // poll interval, bounded by `limit`
+    }
+}

@@ -1,0 +1,77 @@
+//! IAM allows two keys per user; rekey makes room only when it is safe.
+
+use crate::support::*;
+
+#[test]
+fn another_active_key_stops_the_profile_and_changes_nothing() {
+    let home = Home::new();
+    let user = unique("twoactive");
+    let key = moto().create_user(&user);
+    let spare = moto().create_key(&user);
+    home.write_credentials(&section(&user, &key));
+    home.rekey(&["plan"])
+        .code(1)
+        .stdout_has(&format!("another active key {}", spare.id))
+        .stdout_has("never used");
+    home.rekey(&["apply", "--yes", "--make-room"])
+        .code(1)
+        .stdout_has(&format!("{user}: FAILED"))
+        .stdout_has(&spare.id);
+    let mut expected = vec![(key.id.clone(), true), (spare.id.clone(), true)];
+    expected.sort();
+    assert_eq!(moto().keys(&user), expected, "never delete an active key");
+    assert_eq!(home.credentials(), section(&user, &key));
+}
+
+#[test]
+fn an_unknown_inactive_key_is_deleted_only_with_make_room() {
+    let home = Home::new();
+    let user = unique("makeroom");
+    let key = moto().create_user(&user);
+    let stale = moto().create_key(&user);
+    moto().set_active(&user, &stale.id, false);
+    home.write_credentials(&section(&user, &key));
+
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("--make-room");
+    assert_eq!(
+        moto().keys(&user).len(),
+        2,
+        "nothing deleted without --make-room"
+    );
+
+    home.rekey(&["apply", "--yes", "--make-room"])
+        .success()
+        .stdout_has(&format!("deleted inactive key {} to make room", stale.id));
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    let mut expected = vec![(key.id.clone(), false), (new_key.id.clone(), true)];
+    expected.sort();
+    assert_eq!(moto().keys(&user), expected);
+}
+
+#[test]
+fn a_key_rekey_deactivated_earlier_is_deleted_first() {
+    let home = Home::new();
+    let user = unique("twice");
+    let first = moto().create_user(&user);
+    home.write_credentials(&section(&user, &first));
+    home.rekey(&["apply", "--yes"]).success();
+    let second = key_in(&home.credentials(), &user).unwrap();
+
+    home.rekey(&["plan"]).success().stdout_has(&format!(
+        "delete inactive key {} to make room (deactivated by rekey in an earlier rotation)",
+        first.id
+    ));
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    let third = key_in(&home.credentials(), &user).unwrap();
+    let mut expected = vec![(second.id.clone(), false), (third.id.clone(), true)];
+    expected.sort();
+    assert_eq!(moto().keys(&user), expected);
+    assert_eq!(
+        home.state_files(),
+        vec![format!("pending/{}.json", second.id)]
+    );
+}
