@@ -124,3 +124,10 @@ fn malformed_yaml_is_an_error_with_a_position() {
     let err = error("profiles: {}\n");
     assert!(err.contains("version"), "{err}");
 }
+
+#[test]
+fn the_annotated_example_manifest_parses() {
+    let text = include_str!("../../examples/rekey.yaml");
+    let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
+    assert_eq!(manifest.resolve(&paths()).len(), 2);
+}
