@@ -121,9 +121,19 @@ async fn plan(paths: &Paths, state: &StateDir, args: PlanArgs) -> Result<Outcome
     let aws = Aws::load().await;
     let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default()).await?;
     print(args.output, &plan, || render::plan(&plan))?;
-    Ok(if plan.has_errors() {
-        Outcome::Failed
-    } else if args.detailed_exitcode && plan.has_changes() {
+    let failed = plan
+        .profiles
+        .iter()
+        .filter(|p| matches!(p.decision, Decision::Error { .. }));
+    let failed: Vec<&str> = failed.map(|p| p.profile.as_str()).collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} profile(s) cannot be rotated: {}",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
         Outcome::ChangesPlanned
     } else {
         Outcome::Success
@@ -205,9 +215,13 @@ async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs) -> Result<Outco
         }
         results.push(result);
     }
-    let failed = results
+    let failed: Vec<String> = results
         .iter()
-        .any(|r| matches!(r, ProfileResult::Failed { .. }));
+        .filter_map(|r| match r {
+            ProfileResult::Failed { profile, .. } => Some(profile.clone()),
+            _ => None,
+        })
+        .collect();
     match args.output {
         Output::Text => {
             print!("{}", render::pruned(&pruned));
@@ -223,11 +237,10 @@ async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs) -> Result<Outco
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
     }
-    Ok(if failed {
-        Outcome::Failed
-    } else {
-        Outcome::Success
-    })
+    if !failed.is_empty() {
+        bail!("{} profile(s) failed: {}", failed.len(), failed.join(", "));
+    }
+    Ok(Outcome::Success)
 }
 
 async fn prune_command(paths: &Paths, state: &StateDir, args: PruneArgs) -> Result<Outcome> {

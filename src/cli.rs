@@ -113,8 +113,6 @@ pub enum Outcome {
     Success,
     /// `plan --detailed-exitcode` found changes to make.
     ChangesPlanned,
-    /// Some profiles failed; details were printed.
-    Failed,
 }
 
 /// Parses the arguments, runs the command, and maps the result to an exit code:
@@ -135,7 +133,6 @@ pub fn main() -> ExitCode {
     match runtime.block_on(crate::app::run(cli)) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPlanned) => ExitCode::from(2),
-        Ok(Outcome::Failed) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

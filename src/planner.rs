@@ -111,6 +111,13 @@ async fn inspect(
         });
     };
 
+    if let Some(interrupted) = state
+        .interrupted(&identity.account, &user_name)
+        .map_err(|e| error(e.to_string()))?
+    {
+        return Err(error(interrupted.to_string()));
+    }
+
     let keys = caller
         .list_keys(&user_name)
         .await

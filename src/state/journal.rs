@@ -128,25 +128,45 @@ pub enum BeginError {
     State(#[from] StateError),
 }
 
+impl StateDir {
+    fn journal_name(account: &str, user_name: &str) -> String {
+        format!("{account}-{user_name}")
+    }
+
+    /// The unfinished rotation recorded for this user, if any.
+    pub fn interrupted(
+        &self,
+        account: &str,
+        user_name: &str,
+    ) -> Result<Option<Interrupted>, StateError> {
+        let path = self.path(&[
+            "journal",
+            &format!("{}.json", Self::journal_name(account, user_name)),
+        ]);
+        let Some(bytes) = self.read(&path)? else {
+            return Ok(None);
+        };
+        let existing: JournalRecord =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e))?;
+        Ok(Some(Interrupted {
+            user_arn: existing.user_arn,
+            phase: phase_name(&existing.phase),
+            path,
+        }))
+    }
+}
+
 impl Journal {
     /// Opens a journal for `record`'s user and records it, refusing if one exists.
     pub fn begin(state: &StateDir, record: JournalRecord) -> Result<Self, BeginError> {
-        let name = format!("{}-{}", record.account, record.user_name);
-        let path = state.path(&["journal", &format!("{name}.json")]);
-        if let Some(bytes) = state.read(&path)? {
-            let existing: JournalRecord =
-                serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e))?;
-            return Err(Interrupted {
-                user_arn: existing.user_arn,
-                phase: phase_name(&existing.phase),
-                path,
-            }
-            .into());
+        if let Some(interrupted) = state.interrupted(&record.account, &record.user_name)? {
+            return Err(interrupted.into());
         }
+        let name = StateDir::journal_name(&record.account, &record.user_name);
         let journal = Self {
             state: state.clone(),
             backups: state.path(&["backups", &name]),
-            path,
+            path: state.path(&["journal", &format!("{name}.json")]),
             record,
         };
         journal.persist()?;

@@ -30,7 +30,8 @@ fn rotates_every_static_key_profile_and_keeps_every_other_byte() {
     )
     .unwrap();
 
-    home.rekey(&["apply", "--yes"])
+    // -vv: the debug logs are checked for secrets too (by `Home` on drop).
+    home.rekey(&["apply", "--yes", "-vv"])
         .success()
         .stdout_has("Done: 3 rotated, 0 unchanged, 0 failed.");
 
@@ -132,6 +133,38 @@ fn apply_without_a_terminal_refuses_unless_yes() {
     home.rekey(&["apply"]).code(1).stderr_has("without --yes");
     assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
     assert_eq!(home.credentials(), section(&user, &key));
+}
+
+#[test]
+fn on_a_terminal_apply_shows_the_plan_and_asks_first() {
+    let home = Home::new();
+    let user = unique("tty");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+
+    let declined = home.rekey_on_terminal(&["apply"], "no\n").code(1);
+    assert!(
+        declined.stdout.contains(&format!("profile {user}: rotate")),
+        "{}",
+        declined.stdout
+    );
+    assert!(
+        declined.stdout.contains("Type `yes` to continue"),
+        "{}",
+        declined.stdout
+    );
+    assert!(
+        declined.stdout.contains("cancelled; nothing was changed"),
+        "{}",
+        declined.stdout
+    );
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+    assert_eq!(home.credentials(), section(&user, &key));
+
+    home.rekey_on_terminal(&["apply"], "yes\n")
+        .success()
+        .stdout_has("Done: 1 rotated");
+    assert_ne!(key_in(&home.credentials(), &user).unwrap(), key);
 }
 
 #[test]

@@ -118,3 +118,27 @@ fn a_failed_sink_write_restores_the_written_sinks_and_deletes_the_new_key() {
     );
     assert!(home.state_files().is_empty(), "{:?}", home.state_files());
 }
+
+#[test]
+fn an_interrupted_rotation_blocks_the_user_until_resolved() {
+    let home = Home::new();
+    let user = unique("interrupted");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let journal = format!("state/journal/123456789012-{user}.json");
+    home.write(
+        &journal,
+        &serde_json::json!({
+            "profile": user, "account": "123456789012", "user_arn": moto().user_arn(&user),
+            "user_name": user, "old_key_id": key.id, "sinks": [], "started_at": "2026-01-01T00:00:00Z",
+            "phase": "key_created", "new_key": null
+        })
+        .to_string(),
+    );
+    home.rekey(&["plan"])
+        .code(1)
+        .stdout_has("was interrupted (after creating the new key)");
+    home.rekey(&["apply", "--yes"]).code(1).stdout_has(&journal);
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+    assert_eq!(home.credentials(), section(&user, &key));
+}

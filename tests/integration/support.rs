@@ -289,8 +289,47 @@ impl Home {
 
     /// Runs `rekey ARGS` in `~/project` with this home's environment and no terminal.
     pub fn rekey(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_rekey"))
-            .args(args)
+        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
+        let output = command.args(args).stdin(Stdio::null()).output().unwrap();
+        self.record(Run::from(output, args))
+    }
+
+    /// Runs `rekey ARGS` on a pseudo-terminal (util-linux `script`), typing `input`.
+    /// The terminal echoes the input and merges stderr into stdout.
+    pub fn rekey_on_terminal(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let line = std::iter::once(env!("CARGO_BIN_EXE_rekey"))
+            .chain(args.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut command = self.command(Command::new("script"));
+        let mut child = command
+            .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`script` (util-linux) runs rekey on a terminal: apt-get install bsdutils");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        self.record(Run::from(output, args))
+    }
+
+    fn record(&self, run: Run) -> Run {
+        self.outputs
+            .borrow_mut()
+            .push(format!("{}\n{}", run.stdout, run.stderr));
+        run
+    }
+
+    fn command(&self, mut command: Command) -> Command {
+        command
             .current_dir(self.path("project"))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -298,15 +337,8 @@ impl Home {
             .env("AWS_SHARED_CREDENTIALS_FILE", self.credentials_path())
             .env("AWS_CONFIG_FILE", self.path(".aws/config"))
             .env("REKEY_STATE_DIR", self.state_dir())
-            .env("AWS_ENDPOINT_URL", &moto().endpoint)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let run = Run::from(output, args);
-        self.outputs
-            .borrow_mut()
-            .push(format!("{}\n{}", run.stdout, run.stderr));
-        run
+            .env("AWS_ENDPOINT_URL", &moto().endpoint);
+        command
     }
 
     /// Every regular file under the state dir, relative, sorted.
