@@ -168,17 +168,32 @@ fn on_a_terminal_apply_shows_the_plan_and_asks_first() {
 }
 
 #[test]
-fn grace_zero_deletes_the_old_key_at_once() {
+fn grace_zero_deletes_the_old_key_at_once_and_reports_json() {
     let home = Home::new();
     let user = unique("nograce");
     let key = moto().create_user(&user);
     home.write_credentials(&section(&user, &key));
-    home.rekey(&["apply", "--yes", "--grace", "0"])
+    let json = home
+        .rekey(&["apply", "--yes", "--grace", "0", "--output", "json"])
         .success()
-        .stdout_has(&format!("deleted old key {} (grace 0)", key.id));
+        .json();
     let new_key = key_in(&home.credentials(), &user).unwrap();
-    assert_eq!(moto().keys(&user), vec![(new_key.id, true)]);
+    assert_eq!(moto().keys(&user), vec![(new_key.id.clone(), true)]);
     assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+
+    assert_eq!(json["schema"], 1);
+    let result = &json["results"][0];
+    assert_eq!(result["status"], "rotated");
+    assert_eq!(result["profile"], user.as_str());
+    assert_eq!(result["old_key_id"], key.id.as_str());
+    assert_eq!(result["new_key_id"], new_key.id.as_str());
+    let last_step = json["plan"]["profiles"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last_step["action"], "delete_old_key");
 }
 
 #[test]
