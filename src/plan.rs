@@ -54,12 +54,43 @@ pub struct ProfilePlan {
     pub current_key: Option<CurrentKey>,
     /// The user's other key, if any.
     pub other_key: Option<OtherKey>,
-    /// The sinks, described.
-    pub sinks: Vec<String>,
+    /// Each sink and what it holds now.
+    pub sinks: Vec<SinkReport>,
     /// What apply will do with this profile.
     pub decision: Decision,
     /// The steps apply takes, in order (empty unless rotating).
     pub steps: Vec<Step>,
+}
+
+/// One sink of a profile, as plan found it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SinkReport {
+    /// The sink, described.
+    pub sink: String,
+    /// What it holds, compared with the profile's current key (absent when the current
+    /// key could not be read).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub state: Option<SinkState>,
+}
+
+/// What a sink holds compared with the profile's current key (the first sink's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SinkState {
+    /// It holds the current key.
+    InSync,
+    /// It holds another key; apply overwrites it with the new key.
+    Drift {
+        /// The key it holds.
+        key_id: String,
+    },
+    /// It holds no key; apply writes one.
+    Missing,
+    /// It cannot be written; the profile stops before any key is created.
+    Unwritable {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The key a profile uses now.

@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime};
 use rekey_sinks::{AccessKey, SinkError};
 
 use crate::aws::{Aws, Caller, Identity, LastUsed};
-use crate::plan::{CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, Step};
+use crate::plan::{
+    CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
+};
 use crate::profile::{Policy, ProfileSpec};
 use crate::state::StateDir;
 use crate::time;
@@ -54,7 +56,14 @@ pub async fn plan_profile(
         identity: None,
         current_key: None,
         other_key: None,
-        sinks: spec.sinks.iter().map(|s| s.describe()).collect(),
+        sinks: spec
+            .sinks
+            .iter()
+            .map(|s| SinkReport {
+                sink: s.describe(),
+                state: None,
+            })
+            .collect(),
         decision: Decision::Rotate,
         steps: Vec::new(),
     };
@@ -99,6 +108,7 @@ async fn inspect(
         }
         Err(e) => return Err(error(e.to_string())),
     };
+    let unwritable = survey_sinks(spec, old_key.id(), &mut plan.sinks).await;
     let caller = aws.caller(&old_key);
     let identity = caller.identity().await.map_err(|e| error(e.to_string()))?;
     plan.identity = Some(identity.clone());
@@ -190,8 +200,7 @@ async fn inspect(
         }
     }
 
-    let checks = check_sinks(spec).await;
-    if let Some(message) = checks {
+    if let Some(message) = unwritable {
         return Err(error(message));
     }
 
@@ -205,14 +214,40 @@ async fn inspect(
     })
 }
 
-/// Checks every sink can be written; the first problem, described.
-async fn check_sinks(spec: &ProfileSpec) -> Option<String> {
-    for sink in &spec.sinks {
-        if let Err(e) = sink.check().await {
-            return Some(format!("cannot write {}: {e}", sink.describe()));
-        }
+/// Reads and checks every sink, recording each one's state in `reports`; returns the
+/// first sink that cannot be written, described.
+async fn survey_sinks(
+    spec: &ProfileSpec,
+    current_id: &str,
+    reports: &mut [SinkReport],
+) -> Option<String> {
+    let mut unwritable = None;
+    for (sink, report) in spec.sinks.iter().zip(reports.iter_mut()) {
+        let state = match sink.check().await {
+            Err(e) => {
+                unwritable.get_or_insert_with(|| format!("cannot write {}: {e}", sink.describe()));
+                SinkState::Unwritable {
+                    reason: e.to_string(),
+                }
+            }
+            Ok(()) => match sink.read().await {
+                Ok(Some(key)) if key.id() == current_id => SinkState::InSync,
+                Ok(Some(key)) => SinkState::Drift {
+                    key_id: key.id().to_owned(),
+                },
+                Ok(None) => SinkState::Missing,
+                Err(e) => {
+                    unwritable
+                        .get_or_insert_with(|| format!("cannot read {}: {e}", sink.describe()));
+                    SinkState::Unwritable {
+                        reason: e.to_string(),
+                    }
+                }
+            },
+        };
+        report.state = Some(state);
     }
-    None
+    unwritable
 }
 
 fn steps(plan: &ProfilePlan, rotation: &RotationInput) -> Vec<Step> {
@@ -234,11 +269,9 @@ fn steps(plan: &ProfilePlan, rotation: &RotationInput) -> Vec<Step> {
         consecutive: policy.propagation.consecutive,
         timeout_secs: policy.propagation.timeout.as_secs(),
     });
-    steps.extend(
-        plan.sinks
-            .iter()
-            .map(|sink| Step::WriteSink { sink: sink.clone() }),
-    );
+    steps.extend(plan.sinks.iter().map(|report| Step::WriteSink {
+        sink: report.sink.clone(),
+    }));
     let key_id = rotation.old_key.id().to_owned();
     steps.push(Step::DeactivateOldKey {
         key_id: key_id.clone(),

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::SystemTime;
 
 use crate::app::ProfileResult;
-use crate::plan::{Decision, Plan, ProfilePlan, PruneItem, Step};
+use crate::plan::{Decision, Plan, ProfilePlan, PruneItem, SinkState, Step};
 use crate::planner::describe_last_use;
 use crate::prune::{PruneOutcome, Pruned};
 use crate::time;
@@ -59,11 +59,15 @@ fn profile_plan(out: &mut String, p: &ProfilePlan) {
             describe_last_use(key.last_used.as_ref())
         );
     }
-    if p.steps.is_empty() {
-        for sink in &p.sinks {
-            let _ = writeln!(out, "  sink  {sink}");
-        }
-        return;
+    for report in &p.sinks {
+        let state = match &report.state {
+            None => String::new(),
+            Some(SinkState::InSync) => ": in sync".to_owned(),
+            Some(SinkState::Drift { key_id }) => format!(": drift (holds {key_id})"),
+            Some(SinkState::Missing) => ": missing (no key yet)".to_owned(),
+            Some(SinkState::Unwritable { reason }) => format!(": UNWRITABLE ({reason})"),
+        };
+        let _ = writeln!(out, "  sink  {}{state}", report.sink);
     }
     for (n, step) in p.steps.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", n + 1, describe_step(step));

@@ -91,7 +91,7 @@ pub async fn rotate(
         user_arn: input.identity.arn.clone(),
         user_name: input.user_name.clone(),
         old_key_id: run.old_key_id.clone(),
-        sinks: plan.sinks.clone(),
+        sinks: plan.sinks.iter().map(|s| s.sink.clone()).collect(),
         started_at: SystemTime::now(),
         phase: Phase::Planned,
         new_key: None,

@@ -83,3 +83,92 @@ fn max_age_skips_young_keys() {
         .stdout_has("Done: 0 rotated, 1 unchanged");
     assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
 }
+
+#[test]
+fn plan_shows_each_sink_state_and_apply_brings_them_in_sync() {
+    let home = Home::new();
+    let user = unique("drift");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let stale = TestKey {
+        id: "AKIASTALECOPY0000000".into(),
+        secret: "staleSecretValue0000".into(),
+    };
+    home.write("project/stale", &section("app", &stale));
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: credentials_file\n        path: stale\n        section: app\n\
+             \x20     - type: credentials_file\n        path: fresh/credentials\n"
+        ),
+    );
+    let run = home.rekey(&["plan"]).success();
+    assert!(
+        run.stdout.contains(&format!("[{user}]: in sync")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("[app]: drift (holds AKIASTALECOPY0000000)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("fresh/credentials [") && run.stdout.contains("missing (no key yet)"),
+        "{}",
+        run.stdout
+    );
+    let json = home.rekey(&["plan", "--output", "json"]).success().json();
+    let states: Vec<&str> = json["profiles"][0]["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["in_sync", "drift", "missing"]);
+
+    home.rekey(&["apply", "--yes"]).success();
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(key_in(&home.read("project/stale"), "app").unwrap(), new_key);
+    assert_eq!(
+        key_in(&home.read("project/fresh/credentials"), &user).unwrap(),
+        new_key
+    );
+    let json = home.rekey(&["plan", "--output", "json"]).success().json();
+    let states: Vec<&str> = json["profiles"][0]["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["in_sync", "in_sync", "in_sync"]);
+}
+
+#[test]
+fn an_unwritable_sink_stops_the_profile_before_any_key_is_created() {
+    let home = Home::new();
+    let user = unique("unwritable");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.write("project/blocker", "a file where a folder should be\n");
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: credentials_file\n        path: blocker/credentials\n"
+        ),
+    );
+    home.rekey(&["plan"]).code(1).stdout_has("UNWRITABLE");
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("cannot write")
+        .stderr_has("1 profile(s) failed");
+    assert_eq!(
+        moto().keys(&user),
+        vec![(key.id.clone(), true)],
+        "no key created"
+    );
+    assert_eq!(home.credentials(), section(&user, &key));
+}
