@@ -18,7 +18,9 @@ pub mod credentials_file;
 mod error;
 mod key;
 mod sink;
+pub mod text_file;
 
 pub use error::SinkError;
 pub use key::{AccessKey, InvalidKeyMaterial};
 pub use sink::{Sink, Snapshot};
+pub use text_file::{FileSink, TextFormat};

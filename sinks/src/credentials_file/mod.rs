@@ -10,7 +10,7 @@ pub mod profile_file;
 mod sink;
 
 pub use config::Config;
-pub use sink::CredentialsFile;
+pub use sink::{CredentialsFile, Section};
 
 /// The key holding the access key id.
 pub const ACCESS_KEY_ID: &str = "aws_access_key_id";

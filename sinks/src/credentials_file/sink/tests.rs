@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use secrecy::ExposeSecret;
 
 use super::*;
+use crate::{Sink, Snapshot};
 
 const OLD: &str = "# keep me\n[dev]\naws_access_key_id = AKIAOLD0000000000001\naws_secret_access_key = old/Secret\nregion = eu-west-1\n";
 
