@@ -9,12 +9,14 @@
 //! - [`AccessKey`] carries a key id and its secret; the secret is redacted in `Debug`,
 //!   has no `Display`, and is zeroized when dropped.
 //! - [`atomic`] replaces files atomically, keeping their mode and owner.
-//! - One module per built-in sink: [`credentials_file`].
+//! - One module per built-in sink: [`credentials_file`], [`dotenv`]; [`text_file`] holds
+//!   what the file-based ones share.
 
 #![deny(missing_docs)]
 
 pub mod atomic;
 pub mod credentials_file;
+pub mod dotenv;
 mod error;
 mod key;
 mod sink;

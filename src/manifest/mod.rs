@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rekey_sinks::credentials_file::CredentialsFile;
+use rekey_sinks::dotenv::{DotEnv, Variables};
+use rekey_sinks::Sink;
 
 use crate::paths::Paths;
 use crate::profile::{Policy, ProfileSpec, Propagation};
@@ -148,17 +150,7 @@ impl Manifest {
                     Some(sinks) => sinks
                         .value
                         .iter()
-                        .map(|sink| match sink {
-                            RawSink::CredentialsFile(config) => {
-                                let path = config.path.as_deref().map_or_else(
-                                    || paths.credentials_file.clone(),
-                                    |p| paths.expand(p, base),
-                                );
-                                let section =
-                                    config.section.clone().unwrap_or_else(|| name.clone());
-                                Box::new(CredentialsFile::new(path, section)) as _
-                            }
-                        })
+                        .map(|sink| build_sink(sink, name, paths, base))
                         .collect(),
                 };
                 let propagation = |pick: fn(&RawPropagation) -> Option<Duration>| {
@@ -191,6 +183,34 @@ impl Manifest {
                 }
             })
             .collect()
+    }
+}
+
+/// The sink a manifest entry describes, with its defaults filled in and paths resolved.
+fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<dyn Sink> {
+    match sink {
+        RawSink::CredentialsFile(config) => {
+            let path = config
+                .path
+                .as_deref()
+                .map_or_else(|| paths.credentials_file.clone(), |p| paths.expand(p, base));
+            let section = config.section.clone().unwrap_or_else(|| profile.to_owned());
+            Box::new(CredentialsFile::new(path, section))
+        }
+        RawSink::Dotenv(config) => {
+            let defaults = Variables::default();
+            let variables = Variables {
+                access_key_id: config
+                    .access_key_id
+                    .clone()
+                    .unwrap_or(defaults.access_key_id),
+                secret_access_key: config
+                    .secret_access_key
+                    .clone()
+                    .unwrap_or(defaults.secret_access_key),
+            };
+            Box::new(DotEnv::new(paths.expand(&config.path, base), variables))
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! and column rather than a silently ignored setting.
 
 use indexmap::IndexMap;
-use rekey_sinks::credentials_file;
+use rekey_sinks::{credentials_file, dotenv};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -65,4 +65,6 @@ pub struct RawProfile {
 pub enum RawSink {
     /// `type: credentials_file`.
     CredentialsFile(credentials_file::Config),
+    /// `type: dotenv`.
+    Dotenv(dotenv::Config),
 }

@@ -36,6 +36,12 @@ profiles:
         section: dev-copy
       - type: credentials_file
         path: project/creds
+      - type: dotenv
+        path: .env
+      - type: dotenv
+        path: ~/app/.env
+        access_key_id: APP_KEY
+        secret_access_key: APP_SECRET
   prod: {}
 ";
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
@@ -56,6 +62,8 @@ profiles:
             "credentials file /home/u/.aws/credentials [dev]",
             "credentials file /home/u/other/creds [dev-copy]",
             "credentials file /p/project/creds [dev]",
+            ".env file /p/.env (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+            ".env file /home/u/app/.env (APP_KEY, APP_SECRET)",
         ]
     );
     let prod = &specs[1];

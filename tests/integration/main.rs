@@ -10,4 +10,5 @@ mod default_mode;
 mod manifest_mode;
 mod prune;
 mod rollback;
+mod sinks;
 mod two_key_rule;

@@ -44,7 +44,8 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn start_moto() -> Moto {
+/// The test virtualenv's Python (moto, python-dotenv).
+pub fn python() -> PathBuf {
     let python = std::env::var_os("REKEY_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("target/moto-venv/bin/python"));
@@ -53,6 +54,11 @@ fn start_moto() -> Moto {
         "{MISSING_MOTO}\n(looked for {})",
         python.display()
     );
+    python
+}
+
+fn start_moto() -> Moto {
+    let python = python();
     let mut child = Command::new(&python)
         .arg(repo().join("tests/support/moto_server.py"))
         .stdin(Stdio::piped())
