@@ -23,6 +23,12 @@ pub trait TextFormat: Clone + Send + Sync + 'static {
     /// The key `text` holds, if any. `path` is for error messages.
     fn read_key(&self, path: &Path, text: &str) -> Result<Option<AccessKey>, SinkError>;
 
+    /// Whether a missing file may be created by writing (false where the file's
+    /// structure must come from its owner, as for structured config files).
+    fn can_create(&self) -> bool {
+        true
+    }
+
     /// `text` with the key set to `key`, everything else byte-identical; or why not.
     fn set_key(
         &self,
@@ -71,11 +77,20 @@ impl<F: TextFormat> FileSink<F> {
                 message: "is a directory, not a file".into(),
             });
         }
-        if let Some(text) = self.read_text()? {
-            // A dry run of the real edit finds everything `write` would refuse.
-            let probe =
-                AccessKey::new("AKIACHECK", SecretString::from("check")).expect("valid probe key");
-            self.format.set_key(&self.path, &text, &probe)?;
+        match self.read_text()? {
+            Some(text) => {
+                // A dry run of the real edit finds everything `write` would refuse.
+                let probe = AccessKey::new("AKIACHECK", SecretString::from("check"))
+                    .expect("valid probe key");
+                self.format.set_key(&self.path, &text, &probe)?;
+            }
+            None if !self.format.can_create() => {
+                return Err(SinkError::Unsupported {
+                    path: self.path.clone(),
+                    message: "does not exist".into(),
+                })
+            }
+            None => {}
         }
         // The file is replaced by a rename, so what must be writable is its folder (or,
         // if that does not exist yet, the nearest folder that does).

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rekey_sinks::credentials_file::CredentialsFile;
 use rekey_sinks::dotenv::{DotEnv, Variables};
+use rekey_sinks::file::{Fields, Format, StructuredFile};
 use rekey_sinks::Sink;
 
 use crate::paths::Paths;
@@ -112,6 +113,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         }
     }
     for (name, profile) in &raw.profiles {
+        let sinks = profile.sinks.iter().flat_map(|s| s.value.iter());
+        for sink in sinks {
+            if let RawSink::File(file) = sink {
+                if file.format.is_none() && Format::from_extension(Path::new(&file.path)).is_none()
+                {
+                    let at = profile
+                        .sinks
+                        .as_ref()
+                        .map(|s| s.referenced)
+                        .expect("has sinks");
+                    return Err(invalid(
+                        at.line(),
+                        at.column(),
+                        format!("cannot tell the format of `{}` from its extension; add `format: json`, `yaml` or `toml`", file.path),
+                    ));
+                }
+            }
+        }
         if let Some(sinks) = profile.sinks.as_ref().filter(|s| s.value.is_empty()) {
             let at = sinks.referenced;
             return Err(invalid(
@@ -210,6 +229,18 @@ fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<
                     .unwrap_or(defaults.secret_access_key),
             };
             Box::new(DotEnv::new(paths.expand(&config.path, base), variables))
+        }
+        RawSink::File(config) => {
+            let path = paths.expand(&config.path, base);
+            let fields = Fields {
+                format: config
+                    .format
+                    .or_else(|| Format::from_extension(&path))
+                    .expect("checked by parse"),
+                access_key_id: config.access_key_id.clone(),
+                secret_access_key: config.secret_access_key.clone(),
+            };
+            Box::new(StructuredFile::new(path, fields))
         }
     }
 }

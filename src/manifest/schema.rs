@@ -4,7 +4,7 @@
 //! and column rather than a silently ignored setting.
 
 use indexmap::IndexMap;
-use rekey_sinks::{credentials_file, dotenv};
+use rekey_sinks::{credentials_file, dotenv, file};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -67,4 +67,6 @@ pub enum RawSink {
     CredentialsFile(credentials_file::Config),
     /// `type: dotenv`.
     Dotenv(dotenv::Config),
+    /// `type: file` (JSON, YAML or TOML).
+    File(file::Config),
 }

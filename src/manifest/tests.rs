@@ -42,6 +42,15 @@ profiles:
         path: ~/app/.env
         access_key_id: APP_KEY
         secret_access_key: APP_SECRET
+      - type: file
+        path: config/app.toml
+        access_key_id: aws.access_key_id
+        secret_access_key: aws.\"secret.key\"
+      - type: file
+        path: settings
+        format: json
+        access_key_id: creds[0].id
+        secret_access_key: creds[0].secret
   prod: {}
 ";
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
@@ -64,6 +73,8 @@ profiles:
             "credentials file /p/project/creds [dev]",
             ".env file /p/.env (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
             ".env file /home/u/app/.env (APP_KEY, APP_SECRET)",
+            "TOML file /p/config/app.toml (aws.access_key_id, aws.\"secret.key\")",
+            "JSON file /p/settings (creds[0].id, creds[0].secret)",
         ]
     );
     let prod = &specs[1];
@@ -108,6 +119,21 @@ fn unknown_sink_fields_are_errors() {
     let err = error("version: 1\nprofiles:\n  dev:\n    sinks:\n      - type: credentials_file\n        pth: x\n");
     assert!(err.contains("pth"), "{err}");
     assert!(err.starts_with("/p/rekey.yaml:"), "{err}");
+}
+
+#[test]
+fn file_sinks_need_a_known_format_and_valid_key_paths() {
+    let err = error("version: 1\nprofiles:\n  dev:\n    sinks:\n      - type: file\n        path: app.conf\n        access_key_id: a\n        secret_access_key: b\n");
+    assert!(
+        err.starts_with("/p/rekey.yaml:5:") && err.contains("add `format: json`"),
+        "{err}"
+    );
+    let err = error("version: 1\nprofiles:\n  dev:\n    sinks:\n      - type: file\n        path: app.json\n        access_key_id: a..b\n        secret_access_key: b\n");
+    // Sink fields are buffered by serde (the `type:` tag), so the position is the sink's.
+    assert!(
+        err.starts_with("/p/rekey.yaml:5:") && err.contains("key path"),
+        "{err}"
+    );
 }
 
 #[test]

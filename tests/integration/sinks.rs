@@ -79,3 +79,93 @@ fn credentials_file_and_dotenv_sinks_get_the_same_new_key() {
         "{read}"
     );
 }
+
+/// The two values at `id_path`/`secret_path` of a structured file, as Python's own
+/// readers (json, PyYAML, tomllib) see them.
+fn python_read(path: &std::path::Path, expr: &str) -> String {
+    let script = format!(
+        "import json, sys, tomllib, yaml\n\
+         p = sys.argv[1]\n\
+         d = json.load(open(p)) if p.endswith('.json') else yaml.safe_load(open(p)) if p.endswith('.yaml') else tomllib.load(open(p, 'rb'))\n\
+         print({expr})"
+    );
+    let out = Command::new(python())
+        .args(["-c", &script])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn one_rotation_keeps_json_yaml_and_toml_files_in_sync() {
+    let home = Home::new();
+    let user = unique("structured");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let files = [
+        (
+            "project/config/app.toml",
+            format!("# app\n[aws]\naccess_key_id = \"{}\"  # id\nsecret_access_key = '{}'\n\n[db]\nurl = \"postgres://x\"\n", key.id, key.secret),
+            "aws.access_key_id",
+            "aws.secret_access_key",
+            "d['aws']['access_key_id'] + ' ' + d['aws']['secret_access_key']",
+        ),
+        (
+            "project/config/app.json",
+            format!("{{\n  \"name\": \"app\",\n  \"creds\": [ {{ \"id\": \"{}\", \"secret\": \"{}\" }} ]\n}}\n", key.id, key.secret),
+            "creds[0].id",
+            "creds[0].secret",
+            "d['creds'][0]['id'] + ' ' + d['creds'][0]['secret']",
+        ),
+        (
+            "project/config/app.yaml",
+            format!("# deploy settings\naws:\n  \"key.id\": {}\n  secret: \"{}\"\nreplicas: 3\n", key.id, key.secret),
+            "aws.\"key.id\"",
+            "aws.secret",
+            "d['aws']['key.id'] + ' ' + d['aws']['secret']",
+        ),
+    ];
+    let mut manifest =
+        format!("version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n");
+    for (path, text, id, secret, _) in &files {
+        home.write(path, text);
+        manifest.push_str(&format!(
+            "      - type: file\n        path: {}\n        access_key_id: '{id}'\n        secret_access_key: '{secret}'\n",
+            path.trim_start_matches("project/")
+        ));
+    }
+    home.write("project/rekey.yaml", &manifest);
+    let plan = home.rekey(&["plan"]).success();
+    assert_eq!(
+        plan.stdout.matches(": in sync").count(),
+        4,
+        "{}",
+        plan.stdout
+    );
+
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    for (path, before, _, _, expr) in &files {
+        let expected = before
+            .replace(&key.id, &new_key.id)
+            .replace(&key.secret, &new_key.secret);
+        assert_eq!(
+            home.read(path),
+            expected,
+            "{path}: only the two values changed"
+        );
+        assert_eq!(
+            python_read(&home.path(path), expr),
+            format!("{} {}", new_key.id, new_key.secret),
+            "{path}"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! Finding a scalar's byte range in YAML text, from the parser's events.
+
+use saphyr_parser_bw::{Event, Parser, ScalarStyle};
+
+use super::path::{KeyPath, Segment};
+use super::{Found, LocateError, Quote};
+
+/// Parses `text` as YAML (with serde-saphyr, as the manifest is).
+pub fn to_value(text: &str) -> Result<serde_json::Value, String> {
+    let options = serde_saphyr::Options {
+        with_snippet: false,
+        ..Default::default()
+    };
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| match e.location() {
+        Some(at) => format!("invalid YAML at line {}, column {}", at.line(), at.column()),
+        None => "invalid YAML".to_owned(),
+    })
+}
+
+/// Where the parser is: inside which mappings (and their current key) and sequences.
+enum Frame {
+    Mapping { key: Option<String> },
+    Sequence { index: usize },
+}
+
+/// The byte range of the scalar at `path`.
+pub fn locate(text: &str, path: &KeyPath) -> Result<Found, LocateError> {
+    // The event parser does not skip a byte-order mark (serde-saphyr does).
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let found = locate_in(&text[bom..], path)?;
+    Ok(Found {
+        span: found.span.start + bom..found.span.end + bom,
+        quote: found.quote,
+    })
+}
+
+fn locate_in(text: &str, path: &KeyPath) -> Result<Found, LocateError> {
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut documents = 0;
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|_| LocateError::Parse("invalid YAML".into()))?;
+        // Is the node this event starts a mapping key? Then it names, it is not a value.
+        let is_key = matches!(stack.last(), Some(Frame::Mapping { key: None }));
+        let at_target = !is_key && stack_path_is(&stack, &path.0);
+        match event {
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(LocateError::Unsupported(
+                        "files with several YAML documents",
+                    ));
+                }
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                if is_key {
+                    if let Some(Frame::Mapping { key }) = stack.last_mut() {
+                        *key = Some(value.into_owned());
+                    }
+                    continue;
+                }
+                if at_target {
+                    if anchor != 0 || tag.is_some() {
+                        return Err(LocateError::Unsupported("values with an anchor or a tag"));
+                    }
+                    let quote = match style {
+                        ScalarStyle::Plain => Quote::None,
+                        ScalarStyle::SingleQuoted => Quote::Single,
+                        ScalarStyle::DoubleQuoted => Quote::Double,
+                        _ => return Err(LocateError::Unsupported("block scalars (| or >)")),
+                    };
+                    let span =
+                        byte_offset(text, span.start.index())..byte_offset(text, span.end.index());
+                    return Ok(Found { span, quote });
+                }
+                advance(&mut stack);
+            }
+            Event::Alias(_) if at_target => {
+                return Err(LocateError::Unsupported("aliases (*name)"))
+            }
+            Event::Alias(_) => advance(&mut stack),
+            Event::MappingStart(..) | Event::SequenceStart(..) if at_target => {
+                return Err(LocateError::NotScalar)
+            }
+            Event::MappingStart(..) => stack.push(Frame::Mapping { key: None }),
+            Event::SequenceStart(..) => stack.push(Frame::Sequence { index: 0 }),
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+                advance(&mut stack);
+            }
+            _ => {}
+        }
+    }
+    Err(LocateError::Missing)
+}
+
+/// After a value: a mapping waits for its next key, a sequence moves to its next item.
+fn advance(stack: &mut [Frame]) {
+    match stack.last_mut() {
+        Some(Frame::Mapping { key }) => *key = None,
+        Some(Frame::Sequence { index }) => *index += 1,
+        None => {}
+    }
+}
+
+fn stack_path_is(stack: &[Frame], path: &[Segment]) -> bool {
+    stack.len() == path.len()
+        && stack
+            .iter()
+            .zip(path)
+            .all(|(frame, segment)| match (frame, segment) {
+                (Frame::Mapping { key: Some(k) }, Segment::Key(want)) => k == want,
+                (Frame::Sequence { index }, Segment::Index(want)) => index == want,
+                _ => false,
+            })
+}
+
+/// The parser counts characters; edits need bytes.
+fn byte_offset(text: &str, chars: usize) -> usize {
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(at, _)| at)
+}
