@@ -46,7 +46,7 @@ impl Paths {
 
     /// Expands `~` and makes a relative path relative to `base` (the manifest's folder).
     pub fn expand(&self, path: &str, base: &Path) -> PathBuf {
-        let expanded = expand_tilde(path, &self.home);
+        let expanded = expand_tilde(path.strip_prefix("./").unwrap_or(path), &self.home);
         if expanded.is_absolute() {
             expanded
         } else {

@@ -230,11 +230,9 @@ async fn survey_sinks(
                     reason: e.to_string(),
                 }
             }
-            Ok(()) => match sink.read().await {
-                Ok(Some(key)) if key.id() == current_id => SinkState::InSync,
-                Ok(Some(key)) => SinkState::Drift {
-                    key_id: key.id().to_owned(),
-                },
+            Ok(()) => match sink.read_id().await {
+                Ok(Some(id)) if id == current_id => SinkState::InSync,
+                Ok(Some(id)) => SinkState::Drift { key_id: id },
                 Ok(None) => SinkState::Missing,
                 Err(e) => {
                     unwritable
@@ -246,6 +244,8 @@ async fn survey_sinks(
             },
         };
         report.state = Some(state);
+        // A plugin may describe itself better once it has been asked.
+        report.sink = sink.describe();
     }
     unwritable
 }

@@ -137,9 +137,16 @@ pub async fn rotate(
                 .advance(Phase::WritingSink { index })
                 .map_err(|e| (index, e.to_string()))?;
             // From here the sink may have changed, so it is restored on failure.
-            sink.write(&new_key)
+            let undo = sink
+                .write(&new_key)
                 .await
-                .map_err(|e| (index + 1, e.to_string()))
+                .map_err(|e| (index + 1, e.to_string()))?;
+            if let Some(undo) = undo {
+                journal
+                    .save_backup(index, &undo)
+                    .map_err(|e| (index + 1, e.to_string()))?;
+            }
+            Ok(())
         }
         .await;
         match written {

@@ -55,6 +55,14 @@ pub enum SinkError {
         #[source]
         source: crate::InvalidKeyMaterial,
     },
+    /// A plugin failed, timed out or answered outside the protocol.
+    #[error("plugin `{command}`: {message}")]
+    Plugin {
+        /// The plugin's command line (from the manifest; never holds a secret).
+        command: String,
+        /// What went wrong, with the plugin's stderr (secrets redacted).
+        message: String,
+    },
     /// After an edit, re-reading the new text did not show exactly the intended change.
     /// Nothing was written.
     #[error("{}: refusing to write: the edited file would not read back as intended ({detail}); the file is unchanged", path.display())]

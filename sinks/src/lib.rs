@@ -9,8 +9,8 @@
 //! - [`AccessKey`] carries a key id and its secret; the secret is redacted in `Debug`,
 //!   has no `Display`, and is zeroized when dropped.
 //! - [`atomic`] replaces files atomically, keeping their mode and owner.
-//! - One module per built-in sink: [`credentials_file`], [`dotenv`], [`file`]; [`text_file`] holds
-//!   what the file-based ones share.
+//! - One module per built-in sink: [`credentials_file`], [`dotenv`], [`file`], [`exec`];
+//!   [`text_file`] holds what the file-based ones share.
 
 #![deny(missing_docs)]
 
@@ -18,6 +18,7 @@ pub mod atomic;
 pub mod credentials_file;
 pub mod dotenv;
 mod error;
+pub mod exec;
 pub mod file;
 mod key;
 mod sink;

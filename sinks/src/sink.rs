@@ -16,8 +16,15 @@ pub trait Sink: Send + Sync {
     /// `credentials file ~/.aws/credentials [dev]`.
     fn describe(&self) -> String;
 
-    /// The key the place holds now, or `None` if it holds none.
+    /// The key the place holds now, or `None` if it holds none. Only the profile's first
+    /// sink must be able to give the secret too.
     async fn read(&self) -> Result<Option<AccessKey>, SinkError>;
+
+    /// The id of the key the place holds now (for drift detection). Sinks that cannot
+    /// hand out the secret (plugins) override this.
+    async fn read_id(&self) -> Result<Option<String>, SinkError> {
+        Ok(self.read().await?.map(|key| key.id().to_owned()))
+    }
 
     /// Whether [`Sink::write`] can succeed, checked without changing anything.
     async fn check(&self) -> Result<(), SinkError>;
@@ -26,7 +33,10 @@ pub trait Sink: Send + Sync {
     async fn snapshot(&self) -> Result<Snapshot, SinkError>;
 
     /// Stores `key` in the place, atomically, changing nothing else.
-    async fn write(&self, key: &AccessKey) -> Result<(), SinkError>;
+    ///
+    /// A place that knows better than a snapshot how to undo its write (a plugin) returns
+    /// that undo data; the engine then keeps it instead of the snapshot.
+    async fn write(&self, key: &AccessKey) -> Result<Option<Snapshot>, SinkError>;
 
     /// Puts the place back exactly as it was when `snapshot` was taken.
     async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError>;

@@ -166,9 +166,10 @@ impl<F: TextFormat> Sink for FileSink<F> {
         .await
     }
 
-    async fn write(&self, key: &AccessKey) -> Result<(), SinkError> {
+    async fn write(&self, key: &AccessKey) -> Result<Option<Snapshot>, SinkError> {
         let (this, key) = (self.clone(), key.clone());
-        blocking(move || this.write_blocking(&key)).await
+        blocking(move || this.write_blocking(&key)).await?;
+        Ok(None)
     }
 
     async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError> {

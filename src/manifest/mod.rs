@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use rekey_sinks::credentials_file::CredentialsFile;
 use rekey_sinks::dotenv::{DotEnv, Variables};
+use rekey_sinks::exec::{self, Plugin};
 use rekey_sinks::file::{Fields, Format, StructuredFile};
+
+use duration::HumanDuration;
 use rekey_sinks::Sink;
 
 use crate::paths::Paths;
@@ -115,6 +118,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     for (name, profile) in &raw.profiles {
         let sinks = profile.sinks.iter().flat_map(|s| s.value.iter());
         for sink in sinks {
+            let at = profile
+                .sinks
+                .as_ref()
+                .map(|s| s.referenced)
+                .expect("has sinks");
+            if let RawSink::Exec(plugin) = sink {
+                if plugin.command.first().is_none_or(|p| p.is_empty()) {
+                    return Err(invalid(
+                        at.line(),
+                        at.column(),
+                        "an exec sink needs `command: [program, args...]`".into(),
+                    ));
+                }
+                if let Some(Err(e)) = plugin.timeout.as_deref().map(str::parse::<HumanDuration>) {
+                    return Err(invalid(
+                        at.line(),
+                        at.column(),
+                        format!("exec sink timeout: {e}"),
+                    ));
+                }
+            }
             if let RawSink::File(file) = sink {
                 if file.format.is_none() && Format::from_extension(Path::new(&file.path)).is_none()
                 {
@@ -241,6 +265,22 @@ fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<
                 secret_access_key: config.secret_access_key.clone(),
             };
             Box::new(StructuredFile::new(path, fields))
+        }
+        RawSink::Exec(config) => {
+            let (program, args) = config.command.split_first().expect("checked by parse");
+            // `./plugin` is relative to the manifest; a bare name is found on PATH.
+            let program = if program.contains('/') {
+                paths.expand(program, base)
+            } else {
+                PathBuf::from(program)
+            };
+            let timeout = config
+                .timeout
+                .as_deref()
+                .map_or(exec::DEFAULT_TIMEOUT, |t| {
+                    t.parse::<HumanDuration>().expect("checked by parse").0
+                });
+            Box::new(Plugin::new(program, args.to_vec(), timeout))
         }
     }
 }

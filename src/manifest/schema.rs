@@ -4,7 +4,7 @@
 //! and column rather than a silently ignored setting.
 
 use indexmap::IndexMap;
-use rekey_sinks::{credentials_file, dotenv, file};
+use rekey_sinks::{credentials_file, dotenv, exec, file};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -69,4 +69,6 @@ pub enum RawSink {
     Dotenv(dotenv::Config),
     /// `type: file` (JSON, YAML or TOML).
     File(file::Config),
+    /// `type: exec` (a plugin program).
+    Exec(exec::Config),
 }

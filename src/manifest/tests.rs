@@ -51,6 +51,11 @@ profiles:
         format: json
         access_key_id: creds[0].id
         secret_access_key: creds[0].secret
+      - type: exec
+        command: [./plugins/gh-secret, --repo, me/app]
+        timeout: 2m
+      - type: exec
+        command: [rekey-plugin-vault]
   prod: {}
 ";
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
@@ -75,6 +80,8 @@ profiles:
             ".env file /home/u/app/.env (APP_KEY, APP_SECRET)",
             "TOML file /p/config/app.toml (aws.access_key_id, aws.\"secret.key\")",
             "JSON file /p/settings (creds[0].id, creds[0].secret)",
+            "plugin /p/plugins/gh-secret --repo me/app",
+            "plugin rekey-plugin-vault",
         ]
     );
     let prod = &specs[1];
@@ -134,6 +141,19 @@ fn file_sinks_need_a_known_format_and_valid_key_paths() {
         err.starts_with("/p/rekey.yaml:5:") && err.contains("key path"),
         "{err}"
     );
+}
+
+#[test]
+fn exec_sinks_need_a_command_and_a_valid_timeout() {
+    let err = error(
+        "version: 1\nprofiles:\n  dev:\n    sinks:\n      - type: exec\n        command: []\n",
+    );
+    assert!(
+        err.starts_with("/p/rekey.yaml:5:") && err.contains("needs `command"),
+        "{err}"
+    );
+    let err = error("version: 1\nprofiles:\n  dev:\n    sinks:\n      - type: exec\n        command: [x]\n        timeout: soon\n");
+    assert!(err.contains("invalid duration `soon`"), "{err}");
 }
 
 #[test]

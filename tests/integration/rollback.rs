@@ -49,7 +49,7 @@ impl Sink for FailingSink {
     async fn snapshot(&self) -> Result<Snapshot, SinkError> {
         Ok(Snapshot::Absent)
     }
-    async fn write(&self, _: &AccessKey) -> Result<(), SinkError> {
+    async fn write(&self, _: &AccessKey) -> Result<Option<Snapshot>, SinkError> {
         Err(SinkError::Unsupported {
             path: "/failing".into(),
             message: "simulated write failure".into(),

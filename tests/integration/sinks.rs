@@ -169,3 +169,94 @@ fn one_rotation_keeps_json_yaml_and_toml_files_in_sync() {
         );
     }
 }
+
+fn example_plugin() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/plugins/rekey-plugin-file"
+    )
+    .to_owned()
+}
+
+#[test]
+fn a_plugin_sink_is_written_with_the_others() {
+    let home = Home::new();
+    let user = unique("plugin");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let store = home.path("project/store.json");
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: dotenv\n        path: .env\n\
+             \x20     - type: exec\n        command: ['{}', '{}']\n        timeout: 30s\n",
+            example_plugin(),
+            store.display()
+        ),
+    );
+    let plan = home.rekey(&["plan"]).success();
+    assert!(
+        plan.stdout
+            .contains(&format!("(JSON file {}): missing", store.display())),
+        "{}",
+        plan.stdout
+    );
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&home.read("project/store.json")).unwrap();
+    assert_eq!(stored["access_key_id"], new_key.id.as_str());
+    assert_eq!(stored["secret_access_key"], new_key.secret.as_str());
+    assert!(home.read("project/.env").contains(&new_key.id));
+    home.rekey(&["plan"])
+        .success()
+        .stdout_has(&format!("(JSON file {}): in sync", store.display()));
+}
+
+#[test]
+fn a_failing_plugin_write_leaves_every_sink_as_it_was_and_no_new_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let user = unique("badplugin");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let env = format!(
+        "# keep\nAWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+        key.id, key.secret
+    );
+    home.write("project/.env", &env);
+    // Answers every request but `write`, which it refuses (after echoing it to stderr).
+    home.write(
+        "project/refuse-writes",
+        "#!/bin/sh\necho '{\"v\":[1]}'\nread request\ncase \"$request\" in\n\
+         *'\"op\":\"write\"'*) echo \"got $request\" >&2; echo '{\"error\":{\"message\":\"the vault is sealed\"}}' ;;\n\
+         *'\"op\":\"read\"'*) echo '{\"ok\":{\"access_key_id\":null}}' ;;\n\
+         *) echo '{\"ok\":{}}' ;;\nesac\n",
+    );
+    let plugin = home.path("project/refuse-writes");
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: dotenv\n        path: .env\n\
+             \x20     - type: exec\n        command: [./refuse-writes]\n"
+        ),
+    );
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("the vault is sealed")
+        .stdout_has("[REDACTED]")
+        .stdout_has("rolled back")
+        .stdout_has("restored .env file");
+    assert_eq!(home.credentials(), section(&user, &key));
+    assert_eq!(home.read("project/.env"), env);
+    assert_eq!(
+        moto().keys(&user),
+        vec![(key.id.clone(), true)],
+        "no new key left in IAM"
+    );
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}
