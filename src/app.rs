@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
+use rekey_sinks::Sink;
 use serde::Serialize;
 
 use crate::aws::Aws;
-use crate::cli::{ApplyArgs, Cli, Command, Outcome, Output, PlanArgs, PruneArgs, Selection};
+use crate::cli::{
+    ApplyArgs, Cli, Command, CredentialProcessArgs, Outcome, Output, PlanArgs, PruneArgs, Selection,
+};
 use crate::discovery::{self, Skipped};
 use crate::manifest;
 use crate::paths::Paths;
@@ -28,7 +31,62 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Plan(args) => plan(&paths, &state, args).await,
         Command::Apply(args) => apply(&paths, &state, args).await,
         Command::Prune(args) => prune_command(&paths, &state, args).await,
+        Command::CredentialProcess(args) => credential_process(args).await,
     }
+}
+
+/// Prints the keyring entry's `credential_process` JSON, and nothing else, on stdout.
+async fn credential_process(args: CredentialProcessArgs) -> Result<Outcome> {
+    let entry = match (&args.account, &args.profile) {
+        (Some(account), _) => {
+            let service = args
+                .service
+                .as_deref()
+                .unwrap_or(rekey_sinks::keyring::DEFAULT_SERVICE);
+            rekey_sinks::keyring::Keyring::new(service, account.as_str())
+        }
+        (None, Some(profile)) => {
+            let path = args
+                .manifest
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(manifest::FILE_NAME));
+            let path = std::path::absolute(&path).unwrap_or(path);
+            let loaded = manifest::load(&path)?;
+            let spec = loaded
+                .raw
+                .profiles
+                .get(profile)
+                .with_context(|| format!("no profile `{profile}` in {}", path.display()))?;
+            let config = spec
+                .sinks
+                .iter()
+                .flat_map(|s| s.value.iter())
+                .find_map(|sink| match sink {
+                    manifest::RawSink::Keyring(config) => Some(config),
+                    _ => None,
+                })
+                .with_context(|| {
+                    format!(
+                        "profile `{profile}` has no keyring sink in {}",
+                        path.display()
+                    )
+                })?;
+            manifest::keyring_sink(config, profile)
+        }
+        (None, None) => unreachable!("clap requires --profile or --account"),
+    };
+    let json = tokio::task::spawn_blocking(move || {
+        let json = entry.read_json()?;
+        json.with_context(|| {
+            format!(
+                "{} does not exist; run `rekey apply` first",
+                entry.describe()
+            )
+        })
+    })
+    .await??;
+    println!("{}", json.as_str());
+    Ok(Outcome::Success)
 }
 
 /// The selected profiles and where they came from.

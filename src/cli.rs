@@ -34,6 +34,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete old keys whose grace period has ended.
     Prune(PruneArgs),
+    /// Print a keyring-held key as `credential_process` JSON (for ~/.aws/config).
+    CredentialProcess(CredentialProcessArgs),
 }
 
 /// Which profiles to work on.
@@ -104,6 +106,24 @@ pub struct PruneArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+/// `rekey credential-process`: either a manifest profile's keyring sink, or an entry
+/// named directly (which needs no manifest: the form to use in ~/.aws/config).
+#[derive(Debug, Args)]
+pub struct CredentialProcessArgs {
+    /// The profile whose (first) keyring sink to read.
+    #[arg(long, required_unless_present = "account", conflicts_with = "account")]
+    pub profile: Option<String>,
+    /// The manifest naming the profile (default ./rekey.yaml).
+    #[arg(long, value_name = "FILE", requires = "profile")]
+    pub manifest: Option<PathBuf>,
+    /// The keyring service (default `rekey`), with --account.
+    #[arg(long, requires = "account")]
+    pub service: Option<String>,
+    /// The keyring account.
+    #[arg(long)]
+    pub account: Option<String>,
 }
 
 /// How a successful command ended, for the exit code.

@@ -55,6 +55,14 @@ pub enum SinkError {
         #[source]
         source: crate::InvalidKeyMaterial,
     },
+    /// The OS credential store failed or holds something unexpected.
+    #[error("{entry}: {message}")]
+    Keyring {
+        /// The entry, described.
+        entry: String,
+        /// What went wrong (never the stored value).
+        message: String,
+    },
     /// A plugin failed, timed out or answered outside the protocol.
     #[error("plugin `{command}`: {message}")]
     Plugin {

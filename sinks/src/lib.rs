@@ -9,8 +9,8 @@
 //! - [`AccessKey`] carries a key id and its secret; the secret is redacted in `Debug`,
 //!   has no `Display`, and is zeroized when dropped.
 //! - [`atomic`] replaces files atomically, keeping their mode and owner.
-//! - One module per built-in sink: [`credentials_file`], [`dotenv`], [`file`], [`exec`];
-//!   [`text_file`] holds what the file-based ones share.
+//! - One module per built-in sink: [`credentials_file`], [`dotenv`], [`file`], [`keyring`],
+//!   [`exec`]; [`text_file`] holds what the file-based ones share.
 
 #![deny(missing_docs)]
 
@@ -21,6 +21,7 @@ mod error;
 pub mod exec;
 pub mod file;
 mod key;
+pub mod keyring;
 mod sink;
 pub mod text_file;
 

@@ -15,6 +15,7 @@ use rekey_sinks::credentials_file::CredentialsFile;
 use rekey_sinks::dotenv::{DotEnv, Variables};
 use rekey_sinks::exec::{self, Plugin};
 use rekey_sinks::file::{Fields, Format, StructuredFile};
+use rekey_sinks::keyring::{self, Keyring};
 
 use duration::HumanDuration;
 use rekey_sinks::Sink;
@@ -266,6 +267,7 @@ fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<
             };
             Box::new(StructuredFile::new(path, fields))
         }
+        RawSink::Keyring(config) => Box::new(keyring_sink(config, profile)),
         RawSink::Exec(config) => {
             let (program, args) = config.command.split_first().expect("checked by parse");
             // `./plugin` is relative to the manifest; a bare name is found on PATH.
@@ -283,6 +285,17 @@ fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<
             Box::new(Plugin::new(program, args.to_vec(), timeout))
         }
     }
+}
+
+/// The keyring entry a `keyring` sink of `profile` names.
+pub fn keyring_sink(config: &keyring::Config, profile: &str) -> Keyring {
+    Keyring::new(
+        config
+            .service
+            .as_deref()
+            .unwrap_or(keyring::DEFAULT_SERVICE),
+        config.account.as_deref().unwrap_or(profile),
+    )
 }
 
 /// The sink a profile gets when the manifest names none: its section of the shared

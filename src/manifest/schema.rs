@@ -4,7 +4,7 @@
 //! and column rather than a silently ignored setting.
 
 use indexmap::IndexMap;
-use rekey_sinks::{credentials_file, dotenv, exec, file};
+use rekey_sinks::{credentials_file, dotenv, exec, file, keyring};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -69,6 +69,8 @@ pub enum RawSink {
     Dotenv(dotenv::Config),
     /// `type: file` (JSON, YAML or TOML).
     File(file::Config),
+    /// `type: keyring` (the OS credential store).
+    Keyring(keyring::Config),
     /// `type: exec` (a plugin program).
     Exec(exec::Config),
 }

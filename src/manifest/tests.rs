@@ -56,6 +56,10 @@ profiles:
         timeout: 2m
       - type: exec
         command: [rekey-plugin-vault]
+      - type: keyring
+      - type: keyring
+        service: aws
+        account: dev-ci
   prod: {}
 ";
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
@@ -82,6 +86,8 @@ profiles:
             "JSON file /p/settings (creds[0].id, creds[0].secret)",
             "plugin /p/plugins/gh-secret --repo me/app",
             "plugin rekey-plugin-vault",
+            "keyring entry rekey/dev",
+            "keyring entry aws/dev-ci",
         ]
     );
     let prod = &specs[1];

@@ -7,6 +7,7 @@ mod support;
 
 mod bad_input;
 mod default_mode;
+mod keyring;
 mod manifest_mode;
 mod prune;
 mod rollback;

@@ -86,6 +86,107 @@ fn start_moto() -> Moto {
     }
 }
 
+const MISSING_SECRET_SERVICE: &str =
+    "the keyring tests need a real Secret Service: dbus-daemon, gnome-keyring and secret-tool.\n\
+    Run the test command from the README, which installs them:  ./scripts/test\n\
+    or install them by hand:  sudo apt-get install dbus-daemon gnome-keyring libsecret-tools";
+
+/// A private D-Bus session with gnome-keyring's Secret Service, shared by the keyring
+/// tests and stopped when they exit. Its address is also set in this process's
+/// environment, so the keyring crate used in-process finds it too.
+pub struct SecretService {
+    pub address: String,
+    _child: Child,
+    _stdin: ChildStdin,
+}
+
+pub fn secret_service() -> &'static SecretService {
+    static SERVICE: OnceLock<SecretService> = OnceLock::new();
+    SERVICE.get_or_init(|| {
+        for tool in ["dbus-daemon", "gnome-keyring-daemon", "secret-tool"] {
+            let found = Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap();
+            assert!(
+                found.status.success(),
+                "`{tool}` is missing.\n{MISSING_SECRET_SERVICE}"
+            );
+        }
+        let mut child = Command::new(repo().join("tests/support/secret_service.sh"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start the Secret Service: {e}\n{MISSING_SECRET_SERVICE}")
+            });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("address=") {
+                    let _ = tx.send(address.to_owned());
+                    break;
+                }
+            }
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!("the Secret Service did not start within 30s\n{MISSING_SECRET_SERVICE}")
+            });
+        // Set once, before any keyring use in this process (the keyring crate reads it
+        // when it first connects); every thread sees the same value.
+        std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &address);
+        SecretService {
+            address,
+            _stdin: child.stdin.take().unwrap(),
+            _child: child,
+        }
+    })
+}
+
+impl SecretService {
+    /// What the Secret Service holds for (service, account), read with `secret-tool`
+    /// (libsecret), not through rekey or the keyring crate.
+    pub fn lookup(&self, service: &str, account: &str) -> Option<String> {
+        let out = Command::new("secret-tool")
+            .args(["lookup", "service", service, "username", account])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8(out.stdout).unwrap())
+    }
+
+    /// Stores `value` for (service, account) with `secret-tool`.
+    pub fn store(&self, service: &str, account: &str, value: &str) {
+        use std::io::Write;
+        let mut child = Command::new("secret-tool")
+            .args([
+                "store",
+                "--label=rekey test",
+                "service",
+                service,
+                "username",
+                account,
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(value.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+}
+
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
@@ -300,6 +401,16 @@ impl Home {
         self.record(Run::from(output, args))
     }
 
+    /// Runs `rekey ARGS` whose stdout is a secret by design (`credential-process`): the
+    /// output is not added to what `Home` checks for leaked secrets.
+    pub fn rekey_revealing(&self, args: &[&str]) -> Run {
+        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
+        let output = command.args(args).stdin(Stdio::null()).output().unwrap();
+        let run = Run::from(output, args);
+        self.outputs.borrow_mut().push(run.stderr.clone());
+        run
+    }
+
     /// Runs `rekey ARGS` on a pseudo-terminal (util-linux `script`), typing `input`.
     /// The terminal echoes the input and merges stderr into stdout.
     pub fn rekey_on_terminal(&self, args: &[&str], input: &str) -> Run {
@@ -344,6 +455,9 @@ impl Home {
             .env("AWS_CONFIG_FILE", self.path(".aws/config"))
             .env("REKEY_STATE_DIR", self.state_dir())
             .env("AWS_ENDPOINT_URL", &moto().endpoint);
+        if let Ok(address) = std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+            command.env("DBUS_SESSION_BUS_ADDRESS", address);
+        }
         command
     }
 

@@ -1,0 +1,214 @@
+//! The `keyring` sink: one entry of the OS credential store.
+//!
+//! The entry's value is the JSON that AWS's `credential_process` expects
+//! (`{"Version":1,"AccessKeyId":…,"SecretAccessKey":…}`), so the AWS CLI and SDKs can use
+//! it directly through `rekey credential-process`. The store is the platform's real
+//! one (see the `keyring` dependency in Cargo.toml); there is no in-memory fallback.
+
+mod config;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+pub use config::Config;
+
+use crate::{AccessKey, Sink, SinkError, Snapshot};
+
+/// Default keyring service name.
+pub const DEFAULT_SERVICE: &str = "rekey";
+
+/// One keyring entry, named by service and account, as a [`Sink`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyring {
+    service: String,
+    account: String,
+}
+
+/// The `credential_process` JSON. Field names are AWS's.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProcessCredentials {
+    version: u32,
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+impl Keyring {
+    /// The entry `account` of keyring service `service`.
+    pub fn new(service: impl Into<String>, account: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            account: account.into(),
+        }
+    }
+
+    fn failure(&self, action: &str, error: keyring::Error) -> SinkError {
+        // `BadEncoding` carries the stored bytes (a secret): never show them.
+        let message = match error {
+            keyring::Error::BadEncoding(_) => "the stored value is not UTF-8 text".to_owned(),
+            keyring::Error::NoDefaultStore => {
+                "no OS credential store is reachable (on Linux: a Secret Service such as gnome-keyring on the session D-Bus)".to_owned()
+            }
+            other => other.to_string(),
+        };
+        SinkError::Keyring {
+            entry: self.describe(),
+            message: format!("cannot {action}: {message}"),
+        }
+    }
+
+    fn entry(&self) -> Result<keyring::Entry, SinkError> {
+        keyring::Entry::new(&self.service, &self.account)
+            .map_err(|e| self.failure("open the entry", e))
+    }
+
+    /// The raw stored JSON, or `None` if there is no entry.
+    fn get(&self) -> Result<Option<Zeroizing<String>>, SinkError> {
+        match self.entry()?.get_password() {
+            Ok(value) => Ok(Some(Zeroizing::new(value))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(self.failure("read", e)),
+        }
+    }
+
+    /// The stored value, checked to be `credential_process` JSON; `None` if no entry.
+    pub fn read_json(&self) -> Result<Option<Zeroizing<String>>, SinkError> {
+        let Some(value) = self.get()? else {
+            return Ok(None);
+        };
+        decode(&value).map_err(|message| SinkError::Keyring {
+            entry: self.describe(),
+            message,
+        })?;
+        Ok(Some(value))
+    }
+
+    fn set(&self, value: &str) -> Result<(), SinkError> {
+        self.entry()?
+            .set_password(value)
+            .map_err(|e| self.failure("write", e))
+    }
+
+    fn remove(&self) -> Result<(), SinkError> {
+        match self.entry()?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(self.failure("delete", e)),
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Self) -> Result<T, SinkError> + Send + 'static,
+    ) -> Result<T, SinkError> {
+        let this = self.clone();
+        match tokio::task::spawn_blocking(move || work(&this)).await {
+            Ok(result) => result,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+}
+
+/// `credential_process` JSON for `key`.
+pub fn encode(key: &AccessKey) -> Zeroizing<String> {
+    let value = ProcessCredentials {
+        version: 1,
+        access_key_id: key.id().to_owned(),
+        secret_access_key: key.secret().expose_secret().to_owned(),
+    };
+    let json = Zeroizing::new(serde_json::to_string(&value).expect("plain data"));
+    drop(Zeroizing::new(value.secret_access_key));
+    json
+}
+
+/// The key in `credential_process` JSON (the message never quotes the value).
+pub fn decode(json: &str) -> Result<AccessKey, String> {
+    let value: ProcessCredentials = serde_json::from_str(json)
+        .map_err(|_| "the stored value is not credential_process JSON ({\"Version\":1,\"AccessKeyId\":…,\"SecretAccessKey\":…})".to_owned())?;
+    let key = AccessKey::new(
+        value.access_key_id.as_str(),
+        SecretString::from(value.secret_access_key.as_str()),
+    );
+    drop(Zeroizing::new(value.secret_access_key));
+    key.map_err(|e| e.to_string())
+}
+
+#[async_trait]
+impl Sink for Keyring {
+    fn describe(&self) -> String {
+        format!("keyring entry {}/{}", self.service, self.account)
+    }
+
+    async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
+        self.blocking(|this| match this.get()? {
+            None => Ok(None),
+            Some(value) => decode(&value)
+                .map(Some)
+                .map_err(|message| SinkError::Keyring {
+                    entry: this.describe(),
+                    message,
+                }),
+        })
+        .await
+    }
+
+    async fn check(&self) -> Result<(), SinkError> {
+        // Reaching the store and reading the entry (or learning it is absent) proves the
+        // store is there and unlocked.
+        self.blocking(|this| this.get().map(|_| ())).await
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, SinkError> {
+        self.blocking(|this| {
+            Ok(match this.get()? {
+                None => Snapshot::Absent,
+                Some(value) => Snapshot::Bytes(value.as_bytes().to_vec().into()),
+            })
+        })
+        .await
+    }
+
+    async fn write(&self, key: &AccessKey) -> Result<Option<Snapshot>, SinkError> {
+        let json = encode(key);
+        self.blocking(move |this| this.set(&json)).await?;
+        Ok(None)
+    }
+
+    async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError> {
+        let previous = match snapshot {
+            Snapshot::Absent => None,
+            Snapshot::Bytes(bytes) => Some(Zeroizing::new(
+                String::from_utf8_lossy(bytes.expose_secret()).into_owned(),
+            )),
+        };
+        self.blocking(move |this| match previous {
+            None => this.remove(),
+            Some(value) => this.set(&value),
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_what_credential_process_expects_and_reads_it_back() {
+        let key = AccessKey::new("AKIAKEYRING000000001", "s3cret/Key+1".into()).unwrap();
+        let json = encode(&key);
+        assert_eq!(
+            json.as_str(),
+            r#"{"Version":1,"AccessKeyId":"AKIAKEYRING000000001","SecretAccessKey":"s3cret/Key+1"}"#
+        );
+        let back = decode(&json).unwrap();
+        assert_eq!(
+            (back.id(), back.secret().expose_secret()),
+            (key.id(), "s3cret/Key+1")
+        );
+        let err =
+            decode("{\"Version\":1,\"AccessKeyId\":\"X\",\"Secret\":\"SECRETVALUE\"}").unwrap_err();
+        assert!(!err.contains("SECRETVALUE"), "{err}");
+    }
+}
