@@ -140,3 +140,73 @@ fn a_failed_rotation_restores_the_keyring_entry_exactly() {
     );
     assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
 }
+
+/// The whole point: one key, five kinds of place, one apply.
+#[test]
+fn one_apply_keeps_all_five_sink_types_in_sync() {
+    let service = secret_service();
+    let home = Home::new();
+    let user = unique("five");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.write(
+        "project/.env",
+        &format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            key.id, key.secret
+        ),
+    );
+    home.write(
+        "project/app.toml",
+        &format!(
+            "# app\n[aws]\nid = \"{}\"\nsecret = \"{}\"\n",
+            key.id, key.secret
+        ),
+    );
+    service.store("rekey-test", &user, &keyring_json(&key));
+    let store = home.path("project/plugin-store.json");
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: dotenv\n        path: .env\n\
+             \x20     - type: file\n        path: app.toml\n        access_key_id: aws.id\n        secret_access_key: aws.secret\n\
+             \x20     - type: keyring\n        service: rekey-test\n\
+             \x20     - type: exec\n        command: ['{}', '{}']\n",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/plugins/rekey-plugin-file"),
+            store.display()
+        ),
+    );
+    let json = home.rekey(&["plan", "--output", "json"]).success().json();
+    let states: Vec<&str> = json["profiles"][0]["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["in_sync", "in_sync", "in_sync", "in_sync", "missing"]
+    );
+
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    assert!(home.read("project/.env").contains(&new_key.secret));
+    assert!(home.read("project/app.toml").contains(&new_key.secret));
+    assert_eq!(
+        service.lookup("rekey-test", &user),
+        Some(keyring_json(&new_key))
+    );
+    assert!(home
+        .read("project/plugin-store.json")
+        .contains(&new_key.secret));
+    let json = home.rekey(&["plan", "--output", "json"]).success().json();
+    let in_sync = json["profiles"][0]["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["state"] == "in_sync");
+    assert!(in_sync, "{json}");
+}
