@@ -8,7 +8,22 @@ export HOME="$dir" XDG_DATA_HOME="$dir/data" XDG_CONFIG_HOME="$dir/config" XDG_C
 export XDG_RUNTIME_DIR="$dir/run"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
-dbus-daemon --session --nofork --print-address=1 --address="unix:path=$dir/bus" > "$dir/address" 2> /dev/null &
+# A session bus without service directories: nothing is auto-started, so the one
+# Secret Service on it is the gnome-keyring started (and unlocked) below.
+cat > "$dir/bus.conf" << CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$dir/bus</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+CONF
+dbus-daemon --config-file="$dir/bus.conf" --nofork --print-address=1 > "$dir/address" 2> /dev/null &
 bus=$!
 for _ in $(seq 100); do [ -s "$dir/address" ] && break; sleep 0.1; done
 DBUS_SESSION_BUS_ADDRESS=$(head -n 1 "$dir/address")
