@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::aws::Aws;
 use crate::cli::{
-    ApplyArgs, Cli, Command, CredentialProcessArgs, Outcome, Output, PlanArgs, PruneArgs, Selection,
+    ApplyArgs, Cli, Command, CredentialProcessArgs, Outcome, Output, PlanArgs, PruneArgs,
+    RecoverArgs, Selection,
 };
 use crate::discovery::{self, Skipped};
 use crate::manifest;
@@ -19,6 +20,7 @@ use crate::plan::{Decision, Plan};
 use crate::planner::{self, PlanOptions, Planned};
 use crate::profile::{Policy, ProfileSpec};
 use crate::prune::{self, Pruned};
+use crate::recovery;
 use crate::render;
 use crate::rotation::{self, Rotated};
 use crate::state::StateDir;
@@ -31,8 +33,62 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Plan(args) => plan(&paths, &state, args).await,
         Command::Apply(args) => apply(&paths, &state, args).await,
         Command::Prune(args) => prune_command(&paths, &state, args).await,
+        Command::Recover(args) => recover_command(&paths, &state, args).await,
         Command::CredentialProcess(args) => credential_process(args).await,
     }
+}
+
+async fn recover_command(paths: &Paths, state: &StateDir, args: RecoverArgs) -> Result<Outcome> {
+    let profiles = load_profiles(paths, &args.selection, None)?;
+    let aws = Aws::load().await;
+    let results = resolve_interrupted(&aws, state, &profiles.specs, args.output).await?;
+    if args.output == Output::Text && results == 0 {
+        println!("No interrupted rotation to resolve.");
+    }
+    Ok(Outcome::Success)
+}
+
+/// Resolves the interrupted rotations of `specs`, reporting each; fails if any remains.
+/// Returns how many were resolved.
+async fn resolve_interrupted(
+    aws: &Aws,
+    state: &StateDir,
+    specs: &[ProfileSpec],
+    output: Output,
+) -> Result<usize> {
+    let results = recovery::recover(aws, state, specs).await?;
+    let mut failed = Vec::new();
+    for result in &results {
+        if output == Output::Text {
+            print!("{}", render::recovered(result));
+        }
+        if let Err(failure) = result {
+            failed.push(failure.profile.clone());
+        }
+    }
+    if output == Output::Json {
+        let items: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| match r {
+                Ok(done) => serde_json::json!({ "status": "resolved", "result": done }),
+                Err(failure) => serde_json::json!({ "status": "failed", "result": failure }),
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "recovered": items })
+            )?
+        );
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} interrupted rotation(s) could not be resolved: {}",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(results.len())
 }
 
 /// Prints the keyring entry's `credential_process` JSON, and nothing else, on stdout.
@@ -230,6 +286,17 @@ pub(crate) enum ProfileResult {
 async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs) -> Result<Outcome> {
     let profiles = load_profiles(paths, &args.selection, args.grace.map(|g| g.0))?;
     let aws = Aws::load().await;
+    // First put right what an interrupted run left half-done.
+    let interrupted = recovery::pending_for(state, &profiles.specs)?;
+    if interrupted > 0 {
+        if !args.yes {
+            confirm(
+                &format!("{interrupted} interrupted rotation(s) will be resolved first (see `rekey recover`)."),
+                "Resolve them?",
+            )?;
+        }
+        resolve_interrupted(&aws, state, &profiles.specs, Output::Text).await?;
+    }
     let options = PlanOptions {
         make_room: args.make_room,
     };

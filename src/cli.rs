@@ -34,6 +34,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete old keys whose grace period has ended.
     Prune(PruneArgs),
+    /// Finish or undo rotations that were interrupted (apply does this first, too).
+    Recover(RecoverArgs),
     /// Print a keyring-held key as `credential_process` JSON (for ~/.aws/config).
     CredentialProcess(CredentialProcessArgs),
 }
@@ -103,6 +105,17 @@ pub struct PruneArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// `rekey recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Which profiles.
+    #[command(flatten)]
+    pub selection: Selection,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,

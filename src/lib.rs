@@ -11,6 +11,7 @@
 pub mod app;
 pub mod aws;
 pub mod cli;
+pub mod crash;
 pub mod discovery;
 pub mod manifest;
 pub mod paths;
@@ -19,6 +20,7 @@ pub mod planner;
 pub mod profile;
 pub mod propagation;
 pub mod prune;
+pub mod recovery;
 pub mod render;
 pub mod rotation;
 pub mod state;

@@ -136,6 +136,33 @@ pub fn pruned(pruned: &[Pruned]) -> String {
     out
 }
 
+/// How one interrupted rotation was resolved.
+pub(crate) fn recovered(
+    result: &Result<crate::recovery::Recovered, crate::recovery::RecoveryFailure>,
+) -> String {
+    use crate::recovery::Outcome;
+    let mut out = String::new();
+    let (headline, actions) = match result {
+        Ok(done) => {
+            let what = match done.outcome {
+                Outcome::NothingToUndo => "nothing had changed",
+                Outcome::RolledForward => "rolled forward: the rotation is complete",
+                Outcome::RolledBack => "rolled back: the old key is in use again",
+            };
+            (
+                format!("recovered {} ({}): {what}", done.profile, done.user_arn),
+                &done.actions,
+            )
+        }
+        Err(failure) => (format!("recovery FAILED for {failure}"), &failure.actions),
+    };
+    let _ = writeln!(out, "{headline}");
+    for action in actions {
+        let _ = writeln!(out, "  - {action}");
+    }
+    out
+}
+
 /// One profile's apply result.
 pub(crate) fn profile_result(result: &ProfileResult) -> String {
     let mut out = String::new();

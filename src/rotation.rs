@@ -18,6 +18,7 @@ use std::time::SystemTime;
 use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller};
+use crate::crash;
 use crate::plan::{ProfilePlan, Step};
 use crate::planner::RotationInput;
 use crate::profile::ProfileSpec;
@@ -98,6 +99,7 @@ pub async fn rotate(
     };
     let mut journal = Journal::begin(state, record)
         .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
+    crash::point("planned");
 
     for step in &plan.steps {
         if let Step::DeleteInactiveKey { key_id, .. } = step {
@@ -126,6 +128,7 @@ pub async fn rotate(
             .roll_back(journal, &new, &new_key, 0, false, e.to_string())
             .await);
     }
+    crash::point("propagated");
 
     for (index, sink) in spec.sinks.iter().enumerate() {
         let written = async {
@@ -137,6 +140,7 @@ pub async fn rotate(
                 .advance(Phase::WritingSink { index })
                 .map_err(|e| (index, e.to_string()))?;
             // From here the sink may have changed, so it is restored on failure.
+            crash::point(&format!("before-write-{index}"));
             let undo = sink
                 .write(&new_key)
                 .await
@@ -146,6 +150,7 @@ pub async fn rotate(
                     .save_backup(index, &undo)
                     .map_err(|e| (index + 1, e.to_string()))?;
             }
+            crash::point(&format!("after-write-{index}"));
             Ok(())
         }
         .await;
@@ -161,10 +166,12 @@ pub async fn rotate(
     let sinks = spec.sinks.len();
     let deactivation = match journal.advance(Phase::SinksWritten) {
         Ok(()) => match journal.advance(Phase::DeactivatingOldKey) {
-            Ok(()) => new
-                .set_active(&run.user, &run.old_key_id, false)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(()) => {
+                crash::point("deactivating");
+                new.set_active(&run.user, &run.old_key_id, false)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
             Err(e) => Err(e.to_string()),
         },
         Err(e) => Err(e.to_string()),
@@ -178,8 +185,20 @@ pub async fn rotate(
         "deactivated old key {} (signed with the new key)",
         run.old_key_id
     ));
+    crash::point("deactivated");
 
-    let warnings = run.retire_old_key(state, &new, &input).await;
+    let owner = Owner {
+        profile: spec.name.clone(),
+        account: input.identity.account.clone(),
+        user_arn: input.identity.arn.clone(),
+        user_name: input.user_name.clone(),
+    };
+    let mut warnings = Vec::new();
+    match retire_old_key(state, &new, &owner, &run.old_key_id, input.policy.grace).await {
+        Ok(action) => run.actions.push(action),
+        Err(warning) => warnings.push(warning),
+    }
+    crash::point("retired");
     if let Err(e) = journal.finish() {
         run.actions.push(format!(
             "warning: could not remove the finished journal: {e}"
@@ -254,6 +273,7 @@ impl Run<'_> {
         }) {
             return Err(self.abandon(journal, e.to_string()));
         }
+        crash::point("creating-key");
         let key = match self.old.create_key(&self.user).await {
             Ok(key) => key,
             Err(e) if e.kind == AwsErrorKind::NoResponse => {
@@ -273,6 +293,8 @@ impl Run<'_> {
             }
             Err(e) => return Err(self.abandon(journal, e.to_string())),
         };
+        // The most dangerous instant: the key exists, its secret only in memory.
+        crash::point("key-created");
         self.actions.push(format!("created new key {}", key.id()));
         if let Err(e) = journal.record_new_key(&key) {
             // Never go on with a key whose only copy is in memory.
@@ -292,6 +314,7 @@ impl Run<'_> {
                 }),
             });
         }
+        crash::point("key-recorded");
         Ok((key, journal))
     }
 
@@ -399,51 +422,53 @@ impl Run<'_> {
             })
         }
     }
+}
 
-    /// Deletes the old key now (grace 0) or records when to delete it.
-    async fn retire_old_key(
-        &mut self,
-        state: &StateDir,
-        new: &Caller,
-        input: &RotationInput,
-    ) -> Vec<String> {
-        let now = SystemTime::now();
-        let grace = input.policy.grace;
-        if grace.is_zero() {
-            match new.delete_key(&self.user, &self.old_key_id).await {
-                Ok(()) => {
-                    self.actions
-                        .push(format!("deleted old key {} (grace 0)", self.old_key_id));
-                    return Vec::new();
-                }
-                Err(e) => self.actions.push(format!(
-                    "could not delete old key {} yet ({e}); prune will retry",
-                    self.old_key_id
-                )),
+/// Whose key a rotation replaces, as recorded for a pending deletion.
+#[derive(Debug, Clone)]
+pub(crate) struct Owner {
+    pub profile: String,
+    pub account: String,
+    pub user_arn: String,
+    pub user_name: String,
+}
+
+/// After the old key is deactivated: deletes it now (grace 0) or records when to delete
+/// it. Returns the action taken, or a warning when neither worked.
+pub(crate) async fn retire_old_key(
+    state: &StateDir,
+    new: &Caller,
+    owner: &Owner,
+    old_key_id: &str,
+    grace: std::time::Duration,
+) -> Result<String, String> {
+    let now = SystemTime::now();
+    let mut note = String::new();
+    if grace.is_zero() {
+        match new.delete_key(&owner.user_name, old_key_id).await {
+            Ok(()) => return Ok(format!("deleted old key {old_key_id} (grace 0)")),
+            Err(e) => {
+                note =
+                    format!("could not delete old key {old_key_id} yet ({e}); prune will retry; ")
             }
         }
-        let pending = PendingDeletion {
-            profile: self.spec.name.clone(),
-            account: input.identity.account.clone(),
-            user_arn: input.identity.arn.clone(),
-            user_name: self.user.clone(),
-            key_id: self.old_key_id.clone(),
-            deactivated_at: now,
-            delete_after: now + grace,
-        };
-        match state.record_pending(&pending) {
-            Ok(()) => {
-                self.actions.push(format!(
-                    "old key {} will be deleted after {}",
-                    self.old_key_id,
-                    time::rfc3339(pending.delete_after)
-                ));
-                Vec::new()
-            }
-            Err(e) => vec![format!(
-                "old key {} is inactive but its deletion could not be scheduled ({e}); delete it by hand after checking it is unused",
-                self.old_key_id
-            )],
-        }
+    }
+    let pending = PendingDeletion {
+        profile: owner.profile.clone(),
+        account: owner.account.clone(),
+        user_arn: owner.user_arn.clone(),
+        user_name: owner.user_name.clone(),
+        key_id: old_key_id.to_owned(),
+        deactivated_at: now,
+        delete_after: now + grace,
+    };
+    match state.record_pending(&pending) {
+        Ok(()) => Ok(format!(
+            "{note}old key {old_key_id} will be deleted after {}",
+            time::rfc3339(pending.delete_after)
+        )),
+        Err(e) => Err(format!(
+            "old key {old_key_id} is inactive but its deletion could not be scheduled ({e}); delete it by hand after checking it is unused"
+        )),
     }
 }

@@ -40,8 +40,8 @@ pub fn write_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     };
 
     let mut tmp = tempfile::Builder::new()
-        .prefix(".rekey-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)?;
     let mode = existing
         .as_ref()
@@ -58,6 +58,37 @@ pub fn write_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(&target).map_err(|e| e.error)?;
     sync_dir(dir)
+}
+
+/// Prefix and suffix of the temporary files [`write_file`] creates.
+const TEMP_PREFIX: &str = ".rekey-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Removes temporary files a killed [`write_file`] left in `dir` (they may hold a
+/// secret). Returns how many were removed.
+pub fn remove_stale_temp_files(dir: &Path) -> io::Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(TEMP_PREFIX)
+            && name.ends_with(TEMP_SUFFIX)
+            && entry.file_type()?.is_file()
+        {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        sync_dir(dir)?;
+    }
+    Ok(removed)
 }
 
 /// Removes `path` (following a symlink to the file it points to) and syncs its folder.
@@ -162,6 +193,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = write_file(dir.path(), b"x").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::IsADirectory);
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".rekey-abc123.tmp"), "half a secret").unwrap();
+        fs::write(dir.path().join("credentials"), "keep").unwrap();
+        fs::write(dir.path().join(".rekey-notes"), "keep").unwrap();
+        assert_eq!(remove_stale_temp_files(dir.path()).unwrap(), 1);
+        let mut left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".rekey-notes", "credentials"]);
     }
 
     #[test]

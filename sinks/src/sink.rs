@@ -40,6 +40,12 @@ pub trait Sink: Send + Sync {
 
     /// Puts the place back exactly as it was when `snapshot` was taken.
     async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError>;
+
+    /// Removes what an interrupted write may have left beside the place (for files: a
+    /// temporary file holding the new secret). Called when recovering.
+    async fn clean_up(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// What a place held before a write: the bytes of a file, or that it did not exist.

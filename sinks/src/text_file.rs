@@ -172,6 +172,22 @@ impl<F: TextFormat> Sink for FileSink<F> {
         Ok(None)
     }
 
+    async fn clean_up(&self) -> Result<(), SinkError> {
+        let path = self.path.clone();
+        blocking(move || {
+            let target =
+                atomic::resolve_symlink(&path).map_err(|e| SinkError::io("resolve", &path, e))?;
+            let dir = target
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            atomic::remove_stale_temp_files(&dir)
+                .map(|_| ())
+                .map_err(|e| SinkError::io("clean up", &dir, e))
+        })
+        .await
+    }
+
     async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError> {
         let path = self.path.clone();
         let bytes = match snapshot {

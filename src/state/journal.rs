@@ -156,7 +156,45 @@ impl StateDir {
     }
 }
 
+impl StateDir {
+    /// Every unfinished rotation recorded in the state directory, as open journals.
+    pub fn unfinished(&self) -> Result<Vec<Journal>, StateError> {
+        let mut journals = Vec::new();
+        for path in self.list(&self.path(&["journal"]))? {
+            let Some(bytes) = self.read(&path)? else {
+                continue;
+            };
+            let record: JournalRecord =
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e))?;
+            let name = StateDir::journal_name(&record.account, &record.user_name);
+            journals.push(Journal {
+                state: self.clone(),
+                backups: self.path(&["backups", &name]),
+                path,
+                record,
+            });
+        }
+        Ok(journals)
+    }
+}
+
 impl Journal {
+    /// What the journal holds.
+    pub fn record(&self) -> &JournalRecord {
+        &self.record
+    }
+
+    /// The new key recorded in the journal, if it was created.
+    pub fn new_key(&self) -> Option<AccessKey> {
+        let stored = self.record.new_key.as_ref()?;
+        AccessKey::new(stored.id.as_str(), stored.secret.clone()).ok()
+    }
+
+    /// Whether sink `index`'s previous content was saved (so it may have been written).
+    pub fn has_backup(&self, index: usize) -> bool {
+        self.backups.join(index.to_string()).exists()
+    }
+
     /// Opens a journal for `record`'s user and records it, refusing if one exists.
     pub fn begin(state: &StateDir, record: JournalRecord) -> Result<Self, BeginError> {
         if let Some(interrupted) = state.interrupted(&record.account, &record.user_name)? {

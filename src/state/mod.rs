@@ -68,6 +68,32 @@ impl StateDir {
         })
     }
 
+    /// Removes temporary files a killed write left in the state directory (they may hold
+    /// a secret).
+    pub fn remove_stale_temp_files(&self) -> Result<(), StateError> {
+        let mut dirs = vec![
+            self.root.clone(),
+            self.path(&["journal"]),
+            self.path(&["pending"]),
+        ];
+        if let Ok(entries) = std::fs::read_dir(self.path(&["backups"])) {
+            dirs.extend(
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir()),
+            );
+        }
+        for dir in dirs {
+            rekey_sinks::atomic::remove_stale_temp_files(&dir).map_err(|source| StateError {
+                action: "clean up",
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
     fn remove(&self, path: &Path) -> Result<(), StateError> {
         rekey_sinks::atomic::remove_file(path).map_err(|source| StateError {
             action: "remove",

@@ -6,6 +6,7 @@
 mod support;
 
 mod bad_input;
+mod crash;
 mod default_mode;
 mod keyring;
 mod manifest_mode;

@@ -401,6 +401,26 @@ impl Home {
         self.record(Run::from(output, args))
     }
 
+    /// Runs `rekey ARGS` with extra environment variables.
+    pub fn rekey_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
+        command.envs(env.iter().copied());
+        let output = command.args(args).stdin(Stdio::null()).output().unwrap();
+        self.record(Run::from(output, args))
+    }
+
+    /// Starts `rekey ARGS` without waiting for it (its output is discarded).
+    pub fn spawn_rekey(&self, args: &[&str]) -> Child {
+        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs `rekey ARGS` whose stdout is a secret by design (`credential-process`): the
     /// output is not added to what `Home` checks for leaked secrets.
     pub fn rekey_revealing(&self, args: &[&str]) -> Run {

@@ -1,0 +1,318 @@
+//! Finishing what an interrupted rotation started.
+//!
+//! Every rotation records its phase in a journal before each action (see
+//! [`crate::rotation`]), so after a crash the journal says what may have happened. The
+//! decision table (also in ARCHITECTURE.md):
+//!
+//! | recorded phase | what may exist | resolution |
+//! |---|---|---|
+//! | `planned` | nothing | forget the journal |
+//! | `deleting_stale_key` | the stale key may be gone | forget its pending record if gone |
+//! | `creating_key` | a new key whose secret never reached the journal | delete every key that was not there before |
+//! | `key_created` … `sinks_written` | the new key (secret in the journal), some sinks written | **forward** if every sink holds the new key and it works, else **back** |
+//! | `deactivating_old_key` | the old key may be inactive; every sink holds the new key | **forward** |
+//! | `rolling_back` | a half-done rollback | **back** |
+//!
+//! Forward: deactivate the old key (signed with the new one) and schedule its deletion.
+//! Back: make sure the old key is active, restore every sink that has a backup, delete
+//! the new key (signed with the old one). If any step fails the journal stays, so the
+//! next run can try again; nothing is ever lost.
+
+use serde::Serialize;
+
+use crate::aws::{Aws, AwsError, AwsErrorKind, Caller};
+use crate::profile::ProfileSpec;
+use crate::rotation::{retire_old_key, Owner};
+use crate::state::{Journal, Phase, StateDir, StateError};
+
+/// How an interrupted rotation was resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovered {
+    /// The profile.
+    pub profile: String,
+    /// The user whose rotation it was.
+    pub user_arn: String,
+    /// The decision.
+    pub outcome: Outcome,
+    /// What was done, in order.
+    pub actions: Vec<String>,
+}
+
+/// The decision taken for an interrupted rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing had changed; the journal was dropped.
+    NothingToUndo,
+    /// The rotation was completed: the new key is in use, the old one deactivated.
+    RolledForward,
+    /// The rotation was undone: the old key is in use and active again.
+    RolledBack,
+}
+
+/// An interrupted rotation that could not be resolved (its journal is kept).
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[error("{profile}: {message}")]
+pub struct RecoveryFailure {
+    /// The profile.
+    pub profile: String,
+    /// What went wrong and what to do.
+    pub message: String,
+    /// What was done before it went wrong.
+    pub actions: Vec<String>,
+}
+
+/// Resolves every unfinished rotation of the given profiles.
+pub async fn recover(
+    aws: &Aws,
+    state: &StateDir,
+    profiles: &[ProfileSpec],
+) -> Result<Vec<Result<Recovered, RecoveryFailure>>, StateError> {
+    state.remove_stale_temp_files()?;
+    let mut results = Vec::new();
+    for journal in state.unfinished()? {
+        let record = journal.record();
+        let Some(spec) = profiles.iter().find(|p| p.name == record.profile) else {
+            continue;
+        };
+        let described: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
+        if described != record.sinks {
+            results.push(Err(RecoveryFailure {
+                profile: spec.name.clone(),
+                message: format!(
+                    "its sinks changed since the interrupted rotation (journal {}); put the manifest back as it was, run `rekey recover`, then change it",
+                    journal.path().display()
+                ),
+                actions: Vec::new(),
+            }));
+            continue;
+        }
+        results.push(
+            Recovery {
+                aws,
+                state,
+                spec,
+                actions: Vec::new(),
+            }
+            .run(journal)
+            .await,
+        );
+    }
+    Ok(results)
+}
+
+/// The unfinished rotations among the given profiles (for `apply` to resolve first).
+pub fn pending_for(state: &StateDir, profiles: &[ProfileSpec]) -> Result<usize, StateError> {
+    Ok(state
+        .unfinished()?
+        .iter()
+        .filter(|j| profiles.iter().any(|p| p.name == j.record().profile))
+        .count())
+}
+
+struct Recovery<'a> {
+    aws: &'a Aws,
+    state: &'a StateDir,
+    spec: &'a ProfileSpec,
+    actions: Vec<String>,
+}
+
+impl Recovery<'_> {
+    async fn run(mut self, journal: Journal) -> Result<Recovered, RecoveryFailure> {
+        for sink in &self.spec.sinks {
+            if let Err(e) = sink.clean_up().await {
+                return Err(self.failure(e.to_string()));
+            }
+        }
+        let outcome = match self.resolve(&journal).await {
+            Ok(outcome) => outcome,
+            Err(message) => {
+                return Err(self.failure(format!(
+                    "{message}; its journal {} is kept",
+                    journal.path().display()
+                )))
+            }
+        };
+        let user_arn = journal.record().user_arn.clone();
+        if let Err(e) = journal.finish() {
+            return Err(self.failure(format!(
+                "resolved, but the journal could not be removed: {e}"
+            )));
+        }
+        Ok(Recovered {
+            profile: self.spec.name.clone(),
+            user_arn,
+            outcome,
+            actions: self.actions,
+        })
+    }
+
+    fn failure(&mut self, message: String) -> RecoveryFailure {
+        RecoveryFailure {
+            profile: self.spec.name.clone(),
+            message,
+            actions: std::mem::take(&mut self.actions),
+        }
+    }
+
+    async fn resolve(&mut self, journal: &Journal) -> Result<Outcome, String> {
+        let record = journal.record();
+        match &record.phase {
+            Phase::Planned => Ok(Outcome::NothingToUndo),
+            Phase::DeletingStaleKey { key_id } => {
+                let caller = self.old_caller().await?;
+                let keys = caller
+                    .list_keys(&record.user_name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !keys.iter().any(|k| &k.id == key_id) {
+                    self.state
+                        .forget_pending(key_id)
+                        .map_err(|e| e.to_string())?;
+                    self.actions
+                        .push(format!("inactive key {key_id} had been deleted"));
+                }
+                Ok(Outcome::NothingToUndo)
+            }
+            Phase::CreatingKey { existing } => {
+                let caller = self.old_caller().await?;
+                let keys = caller
+                    .list_keys(&record.user_name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for key in keys.iter().filter(|k| !existing.contains(&k.id)) {
+                    caller
+                        .delete_key(&record.user_name, &key.id)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    self.actions.push(format!(
+                        "deleted key {} whose secret was never recorded",
+                        key.id
+                    ));
+                }
+                Ok(Outcome::NothingToUndo)
+            }
+            Phase::KeyCreated
+            | Phase::Propagated
+            | Phase::WritingSink { .. }
+            | Phase::SinksWritten => {
+                let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
+                if self.everything_holds(&new_key, &record.user_arn).await {
+                    self.forward(journal, &new_key).await
+                } else {
+                    self.back(journal, &new_key).await
+                }
+            }
+            Phase::DeactivatingOldKey => {
+                let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
+                self.forward(journal, &new_key).await
+            }
+            Phase::RollingBack { .. } => {
+                let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
+                self.back(journal, &new_key).await
+            }
+        }
+    }
+
+    /// Clients signing with the key the first sink holds (the old key, before any write).
+    async fn old_caller(&self) -> Result<Caller, String> {
+        let sink = self.spec.sinks.first().ok_or("the profile has no sinks")?;
+        match sink.read().await {
+            Ok(Some(key)) => Ok(self.aws.caller(&key)),
+            Ok(None) => Err(format!("{} holds no key", sink.describe())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Whether every sink holds the new key and the new key works for the user.
+    async fn everything_holds(&self, new_key: &rekey_sinks::AccessKey, user_arn: &str) -> bool {
+        for sink in &self.spec.sinks {
+            if sink.read_id().await.ok().flatten().as_deref() != Some(new_key.id()) {
+                return false;
+            }
+        }
+        matches!(self.aws.caller(new_key).identity().await, Ok(identity) if identity.arn == user_arn)
+    }
+
+    async fn forward(
+        &mut self,
+        journal: &Journal,
+        new_key: &rekey_sinks::AccessKey,
+    ) -> Result<Outcome, String> {
+        let record = journal.record();
+        let new = self.aws.caller(new_key);
+        new.set_active(&record.user_name, &record.old_key_id, false)
+            .await
+            .map_err(|e| format!("cannot deactivate the old key {}: {e}", record.old_key_id))?;
+        self.actions.push(format!(
+            "deactivated old key {} (signed with the new key)",
+            record.old_key_id
+        ));
+        let owner = Owner {
+            profile: record.profile.clone(),
+            account: record.account.clone(),
+            user_arn: record.user_arn.clone(),
+            user_name: record.user_name.clone(),
+        };
+        match retire_old_key(
+            self.state,
+            &new,
+            &owner,
+            &record.old_key_id,
+            self.spec.policy.grace,
+        )
+        .await
+        {
+            Ok(action) | Err(action) => self.actions.push(action),
+        }
+        Ok(Outcome::RolledForward)
+    }
+
+    async fn back(
+        &mut self,
+        journal: &Journal,
+        new_key: &rekey_sinks::AccessKey,
+    ) -> Result<Outcome, String> {
+        let record = journal.record();
+        let user = &record.user_name;
+        let new = self.aws.caller(new_key);
+        // The old key must work again before the new one may go.
+        if let Ok(keys) = new.list_keys(user).await {
+            let old_inactive = keys.iter().any(|k| k.id == record.old_key_id && !k.active);
+            if old_inactive && keys.iter().any(|k| k.id == new_key.id()) {
+                new.set_active(user, &record.old_key_id, true)
+                    .await
+                    .map_err(|e| {
+                        format!("cannot reactivate the old key {}: {e}", record.old_key_id)
+                    })?;
+                self.actions
+                    .push(format!("reactivated old key {}", record.old_key_id));
+            }
+        }
+        for (index, sink) in self.spec.sinks.iter().enumerate().rev() {
+            if !journal.has_backup(index) {
+                continue;
+            }
+            let snapshot = journal.backup(index).map_err(|e| e.to_string())?;
+            sink.restore(&snapshot)
+                .await
+                .map_err(|e| format!("cannot restore {}: {e}", sink.describe()))?;
+            self.actions.push(format!("restored {}", sink.describe()));
+        }
+        let deleter = match self.old_caller().await {
+            Ok(old) => old,
+            Err(_) => new,
+        };
+        match deleter.delete_key(user, new_key.id()).await {
+            Ok(()) => self
+                .actions
+                .push(format!("deleted new key {}", new_key.id())),
+            Err(AwsError {
+                kind: AwsErrorKind::NoSuchEntity,
+                ..
+            }) => {}
+            Err(e) => return Err(format!("cannot delete the new key {}: {e}", new_key.id())),
+        }
+        Ok(Outcome::RolledBack)
+    }
+}

@@ -1,0 +1,208 @@
+//! Crash safety: kill rekey anywhere, run it again, and nothing is lost or left over.
+//!
+//! The crash points exist only in builds with the `crash-points` feature, which
+//! `./scripts/test` enables; `REKEY_CRASH_AT=<point>` makes the process abort there (a
+//! real process exit: no unwinding, no destructors).
+
+use std::time::Instant;
+
+use crate::support::*;
+
+/// Every named point, in the order a rotation with two sinks reaches them.
+const POINTS: &[&str] = &[
+    "planned",
+    "creating-key",
+    "key-created",
+    "key-recorded",
+    "propagated",
+    "before-write-0",
+    "after-write-0",
+    "before-write-1",
+    "after-write-1",
+    "deactivating",
+    "deactivated",
+    "retired",
+];
+
+/// A user whose key lives in ~/.aws/credentials (with another profile and comments
+/// around it) and in a project `.env`.
+struct Scene {
+    home: Home,
+    user: String,
+    old: TestKey,
+    credentials: String,
+    env: String,
+}
+
+fn scene(name: &str) -> Scene {
+    let home = Home::new();
+    let user = unique(name);
+    let old = moto().create_user(&user);
+    let credentials = format!(
+        "# work keys\n[other]\naws_access_key_id = AKIAOTHER0000000000\naws_secret_access_key = otherSecretValue0000\n\n{}region = eu-west-1\n",
+        section(&user, &old)
+    );
+    home.write_credentials(&credentials);
+    let env = format!(
+        "# app\nDEBUG=1\nAWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY='{}'\n",
+        old.id, old.secret
+    );
+    home.write("project/.env", &env);
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\ndefaults:\n  grace: 1d\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: dotenv\n        path: .env\n"
+        ),
+    );
+    Scene {
+        home,
+        user,
+        old,
+        credentials,
+        env,
+    }
+}
+
+impl Scene {
+    /// The invariants that must hold after any crash and one more run of rekey.
+    #[track_caller]
+    fn assert_invariants(&self, context: &str) {
+        let current =
+            key_in(&self.home.credentials(), &self.user).expect("the credentials file holds a key");
+        let env = self.home.read("project/.env");
+        let expected = |text: &str| {
+            text.replace(&self.old.id, &current.id)
+                .replace(&self.old.secret, &current.secret)
+        };
+        assert_eq!(
+            self.home.credentials(),
+            expected(&self.credentials),
+            "{context}: credentials file"
+        );
+        assert_eq!(
+            env,
+            expected(&self.env),
+            "{context}: .env holds the same key, other bytes kept"
+        );
+
+        let keys = moto().keys(&self.user);
+        assert!(keys.len() <= 2, "{context}: at most two keys: {keys:?}");
+        assert!(
+            keys.contains(&(current.id.clone(), true)),
+            "{context}: the key in the sinks is Active: {keys:?}"
+        );
+        for (id, _) in &keys {
+            assert!(
+                *id == current.id || *id == self.old.id,
+                "{context}: key {id} exists but its secret is nowhere: {keys:?}"
+            );
+        }
+        assert_eq!(
+            moto().whoami(&current),
+            moto().user_arn(&self.user),
+            "{context}: the key is the user's"
+        );
+        let leftovers: Vec<_> = self
+            .home
+            .state_files()
+            .into_iter()
+            .filter(|f| f.starts_with("journal/") || f.starts_with("backups/"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "{context}: journal not clean: {leftovers:?}"
+        );
+    }
+}
+
+#[test]
+fn a_crash_at_every_step_is_put_right_by_the_next_run() {
+    for point in POINTS {
+        let scene = scene("crash");
+        let crashed = scene
+            .home
+            .rekey_with_env(&[("REKEY_CRASH_AT", point)], &["apply", "--yes"]);
+        assert_eq!(
+            crashed.code, None,
+            "crash point `{point}` was not reached (rekey exited normally): the binary must be built with \
+             `--features rekey/crash-points`, as ./scripts/test does\n{}",
+            crashed.stdout
+        );
+        scene
+            .home
+            .rekey(&["recover"])
+            .success()
+            .stdout_has("recovered");
+        scene.assert_invariants(&format!("after a crash at `{point}` and `rekey recover`"));
+    }
+}
+
+#[test]
+fn apply_resolves_an_interrupted_rotation_before_rotating_again() {
+    let scene = scene("crash-apply");
+    let crashed = scene
+        .home
+        .rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    assert_eq!(
+        crashed.code, None,
+        "crash point not reached: build with --features rekey/crash-points"
+    );
+    scene
+        .home
+        .rekey(&["plan"])
+        .code(1)
+        .stdout_has("was interrupted");
+    scene
+        .home
+        .rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("rolled back: the old key is in use again")
+        .stdout_has("Done: 1 rotated");
+    let current = key_in(&scene.home.credentials(), &scene.user).unwrap();
+    assert_ne!(current, scene.old);
+    scene.assert_invariants("after apply resolved the crash and rotated");
+}
+
+/// SIGKILL at random instants of real `rekey apply` runs. `REKEY_SOAK_RUNS` raises the
+/// count (default 50).
+#[test]
+fn random_kills_never_lose_a_key() {
+    let runs: usize = std::env::var("REKEY_SOAK_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    // How long an uninterrupted apply takes here, to spread the kills over all of it.
+    let calibration = scene("calibrate");
+    let start = Instant::now();
+    calibration.home.rekey(&["apply", "--yes"]).success();
+    let span = start.elapsed().mul_f64(1.2);
+
+    let mut killed = 0;
+    for run in 0..runs {
+        let scene = scene("kill");
+        let mut child = scene.home.spawn_rekey(&["apply", "--yes"]);
+        // The instant of the kill is what this test varies; it is not waiting for anything.
+        let delay = span.mul_f64(fastrand::f64());
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        scene.home.rekey(&["recover"]).success();
+        scene.assert_invariants(&format!("run {run}: killed after {delay:?}"));
+    }
+    assert!(
+        killed * 2 >= runs,
+        "only {killed} of {runs} runs were killed before finishing; the kill window is off"
+    );
+}
+
+#[test]
+fn recover_with_nothing_to_do_says_so() {
+    let home = Home::new();
+    home.rekey(&["recover"])
+        .success()
+        .stdout_has("No interrupted rotation");
+}
