@@ -99,7 +99,7 @@ pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryEr
             None => found.profiles.push(ProfileSpec {
                 name: name.to_owned(),
                 sinks: vec![default_sink(paths, name)],
-                policy,
+                policy: policy.clone(),
             }),
         }
     }

@@ -25,3 +25,4 @@ pub mod render;
 pub mod rotation;
 pub mod state;
 pub mod time;
+pub mod verify;

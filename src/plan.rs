@@ -178,6 +178,13 @@ pub enum Step {
         /// The sink, described.
         sink: String,
     },
+    /// Run the verification command with the new key.
+    Verify {
+        /// The command line.
+        command: String,
+        /// Roll back after this many seconds.
+        timeout_secs: u64,
+    },
     /// Deactivate the old key, signed with the new key.
     DeactivateOldKey {
         /// The old key.

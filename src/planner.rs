@@ -8,7 +8,7 @@ use crate::aws::{Aws, Caller, Identity, LastUsed};
 use crate::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
-use crate::profile::{Policy, ProfileSpec};
+use crate::profile::ProfileSpec;
 use crate::state::StateDir;
 use crate::time;
 
@@ -39,8 +39,6 @@ pub struct RotationInput {
     pub user_name: String,
     /// The user's key ids at planning time.
     pub existing_keys: Vec<String>,
-    /// The policy in force.
-    pub policy: Policy,
 }
 
 /// Inspects `spec` and decides. Errors become [`Decision::Error`] so one broken profile
@@ -69,7 +67,7 @@ pub async fn plan_profile(
     };
     let rotation = match inspect(aws, state, spec, options, &mut plan).await {
         Ok(rotation) => {
-            plan.steps = steps(&plan, &rotation);
+            plan.steps = steps(&plan, spec, &rotation);
             Some(rotation)
         }
         Err(decision) => {
@@ -210,7 +208,6 @@ async fn inspect(
         identity,
         user_name,
         existing_keys: keys.iter().map(|k| k.id.clone()).collect(),
-        policy: spec.policy,
     })
 }
 
@@ -250,7 +247,7 @@ async fn survey_sinks(
     unwritable
 }
 
-fn steps(plan: &ProfilePlan, rotation: &RotationInput) -> Vec<Step> {
+fn steps(plan: &ProfilePlan, spec: &ProfileSpec, rotation: &RotationInput) -> Vec<Step> {
     let mut steps = Vec::new();
     if let Some(other) = &plan.other_key {
         let reason = if other.deactivated_by_rekey {
@@ -263,7 +260,7 @@ fn steps(plan: &ProfilePlan, rotation: &RotationInput) -> Vec<Step> {
             reason,
         });
     }
-    let policy = rotation.policy;
+    let policy = &spec.policy;
     steps.push(Step::CreateKey);
     steps.push(Step::AwaitPropagation {
         consecutive: policy.propagation.consecutive,
@@ -272,6 +269,12 @@ fn steps(plan: &ProfilePlan, rotation: &RotationInput) -> Vec<Step> {
     steps.extend(plan.sinks.iter().map(|report| Step::WriteSink {
         sink: report.sink.clone(),
     }));
+    if let Some(verify) = &policy.verify {
+        steps.push(Step::Verify {
+            command: verify.command.join(" "),
+            timeout_secs: verify.timeout.as_secs(),
+        });
+    }
     let key_id = rotation.old_key.id().to_owned();
     steps.push(Step::DeactivateOldKey {
         key_id: key_id.clone(),

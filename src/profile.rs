@@ -15,7 +15,7 @@ pub struct ProfileSpec {
 }
 
 /// When to rotate, how to prove the new key works, and how long to keep the old one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// The old key stays deactivated this long before it is deleted (zero: at once).
     pub grace: Duration,
@@ -23,6 +23,24 @@ pub struct Policy {
     pub max_age: Option<Duration>,
     /// How the new key is proven to work.
     pub propagation: Propagation,
+    /// The user's own check, run after every sink is written.
+    pub verify: Option<Verify>,
+}
+
+/// A command that checks the new key works for what it is used for (`verify:`). It runs
+/// after every sink is written and before the old key is deactivated, with the new key
+/// in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; a non-zero exit rolls back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verify {
+    /// The program (resolved like a plugin's) and its arguments.
+    pub command: Vec<String>,
+    /// Stop it and roll back after this long.
+    pub timeout: Duration,
+}
+
+impl Verify {
+    /// Default limit for the verification command.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 }
 
 /// The propagation proof: `consecutive` successful `GetCallerIdentity` calls in a row,
@@ -44,6 +62,7 @@ impl Default for Policy {
                 timeout: Duration::from_secs(60),
                 consecutive: 3,
             },
+            verify: None,
         }
     }
 }

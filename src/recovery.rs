@@ -9,7 +9,8 @@
 //! | `planned` | nothing | forget the journal |
 //! | `deleting_stale_key` | the stale key may be gone | forget its pending record if gone |
 //! | `creating_key` | a new key whose secret never reached the journal | delete every key that was not there before |
-//! | `key_created` … `sinks_written` | the new key (secret in the journal), some sinks written | **forward** if every sink holds the new key and it works, else **back** |
+//! | `key_created` … `sinks_written` | the new key (secret in the journal), some sinks written | **forward** if every sink holds the new key, it works, and no `verify` command is set; else **back** |
+//! | `verifying` | every sink holds the new key; the check did not finish | **back** |
 //! | `deactivating_old_key` | the old key may be inactive; every sink holds the new key | **forward** |
 //! | `rolling_back` | a half-done rollback | **back** |
 //!
@@ -197,7 +198,9 @@ impl Recovery<'_> {
             | Phase::WritingSink { .. }
             | Phase::SinksWritten => {
                 let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
-                if self.everything_holds(&new_key, &record.user_arn).await {
+                // With a verification command, only a passed check may complete a rotation.
+                let no_verify = self.spec.policy.verify.is_none();
+                if no_verify && self.everything_holds(&new_key, &record.user_arn).await {
                     self.forward(journal, &new_key).await
                 } else {
                     self.back(journal, &new_key).await
@@ -207,7 +210,7 @@ impl Recovery<'_> {
                 let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
                 self.forward(journal, &new_key).await
             }
-            Phase::RollingBack { .. } => {
+            Phase::Verifying | Phase::RollingBack { .. } => {
                 let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
                 self.back(journal, &new_key).await
             }

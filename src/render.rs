@@ -83,6 +83,9 @@ fn describe_step(step: &Step) -> String {
             timeout_secs,
         } => format!("wait until STS accepts the new key {consecutive} times in a row (at most {timeout_secs}s)"),
         Step::WriteSink { sink } => format!("write {sink}"),
+        Step::Verify { command, timeout_secs } => {
+            format!("run `{command}` with the new key (at most {timeout_secs}s); roll back if it fails")
+        }
         Step::DeactivateOldKey { key_id } => format!("deactivate {key_id}, signed with the new key"),
         Step::DeleteOldKey { key_id } => format!("delete {key_id} at once (grace 0)"),
         Step::ScheduleDeletion { key_id, grace_secs } => {

@@ -25,6 +25,8 @@ use crate::profile::ProfileSpec;
 use crate::propagation;
 use crate::state::{Journal, JournalRecord, PendingDeletion, Phase, StateDir};
 use crate::time;
+use crate::verify;
+use secrecy::ExposeSecret;
 
 /// A finished rotation.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -110,7 +112,7 @@ pub async fn rotate(
     let (new_key, mut journal) = run.create_key(journal, &input).await?;
     let new = aws.caller(&new_key);
 
-    match propagation::prove(&new, &input.identity.arn, input.policy.propagation).await {
+    match propagation::prove(&new, &input.identity.arn, spec.policy.propagation).await {
         Ok(proof) => run.actions.push(format!(
             "new key {} works ({} calls, {:.1}s)",
             new_key.id(),
@@ -164,16 +166,35 @@ pub async fn rotate(
         }
     }
     let sinks = spec.sinks.len();
-    let deactivation = match journal.advance(Phase::SinksWritten) {
-        Ok(()) => match journal.advance(Phase::DeactivatingOldKey) {
-            Ok(()) => {
-                crash::point("deactivating");
-                new.set_active(&run.user, &run.old_key_id, false)
-                    .await
-                    .map_err(|e| e.to_string())
+    if let Err(e) = journal.advance(Phase::SinksWritten) {
+        return Err(run
+            .roll_back(journal, &new, &new_key, sinks, false, e.to_string())
+            .await);
+    }
+    if let Some(verify) = &spec.policy.verify {
+        if let Err(e) = journal.advance(Phase::Verifying) {
+            return Err(run
+                .roll_back(journal, &new, &new_key, sinks, false, e.to_string())
+                .await);
+        }
+        crash::point("verifying");
+        let old_secret = input.old_key.secret().expose_secret();
+        match verify::run(verify, &spec.name, &new_key, Some(old_secret)).await {
+            Ok(action) => run.actions.push(action),
+            Err(reason) => {
+                return Err(run
+                    .roll_back(journal, &new, &new_key, sinks, false, reason)
+                    .await)
             }
-            Err(e) => Err(e.to_string()),
-        },
+        }
+    }
+    let deactivation = match journal.advance(Phase::DeactivatingOldKey) {
+        Ok(()) => {
+            crash::point("deactivating");
+            new.set_active(&run.user, &run.old_key_id, false)
+                .await
+                .map_err(|e| e.to_string())
+        }
         Err(e) => Err(e.to_string()),
     };
     if let Err(reason) = deactivation {
@@ -194,7 +215,7 @@ pub async fn rotate(
         user_name: input.user_name.clone(),
     };
     let mut warnings = Vec::new();
-    match retire_old_key(state, &new, &owner, &run.old_key_id, input.policy.grace).await {
+    match retire_old_key(state, &new, &owner, &run.old_key_id, spec.policy.grace).await {
         Ok(action) => run.actions.push(action),
         Err(warning) => warnings.push(warning),
     }

@@ -21,8 +21,8 @@ use duration::HumanDuration;
 use rekey_sinks::Sink;
 
 use crate::paths::Paths;
-use crate::profile::{Policy, ProfileSpec, Propagation};
-pub use schema::{RawManifest, RawPolicy, RawProfile, RawPropagation, RawSink};
+use crate::profile::{Policy, ProfileSpec, Propagation, Verify};
+pub use schema::{RawManifest, RawPolicy, RawProfile, RawPropagation, RawSink, RawVerify};
 
 /// The manifest file name looked for in the current folder.
 pub const FILE_NAME: &str = "rekey.yaml";
@@ -113,6 +113,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
                 at.line(),
                 at.column(),
                 "propagation.consecutive must be at least 1".into(),
+            ));
+        }
+    }
+    let verifies =
+        std::iter::once(&raw.defaults.verify).chain(raw.profiles.values().map(|p| &p.verify));
+    for verify in verifies.flatten() {
+        if verify.command.value.first().is_none_or(|p| p.is_empty()) {
+            let at = verify.command.referenced;
+            return Err(invalid(
+                at.line(),
+                at.column(),
+                "verify needs `command: [program, args...]`".into(),
             ));
         }
     }
@@ -207,6 +219,14 @@ impl Manifest {
                 let consecutive =
                     |p: &Option<RawPropagation>| p.as_ref()?.consecutive.as_ref().map(|c| c.value);
                 let default_policy = Policy::default();
+                let verify = profile
+                    .verify
+                    .as_ref()
+                    .or(defaults.verify.as_ref())
+                    .map(|v| Verify {
+                        command: resolve_program(&v.command.value, paths, base),
+                        timeout: v.timeout.map_or(Verify::DEFAULT_TIMEOUT, |t| t.0),
+                    });
                 ProfileSpec {
                     name: name.clone(),
                     sinks,
@@ -223,11 +243,24 @@ impl Manifest {
                                 .or_else(|| consecutive(&defaults.propagation))
                                 .unwrap_or(default_policy.propagation.consecutive),
                         },
+                        verify,
                     },
                 }
             })
             .collect()
     }
+}
+
+/// `[program, args...]` with a program containing `/` made relative to the manifest's
+/// folder (a bare name is left for `PATH`).
+fn resolve_program(command: &[String], paths: &Paths, base: &Path) -> Vec<String> {
+    let mut resolved = command.to_vec();
+    if let Some(program) = resolved.first_mut() {
+        if program.contains('/') {
+            *program = paths.expand(program, base).display().to_string();
+        }
+    }
+    resolved
 }
 
 /// The sink a manifest entry describes, with its defaults filled in and paths resolved.

@@ -33,6 +33,18 @@ pub struct RawPolicy {
     pub max_age: Option<HumanDuration>,
     /// How the new key is proven to work before anything else changes.
     pub propagation: Option<RawPropagation>,
+    /// A command that checks the new key before the old one is deactivated.
+    pub verify: Option<RawVerify>,
+}
+
+/// `verify: { command: [prog, args...], timeout: 2m }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVerify {
+    /// The program and its arguments.
+    pub command: Spanned<Vec<String>>,
+    /// Roll back if it runs longer (default 2m).
+    pub timeout: Option<HumanDuration>,
 }
 
 /// `propagation: { timeout: 60s, consecutive: 3 }`.
@@ -55,6 +67,8 @@ pub struct RawProfile {
     pub max_age: Option<HumanDuration>,
     /// Overrides fields of `defaults.propagation`.
     pub propagation: Option<RawPropagation>,
+    /// Overrides `defaults.verify`.
+    pub verify: Option<RawVerify>,
     /// Where the key lives; the first sink is where the current key is read from.
     pub sinks: Option<Spanned<Vec<RawSink>>>,
 }

@@ -42,6 +42,8 @@ pub enum Phase {
     },
     /// Every sink holds the new key.
     SinksWritten,
+    /// The verification command is running.
+    Verifying,
     /// The old key is being deactivated.
     DeactivatingOldKey,
     /// Undoing the rotation.
@@ -303,6 +305,7 @@ fn phase_name(phase: &Phase) -> String {
         Phase::Propagated => "after the new key propagated".into(),
         Phase::WritingSink { index } => format!("while writing sink {}", index + 1),
         Phase::SinksWritten => "after writing every sink".into(),
+        Phase::Verifying => "while running the verification command".into(),
         Phase::DeactivatingOldKey => "while deactivating the old key".into(),
         Phase::RollingBack { reason } => format!("while rolling back ({reason})"),
     }

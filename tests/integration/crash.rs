@@ -206,3 +206,38 @@ fn recover_with_nothing_to_do_says_so() {
         .success()
         .stdout_has("No interrupted rotation");
 }
+
+#[test]
+fn a_crash_during_verification_rolls_back() {
+    let scene = scene("crash-verify");
+    let manifest = scene.home.read("project/rekey.yaml").replace(
+        "  grace: 1d\n",
+        "  grace: 1d\n  verify: { command: [\"true\"] }\n",
+    );
+    scene.home.write("project/rekey.yaml", &manifest);
+    for point in ["sinks-written-then-verify", "verifying"] {
+        let at = if point == "verifying" {
+            "verifying"
+        } else {
+            "after-write-1"
+        };
+        let crashed = scene
+            .home
+            .rekey_with_env(&[("REKEY_CRASH_AT", at)], &["apply", "--yes"]);
+        assert_eq!(
+            crashed.code, None,
+            "crash point `{at}` not reached: build with --features rekey/crash-points"
+        );
+        // An unfinished check never completes a rotation: back to the old key.
+        scene
+            .home
+            .rekey(&["recover"])
+            .success()
+            .stdout_has("rolled back");
+        scene.assert_invariants(&format!("after a crash at `{at}` with a verify command"));
+        assert_eq!(
+            key_in(&scene.home.credentials(), &scene.user).unwrap(),
+            scene.old
+        );
+    }
+}

@@ -14,3 +14,4 @@ mod prune;
 mod rollback;
 mod sinks;
 mod two_key_rule;
+mod verify;

@@ -1,0 +1,82 @@
+//! The verification command: the user's own check of the new key before the old one goes.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::*;
+
+/// A home with one user and a manifest whose profile runs `script` as its check.
+fn with_check(name: &str, script: &str, timeout: &str) -> (Home, String, TestKey) {
+    let home = Home::new();
+    let user = unique(name);
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.write("project/check", &format!("#!/bin/sh\n{script}\n"));
+    std::fs::set_permissions(
+        home.path("project/check"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\ndefaults:\n  verify: {{ command: [./check, --fast], timeout: {timeout} }}\nprofiles:\n  {user}: {{}}\n"),
+    );
+    (home, user, key)
+}
+
+#[test]
+fn a_passing_check_sees_the_new_key_and_the_rotation_completes() {
+    // The check sees the new key in its environment and in the file, AWS_PROFILE set,
+    // and no session token (rekey's own environment has one, below).
+    let (home, user, key) = with_check(
+        "verified",
+        "set -e\n[ \"$1\" = --fast ]\n[ \"$AWS_PROFILE\" = \"$REKEY_TEST_USER\" ]\n[ -z \"${AWS_SESSION_TOKEN+x}\" ]\n\
+         grep -q \"aws_access_key_id = $AWS_ACCESS_KEY_ID\" \"$AWS_SHARED_CREDENTIALS_FILE\"\n\
+         grep -q \"aws_secret_access_key = $AWS_SECRET_ACCESS_KEY\" \"$AWS_SHARED_CREDENTIALS_FILE\"",
+        "30s",
+    );
+    home.rekey(&["plan"])
+        .success()
+        .stdout_has("with the new key (at most 30s); roll back if it fails");
+    home.rekey_with_env(
+        &[
+            ("REKEY_TEST_USER", &user),
+            ("AWS_SESSION_TOKEN", "stale-token"),
+        ],
+        &["apply", "--yes"],
+    )
+    .success()
+    .stdout_has("verification `")
+    .stdout_has("passed");
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    let mut expected = vec![(key.id.clone(), false), (new_key.id.clone(), true)];
+    expected.sort();
+    assert_eq!(moto().keys(&user), expected);
+}
+
+#[test]
+fn a_failing_check_rolls_back_and_its_output_is_redacted() {
+    let (home, user, key) = with_check(
+        "unverified",
+        "echo \"app says no to $AWS_SECRET_ACCESS_KEY\"\nexit 3",
+        "30s",
+    );
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("failed (exit status: 3)")
+        .stdout_has("app says no to [REDACTED]")
+        .stdout_has("rolled back");
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+    assert_eq!(home.credentials(), section(&user, &key));
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}
+
+#[test]
+fn a_check_that_hangs_is_stopped_and_rolled_back() {
+    let (home, user, key) = with_check("hung", "exec sleep 600", "1s");
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("timed out after 1s")
+        .stdout_has("rolled back");
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+    assert_eq!(home.credentials(), section(&user, &key));
+}
