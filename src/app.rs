@@ -28,7 +28,7 @@ use crate::state::StateDir;
 /// Runs the command `cli` names.
 pub async fn run(cli: Cli) -> Result<Outcome> {
     let paths = Paths::resolve(|name| std::env::var(name).ok(), cli.state_dir.clone());
-    let state = StateDir::new(&paths.state_dir);
+    let state = StateDir::new(&paths.state_dir).with_lock_timeout(cli.lock_timeout.0);
     match cli.command {
         Command::Plan(args) => plan(&paths, &state, args).await,
         Command::Apply(args) => apply(&paths, &state, args).await,

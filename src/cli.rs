@@ -20,6 +20,10 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// How long to wait for another rekey process that is rotating the same user or
+    /// writing the same file.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10s")]
+    pub lock_timeout: HumanDuration,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

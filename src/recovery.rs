@@ -22,6 +22,7 @@
 use serde::Serialize;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller};
+use crate::lock::{self, LockName};
 use crate::profile::ProfileSpec;
 use crate::rotation::{retire_old_key, Owner};
 use crate::state::{Journal, Phase, StateDir, StateError};
@@ -88,16 +89,39 @@ pub async fn recover(
             }));
             continue;
         }
-        results.push(
-            Recovery {
-                aws,
-                state,
-                spec,
-                actions: Vec::new(),
+        // Wait for a process that may still be running this rotation; then it is ours
+        // only if its journal is still there.
+        let name = LockName::user(&record.account, &record.user_name, &record.user_arn);
+        let _held = match lock::acquire(state, vec![name], state.lock_timeout()) {
+            Ok(held) => held,
+            Err(e) => {
+                results.push(Err(RecoveryFailure {
+                    profile: spec.name.clone(),
+                    message: e.to_string(),
+                    actions: Vec::new(),
+                }));
+                continue;
             }
-            .run(journal)
-            .await,
-        );
+        };
+        let journal = match journal.reload() {
+            Ok(Some(journal)) => journal,
+            Ok(None) => continue,
+            Err(e) => {
+                results.push(Err(RecoveryFailure {
+                    profile: spec.name.clone(),
+                    message: e.to_string(),
+                    actions: Vec::new(),
+                }));
+                continue;
+            }
+        };
+        let recovery = Recovery {
+            aws,
+            state,
+            spec,
+            actions: Vec::new(),
+        };
+        results.push(recovery.run(journal).await);
     }
     Ok(results)
 }

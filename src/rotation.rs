@@ -19,6 +19,7 @@ use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller};
 use crate::crash;
+use crate::lock::{self, LockName};
 use crate::plan::{ProfilePlan, Step};
 use crate::planner::RotationInput;
 use crate::profile::ProfileSpec;
@@ -99,6 +100,21 @@ pub async fn rotate(
         phase: Phase::Planned,
         new_key: None,
     };
+    // No other rekey may rotate this user or write these places meanwhile.
+    let mut locks = vec![LockName::user(
+        &record.account,
+        &record.user_name,
+        &record.user_arn,
+    )];
+    locks.extend(
+        spec.sinks
+            .iter()
+            .filter_map(|s| s.lock_key())
+            .map(|k| LockName::place(&k)),
+    );
+    let _held = lock::acquire(state, locks, state.lock_timeout())
+        .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
+    run.still_as_planned(&input).await?;
     let mut journal = Journal::begin(state, record)
         .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
     crash::point("planned");
@@ -249,6 +265,35 @@ impl Run<'_> {
             kind,
             actions: std::mem::take(&mut self.actions),
         }
+    }
+
+    /// After waiting for the locks: refuses to go on if another process changed the
+    /// user's keys or the first sink since planning.
+    async fn still_as_planned(&mut self, input: &RotationInput) -> Result<(), RotationFailure> {
+        let changed = || "changed since planning (another rekey run?); run apply again".to_owned();
+        let source = self.spec.sinks.first().map(|s| s.read_id());
+        let held = match source {
+            Some(read) => read.await.ok().flatten(),
+            None => None,
+        };
+        if held.as_deref() != Some(self.old_key_id.as_str()) {
+            return Err(self.fail(FailureKind::NotStarted(format!(
+                "the first sink {}",
+                changed()
+            ))));
+        }
+        let now: Vec<String> = match self.old.list_keys(&self.user).await {
+            Ok(keys) => keys.into_iter().map(|k| k.id).collect(),
+            Err(e) => return Err(self.fail(FailureKind::NotStarted(e.to_string()))),
+        };
+        // A key that vanished (pruned meanwhile) is fine; one that appeared is not.
+        if now.iter().any(|id| !input.existing_keys.contains(id)) {
+            return Err(self.fail(FailureKind::NotStarted(format!(
+                "the user's keys {}",
+                changed()
+            ))));
+        }
+        Ok(())
     }
 
     /// Deletes an inactive key (known to rekey, or allowed by `--make-room`).

@@ -41,6 +41,12 @@ pub trait Sink: Send + Sync {
     /// Puts the place back exactly as it was when `snapshot` was taken.
     async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError>;
 
+    /// What two processes must not write at once (a file's resolved path, a keyring
+    /// entry), or `None` if the place guards itself (plugins).
+    fn lock_key(&self) -> Option<String> {
+        None
+    }
+
     /// Removes what an interrupted write may have left beside the place (for files: a
     /// temporary file holding the new secret). Called when recovering.
     async fn clean_up(&self) -> Result<(), SinkError> {

@@ -142,6 +142,19 @@ impl<F: TextFormat> Sink for FileSink<F> {
         self.format.describe(&self.path)
     }
 
+    fn lock_key(&self) -> Option<String> {
+        // The file that is really replaced: through a symlink, with `..` resolved.
+        let target = atomic::resolve_symlink(&self.path).unwrap_or_else(|_| self.path.clone());
+        let resolved = match (
+            target.parent().and_then(|p| p.canonicalize().ok()),
+            target.file_name(),
+        ) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => target,
+        };
+        Some(format!("file {}", resolved.display()))
+    }
+
     async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
         let this = self.clone();
         blocking(move || match this.read_text()? {

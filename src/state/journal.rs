@@ -181,6 +181,16 @@ impl StateDir {
 }
 
 impl Journal {
+    /// The journal as it is on disk now (`None` once its rotation has ended), for a
+    /// reader that waited for the rotation's lock.
+    pub fn reload(self) -> Result<Option<Journal>, StateError> {
+        let Some(bytes) = self.state.read(&self.path)? else {
+            return Ok(None);
+        };
+        let record = serde_json::from_slice(&bytes).map_err(|e| corrupt(&self.path, e))?;
+        Ok(Some(Journal { record, ..self }))
+    }
+
     /// What the journal holds.
     pub fn record(&self) -> &JournalRecord {
         &self.record

@@ -36,12 +36,30 @@ pub struct StateError {
 #[derive(Debug, Clone)]
 pub struct StateDir {
     root: PathBuf,
+    lock_timeout: std::time::Duration,
 }
 
 impl StateDir {
+    /// How long to wait for a lock held by another rekey process, unless told otherwise.
+    pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
     /// Uses `root` as the state directory; nothing is created until something is stored.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            lock_timeout: Self::DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    /// The same directory, waiting up to `timeout` for locks ([`crate::lock`]).
+    pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for a lock held by another process.
+    pub fn lock_timeout(&self) -> std::time::Duration {
+        self.lock_timeout
     }
 
     /// The directory.

@@ -9,6 +9,7 @@ mod bad_input;
 mod crash;
 mod default_mode;
 mod keyring;
+mod locking;
 mod manifest_mode;
 mod prune;
 mod rollback;

@@ -61,6 +61,51 @@ impl Sink for FailingSink {
 }
 
 #[test]
+fn a_rotation_whose_plan_went_stale_changes_nothing() {
+    let home = Home::new();
+    let user = unique("stale");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let spec = ProfileSpec {
+        name: user.clone(),
+        sinks: vec![Box::new(CredentialsFile::new(
+            home.credentials_path(),
+            &user,
+        ))],
+        policy: Policy::default(),
+    };
+    let state = StateDir::new(home.state_dir());
+    let aws = Aws::from_config(block_on(emulator_config()));
+    let planned = block_on(plan_profile(&aws, &state, &spec, PlanOptions::default()));
+    // Someone else adds a key between planning and rotating.
+    let other = moto().create_key(&user);
+    moto().set_active(&user, &other.id, false);
+    let input = planned.rotation.expect("plan decides to rotate");
+    let failure =
+        block_on(rotate(&aws, &state, &spec, &planned.plan, input)).expect_err("the plan is stale");
+    assert!(
+        matches!(failure.kind, FailureKind::NotStarted(_)),
+        "{failure}"
+    );
+    assert!(
+        failure.to_string().contains("changed since planning"),
+        "{failure}"
+    );
+    assert_eq!(home.credentials(), section(&user, &key));
+    assert_eq!(moto().keys(&user).len(), 2, "no key created");
+}
+
+/// SDK settings for moto, without credentials (every client signs with its own key).
+async fn emulator_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto().endpoint)
+        .no_credentials()
+        .load()
+        .await
+}
+
+#[test]
 fn a_failed_sink_write_restores_the_written_sinks_and_deletes_the_new_key() {
     let home = Home::new();
     let user = unique("sinkfail");
@@ -77,13 +122,7 @@ fn a_failed_sink_write_restores_the_written_sinks_and_deletes_the_new_key() {
     };
     let state = StateDir::new(home.state_dir());
     let failure = block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&moto().endpoint)
-            .no_credentials()
-            .load()
-            .await;
-        let aws = Aws::from_config(config);
+        let aws = Aws::from_config(emulator_config().await);
         let planned = plan_profile(&aws, &state, &spec, PlanOptions::default()).await;
         let input = planned.rotation.expect("plan decides to rotate");
         rotate(&aws, &state, &spec, &planned.plan, input)

@@ -495,6 +495,8 @@ impl Home {
         }
         let mut out = Vec::new();
         walk(&self.state_dir(), &self.state_dir(), &mut out);
+        // Lock files persist by design and hold only a pid.
+        out.retain(|f| !f.starts_with("locks/"));
         out.sort();
         out
     }

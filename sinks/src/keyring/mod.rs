@@ -140,6 +140,10 @@ impl Sink for Keyring {
         format!("keyring entry {}/{}", self.service, self.account)
     }
 
+    fn lock_key(&self) -> Option<String> {
+        Some(self.describe())
+    }
+
     async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
         self.blocking(|this| match this.get()? {
             None => Ok(None),

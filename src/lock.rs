@@ -1,0 +1,183 @@
+//! Locks, so that two rekey processes never rotate the same user or write the same file
+//! at once.
+//!
+//! A lock is an OS file lock (`flock`) on a file in `$STATE/locks/`, so it is released
+//! when its holder exits, even by `kill -9`. The holder writes its pid into the file,
+//! so a process that waits in vain can say who holds it.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::state::StateDir;
+
+/// Locks held until dropped.
+#[derive(Debug)]
+pub struct Held {
+    _files: Vec<File>,
+}
+
+/// A lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// Another process held it for longer than the timeout.
+    #[error(
+        "{what} is in use by another rekey process{holder}; waited {waited:?} (see --lock-timeout)"
+    )]
+    Busy {
+        /// What the lock protects.
+        what: String,
+        /// `" (pid N)"` when the holder wrote its pid.
+        holder: String,
+        /// How long this process waited.
+        waited: Duration,
+    },
+    /// The lock file could not be used.
+    #[error("cannot use lock file {}: {source}", path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a lock protects, and the name of its file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LockName {
+    /// For messages, e.g. `user arn:aws:iam::1:user/alice`.
+    pub what: String,
+    /// The lock file's name (stable, filesystem-safe).
+    pub file: String,
+}
+
+impl LockName {
+    /// The lock on rotating `user_name` of `account`.
+    pub fn user(account: &str, user_name: &str, user_arn: &str) -> Self {
+        Self {
+            what: format!("user {user_arn}"),
+            file: format!("user-{}.lock", fnv1a(&format!("{account}/{user_name}"))),
+        }
+    }
+
+    /// The lock on writing the place `key` (a sink's [`rekey_sinks::Sink::lock_key`]).
+    pub fn place(key: &str) -> Self {
+        Self {
+            what: key.to_owned(),
+            file: format!("place-{}.lock", fnv1a(key)),
+        }
+    }
+}
+
+/// Takes every lock in `names` (in a fixed order, so two processes cannot deadlock),
+/// waiting up to `timeout` for each.
+pub fn acquire(
+    state: &StateDir,
+    mut names: Vec<LockName>,
+    timeout: Duration,
+) -> Result<Held, LockError> {
+    names.sort();
+    names.dedup();
+    let dir = state.root().join("locks");
+    rekey_sinks::atomic::create_private_dir_all(&dir).map_err(|source| LockError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut files = Vec::new();
+    for name in names {
+        files.push(acquire_one(&dir.join(&name.file), &name.what, timeout)?);
+    }
+    Ok(Held { _files: files })
+}
+
+fn acquire_one(path: &PathBuf, what: &str, timeout: Duration) -> Result<File, LockError> {
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if start.elapsed() < timeout => {
+                // Polling (bounded by the timeout) keeps the wait interruptible and simple.
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                let pid = pid.trim();
+                return Err(LockError::Busy {
+                    what: what.to_owned(),
+                    holder: if pid.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pid {pid})")
+                    },
+                    waited: start.elapsed(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    write!(file, "{}", std::process::id()).map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(file)
+}
+
+/// A stable 64-bit FNV-1a hash, for lock file names that survive rekey upgrades
+/// (std's hasher makes no such promise).
+fn fnv1a(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_waits_then_names_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        let name = LockName::user("1", "alice", "arn:aws:iam::1:user/alice");
+        let held = acquire(&state, vec![name.clone()], Duration::ZERO).unwrap();
+        // flock is per open file description: a second open in this process conflicts
+        // just as another process would.
+        let err = acquire(&state, vec![name.clone()], Duration::from_millis(120)).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("user arn:aws:iam::1:user/alice"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("pid {}", std::process::id())),
+            "{message}"
+        );
+        drop(held);
+        acquire(&state, vec![name], Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn names_are_stable_and_distinct() {
+        assert_eq!(fnv1a(""), "cbf29ce484222325");
+        assert_ne!(
+            LockName::place("file:/a").file,
+            LockName::place("file:/b").file
+        );
+    }
+}
