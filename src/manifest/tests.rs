@@ -191,3 +191,20 @@ fn the_annotated_example_manifest_parses() {
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
     assert_eq!(manifest.resolve(&paths()).len(), 2);
 }
+
+proptest::proptest! {
+    /// Whatever the text, the manifest parser answers (manifest or error) without panicking.
+    #[test]
+    fn the_parser_never_panics(text in "\\PC{0,300}") {
+        let _ = parse(Path::new("/p/rekey.yaml"), &text);
+    }
+
+    /// Near-valid manifests (a valid one with a line replaced by noise) never panic either.
+    #[test]
+    fn near_valid_manifests_never_panic(line in 0usize..12, noise in "[ -~]{0,30}") {
+        let mut lines: Vec<String> = include_str!("../../examples/rekey.yaml").lines().map(str::to_owned).collect();
+        let at = line % lines.len();
+        lines[at] = noise;
+        let _ = parse(Path::new("/p/rekey.yaml"), &lines.join("\n"));
+    }
+}
