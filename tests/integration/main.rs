@@ -13,6 +13,7 @@ mod locking;
 mod manifest_mode;
 mod prune;
 mod rollback;
+mod secrets;
 mod sinks;
 mod two_key_rule;
 mod verify;
