@@ -342,8 +342,9 @@ impl Run<'_> {
         crash::point("creating-key");
         let key = match self.old.create_key(&self.user).await {
             Ok(key) => key,
-            Err(e) if e.kind == AwsErrorKind::NoResponse => {
-                // The key may exist although its secret never arrived: find and delete it.
+            Err(e) => {
+                // Whatever the error, a key may exist whose secret never arrived (a
+                // lost answer, a reset connection): find any stranger and delete it.
                 let reason = e.to_string();
                 return Err(match self.delete_unknown_keys(&input.existing_keys).await {
                     Ok(()) => self.abandon(journal, reason),
@@ -357,7 +358,6 @@ impl Run<'_> {
                     }
                 });
             }
-            Err(e) => return Err(self.abandon(journal, e.to_string())),
         };
         // The most dangerous instant: the key exists, its secret only in memory.
         crash::point("key-created");

@@ -11,6 +11,7 @@ mod error;
 use std::time::{Duration, SystemTime};
 
 use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -38,6 +39,15 @@ impl Aws {
         let base = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .no_credentials()
+            // Throttling, 5xx and dropped connections are retried with exponential
+            // backoff and jitter; a few more attempts than the default 3 ride out a
+            // throttling burst. (CreateAccessKey opts out: see `create_key`.)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(5)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
@@ -175,10 +185,16 @@ impl Caller {
 
     /// `iam:CreateAccessKey` for `user`. The only moment the secret is ever visible.
     pub async fn create_key(&self, user: &str) -> Result<AccessKey, AwsError> {
+        // Never retried by the SDK: a retry after a lost answer would create a second
+        // key. The caller reconciles instead (lists the keys and deletes strangers).
         let out = self
             .iam
             .create_access_key()
             .user_name(user)
+            .customize()
+            .config_override(
+                aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("iam:CreateAccessKey", e))?;

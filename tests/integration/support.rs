@@ -330,6 +330,8 @@ pub fn key_in(text: &str, section: &str) -> Option<TestKey> {
 /// A temporary home: `~/.aws/credentials`, `~/.aws/config`, a state dir, a project dir.
 pub struct Home {
     dir: tempfile::TempDir,
+    /// Where rekey sends AWS requests (moto, or a fault proxy in front of it).
+    endpoint: RefCell<Option<String>>,
     outputs: RefCell<Vec<String>>,
     secrets: RefCell<Vec<String>>,
 }
@@ -341,9 +343,16 @@ impl Home {
         std::fs::create_dir_all(dir.path().join("project")).unwrap();
         Self {
             dir,
+            endpoint: RefCell::default(),
             outputs: RefCell::default(),
             secrets: RefCell::default(),
         }
+    }
+
+    /// Sends rekey's AWS requests to `endpoint` (a fault proxy) instead of moto.
+    pub fn via(self, endpoint: &str) -> Self {
+        *self.endpoint.borrow_mut() = Some(endpoint.to_owned());
+        self
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -474,7 +483,13 @@ impl Home {
             .env("AWS_SHARED_CREDENTIALS_FILE", self.credentials_path())
             .env("AWS_CONFIG_FILE", self.path(".aws/config"))
             .env("REKEY_STATE_DIR", self.state_dir())
-            .env("AWS_ENDPOINT_URL", &moto().endpoint);
+            .env(
+                "AWS_ENDPOINT_URL",
+                self.endpoint
+                    .borrow()
+                    .clone()
+                    .unwrap_or_else(|| moto().endpoint.clone()),
+            );
         if let Ok(address) = std::env::var("DBUS_SESSION_BUS_ADDRESS") {
             command.env("DBUS_SESSION_BUS_ADDRESS", address);
         }

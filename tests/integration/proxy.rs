@@ -1,0 +1,241 @@
+//! A fault-injecting HTTP proxy in front of moto, answering in AWS's own error format.
+//!
+//! It forwards each request to moto (one request per connection) unless a fault is set
+//! for its `Action`: throttling bursts, 5xx answers, connection resets before or after
+//! moto saw the request, added latency, `AccessDenied`, and IAM's propagation delay (a
+//! key created through the proxy is refused with `InvalidClientTokenId` for a while).
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::moto;
+
+/// What the proxy does wrong, per `Action` (e.g. `CreateAccessKey`).
+#[derive(Default)]
+pub struct Faults {
+    /// Answer `Throttling` to the next N requests of the action.
+    pub throttle: HashMap<&'static str, u32>,
+    /// Answer this status (500, 503) to the next N requests of the action.
+    pub server_error: HashMap<&'static str, (u16, u32)>,
+    /// Close the connection, unanswered and unforwarded, for the next N requests.
+    pub reset: HashMap<&'static str, u32>,
+    /// Forward the next N requests, then close the connection without the answer.
+    pub lose_answer: HashMap<&'static str, u32>,
+    /// Answer `AccessDenied` to every request of these actions.
+    pub deny: HashSet<&'static str>,
+    /// Wait this long before answering anything.
+    pub latency: Duration,
+    /// Refuse requests signed with a key this long after its creation.
+    pub propagation: Duration,
+    /// Key ids seen in `CreateAccessKey` answers, with when.
+    created: HashMap<String, Instant>,
+    /// Every action that reached the proxy, in order.
+    pub seen: Vec<String>,
+}
+
+/// A running proxy; it lives as long as the test process.
+pub struct FaultProxy {
+    pub endpoint: String,
+    faults: Arc<Mutex<Faults>>,
+}
+
+impl FaultProxy {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let faults = Arc::new(Mutex::new(Faults::default()));
+        let shared = faults.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let faults = shared.clone();
+                std::thread::spawn(move || serve(client, &faults));
+            }
+        });
+        Self { endpoint, faults }
+    }
+
+    /// Changes the faults.
+    pub fn set(&self, change: impl FnOnce(&mut Faults)) {
+        change(&mut self.faults.lock().unwrap());
+    }
+
+    /// How many requests of `action` reached the proxy.
+    pub fn count(&self, action: &str) -> usize {
+        self.faults
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|a| *a == action)
+            .count()
+    }
+}
+
+fn take(counter: &mut HashMap<&'static str, u32>, action: &str) -> bool {
+    match counter.get_mut(action) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            true
+        }
+        _ => false,
+    }
+}
+
+fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
+    let Some(request) = read_request(&mut client) else {
+        return;
+    };
+    let action = field(&request.body, "Action").unwrap_or_default();
+    let key_id = request
+        .head
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split('/').next())
+        .unwrap_or_default()
+        .to_owned();
+
+    enum Do {
+        Answer(u16, &'static str, String),
+        Reset,
+        Forward { lose_answer: bool },
+    }
+    let (todo, latency) = {
+        let mut f = faults.lock().unwrap();
+        f.seen.push(action.clone());
+        let propagating = f
+            .created
+            .get(&key_id)
+            .is_some_and(|at| at.elapsed() < f.propagation);
+        let todo = if propagating {
+            Do::Answer(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.".into(),
+            )
+        } else if f.deny.contains(action.as_str()) {
+            Do::Answer(
+                403,
+                "AccessDenied",
+                format!("User: arn:aws:iam::123456789012:user/x is not authorized to perform: iam:{action}"),
+            )
+        } else if take(&mut f.throttle, &action) {
+            Do::Answer(400, "Throttling", "Rate exceeded".into())
+        } else if let Some((status, n)) = f
+            .server_error
+            .get_mut(action.as_str())
+            .filter(|(_, n)| *n > 0)
+        {
+            *n -= 1;
+            let status = *status;
+            Do::Answer(
+                status,
+                if status == 503 {
+                    "ServiceUnavailable"
+                } else {
+                    "InternalFailure"
+                },
+                "try again".into(),
+            )
+        } else if take(&mut f.reset, &action) {
+            Do::Reset
+        } else {
+            Do::Forward {
+                lose_answer: take(&mut f.lose_answer, &action),
+            }
+        };
+        (todo, f.latency)
+    };
+    std::thread::sleep(latency); // the injected latency itself
+    match todo {
+        Do::Reset => {}
+        Do::Answer(status, code, message) => {
+            let body = format!(
+                "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
+                 <Code>{code}</Code><Message>{message}</Message></Error><RequestId>rekey-fault</RequestId></ErrorResponse>"
+            );
+            let _ = write!(
+                client,
+                "HTTP/1.1 {status} Fault\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        Do::Forward { lose_answer } => {
+            let answer = forward(&request);
+            if action == "CreateAccessKey" {
+                if let Some(id) = between(&answer, "<AccessKeyId>", "</AccessKeyId>") {
+                    faults.lock().unwrap().created.insert(id, Instant::now());
+                }
+            }
+            if !lose_answer {
+                let _ = client.write_all(&answer);
+            }
+        }
+    }
+}
+
+struct Request {
+    head: String,
+    body: String,
+}
+
+fn read_request(client: &mut TcpStream) -> Option<Request> {
+    let mut reader = BufReader::new(client.try_clone().ok()?);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        // One request per connection: the client must not wait to reuse it.
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            head.push_str(&line);
+        }
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request {
+        head,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn forward(request: &Request) -> Vec<u8> {
+    let address = moto().endpoint.trim_start_matches("http://").to_owned();
+    let mut upstream = TcpStream::connect(address).unwrap();
+    let _ = write!(
+        upstream,
+        "{}Connection: close\r\n\r\n{}",
+        request.head, request.body
+    );
+    let mut answer = Vec::new();
+    let _ = upstream.read_to_end(&mut answer);
+    answer
+}
+
+/// A form field of a query-protocol body (`Action=CreateAccessKey&Version=…`).
+fn field(body: &str, name: &str) -> Option<String> {
+    body.split('&')
+        .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+fn between(bytes: &[u8], start: &str, end: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(text[from..to].to_owned())
+}
