@@ -63,7 +63,7 @@ pub enum FailureKind {
     #[error("{0}; rolled back: the old key is still active and every sink holds it")]
     RolledBack(String),
     /// Undoing failed part-way; the journal keeps everything needed to finish by hand.
-    #[error("{reason}; rollback incomplete ({}); the journal {} keeps the new key and the sink backups, so no key is lost", failures.join("; "), journal.display())]
+    #[error("{reason}; rollback incomplete ({}); the journal {} keeps the new key and the sink backups, so no key is lost: run `rekey recover` once the cause is fixed", failures.join("; "), journal.display())]
     RollbackIncomplete {
         /// Why the rotation failed.
         reason: String,
@@ -434,7 +434,13 @@ impl Run<'_> {
         }) {
             failures.push(format!("journal: {e}"));
         }
-        if old_maybe_inactive {
+        // The deactivation may have failed before it happened (denied, say): then there
+        // is nothing to reactivate, and trying could fail for the same reason.
+        let still_active = match new.list_keys(&self.user).await {
+            Ok(keys) => keys.iter().any(|k| k.id == self.old_key_id && k.active),
+            Err(_) => false,
+        };
+        if old_maybe_inactive && !still_active {
             match new.set_active(&self.user, &self.old_key_id, true).await {
                 Ok(()) => self
                     .actions

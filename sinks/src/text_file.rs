@@ -209,6 +209,13 @@ impl<F: TextFormat> Sink for FileSink<F> {
         };
         blocking(move || match bytes {
             None => atomic::remove_file(&path).map_err(|e| SinkError::io("remove", &path, e)),
+            // A write that failed left the file as it was: nothing to restore (and no
+            // need for space on a full disk).
+            Some(bytes)
+                if std::fs::read(&path).is_ok_and(|now| Zeroizing::new(now)[..] == bytes[..]) =>
+            {
+                Ok(())
+            }
             Some(bytes) => {
                 atomic::write_file(&path, &bytes).map_err(|e| SinkError::io("restore", &path, e))
             }

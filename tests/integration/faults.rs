@@ -145,3 +145,19 @@ fn latency_only_slows_things_down() {
     home.rekey(&["apply", "--yes"]).success();
     assert_rotated(&home, &user, &key);
 }
+
+#[test]
+fn a_denied_deactivation_rolls_everything_back() {
+    let (home, proxy, user, key) = through_proxy("no-deactivate");
+    proxy.set(|f| {
+        f.deny.insert("UpdateAccessKey");
+    });
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("iam:UpdateAccessKey failed: AccessDenied")
+        .stdout_has("rolled back")
+        .stdout_has("restored credentials file")
+        .stdout_has("deleted new key");
+    assert_unchanged(&home, &user, &key);
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}

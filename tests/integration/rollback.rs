@@ -181,3 +181,77 @@ fn an_interrupted_rotation_blocks_the_user_until_resolved() {
     assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
     assert_eq!(home.credentials(), section(&user, &key));
 }
+
+/// A tiny tmpfs mounted for the test's duration (unmounted even if the test fails).
+struct TinyDisk(std::path::PathBuf);
+
+impl TinyDisk {
+    fn mount(dir: std::path::PathBuf, size: &str) -> Self {
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the disk-full test mounts a tiny tmpfs and needs root (CI runs as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(dir)
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_during_a_write_rolls_back() {
+    let home = Home::new();
+    let user = unique("diskfull");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let disk = TinyDisk::mount(home.path("project/full"), "8k");
+    let env = format!(
+        "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+        key.id, key.secret
+    );
+    home.write("project/full/.env", &env);
+    // Fill what is left, so the temporary file of the atomic write cannot be written.
+    let mut filler = Vec::new();
+    while std::fs::write(
+        home.path(&format!("project/full/filler{}", filler.len())),
+        vec![b'x'; 1024],
+    )
+    .is_ok()
+    {
+        filler.push(());
+    }
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: dotenv\n        path: full/.env\n"
+        ),
+    );
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("No space left on device")
+        .stdout_has("rolled back")
+        .stdout_has("restored credentials file");
+    assert_eq!(
+        home.credentials(),
+        section(&user, &key),
+        "the first sink is restored"
+    );
+    assert_eq!(
+        home.read("project/full/.env"),
+        env,
+        "the full disk's file is untouched"
+    );
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+    drop(disk);
+}
