@@ -70,3 +70,80 @@ fn a_credentials_file_with_a_duplicated_section_is_refused() {
     assert_eq!(home.credentials(), text);
     assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
 }
+
+#[test]
+fn malformed_sink_files_stop_the_profile_before_any_key_is_created() {
+    let cases = [
+        (
+            "bad.env",
+            "dotenv\n        path: bad.env",
+            "AWS_ACCESS_KEY_ID='unclosed\n",
+        ),
+        (
+            "bad.json",
+            "file\n        path: bad.json\n        access_key_id: a\n        secret_access_key: b",
+            "{\"a\": \"x\", \"b\": }",
+        ),
+        (
+            "bad.yaml",
+            "file\n        path: bad.yaml\n        access_key_id: a\n        secret_access_key: b",
+            "a: [x\nb: y\n",
+        ),
+        (
+            "bad.toml",
+            "file\n        path: bad.toml\n        access_key_id: a\n        secret_access_key: b",
+            "a = \"x\"\nb = \n",
+        ),
+        (
+            "bad.ini",
+            "credentials_file\n        path: bad.ini",
+            "key = value before any section\n",
+        ),
+    ];
+    for (file, sink, text) in cases {
+        let (home, user, key) = home_with_user();
+        home.write(&format!("project/{file}"), text);
+        home.write(
+            "project/rekey.yaml",
+            &format!("version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n      - type: {sink}\n"),
+        );
+        home.rekey(&["plan"])
+            .code(1)
+            .stdout_has("UNWRITABLE")
+            .stdout_has(file);
+        home.rekey(&["apply", "--yes"]).code(1).stdout_has(file);
+        assert_unchanged(&home, &user, &key);
+        assert_eq!(
+            home.read(&format!("project/{file}")),
+            text,
+            "{file} untouched"
+        );
+    }
+}
+
+#[test]
+fn wrong_types_in_the_manifest_are_errors_with_positions() {
+    let (home, user, key) = home_with_user();
+    for (yaml, expected) in [
+        (
+            format!("version: one\nprofiles:\n  {user}: {{}}\n"),
+            "rekey.yaml:1:",
+        ),
+        (
+            format!("version: 1\ndefaults:\n  grace: [7d]\nprofiles:\n  {user}: {{}}\n"),
+            "rekey.yaml:3:",
+        ),
+        (
+            format!("version: 1\nprofiles:\n  {user}:\n    sinks: credentials_file\n"),
+            "rekey.yaml:4:",
+        ),
+        (
+            format!("version: 1\nprofiles:\n  {user}:\n    propagation: {{ consecutive: -1 }}\n"),
+            "rekey.yaml:4:",
+        ),
+    ] {
+        home.write("project/rekey.yaml", &yaml);
+        home.rekey(&["apply", "--yes"]).code(1).stderr_has(expected);
+        assert_unchanged(&home, &user, &key);
+    }
+}
