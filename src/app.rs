@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::aws::Aws;
 use crate::cli::{
-    ApplyArgs, Cli, Command, CredentialProcessArgs, Outcome, Output, PlanArgs, PruneArgs,
-    RecoverArgs, Selection,
+    ApplyArgs, Cli, Command, CredentialProcessArgs, InitArgs, Outcome, Output, PlanArgs, PruneArgs,
+    RecoverArgs, Selection, StatusArgs,
 };
 use crate::discovery::{self, Skipped};
 use crate::manifest;
@@ -34,7 +34,106 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Apply(args) => apply(&paths, &state, args).await,
         Command::Prune(args) => prune_command(&paths, &state, args).await,
         Command::Recover(args) => recover_command(&paths, &state, args).await,
+        Command::Status(args) => status(&paths, &state, args).await,
+        Command::Init(args) => init(&paths, args),
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut command, "rekey", &mut std::io::stdout());
+            Ok(Outcome::Success)
+        }
         Command::CredentialProcess(args) => credential_process(args).await,
+    }
+}
+
+/// What `rekey status --output json` prints for a profile.
+#[derive(Serialize)]
+pub(crate) struct ProfileStatus {
+    #[serde(flatten)]
+    pub plan: crate::plan::ProfilePlan,
+    /// Old keys of this profile waiting for deletion.
+    pub pending: Vec<crate::state::PendingDeletion>,
+    /// Things the user should know (e.g. the key is past `max_age`).
+    pub warnings: Vec<String>,
+}
+
+async fn status(paths: &Paths, state: &StateDir, args: StatusArgs) -> Result<Outcome> {
+    let profiles = load_profiles(paths, &args.selection, None)?;
+    warn_about_environment_keys();
+    let aws = Aws::load().await;
+    let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default()).await?;
+    let pending = state.all_pending()?;
+    let statuses: Vec<ProfileStatus> = plan
+        .profiles
+        .into_iter()
+        .zip(&profiles.specs)
+        .map(|(plan, spec)| {
+            let mut warnings = Vec::new();
+            if let (Some(max_age), Some(key)) = (spec.policy.max_age, &plan.current_key) {
+                let age = crate::time::since(key.created, SystemTime::now());
+                if age >= max_age {
+                    warnings.push(format!(
+                        "key {} is {} old, past max_age {}: `rekey apply` rotates it",
+                        key.id,
+                        crate::time::age(age),
+                        crate::time::age(max_age)
+                    ));
+                }
+            }
+            ProfileStatus {
+                pending: pending
+                    .iter()
+                    .filter(|p| p.profile == plan.profile)
+                    .cloned()
+                    .collect(),
+                plan,
+                warnings,
+            }
+        })
+        .collect();
+    match args.output {
+        Output::Text => print!("{}", render::status(&statuses, &plan.skipped)),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "schema": Plan::SCHEMA_VERSION,
+                "source": plan.source,
+                "profiles": statuses,
+                "skipped": plan.skipped,
+            }))?
+        ),
+    }
+    Ok(Outcome::Success)
+}
+
+fn init(paths: &Paths, args: InitArgs) -> Result<Outcome> {
+    if args.manifest.exists() && !args.force {
+        bail!(
+            "{} already exists; use --force to replace it",
+            args.manifest.display()
+        );
+    }
+    let found = discovery::discover(paths, Policy::default())?;
+    let text = crate::init::starter_manifest(&found);
+    // Check what we write is a manifest rekey reads.
+    manifest::parse(&args.manifest, &text)
+        .context("internal error: the starter manifest does not parse")?;
+    std::fs::write(&args.manifest, text)
+        .with_context(|| format!("cannot write {}", args.manifest.display()))?;
+    println!(
+        "Wrote {} with {} profile(s); review it, then run `rekey plan`.",
+        args.manifest.display(),
+        found.profiles.len()
+    );
+    Ok(Outcome::Success)
+}
+
+/// Keys in the environment override the shared files for every profile: a rotation
+/// would update the files while programs keep using the environment's key.
+fn warn_about_environment_keys() {
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
+        tracing::warn!(
+            "AWS_ACCESS_KEY_ID is set in the environment: it overrides the credentials files for every profile, so programs started from this shell keep using that key after a rotation"
+        );
     }
 }
 
@@ -232,6 +331,7 @@ async fn make_plan(
 
 async fn plan(paths: &Paths, state: &StateDir, args: PlanArgs) -> Result<Outcome> {
     let profiles = load_profiles(paths, &args.selection, None)?;
+    warn_about_environment_keys();
     let aws = Aws::load().await;
     let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default()).await?;
     print(args.output, &plan, || render::plan(&plan))?;
@@ -285,6 +385,7 @@ pub(crate) enum ProfileResult {
 
 async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs) -> Result<Outcome> {
     let profiles = load_profiles(paths, &args.selection, args.grace.map(|g| g.0))?;
+    warn_about_environment_keys();
     let aws = Aws::load().await;
     // First put right what an interrupted run left half-done.
     let interrupted = recovery::pending_for(state, &profiles.specs)?;

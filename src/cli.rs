@@ -38,6 +38,13 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete old keys whose grace period has ended.
     Prune(PruneArgs),
+    /// Show each profile's key, its age and last use, where its copies stand, and the
+    /// old keys waiting for deletion. Read-only.
+    Status(StatusArgs),
+    /// Write a commented starter rekey.yaml from the profiles of the credentials file.
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
     /// Finish or undo rotations that were interrupted (apply does this first, too).
     Recover(RecoverArgs),
     /// Print a keyring-held key as `credential_process` JSON (for ~/.aws/config).
@@ -112,6 +119,35 @@ pub struct PruneArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+/// `rekey status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Which profiles.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// `rekey init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(long, value_name = "FILE", default_value = "rekey.yaml")]
+    pub manifest: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `rekey completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 /// `rekey recover`.

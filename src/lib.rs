@@ -13,6 +13,7 @@ pub mod aws;
 pub mod cli;
 pub mod crash;
 pub mod discovery;
+pub mod init;
 pub mod lock;
 pub mod manifest;
 pub mod paths;

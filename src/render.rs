@@ -60,14 +60,12 @@ fn profile_plan(out: &mut String, p: &ProfilePlan) {
         );
     }
     for report in &p.sinks {
-        let state = match &report.state {
-            None => String::new(),
-            Some(SinkState::InSync) => ": in sync".to_owned(),
-            Some(SinkState::Drift { key_id }) => format!(": drift (holds {key_id})"),
-            Some(SinkState::Missing) => ": missing (no key yet)".to_owned(),
-            Some(SinkState::Unwritable { reason }) => format!(": UNWRITABLE ({reason})"),
-        };
-        let _ = writeln!(out, "  sink  {}{state}", report.sink);
+        let _ = writeln!(
+            out,
+            "  sink  {}{}",
+            report.sink,
+            sink_state(report.state.as_ref())
+        );
     }
     for (n, step) in p.steps.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", n + 1, describe_step(step));
@@ -137,6 +135,71 @@ pub fn pruned(pruned: &[Pruned]) -> String {
         };
     }
     out
+}
+
+/// `rekey status`.
+pub(crate) fn status(
+    statuses: &[crate::app::ProfileStatus],
+    skipped: &[crate::discovery::Skipped],
+) -> String {
+    let mut out = String::new();
+    for status in statuses {
+        let p = &status.plan;
+        let _ = writeln!(out, "profile {}", p.profile);
+        if let Some(identity) = &p.identity {
+            let _ = writeln!(out, "  user  {}", identity.arn);
+        }
+        match (&p.current_key, &p.decision) {
+            (Some(key), _) => {
+                let _ = writeln!(
+                    out,
+                    "  key   {} (created {}, {} old, {})",
+                    key.id,
+                    time::date(key.created),
+                    time::age(time::since(key.created, SystemTime::now())),
+                    describe_last_use(key.last_used.as_ref())
+                );
+            }
+            (None, Decision::Error { message }) | (None, Decision::Skip { reason: message }) => {
+                let _ = writeln!(out, "  key   unknown: {message}");
+            }
+            (None, Decision::Rotate) => {}
+        }
+        for report in &p.sinks {
+            let _ = writeln!(
+                out,
+                "  sink  {}{}",
+                report.sink,
+                sink_state(report.state.as_ref())
+            );
+        }
+        for pending in &status.pending {
+            let _ = writeln!(
+                out,
+                "  old   {} deactivated {}, to be deleted after {}",
+                pending.key_id,
+                time::rfc3339(pending.deactivated_at),
+                time::rfc3339(pending.delete_after)
+            );
+        }
+        for warning in &status.warnings {
+            let _ = writeln!(out, "  warning: {warning}");
+        }
+    }
+    for s in skipped {
+        let _ = writeln!(out, "not rotated: {}: {}", s.profile, s.reason);
+    }
+    out
+}
+
+fn sink_state(state: Option<&SinkState>) -> String {
+    match state {
+        None => String::new(),
+        Some(SinkState::InSync) => ": in sync".to_owned(),
+        Some(SinkState::Drift { key_id }) => format!(": drift (holds {key_id})"),
+        Some(SinkState::Missing) => ": missing (no key yet)".to_owned(),
+        Some(SinkState::Unwritable { reason }) => format!(": UNWRITABLE ({reason})"),
+    }
 }
 
 /// How one interrupted rotation was resolved.

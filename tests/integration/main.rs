@@ -10,6 +10,7 @@ mod crash;
 mod default_mode;
 mod faults;
 mod keyring;
+mod lifecycle;
 mod locking;
 mod manifest_mode;
 mod proxy;

@@ -1,0 +1,87 @@
+//! status, init, completions, and the warning about keys in the environment.
+
+use crate::support::*;
+
+#[test]
+fn status_shows_keys_copies_pending_deletions_and_overdue_keys() {
+    let home = Home::new();
+    let user = unique("status");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\ndefaults:\n  max_age: 0\nprofiles:\n  {user}: {{}}\n"),
+    );
+    home.rekey(&["status"])
+        .success()
+        .stdout_has(&format!("profile {user}"))
+        .stdout_has(&format!("key   {}", key.id))
+        .stdout_has(": in sync")
+        .stdout_has("past max_age 0s");
+    home.rekey(&["apply", "--yes"]).success();
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    let json = home.rekey(&["status", "--output", "json"]).success().json();
+    let profile = &json["profiles"][0];
+    assert_eq!(profile["current_key"]["id"], new_key.id.as_str());
+    assert_eq!(profile["pending"][0]["key_id"], key.id.as_str());
+    assert_eq!(profile["sinks"][0]["state"], "in_sync");
+    assert_eq!(moto().keys(&user).len(), 2, "status changed nothing");
+}
+
+#[test]
+fn init_writes_a_starter_manifest_that_plan_reads() {
+    let home = Home::new();
+    let (a, b) = (unique("init-a"), unique("init-b"));
+    let (ka, kb) = (moto().create_user(&a), moto().create_user(&b));
+    home.write_credentials(&format!(
+        "{}{}[temp]\naws_access_key_id = ASIA1\naws_secret_access_key = s\naws_session_token = t\n",
+        section(&a, &ka),
+        section(&b, &kb)
+    ));
+    home.rekey(&["init"])
+        .success()
+        .stdout_has("with 2 profile(s)");
+    let manifest = home.read("project/rekey.yaml");
+    assert!(
+        manifest.contains(&format!("  {a}:\n")) && manifest.contains(&format!("  {b}:\n")),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("# temp: not rotated (temporary credentials"),
+        "{manifest}"
+    );
+    home.rekey(&["plan"])
+        .success()
+        .stdout_has(&format!(
+            "Profiles from {}",
+            home.path("project/rekey.yaml").display()
+        ))
+        .stdout_has("Plan: 0 to rotate, 2 unchanged");
+    home.rekey(&["init"])
+        .code(1)
+        .stderr_has("already exists; use --force");
+    home.rekey(&["init", "--force"]).success();
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let home = Home::new();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let run = home.rekey(&["completions", shell]).success();
+        assert!(
+            run.stdout.contains("apply") && run.stdout.contains("credential-process"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn keys_in_the_environment_are_warned_about() {
+    let home = Home::new();
+    let user = unique("envkey");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.rekey_with_env(&[("AWS_ACCESS_KEY_ID", "AKIAFROMENV")], &["plan"])
+        .success()
+        .stderr_has("AWS_ACCESS_KEY_ID is set in the environment");
+}
