@@ -73,8 +73,21 @@ impl LockName {
 }
 
 /// Takes every lock in `names` (in a fixed order, so two processes cannot deadlock),
-/// waiting up to `timeout` for each.
-pub fn acquire(
+/// waiting up to `timeout` for each; the waiting happens off the async runtime's
+/// worker threads.
+pub async fn acquire(
+    state: &StateDir,
+    names: Vec<LockName>,
+    timeout: Duration,
+) -> Result<Held, LockError> {
+    let state = state.clone();
+    match tokio::task::spawn_blocking(move || acquire_blocking(&state, names, timeout)).await {
+        Ok(result) => result,
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
+fn acquire_blocking(
     state: &StateDir,
     mut names: Vec<LockName>,
     timeout: Duration,
@@ -155,10 +168,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path());
         let name = LockName::user("1", "alice", "arn:aws:iam::1:user/alice");
-        let held = acquire(&state, vec![name.clone()], Duration::ZERO).unwrap();
+        let held = acquire_blocking(&state, vec![name.clone()], Duration::ZERO).unwrap();
         // flock is per open file description: a second open in this process conflicts
         // just as another process would.
-        let err = acquire(&state, vec![name.clone()], Duration::from_millis(120)).unwrap_err();
+        let err =
+            acquire_blocking(&state, vec![name.clone()], Duration::from_millis(120)).unwrap_err();
         let message = err.to_string();
         assert!(
             message.contains("user arn:aws:iam::1:user/alice"),
@@ -169,7 +183,7 @@ mod tests {
             "{message}"
         );
         drop(held);
-        acquire(&state, vec![name], Duration::ZERO).unwrap();
+        acquire_blocking(&state, vec![name], Duration::ZERO).unwrap();
     }
 
     #[test]

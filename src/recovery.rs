@@ -73,57 +73,57 @@ pub async fn recover(
     state.remove_stale_temp_files()?;
     let mut results = Vec::new();
     for journal in state.unfinished()? {
-        let record = journal.record();
-        let Some(spec) = profiles.iter().find(|p| p.name == record.profile) else {
+        let Some(spec) = profiles.iter().find(|p| p.name == journal.record().profile) else {
             continue;
         };
-        let described: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
-        if described != record.sinks {
-            results.push(Err(RecoveryFailure {
-                profile: spec.name.clone(),
-                message: format!(
-                    "its sinks changed since the interrupted rotation (journal {}); put the manifest back as it was, run `rekey recover`, then change it",
-                    journal.path().display()
-                ),
-                actions: Vec::new(),
-            }));
-            continue;
+        if let Some(result) = recover_journal(aws, state, spec, journal).await {
+            results.push(result);
         }
-        // Wait for a process that may still be running this rotation; then it is ours
-        // only if its journal is still there.
-        let name = LockName::user(&record.account, &record.user_name, &record.user_arn);
-        let _held = match lock::acquire(state, vec![name], state.lock_timeout()) {
-            Ok(held) => held,
-            Err(e) => {
-                results.push(Err(RecoveryFailure {
-                    profile: spec.name.clone(),
-                    message: e.to_string(),
-                    actions: Vec::new(),
-                }));
-                continue;
-            }
-        };
-        let journal = match journal.reload() {
-            Ok(Some(journal)) => journal,
-            Ok(None) => continue,
-            Err(e) => {
-                results.push(Err(RecoveryFailure {
-                    profile: spec.name.clone(),
-                    message: e.to_string(),
-                    actions: Vec::new(),
-                }));
-                continue;
-            }
-        };
-        let recovery = Recovery {
-            aws,
-            state,
-            spec,
-            actions: Vec::new(),
-        };
-        results.push(recovery.run(journal).await);
     }
     Ok(results)
+}
+
+/// Resolves one journal of `spec`; `None` if another process finished it meanwhile.
+async fn recover_journal(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    journal: Journal,
+) -> Option<Result<Recovered, RecoveryFailure>> {
+    let failed = |message: String| {
+        Some(Err(RecoveryFailure {
+            profile: spec.name.clone(),
+            message,
+            actions: Vec::new(),
+        }))
+    };
+    let record = journal.record();
+    let described: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
+    if described != record.sinks {
+        return failed(format!(
+            "its sinks changed since the interrupted rotation (journal {}); put the manifest back as it was, run `rekey recover`, then change it",
+            journal.path().display()
+        ));
+    }
+    // Wait for a process that may still be running this rotation; then it is ours only
+    // if its journal is still there.
+    let name = LockName::user(&record.account, &record.user_name, &record.user_arn);
+    let _held = match lock::acquire(state, vec![name], state.lock_timeout()).await {
+        Ok(held) => held,
+        Err(e) => return failed(e.to_string()),
+    };
+    let journal = match journal.reload() {
+        Ok(Some(journal)) => journal,
+        Ok(None) => return None,
+        Err(e) => return failed(e.to_string()),
+    };
+    let recovery = Recovery {
+        aws,
+        state,
+        spec,
+        actions: Vec::new(),
+    };
+    Some(recovery.run(journal).await)
 }
 
 /// The unfinished rotations among the given profiles (for `apply` to resolve first).

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::SystemTime;
 
 use crate::app::ProfileResult;
-use crate::plan::{Decision, Plan, ProfilePlan, PruneItem, SinkState, Step};
+use crate::plan::{CurrentKey, Decision, Plan, ProfilePlan, PruneItem, SinkState, Step};
 use crate::planner::describe_last_use;
 use crate::prune::{PruneOutcome, Pruned};
 use crate::time;
@@ -50,14 +50,7 @@ fn profile_plan(out: &mut String, p: &ProfilePlan) {
         let _ = writeln!(out, "  user  {}", identity.arn);
     }
     if let Some(key) = &p.current_key {
-        let _ = writeln!(
-            out,
-            "  key   {} (created {}, {} old, {})",
-            key.id,
-            time::date(key.created),
-            time::age(time::since(key.created, SystemTime::now())),
-            describe_last_use(key.last_used.as_ref())
-        );
+        let _ = writeln!(out, "{}", key_line(key));
     }
     for report in &p.sinks {
         let _ = writeln!(
@@ -70,6 +63,17 @@ fn profile_plan(out: &mut String, p: &ProfilePlan) {
     for (n, step) in p.steps.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", n + 1, describe_step(step));
     }
+}
+
+/// `  key   AKIA… (created 2026-01-02, 327d old, last used …)`.
+fn key_line(key: &CurrentKey) -> String {
+    format!(
+        "  key   {} (created {}, {} old, {})",
+        key.id,
+        time::date(key.created),
+        time::age(time::since(key.created, SystemTime::now())),
+        describe_last_use(key.last_used.as_ref())
+    )
 }
 
 fn describe_step(step: &Step) -> String {
@@ -151,14 +155,7 @@ pub(crate) fn status(
         }
         match (&p.current_key, &p.decision) {
             (Some(key), _) => {
-                let _ = writeln!(
-                    out,
-                    "  key   {} (created {}, {} old, {})",
-                    key.id,
-                    time::date(key.created),
-                    time::age(time::since(key.created, SystemTime::now())),
-                    describe_last_use(key.last_used.as_ref())
-                );
+                let _ = writeln!(out, "{}", key_line(key));
             }
             (None, Decision::Error { message }) | (None, Decision::Skip { reason: message }) => {
                 let _ = writeln!(out, "  key   unknown: {message}");

@@ -113,6 +113,7 @@ pub async fn rotate(
             .map(|k| LockName::place(&k)),
     );
     let _held = lock::acquire(state, locks, state.lock_timeout())
+        .await
         .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
     run.still_as_planned(&input).await?;
     let mut journal = Journal::begin(state, record)

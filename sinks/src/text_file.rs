@@ -118,6 +118,41 @@ impl<F: TextFormat> FileSink<F> {
     }
 }
 
+/// One of the two values a place holds: its name there and its value, if set.
+pub(crate) struct Value<'a> {
+    pub name: &'a str,
+    pub value: Option<&'a str>,
+}
+
+/// The key made of the two values read from a place: both set, the key; neither, `None`;
+/// one without the other, an error naming both (never their values). `place` prefixes
+/// the message (e.g. `[dev]`), `describe` names the place for an invalid key.
+pub(crate) fn key_from_values(
+    path: &Path,
+    place: &str,
+    describe: impl FnOnce() -> String,
+    id: Value<'_>,
+    secret: Value<'_>,
+) -> Result<Option<AccessKey>, SinkError> {
+    let half = |has: &str, lacks: &str| SinkError::Unsupported {
+        path: path.to_owned(),
+        message: format!("{place}has {has} but no {lacks}"),
+    };
+    match (id.value, secret.value) {
+        (None, None) => Ok(None),
+        (Some(key_id), Some(secret_value)) => {
+            AccessKey::new(key_id, SecretString::from(secret_value))
+                .map(Some)
+                .map_err(|source| SinkError::InvalidKey {
+                    place: describe(),
+                    source,
+                })
+        }
+        (Some(_), None) => Err(half(id.name, secret.name)),
+        (None, Some(_)) => Err(half(secret.name, id.name)),
+    }
+}
+
 /// Reads `path` as UTF-8 into a zeroized buffer; `None` if it does not exist.
 pub(crate) fn read_text(path: &Path) -> Result<Option<Zeroizing<String>>, SinkError> {
     match std::fs::read(path) {

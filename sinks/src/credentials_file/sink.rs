@@ -2,13 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::edit::{self, EditError};
 use super::profile_file::{self, FileKind};
 use super::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN};
-use crate::text_file::{FileSink, TextFormat};
+use crate::text_file::{key_from_values, FileSink, TextFormat, Value};
 use crate::{AccessKey, SinkError};
 
 /// One `[section]` of an AWS shared credentials file, as a [`Sink`](crate::Sink).
@@ -75,29 +74,19 @@ impl TextFormat for Section {
                 },
             ));
         }
-        let unsupported = |message: String| SinkError::Unsupported {
-            path: path.to_owned(),
-            message,
-        };
-        match (profile.get(ACCESS_KEY_ID), profile.get(SECRET_ACCESS_KEY)) {
-            (None, None) => Ok(None),
-            (Some(id), Some(secret)) => {
-                AccessKey::new(id.as_str(), SecretString::from(secret.as_str()))
-                    .map(Some)
-                    .map_err(|source| SinkError::InvalidKey {
-                        place: self.describe(path),
-                        source,
-                    })
-            }
-            (Some(_), None) => Err(unsupported(format!(
-                "[{}] has {ACCESS_KEY_ID} but no {SECRET_ACCESS_KEY}",
-                self.name
-            ))),
-            (None, Some(_)) => Err(unsupported(format!(
-                "[{}] has {SECRET_ACCESS_KEY} but no {ACCESS_KEY_ID}",
-                self.name
-            ))),
-        }
+        key_from_values(
+            path,
+            &format!("[{}] ", self.name),
+            || self.describe(path),
+            Value {
+                name: ACCESS_KEY_ID,
+                value: profile.get(ACCESS_KEY_ID).map(String::as_str),
+            },
+            Value {
+                name: SECRET_ACCESS_KEY,
+                value: profile.get(SECRET_ACCESS_KEY).map(String::as_str),
+            },
+        )
     }
 
     fn set_key(

@@ -13,12 +13,11 @@ pub mod scan;
 
 use std::path::{Path, PathBuf};
 
-use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 pub use config::Config;
 
-use crate::text_file::{FileSink, TextFormat};
+use crate::text_file::{key_from_values, FileSink, TextFormat, Value};
 use crate::{AccessKey, SinkError};
 
 /// Default name of the variable holding the access key id.
@@ -70,32 +69,19 @@ impl TextFormat for Variables {
             line: message.0,
             message: message.1,
         })?;
-        let unsupported = |message: String| SinkError::Unsupported {
-            path: path.to_owned(),
-            message,
-        };
-        match (
-            values.get(&self.access_key_id),
-            values.get(&self.secret_access_key),
-        ) {
-            (None, None) => Ok(None),
-            (Some(id), Some(secret)) => {
-                AccessKey::new(id.as_str(), SecretString::from(secret.as_str()))
-                    .map(Some)
-                    .map_err(|source| SinkError::InvalidKey {
-                        place: self.describe(path),
-                        source,
-                    })
-            }
-            (Some(_), None) => Err(unsupported(format!(
-                "has {} but no {}",
-                self.access_key_id, self.secret_access_key
-            ))),
-            (None, Some(_)) => Err(unsupported(format!(
-                "has {} but no {}",
-                self.secret_access_key, self.access_key_id
-            ))),
-        }
+        key_from_values(
+            path,
+            "",
+            || self.describe(path),
+            Value {
+                name: &self.access_key_id,
+                value: values.get(&self.access_key_id).map(|v| v.as_str()),
+            },
+            Value {
+                name: &self.secret_access_key,
+                value: values.get(&self.secret_access_key).map(|v| v.as_str()),
+            },
+        )
     }
 
     fn set_key(

@@ -16,13 +16,13 @@ mod yaml;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 pub use config::Config;
 pub use path::KeyPath;
 
-use crate::text_file::{FileSink, TextFormat};
+use crate::text_file::{key_from_values, FileSink, TextFormat, Value};
 use crate::{AccessKey, SinkError};
 
 /// The structured formats the `file` sink edits.
@@ -173,20 +173,26 @@ impl TextFormat for Fields {
             Some(serde_json::Value::Null) => Ok(None),
             Some(_) => Err(unsupported(format!("{key_path} does not hold a string"))),
         };
-        match (
-            string_at(&self.access_key_id)?,
-            string_at(&self.secret_access_key)?,
-        ) {
-            (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
-                AccessKey::new(id.as_str(), SecretString::from(secret.as_str()))
-                    .map(Some)
-                    .map_err(|source| SinkError::InvalidKey {
-                        place: self.describe(path),
-                        source,
-                    })
-            }
-            _ => Ok(None),
-        }
+        // An empty string is a placeholder waiting for its first key.
+        let id = string_at(&self.access_key_id)?.filter(|v| !v.is_empty());
+        let secret = string_at(&self.secret_access_key)?.filter(|v| !v.is_empty());
+        let (id_name, secret_name) = (
+            self.access_key_id.to_string(),
+            self.secret_access_key.to_string(),
+        );
+        key_from_values(
+            path,
+            "",
+            || self.describe(path),
+            Value {
+                name: &id_name,
+                value: id.as_deref().map(|v| v.as_str()),
+            },
+            Value {
+                name: &secret_name,
+                value: secret.as_deref().map(|v| v.as_str()),
+            },
+        )
     }
 
     fn set_key(
