@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::aws::Aws;
 use crate::cli::{
     ApplyArgs, Cli, Command, CredentialProcessArgs, InitArgs, Outcome, Output, PlanArgs, PruneArgs,
-    RecoverArgs, Selection, StatusArgs,
+    RecoverArgs, RollbackArgs, Selection, StatusArgs,
 };
 use crate::discovery::{self, Skipped};
 use crate::manifest;
@@ -35,6 +35,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Prune(args) => prune_command(&paths, &state, args).await,
         Command::Recover(args) => recover_command(&paths, &state, args).await,
         Command::Status(args) => status(&paths, &state, args).await,
+        Command::Rollback(args) => rollback_command(&paths, &state, args).await,
         Command::Init(args) => init(&paths, args),
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();
@@ -102,6 +103,32 @@ async fn status(paths: &Paths, state: &StateDir, args: StatusArgs) -> Result<Out
             }))?
         ),
     }
+    Ok(Outcome::Success)
+}
+
+async fn rollback_command(paths: &Paths, state: &StateDir, args: RollbackArgs) -> Result<Outcome> {
+    let selection = Selection {
+        manifest: args.manifest.clone(),
+        profiles: vec![args.profile.clone()],
+    };
+    let profiles = load_profiles(paths, &selection, None)?;
+    let spec = &profiles.specs[0];
+    let aws = Aws::load().await;
+    let undo = crate::rollback::prepare(&aws, state, spec).await?;
+    if !args.yes {
+        confirm(
+            &format!(
+                "Roll back {}: make old key {} active again, restore its {} sink(s), delete key {}.",
+                spec.name,
+                undo.pending.key_id,
+                spec.sinks.len(),
+                undo.current_key_id
+            ),
+            "Roll back?",
+        )?;
+    }
+    let done = crate::rollback::run(&aws, state, spec, undo).await?;
+    print!("{}", render::recovered(&Ok(done)));
     Ok(Outcome::Success)
 }
 

@@ -38,6 +38,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete old keys whose grace period has ended.
     Prune(PruneArgs),
+    /// Undo the last rotation of a profile during its grace period: old key active
+    /// again, every sink restored, new key deleted.
+    Rollback(RollbackArgs),
     /// Show each profile's key, its age and last use, where its copies stand, and the
     /// old keys waiting for deletion. Read-only.
     Status(StatusArgs),
@@ -119,6 +122,19 @@ pub struct PruneArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+/// `rekey rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The profile whose last rotation to undo.
+    pub profile: String,
+    /// The manifest naming the profile (default ./rekey.yaml, else default mode).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// `rekey status`.

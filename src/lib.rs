@@ -24,6 +24,7 @@ pub mod propagation;
 pub mod prune;
 pub mod recovery;
 pub mod render;
+pub mod rollback;
 pub mod rotation;
 pub mod state;
 pub mod time;

@@ -136,6 +136,7 @@ async fn prune_one(
     let Some(meta) = keys.iter().find(|k| k.id == pending.key_id) else {
         state
             .forget_pending(&pending.key_id)
+            .and_then(|()| state.forget_history(&pending.key_id))
             .map_err(|e| e.to_string())?;
         return Ok(PruneOutcome::AlreadyGone);
     };
@@ -164,6 +165,7 @@ async fn prune_one(
         .map_err(|e| e.to_string())?;
     state
         .forget_pending(&pending.key_id)
+        .and_then(|()| state.forget_history(&pending.key_id))
         .map_err(|e| e.to_string())?;
     Ok(PruneOutcome::Deleted)
 }

@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller};
 use crate::lock::{self, LockName};
 use crate::profile::ProfileSpec;
-use crate::rotation::{retire_old_key, Owner};
+use crate::rotation::{finish_completed, retire_old_key, Owner};
 use crate::state::{Journal, Phase, StateDir, StateError};
 
 /// How an interrupted rotation was resolved.
@@ -126,6 +126,22 @@ async fn recover_journal(
     Some(recovery.run(journal).await)
 }
 
+/// Carries out `journal` (already locked by the caller) for `spec`.
+pub(crate) async fn run_journal(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    journal: Journal,
+) -> Result<Recovered, RecoveryFailure> {
+    let recovery = Recovery {
+        aws,
+        state,
+        spec,
+        actions: Vec::new(),
+    };
+    recovery.run(journal).await
+}
+
 /// The unfinished rotations among the given profiles (for `apply` to resolve first).
 pub fn pending_for(state: &StateDir, profiles: &[ProfileSpec]) -> Result<usize, StateError> {
     Ok(state
@@ -159,7 +175,12 @@ impl Recovery<'_> {
             }
         };
         let user_arn = journal.record().user_arn.clone();
-        if let Err(e) = journal.finish() {
+        let old_key_id = journal.record().old_key_id.clone();
+        let finished = match outcome {
+            Outcome::RolledForward => finish_completed(journal, self.state, &old_key_id),
+            _ => journal.finish(),
+        };
+        if let Err(e) = finished {
             return Err(self.failure(format!(
                 "resolved, but the journal could not be removed: {e}"
             )));
@@ -325,6 +346,15 @@ impl Recovery<'_> {
                 .await
                 .map_err(|e| format!("cannot restore {}: {e}", sink.describe()))?;
             self.actions.push(format!("restored {}", sink.describe()));
+        }
+        // Never delete a key a sink still holds: the first sink must hold the old one now.
+        let first = self.spec.sinks.first().ok_or("the profile has no sinks")?;
+        if first.read_id().await.ok().flatten().as_deref() == Some(new_key.id()) {
+            return Err(format!(
+                "{} still holds the new key {}, so it is not deleted",
+                first.describe(),
+                new_key.id()
+            ));
         }
         let deleter = match self.old_caller().await {
             Ok(old) => old,

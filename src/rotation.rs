@@ -24,7 +24,7 @@ use crate::plan::{ProfilePlan, Step};
 use crate::planner::RotationInput;
 use crate::profile::ProfileSpec;
 use crate::propagation;
-use crate::state::{Journal, JournalRecord, PendingDeletion, Phase, StateDir};
+use crate::state::{Journal, JournalRecord, PendingDeletion, Phase, StateDir, StateError};
 use crate::time;
 use crate::verify;
 use secrecy::ExposeSecret;
@@ -237,7 +237,7 @@ pub async fn rotate(
         Err(warning) => warnings.push(warning),
     }
     crash::point("retired");
-    if let Err(e) = journal.finish() {
+    if let Err(e) = finish_completed(journal, state, &run.old_key_id) {
         run.actions.push(format!(
             "warning: could not remove the finished journal: {e}"
         ));
@@ -321,7 +321,10 @@ impl Run<'_> {
         }
         self.actions
             .push(format!("deleted inactive key {key_id} to make room"));
-        if let Err(e) = state.forget_pending(key_id) {
+        if let Err(e) = state
+            .forget_pending(key_id)
+            .and_then(|()| state.forget_history(key_id))
+        {
             self.actions.push(format!(
                 "warning: could not forget the pending deletion of {key_id}: {e}"
             ));
@@ -494,6 +497,20 @@ impl Run<'_> {
                 journal,
             })
         }
+    }
+}
+
+/// Ends a completed rotation. While the old key awaits deletion, the sinks' previous
+/// content is kept with it, for `rekey rollback`; once it is deleted there is nothing to
+/// roll back to.
+pub(crate) fn finish_completed(
+    journal: Journal,
+    state: &StateDir,
+    old_key_id: &str,
+) -> Result<(), StateError> {
+    match state.pending(old_key_id) {
+        Ok(Some(_)) => journal.finish_keeping_history(old_key_id),
+        _ => journal.finish(),
     }
 }
 

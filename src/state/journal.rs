@@ -207,6 +207,31 @@ impl Journal {
         self.backups.join(index.to_string()).exists()
     }
 
+    /// Like [`Journal::begin`], with the sinks' previous content saved *before* the
+    /// journal exists, so that no moment has a journal whose backups are incomplete.
+    pub fn begin_with_backups(
+        state: &StateDir,
+        record: JournalRecord,
+        backups: &[Snapshot],
+    ) -> Result<Self, BeginError> {
+        if let Some(interrupted) = state.interrupted(&record.account, &record.user_name)? {
+            return Err(interrupted.into());
+        }
+        let name = StateDir::journal_name(&record.account, &record.user_name);
+        let journal = Self {
+            state: state.clone(),
+            backups: state.path(&["backups", &name]),
+            path: state.path(&["journal", &format!("{name}.json")]),
+            record,
+        };
+        remove_dir(&journal.backups)?;
+        for (index, snapshot) in backups.iter().enumerate() {
+            journal.save_backup(index, snapshot)?;
+        }
+        journal.persist()?;
+        Ok(journal)
+    }
+
     /// Opens a journal for `record`'s user and records it, refusing if one exists.
     pub fn begin(state: &StateDir, record: JournalRecord) -> Result<Self, BeginError> {
         if let Some(interrupted) = state.interrupted(&record.account, &record.user_name)? {
@@ -266,15 +291,70 @@ impl Journal {
 
     /// Sink `index`'s content before it was written.
     pub fn backup(&self, index: usize) -> Result<Snapshot, StateError> {
-        if self
-            .state
-            .read(&self.backups.join(format!("{index}.absent")))?
-            .is_some()
-        {
+        self.state.read_backup(&self.backups, index)
+    }
+
+    /// Ends the rotation: deletes the journal (and with it the secret) and the backups.
+    pub fn finish(self) -> Result<(), StateError> {
+        self.state.remove(&self.path)?;
+        remove_dir(&self.backups)
+    }
+
+    /// Ends a completed rotation, keeping the sinks' previous content as the history of
+    /// `old_key_id` until that key is deleted, so `rekey rollback` can restore it.
+    pub fn finish_keeping_history(self, old_key_id: &str) -> Result<(), StateError> {
+        let history = self.state.history_dir(old_key_id);
+        remove_dir(&history)?;
+        if self.backups.is_dir() {
+            rekey_sinks::atomic::create_private_dir_all(
+                history.parent().expect("under the state dir"),
+            )
+            .and_then(|()| std::fs::rename(&self.backups, &history))
+            .map_err(|source| StateError {
+                action: "keep the backups of",
+                path: self.backups.clone(),
+                source,
+            })?;
+        }
+        self.state.remove(&self.path)
+    }
+
+    fn persist(&self) -> Result<(), StateError> {
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec_pretty(&self.record).expect("plain data serializes"),
+        );
+        self.state.write(&self.path, &json)
+    }
+}
+
+impl StateDir {
+    /// Where the sinks' content from before the rotation that retired `key_id` is kept.
+    pub fn history_dir(&self, key_id: &str) -> PathBuf {
+        self.path(&["history", key_id])
+    }
+
+    /// Whether a history is kept for `key_id` and holds a backup of sink `index`.
+    pub fn has_history(&self, key_id: &str, index: usize) -> bool {
+        let dir = self.history_dir(key_id);
+        dir.join(index.to_string()).exists()
+    }
+
+    /// Sink `index`'s content from before the rotation that retired `key_id`.
+    pub fn history_backup(&self, key_id: &str, index: usize) -> Result<Snapshot, StateError> {
+        self.read_backup(&self.history_dir(key_id), index)
+    }
+
+    /// Forgets the history of `key_id` (the key is deleted: nothing to roll back to).
+    pub fn forget_history(&self, key_id: &str) -> Result<(), StateError> {
+        remove_dir(&self.history_dir(key_id))
+    }
+
+    fn read_backup(&self, dir: &std::path::Path, index: usize) -> Result<Snapshot, StateError> {
+        if self.read(&dir.join(format!("{index}.absent")))?.is_some() {
             return Ok(Snapshot::Absent);
         }
-        let path = self.backups.join(index.to_string());
-        match self.state.read(&path)? {
+        let path = dir.join(index.to_string());
+        match self.read(&path)? {
             Some(bytes) => Ok(Snapshot::Bytes(bytes.into())),
             None => Err(StateError {
                 action: "read backup",
@@ -283,26 +363,17 @@ impl Journal {
             }),
         }
     }
+}
 
-    /// Ends the rotation: deletes the journal (and with it the secret) and the backups.
-    pub fn finish(self) -> Result<(), StateError> {
-        self.state.remove(&self.path)?;
-        match std::fs::remove_dir_all(&self.backups) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(StateError {
-                action: "remove",
-                path: self.backups.clone(),
-                source,
-            }),
-        }
-    }
-
-    fn persist(&self) -> Result<(), StateError> {
-        let json = zeroize::Zeroizing::new(
-            serde_json::to_vec_pretty(&self.record).expect("plain data serializes"),
-        );
-        self.state.write(&self.path, &json)
+fn remove_dir(dir: &std::path::Path) -> Result<(), StateError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StateError {
+            action: "remove",
+            path: dir.to_owned(),
+            source,
+        }),
     }
 }
 

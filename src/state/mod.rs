@@ -16,7 +16,7 @@ mod pending;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use journal::{Journal, JournalRecord, Phase};
+pub use journal::{Journal, JournalRecord, Phase, StoredKey};
 pub use pending::PendingDeletion;
 
 /// The state directory could not be used.

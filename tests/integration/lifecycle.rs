@@ -85,3 +85,90 @@ fn keys_in_the_environment_are_warned_about() {
         .success()
         .stderr_has("AWS_ACCESS_KEY_ID is set in the environment");
 }
+
+#[test]
+fn rollback_undoes_the_last_rotation_byte_for_byte() {
+    let home = Home::new();
+    let user = unique("undo");
+    let key = moto().create_user(&user);
+    let credentials = format!("# mine\n{}region = eu-west-1\n", section(&user, &key));
+    home.write_credentials(&credentials);
+    let env = format!(
+        "export AWS_ACCESS_KEY_ID=\"{}\"\nAWS_SECRET_ACCESS_KEY='{}'\n",
+        key.id, key.secret
+    );
+    home.write("project/.env", &env);
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: dotenv\n        path: .env\n"
+        ),
+    );
+    home.rekey(&["apply", "--yes"]).success();
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+
+    home.rekey(&["rollback", &user])
+        .code(1)
+        .stderr_has("without --yes");
+    home.rekey(&["rollback", &user, "--yes"])
+        .success()
+        .stdout_has("rolled back: the old key is in use again")
+        .stdout_has(&format!("reactivated old key {}", key.id))
+        .stdout_has(&format!("deleted new key {}", new_key.id));
+    assert_eq!(home.credentials(), credentials);
+    assert_eq!(home.read("project/.env"), env);
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+
+    home.rekey(&["rollback", &user, "--yes"])
+        .code(1)
+        .stderr_has("has no old key of it awaiting deletion");
+}
+
+#[test]
+fn rollback_refuses_when_the_old_key_is_gone() {
+    let home = Home::new();
+    let user = unique("undo-gone");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.rekey(&["apply", "--yes", "--grace", "0"]).success();
+    home.rekey(&["rollback", &user, "--yes"])
+        .code(1)
+        .stderr_has("grace period");
+
+    let (home2, user2) = (Home::new(), unique("undo-deleted"));
+    let key2 = moto().create_user(&user2);
+    home2.write_credentials(&section(&user2, &key2));
+    home2.rekey(&["apply", "--yes"]).success();
+    block_on(admin_delete(&user2, &key2.id));
+    home2
+        .rekey(&["rollback", &user2, "--yes"])
+        .code(1)
+        .stderr_has(&format!(
+            "old key {} was deleted; there is nothing to roll back to",
+            key2.id
+        ));
+}
+
+async fn admin_delete(user: &str, key_id: &str) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto().endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIAADMIN0000000000",
+            "admin",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    aws_sdk_iam::Client::new(&config)
+        .delete_access_key()
+        .user_name(user)
+        .access_key_id(key_id)
+        .send()
+        .await
+        .unwrap();
+}

@@ -70,8 +70,12 @@ fn a_key_rekey_deactivated_earlier_is_deleted_first() {
     let mut expected = vec![(second.id.clone(), false), (third.id.clone(), true)];
     expected.sort();
     assert_eq!(moto().keys(&user), expected);
+    // The first old key and its history are gone; the second awaits deletion.
     assert_eq!(
         home.state_files(),
-        vec![format!("pending/{}.json", second.id)]
+        vec![
+            format!("history/{}/0", second.id),
+            format!("pending/{}.json", second.id)
+        ]
     );
 }

@@ -1,0 +1,167 @@
+//! `rekey rollback PROFILE`: undo the last rotation of a profile during its grace period.
+//!
+//! While the old key awaits deletion it still exists (inactive), and the sinks' previous
+//! content is kept with it (`$STATE/history/<old key>`). Rolling back is then exactly the
+//! "back" branch of recovery: the old key made active again, every sink restored, the
+//! new key deleted. So the command writes a journal in the `rolling_back` phase and lets
+//! [`crate::recovery`] carry it out: a crash midway is finished by the next run.
+
+use std::time::SystemTime;
+
+use crate::aws::Aws;
+use crate::lock::{self, LockName};
+use crate::profile::ProfileSpec;
+use crate::recovery::{self, Recovered};
+use crate::state::{Journal, JournalRecord, PendingDeletion, Phase, StateDir, StoredKey};
+
+/// Why a rollback was refused or failed. Nothing was changed unless the message says so.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot roll back {profile}: {message}")]
+pub struct RollbackError {
+    /// The profile.
+    pub profile: String,
+    /// Why, and what to do.
+    pub message: String,
+}
+
+/// What a rollback will undo, found and checked without changing anything.
+pub struct Undo {
+    /// The rotation's old key, to become active again.
+    pub pending: PendingDeletion,
+    /// The key to delete (the profile's current key).
+    pub current_key_id: String,
+}
+
+/// Finds the last rotation of `spec` and checks it can be undone.
+pub async fn prepare(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+) -> Result<Undo, RollbackError> {
+    let refuse = |message: String| RollbackError {
+        profile: spec.name.clone(),
+        message,
+    };
+    let pending = state
+        .all_pending()
+        .map_err(|e| refuse(e.to_string()))?
+        .into_iter()
+        .filter(|p| p.profile == spec.name)
+        .max_by_key(|p| p.deactivated_at)
+        .ok_or_else(|| {
+            refuse("rekey has no old key of it awaiting deletion; a rotation can be rolled back only during its grace period".into())
+        })?;
+    let old = &pending.key_id;
+    if (0..spec.sinks.len()).any(|index| !state.has_history(old, index)) {
+        return Err(refuse(format!(
+            "the previous content of its sinks is not kept for old key {old} (its sinks changed since, or it was rotated by an older rekey)"
+        )));
+    }
+    if state.has_history(old, spec.sinks.len()) {
+        return Err(refuse("its sinks changed since the rotation".into()));
+    }
+    let source = spec
+        .sinks
+        .first()
+        .ok_or_else(|| refuse("the profile has no sinks".into()))?;
+    let current = source
+        .read()
+        .await
+        .map_err(|e| refuse(e.to_string()))?
+        .ok_or_else(|| refuse(format!("{} holds no key", source.describe())))?;
+    let caller = aws.caller(&current);
+    let identity = caller.identity().await.map_err(|e| refuse(e.to_string()))?;
+    if identity.arn != pending.user_arn {
+        return Err(refuse(format!(
+            "its key now belongs to {}, not {}",
+            identity.arn, pending.user_arn
+        )));
+    }
+    let keys = caller
+        .list_keys(&pending.user_name)
+        .await
+        .map_err(|e| refuse(e.to_string()))?;
+    match keys.iter().find(|k| &k.id == old) {
+        None => {
+            return Err(refuse(format!(
+                "old key {old} was deleted; there is nothing to roll back to"
+            )))
+        }
+        Some(k) if k.active => return Err(refuse(format!("old key {old} is already active"))),
+        Some(_) => {}
+    }
+    Ok(Undo {
+        current_key_id: current.id().to_owned(),
+        pending,
+    })
+}
+
+/// Carries the rollback out (through a journal, see the module docs).
+pub async fn run(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    undo: Undo,
+) -> Result<Recovered, RollbackError> {
+    let fail = |message: String| RollbackError {
+        profile: spec.name.clone(),
+        message,
+    };
+    let pending = &undo.pending;
+    let mut locks = vec![LockName::user(
+        &pending.account,
+        &pending.user_name,
+        &pending.user_arn,
+    )];
+    locks.extend(
+        spec.sinks
+            .iter()
+            .filter_map(|s| s.lock_key())
+            .map(|k| LockName::place(&k)),
+    );
+    let _held = lock::acquire(state, locks, state.lock_timeout())
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+
+    let current = spec.sinks[0]
+        .read()
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .filter(|k| k.id() == undo.current_key_id)
+        .ok_or_else(|| fail("the profile's key changed meanwhile; run rollback again".into()))?;
+    let backups = (0..spec.sinks.len())
+        .map(|index| state.history_backup(&pending.key_id, index))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(format!("{e}; nothing was changed")))?;
+    let record = JournalRecord {
+        profile: spec.name.clone(),
+        account: pending.account.clone(),
+        user_arn: pending.user_arn.clone(),
+        user_name: pending.user_name.clone(),
+        old_key_id: pending.key_id.clone(),
+        sinks: spec.sinks.iter().map(|s| s.describe()).collect(),
+        started_at: SystemTime::now(),
+        phase: Phase::RollingBack {
+            reason: "rekey rollback".into(),
+        },
+        // The key being undone: the journal holds it like a rotation's new key.
+        new_key: Some(StoredKey {
+            id: current.id().to_owned(),
+            secret: current.secret().clone(),
+        }),
+    };
+    let journal =
+        Journal::begin_with_backups(state, record, &backups).map_err(|e| fail(e.to_string()))?;
+    let done = recovery::run_journal(aws, state, spec, journal)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let forgotten = state
+        .forget_pending(&pending.key_id)
+        .and_then(|()| state.forget_history(&pending.key_id));
+    if let Err(e) = forgotten {
+        return Err(fail(format!(
+            "rolled back, but the records of the old key could not be removed: {e}"
+        )));
+    }
+    Ok(done)
+}
