@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
+use futures_util::stream::{self, StreamExt};
 use rekey_sinks::Sink;
 use serde::Serialize;
 
@@ -29,12 +30,13 @@ use crate::state::StateDir;
 pub async fn run(cli: Cli) -> Result<Outcome> {
     let paths = Paths::resolve(|name| std::env::var(name).ok(), cli.state_dir.clone());
     let state = StateDir::new(&paths.state_dir).with_lock_timeout(cli.lock_timeout.0);
+    let jobs = usize::from(cli.jobs);
     match cli.command {
-        Command::Plan(args) => plan(&paths, &state, args).await,
-        Command::Apply(args) => apply(&paths, &state, args).await,
+        Command::Plan(args) => plan(&paths, &state, args, jobs).await,
+        Command::Apply(args) => apply(&paths, &state, args, jobs).await,
         Command::Prune(args) => prune_command(&paths, &state, args).await,
         Command::Recover(args) => recover_command(&paths, &state, args).await,
-        Command::Status(args) => status(&paths, &state, args).await,
+        Command::Status(args) => status(&paths, &state, args, jobs).await,
         Command::Rollback(args) => rollback_command(&paths, &state, args).await,
         Command::Init(args) => init(&paths, args),
         Command::Completions(args) => {
@@ -57,11 +59,11 @@ pub(crate) struct ProfileStatus {
     pub warnings: Vec<String>,
 }
 
-async fn status(paths: &Paths, state: &StateDir, args: StatusArgs) -> Result<Outcome> {
+async fn status(paths: &Paths, state: &StateDir, args: StatusArgs, jobs: usize) -> Result<Outcome> {
     let profiles = load_profiles(paths, &args.selection, None)?;
     warn_about_environment_keys();
     let aws = Aws::load().await;
-    let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default()).await?;
+    let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default(), jobs).await?;
     let pending = state.all_pending()?;
     let statuses: Vec<ProfileStatus> = plan
         .profiles
@@ -340,11 +342,14 @@ async fn make_plan(
     state: &StateDir,
     profiles: &Profiles,
     options: PlanOptions,
+    jobs: usize,
 ) -> Result<(Plan, Vec<Planned>)> {
-    let mut planned = Vec::new();
-    for spec in &profiles.specs {
-        planned.push(planner::plan_profile(aws, state, spec, options).await);
-    }
+    // Profiles are inspected concurrently (in order of the manifest in the result).
+    let planned: Vec<Planned> = stream::iter(&profiles.specs)
+        .map(|spec| planner::plan_profile(aws, state, spec, options))
+        .buffered(jobs)
+        .collect()
+        .await;
     let prune = prune::due(state, &profiles.specs, SystemTime::now())?;
     let plan = Plan {
         schema: Plan::SCHEMA_VERSION,
@@ -356,11 +361,11 @@ async fn make_plan(
     Ok((plan, planned))
 }
 
-async fn plan(paths: &Paths, state: &StateDir, args: PlanArgs) -> Result<Outcome> {
+async fn plan(paths: &Paths, state: &StateDir, args: PlanArgs, jobs: usize) -> Result<Outcome> {
     let profiles = load_profiles(paths, &args.selection, None)?;
     warn_about_environment_keys();
     let aws = Aws::load().await;
-    let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default()).await?;
+    let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default(), jobs).await?;
     print(args.output, &plan, || render::plan(&plan))?;
     let failed = plan
         .profiles
@@ -410,7 +415,7 @@ pub(crate) enum ProfileResult {
     },
 }
 
-async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs) -> Result<Outcome> {
+async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs, jobs: usize) -> Result<Outcome> {
     let profiles = load_profiles(paths, &args.selection, args.grace.map(|g| g.0))?;
     warn_about_environment_keys();
     let aws = Aws::load().await;
@@ -428,7 +433,7 @@ async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs) -> Result<Outco
     let options = PlanOptions {
         make_room: args.make_room,
     };
-    let (plan, planned) = make_plan(&aws, state, &profiles, options).await?;
+    let (plan, planned) = make_plan(&aws, state, &profiles, options, jobs).await?;
     if !plan.has_changes() {
         if args.output == Output::Text {
             println!("{}", render::plan(&plan));
@@ -439,30 +444,40 @@ async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs) -> Result<Outco
 
     let pruned = prune::prune(&aws, state, &profiles.specs, SystemTime::now()).await?;
     let mut results = Vec::new();
-    for (spec, planned) in profiles.specs.iter().zip(planned) {
-        let profile = spec.name.clone();
-        let result = match (&planned.plan.decision, planned.rotation) {
-            (Decision::Rotate, Some(input)) => {
-                match rotation::rotate(&aws, state, spec, &planned.plan, input).await {
-                    Ok(rotated) => ProfileResult::Rotated { profile, rotated },
-                    Err(failure) => ProfileResult::Failed {
-                        profile,
-                        error: failure.kind.to_string(),
-                        actions: failure.actions,
-                    },
+    // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
+    // profile; locks keep them from writing one file at the same time. Results are
+    // reported in manifest order as they complete.
+    let aws = &aws;
+    let mut rotations = stream::iter(profiles.specs.iter().zip(planned))
+        .map(|(spec, planned)| async move {
+            let profile = spec.name.clone();
+            match (&planned.plan.decision, planned.rotation) {
+                (Decision::Rotate, Some(input)) => {
+                    match rotation::rotate(aws, state, spec, &planned.plan, input).await {
+                        Ok(rotated) => ProfileResult::Rotated { profile, rotated },
+                        Err(failure) => ProfileResult::Failed {
+                            profile,
+                            error: failure.kind.to_string(),
+                            actions: failure.actions,
+                        },
+                    }
+                }
+                (Decision::Skip { reason }, _) => ProfileResult::Skipped {
+                    profile,
+                    reason: reason.clone(),
+                },
+                (Decision::Error { message }, _) => ProfileResult::Failed {
+                    profile,
+                    error: message.clone(),
+                    actions: Vec::new(),
+                },
+                (Decision::Rotate, None) => {
+                    unreachable!("a rotate decision always carries its input")
                 }
             }
-            (Decision::Skip { reason }, _) => ProfileResult::Skipped {
-                profile,
-                reason: reason.clone(),
-            },
-            (Decision::Error { message }, _) => ProfileResult::Failed {
-                profile,
-                error: message.clone(),
-                actions: Vec::new(),
-            },
-            (Decision::Rotate, None) => unreachable!("a rotate decision always carries its input"),
-        };
+        })
+        .buffered(jobs);
+    while let Some(result) = rotations.next().await {
         if args.output == Output::Text {
             print!("{}", render::profile_result(&result));
         }

@@ -100,19 +100,9 @@ pub async fn rotate(
         phase: Phase::Planned,
         new_key: None,
     };
-    // No other rekey may rotate this user or write these places meanwhile.
-    let mut locks = vec![LockName::user(
-        &record.account,
-        &record.user_name,
-        &record.user_arn,
-    )];
-    locks.extend(
-        spec.sinks
-            .iter()
-            .filter_map(|s| s.lock_key())
-            .map(|k| LockName::place(&k)),
-    );
-    let _held = lock::acquire(state, locks, state.lock_timeout())
+    // No other rekey may rotate this user meanwhile.
+    let user_lock = LockName::user(&record.account, &record.user_name, &record.user_arn);
+    let _user = lock::acquire(state, vec![user_lock], state.lock_timeout())
         .await
         .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
     run.still_as_planned(&input).await?;
@@ -149,6 +139,24 @@ pub async fn rotate(
     }
     crash::point("propagated");
 
+    // No other rotation may write these places from our first write until we are done
+    // (a rollback restores whole files, which must not undo someone else's write). The
+    // slow part, creating and proving the key, is behind us, so rotations that share a
+    // file overlap everywhere but here.
+    let places: Vec<LockName> = spec
+        .sinks
+        .iter()
+        .filter_map(|s| s.lock_key())
+        .map(|k| LockName::place(&k))
+        .collect();
+    let _places = match lock::acquire(state, places, state.lock_timeout()).await {
+        Ok(held) => held,
+        Err(e) => {
+            return Err(run
+                .roll_back(journal, &new, &new_key, 0, false, e.to_string())
+                .await)
+        }
+    };
     for (index, sink) in spec.sinks.iter().enumerate() {
         let written = async {
             let snapshot = sink.snapshot().await.map_err(|e| (index, e.to_string()))?;

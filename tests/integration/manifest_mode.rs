@@ -172,3 +172,53 @@ fn an_unwritable_sink_stops_the_profile_before_any_key_is_created() {
     );
     assert_eq!(home.credentials(), section(&user, &key));
 }
+
+/// Profiles rotate concurrently; the files they share end up with every new key and
+/// every other byte, whatever order the writes happened in.
+#[test]
+fn concurrent_rotations_sharing_files_never_clobber_each_other() {
+    let home = Home::new();
+    let users: Vec<String> = (0..6).map(|i| unique(&format!("shared{i}"))).collect();
+    let keys: Vec<TestKey> = users.iter().map(|u| moto().create_user(u)).collect();
+    let credentials: String = users
+        .iter()
+        .zip(&keys)
+        .map(|(u, k)| format!("# {u}\n{}\n", section(u, k)))
+        .collect();
+    home.write_credentials(&credentials);
+    let env: String = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("KEY_{i}={}\nSECRET_{i}={}\n", k.id, k.secret))
+        .collect();
+    home.write("project/.env", &env);
+    let mut manifest = String::from("version: 1\nprofiles:\n");
+    for (i, user) in users.iter().enumerate() {
+        manifest.push_str(&format!(
+            "  {user}:\n    sinks:\n      - type: credentials_file\n      - type: dotenv\n        path: .env\n\
+             \x20       access_key_id: KEY_{i}\n        secret_access_key: SECRET_{i}\n"
+        ));
+    }
+    home.write("project/rekey.yaml", &manifest);
+
+    home.rekey(&["apply", "--yes", "--jobs", "6"])
+        .success()
+        .stdout_has("Done: 6 rotated");
+
+    let (mut expected_credentials, mut expected_env) = (credentials.clone(), env.clone());
+    for (user, old) in users.iter().zip(&keys) {
+        let new = key_in(&home.credentials(), user).unwrap();
+        assert_ne!(&new, old);
+        expected_credentials = expected_credentials
+            .replace(&old.id, &new.id)
+            .replace(&old.secret, &new.secret);
+        expected_env = expected_env
+            .replace(&old.id, &new.id)
+            .replace(&old.secret, &new.secret);
+        let mut iam = vec![(old.id.clone(), false), (new.id.clone(), true)];
+        iam.sort();
+        assert_eq!(moto().keys(user), iam);
+    }
+    assert_eq!(home.credentials(), expected_credentials);
+    assert_eq!(home.read("project/.env"), expected_env);
+}
