@@ -233,19 +233,9 @@ impl Journal {
     }
 
     /// Opens a journal for `record`'s user and records it, refusing if one exists.
+    /// Backups an earlier, unrecorded attempt may have left are cleared.
     pub fn begin(state: &StateDir, record: JournalRecord) -> Result<Self, BeginError> {
-        if let Some(interrupted) = state.interrupted(&record.account, &record.user_name)? {
-            return Err(interrupted.into());
-        }
-        let name = StateDir::journal_name(&record.account, &record.user_name);
-        let journal = Self {
-            state: state.clone(),
-            backups: state.path(&["backups", &name]),
-            path: state.path(&["journal", &format!("{name}.json")]),
-            record,
-        };
-        journal.persist()?;
-        Ok(journal)
+        Self::begin_with_backups(state, record, &[])
     }
 
     /// The journal file.
