@@ -4,7 +4,9 @@ use std::fmt::Write;
 use std::time::SystemTime;
 
 use crate::app::ProfileResult;
-use crate::plan::{CurrentKey, Decision, Plan, ProfilePlan, PruneItem, SinkState, Step};
+use crate::plan::{
+    CurrentKey, Decision, Plan, ProfilePlan, PruneItem, SinkReport, SinkState, Step,
+};
 use crate::planner::describe_last_use;
 use crate::prune::{PruneOutcome, Pruned};
 use crate::time;
@@ -52,14 +54,7 @@ fn profile_plan(out: &mut String, p: &ProfilePlan) {
     if let Some(key) = &p.current_key {
         let _ = writeln!(out, "{}", key_line(key));
     }
-    for report in &p.sinks {
-        let _ = writeln!(
-            out,
-            "  sink  {}{}",
-            report.sink,
-            sink_state(report.state.as_ref())
-        );
-    }
+    sink_lines(out, &p.sinks);
     for (n, step) in p.steps.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", n + 1, describe_step(step));
     }
@@ -162,14 +157,7 @@ pub(crate) fn status(
             }
             (None, Decision::Rotate) => {}
         }
-        for report in &p.sinks {
-            let _ = writeln!(
-                out,
-                "  sink  {}{}",
-                report.sink,
-                sink_state(report.state.as_ref())
-            );
-        }
+        sink_lines(&mut out, &p.sinks);
         for pending in &status.pending {
             let _ = writeln!(
                 out,
@@ -187,6 +175,18 @@ pub(crate) fn status(
         let _ = writeln!(out, "not rotated: {}: {}", s.profile, s.reason);
     }
     out
+}
+
+/// `  sink  <description>: <state>`, one line per sink.
+fn sink_lines(out: &mut String, sinks: &[SinkReport]) {
+    for report in sinks {
+        let _ = writeln!(
+            out,
+            "  sink  {}{}",
+            report.sink,
+            sink_state(report.state.as_ref())
+        );
+    }
 }
 
 fn sink_state(state: Option<&SinkState>) -> String {

@@ -42,10 +42,7 @@ fn rotates_every_static_key_profile_and_keeps_every_other_byte() {
         assert_ne!(new_key.id, old_key.id);
         assert_eq!(
             moto().keys(user),
-            sorted(vec![
-                (old_key.id.clone(), false),
-                (new_key.id.clone(), true)
-            ]),
+            key_set(&[(&old_key.id, false), (&new_key.id, true)]),
             "old key Inactive, new key Active"
         );
         assert_eq!(
@@ -213,9 +210,4 @@ fn a_session_token_profile_is_never_touched() {
     home.rekey(&["plan", "--profile", "temp"])
         .code(1)
         .stderr_has("temporary credentials");
-}
-
-fn sorted(mut v: Vec<(String, bool)>) -> Vec<(String, bool)> {
-    v.sort();
-    v
 }

@@ -20,8 +20,7 @@ fn through_proxy(name: &str) -> (Home, FaultProxy, String, TestKey) {
 fn assert_rotated(home: &Home, user: &str, old: &TestKey) {
     let new_key = key_in(&home.credentials(), user).unwrap();
     assert_ne!(&new_key, old);
-    let mut expected = vec![(old.id.clone(), false), (new_key.id.clone(), true)];
-    expected.sort();
+    let expected = key_set(&[(&old.id, false), (&new_key.id, true)]);
     assert_eq!(moto().keys(user), expected);
 }
 

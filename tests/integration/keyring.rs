@@ -177,13 +177,7 @@ fn one_apply_keeps_all_five_sink_types_in_sync() {
             store.display()
         ),
     );
-    let json = home.rekey(&["plan", "--output", "json"]).success().json();
-    let states: Vec<&str> = json["profiles"][0]["sinks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["state"].as_str().unwrap())
-        .collect();
+    let states = home.sink_states();
     assert_eq!(
         states,
         ["in_sync", "in_sync", "in_sync", "in_sync", "missing"]
@@ -202,11 +196,6 @@ fn one_apply_keeps_all_five_sink_types_in_sync() {
     assert!(home
         .read("project/plugin-store.json")
         .contains(&new_key.secret));
-    let json = home.rekey(&["plan", "--output", "json"]).success().json();
-    let in_sync = json["profiles"][0]["sinks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|s| s["state"] == "in_sync");
-    assert!(in_sync, "{json}");
+    let states = home.sink_states();
+    assert!(states.iter().all(|s| s == "in_sync"), "{states:?}");
 }

@@ -48,8 +48,7 @@ fn a_second_apply_for_the_same_user_gives_up_naming_the_holder() {
 
     assert!(first.wait().unwrap().success(), "the first apply completes");
     let new_key = key_in(&home.credentials(), &user).unwrap();
-    let mut expected = vec![(key.id.clone(), false), (new_key.id.clone(), true)];
-    expected.sort();
+    let expected = key_set(&[(&key.id, false), (&new_key.id, true)]);
     assert_eq!(
         moto().keys(&user),
         expected,

@@ -120,13 +120,7 @@ fn plan_shows_each_sink_state_and_apply_brings_them_in_sync() {
         "{}",
         run.stdout
     );
-    let json = home.rekey(&["plan", "--output", "json"]).success().json();
-    let states: Vec<&str> = json["profiles"][0]["sinks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["state"].as_str().unwrap())
-        .collect();
+    let states = home.sink_states();
     assert_eq!(states, ["in_sync", "drift", "missing"]);
 
     home.rekey(&["apply", "--yes"]).success();
@@ -136,13 +130,7 @@ fn plan_shows_each_sink_state_and_apply_brings_them_in_sync() {
         key_in(&home.read("project/fresh/credentials"), &user).unwrap(),
         new_key
     );
-    let json = home.rekey(&["plan", "--output", "json"]).success().json();
-    let states: Vec<&str> = json["profiles"][0]["sinks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["state"].as_str().unwrap())
-        .collect();
+    let states = home.sink_states();
     assert_eq!(states, ["in_sync", "in_sync", "in_sync"]);
 }
 
@@ -215,8 +203,7 @@ fn concurrent_rotations_sharing_files_never_clobber_each_other() {
         expected_env = expected_env
             .replace(&old.id, &new.id)
             .replace(&old.secret, &new.secret);
-        let mut iam = vec![(old.id.clone(), false), (new.id.clone(), true)];
-        iam.sort();
+        let iam = key_set(&[(&old.id, false), (&new.id, true)]);
         assert_eq!(moto().keys(user), iam);
     }
     assert_eq!(home.credentials(), expected_credentials);

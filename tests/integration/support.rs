@@ -288,6 +288,16 @@ impl Moto {
     }
 }
 
+/// A user's keys as `Moto::keys` lists them (sorted), from (id, active) pairs.
+pub fn key_set(keys: &[(&str, bool)]) -> Vec<(String, bool)> {
+    let mut set: Vec<(String, bool)> = keys
+        .iter()
+        .map(|(id, active)| (id.to_string(), *active))
+        .collect();
+    set.sort();
+    set
+}
+
 /// A credentials-file section holding `key`.
 pub fn section(name: &str, key: &TestKey) -> String {
     format!(
@@ -494,6 +504,22 @@ impl Home {
             command.env("DBUS_SESSION_BUS_ADDRESS", address);
         }
         command
+    }
+
+    /// The state of each sink of the first profile, as `rekey plan --output json` says.
+    pub fn sink_states(&self) -> Vec<String> {
+        let json = self.rekey(&["plan", "--output", "json"]).success().json();
+        json["profiles"][0]["sinks"]
+            .as_array()
+            .expect("plan lists the sinks")
+            .iter()
+            .map(|s| {
+                s["state"]
+                    .as_str()
+                    .expect("each sink has a state")
+                    .to_owned()
+            })
+            .collect()
     }
 
     /// Every regular file under the state dir, relative, sorted.

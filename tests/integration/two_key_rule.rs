@@ -17,8 +17,7 @@ fn another_active_key_stops_the_profile_and_changes_nothing() {
         .code(1)
         .stdout_has(&format!("{user}: FAILED"))
         .stdout_has(&spare.id);
-    let mut expected = vec![(key.id.clone(), true), (spare.id.clone(), true)];
-    expected.sort();
+    let expected = key_set(&[(&key.id, true), (&spare.id, true)]);
     assert_eq!(moto().keys(&user), expected, "never delete an active key");
     assert_eq!(home.credentials(), section(&user, &key));
 }
@@ -45,8 +44,7 @@ fn an_unknown_inactive_key_is_deleted_only_with_make_room() {
         .success()
         .stdout_has(&format!("deleted inactive key {} to make room", stale.id));
     let new_key = key_in(&home.credentials(), &user).unwrap();
-    let mut expected = vec![(key.id.clone(), false), (new_key.id.clone(), true)];
-    expected.sort();
+    let expected = key_set(&[(&key.id, false), (&new_key.id, true)]);
     assert_eq!(moto().keys(&user), expected);
 }
 
@@ -67,8 +65,7 @@ fn a_key_rekey_deactivated_earlier_is_deleted_first() {
         .success()
         .stdout_has("Done: 1 rotated");
     let third = key_in(&home.credentials(), &user).unwrap();
-    let mut expected = vec![(second.id.clone(), false), (third.id.clone(), true)];
-    expected.sort();
+    let expected = key_set(&[(&second.id, false), (&third.id, true)]);
     assert_eq!(moto().keys(&user), expected);
     // The first old key and its history are gone; the second awaits deletion.
     assert_eq!(

@@ -48,8 +48,7 @@ fn a_passing_check_sees_the_new_key_and_the_rotation_completes() {
     .stdout_has("verification `")
     .stdout_has("passed");
     let new_key = key_in(&home.credentials(), &user).unwrap();
-    let mut expected = vec![(key.id.clone(), false), (new_key.id.clone(), true)];
-    expected.sort();
+    let expected = key_set(&[(&key.id, false), (&new_key.id, true)]);
     assert_eq!(moto().keys(&user), expected);
 }
 
