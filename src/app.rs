@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::aws::Aws;
 use crate::cli::{
-    ApplyArgs, Cli, Command, CredentialProcessArgs, InitArgs, Outcome, Output, PlanArgs, PruneArgs,
+    Cli, Command, CredentialProcessArgs, InitArgs, Outcome, Output, PlanArgs, PruneArgs,
     RecoverArgs, RollbackArgs, Selection, StatusArgs,
 };
 use crate::discovery::{self, Skipped};
@@ -20,10 +20,10 @@ use crate::paths::Paths;
 use crate::plan::{Decision, Plan};
 use crate::planner::{self, PlanOptions, Planned};
 use crate::profile::{Policy, ProfileSpec};
-use crate::prune::{self, Pruned};
+use crate::prune;
 use crate::recovery;
 use crate::render;
-use crate::rotation::{self, Rotated};
+use crate::shared_key::{self, Grouped};
 use crate::state::StateDir;
 
 /// Runs the command `cli` names.
@@ -33,7 +33,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     let jobs = usize::from(cli.jobs);
     match cli.command {
         Command::Plan(args) => plan(&paths, &state, args, jobs).await,
-        Command::Apply(args) => apply(&paths, &state, args, jobs).await,
+        Command::Apply(args) => crate::apply::apply(&paths, &state, args, jobs).await,
         Command::Prune(args) => prune_command(&paths, &state, args).await,
         Command::Recover(args) => recover_command(&paths, &state, args).await,
         Command::Status(args) => status(&paths, &state, args, jobs).await,
@@ -63,15 +63,19 @@ async fn status(paths: &Paths, state: &StateDir, args: StatusArgs, jobs: usize) 
     let profiles = load_profiles(paths, &args.selection, None)?;
     warn_about_environment_keys();
     let aws = Aws::load().await;
-    let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default(), jobs).await?;
+    let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
+    let options = PlanOptions::default();
+    let (plan, _) = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
     let pending = state.all_pending()?;
     let statuses: Vec<ProfileStatus> = plan
         .profiles
         .into_iter()
-        .zip(&profiles.specs)
-        .map(|(plan, spec)| {
+        .enumerate()
+        .map(|(index, plan)| {
             let mut warnings = Vec::new();
-            if let (Some(max_age), Some(key)) = (spec.policy.max_age, &plan.current_key) {
+            // Conflicts (after the grouped specs) have no policy to check.
+            let max_age = grouped.specs.get(index).and_then(|s| s.policy.max_age);
+            if let (Some(max_age), Some(key)) = (max_age, &plan.current_key) {
                 let age = crate::time::since(key.created, SystemTime::now());
                 if age >= max_age {
                     warnings.push(format!(
@@ -85,7 +89,7 @@ async fn status(paths: &Paths, state: &StateDir, args: StatusArgs, jobs: usize) 
             ProfileStatus {
                 pending: pending
                     .iter()
-                    .filter(|p| p.profile == plan.profile)
+                    .filter(|p| p.concerns(&plan.profile))
                     .cloned()
                     .collect(),
                 plan,
@@ -114,14 +118,15 @@ async fn rollback_command(paths: &Paths, state: &StateDir, args: RollbackArgs) -
         profiles: vec![args.profile.clone()],
     };
     let profiles = load_profiles(paths, &selection, None)?;
-    let spec = &profiles.specs[0];
+    let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
     let aws = Aws::load().await;
-    let undo = crate::rollback::prepare(&aws, state, spec).await?;
+    let undo = crate::rollback::prepare(&aws, state, &args.profile, &configured).await?;
+    let spec = &undo.spec;
     if !args.yes {
         confirm(
             &format!(
                 "Roll back {}: make old key {} active again, restore its {} sink(s), delete key {}.",
-                spec.name,
+                render::label(&spec.name, &spec.also),
                 undo.pending.key_id,
                 spec.sinks.len(),
                 undo.current_key_id
@@ -129,7 +134,7 @@ async fn rollback_command(paths: &Paths, state: &StateDir, args: RollbackArgs) -
             "Roll back?",
         )?;
     }
-    let done = crate::rollback::run(&aws, state, spec, undo).await?;
+    let done = crate::rollback::run(&aws, state, undo).await?;
     print!("{}", render::recovered(&Ok(done)));
     Ok(Outcome::Success)
 }
@@ -158,7 +163,7 @@ fn init(paths: &Paths, args: InitArgs) -> Result<Outcome> {
 
 /// Keys in the environment override the shared files for every profile: a rotation
 /// would update the files while programs keep using the environment's key.
-fn warn_about_environment_keys() {
+pub(crate) fn warn_about_environment_keys() {
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
         tracing::warn!(
             "AWS_ACCESS_KEY_ID is set in the environment: it overrides the credentials files for every profile, so programs started from this shell keep using that key after a rotation"
@@ -169,7 +174,7 @@ fn warn_about_environment_keys() {
 async fn recover_command(paths: &Paths, state: &StateDir, args: RecoverArgs) -> Result<Outcome> {
     let profiles = load_profiles(paths, &args.selection, None)?;
     let aws = Aws::load().await;
-    let results = resolve_interrupted(&aws, state, &profiles.specs, args.output).await?;
+    let results = resolve_interrupted(&aws, state, &profiles, args.output).await?;
     if args.output == Output::Text && results == 0 {
         println!("No interrupted rotation to resolve.");
     }
@@ -178,13 +183,13 @@ async fn recover_command(paths: &Paths, state: &StateDir, args: RecoverArgs) -> 
 
 /// Resolves the interrupted rotations of `specs`, reporting each; fails if any remains.
 /// Returns how many were resolved.
-async fn resolve_interrupted(
+pub(crate) async fn resolve_interrupted(
     aws: &Aws,
     state: &StateDir,
-    specs: &[ProfileSpec],
+    profiles: &Profiles,
     output: Output,
 ) -> Result<usize> {
-    let results = recovery::recover(aws, state, specs).await?;
+    let results = recovery::recover(aws, state, &profiles.specs, &profiles.others).await?;
     let mut failed = Vec::new();
     for result in &results {
         if output == Output::Text {
@@ -274,14 +279,20 @@ async fn credential_process(args: CredentialProcessArgs) -> Result<Outcome> {
 }
 
 /// The selected profiles and where they came from.
-struct Profiles {
-    source: String,
-    specs: Vec<ProfileSpec>,
-    skipped: Vec<Skipped>,
+pub(crate) struct Profiles {
+    /// The manifest, or default mode's credentials file.
+    pub source: String,
+    /// The selected profiles (all, without `--profile`).
+    pub specs: Vec<ProfileSpec>,
+    /// The configured profiles `--profile` did not select: one holding a selected
+    /// profile's key is rotated with it (see [`shared_key`]).
+    pub others: Vec<ProfileSpec>,
+    /// Profiles of the credentials file that default mode does not rotate, and why.
+    pub skipped: Vec<Skipped>,
 }
 
 /// `--manifest FILE`, else `./rekey.yaml`, else default mode; then `--profile` filters.
-fn load_profiles(
+pub(crate) fn load_profiles(
     paths: &Paths,
     selection: &Selection,
     grace: Option<std::time::Duration>,
@@ -297,6 +308,7 @@ fn load_profiles(
             Profiles {
                 source: absolute.display().to_string(),
                 specs: manifest.resolve(paths),
+                others: Vec::new(),
                 skipped: Vec::new(),
             }
         }
@@ -305,6 +317,7 @@ fn load_profiles(
             Profiles {
                 source: format!("default mode ({})", paths.credentials_file.display()),
                 specs: found.profiles,
+                others: Vec::new(),
                 skipped: found.skipped,
             }
         }
@@ -324,33 +337,39 @@ fn load_profiles(
                 }
             }
         }
-        profiles
-            .specs
-            .retain(|p| selection.profiles.contains(&p.name));
+        let (selected, others) = std::mem::take(&mut profiles.specs)
+            .into_iter()
+            .partition(|p| selection.profiles.contains(&p.name));
+        profiles.specs = selected;
+        profiles.others = others;
         profiles.skipped.clear();
     }
     if let Some(grace) = grace {
-        for spec in &mut profiles.specs {
+        for spec in profiles.specs.iter_mut().chain(&mut profiles.others) {
             spec.policy.grace = grace;
         }
     }
     Ok(profiles)
 }
 
-async fn make_plan(
+/// Plans every rotation of `grouped` (the selected profiles of `profiles`, grouped by
+/// key); the conflicts' plans come last.
+pub(crate) async fn make_plan(
     aws: &Aws,
     state: &StateDir,
     profiles: &Profiles,
+    grouped: &Grouped,
     options: PlanOptions,
     jobs: usize,
 ) -> Result<(Plan, Vec<Planned>)> {
     // Profiles are inspected concurrently (in order of the manifest in the result).
-    let planned: Vec<Planned> = stream::iter(&profiles.specs)
+    let mut planned: Vec<Planned> = stream::iter(&grouped.specs)
         .map(|spec| planner::plan_profile(aws, state, spec, options))
         .buffered(jobs)
         .collect()
         .await;
-    let prune = prune::due(state, &profiles.specs, SystemTime::now())?;
+    planned.extend(grouped.conflicts.iter().map(planner::conflict));
+    let prune = prune::due(state, &grouped.specs, SystemTime::now())?;
     let plan = Plan {
         schema: Plan::SCHEMA_VERSION,
         source: profiles.source.clone(),
@@ -365,7 +384,9 @@ async fn plan(paths: &Paths, state: &StateDir, args: PlanArgs, jobs: usize) -> R
     let profiles = load_profiles(paths, &args.selection, None)?;
     warn_about_environment_keys();
     let aws = Aws::load().await;
-    let (plan, _) = make_plan(&aws, state, &profiles, PlanOptions::default(), jobs).await?;
+    let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
+    let options = PlanOptions::default();
+    let (plan, _) = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
     print(args.output, &plan, || render::plan(&plan))?;
     let failed = plan
         .profiles
@@ -384,131 +405,6 @@ async fn plan(paths: &Paths, state: &StateDir, args: PlanArgs, jobs: usize) -> R
     } else {
         Outcome::Success
     })
-}
-
-/// What `apply --output json` prints.
-#[derive(Serialize)]
-struct ApplyReport<'a> {
-    schema: u32,
-    plan: &'a Plan,
-    pruned: Vec<Pruned>,
-    results: Vec<ProfileResult>,
-}
-
-/// How one profile's apply ended.
-#[derive(Debug, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub(crate) enum ProfileResult {
-    Rotated {
-        profile: String,
-        #[serde(flatten)]
-        rotated: Rotated,
-    },
-    Skipped {
-        profile: String,
-        reason: String,
-    },
-    Failed {
-        profile: String,
-        error: String,
-        actions: Vec<String>,
-    },
-}
-
-async fn apply(paths: &Paths, state: &StateDir, args: ApplyArgs, jobs: usize) -> Result<Outcome> {
-    let profiles = load_profiles(paths, &args.selection, args.grace.map(|g| g.0))?;
-    warn_about_environment_keys();
-    let aws = Aws::load().await;
-    // First put right what an interrupted run left half-done.
-    let interrupted = recovery::pending_for(state, &profiles.specs)?;
-    if interrupted > 0 {
-        if !args.yes {
-            confirm(
-                &format!("{interrupted} interrupted rotation(s) will be resolved first (see `rekey recover`)."),
-                "Resolve them?",
-            )?;
-        }
-        resolve_interrupted(&aws, state, &profiles.specs, Output::Text).await?;
-    }
-    let options = PlanOptions {
-        make_room: args.make_room,
-    };
-    let (plan, planned) = make_plan(&aws, state, &profiles, options, jobs).await?;
-    if !plan.has_changes() {
-        if args.output == Output::Text {
-            println!("{}", render::plan(&plan));
-        }
-    } else if !args.yes {
-        confirm(&render::plan(&plan), "Rotate these keys?")?;
-    }
-
-    let pruned = prune::prune(&aws, state, &profiles.specs, SystemTime::now()).await?;
-    let mut results = Vec::new();
-    // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
-    // profile; locks keep them from writing one file at the same time. Results are
-    // reported in manifest order as they complete.
-    let aws = &aws;
-    let mut rotations = stream::iter(profiles.specs.iter().zip(planned))
-        .map(|(spec, planned)| async move {
-            let profile = spec.name.clone();
-            match (&planned.plan.decision, planned.rotation) {
-                (Decision::Rotate, Some(input)) => {
-                    match rotation::rotate(aws, state, spec, &planned.plan, input).await {
-                        Ok(rotated) => ProfileResult::Rotated { profile, rotated },
-                        Err(failure) => ProfileResult::Failed {
-                            profile,
-                            error: failure.kind.to_string(),
-                            actions: failure.actions,
-                        },
-                    }
-                }
-                (Decision::Skip { reason }, _) => ProfileResult::Skipped {
-                    profile,
-                    reason: reason.clone(),
-                },
-                (Decision::Error { message }, _) => ProfileResult::Failed {
-                    profile,
-                    error: message.clone(),
-                    actions: Vec::new(),
-                },
-                (Decision::Rotate, None) => {
-                    unreachable!("a rotate decision always carries its input")
-                }
-            }
-        })
-        .buffered(jobs);
-    while let Some(result) = rotations.next().await {
-        if args.output == Output::Text {
-            print!("{}", render::profile_result(&result));
-        }
-        results.push(result);
-    }
-    let failed: Vec<String> = results
-        .iter()
-        .filter_map(|r| match r {
-            ProfileResult::Failed { profile, .. } => Some(profile.clone()),
-            _ => None,
-        })
-        .collect();
-    match args.output {
-        Output::Text => {
-            print!("{}", render::pruned(&pruned));
-            println!("{}", render::summary(&results));
-        }
-        Output::Json => {
-            let report = ApplyReport {
-                schema: Plan::SCHEMA_VERSION,
-                plan: &plan,
-                pruned,
-                results,
-            };
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
-    }
-    if !failed.is_empty() {
-        bail!("{} profile(s) failed: {}", failed.len(), failed.join(", "));
-    }
-    Ok(Outcome::Success)
 }
 
 async fn prune_command(paths: &Paths, state: &StateDir, args: PruneArgs) -> Result<Outcome> {
@@ -543,7 +439,7 @@ async fn prune_command(paths: &Paths, state: &StateDir, args: PruneArgs) -> Resu
 }
 
 /// Shows `summary` and asks; refuses outright when stdin is not a terminal.
-fn confirm(summary: &str, question: &str) -> Result<()> {
+pub(crate) fn confirm(summary: &str, question: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to change anything without --yes: standard input is not a terminal, so rekey cannot ask for confirmation; nothing was changed");
     }

@@ -244,7 +244,8 @@ fn init_tracing(cli: &Cli) {
     };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // On a terminal, unless NO_COLOR is set (the rule `console` applies to stdout).
+        .with_ansi(console::colors_enabled_stderr())
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();

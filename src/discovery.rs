@@ -96,11 +96,11 @@ pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryEr
                 profile: name.to_owned(),
                 reason,
             }),
-            None => found.profiles.push(ProfileSpec {
-                name: name.to_owned(),
-                sinks: vec![default_sink(paths, name)],
-                policy: policy.clone(),
-            }),
+            None => found.profiles.push(ProfileSpec::new(
+                name,
+                vec![default_sink(paths, name)],
+                policy.clone(),
+            )),
         }
     }
     Ok(found)

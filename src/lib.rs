@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub(crate) mod apply;
 pub mod aws;
 pub mod cli;
 pub mod crash;
@@ -20,12 +21,14 @@ pub mod paths;
 pub mod plan;
 pub mod planner;
 pub mod profile;
+pub mod progress;
 pub mod propagation;
 pub mod prune;
 pub mod recovery;
 pub mod render;
 pub mod rollback;
 pub mod rotation;
+pub mod shared_key;
 pub mod state;
 pub mod time;
 pub mod verify;

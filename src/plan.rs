@@ -48,6 +48,9 @@ impl Plan {
 pub struct ProfilePlan {
     /// The profile name.
     pub profile: String,
+    /// Profiles holding the same key, rotated with this one (omitted when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
     /// Who the current key belongs to (absent if it could not be determined).
     pub identity: Option<Identity>,
     /// The key the first sink holds.

@@ -9,6 +9,7 @@ use crate::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
 use crate::profile::ProfileSpec;
+use crate::shared_key::Conflict;
 use crate::state::StateDir;
 use crate::time;
 
@@ -51,6 +52,7 @@ pub async fn plan_profile(
 ) -> Planned {
     let mut plan = ProfilePlan {
         profile: spec.name.clone(),
+        also: spec.also.clone(),
         identity: None,
         current_key: None,
         other_key: None,
@@ -76,6 +78,29 @@ pub async fn plan_profile(
         }
     };
     Planned { plan, rotation }
+}
+
+/// The plan for profiles that share a key but cannot be rotated as one.
+pub fn conflict(conflict: &Conflict) -> Planned {
+    let (profile, also) = conflict
+        .profiles
+        .split_first()
+        .expect("a conflict names its profiles");
+    Planned {
+        plan: ProfilePlan {
+            profile: profile.clone(),
+            also: also.to_vec(),
+            identity: None,
+            current_key: None,
+            other_key: None,
+            sinks: Vec::new(),
+            decision: Decision::Error {
+                message: conflict.message.clone(),
+            },
+            steps: Vec::new(),
+        },
+        rotation: None,
+    }
 }
 
 /// Fills `plan` in; returns the rotation input, or the decision not to rotate.

@@ -1,17 +1,46 @@
 //! A profile to rotate, fully specified: its sinks and its rotation policy.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rekey_sinks::Sink;
 
 /// One AWS profile and everything rekey needs to rotate its key.
+///
+/// Profiles that hold the same key are rotated as one (see [`crate::shared_key`]): the
+/// first is `name`, the others are listed in `also`, and `sinks` holds every sink of
+/// all of them, each once.
 pub struct ProfileSpec {
     /// The profile name (manifest key, or credentials-file section in default mode).
     pub name: String,
+    /// Profiles holding the same key, rotated with this one (usually none).
+    pub also: Vec<String>,
     /// Where the key lives. The first sink is where the current key is read from.
-    pub sinks: Vec<Box<dyn Sink>>,
+    pub sinks: Vec<Arc<dyn Sink>>,
     /// When and how to rotate.
     pub policy: Policy,
+}
+
+impl ProfileSpec {
+    /// A profile of its own (not sharing its key with another).
+    pub fn new(name: impl Into<String>, sinks: Vec<Arc<dyn Sink>>, policy: Policy) -> Self {
+        Self {
+            name: name.into(),
+            also: Vec::new(),
+            sinks,
+            policy,
+        }
+    }
+
+    /// This profile and the ones rotated with it, in order.
+    pub fn members(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str()).chain(self.also.iter().map(String::as_str))
+    }
+
+    /// Whether `profile` is this profile or one rotated with it.
+    pub fn includes(&self, profile: &str) -> bool {
+        self.members().any(|name| name == profile)
+    }
 }
 
 /// When to rotate, how to prove the new key works, and how long to keep the old one.

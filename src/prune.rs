@@ -67,7 +67,9 @@ fn due_records(
     Ok(state
         .all_pending()?
         .into_iter()
-        .filter(|p| p.delete_after <= now && profiles.iter().any(|s| s.name == p.profile))
+        .filter(|p| {
+            p.delete_after <= now && profiles.iter().any(|s| s.members().any(|m| p.concerns(m)))
+        })
         .collect())
 }
 
@@ -82,7 +84,7 @@ pub async fn prune(
     for pending in due_records(state, profiles, now)? {
         let spec = profiles
             .iter()
-            .find(|s| s.name == pending.profile)
+            .find(|s| s.members().any(|m| pending.concerns(m)))
             .expect("filtered by profile");
         let outcome = match prune_one(aws, state, spec, &pending).await {
             Ok(outcome) => outcome,

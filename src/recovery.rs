@@ -25,6 +25,7 @@ use crate::aws::{Aws, AwsError, AwsErrorKind, Caller};
 use crate::lock::{self, LockName};
 use crate::profile::ProfileSpec;
 use crate::rotation::{finish_completed, retire_old_key, Owner};
+use crate::shared_key;
 use crate::state::{Journal, Phase, StateDir, StateError};
 
 /// How an interrupted rotation was resolved.
@@ -64,19 +65,34 @@ pub struct RecoveryFailure {
     pub actions: Vec<String>,
 }
 
-/// Resolves every unfinished rotation of the given profiles.
+/// Resolves every unfinished rotation of the `selected` profiles. A rotation shared
+/// with other profiles (they held the same key) is rebuilt from its recorded members,
+/// looked up among `selected` and `others`.
 pub async fn recover(
     aws: &Aws,
     state: &StateDir,
-    profiles: &[ProfileSpec],
+    selected: &[ProfileSpec],
+    others: &[ProfileSpec],
 ) -> Result<Vec<Result<Recovered, RecoveryFailure>>, StateError> {
     state.remove_stale_temp_files()?;
     let mut results = Vec::new();
     for journal in state.unfinished()? {
-        let Some(spec) = profiles.iter().find(|p| p.name == journal.record().profile) else {
+        let record = journal.record();
+        if !selected.iter().any(|p| record.concerns(&p.name)) {
             continue;
+        }
+        let spec = match shared_key::rebuild(selected.iter().chain(others), &record.members()) {
+            Ok(spec) => spec,
+            Err(message) => {
+                results.push(Err(RecoveryFailure {
+                    profile: record.profile.clone(),
+                    message,
+                    actions: Vec::new(),
+                }));
+                continue;
+            }
         };
-        if let Some(result) = recover_journal(aws, state, spec, journal).await {
+        if let Some(result) = recover_journal(aws, state, &spec, journal).await {
             results.push(result);
         }
     }
@@ -147,7 +163,7 @@ pub fn pending_for(state: &StateDir, profiles: &[ProfileSpec]) -> Result<usize, 
     Ok(state
         .unfinished()?
         .iter()
-        .filter(|j| profiles.iter().any(|p| p.name == j.record().profile))
+        .filter(|j| profiles.iter().any(|p| j.record().concerns(&p.name)))
         .count())
 }
 
@@ -298,6 +314,7 @@ impl Recovery<'_> {
         ));
         let owner = Owner {
             profile: record.profile.clone(),
+            also: record.also.clone(),
             account: record.account.clone(),
             user_arn: record.user_arn.clone(),
             user_name: record.user_name.clone(),

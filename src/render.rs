@@ -3,7 +3,9 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use crate::app::ProfileResult;
+use console::style;
+
+use crate::apply::{ApplyOutcome, ProfileResult};
 use crate::plan::{
     CurrentKey, Decision, Plan, ProfilePlan, PruneItem, SinkReport, SinkState, Step,
 };
@@ -43,11 +45,14 @@ pub fn plan(plan: &Plan) -> String {
 
 fn profile_plan(out: &mut String, p: &ProfilePlan) {
     let headline = match &p.decision {
-        Decision::Rotate => "rotate".to_owned(),
+        Decision::Rotate => style("rotate").green().to_string(),
         Decision::Skip { reason } => format!("no change: {reason}"),
-        Decision::Error { message } => format!("ERROR: {message}"),
+        Decision::Error { message } => format!("{} {message}", style("ERROR:").red().bold()),
     };
-    let _ = writeln!(out, "profile {}: {headline}", p.profile);
+    let _ = writeln!(out, "profile {}: {headline}", label(&p.profile, &p.also));
+    if !p.also.is_empty() {
+        let _ = writeln!(out, "  (one rotation: these profiles hold the same key)");
+    }
     if let Some(identity) = &p.identity {
         let _ = writeln!(out, "  user  {}", identity.arn);
     }
@@ -226,32 +231,39 @@ pub(crate) fn recovered(
     out
 }
 
+/// `a`, or `a + b + c` for profiles rotated together.
+pub(crate) fn label(profile: &str, also: &[String]) -> String {
+    std::iter::once(profile)
+        .chain(also.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
 /// One profile's apply result.
 pub(crate) fn profile_result(result: &ProfileResult) -> String {
     let mut out = String::new();
-    match result {
-        ProfileResult::Rotated { profile, rotated } => {
+    let who = label(&result.profile, &result.also);
+    match &result.outcome {
+        ApplyOutcome::Rotated(rotated) => {
             let _ = writeln!(
                 out,
-                "{profile}: rotated {} -> {}",
-                rotated.old_key_id, rotated.new_key_id
+                "{who}: {} {} -> {}",
+                style("rotated").green(),
+                rotated.old_key_id,
+                rotated.new_key_id
             );
             for action in &rotated.actions {
                 let _ = writeln!(out, "  - {action}");
             }
             for warning in &rotated.warnings {
-                let _ = writeln!(out, "  warning: {warning}");
+                let _ = writeln!(out, "  {} {warning}", style("warning:").yellow());
             }
         }
-        ProfileResult::Skipped { profile, reason } => {
-            let _ = writeln!(out, "{profile}: no change: {reason}");
+        ApplyOutcome::Skipped { reason } => {
+            let _ = writeln!(out, "{who}: no change: {reason}");
         }
-        ProfileResult::Failed {
-            profile,
-            error,
-            actions,
-        } => {
-            let _ = writeln!(out, "{profile}: FAILED: {error}");
+        ApplyOutcome::Failed { error, actions } => {
+            let _ = writeln!(out, "{who}: {} {error}", style("FAILED:").red().bold());
             for action in actions {
                 let _ = writeln!(out, "  - {action}");
             }
@@ -260,13 +272,65 @@ pub(crate) fn profile_result(result: &ProfileResult) -> String {
     out
 }
 
+/// The table closing apply on a terminal: a row per rotation.
+pub(crate) fn summary_table(results: &[ProfileResult]) -> String {
+    let rows: Vec<[String; 4]> = results
+        .iter()
+        .map(|r| {
+            let (result, detail) = match &r.outcome {
+                ApplyOutcome::Rotated(rotated) => (
+                    "rotated",
+                    format!("{} -> {}", rotated.old_key_id, rotated.new_key_id),
+                ),
+                ApplyOutcome::Skipped { reason } => ("unchanged", reason.clone()),
+                ApplyOutcome::Failed { error, .. } => ("FAILED", error.clone()),
+            };
+            [
+                label(&r.profile, &r.also),
+                result.to_owned(),
+                format!("{:.1}s", r.seconds),
+                detail,
+            ]
+        })
+        .collect();
+    let header = ["PROFILE", "RESULT", "TIME", "DETAIL"].map(str::to_owned);
+    let width = |column: usize| {
+        rows.iter()
+            .chain(std::iter::once(&header))
+            .map(|row| row[column].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths = [width(0), width(1), width(2)];
+    let mut out = String::from("\n");
+    for (index, row) in std::iter::once(&header).chain(&rows).enumerate() {
+        // Pad before styling: escape codes have no width.
+        let cells: Vec<String> = (0..3)
+            .map(|c| format!("{:<w$}", row[c], w = widths[c]))
+            .collect();
+        let result = match row[1].as_str() {
+            _ if index == 0 => style(cells[1].clone()).bold(),
+            "rotated" => style(cells[1].clone()).green(),
+            "FAILED" => style(cells[1].clone()).red().bold(),
+            _ => style(cells[1].clone()).dim(),
+        };
+        let first = if index == 0 {
+            style(cells[0].clone()).bold()
+        } else {
+            style(cells[0].clone())
+        };
+        let _ = writeln!(out, "{first}  {result}  {}  {}", cells[2], row[3]);
+    }
+    out
+}
+
 /// The closing line of apply.
 pub(crate) fn summary(results: &[ProfileResult]) -> String {
-    let count = |f: fn(&ProfileResult) -> bool| results.iter().filter(|r| f(r)).count();
+    let count = |f: fn(&ApplyOutcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
     format!(
         "Done: {} rotated, {} unchanged, {} failed.",
-        count(|r| matches!(r, ProfileResult::Rotated { .. })),
-        count(|r| matches!(r, ProfileResult::Skipped { .. })),
-        count(|r| matches!(r, ProfileResult::Failed { .. })),
+        count(|o| matches!(o, ApplyOutcome::Rotated(_))),
+        count(|o| matches!(o, ApplyOutcome::Skipped { .. })),
+        count(|o| matches!(o, ApplyOutcome::Failed { .. })),
     )
 }

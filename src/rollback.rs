@@ -12,6 +12,7 @@ use crate::aws::Aws;
 use crate::lock::{self, LockName};
 use crate::profile::ProfileSpec;
 use crate::recovery::{self, Recovered};
+use crate::shared_key;
 use crate::state::{Journal, JournalRecord, PendingDeletion, Phase, StateDir, StoredKey};
 
 /// Why a rollback was refused or failed. Nothing was changed unless the message says so.
@@ -26,31 +27,38 @@ pub struct RollbackError {
 
 /// What a rollback will undo, found and checked without changing anything.
 pub struct Undo {
+    /// The rotated profile (with the profiles that shared its key, if any).
+    pub spec: ProfileSpec,
     /// The rotation's old key, to become active again.
     pub pending: PendingDeletion,
     /// The key to delete (the profile's current key).
     pub current_key_id: String,
 }
 
-/// Finds the last rotation of `spec` and checks it can be undone.
+/// Finds the last rotation of `profile` and checks it can be undone. A rotation shared
+/// with other profiles (they held the same key) is undone for all of them, so their
+/// specs are looked up in `configured`.
 pub async fn prepare(
     aws: &Aws,
     state: &StateDir,
-    spec: &ProfileSpec,
+    profile: &str,
+    configured: &[&ProfileSpec],
 ) -> Result<Undo, RollbackError> {
     let refuse = |message: String| RollbackError {
-        profile: spec.name.clone(),
+        profile: profile.to_owned(),
         message,
     };
     let pending = state
         .all_pending()
         .map_err(|e| refuse(e.to_string()))?
         .into_iter()
-        .filter(|p| p.profile == spec.name)
+        .filter(|p| p.concerns(profile))
         .max_by_key(|p| p.deactivated_at)
         .ok_or_else(|| {
             refuse("rekey has no old key of it awaiting deletion; a rotation can be rolled back only during its grace period".into())
         })?;
+    let spec =
+        shared_key::rebuild(configured.iter().copied(), &pending.members()).map_err(refuse)?;
     let old = &pending.key_id;
     if (0..spec.sinks.len()).any(|index| !state.has_history(old, index)) {
         return Err(refuse(format!(
@@ -93,16 +101,13 @@ pub async fn prepare(
     Ok(Undo {
         current_key_id: current.id().to_owned(),
         pending,
+        spec,
     })
 }
 
 /// Carries the rollback out (through a journal, see the module docs).
-pub async fn run(
-    aws: &Aws,
-    state: &StateDir,
-    spec: &ProfileSpec,
-    undo: Undo,
-) -> Result<Recovered, RollbackError> {
+pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, RollbackError> {
+    let spec = &undo.spec;
     let fail = |message: String| RollbackError {
         profile: spec.name.clone(),
         message,
@@ -135,6 +140,7 @@ pub async fn run(
         .map_err(|e| fail(format!("{e}; nothing was changed")))?;
     let record = JournalRecord {
         profile: spec.name.clone(),
+        also: spec.also.clone(),
         account: pending.account.clone(),
         user_arn: pending.user_arn.clone(),
         user_name: pending.user_name.clone(),

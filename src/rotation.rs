@@ -29,6 +29,43 @@ use crate::time;
 use crate::verify;
 use secrecy::ExposeSecret;
 
+/// Where a running rotation is, for live progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Waiting for another rekey process that rotates the same user.
+    WaitingForUser,
+    /// Calling `CreateAccessKey` (after deleting a stale key, if planned).
+    CreatingKey,
+    /// Proving the new key works (STS).
+    Propagating,
+    /// Waiting for another rekey process that writes the same places.
+    WaitingForSinks,
+    /// Writing this sink.
+    Writing(String),
+    /// Running the verification command.
+    Verifying,
+    /// Deactivating the old key.
+    Deactivating,
+    /// Undoing the rotation.
+    RollingBack,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stage::WaitingForUser => f.write_str("taking the user lock"),
+            Stage::CreatingKey => f.write_str("creating the new key"),
+            Stage::Propagating => f.write_str("proving the new key works"),
+            Stage::WaitingForSinks => f.write_str("taking the sink locks"),
+            Stage::Writing(sink) => write!(f, "writing {sink}"),
+            Stage::Verifying => f.write_str("running the verify command"),
+            Stage::Deactivating => f.write_str("deactivating the old key"),
+            Stage::RollingBack => f.write_str("rolling back"),
+        }
+    }
+}
+
 /// A finished rotation.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Rotated {
@@ -74,16 +111,19 @@ pub enum FailureKind {
     },
 }
 
-/// Runs one rotation. `plan` and `input` come from [`crate::planner::plan_profile`].
+/// Runs one rotation. `plan` and `input` come from [`crate::planner::plan_profile`];
+/// `progress` is told each stage as it begins.
 pub async fn rotate(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
     plan: &ProfilePlan,
     input: RotationInput,
+    progress: &(dyn Fn(Stage) + Sync),
 ) -> Result<Rotated, RotationFailure> {
     let mut run = Run {
         spec,
+        progress,
         user: input.user_name.clone(),
         old_key_id: input.old_key.id().to_owned(),
         old: input.caller.clone(),
@@ -91,6 +131,7 @@ pub async fn rotate(
     };
     let record = JournalRecord {
         profile: spec.name.clone(),
+        also: spec.also.clone(),
         account: input.identity.account.clone(),
         user_arn: input.identity.arn.clone(),
         user_name: input.user_name.clone(),
@@ -101,6 +142,7 @@ pub async fn rotate(
         new_key: None,
     };
     // No other rekey may rotate this user meanwhile.
+    progress(Stage::WaitingForUser);
     let user_lock = LockName::user(&record.account, &record.user_name, &record.user_arn);
     let _user = lock::acquire(state, vec![user_lock], state.lock_timeout())
         .await
@@ -116,8 +158,10 @@ pub async fn rotate(
         }
     }
 
+    progress(Stage::CreatingKey);
     let (new_key, mut journal) = run.create_key(journal, &input).await?;
     let new = aws.caller(&new_key);
+    progress(Stage::Propagating);
 
     match propagation::prove(&new, &input.identity.arn, spec.policy.propagation).await {
         Ok(proof) => run.actions.push(format!(
@@ -149,6 +193,7 @@ pub async fn rotate(
         .filter_map(|s| s.lock_key())
         .map(|k| LockName::place(&k))
         .collect();
+    progress(Stage::WaitingForSinks);
     let _places = match lock::acquire(state, places, state.lock_timeout()).await {
         Ok(held) => held,
         Err(e) => {
@@ -158,6 +203,7 @@ pub async fn rotate(
         }
     };
     for (index, sink) in spec.sinks.iter().enumerate() {
+        progress(Stage::Writing(sink.describe()));
         let written = async {
             let snapshot = sink.snapshot().await.map_err(|e| (index, e.to_string()))?;
             journal
@@ -203,6 +249,7 @@ pub async fn rotate(
                 .await);
         }
         crash::point("verifying");
+        progress(Stage::Verifying);
         let old_secret = input.old_key.secret().expose_secret();
         match verify::run(verify, &spec.name, &new_key, Some(old_secret)).await {
             Ok(action) => run.actions.push(action),
@@ -216,6 +263,7 @@ pub async fn rotate(
     let deactivation = match journal.advance(Phase::DeactivatingOldKey) {
         Ok(()) => {
             crash::point("deactivating");
+            progress(Stage::Deactivating);
             new.set_active(&run.user, &run.old_key_id, false)
                 .await
                 .map_err(|e| e.to_string())
@@ -235,6 +283,7 @@ pub async fn rotate(
 
     let owner = Owner {
         profile: spec.name.clone(),
+        also: spec.also.clone(),
         account: input.identity.account.clone(),
         user_arn: input.identity.arn.clone(),
         user_name: input.user_name.clone(),
@@ -261,6 +310,7 @@ pub async fn rotate(
 /// The state a rotation carries between its steps.
 struct Run<'a> {
     spec: &'a ProfileSpec,
+    progress: &'a (dyn Fn(Stage) + Sync),
     user: String,
     old_key_id: String,
     /// Clients signing with the old key.
@@ -440,6 +490,7 @@ impl Run<'_> {
         reason: String,
     ) -> RotationFailure {
         tracing::warn!(profile = %self.spec.name, %reason, "rolling back");
+        (self.progress)(Stage::RollingBack);
         let mut failures = Vec::new();
         if let Err(e) = journal.advance(Phase::RollingBack {
             reason: reason.clone(),
@@ -526,6 +577,7 @@ pub(crate) fn finish_completed(
 #[derive(Debug, Clone)]
 pub(crate) struct Owner {
     pub profile: String,
+    pub also: Vec<String>,
     pub account: String,
     pub user_arn: String,
     pub user_name: String,
@@ -553,6 +605,7 @@ pub(crate) async fn retire_old_key(
     }
     let pending = PendingDeletion {
         profile: owner.profile.clone(),
+        also: owner.also.clone(),
         account: owner.account.clone(),
         user_arn: owner.user_arn.clone(),
         user_name: owner.user_name.clone(),

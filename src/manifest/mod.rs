@@ -9,6 +9,7 @@ pub mod duration;
 mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rekey_sinks::credentials_file::CredentialsFile;
@@ -227,10 +228,10 @@ impl Manifest {
                         command: resolve_program(&v.command.value, paths, base),
                         timeout: v.timeout.map_or(Verify::DEFAULT_TIMEOUT, |t| t.0),
                     });
-                ProfileSpec {
-                    name: name.clone(),
+                ProfileSpec::new(
+                    name.clone(),
                     sinks,
-                    policy: Policy {
+                    Policy {
                         grace: profile
                             .grace
                             .or(defaults.grace)
@@ -245,7 +246,7 @@ impl Manifest {
                         },
                         verify,
                     },
-                }
+                )
             })
             .collect()
     }
@@ -264,7 +265,7 @@ fn resolve_program(command: &[String], paths: &Paths, base: &Path) -> Vec<String
 }
 
 /// The sink a manifest entry describes, with its defaults filled in and paths resolved.
-fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<dyn Sink> {
+fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Arc<dyn Sink> {
     match sink {
         RawSink::CredentialsFile(config) => {
             let path = config
@@ -272,7 +273,7 @@ fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<
                 .as_deref()
                 .map_or_else(|| paths.credentials_file.clone(), |p| paths.expand(p, base));
             let section = config.section.clone().unwrap_or_else(|| profile.to_owned());
-            Box::new(CredentialsFile::new(path, section))
+            Arc::new(CredentialsFile::new(path, section))
         }
         RawSink::Dotenv(config) => {
             let defaults = Variables::default();
@@ -286,7 +287,7 @@ fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<
                     .clone()
                     .unwrap_or(defaults.secret_access_key),
             };
-            Box::new(DotEnv::new(paths.expand(&config.path, base), variables))
+            Arc::new(DotEnv::new(paths.expand(&config.path, base), variables))
         }
         RawSink::File(config) => {
             let path = paths.expand(&config.path, base);
@@ -298,9 +299,9 @@ fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<
                 access_key_id: config.access_key_id.clone(),
                 secret_access_key: config.secret_access_key.clone(),
             };
-            Box::new(StructuredFile::new(path, fields))
+            Arc::new(StructuredFile::new(path, fields))
         }
-        RawSink::Keyring(config) => Box::new(keyring_sink(config, profile)),
+        RawSink::Keyring(config) => Arc::new(keyring_sink(config, profile)),
         RawSink::Exec(config) => {
             let (program, args) = config.command.split_first().expect("checked by parse");
             // `./plugin` is relative to the manifest; a bare name is found on PATH.
@@ -315,7 +316,7 @@ fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Box<
                 .map_or(exec::DEFAULT_TIMEOUT, |t| {
                     t.parse::<HumanDuration>().expect("checked by parse").0
                 });
-            Box::new(Plugin::new(program, args.to_vec(), timeout))
+            Arc::new(Plugin::new(program, args.to_vec(), timeout))
         }
     }
 }
@@ -333,8 +334,8 @@ pub fn keyring_sink(config: &keyring::Config, profile: &str) -> Keyring {
 
 /// The sink a profile gets when the manifest names none: its section of the shared
 /// credentials file.
-pub fn default_sink(paths: &Paths, profile: &str) -> Box<dyn rekey_sinks::Sink> {
-    Box::new(CredentialsFile::new(
+pub fn default_sink(paths: &Paths, profile: &str) -> Arc<dyn rekey_sinks::Sink> {
+    Arc::new(CredentialsFile::new(
         paths.credentials_file.clone(),
         profile,
     ))

@@ -58,6 +58,10 @@ pub enum Phase {
 pub struct JournalRecord {
     /// The profile being rotated.
     pub profile: String,
+    /// Profiles rotated with it because they hold the same key (see
+    /// [`crate::shared_key`]); recovery rebuilds the combined sink list from them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
     /// The account id.
     pub account: String,
     /// The user's ARN.
@@ -76,6 +80,20 @@ pub struct JournalRecord {
     pub phase: Phase,
     /// The new key, once created. This is the only copy of its secret outside the sinks.
     pub new_key: Option<StoredKey>,
+}
+
+impl JournalRecord {
+    /// Whether this is `profile`'s rotation (alone or shared).
+    pub fn concerns(&self, profile: &str) -> bool {
+        self.profile == profile || self.also.iter().any(|p| p == profile)
+    }
+
+    /// The profiles of this rotation, in order.
+    pub fn members(&self) -> Vec<String> {
+        std::iter::once(self.profile.clone())
+            .chain(self.also.iter().cloned())
+            .collect()
+    }
 }
 
 /// A key as stored in the journal: the one place rekey serializes a secret.
@@ -390,6 +408,7 @@ mod tests {
     fn record() -> JournalRecord {
         JournalRecord {
             profile: "dev".into(),
+            also: Vec::new(),
             account: "123456789012".into(),
             user_arn: "arn:aws:iam::123456789012:user/alice".into(),
             user_name: "alice".into(),

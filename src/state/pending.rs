@@ -13,6 +13,9 @@ use crate::time::serde_rfc3339;
 pub struct PendingDeletion {
     /// The profile whose key it was (its current key is used to delete it).
     pub profile: String,
+    /// Profiles that shared the key and were rotated with `profile`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
     /// The account id.
     pub account: String,
     /// The owning user's ARN.
@@ -27,6 +30,20 @@ pub struct PendingDeletion {
     /// When it may be deleted.
     #[serde(with = "serde_rfc3339")]
     pub delete_after: SystemTime,
+}
+
+impl PendingDeletion {
+    /// Whether the rotation that retired this key was `profile`'s (alone or shared).
+    pub fn concerns(&self, profile: &str) -> bool {
+        self.profile == profile || self.also.iter().any(|p| p == profile)
+    }
+
+    /// The profiles of the rotation that retired this key, in order.
+    pub fn members(&self) -> Vec<String> {
+        std::iter::once(self.profile.clone())
+            .chain(self.also.iter().cloned())
+            .collect()
+    }
 }
 
 impl StateDir {

@@ -17,6 +17,8 @@ mod proxy;
 mod prune;
 mod rollback;
 mod secrets;
+mod shared_keys;
 mod sinks;
+mod terminal;
 mod two_key_rule;
 mod verify;

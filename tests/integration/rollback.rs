@@ -1,5 +1,7 @@
 //! A failure after the new key exists rolls everything back.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rekey::aws::Aws;
 use rekey::planner::{plan_profile, PlanOptions};
@@ -66,14 +68,14 @@ fn a_rotation_whose_plan_went_stale_changes_nothing() {
     let user = unique("stale");
     let key = moto().create_user(&user);
     home.write_credentials(&section(&user, &key));
-    let spec = ProfileSpec {
-        name: user.clone(),
-        sinks: vec![Box::new(CredentialsFile::new(
+    let spec = ProfileSpec::new(
+        user.clone(),
+        vec![Arc::new(CredentialsFile::new(
             home.credentials_path(),
             &user,
         ))],
-        policy: Policy::default(),
-    };
+        Policy::default(),
+    );
     let state = StateDir::new(home.state_dir());
     let aws = Aws::from_config(block_on(emulator_config()));
     let planned = block_on(plan_profile(&aws, &state, &spec, PlanOptions::default()));
@@ -81,8 +83,8 @@ fn a_rotation_whose_plan_went_stale_changes_nothing() {
     let other = moto().create_key(&user);
     moto().set_active(&user, &other.id, false);
     let input = planned.rotation.expect("plan decides to rotate");
-    let failure =
-        block_on(rotate(&aws, &state, &spec, &planned.plan, input)).expect_err("the plan is stale");
+    let failure = block_on(rotate(&aws, &state, &spec, &planned.plan, input, &|_| {}))
+        .expect_err("the plan is stale");
     assert!(
         matches!(failure.kind, FailureKind::NotStarted(_)),
         "{failure}"
@@ -112,20 +114,20 @@ fn a_failed_sink_write_restores_the_written_sinks_and_deletes_the_new_key() {
     let key = moto().create_user(&user);
     let before = format!("# keep\n{}", section(&user, &key));
     home.write_credentials(&before);
-    let spec = ProfileSpec {
-        name: user.clone(),
-        sinks: vec![
-            Box::new(CredentialsFile::new(home.credentials_path(), &user)),
-            Box::new(FailingSink),
+    let spec = ProfileSpec::new(
+        user.clone(),
+        vec![
+            Arc::new(CredentialsFile::new(home.credentials_path(), &user)),
+            Arc::new(FailingSink),
         ],
-        policy: Policy::default(),
-    };
+        Policy::default(),
+    );
     let state = StateDir::new(home.state_dir());
     let failure = block_on(async {
         let aws = Aws::from_config(emulator_config().await);
         let planned = plan_profile(&aws, &state, &spec, PlanOptions::default()).await;
         let input = planned.rotation.expect("plan decides to rotate");
-        rotate(&aws, &state, &spec, &planned.plan, input)
+        rotate(&aws, &state, &spec, &planned.plan, input, &|_| {})
             .await
             .expect_err("the second sink fails")
     });

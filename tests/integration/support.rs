@@ -453,6 +453,16 @@ impl Home {
     /// Runs `rekey ARGS` on a pseudo-terminal (util-linux `script`), typing `input`.
     /// The terminal echoes the input and merges stderr into stdout.
     pub fn rekey_on_terminal(&self, args: &[&str], input: &str) -> Run {
+        self.rekey_on_terminal_with_env(&[], args, input)
+    }
+
+    /// [`Home::rekey_on_terminal`] with extra environment variables.
+    pub fn rekey_on_terminal_with_env(
+        &self,
+        env: &[(&str, &str)],
+        args: &[&str],
+        input: &str,
+    ) -> Run {
         use std::io::Write;
         let line = std::iter::once(env!("CARGO_BIN_EXE_rekey"))
             .chain(args.iter().copied())
@@ -460,6 +470,7 @@ impl Home {
             .collect::<Vec<_>>()
             .join(" ");
         let mut command = self.command(Command::new("script"));
+        command.envs(env.iter().copied());
         let mut child = command
             .args(["--quiet", "--return", "--command", &line, "/dev/null"])
             .stdin(Stdio::piped())

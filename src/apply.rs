@@ -1,0 +1,185 @@
+//! `rekey apply`: resolve interrupted rotations, plan, confirm, prune, rotate, report.
+
+use std::time::{Instant, SystemTime};
+
+use anyhow::{bail, Result};
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::app::{
+    confirm, load_profiles, make_plan, resolve_interrupted, warn_about_environment_keys,
+};
+use crate::aws::Aws;
+use crate::cli::{ApplyArgs, Outcome, Output};
+use crate::paths::Paths;
+use crate::plan::{Decision, Plan};
+use crate::planner::{PlanOptions, Planned};
+use crate::profile::ProfileSpec;
+use crate::progress::Progress;
+use crate::prune::{self, Pruned};
+use crate::recovery;
+use crate::render;
+use crate::rotation::{self, Rotated};
+use crate::shared_key;
+use crate::state::StateDir;
+
+/// What `apply --output json` prints.
+#[derive(Serialize)]
+struct ApplyReport<'a> {
+    schema: u32,
+    plan: &'a Plan,
+    pruned: Vec<Pruned>,
+    results: Vec<ProfileResult>,
+}
+
+/// How one rotation (a profile, or profiles sharing a key) ended.
+#[derive(Debug, Serialize)]
+pub(crate) struct ProfileResult {
+    pub profile: String,
+    /// Profiles rotated with `profile` because they held the same key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+    /// Wall time of this profile's rotation.
+    pub seconds: f64,
+    #[serde(flatten)]
+    pub outcome: ApplyOutcome,
+}
+
+/// The outcome part of a [`ProfileResult`].
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub(crate) enum ApplyOutcome {
+    Rotated(Rotated),
+    Skipped { reason: String },
+    Failed { error: String, actions: Vec<String> },
+}
+
+pub(crate) async fn apply(
+    paths: &Paths,
+    state: &StateDir,
+    args: ApplyArgs,
+    jobs: usize,
+) -> Result<Outcome> {
+    let profiles = load_profiles(paths, &args.selection, args.grace.map(|g| g.0))?;
+    warn_about_environment_keys();
+    let aws = Aws::load().await;
+    // First put right what an interrupted run left half-done.
+    let interrupted = recovery::pending_for(state, &profiles.specs)?;
+    if interrupted > 0 {
+        if !args.yes {
+            confirm(
+                &format!("{interrupted} interrupted rotation(s) will be resolved first (see `rekey recover`)."),
+                "Resolve them?",
+            )?;
+        }
+        resolve_interrupted(&aws, state, &profiles, Output::Text).await?;
+    }
+    let options = PlanOptions {
+        make_room: args.make_room,
+    };
+    // Grouped after recovery: an interrupted shared rotation leaves its sinks disagreeing.
+    let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
+    let (plan, planned) = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
+    if !plan.has_changes() {
+        if args.output == Output::Text {
+            println!("{}", render::plan(&plan));
+        }
+    } else if !args.yes {
+        confirm(&render::plan(&plan), "Rotate these keys?")?;
+    }
+
+    let pruned = prune::prune(&aws, state, &grouped.specs, SystemTime::now()).await?;
+    let progress = Progress::new(args.output == Output::Text);
+    // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
+    // profile; locks keep them from writing one file at the same time. Results are
+    // reported in manifest order as they complete. A conflict's plan has no spec.
+    let aws = &aws;
+    let progress = &progress;
+    let specs = grouped
+        .specs
+        .iter()
+        .map(Some)
+        .chain(std::iter::repeat(None));
+    let mut rotations = stream::iter(specs.zip(planned))
+        .map(|(spec, planned)| async move { carry_out(aws, state, spec, planned, progress).await })
+        .buffered(jobs);
+    let mut results = Vec::new();
+    while let Some(result) = rotations.next().await {
+        if args.output == Output::Text {
+            progress.print(&render::profile_result(&result));
+        }
+        results.push(result);
+    }
+    drop(rotations);
+    progress.clear();
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| matches!(r.outcome, ApplyOutcome::Failed { .. }))
+        .map(|r| render::label(&r.profile, &r.also))
+        .collect();
+    match args.output {
+        Output::Text => {
+            print!("{}", render::pruned(&pruned));
+            if progress.is_live() {
+                print!("{}", render::summary_table(&results));
+            }
+            println!("{}", render::summary(&results));
+        }
+        Output::Json => {
+            let report = ApplyReport {
+                schema: Plan::SCHEMA_VERSION,
+                plan: &plan,
+                pruned,
+                results,
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{} profile(s) failed: {}", failed.len(), failed.join(", "));
+    }
+    Ok(Outcome::Success)
+}
+
+/// Rotates one planned profile (or reports why not), showing its progress.
+async fn carry_out(
+    aws: &Aws,
+    state: &StateDir,
+    spec: Option<&ProfileSpec>,
+    planned: Planned,
+    progress: &Progress,
+) -> ProfileResult {
+    let started = Instant::now();
+    let plan = &planned.plan;
+    let outcome = match (&plan.decision, planned.rotation, spec) {
+        (Decision::Rotate, Some(input), Some(spec)) => {
+            let task = progress.start(&render::label(&plan.profile, &plan.also));
+            let result =
+                rotation::rotate(aws, state, spec, plan, input, &|stage| task.stage(&stage)).await;
+            task.finish();
+            match result {
+                Ok(rotated) => ApplyOutcome::Rotated(rotated),
+                Err(failure) => ApplyOutcome::Failed {
+                    error: failure.kind.to_string(),
+                    actions: failure.actions,
+                },
+            }
+        }
+        (Decision::Skip { reason }, _, _) => ApplyOutcome::Skipped {
+            reason: reason.clone(),
+        },
+        (Decision::Error { message }, _, _) => ApplyOutcome::Failed {
+            error: message.clone(),
+            actions: Vec::new(),
+        },
+        (Decision::Rotate, _, _) => {
+            unreachable!("a rotate decision always carries its input and spec")
+        }
+    };
+    ProfileResult {
+        profile: plan.profile.clone(),
+        also: plan.also.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+        outcome,
+    }
+}

@@ -1,0 +1,151 @@
+//! Profiles that hold the same access key are rotated as one.
+//!
+//! Two profiles often hold one key: `[default]` copied to `[work]`, a `.env` and a
+//! keyring entry listed under two names. Rotated separately, the first rotation would
+//! deactivate the key the second profile still uses, and the second would find its key
+//! "changed since planning". So before planning, profiles are grouped by the key id
+//! their first sink holds, and each group becomes one rotation: one new key, written to
+//! every sink of every member (a sink listed twice is written once).
+//!
+//! A profile that was not selected (`--profile`) but holds a selected profile's key
+//! joins the group too: leaving it out would leave it holding a deactivated key.
+//!
+//! The journal and the pending deletion record the members, so recovery and
+//! `rekey rollback` rebuild the same combined profile even when the sinks no longer
+//! agree on a key (which is exactly the state a crash can leave).
+
+use futures_util::future::join_all;
+
+use crate::profile::ProfileSpec;
+
+/// Selected profiles grouped by key.
+pub struct Grouped {
+    /// One spec per rotation, in manifest order of their first member.
+    pub specs: Vec<ProfileSpec>,
+    /// Groups that cannot be rotated as one, with the reason.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Profiles that share a key but cannot be rotated together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The profiles, in manifest order.
+    pub profiles: Vec<String>,
+    /// Why, and what to do.
+    pub message: String,
+}
+
+/// Groups the `selected` profiles by the key id their first sink holds. Profiles in
+/// `others` holding a selected profile's key join its group. A profile whose key cannot
+/// be read stays on its own (planning reports why).
+pub async fn group(selected: &[ProfileSpec], others: &[ProfileSpec]) -> Grouped {
+    let selected_ids = join_all(selected.iter().map(key_id)).await;
+    let wanted: Vec<&str> = selected_ids.iter().flatten().map(String::as_str).collect();
+    // Reading the others is only worth it when some selected key could be shared.
+    let other_ids = if others.is_empty() || wanted.is_empty() {
+        vec![None; others.len()]
+    } else {
+        join_all(others.iter().map(key_id)).await
+    };
+
+    let mut grouped = Grouped {
+        specs: Vec::new(),
+        conflicts: Vec::new(),
+    };
+    let mut done: Vec<String> = Vec::new();
+    for (index, (spec, id)) in selected.iter().zip(&selected_ids).enumerate() {
+        let Some(id) = id else {
+            grouped.specs.push(alone(spec));
+            continue;
+        };
+        if done.contains(id) {
+            continue;
+        }
+        done.push(id.clone());
+        let mut members: Vec<&ProfileSpec> = vec![spec];
+        members.extend(
+            selected
+                .iter()
+                .zip(&selected_ids)
+                .skip(index + 1)
+                .filter(|(_, other)| other.as_ref() == Some(id))
+                .map(|(spec, _)| spec),
+        );
+        members.extend(
+            others
+                .iter()
+                .zip(&other_ids)
+                .filter(|(_, other)| other.as_ref() == Some(id))
+                .map(|(spec, _)| spec),
+        );
+        match combine(&members) {
+            Ok(spec) => grouped.specs.push(spec),
+            Err(conflict) => grouped.conflicts.push(conflict),
+        }
+    }
+    grouped
+}
+
+/// The combined profile of a rotation whose members were recorded (journal, pending
+/// deletion), built from `profiles`.
+pub fn rebuild<'a>(
+    profiles: impl IntoIterator<Item = &'a ProfileSpec> + Clone,
+    members: &[String],
+) -> Result<ProfileSpec, String> {
+    let found = members
+        .iter()
+        .map(|name| {
+            profiles
+                .clone()
+                .into_iter()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| {
+                    format!(
+                        "profile `{name}` was rotated together with {} (they held the same key) but is no longer configured; configure it again to finish",
+                        members.join(", ")
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    combine(&found).map_err(|conflict| conflict.message)
+}
+
+/// One rotation for `members` (at least one), which hold the same key.
+fn combine(members: &[&ProfileSpec]) -> Result<ProfileSpec, Conflict> {
+    let (first, rest) = members.split_first().expect("a group has a member");
+    if rest.is_empty() {
+        return Ok(alone(first));
+    }
+    let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    if let Some(other) = rest.iter().find(|m| m.policy != first.policy) {
+        return Err(Conflict {
+            message: format!(
+                "profiles {} hold the same key, so they are rotated as one, but `{}` and `{}` have different settings (grace, max_age, propagation or verify); give them the same settings",
+                names.join(", "),
+                first.name,
+                other.name
+            ),
+            profiles: names,
+        });
+    }
+    let mut sinks = first.sinks.clone();
+    for sink in rest.iter().flat_map(|m| &m.sinks) {
+        if !sinks.iter().any(|s| s.describe() == sink.describe()) {
+            sinks.push(sink.clone());
+        }
+    }
+    Ok(ProfileSpec {
+        name: first.name.clone(),
+        also: names[1..].to_vec(),
+        sinks,
+        policy: first.policy.clone(),
+    })
+}
+
+fn alone(spec: &ProfileSpec) -> ProfileSpec {
+    ProfileSpec::new(spec.name.clone(), spec.sinks.clone(), spec.policy.clone())
+}
+
+async fn key_id(spec: &ProfileSpec) -> Option<String> {
+    spec.sinks.first()?.read_id().await.ok().flatten()
+}
