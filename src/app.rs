@@ -31,9 +31,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     let paths = Paths::resolve(|name| std::env::var(name).ok(), cli.state_dir.clone());
     let state = StateDir::new(&paths.state_dir).with_lock_timeout(cli.lock_timeout.0);
     let jobs = usize::from(cli.jobs);
+    let quiet = cli.quiet;
     match cli.command {
         Command::Plan(args) => plan(&paths, &state, args, jobs).await,
-        Command::Apply(args) => crate::apply::apply(&paths, &state, args, jobs).await,
+        Command::Apply(args) => crate::apply::apply(&paths, &state, args, jobs, quiet).await,
         Command::Prune(args) => prune_command(&paths, &state, args).await,
         Command::Recover(args) => recover_command(&paths, &state, args).await,
         Command::Status(args) => status(&paths, &state, args, jobs).await,

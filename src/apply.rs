@@ -54,11 +54,13 @@ pub(crate) enum ApplyOutcome {
     Failed { error: String, actions: Vec<String> },
 }
 
+/// Runs `rekey apply` (see the module docs).
 pub(crate) async fn apply(
     paths: &Paths,
     state: &StateDir,
     args: ApplyArgs,
     jobs: usize,
+    quiet: bool,
 ) -> Result<Outcome> {
     let profiles = load_profiles(paths, &args.selection, args.grace.map(|g| g.0))?;
     warn_about_environment_keys();
@@ -89,7 +91,7 @@ pub(crate) async fn apply(
     }
 
     let pruned = prune::prune(&aws, state, &grouped.specs, SystemTime::now()).await?;
-    let progress = Progress::new(args.output == Output::Text);
+    let progress = Progress::new(args.output == Output::Text && !quiet);
     // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
     // profile; locks keep them from writing one file at the same time. Results are
     // reported in manifest order as they complete. A conflict's plan has no spec.

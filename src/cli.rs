@@ -20,8 +20,9 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// How many profiles to plan and rotate at once.
-    #[arg(long, short = 'j', global = true, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    /// How many profiles to plan and rotate at once. A rotation spends most of its time
+    /// waiting for IAM to propagate its new key, so many run at once for the price of one.
+    #[arg(long, short = 'j', global = true, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
     /// How long to wait for another rekey process that is rotating the same user or
     /// writing the same file.

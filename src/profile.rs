@@ -36,11 +36,6 @@ impl ProfileSpec {
     pub fn members(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.name.as_str()).chain(self.also.iter().map(String::as_str))
     }
-
-    /// Whether `profile` is this profile or one rotated with it.
-    pub fn includes(&self, profile: &str) -> bool {
-        self.members().any(|name| name == profile)
-    }
 }
 
 /// When to rotate, how to prove the new key works, and how long to keep the old one.

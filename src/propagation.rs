@@ -14,8 +14,9 @@ use crate::profile::Propagation;
 
 /// First wait after a failure; doubled after each further failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-/// Longest wait between two attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(4);
+/// Longest wait between two attempts: a key that starts working after a few seconds is
+/// noticed within a second, and 32 waiting rotations poll STS at most ~32 times a second.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Spacing between successes, so that "in a row" spans more than one instant.
 const SUCCESS_SPACING: Duration = Duration::from_millis(100);
 

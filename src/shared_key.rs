@@ -142,6 +142,18 @@ fn combine(members: &[&ProfileSpec]) -> Result<ProfileSpec, Conflict> {
     })
 }
 
+/// Whether `name` is `profile` or one of the profiles rotated with it (`also`).
+pub fn is_member(profile: &str, also: &[String], name: &str) -> bool {
+    profile == name || also.iter().any(|p| p == name)
+}
+
+/// `profile` and `also`, in order.
+pub fn members(profile: &str, also: &[String]) -> Vec<String> {
+    std::iter::once(profile.to_owned())
+        .chain(also.iter().cloned())
+        .collect()
+}
+
 fn alone(spec: &ProfileSpec) -> ProfileSpec {
     ProfileSpec::new(spec.name.clone(), spec.sinks.clone(), spec.policy.clone())
 }

@@ -16,6 +16,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_iam::types::StatusType;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use rekey_sinks::AccessKey;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -62,6 +63,21 @@ impl Aws {
     /// Uses an SDK configuration built elsewhere (e.g. with an explicit endpoint URL).
     /// Credentials in it are ignored: every client signs with the key it is given.
     pub fn from_config(base: SdkConfig) -> Self {
+        // Without an HTTP client in the shared config, every IAM and STS client (two per
+        // key) would build its own: its own connection pool and its own copy of the
+        // system's root certificates. One client for all: connections are reused across
+        // profiles, and memory no longer grows by ~0.3 MB per profile.
+        let base = match base.http_client() {
+            Some(_) => base,
+            None => base
+                .into_builder()
+                .http_client(
+                    aws_smithy_http_client::Builder::new()
+                        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                        .build_https(),
+                )
+                .build(),
+        };
         Self { base }
     }
 

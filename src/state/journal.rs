@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::{corrupt, StateDir, StateError};
+use crate::shared_key;
 use crate::time::serde_rfc3339;
 
 /// Where a rotation stands. Each variant is recorded before the action it names.
@@ -85,14 +86,12 @@ pub struct JournalRecord {
 impl JournalRecord {
     /// Whether this is `profile`'s rotation (alone or shared).
     pub fn concerns(&self, profile: &str) -> bool {
-        self.profile == profile || self.also.iter().any(|p| p == profile)
+        shared_key::is_member(&self.profile, &self.also, profile)
     }
 
     /// The profiles of this rotation, in order.
     pub fn members(&self) -> Vec<String> {
-        std::iter::once(self.profile.clone())
-            .chain(self.also.iter().cloned())
-            .collect()
+        shared_key::members(&self.profile, &self.also)
     }
 }
 

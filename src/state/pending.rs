@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::{corrupt, StateDir, StateError};
+use crate::shared_key;
 use crate::time::serde_rfc3339;
 
 /// An old key rekey deactivated and will delete after `delete_after`.
@@ -35,14 +36,12 @@ pub struct PendingDeletion {
 impl PendingDeletion {
     /// Whether the rotation that retired this key was `profile`'s (alone or shared).
     pub fn concerns(&self, profile: &str) -> bool {
-        self.profile == profile || self.also.iter().any(|p| p == profile)
+        shared_key::is_member(&self.profile, &self.also, profile)
     }
 
     /// The profiles of the rotation that retired this key, in order.
     pub fn members(&self) -> Vec<String> {
-        std::iter::once(self.profile.clone())
-            .chain(self.also.iter().cloned())
-            .collect()
+        shared_key::members(&self.profile, &self.also)
     }
 }
 
