@@ -1,5 +1,6 @@
 //! `rekey apply`: resolve interrupted rotations, plan, confirm, prune, rotate, report.
 
+use std::io::IsTerminal;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Result};
@@ -122,7 +123,8 @@ pub(crate) async fn apply(
     match args.output {
         Output::Text => {
             print!("{}", render::pruned(&pruned));
-            if progress.is_live() {
+            // The table is for a person reading stdout; a log file gets the lines above.
+            if std::io::stdout().is_terminal() && !quiet {
                 print!("{}", render::summary_table(&results));
             }
             println!("{}", render::summary(&results));

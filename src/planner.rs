@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use rekey_sinks::{AccessKey, SinkError};
 
-use crate::aws::{Aws, Caller, Identity, LastUsed};
+use crate::aws::{Aws, Identity, LastUsed};
 use crate::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
@@ -32,8 +32,6 @@ pub struct Planned {
 pub struct RotationInput {
     /// The key being replaced (read from the first sink).
     pub old_key: AccessKey,
-    /// Clients signing with the old key.
-    pub caller: Caller,
     /// Whom the key belongs to.
     pub identity: Identity,
     /// The IAM user name.
@@ -229,7 +227,6 @@ async fn inspect(
 
     Ok(RotationInput {
         old_key,
-        caller,
         identity,
         user_name,
         existing_keys: keys.iter().map(|k| k.id.clone()).collect(),

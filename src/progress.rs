@@ -26,11 +26,6 @@ impl Progress {
         }
     }
 
-    /// Whether progress is drawn (and so a person is watching).
-    pub fn is_live(&self) -> bool {
-        self.bars.is_some()
-    }
-
     /// A line for a rotation that starts now.
     pub fn start(&self, label: &str) -> Task {
         let bar = self.bars.as_ref().map(|bars| {

@@ -126,7 +126,9 @@ pub async fn rotate(
         progress,
         user: input.user_name.clone(),
         old_key_id: input.old_key.id().to_owned(),
-        old: input.caller.clone(),
+        // Made here rather than kept from planning: a thousand planned profiles need not
+        // hold a thousand pairs of SDK clients while they wait for their turn.
+        old: aws.caller(&input.old_key),
         actions: Vec::new(),
     };
     let record = JournalRecord {
