@@ -282,8 +282,8 @@ pub(crate) fn summary_table(results: &[ProfileResult]) -> String {
                     "rotated",
                     format!("{} -> {}", rotated.old_key_id, rotated.new_key_id),
                 ),
-                ApplyOutcome::Skipped { reason } => ("unchanged", reason.clone()),
-                ApplyOutcome::Failed { error, .. } => ("FAILED", error.clone()),
+                ApplyOutcome::Skipped { reason } => ("unchanged", shorten(reason)),
+                ApplyOutcome::Failed { error, .. } => ("FAILED", shorten(error)),
             };
             [
                 label(&r.profile, &r.also),
@@ -322,6 +322,18 @@ pub(crate) fn summary_table(results: &[ProfileResult]) -> String {
         let _ = writeln!(out, "{first}  {result}  {}  {}", cells[2], row[3]);
     }
     out
+}
+
+/// The first line of `text`, cut to fit a table cell (the whole text is printed above
+/// the table).
+fn shorten(text: &str) -> String {
+    const WIDTH: usize = 72;
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= WIDTH && !text.contains('\n') {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(WIDTH - 1).collect();
+    format!("{cut}…")
 }
 
 /// The closing line of apply.

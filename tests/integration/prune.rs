@@ -27,8 +27,19 @@ fn the_old_key_is_deleted_after_the_grace_period() {
     let (home, user, old) = rotated_with_grace("1s");
     let new_key = key_in(&home.credentials(), &user).unwrap();
     eventually(Duration::from_secs(15), "old key pruned", || {
-        let run = home.rekey(&["prune", "--yes"]).success();
-        run.stdout.contains(&format!("deleted old key {}", old.id))
+        let json = home
+            .rekey(&["prune", "--yes", "--output", "json"])
+            .success()
+            .json();
+        assert_eq!(json["schema"], 1, "{json}");
+        // Before the deletion is due the list is empty; then it names the key.
+        json["pruned"].as_array().is_some_and(|pruned| {
+            pruned.iter().any(|p| {
+                p["key_id"] == old.id.as_str()
+                    && p["outcome"] == "deleted"
+                    && p["profile"] == user.as_str()
+            })
+        })
     });
     assert_eq!(moto().keys(&user), vec![(new_key.id, true)]);
     assert!(home.state_files().is_empty(), "{:?}", home.state_files());
