@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::support::*;
 
 /// Every named point, in the order a rotation with two sinks reaches them.
-const POINTS: &[&str] = &[
+pub const POINTS: &[&str] = &[
     "planned",
     "creating-key",
     "key-created",

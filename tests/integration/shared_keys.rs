@@ -125,35 +125,40 @@ fn a_shared_rotation_rolls_back_for_every_profile() {
 }
 
 #[test]
-fn a_crash_inside_a_shared_rotation_is_resolved_for_every_profile() {
-    // after-write-0: a holds the new key, b the old one (so regrouping by key would
-    // see two rotations); deactivating: both hold the new key.
-    for (point, forward) in [("after-write-0", false), ("deactivating", true)] {
+fn a_crash_anywhere_in_a_shared_rotation_is_resolved_for_every_profile() {
+    for point in crate::crash::POINTS {
         let s = shared("twincrash");
         let crashed = s.home.rekey_with_env(
             &[("REKEY_CRASH_AT", point)],
             &["apply", "--yes", "--profile", &s.a],
         );
         assert_eq!(crashed.code, None, "{point}: the crash point was reached");
-        s.home.rekey(&["recover"]).success().stdout_has("recovered");
+        // At after-write-0, a holds the new key and b the old one: recovery must still
+        // treat them as one rotation (regrouping by key would see two).
+        s.home.rekey(&["recover"]).success();
         let held = key_in(&s.home.credentials(), &s.a).unwrap();
-        assert_eq!(
-            held.id != s.old.id,
-            forward,
-            "{point}: rolled the right way"
-        );
         s.assert_both_hold(&held);
+        let keys = moto().keys(&s.user);
         assert!(
-            moto().keys(&s.user).contains(&(held.id.clone(), true)),
-            "{point}: the key both profiles hold is active"
+            keys.contains(&(held.id.clone(), true)),
+            "{point}: the key both profiles hold is active: {keys:?}"
         );
-        let journal: Vec<_> = s
+        assert!(
+            keys.iter().all(|(id, _)| *id == held.id || *id == s.old.id),
+            "{point}: no key without its secret: {keys:?}"
+        );
+        let unfinished: Vec<_> = s
             .home
             .state_files()
             .into_iter()
-            .filter(|f| f.starts_with("journal/"))
+            .filter(|f| f.starts_with("journal/") || f.starts_with("backups/"))
             .collect();
-        assert!(journal.is_empty(), "{point}: {journal:?}");
+        assert!(unfinished.is_empty(), "{point}: {unfinished:?}");
+        match *point {
+            "after-write-0" => assert_eq!(held, s.old, "{point}: rolled back"),
+            "deactivating" => assert_ne!(held, s.old, "{point}: rolled forward"),
+            _ => {}
+        }
     }
 }
 
@@ -178,4 +183,77 @@ fn profiles_sharing_a_key_with_different_settings_are_refused() {
         .stdout_has("give them the same settings");
     assert_eq!(home.credentials(), before, "nothing changed");
     assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+}
+
+#[test]
+fn a_sink_two_sharing_profiles_list_is_written_once() {
+    let home = Home::new();
+    let user = unique("twinenv");
+    let old = moto().create_user(&user);
+    home.write_credentials(&format!(
+        "{}\n{}",
+        section("one", &old),
+        section("two", &old)
+    ));
+    let env = format!(
+        "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+        old.id, old.secret
+    );
+    home.write("project/.env", &env);
+    let profile =
+        "    sinks:\n      - type: credentials_file\n      - type: dotenv\n        path: .env\n";
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\nprofiles:\n  one:\n{profile}  two:\n{profile}"),
+    );
+    let plan = home.rekey(&["plan", "--output", "json"]).success().json();
+    let sinks: Vec<&str> = plan["profiles"][0]["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sink"].as_str().unwrap())
+        .collect();
+    assert_eq!(sinks.len(), 3, "[one], .env, [two]: {sinks:?}");
+    assert!(
+        sinks[1].contains(".env") && sinks[2].contains("[two]"),
+        "{sinks:?}"
+    );
+
+    home.rekey(&["apply", "--yes"]).success();
+    let new = key_in(&home.credentials(), "one").unwrap();
+    assert_eq!(key_in(&home.credentials(), "two"), Some(new.clone()));
+    assert_eq!(
+        home.read("project/.env"),
+        env.replace(&old.id, &new.id)
+            .replace(&old.secret, &new.secret)
+    );
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&old.id, false), (&new.id, true)])
+    );
+}
+
+#[test]
+fn a_shared_rotation_is_not_undone_for_only_some_of_its_profiles() {
+    let s = shared("twinhalf");
+    s.home.rekey(&["apply", "--yes", "--grace", "1d"]).success();
+    let after = s.home.credentials();
+    let new = key_in(&after, &s.a).unwrap();
+    // b is no longer configured: undoing the rotation for a alone would leave b's copy
+    // of the key it deletes.
+    let without_b = format!(
+        "{}\n{}",
+        section(&s.a, &new),
+        section(&s.c, &key_in(&after, &s.c).unwrap())
+    );
+    s.home.write_credentials(&without_b);
+    s.home
+        .rekey(&["rollback", &s.a, "--yes"])
+        .code(1)
+        .stderr_has(&format!("profile `{}` was rotated together with", s.b));
+    assert_eq!(s.home.credentials(), without_b, "nothing changed");
+    assert_eq!(
+        moto().keys(&s.user),
+        key_set(&[(&s.old.id, false), (&new.id, true)])
+    );
 }
