@@ -182,7 +182,7 @@ async fn recover_command(paths: &Paths, state: &StateDir, args: RecoverArgs) -> 
     Ok(Outcome::Success)
 }
 
-/// Resolves the interrupted rotations of `specs`, reporting each; fails if any remains.
+/// Resolves the interrupted rotations of the selected profiles, reporting each; fails if any remains.
 /// Returns how many were resolved.
 pub(crate) async fn resolve_interrupted(
     aws: &Aws,

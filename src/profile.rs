@@ -9,7 +9,8 @@ use rekey_sinks::Sink;
 ///
 /// Profiles that hold the same key are rotated as one (see [`crate::shared_key`]): the
 /// first is `name`, the others are listed in `also`, and `sinks` holds every sink of
-/// all of them, each once.
+/// all of them, each once. Cloning is cheap: the sinks are shared.
+#[derive(Clone)]
 pub struct ProfileSpec {
     /// The profile name (manifest key, or credentials-file section in default mode).
     pub name: String,

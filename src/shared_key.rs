@@ -14,6 +14,8 @@
 //! `rekey rollback` rebuild the same combined profile even when the sinks no longer
 //! agree on a key (which is exactly the state a crash can leave).
 
+use std::collections::HashMap;
+
 use futures_util::future::join_all;
 
 use crate::profile::ProfileSpec;
@@ -40,44 +42,37 @@ pub struct Conflict {
 /// be read stays on its own (planning reports why).
 pub async fn group(selected: &[ProfileSpec], others: &[ProfileSpec]) -> Grouped {
     let selected_ids = join_all(selected.iter().map(key_id)).await;
-    let wanted: Vec<&str> = selected_ids.iter().flatten().map(String::as_str).collect();
     // Reading the others is only worth it when some selected key could be shared.
-    let other_ids = if others.is_empty() || wanted.is_empty() {
+    let other_ids = if others.is_empty() || selected_ids.iter().all(Option::is_none) {
         vec![None; others.len()]
     } else {
         join_all(others.iter().map(key_id)).await
     };
 
+    // Each group's members in manifest order; `by_key` finds a key's group.
+    let mut groups: Vec<Vec<&ProfileSpec>> = Vec::new();
+    let mut by_key: HashMap<&str, usize> = HashMap::new();
+    for (spec, id) in selected.iter().zip(&selected_ids) {
+        match id.as_deref().map(|id| (id, by_key.get(id).copied())) {
+            Some((_, Some(group))) => groups[group].push(spec),
+            Some((id, None)) => {
+                by_key.insert(id, groups.len());
+                groups.push(vec![spec]);
+            }
+            None => groups.push(vec![spec]),
+        }
+    }
+    for (spec, id) in others.iter().zip(&other_ids) {
+        if let Some(&group) = id.as_deref().and_then(|id| by_key.get(id)) {
+            groups[group].push(spec);
+        }
+    }
+
     let mut grouped = Grouped {
         specs: Vec::new(),
         conflicts: Vec::new(),
     };
-    let mut done: Vec<String> = Vec::new();
-    for (index, (spec, id)) in selected.iter().zip(&selected_ids).enumerate() {
-        let Some(id) = id else {
-            grouped.specs.push(alone(spec));
-            continue;
-        };
-        if done.contains(id) {
-            continue;
-        }
-        done.push(id.clone());
-        let mut members: Vec<&ProfileSpec> = vec![spec];
-        members.extend(
-            selected
-                .iter()
-                .zip(&selected_ids)
-                .skip(index + 1)
-                .filter(|(_, other)| other.as_ref() == Some(id))
-                .map(|(spec, _)| spec),
-        );
-        members.extend(
-            others
-                .iter()
-                .zip(&other_ids)
-                .filter(|(_, other)| other.as_ref() == Some(id))
-                .map(|(spec, _)| spec),
-        );
+    for members in groups {
         match combine(&members) {
             Ok(spec) => grouped.specs.push(spec),
             Err(conflict) => grouped.conflicts.push(conflict),
@@ -114,7 +109,7 @@ pub fn rebuild<'a>(
 fn combine(members: &[&ProfileSpec]) -> Result<ProfileSpec, Conflict> {
     let (first, rest) = members.split_first().expect("a group has a member");
     if rest.is_empty() {
-        return Ok(alone(first));
+        return Ok((*first).clone());
     }
     let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
     if let Some(other) = rest.iter().find(|m| m.policy != first.policy) {
@@ -152,10 +147,6 @@ pub fn members(profile: &str, also: &[String]) -> Vec<String> {
     std::iter::once(profile.to_owned())
         .chain(also.iter().cloned())
         .collect()
-}
-
-fn alone(spec: &ProfileSpec) -> ProfileSpec {
-    ProfileSpec::new(spec.name.clone(), spec.sinks.clone(), spec.policy.clone())
 }
 
 async fn key_id(spec: &ProfileSpec) -> Option<String> {
