@@ -233,10 +233,7 @@ pub(crate) fn recovered(
 
 /// `a`, or `a + b + c` for profiles rotated together.
 pub(crate) fn label(profile: &str, also: &[String]) -> String {
-    std::iter::once(profile)
-        .chain(also.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join(" + ")
+    crate::shared_key::members(profile, also).join(" + ")
 }
 
 /// One profile's apply result.
