@@ -149,7 +149,7 @@ pub(crate) fn status(
     let mut out = String::new();
     for status in statuses {
         let p = &status.plan;
-        let _ = writeln!(out, "profile {}", p.profile);
+        let _ = writeln!(out, "profile {}", label(&p.profile, &p.also));
         if let Some(identity) = &p.identity {
             let _ = writeln!(out, "  user  {}", identity.arn);
         }

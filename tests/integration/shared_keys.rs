@@ -83,6 +83,11 @@ fn profiles_holding_the_same_key_get_one_new_key() {
         "one new key, the old one deactivated"
     );
     s.assert_both_hold(&new);
+    s.home
+        .rekey(&["status"])
+        .success()
+        .stdout_has(&format!("profile {} + {}", s.a, s.b))
+        .stdout_has(&format!("  old   {} deactivated", s.old.id));
 }
 
 #[test]
