@@ -137,8 +137,8 @@ async fn prune_one(
         .map_err(|e| e.to_string())?;
     let Some(meta) = keys.iter().find(|k| k.id == pending.key_id) else {
         state
-            .forget_pending(&pending.key_id)
-            .and_then(|()| state.forget_history(&pending.key_id))
+            .forget_retired_key(&pending.key_id)
+            .await
             .map_err(|e| e.to_string())?;
         return Ok(PruneOutcome::AlreadyGone);
     };
@@ -166,8 +166,8 @@ async fn prune_one(
         .await
         .map_err(|e| e.to_string())?;
     state
-        .forget_pending(&pending.key_id)
-        .and_then(|()| state.forget_history(&pending.key_id))
+        .forget_retired_key(&pending.key_id)
+        .await
         .map_err(|e| e.to_string())?;
     Ok(PruneOutcome::Deleted)
 }

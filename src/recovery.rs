@@ -193,8 +193,8 @@ impl Recovery<'_> {
         let user_arn = journal.record().user_arn.clone();
         let old_key_id = journal.record().old_key_id.clone();
         let finished = match outcome {
-            Outcome::RolledForward => finish_completed(journal, self.state, &old_key_id),
-            _ => journal.finish(),
+            Outcome::RolledForward => finish_completed(journal, self.state, &old_key_id).await,
+            _ => journal.finish().await,
         };
         if let Err(e) = finished {
             return Err(self.failure(format!(
@@ -230,6 +230,7 @@ impl Recovery<'_> {
                 if !keys.iter().any(|k| &k.id == key_id) {
                     self.state
                         .forget_pending(key_id)
+                        .await
                         .map_err(|e| e.to_string())?;
                     self.actions
                         .push(format!("inactive key {key_id} had been deleted"));

@@ -156,14 +156,13 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
             secret: current.secret().clone(),
         }),
     };
-    let journal =
-        Journal::begin_with_backups(state, record, &backups).map_err(|e| fail(e.to_string()))?;
+    let journal = Journal::begin_with_backups(state, record, &backups)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     let done = recovery::run_journal(aws, state, spec, journal)
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let forgotten = state
-        .forget_pending(&pending.key_id)
-        .and_then(|()| state.forget_history(&pending.key_id));
+    let forgotten = state.forget_retired_key(&pending.key_id).await;
     if let Err(e) = forgotten {
         return Err(fail(format!(
             "rolled back, but the records of the old key could not be removed: {e}"

@@ -151,6 +151,7 @@ pub async fn rotate(
         .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
     run.still_as_planned(&input).await?;
     let mut journal = Journal::begin(state, record)
+        .await
         .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
     crash::point("planned");
 
@@ -178,7 +179,7 @@ pub async fn rotate(
                 .await)
         }
     }
-    if let Err(e) = journal.advance(Phase::Propagated) {
+    if let Err(e) = journal.advance(Phase::Propagated).await {
         return Err(run
             .roll_back(journal, &new, &new_key, 0, false, e.to_string())
             .await);
@@ -210,9 +211,11 @@ pub async fn rotate(
             let snapshot = sink.snapshot().await.map_err(|e| (index, e.to_string()))?;
             journal
                 .save_backup(index, &snapshot)
+                .await
                 .map_err(|e| (index, e.to_string()))?;
             journal
                 .advance(Phase::WritingSink { index })
+                .await
                 .map_err(|e| (index, e.to_string()))?;
             // From here the sink may have changed, so it is restored on failure.
             crash::point(&format!("before-write-{index}"));
@@ -223,6 +226,7 @@ pub async fn rotate(
             if let Some(undo) = undo {
                 journal
                     .save_backup(index, &undo)
+                    .await
                     .map_err(|e| (index + 1, e.to_string()))?;
             }
             crash::point(&format!("after-write-{index}"));
@@ -239,13 +243,13 @@ pub async fn rotate(
         }
     }
     let sinks = spec.sinks.len();
-    if let Err(e) = journal.advance(Phase::SinksWritten) {
+    if let Err(e) = journal.advance(Phase::SinksWritten).await {
         return Err(run
             .roll_back(journal, &new, &new_key, sinks, false, e.to_string())
             .await);
     }
     if let Some(verify) = &spec.policy.verify {
-        if let Err(e) = journal.advance(Phase::Verifying) {
+        if let Err(e) = journal.advance(Phase::Verifying).await {
             return Err(run
                 .roll_back(journal, &new, &new_key, sinks, false, e.to_string())
                 .await);
@@ -262,7 +266,7 @@ pub async fn rotate(
             }
         }
     }
-    let deactivation = match journal.advance(Phase::DeactivatingOldKey) {
+    let deactivation = match journal.advance(Phase::DeactivatingOldKey).await {
         Ok(()) => {
             crash::point("deactivating");
             progress(Stage::Deactivating);
@@ -296,7 +300,7 @@ pub async fn rotate(
         Err(warning) => warnings.push(warning),
     }
     crash::point("retired");
-    if let Err(e) = finish_completed(journal, state, &run.old_key_id) {
+    if let Err(e) = finish_completed(journal, state, &run.old_key_id).await {
         run.actions.push(format!(
             "warning: could not remove the finished journal: {e}"
         ));
@@ -367,8 +371,8 @@ impl Run<'_> {
         let phase = Phase::DeletingStaleKey {
             key_id: key_id.to_owned(),
         };
-        if let Err(e) = journal.advance(phase) {
-            return Err(self.abandon(journal, e.to_string()));
+        if let Err(e) = journal.advance(phase).await {
+            return Err(self.abandon(journal, e.to_string()).await);
         }
         match self.old.delete_key(&self.user, key_id).await {
             // Prune (which apply runs first) may have deleted it already.
@@ -377,14 +381,11 @@ impl Run<'_> {
                 kind: AwsErrorKind::NoSuchEntity,
                 ..
             }) => {}
-            Err(e) => return Err(self.abandon(journal, e.to_string())),
+            Err(e) => return Err(self.abandon(journal, e.to_string()).await),
         }
         self.actions
             .push(format!("deleted inactive key {key_id} to make room"));
-        if let Err(e) = state
-            .forget_pending(key_id)
-            .and_then(|()| state.forget_history(key_id))
-        {
+        if let Err(e) = state.forget_retired_key(key_id).await {
             self.actions.push(format!(
                 "warning: could not forget the pending deletion of {key_id}: {e}"
             ));
@@ -398,10 +399,13 @@ impl Run<'_> {
         mut journal: Journal,
         input: &RotationInput,
     ) -> Result<(AccessKey, Journal), RotationFailure> {
-        if let Err(e) = journal.advance(Phase::CreatingKey {
-            existing: input.existing_keys.clone(),
-        }) {
-            return Err(self.abandon(journal, e.to_string()));
+        if let Err(e) = journal
+            .advance(Phase::CreatingKey {
+                existing: input.existing_keys.clone(),
+            })
+            .await
+        {
+            return Err(self.abandon(journal, e.to_string()).await);
         }
         crash::point("creating-key");
         let key = match self.old.create_key(&self.user).await {
@@ -411,7 +415,7 @@ impl Run<'_> {
                 // lost answer, a reset connection): find any stranger and delete it.
                 let reason = e.to_string();
                 return Err(match self.delete_unknown_keys(&input.existing_keys).await {
-                    Ok(()) => self.abandon(journal, reason),
+                    Ok(()) => self.abandon(journal, reason).await,
                     Err(failure) => {
                         let journal = journal.path().to_owned();
                         self.fail(FailureKind::RollbackIncomplete {
@@ -426,13 +430,13 @@ impl Run<'_> {
         // The most dangerous instant: the key exists, its secret only in memory.
         crash::point("key-created");
         self.actions.push(format!("created new key {}", key.id()));
-        if let Err(e) = journal.record_new_key(&key) {
+        if let Err(e) = journal.record_new_key(&key).await {
             // Never go on with a key whose only copy is in memory.
             let reason = format!("cannot record the new key: {e}");
             return Err(match self.old.delete_key(&self.user, key.id()).await {
                 Ok(()) => {
                     self.actions.push(format!("deleted new key {}", key.id()));
-                    self.abandon(journal, reason)
+                    self.abandon(journal, reason).await
                 }
                 Err(delete) => self.fail(FailureKind::RollbackIncomplete {
                     reason,
@@ -472,8 +476,8 @@ impl Run<'_> {
     }
 
     /// Ends a rotation that changed nothing.
-    fn abandon(&mut self, journal: Journal, reason: String) -> RotationFailure {
-        if let Err(e) = journal.finish() {
+    async fn abandon(&mut self, journal: Journal, reason: String) -> RotationFailure {
+        if let Err(e) = journal.finish().await {
             self.actions
                 .push(format!("warning: could not remove the journal: {e}"));
         }
@@ -494,9 +498,12 @@ impl Run<'_> {
         tracing::warn!(profile = %self.spec.name, %reason, "rolling back");
         (self.progress)(Stage::RollingBack);
         let mut failures = Vec::new();
-        if let Err(e) = journal.advance(Phase::RollingBack {
-            reason: reason.clone(),
-        }) {
+        if let Err(e) = journal
+            .advance(Phase::RollingBack {
+                reason: reason.clone(),
+            })
+            .await
+        {
             failures.push(format!("journal: {e}"));
         }
         // The deactivation may have failed before it happened (denied, say): then there
@@ -542,7 +549,7 @@ impl Run<'_> {
             Err(e) => failures.push(format!("could not delete new key {}: {e}", new_key.id())),
         }
         if failures.is_empty() {
-            match journal.finish() {
+            match journal.finish().await {
                 Ok(()) => self.fail(FailureKind::RolledBack(reason)),
                 Err(e) => {
                     self.actions
@@ -564,14 +571,14 @@ impl Run<'_> {
 /// Ends a completed rotation. While the old key awaits deletion, the sinks' previous
 /// content is kept with it, for `rekey rollback`; once it is deleted there is nothing to
 /// roll back to.
-pub(crate) fn finish_completed(
+pub(crate) async fn finish_completed(
     journal: Journal,
     state: &StateDir,
     old_key_id: &str,
 ) -> Result<(), StateError> {
     match state.pending(old_key_id) {
-        Ok(Some(_)) => journal.finish_keeping_history(old_key_id),
-        _ => journal.finish(),
+        Ok(Some(_)) => journal.finish_keeping_history(old_key_id).await,
+        _ => journal.finish().await,
     }
 }
 
@@ -615,7 +622,7 @@ pub(crate) async fn retire_old_key(
         deactivated_at: now,
         delete_after: now + grace,
     };
-    match state.record_pending(&pending) {
+    match state.record_pending(&pending).await {
         Ok(()) => Ok(format!(
             "{note}old key {old_key_id} will be deleted after {}",
             time::rfc3339(pending.delete_after)

@@ -11,8 +11,9 @@ use std::time::SystemTime;
 use rekey_sinks::{AccessKey, Snapshot};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
-use super::{corrupt, StateDir, StateError};
+use super::{corrupt, off_runtime, StateDir, StateError};
 use crate::shared_key;
 use crate::time::serde_rfc3339;
 
@@ -226,7 +227,7 @@ impl Journal {
 
     /// Like [`Journal::begin`], with the sinks' previous content saved *before* the
     /// journal exists, so that no moment has a journal whose backups are incomplete.
-    pub fn begin_with_backups(
+    pub async fn begin_with_backups(
         state: &StateDir,
         record: JournalRecord,
         backups: &[Snapshot],
@@ -241,18 +242,28 @@ impl Journal {
             path: state.path(&["journal", &format!("{name}.json")]),
             record,
         };
-        remove_dir(&journal.backups)?;
-        for (index, snapshot) in backups.iter().enumerate() {
-            journal.save_backup(index, snapshot)?;
-        }
-        journal.persist()?;
-        Ok(journal)
+        let backups: Vec<_> = backups.iter().map(owned_bytes).collect();
+        let json = journal.record_json();
+        off_runtime(move || {
+            remove_dir(&journal.backups)?;
+            for (index, bytes) in backups.iter().enumerate() {
+                save_backup_in(
+                    &journal.state,
+                    &journal.backups,
+                    index,
+                    bytes.as_ref().map(|b| b.as_slice()),
+                )?;
+            }
+            journal.state.write(&journal.path, &json)?;
+            Ok(journal)
+        })
+        .await
     }
 
     /// Opens a journal for `record`'s user and records it, refusing if one exists.
     /// Backups an earlier, unrecorded attempt may have left are cleared.
-    pub fn begin(state: &StateDir, record: JournalRecord) -> Result<Self, BeginError> {
-        Self::begin_with_backups(state, record, &[])
+    pub async fn begin(state: &StateDir, record: JournalRecord) -> Result<Self, BeginError> {
+        Self::begin_with_backups(state, record, &[]).await
     }
 
     /// The journal file.
@@ -266,34 +277,30 @@ impl Journal {
     }
 
     /// Records `phase`; call before taking the action it names.
-    pub fn advance(&mut self, phase: Phase) -> Result<(), StateError> {
+    pub async fn advance(&mut self, phase: Phase) -> Result<(), StateError> {
         self.record.phase = phase;
-        self.persist()
+        let json = self.record_json();
+        let (state, path) = (self.state.clone(), self.path.clone());
+        off_runtime(move || state.write(&path, &json)).await
     }
 
     /// Records the new key (and its secret) with phase [`Phase::KeyCreated`].
-    pub fn record_new_key(&mut self, key: &AccessKey) -> Result<(), StateError> {
+    pub async fn record_new_key(&mut self, key: &AccessKey) -> Result<(), StateError> {
         self.record.new_key = Some(StoredKey {
             id: key.id().to_owned(),
             secret: key.secret().clone(),
         });
-        self.advance(Phase::KeyCreated)
+        self.advance(Phase::KeyCreated).await
     }
 
     /// Stores sink `index`'s previous content (before it is written).
-    pub fn save_backup(&self, index: usize, snapshot: &Snapshot) -> Result<(), StateError> {
-        let path = self.backups.join(index.to_string());
-        match snapshot {
-            Snapshot::Absent => self.state.write(&path, b"").and_then(|()| {
-                self.state
-                    .write(&self.backups.join(format!("{index}.absent")), b"")
-            }),
-            Snapshot::Bytes(bytes) => {
-                self.state
-                    .remove(&self.backups.join(format!("{index}.absent")))?;
-                self.state.write(&path, bytes.expose_secret())
-            }
-        }
+    pub async fn save_backup(&self, index: usize, snapshot: &Snapshot) -> Result<(), StateError> {
+        let bytes = owned_bytes(snapshot);
+        let (state, dir) = (self.state.clone(), self.backups.clone());
+        off_runtime(move || {
+            save_backup_in(&state, &dir, index, bytes.as_ref().map(|b| b.as_slice()))
+        })
+        .await
     }
 
     /// Sink `index`'s content before it was written.
@@ -302,21 +309,28 @@ impl Journal {
     }
 
     /// Ends the rotation: deletes the journal (and with it the secret) and the backups.
-    pub fn finish(self) -> Result<(), StateError> {
-        self.state.remove(&self.path)?;
-        remove_dir(&self.backups)
+    pub async fn finish(self) -> Result<(), StateError> {
+        off_runtime(move || {
+            self.state.remove(&self.path)?;
+            remove_dir(&self.backups)
+        })
+        .await
     }
 
     /// Ends a completed rotation, keeping the sinks' previous content as the history of
     /// `old_key_id` until that key is deleted, so `rekey rollback` can restore it.
-    pub fn finish_keeping_history(self, old_key_id: &str) -> Result<(), StateError> {
+    pub async fn finish_keeping_history(self, old_key_id: &str) -> Result<(), StateError> {
         let history = self.state.history_dir(old_key_id);
-        remove_dir(&history)?;
+        off_runtime(move || self.keep_history(&history)).await
+    }
+
+    fn keep_history(self, history: &std::path::Path) -> Result<(), StateError> {
+        remove_dir(history)?;
         if self.backups.is_dir() {
             rekey_sinks::atomic::create_private_dir_all(
                 history.parent().expect("under the state dir"),
             )
-            .and_then(|()| std::fs::rename(&self.backups, &history))
+            .and_then(|()| std::fs::rename(&self.backups, history))
             .map_err(|source| StateError {
                 action: "keep the backups of",
                 path: self.backups.clone(),
@@ -326,11 +340,37 @@ impl Journal {
         self.state.remove(&self.path)
     }
 
-    fn persist(&self) -> Result<(), StateError> {
-        let json = zeroize::Zeroizing::new(
-            serde_json::to_vec_pretty(&self.record).expect("plain data serializes"),
-        );
-        self.state.write(&self.path, &json)
+    /// The record as the journal file holds it (with the secret, so zeroized on drop).
+    fn record_json(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(serde_json::to_vec_pretty(&self.record).expect("plain data serializes"))
+    }
+}
+
+/// A snapshot's bytes, owned so they can move to the blocking pool (`None`: absent).
+fn owned_bytes(snapshot: &Snapshot) -> Option<Zeroizing<Vec<u8>>> {
+    match snapshot {
+        Snapshot::Absent => None,
+        Snapshot::Bytes(bytes) => Some(Zeroizing::new(bytes.expose_secret().to_vec())),
+    }
+}
+
+/// Stores sink `index`'s previous content in `dir` (`None`: the place did not exist).
+fn save_backup_in(
+    state: &StateDir,
+    dir: &std::path::Path,
+    index: usize,
+    bytes: Option<&[u8]>,
+) -> Result<(), StateError> {
+    let path = dir.join(index.to_string());
+    let absent = dir.join(format!("{index}.absent"));
+    match bytes {
+        None => state
+            .write(&path, b"")
+            .and_then(|()| state.write(&absent, b"")),
+        Some(bytes) => {
+            state.remove(&absent)?;
+            state.write(&path, bytes)
+        }
     }
 }
 
@@ -352,8 +392,9 @@ impl StateDir {
     }
 
     /// Forgets the history of `key_id` (the key is deleted: nothing to roll back to).
-    pub fn forget_history(&self, key_id: &str) -> Result<(), StateError> {
-        remove_dir(&self.history_dir(key_id))
+    pub async fn forget_history(&self, key_id: &str) -> Result<(), StateError> {
+        let history = self.history_dir(key_id);
+        off_runtime(move || remove_dir(&history)).await
     }
 
     fn read_backup(&self, dir: &std::path::Path, index: usize) -> Result<Snapshot, StateError> {
@@ -419,17 +460,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn records_the_secret_privately_and_scrubs_it_when_finished() {
+    #[tokio::test]
+    async fn records_the_secret_privately_and_scrubs_it_when_finished() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path().join("state"));
-        let mut journal = Journal::begin(&state, record()).unwrap();
+        let mut journal = Journal::begin(&state, record()).await.unwrap();
         let key = AccessKey::new("AKIANEW", "s3cr3t/Key".into()).unwrap();
-        journal.record_new_key(&key).unwrap();
+        journal.record_new_key(&key).await.unwrap();
         journal
             .save_backup(0, &Snapshot::Bytes(b"old bytes".to_vec().into()))
+            .await
             .unwrap();
-        journal.save_backup(1, &Snapshot::Absent).unwrap();
+        journal.save_backup(1, &Snapshot::Absent).await.unwrap();
 
         let text = std::fs::read_to_string(journal.path()).unwrap();
         assert!(
@@ -446,6 +488,7 @@ mod tests {
         }
 
         let err = Journal::begin(&state, record())
+            .await
             .err()
             .expect("second journal for the same user");
         assert!(
@@ -454,7 +497,7 @@ mod tests {
         );
 
         let path = journal.path().to_owned();
-        journal.finish().unwrap();
+        journal.finish().await.unwrap();
         assert!(!path.exists());
         assert!(!dir.path().join("state/backups/123456789012-alice").exists());
     }

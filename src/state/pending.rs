@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::{corrupt, StateDir, StateError};
+use super::{corrupt, off_runtime, StateDir, StateError};
 use crate::shared_key;
 use crate::time::serde_rfc3339;
 
@@ -51,9 +51,10 @@ impl StateDir {
     }
 
     /// Records (or replaces) a pending deletion.
-    pub fn record_pending(&self, pending: &PendingDeletion) -> Result<(), StateError> {
+    pub async fn record_pending(&self, pending: &PendingDeletion) -> Result<(), StateError> {
         let json = serde_json::to_vec_pretty(pending).expect("plain data serializes");
-        self.write(&self.pending_path(&pending.key_id), &json)
+        let (state, path) = (self.clone(), self.pending_path(&pending.key_id));
+        off_runtime(move || state.write(&path, &json)).await
     }
 
     /// The pending deletion of `key_id`, if rekey recorded one.
@@ -75,8 +76,16 @@ impl StateDir {
         Ok(all)
     }
 
+    /// Forgets everything kept for an old key that is gone: its pending deletion and the
+    /// sinks' previous content (nothing is left to roll back to).
+    pub async fn forget_retired_key(&self, key_id: &str) -> Result<(), StateError> {
+        self.forget_pending(key_id).await?;
+        self.forget_history(key_id).await
+    }
+
     /// Forgets the pending deletion of `key_id` (after it was deleted, or found gone).
-    pub fn forget_pending(&self, key_id: &str) -> Result<(), StateError> {
-        self.remove(&self.pending_path(key_id))
+    pub async fn forget_pending(&self, key_id: &str) -> Result<(), StateError> {
+        let (state, path) = (self.clone(), self.pending_path(key_id));
+        off_runtime(move || state.remove(&path)).await
     }
 }
