@@ -33,13 +33,13 @@ use secrecy::ExposeSecret;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Stage {
-    /// Waiting for another rekey process that rotates the same user.
+    /// Taking the user's lock (waits while another rekey process rotates the user).
     WaitingForUser,
     /// Calling `CreateAccessKey` (after deleting a stale key, if planned).
     CreatingKey,
     /// Proving the new key works (STS).
     Propagating,
-    /// Waiting for another rekey process that writes the same places.
+    /// Taking the sinks' locks (waits while another rotation writes the same places).
     WaitingForSinks,
     /// Writing this sink.
     Writing(String),
