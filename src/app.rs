@@ -61,12 +61,7 @@ pub(crate) struct ProfileStatus {
 }
 
 async fn status(paths: &Paths, state: &StateDir, args: StatusArgs, jobs: usize) -> Result<Outcome> {
-    let profiles = load_profiles(paths, &args.selection, None)?;
-    warn_about_environment_keys();
-    let aws = Aws::load().await;
-    let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
-    let options = PlanOptions::default();
-    let (plan, _) = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
+    let (grouped, plan) = look(paths, state, &args.selection, jobs).await?;
     let pending = state.all_pending()?;
     let statuses: Vec<ProfileStatus> = plan
         .profiles
@@ -381,13 +376,25 @@ pub(crate) async fn make_plan(
     Ok((plan, planned))
 }
 
-async fn plan(paths: &Paths, state: &StateDir, args: PlanArgs, jobs: usize) -> Result<Outcome> {
-    let profiles = load_profiles(paths, &args.selection, None)?;
+/// What `plan` and `status` share: select the profiles, group them by key, plan (reads
+/// only).
+async fn look(
+    paths: &Paths,
+    state: &StateDir,
+    selection: &Selection,
+    jobs: usize,
+) -> Result<(Grouped, Plan)> {
+    let profiles = load_profiles(paths, selection, None)?;
     warn_about_environment_keys();
     let aws = Aws::load().await;
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let options = PlanOptions::default();
     let (plan, _) = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
+    Ok((grouped, plan))
+}
+
+async fn plan(paths: &Paths, state: &StateDir, args: PlanArgs, jobs: usize) -> Result<Outcome> {
+    let (_, plan) = look(paths, state, &args.selection, jobs).await?;
     print(args.output, &plan, || render::plan(&plan))?;
     let failed = plan
         .profiles
