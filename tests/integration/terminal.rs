@@ -3,34 +3,38 @@
 
 use crate::support::*;
 
-/// Whether `text` holds an SGR (colour/bold) escape sequence, `ESC [ digits;… m`.
+/// `text` without its SGR (colour/bold) escape sequences, `ESC [ digits;… m`, and the
+/// parameters of each sequence it removed.
+fn split_colour(text: &str) -> (String, Vec<&str>) {
+    let mut parts = text.split("\x1b[");
+    let mut plain = parts.next().unwrap_or_default().to_owned();
+    let mut codes = Vec::new();
+    for rest in parts {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(rest.len());
+        match rest[end..].strip_prefix('m') {
+            Some(after) => {
+                codes.push(&rest[..end]);
+                plain.push_str(after);
+            }
+            None => {
+                plain.push_str("\x1b[");
+                plain.push_str(rest);
+            }
+        }
+    }
+    (plain, codes)
+}
+
+/// Whether `text` holds an SGR sequence that sets something (not a bare `ESC [ m`).
 fn has_colour(text: &str) -> bool {
-    text.split("\x1b[").skip(1).any(|rest| {
-        let code: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == ';')
-            .collect();
-        !code.is_empty() && rest[code.len()..].starts_with('m')
-    })
+    split_colour(text).1.iter().any(|code| !code.is_empty())
 }
 
 /// `text` without its SGR escape sequences.
 fn without_colour(text: &str) -> String {
-    let mut parts = text.split("\x1b[");
-    let mut out = parts.next().unwrap_or_default().to_owned();
-    for rest in parts {
-        let code = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
-            .unwrap_or(rest.len());
-        match rest[code..].strip_prefix('m') {
-            Some(after) => out.push_str(after),
-            None => {
-                out.push_str("\x1b[");
-                out.push_str(rest);
-            }
-        }
-    }
-    out
+    split_colour(text).0
 }
 
 /// A user whose rotation runs a verify command that takes a second, long enough for the
