@@ -170,46 +170,37 @@ pub(crate) fn warn_about_environment_keys() {
 async fn recover_command(paths: &Paths, state: &StateDir, args: RecoverArgs) -> Result<Outcome> {
     let profiles = load_profiles(paths, &args.selection, None)?;
     let aws = Aws::load().await;
-    let results = resolve_interrupted(&aws, state, &profiles, args.output).await?;
-    if args.output == Output::Text && results == 0 {
-        println!("No interrupted rotation to resolve.");
+    let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
+    match args.output {
+        Output::Text if results.is_empty() => println!("No interrupted rotation to resolve."),
+        Output::Text => {
+            for result in &results {
+                print!("{}", render::recovered(result));
+            }
+        }
+        Output::Json => {
+            let items: Vec<recovery::Report> = results.iter().map(Into::into).collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "recovered": items })
+                )?
+            );
+        }
     }
+    unresolved(&results)?;
     Ok(Outcome::Success)
 }
 
-/// Resolves the interrupted rotations of the selected profiles, reporting each; fails if any remains.
-/// Returns how many were resolved.
-pub(crate) async fn resolve_interrupted(
-    aws: &Aws,
-    state: &StateDir,
-    profiles: &Profiles,
-    output: Output,
-) -> Result<usize> {
-    let results = recovery::recover(aws, state, &profiles.specs, &profiles.others).await?;
-    let mut failed = Vec::new();
-    for result in &results {
-        if output == Output::Text {
-            print!("{}", render::recovered(result));
-        }
-        if let Err(failure) = result {
-            failed.push(failure.profile.clone());
-        }
-    }
-    if output == Output::Json {
-        let items: Vec<serde_json::Value> = results
-            .iter()
-            .map(|r| match r {
-                Ok(done) => serde_json::json!({ "status": "resolved", "result": done }),
-                Err(failure) => serde_json::json!({ "status": "failed", "result": failure }),
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "recovered": items })
-            )?
-        );
-    }
+/// Fails, naming them, if any of the interrupted rotations could not be resolved.
+pub(crate) fn unresolved(
+    results: &[Result<recovery::Recovered, recovery::RecoveryFailure>],
+) -> Result<()> {
+    let failed: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(|f| f.profile.as_str())
+        .collect();
     if !failed.is_empty() {
         bail!(
             "{} interrupted rotation(s) could not be resolved: {}",
@@ -217,7 +208,7 @@ pub(crate) async fn resolve_interrupted(
             failed.join(", ")
         );
     }
-    Ok(results.len())
+    Ok(())
 }
 
 /// Prints the keyring entry's `credential_process` JSON, and nothing else, on stdout.
@@ -446,16 +437,17 @@ async fn prune_command(paths: &Paths, state: &StateDir, args: PruneArgs) -> Resu
     Ok(Outcome::Success)
 }
 
-/// Shows `summary` and asks; refuses outright when stdin is not a terminal.
+/// Shows `summary` and asks, on stderr (stdout stays for results, and is one JSON
+/// document with `--output json`); refuses outright when stdin is not a terminal.
 pub(crate) fn confirm(summary: &str, question: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to change anything without --yes: standard input is not a terminal, so rekey cannot ask for confirmation; nothing was changed");
     }
-    println!("{summary}");
-    print!("{question} Type `yes` to continue: ");
-    std::io::stdout()
+    eprintln!("{summary}");
+    eprint!("{question} Type `yes` to continue: ");
+    std::io::stderr()
         .flush()
-        .context("cannot write to stdout")?;
+        .context("cannot write to stderr")?;
     let mut answer = String::new();
     std::io::stdin()
         .lock()

@@ -7,9 +7,7 @@ use anyhow::{bail, Result};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::app::{
-    confirm, load_profiles, make_plan, resolve_interrupted, warn_about_environment_keys,
-};
+use crate::app::{confirm, load_profiles, make_plan, unresolved, warn_about_environment_keys};
 use crate::aws::Aws;
 use crate::cli::{ApplyArgs, Outcome, Output};
 use crate::paths::Paths;
@@ -24,13 +22,20 @@ use crate::rotation::{self, Rotated};
 use crate::shared_key;
 use crate::state::StateDir;
 
-/// What `apply --output json` prints.
+/// What `apply --output json` prints: one document, whatever happened. A run that
+/// stopped early has what it did until then and `error`.
 #[derive(Serialize)]
-struct ApplyReport<'a> {
+struct ApplyReport {
     schema: u32,
-    plan: &'a Plan,
+    /// Interrupted rotations resolved before planning (see `rekey recover`).
+    recovered: Vec<recovery::Report>,
+    /// `None` if the run stopped before planning.
+    plan: Option<Plan>,
     pruned: Vec<Pruned>,
     results: Vec<ProfileResult>,
+    /// Why the run stopped, if it did (also on stderr).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// How one rotation (a profile, or profiles sharing a key) ended.
@@ -55,7 +60,8 @@ pub(crate) enum ApplyOutcome {
     Failed { error: String, actions: Vec<String> },
 }
 
-/// Runs `rekey apply` (see the module docs).
+/// Runs `rekey apply` (see the module docs). With `--output json`, stdout gets exactly
+/// one JSON document, also when the run fails; everything else goes to stderr.
 pub(crate) async fn apply(
     paths: &Paths,
     state: &StateDir,
@@ -63,6 +69,34 @@ pub(crate) async fn apply(
     jobs: usize,
     quiet: bool,
 ) -> Result<Outcome> {
+    let mut report = ApplyReport {
+        schema: Plan::SCHEMA_VERSION,
+        recovered: Vec::new(),
+        plan: None,
+        pruned: Vec::new(),
+        results: Vec::new(),
+        error: None,
+    };
+    let json = args.output == Output::Json;
+    let result = run(paths, state, &args, jobs, quiet, &mut report).await;
+    if json {
+        if let Err(e) = &result {
+            report.error = Some(format!("{e:#}"));
+        }
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    result
+}
+
+async fn run(
+    paths: &Paths,
+    state: &StateDir,
+    args: &ApplyArgs,
+    jobs: usize,
+    quiet: bool,
+    report: &mut ApplyReport,
+) -> Result<Outcome> {
+    let text = args.output == Output::Text;
     let profiles = load_profiles(paths, &args.selection, args.grace.map(|g| g.0))?;
     warn_about_environment_keys();
     let aws = Aws::load().await;
@@ -75,24 +109,34 @@ pub(crate) async fn apply(
                 "Resolve them?",
             )?;
         }
-        resolve_interrupted(&aws, state, &profiles, Output::Text).await?;
+        let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
+        if text {
+            for result in &results {
+                print!("{}", render::recovered(result));
+            }
+        }
+        report.recovered = results.iter().map(recovery::Report::from).collect();
+        unresolved(&results)?;
     }
     let options = PlanOptions {
         make_room: args.make_room,
+        // With --yes and text output the plan is printed only if nothing changes.
+        skip_current_last_use: args.yes && text,
     };
     // Grouped after recovery: an interrupted shared rotation leaves its sinks disagreeing.
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let (plan, planned) = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
     if !plan.has_changes() {
-        if args.output == Output::Text {
+        if text {
             println!("{}", render::plan(&plan));
         }
     } else if !args.yes {
         confirm(&render::plan(&plan), "Rotate these keys?")?;
     }
+    report.plan = Some(plan);
 
-    let pruned = prune::prune(&aws, state, &grouped.specs, SystemTime::now()).await?;
-    let progress = Progress::new(args.output == Output::Text && !quiet);
+    report.pruned = prune::prune(&aws, state, &grouped.specs, SystemTime::now()).await?;
+    let progress = Progress::new(text && !quiet);
     // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
     // profile; locks keep them from writing one file at the same time. Results are
     // reported in manifest order as they complete. A conflict's plan has no spec.
@@ -106,38 +150,27 @@ pub(crate) async fn apply(
     let mut rotations = stream::iter(specs.zip(planned))
         .map(|(spec, planned)| async move { carry_out(aws, state, spec, planned, progress).await })
         .buffered(jobs);
-    let mut results = Vec::new();
     while let Some(result) = rotations.next().await {
-        if args.output == Output::Text {
+        if text {
             progress.print(&render::profile_result(&result));
         }
-        results.push(result);
+        report.results.push(result);
     }
     drop(rotations);
     progress.clear();
+    let results = &report.results;
     let failed: Vec<String> = results
         .iter()
         .filter(|r| matches!(r.outcome, ApplyOutcome::Failed { .. }))
         .map(|r| render::label(&r.profile, &r.also))
         .collect();
-    match args.output {
-        Output::Text => {
-            print!("{}", render::pruned(&pruned));
-            // The table is for a person reading stdout; a log file gets the lines above.
-            if std::io::stdout().is_terminal() && !quiet {
-                print!("{}", render::summary_table(&results));
-            }
-            println!("{}", render::summary(&results));
+    if text {
+        print!("{}", render::pruned(&report.pruned));
+        // The table is for a person reading stdout; a log file gets the lines above.
+        if std::io::stdout().is_terminal() && !quiet {
+            print!("{}", render::summary_table(results));
         }
-        Output::Json => {
-            let report = ApplyReport {
-                schema: Plan::SCHEMA_VERSION,
-                plan: &plan,
-                pruned,
-                results,
-            };
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
+        println!("{}", render::summary(results));
     }
     if !failed.is_empty() {
         bail!("{} profile(s) failed: {}", failed.len(), failed.join(", "));

@@ -39,7 +39,7 @@ pub struct DiscoveryError {
 
 /// Lists the profiles of the shared credentials and config files.
 pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryError> {
-    let credentials_text = read_optional(&paths.credentials_file)?;
+    let credentials_text = read_credentials_file(&paths.credentials_file)?;
     let config_text = read_optional(&paths.config_file)?;
     let credentials = parse(&paths.credentials_file, &credentials_text)?;
     let config = parse(&paths.config_file, &config_text)?;
@@ -111,6 +111,18 @@ fn parse<'a>(path: &Path, text: &'a str) -> Result<profile_file::ProfileFile<'a>
         path: path.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// The credentials file is what default mode rotates: a missing one is an error (most
+/// likely a typo in AWS_SHARED_CREDENTIALS_FILE), never "nothing to rotate".
+fn read_credentials_file(path: &Path) -> Result<zeroize::Zeroizing<String>, DiscoveryError> {
+    if !path.exists() && path.symlink_metadata().is_err() {
+        return Err(DiscoveryError {
+            path: path.to_owned(),
+            message: "no such file: without a manifest rekey rotates the profiles of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials). Check the path, or name a manifest with --manifest".to_owned(),
+        });
+    }
+    read_optional(path)
 }
 
 fn read_optional(path: &Path) -> Result<zeroize::Zeroizing<String>, DiscoveryError> {

@@ -28,6 +28,7 @@ pub mod recovery;
 pub mod render;
 pub mod rollback;
 pub mod rotation;
+mod settle;
 pub mod shared_key;
 pub mod state;
 pub mod time;

@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -116,7 +117,11 @@ fn acquire_one(path: &PathBuf, what: &str, timeout: Duration) -> Result<File, Lo
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(path)
+        .map_err(io)?;
+    // Like every file of the state dir, 0600: also one an older rekey created 0644.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(io)?;
     let start = Instant::now();
     loop {

@@ -108,6 +108,10 @@ pub struct CurrentKey {
     pub age_days: u64,
     /// Last use, if IAM recorded one.
     pub last_used: Option<LastUse>,
+    /// Whether IAM was asked for the last use (not when nobody reads the plan; JSON
+    /// output always asks).
+    #[serde(skip)]
+    pub last_use_read: bool,
 }
 
 /// When and where a key was last used.

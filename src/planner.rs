@@ -18,6 +18,10 @@ use crate::time;
 pub struct PlanOptions {
     /// Delete an inactive key rekey does not know about to make room (`--make-room`).
     pub make_room: bool,
+    /// Do not ask IAM when the current key was last used: nobody will read it (`apply
+    /// --yes` with text output shows the plan only when nothing changes). It decides
+    /// nothing, and it is one call per profile.
+    pub skip_current_last_use: bool,
 }
 
 /// A profile's plan and, when it rotates, what the rotation needs.
@@ -161,16 +165,22 @@ async fn inspect(
             old_key.id()
         )));
     };
-    let last_used = caller
-        .last_used(&current.id)
-        .await
-        .map_err(|e| error(e.to_string()))?;
+    let last_used = if options.skip_current_last_use {
+        None
+    } else {
+        let used = caller
+            .last_used(&current.id)
+            .await
+            .map_err(|e| error(e.to_string()))?;
+        Some(last_use(used))
+    };
     let age = time::since(current.created, now);
     plan.current_key = Some(CurrentKey {
         id: current.id.clone(),
         created: current.created,
         age_days: age.as_secs() / 86_400,
-        last_used: last_use(last_used),
+        last_use_read: last_used.is_some(),
+        last_used: last_used.flatten(),
     });
     if !current.active {
         return Err(error(format!(

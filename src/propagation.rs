@@ -1,15 +1,29 @@
-//! Proving a new key works before anything depends on it, instead of sleeping.
+//! Proving a new key works before anything depends on it, instead of sleeping, and
+//! riding out the rest of its propagation afterwards.
 //!
-//! IAM is eventually consistent: a new key can be rejected for several seconds, and one
-//! success does not mean every endpoint knows it. So rekey calls `GetCallerIdentity` with
-//! the new key until it succeeds `consecutive` times in a row for the expected user,
-//! backing off exponentially (with jitter) after each failure, within a timeout.
+//! IAM is eventually consistent, and not uniformly: a new key can be accepted by STS
+//! seconds before IAM accepts it (2-15 s seen; aws-vault #132, #339, #536;
+//! aws-rotate-iam-keys #81), and one success does not mean every endpoint knows it. So
+//! the proof has two parts (see ARCHITECTURE.md, "Propagation is per service"):
+//!
+//! 1. `sts:GetCallerIdentity` signed with the new key succeeds `consecutive` times in a
+//!    row for the expected user;
+//! 2. then one IAM call signed with the new key (`iam:ListAccessKeys` on the user) is
+//!    authenticated: success, or an authorization error such as `AccessDenied` (which
+//!    proves IAM knows the key; a policy may deny IAM without MFA), while
+//!    `InvalidClientTokenId`/`SignatureDoesNotMatch` mean "not yet".
+//!
+//! Both back off exponentially (with jitter) after each refusal, within one timeout.
+//! Every later call signed with the new key goes through [`patiently`], which retries
+//! "not yet" within the same timeout, so a replica that is slower than the one that
+//! answered the proof cannot fail a rotation or its undo.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::aws::{AwsError, Caller};
+use crate::aws::{AwsError, AwsErrorKind, Caller};
 use crate::profile::Propagation;
 
 /// First wait after a failure; doubled after each further failure.
@@ -23,7 +37,7 @@ const SUCCESS_SPACING: Duration = Duration::from_millis(100);
 /// How the proof went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Proof {
-    /// Calls made.
+    /// Calls made (STS and IAM).
     pub attempts: u32,
     /// Time taken.
     pub elapsed: Duration,
@@ -33,7 +47,7 @@ pub struct Proof {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PropagationError {
-    /// It did not work `consecutive` times in a row within the timeout.
+    /// STS did not accept it `consecutive` times in a row within the timeout.
     #[error("the new key did not work {consecutive} times in a row within {timeout:?} ({attempts} attempts; last error: {last})")]
     Timeout {
         /// Required successes.
@@ -45,6 +59,19 @@ pub enum PropagationError {
         /// The last failure.
         last: String,
     },
+    /// STS accepted it, IAM did not within the timeout.
+    #[error("STS accepts the new key but IAM did not within {timeout:?} ({attempts} attempts; last error: {last})")]
+    IamTimeout {
+        /// The limit.
+        timeout: Duration,
+        /// Calls made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// IAM failed for another reason than "not yet".
+    #[error("proving the new key with IAM: {0}")]
+    Iam(AwsError),
     /// It works, but for someone else: never go on with it.
     #[error("the new key identifies as {got}, not {expected}")]
     WrongIdentity {
@@ -55,29 +82,25 @@ pub enum PropagationError {
     },
 }
 
-/// Calls `GetCallerIdentity` through `caller` (signing with the new key) until it returns
-/// `expected_arn` `rule.consecutive` times in a row, or `rule.timeout` passes.
+/// Proves the key `caller` signs with works for `user_name` (whose ARN is
+/// `expected_arn`): STS `rule.consecutive` times in a row, then IAM once (see the module
+/// docs), within `rule.timeout`.
 pub async fn prove(
     caller: &Caller,
     expected_arn: &str,
+    user_name: &str,
     rule: Propagation,
 ) -> Result<Proof, PropagationError> {
     let start = Instant::now();
     let deadline = start + rule.timeout;
-    let (mut attempts, mut streak, mut backoff) = (0, 0, FIRST_BACKOFF);
+    let (mut attempts, mut streak, mut backoff) = (0, 0, Backoff::new());
     let mut last_error: Option<AwsError> = None;
-    loop {
+    while streak < rule.consecutive {
         attempts += 1;
         let wait = match caller.identity().await {
             Ok(identity) if identity.arn == expected_arn => {
                 streak += 1;
-                if streak >= rule.consecutive {
-                    return Ok(Proof {
-                        attempts,
-                        elapsed: start.elapsed(),
-                    });
-                }
-                backoff = FIRST_BACKOFF;
+                backoff = Backoff::new();
                 SUCCESS_SPACING
             }
             Ok(identity) => {
@@ -87,16 +110,16 @@ pub async fn prove(
                 })
             }
             Err(error) => {
-                tracing::debug!(attempt = attempts, %error, "new key not usable yet");
+                tracing::debug!(attempt = attempts, %error, "STS does not accept the new key yet");
                 last_error = Some(error);
                 streak = 0;
-                let jittered = backoff.mul_f64(0.5 + fastrand::f64() / 2.0);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                jittered
+                backoff.next()
             }
         };
-        let now = Instant::now();
-        if now >= deadline {
+        if streak >= rule.consecutive {
+            break;
+        }
+        if !sleep_before(deadline, wait).await {
             return Err(PropagationError::Timeout {
                 consecutive: rule.consecutive,
                 timeout: rule.timeout,
@@ -104,6 +127,83 @@ pub async fn prove(
                 last: last_error.map_or_else(|| "none".to_owned(), |e| e.to_string()),
             });
         }
-        tokio::time::sleep(wait.min(deadline - now)).await;
     }
+    let mut backoff = Backoff::new();
+    loop {
+        attempts += 1;
+        match caller.list_keys(user_name).await {
+            // An authorization error is an answer from IAM about this key: IAM has
+            // authenticated it, it just may not do this.
+            Ok(_)
+            | Err(AwsError {
+                kind: AwsErrorKind::AccessDenied,
+                ..
+            }) => {
+                return Ok(Proof {
+                    attempts,
+                    elapsed: start.elapsed(),
+                })
+            }
+            Err(error) if error.kind == AwsErrorKind::InvalidCredentials => {
+                tracing::debug!(attempt = attempts, %error, "IAM does not accept the new key yet");
+                if !sleep_before(deadline, backoff.next()).await {
+                    return Err(PropagationError::IamTimeout {
+                        timeout: rule.timeout,
+                        attempts,
+                        last: error.to_string(),
+                    });
+                }
+            }
+            Err(error) => return Err(PropagationError::Iam(error)),
+        }
+    }
+}
+
+/// Runs `call`, signed with a key that may still be propagating somewhere, again while
+/// AWS answers "not yet" (`InvalidClientTokenId`, `SignatureDoesNotMatch`), for at most
+/// `patience`. Any other answer, or the last "not yet", is returned as it is.
+pub async fn patiently<T, F, Fut>(patience: Duration, mut call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let deadline = Instant::now() + patience;
+    let mut backoff = Backoff::new();
+    loop {
+        match call().await {
+            Err(error) if error.kind == AwsErrorKind::InvalidCredentials => {
+                tracing::debug!(%error, "the key is not accepted yet; trying again");
+                if !sleep_before(deadline, backoff.next()).await {
+                    return Err(error);
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Exponential backoff from [`FIRST_BACKOFF`] to [`MAX_BACKOFF`], each wait jittered to
+/// 50-100 % so that many rotations waiting together do not poll in step.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Self(FIRST_BACKOFF)
+    }
+
+    fn next(&mut self) -> Duration {
+        let jittered = self.0.mul_f64(0.5 + fastrand::f64() / 2.0);
+        self.0 = (self.0 * 2).min(MAX_BACKOFF);
+        jittered
+    }
+}
+
+/// Sleeps `wait`, cut at `deadline`; `false` if the deadline had already passed.
+async fn sleep_before(deadline: Instant, wait: Duration) -> bool {
+    let now = Instant::now();
+    if now >= deadline {
+        return false;
+    }
+    tokio::time::sleep(wait.min(deadline - now)).await;
+    true
 }

@@ -14,17 +14,18 @@
 //! | `deactivating_old_key` | the old key may be inactive; every sink holds the new key | **forward** |
 //! | `rolling_back` | a half-done rollback | **back** |
 //!
-//! Forward: deactivate the old key (signed with the new one) and schedule its deletion.
-//! Back: make sure the old key is active, restore every sink that has a backup, delete
-//! the new key (signed with the old one). If any step fails the journal stays, so the
-//! next run can try again; nothing is ever lost.
+//! Forward and back are [`crate::settle`]'s, the same code a failed rotation and `rekey
+//! rollback` run. Forward: deactivate the old key (signed with the new one) and schedule
+//! its deletion. Back: make sure the old key is active, restore every sink that has a
+//! backup, delete the new key once every sink holds the old key. If any step fails the
+//! journal stays, so the next run can try again; nothing is ever lost.
 
 use serde::Serialize;
 
-use crate::aws::{Aws, AwsError, AwsErrorKind, Caller};
+use crate::aws::{Aws, Caller};
 use crate::lock::{self, LockName};
 use crate::profile::ProfileSpec;
-use crate::rotation::{finish_completed, retire_old_key, Owner};
+use crate::settle::{self, finish_completed};
 use crate::shared_key;
 use crate::state::{Journal, Phase, StateDir, StateError};
 
@@ -63,6 +64,26 @@ pub struct RecoveryFailure {
     pub message: String,
     /// What was done before it went wrong.
     pub actions: Vec<String>,
+}
+
+/// One interrupted rotation as the JSON output reports it:
+/// `{"status": "resolved", "result": {…}}` or `{"status": "failed", "result": {…}}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", content = "result", rename_all = "snake_case")]
+pub enum Report {
+    /// Resolved (rolled forward, back, or nothing to undo).
+    Resolved(Recovered),
+    /// Not resolved; its journal is kept.
+    Failed(RecoveryFailure),
+}
+
+impl From<&Result<Recovered, RecoveryFailure>> for Report {
+    fn from(result: &Result<Recovered, RecoveryFailure>) -> Self {
+        match result {
+            Ok(done) => Report::Resolved(done.clone()),
+            Err(failure) => Report::Failed(failure.clone()),
+        }
+    }
 }
 
 /// Resolves every unfinished rotation of the `selected` profiles. A rotation shared
@@ -114,8 +135,7 @@ async fn recover_journal(
         }))
     };
     let record = journal.record();
-    let described: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
-    if described != record.sinks {
+    if !record.same_sinks(&spec.sinks) {
         return failed(format!(
             "its sinks changed since the interrupted rotation (journal {}); put the manifest back as it was, run `rekey recover`, then change it",
             journal.path().display()
@@ -222,7 +242,7 @@ impl Recovery<'_> {
         match &record.phase {
             Phase::Planned => Ok(Outcome::NothingToUndo),
             Phase::DeletingStaleKey { key_id } => {
-                let caller = self.old_caller().await?;
+                let caller = self.old_caller(journal).await?;
                 let keys = caller
                     .list_keys(&record.user_name)
                     .await
@@ -238,7 +258,7 @@ impl Recovery<'_> {
                 Ok(Outcome::NothingToUndo)
             }
             Phase::CreatingKey { existing } => {
-                let caller = self.old_caller().await?;
+                let caller = self.old_caller(journal).await?;
                 let keys = caller
                     .list_keys(&record.user_name)
                     .await
@@ -263,24 +283,22 @@ impl Recovery<'_> {
                 // With a verification command, only a passed check may complete a rotation.
                 let no_verify = self.spec.policy.verify.is_none();
                 if no_verify && self.everything_holds(&new_key, &record.user_arn).await {
-                    self.forward(journal, &new_key).await
+                    self.forward(journal).await
                 } else {
-                    self.back(journal, &new_key).await
+                    self.back(journal).await
                 }
             }
-            Phase::DeactivatingOldKey => {
-                let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
-                self.forward(journal, &new_key).await
-            }
-            Phase::Verifying | Phase::RollingBack { .. } => {
-                let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
-                self.back(journal, &new_key).await
-            }
+            Phase::DeactivatingOldKey => self.forward(journal).await,
+            Phase::Verifying | Phase::RollingBack { .. } => self.back(journal).await,
         }
     }
 
-    /// Clients signing with the key the first sink holds (the old key, before any write).
-    async fn old_caller(&self) -> Result<Caller, String> {
+    /// Clients signing with the old key: the journal's, else the key the first sink
+    /// holds (the old key, before any write; journals of older versions).
+    async fn old_caller(&self, journal: &Journal) -> Result<Caller, String> {
+        if let Some(old) = journal.old_key() {
+            return Ok(self.aws.caller(&old));
+        }
         let sink = self.spec.sinks.first().ok_or("the profile has no sinks")?;
         match sink.read().await {
             Ok(Some(key)) => Ok(self.aws.caller(&key)),
@@ -299,95 +317,15 @@ impl Recovery<'_> {
         matches!(self.aws.caller(new_key).identity().await, Ok(identity) if identity.arn == user_arn)
     }
 
-    async fn forward(
-        &mut self,
-        journal: &Journal,
-        new_key: &rekey_sinks::AccessKey,
-    ) -> Result<Outcome, String> {
-        let record = journal.record();
-        let new = self.aws.caller(new_key);
-        new.set_active(&record.user_name, &record.old_key_id, false)
-            .await
-            .map_err(|e| format!("cannot deactivate the old key {}: {e}", record.old_key_id))?;
-        self.actions.push(format!(
-            "deactivated old key {} (signed with the new key)",
-            record.old_key_id
-        ));
-        let owner = Owner {
-            profile: record.profile.clone(),
-            also: record.also.clone(),
-            account: record.account.clone(),
-            user_arn: record.user_arn.clone(),
-            user_name: record.user_name.clone(),
-        };
-        match retire_old_key(
-            self.state,
-            &new,
-            &owner,
-            &record.old_key_id,
-            self.spec.policy.grace,
-        )
-        .await
-        {
-            Ok(action) | Err(action) => self.actions.push(action),
-        }
+    async fn forward(&mut self, journal: &Journal) -> Result<Outcome, String> {
+        let warning =
+            settle::forward(self.aws, self.state, self.spec, journal, &mut self.actions).await?;
+        self.actions.extend(warning);
         Ok(Outcome::RolledForward)
     }
 
-    async fn back(
-        &mut self,
-        journal: &Journal,
-        new_key: &rekey_sinks::AccessKey,
-    ) -> Result<Outcome, String> {
-        let record = journal.record();
-        let user = &record.user_name;
-        let new = self.aws.caller(new_key);
-        // The old key must work again before the new one may go.
-        if let Ok(keys) = new.list_keys(user).await {
-            let old_inactive = keys.iter().any(|k| k.id == record.old_key_id && !k.active);
-            if old_inactive && keys.iter().any(|k| k.id == new_key.id()) {
-                new.set_active(user, &record.old_key_id, true)
-                    .await
-                    .map_err(|e| {
-                        format!("cannot reactivate the old key {}: {e}", record.old_key_id)
-                    })?;
-                self.actions
-                    .push(format!("reactivated old key {}", record.old_key_id));
-            }
-        }
-        for (index, sink) in self.spec.sinks.iter().enumerate().rev() {
-            if !journal.has_backup(index) {
-                continue;
-            }
-            let snapshot = journal.backup(index).map_err(|e| e.to_string())?;
-            sink.restore(&snapshot)
-                .await
-                .map_err(|e| format!("cannot restore {}: {e}", sink.describe()))?;
-            self.actions.push(format!("restored {}", sink.describe()));
-        }
-        // Never delete a key a sink still holds: the first sink must hold the old one now.
-        let first = self.spec.sinks.first().ok_or("the profile has no sinks")?;
-        if first.read_id().await.ok().flatten().as_deref() == Some(new_key.id()) {
-            return Err(format!(
-                "{} still holds the new key {}, so it is not deleted",
-                first.describe(),
-                new_key.id()
-            ));
-        }
-        let deleter = match self.old_caller().await {
-            Ok(old) => old,
-            Err(_) => new,
-        };
-        match deleter.delete_key(user, new_key.id()).await {
-            Ok(()) => self
-                .actions
-                .push(format!("deleted new key {}", new_key.id())),
-            Err(AwsError {
-                kind: AwsErrorKind::NoSuchEntity,
-                ..
-            }) => {}
-            Err(e) => return Err(format!("cannot delete the new key {}: {e}", new_key.id())),
-        }
+    async fn back(&mut self, journal: &Journal) -> Result<Outcome, String> {
+        settle::back(self.aws, self.spec, journal, &mut self.actions).await?;
         Ok(Outcome::RolledBack)
     }
 }

@@ -72,7 +72,11 @@ fn key_line(key: &CurrentKey) -> String {
         key.id,
         time::date(key.created),
         time::age(time::since(key.created, SystemTime::now())),
-        describe_last_use(key.last_used.as_ref())
+        if key.last_use_read {
+            describe_last_use(key.last_used.as_ref())
+        } else {
+            "last use not read".to_owned()
+        }
     )
 }
 
@@ -83,7 +87,7 @@ fn describe_step(step: &Step) -> String {
         Step::AwaitPropagation {
             consecutive,
             timeout_secs,
-        } => format!("wait until STS accepts the new key {consecutive} times in a row (at most {timeout_secs}s)"),
+        } => format!("wait until STS accepts the new key {consecutive} times in a row, then IAM (at most {timeout_secs}s)"),
         Step::WriteSink { sink } => format!("write {sink}"),
         Step::Verify { command, timeout_secs } => {
             format!("run `{command}` with the new key (at most {timeout_secs}s); roll back if it fails")

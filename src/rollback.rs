@@ -146,15 +146,16 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
         user_name: pending.user_name.clone(),
         old_key_id: pending.key_id.clone(),
         sinks: spec.sinks.iter().map(|s| s.describe()).collect(),
+        sink_ids: spec.sinks.iter().map(|s| s.id()).collect(),
         started_at: SystemTime::now(),
         phase: Phase::RollingBack {
             reason: "rekey rollback".into(),
         },
         // The key being undone: the journal holds it like a rotation's new key.
-        new_key: Some(StoredKey {
-            id: current.id().to_owned(),
-            secret: current.secret().clone(),
-        }),
+        new_key: Some(StoredKey::from_key(&current)),
+        // The old key's secret is only in the sinks' history; it is inactive, so undoing
+        // signs with the current key anyway.
+        old_key: None,
     };
     let journal = Journal::begin_with_backups(state, record, &backups)
         .await

@@ -8,9 +8,10 @@
 //!
 //! Each phase is written to the [`Journal`] before its action, the new secret is in the
 //! journal before any sink sees it, and every sink's old content is backed up before it
-//! is written. On failure the rotation is undone in reverse: old key reactivated if its
-//! deactivation may have happened, sinks restored, new key deleted (signed with the old
-//! key). If undoing fails, the journal is kept, so nothing is ever lost.
+//! is written. Both endings, completing (old key deactivated and retired) and undoing
+//! (old key active, sinks restored, new key deleted), are [`crate::settle`]'s, shared
+//! with recovery and `rekey rollback`. If undoing fails, the journal is kept, so
+//! nothing is ever lost.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -24,8 +25,8 @@ use crate::plan::{ProfilePlan, Step};
 use crate::planner::RotationInput;
 use crate::profile::ProfileSpec;
 use crate::propagation;
-use crate::state::{Journal, JournalRecord, PendingDeletion, Phase, StateDir, StateError};
-use crate::time;
+use crate::settle;
+use crate::state::{Journal, JournalRecord, Phase, StateDir, StoredKey};
 use crate::verify;
 use secrecy::ExposeSecret;
 
@@ -122,6 +123,7 @@ pub async fn rotate(
     progress: &(dyn Fn(Stage) + Sync),
 ) -> Result<Rotated, RotationFailure> {
     let mut run = Run {
+        aws,
         spec,
         progress,
         user: input.user_name.clone(),
@@ -139,9 +141,11 @@ pub async fn rotate(
         user_name: input.user_name.clone(),
         old_key_id: run.old_key_id.clone(),
         sinks: plan.sinks.iter().map(|s| s.sink.clone()).collect(),
+        sink_ids: spec.sinks.iter().map(|s| s.id()).collect(),
         started_at: SystemTime::now(),
         phase: Phase::Planned,
         new_key: None,
+        old_key: Some(StoredKey::from_key(&input.old_key)),
     };
     // No other rekey may rotate this user meanwhile.
     progress(Stage::WaitingForUser);
@@ -166,23 +170,18 @@ pub async fn rotate(
     let new = aws.caller(&new_key);
     progress(Stage::Propagating);
 
-    match propagation::prove(&new, &input.identity.arn, spec.policy.propagation).await {
+    let rule = spec.policy.propagation;
+    match propagation::prove(&new, &input.identity.arn, &run.user, rule).await {
         Ok(proof) => run.actions.push(format!(
             "new key {} works ({} calls, {:.1}s)",
             new_key.id(),
             proof.attempts,
             proof.elapsed.as_secs_f64()
         )),
-        Err(e) => {
-            return Err(run
-                .roll_back(journal, &new, &new_key, 0, false, e.to_string())
-                .await)
-        }
+        Err(e) => return Err(run.roll_back(journal, e.to_string()).await),
     }
     if let Err(e) = journal.advance(Phase::Propagated).await {
-        return Err(run
-            .roll_back(journal, &new, &new_key, 0, false, e.to_string())
-            .await);
+        return Err(run.roll_back(journal, e.to_string()).await);
     }
     crash::point("propagated");
 
@@ -199,108 +198,39 @@ pub async fn rotate(
     progress(Stage::WaitingForSinks);
     let _places = match lock::acquire(state, places, state.lock_timeout()).await {
         Ok(held) => held,
-        Err(e) => {
-            return Err(run
-                .roll_back(journal, &new, &new_key, 0, false, e.to_string())
-                .await)
-        }
+        Err(e) => return Err(run.roll_back(journal, e.to_string()).await),
     };
     for (index, sink) in spec.sinks.iter().enumerate() {
         progress(Stage::Writing(sink.describe()));
-        let written = async {
-            let snapshot = sink.snapshot().await.map_err(|e| (index, e.to_string()))?;
-            journal
-                .save_backup(index, &snapshot)
-                .await
-                .map_err(|e| (index, e.to_string()))?;
-            journal
-                .advance(Phase::WritingSink { index })
-                .await
-                .map_err(|e| (index, e.to_string()))?;
-            // From here the sink may have changed, so it is restored on failure.
-            crash::point(&format!("before-write-{index}"));
-            let undo = sink
-                .write(&new_key)
-                .await
-                .map_err(|e| (index + 1, e.to_string()))?;
-            if let Some(undo) = undo {
-                journal
-                    .save_backup(index, &undo)
-                    .await
-                    .map_err(|e| (index + 1, e.to_string()))?;
-            }
-            crash::point(&format!("after-write-{index}"));
-            Ok(())
-        }
-        .await;
-        match written {
+        match write_sink(&mut journal, index, sink.as_ref(), &new_key).await {
             Ok(()) => run.actions.push(format!("wrote {}", sink.describe())),
-            Err((touched, reason)) => {
-                return Err(run
-                    .roll_back(journal, &new, &new_key, touched, false, reason)
-                    .await);
-            }
+            Err(reason) => return Err(run.roll_back(journal, reason).await),
         }
     }
-    let sinks = spec.sinks.len();
     if let Err(e) = journal.advance(Phase::SinksWritten).await {
-        return Err(run
-            .roll_back(journal, &new, &new_key, sinks, false, e.to_string())
-            .await);
+        return Err(run.roll_back(journal, e.to_string()).await);
     }
     if let Some(verify) = &spec.policy.verify {
         if let Err(e) = journal.advance(Phase::Verifying).await {
-            return Err(run
-                .roll_back(journal, &new, &new_key, sinks, false, e.to_string())
-                .await);
+            return Err(run.roll_back(journal, e.to_string()).await);
         }
         crash::point("verifying");
         progress(Stage::Verifying);
         let old_secret = input.old_key.secret().expose_secret();
         match verify::run(verify, &spec.name, &new_key, Some(old_secret)).await {
             Ok(action) => run.actions.push(action),
-            Err(reason) => {
-                return Err(run
-                    .roll_back(journal, &new, &new_key, sinks, false, reason)
-                    .await)
-            }
+            Err(reason) => return Err(run.roll_back(journal, reason).await),
         }
     }
-    let deactivation = match journal.advance(Phase::DeactivatingOldKey).await {
-        Ok(()) => {
-            crash::point("deactivating");
-            progress(Stage::Deactivating);
-            new.set_active(&run.user, &run.old_key_id, false)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(reason) = deactivation {
-        return Err(run
-            .roll_back(journal, &new, &new_key, sinks, true, reason)
-            .await);
+    if let Err(e) = journal.advance(Phase::DeactivatingOldKey).await {
+        return Err(run.roll_back(journal, e.to_string()).await);
     }
-    run.actions.push(format!(
-        "deactivated old key {} (signed with the new key)",
-        run.old_key_id
-    ));
-    crash::point("deactivated");
-
-    let owner = Owner {
-        profile: spec.name.clone(),
-        also: spec.also.clone(),
-        account: input.identity.account.clone(),
-        user_arn: input.identity.arn.clone(),
-        user_name: input.user_name.clone(),
+    progress(Stage::Deactivating);
+    let warnings = match settle::forward(aws, state, spec, &journal, &mut run.actions).await {
+        Ok(warning) => warning.into_iter().collect(),
+        Err(reason) => return Err(run.roll_back(journal, reason).await),
     };
-    let mut warnings = Vec::new();
-    match retire_old_key(state, &new, &owner, &run.old_key_id, spec.policy.grace).await {
-        Ok(action) => run.actions.push(action),
-        Err(warning) => warnings.push(warning),
-    }
-    crash::point("retired");
-    if let Err(e) = finish_completed(journal, state, &run.old_key_id).await {
+    if let Err(e) = settle::finish_completed(journal, state, &run.old_key_id).await {
         run.actions.push(format!(
             "warning: could not remove the finished journal: {e}"
         ));
@@ -313,8 +243,39 @@ pub async fn rotate(
     })
 }
 
+/// Writes the new key to sink `index`, its previous content saved in the journal first
+/// (replaced by the sink's own undo data, if it returns any).
+async fn write_sink(
+    journal: &mut Journal,
+    index: usize,
+    sink: &dyn rekey_sinks::Sink,
+    new_key: &AccessKey,
+) -> Result<(), String> {
+    let snapshot = sink.snapshot().await.map_err(|e| e.to_string())?;
+    journal
+        .save_backup(index, &snapshot)
+        .await
+        .map_err(|e| e.to_string())?;
+    journal
+        .advance(Phase::WritingSink { index })
+        .await
+        .map_err(|e| e.to_string())?;
+    // From here the sink may have changed; it has a backup, so undoing restores it.
+    crash::point(&format!("before-write-{index}"));
+    let undo = sink.write(new_key).await.map_err(|e| e.to_string())?;
+    if let Some(undo) = undo {
+        journal
+            .save_backup(index, &undo)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    crash::point(&format!("after-write-{index}"));
+    Ok(())
+}
+
 /// The state a rotation carries between its steps.
 struct Run<'a> {
+    aws: &'a Aws,
     spec: &'a ProfileSpec,
     progress: &'a (dyn Fn(Stage) + Sync),
     user: String,
@@ -484,151 +445,35 @@ impl Run<'_> {
         self.fail(FailureKind::NotStarted(reason))
     }
 
-    /// Undoes a rotation: reactivates the old key (if `old_maybe_inactive`), restores the
-    /// first `touched` sinks from their backups, deletes the new key.
-    async fn roll_back(
-        &mut self,
-        mut journal: Journal,
-        new: &Caller,
-        new_key: &AccessKey,
-        touched: usize,
-        old_maybe_inactive: bool,
-        reason: String,
-    ) -> RotationFailure {
+    /// Undoes a rotation that failed after its key was created: records `rolling_back`
+    /// and hands over to [`settle::back`], the undo recovery and `rekey rollback` run.
+    async fn roll_back(&mut self, mut journal: Journal, reason: String) -> RotationFailure {
         tracing::warn!(profile = %self.spec.name, %reason, "rolling back");
         (self.progress)(Stage::RollingBack);
-        let mut failures = Vec::new();
-        if let Err(e) = journal
-            .advance(Phase::RollingBack {
-                reason: reason.clone(),
-            })
-            .await
-        {
-            failures.push(format!("journal: {e}"));
-        }
-        // The deactivation may have failed before it happened (denied, say): then there
-        // is nothing to reactivate, and trying could fail for the same reason.
-        let still_active = match new.list_keys(&self.user).await {
-            Ok(keys) => keys.iter().any(|k| k.id == self.old_key_id && k.active),
-            Err(_) => false,
+        let phase = Phase::RollingBack {
+            reason: reason.clone(),
         };
-        if old_maybe_inactive && !still_active {
-            match new.set_active(&self.user, &self.old_key_id, true).await {
-                Ok(()) => self
-                    .actions
-                    .push(format!("made sure old key {} is active", self.old_key_id)),
-                Err(e) => {
-                    // Without a working old key the new key must stay, and so must the sinks.
-                    failures.push(format!(
-                        "old key {} may be inactive and could not be reactivated: {e}",
-                        self.old_key_id
-                    ));
-                    let journal = journal.path().to_owned();
-                    return self.fail(FailureKind::RollbackIncomplete {
-                        reason,
-                        failures,
-                        journal,
-                    });
-                }
-            }
+        if let Err(e) = journal.advance(phase).await {
+            // The journal still names an earlier phase, which recovery also undoes.
+            self.actions
+                .push(format!("warning: could not record the rollback: {e}"));
         }
-        for (index, sink) in self.spec.sinks.iter().enumerate().take(touched).rev() {
-            let restored = match journal.backup(index) {
-                Ok(snapshot) => sink.restore(&snapshot).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match restored {
-                Ok(()) => self.actions.push(format!("restored {}", sink.describe())),
-                Err(e) => failures.push(format!("could not restore {}: {e}", sink.describe())),
-            }
-        }
-        match self.old.delete_key(&self.user, new_key.id()).await {
-            Ok(()) => self
-                .actions
-                .push(format!("deleted new key {}", new_key.id())),
-            Err(e) => failures.push(format!("could not delete new key {}: {e}", new_key.id())),
-        }
-        if failures.is_empty() {
-            match journal.finish().await {
-                Ok(()) => self.fail(FailureKind::RolledBack(reason)),
-                Err(e) => {
+        match settle::back(self.aws, self.spec, &journal, &mut self.actions).await {
+            Ok(()) => {
+                if let Err(e) = journal.finish().await {
                     self.actions
                         .push(format!("warning: could not remove the journal: {e}"));
-                    self.fail(FailureKind::RolledBack(reason))
                 }
+                self.fail(FailureKind::RolledBack(reason))
             }
-        } else {
-            let journal = journal.path().to_owned();
-            self.fail(FailureKind::RollbackIncomplete {
-                reason,
-                failures,
-                journal,
-            })
-        }
-    }
-}
-
-/// Ends a completed rotation. While the old key awaits deletion, the sinks' previous
-/// content is kept with it, for `rekey rollback`; once it is deleted there is nothing to
-/// roll back to.
-pub(crate) async fn finish_completed(
-    journal: Journal,
-    state: &StateDir,
-    old_key_id: &str,
-) -> Result<(), StateError> {
-    match state.pending(old_key_id) {
-        Ok(Some(_)) => journal.finish_keeping_history(old_key_id).await,
-        _ => journal.finish().await,
-    }
-}
-
-/// Whose key a rotation replaces, as recorded for a pending deletion.
-#[derive(Debug, Clone)]
-pub(crate) struct Owner {
-    pub profile: String,
-    pub also: Vec<String>,
-    pub account: String,
-    pub user_arn: String,
-    pub user_name: String,
-}
-
-/// After the old key is deactivated: deletes it now (grace 0) or records when to delete
-/// it. Returns the action taken, or a warning when neither worked.
-pub(crate) async fn retire_old_key(
-    state: &StateDir,
-    new: &Caller,
-    owner: &Owner,
-    old_key_id: &str,
-    grace: std::time::Duration,
-) -> Result<String, String> {
-    let now = SystemTime::now();
-    let mut note = String::new();
-    if grace.is_zero() {
-        match new.delete_key(&owner.user_name, old_key_id).await {
-            Ok(()) => return Ok(format!("deleted old key {old_key_id} (grace 0)")),
-            Err(e) => {
-                note =
-                    format!("could not delete old key {old_key_id} yet ({e}); prune will retry; ")
+            Err(failure) => {
+                let journal = journal.path().to_owned();
+                self.fail(FailureKind::RollbackIncomplete {
+                    reason,
+                    failures: vec![failure],
+                    journal,
+                })
             }
         }
-    }
-    let pending = PendingDeletion {
-        profile: owner.profile.clone(),
-        also: owner.also.clone(),
-        account: owner.account.clone(),
-        user_arn: owner.user_arn.clone(),
-        user_name: owner.user_name.clone(),
-        key_id: old_key_id.to_owned(),
-        deactivated_at: now,
-        delete_after: now + grace,
-    };
-    match state.record_pending(&pending).await {
-        Ok(()) => Ok(format!(
-            "{note}old key {old_key_id} will be deleted after {}",
-            time::rfc3339(pending.delete_after)
-        )),
-        Err(e) => Err(format!(
-            "old key {old_key_id} is inactive but its deletion could not be scheduled ({e}); delete it by hand after checking it is unused"
-        )),
     }
 }

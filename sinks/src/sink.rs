@@ -16,6 +16,14 @@ pub trait Sink: Send + Sync {
     /// `credentials file ~/.aws/credentials [dev]`.
     fn describe(&self) -> String;
 
+    /// A stable identity made from the sink's configuration alone (its type and where
+    /// it writes: path and section, service and account, command line), the same for
+    /// the life of the configuration and whatever the place answers. The journal records
+    /// it, so recovery can tell the manifest still names the same places; unlike
+    /// [`Sink::describe`], which is for people and may change once a plugin has
+    /// described itself, it is never shown as a label.
+    fn id(&self) -> String;
+
     /// The key the place holds now, or `None` if it holds none. Only the profile's first
     /// sink must be able to give the secret too.
     async fn read(&self) -> Result<Option<AccessKey>, SinkError>;

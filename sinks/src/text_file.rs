@@ -177,6 +177,12 @@ impl<F: TextFormat> Sink for FileSink<F> {
         self.format.describe(&self.path)
     }
 
+    fn id(&self) -> String {
+        // A file format's description is made from its configuration only (type, path,
+        // section or variable names), so it is an identity too.
+        self.format.describe(&self.path)
+    }
+
     fn lock_key(&self) -> Option<String> {
         // The file that is really replaced: through a symlink, with `..` resolved.
         let target = atomic::resolve_symlink(&self.path).unwrap_or_else(|_| self.path.clone());

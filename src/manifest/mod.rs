@@ -87,9 +87,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         with_snippet: false,
         ..Default::default()
     };
-    let raw: RawManifest = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+    // serde_path_to_error tracks which field was being read, so a bad value is named
+    // (`defaults.grace: invalid value …`), not only placed.
+    let mut field = String::new();
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+        serde_path_to_error::deserialize::<_, RawManifest>(de).map_err(|e| {
+            field = field_path(e.path());
+            e.into_inner()
+        })
+    });
+    let raw = parsed.map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        invalid(line, column, without_position(&e.to_string(), line, column))
+        let message = without_position(&e.to_string(), line, column);
+        match field.as_str() {
+            "" => invalid(line, column, message),
+            field => invalid(line, column, format!("{field}: {message}")),
+        }
     })?;
     if raw.version.value != 1 {
         let at = raw.version.referenced;
@@ -102,31 +115,37 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
             ),
         ));
     }
-    let propagations = std::iter::once(&raw.defaults.propagation)
-        .chain(raw.profiles.values().map(|p| &p.propagation));
-    for consecutive in propagations
-        .flatten()
-        .filter_map(|p| p.consecutive.as_ref())
-    {
-        if consecutive.value == 0 {
+    // The policies, each with the path that names it in errors.
+    let defaults = &raw.defaults;
+    let policies = std::iter::once((
+        "defaults".to_owned(),
+        &defaults.propagation,
+        &defaults.verify,
+    ))
+    .chain(
+        raw.profiles
+            .iter()
+            .map(|(name, p)| (format!("profiles.{name}"), &p.propagation, &p.verify)),
+    );
+    for (at_path, propagation, verify) in policies {
+        let consecutive = propagation.as_ref().and_then(|p| p.consecutive.as_ref());
+        if let Some(consecutive) = consecutive.filter(|c| c.value == 0) {
             let at = consecutive.referenced;
             return Err(invalid(
                 at.line(),
                 at.column(),
-                "propagation.consecutive must be at least 1".into(),
+                format!("{at_path}.propagation.consecutive must be at least 1"),
             ));
         }
-    }
-    let verifies =
-        std::iter::once(&raw.defaults.verify).chain(raw.profiles.values().map(|p| &p.verify));
-    for verify in verifies.flatten() {
-        if verify.command.value.first().is_none_or(|p| p.is_empty()) {
-            let at = verify.command.referenced;
-            return Err(invalid(
-                at.line(),
-                at.column(),
-                "verify needs `command: [program, args...]`".into(),
-            ));
+        if let Some(verify) = verify {
+            if verify.command.value.first().is_none_or(|p| p.is_empty()) {
+                let at = verify.command.referenced;
+                return Err(invalid(
+                    at.line(),
+                    at.column(),
+                    format!("{at_path}.verify needs `command: [program, args...]`"),
+                ));
+            }
         }
     }
     for (name, profile) in &raw.profiles {
@@ -182,6 +201,31 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         path: path.to_owned(),
         raw,
     })
+}
+
+/// `profiles.dev.propagation.consecutive`: the path serde_path_to_error tracked, less the
+/// `value` of the `Spanned` wrappers that give rekey its line numbers (a profile named
+/// `value` is the one map key of user data, and it is kept).
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    let mut previous: Option<&Segment> = None;
+    for segment in path.iter() {
+        let after_profiles = matches!(previous, Some(Segment::Map { key }) if key == "profiles");
+        match segment {
+            Segment::Map { key } if key == "value" && !after_profiles => {}
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => {}
+        }
+        previous = Some(segment);
+    }
+    out
 }
 
 /// serde-saphyr's messages carry the position too (as a prefix or suffix); rekey puts it

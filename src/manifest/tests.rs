@@ -165,7 +165,10 @@ fn exec_sinks_need_a_command_and_a_valid_timeout() {
 #[test]
 fn bad_durations_and_versions_are_errors() {
     let err = error("version: 1\ndefaults:\n  grace: 7 days\nprofiles: {}\n");
-    assert!(err.starts_with("/p/rekey.yaml:3:3: invalid value"), "{err}");
+    assert!(
+        err.starts_with("/p/rekey.yaml:3:3: defaults.grace: invalid value"),
+        "{err}"
+    );
     assert!(err.contains("\"7 days\"") && err.contains("7d"), "{err}");
     let err = error("version: 2\nprofiles: {}\n");
     assert!(
@@ -173,7 +176,15 @@ fn bad_durations_and_versions_are_errors() {
         "{err}"
     );
     let err = error("version: 1\ndefaults:\n  propagation: { consecutive: 0 }\nprofiles: {}\n");
-    assert!(err.contains("at least 1"), "{err}");
+    assert!(
+        err.contains("defaults.propagation.consecutive must be at least 1"),
+        "{err}"
+    );
+    let err = error("version: 1\nprofiles:\n  dev:\n    verify: { command: [] }\n");
+    assert!(
+        err.contains("profiles.dev.verify needs `command: [program, args...]`"),
+        "{err}"
+    );
 }
 
 #[test]

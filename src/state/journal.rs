@@ -72,8 +72,13 @@ pub struct JournalRecord {
     pub user_name: String,
     /// The key being replaced.
     pub old_key_id: String,
-    /// The sinks, described, in order.
+    /// The sinks, described, in order (for people; a plugin describes itself).
     pub sinks: Vec<String>,
+    /// The sinks' stable identities ([`rekey_sinks::Sink::id`]), in order: what recovery
+    /// compares with the manifest. Empty in journals of rekey before 0.2, which recovery
+    /// then compares by description.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sink_ids: Vec<String>,
     /// When the rotation started.
     #[serde(with = "serde_rfc3339")]
     pub started_at: SystemTime,
@@ -82,9 +87,26 @@ pub struct JournalRecord {
     pub phase: Phase,
     /// The new key, once created. This is the only copy of its secret outside the sinks.
     pub new_key: Option<StoredKey>,
+    /// The key being replaced, with its secret (already in the first sink's backup), so
+    /// that undoing signs with the key IAM surely accepts rather than with a new key
+    /// that may still be propagating. `None` where the secret is not at hand (`rekey
+    /// rollback`, journals of older versions): undo then signs with the new key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_key: Option<StoredKey>,
 }
 
 impl JournalRecord {
+    /// Whether `sinks` are the places this rotation wrote: by identity, or by description
+    /// for a journal that recorded none.
+    pub fn same_sinks(&self, sinks: &[std::sync::Arc<dyn rekey_sinks::Sink>]) -> bool {
+        if self.sink_ids.is_empty() {
+            let described: Vec<String> = sinks.iter().map(|s| s.describe()).collect();
+            return described == self.sinks;
+        }
+        let ids: Vec<String> = sinks.iter().map(|s| s.id()).collect();
+        ids == self.sink_ids
+    }
+
     /// Whether this is `profile`'s rotation (alone or shared).
     pub fn concerns(&self, profile: &str) -> bool {
         shared_key::is_member(&self.profile, &self.also, profile)
@@ -104,6 +126,20 @@ pub struct StoredKey {
     /// The secret.
     #[serde(serialize_with = "expose", deserialize_with = "conceal")]
     pub secret: SecretString,
+}
+
+impl StoredKey {
+    /// The key as it is stored.
+    pub fn from_key(key: &AccessKey) -> Self {
+        Self {
+            id: key.id().to_owned(),
+            secret: key.secret().clone(),
+        }
+    }
+
+    fn to_key(&self) -> Option<AccessKey> {
+        AccessKey::new(self.id.as_str(), self.secret.clone()).ok()
+    }
 }
 
 fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -216,8 +252,12 @@ impl Journal {
 
     /// The new key recorded in the journal, if it was created.
     pub fn new_key(&self) -> Option<AccessKey> {
-        let stored = self.record.new_key.as_ref()?;
-        AccessKey::new(stored.id.as_str(), stored.secret.clone()).ok()
+        self.record.new_key.as_ref()?.to_key()
+    }
+
+    /// The key being replaced, if the journal holds its secret.
+    pub fn old_key(&self) -> Option<AccessKey> {
+        self.record.old_key.as_ref()?.to_key()
     }
 
     /// Whether sink `index`'s previous content was saved (so it may have been written).
@@ -286,10 +326,7 @@ impl Journal {
 
     /// Records the new key (and its secret) with phase [`Phase::KeyCreated`].
     pub async fn record_new_key(&mut self, key: &AccessKey) -> Result<(), StateError> {
-        self.record.new_key = Some(StoredKey {
-            id: key.id().to_owned(),
-            secret: key.secret().clone(),
-        });
+        self.record.new_key = Some(StoredKey::from_key(key));
         self.advance(Phase::KeyCreated).await
     }
 
@@ -454,9 +491,11 @@ mod tests {
             user_name: "alice".into(),
             old_key_id: "AKIAOLD".into(),
             sinks: vec!["credentials file x [dev]".into()],
+            sink_ids: vec!["credentials file x [dev]".into()],
             started_at: SystemTime::now(),
             phase: Phase::Planned,
             new_key: None,
+            old_key: None,
         }
     }
 

@@ -3,12 +3,16 @@
 //! ```text
 //! $STATE/                       0700
 //!   journal/<account>-<user>.json   the rotation in progress for that user (holds the
-//!                                   new secret until the rotation is final)
+//!                                   new secret, and the old one, until it is final)
 //!   backups/<account>-<user>/<n>    sink n's content before it was written
 //!   pending/<key-id>.json           an old key deactivated by rekey, and when to delete it
+//!   history/<key-id>/<n>            sink n's content before the rotation that retired
+//!                                   that key (for `rekey rollback`)
+//!   locks/                          lock files (see [`crate::lock`]), holding a pid
 //! ```
 //!
-//! Every file is written atomically with mode 0600 (see [`rekey_sinks::atomic`]).
+//! Every folder is 0700 and every file is written atomically with mode 0600 (see
+//! [`rekey_sinks::atomic`]); lock files are created 0600 too.
 
 mod journal;
 mod pending;

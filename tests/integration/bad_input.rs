@@ -28,7 +28,7 @@ fn a_malformed_manifest_names_line_and_column() {
     assert_eq!(
         run.stderr.trim(),
         format!(
-            "error: {}:4:5: unknown field `grcae`, expected one of grace, max_age, propagation, verify, sinks",
+            "error: {}:4:5: profiles.{user}.grcae: unknown field `grcae`, expected one of grace, max_age, propagation, verify, sinks",
             manifest.display()
         )
     );
@@ -134,16 +134,36 @@ fn wrong_types_in_the_manifest_are_errors_with_positions() {
             "rekey.yaml:3:",
         ),
         (
+            format!("version: 1\ndefaults:\n  grace: soon\nprofiles:\n  {user}: {{}}\n"),
+            "rekey.yaml:3:3: defaults.grace: invalid value: string \"soon\", expected a duration",
+        ),
+        (
             format!("version: 1\nprofiles:\n  {user}:\n    sinks: credentials_file\n"),
             "rekey.yaml:4:",
         ),
         (
             format!("version: 1\nprofiles:\n  {user}:\n    propagation: {{ consecutive: -1 }}\n"),
-            "rekey.yaml:4:",
+            &format!("rekey.yaml:4:33: profiles.{user}.propagation.consecutive: invalid u32"),
         ),
     ] {
         home.write("project/rekey.yaml", &yaml);
         home.rekey(&["apply", "--yes"]).code(1).stderr_has(expected);
         assert_unchanged(&home, &user, &key);
     }
+}
+
+#[test]
+fn a_missing_credentials_file_in_default_mode_is_an_error_naming_it() {
+    let home = Home::new();
+    let missing = home.path(".aws/credentails");
+    let missing = missing.to_str().unwrap();
+    for command in ["plan", "status", "apply"] {
+        home.rekey_with_env(
+            &[("AWS_SHARED_CREDENTIALS_FILE", missing)],
+            &[command, "--yes"][..if command == "apply" { 2 } else { 1 }],
+        )
+        .code(1)
+        .stderr_has(&format!("{missing}: no such file"));
+    }
+    assert!(home.state_files().is_empty());
 }

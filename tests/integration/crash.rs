@@ -8,33 +8,55 @@ use std::time::Instant;
 
 use crate::support::*;
 
-/// Every named point, in the order a rotation with two sinks reaches them.
-pub const POINTS: &[&str] = &[
-    "planned",
-    "creating-key",
-    "key-created",
-    "key-recorded",
-    "propagated",
-    "before-write-0",
-    "after-write-0",
-    "before-write-1",
-    "after-write-1",
-    "deactivating",
-    "deactivated",
-    "retired",
-];
+fn example_plugin() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/plugins/rekey-plugin-file"
+    )
+    .to_owned()
+}
 
-/// A user whose key lives in ~/.aws/credentials (with another profile and comments
-/// around it) and in a project `.env`.
+/// How many sinks the scene's profile has (one of each type).
+const SINKS: usize = 5;
+
+/// Every named point, in the order a rotation of the scene's profile reaches them.
+fn points() -> Vec<String> {
+    points_for(SINKS)
+}
+
+/// Every named point, in the order a rotation with `sinks` sinks reaches them.
+pub fn points_for(sinks: usize) -> Vec<String> {
+    let mut points: Vec<String> = [
+        "planned",
+        "creating-key",
+        "key-created",
+        "key-recorded",
+        "propagated",
+    ]
+    .map(String::from)
+    .to_vec();
+    for index in 0..sinks {
+        points.push(format!("before-write-{index}"));
+        points.push(format!("after-write-{index}"));
+    }
+    points.extend(["deactivating", "deactivated", "retired"].map(String::from));
+    points
+}
+
+/// A user whose key lives in all five kinds of place: ~/.aws/credentials (with another
+/// profile and comments around it), a project `.env`, a TOML config file, the Secret
+/// Service, and a plugin's JSON store.
 struct Scene {
     home: Home,
     user: String,
     old: TestKey,
     credentials: String,
     env: String,
+    toml: String,
 }
 
 fn scene(name: &str) -> Scene {
+    let service = secret_service();
     let home = Home::new();
     let user = unique(name);
     let old = moto().create_user(&user);
@@ -48,11 +70,22 @@ fn scene(name: &str) -> Scene {
         old.id, old.secret
     );
     home.write("project/.env", &env);
+    let toml = format!(
+        "# app\n[aws]\nid = \"{}\" # rotated by rekey\nsecret = \"{}\"\n",
+        old.id, old.secret
+    );
+    home.write("project/app.toml", &toml);
+    service.store(KEYRING_SERVICE, &user, &keyring_json(&old));
+    home.write("project/plugin-store.json", &plugin_json(&old));
     home.write(
         "project/rekey.yaml",
         &format!(
             "version: 1\ndefaults:\n  grace: 1d\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
-             \x20     - type: dotenv\n        path: .env\n"
+             \x20     - type: dotenv\n        path: .env\n\
+             \x20     - type: file\n        path: app.toml\n        access_key_id: aws.id\n        secret_access_key: aws.secret\n\
+             \x20     - type: keyring\n        service: {KEYRING_SERVICE}\n\
+             \x20     - type: exec\n        command: ['{}', plugin-store.json]\n",
+            example_plugin()
         ),
     );
     Scene {
@@ -61,7 +94,25 @@ fn scene(name: &str) -> Scene {
         old,
         credentials,
         env,
+        toml,
     }
+}
+
+const KEYRING_SERVICE: &str = "rekey-crash-test";
+
+fn keyring_json(key: &TestKey) -> String {
+    format!(
+        "{{\"Version\":1,\"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\"}}",
+        key.id, key.secret
+    )
+}
+
+/// What the example plugin stores (`json.dump` of the two fields).
+fn plugin_json(key: &TestKey) -> String {
+    format!(
+        "{{\"access_key_id\": \"{}\", \"secret_access_key\": \"{}\"}}",
+        key.id, key.secret
+    )
 }
 
 impl Scene {
@@ -70,7 +121,6 @@ impl Scene {
     fn assert_invariants(&self, context: &str) {
         let current =
             key_in(&self.home.credentials(), &self.user).expect("the credentials file holds a key");
-        let env = self.home.read("project/.env");
         let expected = |text: &str| {
             text.replace(&self.old.id, &current.id)
                 .replace(&self.old.secret, &current.secret)
@@ -81,9 +131,29 @@ impl Scene {
             "{context}: credentials file"
         );
         assert_eq!(
-            env,
+            self.home.read("project/.env"),
             expected(&self.env),
             "{context}: .env holds the same key, other bytes kept"
+        );
+        assert_eq!(
+            self.home.read("project/app.toml"),
+            expected(&self.toml),
+            "{context}: app.toml holds the same key, other bytes kept"
+        );
+        assert_eq!(
+            secret_service().lookup(KEYRING_SERVICE, &self.user),
+            Some(keyring_json(&current)),
+            "{context}: the keyring entry holds the same key"
+        );
+        let stored: serde_json::Value =
+            serde_json::from_str(&self.home.read("project/plugin-store.json")).unwrap();
+        assert_eq!(
+            (
+                stored["access_key_id"].as_str(),
+                stored["secret_access_key"].as_str()
+            ),
+            (Some(current.id.as_str()), Some(current.secret.as_str())),
+            "{context}: the plugin's store holds the same key"
         );
 
         let keys = moto().keys(&self.user);
@@ -118,7 +188,8 @@ impl Scene {
 
 #[test]
 fn a_crash_at_every_step_is_put_right_by_the_next_run() {
-    for point in POINTS {
+    for point in points() {
+        let point = point.as_str();
         let scene = scene("crash");
         let crashed = scene
             .home
@@ -202,6 +273,7 @@ fn random_kills_never_lose_a_key() {
 #[test]
 fn recover_with_nothing_to_do_says_so() {
     let home = Home::new();
+    home.write_credentials("");
     home.rekey(&["recover"])
         .success()
         .stdout_has("No interrupted rotation");

@@ -86,7 +86,7 @@ fn a_lost_create_answer_leaves_no_orphan_key() {
 #[test]
 fn propagation_delay_is_waited_out() {
     let (home, proxy, user, key) = through_proxy("propagating");
-    proxy.set(|f| f.propagation = Duration::from_secs(3));
+    proxy.propagation(Duration::from_secs(3));
     let run = home.rekey(&["apply", "--yes"]).success();
     assert_rotated(&home, &user, &key);
     // "new key … works (N calls, 3.4s)": the proof waited instead of failing.
@@ -103,7 +103,7 @@ fn propagation_delay_is_waited_out() {
 #[test]
 fn propagation_beyond_the_timeout_rolls_back() {
     let (home, proxy, user, key) = through_proxy("never-propagates");
-    proxy.set(|f| f.propagation = Duration::from_secs(60));
+    proxy.propagation(Duration::from_secs(60));
     home.write(
         "project/rekey.yaml",
         &format!("version: 1\nprofiles:\n  {user}:\n    propagation: {{ timeout: 2s }}\n"),

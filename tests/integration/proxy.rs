@@ -2,8 +2,15 @@
 //!
 //! It forwards each request to moto (one request per connection) unless a fault is set
 //! for its `Action`: throttling bursts, 5xx answers, connection resets before or after
-//! moto saw the request, added latency, `AccessDenied`, and IAM's propagation delay (a
-//! key created through the proxy is refused with `InvalidClientTokenId` for a while).
+//! moto saw the request, added latency, `AccessDenied`, and what moto does not do but
+//! AWS does:
+//! - propagation per service: a key created through the proxy is refused with
+//!   `InvalidClientTokenId` by STS for a while and by IAM for a (possibly longer) while,
+//!   as real AWS does (STS has been seen to accept a new key seconds before IAM);
+//! - inactive keys are refused: a key the proxy saw deactivated (`UpdateAccessKey` with
+//!   `Status=Inactive`) is refused with `InvalidClientTokenId` until it is reactivated.
+//!
+//! Error bodies are AWS's query-protocol XML (`ErrorResponse`/`Error`/`Code`).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,10 +35,18 @@ pub struct Faults {
     pub deny: HashSet<&'static str>,
     /// Wait this long before answering anything.
     pub latency: Duration,
-    /// Refuse requests signed with a key this long after its creation.
-    pub propagation: Duration,
+    /// STS refuses requests signed with a new key this long after its creation.
+    pub sts_propagation: Duration,
+    /// IAM refuses requests signed with a new key this long after its creation.
+    pub iam_propagation: Duration,
+    /// (pass, refuse): of the requests of the action signed with a key created through
+    /// the proxy, let `pass` through, then refuse the next `refuse`, whatever the key's
+    /// age (a replica that has not heard of the key yet).
+    pub refuse_new_key: HashMap<&'static str, (u32, u32)>,
     /// Key ids seen in `CreateAccessKey` answers, with when.
     created: HashMap<String, Instant>,
+    /// Key ids deactivated through the proxy (refused until reactivated).
+    inactive: HashSet<String>,
     /// Every action that reached the proxy, in order.
     pub seen: Vec<String>,
 }
@@ -55,6 +70,14 @@ impl FaultProxy {
             }
         });
         Self { endpoint, faults }
+    }
+
+    /// Both services refuse a new key for `delay` after its creation.
+    pub fn propagation(&self, delay: Duration) {
+        self.set(|f| {
+            f.sts_propagation = delay;
+            f.iam_propagation = delay;
+        });
     }
 
     /// Changes the faults.
@@ -89,13 +112,17 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
         return;
     };
     let action = field(&request.body, "Action").unwrap_or_default();
-    let key_id = request
+    // `Credential=AKID/20261201/us-east-1/iam/aws4_request`: the key and the service.
+    let scope: Vec<&str> = request
         .head
         .split("Credential=")
         .nth(1)
-        .and_then(|c| c.split('/').next())
+        .and_then(|c| c.split([',', ' ', '\r']).next())
         .unwrap_or_default()
-        .to_owned();
+        .split('/')
+        .collect();
+    let key_id = scope.first().copied().unwrap_or_default().to_owned();
+    let service = scope.get(3).copied().unwrap_or_default();
 
     enum Do {
         Answer(u16, &'static str, String),
@@ -105,11 +132,29 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
     let (todo, latency) = {
         let mut f = faults.lock().unwrap();
         f.seen.push(action.clone());
+        let delay = if service == "sts" {
+            f.sts_propagation
+        } else {
+            f.iam_propagation
+        };
+        let is_new = f.created.contains_key(&key_id);
         let propagating = f
             .created
             .get(&key_id)
-            .is_some_and(|at| at.elapsed() < f.propagation);
-        let todo = if propagating {
+            .is_some_and(|at| at.elapsed() < delay);
+        let refused = is_new
+            && match f.refuse_new_key.get_mut(action.as_str()) {
+                Some((pass, _)) if *pass > 0 => {
+                    *pass -= 1;
+                    false
+                }
+                Some((_, refuse)) if *refuse > 0 => {
+                    *refuse -= 1;
+                    true
+                }
+                _ => false,
+            };
+        let todo = if propagating || refused || f.inactive.contains(&key_id) {
             Do::Answer(
                 403,
                 "InvalidClientTokenId",
@@ -164,9 +209,20 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
         }
         Do::Forward { lose_answer } => {
             let answer = forward(&request);
+            let succeeded =
+                answer.starts_with(b"HTTP/1.1 200") || answer.starts_with(b"HTTP/1.0 200");
             if action == "CreateAccessKey" {
                 if let Some(id) = between(&answer, "<AccessKeyId>", "</AccessKeyId>") {
                     faults.lock().unwrap().created.insert(id, Instant::now());
+                }
+            }
+            if action == "UpdateAccessKey" && succeeded {
+                if let Some(id) = field(&request.body, "AccessKeyId") {
+                    let mut f = faults.lock().unwrap();
+                    match field(&request.body, "Status").as_deref() {
+                        Some("Inactive") => f.inactive.insert(id),
+                        _ => f.inactive.remove(&id),
+                    };
                 }
             }
             if !lose_answer {

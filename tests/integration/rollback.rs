@@ -42,6 +42,9 @@ impl Sink for FailingSink {
     fn describe(&self) -> String {
         "failing test sink".into()
     }
+    fn id(&self) -> String {
+        "failing test sink".into()
+    }
     async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
         Ok(None)
     }
@@ -182,32 +185,6 @@ fn an_interrupted_rotation_blocks_the_user_until_resolved() {
     home.rekey(&["apply", "--yes"]).code(1).stdout_has(&journal);
     assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
     assert_eq!(home.credentials(), section(&user, &key));
-}
-
-/// A tiny tmpfs mounted for the test's duration (unmounted even if the test fails).
-struct TinyDisk(std::path::PathBuf);
-
-impl TinyDisk {
-    fn mount(dir: std::path::PathBuf, size: &str) -> Self {
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the disk-full test mounts a tiny tmpfs and needs root (CI runs as root): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self(dir)
-    }
-}
-
-impl Drop for TinyDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

@@ -190,6 +190,11 @@ impl Sink for Plugin {
         }
     }
 
+    fn id(&self) -> String {
+        // Not the plugin's own description: that is known only once it has been asked.
+        format!("plugin {}", self.command_line())
+    }
+
     async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
         let fields = self.call(Request::Read, None).await?;
         let Some(id) = string_field(&fields, "access_key_id") else {

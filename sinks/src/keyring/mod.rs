@@ -140,6 +140,10 @@ impl Sink for Keyring {
         format!("keyring entry {}/{}", self.service, self.account)
     }
 
+    fn id(&self) -> String {
+        format!("keyring {}/{}", self.service, self.account)
+    }
+
     fn lock_key(&self) -> Option<String> {
         Some(self.describe())
     }

@@ -1,0 +1,277 @@
+//! The two ways a rotation ends, written once: **forward** (the new key is in use: the
+//! old key is deactivated and retired) and **back** (the old key is in use again: it is
+//! made active, every written sink restored, the new key deleted).
+//!
+//! Three callers share them: a rotation that completes or fails in this process
+//! ([`crate::rotation`]), `rekey recover` for a rotation a crash interrupted
+//! ([`crate::recovery`]), and `rekey rollback` ([`crate::rollback`]). Each caller records
+//! the journal's phase first (`deactivating_old_key` or `rolling_back`), so a crash in
+//! the middle of either is finished by the next run, the same way.
+//!
+//! Both are written for real AWS, where a new key is not accepted everywhere at once
+//! (see [`crate::propagation`]): every call signed with the new key retries "not yet";
+//! undoing reads the user's keys with the old key first, never tries to reactivate a
+//! key that is active, and deletes the new key only when every sink it wrote holds the
+//! old key again.
+
+use std::time::{Duration, SystemTime};
+
+use rekey_sinks::AccessKey;
+
+use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
+use crate::crash;
+use crate::profile::ProfileSpec;
+use crate::propagation::patiently;
+use crate::state::{Journal, JournalRecord, PendingDeletion, StateDir, StateError};
+use crate::time;
+
+/// Whose key a rotation replaces, as recorded for a pending deletion.
+#[derive(Debug, Clone)]
+pub(crate) struct Owner {
+    pub profile: String,
+    pub also: Vec<String>,
+    pub account: String,
+    pub user_arn: String,
+    pub user_name: String,
+}
+
+impl Owner {
+    fn of(record: &JournalRecord) -> Self {
+        Self {
+            profile: record.profile.clone(),
+            also: record.also.clone(),
+            account: record.account.clone(),
+            user_arn: record.user_arn.clone(),
+            user_name: record.user_name.clone(),
+        }
+    }
+}
+
+/// Completes the rotation `journal` records (its phase already `deactivating_old_key`):
+/// deactivates the old key, signed with the new key, and deletes it now (grace 0) or
+/// records when to. `Err` if the old key could not be deactivated (nothing changed
+/// then); `Ok(Some(warning))` if it was, but its deletion could not be scheduled.
+pub(crate) async fn forward(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    journal: &Journal,
+    actions: &mut Vec<String>,
+) -> Result<Option<String>, String> {
+    let record = journal.record();
+    let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
+    let new = aws.caller(&new_key);
+    let patience = spec.policy.propagation.timeout;
+    crash::point("deactivating");
+    patiently(patience, || {
+        new.set_active(&record.user_name, &record.old_key_id, false)
+    })
+    .await
+    .map_err(|e| format!("cannot deactivate the old key {}: {e}", record.old_key_id))?;
+    actions.push(format!(
+        "deactivated old key {} (signed with the new key)",
+        record.old_key_id
+    ));
+    crash::point("deactivated");
+    let owner = Owner::of(record);
+    let grace = spec.policy.grace;
+    let retired = retire_old_key(state, &new, &owner, &record.old_key_id, grace, patience).await;
+    crash::point("retired");
+    Ok(match retired {
+        Ok(action) => {
+            actions.push(action);
+            None
+        }
+        Err(warning) => Some(warning),
+    })
+}
+
+/// Undoes the rotation `journal` records (its phase already `rolling_back`, or a phase
+/// recovery decided to undo): the old key made active if it is not, every sink with a
+/// backup restored (last first), and the new key deleted once every sink is known to
+/// hold the old key again. `Err` names what could not be undone and what stays; the
+/// caller then keeps the journal.
+pub(crate) async fn back(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    journal: &Journal,
+    actions: &mut Vec<String>,
+) -> Result<(), String> {
+    let record = journal.record();
+    let user = record.user_name.as_str();
+    let old_id = record.old_key_id.as_str();
+    let patience = spec.policy.propagation.timeout;
+    let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
+    let new = aws.caller(&new_key);
+    let old = journal.old_key().map(|key| aws.caller(&key));
+
+    // The old key must work again before anything else is undone: if it cannot be made
+    // active, the new key and the sinks holding it stay the working ones.
+    let keys = user_keys(old.as_ref(), &new, user, patience).await?;
+    match keys.iter().find(|k| k.id == old_id) {
+        None => {
+            return Err(format!(
+                "the old key {old_id} no longer exists, so the rotation cannot be undone; the new key {} stays in use",
+                new_key.id()
+            ))
+        }
+        Some(key) if !key.active && !keys.iter().any(|k| k.id == new_key.id()) => {
+            return Err(format!(
+                "the old key {old_id} is inactive and the new key {} no longer exists, so no key of the user can reactivate it: reactivate it in the IAM console",
+                new_key.id()
+            ))
+        }
+        Some(key) if !key.active => {
+            // Only the new key can sign this: the old one is refused while inactive.
+            patiently(patience, || new.set_active(user, old_id, true))
+                .await
+                .map_err(|e| {
+                    format!("cannot reactivate the old key {old_id}: {e}; the new key {} and the sinks holding it stay in use", new_key.id())
+                })?;
+            actions.push(format!("reactivated old key {old_id}"));
+        }
+        Some(_) => {}
+    }
+
+    restore_sinks(spec, journal, &new_key, actions).await?;
+
+    if !keys.iter().any(|k| k.id == new_key.id()) {
+        // An earlier attempt deleted it already.
+        return Ok(());
+    }
+    let deleted = match &old {
+        // The old key is active now; a key just reactivated may itself still be
+        // propagating, hence the patience.
+        Some(old) => patiently(patience, || old.delete_key(user, new_key.id())).await,
+        None => patiently(patience, || new.delete_key(user, new_key.id())).await,
+    };
+    match deleted {
+        Ok(())
+        | Err(AwsError {
+            kind: AwsErrorKind::NoSuchEntity,
+            ..
+        }) => {
+            actions.push(format!("deleted new key {}", new_key.id()));
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot delete the new key {}: {e}", new_key.id())),
+    }
+}
+
+/// The user's keys, read with the old key if the journal has it (a key IAM surely
+/// accepts while it is active), else, or if IAM refuses it (it is inactive), with the
+/// new key, retrying while the new key propagates.
+async fn user_keys(
+    old: Option<&Caller>,
+    new: &Caller,
+    user: &str,
+    patience: Duration,
+) -> Result<Vec<KeyMeta>, String> {
+    if let Some(old) = old {
+        match old.list_keys(user).await {
+            Ok(keys) => return Ok(keys),
+            Err(e) if e.kind == AwsErrorKind::InvalidCredentials => {}
+            Err(e) => return Err(format!("cannot read the user's keys: {e}")),
+        }
+    }
+    patiently(patience, || new.list_keys(user))
+        .await
+        .map_err(|e| format!("cannot read the user's keys: {e}"))
+}
+
+/// Restores every sink that has a backup, last first; then checks the first sink holds
+/// no longer the new key. `Err` names every sink that may still hold the new key.
+async fn restore_sinks(
+    spec: &ProfileSpec,
+    journal: &Journal,
+    new_key: &AccessKey,
+    actions: &mut Vec<String>,
+) -> Result<(), String> {
+    let mut failures = Vec::new();
+    for (index, sink) in spec.sinks.iter().enumerate().rev() {
+        // A sink without a backup was never written by this rotation.
+        if !journal.has_backup(index) {
+            continue;
+        }
+        let restored = match journal.backup(index) {
+            Ok(snapshot) => sink.restore(&snapshot).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match restored {
+            Ok(()) => actions.push(format!("restored {}", sink.describe())),
+            Err(e) => failures.push(format!("cannot restore {}: {e}", sink.describe())),
+        }
+    }
+    // The key rekey signs with next time comes from the first sink: read it back.
+    if failures.is_empty() {
+        if let Some(first) = spec.sinks.first() {
+            if first.read_id().await.ok().flatten().as_deref() == Some(new_key.id()) {
+                failures.push(format!("{} still holds the new key", first.describe()));
+            }
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}; so the new key {} is not deleted (the journal keeps it and the backups): fix the cause, then run `rekey recover`",
+        failures.join("; "),
+        new_key.id()
+    ))
+}
+
+/// After the old key is deactivated: deletes it now (grace 0) or records when to delete
+/// it. Returns the action taken, or a warning when neither worked.
+pub(crate) async fn retire_old_key(
+    state: &StateDir,
+    new: &Caller,
+    owner: &Owner,
+    old_key_id: &str,
+    grace: Duration,
+    patience: Duration,
+) -> Result<String, String> {
+    let now = SystemTime::now();
+    let mut note = String::new();
+    if grace.is_zero() {
+        match patiently(patience, || new.delete_key(&owner.user_name, old_key_id)).await {
+            Ok(()) => return Ok(format!("deleted old key {old_key_id} (grace 0)")),
+            Err(e) => {
+                note =
+                    format!("could not delete old key {old_key_id} yet ({e}); prune will retry; ")
+            }
+        }
+    }
+    let pending = PendingDeletion {
+        profile: owner.profile.clone(),
+        also: owner.also.clone(),
+        account: owner.account.clone(),
+        user_arn: owner.user_arn.clone(),
+        user_name: owner.user_name.clone(),
+        key_id: old_key_id.to_owned(),
+        deactivated_at: now,
+        delete_after: now + grace,
+    };
+    match state.record_pending(&pending).await {
+        Ok(()) => Ok(format!(
+            "{note}old key {old_key_id} will be deleted after {}",
+            time::rfc3339(pending.delete_after)
+        )),
+        Err(e) => Err(format!(
+            "old key {old_key_id} is inactive but its deletion could not be scheduled ({e}); delete it by hand after checking it is unused"
+        )),
+    }
+}
+
+/// Removes the journal of a completed rotation. While the old key awaits deletion, the
+/// sinks' previous content is kept with it, for `rekey rollback`; once it is deleted
+/// there is nothing to roll back to.
+pub(crate) async fn finish_completed(
+    journal: Journal,
+    state: &StateDir,
+    old_key_id: &str,
+) -> Result<(), StateError> {
+    match state.pending(old_key_id) {
+        Ok(Some(_)) => journal.finish_keeping_history(old_key_id).await,
+        _ => journal.finish().await,
+    }
+}

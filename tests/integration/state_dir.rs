@@ -1,0 +1,292 @@
+//! The state dir after every command: private modes, one JSON document after a crash,
+//! and a journal kept (never a deleted key in a sink) when undoing cannot restore a sink.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::*;
+
+/// Every file and folder under the state dir (itself included) with a mode other than
+/// 0600 (files) or 0700 (folders), as `path mode` lines.
+fn loose_modes(root: &Path) -> Vec<String> {
+    fn walk(path: &Path, out: &mut Vec<String>) {
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let wanted = if meta.is_dir() { 0o700 } else { 0o600 };
+        if mode != wanted {
+            out.push(format!("{} {mode:o}", path.display()));
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap().flatten() {
+                walk(&entry.path(), out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, &mut out);
+    out
+}
+
+/// How many entries the state dir holds (so the mode check is not vacuous).
+fn entries(root: &Path) -> usize {
+    std::fs::read_dir(root).map_or(0, |dir| {
+        dir.flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    1 + entries(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
+#[track_caller]
+fn assert_private(home: &Home, after: &str) {
+    let root = home.state_dir();
+    assert!(entries(&root) > 0, "after {after}: the state dir is empty");
+    let loose = loose_modes(&root);
+    assert!(loose.is_empty(), "after {after}: {loose:#?}");
+}
+
+#[test]
+fn every_file_and_folder_of_the_state_dir_is_private_after_every_command() {
+    let home = Home::new();
+    let user = unique("modes");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.write(
+        "project/.env",
+        &format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            key.id, key.secret
+        ),
+    );
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: dotenv\n        path: .env\n"
+        ),
+    );
+    // rekey runs with the usual umask 022, which alone would make files 0644.
+    home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
+    assert_private(&home, "apply");
+    home.rekey(&["rollback", &user, "--yes"]).success();
+    assert_private(&home, "rollback");
+
+    let crashed = home.rekey_with_env(
+        &[("REKEY_CRASH_AT", "after-write-0")],
+        &["apply", "--yes", "--grace", "1s"],
+    );
+    assert_eq!(
+        crashed.code, None,
+        "build with --features rekey/crash-points"
+    );
+    assert_private(&home, "a crash");
+    home.rekey(&["recover"]).success();
+    assert_private(&home, "recover");
+
+    home.rekey(&["apply", "--yes", "--grace", "1s"]).success();
+    eventually(Duration::from_secs(15), "old key pruned", || {
+        home.rekey(&["prune", "--yes"])
+            .success()
+            .stdout
+            .contains("deleted")
+    });
+    assert_private(&home, "prune");
+}
+
+#[test]
+fn apply_prints_one_json_document_after_resolving_a_crash() {
+    let home = Home::new();
+    let user = unique("jsoncrash");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let crashed = home.rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    assert_eq!(
+        crashed.code, None,
+        "build with --features rekey/crash-points"
+    );
+
+    let run = home
+        .rekey(&["apply", "--yes", "--output", "json"])
+        .success();
+    // The whole of stdout, strictly: one document and nothing before or after it.
+    let json: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout));
+    let recovered = json["recovered"].as_array().expect("a recovered list");
+    assert_eq!(recovered.len(), 1, "{json}");
+    assert_eq!(recovered[0]["status"], "resolved", "{json}");
+    // The only sink holds the new key: the interrupted rotation is completed.
+    assert_eq!(
+        recovered[0]["result"]["outcome"], "rolled_forward",
+        "{json}"
+    );
+    assert_eq!(json["results"][0]["status"], "rotated", "{json}");
+    assert!(json.get("error").is_none(), "{json}");
+}
+
+#[test]
+fn a_failed_apply_still_prints_one_json_document() {
+    let home = Home::new();
+    let user = unique("jsonfail");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    // No --yes and no terminal: apply refuses before changing anything.
+    let run = home.rekey(&["apply", "--output", "json"]).code(1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout));
+    assert!(
+        json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("without --yes")),
+        "{json}"
+    );
+    assert!(run.stderr.contains("without --yes"), "{}", run.stderr);
+}
+
+/// A plugin keeping the key in a JSON file (the example plugin), except that it refuses
+/// `restore` while the file `flag` exists.
+fn stubborn_plugin(home: &Home, flag: &Path) -> String {
+    let script = format!(
+        r#"#!/usr/bin/env python3
+import json, os, subprocess, sys
+print(json.dumps({{"v": [1]}}), flush=True)
+line = sys.stdin.readline()
+if json.loads(line).get("op") == "restore" and os.path.exists({flag:?}):
+    print(json.dumps({{"error": {{"message": "the vault is sealed"}}}}), flush=True)
+    sys.exit(0)
+real = subprocess.Popen([{plugin:?}] + sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+real.stdout.readline()
+out, _ = real.communicate(line)
+sys.stdout.write(out)
+"#,
+        flag = flag.display().to_string(),
+        plugin = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/plugins/rekey-plugin-file"
+        ),
+    );
+    home.write("project/stubborn", &script);
+    let path = home.path("project/stubborn");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_sink_that_cannot_be_restored_keeps_the_new_key_and_the_journal_until_recover() {
+    let home = Home::new();
+    let user = unique("stubborn");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let store = format!(
+        "{{\"access_key_id\": \"{}\", \"secret_access_key\": \"{}\"}}",
+        key.id, key.secret
+    );
+    home.write("project/store.json", &store);
+    let flag = home.path("project/sealed");
+    std::fs::write(&flag, "").unwrap();
+    let plugin = stubborn_plugin(&home, &flag);
+    // The verification fails after every sink is written, so the rotation is undone.
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    verify: {{ command: [\"false\"] }}\n    sinks:\n\
+             \x20     - type: credentials_file\n      - type: exec\n        command: ['{plugin}', store.json]\n"
+        ),
+    );
+    let run = home.rekey(&["apply", "--yes"]).code(1);
+    let stdout = &run.stdout;
+    assert!(stdout.contains("rollback incomplete"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("cannot restore plugin {plugin}")),
+        "names the sink: {stdout}"
+    );
+    assert!(stdout.contains("the vault is sealed"), "{stdout}");
+    assert!(
+        stdout.contains("rekey recover"),
+        "says what to do: {stdout}"
+    );
+    let held: serde_json::Value = serde_json::from_str(&home.read("project/store.json")).unwrap();
+    let held_id = held["access_key_id"].as_str().unwrap().to_owned();
+    assert_ne!(held_id, key.id, "the plugin still holds the new key");
+    assert!(
+        moto().keys(&user).contains(&(held_id.clone(), true)),
+        "so the new key is not deleted: {:?}",
+        moto().keys(&user)
+    );
+    assert!(
+        home.state_files().iter().any(|f| f.starts_with("journal/")),
+        "the journal is kept"
+    );
+
+    std::fs::remove_file(&flag).unwrap();
+    home.rekey(&["recover"]).success().stdout_has("rolled back");
+    assert_eq!(home.read("project/store.json"), store);
+    assert_eq!(home.credentials(), section(&user, &key));
+    assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}
+
+#[test]
+fn a_full_disk_during_the_undo_keeps_the_new_key_and_the_journal_until_recover() {
+    let home = Home::new();
+    let user = unique("fullundo");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let _disk = TinyDisk::mount(home.path("project/small"), "16k");
+    let env = format!(
+        "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+        key.id, key.secret
+    );
+    home.write("project/small/.env", &env);
+    // The check fills the disk and fails: the write went through, the undo cannot.
+    home.write(
+        "project/fill-and-fail",
+        "#!/bin/sh\ni=0\nwhile head -c 1024 /dev/zero > small/filler$i 2>/dev/null; do i=$((i+1)); done\nexit 1\n",
+    );
+    std::fs::set_permissions(
+        home.path("project/fill-and-fail"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    verify: {{ command: [./fill-and-fail] }}\n    sinks:\n\
+             \x20     - type: credentials_file\n      - type: dotenv\n        path: small/.env\n"
+        ),
+    );
+    let run = home.rekey(&["apply", "--yes"]).code(1);
+    assert!(run.stdout.contains("rollback incomplete"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("cannot restore .env file") && run.stdout.contains("No space left"),
+        "names the sink and the cause: {}",
+        run.stdout
+    );
+    let held = home.read("project/small/.env");
+    assert_ne!(held, env, "the .env still holds the new key");
+    let keys = moto().keys(&user);
+    assert_eq!(keys.len(), 2, "the new key is kept: {keys:?}");
+    assert!(
+        keys.contains(&(key.id.clone(), true)),
+        "the old key stays active: {keys:?}"
+    );
+
+    for entry in std::fs::read_dir(home.path("project/small"))
+        .unwrap()
+        .flatten()
+    {
+        if entry.file_name().to_string_lossy().starts_with("filler") {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    home.rekey(&["recover"]).success().stdout_has("rolled back");
+    assert_eq!(home.read("project/small/.env"), env);
+    assert_eq!(home.credentials(), section(&user, &key));
+    assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}
