@@ -11,9 +11,15 @@ Measured, as medians over repetitions:
      twice, list, deactivate), without its 10 s sleep;
   4. propagation delay: 20 profiles behind a proxy that refuses each new key for 5 s
      (InvalidClientTokenId, as IAM does while a key propagates);
-  5. `rekey plan` for N = 100 against its floor (the read calls planning needs, issued
+  5. IAM lagging STS: 20 profiles behind a proxy where STS accepts each new key after
+     2 s and IAM after 6 s, as seen on real AWS;
+  6. API calls per profile of `rekey apply --grace 0` at N = 50 and 100 (counted by a
+     pass-through proxy, in a run of their own), next to its time and to the emulator's
+     capacity for as many calls (the same count of GetCallerIdentity calls from one
+     pre-built boto3 client on 8 threads, measured in the same run);
+  7. `rekey plan` for N = 100 against its floor (the read calls planning needs, issued
      concurrently by boto3), and the peak RSS of `rekey apply` (GNU time).
-It prints a markdown table with the ratios rekey/floor and script/rekey.
+It prints markdown tables with the ratios.
 """
 
 import argparse
@@ -158,18 +164,21 @@ class World:
 
 
 class PropagationProxy:
-    """Forwards to moto, but refuses a key created through it for `delay` seconds with
-    InvalidClientTokenId, as IAM does while a new key propagates."""
+    """Forwards to moto, counting requests, but refuses a key created through it with
+    InvalidClientTokenId for `sts_delay` seconds at STS and `iam_delay` seconds at IAM,
+    as AWS does while a new key propagates (STS often accepts it first)."""
 
     REFUSAL = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
                b'<Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token '
                b'included in the request is invalid.</Message></Error><RequestId>bench</RequestId>'
                b'</ErrorResponse>')
 
-    def __init__(self, upstream, delay):
+    def __init__(self, upstream, sts_delay=0.0, iam_delay=0.0):
         born, lock = {}, threading.Lock()
+        self.requests = 0
         target = urlparse(upstream)
         refusal = self.REFUSAL
+        proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -180,8 +189,12 @@ class PropagationProxy:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 auth = self.headers.get("Authorization", "")
-                key = auth.split("Credential=")[1].split("/")[0] if "Credential=" in auth else ""
+                # Credential=AKID/20261201/us-east-1/iam/aws4_request
+                scope = auth.split("Credential=")[1].split(",")[0].split("/") if "Credential=" in auth else [""]
+                key, service = scope[0], (scope[3] if len(scope) > 3 else "")
+                delay = sts_delay if service == "sts" else iam_delay
                 with lock:
+                    proxy.requests += 1
                     created = born.get(key)
                 if created is not None and time.monotonic() - created < delay:
                     return self.answer(403, [("Content-Type", "text/xml")], refusal)
@@ -215,6 +228,28 @@ class PropagationProxy:
 
     def stop(self):
         self.server.shutdown()
+
+
+def capacity(endpoint, calls):
+    """Seconds moto takes for `calls` GetCallerIdentity calls from one pre-built boto3
+    client on 8 threads: what the emulator can serve, whoever asks."""
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name=REGION, **ADMIN)
+    sts.get_caller_identity()  # connection and signer warmed up, not timed
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: sts.get_caller_identity(), range(calls)))
+    return time.perf_counter() - start
+
+
+def calls_per_profile(endpoint, n, *args):
+    """API calls `rekey ARGS` makes per profile for N profiles (one run, counted by a
+    pass-through proxy)."""
+    proxy = PropagationProxy(endpoint)
+    try:
+        median(endpoint, n, 1, lambda w: w.rekey(*args), via=proxy.endpoint)
+    finally:
+        proxy.stop()
+    return proxy.requests / n
 
 
 def median(endpoint, n, reps, measure, via=None):
@@ -255,9 +290,19 @@ def main():
         # and at N = 1000 (about half an hour) it is not run at all.
         script = None if n > 100 else median(endpoint, n, args.reps if n < 100 else 1, lambda w: w.script())
         rows.append((n, rekey, floor, script))
-    proxy = PropagationProxy(endpoint, delay=5.0)
+    proxy = PropagationProxy(endpoint, sts_delay=5.0, iam_delay=5.0)
     delayed = median(endpoint, 20, args.reps, lambda w: w.rekey("apply", "--yes"), via=proxy.endpoint)
     proxy.stop()
+    proxy = PropagationProxy(endpoint, sts_delay=2.0, iam_delay=6.0)
+    lagging = median(endpoint, 20, args.reps, lambda w: w.rekey("apply", "--yes"), via=proxy.endpoint)
+    proxy.stop()
+    calls = []
+    for n in (50, 100):
+        apply = ("apply", "--yes", "--grace", "0")
+        per_profile = calls_per_profile(endpoint, n, *apply)
+        timed = median(endpoint, n, args.reps, lambda w: w.rekey(*apply))
+        ceiling = median(endpoint, n, args.reps, lambda w: capacity(endpoint, round(per_profile * n)))
+        calls.append((n, per_profile, timed, ceiling))
     plan = median(endpoint, 100, args.reps, lambda w: w.rekey("plan"))
     plan_floor = median(endpoint, 100, args.reps, lambda w: w.plan_floor())
     rss = median(endpoint, 100, 1, lambda w: w.rekey("apply", "--yes", rss=True)[1])
@@ -274,6 +319,14 @@ def main():
             print(f"| {n} | {rekey:.2f} s | {floor:.2f} s | {script:.2f} s | {rekey / floor:.2f} | {script / rekey:.1f} |")
     print(f"\nPropagation delay (each new key refused for 5 s), N = 20: `rekey apply` {delayed:.2f} s "
           f"(target 8 s).")
+    print(f"IAM lagging STS (STS accepts each new key after 2 s, IAM after 6 s), N = 20: "
+          f"`rekey apply` {lagging:.2f} s (target 9 s, no failure).")
+    print("\n| N | `apply --grace 0` | API calls per profile | emulator capacity for as many calls "
+          "| rekey / capacity |")
+    print("|---:|---:|---:|---:|---:|")
+    for n, per_profile, timed, ceiling in calls:
+        print(f"| {n} | {timed:.2f} s | {per_profile:.1f} | {ceiling:.2f} s | {timed / ceiling:.2f} |")
+    print("(targets: at most 10 calls per profile; within 1.5x of the capacity)")
     print(f"`rekey plan`, N = 100: {plan:.2f} s; its floor (the same reads, boto3, concurrent): "
           f"{plan_floor:.2f} s (target 0.5 s). Peak RSS of `rekey apply`, N = 100: {rss:.1f} MB "
           f"(target 50 MB).")

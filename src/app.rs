@@ -30,6 +30,13 @@ use crate::state::StateDir;
 pub async fn run(cli: Cli) -> Result<Outcome> {
     let paths = Paths::resolve(|name| std::env::var(name).ok(), cli.state_dir.clone());
     let state = StateDir::new(&paths.state_dir).with_lock_timeout(cli.lock_timeout.0);
+    let uses_state = !matches!(
+        cli.command,
+        Command::Init(_) | Command::Completions(_) | Command::CredentialProcess(_)
+    );
+    if uses_state {
+        state.check()?;
+    }
     let jobs = usize::from(cli.jobs);
     let quiet = cli.quiet;
     match cli.command {

@@ -101,6 +101,7 @@ async fn run(
     warn_about_environment_keys();
     let aws = Aws::load().await;
     // First put right what an interrupted run left half-done.
+    let mut stuck = None;
     let interrupted = recovery::pending_for(state, &profiles.specs)?;
     if interrupted > 0 {
         if !args.yes {
@@ -116,7 +117,9 @@ async fn run(
             }
         }
         report.recovered = results.iter().map(recovery::Report::from).collect();
-        unresolved(&results)?;
+        // A rotation that cannot be resolved stops only its own user (planning reports
+        // it as interrupted); every other profile is still pruned and rotated.
+        stuck = unresolved(&results).err();
     }
     let options = PlanOptions {
         make_room: args.make_room,
@@ -172,10 +175,16 @@ async fn run(
         }
         println!("{}", render::summary(results));
     }
-    if !failed.is_empty() {
-        bail!("{} profile(s) failed: {}", failed.len(), failed.join(", "));
+    match (stuck, failed.is_empty()) {
+        (None, true) => Ok(Outcome::Success),
+        (None, false) => bail!("{} profile(s) failed: {}", failed.len(), failed.join(", ")),
+        (Some(stuck), true) => Err(stuck),
+        (Some(stuck), false) => bail!(
+            "{stuck:#}; and {} profile(s) failed: {}",
+            failed.len(),
+            failed.join(", ")
+        ),
     }
-    Ok(Outcome::Success)
 }
 
 /// Rotates one planned profile (or reports why not), showing its progress.

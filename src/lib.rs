@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod init;
 pub mod lock;
 pub mod manifest;
+mod orphan;
 pub mod paths;
 pub mod plan;
 pub mod planner;

@@ -118,6 +118,8 @@ fn acquire_one(path: &PathBuf, what: &str, timeout: Duration) -> Result<File, Lo
         .create(true)
         .truncate(false)
         .mode(0o600)
+        // A lock file planted as a symlink must not make rekey truncate its target.
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
         .map_err(io)?;
     // Like every file of the state dir, 0600: also one an older rekey created 0644.

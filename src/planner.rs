@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use rekey_sinks::{AccessKey, SinkError};
 
-use crate::aws::{Aws, Identity, LastUsed};
+use crate::aws::{Aws, Identity, KeyMeta, LastUsed};
 use crate::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
@@ -40,8 +40,8 @@ pub struct RotationInput {
     pub identity: Identity,
     /// The IAM user name.
     pub user_name: String,
-    /// The user's key ids at planning time.
-    pub existing_keys: Vec<String>,
+    /// The user's keys (ids and status) at planning time.
+    pub existing_keys: Vec<KeyMeta>,
 }
 
 /// Inspects `spec` and decides. Errors become [`Decision::Error`] so one broken profile
@@ -239,7 +239,7 @@ async fn inspect(
         old_key,
         identity,
         user_name,
-        existing_keys: keys.iter().map(|k| k.id.clone()).collect(),
+        existing_keys: keys,
     })
 }
 

@@ -2,14 +2,17 @@
 //!
 //! A pending key is deleted only when its time has come, it is still Inactive, and IAM
 //! has not seen it used after rekey deactivated it. Anything else means something may
-//! still depend on it, so it is kept and the user is told why. The deletion is signed
-//! with the profile's current key, which must still belong to the same user.
+//! still depend on it, so it is kept and the user is told why: that includes any sink
+//! of the profile still holding it. The deletion is signed with the profile's current
+//! key, which must still belong to the same user, and is decided and done under the
+//! user's lock, so it cannot race a `rekey rollback` making the key active again.
 
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::aws::Aws;
+use crate::lock::{self, LockName};
 use crate::plan::PruneItem;
 use crate::profile::ProfileSpec;
 use crate::state::{PendingDeletion, StateDir, StateError};
@@ -116,10 +119,25 @@ async fn prune_one(
                 source.describe()
             )
         })?;
-    if key.id() == pending.key_id {
-        return Ok(PruneOutcome::Kept {
-            reason: format!("{} still holds this key", source.describe()),
-        });
+    // Any copy of the key, not only the first: a place put back to the old key by hand
+    // (drift) would be left holding a deleted key.
+    for sink in &spec.sinks {
+        match sink.read_id().await {
+            Ok(Some(id)) if id == pending.key_id => {
+                return Ok(PruneOutcome::Kept {
+                    reason: format!("{} still holds this key", sink.describe()),
+                })
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Ok(PruneOutcome::Kept {
+                    reason: format!(
+                        "cannot tell whether {} still holds it: {e}",
+                        sink.describe()
+                    ),
+                })
+            }
+        }
     }
     let caller = aws.caller(&key);
     let identity = caller.identity().await.map_err(|e| e.to_string())?;
@@ -129,6 +147,22 @@ async fn prune_one(
                 "profile {} now belongs to {}, not {}",
                 spec.name, identity.arn, pending.user_arn
             ),
+        });
+    }
+    // One change to the user's keys at a time: a `rekey rollback` (or a rotation) in
+    // another process may be making this key active again right now.
+    let user = LockName::user(&pending.account, &pending.user_name, &pending.user_arn);
+    let _held = lock::acquire(state, vec![user], state.lock_timeout())
+        .await
+        .map_err(|e| e.to_string())?;
+    // What was decided before the lock is read again under it.
+    if state
+        .pending(&pending.key_id)
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        return Ok(PruneOutcome::Kept {
+            reason: "another rekey process resolved it meanwhile (a rollback, say)".to_owned(),
         });
     }
     let keys = caller

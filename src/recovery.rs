@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `planned` | nothing | forget the journal |
 //! | `deleting_stale_key` | the stale key may be gone | forget its pending record if gone |
-//! | `creating_key` | a new key whose secret never reached the journal | delete every key that was not there before |
+//! | `creating_key` | a new key whose secret never reached the journal | delete a key that appeared only if no sink holds it, it was created during the call, and it was never used (see [`crate::orphan`]) |
 //! | `key_created` … `sinks_written` | the new key (secret in the journal), some sinks written | **forward** if every sink holds the new key, it works, and no `verify` command is set; else **back** |
 //! | `verifying` | every sink holds the new key; the check did not finish | **back** |
 //! | `deactivating_old_key` | the old key may be inactive; every sink holds the new key | **forward** |
@@ -22,8 +22,11 @@
 
 use serde::Serialize;
 
-use crate::aws::{Aws, Caller};
+use std::time::{Duration, SystemTime};
+
+use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
 use crate::lock::{self, LockName};
+use crate::orphan;
 use crate::profile::ProfileSpec;
 use crate::settle::{self, finish_completed};
 use crate::shared_key;
@@ -242,11 +245,7 @@ impl Recovery<'_> {
         match &record.phase {
             Phase::Planned => Ok(Outcome::NothingToUndo),
             Phase::DeletingStaleKey { key_id } => {
-                let caller = self.old_caller(journal).await?;
-                let keys = caller
-                    .list_keys(&record.user_name)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let (_, keys) = self.read_keys(journal).await?;
                 if !keys.iter().any(|k| &k.id == key_id) {
                     self.state
                         .forget_pending(key_id)
@@ -257,22 +256,30 @@ impl Recovery<'_> {
                 }
                 Ok(Outcome::NothingToUndo)
             }
-            Phase::CreatingKey { existing } => {
-                let caller = self.old_caller(journal).await?;
-                let keys = caller
-                    .list_keys(&record.user_name)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                for key in keys.iter().filter(|k| !existing.contains(&k.id)) {
-                    caller
-                        .delete_key(&record.user_name, &key.id)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    self.actions.push(format!(
-                        "deleted key {} whose secret was never recorded",
-                        key.id
-                    ));
-                }
+            Phase::CreatingKey {
+                existing,
+                attempted_at,
+            } => {
+                let (caller, keys) = self.read_keys(journal).await?;
+                // The call ran for at most a few attempt timeouts after it was sent; an
+                // older journal knows only when the rotation started.
+                let window = if *attempted_at == SystemTime::UNIX_EPOCH {
+                    orphan::Window {
+                        from: record.started_at,
+                        to: record.started_at + Duration::from_secs(600),
+                    }
+                } else {
+                    orphan::Window {
+                        from: *attempted_at,
+                        to: *attempted_at + Duration::from_secs(60),
+                    }
+                };
+                let user = record.user_name.as_str();
+                let actions = &mut self.actions;
+                orphan::delete_strangers(
+                    &caller, self.spec, user, &keys, existing, window, actions,
+                )
+                .await?;
                 Ok(Outcome::NothingToUndo)
             }
             Phase::KeyCreated
@@ -293,18 +300,27 @@ impl Recovery<'_> {
         }
     }
 
-    /// Clients signing with the old key: the journal's, else the key the first sink
-    /// holds (the old key, before any write; journals of older versions).
-    async fn old_caller(&self, journal: &Journal) -> Result<Caller, String> {
+    /// The user's keys, and clients that read them: signed with the journal's old key,
+    /// else (an older journal, or IAM refuses it: the user may have deleted it by hand
+    /// since) with the key the first sink holds now.
+    async fn read_keys(&self, journal: &Journal) -> Result<(Caller, Vec<KeyMeta>), String> {
+        let user = &journal.record().user_name;
         if let Some(old) = journal.old_key() {
-            return Ok(self.aws.caller(&old));
+            let caller = self.aws.caller(&old);
+            match caller.list_keys(user).await {
+                Ok(keys) => return Ok((caller, keys)),
+                Err(e) if e.kind == AwsErrorKind::InvalidCredentials => {}
+                Err(e) => return Err(e.to_string()),
+            }
         }
         let sink = self.spec.sinks.first().ok_or("the profile has no sinks")?;
-        match sink.read().await {
-            Ok(Some(key)) => Ok(self.aws.caller(&key)),
-            Ok(None) => Err(format!("{} holds no key", sink.describe())),
-            Err(e) => Err(e.to_string()),
-        }
+        let caller = match sink.read().await {
+            Ok(Some(key)) => self.aws.caller(&key),
+            Ok(None) => return Err(format!("{} holds no key", sink.describe())),
+            Err(e) => return Err(e.to_string()),
+        };
+        let keys = caller.list_keys(user).await.map_err(|e| e.to_string())?;
+        Ok((caller, keys))
     }
 
     /// Whether every sink holds the new key and the new key works for the user.

@@ -18,9 +18,10 @@ use std::time::SystemTime;
 
 use rekey_sinks::AccessKey;
 
-use crate::aws::{Aws, AwsError, AwsErrorKind, Caller};
+use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::crash;
 use crate::lock::{self, LockName};
+use crate::orphan;
 use crate::plan::{ProfilePlan, Step};
 use crate::planner::RotationInput;
 use crate::profile::ProfileSpec;
@@ -28,7 +29,6 @@ use crate::propagation;
 use crate::settle;
 use crate::state::{Journal, JournalRecord, Phase, StateDir, StoredKey};
 use crate::verify;
-use secrecy::ExposeSecret;
 
 /// Where a running rotation is, for live progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,8 +216,7 @@ pub async fn rotate(
         }
         crash::point("verifying");
         progress(Stage::Verifying);
-        let old_secret = input.old_key.secret().expose_secret();
-        match verify::run(verify, &spec.name, &new_key, Some(old_secret)).await {
+        match verify::run(verify, &spec.name, &new_key).await {
             Ok(action) => run.actions.push(action),
             Err(reason) => return Err(run.roll_back(journal, reason).await),
         }
@@ -294,7 +293,8 @@ impl Run<'_> {
     }
 
     /// After waiting for the locks: refuses to go on if another process changed the
-    /// user's keys or the first sink since planning.
+    /// user's keys (a key appeared, or one changed status) or the first sink since
+    /// planning.
     async fn still_as_planned(&mut self, input: &RotationInput) -> Result<(), RotationFailure> {
         let changed = || "changed since planning (another rekey run?); run apply again".to_owned();
         let source = self.spec.sinks.first().map(|s| s.read_id());
@@ -308,12 +308,19 @@ impl Run<'_> {
                 changed()
             ))));
         }
-        let now: Vec<String> = match self.old.list_keys(&self.user).await {
-            Ok(keys) => keys.into_iter().map(|k| k.id).collect(),
+        let now = match self.old.list_keys(&self.user).await {
+            Ok(keys) => keys,
             Err(e) => return Err(self.fail(FailureKind::NotStarted(e.to_string()))),
         };
-        // A key that vanished (pruned meanwhile) is fine; one that appeared is not.
-        if now.iter().any(|id| !input.existing_keys.contains(id)) {
+        // A key that vanished (pruned meanwhile) is fine; one that appeared is not, nor
+        // one made Active again: `--make-room` would delete it as inactive.
+        let as_planned = |key: &KeyMeta| {
+            input
+                .existing_keys
+                .iter()
+                .any(|k| k.id == key.id && k.active == key.active)
+        };
+        if !now.iter().all(as_planned) {
             return Err(self.fail(FailureKind::NotStarted(format!(
                 "the user's keys {}",
                 changed()
@@ -360,12 +367,13 @@ impl Run<'_> {
         mut journal: Journal,
         input: &RotationInput,
     ) -> Result<(AccessKey, Journal), RotationFailure> {
-        if let Err(e) = journal
-            .advance(Phase::CreatingKey {
-                existing: input.existing_keys.clone(),
-            })
-            .await
-        {
+        let existing: Vec<String> = input.existing_keys.iter().map(|k| k.id.clone()).collect();
+        let attempted_at = SystemTime::now();
+        let phase = Phase::CreatingKey {
+            existing: existing.clone(),
+            attempted_at,
+        };
+        if let Err(e) = journal.advance(phase).await {
             return Err(self.abandon(journal, e.to_string()).await);
         }
         crash::point("creating-key");
@@ -373,9 +381,13 @@ impl Run<'_> {
             Ok(key) => key,
             Err(e) => {
                 // Whatever the error, a key may exist whose secret never arrived (a
-                // lost answer, a reset connection): find any stranger and delete it.
+                // lost answer, a reset connection): find it and delete it.
                 let reason = e.to_string();
-                return Err(match self.delete_unknown_keys(&input.existing_keys).await {
+                let window = orphan::Window {
+                    from: attempted_at,
+                    to: SystemTime::now(),
+                };
+                return Err(match self.delete_unknown_keys(&existing, window).await {
                     Ok(()) => self.abandon(journal, reason).await,
                     Err(failure) => {
                         let journal = journal.path().to_owned();
@@ -413,27 +425,29 @@ impl Run<'_> {
         Ok((key, journal))
     }
 
-    /// After an unanswered `CreateAccessKey`: deletes keys that appeared since planning.
-    async fn delete_unknown_keys(&mut self, existing: &[String]) -> Result<(), String> {
+    /// After an unanswered `CreateAccessKey`: deletes the key it may have made (see
+    /// [`orphan`]).
+    async fn delete_unknown_keys(
+        &mut self,
+        existing: &[String],
+        window: orphan::Window,
+    ) -> Result<(), String> {
         let keys = self
             .old
             .list_keys(&self.user)
             .await
             .map_err(|e| format!("cannot check for a key created without an answer: {e}"))?;
-        for key in keys.iter().filter(|k| !existing.contains(&k.id)) {
-            self.old
-                .delete_key(&self.user, &key.id)
-                .await
-                .map_err(|e| {
-                    format!(
-                        "key {} was created without its secret and cannot be deleted: {e}",
-                        key.id
-                    )
-                })?;
-            self.actions
-                .push(format!("deleted key {} whose secret never arrived", key.id));
-        }
-        Ok(())
+        let (caller, spec, user) = (&self.old, self.spec, self.user.as_str());
+        orphan::delete_strangers(
+            caller,
+            spec,
+            user,
+            &keys,
+            existing,
+            window,
+            &mut self.actions,
+        )
+        .await
     }
 
     /// Ends a rotation that changed nothing.

@@ -194,7 +194,10 @@ async fn restore_sinks(
             continue;
         }
         let restored = match journal.backup(index) {
-            Ok(snapshot) => sink.restore(&snapshot).await.map_err(|e| e.to_string()),
+            Ok(snapshot) => sink
+                .restore(&snapshot, new_key)
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match restored {

@@ -4,65 +4,57 @@
 //! so a failure still has the old key to roll back to. The new key is in its
 //! environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`; `AWS_PROFILE` names the
 //! profile and `AWS_SESSION_TOKEN` is removed), so it can test through the environment
-//! or through the files. Its output is shown only with the secrets redacted.
+//! or through the files. Its output is shown only with the secrets redacted, and it
+//! never runs past its timeout.
 
 use std::process::Stdio;
 use std::time::Instant;
 
+use rekey_sinks::child::{self, Child};
 use rekey_sinks::AccessKey;
 use secrecy::ExposeSecret;
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::profile::Verify;
 
-/// Runs `verify` for `profile` with `key`; on failure, says why with its output.
-pub async fn run(
-    verify: &Verify,
-    profile: &str,
-    key: &AccessKey,
-    old_secret: Option<&str>,
-) -> Result<String, String> {
-    let secret = key.secret().expose_secret();
-    let redact = |text: &str| {
-        let mut text = text.replace(secret, "[REDACTED]");
-        if let Some(old) = old_secret.filter(|s| !s.is_empty()) {
-            text = text.replace(old, "[REDACTED]");
-        }
-        text
-    };
+/// Runs `verify` for `profile` with `key`; on failure, says why with its output. It runs
+/// under [`rekey_sinks::child`]'s rules: its own process group, killed as a group at the
+/// timeout (and whatever it leaves running, once it exits), at most 64 KiB of output
+/// kept, every known secret (the new key's, the old key's) redacted.
+pub async fn run(verify: &Verify, profile: &str, key: &AccessKey) -> Result<String, String> {
     let (program, args) = verify
         .command
         .split_first()
         .ok_or("verify has no command")?;
     let shown = verify.command.join(" ");
     let started = Instant::now();
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .env("AWS_ACCESS_KEY_ID", key.id())
-        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_SECRET_ACCESS_KEY", key.secret().expose_secret())
         .env("AWS_PROFILE", profile)
         .env_remove("AWS_SESSION_TOKEN")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+        .stdout(Stdio::piped());
+    let deadline = tokio::time::Instant::now() + verify.timeout;
+    let mut child = Child::spawn(&mut command, deadline)
         .map_err(|e| format!("verification `{shown}` could not start: {e}"))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let output = tokio::spawn(async move {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let _ = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-        out.extend_from_slice(&err);
-        String::from_utf8_lossy(&out).into_owned()
-    });
-    let status = tokio::time::timeout(verify.timeout, child.wait()).await;
-    if status.is_err() {
-        let _ = child.kill().await;
-    }
-    let output = output.await.unwrap_or_default();
-    let output = redact(output.trim());
+    let mut stdout = child.stdout().expect("piped");
+    let stdout =
+        tokio::spawn(async move { child::read_capped(&mut stdout, child::MAX_KEPT).await });
+    let finished = child.finish().await;
+    // The group is dead by now; a process that left it and holds the pipe is not
+    // waited for.
+    let stdout = match tokio::time::timeout(std::time::Duration::from_millis(500), stdout).await {
+        Ok(Ok(bytes)) => child::redact(String::from_utf8_lossy(&bytes).trim()),
+        _ => String::new(),
+    };
+    let output = [stdout.as_str(), finished.stderr.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
     let with_output = |message: String| {
         if output.is_empty() {
             message
@@ -70,16 +62,15 @@ pub async fn run(
             format!("{message}; its output: {output}")
         }
     };
-    match status {
-        Err(_) => Err(with_output(format!(
+    match finished.status {
+        None => Err(with_output(format!(
             "verification `{shown}` timed out after {:?}",
             verify.timeout
         ))),
-        Ok(Err(e)) => Err(format!("verification `{shown}` failed to run: {e}")),
-        Ok(Ok(status)) if !status.success() => Err(with_output(format!(
+        Some(status) if !status.success() => Err(with_output(format!(
             "verification `{shown}` failed ({status})"
         ))),
-        Ok(Ok(_)) => Ok(format!(
+        Some(_) => Ok(format!(
             "verification `{shown}` passed ({:.1}s)",
             started.elapsed().as_secs_f64()
         )),

@@ -23,11 +23,26 @@ pub const NEW_DIR_MODE: u32 = 0o700;
 ///
 /// Missing parent folders are created with mode `0700`.
 pub fn write_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let target = resolve_symlink(path)?;
-    let dir = parent_of(&target);
+    write(&resolve_symlink(path)?, contents, None)
+}
+
+/// Atomically replaces (or creates) `path` with `contents`, mode `0600` whatever was
+/// there, and **without following a symlink**: a link at `path` is replaced by the file,
+/// never written through. For rekey's own state, where a planted link must not make
+/// rekey overwrite another file.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write(path, contents, Some(NEW_FILE_MODE))
+}
+
+/// Writes `target` (a regular file's path, or where one is to be), with `mode`, or the
+/// existing file's mode and owner if `None`.
+fn write(target: &Path, contents: &[u8], mode: Option<u32>) -> io::Result<()> {
+    let dir = parent_of(target);
     create_private_dir_all(dir)?;
 
-    let existing = match fs::metadata(&target) {
+    let existing = match fs::symlink_metadata(target) {
+        // Only with `mode` given (no-follow): the link itself is replaced.
+        Ok(meta) if meta.file_type().is_symlink() => None,
         Ok(meta) if meta.is_dir() => {
             return Err(io::Error::new(
                 io::ErrorKind::IsADirectory,
@@ -43,12 +58,15 @@ pub fn write_file(path: &Path, contents: &[u8]) -> io::Result<()> {
         .prefix(TEMP_PREFIX)
         .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)?;
-    let mode = existing
-        .as_ref()
-        .map_or(NEW_FILE_MODE, |m| m.mode() & 0o7777);
+    let keep = mode.is_none();
+    let mode = mode.unwrap_or_else(|| {
+        existing
+            .as_ref()
+            .map_or(NEW_FILE_MODE, |m| m.mode() & 0o7777)
+    });
     tmp.as_file()
         .set_permissions(Permissions::from_mode(mode))?;
-    if let Some(meta) = &existing {
+    if let Some(meta) = existing.as_ref().filter(|_| keep) {
         let mine = tmp.as_file().metadata()?;
         if (mine.uid(), mine.gid()) != (meta.uid(), meta.gid()) {
             std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()))?;
@@ -56,7 +74,7 @@ pub fn write_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     }
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(&target).map_err(|e| e.error)?;
+    tmp.persist(target).map_err(|e| e.error)?;
     sync_dir(dir)
 }
 
@@ -97,6 +115,16 @@ pub fn remove_file(path: &Path) -> io::Result<()> {
     let target = resolve_symlink(path)?;
     match fs::remove_file(&target) {
         Ok(()) => sync_dir(parent_of(&target)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes `path` itself (a symlink is removed, not followed) and syncs its folder. A
+/// file that is already gone is not an error.
+pub fn remove_private_file(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(parent_of(path)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }

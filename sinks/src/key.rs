@@ -22,9 +22,10 @@ pub struct AccessKey {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InvalidKeyMaterial {
-    /// The access key id is empty or holds characters other than ASCII letters and digits.
-    #[error("access key id `{0}` is not of the form AKIA… (ASCII letters and digits)")]
-    Id(String),
+    /// The access key id is empty or holds characters other than upper-case ASCII letters
+    /// and digits. The value is never repeated: it is often a secret in the wrong place.
+    #[error("the access key id is not of the form AKIA… (upper-case letters and digits); is the secret in its place?")]
+    Id,
     /// The secret is empty or holds characters outside `A-Z a-z 0-9 / + =`.
     #[error("the secret access key is empty or holds characters an access key cannot hold")]
     Secret,
@@ -34,15 +35,28 @@ impl AccessKey {
     /// Pairs an access key id with its secret, refusing material that could not be a key.
     pub fn new(id: impl Into<String>, secret: SecretString) -> Result<Self, InvalidKeyMaterial> {
         let id = id.into();
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(InvalidKeyMaterial::Id(id));
+        if !Self::is_plausible_id(&id) {
+            return Err(InvalidKeyMaterial::Id);
         }
         let plausible = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '+' | '=');
         let s = secret.expose_secret();
         if s.is_empty() || !s.chars().all(plausible) {
             return Err(InvalidKeyMaterial::Secret);
         }
+        // Whatever a plugin or a verify command prints from now on is shown without it.
+        crate::child::remember_secret(s);
         Ok(Self { id, secret })
+    }
+
+    /// Whether `id` could be an access key id (non-empty, upper-case ASCII letters and
+    /// digits, as every IAM key id is: `AKIA…`, `ASIA…`), so that it may be shown.
+    /// Anything else is never printed: it may be a secret in the wrong field (a secret
+    /// has lower-case letters, `/` or `+`).
+    pub fn is_plausible_id(id: &str) -> bool {
+        !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
     }
 
     /// The access key id, e.g. `AKIAIOSFODNN7EXAMPLE`. Not a secret.
@@ -84,8 +98,11 @@ mod tests {
     fn refuses_material_that_would_break_a_text_file() {
         assert_eq!(
             AccessKey::new("AKIA X", SECRET.into()).unwrap_err(),
-            InvalidKeyMaterial::Id("AKIA X".into())
+            InvalidKeyMaterial::Id
         );
+        // Swapped id and secret: the error must not repeat the secret.
+        let swapped = AccessKey::new(SECRET, "AKIAIOSFODNN7EXAMPLE".into()).unwrap_err();
+        assert!(!swapped.to_string().contains(SECRET), "{swapped}");
         for bad in ["", "abc def", "abc#def", "abc\ndef", "abc\"def"] {
             assert_eq!(
                 AccessKey::new("AKIAX", bad.into()).unwrap_err(),

@@ -9,12 +9,15 @@
 //! - [`AccessKey`] carries a key id and its secret; the secret is redacted in `Debug`,
 //!   has no `Display`, and is zeroized when dropped.
 //! - [`atomic`] replaces files atomically, keeping their mode and owner.
+//! - [`child`] runs a program that handles keys: own process group, a hard deadline,
+//!   capped output, every known secret redacted.
 //! - One module per built-in sink: [`credentials_file`], [`dotenv`], [`file`], [`keyring`],
 //!   [`exec`]; [`text_file`] holds what the file-based ones share.
 
 #![deny(missing_docs)]
 
 pub mod atomic;
+pub mod child;
 pub mod credentials_file;
 pub mod dotenv;
 mod error;

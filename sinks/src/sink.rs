@@ -9,7 +9,8 @@ use crate::{AccessKey, SinkError};
 ///
 /// The engine calls these in a fixed order during a rotation: [`Sink::check`] while
 /// planning, then [`Sink::snapshot`] (whose result it stores before going on),
-/// [`Sink::write`], and [`Sink::restore`] if the rotation is rolled back.
+/// [`Sink::write`], and [`Sink::restore`] (with the key it wrote) if the rotation is
+/// rolled back.
 #[async_trait]
 pub trait Sink: Send + Sync {
     /// A one-line, secret-free description for plans and errors, e.g.
@@ -46,8 +47,12 @@ pub trait Sink: Send + Sync {
     /// that undo data; the engine then keeps it instead of the snapshot.
     async fn write(&self, key: &AccessKey) -> Result<Option<Snapshot>, SinkError>;
 
-    /// Puts the place back exactly as it was when `snapshot` was taken.
-    async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError>;
+    /// Undoes rekey's write of `written` to the place, `snapshot` being what it held
+    /// before. Only that edit is undone: a place shared with others (another section of
+    /// the same file, written by a later rotation) keeps their changes. A place that
+    /// changed since in a way rekey cannot undo alone is refused with an error, never
+    /// overwritten; one that already holds what it held before is left as it is.
+    async fn restore(&self, snapshot: &Snapshot, written: &AccessKey) -> Result<(), SinkError>;
 
     /// What two processes must not write at once (a file's resolved path, a keyring
     /// entry), or `None` if the place guards itself (plugins).

@@ -242,27 +242,148 @@ impl<F: TextFormat> Sink for FileSink<F> {
         .await
     }
 
-    async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError> {
-        let path = self.path.clone();
-        let bytes = match snapshot {
+    async fn restore(&self, snapshot: &Snapshot, written: &AccessKey) -> Result<(), SinkError> {
+        let before = match snapshot {
             Snapshot::Absent => None,
             Snapshot::Bytes(bytes) => Some(Zeroizing::new(bytes.expose_secret().to_vec())),
         };
-        blocking(move || match bytes {
-            None => atomic::remove_file(&path).map_err(|e| SinkError::io("remove", &path, e)),
-            // A write that failed left the file as it was: nothing to restore (and no
-            // need for space on a full disk).
-            Some(bytes)
-                if std::fs::read(&path).is_ok_and(|now| Zeroizing::new(now)[..] == bytes[..]) =>
-            {
-                Ok(())
-            }
-            Some(bytes) => {
-                atomic::write_file(&path, &bytes).map_err(|e| SinkError::io("restore", &path, e))
-            }
-        })
-        .await
+        let (this, written) = (self.clone(), written.clone());
+        blocking(move || this.restore_blocking(before, &written))
+            .await
+            .map(|_| ())
     }
+}
+
+/// What undoing rekey's write to a file comes to.
+#[derive(Debug, PartialEq, Eq)]
+enum Undo {
+    /// The file already holds what it held before (the write never happened, or was
+    /// undone already).
+    Nothing,
+    /// Nobody else changed the file since: put its old bytes back (or remove it, if it
+    /// did not exist).
+    Whole,
+    /// Others changed other parts of the file since: put the old key back into this
+    /// place only, keeping their changes.
+    OnlyThePlace,
+}
+
+impl<F: TextFormat> FileSink<F> {
+    fn restore_blocking(
+        &self,
+        before: Option<Zeroizing<Vec<u8>>>,
+        written: &AccessKey,
+    ) -> Result<Undo, SinkError> {
+        let path = &self.path;
+        let now = match std::fs::read(path) {
+            Ok(bytes) => Some(Zeroizing::new(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(SinkError::io("read", path, e)),
+        };
+        let undo = self.undo(
+            before.as_deref().map(|b| &b[..]),
+            now.as_deref().map(|b| &b[..]),
+            written,
+        )?;
+        match (&undo, &before) {
+            (Undo::Nothing, _) => {}
+            (Undo::Whole, None) => {
+                atomic::remove_file(path).map_err(|e| SinkError::io("remove", path, e))?
+            }
+            (Undo::Whole, Some(bytes)) => {
+                atomic::write_file(path, bytes).map_err(|e| SinkError::io("restore", path, e))?
+            }
+            (Undo::OnlyThePlace, Some(bytes)) => {
+                let before = utf8(path, bytes)?;
+                let old = self
+                    .format
+                    .read_key(path, &before)?
+                    .expect("only a place that held a key is restored alone");
+                let now = utf8(path, now.as_deref().expect("the file exists"))?;
+                // `set_key` verifies its edit like any write: only the two values change.
+                let text = self.format.set_key(path, &now, &old)?;
+                atomic::write_file(path, text.as_bytes())
+                    .map_err(|e| SinkError::io("restore", path, e))?
+            }
+            (Undo::OnlyThePlace, None) => unreachable!("decided only when the file held a key"),
+        }
+        Ok(undo)
+    }
+
+    /// Decides how to undo rekey's write of `written`, the file having held `before`
+    /// (`None`: it did not exist) and holding `now`; refuses what would undo someone
+    /// else's change.
+    fn undo(
+        &self,
+        before: Option<&[u8]>,
+        now: Option<&[u8]>,
+        written: &AccessKey,
+    ) -> Result<Undo, SinkError> {
+        let path = &self.path;
+        let refuse = |why: String| SinkError::Unsupported {
+            path: path.clone(),
+            message: format!(
+                "{why}; it is not restored, so as not to undo that: put the old key back by hand"
+            ),
+        };
+        if before == now {
+            return Ok(Undo::Nothing);
+        }
+        let Some(now) = now else {
+            // Gone since: there is nobody else's content to keep.
+            return Ok(Undo::Whole);
+        };
+        let now_text = utf8(path, now)?;
+        let held = self.format.read_key(path, &now_text)?;
+        let before_text = match before {
+            Some(bytes) => Some(utf8(path, bytes)?),
+            None => None,
+        };
+        let held_before = match &before_text {
+            Some(text) => self.format.read_key(path, text)?,
+            None => None,
+        };
+        let id = |key: &Option<AccessKey>| key.as_ref().map(|k| k.id().to_owned());
+        if id(&held) == id(&held_before) {
+            // The place is back as it was (undone already; others' changes stay).
+            return Ok(Undo::Nothing);
+        }
+        if id(&held).as_deref() != Some(written.id()) {
+            return Err(refuse(format!(
+                "{} no longer holds the key rekey wrote ({})",
+                self.describe(),
+                written.id()
+            )));
+        }
+        // Exactly what rekey's write made of the old file: nobody else touched it.
+        let ours = self.format.set_key(
+            path,
+            before_text.as_deref().map_or("", |t| t.as_str()),
+            written,
+        )?;
+        if ours.as_bytes() == now {
+            return Ok(Undo::Whole);
+        }
+        match held_before {
+            Some(_) => Ok(Undo::OnlyThePlace),
+            None => Err(refuse(format!(
+                "{} held no key before rekey wrote one, and the file changed in other ways since",
+                self.describe()
+            ))),
+        }
+    }
+}
+
+fn utf8(path: &Path, bytes: &[u8]) -> Result<Zeroizing<String>, SinkError> {
+    std::str::from_utf8(bytes)
+        .map(|text| Zeroizing::new(text.to_owned()))
+        .map_err(|e| SinkError::Unsupported {
+            path: path.to_owned(),
+            message: format!(
+                "is not UTF-8 text (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        })
 }
 
 /// Runs file I/O off the async runtime's worker threads.

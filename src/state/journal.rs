@@ -32,6 +32,10 @@ pub enum Phase {
     CreatingKey {
         /// The user's key ids before the call, to find a key created without an answer.
         existing: Vec<String>,
+        /// When the call was sent (the Unix epoch in journals of older versions, which
+        /// did not record it).
+        #[serde(with = "serde_rfc3339", default = "unknown_time")]
+        attempted_at: SystemTime,
     },
     /// The new key exists and its secret is in this journal.
     KeyCreated,
@@ -53,6 +57,10 @@ pub enum Phase {
         /// Why.
         reason: String,
     },
+}
+
+fn unknown_time() -> SystemTime {
+    SystemTime::UNIX_EPOCH
 }
 
 /// What the journal file holds.

@@ -93,7 +93,9 @@ impl StateDir {
             path: self.root.clone(),
             source,
         })?;
-        rekey_sinks::atomic::write_file(path, bytes).map_err(|source| StateError {
+        // Never through a symlink: one planted in the state dir must not make rekey
+        // overwrite the file it points to.
+        rekey_sinks::atomic::write_private_file(path, bytes).map_err(|source| StateError {
             action: "write",
             path: path.to_owned(),
             source,
@@ -127,7 +129,7 @@ impl StateDir {
     }
 
     fn remove(&self, path: &Path) -> Result<(), StateError> {
-        rekey_sinks::atomic::remove_file(path).map_err(|source| StateError {
+        rekey_sinks::atomic::remove_private_file(path).map_err(|source| StateError {
             action: "remove",
             path: path.to_owned(),
             source,
@@ -135,7 +137,7 @@ impl StateDir {
     }
 
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, StateError> {
-        match std::fs::read(path) {
+        match read_no_follow(path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StateError {
@@ -165,6 +167,60 @@ impl StateDir {
             .collect();
         paths.sort();
         Ok(paths)
+    }
+}
+
+/// Reads a state file, refusing a symlink (`ELOOP`): rekey's state is never a link.
+fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+impl StateDir {
+    /// Refuses a state directory another user owns or that others may write: its
+    /// journal holds secrets, and a planted file or link there could make rekey act on
+    /// it. A missing directory is fine (it is created 0700 when first needed).
+    pub fn check(&self) -> Result<(), StateError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match std::fs::metadata(&self.root) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(StateError {
+                    action: "check",
+                    path: self.root.clone(),
+                    source,
+                })
+            }
+        };
+        let me = rustix::process::geteuid().as_raw();
+        let unsafe_dir = |why: String| StateError {
+            action: "use",
+            path: self.root.clone(),
+            source: io::Error::new(io::ErrorKind::PermissionDenied, why),
+        };
+        if meta.uid() != me {
+            return Err(unsafe_dir(format!(
+                "it is owned by uid {}, not by this user (uid {me}); use a state directory of your own (--state-dir, REKEY_STATE_DIR) or `chown {me} {}`",
+                meta.uid(),
+                self.root.display()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(unsafe_dir(format!(
+                "group or others may write it (mode {:o}); run `chmod 700 {}`",
+                meta.mode() & 0o777,
+                self.root.display()
+            )));
+        }
+        Ok(())
     }
 }
 

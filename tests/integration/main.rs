@@ -17,6 +17,7 @@ mod proxy;
 mod prune;
 mod real_aws;
 mod rollback;
+mod safety;
 mod secrets;
 mod shared_keys;
 mod sinks;

@@ -7,8 +7,9 @@
 //! - propagation per service: a key created through the proxy is refused with
 //!   `InvalidClientTokenId` by STS for a while and by IAM for a (possibly longer) while,
 //!   as real AWS does (STS has been seen to accept a new key seconds before IAM);
-//! - inactive keys are refused: a key the proxy saw deactivated (`UpdateAccessKey` with
-//!   `Status=Inactive`) is refused with `InvalidClientTokenId` until it is reactivated.
+//! - inactive and deleted keys are refused: a key the proxy saw deactivated
+//!   (`UpdateAccessKey` with `Status=Inactive`) is refused with `InvalidClientTokenId`
+//!   until it is reactivated, and one it saw deleted for good.
 //!
 //! Error bodies are AWS's query-protocol XML (`ErrorResponse`/`Error`/`Code`).
 
@@ -35,6 +36,9 @@ pub struct Faults {
     pub deny: HashSet<&'static str>,
     /// Wait this long before answering anything.
     pub latency: Duration,
+    /// Wait this long before forwarding a request of the action (holds a chosen call,
+    /// to widen a race window).
+    pub slow: HashMap<&'static str, Duration>,
     /// STS refuses requests signed with a new key this long after its creation.
     pub sts_propagation: Duration,
     /// IAM refuses requests signed with a new key this long after its creation.
@@ -45,7 +49,7 @@ pub struct Faults {
     pub refuse_new_key: HashMap<&'static str, (u32, u32)>,
     /// Key ids seen in `CreateAccessKey` answers, with when.
     created: HashMap<String, Instant>,
-    /// Key ids deactivated through the proxy (refused until reactivated).
+    /// Key ids deactivated (refused until reactivated) or deleted through the proxy.
     inactive: HashSet<String>,
     /// Every action that reached the proxy, in order.
     pub seen: Vec<String>,
@@ -191,7 +195,10 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 lose_answer: take(&mut f.lose_answer, &action),
             }
         };
-        (todo, f.latency)
+        (
+            todo,
+            f.latency + f.slow.get(action.as_str()).copied().unwrap_or_default(),
+        )
     };
     std::thread::sleep(latency); // the injected latency itself
     match todo {
@@ -214,6 +221,11 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             if action == "CreateAccessKey" {
                 if let Some(id) = between(&answer, "<AccessKeyId>", "</AccessKeyId>") {
                     faults.lock().unwrap().created.insert(id, Instant::now());
+                }
+            }
+            if action == "DeleteAccessKey" && succeeded {
+                if let Some(id) = field(&request.body, "AccessKeyId") {
+                    faults.lock().unwrap().inactive.insert(id);
                 }
             }
             if action == "UpdateAccessKey" && succeeded {

@@ -60,7 +60,7 @@ impl Sink for FailingSink {
             message: "simulated write failure".into(),
         })
     }
-    async fn restore(&self, _: &Snapshot) -> Result<(), SinkError> {
+    async fn restore(&self, _: &Snapshot, _: &AccessKey) -> Result<(), SinkError> {
         Ok(())
     }
 }

@@ -260,3 +260,53 @@ fn a_failing_plugin_write_leaves_every_sink_as_it_was_and_no_new_key() {
     );
     assert!(home.state_files().is_empty(), "{:?}", home.state_files());
 }
+
+/// A plugin that is the shell script `body` (after the protocol hello, unless it says
+/// otherwise), as the only sink besides the credentials file.
+fn with_plugin(name: &str, body: &str, timeout: &str) -> (Home, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let user = unique(name);
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.write("project/plugin", &format!("#!/bin/sh\n{body}\n"));
+    std::fs::set_permissions(
+        home.path("project/plugin"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: exec\n        command: [./plugin]\n        timeout: {timeout}\n"
+        ),
+    );
+    (home, user)
+}
+
+#[test]
+fn a_plugin_that_hangs_in_a_child_is_stopped_at_its_timeout() {
+    let (home, _) = with_plugin("hangs", "echo '{\"v\":[1]}'\nsleep 60\necho done", "2s");
+    let started = std::time::Instant::now();
+    home.rekey(&["plan"])
+        .code(1)
+        .stdout_has("no answer within 2s");
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "a 2 s timeout took {took:?}"
+    );
+}
+
+#[test]
+fn a_plugin_line_without_end_is_refused_at_one_mebibyte() {
+    let (home, _) = with_plugin(
+        "endless",
+        "echo '{\"v\":[1]}'\nread request\nhead -c 20000000 /dev/zero | tr '\\0' 'x'",
+        "30s",
+    );
+    home.rekey(&["plan"])
+        .code(1)
+        .stdout_has("longer than 1048576 bytes");
+}

@@ -149,14 +149,16 @@ fn a_failed_apply_still_prints_one_json_document() {
 }
 
 /// A plugin keeping the key in a JSON file (the example plugin), except that it refuses
-/// `restore` while the file `flag` exists.
-fn stubborn_plugin(home: &Home, flag: &Path) -> String {
+/// `restore` while the file `flag` exists, echoing the request (and so the old secret)
+/// on stderr as it does: rekey must redact it.
+pub fn stubborn_plugin(home: &Home, flag: &Path) -> String {
     let script = format!(
         r#"#!/usr/bin/env python3
 import json, os, subprocess, sys
 print(json.dumps({{"v": [1]}}), flush=True)
 line = sys.stdin.readline()
 if json.loads(line).get("op") == "restore" and os.path.exists({flag:?}):
+    sys.stderr.write("got: " + line)  # echoes the undo data, which holds the old key
     print(json.dumps({{"error": {{"message": "the vault is sealed"}}}}), flush=True)
     sys.exit(0)
 real = subprocess.Popen([{plugin:?}] + sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -289,4 +291,69 @@ fn a_full_disk_during_the_undo_keeps_the_new_key_and_the_journal_until_recover()
     assert_eq!(home.credentials(), section(&user, &key));
     assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
     assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}
+
+/// A home whose user was rotated once (so the state dir has its lock files), and a
+/// victim file that a planted symlink will point to.
+fn rotated_once_with_victim(name: &str) -> (Home, String, std::path::PathBuf) {
+    let home = Home::new();
+    let user = unique(name);
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
+    let victim = home.path("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    (home, user, victim)
+}
+
+#[test]
+fn a_lock_file_planted_as_a_symlink_is_never_written_through() {
+    let (home, _, victim) = rotated_once_with_victim("plantedlock");
+    let mut planted = 0;
+    for entry in std::fs::read_dir(home.state_dir().join("locks"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::remove_file(entry.path()).unwrap();
+        std::os::unix::fs::symlink(&victim, entry.path()).unwrap();
+        planted += 1;
+    }
+    assert!(planted > 0, "apply made lock files");
+    home.rekey(&["apply", "--yes", "--grace", "1h"])
+        .code(1)
+        .stdout_has("cannot use lock file");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
+
+#[test]
+fn a_journal_planted_as_a_symlink_is_never_read_or_written_through() {
+    let (home, user, victim) = rotated_once_with_victim("plantedjournal");
+    let journal = home
+        .state_dir()
+        .join(format!("journal/123456789012-{user}.json"));
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&victim, &journal).unwrap();
+    home.rekey(&["apply", "--yes", "--grace", "1h"]).code(1);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
+
+#[test]
+fn a_state_dir_others_may_write_is_refused_with_the_fix() {
+    let home = Home::new();
+    let user = unique("loosestate");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    std::fs::create_dir_all(home.state_dir()).unwrap();
+    std::fs::set_permissions(home.state_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stderr_has("group or others may write it (mode 777)")
+        .stderr_has("chmod 700");
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+
+    std::fs::set_permissions(home.state_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(home.state_dir(), Some(12345), None).unwrap();
+    home.rekey(&["plan"])
+        .code(1)
+        .stderr_has("owned by uid 12345");
 }

@@ -274,6 +274,18 @@ impl Moto {
         .unwrap();
     }
 
+    /// Deletes one of `user`'s keys (as a person would in the console).
+    pub fn delete_key(&self, user: &str, key_id: &str) {
+        block_on(
+            admin()
+                .delete_access_key()
+                .user_name(user)
+                .access_key_id(key_id)
+                .send(),
+        )
+        .unwrap();
+    }
+
     /// The ARN STS reports for a request signed with `key`.
     pub fn whoami(&self, key: &TestKey) -> String {
         let sts = aws_sdk_sts::Client::new(&block_on(config(key)));

@@ -79,3 +79,61 @@ fn a_check_that_hangs_is_stopped_and_rolled_back() {
     assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
     assert_eq!(home.credentials(), section(&user, &key));
 }
+
+/// How long `rekey ARGS` took, and its run.
+fn timed(home: &Home, args: &[&str]) -> (std::time::Duration, Run) {
+    let started = std::time::Instant::now();
+    let run = home.rekey(args);
+    (started.elapsed(), run)
+}
+
+#[test]
+fn the_timeout_holds_for_a_script_whose_child_hangs() {
+    // `sleep` is a child of the script: killing the script alone left it holding the
+    // pipes, and rekey waited for it.
+    let (home, user, key) = with_check("grandchild", "sleep 60\nexit 0", "2s");
+    let (took, run) = timed(&home, &["apply", "--yes"]);
+    run.code(1)
+        .stdout_has("timed out after 2s")
+        .stdout_has("rolled back");
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "a 2 s timeout took {took:?}"
+    );
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+}
+
+#[test]
+fn a_check_that_passes_but_leaves_a_job_running_is_not_waited_for() {
+    let (home, user, key) = with_check("background", "sleep 60 &\nexit 0", "30s");
+    let (took, run) = timed(&home, &["apply", "--yes"]);
+    run.success().stdout_has("passed");
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "apply waited for the background job: {took:?}"
+    );
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&key.id, false), (&new_key.id, true)])
+    );
+}
+
+#[test]
+fn a_flood_of_output_is_cut_to_what_a_person_can_read() {
+    let (home, _, _) = with_check(
+        "flood",
+        "head -c 5000000 /dev/zero | tr '\\0' 'x'\nexit 1",
+        "30s",
+    );
+    let run = home.rekey(&["apply", "--yes"]).code(1);
+    run.stdout
+        .contains("rolled back")
+        .then_some(())
+        .expect("rolled back");
+    assert!(
+        run.stdout.len() < 200_000,
+        "5 MB of output was not cut: {} bytes",
+        run.stdout.len()
+    );
+}

@@ -122,7 +122,7 @@ async fn the_sink_round_trips_on_a_real_file() {
     sink.write(&key()).await.unwrap();
     let read = sink.read().await.unwrap().unwrap();
     assert_eq!((read.id(), read.secret().expose_secret()), (ID, SECRET));
-    sink.restore(&snapshot).await.unwrap();
+    sink.restore(&snapshot, &key()).await.unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     assert!(sink.describe().contains("AWS_ACCESS_KEY_ID"));
 }

@@ -16,12 +16,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::Command;
+use tokio::time::Instant;
 
 pub use config::Config;
 use protocol::{Envelope, Hello, Request, Response};
 
+use crate::child::{self, Child};
 use crate::{AccessKey, Sink, SinkError, Snapshot};
 
 /// Default limit for one request.
@@ -62,106 +64,41 @@ impl Plugin {
         }
     }
 
-    /// Runs the plugin for one request and returns its `ok` fields.
+    /// Runs the plugin for one request and returns its `ok` fields. The plugin runs
+    /// under [`crate::child`]'s rules: its own process group, killed at the timeout,
+    /// lines capped, every known secret redacted from what it says.
     async fn call(
         &self,
         request: Request<'_>,
-        secret: Option<&str>,
     ) -> Result<serde_json::Map<String, serde_json::Value>, SinkError> {
-        let redact = |text: &str| match secret {
-            Some(s) if !s.is_empty() => text.replace(s, "[REDACTED]"),
-            _ => text.to_owned(),
-        };
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(&self.args)
             // Secrets go over stdin only: not even the caller's AWS keys are passed on.
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .env_remove("AWS_SESSION_TOKEN")
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
+            .stdout(Stdio::piped());
+        let deadline = Instant::now() + self.timeout;
+        let mut child = Child::spawn(&mut command, deadline)
             .map_err(|e| self.failure(format!("cannot start it: {e}")))?;
-        let mut stdin = child.stdin.take().expect("piped");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-        // Read stderr all along, so a chatty plugin never blocks on a full pipe.
-        let mut stderr = child.stderr.take().expect("piped");
-        let stderr_task = tokio::spawn(async move {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text).await;
-            text
-        });
-        let line = serde_json::to_string(&Envelope {
-            v: protocol::VERSION,
-            request,
-        })
-        .expect("plain data");
-        let line = zeroize::Zeroizing::new(line);
-
-        let exchange = async {
-            let mut hello = String::new();
-            stdout
-                .read_line(&mut hello)
-                .await
-                .map_err(|e| format!("cannot read its hello: {e}"))?;
-            let hello: Hello = serde_json::from_str(&hello).map_err(|_| {
-                "its first line is not a protocol hello like {\"v\":[1]}".to_owned()
-            })?;
-            if !hello.v.contains(&protocol::VERSION) {
-                return Err(format!(
-                    "it speaks protocol versions {:?}; rekey speaks {}",
-                    hello.v,
-                    protocol::VERSION
-                ));
-            }
-            stdin
-                .write_all(line.as_bytes())
-                .await
-                .map_err(|e| format!("cannot send the request: {e}"))?;
-            stdin
-                .write_all(b"\n")
-                .await
-                .map_err(|e| format!("cannot send the request: {e}"))?;
-            drop(stdin);
-            let mut answer = String::new();
-            stdout
-                .read_line(&mut answer)
-                .await
-                .map_err(|e| format!("cannot read its answer: {e}"))?;
-            let answer = zeroize::Zeroizing::new(answer);
-            match serde_json::from_str::<Response>(&answer) {
-                Ok(Response::Ok(fields)) => Ok(fields),
-                Ok(Response::Error(e)) if e.kind.as_deref() == Some("unsupported") => Err(format!(
-                    "it does not support this operation: {}",
-                    redact(&e.message)
-                )),
-                Ok(Response::Error(e)) => Err(redact(&e.message)),
-                Err(_) if answer.trim().is_empty() => Err("it exited without answering".to_owned()),
-                Err(_) => Err("its answer is not valid protocol JSON".to_owned()),
-            }
-        };
-        let result = tokio::time::timeout(self.timeout, exchange).await;
-        let status = match &result {
-            Ok(_) => tokio::time::timeout(self.timeout, child.wait())
-                .await
-                .ok()
-                .and_then(Result::ok),
-            Err(_) => {
-                let _ = child.kill().await;
-                None
-            }
-        };
-        let err_text = match tokio::time::timeout(Duration::from_secs(1), stderr_task).await {
-            Ok(Ok(text)) => redact(text.trim()),
-            _ => String::new(),
-        };
+        let stdin = child.stdin().expect("piped");
+        let stdout = BufReader::new(child.stdout().expect("piped"));
+        let line = zeroize::Zeroizing::new(
+            serde_json::to_string(&Envelope {
+                v: protocol::VERSION,
+                request,
+            })
+            .expect("plain data"),
+        );
+        let result = tokio::time::timeout_at(deadline, exchange(stdin, stdout, &line)).await;
+        let finished = child.finish().await;
         let with_stderr = |message: String| {
-            if err_text.is_empty() {
+            if finished.stderr.is_empty() {
                 message
             } else {
-                format!("{message}; its stderr: {err_text}")
+                format!("{message}; its stderr: {}", finished.stderr)
             }
         };
         match result {
@@ -169,11 +106,49 @@ impl Plugin {
                 Err(self.failure(with_stderr(format!("no answer within {:?}", self.timeout))))
             }
             Ok(Err(message)) => Err(self.failure(with_stderr(message))),
-            Ok(Ok(_)) if status.is_some_and(|s| !s.success()) => Err(self.failure(with_stderr(
-                format!("it answered but exited with {}", status.expect("checked")),
-            ))),
+            Ok(Ok(_)) if finished.status.is_some_and(|s| !s.success()) => {
+                let status = finished.status.expect("checked");
+                Err(self.failure(with_stderr(format!("it answered but exited with {status}"))))
+            }
             Ok(Ok(fields)) => Ok(fields),
         }
+    }
+}
+
+/// The protocol exchange: the plugin's hello, rekey's request, the plugin's answer.
+async fn exchange(
+    mut stdin: tokio::process::ChildStdin,
+    mut stdout: BufReader<tokio::process::ChildStdout>,
+    request: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let hello = child::read_line(&mut stdout)
+        .await
+        .map_err(|e| format!("cannot read its hello: {e}"))?;
+    let hello: Hello = serde_json::from_str(&hello)
+        .map_err(|_| "its first line is not a protocol hello like {\"v\":[1]}".to_owned())?;
+    if !hello.v.contains(&protocol::VERSION) {
+        return Err(format!(
+            "it speaks protocol versions {:?}; rekey speaks {}",
+            hello.v,
+            protocol::VERSION
+        ));
+    }
+    let send = |e: std::io::Error| format!("cannot send the request: {e}");
+    stdin.write_all(request.as_bytes()).await.map_err(send)?;
+    stdin.write_all(b"\n").await.map_err(send)?;
+    drop(stdin);
+    let answer = child::read_line(&mut stdout)
+        .await
+        .map_err(|e| format!("cannot read its answer: {e}"))?;
+    match serde_json::from_str::<Response>(&answer) {
+        Ok(Response::Ok(fields)) => Ok(fields),
+        Ok(Response::Error(e)) if e.kind.as_deref() == Some("unsupported") => Err(format!(
+            "it does not support this operation: {}",
+            child::redact(&e.message)
+        )),
+        Ok(Response::Error(e)) => Err(child::redact(&e.message)),
+        Err(_) if answer.trim().is_empty() => Err("it exited without answering".to_owned()),
+        Err(_) => Err("its answer is not valid protocol JSON".to_owned()),
     }
 }
 
@@ -196,7 +171,7 @@ impl Sink for Plugin {
     }
 
     async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
-        let fields = self.call(Request::Read, None).await?;
+        let fields = self.call(Request::Read).await?;
         let Some(id) = string_field(&fields, "access_key_id") else {
             return Ok(None);
         };
@@ -215,21 +190,26 @@ impl Sink for Plugin {
     }
 
     async fn read_id(&self) -> Result<Option<String>, SinkError> {
-        Ok(string_field(
-            &self.call(Request::Read, None).await?,
-            "access_key_id",
-        ))
+        let id = string_field(&self.call(Request::Read).await?, "access_key_id");
+        match id {
+            // Never shown if it cannot be an id: it may be a secret in the wrong field.
+            Some(id) if !AccessKey::is_plausible_id(&id) => Err(self.failure(
+                "its `access_key_id` is not of the form AKIA… (upper-case letters and digits)"
+                    .into(),
+            )),
+            id => Ok(id),
+        }
     }
 
     async fn check(&self) -> Result<(), SinkError> {
-        if let Ok(fields) = self.call(Request::Describe, None).await {
+        if let Ok(fields) = self.call(Request::Describe).await {
             if let Some(text) = string_field(&fields, "description") {
                 let _ = self
                     .description
                     .set(text.lines().next().unwrap_or_default().to_owned());
             }
         }
-        self.call(Request::Check, None).await.map(|_| ())
+        self.call(Request::Check).await.map(|_| ())
     }
 
     async fn snapshot(&self) -> Result<Snapshot, SinkError> {
@@ -243,7 +223,7 @@ impl Sink for Plugin {
             access_key_id: key.id(),
             secret_access_key: secret,
         };
-        let fields = self.call(request, Some(secret)).await?;
+        let fields = self.call(request).await?;
         let undo = fields
             .get("undo")
             .cloned()
@@ -252,14 +232,18 @@ impl Sink for Plugin {
         Ok(Some(Snapshot::Bytes(bytes.to_vec().into())))
     }
 
-    async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError> {
+    async fn restore(&self, snapshot: &Snapshot, _written: &AccessKey) -> Result<(), SinkError> {
+        // The plugin's own undo data says what to undo.
         let undo = match snapshot {
             Snapshot::Absent => serde_json::Value::Null,
             Snapshot::Bytes(bytes) => {
                 serde_json::from_slice(bytes.expose_secret()).unwrap_or(serde_json::Value::Null)
             }
         };
-        self.call(Request::Restore { undo: &undo }, None)
+        // The undo data may hold the previous key in any field: redact all of it from
+        // whatever the plugin says.
+        child::remember_strings(&undo);
+        self.call(Request::Restore { undo: &undo })
             .await
             .map(|_| ())
     }

@@ -59,9 +59,9 @@ async fn the_example_plugin_round_trips() {
             .expose_secret(),
         SECRET
     );
-    plugin.restore(&undo).await.unwrap();
+    plugin.restore(&undo, &key()).await.unwrap();
     assert!(!store.exists(), "restored to 'no file'");
-    plugin.restore(&snapshot).await.unwrap(); // `null` undo: nothing to do
+    plugin.restore(&snapshot, &key()).await.unwrap(); // `null` undo: nothing to do
 }
 
 #[tokio::test]
@@ -140,7 +140,7 @@ async fn the_github_example_describes_itself_without_gh() {
         vec!["--repo".into(), "me/app".into()],
         DEFAULT_TIMEOUT,
     );
-    let fields = plugin.call(Request::Describe, None).await.unwrap();
+    let fields = plugin.call(Request::Describe).await.unwrap();
     assert_eq!(
         fields["description"],
         "GitHub Actions secrets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY of me/app"

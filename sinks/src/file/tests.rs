@@ -219,7 +219,7 @@ async fn the_sink_round_trips_and_refuses_a_missing_file() {
     sink.write(&key()).await.unwrap();
     let read = sink.read().await.unwrap().unwrap();
     assert_eq!((read.id(), read.secret().expose_secret()), (ID, SECRET));
-    sink.restore(&snapshot).await.unwrap();
+    sink.restore(&snapshot, &key()).await.unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     assert_eq!(
         Format::from_extension(Path::new("x.YML")),

@@ -183,7 +183,9 @@ impl Sink for Keyring {
         Ok(None)
     }
 
-    async fn restore(&self, snapshot: &Snapshot) -> Result<(), SinkError> {
+    async fn restore(&self, snapshot: &Snapshot, _written: &AccessKey) -> Result<(), SinkError> {
+        // The entry is one value that only rekey writes: putting it back whole undoes
+        // exactly rekey's write.
         let previous = match snapshot {
             Snapshot::Absent => None,
             Snapshot::Bytes(bytes) => Some(Zeroizing::new(

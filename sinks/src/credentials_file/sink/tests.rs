@@ -53,7 +53,7 @@ async fn write_then_restore_is_byte_identical_and_keeps_the_mode() {
         fs::metadata(&path).unwrap().permissions().mode() & 0o777,
         0o640
     );
-    sink.restore(&snapshot).await.unwrap();
+    sink.restore(&snapshot, &key()).await.unwrap();
     assert_eq!(fs::read_to_string(&path).unwrap(), OLD);
 }
 
@@ -69,7 +69,7 @@ async fn restoring_an_absent_file_removes_it() {
         fs::metadata(&path).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    sink.restore(&snapshot).await.unwrap();
+    sink.restore(&snapshot, &key()).await.unwrap();
     assert!(!path.exists());
 }
 
@@ -131,4 +131,69 @@ async fn a_failed_write_leaves_the_file_unchanged() {
         .unwrap_err();
     assert!(err.to_string().contains("more than once"), "{err}");
     assert_eq!(fs::read_to_string(&path).unwrap(), text);
+}
+
+const TWO: &str = "# two profiles, one file\n[a]\naws_access_key_id = AKIAAOLD000000000001\naws_secret_access_key = a/old\n\n[b]\naws_access_key_id = AKIABOLD000000000001\naws_secret_access_key = b/old\n";
+
+fn key_b() -> AccessKey {
+    AccessKey::new("AKIABNEW000000000001", "b+new/Key".into()).unwrap()
+}
+
+#[tokio::test]
+async fn restoring_one_section_keeps_what_another_rotation_wrote_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    fs::write(&path, TWO).unwrap();
+    let (a, b) = (
+        CredentialsFile::new(&path, "a"),
+        CredentialsFile::new(&path, "b"),
+    );
+    let before_a = a.snapshot().await.unwrap();
+    a.write(&key()).await.unwrap();
+    b.write(&key_b()).await.unwrap();
+    // Undoing a's rotation must not put b's old (deactivated) key back.
+    a.restore(&before_a, &key()).await.unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        TWO.replace("AKIABOLD000000000001", "AKIABNEW000000000001")
+            .replace("b/old", "b+new/Key")
+    );
+    // Restoring again changes nothing (a holds its old key already).
+    a.restore(&before_a, &key()).await.unwrap();
+    assert_eq!(
+        a.read().await.unwrap().unwrap().id(),
+        "AKIAAOLD000000000001"
+    );
+}
+
+#[tokio::test]
+async fn a_place_changed_since_is_refused_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    fs::write(&path, TWO).unwrap();
+    let a = CredentialsFile::new(&path, "a");
+    let before = a.snapshot().await.unwrap();
+    a.write(&key()).await.unwrap();
+    // Someone put yet another key in [a].
+    a.write(&key_b()).await.unwrap();
+    let changed = fs::read_to_string(&path).unwrap();
+    let err = a.restore(&before, &key()).await.unwrap_err().to_string();
+    assert!(err.contains("no longer holds the key rekey wrote"), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), changed);
+}
+
+#[tokio::test]
+async fn a_file_that_did_not_exist_is_removed_only_if_nobody_wrote_it_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    let (a, b) = (
+        CredentialsFile::new(&path, "a"),
+        CredentialsFile::new(&path, "b"),
+    );
+    let absent = a.snapshot().await.unwrap();
+    a.write(&key()).await.unwrap();
+    b.write(&key_b()).await.unwrap();
+    let err = a.restore(&absent, &key()).await.unwrap_err().to_string();
+    assert!(err.contains("held no key before"), "{err}");
+    assert!(path.exists(), "b's key is not deleted with the file");
 }

@@ -1,0 +1,110 @@
+//! Keys an unanswered `CreateAccessKey` may have left: which of them rekey may delete.
+//!
+//! When `CreateAccessKey` gets no answer (a lost response, a reset connection, a crash
+//! before the secret reached the journal), IAM may have created a key whose secret
+//! nobody has. Such a key must go (it takes one of the user's two slots and nobody can
+//! use it), but a key that merely *appeared* since planning may be someone else's: the
+//! user may have rotated by hand after a crash, and the next run must not delete the key
+//! that is now in their credentials file (with that very key signing the deletion).
+//!
+//! So a stranger is deleted only if all of these hold, and is otherwise kept, with a
+//! note saying why:
+//! - no sink of the profile holds it (read back now);
+//! - IAM says it was created within the create call's time window (with a margin for
+//!   clock skew between this machine and AWS);
+//! - IAM has no record of it ever being used.
+
+use std::time::{Duration, SystemTime};
+
+use crate::aws::{Caller, KeyMeta};
+use crate::profile::ProfileSpec;
+use crate::time;
+
+/// Clock skew tolerated between this machine and IAM's `CreateDate` (SigV4 itself
+/// refuses requests more than 5 minutes off).
+const SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// When the unanswered call may have created a key: from when it was sent to when it
+/// was given up (or, after a crash, a bound on how long it could have run).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    /// When the call was sent.
+    pub from: SystemTime,
+    /// When it ended, at the latest.
+    pub to: SystemTime,
+}
+
+impl Window {
+    fn contains(&self, created: SystemTime) -> bool {
+        let from = self.from.checked_sub(SKEW).unwrap_or(self.from);
+        created >= from && created <= self.to + SKEW
+    }
+}
+
+/// Deletes each key of `user` not in `existing` that is provably the unanswered call's
+/// (see the module docs), signing with `caller`; keeps and reports the others. `Err`
+/// only if a read or a deletion failed.
+pub(crate) async fn delete_strangers(
+    caller: &Caller,
+    spec: &ProfileSpec,
+    user: &str,
+    keys: &[KeyMeta],
+    existing: &[String],
+    window: Window,
+    actions: &mut Vec<String>,
+) -> Result<(), String> {
+    for key in keys.iter().filter(|k| !existing.contains(&k.id)) {
+        match why_not_ours(caller, spec, key, window).await? {
+            Some(reason) => actions.push(format!(
+                "kept key {}, which appeared during the unanswered create: {reason}; delete it by hand if nobody uses it",
+                key.id
+            )),
+            None => {
+                caller.delete_key(user, &key.id).await.map_err(|e| {
+                    format!(
+                        "key {} was created without its secret and cannot be deleted: {e}",
+                        key.id
+                    )
+                })?;
+                actions.push(format!("deleted key {} whose secret never arrived", key.id));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `None` if `key` is provably the unanswered call's; else why it may be someone's.
+async fn why_not_ours(
+    caller: &Caller,
+    spec: &ProfileSpec,
+    key: &KeyMeta,
+    window: Window,
+) -> Result<Option<String>, String> {
+    for sink in &spec.sinks {
+        match sink.read_id().await {
+            Ok(Some(id)) if id == key.id => {
+                return Ok(Some(format!("{} holds it", sink.describe())))
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Ok(Some(format!(
+                    "cannot tell whether {} holds it ({e})",
+                    sink.describe()
+                )))
+            }
+        }
+    }
+    if !window.contains(key.created) {
+        return Ok(Some(format!(
+            "it was created {}, not while rekey's create call ran",
+            time::rfc3339(key.created)
+        )));
+    }
+    let used = caller
+        .last_used(&key.id)
+        .await
+        .map_err(|e| format!("cannot check key {}: {e}", key.id))?;
+    Ok(used
+        .date
+        .map(|date| format!("it was used on {}", time::rfc3339(date))))
+}
