@@ -448,7 +448,7 @@ impl StateDir {
         }
         let path = dir.join(index.to_string());
         match self.read(&path)? {
-            Some(bytes) => Ok(Snapshot::Bytes(bytes.into())),
+            Some(bytes) => Ok(Snapshot::Bytes(bytes.to_vec().into())),
             None => Err(StateError {
                 action: "read backup",
                 path,

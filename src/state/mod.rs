@@ -136,9 +136,11 @@ impl StateDir {
         })
     }
 
-    fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    /// A state file's bytes (a journal holds secrets: zeroized on drop), `None` if it
+    /// does not exist.
+    fn read(&self, path: &Path) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StateError> {
         match read_no_follow(path) {
-            Ok(bytes) => Ok(Some(bytes)),
+            Ok(bytes) => Ok(Some(zeroize::Zeroizing::new(bytes))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StateError {
                 action: "read",
@@ -178,7 +180,9 @@ fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
         .read(true)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)?;
-    let mut bytes = Vec::new();
+    // Sized up front, so no reallocation leaves a copy of a secret behind.
+    let size = file.metadata().map_or(0, |m| m.len() as usize);
+    let mut bytes = Vec::with_capacity(size + 1);
     file.read_to_end(&mut bytes)?;
     Ok(bytes)
 }

@@ -177,10 +177,10 @@ fn verify(before: &str, after: &str, section: &str, key: &AccessKey) -> Result<(
     let mut expected = read(before)?;
     let got = read(after)?;
     let target = expected.profiles.entry(section.to_owned()).or_default();
-    target.insert(ACCESS_KEY_ID.into(), key.id().into());
+    target.insert(ACCESS_KEY_ID.into(), Zeroizing::new(key.id().to_owned()));
     target.insert(
         SECRET_ACCESS_KEY.into(),
-        key.secret().expose_secret().into(),
+        Zeroizing::new(key.secret().expose_secret().to_owned()),
     );
     if got == expected {
         Ok(())

@@ -11,7 +11,9 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+
 use std::ops::Range;
+use zeroize::Zeroizing;
 
 const WHITESPACE: &[char] = &[' ', '\t'];
 const COMMENT: &[char] = &['#', ';'];
@@ -252,8 +254,9 @@ pub fn section_name(raw_name: &str, kind: FileKind) -> SectionName<'_> {
     }
 }
 
-/// Properties by lowercased key.
-pub type Properties = BTreeMap<String, String>;
+/// Properties by lowercased key. The values include every secret of the file, so they
+/// are zeroized when the map is dropped.
+pub type Properties = BTreeMap<String, Zeroizing<String>>;
 
 /// What the SDK would see after reading several files (config first, then credentials).
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -290,7 +293,8 @@ pub fn merged_profiles(files: &[(FileKind, &ProfileFile<'_>)]) -> Merged {
             let properties = target.or_default();
             for property in &section.properties {
                 if is_valid_identifier(&property.key) {
-                    properties.insert(property.key.to_string(), property.value.to_string());
+                    let value = Zeroizing::new(property.value.to_string());
+                    properties.insert(property.key.to_string(), value);
                 }
             }
         }

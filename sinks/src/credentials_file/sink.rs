@@ -80,11 +80,11 @@ impl TextFormat for Section {
             || self.describe(path),
             Value {
                 name: ACCESS_KEY_ID,
-                value: profile.get(ACCESS_KEY_ID).map(String::as_str),
+                value: profile.get(ACCESS_KEY_ID).map(|v| v.as_str()),
             },
             Value {
                 name: SECRET_ACCESS_KEY,
-                value: profile.get(SECRET_ACCESS_KEY).map(String::as_str),
+                value: profile.get(SECRET_ACCESS_KEY).map(|v| v.as_str()),
             },
         )
     }

@@ -1,6 +1,7 @@
 //! Setting the two variables of a `.env` text, keeping every other byte.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::ops::Range;
 
 use secrecy::ExposeSecret;
@@ -102,7 +103,10 @@ pub fn set_key(
     for (name, value) in values {
         let matches: Vec<_> = found.iter().filter(|a| a.key == name).collect();
         match matches.as_slice() {
-            [] => appended.push_str(&format!("{export}{name}='{value}'{newline}")),
+            // Written straight into the zeroized buffer: no temporary holds the secret.
+            [] => {
+                let _ = write!(*appended, "{export}{name}='{value}'{newline}");
+            }
             [one] => {
                 let written = match one.quoting {
                     Quoting::Plain => value.to_owned(),

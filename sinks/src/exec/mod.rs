@@ -171,11 +171,16 @@ impl Sink for Plugin {
     }
 
     async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
-        let fields = self.call(Request::Read).await?;
+        let mut fields = self.call(Request::Read).await?;
         let Some(id) = string_field(&fields, "access_key_id") else {
             return Ok(None);
         };
-        let secret = string_field(&fields, "secret_access_key").ok_or_else(|| {
+        // Moved out of the answer, never copied: the one copy is zeroized on drop.
+        let secret = match fields.remove("secret_access_key") {
+            Some(serde_json::Value::String(secret)) => Some(secret),
+            _ => None,
+        };
+        let secret = secret.ok_or_else(|| {
             self.failure(
                 "it gives the key id but not the secret, so it cannot be a profile's first sink"
                     .into(),
@@ -223,11 +228,8 @@ impl Sink for Plugin {
             access_key_id: key.id(),
             secret_access_key: secret,
         };
-        let fields = self.call(request).await?;
-        let undo = fields
-            .get("undo")
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
+        let mut fields = self.call(request).await?;
+        let undo = fields.remove("undo").unwrap_or(serde_json::Value::Null);
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&undo).expect("JSON value"));
         Ok(Some(Snapshot::Bytes(bytes.to_vec().into())))
     }

@@ -77,7 +77,7 @@ impl Format {
         match (self, quote) {
             (Self::Json, _) => format!("\"{value}\""),
             (Self::Yaml, Quote::None)
-                if yaml::to_value(&format!("v: {value}")).ok()
+                if yaml::to_value(&Zeroizing::new(format!("v: {value}"))).ok()
                     == Some(serde_json::json!({ "v": value })) =>
             {
                 value.to_owned()

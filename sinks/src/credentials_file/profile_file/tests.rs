@@ -23,7 +23,7 @@ fn to_map(value: &Value) -> BTreeMap<String, Properties> {
             .as_object()
             .unwrap()
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned().into()))
             .collect();
         out.insert(name.clone(), props);
     }
@@ -75,4 +75,14 @@ fn errors_name_the_line_but_never_its_text() {
     let err = parse("[dev]\naws_secret_access_key wJalrXUtnFEMI\n").unwrap_err();
     assert_eq!(err.line, 2);
     assert!(!err.to_string().contains("wJalr"), "{err}");
+}
+
+/// Every value the reader keeps (secrets among them) is zeroized when dropped: the map
+/// holds `Zeroizing<String>`, checked here by type.
+#[test]
+fn property_values_are_zeroizing() {
+    let file = parse("[dev]\naws_secret_access_key = s3cret/Value\n").unwrap();
+    let merged = merged_profiles(&[(FileKind::Credentials, &file)]);
+    let value: &zeroize::Zeroizing<String> = &merged.profiles["dev"]["aws_secret_access_key"];
+    assert_eq!(value.as_str(), "s3cret/Value");
 }
