@@ -389,14 +389,7 @@ impl Run<'_> {
                 };
                 return Err(match self.delete_unknown_keys(&existing, window).await {
                     Ok(()) => self.abandon(journal, reason).await,
-                    Err(failure) => {
-                        let journal = journal.path().to_owned();
-                        self.fail(FailureKind::RollbackIncomplete {
-                            reason,
-                            failures: vec![failure],
-                            journal,
-                        })
-                    }
+                    Err(failure) => self.incomplete(&journal, reason, failure),
                 });
             }
         };
@@ -411,14 +404,11 @@ impl Run<'_> {
                     self.actions.push(format!("deleted new key {}", key.id()));
                     self.abandon(journal, reason).await
                 }
-                Err(delete) => self.fail(FailureKind::RollbackIncomplete {
-                    reason,
-                    failures: vec![format!(
-                        "the new key {} could not be deleted: {delete}",
-                        key.id()
-                    )],
-                    journal: journal.path().to_owned(),
-                }),
+                Err(delete) => {
+                    let failure =
+                        format!("the new key {} could not be deleted: {delete}", key.id());
+                    self.incomplete(&journal, reason, failure)
+                }
             });
         }
         crash::point("key-recorded");
@@ -480,14 +470,22 @@ impl Run<'_> {
                 }
                 self.fail(FailureKind::RolledBack(reason))
             }
-            Err(failure) => {
-                let journal = journal.path().to_owned();
-                self.fail(FailureKind::RollbackIncomplete {
-                    reason,
-                    failures: vec![failure],
-                    journal,
-                })
-            }
+            Err(failure) => self.incomplete(&journal, reason, failure),
         }
+    }
+
+    /// A failure whose undoing failed: `journal` keeps what is needed to finish it.
+    fn incomplete(
+        &mut self,
+        journal: &Journal,
+        reason: String,
+        failure: String,
+    ) -> RotationFailure {
+        let journal = journal.path().to_owned();
+        self.fail(FailureKind::RollbackIncomplete {
+            reason,
+            failures: vec![failure],
+            journal,
+        })
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::proxy::FaultProxy;
-use crate::state_dir::stubborn_plugin;
+use crate::state_dir::stuck_profile;
 use crate::support::*;
 
 #[test]
@@ -198,22 +198,11 @@ fn one_stuck_rotation_does_not_stop_the_others() {
     let stuck_key = moto().create_user(&stuck);
     let other_key = moto().create_user(&other);
     home.write_credentials(&(section(&stuck, &stuck_key) + &section(&other, &other_key)));
-    let store = format!(
-        "{{\"access_key_id\": \"{}\", \"secret_access_key\": \"{}\"}}",
-        stuck_key.id, stuck_key.secret
-    );
-    home.write("project/store.json", &store);
-    let flag = home.path("project/sealed");
-    std::fs::write(&flag, "").unwrap();
-    let plugin = stubborn_plugin(&home, &flag);
     // `stuck`'s check fails and its plugin refuses to restore: its journal stays.
+    let stuck_yaml = stuck_profile(&home, &stuck, &stuck_key).yaml;
     home.write(
         "project/rekey.yaml",
-        &format!(
-            "version: 1\nprofiles:\n  {stuck}:\n    verify: {{ command: [\"false\"] }}\n    sinks:\n\
-             \x20     - type: credentials_file\n      - type: exec\n        command: ['{plugin}', store.json]\n\
-             \x20 {other}: {{}}\n"
-        ),
+        &format!("version: 1\nprofiles:\n{stuck_yaml}  {other}: {{}}\n"),
     );
     home.rekey(&["apply", "--yes"])
         .code(1)

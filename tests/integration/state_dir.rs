@@ -178,12 +178,18 @@ sys.stdout.write(out)
     path.display().to_string()
 }
 
-#[test]
-fn a_sink_that_cannot_be_restored_keeps_the_new_key_and_the_journal_until_recover() {
-    let home = Home::new();
-    let user = unique("stubborn");
-    let key = moto().create_user(&user);
-    home.write_credentials(&section(&user, &key));
+/// A profile that gets stuck: its check fails once every sink is written, and its
+/// plugin (a [`stubborn_plugin`] whose store starts holding `key`) refuses to restore
+/// while the flag file exists. Returns the profile as manifest YAML (indented for
+/// `profiles:`), the flag, the plugin's path and the store's original text.
+pub struct Stuck {
+    pub yaml: String,
+    pub flag: std::path::PathBuf,
+    pub plugin: String,
+    pub store: String,
+}
+
+pub fn stuck_profile(home: &Home, user: &str, key: &TestKey) -> Stuck {
     let store = format!(
         "{{\"access_key_id\": \"{}\", \"secret_access_key\": \"{}\"}}",
         key.id, key.secret
@@ -191,14 +197,34 @@ fn a_sink_that_cannot_be_restored_keeps_the_new_key_and_the_journal_until_recove
     home.write("project/store.json", &store);
     let flag = home.path("project/sealed");
     std::fs::write(&flag, "").unwrap();
-    let plugin = stubborn_plugin(&home, &flag);
-    // The verification fails after every sink is written, so the rotation is undone.
+    let plugin = stubborn_plugin(home, &flag);
+    let yaml = format!(
+        "  {user}:\n    verify: {{ command: [\"false\"] }}\n    sinks:\n\
+         \x20     - type: credentials_file\n      - type: exec\n        command: ['{plugin}', store.json]\n"
+    );
+    Stuck {
+        yaml,
+        flag,
+        plugin,
+        store,
+    }
+}
+
+#[test]
+fn a_sink_that_cannot_be_restored_keeps_the_new_key_and_the_journal_until_recover() {
+    let home = Home::new();
+    let user = unique("stubborn");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let Stuck {
+        yaml,
+        flag,
+        plugin,
+        store,
+    } = stuck_profile(&home, &user, &key);
     home.write(
         "project/rekey.yaml",
-        &format!(
-            "version: 1\nprofiles:\n  {user}:\n    verify: {{ command: [\"false\"] }}\n    sinks:\n\
-             \x20     - type: credentials_file\n      - type: exec\n        command: ['{plugin}', store.json]\n"
-        ),
+        &format!("version: 1\nprofiles:\n{yaml}"),
     );
     let run = home.rekey(&["apply", "--yes"]).code(1);
     let stdout = &run.stdout;
