@@ -1,36 +1,26 @@
 //! rekey: rotate AWS IAM access keys everywhere they are stored, safely, in one command.
 //!
-//! The engine. Reading order: [`manifest`] and [`discovery`] say *which* profiles and
-//! sinks; [`planner`] inspects IAM and the sinks and produces a [`plan::Plan`] (read-only);
-//! [`rotation`] carries one profile's plan out as a journaled state machine; [`prune`]
-//! deletes old keys whose grace period has ended. [`cli`] wires it to the command line.
+//! The layers, each importing only the ones below it (ARCHITECTURE.md states the rule):
+//!
+//! ```text
+//! cli        clap arguments, dispatch, exit codes (the only place clap types live)
+//! commands   one module per command: select profiles, plan, confirm, carry out, report
+//! report     what commands print: the versioned JSON types, text, live progress
+//! engine     planning, rotating, undoing, recovering, pruning (IAM, sinks, the journal)
+//! state      the state directory: journal, pending deletions, history, locks
+//! config     the manifest, default mode's discovery, paths, profiles and policies
+//! aws        IAM and STS through the AWS SDK, errors classified
+//! ```
+//!
 //! The sinks themselves live in the `rekey-sinks` crate, which knows nothing of this one.
 
 #![deny(missing_docs)]
 
-pub mod app;
-pub(crate) mod apply;
 pub mod aws;
 pub mod cli;
-pub mod crash;
-pub mod discovery;
-pub mod init;
-pub mod lock;
-pub mod manifest;
-mod orphan;
-pub mod paths;
-pub mod plan;
-pub mod planner;
-pub mod profile;
-pub mod progress;
-pub mod propagation;
-pub mod prune;
-pub mod recovery;
-pub mod render;
-pub mod rollback;
-pub mod rotation;
-mod settle;
-pub mod shared_key;
+pub mod commands;
+pub mod config;
+pub mod engine;
+pub mod report;
 pub mod state;
 pub mod time;
-pub mod verify;

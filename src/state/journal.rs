@@ -13,8 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::Owner;
 use super::{corrupt, off_runtime, StateDir, StateError};
-use crate::shared_key;
 use crate::time::serde_rfc3339;
 
 /// Where a rotation stands. Each variant is recorded before the action it names.
@@ -66,18 +66,9 @@ fn unknown_time() -> SystemTime {
 /// What the journal file holds.
 #[derive(Serialize, Deserialize)]
 pub struct JournalRecord {
-    /// The profile being rotated.
-    pub profile: String,
-    /// Profiles rotated with it because they hold the same key (see
-    /// [`crate::shared_key`]); recovery rebuilds the combined sink list from them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also: Vec<String>,
-    /// The account id.
-    pub account: String,
-    /// The user's ARN.
-    pub user_arn: String,
-    /// The user's name.
-    pub user_name: String,
+    /// Whose rotation it is.
+    #[serde(flatten)]
+    pub owner: Owner,
     /// The key being replaced.
     pub old_key_id: String,
     /// The sinks, described, in order (for people; a plugin describes itself).
@@ -117,12 +108,12 @@ impl JournalRecord {
 
     /// Whether this is `profile`'s rotation (alone or shared).
     pub fn concerns(&self, profile: &str) -> bool {
-        shared_key::is_member(&self.profile, &self.also, profile)
+        self.owner.concerns(profile)
     }
 
     /// The profiles of this rotation, in order.
     pub fn members(&self) -> Vec<String> {
-        shared_key::members(&self.profile, &self.also)
+        self.owner.members()
     }
 }
 
@@ -213,7 +204,7 @@ impl StateDir {
         let existing: JournalRecord =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e))?;
         Ok(Some(Interrupted {
-            user_arn: existing.user_arn,
+            user_arn: existing.owner.user_arn,
             phase: phase_name(&existing.phase),
             path,
         }))
@@ -230,7 +221,7 @@ impl StateDir {
             };
             let record: JournalRecord =
                 serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e))?;
-            let name = StateDir::journal_name(&record.account, &record.user_name);
+            let name = StateDir::journal_name(&record.owner.account, &record.owner.user_name);
             journals.push(Journal {
                 state: self.clone(),
                 backups: self.path(&["backups", &name]),
@@ -280,10 +271,12 @@ impl Journal {
         record: JournalRecord,
         backups: &[Snapshot],
     ) -> Result<Self, BeginError> {
-        if let Some(interrupted) = state.interrupted(&record.account, &record.user_name)? {
+        if let Some(interrupted) =
+            state.interrupted(&record.owner.account, &record.owner.user_name)?
+        {
             return Err(interrupted.into());
         }
-        let name = StateDir::journal_name(&record.account, &record.user_name);
+        let name = StateDir::journal_name(&record.owner.account, &record.owner.user_name);
         let journal = Self {
             state: state.clone(),
             backups: state.path(&["backups", &name]),
@@ -492,11 +485,13 @@ mod tests {
 
     fn record() -> JournalRecord {
         JournalRecord {
-            profile: "dev".into(),
-            also: Vec::new(),
-            account: "123456789012".into(),
-            user_arn: "arn:aws:iam::123456789012:user/alice".into(),
-            user_name: "alice".into(),
+            owner: Owner {
+                profile: "dev".into(),
+                also: Vec::new(),
+                account: "123456789012".into(),
+                user_arn: "arn:aws:iam::123456789012:user/alice".into(),
+                user_name: "alice".into(),
+            },
             old_key_id: "AKIAOLD".into(),
             sinks: vec!["credentials file x [dev]".into()],
             sink_ids: vec!["credentials file x [dev]".into()],

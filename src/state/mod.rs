@@ -8,19 +8,22 @@
 //!   pending/<key-id>.json           an old key deactivated by rekey, and when to delete it
 //!   history/<key-id>/<n>            sink n's content before the rotation that retired
 //!                                   that key (for `rekey rollback`)
-//!   locks/                          lock files (see [`crate::lock`]), holding a pid
+//!   locks/                          lock files (see [`crate::state::lock`]), holding a pid
 //! ```
 //!
 //! Every folder is 0700 and every file is written atomically with mode 0600 (see
 //! [`rekey_sinks::atomic`]); lock files are created 0600 too.
 
 mod journal;
+pub mod lock;
+mod owner;
 mod pending;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub use journal::{Journal, JournalRecord, Phase, StoredKey};
+pub use owner::Owner;
 pub use pending::PendingDeletion;
 
 /// The state directory could not be used.
@@ -65,7 +68,7 @@ impl StateDir {
         }
     }
 
-    /// The same directory, waiting up to `timeout` for locks ([`crate::lock`]).
+    /// The same directory, waiting up to `timeout` for locks ([`crate::state::lock`]).
     pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.lock_timeout = timeout;
         self

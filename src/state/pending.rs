@@ -5,24 +5,16 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::Owner;
 use super::{corrupt, off_runtime, StateDir, StateError};
-use crate::shared_key;
 use crate::time::serde_rfc3339;
 
 /// An old key rekey deactivated and will delete after `delete_after`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingDeletion {
-    /// The profile whose key it was (its current key is used to delete it).
-    pub profile: String,
-    /// Profiles that shared the key and were rotated with `profile`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also: Vec<String>,
-    /// The account id.
-    pub account: String,
-    /// The owning user's ARN.
-    pub user_arn: String,
-    /// The owning user's name.
-    pub user_name: String,
+    /// Whose key it was (the profile's current key is used to delete it).
+    #[serde(flatten)]
+    pub owner: Owner,
     /// The deactivated key.
     pub key_id: String,
     /// When rekey deactivated it.
@@ -36,12 +28,12 @@ pub struct PendingDeletion {
 impl PendingDeletion {
     /// Whether the rotation that retired this key was `profile`'s (alone or shared).
     pub fn concerns(&self, profile: &str) -> bool {
-        shared_key::is_member(&self.profile, &self.also, profile)
+        self.owner.concerns(profile)
     }
 
     /// The profiles of the rotation that retired this key, in order.
     pub fn members(&self) -> Vec<String> {
-        shared_key::members(&self.profile, &self.also)
+        self.owner.members()
     }
 }
 

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rekey::aws::Aws;
-use rekey::planner::{plan_profile, PlanOptions};
-use rekey::profile::{Policy, ProfileSpec};
-use rekey::rotation::{rotate, FailureKind};
+use rekey::config::profile::{Policy, ProfileSpec};
+use rekey::engine::planner::{plan_profile, PlanOptions};
+use rekey::engine::rotation::{rotate, FailureKind};
 use rekey::state::StateDir;
 use rekey_sinks::credentials_file::CredentialsFile;
 use rekey_sinks::{AccessKey, Sink, SinkError, Snapshot};

@@ -3,13 +3,13 @@
 //! made active, every written sink restored, the new key deleted).
 //!
 //! Three callers share them: a rotation that completes or fails in this process
-//! ([`crate::rotation`]), `rekey recover` for a rotation a crash interrupted
-//! ([`crate::recovery`]), and `rekey rollback` ([`crate::rollback`]). Each caller records
+//! ([`crate::engine::rotation`]), `rekey recover` for a rotation a crash interrupted
+//! ([`crate::engine::recovery`]), and `rekey rollback` ([`crate::engine::rollback`]). Each caller records
 //! the journal's phase first (`deactivating_old_key` or `rolling_back`), so a crash in
 //! the middle of either is finished by the next run, the same way.
 //!
 //! Both are written for real AWS, where a new key is not accepted everywhere at once
-//! (see [`crate::propagation`]): every call signed with the new key retries "not yet";
+//! (see [`crate::engine::propagation`]): every call signed with the new key retries "not yet";
 //! undoing reads the user's keys with the old key first, never tries to reactivate a
 //! key that is active, and deletes the new key only when every sink it wrote holds the
 //! old key again.
@@ -19,33 +19,11 @@ use std::time::{Duration, SystemTime};
 use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
-use crate::crash;
-use crate::profile::ProfileSpec;
-use crate::propagation::patiently;
-use crate::state::{Journal, JournalRecord, PendingDeletion, StateDir, StateError};
+use crate::config::profile::ProfileSpec;
+use crate::engine::crash;
+use crate::engine::propagation::patiently;
+use crate::state::{Journal, Owner, PendingDeletion, StateDir, StateError};
 use crate::time;
-
-/// Whose key a rotation replaces, as recorded for a pending deletion.
-#[derive(Debug, Clone)]
-pub(crate) struct Owner {
-    pub profile: String,
-    pub also: Vec<String>,
-    pub account: String,
-    pub user_arn: String,
-    pub user_name: String,
-}
-
-impl Owner {
-    fn of(record: &JournalRecord) -> Self {
-        Self {
-            profile: record.profile.clone(),
-            also: record.also.clone(),
-            account: record.account.clone(),
-            user_arn: record.user_arn.clone(),
-            user_name: record.user_name.clone(),
-        }
-    }
-}
 
 /// Completes the rotation `journal` records (its phase already `deactivating_old_key`):
 /// deactivates the old key, signed with the new key, and deletes it now (grace 0) or
@@ -64,7 +42,7 @@ pub(crate) async fn forward(
     let patience = spec.policy.propagation.timeout;
     crash::point("deactivating");
     patiently(patience, || {
-        new.set_active(&record.user_name, &record.old_key_id, false)
+        new.set_active(&record.owner.user_name, &record.old_key_id, false)
     })
     .await
     .map_err(|e| format!("cannot deactivate the old key {}: {e}", record.old_key_id))?;
@@ -73,9 +51,9 @@ pub(crate) async fn forward(
         record.old_key_id
     ));
     crash::point("deactivated");
-    let owner = Owner::of(record);
+    let owner = &record.owner;
     let grace = spec.policy.grace;
-    let retired = retire_old_key(state, &new, &owner, &record.old_key_id, grace, patience).await;
+    let retired = retire_old_key(state, &new, owner, &record.old_key_id, grace, patience).await;
     crash::point("retired");
     Ok(match retired {
         Ok(action) => {
@@ -98,7 +76,7 @@ pub(crate) async fn back(
     actions: &mut Vec<String>,
 ) -> Result<(), String> {
     let record = journal.record();
-    let user = record.user_name.as_str();
+    let user = record.owner.user_name.as_str();
     let old_id = record.old_key_id.as_str();
     let patience = spec.policy.propagation.timeout;
     let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
@@ -245,11 +223,7 @@ pub(crate) async fn retire_old_key(
         }
     }
     let pending = PendingDeletion {
-        profile: owner.profile.clone(),
-        also: owner.also.clone(),
-        account: owner.account.clone(),
-        user_arn: owner.user_arn.clone(),
-        user_name: owner.user_name.clone(),
+        owner: owner.clone(),
         key_id: old_key_id.to_owned(),
         deactivated_at: now,
         delete_after: now + grace,

@@ -6,9 +6,9 @@ use std::path::Path;
 use rekey_sinks::credentials_file::profile_file::{self, FileKind, SectionName};
 use rekey_sinks::credentials_file::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN};
 
-use crate::manifest::default_sink;
-use crate::paths::Paths;
-use crate::profile::{Policy, ProfileSpec};
+use crate::config::manifest::default_sink;
+use crate::config::paths::Paths;
+use crate::config::profile::{Policy, ProfileSpec};
 
 /// A profile rekey will not rotate, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::discovery::Discovered;
+use crate::config::discovery::Discovered;
 
 /// The text of a starter `rekey.yaml` for the profiles default mode found.
 pub fn starter_manifest(found: &Discovered) -> String {

@@ -9,9 +9,11 @@
 //! Each phase is written to the [`Journal`] before its action, the new secret is in the
 //! journal before any sink sees it, and every sink's old content is backed up before it
 //! is written. Both endings, completing (old key deactivated and retired) and undoing
-//! (old key active, sinks restored, new key deleted), are [`crate::settle`]'s, shared
+//! (old key active, sinks restored, new key deleted), are [`crate::engine::rotation::settle`]'s, shared
 //! with recovery and `rekey rollback`. If undoing fails, the journal is kept, so
 //! nothing is ever lost.
+
+pub(crate) mod settle;
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -19,16 +21,16 @@ use std::time::SystemTime;
 use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
-use crate::crash;
-use crate::lock::{self, LockName};
-use crate::orphan;
-use crate::plan::{ProfilePlan, Step};
-use crate::planner::RotationInput;
-use crate::profile::ProfileSpec;
-use crate::propagation;
-use crate::settle;
-use crate::state::{Journal, JournalRecord, Phase, StateDir, StoredKey};
-use crate::verify;
+use crate::config::profile::ProfileSpec;
+use crate::engine::crash;
+use crate::engine::orphan;
+use crate::engine::plan::{ProfilePlan, Step};
+use crate::engine::planner::RotationInput;
+use crate::engine::propagation;
+use crate::state::lock::{self, LockName};
+
+use crate::engine::verify;
+use crate::state::{Journal, JournalRecord, Owner, Phase, StateDir, StoredKey};
 
 /// Where a running rotation is, for live progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +114,7 @@ pub enum FailureKind {
     },
 }
 
-/// Runs one rotation. `plan` and `input` come from [`crate::planner::plan_profile`];
+/// Runs one rotation. `plan` and `input` come from [`crate::engine::planner::plan_profile`];
 /// `progress` is told each stage as it begins.
 pub async fn rotate(
     aws: &Aws,
@@ -134,11 +136,13 @@ pub async fn rotate(
         actions: Vec::new(),
     };
     let record = JournalRecord {
-        profile: spec.name.clone(),
-        also: spec.also.clone(),
-        account: input.identity.account.clone(),
-        user_arn: input.identity.arn.clone(),
-        user_name: input.user_name.clone(),
+        owner: Owner {
+            profile: spec.name.clone(),
+            also: spec.also.clone(),
+            account: input.identity.account.clone(),
+            user_arn: input.identity.arn.clone(),
+            user_name: input.user_name.clone(),
+        },
         old_key_id: run.old_key_id.clone(),
         sinks: plan.sinks.iter().map(|s| s.sink.clone()).collect(),
         sink_ids: spec.sinks.iter().map(|s| s.id()).collect(),
@@ -149,7 +153,11 @@ pub async fn rotate(
     };
     // No other rekey may rotate this user meanwhile.
     progress(Stage::WaitingForUser);
-    let user_lock = LockName::user(&record.account, &record.user_name, &record.user_arn);
+    let user_lock = LockName::user(
+        &record.owner.account,
+        &record.owner.user_name,
+        &record.owner.user_arn,
+    );
     let _user = lock::acquire(state, vec![user_lock], state.lock_timeout())
         .await
         .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;

@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::aws::{AwsError, AwsErrorKind, Caller};
-use crate::profile::Propagation;
+use crate::config::profile::Propagation;
 
 /// First wait after a failure; doubled after each further failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);

@@ -5,11 +5,11 @@ use std::time::{Duration, SystemTime};
 use rekey_sinks::{AccessKey, SinkError};
 
 use crate::aws::{Aws, Identity, KeyMeta, LastUsed};
-use crate::plan::{
+use crate::config::profile::ProfileSpec;
+use crate::engine::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
-use crate::profile::ProfileSpec;
-use crate::shared_key::Conflict;
+use crate::engine::shared_key::Conflict;
 use crate::state::StateDir;
 use crate::time;
 

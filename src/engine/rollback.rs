@@ -4,16 +4,16 @@
 //! content is kept with it (`$STATE/history/<old key>`). Rolling back is then exactly the
 //! "back" branch of recovery: the old key made active again, every sink restored, the
 //! new key deleted. So the command writes a journal in the `rolling_back` phase and lets
-//! [`crate::recovery`] carry it out: a crash midway is finished by the next run.
+//! [`crate::engine::recovery`] carry it out: a crash midway is finished by the next run.
 
 use std::time::SystemTime;
 
 use crate::aws::Aws;
-use crate::lock::{self, LockName};
-use crate::profile::ProfileSpec;
-use crate::recovery::{self, Recovered};
-use crate::shared_key;
-use crate::state::{Journal, JournalRecord, PendingDeletion, Phase, StateDir, StoredKey};
+use crate::config::profile::ProfileSpec;
+use crate::engine::recovery::{self, Recovered};
+use crate::engine::shared_key;
+use crate::state::lock::{self, LockName};
+use crate::state::{Journal, JournalRecord, Owner, PendingDeletion, Phase, StateDir, StoredKey};
 
 /// Why a rollback was refused or failed. Nothing was changed unless the message says so.
 #[derive(Debug, thiserror::Error)]
@@ -79,14 +79,14 @@ pub async fn prepare(
         .ok_or_else(|| refuse(format!("{} holds no key", source.describe())))?;
     let caller = aws.caller(&current);
     let identity = caller.identity().await.map_err(|e| refuse(e.to_string()))?;
-    if identity.arn != pending.user_arn {
+    if identity.arn != pending.owner.user_arn {
         return Err(refuse(format!(
             "its key now belongs to {}, not {}",
-            identity.arn, pending.user_arn
+            identity.arn, pending.owner.user_arn
         )));
     }
     let keys = caller
-        .list_keys(&pending.user_name)
+        .list_keys(&pending.owner.user_name)
         .await
         .map_err(|e| refuse(e.to_string()))?;
     match keys.iter().find(|k| &k.id == old) {
@@ -114,9 +114,9 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
     };
     let pending = &undo.pending;
     let mut locks = vec![LockName::user(
-        &pending.account,
-        &pending.user_name,
-        &pending.user_arn,
+        &pending.owner.account,
+        &pending.owner.user_name,
+        &pending.owner.user_arn,
     )];
     locks.extend(
         spec.sinks
@@ -139,11 +139,11 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| fail(format!("{e}; nothing was changed")))?;
     let record = JournalRecord {
-        profile: spec.name.clone(),
-        also: spec.also.clone(),
-        account: pending.account.clone(),
-        user_arn: pending.user_arn.clone(),
-        user_name: pending.user_name.clone(),
+        owner: Owner {
+            profile: spec.name.clone(),
+            also: spec.also.clone(),
+            ..pending.owner.clone()
+        },
         old_key_id: pending.key_id.clone(),
         sinks: spec.sinks.iter().map(|s| s.describe()).collect(),
         sink_ids: spec.sinks.iter().map(|s| s.id()).collect(),

@@ -5,12 +5,12 @@ use std::time::SystemTime;
 
 use console::style;
 
-use crate::apply::{ApplyOutcome, ProfileResult};
-use crate::plan::{
+use crate::engine::plan::{
     CurrentKey, Decision, Plan, ProfilePlan, PruneItem, SinkReport, SinkState, Step,
 };
-use crate::planner::describe_last_use;
-use crate::prune::{PruneOutcome, Pruned};
+use crate::engine::planner::describe_last_use;
+use crate::engine::prune::{PruneOutcome, Pruned};
+use crate::report::{ApplyOutcome, ProfileResult, ProfileStatus};
 use crate::time;
 
 /// The plan, as `rekey plan` prints it.
@@ -147,8 +147,8 @@ pub fn pruned(pruned: &[Pruned]) -> String {
 
 /// `rekey status`.
 pub(crate) fn status(
-    statuses: &[crate::app::ProfileStatus],
-    skipped: &[crate::discovery::Skipped],
+    statuses: &[ProfileStatus],
+    skipped: &[crate::config::discovery::Skipped],
 ) -> String {
     let mut out = String::new();
     for status in statuses {
@@ -210,9 +210,9 @@ fn sink_state(state: Option<&SinkState>) -> String {
 
 /// How one interrupted rotation was resolved.
 pub(crate) fn recovered(
-    result: &Result<crate::recovery::Recovered, crate::recovery::RecoveryFailure>,
+    result: &Result<crate::engine::recovery::Recovered, crate::engine::recovery::RecoveryFailure>,
 ) -> String {
-    use crate::recovery::Outcome;
+    use crate::engine::recovery::Outcome;
     let mut out = String::new();
     let (headline, actions) = match result {
         Ok(done) => {
@@ -237,7 +237,7 @@ pub(crate) fn recovered(
 
 /// `a`, or `a + b + c` for profiles rotated together.
 pub(crate) fn label(profile: &str, also: &[String]) -> String {
-    crate::shared_key::members(profile, also).join(" + ")
+    crate::engine::shared_key::members(profile, also).join(" + ")
 }
 
 /// One profile's apply result.

@@ -198,7 +198,7 @@ fn malformed_yaml_is_an_error_with_a_position() {
 
 #[test]
 fn the_annotated_example_manifest_parses() {
-    let text = include_str!("../../examples/rekey.yaml");
+    let text = include_str!("../../../examples/rekey.yaml");
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
     assert_eq!(manifest.resolve(&paths()).len(), 2);
 }
@@ -213,7 +213,7 @@ proptest::proptest! {
     /// Near-valid manifests (a valid one with a line replaced by noise) never panic either.
     #[test]
     fn near_valid_manifests_never_panic(line in 0usize..12, noise in "[ -~]{0,30}") {
-        let mut lines: Vec<String> = include_str!("../../examples/rekey.yaml").lines().map(str::to_owned).collect();
+        let mut lines: Vec<String> = include_str!("../../../examples/rekey.yaml").lines().map(str::to_owned).collect();
         let at = line % lines.len();
         lines[at] = noise;
         let _ = parse(Path::new("/p/rekey.yaml"), &lines.join("\n"));

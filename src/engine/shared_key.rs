@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use futures_util::future::join_all;
 
-use crate::profile::ProfileSpec;
+use crate::config::profile::ProfileSpec;
 
 /// Selected profiles grouped by key.
 pub struct Grouped {
@@ -135,11 +135,6 @@ fn combine(members: &[&ProfileSpec]) -> Result<ProfileSpec, Conflict> {
         sinks,
         policy: first.policy.clone(),
     })
-}
-
-/// Whether `name` is `profile` or one of the profiles rotated with it (`also`).
-pub fn is_member(profile: &str, also: &[String], name: &str) -> bool {
-    profile == name || also.iter().any(|p| p == name)
 }
 
 /// `profile` and `also`, in order.

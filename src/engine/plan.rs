@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::aws::Identity;
-use crate::discovery::Skipped;
+use crate::config::discovery::Skipped;
 use crate::time::serde_rfc3339;
 
 /// The whole plan.

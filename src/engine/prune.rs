@@ -12,9 +12,9 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::aws::Aws;
-use crate::lock::{self, LockName};
-use crate::plan::PruneItem;
-use crate::profile::ProfileSpec;
+use crate::config::profile::ProfileSpec;
+use crate::engine::plan::PruneItem;
+use crate::state::lock::{self, LockName};
 use crate::state::{PendingDeletion, StateDir, StateError};
 use crate::time;
 
@@ -54,8 +54,8 @@ pub fn due(
     Ok(due_records(state, profiles, now)?
         .into_iter()
         .map(|p| PruneItem {
-            profile: p.profile,
-            user_arn: p.user_arn,
+            profile: p.owner.profile,
+            user_arn: p.owner.user_arn,
             key_id: p.key_id,
             due: p.delete_after,
         })
@@ -95,7 +95,7 @@ pub async fn prune(
         };
         results.push(Pruned {
             key_id: pending.key_id,
-            profile: pending.profile,
+            profile: pending.owner.profile,
             outcome,
         });
     }
@@ -141,17 +141,21 @@ async fn prune_one(
     }
     let caller = aws.caller(&key);
     let identity = caller.identity().await.map_err(|e| e.to_string())?;
-    if identity.arn != pending.user_arn {
+    if identity.arn != pending.owner.user_arn {
         return Ok(PruneOutcome::Kept {
             reason: format!(
                 "profile {} now belongs to {}, not {}",
-                spec.name, identity.arn, pending.user_arn
+                spec.name, identity.arn, pending.owner.user_arn
             ),
         });
     }
     // One change to the user's keys at a time: a `rekey rollback` (or a rotation) in
     // another process may be making this key active again right now.
-    let user = LockName::user(&pending.account, &pending.user_name, &pending.user_arn);
+    let user = LockName::user(
+        &pending.owner.account,
+        &pending.owner.user_name,
+        &pending.owner.user_arn,
+    );
     let _held = lock::acquire(state, vec![user], state.lock_timeout())
         .await
         .map_err(|e| e.to_string())?;
@@ -166,7 +170,7 @@ async fn prune_one(
         });
     }
     let keys = caller
-        .list_keys(&pending.user_name)
+        .list_keys(&pending.owner.user_name)
         .await
         .map_err(|e| e.to_string())?;
     let Some(meta) = keys.iter().find(|k| k.id == pending.key_id) else {
@@ -196,7 +200,7 @@ async fn prune_one(
         });
     }
     caller
-        .delete_key(&pending.user_name, &pending.key_id)
+        .delete_key(&pending.owner.user_name, &pending.key_id)
         .await
         .map_err(|e| e.to_string())?;
     state

@@ -1,11 +1,15 @@
-//! The command line: arguments (clap), and the one place errors become exit codes.
+//! The command line: arguments (clap), dispatch to [`crate::commands`], and the one
+//! place results become exit codes. clap's types live only here: each command gets plain
+//! options converted from its arguments.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::manifest::duration::HumanDuration;
+use crate::commands::{self, Outcome};
+use crate::config::manifest::duration::HumanDuration;
+use crate::report;
 
 /// Rotate AWS IAM access keys everywhere they are stored, safely, in one command.
 #[derive(Debug, Parser)]
@@ -199,13 +203,99 @@ pub struct CredentialProcessArgs {
     pub account: Option<String>,
 }
 
-/// How a successful command ended, for the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Done (or nothing to do).
-    Success,
-    /// `plan --detailed-exitcode` found changes to make.
-    ChangesPlanned,
+impl From<Selection> for commands::Selection {
+    fn from(args: Selection) -> Self {
+        Self {
+            manifest: args.manifest,
+            profiles: args.profiles,
+        }
+    }
+}
+
+impl From<Output> for report::Output {
+    fn from(output: Output) -> Self {
+        match output {
+            Output::Text => report::Output::Text,
+            Output::Json => report::Output::Json,
+        }
+    }
+}
+
+/// Runs the command `cli` names, with its arguments turned into the command's options.
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let jobs = usize::from(cli.jobs);
+    let ctx = commands::Context::new(cli.state_dir, cli.lock_timeout.0, jobs, cli.quiet);
+    match cli.command {
+        Command::Plan(args) => {
+            let options = commands::plan::Options {
+                selection: args.selection.into(),
+                output: args.output.into(),
+                detailed_exitcode: args.detailed_exitcode,
+            };
+            commands::plan::run(&ctx, options).await
+        }
+        Command::Apply(args) => {
+            let options = commands::apply::Options {
+                selection: args.selection.into(),
+                yes: args.yes,
+                grace: args.grace.map(|g| g.0),
+                make_room: args.make_room,
+                output: args.output.into(),
+            };
+            commands::apply::run(&ctx, options).await
+        }
+        Command::Prune(args) => {
+            let options = commands::prune::Options {
+                selection: args.selection.into(),
+                yes: args.yes,
+                output: args.output.into(),
+            };
+            commands::prune::run(&ctx, options).await
+        }
+        Command::Recover(args) => {
+            let options = commands::recover::Options {
+                selection: args.selection.into(),
+                output: args.output.into(),
+            };
+            commands::recover::run(&ctx, options).await
+        }
+        Command::Status(args) => {
+            let options = commands::status::Options {
+                selection: args.selection.into(),
+                output: args.output.into(),
+            };
+            commands::status::run(&ctx, options).await
+        }
+        Command::Rollback(args) => {
+            let options = commands::rollback::Options {
+                profile: args.profile,
+                manifest: args.manifest,
+                yes: args.yes,
+            };
+            commands::rollback::run(&ctx, options).await
+        }
+        Command::Init(args) => {
+            let options = commands::init::Options {
+                manifest: args.manifest,
+                force: args.force,
+            };
+            commands::init::run(&ctx, options)
+        }
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut command, "rekey", &mut std::io::stdout());
+            Ok(Outcome::Success)
+        }
+        Command::CredentialProcess(args) => {
+            let options = commands::credential_process::Options {
+                profile: args.profile,
+                manifest: args.manifest,
+                service: args.service,
+                account: args.account,
+            };
+            commands::credential_process::run(options).await
+        }
+    }
 }
 
 /// Parses the arguments, runs the command, and maps the result to an exit code:
@@ -223,7 +313,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(crate::app::run(cli)) {
+    match runtime.block_on(run(cli)) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPlanned) => ExitCode::from(2),
         Err(e) => {

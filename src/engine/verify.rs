@@ -15,7 +15,7 @@ use rekey_sinks::AccessKey;
 use secrecy::ExposeSecret;
 use tokio::process::Command;
 
-use crate::profile::Verify;
+use crate::config::profile::Verify;
 
 /// Runs `verify` for `profile` with `key`; on failure, says why with its output. It runs
 /// under [`rekey_sinks::child`]'s rules: its own process group, killed as a group at the

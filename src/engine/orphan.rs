@@ -17,7 +17,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::aws::{Caller, KeyMeta};
-use crate::profile::ProfileSpec;
+use crate::config::profile::ProfileSpec;
 use crate::time;
 
 /// Clock skew tolerated between this machine and IAM's `CreateDate` (SigV4 itself

@@ -1,20 +1,20 @@
 //! Finishing what an interrupted rotation started.
 //!
 //! Every rotation records its phase in a journal before each action (see
-//! [`crate::rotation`]), so after a crash the journal says what may have happened. The
+//! [`crate::engine::rotation`]), so after a crash the journal says what may have happened. The
 //! decision table (also in ARCHITECTURE.md):
 //!
 //! | recorded phase | what may exist | resolution |
 //! |---|---|---|
 //! | `planned` | nothing | forget the journal |
 //! | `deleting_stale_key` | the stale key may be gone | forget its pending record if gone |
-//! | `creating_key` | a new key whose secret never reached the journal | delete a key that appeared only if no sink holds it, it was created during the call, and it was never used (see [`crate::orphan`]) |
+//! | `creating_key` | a new key whose secret never reached the journal | delete a key that appeared only if no sink holds it, it was created during the call, and it was never used (see [`crate::engine::orphan`]) |
 //! | `key_created` … `sinks_written` | the new key (secret in the journal), some sinks written | **forward** if every sink holds the new key, it works, and no `verify` command is set; else **back** |
 //! | `verifying` | every sink holds the new key; the check did not finish | **back** |
 //! | `deactivating_old_key` | the old key may be inactive; every sink holds the new key | **forward** |
 //! | `rolling_back` | a half-done rollback | **back** |
 //!
-//! Forward and back are [`crate::settle`]'s, the same code a failed rotation and `rekey
+//! Forward and back are [`crate::engine::rotation::settle`]'s, the same code a failed rotation and `rekey
 //! rollback` run. Forward: deactivate the old key (signed with the new one) and schedule
 //! its deletion. Back: make sure the old key is active, restore every sink that has a
 //! backup, delete the new key once every sink holds the old key. If any step fails the
@@ -25,11 +25,11 @@ use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
 use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
-use crate::lock::{self, LockName};
-use crate::orphan;
-use crate::profile::ProfileSpec;
-use crate::settle::{self, finish_completed};
-use crate::shared_key;
+use crate::config::profile::ProfileSpec;
+use crate::engine::orphan;
+use crate::engine::rotation::settle::{self, finish_completed};
+use crate::engine::shared_key;
+use crate::state::lock::{self, LockName};
 use crate::state::{Journal, Phase, StateDir, StateError};
 
 /// How an interrupted rotation was resolved.
@@ -109,7 +109,7 @@ pub async fn recover(
             Ok(spec) => spec,
             Err(message) => {
                 results.push(Err(RecoveryFailure {
-                    profile: record.profile.clone(),
+                    profile: record.owner.profile.clone(),
                     message,
                     actions: Vec::new(),
                 }));
@@ -146,7 +146,11 @@ async fn recover_journal(
     }
     // Wait for a process that may still be running this rotation; then it is ours only
     // if its journal is still there.
-    let name = LockName::user(&record.account, &record.user_name, &record.user_arn);
+    let name = LockName::user(
+        &record.owner.account,
+        &record.owner.user_name,
+        &record.owner.user_arn,
+    );
     let _held = match lock::acquire(state, vec![name], state.lock_timeout()).await {
         Ok(held) => held,
         Err(e) => return failed(e.to_string()),
@@ -213,7 +217,7 @@ impl Recovery<'_> {
                 )))
             }
         };
-        let user_arn = journal.record().user_arn.clone();
+        let user_arn = journal.record().owner.user_arn.clone();
         let old_key_id = journal.record().old_key_id.clone();
         let finished = match outcome {
             Outcome::RolledForward => finish_completed(journal, self.state, &old_key_id).await,
@@ -274,7 +278,7 @@ impl Recovery<'_> {
                         to: *attempted_at + Duration::from_secs(60),
                     }
                 };
-                let user = record.user_name.as_str();
+                let user = record.owner.user_name.as_str();
                 let actions = &mut self.actions;
                 orphan::delete_strangers(
                     &caller, self.spec, user, &keys, existing, window, actions,
@@ -289,7 +293,11 @@ impl Recovery<'_> {
                 let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
                 // With a verification command, only a passed check may complete a rotation.
                 let no_verify = self.spec.policy.verify.is_none();
-                if no_verify && self.everything_holds(&new_key, &record.user_arn).await {
+                if no_verify
+                    && self
+                        .everything_holds(&new_key, &record.owner.user_arn)
+                        .await
+                {
                     self.forward(journal).await
                 } else {
                     self.back(journal).await
@@ -304,7 +312,7 @@ impl Recovery<'_> {
     /// else (an older journal, or IAM refuses it: the user may have deleted it by hand
     /// since) with the key the first sink holds now.
     async fn read_keys(&self, journal: &Journal) -> Result<(Caller, Vec<KeyMeta>), String> {
-        let user = &journal.record().user_name;
+        let user = &journal.record().owner.user_name;
         if let Some(old) = journal.old_key() {
             let caller = self.aws.caller(&old);
             match caller.list_keys(user).await {

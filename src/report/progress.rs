@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::rotation::Stage;
+use crate::engine::rotation::Stage;
 
 /// The progress display of one `apply` run.
 pub struct Progress {

@@ -21,8 +21,8 @@ use rekey_sinks::keyring::{self, Keyring};
 use duration::HumanDuration;
 use rekey_sinks::Sink;
 
-use crate::paths::Paths;
-use crate::profile::{Policy, ProfileSpec, Propagation, Verify};
+use crate::config::paths::Paths;
+use crate::config::profile::{Policy, ProfileSpec, Propagation, Verify};
 pub use schema::{RawManifest, RawPolicy, RawProfile, RawPropagation, RawSink, RawVerify};
 
 /// The manifest file name looked for in the current folder.

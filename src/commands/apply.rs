@@ -5,70 +5,41 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Result};
 use futures_util::stream::{self, StreamExt};
-use serde::Serialize;
 
-use crate::app::{confirm, load_profiles, make_plan, unresolved, warn_about_environment_keys};
+use super::{
+    confirm, load_profiles, make_plan, unresolved, warn_about_environment_keys, Context, Outcome,
+    Selection,
+};
 use crate::aws::Aws;
-use crate::cli::{ApplyArgs, Outcome, Output};
-use crate::paths::Paths;
-use crate::plan::{Decision, Plan};
-use crate::planner::{PlanOptions, Planned};
-use crate::profile::ProfileSpec;
-use crate::progress::Progress;
-use crate::prune::{self, Pruned};
-use crate::recovery;
-use crate::render;
-use crate::rotation::{self, Rotated};
-use crate::shared_key;
+use crate::config::profile::ProfileSpec;
+use crate::engine::plan::{Decision, Plan};
+use crate::engine::planner::{PlanOptions, Planned};
+use crate::engine::prune;
+use crate::engine::recovery;
+use crate::engine::rotation;
+use crate::engine::shared_key;
+use crate::report::progress::Progress;
+use crate::report::{text, ApplyOutcome, ApplyReport, Output, ProfileResult};
 use crate::state::StateDir;
 
-/// What `apply --output json` prints: one document, whatever happened. A run that
-/// stopped early has what it did until then and `error`.
-#[derive(Serialize)]
-struct ApplyReport {
-    schema: u32,
-    /// Interrupted rotations resolved before planning (see `rekey recover`).
-    recovered: Vec<recovery::Report>,
-    /// `None` if the run stopped before planning.
-    plan: Option<Plan>,
-    pruned: Vec<Pruned>,
-    results: Vec<ProfileResult>,
-    /// Why the run stopped, if it did (also on stderr).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-/// How one rotation (a profile, or profiles sharing a key) ended.
-#[derive(Debug, Serialize)]
-pub(crate) struct ProfileResult {
-    pub profile: String,
-    /// Profiles rotated with `profile` because they held the same key.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub also: Vec<String>,
-    /// Wall time of this profile's rotation.
-    pub seconds: f64,
-    #[serde(flatten)]
-    pub outcome: ApplyOutcome,
-}
-
-/// The outcome part of a [`ProfileResult`].
-#[derive(Debug, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub(crate) enum ApplyOutcome {
-    Rotated(Rotated),
-    Skipped { reason: String },
-    Failed { error: String, actions: Vec<String> },
+/// What `rekey apply` is asked.
+pub struct Options {
+    /// Which profiles.
+    pub selection: Selection,
+    /// Do not ask for confirmation.
+    pub yes: bool,
+    /// Overrides every profile's grace period.
+    pub grace: Option<std::time::Duration>,
+    /// Delete an inactive key rekey did not deactivate when a user has no room.
+    pub make_room: bool,
+    /// Text or JSON.
+    pub output: Output,
 }
 
 /// Runs `rekey apply` (see the module docs). With `--output json`, stdout gets exactly
 /// one JSON document, also when the run fails; everything else goes to stderr.
-pub(crate) async fn apply(
-    paths: &Paths,
-    state: &StateDir,
-    args: ApplyArgs,
-    jobs: usize,
-    quiet: bool,
-) -> Result<Outcome> {
+pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    let state = ctx.state()?;
     let mut report = ApplyReport {
         schema: Plan::SCHEMA_VERSION,
         recovered: Vec::new(),
@@ -78,7 +49,7 @@ pub(crate) async fn apply(
         error: None,
     };
     let json = args.output == Output::Json;
-    let result = run(paths, state, &args, jobs, quiet, &mut report).await;
+    let result = apply(ctx, state, &args, &mut report).await;
     if json {
         if let Err(e) = &result {
             report.error = Some(format!("{e:#}"));
@@ -88,16 +59,15 @@ pub(crate) async fn apply(
     result
 }
 
-async fn run(
-    paths: &Paths,
+async fn apply(
+    ctx: &Context,
     state: &StateDir,
-    args: &ApplyArgs,
-    jobs: usize,
-    quiet: bool,
+    args: &Options,
     report: &mut ApplyReport,
 ) -> Result<Outcome> {
-    let text = args.output == Output::Text;
-    let profiles = load_profiles(paths, &args.selection, args.grace.map(|g| g.0))?;
+    let (jobs, quiet) = (ctx.jobs, ctx.quiet);
+    let for_people = args.output == Output::Text;
+    let profiles = load_profiles(&ctx.paths, &args.selection, args.grace)?;
     warn_about_environment_keys();
     let aws = Aws::load().await;
     // First put right what an interrupted run left half-done.
@@ -111,9 +81,9 @@ async fn run(
             )?;
         }
         let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
-        if text {
+        if for_people {
             for result in &results {
-                print!("{}", render::recovered(result));
+                print!("{}", text::recovered(result));
             }
         }
         report.recovered = results.iter().map(recovery::Report::from).collect();
@@ -124,22 +94,22 @@ async fn run(
     let options = PlanOptions {
         make_room: args.make_room,
         // With --yes and text output the plan is printed only if nothing changes.
-        skip_current_last_use: args.yes && text,
+        skip_current_last_use: args.yes && for_people,
     };
     // Grouped after recovery: an interrupted shared rotation leaves its sinks disagreeing.
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let (plan, planned) = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
     if !plan.has_changes() {
-        if text {
-            println!("{}", render::plan(&plan));
+        if for_people {
+            println!("{}", text::plan(&plan));
         }
     } else if !args.yes {
-        confirm(&render::plan(&plan), "Rotate these keys?")?;
+        confirm(&text::plan(&plan), "Rotate these keys?")?;
     }
     report.plan = Some(plan);
 
     report.pruned = prune::prune(&aws, state, &grouped.specs, SystemTime::now()).await?;
-    let progress = Progress::new(text && !quiet);
+    let progress = Progress::new(for_people && !quiet);
     // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
     // profile; locks keep them from writing one file at the same time. Results are
     // reported in manifest order as they complete. A conflict's plan has no spec.
@@ -154,8 +124,8 @@ async fn run(
         .map(|(spec, planned)| async move { carry_out(aws, state, spec, planned, progress).await })
         .buffered(jobs);
     while let Some(result) = rotations.next().await {
-        if text {
-            progress.print(&render::profile_result(&result));
+        if for_people {
+            progress.print(&text::profile_result(&result));
         }
         report.results.push(result);
     }
@@ -165,15 +135,15 @@ async fn run(
     let failed: Vec<String> = results
         .iter()
         .filter(|r| matches!(r.outcome, ApplyOutcome::Failed { .. }))
-        .map(|r| render::label(&r.profile, &r.also))
+        .map(|r| text::label(&r.profile, &r.also))
         .collect();
-    if text {
-        print!("{}", render::pruned(&report.pruned));
+    if for_people {
+        print!("{}", text::pruned(&report.pruned));
         // The table is for a person reading stdout; a log file gets the lines above.
         if std::io::stdout().is_terminal() && !quiet {
-            print!("{}", render::summary_table(results));
+            print!("{}", text::summary_table(results));
         }
-        println!("{}", render::summary(results));
+        println!("{}", text::summary(results));
     }
     match (stuck, failed.is_empty()) {
         (None, true) => Ok(Outcome::Success),
@@ -199,7 +169,7 @@ async fn carry_out(
     let plan = &planned.plan;
     let outcome = match (&plan.decision, planned.rotation, spec) {
         (Decision::Rotate, Some(input), Some(spec)) => {
-            let task = progress.start(&render::label(&plan.profile, &plan.also));
+            let task = progress.start(&text::label(&plan.profile, &plan.also));
             let result =
                 rotation::rotate(aws, state, spec, plan, input, &|stage| task.stage(&stage)).await;
             task.finish();

@@ -1,0 +1,268 @@
+//! One module per command. Each takes plain options (the CLI converts its arguments
+//! into them: clap stays in [`crate::cli`]) and a [`Context`], does its work with the
+//! engine, and prints through [`crate::report`]. What several commands share, choosing
+//! the profiles and planning them, lives here.
+
+pub mod apply;
+pub mod credential_process;
+pub mod init;
+pub mod plan;
+pub mod prune;
+pub mod recover;
+pub mod rollback;
+pub mod status;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context as _, Result};
+use futures_util::stream::{self, StreamExt};
+
+use crate::aws::Aws;
+use crate::config::discovery::{self, Skipped};
+use crate::config::manifest;
+use crate::config::paths::Paths;
+use crate::config::profile::{Policy, ProfileSpec};
+use crate::engine::plan::Plan;
+use crate::engine::planner::{self, PlanOptions, Planned};
+use crate::engine::prune as pruning;
+use crate::engine::recovery;
+use crate::engine::shared_key::{self, Grouped};
+use crate::report::Output;
+use crate::state::StateDir;
+
+/// How a successful command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (or nothing to do).
+    Success,
+    /// `plan --detailed-exitcode` found changes to make.
+    ChangesPlanned,
+}
+
+/// What every command runs with: where things are, and the global options.
+pub struct Context {
+    /// Every path from the environment, resolved once.
+    pub paths: Paths,
+    /// How many profiles to plan and rotate at once.
+    pub jobs: usize,
+    /// Only errors on stderr, no progress.
+    pub quiet: bool,
+    state: StateDir,
+}
+
+impl Context {
+    /// Resolves the paths from the environment (`state_dir` overrides the state
+    /// directory's) and sets the global options.
+    pub fn new(
+        state_dir: Option<PathBuf>,
+        lock_timeout: Duration,
+        jobs: usize,
+        quiet: bool,
+    ) -> Self {
+        let paths = Paths::resolve(|name| std::env::var(name).ok(), state_dir);
+        let state = StateDir::new(&paths.state_dir).with_lock_timeout(lock_timeout);
+        Self {
+            paths,
+            jobs,
+            quiet,
+            state,
+        }
+    }
+
+    /// The state directory, once it is checked to be safe to use (see
+    /// [`StateDir::check`]).
+    pub fn state(&self) -> Result<&StateDir> {
+        self.state.check()?;
+        Ok(&self.state)
+    }
+}
+
+/// Which profiles to work on.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// The manifest (default: ./rekey.yaml if present, else default mode).
+    pub manifest: Option<PathBuf>,
+    /// Only these profiles (all when empty).
+    pub profiles: Vec<String>,
+}
+
+/// Keys in the environment override the shared files for every profile: a rotation
+/// would update the files while programs keep using the environment's key.
+pub(crate) fn warn_about_environment_keys() {
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
+        tracing::warn!(
+            "AWS_ACCESS_KEY_ID is set in the environment: it overrides the credentials files for every profile, so programs started from this shell keep using that key after a rotation"
+        );
+    }
+}
+
+/// Fails, naming them, if any of the interrupted rotations could not be resolved.
+pub(crate) fn unresolved(
+    results: &[Result<recovery::Recovered, recovery::RecoveryFailure>],
+) -> Result<()> {
+    let failed: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(|f| f.profile.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} interrupted rotation(s) could not be resolved: {}",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The selected profiles and where they came from.
+pub(crate) struct Profiles {
+    /// The manifest, or default mode's credentials file.
+    pub source: String,
+    /// The selected profiles (all, without `--profile`).
+    pub specs: Vec<ProfileSpec>,
+    /// The configured profiles `--profile` did not select: one holding a selected
+    /// profile's key is rotated with it (see [`shared_key`]).
+    pub others: Vec<ProfileSpec>,
+    /// Profiles of the credentials file that default mode does not rotate, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// `--manifest FILE`, else `./rekey.yaml`, else default mode; then `--profile` filters.
+pub(crate) fn load_profiles(
+    paths: &Paths,
+    selection: &Selection,
+    grace: Option<std::time::Duration>,
+) -> Result<Profiles> {
+    let manifest_path = match &selection.manifest {
+        Some(path) => Some(path.clone()),
+        None => Some(PathBuf::from(manifest::FILE_NAME)).filter(|p| p.is_file()),
+    };
+    let mut profiles = match manifest_path {
+        Some(path) => {
+            let absolute = std::path::absolute(&path).unwrap_or(path);
+            let manifest = manifest::load(&absolute)?;
+            Profiles {
+                source: absolute.display().to_string(),
+                specs: manifest.resolve(paths),
+                others: Vec::new(),
+                skipped: Vec::new(),
+            }
+        }
+        None => {
+            let found = discovery::discover(paths, Policy::default())?;
+            Profiles {
+                source: format!("default mode ({})", paths.credentials_file.display()),
+                specs: found.profiles,
+                others: Vec::new(),
+                skipped: found.skipped,
+            }
+        }
+    };
+    if !selection.profiles.is_empty() {
+        let known: Vec<&str> = profiles.specs.iter().map(|p| p.name.as_str()).collect();
+        for wanted in &selection.profiles {
+            if !known.contains(&wanted.as_str()) {
+                let skipped = profiles.skipped.iter().find(|s| &s.profile == wanted);
+                match skipped {
+                    Some(s) => bail!("profile `{wanted}` is not rotated: {}", s.reason),
+                    None => bail!(
+                        "no profile `{wanted}` in {} (known: {})",
+                        profiles.source,
+                        known.join(", ")
+                    ),
+                }
+            }
+        }
+        let (selected, others) = std::mem::take(&mut profiles.specs)
+            .into_iter()
+            .partition(|p| selection.profiles.contains(&p.name));
+        profiles.specs = selected;
+        profiles.others = others;
+        profiles.skipped.clear();
+    }
+    if let Some(grace) = grace {
+        for spec in profiles.specs.iter_mut().chain(&mut profiles.others) {
+            spec.policy.grace = grace;
+        }
+    }
+    Ok(profiles)
+}
+
+/// Plans every rotation of `grouped` (the selected profiles of `profiles`, grouped by
+/// key); the conflicts' plans come last.
+pub(crate) async fn make_plan(
+    aws: &Aws,
+    state: &StateDir,
+    profiles: &Profiles,
+    grouped: &Grouped,
+    options: PlanOptions,
+    jobs: usize,
+) -> Result<(Plan, Vec<Planned>)> {
+    // Profiles are inspected concurrently (in order of the manifest in the result).
+    let mut planned: Vec<Planned> = stream::iter(&grouped.specs)
+        .map(|spec| planner::plan_profile(aws, state, spec, options))
+        .buffered(jobs)
+        .collect()
+        .await;
+    planned.extend(grouped.conflicts.iter().map(planner::conflict));
+    let prune = pruning::due(state, &grouped.specs, SystemTime::now())?;
+    let plan = Plan {
+        schema: Plan::SCHEMA_VERSION,
+        source: profiles.source.clone(),
+        profiles: planned.iter().map(|p| p.plan.clone()).collect(),
+        skipped: profiles.skipped.clone(),
+        prune,
+    };
+    Ok((plan, planned))
+}
+
+/// What `plan` and `status` share: select the profiles, group them by key, plan (reads
+/// only).
+async fn look(ctx: &Context, selection: &Selection) -> Result<(Grouped, Plan)> {
+    let state = ctx.state()?;
+    let profiles = load_profiles(&ctx.paths, selection, None)?;
+    warn_about_environment_keys();
+    let aws = Aws::load().await;
+    let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
+    let options = PlanOptions::default();
+    let (plan, _) = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;
+    Ok((grouped, plan))
+}
+
+/// Shows `summary` and asks, on stderr (stdout stays for results, and is one JSON
+/// document with `--output json`); refuses outright when stdin is not a terminal.
+pub(crate) fn confirm(summary: &str, question: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to change anything without --yes: standard input is not a terminal, so rekey cannot ask for confirmation; nothing was changed");
+    }
+    eprintln!("{summary}");
+    eprint!("{question} Type `yes` to continue: ");
+    std::io::stderr()
+        .flush()
+        .context("cannot write to stderr")?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    if answer.trim() != "yes" {
+        bail!("cancelled; nothing was changed");
+    }
+    Ok(())
+}
+
+/// Prints `value` as JSON, or `text()` for people.
+fn print<T: serde::Serialize>(
+    output: Output,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> Result<()> {
+    match output {
+        Output::Text => println!("{}", text()),
+        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
+    }
+    Ok(())
+}

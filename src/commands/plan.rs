@@ -1,0 +1,40 @@
+//! `rekey plan`: what `apply` would do, touching nothing.
+
+use anyhow::{bail, Result};
+
+use super::{look, print, Context, Outcome, Selection};
+use crate::engine::plan::Decision;
+use crate::report::{text, Output};
+
+/// What `rekey plan` is asked.
+pub struct Options {
+    /// Which profiles.
+    pub selection: Selection,
+    /// Text or JSON.
+    pub output: Output,
+    /// Exit 2 when changes are planned.
+    pub detailed_exitcode: bool,
+}
+
+/// Runs `rekey plan`.
+pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    let (_, plan) = look(ctx, &args.selection).await?;
+    print(args.output, &plan, || text::plan(&plan))?;
+    let failed = plan
+        .profiles
+        .iter()
+        .filter(|p| matches!(p.decision, Decision::Error { .. }));
+    let failed: Vec<&str> = failed.map(|p| p.profile.as_str()).collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} profile(s) cannot be rotated: {}",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Outcome::ChangesPlanned
+    } else {
+        Outcome::Success
+    })
+}

@@ -1,0 +1,55 @@
+//! `rekey prune`: delete old keys whose grace period has ended, when safe (see
+//! [`crate::engine::prune`]).
+
+use std::time::SystemTime;
+
+use anyhow::Result;
+
+use super::{confirm, load_profiles, Context, Outcome, Selection};
+use crate::aws::Aws;
+use crate::engine::plan::Plan;
+use crate::engine::prune;
+use crate::report::{text, Output};
+
+/// What `rekey prune` is asked.
+pub struct Options {
+    /// Which profiles.
+    pub selection: Selection,
+    /// Do not ask.
+    pub yes: bool,
+    /// Text or JSON.
+    pub output: Output,
+}
+
+/// Runs `rekey prune`.
+pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    let state = ctx.state()?;
+    let profiles = load_profiles(&ctx.paths, &args.selection, None)?;
+    let due = prune::due(state, &profiles.specs, SystemTime::now())?;
+    if due.is_empty() {
+        if args.output == Output::Text {
+            println!("No old keys are due for deletion.");
+        } else {
+            println!(
+                "{}",
+                serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "pruned": [] })
+            );
+        }
+        return Ok(Outcome::Success);
+    }
+    if !args.yes {
+        confirm(&text::due(&due), "Delete these keys?")?;
+    }
+    let aws = Aws::load().await;
+    let pruned = prune::prune(&aws, state, &profiles.specs, SystemTime::now()).await?;
+    match args.output {
+        Output::Text => print!("{}", text::pruned(&pruned)),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "pruned": pruned })
+            )?
+        ),
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,45 @@
+//! `rekey recover`: finish or undo the rotations a crash interrupted (see
+//! [`crate::engine::recovery`]).
+
+use anyhow::Result;
+
+use super::{load_profiles, unresolved, Context, Outcome, Selection};
+use crate::aws::Aws;
+use crate::engine::plan::Plan;
+use crate::engine::recovery;
+use crate::report::{text, Output};
+
+/// What `rekey recover` is asked.
+pub struct Options {
+    /// Which profiles.
+    pub selection: Selection,
+    /// Text or JSON.
+    pub output: Output,
+}
+
+/// Runs `rekey recover`.
+pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    let state = ctx.state()?;
+    let profiles = load_profiles(&ctx.paths, &args.selection, None)?;
+    let aws = Aws::load().await;
+    let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
+    match args.output {
+        Output::Text if results.is_empty() => println!("No interrupted rotation to resolve."),
+        Output::Text => {
+            for result in &results {
+                print!("{}", text::recovered(result));
+            }
+        }
+        Output::Json => {
+            let items: Vec<recovery::Report> = results.iter().map(Into::into).collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "recovered": items })
+                )?
+            );
+        }
+    }
+    unresolved(&results)?;
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,50 @@
+//! `rekey rollback PROFILE`: undo the last rotation of a profile during its grace
+//! period (see [`crate::engine::rollback`]).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::{confirm, load_profiles, Context, Outcome, Selection};
+use crate::aws::Aws;
+use crate::config::profile::ProfileSpec;
+use crate::report::text;
+
+/// What `rekey rollback` is asked.
+pub struct Options {
+    /// The profile whose last rotation to undo.
+    pub profile: String,
+    /// The manifest naming it.
+    pub manifest: Option<PathBuf>,
+    /// Do not ask.
+    pub yes: bool,
+}
+
+/// Runs `rekey rollback`.
+pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    let state = ctx.state()?;
+    let selection = Selection {
+        manifest: args.manifest.clone(),
+        profiles: vec![args.profile.clone()],
+    };
+    let profiles = load_profiles(&ctx.paths, &selection, None)?;
+    let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
+    let aws = Aws::load().await;
+    let undo = crate::engine::rollback::prepare(&aws, state, &args.profile, &configured).await?;
+    let spec = &undo.spec;
+    if !args.yes {
+        confirm(
+            &format!(
+                "Roll back {}: make old key {} active again, restore its {} sink(s), delete key {}.",
+                text::label(&spec.name, &spec.also),
+                undo.pending.key_id,
+                spec.sinks.len(),
+                undo.current_key_id
+            ),
+            "Roll back?",
+        )?;
+    }
+    let done = crate::engine::rollback::run(&aws, state, undo).await?;
+    print!("{}", text::recovered(&Ok(done)));
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,67 @@
+//! `rekey status`: each profile's key, its age and last use, where its copies stand,
+//! and the old keys awaiting deletion. Read-only.
+
+use std::time::SystemTime;
+
+use anyhow::Result;
+
+use super::{look, Context, Outcome, Selection};
+use crate::engine::plan::Plan;
+use crate::report::{text, Output, ProfileStatus};
+
+/// What `rekey status` is asked.
+pub struct Options {
+    /// Which profiles.
+    pub selection: Selection,
+    /// Text or JSON.
+    pub output: Output,
+}
+
+/// Runs `rekey status`.
+pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
+    let (grouped, plan) = look(ctx, &options.selection).await?;
+    let pending = ctx.state()?.all_pending()?;
+    let statuses: Vec<ProfileStatus> = plan
+        .profiles
+        .into_iter()
+        .enumerate()
+        .map(|(index, plan)| {
+            let mut warnings = Vec::new();
+            // Conflicts (after the grouped specs) have no policy to check.
+            let max_age = grouped.specs.get(index).and_then(|s| s.policy.max_age);
+            if let (Some(max_age), Some(key)) = (max_age, &plan.current_key) {
+                let age = crate::time::since(key.created, SystemTime::now());
+                if age >= max_age {
+                    warnings.push(format!(
+                        "key {} is {} old, past max_age {}: `rekey apply` rotates it",
+                        key.id,
+                        crate::time::age(age),
+                        crate::time::age(max_age)
+                    ));
+                }
+            }
+            ProfileStatus {
+                pending: pending
+                    .iter()
+                    .filter(|p| p.concerns(&plan.profile))
+                    .cloned()
+                    .collect(),
+                plan,
+                warnings,
+            }
+        })
+        .collect();
+    match options.output {
+        Output::Text => print!("{}", text::status(&statuses, &plan.skipped)),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "schema": Plan::SCHEMA_VERSION,
+                "source": plan.source,
+                "profiles": statuses,
+                "skipped": plan.skipped,
+            }))?
+        ),
+    }
+    Ok(Outcome::Success)
+}

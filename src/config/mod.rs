@@ -1,0 +1,9 @@
+//! What to rotate and how: the manifest (or default mode's discovery of the shared
+//! credentials file), the paths they resolve against, and the resulting profiles with
+//! their sinks and policies. Pure except for reading the files it is pointed at.
+
+pub mod discovery;
+pub mod init;
+pub mod manifest;
+pub mod paths;
+pub mod profile;

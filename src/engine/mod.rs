@@ -1,0 +1,15 @@
+//! Planning and carrying out rotations: inspect a profile ([`planner`]) into a
+//! [`plan::Plan`], rotate it as a journaled state machine ([`rotation`]), finish or undo
+//! interrupted rotations ([`recovery`], [`rollback`]), delete old keys ([`prune`]).
+
+pub mod crash;
+pub(crate) mod orphan;
+pub mod plan;
+pub mod planner;
+pub mod propagation;
+pub mod prune;
+pub mod recovery;
+pub mod rollback;
+pub mod rotation;
+pub mod shared_key;
+pub mod verify;

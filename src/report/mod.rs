@@ -1,0 +1,88 @@
+//! What the commands print: the types of the versioned JSON output (every document has
+//! `"schema": 1`; fields are only ever added), the text for people ([`text`]), and live
+//! progress on a terminal ([`progress`]).
+
+pub mod progress;
+pub mod text;
+
+use serde::Serialize;
+
+use crate::engine::plan::Plan;
+use crate::engine::prune::Pruned;
+use crate::engine::recovery;
+use crate::engine::rotation::Rotated;
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// For programs: one JSON document on stdout (see the README for the schema).
+    Json,
+}
+
+/// What `apply --output json` prints: one document, whatever happened. A run that
+/// stopped early has what it did until then and `error`.
+#[derive(Serialize)]
+pub struct ApplyReport {
+    /// Always 1 (see [`Plan::SCHEMA_VERSION`]).
+    pub schema: u32,
+    /// Interrupted rotations resolved before planning (see `rekey recover`).
+    pub recovered: Vec<recovery::Report>,
+    /// `None` if the run stopped before planning.
+    pub plan: Option<Plan>,
+    /// Old keys deleted (or kept) before rotating.
+    pub pruned: Vec<Pruned>,
+    /// One per rotation, in manifest order.
+    pub results: Vec<ProfileResult>,
+    /// Why the run stopped, if it did (also on stderr).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How one rotation (a profile, or profiles sharing a key) ended.
+#[derive(Debug, Serialize)]
+pub struct ProfileResult {
+    /// The profile (the first of a group sharing a key).
+    pub profile: String,
+    /// Profiles rotated with `profile` because they held the same key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+    /// Wall time of this profile's rotation.
+    pub seconds: f64,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: ApplyOutcome,
+}
+
+/// The outcome part of a [`ProfileResult`].
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ApplyOutcome {
+    /// Rotated: the new key is in every sink, the old one deactivated.
+    Rotated(Rotated),
+    /// Not rotated, by decision (e.g. younger than `max_age`).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// Not rotated, or undone.
+    Failed {
+        /// What went wrong and where that leaves the user.
+        error: String,
+        /// What was done, in order.
+        actions: Vec<String>,
+    },
+}
+
+/// What `rekey status --output json` prints for a profile.
+#[derive(Serialize)]
+pub struct ProfileStatus {
+    /// The profile's plan (read-only inspection).
+    #[serde(flatten)]
+    pub plan: crate::engine::plan::ProfilePlan,
+    /// Old keys of this profile waiting for deletion.
+    pub pending: Vec<crate::state::PendingDeletion>,
+    /// Things the user should know (e.g. the key is past `max_age`).
+    pub warnings: Vec<String>,
+}
