@@ -177,6 +177,7 @@ async fn carry_out(
                 Ok(rotated) => ApplyOutcome::Rotated(rotated),
                 Err(failure) => ApplyOutcome::Failed {
                     error: failure.kind.to_string(),
+                    error_kind: failure.error_kind(),
                     actions: failure.actions,
                 },
             }
@@ -184,8 +185,16 @@ async fn carry_out(
         (Decision::Skip { reason }, _, _) => ApplyOutcome::Skipped {
             reason: reason.clone(),
         },
-        (Decision::Error { message }, _, _) => ApplyOutcome::Failed {
+        (
+            Decision::Error {
+                message,
+                error_kind,
+            },
+            _,
+            _,
+        ) => ApplyOutcome::Failed {
             error: message.clone(),
+            error_kind: *error_kind,
             actions: Vec::new(),
         },
         (Decision::Rotate, _, _) => {

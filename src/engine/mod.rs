@@ -3,6 +3,7 @@
 //! interrupted rotations ([`recovery`], [`rollback`]), delete old keys ([`prune`]).
 
 pub mod crash;
+pub mod error;
 pub(crate) mod orphan;
 pub mod plan;
 pub mod planner;

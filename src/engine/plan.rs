@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::aws::Identity;
 use crate::config::discovery::Skipped;
+use crate::engine::error::ErrorKind;
 use crate::time::serde_rfc3339;
 
 /// The whole plan.
@@ -157,6 +158,8 @@ pub enum Decision {
     Error {
         /// What is wrong and what to do.
         message: String,
+        /// What kind of failure, for programs.
+        error_kind: ErrorKind,
     },
 }
 

@@ -6,6 +6,7 @@ use rekey_sinks::{AccessKey, SinkError};
 
 use crate::aws::{Aws, Identity, KeyMeta, LastUsed};
 use crate::config::profile::ProfileSpec;
+use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
@@ -98,6 +99,7 @@ pub fn conflict(conflict: &Conflict) -> Planned {
             sinks: Vec::new(),
             decision: Decision::Error {
                 message: conflict.message.clone(),
+                error_kind: ErrorKind::SettingsConflict,
             },
             steps: Vec::new(),
         },
@@ -113,29 +115,38 @@ async fn inspect(
     options: PlanOptions,
     plan: &mut ProfilePlan,
 ) -> Result<RotationInput, Decision> {
-    let error = |message: String| Decision::Error { message };
+    use ErrorKind as Kind;
+    let error = |error_kind: ErrorKind, message: String| Decision::Error {
+        message,
+        error_kind,
+    };
+    // AWS and state failures keep their own kind.
+    let failed = |cause: Cause| error(cause.kind, cause.message);
     let source = spec
         .sinks
         .first()
-        .ok_or_else(|| error("the profile has no sinks".into()))?;
+        .ok_or_else(|| error(Kind::SinkUnwritable, "the profile has no sinks".into()))?;
     let old_key = match source.read().await {
         Ok(Some(key)) => key,
         Ok(None) => {
-            return Err(error(format!(
-                "{} holds no access key to rotate",
-                source.describe()
-            )))
+            return Err(error(
+                Kind::InvalidKey,
+                format!("{} holds no access key to rotate", source.describe()),
+            ))
         }
         Err(e @ SinkError::TemporaryCredentials { .. }) => {
             return Err(Decision::Skip {
                 reason: e.to_string(),
             })
         }
-        Err(e) => return Err(error(e.to_string())),
+        Err(e @ SinkError::InvalidKey { .. }) => {
+            return Err(error(Kind::InvalidKey, e.to_string()))
+        }
+        Err(e) => return Err(error(Kind::SinkUnwritable, e.to_string())),
     };
     let unwritable = survey_sinks(spec, old_key.id(), &mut plan.sinks).await;
     let caller = aws.caller(&old_key);
-    let identity = caller.identity().await.map_err(|e| error(e.to_string()))?;
+    let identity = caller.identity().await.map_err(|e| failed(e.into()))?;
     plan.identity = Some(identity.clone());
     let Some(user_name) = identity.user_name.clone() else {
         return Err(Decision::Skip {
@@ -148,22 +159,25 @@ async fn inspect(
 
     if let Some(interrupted) = state
         .interrupted(&identity.account, &user_name)
-        .map_err(|e| error(e.to_string()))?
+        .map_err(|e| failed(e.into()))?
     {
-        return Err(error(interrupted.to_string()));
+        return Err(error(Kind::Interrupted, interrupted.to_string()));
     }
 
     let keys = caller
         .list_keys(&user_name)
         .await
-        .map_err(|e| error(e.to_string()))?;
+        .map_err(|e| failed(e.into()))?;
     let now = SystemTime::now();
     let Some(current) = keys.iter().find(|k| k.id == old_key.id()) else {
-        return Err(error(format!(
-            "the key in {} ({}) is not one of {user_name}'s keys",
-            source.describe(),
-            old_key.id()
-        )));
+        return Err(error(
+            Kind::InvalidKey,
+            format!(
+                "the key in {} ({}) is not one of {user_name}'s keys",
+                source.describe(),
+                old_key.id()
+            ),
+        ));
     };
     let last_used = if options.skip_current_last_use {
         None
@@ -171,7 +185,7 @@ async fn inspect(
         let used = caller
             .last_used(&current.id)
             .await
-            .map_err(|e| error(e.to_string()))?;
+            .map_err(|e| failed(e.into()))?;
         Some(last_use(used))
     };
     let age = time::since(current.created, now);
@@ -183,18 +197,21 @@ async fn inspect(
         last_used: last_used.flatten(),
     });
     if !current.active {
-        return Err(error(format!(
-            "{} is Inactive in IAM; reactivate it or put an active key in the sinks",
-            current.id
-        )));
+        return Err(error(
+            Kind::InvalidKey,
+            format!(
+                "{} is Inactive in IAM; reactivate it or put an active key in the sinks",
+                current.id
+            ),
+        ));
     }
 
     if let Some(other) = keys.iter().find(|k| k.id != old_key.id()) {
-        let pending = state.pending(&other.id).map_err(|e| error(e.to_string()))?;
+        let pending = state.pending(&other.id).map_err(|e| failed(e.into()))?;
         let other_last_used = caller
             .last_used(&other.id)
             .await
-            .map_err(|e| error(e.to_string()))?;
+            .map_err(|e| failed(e.into()))?;
         let described = OtherKey {
             id: other.id.clone(),
             active: other.active,
@@ -204,14 +221,14 @@ async fn inspect(
         };
         plan.other_key = Some(described.clone());
         if other.active {
-            return Err(error(format!(
+            return Err(error(Kind::NoRoom, format!(
                 "{user_name} already has another active key {} ({}); IAM allows two keys and rekey never deletes an active key. Deactivate or delete it if it is unused",
                 other.id,
                 describe_key(&described, now)
             )));
         }
         if pending.is_none() && !options.make_room {
-            return Err(error(format!(
+            return Err(error(Kind::NoRoom, format!(
                 "{user_name} already has an inactive key {} that rekey did not deactivate ({}); IAM allows two keys. Run apply with --make-room to delete it",
                 other.id,
                 describe_key(&described, now)
@@ -232,7 +249,7 @@ async fn inspect(
     }
 
     if let Some(message) = unwritable {
-        return Err(error(message));
+        return Err(error(Kind::SinkUnwritable, message));
     }
 
     Ok(RotationInput {

@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
+use crate::engine::error::ErrorKind;
 use crate::engine::orphan;
 use crate::engine::rotation::settle::{self, finish_completed};
 use crate::engine::shared_key;
@@ -63,6 +64,8 @@ pub enum Outcome {
 pub struct RecoveryFailure {
     /// The profile.
     pub profile: String,
+    /// Always `interrupted`: the rotation stays unfinished, its journal kept.
+    pub error_kind: ErrorKind,
     /// What went wrong and what to do.
     pub message: String,
     /// What was done before it went wrong.
@@ -109,6 +112,7 @@ pub async fn recover(
             Ok(spec) => spec,
             Err(message) => {
                 results.push(Err(RecoveryFailure {
+                    error_kind: ErrorKind::Interrupted,
                     profile: record.owner.profile.clone(),
                     message,
                     actions: Vec::new(),
@@ -132,6 +136,7 @@ async fn recover_journal(
 ) -> Option<Result<Recovered, RecoveryFailure>> {
     let failed = |message: String| {
         Some(Err(RecoveryFailure {
+            error_kind: ErrorKind::Interrupted,
             profile: spec.name.clone(),
             message,
             actions: Vec::new(),
@@ -238,6 +243,7 @@ impl Recovery<'_> {
 
     fn failure(&mut self, message: String) -> RecoveryFailure {
         RecoveryFailure {
+            error_kind: ErrorKind::Interrupted,
             profile: self.spec.name.clone(),
             message,
             actions: std::mem::take(&mut self.actions),
@@ -342,8 +348,9 @@ impl Recovery<'_> {
     }
 
     async fn forward(&mut self, journal: &Journal) -> Result<Outcome, String> {
-        let warning =
-            settle::forward(self.aws, self.state, self.spec, journal, &mut self.actions).await?;
+        let warning = settle::forward(self.aws, self.state, self.spec, journal, &mut self.actions)
+            .await
+            .map_err(|cause| cause.message)?;
         self.actions.extend(warning);
         Ok(Outcome::RolledForward)
     }

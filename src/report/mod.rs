@@ -7,6 +7,7 @@ pub mod text;
 
 use serde::Serialize;
 
+use crate::engine::error::ErrorKind;
 use crate::engine::plan::Plan;
 use crate::engine::prune::Pruned;
 use crate::engine::recovery;
@@ -70,6 +71,8 @@ pub enum ApplyOutcome {
     Failed {
         /// What went wrong and where that leaves the user.
         error: String,
+        /// What kind of failure, for programs.
+        error_kind: ErrorKind,
         /// What was done, in order.
         actions: Vec<String>,
     },

@@ -47,7 +47,7 @@ fn profile_plan(out: &mut String, p: &ProfilePlan) {
     let headline = match &p.decision {
         Decision::Rotate => style("rotate").green().to_string(),
         Decision::Skip { reason } => format!("no change: {reason}"),
-        Decision::Error { message } => format!("{} {message}", style("ERROR:").red().bold()),
+        Decision::Error { message, .. } => format!("{} {message}", style("ERROR:").red().bold()),
     };
     let _ = writeln!(out, "profile {}: {headline}", label(&p.profile, &p.also));
     if !p.also.is_empty() {
@@ -161,7 +161,8 @@ pub(crate) fn status(
             (Some(key), _) => {
                 let _ = writeln!(out, "{}", key_line(key));
             }
-            (None, Decision::Error { message }) | (None, Decision::Skip { reason: message }) => {
+            (None, Decision::Error { message, .. })
+            | (None, Decision::Skip { reason: message }) => {
                 let _ = writeln!(out, "  key   unknown: {message}");
             }
             (None, Decision::Rotate) => {}
@@ -263,7 +264,7 @@ pub(crate) fn profile_result(result: &ProfileResult) -> String {
         ApplyOutcome::Skipped { reason } => {
             let _ = writeln!(out, "{who}: no change: {reason}");
         }
-        ApplyOutcome::Failed { error, actions } => {
+        ApplyOutcome::Failed { error, actions, .. } => {
             let _ = writeln!(out, "{who}: {} {error}", style("FAILED:").red().bold());
             for action in actions {
                 let _ = writeln!(out, "  - {action}");

@@ -22,7 +22,7 @@ mod pending;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use journal::{Journal, JournalRecord, Phase, StoredKey};
+pub use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
 pub use owner::Owner;
 pub use pending::PendingDeletion;
 

@@ -8,6 +8,7 @@ mod support;
 mod bad_input;
 mod crash;
 mod default_mode;
+mod error_kinds;
 mod faults;
 mod keyring;
 mod lifecycle;

@@ -23,6 +23,7 @@ use rekey_sinks::AccessKey;
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
 use crate::engine::crash;
+use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::orphan;
 use crate::engine::plan::{ProfilePlan, Step};
 use crate::engine::planner::RotationInput;
@@ -92,21 +93,32 @@ pub struct RotationFailure {
     pub actions: Vec<String>,
 }
 
+impl RotationFailure {
+    /// The kind of what stopped the rotation (not of a failure while undoing it).
+    pub fn error_kind(&self) -> ErrorKind {
+        match &self.kind {
+            FailureKind::NotStarted(cause)
+            | FailureKind::RolledBack(cause)
+            | FailureKind::RollbackIncomplete { reason: cause, .. } => cause.kind,
+        }
+    }
+}
+
 /// How far a failed rotation got, and where that leaves the user.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FailureKind {
     /// Nothing was changed (no key created, no sink written).
     #[error("{0}; nothing was changed")]
-    NotStarted(String),
+    NotStarted(Cause),
     /// The rotation was undone completely.
     #[error("{0}; rolled back: the old key is still active and every sink holds it")]
-    RolledBack(String),
+    RolledBack(Cause),
     /// Undoing failed part-way; the journal keeps everything needed to finish by hand.
     #[error("{reason}; rollback incomplete ({}); the journal {} keeps the new key and the sink backups, so no key is lost: run `rekey recover` once the cause is fixed", failures.join("; "), journal.display())]
     RollbackIncomplete {
         /// Why the rotation failed.
-        reason: String,
+        reason: Cause,
         /// What could not be undone.
         failures: Vec<String>,
         /// The journal file.
@@ -160,11 +172,11 @@ pub async fn rotate(
     );
     let _user = lock::acquire(state, vec![user_lock], state.lock_timeout())
         .await
-        .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
+        .map_err(|e| run.fail(FailureKind::NotStarted(e.into())))?;
     run.still_as_planned(&input).await?;
     let mut journal = Journal::begin(state, record)
         .await
-        .map_err(|e| run.fail(FailureKind::NotStarted(e.to_string())))?;
+        .map_err(|e| run.fail(FailureKind::NotStarted(e.into())))?;
     crash::point("planned");
 
     for step in &plan.steps {
@@ -186,10 +198,10 @@ pub async fn rotate(
             proof.attempts,
             proof.elapsed.as_secs_f64()
         )),
-        Err(e) => return Err(run.roll_back(journal, e.to_string()).await),
+        Err(e) => return Err(run.roll_back(journal, e.into()).await),
     }
     if let Err(e) = journal.advance(Phase::Propagated).await {
-        return Err(run.roll_back(journal, e.to_string()).await);
+        return Err(run.roll_back(journal, e.into()).await);
     }
     crash::point("propagated");
 
@@ -206,36 +218,39 @@ pub async fn rotate(
     progress(Stage::WaitingForSinks);
     let _places = match lock::acquire(state, places, state.lock_timeout()).await {
         Ok(held) => held,
-        Err(e) => return Err(run.roll_back(journal, e.to_string()).await),
+        Err(e) => return Err(run.roll_back(journal, e.into()).await),
     };
     for (index, sink) in spec.sinks.iter().enumerate() {
         progress(Stage::Writing(sink.describe()));
         match write_sink(&mut journal, index, sink.as_ref(), &new_key).await {
             Ok(()) => run.actions.push(format!("wrote {}", sink.describe())),
-            Err(reason) => return Err(run.roll_back(journal, reason).await),
+            Err(cause) => return Err(run.roll_back(journal, cause).await),
         }
     }
     if let Err(e) = journal.advance(Phase::SinksWritten).await {
-        return Err(run.roll_back(journal, e.to_string()).await);
+        return Err(run.roll_back(journal, e.into()).await);
     }
     if let Some(verify) = &spec.policy.verify {
         if let Err(e) = journal.advance(Phase::Verifying).await {
-            return Err(run.roll_back(journal, e.to_string()).await);
+            return Err(run.roll_back(journal, e.into()).await);
         }
         crash::point("verifying");
         progress(Stage::Verifying);
         match verify::run(verify, &spec.name, &new_key).await {
             Ok(action) => run.actions.push(action),
-            Err(reason) => return Err(run.roll_back(journal, reason).await),
+            Err(reason) => {
+                let cause = Cause::new(ErrorKind::VerifyFailed, reason);
+                return Err(run.roll_back(journal, cause).await);
+            }
         }
     }
     if let Err(e) = journal.advance(Phase::DeactivatingOldKey).await {
-        return Err(run.roll_back(journal, e.to_string()).await);
+        return Err(run.roll_back(journal, e.into()).await);
     }
     progress(Stage::Deactivating);
     let warnings = match settle::forward(aws, state, spec, &journal, &mut run.actions).await {
         Ok(warning) => warning.into_iter().collect(),
-        Err(reason) => return Err(run.roll_back(journal, reason).await),
+        Err(cause) => return Err(run.roll_back(journal, cause).await),
     };
     if let Err(e) = settle::finish_completed(journal, state, &run.old_key_id).await {
         run.actions.push(format!(
@@ -257,24 +272,16 @@ async fn write_sink(
     index: usize,
     sink: &dyn rekey_sinks::Sink,
     new_key: &AccessKey,
-) -> Result<(), String> {
-    let snapshot = sink.snapshot().await.map_err(|e| e.to_string())?;
-    journal
-        .save_backup(index, &snapshot)
-        .await
-        .map_err(|e| e.to_string())?;
-    journal
-        .advance(Phase::WritingSink { index })
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<(), Cause> {
+    let failed = |e: rekey_sinks::SinkError| Cause::new(ErrorKind::SinkFailed, e.to_string());
+    let snapshot = sink.snapshot().await.map_err(failed)?;
+    journal.save_backup(index, &snapshot).await?;
+    journal.advance(Phase::WritingSink { index }).await?;
     // From here the sink may have changed; it has a backup, so undoing restores it.
     crash::point(&format!("before-write-{index}"));
-    let undo = sink.write(new_key).await.map_err(|e| e.to_string())?;
+    let undo = sink.write(new_key).await.map_err(failed)?;
     if let Some(undo) = undo {
-        journal
-            .save_backup(index, &undo)
-            .await
-            .map_err(|e| e.to_string())?;
+        journal.save_backup(index, &undo).await?;
     }
     crash::point(&format!("after-write-{index}"));
     Ok(())
@@ -304,21 +311,23 @@ impl Run<'_> {
     /// user's keys (a key appeared, or one changed status) or the first sink since
     /// planning.
     async fn still_as_planned(&mut self, input: &RotationInput) -> Result<(), RotationFailure> {
-        let changed = || "changed since planning (another rekey run?); run apply again".to_owned();
+        let changed = |what: &str| {
+            Cause::new(
+                ErrorKind::Busy,
+                format!("{what} changed since planning (another rekey run?); run apply again"),
+            )
+        };
         let source = self.spec.sinks.first().map(|s| s.read_id());
         let held = match source {
             Some(read) => read.await.ok().flatten(),
             None => None,
         };
         if held.as_deref() != Some(self.old_key_id.as_str()) {
-            return Err(self.fail(FailureKind::NotStarted(format!(
-                "the first sink {}",
-                changed()
-            ))));
+            return Err(self.fail(FailureKind::NotStarted(changed("the first sink"))));
         }
         let now = match self.old.list_keys(&self.user).await {
             Ok(keys) => keys,
-            Err(e) => return Err(self.fail(FailureKind::NotStarted(e.to_string()))),
+            Err(e) => return Err(self.fail(FailureKind::NotStarted(e.into()))),
         };
         // A key that vanished (pruned meanwhile) is fine; one that appeared is not, nor
         // one made Active again: `--make-room` would delete it as inactive.
@@ -329,10 +338,7 @@ impl Run<'_> {
                 .any(|k| k.id == key.id && k.active == key.active)
         };
         if !now.iter().all(as_planned) {
-            return Err(self.fail(FailureKind::NotStarted(format!(
-                "the user's keys {}",
-                changed()
-            ))));
+            return Err(self.fail(FailureKind::NotStarted(changed("the user's keys"))));
         }
         Ok(())
     }
@@ -348,7 +354,7 @@ impl Run<'_> {
             key_id: key_id.to_owned(),
         };
         if let Err(e) = journal.advance(phase).await {
-            return Err(self.abandon(journal, e.to_string()).await);
+            return Err(self.abandon(journal, e.into()).await);
         }
         match self.old.delete_key(&self.user, key_id).await {
             // Prune (which apply runs first) may have deleted it already.
@@ -357,7 +363,7 @@ impl Run<'_> {
                 kind: AwsErrorKind::NoSuchEntity,
                 ..
             }) => {}
-            Err(e) => return Err(self.abandon(journal, e.to_string()).await),
+            Err(e) => return Err(self.abandon(journal, e.into()).await),
         }
         self.actions
             .push(format!("deleted inactive key {key_id} to make room"));
@@ -382,7 +388,7 @@ impl Run<'_> {
             attempted_at,
         };
         if let Err(e) = journal.advance(phase).await {
-            return Err(self.abandon(journal, e.to_string()).await);
+            return Err(self.abandon(journal, e.into()).await);
         }
         crash::point("creating-key");
         let key = match self.old.create_key(&self.user).await {
@@ -390,7 +396,7 @@ impl Run<'_> {
             Err(e) => {
                 // Whatever the error, a key may exist whose secret never arrived (a
                 // lost answer, a reset connection): find it and delete it.
-                let reason = e.to_string();
+                let reason = Cause::from(e);
                 let window = orphan::Window {
                     from: attempted_at,
                     to: SystemTime::now(),
@@ -406,7 +412,7 @@ impl Run<'_> {
         self.actions.push(format!("created new key {}", key.id()));
         if let Err(e) = journal.record_new_key(&key).await {
             // Never go on with a key whose only copy is in memory.
-            let reason = format!("cannot record the new key: {e}");
+            let reason = Cause::new(ErrorKind::State, format!("cannot record the new key: {e}"));
             return Err(match self.old.delete_key(&self.user, key.id()).await {
                 Ok(()) => {
                     self.actions.push(format!("deleted new key {}", key.id()));
@@ -449,7 +455,7 @@ impl Run<'_> {
     }
 
     /// Ends a rotation that changed nothing.
-    async fn abandon(&mut self, journal: Journal, reason: String) -> RotationFailure {
+    async fn abandon(&mut self, journal: Journal, reason: Cause) -> RotationFailure {
         if let Err(e) = journal.finish().await {
             self.actions
                 .push(format!("warning: could not remove the journal: {e}"));
@@ -459,11 +465,11 @@ impl Run<'_> {
 
     /// Undoes a rotation that failed after its key was created: records `rolling_back`
     /// and hands over to [`settle::back`], the undo recovery and `rekey rollback` run.
-    async fn roll_back(&mut self, mut journal: Journal, reason: String) -> RotationFailure {
+    async fn roll_back(&mut self, mut journal: Journal, reason: Cause) -> RotationFailure {
         tracing::warn!(profile = %self.spec.name, %reason, "rolling back");
         (self.progress)(Stage::RollingBack);
         let phase = Phase::RollingBack {
-            reason: reason.clone(),
+            reason: reason.message.clone(),
         };
         if let Err(e) = journal.advance(phase).await {
             // The journal still names an earlier phase, which recovery also undoes.
@@ -483,12 +489,7 @@ impl Run<'_> {
     }
 
     /// A failure whose undoing failed: `journal` keeps what is needed to finish it.
-    fn incomplete(
-        &mut self,
-        journal: &Journal,
-        reason: String,
-        failure: String,
-    ) -> RotationFailure {
+    fn incomplete(&mut self, journal: &Journal, reason: Cause, failure: String) -> RotationFailure {
         let journal = journal.path().to_owned();
         self.fail(FailureKind::RollbackIncomplete {
             reason,

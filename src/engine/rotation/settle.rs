@@ -21,6 +21,7 @@ use rekey_sinks::AccessKey;
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
 use crate::engine::crash;
+use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::propagation::patiently;
 use crate::state::{Journal, Owner, PendingDeletion, StateDir, StateError};
 use crate::time;
@@ -35,9 +36,11 @@ pub(crate) async fn forward(
     spec: &ProfileSpec,
     journal: &Journal,
     actions: &mut Vec<String>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Cause> {
     let record = journal.record();
-    let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
+    let new_key = journal
+        .new_key()
+        .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
     let new = aws.caller(&new_key);
     let patience = spec.policy.propagation.timeout;
     crash::point("deactivating");
@@ -45,7 +48,10 @@ pub(crate) async fn forward(
         new.set_active(&record.owner.user_name, &record.old_key_id, false)
     })
     .await
-    .map_err(|e| format!("cannot deactivate the old key {}: {e}", record.old_key_id))?;
+    .map_err(|e| {
+        let message = format!("cannot deactivate the old key {}: {e}", record.old_key_id);
+        Cause::new((&e).into(), message)
+    })?;
     actions.push(format!(
         "deactivated old key {} (signed with the new key)",
         record.old_key_id

@@ -1,0 +1,128 @@
+//! What kind of failure stopped a profile, kept from where it happened to the output:
+//! the stable `error_kind` of the JSON output, so a program can tell throttling from a
+//! missing permission from a full key slot from a sink that failed.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::aws::{AwsError, AwsErrorKind};
+use crate::engine::propagation::PropagationError;
+use crate::state::lock::LockError;
+use crate::state::{BeginError, StateError};
+
+/// The kind of a failure. Serialized in `snake_case`; new kinds may be added, existing
+/// ones never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// AWS refused a call for lack of permission (`AccessDenied`).
+    AccessDenied,
+    /// AWS kept throttling after the retries.
+    Throttled,
+    /// STS and IAM did not both accept the new key within the propagation timeout.
+    NotPropagated,
+    /// A key is malformed, missing, unknown to AWS, inactive, or not the user's.
+    InvalidKey,
+    /// The user has no room for a new key: a second key rekey may not delete.
+    NoRoom,
+    /// A sink cannot be read or written; found before anything changed.
+    SinkUnwritable,
+    /// Writing or restoring a sink failed during the rotation.
+    SinkFailed,
+    /// The verification command failed or timed out.
+    VerifyFailed,
+    /// Profiles that share a key have different settings.
+    SettingsConflict,
+    /// An earlier rotation of the user is unfinished (`rekey recover` resolves it).
+    Interrupted,
+    /// Another rekey process held a lock too long, or changed the keys since planning.
+    Busy,
+    /// AWS did not answer, or failed in another way.
+    Aws,
+    /// The state directory could not be used.
+    State,
+}
+
+/// A failure: what went wrong, for people, and its kind, for programs.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// What went wrong and what to do (never a secret).
+    pub message: String,
+}
+
+impl Cause {
+    /// A failure of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<&AwsError> for ErrorKind {
+    fn from(error: &AwsError) -> Self {
+        match error.kind {
+            AwsErrorKind::AccessDenied => ErrorKind::AccessDenied,
+            AwsErrorKind::Throttled => ErrorKind::Throttled,
+            AwsErrorKind::InvalidCredentials => ErrorKind::InvalidKey,
+            AwsErrorKind::LimitExceeded => ErrorKind::NoRoom,
+            _ => ErrorKind::Aws,
+        }
+    }
+}
+
+impl From<AwsError> for Cause {
+    fn from(error: AwsError) -> Self {
+        Self::new((&error).into(), error.to_string())
+    }
+}
+
+impl From<StateError> for Cause {
+    fn from(error: StateError) -> Self {
+        Self::new(ErrorKind::State, error.to_string())
+    }
+}
+
+impl From<LockError> for Cause {
+    fn from(error: LockError) -> Self {
+        let kind = match error {
+            LockError::Busy { .. } => ErrorKind::Busy,
+            _ => ErrorKind::State,
+        };
+        Self::new(kind, error.to_string())
+    }
+}
+
+impl From<PropagationError> for Cause {
+    fn from(error: PropagationError) -> Self {
+        let kind = match &error {
+            PropagationError::Timeout { .. } | PropagationError::IamTimeout { .. } => {
+                ErrorKind::NotPropagated
+            }
+            PropagationError::WrongIdentity { .. } => ErrorKind::InvalidKey,
+            PropagationError::Iam(aws) => aws.into(),
+        };
+        Self::new(kind, error.to_string())
+    }
+}
+
+impl From<BeginError> for Cause {
+    fn from(error: BeginError) -> Self {
+        let kind = match error {
+            BeginError::Interrupted(_) => ErrorKind::Interrupted,
+            BeginError::State(_) => ErrorKind::State,
+        };
+        Self::new(kind, error.to_string())
+    }
+}

@@ -1,0 +1,137 @@
+//! Every failed or errored profile in the JSON output carries a stable `error_kind`
+//! beside its message, so a program can tell the failures apart without reading prose.
+
+use crate::proxy::FaultProxy;
+use crate::state_dir::stuck_profile;
+use crate::support::*;
+
+/// `rekey apply --yes --output json` in `home`: the first result's status and kind.
+fn apply_kind(home: &Home) -> (String, String) {
+    let run = home.rekey(&["apply", "--yes", "--output", "json"]).code(1);
+    let json = run.json();
+    let result = &json["results"][0];
+    (
+        result["status"].as_str().unwrap_or_default().to_owned(),
+        result["error_kind"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// `rekey plan --output json` in `home`: the first profile's decision kind.
+fn plan_kind(home: &Home) -> String {
+    let json = home.rekey(&["plan", "--output", "json"]).code(1).json();
+    let decision = &json["profiles"][0]["decision"];
+    assert_eq!(decision["kind"], "error", "{json}");
+    decision["error_kind"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn one_user(name: &str, home: &Home) -> (String, TestKey) {
+    let user = unique(name);
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    (user, key)
+}
+
+#[test]
+fn aws_refusals_keep_their_kind() {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    one_user("kind-denied", &home);
+    proxy.set(|f| {
+        f.deny.insert("CreateAccessKey");
+    });
+    assert_eq!(apply_kind(&home), ("failed".into(), "access_denied".into()));
+    proxy.set(|f| {
+        f.deny.clear();
+        // CreateAccessKey is never retried, so one throttled answer is final.
+        f.throttle.insert("CreateAccessKey", 1);
+    });
+    assert_eq!(apply_kind(&home), ("failed".into(), "throttled".into()));
+}
+
+#[test]
+fn a_key_that_never_works_is_not_propagated() {
+    let home = Home::new();
+    let (user, _) = one_user("kind-propagation", &home);
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\nprofiles:\n  {user}:\n    propagation: {{ timeout: 1s, consecutive: 1000 }}\n"),
+    );
+    assert_eq!(
+        apply_kind(&home),
+        ("failed".into(), "not_propagated".into())
+    );
+}
+
+#[test]
+fn a_failing_check_is_verify_failed() {
+    let home = Home::new();
+    let (user, _) = one_user("kind-verify", &home);
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\nprofiles:\n  {user}:\n    verify: {{ command: [\"false\"] }}\n"),
+    );
+    assert_eq!(apply_kind(&home), ("failed".into(), "verify_failed".into()));
+}
+
+#[test]
+fn planning_errors_say_their_kind() {
+    let home = Home::new();
+    let (user, _) = one_user("kind-plan", &home);
+    // A second active key: no room for a new one.
+    let other = moto().create_key(&user);
+    assert_eq!(plan_kind(&home), "no_room");
+    moto().delete_key(&user, &other.id);
+    // A config file sink whose file does not exist: it cannot be written.
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+             \x20     - type: file\n        path: missing.json\n        access_key_id: a\n        secret_access_key: b\n"
+        ),
+    );
+    assert_eq!(plan_kind(&home), "sink_unwritable");
+}
+
+#[test]
+fn profiles_sharing_a_key_with_different_settings_are_a_settings_conflict() {
+    let home = Home::new();
+    let user = unique("kind-clash");
+    let old = moto().create_user(&user);
+    home.write_credentials(&format!(
+        "{}\n{}",
+        section("one", &old),
+        section("two", &old)
+    ));
+    home.write(
+        "project/rekey.yaml",
+        "version: 1\nprofiles:\n  one:\n    grace: 1d\n  two:\n    grace: 2d\n",
+    );
+    assert_eq!(plan_kind(&home), "settings_conflict");
+}
+
+#[test]
+fn a_stuck_rotation_is_interrupted_in_recovered_and_in_the_plan() {
+    let home = Home::new();
+    let user = unique("kind-stuck");
+    let key = moto().create_user(&user);
+    home.write_credentials(&section(&user, &key));
+    let stuck = stuck_profile(&home, &user, &key);
+    home.write(
+        "project/rekey.yaml",
+        &format!("version: 1\nprofiles:\n{}", stuck.yaml),
+    );
+    assert_eq!(apply_kind(&home), ("failed".into(), "verify_failed".into()));
+    let json = home
+        .rekey(&["apply", "--yes", "--output", "json"])
+        .code(1)
+        .json();
+    assert_eq!(json["recovered"][0]["status"], "failed", "{json}");
+    assert_eq!(
+        json["recovered"][0]["result"]["error_kind"], "interrupted",
+        "{json}"
+    );
+    assert_eq!(json["results"][0]["error_kind"], "interrupted", "{json}");
+}
