@@ -11,20 +11,25 @@
 //! - [`atomic`] replaces files atomically, keeping their mode and owner.
 //! - [`child`] runs a program that handles keys: own process group, a hard deadline,
 //!   capped output, every known secret redacted.
+//! - [`registry`] lists every sink type the manifest knows; each sink's folder owns its
+//!   configuration and how it is built.
 //! - One module per built-in sink: [`credentials_file`], [`dotenv`], [`file`], [`keyring`],
 //!   [`exec`]; [`text_file`] holds what the file-based ones share.
 
 #![deny(missing_docs)]
 
 pub mod atomic;
+pub mod blocking;
 pub mod child;
 pub mod credentials_file;
 pub mod dotenv;
+pub mod duration;
 mod error;
 pub mod exec;
 pub mod file;
 mod key;
 pub mod keyring;
+pub mod registry;
 mod sink;
 pub mod text_file;
 

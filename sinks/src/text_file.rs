@@ -390,8 +390,5 @@ fn utf8(path: &Path, bytes: &[u8]) -> Result<Zeroizing<String>, SinkError> {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, SinkError> + Send + 'static,
 ) -> Result<T, SinkError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
-    }
+    crate::blocking::off_runtime(work).await
 }

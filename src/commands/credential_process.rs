@@ -58,11 +58,11 @@ pub async fn run(args: Options) -> Result<Outcome> {
                         path.display()
                     )
                 })?;
-            manifest::keyring_sink(config, profile)
+            config.entry(profile)
         }
         (None, None) => unreachable!("clap requires --profile or --account"),
     };
-    let json = tokio::task::spawn_blocking(move || {
+    let json = rekey_sinks::blocking::off_runtime(move || -> Result<_> {
         let json = entry.read_json()?;
         json.with_context(|| {
             format!(
@@ -71,7 +71,7 @@ pub async fn run(args: Options) -> Result<Outcome> {
             )
         })
     })
-    .await??;
+    .await?;
     println!("{}", json.as_str());
     Ok(Outcome::Success)
 }

@@ -82,10 +82,7 @@ pub async fn acquire(
     timeout: Duration,
 ) -> Result<Held, LockError> {
     let state = state.clone();
-    match tokio::task::spawn_blocking(move || acquire_blocking(&state, names, timeout)).await {
-        Ok(result) => result,
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
-    }
+    rekey_sinks::blocking::off_runtime(move || acquire_blocking(&state, names, timeout)).await
 }
 
 fn acquire_blocking(

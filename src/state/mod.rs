@@ -39,15 +39,9 @@ pub struct StateError {
     pub source: io::Error,
 }
 
-/// Runs `work` (state-dir writes, each with its fsyncs) on tokio's blocking pool, so a
-/// rotation waiting for its disk does not hold up the others sharing the async task.
-/// Reads stay inline: they are small and served from the page cache.
-async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => value,
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
-    }
-}
+/// State-dir writes (each with its fsyncs) run on the blocking pool; reads stay inline:
+/// they are small and served from the page cache.
+use rekey_sinks::blocking::off_runtime;
 
 /// Handle on the state directory.
 #[derive(Debug, Clone)]

@@ -1,6 +1,12 @@
 //! The manifest fields of a `credentials_file` sink.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
+
+use super::CredentialsFile;
+use crate::registry::{BuildContext, SinkConfig};
+use crate::Sink;
 
 /// `type: credentials_file` in the manifest. Both fields are optional; the engine fills
 /// in the defaults (`$AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`, and the
@@ -12,4 +18,18 @@ pub struct Config {
     pub path: Option<String>,
     /// The section (`[NAME]`) to write.
     pub section: Option<String>,
+}
+
+impl SinkConfig for Config {
+    fn build(&self, ctx: &BuildContext<'_>) -> Arc<dyn Sink> {
+        let path = self
+            .path
+            .as_deref()
+            .map_or_else(|| ctx.credentials_file.to_owned(), |p| (ctx.expand)(p));
+        let section = self
+            .section
+            .clone()
+            .unwrap_or_else(|| ctx.profile.to_owned());
+        Arc::new(CredentialsFile::new(path, section))
+    }
 }

@@ -1,6 +1,12 @@
 //! The manifest fields of a `dotenv` sink.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
+
+use super::{DotEnv, Variables};
+use crate::registry::{BuildContext, SinkConfig};
+use crate::Sink;
 
 /// `type: dotenv` in the manifest.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -12,4 +18,18 @@ pub struct Config {
     pub access_key_id: Option<String>,
     /// The variable holding the secret (default `AWS_SECRET_ACCESS_KEY`).
     pub secret_access_key: Option<String>,
+}
+
+impl SinkConfig for Config {
+    fn build(&self, ctx: &BuildContext<'_>) -> Arc<dyn Sink> {
+        let defaults = Variables::default();
+        let variables = Variables {
+            access_key_id: self.access_key_id.clone().unwrap_or(defaults.access_key_id),
+            secret_access_key: self
+                .secret_access_key
+                .clone()
+                .unwrap_or(defaults.secret_access_key),
+        };
+        Arc::new(DotEnv::new((ctx.expand)(&self.path), variables))
+    }
 }

@@ -13,6 +13,9 @@ pub mod path;
 mod toml;
 mod yaml;
 
+/// Where a YAML node starts, for the manifest's errors (the manifest is YAML too).
+pub use yaml::node_position as yaml_node_position;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 

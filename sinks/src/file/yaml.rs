@@ -97,6 +97,41 @@ fn locate_in(text: &str, path: &KeyPath) -> Result<Found, LocateError> {
     Err(LocateError::Missing)
 }
 
+/// Where the node at `path` (a mapping, a sequence or a scalar) starts in `text`, as a
+/// 1-based line and column: for an error that knows the field but not the position.
+pub fn node_position(text: &str, path: &KeyPath) -> Option<(u64, u64)> {
+    let mut stack: Vec<Frame> = Vec::new();
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.ok()?;
+        let is_key = matches!(stack.last(), Some(Frame::Mapping { key: None }));
+        let starts_node = matches!(
+            event,
+            Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..)
+        );
+        if starts_node && !is_key && stack_path_is(&stack, &path.0) {
+            let line = u64::try_from(span.start.line()).ok()?;
+            let column = u64::try_from(span.start.col()).ok()? + 1;
+            return Some((line, column));
+        }
+        match event {
+            Event::Scalar(value, ..) if is_key => {
+                if let Some(Frame::Mapping { key }) = stack.last_mut() {
+                    *key = Some(value.into_owned());
+                }
+            }
+            Event::Scalar(..) | Event::Alias(_) => advance(&mut stack),
+            Event::MappingStart(..) => stack.push(Frame::Mapping { key: None }),
+            Event::SequenceStart(..) => stack.push(Frame::Sequence { index: 0 }),
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+                advance(&mut stack);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// After a value: a mapping waits for its next key, a sequence moves to its next item.
 fn advance(stack: &mut [Frame]) {
     match stack.last_mut() {

@@ -103,10 +103,7 @@ impl Keyring {
         work: impl FnOnce(&Self) -> Result<T, SinkError> + Send + 'static,
     ) -> Result<T, SinkError> {
         let this = self.clone();
-        match tokio::task::spawn_blocking(move || work(&this)).await {
-            Ok(result) => result,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        }
+        crate::blocking::off_runtime(move || work(&this)).await
     }
 }
 

@@ -5,7 +5,9 @@
 //! fully specified profiles (defaults applied, paths expanded) without touching the
 //! filesystem or the network. Doing I/O is left to the engine.
 
-pub mod duration;
+/// Durations as the manifest writes them (the type lives in `rekey-sinks`, whose sink
+/// configurations use it too).
+pub use rekey_sinks::duration;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -13,13 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rekey_sinks::credentials_file::CredentialsFile;
-use rekey_sinks::dotenv::{DotEnv, Variables};
-use rekey_sinks::exec::{self, Plugin};
-use rekey_sinks::file::{Fields, Format, StructuredFile};
-use rekey_sinks::keyring::{self, Keyring};
-
-use duration::HumanDuration;
-use rekey_sinks::Sink;
+use rekey_sinks::file::path::{KeyPath, Segment};
+use rekey_sinks::file::yaml_node_position;
+use rekey_sinks::registry::BuildContext;
 
 use crate::config::paths::Paths;
 use crate::config::profile::{Policy, ProfileSpec, Propagation, Verify};
@@ -89,17 +87,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     };
     // serde_path_to_error tracks which field was being read, so a bad value is named
     // (`defaults.grace: invalid value …`), not only placed.
-    let mut field = String::new();
+    let mut field = Vec::new();
     let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
         serde_path_to_error::deserialize::<_, RawManifest>(de).map_err(|e| {
-            field = field_path(e.path());
+            field = field_segments(e.path());
             e.into_inner()
         })
     });
     let raw = parsed.map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            // A value refused after it was read (a sink's configuration) has no position
+            // of its own: find where its field starts.
+            .or_else(|| yaml_node_position(text, &KeyPath(field.clone())))
+            .unwrap_or((0, 0));
         let message = without_position(&e.to_string(), line, column);
-        match field.as_str() {
+        match KeyPath(field.clone()).to_string().as_str() {
             "" => invalid(line, column, message),
             field => invalid(line, column, format!("{field}: {message}")),
         }
@@ -149,45 +153,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         }
     }
     for (name, profile) in &raw.profiles {
-        let sinks = profile.sinks.iter().flat_map(|s| s.value.iter());
-        for sink in sinks {
-            let at = profile
-                .sinks
-                .as_ref()
-                .map(|s| s.referenced)
-                .expect("has sinks");
-            if let RawSink::Exec(plugin) = sink {
-                if plugin.command.first().is_none_or(|p| p.is_empty()) {
-                    return Err(invalid(
-                        at.line(),
-                        at.column(),
-                        "an exec sink needs `command: [program, args...]`".into(),
-                    ));
-                }
-                if let Some(Err(e)) = plugin.timeout.as_deref().map(str::parse::<HumanDuration>) {
-                    return Err(invalid(
-                        at.line(),
-                        at.column(),
-                        format!("exec sink timeout: {e}"),
-                    ));
-                }
-            }
-            if let RawSink::File(file) = sink {
-                if file.format.is_none() && Format::from_extension(Path::new(&file.path)).is_none()
-                {
-                    let at = profile
-                        .sinks
-                        .as_ref()
-                        .map(|s| s.referenced)
-                        .expect("has sinks");
-                    return Err(invalid(
-                        at.line(),
-                        at.column(),
-                        format!("cannot tell the format of `{}` from its extension; add `format: json`, `yaml` or `toml`", file.path),
-                    ));
-                }
-            }
-        }
         if let Some(sinks) = profile.sinks.as_ref().filter(|s| s.value.is_empty()) {
             let at = sinks.referenced;
             return Err(invalid(
@@ -203,25 +168,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     })
 }
 
-/// `profiles.dev.propagation.consecutive`: the path serde_path_to_error tracked, less the
-/// `value` of the `Spanned` wrappers that give rekey its line numbers (a profile named
-/// `value` is the one map key of user data, and it is kept).
-fn field_path(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    let mut previous: Option<&Segment> = None;
+/// The field serde_path_to_error tracked (`profiles.dev.propagation.consecutive`), less
+/// the `value` of the `Spanned` wrappers that give rekey its line numbers (a profile
+/// named `value` is the one map key of user data, and it is kept).
+fn field_segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
+    use serde_path_to_error::Segment as Tracked;
+    let mut out = Vec::new();
+    let mut previous: Option<&Tracked> = None;
     for segment in path.iter() {
-        let after_profiles = matches!(previous, Some(Segment::Map { key }) if key == "profiles");
+        let after_profiles = matches!(previous, Some(Tracked::Map { key }) if key == "profiles");
         match segment {
-            Segment::Map { key } if key == "value" && !after_profiles => {}
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
+            Tracked::Map { key } if key == "value" && !after_profiles => {}
+            Tracked::Seq { index } => out.push(Segment::Index(*index)),
+            Tracked::Map { key } | Tracked::Enum { variant: key } => {
+                out.push(Segment::Key(key.clone()))
             }
-            Segment::Unknown => {}
+            Tracked::Unknown => {}
         }
         previous = Some(segment);
     }
@@ -246,13 +208,15 @@ impl Manifest {
             .profiles
             .iter()
             .map(|(name, profile)| {
+                let expand = |path: &str| paths.expand(path, base);
+                let ctx = BuildContext {
+                    profile: name,
+                    credentials_file: &paths.credentials_file,
+                    expand: &expand,
+                };
                 let sinks = match &profile.sinks {
                     None => vec![default_sink(paths, name)],
-                    Some(sinks) => sinks
-                        .value
-                        .iter()
-                        .map(|sink| build_sink(sink, name, paths, base))
-                        .collect(),
+                    Some(sinks) => sinks.value.iter().map(|sink| sink.build(&ctx)).collect(),
                 };
                 let propagation = |pick: fn(&RawPropagation) -> Option<Duration>| {
                     profile
@@ -306,74 +270,6 @@ fn resolve_program(command: &[String], paths: &Paths, base: &Path) -> Vec<String
         }
     }
     resolved
-}
-
-/// The sink a manifest entry describes, with its defaults filled in and paths resolved.
-fn build_sink(sink: &RawSink, profile: &str, paths: &Paths, base: &Path) -> Arc<dyn Sink> {
-    match sink {
-        RawSink::CredentialsFile(config) => {
-            let path = config
-                .path
-                .as_deref()
-                .map_or_else(|| paths.credentials_file.clone(), |p| paths.expand(p, base));
-            let section = config.section.clone().unwrap_or_else(|| profile.to_owned());
-            Arc::new(CredentialsFile::new(path, section))
-        }
-        RawSink::Dotenv(config) => {
-            let defaults = Variables::default();
-            let variables = Variables {
-                access_key_id: config
-                    .access_key_id
-                    .clone()
-                    .unwrap_or(defaults.access_key_id),
-                secret_access_key: config
-                    .secret_access_key
-                    .clone()
-                    .unwrap_or(defaults.secret_access_key),
-            };
-            Arc::new(DotEnv::new(paths.expand(&config.path, base), variables))
-        }
-        RawSink::File(config) => {
-            let path = paths.expand(&config.path, base);
-            let fields = Fields {
-                format: config
-                    .format
-                    .or_else(|| Format::from_extension(&path))
-                    .expect("checked by parse"),
-                access_key_id: config.access_key_id.clone(),
-                secret_access_key: config.secret_access_key.clone(),
-            };
-            Arc::new(StructuredFile::new(path, fields))
-        }
-        RawSink::Keyring(config) => Arc::new(keyring_sink(config, profile)),
-        RawSink::Exec(config) => {
-            let (program, args) = config.command.split_first().expect("checked by parse");
-            // `./plugin` is relative to the manifest; a bare name is found on PATH.
-            let program = if program.contains('/') {
-                paths.expand(program, base)
-            } else {
-                PathBuf::from(program)
-            };
-            let timeout = config
-                .timeout
-                .as_deref()
-                .map_or(exec::DEFAULT_TIMEOUT, |t| {
-                    t.parse::<HumanDuration>().expect("checked by parse").0
-                });
-            Arc::new(Plugin::new(program, args.to_vec(), timeout))
-        }
-    }
-}
-
-/// The keyring entry a `keyring` sink of `profile` names.
-pub fn keyring_sink(config: &keyring::Config, profile: &str) -> Keyring {
-    Keyring::new(
-        config
-            .service
-            .as_deref()
-            .unwrap_or(keyring::DEFAULT_SERVICE),
-        config.account.as_deref().unwrap_or(profile),
-    )
 }
 
 /// The sink a profile gets when the manifest names none: its section of the shared

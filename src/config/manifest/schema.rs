@@ -4,7 +4,6 @@
 //! and column rather than a silently ignored setting.
 
 use indexmap::IndexMap;
-use rekey_sinks::{credentials_file, dotenv, exec, file, keyring};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -73,18 +72,6 @@ pub struct RawProfile {
     pub sinks: Option<Spanned<Vec<RawSink>>>,
 }
 
-/// One sink, selected by its `type:` field.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum RawSink {
-    /// `type: credentials_file`.
-    CredentialsFile(credentials_file::Config),
-    /// `type: dotenv`.
-    Dotenv(dotenv::Config),
-    /// `type: file` (JSON, YAML or TOML).
-    File(file::Config),
-    /// `type: keyring` (the OS credential store).
-    Keyring(keyring::Config),
-    /// `type: exec` (a plugin program).
-    Exec(exec::Config),
-}
+/// One sink entry, selected by its `type:` field: the list of sink types is
+/// [`rekey_sinks::registry`]'s.
+pub use rekey_sinks::registry::Config as RawSink;

@@ -1,0 +1,66 @@
+//! Every sink type the manifest knows, in one list: `type:` selects the variant, and
+//! each variant's configuration (in its sink's folder) builds its sink. Adding a sink is
+//! a new folder with a `Config` that implements [`SinkConfig`], plus one variant here
+//! and one arm in [`Config::as_sink_config`] (a closed enum and a `match`: enough for a
+//! handful of sinks, and the compiler finds a missing arm).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::{credentials_file, dotenv, exec, file, keyring, Sink};
+
+/// What building a sink needs from around it: the profile and how paths resolve.
+pub struct BuildContext<'a> {
+    /// The profile the sink belongs to (the default section, keyring account, …).
+    pub profile: &'a str,
+    /// The shared credentials file (`$AWS_SHARED_CREDENTIALS_FILE`, else
+    /// `~/.aws/credentials`).
+    pub credentials_file: &'a Path,
+    /// Resolves a path as the manifest writes it: `~` is the home, and a relative path
+    /// is relative to the manifest's folder.
+    pub expand: &'a dyn Fn(&str) -> PathBuf,
+}
+
+/// A sink's manifest configuration. Deserializing it checks everything that can be
+/// checked without I/O (a bad value is a manifest error with its line and column);
+/// building cannot fail.
+pub trait SinkConfig {
+    /// The sink this configuration describes, for `ctx`'s profile.
+    fn build(&self, ctx: &BuildContext<'_>) -> Arc<dyn Sink>;
+}
+
+/// One sink entry of the manifest, selected by its `type:` field.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Config {
+    /// `type: credentials_file`.
+    CredentialsFile(credentials_file::Config),
+    /// `type: dotenv`.
+    Dotenv(dotenv::Config),
+    /// `type: file` (JSON, YAML or TOML).
+    File(file::Config),
+    /// `type: keyring` (the OS credential store).
+    Keyring(keyring::Config),
+    /// `type: exec` (a plugin program).
+    Exec(exec::Config),
+}
+
+impl Config {
+    /// The configuration, whatever its type.
+    pub fn as_sink_config(&self) -> &dyn SinkConfig {
+        match self {
+            Config::CredentialsFile(config) => config,
+            Config::Dotenv(config) => config,
+            Config::File(config) => config,
+            Config::Keyring(config) => config,
+            Config::Exec(config) => config,
+        }
+    }
+
+    /// The sink this entry describes.
+    pub fn build(&self, ctx: &BuildContext<'_>) -> Arc<dyn Sink> {
+        self.as_sink_config().build(ctx)
+    }
+}
