@@ -21,7 +21,10 @@ use tokio::process::Command;
 use tokio::time::Instant;
 
 pub use config::Config;
-use protocol::{Envelope, Hello, Request, Response};
+use protocol::{
+    Answer, Described, Done, Envelope, ErrorKind, Held, Hello, PluginError, Request, Written,
+};
+use serde::de::DeserializeOwned;
 
 use crate::child::{self, Child};
 use crate::{AccessKey, Sink, SinkError, Snapshot};
@@ -67,10 +70,7 @@ impl Plugin {
     /// Runs the plugin for one request and returns its `ok` fields. The plugin runs
     /// under [`crate::child`]'s rules: its own process group, killed at the timeout,
     /// lines capped, every known secret redacted from what it says.
-    async fn call(
-        &self,
-        request: Request<'_>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, SinkError> {
+    async fn call<T: DeserializeOwned>(&self, request: Request<'_>) -> Result<T, SinkError> {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
@@ -110,17 +110,17 @@ impl Plugin {
                 let status = finished.status.expect("checked");
                 Err(self.failure(with_stderr(format!("it answered but exited with {status}"))))
             }
-            Ok(Ok(fields)) => Ok(fields),
+            Ok(Ok(answer)) => Ok(answer),
         }
     }
 }
 
 /// The protocol exchange: the plugin's hello, rekey's request, the plugin's answer.
-async fn exchange(
+async fn exchange<T: DeserializeOwned>(
     mut stdin: tokio::process::ChildStdin,
     mut stdout: BufReader<tokio::process::ChildStdout>,
     request: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+) -> Result<T, String> {
     let hello = child::read_line(&mut stdout)
         .await
         .map_err(|e| format!("cannot read its hello: {e}"))?;
@@ -140,20 +140,19 @@ async fn exchange(
     let answer = child::read_line(&mut stdout)
         .await
         .map_err(|e| format!("cannot read its answer: {e}"))?;
-    match serde_json::from_str::<Response>(&answer) {
-        Ok(Response::Ok(fields)) => Ok(fields),
-        Ok(Response::Error(e)) if e.kind.as_deref() == Some("unsupported") => Err(format!(
+    match serde_json::from_str::<Answer<T>>(&answer) {
+        Ok(Answer::Ok(fields)) => Ok(fields),
+        Ok(Answer::Error(PluginError {
+            kind: Some(ErrorKind::Unsupported),
+            message,
+        })) => Err(format!(
             "it does not support this operation: {}",
-            child::redact(&e.message)
+            child::redact(&message)
         )),
-        Ok(Response::Error(e)) => Err(child::redact(&e.message)),
+        Ok(Answer::Error(e)) => Err(child::redact(&e.message)),
         Err(_) if answer.trim().is_empty() => Err("it exited without answering".to_owned()),
         Err(_) => Err("its answer is not valid protocol JSON".to_owned()),
     }
-}
-
-fn string_field(fields: &serde_json::Map<String, serde_json::Value>, name: &str) -> Option<String> {
-    fields.get(name).and_then(|v| v.as_str()).map(str::to_owned)
 }
 
 #[async_trait]
@@ -171,16 +170,12 @@ impl Sink for Plugin {
     }
 
     async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
-        let mut fields = self.call(Request::Read).await?;
-        let Some(id) = string_field(&fields, "access_key_id") else {
+        let held: Held = self.call(Request::Read).await?;
+        let Some(id) = held.access_key_id else {
             return Ok(None);
         };
         // Moved out of the answer, never copied: the one copy is zeroized on drop.
-        let secret = match fields.remove("secret_access_key") {
-            Some(serde_json::Value::String(secret)) => Some(secret),
-            _ => None,
-        };
-        let secret = secret.ok_or_else(|| {
+        let secret = held.secret_access_key.ok_or_else(|| {
             self.failure(
                 "it gives the key id but not the secret, so it cannot be a profile's first sink"
                     .into(),
@@ -195,8 +190,10 @@ impl Sink for Plugin {
     }
 
     async fn read_id(&self) -> Result<Option<String>, SinkError> {
-        let id = string_field(&self.call(Request::Read).await?, "access_key_id");
-        match id {
+        let held: Held = self.call(Request::Read).await?;
+        // Not needed here: dropped zeroized.
+        drop(held.secret_access_key.map(zeroize::Zeroizing::new));
+        match held.access_key_id {
             // Never shown if it cannot be an id: it may be a secret in the wrong field.
             Some(id) if !AccessKey::is_plausible_id(&id) => Err(self.failure(
                 "its `access_key_id` is not of the form AKIA… (upper-case letters and digits)"
@@ -207,14 +204,15 @@ impl Sink for Plugin {
     }
 
     async fn check(&self) -> Result<(), SinkError> {
-        if let Ok(fields) = self.call(Request::Describe).await {
-            if let Some(text) = string_field(&fields, "description") {
-                let _ = self
-                    .description
-                    .set(text.lines().next().unwrap_or_default().to_owned());
-            }
+        if let Ok(Described {
+            description: Some(text),
+        }) = self.call(Request::Describe).await
+        {
+            let _ = self
+                .description
+                .set(text.lines().next().unwrap_or_default().to_owned());
         }
-        self.call(Request::Check).await.map(|_| ())
+        self.call::<Done>(Request::Check).await.map(|_| ())
     }
 
     async fn snapshot(&self) -> Result<Snapshot, SinkError> {
@@ -228,8 +226,7 @@ impl Sink for Plugin {
             access_key_id: key.id(),
             secret_access_key: secret,
         };
-        let mut fields = self.call(request).await?;
-        let undo = fields.remove("undo").unwrap_or(serde_json::Value::Null);
+        let Written { undo } = self.call(request).await?;
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&undo).expect("JSON value"));
         Ok(Some(Snapshot::Bytes(bytes.to_vec().into())))
     }
@@ -245,7 +242,7 @@ impl Sink for Plugin {
         // The undo data may hold the previous key in any field: redact all of it from
         // whatever the plugin says.
         child::remember_strings(&undo);
-        self.call(Request::Restore { undo: &undo })
+        self.call::<Done>(Request::Restore { undo: &undo })
             .await
             .map(|_| ())
     }

@@ -49,12 +49,14 @@ pub struct Envelope<'a> {
     pub request: Request<'a>,
 }
 
-/// The plugin's answer: `{"ok": {...}}` or `{"error": {"message": "..."}}`.
+/// The plugin's answer to one request: `{"ok":{…}}` with that operation's fields, or
+/// `{"error":{"message":"…"}}` (with `"kind":"unsupported"` for an operation it does
+/// not implement). `T` is the operation's answer type below.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Response {
+pub enum Answer<T> {
     /// Success, with the operation's fields.
-    Ok(serde_json::Map<String, serde_json::Value>),
+    Ok(T),
     /// Failure.
     Error(PluginError),
 }
@@ -64,7 +66,51 @@ pub enum Response {
 pub struct PluginError {
     /// What went wrong, for the user.
     pub message: String,
-    /// `unsupported` when the plugin does not implement the operation.
+    /// What kind of failure; absent for an ordinary one.
     #[serde(default)]
-    pub kind: Option<String>,
+    pub kind: Option<ErrorKind>,
+}
+
+/// The kinds of failure a plugin may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The plugin does not implement the operation.
+    Unsupported,
+    /// A kind this rekey does not know: treated as an ordinary failure.
+    #[serde(other)]
+    Other,
+}
+
+/// The answer to `describe`: `{"description":"…"}`.
+#[derive(Debug, Deserialize)]
+pub struct Described {
+    /// A one-line description for the plan (only the first line is used).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// The answer to `read`: the key the place holds (`null`s or nothing if none). A
+/// plugin that cannot hand out the secret gives the id only; it then cannot be a
+/// profile's first sink.
+#[derive(Debug, Deserialize)]
+pub struct Held {
+    /// The access key id.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// The secret (moved into a zeroizing secret at once, never copied).
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+}
+
+/// The answer to `check` and `restore`: `{}` (fields are ignored).
+#[derive(Debug, Deserialize)]
+pub struct Done {}
+
+/// The answer to `write`: `{"undo":…}`, any JSON that `restore` gets back.
+#[derive(Debug, Deserialize)]
+pub struct Written {
+    /// What undoes the write (`null` if the plugin keeps nothing).
+    #[serde(default)]
+    pub undo: serde_json::Value,
 }

@@ -140,9 +140,101 @@ async fn the_github_example_describes_itself_without_gh() {
         vec!["--repo".into(), "me/app".into()],
         DEFAULT_TIMEOUT,
     );
-    let fields = plugin.call(Request::Describe).await.unwrap();
+    let described: Described = plugin.call(Request::Describe).await.unwrap();
     assert_eq!(
-        fields["description"],
-        "GitHub Actions secrets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY of me/app"
+        described.description.as_deref(),
+        Some("GitHub Actions secrets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY of me/app")
     );
+}
+
+/// The exact lines on the wire, which plugin authors rely on (docs/plugin-protocol.md).
+mod wire {
+    use super::protocol::*;
+
+    fn line(request: Request<'_>) -> String {
+        serde_json::to_string(&Envelope {
+            v: VERSION,
+            request,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn requests() {
+        assert_eq!(line(Request::Describe), r#"{"v":1,"op":"describe"}"#);
+        assert_eq!(line(Request::Read), r#"{"v":1,"op":"read"}"#);
+        assert_eq!(line(Request::Check), r#"{"v":1,"op":"check"}"#);
+        assert_eq!(
+            line(Request::Write {
+                access_key_id: "AKIAEXAMPLE",
+                secret_access_key: "s3cret/Value",
+            }),
+            r#"{"v":1,"op":"write","access_key_id":"AKIAEXAMPLE","secret_access_key":"s3cret/Value"}"#
+        );
+        let undo = serde_json::json!({"before": null});
+        assert_eq!(
+            line(Request::Restore { undo: &undo }),
+            r#"{"v":1,"op":"restore","undo":{"before":null}}"#
+        );
+    }
+
+    #[test]
+    fn answers() {
+        let hello: Hello = serde_json::from_str(r#"{"v":[1]}"#).unwrap();
+        assert_eq!(hello.v, [1]);
+        let described: Answer<Described> =
+            serde_json::from_str(r#"{"ok":{"description":"a vault"}}"#).unwrap();
+        assert!(
+            matches!(described, Answer::Ok(Described { description: Some(d) }) if d == "a vault")
+        );
+        let held: Answer<Held> = serde_json::from_str(
+            r#"{"ok":{"access_key_id":"AKIAEXAMPLE","secret_access_key":"s3cret/Value"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            held,
+            Answer::Ok(Held {
+                access_key_id: Some(_),
+                secret_access_key: Some(_)
+            })
+        ));
+        let none: Answer<Held> = serde_json::from_str(r#"{"ok":{"access_key_id":null}}"#).unwrap();
+        assert!(matches!(
+            none,
+            Answer::Ok(Held {
+                access_key_id: None,
+                secret_access_key: None
+            })
+        ));
+        let done: Answer<Done> = serde_json::from_str(r#"{"ok":{}}"#).unwrap();
+        assert!(matches!(done, Answer::Ok(Done {})));
+        let written: Answer<Written> =
+            serde_json::from_str(r#"{"ok":{"undo":{"before":{"k":"v"}}}}"#).unwrap();
+        assert!(matches!(written, Answer::Ok(Written { undo }) if undo["before"]["k"] == "v"));
+        let failed: Answer<Done> =
+            serde_json::from_str(r#"{"error":{"message":"sealed"}}"#).unwrap();
+        assert!(
+            matches!(failed, Answer::Error(PluginError { kind: None, message }) if message == "sealed")
+        );
+        let unsupported: Answer<Done> =
+            serde_json::from_str(r#"{"error":{"kind":"unsupported","message":"no restore"}}"#)
+                .unwrap();
+        assert!(matches!(
+            unsupported,
+            Answer::Error(PluginError {
+                kind: Some(ErrorKind::Unsupported),
+                ..
+            })
+        ));
+        let unknown: Answer<Done> =
+            serde_json::from_str(r#"{"error":{"kind":"later","message":"x"}}"#).unwrap();
+        assert!(matches!(
+            unknown,
+            Answer::Error(PluginError {
+                kind: Some(ErrorKind::Other),
+                ..
+            })
+        ));
+        assert!(serde_json::from_str::<Answer<Done>>(r#"{"ok":{},"extra":1}"#).is_err());
+    }
 }
