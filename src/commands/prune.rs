@@ -9,7 +9,7 @@ use super::{confirm, load_profiles, Context, Outcome, Selection};
 use crate::aws::Aws;
 use crate::engine::plan::Plan;
 use crate::engine::prune;
-use crate::report::{text, Output};
+use crate::report::{print_json, text, Output, PruneReport};
 
 /// What `rekey prune` is asked.
 pub struct Options {
@@ -30,10 +30,10 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         if args.output == Output::Text {
             println!("No old keys are due for deletion.");
         } else {
-            println!(
-                "{}",
-                serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "pruned": [] })
-            );
+            print_json(&PruneReport {
+                schema: Plan::SCHEMA_VERSION,
+                pruned: Vec::new(),
+            })?;
         }
         return Ok(Outcome::Success);
     }
@@ -44,12 +44,10 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let pruned = prune::prune(&aws, state, &profiles.specs, SystemTime::now()).await?;
     match args.output {
         Output::Text => print!("{}", text::pruned(&pruned)),
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "pruned": pruned })
-            )?
-        ),
+        Output::Json => print_json(&PruneReport {
+            schema: Plan::SCHEMA_VERSION,
+            pruned,
+        })?,
     }
     Ok(Outcome::Success)
 }

@@ -7,7 +7,7 @@ use super::{load_profiles, unresolved, Context, Outcome, Selection};
 use crate::aws::Aws;
 use crate::engine::plan::Plan;
 use crate::engine::recovery;
-use crate::report::{text, Output};
+use crate::report::{print_json, text, Output, RecoverReport};
 
 /// What `rekey recover` is asked.
 pub struct Options {
@@ -30,15 +30,10 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
                 print!("{}", text::recovered(result));
             }
         }
-        Output::Json => {
-            let items: Vec<recovery::Report> = results.iter().map(Into::into).collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({ "schema": Plan::SCHEMA_VERSION, "recovered": items })
-                )?
-            );
-        }
+        Output::Json => print_json(&RecoverReport {
+            schema: Plan::SCHEMA_VERSION,
+            recovered: results.iter().map(Into::into).collect(),
+        })?,
     }
     unresolved(&results)?;
     Ok(Outcome::Success)

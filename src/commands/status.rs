@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::{look, Context, Outcome, Selection};
 use crate::engine::plan::Plan;
-use crate::report::{text, Output, ProfileStatus};
+use crate::report::{print_json, text, Output, ProfileStatus, StatusReport};
 
 /// What `rekey status` is asked.
 pub struct Options {
@@ -53,15 +53,12 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         .collect();
     match options.output {
         Output::Text => print!("{}", text::status(&statuses, &plan.skipped)),
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "schema": Plan::SCHEMA_VERSION,
-                "source": plan.source,
-                "profiles": statuses,
-                "skipped": plan.skipped,
-            }))?
-        ),
+        Output::Json => print_json(&StatusReport {
+            schema: Plan::SCHEMA_VERSION,
+            source: plan.source,
+            profiles: statuses,
+            skipped: plan.skipped,
+        })?,
     }
     Ok(Outcome::Success)
 }

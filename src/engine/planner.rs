@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use rekey_sinks::{AccessKey, SinkError};
 
-use crate::aws::{Aws, Identity, KeyMeta, LastUsed};
+use crate::aws::{Aws, Caller, Identity, KeyMeta, LastUsed};
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::plan::{
@@ -75,8 +75,8 @@ pub async fn plan_profile(
             plan.steps = steps(&plan, spec, &rotation);
             Some(rotation)
         }
-        Err(decision) => {
-            plan.decision = decision;
+        Err(stop) => {
+            plan.decision = stop.into();
             None
         }
     };
@@ -107,74 +107,73 @@ pub fn conflict(conflict: &Conflict) -> Planned {
     }
 }
 
-/// Fills `plan` in; returns the rotation input, or the decision not to rotate.
+/// Why a profile is not rotated: a decision (its key is young, it holds temporary
+/// credentials, it is not an IAM user's) or an error that stops it.
+enum Stop {
+    Skip(String),
+    Error(Cause),
+}
+
+impl Stop {
+    fn error(kind: ErrorKind, message: String) -> Self {
+        Stop::Error(Cause::new(kind, message))
+    }
+}
+
+impl From<Cause> for Stop {
+    fn from(cause: Cause) -> Self {
+        Stop::Error(cause)
+    }
+}
+
+impl From<Stop> for Decision {
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Skip(reason) => Decision::Skip { reason },
+            Stop::Error(cause) => Decision::Error {
+                message: cause.message,
+                error_kind: cause.kind,
+            },
+        }
+    }
+}
+
+/// Inspects the profile in order (its key, its sinks, whose key it is, the user's
+/// keys, room for a new one, whether it is due) and returns what a rotation needs, or
+/// why there is none. `plan` records what was learned on the way, which `plan` and
+/// `status` show even for a profile that stops.
 async fn inspect(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
     options: PlanOptions,
     plan: &mut ProfilePlan,
-) -> Result<RotationInput, Decision> {
-    use ErrorKind as Kind;
-    let error = |error_kind: ErrorKind, message: String| Decision::Error {
-        message,
-        error_kind,
-    };
-    // AWS and state failures keep their own kind.
-    let failed = |cause: Cause| error(cause.kind, cause.message);
-    let source = spec
-        .sinks
-        .first()
-        .ok_or_else(|| error(Kind::SinkUnwritable, "the profile has no sinks".into()))?;
-    let old_key = match source.read().await {
-        Ok(Some(key)) => key,
-        Ok(None) => {
-            return Err(error(
-                Kind::InvalidKey,
-                format!("{} holds no access key to rotate", source.describe()),
-            ))
-        }
-        Err(e @ SinkError::TemporaryCredentials { .. }) => {
-            return Err(Decision::Skip {
-                reason: e.to_string(),
-            })
-        }
-        Err(e @ SinkError::InvalidKey { .. }) => {
-            return Err(error(Kind::InvalidKey, e.to_string()))
-        }
-        Err(e) => return Err(error(Kind::SinkUnwritable, e.to_string())),
-    };
+) -> Result<RotationInput, Stop> {
+    let old_key = current_key(spec).await?;
     let unwritable = survey_sinks(spec, old_key.id(), &mut plan.sinks).await;
     let caller = aws.caller(&old_key);
-    let identity = caller.identity().await.map_err(|e| failed(e.into()))?;
+    let identity = caller.identity().await.map_err(Cause::from)?;
     plan.identity = Some(identity.clone());
     let Some(user_name) = identity.user_name.clone() else {
-        return Err(Decision::Skip {
-            reason: format!(
-                "{} is not an IAM user; rekey rotates IAM user keys only",
-                identity.arn
-            ),
-        });
+        return Err(Stop::Skip(format!(
+            "{} is not an IAM user; rekey rotates IAM user keys only",
+            identity.arn
+        )));
     };
-
     if let Some(interrupted) = state
         .interrupted(&identity.account, &user_name)
-        .map_err(|e| failed(e.into()))?
+        .map_err(Cause::from)?
     {
-        return Err(error(Kind::Interrupted, interrupted.to_string()));
+        return Err(Stop::error(ErrorKind::Interrupted, interrupted.to_string()));
     }
 
-    let keys = caller
-        .list_keys(&user_name)
-        .await
-        .map_err(|e| failed(e.into()))?;
-    let now = SystemTime::now();
+    let keys = caller.list_keys(&user_name).await.map_err(Cause::from)?;
     let Some(current) = keys.iter().find(|k| k.id == old_key.id()) else {
-        return Err(error(
-            Kind::InvalidKey,
+        return Err(Stop::error(
+            ErrorKind::InvalidKey,
             format!(
                 "the key in {} ({}) is not one of {user_name}'s keys",
-                source.describe(),
+                spec.sinks[0].describe(),
                 old_key.id()
             ),
         ));
@@ -182,12 +181,10 @@ async fn inspect(
     let last_used = if options.skip_current_last_use {
         None
     } else {
-        let used = caller
-            .last_used(&current.id)
-            .await
-            .map_err(|e| failed(e.into()))?;
+        let used = caller.last_used(&current.id).await.map_err(Cause::from)?;
         Some(last_use(used))
     };
+    let now = SystemTime::now();
     let age = time::since(current.created, now);
     plan.current_key = Some(CurrentKey {
         id: current.id.clone(),
@@ -197,67 +194,109 @@ async fn inspect(
         last_used: last_used.flatten(),
     });
     if !current.active {
-        return Err(error(
-            Kind::InvalidKey,
+        return Err(Stop::error(
+            ErrorKind::InvalidKey,
             format!(
                 "{} is Inactive in IAM; reactivate it or put an active key in the sinks",
                 current.id
             ),
         ));
     }
-
     if let Some(other) = keys.iter().find(|k| k.id != old_key.id()) {
-        let pending = state.pending(&other.id).map_err(|e| failed(e.into()))?;
-        let other_last_used = caller
-            .last_used(&other.id)
-            .await
-            .map_err(|e| failed(e.into()))?;
-        let described = OtherKey {
-            id: other.id.clone(),
-            active: other.active,
-            deactivated_by_rekey: pending.is_some(),
-            created: other.created,
-            last_used: last_use(other_last_used),
-        };
+        let described = describe_other_key(state, &caller, other).await?;
         plan.other_key = Some(described.clone());
-        if other.active {
-            return Err(error(Kind::NoRoom, format!(
-                "{user_name} already has another active key {} ({}); IAM allows two keys and rekey never deletes an active key. Deactivate or delete it if it is unused",
-                other.id,
-                describe_key(&described, now)
-            )));
-        }
-        if pending.is_none() && !options.make_room {
-            return Err(error(Kind::NoRoom, format!(
-                "{user_name} already has an inactive key {} that rekey did not deactivate ({}); IAM allows two keys. Run apply with --make-room to delete it",
-                other.id,
-                describe_key(&described, now)
-            )));
-        }
+        room_for_a_new_key(&user_name, &described, options, now)?;
     }
-
-    if let Some(max_age) = spec.policy.max_age {
-        if age < max_age {
-            return Err(Decision::Skip {
-                reason: format!(
-                    "key is {} old, younger than max_age {}",
-                    time::age(age),
-                    time::age(max_age)
-                ),
-            });
-        }
-    }
-
+    is_due(spec, age)?;
     if let Some(message) = unwritable {
-        return Err(error(Kind::SinkUnwritable, message));
+        return Err(Stop::error(ErrorKind::SinkUnwritable, message));
     }
-
     Ok(RotationInput {
         old_key,
         identity,
         user_name,
         existing_keys: keys,
     })
+}
+
+/// The key the profile's first sink holds: the one to replace.
+async fn current_key(spec: &ProfileSpec) -> Result<AccessKey, Stop> {
+    let source = spec
+        .sinks
+        .first()
+        .ok_or_else(|| Stop::error(ErrorKind::SinkUnwritable, "the profile has no sinks".into()))?;
+    match source.read().await {
+        Ok(Some(key)) => Ok(key),
+        Ok(None) => Err(Stop::error(
+            ErrorKind::InvalidKey,
+            format!("{} holds no access key to rotate", source.describe()),
+        )),
+        Err(e @ SinkError::TemporaryCredentials { .. }) => Err(Stop::Skip(e.to_string())),
+        Err(e @ SinkError::InvalidKey { .. }) => {
+            Err(Stop::error(ErrorKind::InvalidKey, e.to_string()))
+        }
+        Err(e) => Err(Stop::error(ErrorKind::SinkUnwritable, e.to_string())),
+    }
+}
+
+/// The user's second key, as the plan shows it.
+async fn describe_other_key(
+    state: &StateDir,
+    caller: &Caller,
+    other: &KeyMeta,
+) -> Result<OtherKey, Cause> {
+    let pending = state.pending(&other.id)?;
+    let last_used = caller.last_used(&other.id).await?;
+    Ok(OtherKey {
+        id: other.id.clone(),
+        active: other.active,
+        deactivated_by_rekey: pending.is_some(),
+        created: other.created,
+        last_used: last_use(last_used),
+    })
+}
+
+/// IAM allows two keys: the other one must be inactive, and either deactivated by rekey
+/// or given up with `--make-room`. rekey never deletes an active key.
+fn room_for_a_new_key(
+    user_name: &str,
+    other: &OtherKey,
+    options: PlanOptions,
+    now: SystemTime,
+) -> Result<(), Stop> {
+    if other.active {
+        return Err(Stop::error(
+            ErrorKind::NoRoom,
+            format!(
+                "{user_name} already has another active key {} ({}); IAM allows two keys and rekey never deletes an active key. Deactivate or delete it if it is unused",
+                other.id,
+                describe_key(other, now)
+            ),
+        ));
+    }
+    if !other.deactivated_by_rekey && !options.make_room {
+        return Err(Stop::error(
+            ErrorKind::NoRoom,
+            format!(
+                "{user_name} already has an inactive key {} that rekey did not deactivate ({}); IAM allows two keys. Run apply with --make-room to delete it",
+                other.id,
+                describe_key(other, now)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// With `max_age`, only a key at least that old is rotated.
+fn is_due(spec: &ProfileSpec, age: std::time::Duration) -> Result<(), Stop> {
+    match spec.policy.max_age {
+        Some(max_age) if age < max_age => Err(Stop::Skip(format!(
+            "key is {} old, younger than max_age {}",
+            time::age(age),
+            time::age(max_age)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Reads and checks every sink, recording each one's state in `reports`; returns the

@@ -89,3 +89,40 @@ pub struct ProfileStatus {
     /// Things the user should know (e.g. the key is past `max_age`).
     pub warnings: Vec<String>,
 }
+
+/// What `rekey status --output json` prints.
+#[derive(Serialize)]
+pub struct StatusReport {
+    /// Always 1.
+    pub schema: u32,
+    /// The manifest, or default mode's credentials file.
+    pub source: String,
+    /// One per profile (or group sharing a key).
+    pub profiles: Vec<ProfileStatus>,
+    /// Profiles default mode does not rotate, and why.
+    pub skipped: Vec<crate::config::discovery::Skipped>,
+}
+
+/// What `rekey prune --output json` prints.
+#[derive(Serialize)]
+pub struct PruneReport {
+    /// Always 1.
+    pub schema: u32,
+    /// What happened to each due key.
+    pub pruned: Vec<Pruned>,
+}
+
+/// What `rekey recover --output json` prints.
+#[derive(Serialize)]
+pub struct RecoverReport {
+    /// Always 1.
+    pub schema: u32,
+    /// Each interrupted rotation, resolved or not.
+    pub recovered: Vec<recovery::Report>,
+}
+
+/// Prints `value` as one pretty JSON document on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> serde_json::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -187,69 +187,14 @@ pub async fn rotate(
 
     progress(Stage::CreatingKey);
     let (new_key, mut journal) = run.create_key(journal, &input).await?;
-    let new = aws.caller(&new_key);
-    progress(Stage::Propagating);
-
-    let rule = spec.policy.propagation;
-    match propagation::prove(&new, &input.identity.arn, &run.user, rule).await {
-        Ok(proof) => run.actions.push(format!(
-            "new key {} works ({} calls, {:.1}s)",
-            new_key.id(),
-            proof.attempts,
-            proof.elapsed.as_secs_f64()
-        )),
-        Err(e) => return Err(run.roll_back(journal, e.into()).await),
-    }
-    if let Err(e) = journal.advance(Phase::Propagated).await {
-        return Err(run.roll_back(journal, e.into()).await);
-    }
-    crash::point("propagated");
-
-    // No other rotation may write these places from our first write until we are done
-    // (a rollback restores whole files, which must not undo someone else's write). The
-    // slow part, creating and proving the key, is behind us, so rotations that share a
-    // file overlap everywhere but here.
-    let places: Vec<LockName> = spec
-        .sinks
-        .iter()
-        .filter_map(|s| s.lock_key())
-        .map(|k| LockName::place(&k))
-        .collect();
-    progress(Stage::WaitingForSinks);
-    let _places = match lock::acquire(state, places, state.lock_timeout()).await {
-        Ok(held) => held,
-        Err(e) => return Err(run.roll_back(journal, e.into()).await),
-    };
-    for (index, sink) in spec.sinks.iter().enumerate() {
-        progress(Stage::Writing(sink.describe()));
-        match write_sink(&mut journal, index, sink.as_ref(), &new_key).await {
-            Ok(()) => run.actions.push(format!("wrote {}", sink.describe())),
-            Err(cause) => return Err(run.roll_back(journal, cause).await),
-        }
-    }
-    if let Err(e) = journal.advance(Phase::SinksWritten).await {
-        return Err(run.roll_back(journal, e.into()).await);
-    }
-    if let Some(verify) = &spec.policy.verify {
-        if let Err(e) = journal.advance(Phase::Verifying).await {
-            return Err(run.roll_back(journal, e.into()).await);
-        }
-        crash::point("verifying");
-        progress(Stage::Verifying);
-        match verify::run(verify, &spec.name, &new_key).await {
-            Ok(action) => run.actions.push(action),
-            Err(reason) => {
-                let cause = Cause::new(ErrorKind::VerifyFailed, reason);
-                return Err(run.roll_back(journal, cause).await);
-            }
-        }
-    }
-    if let Err(e) = journal.advance(Phase::DeactivatingOldKey).await {
-        return Err(run.roll_back(journal, e.into()).await);
-    }
-    progress(Stage::Deactivating);
-    let warnings = match settle::forward(aws, state, spec, &journal, &mut run.actions).await {
-        Ok(warning) => warning.into_iter().collect(),
+    // From here every failure is undone the same way, while the sinks' locks (if taken)
+    // are still held: the guard lives here, not in `complete`.
+    let mut places = None;
+    let completed = run
+        .complete(state, &mut journal, &new_key, &input, &mut places)
+        .await;
+    let warnings = match completed {
+        Ok(warnings) => warnings,
         Err(cause) => return Err(run.roll_back(journal, cause).await),
     };
     if let Err(e) = settle::finish_completed(journal, state, &run.old_key_id).await {
@@ -305,6 +250,65 @@ impl Run<'_> {
             kind,
             actions: std::mem::take(&mut self.actions),
         }
+    }
+
+    /// Everything between the new key's creation and the end: prove it, write every
+    /// sink, verify, deactivate and retire the old key. Returns the warnings of a
+    /// completed rotation, or the cause to undo it for. The sinks' locks go into
+    /// `places`, so the caller holds them while it undoes.
+    async fn complete(
+        &mut self,
+        state: &StateDir,
+        journal: &mut Journal,
+        new_key: &AccessKey,
+        input: &RotationInput,
+        places: &mut Option<lock::Held>,
+    ) -> Result<Vec<String>, Cause> {
+        let (spec, progress) = (self.spec, self.progress);
+        progress(Stage::Propagating);
+        let new = self.aws.caller(new_key);
+        let rule = spec.policy.propagation;
+        let proof = propagation::prove(&new, &input.identity.arn, &self.user, rule).await?;
+        self.actions.push(format!(
+            "new key {} works ({} calls, {:.1}s)",
+            new_key.id(),
+            proof.attempts,
+            proof.elapsed.as_secs_f64()
+        ));
+        journal.advance(Phase::Propagated).await?;
+        crash::point("propagated");
+
+        // No other rotation may write these places from our first write until we are
+        // done (undoing must not meet someone else's write half-way). The slow part,
+        // creating and proving the key, is behind us, so rotations that share a file
+        // overlap everywhere but here.
+        let names: Vec<LockName> = spec
+            .sinks
+            .iter()
+            .filter_map(|s| s.lock_key())
+            .map(|k| LockName::place(&k))
+            .collect();
+        progress(Stage::WaitingForSinks);
+        *places = Some(lock::acquire(state, names, state.lock_timeout()).await?);
+        for (index, sink) in spec.sinks.iter().enumerate() {
+            progress(Stage::Writing(sink.describe()));
+            write_sink(journal, index, sink.as_ref(), new_key).await?;
+            self.actions.push(format!("wrote {}", sink.describe()));
+        }
+        journal.advance(Phase::SinksWritten).await?;
+        if let Some(verify) = &spec.policy.verify {
+            journal.advance(Phase::Verifying).await?;
+            crash::point("verifying");
+            progress(Stage::Verifying);
+            let passed = verify::run(verify, &spec.name, new_key)
+                .await
+                .map_err(|reason| Cause::new(ErrorKind::VerifyFailed, reason))?;
+            self.actions.push(passed);
+        }
+        journal.advance(Phase::DeactivatingOldKey).await?;
+        progress(Stage::Deactivating);
+        let warning = settle::forward(self.aws, state, spec, journal, &mut self.actions).await?;
+        Ok(warning.into_iter().collect())
     }
 
     /// After waiting for the locks: refuses to go on if another process changed the
