@@ -30,6 +30,8 @@ pub mod file;
 mod key;
 pub mod keyring;
 pub mod registry;
+#[cfg(test)]
+mod round_trip;
 mod sink;
 pub mod text_file;
 

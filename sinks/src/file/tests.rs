@@ -208,21 +208,31 @@ async fn the_sink_round_trips_and_refuses_a_missing_file() {
         .unwrap_err()
         .to_string()
         .contains("does not exist"));
-    let before = "[aws]\nid = \"AKIAOLD0000000000001\"\nsecret = \"old\"\n";
-    std::fs::write(&path, before).unwrap();
-    assert_eq!(
-        sink.read().await.unwrap().unwrap().id(),
-        "AKIAOLD0000000000001"
-    );
-    sink.check().await.unwrap();
-    let snapshot = sink.snapshot().await.unwrap();
-    sink.write(&key()).await.unwrap();
-    let read = sink.read().await.unwrap().unwrap();
-    assert_eq!((read.id(), read.secret().expose_secret()), (ID, SECRET));
-    sink.restore(&snapshot, &key()).await.unwrap();
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     assert_eq!(
         Format::from_extension(Path::new("x.YML")),
         Some(Format::Yaml)
     );
+    let cases = [
+        (
+            Format::Toml,
+            "config.toml",
+            "[aws]\nid = \"AKIAOLD0000000000001\" # note\nsecret = \"old\"\n",
+        ),
+        (
+            Format::Json,
+            "config.json",
+            "{\n  \"aws\": {\"id\": \"AKIAOLD0000000000001\", \"secret\": \"old\"},\n  \"x\": 1\n}\n",
+        ),
+        (
+            Format::Yaml,
+            "config.yaml",
+            "# app\naws:\n  id: AKIAOLD0000000000001\n  secret: 'old'\n",
+        ),
+    ];
+    for (format, name, before) in cases {
+        let path = dir.path().join(name);
+        let sink = StructuredFile::new(&path, fields(format, "aws.id", "aws.secret"));
+        crate::round_trip::file_round_trip(&sink, &path, before, "AKIAOLD0000000000001", &key())
+            .await;
+    }
 }

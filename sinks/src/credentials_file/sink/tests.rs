@@ -39,22 +39,8 @@ async fn reads_the_section_key() {
 async fn write_then_restore_is_byte_identical_and_keeps_the_mode() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("credentials");
-    fs::write(&path, OLD).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
     let sink = CredentialsFile::new(&path, "dev");
-    sink.check().await.unwrap();
-    let snapshot = sink.snapshot().await.unwrap();
-    sink.write(&key()).await.unwrap();
-    assert_eq!(
-        sink.read().await.unwrap().unwrap().id(),
-        "AKIANEW0000000000001"
-    );
-    assert_eq!(
-        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o640
-    );
-    sink.restore(&snapshot, &key()).await.unwrap();
-    assert_eq!(fs::read_to_string(&path).unwrap(), OLD);
+    crate::round_trip::file_round_trip(&sink, &path, OLD, "AKIAOLD0000000000001", &key()).await;
 }
 
 #[tokio::test]
