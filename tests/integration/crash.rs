@@ -77,15 +77,14 @@ fn scene(name: &str) -> Scene {
     home.write("project/app.toml", &toml);
     service.store(KEYRING_SERVICE, &user, &keyring_json(&old));
     home.write("project/plugin-store.json", &plugin_json(&old));
-    home.write(
-        "project/rekey.yaml",
-        &format!(
-            "version: 1\ndefaults:\n  grace: 1d\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
-             \x20     - type: dotenv\n        path: .env\n\
-             \x20     - type: file\n        path: app.toml\n        access_key_id: aws.id\n        secret_access_key: aws.secret\n\
-             \x20     - type: keyring\n        service: {KEYRING_SERVICE}\n\
-             \x20     - type: exec\n        command: ['{}', plugin-store.json]\n",
-            example_plugin()
+    home.manifest(
+        &Manifest::new().defaults("grace: 1d").profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(sink::dotenv(".env"))
+                .sink(sink::file("app.toml", "aws.id", "aws.secret"))
+                .sink(sink::keyring(KEYRING_SERVICE))
+                .sink(sink::exec(&[&example_plugin(), "plugin-store.json"])),
         ),
     );
     Scene {

@@ -27,18 +27,11 @@ fn plan_kind(home: &Home) -> String {
         .to_owned()
 }
 
-fn one_user(name: &str, home: &Home) -> (String, TestKey) {
-    let user = unique(name);
-    let key = moto().create_user(&user);
-    home.write_credentials(&section(&user, &key));
-    (user, key)
-}
-
 #[test]
 fn aws_refusals_keep_their_kind() {
     let proxy = FaultProxy::start();
     let home = Home::new().via(&proxy.endpoint);
-    one_user("kind-denied", &home);
+    home.user_in_credentials("kind-denied");
     proxy.set(|f| {
         f.deny.insert("CreateAccessKey");
     });
@@ -54,10 +47,10 @@ fn aws_refusals_keep_their_kind() {
 #[test]
 fn a_key_that_never_works_is_not_propagated() {
     let home = Home::new();
-    let (user, _) = one_user("kind-propagation", &home);
-    home.write(
-        "project/rekey.yaml",
-        &format!("version: 1\nprofiles:\n  {user}:\n    propagation: {{ timeout: 1s, consecutive: 1000 }}\n"),
+    let (user, _) = home.user_in_credentials("kind-propagation");
+    home.manifest(
+        &Manifest::new()
+            .profile(Profile::new(&user).set("propagation: { timeout: 1s, consecutive: 1000 }")),
     );
     assert_eq!(
         apply_kind(&home),
@@ -68,10 +61,9 @@ fn a_key_that_never_works_is_not_propagated() {
 #[test]
 fn a_failing_check_is_verify_failed() {
     let home = Home::new();
-    let (user, _) = one_user("kind-verify", &home);
-    home.write(
-        "project/rekey.yaml",
-        &format!("version: 1\nprofiles:\n  {user}:\n    verify: {{ command: [\"false\"] }}\n"),
+    let (user, _) = home.user_in_credentials("kind-verify");
+    home.manifest(
+        &Manifest::new().profile(Profile::new(&user).set("verify: { command: [\"false\"] }")),
     );
     assert_eq!(apply_kind(&home), ("failed".into(), "verify_failed".into()));
 }
@@ -79,17 +71,17 @@ fn a_failing_check_is_verify_failed() {
 #[test]
 fn planning_errors_say_their_kind() {
     let home = Home::new();
-    let (user, _) = one_user("kind-plan", &home);
+    let (user, _) = home.user_in_credentials("kind-plan");
     // A second active key: no room for a new one.
     let other = moto().create_key(&user);
     assert_eq!(plan_kind(&home), "no_room");
     moto().delete_key(&user, &other.id);
     // A config file sink whose file does not exist: it cannot be written.
-    home.write(
-        "project/rekey.yaml",
-        &format!(
-            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
-             \x20     - type: file\n        path: missing.json\n        access_key_id: a\n        secret_access_key: b\n"
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(sink::file("missing.json", "a", "b")),
         ),
     );
     assert_eq!(plan_kind(&home), "sink_unwritable");
@@ -105,9 +97,10 @@ fn profiles_sharing_a_key_with_different_settings_are_a_settings_conflict() {
         section("one", &old),
         section("two", &old)
     ));
-    home.write(
-        "project/rekey.yaml",
-        "version: 1\nprofiles:\n  one:\n    grace: 1d\n  two:\n    grace: 2d\n",
+    home.manifest(
+        &Manifest::new()
+            .profile(Profile::new("one").set("grace: 1d"))
+            .profile(Profile::new("two").set("grace: 2d")),
     );
     assert_eq!(plan_kind(&home), "settings_conflict");
 }

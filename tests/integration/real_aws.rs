@@ -64,11 +64,12 @@ fn iam_never_accepting_the_new_key_rolls_back_completely() {
         old.id, old.secret
     );
     home.write("project/.env", &env);
-    home.write(
-        "project/rekey.yaml",
-        &format!(
-            "version: 1\nprofiles:\n  {user}:\n    propagation: {{ timeout: 3s }}\n    sinks:\n\
-             \x20     - type: credentials_file\n      - type: dotenv\n        path: .env\n"
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(user)
+                .set("propagation: { timeout: 3s }")
+                .sink(sink::credentials_file())
+                .sink(sink::dotenv(".env")),
         ),
     );
     proxy.set(|f| f.iam_propagation = Duration::from_secs(600));

@@ -139,11 +139,11 @@ fn prune_keeps_an_old_key_that_any_sink_still_holds() {
         k1.id, k1.secret
     );
     home.write("project/.env", &env);
-    home.write(
-        "project/rekey.yaml",
-        &format!(
-            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
-             \x20     - type: dotenv\n        path: .env\n"
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(sink::dotenv(".env")),
         ),
     );
     rotated_and_due(&home, &user, &k1);

@@ -684,3 +684,126 @@ impl Drop for TinyDisk {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
+
+/// A manifest built in code rather than written as escaped YAML:
+/// `Manifest::new().defaults("grace: 1d").profile(Profile::new(&user).sink(sink::dotenv(".env")))`.
+#[derive(Default)]
+pub struct Manifest {
+    defaults: Vec<String>,
+    profiles: Vec<Profile>,
+}
+
+/// One profile of a [`Manifest`]: settings as YAML lines (`verify: { command: [x] }`)
+/// and sinks as one-line YAML mappings (see [`sink`]).
+pub struct Profile {
+    name: String,
+    settings: Vec<String>,
+    sinks: Vec<String>,
+}
+
+impl Manifest {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A line under `defaults:`, e.g. `grace: 1d`.
+    pub fn defaults(mut self, line: &str) -> Self {
+        self.defaults.push(line.to_owned());
+        self
+    }
+
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profiles.push(profile);
+        self
+    }
+
+    pub fn yaml(&self) -> String {
+        let mut out = String::from("version: 1\n");
+        if !self.defaults.is_empty() {
+            out.push_str("defaults:\n");
+            for line in &self.defaults {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        out.push_str("profiles:\n");
+        for profile in &self.profiles {
+            if profile.settings.is_empty() && profile.sinks.is_empty() {
+                out.push_str(&format!("  {}: {{}}\n", profile.name));
+                continue;
+            }
+            out.push_str(&format!("  {}:\n", profile.name));
+            for line in &profile.settings {
+                out.push_str(&format!("    {line}\n"));
+            }
+            if !profile.sinks.is_empty() {
+                out.push_str("    sinks:\n");
+                for sink in &profile.sinks {
+                    out.push_str(&format!("      - {sink}\n"));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Profile {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            settings: Vec::new(),
+            sinks: Vec::new(),
+        }
+    }
+
+    /// A setting line, e.g. `verify: { command: ["false"] }`.
+    pub fn set(mut self, line: &str) -> Self {
+        self.settings.push(line.to_owned());
+        self
+    }
+
+    /// A sink (see [`sink`]).
+    pub fn sink(mut self, yaml: String) -> Self {
+        self.sinks.push(yaml);
+        self
+    }
+}
+
+/// Sink entries of a [`Profile`], as one-line YAML mappings.
+pub mod sink {
+    pub fn credentials_file() -> String {
+        "{ type: credentials_file }".to_owned()
+    }
+
+    pub fn dotenv(path: &str) -> String {
+        format!("{{ type: dotenv, path: '{path}' }}")
+    }
+
+    pub fn file(path: &str, id: &str, secret: &str) -> String {
+        format!("{{ type: file, path: '{path}', access_key_id: '{id}', secret_access_key: '{secret}' }}")
+    }
+
+    pub fn keyring(service: &str) -> String {
+        format!("{{ type: keyring, service: '{service}' }}")
+    }
+
+    pub fn exec(command: &[&str]) -> String {
+        let quoted: Vec<String> = command.iter().map(|c| format!("'{c}'")).collect();
+        format!("{{ type: exec, command: [{}] }}", quoted.join(", "))
+    }
+}
+
+impl Home {
+    /// Writes `manifest` as the project's `rekey.yaml`.
+    pub fn manifest(&self, manifest: &Manifest) {
+        self.write("project/rekey.yaml", &manifest.yaml());
+    }
+
+    /// A new IAM user (named after `name`) whose key is the credentials file's one
+    /// section.
+    pub fn user_in_credentials(&self, name: &str) -> (String, TestKey) {
+        let user = unique(name);
+        let key = moto().create_user(&user);
+        self.write_credentials(&section(&user, &key));
+        (user, key)
+    }
+}
