@@ -21,6 +21,7 @@
 pub mod atomic;
 pub mod blocking;
 pub mod child;
+pub mod config_file;
 pub mod credentials_file;
 pub mod dotenv;
 pub mod duration;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::{credentials_file, dotenv, exec, file, keyring, Sink};
+use crate::{config_file, credentials_file, dotenv, exec, file, keyring, Sink};
 
 /// What building a sink needs from around it: the profile and how paths resolve.
 pub struct BuildContext<'a> {
@@ -18,6 +18,8 @@ pub struct BuildContext<'a> {
     /// The shared credentials file (`$AWS_SHARED_CREDENTIALS_FILE`, else
     /// `~/.aws/credentials`).
     pub credentials_file: &'a Path,
+    /// The AWS config file (`$AWS_CONFIG_FILE`, else `~/.aws/config`).
+    pub config_file: &'a Path,
     /// Resolves a path as the manifest writes it: `~` is the home, and a relative path
     /// is relative to the manifest's folder.
     pub expand: &'a dyn Fn(&str) -> PathBuf,
@@ -37,6 +39,8 @@ pub trait SinkConfig {
 pub enum Config {
     /// `type: credentials_file`.
     CredentialsFile(credentials_file::Config),
+    /// `type: config_file` (static keys in `~/.aws/config`).
+    ConfigFile(config_file::Config),
     /// `type: dotenv`.
     Dotenv(dotenv::Config),
     /// `type: file` (JSON, YAML or TOML).
@@ -52,6 +56,7 @@ impl Config {
     pub fn as_sink_config(&self) -> &dyn SinkConfig {
         match self {
             Config::CredentialsFile(config) => config,
+            Config::ConfigFile(config) => config,
             Config::Dotenv(config) => config,
             Config::File(config) => config,
             Config::Keyring(config) => config,

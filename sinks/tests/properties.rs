@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use rekey_sinks::credentials_file::edit as credentials;
+use rekey_sinks::credentials_file::profile_file::FileKind;
 use rekey_sinks::dotenv::{edit as dotenv, Variables};
 use rekey_sinks::AccessKey;
 
@@ -36,7 +37,7 @@ proptest! {
     /// Whatever the text, the credentials editor answers (edit or refusal) without panicking.
     #[test]
     fn credentials_editor_never_panics(text in "\\PC{0,200}", key in key()) {
-        let _ = credentials::set_key(&text, "dev", &key);
+        let _ = credentials::set_key(&text, "dev", &key, FileKind::Credentials);
     }
 
     /// With the section and both keys present once, the result is the input with exactly
@@ -53,7 +54,7 @@ proptest! {
         // Filler around the section must not define the target keys itself.
         let inside = inside.replace("aws_", "x_");
         let text = format!("[other]\n{before}\n[dev]\n{first}\n{inside}\n{second}\n[zzz]\n{after}").replace('\n', nl);
-        let edited = credentials::set_key(&text, "dev", &key).expect("a plain section is editable");
+        let edited = credentials::set_key(&text, "dev", &key, FileKind::Credentials).expect("a plain section is editable");
         let expected = text.replacen(&old_id, key.id(), 1).replacen(&old_secret, secret(&key), 1);
         prop_assert_eq!(edited.as_str(), expected.as_str());
     }

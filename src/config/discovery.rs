@@ -1,10 +1,16 @@
-//! Default mode: without a manifest, every static-key profile of the shared credentials
-//! file is rotated in place, and every other profile is listed with why it is skipped.
+//! Default mode: without a manifest, every profile with a static key is rotated in place
+//! (in the credentials file, or in the config file's `[profile NAME]` section, with the
+//! SDK's precedence: the credentials file wins), and every other profile is listed with
+//! why it is skipped.
 
 use std::path::Path;
 
-use rekey_sinks::credentials_file::profile_file::{self, FileKind, SectionName};
+use std::sync::Arc;
+
+use rekey_sinks::credentials_file::profile_file::{self, FileKind, Properties, SectionName};
+use rekey_sinks::credentials_file::CredentialsFile;
 use rekey_sinks::credentials_file::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN};
+use rekey_sinks::Sink;
 
 use crate::config::manifest::default_sink;
 use crate::config::paths::Paths;
@@ -39,7 +45,8 @@ pub struct DiscoveryError {
 
 /// Lists the profiles of the shared credentials and config files.
 pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryError> {
-    let credentials_text = read_credentials_file(&paths.credentials_file)?;
+    let credentials_missing = paths.credentials_file.symlink_metadata().is_err();
+    let credentials_text = read_optional(&paths.credentials_file)?;
     let config_text = read_optional(&paths.config_file)?;
     let credentials = parse(&paths.credentials_file, &credentials_text)?;
     let config = parse(&paths.config_file, &config_text)?;
@@ -68,15 +75,37 @@ pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryEr
         profiles: Vec::new(),
         skipped: Vec::new(),
     };
+    let in_config = profile_file::merged_profiles(&[(FileKind::Config, &config)]);
+    let both_keys = |p: Option<&Properties>| {
+        p.is_some_and(|p| p.contains_key(ACCESS_KEY_ID) && p.contains_key(SECRET_ACCESS_KEY))
+    };
+    let any_key = |p: Option<&Properties>| {
+        p.is_some_and(|p| p.contains_key(ACCESS_KEY_ID) || p.contains_key(SECRET_ACCESS_KEY))
+    };
     for name in names {
         let all = &merged.profiles[name];
-        let own = in_credentials.profiles.get(name);
-        let has_keys =
-            own.is_some_and(|p| p.contains_key(ACCESS_KEY_ID) && p.contains_key(SECRET_ACCESS_KEY));
+        let (own, configured) = (
+            in_credentials.profiles.get(name),
+            in_config.profiles.get(name),
+        );
+        // The SDK's precedence: a key in the credentials file wins over the config file's.
+        let source = if both_keys(own) {
+            Some(default_sink(paths, name))
+        } else if both_keys(configured) && !any_key(own) {
+            let sink = CredentialsFile::in_config_file(paths.config_file.clone(), name);
+            Some(Arc::new(sink) as Arc<dyn Sink>)
+        } else {
+            None
+        };
         let reason = if all.contains_key(SESSION_TOKEN) {
             Some("temporary credentials (aws_session_token)".to_owned())
-        } else if has_keys {
+        } else if source.is_some() {
             None
+        } else if any_key(own) && any_key(configured) {
+            Some(
+                "its key is split between the credentials file and the config file; keep both values in one file"
+                    .to_owned(),
+            )
         } else if all.contains_key("sso_session") || all.contains_key("sso_start_url") {
             Some("SSO profile".to_owned())
         } else if all.contains_key("role_arn") {
@@ -84,24 +113,29 @@ pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryEr
         } else if all.contains_key("credential_process") {
             Some("credentials come from credential_process".to_owned())
         } else if all.contains_key(ACCESS_KEY_ID) {
-            Some(
-                "its keys are in the config file; name that file in a manifest to rotate them"
-                    .to_owned(),
-            )
+            Some("it has an access key id but no secret access key".to_owned())
         } else {
             Some("no access keys".to_owned())
         };
-        match reason {
-            Some(reason) => found.skipped.push(Skipped {
+        match (reason, source) {
+            (None, Some(sink)) => {
+                found
+                    .profiles
+                    .push(ProfileSpec::new(name, vec![sink], policy.clone()))
+            }
+            (reason, _) => found.skipped.push(Skipped {
                 profile: name.to_owned(),
-                reason,
+                reason: reason.unwrap_or_else(|| "no access keys".to_owned()),
             }),
-            None => found.profiles.push(ProfileSpec::new(
-                name,
-                vec![default_sink(paths, name)],
-                policy.clone(),
-            )),
         }
+    }
+    // A missing credentials file with nothing to rotate in the config file either is
+    // most likely a typo in AWS_SHARED_CREDENTIALS_FILE: an error, never "nothing to do".
+    if credentials_missing && found.profiles.is_empty() {
+        return Err(DiscoveryError {
+            path: paths.credentials_file.clone(),
+            message: "no such file: without a manifest rekey rotates the profiles of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials) and the static keys of the config file, and found none. Check the path, or name a manifest with --manifest".to_owned(),
+        });
     }
     Ok(found)
 }
@@ -111,18 +145,6 @@ fn parse<'a>(path: &Path, text: &'a str) -> Result<profile_file::ProfileFile<'a>
         path: path.to_owned(),
         message: e.to_string(),
     })
-}
-
-/// The credentials file is what default mode rotates: a missing one is an error (most
-/// likely a typo in AWS_SHARED_CREDENTIALS_FILE), never "nothing to rotate".
-fn read_credentials_file(path: &Path) -> Result<zeroize::Zeroizing<String>, DiscoveryError> {
-    if !path.exists() && path.symlink_metadata().is_err() {
-        return Err(DiscoveryError {
-            path: path.to_owned(),
-            message: "no such file: without a manifest rekey rotates the profiles of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials). Check the path, or name a manifest with --manifest".to_owned(),
-        });
-    }
-    read_optional(path)
 }
 
 fn read_optional(path: &Path) -> Result<zeroize::Zeroizing<String>, DiscoveryError> {
@@ -150,13 +172,15 @@ mod tests {
             "[a]\naws_access_key_id = AKIAA\naws_secret_access_key = s\n\
              [session]\naws_access_key_id = ASIA\naws_secret_access_key = s\naws_session_token = t\n\
              [b]\naws_access_key_id = AKIAB\naws_secret_access_key = s\n\
-             [empty]\nregion = x\n",
+             [empty]\nregion = x\n[split]\naws_secret_access_key = s\n",
         )
         .unwrap();
         std::fs::write(
             &config,
             "[profile sso]\nsso_session = corp\n[profile role]\nrole_arn = arn:aws:iam::1:role/r\n\
-             [profile proc]\ncredential_process = x\n[profile cfgkeys]\naws_access_key_id = A\naws_secret_access_key = s\n",
+             [profile proc]\ncredential_process = x\n[profile cfgkeys]\naws_access_key_id = A\naws_secret_access_key = s\n\
+             [profile b]\naws_access_key_id = AKIACFG\naws_secret_access_key = s\n\
+             [profile split]\naws_access_key_id = AKIAS\n",
         )
         .unwrap();
         let paths = Paths {
@@ -167,7 +191,24 @@ mod tests {
         };
         let found = discover(&paths, Policy::default()).unwrap();
         let names: Vec<_> = found.profiles.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["a", "b"]);
+        assert_eq!(names, ["a", "b", "cfgkeys"]);
+        // b has keys in both files: the credentials file's win, as in the SDK.
+        let sink = |name: &str| {
+            found
+                .profiles
+                .iter()
+                .find(|p| p.name == name)
+                .unwrap()
+                .sinks[0]
+                .describe()
+        };
+        assert!(sink("b").starts_with("credentials file"), "{}", sink("b"));
+        assert!(
+            sink("cfgkeys").starts_with("config file")
+                && sink("cfgkeys").ends_with("[profile cfgkeys]"),
+            "{}",
+            sink("cfgkeys")
+        );
         let skipped: Vec<_> = found
             .skipped
             .iter()
@@ -178,13 +219,13 @@ mod tests {
             [
                 ("session", "temporary credentials (aws_session_token)"),
                 ("empty", "no access keys"),
+                (
+                    "split",
+                    "its key is split between the credentials file and the config file; keep both values in one file"
+                ),
                 ("sso", "SSO profile"),
                 ("role", "assumes a role (role_arn)"),
                 ("proc", "credentials come from credential_process"),
-                (
-                    "cfgkeys",
-                    "its keys are in the config file; name that file in a manifest to rotate them"
-                ),
             ]
         );
     }

@@ -211,3 +211,90 @@ fn a_session_token_profile_is_never_touched() {
         .code(1)
         .stderr_has("temporary credentials");
 }
+
+#[test]
+fn static_keys_in_the_config_file_are_rotated_there_byte_for_byte() {
+    let home = Home::new();
+    let (in_config, in_both) = (unique("cfgonly"), unique("cfgboth"));
+    let config_key = moto().create_user(&in_config);
+    let both_key = moto().create_user(&in_both);
+    home.write_credentials(&section(&in_both, &both_key));
+    // The config file names profiles `[profile NAME]`; a stale copy of in_both's key
+    // there is ignored by the SDK (the credentials file wins), and by rekey.
+    let config = format!(
+        "# my config\n[default]\nregion = eu-west-1\n\n[profile {in_config}]\noutput = json\naws_access_key_id = {}\naws_secret_access_key = {}\n\n[profile {in_both}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        config_key.id, config_key.secret, both_key.id, both_key.secret
+    );
+    home.write(".aws/config", &config);
+    let plan = home.rekey(&["plan"]).success();
+    assert!(
+        plan.stdout.contains(&format!(
+            "config file {} [profile {in_config}]",
+            home.path(".aws/config").display()
+        )),
+        "plan says which file holds the key: {}",
+        plan.stdout
+    );
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has("Done: 2 rotated");
+
+    let after = home.read(".aws/config");
+    let new_config_key = key_in(&after, &format!("profile {in_config}")).unwrap();
+    assert_ne!(new_config_key, config_key);
+    assert_eq!(
+        after,
+        config
+            .replace(&config_key.id, &new_config_key.id)
+            .replace(&config_key.secret, &new_config_key.secret),
+        "only the two values of that section changed"
+    );
+    assert_eq!(
+        moto().keys(&in_config),
+        key_set(&[(&config_key.id, false), (&new_config_key.id, true)])
+    );
+    let new_both_key = key_in(&home.credentials(), &in_both).unwrap();
+    assert_ne!(
+        new_both_key, both_key,
+        "the credentials file's copy was rotated"
+    );
+}
+
+#[test]
+fn a_manifest_can_name_a_config_file_profile() {
+    let home = Home::new();
+    let user = unique("cfgsink");
+    let key = moto().create_user(&user);
+    home.write_credentials("");
+    home.write(
+        ".aws/config",
+        &format!(
+            "[profile work]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            key.id, key.secret
+        ),
+    );
+    home.manifest(
+        &Manifest::new()
+            .profile(Profile::new(&user).sink("{ type: config_file, profile: work }".to_owned())),
+    );
+    home.rekey(&["apply", "--yes"]).success();
+    let new_key = key_in(&home.read(".aws/config"), "profile work").unwrap();
+    assert_ne!(new_key, key);
+    assert!(moto().keys(&user).contains(&(new_key.id.clone(), true)));
+}
+
+#[test]
+fn keys_only_in_the_config_file_need_no_credentials_file() {
+    let home = Home::new();
+    let user = unique("cfgnocreds");
+    let key = moto().create_user(&user);
+    home.write(
+        ".aws/config",
+        &format!(
+            "[profile {user}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            key.id, key.secret
+        ),
+    );
+    assert!(!home.credentials_path().exists());
+    home.rekey(&["plan"]).success().stdout_has("1 to rotate");
+}

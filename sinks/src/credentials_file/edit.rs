@@ -63,23 +63,35 @@ pub enum EditError {
     Verification(String),
 }
 
-/// The sections of `file` that the SDK reads as profile `name` in a credentials file.
+/// The sections of `file` (a file of `kind`) that the SDK reads as profile `name`.
 pub fn sections_named<'f, 'a>(
     file: &'f profile_file::ProfileFile<'a>,
     name: &str,
+    kind: FileKind,
 ) -> Vec<&'f Section<'a>> {
     file.sections
         .iter()
-        .filter(|s| {
-            profile_file::section_name(s.raw_name, FileKind::Credentials)
-                == SectionName::Profile(name)
-        })
+        .filter(|s| profile_file::section_name(s.raw_name, kind) == SectionName::Profile(name))
         .collect()
 }
 
-/// Returns `text` with `[section]`'s `aws_access_key_id` and `aws_secret_access_key` set
-/// to `key`, adding the keys or the section if missing.
-pub fn set_key(text: &str, section: &str, key: &AccessKey) -> Result<Zeroizing<String>, EditError> {
+/// The header of a new section for profile `name`: `[name]` in a credentials file,
+/// `[profile name]` in a config file (but `[default]`), as the SDK reads them.
+fn header(name: &str, kind: FileKind) -> String {
+    match kind {
+        FileKind::Config if name != "default" => format!("[profile {name}]"),
+        _ => format!("[{name}]"),
+    }
+}
+
+/// Returns `text` (a file of `kind`) with profile `section`'s `aws_access_key_id` and
+/// `aws_secret_access_key` set to `key`, adding the keys or the section if missing.
+pub fn set_key(
+    text: &str,
+    section: &str,
+    key: &AccessKey,
+    kind: FileKind,
+) -> Result<Zeroizing<String>, EditError> {
     let file = profile_file::parse(text)?;
     let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let values = [
@@ -88,7 +100,7 @@ pub fn set_key(text: &str, section: &str, key: &AccessKey) -> Result<Zeroizing<S
     ];
 
     let mut edits: Vec<(Range<usize>, Zeroizing<String>)> = Vec::new();
-    match sections_named(&file, section).as_slice() {
+    match sections_named(&file, section, kind).as_slice() {
         [] => {
             let mut block = Zeroizing::new(String::new());
             if !text.is_empty() {
@@ -97,7 +109,8 @@ pub fn set_key(text: &str, section: &str, key: &AccessKey) -> Result<Zeroizing<S
                 }
                 block.push_str(newline);
             }
-            block.push_str(&format!("[{section}]{newline}"));
+            block.push_str(&header(section, kind));
+            block.push_str(newline);
             for (name, value) in values {
                 block.push_str(&format!("{name} = {value}{newline}"));
             }
@@ -160,19 +173,22 @@ pub fn set_key(text: &str, section: &str, key: &AccessKey) -> Result<Zeroizing<S
     for (range, replacement) in edits {
         out.replace_range(range, &replacement);
     }
-    verify(text, &out, section, key)?;
+    verify(text, &out, section, key, kind)?;
     Ok(out)
 }
 
 /// Checks that `after` reads exactly like `before` except for the two values of `section`.
-fn verify(before: &str, after: &str, section: &str, key: &AccessKey) -> Result<(), EditError> {
+fn verify(
+    before: &str,
+    after: &str,
+    section: &str,
+    key: &AccessKey,
+    kind: FileKind,
+) -> Result<(), EditError> {
     let read = |text| -> Result<_, EditError> {
         let file = profile_file::parse(text)
             .map_err(|e| EditError::Verification(format!("it no longer parses ({e})")))?;
-        Ok(profile_file::merged_profiles(&[(
-            FileKind::Credentials,
-            &file,
-        )]))
+        Ok(profile_file::merged_profiles(&[(kind, &file)]))
     };
     let mut expected = read(before)?;
     let got = read(after)?;

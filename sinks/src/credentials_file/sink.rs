@@ -13,21 +13,27 @@ use crate::{AccessKey, SinkError};
 /// One `[section]` of an AWS shared credentials file, as a [`Sink`](crate::Sink).
 pub type CredentialsFile = FileSink<Section>;
 
-/// Which section of a credentials file holds the key.
+/// Which profile's section holds the key, in a credentials file (`[name]`) or a config
+/// file (`[profile name]`, `[default]`).
 #[derive(Debug, Clone)]
 pub struct Section {
     name: String,
+    kind: FileKind,
 }
 
 impl CredentialsFile {
-    /// The sink for `[section]` of the file at `path` (already expanded and absolute).
+    /// The sink for `[section]` of the credentials file at `path` (already expanded and
+    /// absolute).
     pub fn new(path: impl Into<PathBuf>, section: impl Into<String>) -> Self {
-        Self::with_format(
-            path,
-            Section {
-                name: section.into(),
-            },
-        )
+        let (name, kind) = (section.into(), FileKind::Credentials);
+        Self::with_format(path, Section { name, kind })
+    }
+
+    /// The sink for profile `profile`'s section (`[profile NAME]`, or `[default]`) of the
+    /// AWS config file at `path`, which the CLI and SDKs read static keys from too.
+    pub fn in_config_file(path: impl Into<PathBuf>, profile: impl Into<String>) -> Self {
+        let (name, kind) = (profile.into(), FileKind::Config);
+        Self::with_format(path, Section { name, kind })
     }
 
     /// The section name.
@@ -57,12 +63,18 @@ fn edit_error(path: &Path, error: EditError) -> SinkError {
 
 impl TextFormat for Section {
     fn describe(&self, path: &Path) -> String {
-        format!("credentials file {} [{}]", path.display(), self.name)
+        match self.kind {
+            FileKind::Credentials => format!("credentials file {} [{}]", path.display(), self.name),
+            FileKind::Config if self.name == "default" => {
+                format!("config file {} [default]", path.display())
+            }
+            FileKind::Config => format!("config file {} [profile {}]", path.display(), self.name),
+        }
     }
 
     fn read_key(&self, path: &Path, text: &str) -> Result<Option<AccessKey>, SinkError> {
         let file = profile_file::parse(text).map_err(|e| edit_error(path, e.into()))?;
-        let merged = profile_file::merged_profiles(&[(FileKind::Credentials, &file)]);
+        let merged = profile_file::merged_profiles(&[(self.kind, &file)]);
         let Some(profile) = merged.profiles.get(&self.name) else {
             return Ok(None);
         };
@@ -95,7 +107,7 @@ impl TextFormat for Section {
         text: &str,
         key: &AccessKey,
     ) -> Result<Zeroizing<String>, SinkError> {
-        edit::set_key(text, &self.name, key).map_err(|e| edit_error(path, e))
+        edit::set_key(text, &self.name, key, self.kind).map_err(|e| edit_error(path, e))
     }
 }
 

@@ -212,6 +212,7 @@ impl Manifest {
                 let ctx = BuildContext {
                     profile: name,
                     credentials_file: &paths.credentials_file,
+                    config_file: &paths.config_file,
                     expand: &expand,
                 };
                 let sinks = match &profile.sinks {

@@ -1,6 +1,7 @@
 //! Byte-exact expectations: an edit changes the two values and nothing else.
 
 use super::*;
+use crate::credentials_file::profile_file::FileKind;
 
 const NEW_ID: &str = "AKIANEW0000000000001";
 const NEW_SECRET: &str = "new/Secret+Key=0000000000000000000000001";
@@ -10,7 +11,9 @@ fn new_key() -> AccessKey {
 }
 
 fn edit(text: &str, section: &str) -> String {
-    set_key(text, section, &new_key()).unwrap().to_string()
+    set_key(text, section, &new_key(), FileKind::Credentials)
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -101,7 +104,7 @@ fn refuses_ambiguous_or_unsafe_sections() {
     let key = new_key();
     let dup = "[dev]\naws_access_key_id = A\n[dev]\naws_secret_access_key = B\n";
     assert_eq!(
-        set_key(dup, "dev", &key).unwrap_err(),
+        set_key(dup, "dev", &key, FileKind::Credentials).unwrap_err(),
         EditError::DuplicateSection {
             section: "dev".into(),
             lines: vec![1, 3]
@@ -109,7 +112,7 @@ fn refuses_ambiguous_or_unsafe_sections() {
     );
     let dup_key = "[dev]\naws_access_key_id = A\naws_access_key_id = B\n";
     assert!(matches!(
-        set_key(dup_key, "dev", &key).unwrap_err(),
+        set_key(dup_key, "dev", &key, FileKind::Credentials).unwrap_err(),
         EditError::DuplicateKey {
             key: "aws_access_key_id",
             ..
@@ -117,17 +120,17 @@ fn refuses_ambiguous_or_unsafe_sections() {
     ));
     let multi = "[dev]\naws_access_key_id = A\n  continued\n";
     assert!(matches!(
-        set_key(multi, "dev", &key).unwrap_err(),
+        set_key(multi, "dev", &key, FileKind::Credentials).unwrap_err(),
         EditError::Multiline { line: 2, .. }
     ));
     let session =
         "[dev]\naws_access_key_id = A\naws_secret_access_key = B\naws_session_token = C\n";
     assert!(matches!(
-        set_key(session, "dev", &key).unwrap_err(),
+        set_key(session, "dev", &key, FileKind::Credentials).unwrap_err(),
         EditError::TemporaryCredentials { .. }
     ));
     assert!(matches!(
-        set_key("key = value\n", "dev", &key).unwrap_err(),
+        set_key("key = value\n", "dev", &key, FileKind::Credentials).unwrap_err(),
         EditError::Parse(_)
     ));
 }
@@ -140,7 +143,33 @@ fn no_error_message_carries_a_value_from_the_file() {
         "[dev]\naws_secret_access_key = SECRETVALUE\n  SECRETVALUE\n",
         "[dev]\nSECRETVALUE\n",
     ] {
-        let err = set_key(text, "dev", &key).unwrap_err();
+        let err = set_key(text, "dev", &key, FileKind::Credentials).unwrap_err();
         assert!(!err.to_string().contains("SECRETVALUE"), "{err}");
     }
+}
+
+#[test]
+fn a_config_file_profile_is_edited_in_its_profile_section() {
+    let text = "[default]\nregion = eu-west-1\n\n[profile dev]\nregion = us-east-1\naws_access_key_id = AKIAOLD\naws_secret_access_key = old\n";
+    let key = new_key();
+    let edited = set_key(text, "dev", &key, FileKind::Config).unwrap();
+    assert_eq!(
+        edited.as_str(),
+        text.replace("AKIAOLD", key.id())
+            .replace("= old", &format!("= {}", key.secret().expose_secret()))
+    );
+    // A profile the config file lacks gets a `[profile NAME]` section (the SDK ignores
+    // a bare `[NAME]` there), and `default` keeps its bare name.
+    let added = set_key(text, "ci", &key, FileKind::Config).unwrap();
+    assert!(
+        added.contains("\n[profile ci]\naws_access_key_id = "),
+        "{}",
+        added.as_str()
+    );
+    let credentials = set_key("", "ci", &key, FileKind::Credentials).unwrap();
+    assert!(
+        credentials.starts_with("[ci]\n"),
+        "{}",
+        credentials.as_str()
+    );
 }
