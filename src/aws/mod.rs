@@ -8,7 +8,11 @@
 
 mod error;
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::ProvideCredentials;
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
@@ -29,6 +33,8 @@ const FALLBACK_REGION: &str = "us-east-1";
 #[derive(Clone)]
 pub struct Aws {
     base: SdkConfig,
+    /// Clients signing as another profile (`via:`), loaded once each.
+    vias: Arc<tokio::sync::Mutex<HashMap<String, Caller>>>,
 }
 
 impl Aws {
@@ -78,7 +84,59 @@ impl Aws {
                 )
                 .build(),
         };
-        Self { base }
+        Self {
+            base,
+            vias: Arc::default(),
+        }
+    }
+
+    /// Clients that sign IAM calls for a profile: as `via` (another profile, for admin
+    /// rotation) if given, else with `key` (self-service).
+    pub async fn signer(&self, via: Option<&str>, key: &AccessKey) -> Result<Caller, AwsError> {
+        match via {
+            Some(via) => self.via(via).await,
+            None => Ok(self.caller(key)),
+        }
+    }
+
+    /// Clients that sign as the AWS profile `profile`, whatever its kind: static keys,
+    /// SSO, a role with `source_profile`, web identity (as CI runners with OIDC use),
+    /// `credential_process`. Its credentials come from aws-config's provider chain, as
+    /// every AWS tool resolves them, never read by rekey itself; loaded once per run.
+    pub async fn via(&self, profile: &str) -> Result<Caller, AwsError> {
+        let mut vias = self.vias.lock().await;
+        if let Some(caller) = vias.get(profile) {
+            return Ok(caller.clone());
+        }
+        let loaded = aws_config::defaults(BehaviorVersion::latest())
+            .profile_name(profile)
+            .load()
+            .await;
+        let provider = loaded.credentials_provider().ok_or_else(|| AwsError {
+            operation: "load credentials",
+            kind: AwsErrorKind::InvalidCredentials,
+            message: format!("profile `{profile}` (via) has no credentials"),
+        })?;
+        // Fail here, naming the profile, rather than at the first IAM call.
+        if let Err(e) = provider.provide_credentials().await {
+            return Err(AwsError {
+                operation: "load credentials",
+                kind: AwsErrorKind::InvalidCredentials,
+                message: format!("cannot load the credentials of profile `{profile}` (via): {e}"),
+            });
+        }
+        let iam = aws_sdk_iam::config::Builder::from(&self.base)
+            .credentials_provider(provider.clone())
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(&self.base)
+            .credentials_provider(provider)
+            .build();
+        let caller = Caller {
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            sts: aws_sdk_sts::Client::from_conf(sts),
+        };
+        vias.insert(profile.to_owned(), caller.clone());
+        Ok(caller)
     }
 
     /// Clients that sign every request with `key`.

@@ -50,6 +50,11 @@ pub struct Policy {
     pub propagation: Propagation,
     /// The user's own check, run after every sink is written.
     pub verify: Option<Verify>,
+    /// Admin rotation: the AWS profile whose credentials sign every IAM call (`via:`),
+    /// for a user whose key lives only in sinks; `None`: the key signs for itself.
+    pub via: Option<String>,
+    /// The IAM user the key must belong to (`user:`); checked, never guessed.
+    pub user: Option<String>,
 }
 
 /// A command that checks the new key works for what it is used for (`verify:`). It runs
@@ -88,6 +93,8 @@ impl Default for Policy {
                 consecutive: 3,
             },
             verify: None,
+            via: None,
+            user: None,
         }
     }
 }

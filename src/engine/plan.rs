@@ -52,6 +52,10 @@ pub struct ProfilePlan {
     /// Profiles holding the same key, rotated with this one (omitted when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<String>,
+    /// The profile that signs the IAM calls (admin rotation; omitted when the key signs
+    /// for itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     /// Who the current key belongs to (absent if it could not be determined).
     pub identity: Option<Identity>,
     /// The key the first sink holds.
@@ -199,6 +203,9 @@ pub enum Step {
     DeactivateOldKey {
         /// The old key.
         key_id: String,
+        /// The profile that signs it (admin rotation); absent: the new key signs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
     },
     /// Delete the old key at once (grace 0).
     DeleteOldKey {

@@ -56,6 +56,7 @@ pub async fn plan_profile(
     let mut plan = ProfilePlan {
         profile: spec.name.clone(),
         also: spec.also.clone(),
+        via: spec.policy.via.clone(),
         identity: None,
         current_key: None,
         other_key: None,
@@ -93,6 +94,7 @@ pub fn conflict(conflict: &Conflict) -> Planned {
         plan: ProfilePlan {
             profile: profile.clone(),
             also: also.to_vec(),
+            via: None,
             identity: None,
             current_key: None,
             other_key: None,
@@ -151,8 +153,8 @@ async fn inspect(
 ) -> Result<RotationInput, Stop> {
     let old_key = current_key(spec).await?;
     let unwritable = survey_sinks(spec, old_key.id(), &mut plan.sinks).await;
-    let caller = aws.caller(&old_key);
-    let identity = caller.identity().await.map_err(Cause::from)?;
+    // Whose key it is: STS, signed with the key itself (no permission needed).
+    let identity = aws.caller(&old_key).identity().await.map_err(Cause::from)?;
     plan.identity = Some(identity.clone());
     let Some(user_name) = identity.user_name.clone() else {
         return Err(Stop::Skip(format!(
@@ -160,6 +162,21 @@ async fn inspect(
             identity.arn
         )));
     };
+    if let Some(expected) = spec.policy.user.as_deref().filter(|u| *u != user_name) {
+        return Err(Stop::error(
+            ErrorKind::InvalidKey,
+            format!(
+                "the key in {} belongs to {}, not to user `{expected}`",
+                spec.sinks[0].describe(),
+                identity.arn
+            ),
+        ));
+    }
+    // IAM calls: signed by the key itself, or by the `via` profile (admin rotation).
+    let caller = aws
+        .signer(spec.policy.via.as_deref(), &old_key)
+        .await
+        .map_err(Cause::from)?;
     if let Some(interrupted) = state
         .interrupted(&identity.account, &user_name)
         .map_err(Cause::from)?
@@ -366,6 +383,7 @@ fn steps(plan: &ProfilePlan, spec: &ProfileSpec, rotation: &RotationInput) -> Ve
     let key_id = rotation.old_key.id().to_owned();
     steps.push(Step::DeactivateOldKey {
         key_id: key_id.clone(),
+        via: policy.via.clone(),
     });
     steps.push(if policy.grace == Duration::ZERO {
         Step::DeleteOldKey { key_id }

@@ -139,8 +139,16 @@ async fn prune_one(
             }
         }
     }
-    let caller = aws.caller(&key);
-    let identity = caller.identity().await.map_err(|e| e.to_string())?;
+    let identity = aws
+        .caller(&key)
+        .identity()
+        .await
+        .map_err(|e| e.to_string())?;
+    // The deletion is signed with the profile's current key, or as its `via` profile.
+    let caller = aws
+        .signer(spec.policy.via.as_deref(), &key)
+        .await
+        .map_err(|e| e.to_string())?;
     if identity.arn != pending.owner.user_arn {
         return Ok(PruneOutcome::Kept {
             reason: format!(

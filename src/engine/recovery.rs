@@ -319,6 +319,11 @@ impl Recovery<'_> {
     /// since) with the key the first sink holds now.
     async fn read_keys(&self, journal: &Journal) -> Result<(Caller, Vec<KeyMeta>), String> {
         let user = &journal.record().owner.user_name;
+        if let Some(via) = self.spec.policy.via.as_deref() {
+            let admin = self.aws.via(via).await.map_err(|e| e.to_string())?;
+            let keys = admin.list_keys(user).await.map_err(|e| e.to_string())?;
+            return Ok((admin, keys));
+        }
         if let Some(old) = journal.old_key() {
             let caller = self.aws.caller(&old);
             match caller.list_keys(user).await {

@@ -77,8 +77,15 @@ pub async fn prepare(
         .await
         .map_err(|e| refuse(e.to_string()))?
         .ok_or_else(|| refuse(format!("{} holds no key", source.describe())))?;
-    let caller = aws.caller(&current);
-    let identity = caller.identity().await.map_err(|e| refuse(e.to_string()))?;
+    let identity = aws
+        .caller(&current)
+        .identity()
+        .await
+        .map_err(|e| refuse(e.to_string()))?;
+    let caller = aws
+        .signer(spec.policy.via.as_deref(), &current)
+        .await
+        .map_err(|e| refuse(e.to_string()))?;
     if identity.arn != pending.owner.user_arn {
         return Err(refuse(format!(
             "its key now belongs to {}, not {}",

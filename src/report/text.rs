@@ -56,6 +56,9 @@ fn profile_plan(out: &mut String, p: &ProfilePlan) {
     if let Some(identity) = &p.identity {
         let _ = writeln!(out, "  user  {}", identity.arn);
     }
+    if let Some(via) = &p.via {
+        let _ = writeln!(out, "  via   {via} (signs the IAM calls)");
+    }
     if let Some(key) = &p.current_key {
         let _ = writeln!(out, "{}", key_line(key));
     }
@@ -92,7 +95,8 @@ fn describe_step(step: &Step) -> String {
         Step::Verify { command, timeout_secs } => {
             format!("run `{command}` with the new key (at most {timeout_secs}s); roll back if it fails")
         }
-        Step::DeactivateOldKey { key_id } => format!("deactivate {key_id}, signed with the new key"),
+        Step::DeactivateOldKey { key_id, via: None } => format!("deactivate {key_id}, signed with the new key"),
+        Step::DeactivateOldKey { key_id, via: Some(via) } => format!("deactivate {key_id}, signed as profile {via}"),
         Step::DeleteOldKey { key_id } => format!("delete {key_id} at once (grace 0)"),
         Step::ScheduleDeletion { key_id, grace_secs } => {
             format!("delete {key_id} after a grace period of {}", time::age(std::time::Duration::from_secs(*grace_secs)))

@@ -34,6 +34,9 @@ pub struct Faults {
     pub lose_answer: HashMap<&'static str, u32>,
     /// Answer `AccessDenied` to every request of these actions.
     pub deny: HashSet<&'static str>,
+    /// If set, IAM answers `AccessDenied` to requests signed by any other key id (only
+    /// an admin may manage keys; the users themselves have no IAM permissions).
+    pub iam_only_for: Option<String>,
     /// Wait this long before answering anything.
     pub latency: Duration,
     /// Wait this long before forwarding a request of the action (holds a chosen call,
@@ -164,7 +167,12 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.".into(),
             )
-        } else if f.deny.contains(action.as_str()) {
+        } else if f.deny.contains(action.as_str())
+            || (service == "iam"
+                && f.iam_only_for
+                    .as_ref()
+                    .is_some_and(|admin| *admin != key_id))
+        {
             Do::Answer(
                 403,
                 "AccessDenied",

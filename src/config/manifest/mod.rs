@@ -254,6 +254,8 @@ impl Manifest {
                                 .unwrap_or(default_policy.propagation.consecutive),
                         },
                         verify,
+                        via: profile.via.clone(),
+                        user: profile.user.clone(),
                     },
                 )
             })

@@ -70,6 +70,10 @@ pub struct RawProfile {
     pub verify: Option<RawVerify>,
     /// Where the key lives; the first sink is where the current key is read from.
     pub sinks: Option<Spanned<Vec<RawSink>>>,
+    /// Admin rotation: the AWS profile that signs every IAM call.
+    pub via: Option<String>,
+    /// The IAM user whose key this is (checked against the key's identity).
+    pub user: Option<String>,
 }
 
 /// One sink entry, selected by its `type:` field: the list of sink types is

@@ -136,15 +136,22 @@ pub async fn rotate(
     input: RotationInput,
     progress: &(dyn Fn(Stage) + Sync),
 ) -> Result<Rotated, RotationFailure> {
+    // Made here rather than kept from planning: a thousand planned profiles need not
+    // hold a thousand pairs of SDK clients while they wait for their turn.
+    let iam = aws
+        .signer(spec.policy.via.as_deref(), &input.old_key)
+        .await
+        .map_err(|e| RotationFailure {
+            kind: FailureKind::NotStarted(e.into()),
+            actions: Vec::new(),
+        })?;
     let mut run = Run {
         aws,
         spec,
         progress,
         user: input.user_name.clone(),
         old_key_id: input.old_key.id().to_owned(),
-        // Made here rather than kept from planning: a thousand planned profiles need not
-        // hold a thousand pairs of SDK clients while they wait for their turn.
-        old: aws.caller(&input.old_key),
+        iam,
         actions: Vec::new(),
     };
     let record = JournalRecord {
@@ -239,8 +246,9 @@ struct Run<'a> {
     progress: &'a (dyn Fn(Stage) + Sync),
     user: String,
     old_key_id: String,
-    /// Clients signing with the old key.
-    old: Caller,
+    /// Clients signing the IAM calls before the new key exists: the old key
+    /// (self-service), or the `via` profile (admin rotation).
+    iam: Caller,
     actions: Vec<String>,
 }
 
@@ -329,7 +337,7 @@ impl Run<'_> {
         if held.as_deref() != Some(self.old_key_id.as_str()) {
             return Err(self.fail(FailureKind::NotStarted(changed("the first sink"))));
         }
-        let now = match self.old.list_keys(&self.user).await {
+        let now = match self.iam.list_keys(&self.user).await {
             Ok(keys) => keys,
             Err(e) => return Err(self.fail(FailureKind::NotStarted(e.into()))),
         };
@@ -360,7 +368,7 @@ impl Run<'_> {
         if let Err(e) = journal.advance(phase).await {
             return Err(self.abandon(journal, e.into()).await);
         }
-        match self.old.delete_key(&self.user, key_id).await {
+        match self.iam.delete_key(&self.user, key_id).await {
             // Prune (which apply runs first) may have deleted it already.
             Ok(())
             | Err(AwsError {
@@ -395,7 +403,7 @@ impl Run<'_> {
             return Err(self.abandon(journal, e.into()).await);
         }
         crash::point("creating-key");
-        let key = match self.old.create_key(&self.user).await {
+        let key = match self.iam.create_key(&self.user).await {
             Ok(key) => key,
             Err(e) => {
                 // Whatever the error, a key may exist whose secret never arrived (a
@@ -417,7 +425,7 @@ impl Run<'_> {
         if let Err(e) = journal.record_new_key(&key).await {
             // Never go on with a key whose only copy is in memory.
             let reason = Cause::new(ErrorKind::State, format!("cannot record the new key: {e}"));
-            return Err(match self.old.delete_key(&self.user, key.id()).await {
+            return Err(match self.iam.delete_key(&self.user, key.id()).await {
                 Ok(()) => {
                     self.actions.push(format!("deleted new key {}", key.id()));
                     self.abandon(journal, reason).await
@@ -441,11 +449,11 @@ impl Run<'_> {
         window: orphan::Window,
     ) -> Result<(), String> {
         let keys = self
-            .old
+            .iam
             .list_keys(&self.user)
             .await
             .map_err(|e| format!("cannot check for a key created without an answer: {e}"))?;
-        let (caller, spec, user) = (&self.old, self.spec, self.user.as_str());
+        let (caller, spec, user) = (&self.iam, self.spec, self.user.as_str());
         orphan::delete_strangers(
             caller,
             spec,

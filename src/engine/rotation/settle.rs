@@ -41,7 +41,11 @@ pub(crate) async fn forward(
     let new_key = journal
         .new_key()
         .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
-    let new = aws.caller(&new_key);
+    // Signed with the new key (proving it can use IAM), or as the `via` profile.
+    let new = aws
+        .signer(spec.policy.via.as_deref(), &new_key)
+        .await
+        .map_err(Cause::from)?;
     let patience = spec.policy.propagation.timeout;
     crash::point("deactivating");
     patiently(patience, || {
@@ -52,8 +56,12 @@ pub(crate) async fn forward(
         let message = format!("cannot deactivate the old key {}: {e}", record.old_key_id);
         Cause::new((&e).into(), message)
     })?;
+    let signed = match &spec.policy.via {
+        Some(via) => format!("signed as profile {via}"),
+        None => "signed with the new key".to_owned(),
+    };
     actions.push(format!(
-        "deactivated old key {} (signed with the new key)",
+        "deactivated old key {} ({signed})",
         record.old_key_id
     ));
     crash::point("deactivated");
@@ -86,8 +94,18 @@ pub(crate) async fn back(
     let old_id = record.old_key_id.as_str();
     let patience = spec.policy.propagation.timeout;
     let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
-    let new = aws.caller(&new_key);
-    let old = journal.old_key().map(|key| aws.caller(&key));
+    // Self-service: the old key reads and deletes, the new key reactivates (the old
+    // one cannot sign while inactive). Admin rotation: the `via` profile does it all.
+    let (new, old) = match spec.policy.via.as_deref() {
+        Some(via) => {
+            let admin = aws.via(via).await.map_err(|e| e.to_string())?;
+            (admin.clone(), Some(admin))
+        }
+        None => (
+            aws.caller(&new_key),
+            journal.old_key().map(|key| aws.caller(&key)),
+        ),
+    };
 
     // The old key must work again before anything else is undone: if it cannot be made
     // active, the new key and the sinks holding it stay the working ones.
