@@ -43,27 +43,18 @@ fn locate_in(text: &str, path: &KeyPath) -> Result<Found, LocateError> {
     let mut documents = 0;
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|_| LocateError::Parse("invalid YAML".into()))?;
-        // Is the node this event starts a mapping key? Then it names, it is not a value.
-        let is_key = matches!(stack.last(), Some(Frame::Mapping { key: None }));
-        let at_target = !is_key && stack_path_is(&stack, &path.0);
-        match event {
-            Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
-                    return Err(LocateError::Unsupported(
-                        "files with several YAML documents",
-                    ));
-                }
+        if let Event::DocumentStart(_) = event {
+            documents += 1;
+            if documents > 1 {
+                return Err(LocateError::Unsupported(
+                    "files with several YAML documents",
+                ));
             }
-            Event::Scalar(value, style, anchor, tag) => {
-                if is_key {
-                    if let Some(Frame::Mapping { key }) = stack.last_mut() {
-                        *key = Some(value.into_owned());
-                    }
-                    continue;
-                }
-                if at_target {
-                    if anchor != 0 || tag.is_some() {
+        }
+        if at(&stack, &path.0) {
+            match &event {
+                Event::Scalar(_, style, anchor, tag) => {
+                    if *anchor != 0 || tag.is_some() {
                         return Err(LocateError::Unsupported("values with an anchor or a tag"));
                     }
                     let quote = match style {
@@ -76,23 +67,14 @@ fn locate_in(text: &str, path: &KeyPath) -> Result<Found, LocateError> {
                         byte_offset(text, span.start.index())..byte_offset(text, span.end.index());
                     return Ok(Found { span, quote });
                 }
-                advance(&mut stack);
+                Event::Alias(_) => return Err(LocateError::Unsupported("aliases (*name)")),
+                Event::MappingStart(..) | Event::SequenceStart(..) => {
+                    return Err(LocateError::NotScalar)
+                }
+                _ => {}
             }
-            Event::Alias(_) if at_target => {
-                return Err(LocateError::Unsupported("aliases (*name)"))
-            }
-            Event::Alias(_) => advance(&mut stack),
-            Event::MappingStart(..) | Event::SequenceStart(..) if at_target => {
-                return Err(LocateError::NotScalar)
-            }
-            Event::MappingStart(..) => stack.push(Frame::Mapping { key: None }),
-            Event::SequenceStart(..) => stack.push(Frame::Sequence { index: 0 }),
-            Event::MappingEnd | Event::SequenceEnd => {
-                stack.pop();
-                advance(&mut stack);
-            }
-            _ => {}
         }
+        follow(&mut stack, event);
     }
     Err(LocateError::Missing)
 }
@@ -103,33 +85,45 @@ pub fn node_position(text: &str, path: &KeyPath) -> Option<(u64, u64)> {
     let mut stack: Vec<Frame> = Vec::new();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.ok()?;
-        let is_key = matches!(stack.last(), Some(Frame::Mapping { key: None }));
         let starts_node = matches!(
             event,
             Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..)
         );
-        if starts_node && !is_key && stack_path_is(&stack, &path.0) {
+        if starts_node && at(&stack, &path.0) {
             let line = u64::try_from(span.start.line()).ok()?;
             let column = u64::try_from(span.start.col()).ok()? + 1;
             return Some((line, column));
         }
-        match event {
-            Event::Scalar(value, ..) if is_key => {
-                if let Some(Frame::Mapping { key }) = stack.last_mut() {
-                    *key = Some(value.into_owned());
-                }
-            }
-            Event::Scalar(..) | Event::Alias(_) => advance(&mut stack),
-            Event::MappingStart(..) => stack.push(Frame::Mapping { key: None }),
-            Event::SequenceStart(..) => stack.push(Frame::Sequence { index: 0 }),
-            Event::MappingEnd | Event::SequenceEnd => {
-                stack.pop();
-                advance(&mut stack);
-            }
-            _ => {}
-        }
+        follow(&mut stack, event);
     }
     None
+}
+
+/// Whether the next node is the value at `path` (not a mapping key naming one).
+fn at(stack: &[Frame], path: &[Segment]) -> bool {
+    let is_key = matches!(stack.last(), Some(Frame::Mapping { key: None }));
+    !is_key && stack_path_is(stack, path)
+}
+
+/// Moves the position past `event`: a key names the next value, a value moves the
+/// enclosing mapping or sequence on, and collections open and close frames.
+fn follow(stack: &mut Vec<Frame>, event: Event<'_>) {
+    let is_key = matches!(stack.last(), Some(Frame::Mapping { key: None }));
+    match event {
+        Event::Scalar(value, ..) if is_key => {
+            if let Some(Frame::Mapping { key }) = stack.last_mut() {
+                *key = Some(value.into_owned());
+            }
+        }
+        Event::Scalar(..) | Event::Alias(_) => advance(stack),
+        Event::MappingStart(..) => stack.push(Frame::Mapping { key: None }),
+        Event::SequenceStart(..) => stack.push(Frame::Sequence { index: 0 }),
+        Event::MappingEnd | Event::SequenceEnd => {
+            stack.pop();
+            advance(stack);
+        }
+        _ => {}
+    }
 }
 
 /// After a value: a mapping waits for its next key, a sequence moves to its next item.
