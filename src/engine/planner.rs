@@ -154,7 +154,8 @@ async fn inspect(
     let old_key = current_key(spec).await?;
     let unwritable = survey_sinks(spec, old_key.id(), &mut plan.sinks).await;
     // Whose key it is: STS, signed with the key itself (no permission needed).
-    let identity = aws.caller(&old_key).identity().await.map_err(Cause::from)?;
+    let own = aws.caller(&old_key);
+    let identity = own.identity().await.map_err(Cause::from)?;
     plan.identity = Some(identity.clone());
     let Some(user_name) = identity.user_name.clone() else {
         return Err(Stop::Skip(format!(
@@ -173,10 +174,10 @@ async fn inspect(
         ));
     }
     // IAM calls: signed by the key itself, or by the `via` profile (admin rotation).
-    let caller = aws
-        .signer(spec.policy.via.as_deref(), &old_key)
-        .await
-        .map_err(Cause::from)?;
+    let caller = match spec.policy.via.as_deref() {
+        Some(via) => aws.via(via).await.map_err(Cause::from)?,
+        None => own,
+    };
     if let Some(interrupted) = state
         .interrupted(&identity.account, &user_name)
         .map_err(Cause::from)?
