@@ -35,6 +35,10 @@ pub struct Aws {
     base: SdkConfig,
     /// Clients signing as another profile (`via:`), loaded once each.
     vias: Arc<tokio::sync::Mutex<HashMap<String, Caller>>>,
+    /// MFA sessions by device serial, opened once each per run.
+    sessions: Arc<tokio::sync::Mutex<HashMap<String, Caller>>>,
+    /// The code given with `--mfa-code`, if any (used once: codes are single-use).
+    mfa_code: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Aws {
@@ -87,16 +91,83 @@ impl Aws {
         Self {
             base,
             vias: Arc::default(),
+            sessions: Arc::default(),
+            mfa_code: Arc::default(),
         }
     }
 
-    /// Clients that sign IAM calls for a profile: as `via` (another profile, for admin
-    /// rotation) if given, else with `key` (self-service).
-    pub async fn signer(&self, via: Option<&str>, key: &AccessKey) -> Result<Caller, AwsError> {
-        match via {
-            Some(via) => self.via(via).await,
-            None => Ok(self.caller(key)),
+    /// The MFA code given on the command line (`--mfa-code`).
+    pub fn with_mfa_code(self, code: Option<String>) -> Self {
+        *self.mfa_code.lock().unwrap_or_else(|e| e.into_inner()) = code;
+        self
+    }
+
+    /// Clients signing with an MFA session for device `serial`, opened once per run
+    /// (`sts:GetSessionToken`, signed with `key`) with a code from `--mfa-code` or, if
+    /// none was given, from `code()`, asked for only when no session exists yet: a
+    /// code is single-use, so a run never asks twice for one device.
+    pub async fn mfa_session(
+        &self,
+        key: &AccessKey,
+        serial: &str,
+        code: impl FnOnce() -> Result<String, String>,
+    ) -> Result<Caller, AwsError> {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(caller) = sessions.get(serial) {
+            return Ok(caller.clone());
         }
+        let given = self
+            .mfa_code
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let code = match given {
+            Some(code) => code,
+            None => code().map_err(|message| AwsError {
+                operation: "sts:GetSessionToken",
+                kind: AwsErrorKind::AccessDenied,
+                message,
+            })?,
+        };
+        let out = self
+            .caller(key)
+            .sts
+            .get_session_token()
+            .serial_number(serial)
+            .token_code(code.trim())
+            .send()
+            .await
+            .map_err(|e| {
+                let mut error = AwsError::from_sdk("sts:GetSessionToken", e);
+                if error.kind == AwsErrorKind::AccessDenied {
+                    error.message = format!(
+                        "AWS refused the MFA code for {serial} (wrong, or already used in this 30-second window); wait for the next code and run again. Nothing was changed"
+                    );
+                }
+                error
+            })?;
+        let credentials = out
+            .credentials
+            .ok_or_else(|| AwsError::malformed("sts:GetSessionToken"))?;
+        let session = Credentials::new(
+            credentials.access_key_id,
+            credentials.secret_access_key,
+            Some(credentials.session_token),
+            None,
+            "rekey-mfa",
+        );
+        let iam = aws_sdk_iam::config::Builder::from(&self.base)
+            .credentials_provider(session.clone())
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(&self.base)
+            .credentials_provider(session)
+            .build();
+        let caller = Caller {
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            sts: aws_sdk_sts::Client::from_conf(sts),
+        };
+        sessions.insert(serial.to_owned(), caller.clone());
+        Ok(caller)
     }
 
     /// Clients that sign as the AWS profile `profile`, whatever its kind: static keys,

@@ -32,6 +32,10 @@ pub struct Cli {
     /// writing the same file.
     #[arg(long, global = true, value_name = "DURATION", default_value = "10s")]
     pub lock_timeout: HumanDuration,
+    /// A current code of the MFA device the profiles' `mfa_serial` names (apply, prune,
+    /// rollback); without it rekey runs `mfa_command`, or asks on a terminal.
+    #[arg(long, global = true, value_name = "CODE")]
+    pub mfa_code: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -224,7 +228,8 @@ impl From<Output> for report::Output {
 /// Runs the command `cli` names, with its arguments turned into the command's options.
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let jobs = usize::from(cli.jobs);
-    let ctx = commands::Context::new(cli.state_dir, cli.lock_timeout.0, jobs, cli.quiet);
+    let mut ctx = commands::Context::new(cli.state_dir, cli.lock_timeout.0, jobs, cli.quiet);
+    ctx.mfa_code = cli.mfa_code;
     match cli.command {
         Command::Plan(args) => {
             let options = commands::plan::Options {

@@ -69,7 +69,7 @@ async fn apply(
     let for_people = args.output == Output::Text;
     let profiles = load_profiles(&ctx.paths, &args.selection, args.grace)?;
     warn_about_environment_keys();
-    let aws = Aws::load().await;
+    let aws = ctx.aws().await;
     // First put right what an interrupted run left half-done.
     let mut stuck = None;
     let interrupted = recovery::pending_for(state, &profiles.specs)?;

@@ -49,6 +49,8 @@ pub struct Context {
     pub jobs: usize,
     /// Only errors on stderr, no progress.
     pub quiet: bool,
+    /// The MFA code given with `--mfa-code`.
+    pub mfa_code: Option<String>,
     state: StateDir,
 }
 
@@ -67,8 +69,14 @@ impl Context {
             paths,
             jobs,
             quiet,
+            mfa_code: None,
             state,
         }
+    }
+
+    /// The AWS SDK configuration, with the MFA code given on the command line.
+    pub async fn aws(&self) -> Aws {
+        Aws::load().await.with_mfa_code(self.mfa_code.clone())
     }
 
     /// The state directory, once it is checked to be safe to use (see
@@ -225,7 +233,7 @@ async fn look(ctx: &Context, selection: &Selection) -> Result<(Grouped, Plan)> {
     let state = ctx.state()?;
     let profiles = load_profiles(&ctx.paths, selection, None)?;
     warn_about_environment_keys();
-    let aws = Aws::load().await;
+    let aws = ctx.aws().await;
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let options = PlanOptions::default();
     let (plan, _) = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;

@@ -6,7 +6,6 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use super::{confirm, load_profiles, Context, Outcome, Selection};
-use crate::aws::Aws;
 use crate::engine::plan::Plan;
 use crate::engine::prune;
 use crate::report::{print_json, text, Output, PruneReport};
@@ -40,7 +39,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     if !args.yes {
         confirm(&text::due(&due), "Delete these keys?")?;
     }
-    let aws = Aws::load().await;
+    let aws = ctx.aws().await;
     let pruned = prune::prune(&aws, state, &profiles.specs, SystemTime::now()).await?;
     match args.output {
         Output::Text => print!("{}", text::pruned(&pruned)),

@@ -4,7 +4,6 @@
 use anyhow::Result;
 
 use super::{load_profiles, unresolved, Context, Outcome, Selection};
-use crate::aws::Aws;
 use crate::engine::plan::Plan;
 use crate::engine::recovery;
 use crate::report::{print_json, text, Output, RecoverReport};
@@ -21,7 +20,7 @@ pub struct Options {
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let profiles = load_profiles(&ctx.paths, &args.selection, None)?;
-    let aws = Aws::load().await;
+    let aws = ctx.aws().await;
     let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
     match args.output {
         Output::Text if results.is_empty() => println!("No interrupted rotation to resolve."),

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::{confirm, load_profiles, Context, Outcome, Selection};
-use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
 use crate::report::text;
 
@@ -29,7 +28,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     };
     let profiles = load_profiles(&ctx.paths, &selection, None)?;
     let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
-    let aws = Aws::load().await;
+    let aws = ctx.aws().await;
     let undo = crate::engine::rollback::prepare(&aws, state, &args.profile, &configured).await?;
     let spec = &undo.spec;
     if !args.yes {

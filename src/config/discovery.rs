@@ -119,9 +119,12 @@ pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryEr
         };
         match (reason, source) {
             (None, Some(sink)) => {
+                // The AWS CLI's own MFA setting for the profile applies to rekey too.
+                let mut policy = policy.clone();
+                policy.mfa_serial = all.get("mfa_serial").map(|serial| serial.to_string());
                 found
                     .profiles
-                    .push(ProfileSpec::new(name, vec![sink], policy.clone()))
+                    .push(ProfileSpec::new(name, vec![sink], policy))
             }
             (reason, _) => found.skipped.push(Skipped {
                 profile: name.to_owned(),

@@ -55,6 +55,11 @@ pub struct Policy {
     pub via: Option<String>,
     /// The IAM user the key must belong to (`user:`); checked, never guessed.
     pub user: Option<String>,
+    /// The MFA device (`mfa_serial`, from the manifest or the config file's profile):
+    /// the IAM calls are then signed by a session opened with one of its codes.
+    pub mfa_serial: Option<String>,
+    /// A program printing a current code, for runs without a terminal (`mfa_command`).
+    pub mfa_command: Option<Vec<String>>,
 }
 
 /// A command that checks the new key works for what it is used for (`verify:`). It runs
@@ -95,6 +100,8 @@ impl Default for Policy {
             verify: None,
             via: None,
             user: None,
+            mfa_serial: None,
+            mfa_command: None,
         }
     }
 }

@@ -13,4 +13,5 @@ pub mod recovery;
 pub mod rollback;
 pub mod rotation;
 pub mod shared_key;
+pub mod signing;
 pub mod verify;

@@ -11,6 +11,7 @@ use crate::engine::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
 use crate::engine::shared_key::Conflict;
+use crate::engine::signing;
 use crate::state::StateDir;
 use crate::time;
 
@@ -174,9 +175,10 @@ async fn inspect(
         ));
     }
     // IAM calls: signed by the key itself, or by the `via` profile (admin rotation).
-    let caller = match spec.policy.via.as_deref() {
-        Some(via) => aws.via(via).await.map_err(Cause::from)?,
-        None => own,
+    let caller = if signing::delegated(&spec.policy) {
+        signing::signer(aws, &spec.policy, &old_key).await?
+    } else {
+        own
     };
     if let Some(interrupted) = state
         .interrupted(&identity.account, &user_name)

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
 use crate::engine::plan::PruneItem;
+use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 use crate::state::{PendingDeletion, StateDir, StateError};
 use crate::time;
@@ -145,10 +146,9 @@ async fn prune_one(
         .await
         .map_err(|e| e.to_string())?;
     // The deletion is signed with the profile's current key, or as its `via` profile.
-    let caller = aws
-        .signer(spec.policy.via.as_deref(), &key)
+    let caller = signing::signer(aws, &spec.policy, &key)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|cause| format!("{cause}; the old key is kept for now"))?;
     if identity.arn != pending.owner.user_arn {
         return Ok(PruneOutcome::Kept {
             reason: format!(

@@ -30,6 +30,7 @@ use crate::engine::error::ErrorKind;
 use crate::engine::orphan;
 use crate::engine::rotation::settle::{self, finish_completed};
 use crate::engine::shared_key;
+use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 use crate::state::{Journal, Phase, StateDir, StateError};
 
@@ -319,10 +320,16 @@ impl Recovery<'_> {
     /// since) with the key the first sink holds now.
     async fn read_keys(&self, journal: &Journal) -> Result<(Caller, Vec<KeyMeta>), String> {
         let user = &journal.record().owner.user_name;
-        if let Some(via) = self.spec.policy.via.as_deref() {
-            let admin = self.aws.via(via).await.map_err(|e| e.to_string())?;
-            let keys = admin.list_keys(user).await.map_err(|e| e.to_string())?;
-            return Ok((admin, keys));
+        if signing::delegated(&self.spec.policy) {
+            let key = match journal.old_key() {
+                Some(old) => old,
+                None => self.first_sink_key().await?,
+            };
+            let signer = signing::signer(self.aws, &self.spec.policy, &key)
+                .await
+                .map_err(|cause| cause.message)?;
+            let keys = signer.list_keys(user).await.map_err(|e| e.to_string())?;
+            return Ok((signer, keys));
         }
         if let Some(old) = journal.old_key() {
             let caller = self.aws.caller(&old);
@@ -332,14 +339,19 @@ impl Recovery<'_> {
                 Err(e) => return Err(e.to_string()),
             }
         }
-        let sink = self.spec.sinks.first().ok_or("the profile has no sinks")?;
-        let caller = match sink.read().await {
-            Ok(Some(key)) => self.aws.caller(&key),
-            Ok(None) => return Err(format!("{} holds no key", sink.describe())),
-            Err(e) => return Err(e.to_string()),
-        };
+        let caller = self.aws.caller(&self.first_sink_key().await?);
         let keys = caller.list_keys(user).await.map_err(|e| e.to_string())?;
         Ok((caller, keys))
+    }
+
+    /// The key the profile's first sink holds now.
+    async fn first_sink_key(&self) -> Result<rekey_sinks::AccessKey, String> {
+        let sink = self.spec.sinks.first().ok_or("the profile has no sinks")?;
+        match sink.read().await {
+            Ok(Some(key)) => Ok(key),
+            Ok(None) => Err(format!("{} holds no key", sink.describe())),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Whether every sink holds the new key and the new key works for the user.

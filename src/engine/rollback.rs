@@ -12,6 +12,7 @@ use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
 use crate::engine::recovery::{self, Recovered};
 use crate::engine::shared_key;
+use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 use crate::state::{Journal, JournalRecord, Owner, PendingDeletion, Phase, StateDir, StoredKey};
 
@@ -82,10 +83,9 @@ pub async fn prepare(
         .identity()
         .await
         .map_err(|e| refuse(e.to_string()))?;
-    let caller = aws
-        .signer(spec.policy.via.as_deref(), &current)
+    let caller = signing::signer(aws, &spec.policy, &current)
         .await
-        .map_err(|e| refuse(e.to_string()))?;
+        .map_err(|cause| refuse(cause.message))?;
     if identity.arn != pending.owner.user_arn {
         return Err(refuse(format!(
             "its key now belongs to {}, not {}",

@@ -15,6 +15,7 @@ mod keyring;
 mod lifecycle;
 mod locking;
 mod manifest_mode;
+mod mfa;
 mod proxy;
 mod prune;
 mod real_aws;

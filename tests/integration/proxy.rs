@@ -37,6 +37,11 @@ pub struct Faults {
     /// If set, IAM answers `AccessDenied` to requests signed by any other key id (only
     /// an admin may manage keys; the users themselves have no IAM permissions).
     pub iam_only_for: Option<String>,
+    /// IAM denies requests without a session token (a policy requiring MFA, which only
+    /// a session from GetSessionToken with a code satisfies).
+    pub mfa_required: bool,
+    /// GetSessionToken accepts only this code (AWS's AccessDenied otherwise).
+    pub mfa_code: Option<String>,
     /// Wait this long before answering anything.
     pub latency: Duration,
     /// Wait this long before forwarding a request of the action (holds a chosen call,
@@ -167,11 +172,27 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.".into(),
             )
+        } else if action == "GetSessionToken"
+            && f.mfa_code
+                .as_ref()
+                .is_some_and(|code| field(&request.body, "TokenCode").as_ref() != Some(code))
+        {
+            Do::Answer(
+                403,
+                "AccessDenied",
+                "MultiFactorAuthentication failed with invalid MFA one time pass code.".into(),
+            )
         } else if f.deny.contains(action.as_str())
             || (service == "iam"
                 && f.iam_only_for
                     .as_ref()
                     .is_some_and(|admin| *admin != key_id))
+            || (service == "iam"
+                && f.mfa_required
+                && !request
+                    .head
+                    .to_ascii_lowercase()
+                    .contains("x-amz-security-token:"))
         {
             Do::Answer(
                 403,

@@ -256,6 +256,8 @@ impl Manifest {
                         verify,
                         via: profile.via.clone(),
                         user: profile.user.clone(),
+                        mfa_serial: profile.mfa_serial.clone().or(defaults.mfa_serial.clone()),
+                        mfa_command: profile.mfa_command.clone().or(defaults.mfa_command.clone()),
                     },
                 )
             })

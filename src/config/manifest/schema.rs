@@ -34,6 +34,10 @@ pub struct RawPolicy {
     pub propagation: Option<RawPropagation>,
     /// A command that checks the new key before the old one is deactivated.
     pub verify: Option<RawVerify>,
+    /// The MFA device whose code opens a session for the IAM calls.
+    pub mfa_serial: Option<String>,
+    /// A program that prints a current MFA code (for unattended runs).
+    pub mfa_command: Option<Vec<String>>,
 }
 
 /// `verify: { command: [prog, args...], timeout: 2m }`.
@@ -74,6 +78,10 @@ pub struct RawProfile {
     pub via: Option<String>,
     /// The IAM user whose key this is (checked against the key's identity).
     pub user: Option<String>,
+    /// Overrides `defaults.mfa_serial`.
+    pub mfa_serial: Option<String>,
+    /// Overrides `defaults.mfa_command`.
+    pub mfa_command: Option<Vec<String>>,
 }
 
 /// One sink entry, selected by its `type:` field: the list of sink types is

@@ -28,6 +28,7 @@ use crate::engine::orphan;
 use crate::engine::plan::{ProfilePlan, Step};
 use crate::engine::planner::RotationInput;
 use crate::engine::propagation;
+use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 
 use crate::engine::verify;
@@ -138,11 +139,10 @@ pub async fn rotate(
 ) -> Result<Rotated, RotationFailure> {
     // Made here rather than kept from planning: a thousand planned profiles need not
     // hold a thousand pairs of SDK clients while they wait for their turn.
-    let iam = aws
-        .signer(spec.policy.via.as_deref(), &input.old_key)
+    let iam = signing::signer(aws, &spec.policy, &input.old_key)
         .await
-        .map_err(|e| RotationFailure {
-            kind: FailureKind::NotStarted(e.into()),
+        .map_err(|cause| RotationFailure {
+            kind: FailureKind::NotStarted(cause),
             actions: Vec::new(),
         })?;
     let mut run = Run {

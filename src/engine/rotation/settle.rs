@@ -23,6 +23,7 @@ use crate::config::profile::ProfileSpec;
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::propagation::patiently;
+use crate::engine::signing;
 use crate::state::{Journal, Owner, PendingDeletion, StateDir, StateError};
 use crate::time;
 
@@ -42,10 +43,7 @@ pub(crate) async fn forward(
         .new_key()
         .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
     // Signed with the new key (proving it can use IAM), or as the `via` profile.
-    let new = aws
-        .signer(spec.policy.via.as_deref(), &new_key)
-        .await
-        .map_err(Cause::from)?;
+    let new = signing::signer(aws, &spec.policy, &new_key).await?;
     let patience = spec.policy.propagation.timeout;
     crash::point("deactivating");
     patiently(patience, || {
@@ -56,9 +54,10 @@ pub(crate) async fn forward(
         let message = format!("cannot deactivate the old key {}: {e}", record.old_key_id);
         Cause::new((&e).into(), message)
     })?;
-    let signed = match &spec.policy.via {
-        Some(via) => format!("signed as profile {via}"),
-        None => "signed with the new key".to_owned(),
+    let signed = match (&spec.policy.via, &spec.policy.mfa_serial) {
+        (Some(via), _) => format!("signed as profile {via}"),
+        (None, Some(serial)) => format!("signed with an MFA session ({serial})"),
+        (None, None) => "signed with the new key".to_owned(),
     };
     actions.push(format!(
         "deactivated old key {} ({signed})",
@@ -96,15 +95,23 @@ pub(crate) async fn back(
     let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
     // Self-service: the old key reads and deletes, the new key reactivates (the old
     // one cannot sign while inactive). Admin rotation: the `via` profile does it all.
-    let (new, old) = match spec.policy.via.as_deref() {
-        Some(via) => {
-            let admin = aws.via(via).await.map_err(|e| e.to_string())?;
-            (admin.clone(), Some(admin))
-        }
-        None => (
+    // With `via` or MFA, one signer does it all: the via profile, or a session opened
+    // with the old key if it still works, else with the new one.
+    let (new, old) = if signing::delegated(&spec.policy) {
+        let opened = match journal.old_key() {
+            Some(old) => match signing::signer(aws, &spec.policy, &old).await {
+                Ok(caller) => Ok(caller),
+                Err(_) => signing::signer(aws, &spec.policy, &new_key).await,
+            },
+            None => signing::signer(aws, &spec.policy, &new_key).await,
+        };
+        let signer = opened.map_err(|cause| cause.message)?;
+        (signer.clone(), Some(signer))
+    } else {
+        (
             aws.caller(&new_key),
             journal.old_key().map(|key| aws.caller(&key)),
-        ),
+        )
     };
 
     // The old key must work again before anything else is undone: if it cannot be made

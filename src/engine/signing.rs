@@ -1,0 +1,69 @@
+//! Who signs a profile's IAM calls: the profile's own key (self-service), another
+//! profile (`via:`, admin rotation), or an MFA session opened with the key and a code
+//! (`mfa_serial`), for users whose policy denies IAM without MFA (the policy AWS
+//! recommends for users who manage their own credentials).
+//!
+//! The code comes from `--mfa-code`, else `mfa_command` (a program printing a current
+//! code: `oathtool --totp`, a password manager's CLI), else a prompt on a terminal. A
+//! session is opened once per device per run, so no run asks for a second code. Off a
+//! terminal with none of these, the profile stops before any key is created.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use rekey_sinks::AccessKey;
+
+use crate::aws::{Aws, Caller};
+use crate::config::profile::Policy;
+use crate::engine::error::Cause;
+
+/// Clients signing the IAM calls of a profile with `policy`, whose key at hand is `key`.
+pub async fn signer(aws: &Aws, policy: &Policy, key: &AccessKey) -> Result<Caller, Cause> {
+    if let Some(via) = policy.via.as_deref() {
+        return Ok(aws.via(via).await?);
+    }
+    if let Some(serial) = policy.mfa_serial.as_deref() {
+        let command = policy.mfa_command.clone();
+        let session = aws
+            .mfa_session(key, serial, || code(serial, command.as_deref()))
+            .await?;
+        return Ok(session);
+    }
+    Ok(aws.caller(key))
+}
+
+/// Whether `policy` has something other than the key itself sign the IAM calls.
+pub fn delegated(policy: &Policy) -> bool {
+    policy.via.is_some() || policy.mfa_serial.is_some()
+}
+
+/// A current code for `serial`: printed by `command`, else typed on the terminal.
+fn code(serial: &str, command: Option<&[String]>) -> Result<String, String> {
+    if let Some((program, args)) = command.and_then(|c| c.split_first()) {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("mfa_command `{program}` could not run: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("mfa_command `{program}` failed ({})", out.status));
+        }
+        let code = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if code.is_empty() {
+            return Err(format!("mfa_command `{program}` printed no code"));
+        }
+        return Ok(code);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "an MFA code for {serial} is needed and there is no terminal to ask: pass --mfa-code CODE, or set mfa_command in the manifest; nothing was changed"
+        ));
+    }
+    eprint!("MFA code for {serial}: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the MFA code: {e}"))?;
+    Ok(line.trim().to_owned())
+}

@@ -1,0 +1,106 @@
+//! MFA: users whose policy denies IAM without MFA are rotated through one session per
+//! device per run (GetSessionToken with a code), and a code is never asked for twice.
+
+use crate::proxy::FaultProxy;
+use crate::support::*;
+
+const SERIAL: &str = "arn:aws:iam::123456789012:mfa/me";
+
+/// A user behind a proxy that requires an MFA session for IAM and accepts code 123456.
+fn mfa_user(name: &str) -> (Home, FaultProxy, String, TestKey) {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, key) = home.user_in_credentials(name);
+    proxy.set(|f| {
+        f.mfa_required = true;
+        f.mfa_code = Some("123456".into());
+    });
+    (home, proxy, user, key)
+}
+
+fn with_serial(home: &Home, user: &str, extra: &str) {
+    let mut profile = Profile::new(user).set(&format!("mfa_serial: '{SERIAL}'"));
+    if !extra.is_empty() {
+        profile = profile.set(extra);
+    }
+    home.manifest(&Manifest::new().profile(profile));
+}
+
+#[track_caller]
+fn assert_rotated(home: &Home, user: &str, old: &TestKey) {
+    let new = key_in(&home.credentials(), user).unwrap();
+    assert_ne!(&new, old);
+    assert_eq!(
+        moto().keys(user),
+        key_set(&[(&old.id, false), (&new.id, true)])
+    );
+}
+
+#[test]
+fn a_code_on_the_command_line_opens_one_session_for_every_iam_call() {
+    let (home, proxy, user, key) = mfa_user("mfacode");
+    with_serial(&home, &user, "");
+    home.rekey(&["apply", "--yes", "--mfa-code", "123456"])
+        .success()
+        .stdout_has(&format!("signed with an MFA session ({SERIAL})"));
+    assert_rotated(&home, &user, &key);
+    assert_eq!(proxy.count("GetSessionToken"), 1, "one code, one session");
+}
+
+#[test]
+fn mfa_command_gives_the_code_to_unattended_runs() {
+    let (home, _proxy, user, key) = mfa_user("mfacmd");
+    with_serial(&home, &user, "mfa_command: [echo, '123456']");
+    home.rekey(&["apply", "--yes"]).success();
+    assert_rotated(&home, &user, &key);
+}
+
+#[test]
+fn a_refused_code_says_so_and_changes_nothing() {
+    let (home, proxy, user, key) = mfa_user("mfawrong");
+    with_serial(&home, &user, "");
+    home.rekey(&["apply", "--yes", "--mfa-code", "000000"])
+        .code(1)
+        .stdout_has("AWS refused the MFA code")
+        .stdout_has("wait for the next code");
+    assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
+    assert_eq!(proxy.count("CreateAccessKey"), 0);
+    assert_eq!(proxy.count("GetSessionToken"), 1, "never asked twice");
+}
+
+#[test]
+fn without_a_code_off_a_terminal_nothing_is_created() {
+    let (home, proxy, user, key) = mfa_user("mfanone");
+    with_serial(&home, &user, "");
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("no terminal to ask")
+        .stdout_has("--mfa-code");
+    assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
+    assert_eq!(proxy.count("CreateAccessKey"), 0);
+}
+
+#[test]
+fn default_mode_takes_the_serial_from_the_config_file() {
+    let (home, _proxy, user, key) = mfa_user("mfaconfig");
+    home.write(
+        ".aws/config",
+        &format!("[profile {user}]\nmfa_serial = {SERIAL}\n"),
+    );
+    home.rekey(&["apply", "--yes", "--mfa-code", "123456"])
+        .success();
+    assert_rotated(&home, &user, &key);
+}
+
+#[test]
+fn without_mfa_the_same_policy_denies_the_rotation() {
+    // The control: the proxy does enforce the MFA policy.
+    let (home, proxy, user, key) = mfa_user("mfacontrol");
+    let json = home.rekey(&["plan", "--output", "json"]).code(1).json();
+    assert_eq!(
+        json["profiles"][0]["decision"]["error_kind"], "access_denied",
+        "{json}"
+    );
+    assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
+    assert_eq!(proxy.count("GetSessionToken"), 0);
+}
