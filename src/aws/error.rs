@@ -27,7 +27,7 @@ pub enum AwsErrorKind {
 }
 
 /// A failed AWS call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{operation} failed: {message}")]
 pub struct AwsError {
     /// The call, e.g. `iam:CreateAccessKey`.

@@ -35,8 +35,8 @@ pub struct Aws {
     base: SdkConfig,
     /// Clients signing as another profile (`via:`), loaded once each.
     vias: Arc<tokio::sync::Mutex<HashMap<String, Caller>>>,
-    /// MFA sessions by device serial, opened once each per run.
-    sessions: Arc<tokio::sync::Mutex<HashMap<String, Caller>>>,
+    /// MFA sessions by device serial, opened (or refused) once each per run.
+    sessions: Arc<tokio::sync::Mutex<HashMap<String, Result<Caller, AwsError>>>>,
     /// The code given with `--mfa-code`, if any (used once: codes are single-use).
     mfa_code: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -113,9 +113,21 @@ impl Aws {
         code: impl FnOnce() -> Result<String, String>,
     ) -> Result<Caller, AwsError> {
         let mut sessions = self.sessions.lock().await;
-        if let Some(caller) = sessions.get(serial) {
-            return Ok(caller.clone());
+        if let Some(opened) = sessions.get(serial) {
+            // A refused code is not asked for again in this run either.
+            return opened.clone();
         }
+        let opened = self.open_session(key, serial, code).await;
+        sessions.insert(serial.to_owned(), opened.clone());
+        opened
+    }
+
+    async fn open_session(
+        &self,
+        key: &AccessKey,
+        serial: &str,
+        code: impl FnOnce() -> Result<String, String>,
+    ) -> Result<Caller, AwsError> {
         let given = self
             .mfa_code
             .lock()
@@ -162,12 +174,10 @@ impl Aws {
         let sts = aws_sdk_sts::config::Builder::from(&self.base)
             .credentials_provider(session)
             .build();
-        let caller = Caller {
+        Ok(Caller {
             iam: aws_sdk_iam::Client::from_conf(iam),
             sts: aws_sdk_sts::Client::from_conf(sts),
-        };
-        sessions.insert(serial.to_owned(), caller.clone());
-        Ok(caller)
+        })
     }
 
     /// Clients that sign as the AWS profile `profile`, whatever its kind: static keys,

@@ -104,3 +104,33 @@ fn without_mfa_the_same_policy_denies_the_rotation() {
     assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
     assert_eq!(proxy.count("GetSessionToken"), 0);
 }
+
+#[test]
+fn a_refused_code_is_not_asked_for_again_for_another_profile_on_the_same_device() {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (a, b) = (unique("mfa-a"), unique("mfa-b"));
+    let (ka, kb) = (moto().create_user(&a), moto().create_user(&b));
+    home.write_credentials(&(section(&a, &ka) + &section(&b, &kb)));
+    proxy.set(|f| {
+        f.mfa_required = true;
+        f.mfa_code = Some("123456".into());
+    });
+    home.manifest(
+        &Manifest::new()
+            .defaults(&format!("mfa_serial: '{SERIAL}'"))
+            .defaults("mfa_command: [echo, '000000']")
+            .profile(Profile::new(&a))
+            .profile(Profile::new(&b)),
+    );
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("AWS refused the MFA code");
+    assert_eq!(
+        proxy.count("GetSessionToken"),
+        1,
+        "one code per device per run"
+    );
+    assert_eq!(moto().keys(&a), key_set(&[(&ka.id, true)]));
+    assert_eq!(moto().keys(&b), key_set(&[(&kb.id, true)]));
+}
