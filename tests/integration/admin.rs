@@ -14,10 +14,7 @@ fn service_user(name: &str) -> (Home, FaultProxy, String, TestKey, String) {
     home.write_credentials(&section("admin", &admin));
     let svc = unique(name);
     let old = moto().create_user(&svc);
-    let env = format!(
-        "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
-        old.id, old.secret
-    );
+    let env = env_text(&old);
     home.write("project/app.env", &env);
     proxy.set(|f| f.iam_only_for = Some(admin.id.clone()));
     (home, proxy, svc, old, env)
@@ -44,11 +41,7 @@ fn an_admin_profile_rotates_a_service_user_whose_key_lives_only_in_a_env_file() 
         .stdout_has("signed as profile admin")
         .stdout_has("Done: 1 rotated");
     let text = home.read("project/app.env");
-    let new_id = text
-        .lines()
-        .find_map(|l| l.strip_prefix("AWS_ACCESS_KEY_ID="))
-        .unwrap()
-        .to_owned();
+    let new_id = env_key_id(&text);
     assert_ne!(new_id, old.id);
     assert_eq!(
         text.replace(&new_id, &old.id).lines().count(),
@@ -130,12 +123,7 @@ fn a_crash_in_an_admin_rotation_is_finished_as_the_admin() {
         );
         // Only the admin may call IAM, so recovery must sign as the admin too.
         home.rekey(&["recover"]).success();
-        let text = home.read("project/app.env");
-        let held = text
-            .lines()
-            .find_map(|l| l.strip_prefix("AWS_ACCESS_KEY_ID="))
-            .unwrap()
-            .to_owned();
+        let held = env_key_id(&home.read("project/app.env"));
         let keys = moto().keys(&svc);
         assert!(keys.contains(&(held.clone(), true)), "{point}: {keys:?}");
         if forward {

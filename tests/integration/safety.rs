@@ -134,10 +134,7 @@ fn prune_keeps_an_old_key_that_any_sink_still_holds() {
     let user = unique("prunedrift");
     let k1 = moto().create_user(&user);
     home.write_credentials(&section(&user, &k1));
-    let env = format!(
-        "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
-        k1.id, k1.secret
-    );
+    let env = env_text(&k1);
     home.write("project/.env", &env);
     home.manifest(
         &Manifest::new().profile(

@@ -54,21 +54,13 @@ fn assert_private(home: &Home, after: &str) {
 #[test]
 fn every_file_and_folder_of_the_state_dir_is_private_after_every_command() {
     let home = Home::new();
-    let user = unique("modes");
-    let key = moto().create_user(&user);
-    home.write_credentials(&section(&user, &key));
-    home.write(
-        "project/.env",
-        &format!(
-            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
-            key.id, key.secret
-        ),
-    );
-    home.write(
-        "project/rekey.yaml",
-        &format!(
-            "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
-             \x20     - type: dotenv\n        path: .env\n"
+    let (user, key) = home.user_in_credentials("modes");
+    home.write("project/.env", &env_text(&key));
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(sink::dotenv(".env")),
         ),
     );
     // rekey runs with the usual umask 022, which alone would make files 0644.
@@ -266,10 +258,7 @@ fn a_full_disk_during_the_undo_keeps_the_new_key_and_the_journal_until_recover()
     let key = moto().create_user(&user);
     home.write_credentials(&section(&user, &key));
     let _disk = TinyDisk::mount(home.path("project/small"), "16k");
-    let env = format!(
-        "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
-        key.id, key.secret
-    );
+    let env = env_text(&key);
     home.write("project/small/.env", &env);
     // The check fills the disk and fails: the write went through, the undo cannot.
     home.write(

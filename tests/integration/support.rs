@@ -318,6 +318,22 @@ pub fn section(name: &str, key: &TestKey) -> String {
     )
 }
 
+/// A `.env` holding `key` in the default variables.
+pub fn env_text(key: &TestKey) -> String {
+    format!(
+        "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+        key.id, key.secret
+    )
+}
+
+/// The access key id a `.env` text holds.
+pub fn env_key_id(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("AWS_ACCESS_KEY_ID="))
+        .expect("the .env holds a key id")
+        .to_owned()
+}
+
 /// The key in `[section]` of credentials-file `text` (simple `k = v` lines only).
 pub fn key_in(text: &str, section: &str) -> Option<TestKey> {
     let mut current = None;
