@@ -152,9 +152,17 @@ pub(crate) fn load_profiles(
         Some(path) => {
             let absolute = std::path::absolute(&path).unwrap_or(path);
             let manifest = manifest::load(&absolute)?;
+            let mut specs = manifest.resolve(paths);
+            // A profile the manifest gives no device takes the config file's, as the AWS
+            // CLI would (not one signed by `via`: its own profile says how it signs).
+            for spec in &mut specs {
+                if spec.policy.mfa_serial.is_none() && spec.policy.via.is_none() {
+                    spec.policy.mfa_serial = discovery::configured_mfa_serial(paths, &spec.name)?;
+                }
+            }
             Profiles {
                 source: absolute.display().to_string(),
-                specs: manifest.resolve(paths),
+                specs,
                 others: Vec::new(),
                 skipped: Vec::new(),
             }

@@ -43,6 +43,22 @@ pub struct DiscoveryError {
     pub message: String,
 }
 
+/// The MFA device the config file names for `profile` (`mfa_serial` in its
+/// `[profile NAME]` section, as the AWS CLI reads it), if any.
+pub fn configured_mfa_serial(
+    paths: &Paths,
+    profile: &str,
+) -> Result<Option<String>, DiscoveryError> {
+    let text = read_optional(&paths.config_file)?;
+    let config = parse(&paths.config_file, &text)?;
+    let profiles = profile_file::merged_profiles(&[(FileKind::Config, &config)]);
+    Ok(profiles
+        .profiles
+        .get(profile)
+        .and_then(|p| p.get("mfa_serial"))
+        .map(|serial| serial.to_string()))
+}
+
 /// Lists the profiles of the shared credentials and config files.
 pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryError> {
     let credentials_missing = paths.credentials_file.symlink_metadata().is_err();

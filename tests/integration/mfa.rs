@@ -93,6 +93,21 @@ fn default_mode_takes_the_serial_from_the_config_file() {
 }
 
 #[test]
+fn a_manifest_profile_takes_the_serial_from_the_config_file_too() {
+    let (home, proxy, user, key) = mfa_user("mfamanifestconfig");
+    home.write(
+        ".aws/config",
+        &format!("[profile {user}]\nmfa_serial = {SERIAL}\n"),
+    );
+    home.manifest(&Manifest::new().profile(Profile::new(&user)));
+    home.rekey(&["apply", "--yes", "--mfa-code", "123456"])
+        .success()
+        .stdout_has(&format!("signed with an MFA session ({SERIAL})"));
+    assert_rotated(&home, &user, &key);
+    assert_eq!(proxy.count("GetSessionToken"), 1);
+}
+
+#[test]
 fn without_mfa_the_same_policy_denies_the_rotation() {
     // The control: the proxy does enforce the MFA policy.
     let (home, proxy, user, key) = mfa_user("mfacontrol");
