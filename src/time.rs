@@ -13,6 +13,14 @@ pub fn rfc3339(t: SystemTime) -> String {
         .unwrap_or_else(|_| format!("@{secs}"))
 }
 
+/// `2026-11-25T19:24:57.250001Z`: with the fraction of a second, for times compared
+/// with IAM's (the state files, the shared records in IAM tags).
+pub fn rfc3339_exact(t: SystemTime) -> String {
+    DateTime::from(t)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| rfc3339(t))
+}
+
 /// `2026-11-25`.
 pub fn date(t: SystemTime) -> String {
     rfc3339(t)[..10].to_owned()
@@ -42,10 +50,7 @@ pub mod serde_rfc3339 {
     /// Writes `t` as RFC 3339 with its fraction of a second: prune compares stored times
     /// with IAM's last-used dates, so precision must not be lost.
     pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        let text = DateTime::from(*t)
-            .fmt(Format::DateTime)
-            .map_err(serde::ser::Error::custom)?;
-        s.serialize_str(&text)
+        s.serialize_str(&rfc3339_exact(*t))
     }
 
     /// Reads an RFC 3339 timestamp.

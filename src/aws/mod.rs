@@ -392,6 +392,60 @@ impl Caller {
             .map_err(|e| AwsError::from_sdk("iam:DeleteAccessKey", e))?;
         Ok(())
     }
+
+    /// The user's tags (`iam:ListUserTags`), every page, as (key, value) pairs.
+    pub async fn user_tags(&self, user: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let mut tags = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .iam
+                .list_user_tags()
+                .user_name(user)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:ListUserTags", e))?;
+            tags.extend(
+                page.tags()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned())),
+            );
+            match page.marker() {
+                Some(next) if page.is_truncated() => marker = Some(next.to_owned()),
+                _ => return Ok(tags),
+            }
+        }
+    }
+
+    /// Adds or replaces one tag on the user (`iam:TagUser`).
+    pub async fn tag_user(&self, user: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .expect("key and value are set");
+        self.iam
+            .tag_user()
+            .user_name(user)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:TagUser", e))?;
+        Ok(())
+    }
+
+    /// Removes one tag from the user (`iam:UntagUser`; no error if it is absent).
+    pub async fn untag_user(&self, user: &str, key: &str) -> Result<(), AwsError> {
+        self.iam
+            .untag_user()
+            .user_name(user)
+            .tag_keys(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("iam:UntagUser", e))?;
+        Ok(())
+    }
 }
 
 /// The user name in `arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`, or `None` for any other

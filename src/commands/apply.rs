@@ -8,7 +8,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::{
     confirm, load_profiles, make_plan, unresolved, warn_about_environment_keys, Context, Outcome,
-    Selection,
+    Planning, Selection,
 };
 use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
@@ -98,7 +98,11 @@ async fn apply(
     };
     // Grouped after recovery: an interrupted shared rotation leaves its sinks disagreeing.
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
-    let (plan, planned) = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
+    let Planning {
+        plan,
+        planned,
+        pending,
+    } = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
     if !plan.has_changes() {
         if for_people {
             println!("{}", text::plan(&plan));
@@ -108,7 +112,7 @@ async fn apply(
     }
     report.plan = Some(plan);
 
-    report.pruned = prune::prune(&aws, state, &grouped.specs, SystemTime::now()).await?;
+    report.pruned = prune::prune(&aws, state, &grouped.specs, &pending, SystemTime::now()).await;
     let progress = Progress::new(for_people && !quiet);
     // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
     // profile; locks keep them from writing one file at the same time. Results are

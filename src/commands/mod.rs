@@ -30,7 +30,7 @@ use crate::engine::prune as pruning;
 use crate::engine::recovery;
 use crate::engine::shared_key::{self, Grouped};
 use crate::report::Output;
-use crate::state::StateDir;
+use crate::state::{PendingDeletion, StateDir};
 
 /// How a successful command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +207,16 @@ pub(crate) fn load_profiles(
     Ok(profiles)
 }
 
+/// A plan and what carrying it out needs.
+pub(crate) struct Planning {
+    /// What `plan` shows.
+    pub plan: Plan,
+    /// Per profile (in the plan's order), what a rotation needs.
+    pub planned: Vec<Planned>,
+    /// Every pending deletion: this machine's records and those shared in IAM.
+    pub pending: Vec<PendingDeletion>,
+}
+
 /// Plans every rotation of `grouped` (the selected profiles of `profiles`, grouped by
 /// key); the conflicts' plans come last.
 pub(crate) async fn make_plan(
@@ -216,7 +226,7 @@ pub(crate) async fn make_plan(
     grouped: &Grouped,
     options: PlanOptions,
     jobs: usize,
-) -> Result<(Plan, Vec<Planned>)> {
+) -> Result<Planning> {
     // Profiles are inspected concurrently (in order of the manifest in the result).
     let mut planned: Vec<Planned> = stream::iter(&grouped.specs)
         .map(|spec| planner::plan_profile(aws, state, spec, options))
@@ -224,7 +234,11 @@ pub(crate) async fn make_plan(
         .collect()
         .await;
     planned.extend(grouped.conflicts.iter().map(planner::conflict));
-    let prune = pruning::due(state, &grouped.specs, SystemTime::now())?;
+    let shared = planned
+        .iter()
+        .flat_map(|p| p.shared_pending.iter().cloned());
+    let pending = pruning::records(state, shared.collect())?;
+    let prune = pruning::due(&pending, &grouped.specs, SystemTime::now());
     let plan = Plan {
         schema: Plan::SCHEMA_VERSION,
         source: profiles.source.clone(),
@@ -232,20 +246,24 @@ pub(crate) async fn make_plan(
         skipped: profiles.skipped.clone(),
         prune,
     };
-    Ok((plan, planned))
+    Ok(Planning {
+        plan,
+        planned,
+        pending,
+    })
 }
 
 /// What `plan` and `status` share: select the profiles, group them by key, plan (reads
 /// only).
-async fn look(ctx: &Context, selection: &Selection) -> Result<(Grouped, Plan)> {
+async fn look(ctx: &Context, selection: &Selection) -> Result<(Grouped, Planning)> {
     let state = ctx.state()?;
     let profiles = load_profiles(&ctx.paths, selection, None)?;
     warn_about_environment_keys();
     let aws = ctx.aws().await;
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let options = PlanOptions::default();
-    let (plan, _) = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;
-    Ok((grouped, plan))
+    let planning = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;
+    Ok((grouped, planning))
 }
 
 /// Shows `summary` and asks, on stderr (stdout stays for results, and is one JSON

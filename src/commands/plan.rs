@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 
-use super::{look, print, Context, Outcome, Selection};
+use super::{look, print, Context, Outcome, Planning, Selection};
 use crate::engine::plan::Decision;
 use crate::report::{text, Output};
 
@@ -18,7 +18,7 @@ pub struct Options {
 
 /// Runs `rekey plan`.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
-    let (_, plan) = look(ctx, &args.selection).await?;
+    let (_, Planning { plan, .. }) = look(ctx, &args.selection).await?;
     print(args.output, &plan, || text::plan(&plan))?;
     let failed = plan
         .profiles

@@ -24,7 +24,14 @@ pub struct Options {
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let profiles = load_profiles(&ctx.paths, &args.selection, None)?;
-    let due = prune::due(state, &profiles.specs, SystemTime::now())?;
+    let aws = ctx.aws().await;
+    // With `state: iam`, another machine's pending deletions are pruned here too.
+    let (shared, warnings) = prune::shared(&aws, &profiles.specs).await;
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let pending = prune::records(state, shared)?;
+    let due = prune::due(&pending, &profiles.specs, SystemTime::now());
     if due.is_empty() {
         if args.output == Output::Text {
             println!("No old keys are due for deletion.");
@@ -39,8 +46,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     if !args.yes {
         confirm(&text::due(&due), "Delete these keys?")?;
     }
-    let aws = ctx.aws().await;
-    let pruned = prune::prune(&aws, state, &profiles.specs, SystemTime::now()).await?;
+    let pruned = prune::prune(&aws, state, &profiles.specs, &pending, SystemTime::now()).await;
     match args.output {
         Output::Text => print!("{}", text::pruned(&pruned)),
         Output::Json => print_json(&PruneReport {

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use super::{look, Context, Outcome, Selection};
-use crate::engine::plan::Plan;
+use super::{look, Context, Outcome, Planning, Selection};
+use crate::engine::plan::{Decision, Plan};
 use crate::report::{print_json, text, Output, ProfileStatus, StatusReport};
 
 /// What `rekey status` is asked.
@@ -19,14 +19,18 @@ pub struct Options {
 
 /// Runs `rekey status`.
 pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
-    let (grouped, plan) = look(ctx, &options.selection).await?;
-    let pending = ctx.state()?.all_pending()?;
+    let (grouped, Planning { plan, pending, .. }) = look(ctx, &options.selection).await?;
     let statuses: Vec<ProfileStatus> = plan
         .profiles
         .into_iter()
         .enumerate()
         .map(|(index, plan)| {
-            let mut warnings = Vec::new();
+            let mut warnings = plan.warnings.clone();
+            // A profile that stops after its key was read shows the key, and why here.
+            if let (Some(_), Decision::Error { message, .. }) = (&plan.current_key, &plan.decision)
+            {
+                warnings.push(message.clone());
+            }
             // Conflicts (after the grouped specs) have no policy to check.
             let max_age = grouped.specs.get(index).and_then(|s| s.policy.max_age);
             if let (Some(max_age), Some(key)) = (max_age, &plan.current_key) {

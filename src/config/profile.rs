@@ -60,6 +60,20 @@ pub struct Policy {
     pub mfa_serial: Option<String>,
     /// A program printing a current code, for runs without a terminal (`mfa_command`).
     pub mfa_command: Option<Vec<String>>,
+    /// Where pending deletions are kept (the manifest's top-level `state:`).
+    pub pending_store: PendingStore,
+}
+
+/// Where pending deletions (old keys awaiting deletion) are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PendingStore {
+    /// In this machine's state dir only (`state: local`, the default).
+    #[default]
+    Local,
+    /// Also as tags on the IAM user (`state: iam`), so every machine rotating the user
+    /// sees them; IAM is the shared truth when the two disagree.
+    Iam,
 }
 
 /// A command that checks the new key works for what it is used for (`verify:`). It runs
@@ -102,6 +116,7 @@ impl Default for Policy {
             user: None,
             mfa_serial: None,
             mfa_command: None,
+            pending_store: PendingStore::Local,
         }
     }
 }

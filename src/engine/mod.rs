@@ -13,5 +13,6 @@ pub mod recovery;
 pub mod rollback;
 pub mod rotation;
 pub mod shared_key;
+pub mod shared_pending;
 pub mod signing;
 pub mod verify;

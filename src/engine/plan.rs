@@ -68,6 +68,9 @@ pub struct ProfilePlan {
     pub decision: Decision,
     /// The steps apply takes, in order (empty unless rotating).
     pub steps: Vec<Step>,
+    /// What the user should know that does not stop the profile (omitted when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One sink of a profile, as plan found it.

@@ -4,15 +4,16 @@ use std::time::{Duration, SystemTime};
 
 use rekey_sinks::{AccessKey, SinkError};
 
-use crate::aws::{Aws, Caller, Identity, KeyMeta, LastUsed};
+use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, Identity, KeyMeta, LastUsed};
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
 use crate::engine::shared_key::Conflict;
+use crate::engine::shared_pending;
 use crate::engine::signing;
-use crate::state::StateDir;
+use crate::state::{Owner, PendingDeletion, StateDir};
 use crate::time;
 
 /// Choices that change the plan.
@@ -32,6 +33,9 @@ pub struct Planned {
     pub plan: ProfilePlan,
     /// Present when the decision is [`Decision::Rotate`].
     pub rotation: Option<RotationInput>,
+    /// The user's pending deletions shared through IAM tags (`state: iam`), whatever
+    /// the decision: prune and status count them with this machine's records.
+    pub shared_pending: Vec<PendingDeletion>,
 }
 
 /// Everything needed to carry out a rotation that planning gathered.
@@ -71,8 +75,11 @@ pub async fn plan_profile(
             .collect(),
         decision: Decision::Rotate,
         steps: Vec::new(),
+        warnings: Vec::new(),
     };
-    let rotation = match inspect(aws, state, spec, options, &mut plan).await {
+    let mut shared_pending = Vec::new();
+    let inspected = inspect(aws, state, spec, options, &mut plan, &mut shared_pending).await;
+    let rotation = match inspected {
         Ok(rotation) => {
             plan.steps = steps(&plan, spec, &rotation);
             Some(rotation)
@@ -82,7 +89,11 @@ pub async fn plan_profile(
             None
         }
     };
-    Planned { plan, rotation }
+    Planned {
+        plan,
+        rotation,
+        shared_pending,
+    }
 }
 
 /// The plan for profiles that share a key but cannot be rotated as one.
@@ -105,8 +116,10 @@ pub fn conflict(conflict: &Conflict) -> Planned {
                 error_kind: ErrorKind::SettingsConflict,
             },
             steps: Vec::new(),
+            warnings: Vec::new(),
         },
         rotation: None,
+        shared_pending: Vec::new(),
     }
 }
 
@@ -144,19 +157,24 @@ impl From<Stop> for Decision {
 /// Inspects the profile in order (its key, its sinks, whose key it is, the user's
 /// keys, room for a new one, whether it is due) and returns what a rotation needs, or
 /// why there is none. `plan` records what was learned on the way, which `plan` and
-/// `status` show even for a profile that stops.
+/// `status` show even for a profile that stops, and `shared_pending` the user's pending
+/// deletions tagged in IAM.
 async fn inspect(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
     options: PlanOptions,
     plan: &mut ProfilePlan,
+    shared_pending: &mut Vec<PendingDeletion>,
 ) -> Result<RotationInput, Stop> {
     let old_key = current_key(spec).await?;
     let unwritable = survey_sinks(spec, old_key.id(), &mut plan.sinks).await;
     // Whose key it is: STS, signed with the key itself (no permission needed).
     let own = aws.caller(&old_key);
-    let identity = own.identity().await.map_err(Cause::from)?;
+    let identity = own
+        .identity()
+        .await
+        .map_err(|e| refused_key(spec, &old_key, e))?;
     plan.identity = Some(identity.clone());
     let Some(user_name) = identity.user_name.clone() else {
         return Err(Stop::Skip(format!(
@@ -187,6 +205,17 @@ async fn inspect(
         return Err(Stop::error(ErrorKind::Interrupted, interrupted.to_string()));
     }
 
+    let owner = Owner {
+        profile: spec.name.clone(),
+        also: spec.also.clone(),
+        account: identity.account.clone(),
+        user_arn: identity.arn.clone(),
+        user_name: user_name.clone(),
+    };
+    let shared = shared_pending::read(&caller, &spec.policy, &owner).await;
+    plan.warnings.extend(shared.warning);
+    *shared_pending = shared.pending;
+
     let keys = caller.list_keys(&user_name).await.map_err(Cause::from)?;
     let Some(current) = keys.iter().find(|k| k.id == old_key.id()) else {
         return Err(Stop::error(
@@ -214,6 +243,9 @@ async fn inspect(
         last_used: last_used.flatten(),
     });
     if !current.active {
+        if let Some(message) = rotated_elsewhere(spec, current, &keys, shared_pending) {
+            return Err(Stop::error(ErrorKind::InvalidKey, message));
+        }
         return Err(Stop::error(
             ErrorKind::InvalidKey,
             format!(
@@ -223,7 +255,7 @@ async fn inspect(
         ));
     }
     if let Some(other) = keys.iter().find(|k| k.id != old_key.id()) {
-        let described = describe_other_key(state, &caller, other).await?;
+        let described = describe_other_key(state, &caller, other, shared_pending).await?;
         plan.other_key = Some(described.clone());
         room_for_a_new_key(&user_name, &described, options, now)?;
     }
@@ -264,16 +296,60 @@ async fn describe_other_key(
     state: &StateDir,
     caller: &Caller,
     other: &KeyMeta,
+    shared_pending: &[PendingDeletion],
 ) -> Result<OtherKey, Cause> {
-    let pending = state.pending(&other.id)?;
+    // Deactivated by rekey here, or on another machine that shares its records in IAM.
+    let pending =
+        state.pending(&other.id)?.is_some() || shared_pending.iter().any(|p| p.key_id == other.id);
     let last_used = caller.last_used(&other.id).await?;
     Ok(OtherKey {
         id: other.id.clone(),
         active: other.active,
-        deactivated_by_rekey: pending.is_some(),
+        deactivated_by_rekey: pending,
         created: other.created,
         last_used: last_use(last_used),
     })
+}
+
+/// A first sink holding a key that is inactive while the user has a newer active key:
+/// another machine (or person) rotated it, and this copy is stale. The date is when rekey
+/// deactivated it, if a shared record says, else when the newer key was created.
+fn rotated_elsewhere(
+    spec: &ProfileSpec,
+    current: &KeyMeta,
+    keys: &[KeyMeta],
+    shared_pending: &[PendingDeletion],
+) -> Option<String> {
+    let newer = keys
+        .iter()
+        .find(|k| k.active && k.id != current.id && k.created >= current.created)?;
+    let when = shared_pending
+        .iter()
+        .find(|p| p.key_id == current.id)
+        .map_or(newer.created, |p| p.deactivated_at);
+    Some(format!(
+        "rotated elsewhere on {}: this copy is stale. {} holds {}, which is Inactive; the user's key is now {}: put it in this profile's sinks (copy it from the machine that rotated it), then run plan again",
+        time::date(when),
+        spec.sinks[0].describe(),
+        current.id,
+        newer.id
+    ))
+}
+
+/// STS refusing the key: said with what it usually means for a key rekey is asked to
+/// rotate, which worked when it was written there.
+fn refused_key(spec: &ProfileSpec, key: &AccessKey, error: AwsError) -> Cause {
+    if error.kind != AwsErrorKind::InvalidCredentials {
+        return error.into();
+    }
+    Cause::new(
+        ErrorKind::InvalidKey,
+        format!(
+            "AWS refuses the key in {} ({}): {error}. If another machine rotated this user's key, this copy is stale: put the new key here, then run plan again",
+            spec.sinks[0].describe(),
+            key.id()
+        ),
+    )
 }
 
 /// IAM allows two keys: the other one must be inactive, and either deactivated by rekey

@@ -6,17 +6,24 @@
 //! of the profile still holding it. The deletion is signed with the profile's current
 //! key, which must still belong to the same user, and is decided and done under the
 //! user's lock, so it cannot race a `rekey rollback` making the key active again.
+//!
+//! The records are this machine's and, with `state: iam`, those every machine shares
+//! as IAM user tags ([`crate::engine::shared_pending`]), merged: a key another machine
+//! deactivated is pruned here by the same rules, and its tag removed with it.
 
 use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::aws::Aws;
-use crate::config::profile::ProfileSpec;
+use rekey_sinks::AccessKey;
+
+use crate::aws::{Aws, Caller};
+use crate::config::profile::{PendingStore, ProfileSpec};
 use crate::engine::plan::PruneItem;
+use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
-use crate::state::{PendingDeletion, StateDir, StateError};
+use crate::state::{Owner, PendingDeletion, StateDir, StateError};
 use crate::time;
 
 /// What happened to one due key.
@@ -29,6 +36,9 @@ pub struct Pruned {
     /// The outcome.
     #[serde(flatten)]
     pub outcome: PruneOutcome,
+    /// What did not work but decided nothing (the shared record could not be removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// The outcome for one due key.
@@ -46,61 +56,128 @@ pub enum PruneOutcome {
     },
 }
 
-/// The pending deletions of the selected profiles whose grace period has ended by `now`.
-pub fn due(
+/// Every pending deletion: this machine's records merged with `shared`, the ones read
+/// from IAM tags (IAM's dates win).
+pub fn records(
     state: &StateDir,
+    shared: Vec<PendingDeletion>,
+) -> Result<Vec<PendingDeletion>, StateError> {
+    Ok(shared_pending::merge(state.all_pending()?, shared))
+}
+
+/// The pending deletions shared in IAM for the selected profiles whose manifest says
+/// `state: iam` (for `prune`, which plans nothing), with a warning for each profile whose
+/// tags could not be read.
+pub async fn shared(aws: &Aws, profiles: &[ProfileSpec]) -> (Vec<PendingDeletion>, Vec<String>) {
+    let (mut pending, mut warnings) = (Vec::new(), Vec::new());
+    for spec in profiles {
+        if spec.policy.pending_store != PendingStore::Iam {
+            continue;
+        }
+        match user_of(aws, spec).await {
+            Ok((caller, owner)) => {
+                let read = shared_pending::read(&caller, &spec.policy, &owner).await;
+                pending.extend(read.pending);
+                warnings.extend(read.warning.map(|w| format!("{}: {w}", spec.name)));
+            }
+            Err(e) => warnings.push(format!(
+                "{}: cannot read the pending deletions shared in IAM: {e}",
+                spec.name
+            )),
+        }
+    }
+    (pending, warnings)
+}
+
+/// The signer of the profile's IAM calls and the user its current key belongs to.
+async fn user_of(aws: &Aws, spec: &ProfileSpec) -> Result<(Caller, Owner), String> {
+    let key = current_key(spec).await?;
+    let identity = aws
+        .caller(&key)
+        .identity()
+        .await
+        .map_err(|e| e.to_string())?;
+    let user_name = identity
+        .user_name
+        .clone()
+        .ok_or_else(|| format!("{} is not an IAM user", identity.arn))?;
+    let caller = signing::signer(aws, &spec.policy, &key)
+        .await
+        .map_err(|cause| cause.message)?;
+    let owner = Owner {
+        profile: spec.name.clone(),
+        also: spec.also.clone(),
+        account: identity.account,
+        user_arn: identity.arn,
+        user_name,
+    };
+    Ok((caller, owner))
+}
+
+/// The key in the profile's first sink, which signs for it.
+async fn current_key(spec: &ProfileSpec) -> Result<AccessKey, String> {
+    let source = spec.sinks.first().ok_or("the profile has no sinks")?;
+    source
+        .read()
+        .await
+        .map_err(|e| format!("cannot read the profile's current key: {e}"))?
+        .ok_or_else(|| format!("{} holds no key to sign with", source.describe()))
+}
+
+/// Which of `pending` (see [`records`]) belong to the selected profiles and are due by
+/// `now`.
+pub fn due(
+    pending: &[PendingDeletion],
     profiles: &[ProfileSpec],
     now: SystemTime,
-) -> Result<Vec<PruneItem>, StateError> {
-    Ok(due_records(state, profiles, now)?
-        .into_iter()
+) -> Vec<PruneItem> {
+    due_records(pending, profiles, now)
         .map(|p| PruneItem {
-            profile: p.owner.profile,
-            user_arn: p.owner.user_arn,
-            key_id: p.key_id,
+            profile: p.owner.profile.clone(),
+            user_arn: p.owner.user_arn.clone(),
+            key_id: p.key_id.clone(),
             due: p.delete_after,
         })
-        .collect())
+        .collect()
 }
 
-fn due_records(
-    state: &StateDir,
-    profiles: &[ProfileSpec],
+fn due_records<'a>(
+    pending: &'a [PendingDeletion],
+    profiles: &'a [ProfileSpec],
     now: SystemTime,
-) -> Result<Vec<PendingDeletion>, StateError> {
-    Ok(state
-        .all_pending()?
-        .into_iter()
-        .filter(|p| {
-            p.delete_after <= now && profiles.iter().any(|s| s.members().any(|m| p.concerns(m)))
-        })
-        .collect())
+) -> impl Iterator<Item = &'a PendingDeletion> {
+    pending.iter().filter(move |p| {
+        p.delete_after <= now && profiles.iter().any(|s| s.members().any(|m| p.concerns(m)))
+    })
 }
 
-/// Deletes every due key of the selected profiles that is safe to delete.
+/// Deletes every due key of `pending` (see [`records`]) of the selected profiles that is
+/// safe to delete.
 pub async fn prune(
     aws: &Aws,
     state: &StateDir,
     profiles: &[ProfileSpec],
+    pending: &[PendingDeletion],
     now: SystemTime,
-) -> Result<Vec<Pruned>, StateError> {
+) -> Vec<Pruned> {
     let mut results = Vec::new();
-    for pending in due_records(state, profiles, now)? {
+    for pending in due_records(pending, profiles, now) {
         let spec = profiles
             .iter()
             .find(|s| s.members().any(|m| pending.concerns(m)))
             .expect("filtered by profile");
-        let outcome = match prune_one(aws, state, spec, &pending).await {
-            Ok(outcome) => outcome,
-            Err(reason) => PruneOutcome::Kept { reason },
+        let (outcome, warning) = match prune_one(aws, state, spec, pending).await {
+            Ok(done) => done,
+            Err(reason) => (PruneOutcome::Kept { reason }, None),
         };
         results.push(Pruned {
-            key_id: pending.key_id,
-            profile: pending.owner.profile,
+            key_id: pending.key_id.clone(),
+            profile: pending.owner.profile.clone(),
             outcome,
+            warning,
         });
     }
-    Ok(results)
+    results
 }
 
 async fn prune_one(
@@ -108,112 +185,98 @@ async fn prune_one(
     state: &StateDir,
     spec: &ProfileSpec,
     pending: &PendingDeletion,
-) -> Result<PruneOutcome, String> {
-    let source = spec.sinks.first().ok_or("the profile has no sinks")?;
-    let key = source
-        .read()
-        .await
-        .map_err(|e| format!("cannot read the profile's current key: {e}"))?
-        .ok_or_else(|| {
-            format!(
-                "{} holds no key to sign the deletion with",
-                source.describe()
-            )
-        })?;
+) -> Result<(PruneOutcome, Option<String>), String> {
+    let kept = |reason: String| Ok((PruneOutcome::Kept { reason }, None));
     // Any copy of the key, not only the first: a place put back to the old key by hand
     // (drift) would be left holding a deleted key.
     for sink in &spec.sinks {
         match sink.read_id().await {
             Ok(Some(id)) if id == pending.key_id => {
-                return Ok(PruneOutcome::Kept {
-                    reason: format!("{} still holds this key", sink.describe()),
-                })
+                return kept(format!("{} still holds this key", sink.describe()))
             }
             Ok(_) => {}
             Err(e) => {
-                return Ok(PruneOutcome::Kept {
-                    reason: format!(
-                        "cannot tell whether {} still holds it: {e}",
-                        sink.describe()
-                    ),
-                })
+                return kept(format!(
+                    "cannot tell whether {} still holds it: {e}",
+                    sink.describe()
+                ))
             }
         }
     }
-    let identity = aws
-        .caller(&key)
-        .identity()
-        .await
-        .map_err(|e| e.to_string())?;
     // The deletion is signed with the profile's current key, or as its `via` profile.
-    let caller = signing::signer(aws, &spec.policy, &key)
+    let (caller, owner) = user_of(aws, spec)
         .await
-        .map_err(|cause| format!("{cause}; the old key is kept for now"))?;
-    if identity.arn != pending.owner.user_arn {
-        return Ok(PruneOutcome::Kept {
-            reason: format!(
-                "profile {} now belongs to {}, not {}",
-                spec.name, identity.arn, pending.owner.user_arn
-            ),
-        });
+        .map_err(|e| format!("{e}; the old key is kept for now"))?;
+    if owner.user_arn != pending.owner.user_arn {
+        return kept(format!(
+            "profile {} now belongs to {}, not {}",
+            spec.name, owner.user_arn, pending.owner.user_arn
+        ));
     }
     // One change to the user's keys at a time: a `rekey rollback` (or a rotation) in
     // another process may be making this key active again right now.
-    let user = LockName::user(
-        &pending.owner.account,
-        &pending.owner.user_name,
-        &pending.owner.user_arn,
-    );
+    let user = LockName::user(&owner.account, &owner.user_name, &owner.user_arn);
     let _held = lock::acquire(state, vec![user], state.lock_timeout())
         .await
         .map_err(|e| e.to_string())?;
-    // What was decided before the lock is read again under it.
-    if state
-        .pending(&pending.key_id)
-        .map_err(|e| e.to_string())?
-        .is_none()
-    {
-        return Ok(PruneOutcome::Kept {
-            reason: "another rekey process resolved it meanwhile (a rollback, say)".to_owned(),
-        });
+    // What was decided before the lock is read again under it: this machine's record,
+    // or the shared one.
+    let local = state.pending(&pending.key_id).map_err(|e| e.to_string())?;
+    let shared = shared_pending::read(&caller, &spec.policy, &owner).await;
+    if local.is_none() && !shared.pending.iter().any(|p| p.key_id == pending.key_id) {
+        return kept("another rekey process resolved it meanwhile (a rollback, say)".to_owned());
     }
     let keys = caller
-        .list_keys(&pending.owner.user_name)
+        .list_keys(&owner.user_name)
         .await
         .map_err(|e| e.to_string())?;
     let Some(meta) = keys.iter().find(|k| k.id == pending.key_id) else {
-        state
-            .forget_retired_key(&pending.key_id)
-            .await
-            .map_err(|e| e.to_string())?;
-        return Ok(PruneOutcome::AlreadyGone);
+        return Ok((
+            PruneOutcome::AlreadyGone,
+            forget(state, &caller, spec, pending).await?,
+        ));
     };
     if meta.active {
-        return Ok(PruneOutcome::Kept {
-            reason: "it is Active again; rekey never deletes an active key".to_owned(),
-        });
+        return kept("it is Active again; rekey never deletes an active key".to_owned());
     }
     let used = caller
         .last_used(&pending.key_id)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(date) = used.date.filter(|d| *d > pending.deactivated_at) {
-        return Ok(PruneOutcome::Kept {
-            reason: format!(
-                "IAM saw it used on {} ({}), after rekey deactivated it on {}; find what still uses it",
-                time::rfc3339(date),
-                [used.service, used.region].into_iter().flatten().collect::<Vec<_>>().join(", "),
-                time::rfc3339(pending.deactivated_at)
-            ),
-        });
+        return kept(format!(
+            "IAM saw it used on {} ({}), after rekey deactivated it on {}; find what still uses it",
+            time::rfc3339(date),
+            [used.service, used.region]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
+            time::rfc3339(pending.deactivated_at)
+        ));
     }
     caller
-        .delete_key(&pending.owner.user_name, &pending.key_id)
+        .delete_key(&owner.user_name, &pending.key_id)
         .await
         .map_err(|e| e.to_string())?;
+    Ok((
+        PruneOutcome::Deleted,
+        forget(state, &caller, spec, pending).await?,
+    ))
+}
+
+/// Drops every record of a key that is gone: this machine's, then the shared tag (whose
+/// failure is only a warning: the next prune that finds the key gone removes it).
+async fn forget(
+    state: &StateDir,
+    caller: &Caller,
+    spec: &ProfileSpec,
+    pending: &PendingDeletion,
+) -> Result<Option<String>, String> {
     state
         .forget_retired_key(&pending.key_id)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(PruneOutcome::Deleted)
+    let user = &pending.owner.user_name;
+    Ok(shared_pending::withdraw(caller, &spec.policy, user, &pending.key_id).await)
 }

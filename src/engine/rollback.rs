@@ -9,9 +9,10 @@
 use std::time::SystemTime;
 
 use crate::aws::Aws;
-use crate::config::profile::ProfileSpec;
+use crate::config::profile::{PendingStore, ProfileSpec};
 use crate::engine::recovery::{self, Recovered};
 use crate::engine::shared_key;
+use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 use crate::state::{Journal, JournalRecord, Owner, PendingDeletion, Phase, StateDir, StoredKey};
@@ -167,7 +168,7 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
     let journal = Journal::begin_with_backups(state, record, &backups)
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let done = recovery::run_journal(aws, state, spec, journal)
+    let mut done = recovery::run_journal(aws, state, spec, journal)
         .await
         .map_err(|e| fail(e.to_string()))?;
     let forgotten = state.forget_retired_key(&pending.key_id).await;
@@ -176,5 +177,55 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
             "rolled back, but the records of the old key could not be removed: {e}"
         )));
     }
+    done.actions
+        .extend(withdraw_shared(aws, spec, pending).await);
     Ok(done)
+}
+
+/// The old key is in use again, so no machine may prune it: its shared record (IAM tag,
+/// `state: iam`) is removed, signed like any IAM call of the profile, with the key its
+/// first sink holds again. Returns the action taken, or a warning.
+async fn withdraw_shared(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    pending: &PendingDeletion,
+) -> Option<String> {
+    if spec.policy.pending_store != PendingStore::Iam {
+        return None;
+    }
+    let key = match spec.sinks[0].read().await {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            return Some(format!(
+                "warning: {} holds no key to remove the IAM tag of {} with",
+                spec.sinks[0].describe(),
+                pending.key_id
+            ))
+        }
+        Err(e) => {
+            return Some(format!(
+                "warning: cannot remove the IAM tag of {}: {e}",
+                pending.key_id
+            ))
+        }
+    };
+    let caller = match signing::signer(aws, &spec.policy, &key).await {
+        Ok(caller) => caller,
+        Err(cause) => {
+            return Some(format!(
+                "warning: cannot remove the IAM tag of {}: {cause}",
+                pending.key_id
+            ))
+        }
+    };
+    let user = &pending.owner.user_name;
+    Some(
+        match shared_pending::withdraw(&caller, &spec.policy, user, &pending.key_id).await {
+            None => format!(
+                "removed the shared pending deletion of {} from IAM",
+                pending.key_id
+            ),
+            Some(warning) => format!("warning: {warning}"),
+        },
+    )
 }

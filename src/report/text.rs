@@ -66,6 +66,9 @@ fn profile_plan(out: &mut String, p: &ProfilePlan) {
     for (n, step) in p.steps.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", n + 1, describe_step(step));
     }
+    for warning in &p.warnings {
+        let _ = writeln!(out, "  {} {warning}", style("warning:").yellow());
+    }
 }
 
 /// `  key   AKIA… (created 2026-01-02, 327d old, last used …)`.
@@ -145,6 +148,9 @@ pub fn pruned(pruned: &[Pruned]) -> String {
                 )
             }
         };
+        if let Some(warning) = &p.warning {
+            let _ = writeln!(out, "warning: {warning}");
+        }
     }
     out
 }

@@ -25,6 +25,7 @@ mod secrets;
 mod shared_keys;
 mod sinks;
 mod state_dir;
+mod team_state;
 mod terminal;
 mod two_key_rule;
 mod verify;

@@ -286,6 +286,24 @@ impl Moto {
         .unwrap();
     }
 
+    /// The user's tags as (key, value), sorted.
+    pub fn tags(&self, user: &str) -> Vec<(String, String)> {
+        let out = block_on(admin().list_user_tags().user_name(user).send()).unwrap();
+        let mut tags: Vec<_> = out.tags.into_iter().map(|t| (t.key, t.value)).collect();
+        tags.sort();
+        tags
+    }
+
+    /// Tags `user` (as another machine, or an operator, would).
+    pub fn tag_user(&self, user: &str, key: &str, value: &str) {
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .unwrap();
+        block_on(admin().tag_user().user_name(user).tags(tag).send()).unwrap();
+    }
+
     /// The ARN STS reports for a request signed with `key`.
     pub fn whoami(&self, key: &TestKey) -> String {
         let sts = aws_sdk_sts::Client::new(&block_on(config(key)));
@@ -705,6 +723,7 @@ impl Drop for TinyDisk {
 /// `Manifest::new().defaults("grace: 1d").profile(Profile::new(&user).sink(sink::dotenv(".env")))`.
 #[derive(Default)]
 pub struct Manifest {
+    top: Vec<String>,
     defaults: Vec<String>,
     profiles: Vec<Profile>,
 }
@@ -722,6 +741,12 @@ impl Manifest {
         Self::default()
     }
 
+    /// A top-level line, e.g. `state: iam`.
+    pub fn top(mut self, line: &str) -> Self {
+        self.top.push(line.to_owned());
+        self
+    }
+
     /// A line under `defaults:`, e.g. `grace: 1d`.
     pub fn defaults(mut self, line: &str) -> Self {
         self.defaults.push(line.to_owned());
@@ -735,6 +760,9 @@ impl Manifest {
 
     pub fn yaml(&self) -> String {
         let mut out = String::from("version: 1\n");
+        for line in &self.top {
+            out.push_str(&format!("{line}\n"));
+        }
         if !self.defaults.is_empty() {
             out.push_str("defaults:\n");
             for line in &self.defaults {

@@ -258,6 +258,7 @@ impl Manifest {
                         user: profile.user.clone(),
                         mfa_serial: profile.mfa_serial.clone().or(defaults.mfa_serial.clone()),
                         mfa_command: profile.mfa_command.clone().or(defaults.mfa_command.clone()),
+                        pending_store: self.raw.state,
                     },
                 )
             })

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::duration::HumanDuration;
+use crate::config::profile::PendingStore;
 
 /// The whole `rekey.yaml`.
 #[derive(Debug, Deserialize)]
@@ -15,6 +16,9 @@ use super::duration::HumanDuration;
 pub struct RawManifest {
     /// Schema version; only `1` exists.
     pub version: Spanned<u32>,
+    /// Where pending deletions are kept: `local` (default) or `iam` (user tags too).
+    #[serde(default)]
+    pub state: PendingStore,
     /// Settings every profile inherits.
     #[serde(default)]
     pub defaults: RawPolicy,

@@ -28,6 +28,7 @@ use crate::engine::orphan;
 use crate::engine::plan::{ProfilePlan, Step};
 use crate::engine::planner::RotationInput;
 use crate::engine::propagation;
+use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 
@@ -383,6 +384,11 @@ impl Run<'_> {
             self.actions.push(format!(
                 "warning: could not forget the pending deletion of {key_id}: {e}"
             ));
+        }
+        let policy = &self.spec.policy;
+        if let Some(warning) = shared_pending::withdraw(&self.iam, policy, &self.user, key_id).await
+        {
+            self.actions.push(format!("warning: {warning}"));
         }
         Ok(journal)
     }

@@ -19,10 +19,11 @@ use std::time::{Duration, SystemTime};
 use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
-use crate::config::profile::ProfileSpec;
+use crate::config::profile::{PendingStore, Policy, ProfileSpec};
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::propagation::patiently;
+use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::{Journal, Owner, PendingDeletion, StateDir, StateError};
 use crate::time;
@@ -64,9 +65,8 @@ pub(crate) async fn forward(
         record.old_key_id
     ));
     crash::point("deactivated");
-    let owner = &record.owner;
-    let grace = spec.policy.grace;
-    let retired = retire_old_key(state, &new, owner, &record.old_key_id, grace, patience).await;
+    let retired =
+        retire_old_key(state, &new, &spec.policy, &record.owner, &record.old_key_id).await;
     crash::point("retired");
     Ok(match retired {
         Ok(action) => {
@@ -237,11 +237,11 @@ async fn restore_sinks(
 pub(crate) async fn retire_old_key(
     state: &StateDir,
     new: &Caller,
+    policy: &Policy,
     owner: &Owner,
     old_key_id: &str,
-    grace: Duration,
-    patience: Duration,
 ) -> Result<String, String> {
+    let (grace, patience) = (policy.grace, policy.propagation.timeout);
     let now = SystemTime::now();
     let mut note = String::new();
     if grace.is_zero() {
@@ -260,10 +260,21 @@ pub(crate) async fn retire_old_key(
         delete_after: now + grace,
     };
     match state.record_pending(&pending).await {
-        Ok(()) => Ok(format!(
-            "{note}old key {old_key_id} will be deleted after {}",
-            time::rfc3339(pending.delete_after)
-        )),
+        Ok(()) => {
+            // Shared after the local record: a machine that sees the tag can delete the
+            // key, and this one must already know it is pending.
+            let shared = match shared_pending::publish(new, policy, &pending).await {
+                Some(warning) => format!(" (warning: {warning})"),
+                None if policy.pending_store == PendingStore::Iam => {
+                    " (shared in IAM with every machine)".to_owned()
+                }
+                None => String::new(),
+            };
+            Ok(format!(
+                "{note}old key {old_key_id} will be deleted after {}{shared}",
+                time::rfc3339(pending.delete_after)
+            ))
+        }
         Err(e) => Err(format!(
             "old key {old_key_id} is inactive but its deletion could not be scheduled ({e}); delete it by hand after checking it is unused"
         )),
