@@ -103,12 +103,13 @@ impl Aws {
     }
 
     /// Clients signing with an MFA session for device `serial`, opened once per run
-    /// (`sts:GetSessionToken`, signed with `key`) with a code from `--mfa-code` or, if
-    /// none was given, from `code()`, asked for only when no session exists yet: a
-    /// code is single-use, so a run never asks twice for one device.
+    /// (`sts:GetSessionToken`, signed by `user`: the user's key, or an admin profile)
+    /// with a code from `--mfa-code` or, if none was given, from `code()`, asked for
+    /// only when no session exists yet: a code is single-use, so a run never asks twice
+    /// for one device.
     pub async fn mfa_session(
         &self,
-        key: &AccessKey,
+        user: &Caller,
         serial: &str,
         code: impl FnOnce() -> Result<String, String>,
     ) -> Result<Caller, AwsError> {
@@ -117,14 +118,14 @@ impl Aws {
             // A refused code is not asked for again in this run either.
             return opened.clone();
         }
-        let opened = self.open_session(key, serial, code).await;
+        let opened = self.open_session(user, serial, code).await;
         sessions.insert(serial.to_owned(), opened.clone());
         opened
     }
 
     async fn open_session(
         &self,
-        key: &AccessKey,
+        user: &Caller,
         serial: &str,
         code: impl FnOnce() -> Result<String, String>,
     ) -> Result<Caller, AwsError> {
@@ -141,8 +142,7 @@ impl Aws {
                 message,
             })?,
         };
-        let out = self
-            .caller(key)
+        let out = user
             .sts
             .get_session_token()
             .serial_number(serial)

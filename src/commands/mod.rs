@@ -154,10 +154,11 @@ pub(crate) fn load_profiles(
             let manifest = manifest::load(&absolute)?;
             let mut specs = manifest.resolve(paths);
             // A profile the manifest gives no device takes the config file's, as the AWS
-            // CLI would (not one signed by `via`: its own profile says how it signs).
+            // CLI would: its own, or with `via`, the signing profile's.
             for spec in &mut specs {
-                if spec.policy.mfa_serial.is_none() && spec.policy.via.is_none() {
-                    spec.policy.mfa_serial = discovery::configured_mfa_serial(paths, &spec.name)?;
+                if spec.policy.mfa_serial.is_none() {
+                    let signer = spec.policy.via.as_deref().unwrap_or(&spec.name);
+                    spec.policy.mfa_serial = discovery::configured_mfa_serial(paths, signer)?;
                 }
             }
             Profiles {

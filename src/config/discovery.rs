@@ -44,7 +44,9 @@ pub struct DiscoveryError {
 }
 
 /// The MFA device the config file names for `profile` (`mfa_serial` in its
-/// `[profile NAME]` section, as the AWS CLI reads it), if any.
+/// `[profile NAME]` section, as the AWS CLI reads it), if any. Not for a profile that
+/// assumes a role: there the device belongs to the `AssumeRole` call, which the AWS SDK
+/// makes while loading the profile, not to a session rekey opens.
 pub fn configured_mfa_serial(
     paths: &Paths,
     profile: &str,
@@ -55,6 +57,7 @@ pub fn configured_mfa_serial(
     Ok(profiles
         .profiles
         .get(profile)
+        .filter(|p| !p.contains_key("role_arn"))
         .and_then(|p| p.get("mfa_serial"))
         .map(|serial| serial.to_string()))
 }

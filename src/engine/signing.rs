@@ -1,6 +1,6 @@
 //! Who signs a profile's IAM calls: the profile's own key (self-service), another
-//! profile (`via:`, admin rotation), or an MFA session opened with the key and a code
-//! (`mfa_serial`), for users whose policy denies IAM without MFA (the policy AWS
+//! profile (`via:`, admin rotation), or an MFA session opened by either with a code
+//! (`mfa_serial`), for principals whose policy denies IAM without MFA (the policy AWS
 //! recommends for users who manage their own credentials).
 //!
 //! The code comes from `--mfa-code`, else `mfa_command` (a program printing a current
@@ -16,19 +16,22 @@ use crate::aws::{Aws, Caller};
 use crate::config::profile::Policy;
 use crate::engine::error::Cause;
 
-/// Clients signing the IAM calls of a profile with `policy`, whose key at hand is `key`.
+/// Clients signing the IAM calls of a profile with `policy`, whose key at hand is `key`:
+/// the key, or the `via` profile; through an MFA session opened by either when the
+/// policy names a device (with `via`, the admin's device).
 pub async fn signer(aws: &Aws, policy: &Policy, key: &AccessKey) -> Result<Caller, Cause> {
-    if let Some(via) = policy.via.as_deref() {
-        return Ok(aws.via(via).await?);
-    }
-    if let Some(serial) = policy.mfa_serial.as_deref() {
-        let command = policy.mfa_command.clone();
-        let session = aws
-            .mfa_session(key, serial, || code(serial, command.as_deref()))
-            .await?;
-        return Ok(session);
-    }
-    Ok(aws.caller(key))
+    let principal = match policy.via.as_deref() {
+        Some(via) => aws.via(via).await?,
+        None => aws.caller(key),
+    };
+    let Some(serial) = policy.mfa_serial.as_deref() else {
+        return Ok(principal);
+    };
+    let command = policy.mfa_command.clone();
+    let session = aws
+        .mfa_session(&principal, serial, || code(serial, command.as_deref()))
+        .await?;
+    Ok(session)
 }
 
 /// Whether `policy` has something other than the key itself sign the IAM calls.

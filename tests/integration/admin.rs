@@ -55,6 +55,39 @@ fn an_admin_profile_rotates_a_service_user_whose_key_lives_only_in_a_env_file() 
 }
 
 #[test]
+fn an_admin_whose_policy_requires_mfa_signs_through_one_session() {
+    let (home, proxy, svc, old, _) = service_user("svcmfa");
+    let serial = "arn:aws:iam::123456789012:mfa/admin";
+    home.write(
+        ".aws/config",
+        &format!("[profile admin]\nmfa_serial = {serial}\n"),
+    );
+    proxy.set(|f| {
+        f.mfa_required = true;
+        f.mfa_code = Some("654321".into());
+    });
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new("app")
+                .set("via: admin")
+                .set(&format!("user: {svc}"))
+                .sink(sink::dotenv("app.env")),
+        ),
+    );
+    home.rekey(&["apply", "--yes", "--grace", "0", "--mfa-code", "654321"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    let new_id = env_key_id(&home.read("project/app.env"));
+    assert_ne!(new_id, old.id);
+    assert_eq!(moto().keys(&svc), key_set(&[(&new_id, true)]));
+    assert_eq!(
+        proxy.count("GetSessionToken"),
+        1,
+        "one session for the admin"
+    );
+}
+
+#[test]
 fn without_via_the_same_user_cannot_rotate_itself() {
     let (home, _proxy, svc, old, _) = service_user("svcself");
     home.manifest(&Manifest::new().profile(Profile::new("app").sink(sink::dotenv("app.env"))));

@@ -57,6 +57,9 @@ pub struct Faults {
     pub refuse_new_key: HashMap<&'static str, (u32, u32)>,
     /// Key ids seen in `CreateAccessKey` answers, with when.
     created: HashMap<String, Instant>,
+    /// Session key ids from `GetSessionToken` answers, with the key that asked: a session
+    /// acts as its user (for `iam_only_for`).
+    sessions: HashMap<String, String>,
     /// Key ids deactivated (refused until reactivated) or deleted through the proxy.
     inactive: HashSet<String>,
     /// Every action that reached the proxy, in order.
@@ -186,7 +189,7 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             || (service == "iam"
                 && f.iam_only_for
                     .as_ref()
-                    .is_some_and(|admin| *admin != key_id))
+                    .is_some_and(|admin| *admin != *f.sessions.get(&key_id).unwrap_or(&key_id)))
             || (service == "iam"
                 && f.mfa_required
                 && !request
@@ -247,6 +250,11 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             let answer = forward(&request);
             let succeeded =
                 answer.starts_with(b"HTTP/1.1 200") || answer.starts_with(b"HTTP/1.0 200");
+            if action == "GetSessionToken" {
+                if let Some(id) = between(&answer, "<AccessKeyId>", "</AccessKeyId>") {
+                    faults.lock().unwrap().sessions.insert(id, key_id.clone());
+                }
+            }
             if action == "CreateAccessKey" {
                 if let Some(id) = between(&answer, "<AccessKeyId>", "</AccessKeyId>") {
                     faults.lock().unwrap().created.insert(id, Instant::now());
