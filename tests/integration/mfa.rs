@@ -1,6 +1,8 @@
 //! MFA: users whose policy denies IAM without MFA are rotated through one session per
 //! device per run (GetSessionToken with a code), and a code is never asked for twice.
 
+use std::time::Duration;
+
 use crate::proxy::FaultProxy;
 use crate::support::*;
 
@@ -148,4 +150,54 @@ fn a_refused_code_is_not_asked_for_again_for_another_profile_on_the_same_device(
     );
     assert_eq!(moto().keys(&a), key_set(&[(&ka.id, true)]));
     assert_eq!(moto().keys(&b), key_set(&[(&kb.id, true)]));
+}
+
+#[test]
+fn on_a_terminal_the_code_is_asked_for_once() {
+    let (home, proxy, user, key) = mfa_user("mfaprompt");
+    with_serial(&home, &user, "");
+    home.rekey_on_terminal(&["apply"], "123456\nyes\n")
+        .success()
+        .stdout_has(&format!("MFA code for {SERIAL}:"))
+        .stdout_has("Rotate these keys?");
+    assert_rotated(&home, &user, &key);
+    assert_eq!(proxy.count("GetSessionToken"), 1);
+}
+
+#[test]
+fn prune_under_mfa_uses_the_command_and_unattended_without_one_keeps_the_key() {
+    let (home, proxy, user, old) = mfa_user("mfaprune");
+    with_serial(&home, &user, "");
+    home.rekey(&["apply", "--yes", "--grace", "1s", "--mfa-code", "123456"])
+        .success();
+    let new = key_in(&home.credentials(), &user).unwrap();
+    eventually(Duration::from_secs(15), "the deletion is due", || {
+        let run = home.rekey(&["prune", "--yes"]).success();
+        run.stdout.contains("no terminal to ask")
+    });
+    assert!(
+        moto().keys(&user).contains(&(old.id.clone(), false)),
+        "kept"
+    );
+    assert_eq!(proxy.count("DeleteAccessKey"), 0);
+
+    with_serial(&home, &user, "mfa_command: [echo, '123456']");
+    home.rekey(&["prune", "--yes"])
+        .success()
+        .stdout_has(&format!("pruned: deleted old key {}", old.id));
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+}
+
+#[test]
+fn rollback_under_mfa_is_signed_by_the_session() {
+    let (home, proxy, user, old) = mfa_user("mfarollback");
+    with_serial(&home, &user, "");
+    home.rekey(&["apply", "--yes", "--grace", "1h", "--mfa-code", "123456"])
+        .success();
+    let before = proxy.count("GetSessionToken");
+    home.rekey(&["rollback", &user, "--yes", "--mfa-code", "123456"])
+        .success();
+    assert_eq!(key_in(&home.credentials(), &user).unwrap(), old);
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    assert_eq!(proxy.count("GetSessionToken"), before + 1);
 }
