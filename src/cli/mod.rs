@@ -158,6 +158,10 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Exit 2 when a key is past max_age, a copy drifts or a deletion is overdue (for
+    /// monitors and scheduled jobs), 0 when all is well, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 /// `rekey init`.
@@ -268,6 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let options = commands::status::Options {
                 selection: args.selection.into(),
                 output: args.output.into(),
+                detailed_exitcode: args.detailed_exitcode,
             };
             commands::status::run(&ctx, options).await
         }
@@ -320,7 +325,7 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::ChangesPlanned) => ExitCode::from(2),
+        Ok(Outcome::ChangesPlanned | Outcome::NeedsAttention) => ExitCode::from(2),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

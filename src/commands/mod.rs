@@ -39,6 +39,9 @@ pub enum Outcome {
     Success,
     /// `plan --detailed-exitcode` found changes to make.
     ChangesPlanned,
+    /// `status --detailed-exitcode` found something to act on (see
+    /// [`crate::report::Alert`]).
+    NeedsAttention,
 }
 
 /// What every command runs with: where things are, and the global options.

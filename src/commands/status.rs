@@ -6,8 +6,8 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use super::{look, Context, Outcome, Planning, Selection};
-use crate::engine::plan::{Decision, Plan};
-use crate::report::{print_json, text, Output, ProfileStatus, StatusReport};
+use crate::engine::plan::{Decision, Plan, SinkState};
+use crate::report::{print_json, text, Alert, Output, ProfileStatus, StatusReport};
 
 /// What `rekey status` is asked.
 pub struct Options {
@@ -15,17 +15,21 @@ pub struct Options {
     pub selection: Selection,
     /// Text or JSON.
     pub output: Output,
+    /// Exit 2 when any profile has an alert.
+    pub detailed_exitcode: bool,
 }
 
 /// Runs `rekey status`.
 pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     let (grouped, Planning { plan, pending, .. }) = look(ctx, &options.selection).await?;
+    let now = SystemTime::now();
     let statuses: Vec<ProfileStatus> = plan
         .profiles
         .into_iter()
         .enumerate()
         .map(|(index, plan)| {
             let mut warnings = plan.warnings.clone();
+            let mut alerts = Vec::new();
             // A profile that stops after its key was read shows the key, and why here.
             if let (Some(_), Decision::Error { message, .. }) = (&plan.current_key, &plan.decision)
             {
@@ -34,8 +38,9 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
             // Conflicts (after the grouped specs) have no policy to check.
             let max_age = grouped.specs.get(index).and_then(|s| s.policy.max_age);
             if let (Some(max_age), Some(key)) = (max_age, &plan.current_key) {
-                let age = crate::time::since(key.created, SystemTime::now());
+                let age = crate::time::since(key.created, now);
                 if age >= max_age {
+                    alerts.push(Alert::PastMaxAge);
                     warnings.push(format!(
                         "key {} is {} old, past max_age {}: `rekey apply` rotates it",
                         key.id,
@@ -44,17 +49,38 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
                     ));
                 }
             }
+            let drifts = plan
+                .sinks
+                .iter()
+                .any(|s| matches!(s.state, Some(SinkState::Drift { .. })));
+            if drifts {
+                alerts.push(Alert::Drift);
+            }
+            let pending: Vec<_> = pending
+                .iter()
+                .filter(|p| p.concerns(&plan.profile))
+                .cloned()
+                .collect();
+            let overdue: Vec<_> = pending.iter().filter(|p| p.delete_after <= now).collect();
+            for old in &overdue {
+                warnings.push(format!(
+                    "the deletion of old key {} was due on {}: `rekey prune` deletes it",
+                    old.key_id,
+                    crate::time::rfc3339(old.delete_after)
+                ));
+            }
+            if !overdue.is_empty() {
+                alerts.push(Alert::Overdue);
+            }
             ProfileStatus {
-                pending: pending
-                    .iter()
-                    .filter(|p| p.concerns(&plan.profile))
-                    .cloned()
-                    .collect(),
+                pending,
                 plan,
                 warnings,
+                alerts,
             }
         })
         .collect();
+    let alerted = statuses.iter().any(|s| !s.alerts.is_empty());
     match options.output {
         Output::Text => print!("{}", text::status(&statuses, &plan.skipped)),
         Output::Json => print_json(&StatusReport {
@@ -64,5 +90,9 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
             skipped: plan.skipped,
         })?,
     }
-    Ok(Outcome::Success)
+    Ok(if options.detailed_exitcode && alerted {
+        Outcome::NeedsAttention
+    } else {
+        Outcome::Success
+    })
 }

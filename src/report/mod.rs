@@ -88,6 +88,20 @@ pub struct ProfileStatus {
     pub pending: Vec<crate::state::PendingDeletion>,
     /// Things the user should know (e.g. the key is past `max_age`).
     pub warnings: Vec<String>,
+    /// What needs acting on (`status --detailed-exitcode` exits 2 if any).
+    pub alerts: Vec<Alert>,
+}
+
+/// Something about a profile that a monitor should raise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alert {
+    /// The key is at least `max_age` old.
+    PastMaxAge,
+    /// A sink holds another key than the first sink's.
+    Drift,
+    /// An old key's deletion is due and has not happened.
+    Overdue,
 }
 
 /// What `rekey status --output json` prints.

@@ -1,5 +1,7 @@
 //! status, init, completions, and the warning about keys in the environment.
 
+use std::time::Duration;
+
 use crate::support::*;
 
 #[test]
@@ -26,6 +28,51 @@ fn status_shows_keys_copies_pending_deletions_and_overdue_keys() {
     assert_eq!(profile["pending"][0]["key_id"], key.id.as_str());
     assert_eq!(profile["sinks"][0]["state"], "in_sync");
     assert_eq!(moto().keys(&user).len(), 2, "status changed nothing");
+}
+
+#[test]
+fn status_detailed_exitcode_alerts_on_age_drift_and_overdue_deletions() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("alerts");
+    let manifest = |max_age: &str| {
+        Manifest::new()
+            .defaults(&format!("max_age: {max_age}"))
+            .profile(
+                Profile::new(&user)
+                    .sink(sink::credentials_file())
+                    .sink(sink::dotenv("app.env")),
+            )
+    };
+    home.write("project/app.env", &env_text(&key));
+    home.manifest(&manifest("90d"));
+    // (exit code, alerts)
+    let status = |home: &Home| {
+        let run = home.rekey(&["status", "--detailed-exitcode", "--output", "json"]);
+        (run.code, run.json()["profiles"][0]["alerts"].clone())
+    };
+    assert_eq!(
+        status(&home),
+        (Some(0), serde_json::json!([])),
+        "all is well"
+    );
+
+    home.manifest(&manifest("0"));
+    assert_eq!(
+        status(&home),
+        (Some(2), serde_json::json!(["past_max_age"]))
+    );
+    home.rekey(&["status"]).success(); // without the flag: 0
+
+    home.rekey(&["apply", "--yes", "--grace", "1s"]).success();
+    home.manifest(&manifest("90d"));
+    home.write("project/app.env", &env_text(&key)); // put back by hand: drift
+    assert_eq!(status(&home), (Some(2), serde_json::json!(["drift"])));
+    eventually(Duration::from_secs(15), "the deletion is overdue", || {
+        status(&home) == (Some(2), serde_json::json!(["drift", "overdue"]))
+    });
+    home.rekey(&["status"])
+        .success()
+        .stdout_has("`rekey prune` deletes it");
 }
 
 #[test]
