@@ -99,6 +99,9 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to do, 2 when changes are planned, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Show what `apply --compromised` would do.
+    #[arg(long)]
+    pub compromised: bool,
 }
 
 /// `rekey apply`.
@@ -111,8 +114,13 @@ pub struct ApplyArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Override the grace period before old keys are deleted (e.g. 7d, 0).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", conflicts_with = "compromised")]
     pub grace: Option<HumanDuration>,
+    /// Leak response: replace every selected key now, whatever max_age says, and delete
+    /// each old key as soon as its replacement works and is written (grace 0). Lists
+    /// each replaced key's last use, to look for misuse.
+    #[arg(long)]
+    pub compromised: bool,
     /// Delete an inactive key that rekey did not deactivate when a user has no room for
     /// a new key (IAM allows two). Active keys are never deleted.
     #[arg(long)]
@@ -240,6 +248,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 selection: args.selection.into(),
                 output: args.output.into(),
                 detailed_exitcode: args.detailed_exitcode,
+                compromised: args.compromised,
             };
             commands::plan::run(&ctx, options).await
         }
@@ -249,6 +258,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 yes: args.yes,
                 grace: args.grace.map(|g| g.0),
                 make_room: args.make_room,
+                compromised: args.compromised,
                 output: args.output.into(),
             };
             commands::apply::run(&ctx, options).await

@@ -1,7 +1,7 @@
 //! `rekey apply`: resolve interrupted rotations, plan, confirm, prune, rotate, report.
 
 use std::io::IsTerminal;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Result};
 use futures_util::stream::{self, StreamExt};
@@ -19,7 +19,7 @@ use crate::engine::recovery;
 use crate::engine::rotation;
 use crate::engine::shared_key;
 use crate::report::progress::Progress;
-use crate::report::{text, ApplyOutcome, ApplyReport, Output, ProfileResult};
+use crate::report::{text, ApplyOutcome, ApplyReport, Output, ProfileResult, ReplacedKey};
 use crate::state::StateDir;
 
 /// What `rekey apply` is asked.
@@ -32,6 +32,8 @@ pub struct Options {
     pub grace: Option<std::time::Duration>,
     /// Delete an inactive key rekey did not deactivate when a user has no room.
     pub make_room: bool,
+    /// Leak response: every key now, old keys deleted at once (grace 0).
+    pub compromised: bool,
     /// Text or JSON.
     pub output: Output,
 }
@@ -46,6 +48,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         plan: None,
         pruned: Vec::new(),
         results: Vec::new(),
+        replaced: Vec::new(),
         error: None,
     };
     let json = args.output == Output::Json;
@@ -67,7 +70,13 @@ async fn apply(
 ) -> Result<Outcome> {
     let (jobs, quiet) = (ctx.jobs, ctx.quiet);
     let for_people = args.output == Output::Text;
-    let profiles = load_profiles(&ctx.paths, &args.selection, args.grace)?;
+    // A leak response deletes each old key as soon as its replacement is in place.
+    let grace = if args.compromised {
+        Some(Duration::ZERO)
+    } else {
+        args.grace
+    };
+    let profiles = load_profiles(&ctx.paths, &args.selection, grace)?;
     warn_about_environment_keys();
     let aws = ctx.aws().await;
     // First put right what an interrupted run left half-done.
@@ -93,8 +102,10 @@ async fn apply(
     }
     let options = PlanOptions {
         make_room: args.make_room,
-        // With --yes and text output the plan is printed only if nothing changes.
-        skip_current_last_use: args.yes && for_people,
+        // With --yes and text output the plan is printed only if nothing changes; a
+        // leak response reports each replaced key's last use.
+        skip_current_last_use: args.yes && for_people && !args.compromised,
+        compromised: args.compromised,
     };
     // Grouped after recovery: an interrupted shared rotation leaves its sinks disagreeing.
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
@@ -135,6 +146,9 @@ async fn apply(
     }
     drop(rotations);
     progress.clear();
+    if args.compromised {
+        report.replaced = replaced(report);
+    }
     let results = &report.results;
     let failed: Vec<String> = results
         .iter()
@@ -143,6 +157,9 @@ async fn apply(
         .collect();
     if for_people {
         print!("{}", text::pruned(&report.pruned));
+        if args.compromised {
+            print!("{}", text::replaced(&report.replaced));
+        }
         // The table is for a person reading stdout; a log file gets the lines above.
         if std::io::stdout().is_terminal() && !quiet {
             print!("{}", text::summary_table(results));
@@ -159,6 +176,28 @@ async fn apply(
             failed.join(", ")
         ),
     }
+}
+
+/// The keys a leak response replaced, with their last use as planning found it.
+fn replaced(report: &ApplyReport) -> Vec<ReplacedKey> {
+    let planned = report.plan.iter().flat_map(|plan| &plan.profiles);
+    report
+        .results
+        .iter()
+        .filter_map(|result| match &result.outcome {
+            ApplyOutcome::Rotated(rotated) => Some((result, rotated)),
+            _ => None,
+        })
+        .map(|(result, rotated)| ReplacedKey {
+            profile: result.profile.clone(),
+            key_id: rotated.old_key_id.clone(),
+            last_used: planned
+                .clone()
+                .find(|p| p.profile == result.profile)
+                .and_then(|p| p.current_key.as_ref())
+                .and_then(|key| key.last_used.clone()),
+        })
+        .collect()
 }
 
 /// Rotates one planned profile (or reports why not), showing its progress.

@@ -249,6 +249,7 @@ pub(crate) async fn make_plan(
         profiles: planned.iter().map(|p| p.plan.clone()).collect(),
         skipped: profiles.skipped.clone(),
         prune,
+        compromised: options.compromised,
     };
     Ok(Planning {
         plan,
@@ -258,14 +259,18 @@ pub(crate) async fn make_plan(
 }
 
 /// What `plan` and `status` share: select the profiles, group them by key, plan (reads
-/// only).
-async fn look(ctx: &Context, selection: &Selection) -> Result<(Grouped, Planning)> {
+/// only), as `apply` would with `options`.
+async fn look(
+    ctx: &Context,
+    selection: &Selection,
+    options: PlanOptions,
+) -> Result<(Grouped, Planning)> {
     let state = ctx.state()?;
-    let profiles = load_profiles(&ctx.paths, selection, None)?;
+    let grace = options.compromised.then_some(Duration::ZERO);
+    let profiles = load_profiles(&ctx.paths, selection, grace)?;
     warn_about_environment_keys();
     let aws = ctx.aws().await;
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
-    let options = PlanOptions::default();
     let planning = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;
     Ok((grouped, planning))
 }

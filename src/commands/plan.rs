@@ -4,6 +4,7 @@ use anyhow::{bail, Result};
 
 use super::{look, print, Context, Outcome, Planning, Selection};
 use crate::engine::plan::Decision;
+use crate::engine::planner::PlanOptions;
 use crate::report::{text, Output};
 
 /// What `rekey plan` is asked.
@@ -14,11 +15,17 @@ pub struct Options {
     pub output: Output,
     /// Exit 2 when changes are planned.
     pub detailed_exitcode: bool,
+    /// Plan the leak response (`apply --compromised`).
+    pub compromised: bool,
 }
 
 /// Runs `rekey plan`.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
-    let (_, Planning { plan, .. }) = look(ctx, &args.selection).await?;
+    let options = PlanOptions {
+        compromised: args.compromised,
+        ..PlanOptions::default()
+    };
+    let (_, Planning { plan, .. }) = look(ctx, &args.selection, options).await?;
     print(args.output, &plan, || text::plan(&plan))?;
     let failed = plan
         .profiles

@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use super::{look, Context, Outcome, Planning, Selection};
 use crate::engine::plan::{Decision, Plan, SinkState};
+use crate::engine::planner::PlanOptions;
 use crate::report::{print_json, text, Alert, Output, ProfileStatus, StatusReport};
 
 /// What `rekey status` is asked.
@@ -21,7 +22,8 @@ pub struct Options {
 
 /// Runs `rekey status`.
 pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
-    let (grouped, Planning { plan, pending, .. }) = look(ctx, &options.selection).await?;
+    let (grouped, Planning { plan, pending, .. }) =
+        look(ctx, &options.selection, PlanOptions::default()).await?;
     let now = SystemTime::now();
     let statuses: Vec<ProfileStatus> = plan
         .profiles

@@ -25,6 +25,9 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// Old keys whose grace period has ended; apply deletes them first.
     pub prune: Vec<PruneItem>,
+    /// A leak response (`--compromised`): every key replaced now, old keys deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compromised: bool,
 }
 
 impl Plan {

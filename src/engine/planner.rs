@@ -25,6 +25,8 @@ pub struct PlanOptions {
     /// --yes` with text output shows the plan only when nothing changes). It decides
     /// nothing, and it is one call per profile.
     pub skip_current_last_use: bool,
+    /// Leak response (`--compromised`): every key is due, whatever `max_age` says.
+    pub compromised: bool,
 }
 
 /// A profile's plan and, when it rotates, what the rotation needs.
@@ -259,7 +261,9 @@ async fn inspect(
         plan.other_key = Some(described.clone());
         room_for_a_new_key(&user_name, &described, options, now)?;
     }
-    is_due(spec, age)?;
+    if !options.compromised {
+        is_due(spec, age)?;
+    }
     if let Some(message) = unwritable {
         return Err(Stop::error(ErrorKind::SinkUnwritable, message));
     }

@@ -36,9 +36,23 @@ pub struct ApplyReport {
     pub pruned: Vec<Pruned>,
     /// One per rotation, in manifest order.
     pub results: Vec<ProfileResult>,
+    /// With `--compromised`: each replaced key and its last use, to look for misuse.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<ReplacedKey>,
     /// Why the run stopped, if it did (also on stderr).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A key a leak response (`apply --compromised`) replaced.
+#[derive(Debug, Serialize)]
+pub struct ReplacedKey {
+    /// The profile.
+    pub profile: String,
+    /// The replaced (now deleted) key.
+    pub key_id: String,
+    /// Its last use as IAM recorded it before the rotation (`None`: never used).
+    pub last_used: Option<crate::engine::plan::LastUse>,
 }
 
 /// How one rotation (a profile, or profiles sharing a key) ended.

@@ -10,12 +10,19 @@ use crate::engine::plan::{
 };
 use crate::engine::planner::describe_last_use;
 use crate::engine::prune::{PruneOutcome, Pruned};
-use crate::report::{ApplyOutcome, ProfileResult, ProfileStatus};
+use crate::report::{ApplyOutcome, ProfileResult, ProfileStatus, ReplacedKey};
 use crate::time;
 
 /// The plan, as `rekey plan` prints it.
 pub fn plan(plan: &Plan) -> String {
     let mut out = String::new();
+    if plan.compromised {
+        let _ = writeln!(
+            out,
+            "{} every selected key is replaced now, whatever max_age says, and each old key is deleted as soon as its replacement works and is written.\n",
+            style("Leak response (--compromised):").red().bold()
+        );
+    }
     let _ = writeln!(out, "Profiles from {}", plan.source);
     for profile in &plan.profiles {
         out.push('\n');
@@ -118,6 +125,28 @@ pub fn due(items: &[PruneItem]) -> String {
             item.user_arn,
             item.profile,
             time::rfc3339(item.due)
+        );
+    }
+    out
+}
+
+/// The keys a leak response replaced, with their last use, to look for misuse.
+pub(crate) fn replaced(keys: &[ReplacedKey]) -> String {
+    let mut out = String::new();
+    if keys.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Replaced keys (look for misuse in CloudTrail around their last use):"
+    );
+    for key in keys {
+        let _ = writeln!(
+            out,
+            "  {} (profile {}): deleted; {}",
+            key.key_id,
+            key.profile,
+            describe_last_use(key.last_used.as_ref())
         );
     }
     out

@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod bad_input;
+mod compromised;
 mod crash;
 mod default_mode;
 mod error_kinds;

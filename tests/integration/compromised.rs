@@ -1,0 +1,78 @@
+//! Leak response: `apply --compromised` replaces every selected key now and deletes the
+//! old ones, whatever `max_age` and `grace` say, and lists each old key's last use.
+
+use crate::support::*;
+
+/// Two users whose keys are young (max_age 90d) and whose grace is a week.
+fn two_young_keys(home: &Home) -> Vec<(String, TestKey)> {
+    let users: Vec<(String, TestKey)> = ["leak-a", "leak-b"]
+        .iter()
+        .map(|name| {
+            let user = unique(name);
+            let key = moto().create_user(&user);
+            (user, key)
+        })
+        .collect();
+    let text: String = users.iter().map(|(u, k)| section(u, k)).collect();
+    home.write_credentials(&text);
+    let mut manifest = Manifest::new()
+        .defaults("max_age: 90d")
+        .defaults("grace: 7d");
+    for (user, _) in &users {
+        manifest = manifest.profile(Profile::new(user));
+    }
+    home.manifest(&manifest);
+    users
+}
+
+#[test]
+fn every_key_is_replaced_and_every_old_key_deleted_whatever_the_manifest_says() {
+    let home = Home::new();
+    let users = two_young_keys(&home);
+    home.rekey(&["plan"])
+        .success()
+        .stdout_has("Plan: 0 to rotate, 2 unchanged");
+    home.rekey(&["plan", "--compromised"])
+        .success()
+        .stdout_has("Leak response (--compromised)")
+        .stdout_has("Plan: 2 to rotate")
+        .stdout_has("at once (grace 0)");
+
+    let run = home.rekey(&["apply", "--yes", "--compromised"]).success();
+    let run = run.stdout_has("Replaced keys (look for misuse");
+    for (user, old) in &users {
+        let new = key_in(&home.credentials(), user).unwrap();
+        assert_ne!(&new, old);
+        assert_eq!(
+            moto().keys(user),
+            key_set(&[(&new.id, true)]),
+            "old key deleted"
+        );
+        // Each replaced key with its last use (rekey's own planning calls, at least).
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(&old.id) && l.contains("deleted;"))
+            .unwrap_or_else(|| panic!("{} listed: {}", old.id, run.stdout));
+        assert!(line.contains("last used") && line.contains("iam"), "{line}");
+    }
+    assert!(home.state_files().is_empty(), "no pending deletion left");
+}
+
+#[test]
+fn the_json_report_lists_each_replaced_key_with_its_last_use() {
+    let home = Home::new();
+    let users = two_young_keys(&home);
+    let json = home
+        .rekey(&["apply", "--yes", "--compromised", "--output", "json"])
+        .success()
+        .json();
+    assert_eq!(json["plan"]["compromised"], true, "{json}");
+    let replaced = json["replaced"].as_array().unwrap();
+    assert_eq!(replaced.len(), 2, "{json}");
+    for ((user, old), entry) in users.iter().zip(replaced) {
+        assert_eq!(entry["profile"], user.as_str());
+        assert_eq!(entry["key_id"], old.id.as_str());
+        assert_eq!(entry["last_used"]["service"], "iam", "{entry}");
+    }
+}
