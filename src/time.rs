@@ -63,6 +63,27 @@ pub mod serde_rfc3339 {
     }
 }
 
+/// [`serde_rfc3339`] for an optional time.
+pub mod serde_rfc3339_option {
+    use super::*;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `Some(t)` as RFC 3339 (a `None` is skipped by the field's attributes).
+    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => serde_rfc3339::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads an optional RFC 3339 timestamp.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "serde_rfc3339")] SystemTime);
+        Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(t)| t))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,10 @@ pub enum Command {
     /// Show each profile's key, its age and last use, where its copies stand, and the
     /// old keys waiting for deletion. Read-only.
     Status(StatusArgs),
+    /// Copy each profile's current key (the newest one AWS accepts) to the sinks holding
+    /// another one, for a machine whose copies fell behind a rotation made elsewhere.
+    /// Creates and deletes no key.
+    Sync(SyncArgs),
     /// Write a commented starter rekey.yaml from the profiles of the credentials file.
     Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
@@ -139,6 +143,10 @@ pub struct PruneArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Deactivate an old key whose overlap period is over even if IAM saw it used after
+    /// the rotation (something may still depend on it).
+    #[arg(long)]
+    pub force: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -188,6 +196,20 @@ pub struct InitArgs {
 pub struct CompletionsArgs {
     /// The shell.
     pub shell: clap_complete::Shell,
+}
+
+/// `rekey sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Which profiles.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 /// `rekey recover`.
@@ -267,9 +289,18 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let options = commands::prune::Options {
                 selection: args.selection.into(),
                 yes: args.yes,
+                force: args.force,
                 output: args.output.into(),
             };
             commands::prune::run(&ctx, options).await
+        }
+        Command::Sync(args) => {
+            let options = commands::sync::Options {
+                selection: args.selection.into(),
+                yes: args.yes,
+                output: args.output.into(),
+            };
+            commands::sync::run(&ctx, options).await
         }
         Command::Recover(args) => {
             let options = commands::recover::Options {

@@ -1,14 +1,14 @@
 //! `rekey apply`: resolve interrupted rotations, plan, confirm, prune, rotate, report.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Result};
 use futures_util::stream::{self, StreamExt};
 
 use super::{
     confirm, load_profiles, make_plan, unresolved, warn_about_environment_keys, Context, Outcome,
-    Planning, Selection,
+    Overrides, Planning, Selection,
 };
 use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
@@ -71,12 +71,11 @@ async fn apply(
     let (jobs, quiet) = (ctx.jobs, ctx.quiet);
     let for_people = args.output == Output::Text;
     // A leak response deletes each old key as soon as its replacement is in place.
-    let grace = if args.compromised {
-        Some(Duration::ZERO)
-    } else {
-        args.grace
+    let overrides = Overrides {
+        grace: args.grace,
+        compromised: args.compromised,
     };
-    let profiles = load_profiles(&ctx.paths, &args.selection, grace)?;
+    let profiles = load_profiles(&ctx.paths, &args.selection, overrides)?;
     warn_about_environment_keys();
     let aws = ctx.aws().await;
     // First put right what an interrupted run left half-done.
@@ -123,7 +122,8 @@ async fn apply(
     }
     report.plan = Some(plan);
 
-    report.pruned = prune::prune(&aws, state, &grouped.specs, &pending, SystemTime::now()).await;
+    let now = SystemTime::now();
+    report.pruned = prune::prune(&aws, state, &grouped.specs, &pending, now, false).await;
     let progress = Progress::new(for_people && !quiet);
     // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
     // profile; locks keep them from writing one file at the same time. Results are

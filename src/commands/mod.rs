@@ -11,6 +11,7 @@ pub mod prune;
 pub mod recover;
 pub mod rollback;
 pub mod status;
+pub mod sync;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -141,11 +142,20 @@ pub(crate) struct Profiles {
     pub skipped: Vec<Skipped>,
 }
 
+/// Settings the command line overrides in every profile's policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Overrides {
+    /// `--grace`.
+    pub grace: Option<Duration>,
+    /// A leak response (`--compromised`): no overlap, no grace.
+    pub compromised: bool,
+}
+
 /// `--manifest FILE`, else `./rekey.yaml`, else default mode; then `--profile` filters.
 pub(crate) fn load_profiles(
     paths: &Paths,
     selection: &Selection,
-    grace: Option<std::time::Duration>,
+    overrides: Overrides,
 ) -> Result<Profiles> {
     let manifest_path = match &selection.manifest {
         Some(path) => Some(path.clone()),
@@ -203,9 +213,13 @@ pub(crate) fn load_profiles(
         profiles.others = others;
         profiles.skipped.clear();
     }
-    if let Some(grace) = grace {
-        for spec in profiles.specs.iter_mut().chain(&mut profiles.others) {
+    for spec in profiles.specs.iter_mut().chain(&mut profiles.others) {
+        if let Some(grace) = overrides.grace {
             spec.policy.grace = grace;
+        }
+        if overrides.compromised {
+            spec.policy.grace = Duration::ZERO;
+            spec.policy.overlap = Duration::ZERO;
         }
     }
     Ok(profiles)
@@ -266,8 +280,11 @@ async fn look(
     options: PlanOptions,
 ) -> Result<(Grouped, Planning)> {
     let state = ctx.state()?;
-    let grace = options.compromised.then_some(Duration::ZERO);
-    let profiles = load_profiles(&ctx.paths, selection, grace)?;
+    let overrides = Overrides {
+        grace: None,
+        compromised: options.compromised,
+    };
+    let profiles = load_profiles(&ctx.paths, selection, overrides)?;
     warn_about_environment_keys();
     let aws = ctx.aws().await;
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use super::{confirm, load_profiles, Context, Outcome, Selection};
+use super::{confirm, load_profiles, Context, Outcome, Overrides, Selection};
 use crate::engine::plan::Plan;
 use crate::engine::prune;
 use crate::report::{print_json, text, Output, PruneReport};
@@ -16,6 +16,8 @@ pub struct Options {
     pub selection: Selection,
     /// Do not ask.
     pub yes: bool,
+    /// Deactivate a key whose overlap is over even if it was used since the rotation.
+    pub force: bool,
     /// Text or JSON.
     pub output: Output,
 }
@@ -23,7 +25,7 @@ pub struct Options {
 /// Runs `rekey prune`.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
-    let profiles = load_profiles(&ctx.paths, &args.selection, None)?;
+    let profiles = load_profiles(&ctx.paths, &args.selection, Overrides::default())?;
     let aws = ctx.aws().await;
     // With `state: iam`, another machine's pending deletions are pruned here too.
     let (shared, warnings) = prune::shared(&aws, &profiles.specs).await;
@@ -46,7 +48,8 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     if !args.yes {
         confirm(&text::due(&due), "Delete these keys?")?;
     }
-    let pruned = prune::prune(&aws, state, &profiles.specs, &pending, SystemTime::now()).await;
+    let now = SystemTime::now();
+    let pruned = prune::prune(&aws, state, &profiles.specs, &pending, now, args.force).await;
     match args.output {
         Output::Text => print!("{}", text::pruned(&pruned)),
         Output::Json => print_json(&PruneReport {

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::{load_profiles, unresolved, Context, Outcome, Selection};
+use super::{load_profiles, unresolved, Context, Outcome, Overrides, Selection};
 use crate::engine::plan::Plan;
 use crate::engine::recovery;
 use crate::report::{print_json, text, Output, RecoverReport};
@@ -19,7 +19,7 @@ pub struct Options {
 /// Runs `rekey recover`.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
-    let profiles = load_profiles(&ctx.paths, &args.selection, None)?;
+    let profiles = load_profiles(&ctx.paths, &args.selection, Overrides::default())?;
     let aws = ctx.aws().await;
     let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
     match args.output {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::{confirm, load_profiles, Context, Outcome, Selection};
+use super::{confirm, load_profiles, Context, Outcome, Overrides, Selection};
 use crate::config::profile::ProfileSpec;
 use crate::report::text;
 
@@ -26,7 +26,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         manifest: args.manifest.clone(),
         profiles: vec![args.profile.clone()],
     };
-    let profiles = load_profiles(&ctx.paths, &selection, None)?;
+    let profiles = load_profiles(&ctx.paths, &selection, Overrides::default())?;
     let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
     let aws = ctx.aws().await;
     let undo = crate::engine::rollback::prepare(&aws, state, &args.profile, &configured).await?;

@@ -63,12 +63,17 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
                 .filter(|p| p.concerns(&plan.profile))
                 .cloned()
                 .collect();
-            let overdue: Vec<_> = pending.iter().filter(|p| p.delete_after <= now).collect();
+            let overdue: Vec<_> = pending.iter().filter(|p| p.next_step_at() <= now).collect();
             for old in &overdue {
+                let step = if old.in_overlap() {
+                    "deactivation"
+                } else {
+                    "deletion"
+                };
                 warnings.push(format!(
-                    "the deletion of old key {} was due on {}: `rekey prune` deletes it",
+                    "the {step} of old key {} was due on {}: `rekey prune` does it",
                     old.key_id,
-                    crate::time::rfc3339(old.delete_after)
+                    crate::time::rfc3339(old.next_step_at())
                 ));
             }
             if !overdue.is_empty() {

@@ -44,6 +44,9 @@ impl ProfileSpec {
 pub struct Policy {
     /// The old key stays deactivated this long before it is deleted (zero: at once).
     pub grace: Duration,
+    /// The old key stays active this long after the rotation, so every machine can pick
+    /// up the new key (zero: deactivated at once, the default).
+    pub overlap: Duration,
     /// Rotate only keys at least this old (`None`: always rotate).
     pub max_age: Option<Duration>,
     /// How the new key is proven to work.
@@ -106,6 +109,7 @@ impl Default for Policy {
     fn default() -> Self {
         Self {
             grace: Duration::from_secs(7 * 86_400),
+            overlap: Duration::ZERO,
             max_age: None,
             propagation: Propagation {
                 timeout: Duration::from_secs(60),

@@ -15,4 +15,5 @@ pub mod rotation;
 pub mod shared_key;
 pub mod shared_pending;
 pub mod signing;
+pub mod sync;
 pub mod verify;

@@ -213,6 +213,16 @@ pub enum Step {
         #[serde(skip_serializing_if = "Option::is_none")]
         via: Option<String>,
     },
+    /// Leave the old key active for an overlap period (every machine picks up the new
+    /// key meanwhile); prune deactivates it then, and deletes it a grace period later.
+    KeepOldKeyActive {
+        /// The old key.
+        key_id: String,
+        /// The overlap period in seconds.
+        overlap_secs: u64,
+        /// The grace period after the deactivation, in seconds.
+        grace_secs: u64,
+    },
     /// Delete the old key at once (grace 0).
     DeleteOldKey {
         /// The old key.
@@ -227,16 +237,28 @@ pub enum Step {
     },
 }
 
-/// A pending deletion that is due.
+/// A pending step on an old key that is due.
 #[derive(Debug, Clone, Serialize)]
 pub struct PruneItem {
+    /// What is due.
+    pub step: PruneStep,
     /// The profile whose key deletes it.
     pub profile: String,
     /// The owning user.
     pub user_arn: String,
     /// The key to delete.
     pub key_id: String,
-    /// When its grace period ended.
+    /// When its grace period (or overlap) ended.
     #[serde(with = "serde_rfc3339")]
     pub due: SystemTime,
+}
+
+/// What prune does to an old key whose time has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PruneStep {
+    /// Its overlap period is over: deactivate it (it is deleted a grace period later).
+    Deactivate,
+    /// Its grace period is over: delete it.
+    Delete,
 }

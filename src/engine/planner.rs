@@ -257,6 +257,16 @@ async fn inspect(
         ));
     }
     if let Some(other) = keys.iter().find(|k| k.id != old_key.id()) {
+        if let Some(message) = stale_copy(spec, plan, current, other, state, shared_pending)? {
+            return Err(Stop::error(ErrorKind::InvalidKey, message));
+        }
+        if let Some(until) = in_overlap(state, other, shared_pending)? {
+            return Err(Stop::Skip(format!(
+                "the last rotation's old key {} stays active until {} (overlap); the next rotation waits for prune to deactivate it",
+                other.id,
+                time::rfc3339(until)
+            )));
+        }
         let described = describe_other_key(state, &caller, other, shared_pending).await?;
         plan.other_key = Some(described.clone());
         room_for_a_new_key(&user_name, &described, options, now)?;
@@ -315,6 +325,60 @@ async fn describe_other_key(
     })
 }
 
+/// The first sink holding a key that still works while the user's newer key is active
+/// and known here: a sink of the profile holds it, or the first sink's key is recorded
+/// as replaced (its overlap, seen here or in IAM). The rotation happened elsewhere, and
+/// `rekey sync` brings this machine's copies up to date.
+fn stale_copy(
+    spec: &ProfileSpec,
+    plan: &ProfilePlan,
+    current: &KeyMeta,
+    other: &KeyMeta,
+    state: &StateDir,
+    shared_pending: &[PendingDeletion],
+) -> Result<Option<String>, Cause> {
+    if !other.active || other.created < current.created {
+        return Ok(None);
+    }
+    let replaced = shared_pending
+        .iter()
+        .find(|p| p.key_id == current.id)
+        .cloned()
+        .or(state.pending(&current.id)?);
+    let held_here = plan
+        .sinks
+        .iter()
+        .any(|s| matches!(&s.state, Some(SinkState::Drift { key_id }) if *key_id == other.id));
+    if replaced.is_none() && !held_here {
+        return Ok(None);
+    }
+    let when = replaced
+        .and_then(|p| p.overlap_since)
+        .unwrap_or(other.created);
+    Ok(Some(format!(
+        "rotated elsewhere on {}: this copy is stale. {} holds {}, the user's key is now {}: `rekey sync` copies it to every sink of the profile",
+        time::date(when),
+        spec.sinks[0].describe(),
+        current.id,
+        other.id
+    )))
+}
+
+/// When the overlap period of `key` ends, if it is the old key of a rotation in its
+/// overlap (recorded here or shared in IAM).
+fn in_overlap(
+    state: &StateDir,
+    key: &KeyMeta,
+    shared_pending: &[PendingDeletion],
+) -> Result<Option<SystemTime>, Cause> {
+    let local = state.pending(&key.id)?;
+    let shared = shared_pending.iter().find(|p| p.key_id == key.id).cloned();
+    Ok(shared
+        .or(local)
+        .filter(|p| key.active && p.in_overlap())
+        .map(|p| p.deactivated_at))
+}
+
 /// A first sink holding a key that is inactive while the user has a newer active key:
 /// another machine (or person) rotated it, and this copy is stale. The date is when rekey
 /// deactivated it, if a shared record says, else when the newer key was created.
@@ -332,7 +396,7 @@ fn rotated_elsewhere(
         .find(|p| p.key_id == current.id)
         .map_or(newer.created, |p| p.deactivated_at);
     Some(format!(
-        "rotated elsewhere on {}: this copy is stale. {} holds {}, which is Inactive; the user's key is now {}: put it in this profile's sinks (copy it from the machine that rotated it), then run plan again",
+        "rotated elsewhere on {}: this copy is stale. {} holds {}, which is Inactive; the user's key is now {}: `rekey sync` copies it from a sink that holds it, else put it in this profile's sinks by hand",
         time::date(when),
         spec.sinks[0].describe(),
         current.id,
@@ -349,7 +413,7 @@ fn refused_key(spec: &ProfileSpec, key: &AccessKey, error: AwsError) -> Cause {
     Cause::new(
         ErrorKind::InvalidKey,
         format!(
-            "AWS refuses the key in {} ({}): {error}. If another machine rotated this user's key, this copy is stale: put the new key here, then run plan again",
+            "AWS refuses the key in {} ({}): {error}. If another machine rotated this user's key, this copy is stale: `rekey sync` copies the new key from a sink that holds it, else put it here by hand",
             spec.sinks[0].describe(),
             key.id()
         ),
@@ -464,6 +528,14 @@ fn steps(plan: &ProfilePlan, spec: &ProfileSpec, rotation: &RotationInput) -> Ve
         });
     }
     let key_id = rotation.old_key.id().to_owned();
+    if !policy.overlap.is_zero() {
+        steps.push(Step::KeepOldKeyActive {
+            key_id,
+            overlap_secs: policy.overlap.as_secs(),
+            grace_secs: policy.grace.as_secs(),
+        });
+        return steps;
+    }
     steps.push(Step::DeactivateOldKey {
         key_id: key_id.clone(),
         via: policy.via.clone(),

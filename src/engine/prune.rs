@@ -17,9 +17,9 @@ use serde::Serialize;
 
 use rekey_sinks::AccessKey;
 
-use crate::aws::{Aws, Caller};
+use crate::aws::{Aws, Caller, LastUsed};
 use crate::config::profile::{PendingStore, ProfileSpec};
-use crate::engine::plan::PruneItem;
+use crate::engine::plan::{PruneItem, PruneStep};
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
@@ -47,6 +47,12 @@ pub struct Pruned {
 pub enum PruneOutcome {
     /// Deleted.
     Deleted,
+    /// Its overlap period was over: deactivated, to be deleted after `delete_after`.
+    Deactivated {
+        /// When it may be deleted.
+        #[serde(with = "crate::time::serde_rfc3339")]
+        delete_after: SystemTime,
+    },
     /// It no longer exists in IAM; the record was dropped.
     AlreadyGone,
     /// Kept, for the reason given (a warning for the user).
@@ -133,10 +139,15 @@ pub fn due(
 ) -> Vec<PruneItem> {
     due_records(pending, profiles, now)
         .map(|p| PruneItem {
+            step: if p.in_overlap() {
+                PruneStep::Deactivate
+            } else {
+                PruneStep::Delete
+            },
             profile: p.owner.profile.clone(),
             user_arn: p.owner.user_arn.clone(),
             key_id: p.key_id.clone(),
-            due: p.delete_after,
+            due: p.next_step_at(),
         })
         .collect()
 }
@@ -147,18 +158,21 @@ fn due_records<'a>(
     now: SystemTime,
 ) -> impl Iterator<Item = &'a PendingDeletion> {
     pending.iter().filter(move |p| {
-        p.delete_after <= now && profiles.iter().any(|s| s.members().any(|m| p.concerns(m)))
+        p.next_step_at() <= now && profiles.iter().any(|s| s.members().any(|m| p.concerns(m)))
     })
 }
 
-/// Deletes every due key of `pending` (see [`records`]) of the selected profiles that is
-/// safe to delete.
+/// Takes the due step of every pending key of `pending` (see [`records`]) of the
+/// selected profiles, when safe: deletes a key whose grace period is over, deactivates
+/// one whose overlap is over (unless it was used since the rotation and `force` is not
+/// given).
 pub async fn prune(
     aws: &Aws,
     state: &StateDir,
     profiles: &[ProfileSpec],
     pending: &[PendingDeletion],
     now: SystemTime,
+    force: bool,
 ) -> Vec<Pruned> {
     let mut results = Vec::new();
     for pending in due_records(pending, profiles, now) {
@@ -166,7 +180,7 @@ pub async fn prune(
             .iter()
             .find(|s| s.members().any(|m| pending.concerns(m)))
             .expect("filtered by profile");
-        let (outcome, warning) = match prune_one(aws, state, spec, pending).await {
+        let (outcome, warning) = match prune_one(aws, state, spec, pending, force).await {
             Ok(done) => done,
             Err(reason) => (PruneOutcome::Kept { reason }, None),
         };
@@ -185,6 +199,7 @@ async fn prune_one(
     state: &StateDir,
     spec: &ProfileSpec,
     pending: &PendingDeletion,
+    force: bool,
 ) -> Result<(PruneOutcome, Option<String>), String> {
     let kept = |reason: String| Ok((PruneOutcome::Kept { reason }, None));
     // Any copy of the key, not only the first: a place put back to the old key by hand
@@ -236,9 +251,21 @@ async fn prune_one(
             forget(state, &caller, spec, pending).await?,
         ));
     };
-    if meta.active {
+    let mut pending = pending.clone();
+    if pending.in_overlap() {
+        match end_overlap(&caller, state, spec, &pending, meta.active, force).await? {
+            Overlap::StaysActive(reason) => return kept(reason),
+            Overlap::Deactivated(updated, warning) if updated.delete_after > SystemTime::now() => {
+                let delete_after = updated.delete_after;
+                return Ok((PruneOutcome::Deactivated { delete_after }, warning));
+            }
+            // Grace 0: deleted at once, below.
+            Overlap::Deactivated(updated, _) => pending = updated,
+        }
+    } else if meta.active {
         return kept("it is Active again; rekey never deletes an active key".to_owned());
     }
+    let pending = &pending;
     let used = caller
         .last_used(&pending.key_id)
         .await
@@ -247,11 +274,7 @@ async fn prune_one(
         return kept(format!(
             "IAM saw it used on {} ({}), after rekey deactivated it on {}; find what still uses it",
             time::rfc3339(date),
-            [used.service, used.region]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(", "),
+            place(&used),
             time::rfc3339(pending.deactivated_at)
         ));
     }
@@ -263,6 +286,73 @@ async fn prune_one(
         PruneOutcome::Deleted,
         forget(state, &caller, spec, pending).await?,
     ))
+}
+
+/// How an overlap period ended.
+enum Overlap {
+    /// The key stays active, for the reason given.
+    StaysActive(String),
+    /// The key is inactive; its record now says when to delete it (and a warning if the
+    /// shared record could not be updated).
+    Deactivated(PendingDeletion, Option<String>),
+}
+
+/// Ends the overlap period of `pending`: the old key is deactivated, unless IAM saw it
+/// used after the rotation (a consumer has not picked up the new key) and `force` is not
+/// given. Its deletion is then due `grace` later (as recorded at the rotation).
+async fn end_overlap(
+    caller: &Caller,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    pending: &PendingDeletion,
+    active: bool,
+    force: bool,
+) -> Result<Overlap, String> {
+    let user = &pending.owner.user_name;
+    let rotated = pending.overlap_since.unwrap_or(pending.deactivated_at);
+    if active {
+        let used = caller
+            .last_used(&pending.key_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(date) = used.date.filter(|d| *d > rotated && !force) {
+            return Ok(Overlap::StaysActive(format!(
+                "its overlap is over, but IAM saw it used on {} ({}), after the rotation on {}: something has not picked up the new key yet, so it stays active. Run `rekey sync` where it is used, or `rekey prune --force` to deactivate it anyway",
+                time::rfc3339(date),
+                place(&used),
+                time::rfc3339(rotated)
+            )));
+        }
+        caller
+            .set_active(user, &pending.key_id, false)
+            .await
+            .map_err(|e| format!("cannot deactivate it: {e}"))?;
+    }
+    let grace = pending
+        .delete_after
+        .duration_since(pending.deactivated_at)
+        .unwrap_or_default();
+    let now = SystemTime::now();
+    let updated = PendingDeletion {
+        deactivated_at: now,
+        delete_after: now + grace,
+        overlap_since: None,
+        ..pending.clone()
+    };
+    state.record_pending(&updated).await.map_err(|e| {
+        format!("deactivated it, but could not record when to delete it ({e}); delete it by hand after checking it is unused")
+    })?;
+    let warning = shared_pending::publish(caller, &spec.policy, &updated).await;
+    Ok(Overlap::Deactivated(updated, warning))
+}
+
+/// `s3, eu-west-1`: where IAM saw a key used.
+fn place(used: &LastUsed) -> String {
+    [used.service.as_deref(), used.region.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Drops every record of a key that is gone: this machine's, then the shared tag (whose

@@ -103,7 +103,10 @@ pub async fn prepare(
                 "old key {old} was deleted; there is nothing to roll back to"
             )))
         }
-        Some(k) if k.active => return Err(refuse(format!("old key {old} is already active"))),
+        // In its overlap period the old key is active by design.
+        Some(k) if k.active && !pending.in_overlap() => {
+            return Err(refuse(format!("old key {old} is already active")))
+        }
         Some(_) => {}
     }
     Ok(Undo {

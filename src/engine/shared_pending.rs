@@ -28,16 +28,18 @@ use crate::time;
 /// The tag key prefix; the key id follows.
 pub const TAG_PREFIX: &str = "rekey:pending:";
 
-/// The tag recording `pending`: (key, value).
+/// The tag recording `pending`: (key, value). A key in its overlap period adds a third
+/// time, when the overlap began: `<deactivate at>/<delete after>/<overlap since>`.
 pub fn tag(pending: &PendingDeletion) -> (String, String) {
-    (
-        format!("{TAG_PREFIX}{}", pending.key_id),
-        format!(
-            "{}/{}",
-            time::rfc3339_exact(pending.deactivated_at),
-            time::rfc3339_exact(pending.delete_after)
-        ),
-    )
+    let mut value = format!(
+        "{}/{}",
+        time::rfc3339_exact(pending.deactivated_at),
+        time::rfc3339_exact(pending.delete_after)
+    );
+    if let Some(since) = pending.overlap_since {
+        value = format!("{value}/{}", time::rfc3339_exact(since));
+    }
+    (format!("{TAG_PREFIX}{}", pending.key_id), value)
 }
 
 /// The pending deletions among a user's tags, owned by `owner` (this machine's profile
@@ -46,12 +48,18 @@ pub fn from_tags(tags: &[(String, String)], owner: &Owner) -> Vec<PendingDeletio
     tags.iter()
         .filter_map(|(key, value)| {
             let key_id = key.strip_prefix(TAG_PREFIX)?;
-            let (deactivated, delete_after) = value.split_once('/')?;
+            let mut times = value.split('/');
+            let (deactivated, delete_after) = (times.next()?, times.next()?);
+            let overlap_since = match times.next() {
+                Some(since) => Some(parse_time(since)?),
+                None => None,
+            };
             Some(PendingDeletion {
                 owner: owner.clone(),
                 key_id: key_id.to_owned(),
                 deactivated_at: parse_time(deactivated)?,
                 delete_after: parse_time(delete_after)?,
+                overlap_since,
             })
         })
         .collect()
@@ -149,6 +157,7 @@ pub fn merge(local: Vec<PendingDeletion>, shared: Vec<PendingDeletion>) -> Vec<P
             Some(local) => {
                 local.deactivated_at = tagged.deactivated_at;
                 local.delete_after = tagged.delete_after;
+                local.overlap_since = tagged.overlap_since;
             }
             None => {
                 merged.insert(tagged.key_id.clone(), tagged);
@@ -192,6 +201,7 @@ mod tests {
             key_id: key_id.into(),
             deactivated_at: at,
             delete_after: at + Duration::from_secs(grace),
+            overlap_since: None,
         }
     }
 
@@ -208,8 +218,13 @@ mod tests {
         let broken = (format!("{TAG_PREFIX}AKIABROKEN"), "yesterday".to_owned());
         assert_eq!(
             from_tags(&[others, (key, value), broken], &owner()),
-            vec![original]
+            vec![original.clone()]
         );
+        // In an overlap period the value has a third time.
+        original.overlap_since = Some(original.deactivated_at - Duration::from_secs(86_400));
+        let (key, value) = tag(&original);
+        assert_eq!(value.split('/').count(), 3, "{value}");
+        assert_eq!(from_tags(&[(key, value)], &owner()), vec![original]);
     }
 
     #[test]

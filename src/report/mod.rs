@@ -44,6 +44,15 @@ pub struct ApplyReport {
     pub error: Option<String>,
 }
 
+/// What `rekey sync --output json` prints.
+#[derive(Serialize)]
+pub struct SyncRun {
+    /// Always 1.
+    pub schema: u32,
+    /// One per profile, in manifest order.
+    pub profiles: Vec<crate::engine::sync::SyncReport>,
+}
+
 /// A key a leak response (`apply --compromised`) replaced.
 #[derive(Debug, Serialize)]
 pub struct ReplacedKey {

@@ -6,10 +6,11 @@ use std::time::SystemTime;
 use console::style;
 
 use crate::engine::plan::{
-    CurrentKey, Decision, Plan, ProfilePlan, PruneItem, SinkReport, SinkState, Step,
+    CurrentKey, Decision, Plan, ProfilePlan, PruneItem, PruneStep, SinkReport, SinkState, Step,
 };
 use crate::engine::planner::describe_last_use;
 use crate::engine::prune::{PruneOutcome, Pruned};
+use crate::engine::sync::{SinkAction, SyncReport};
 use crate::report::{ApplyOutcome, ProfileResult, ProfileStatus, ReplacedKey};
 use crate::time;
 
@@ -108,6 +109,18 @@ fn describe_step(step: &Step) -> String {
         Step::DeactivateOldKey { key_id, via: None } => format!("deactivate {key_id}, signed with the new key"),
         Step::DeactivateOldKey { key_id, via: Some(via) } => format!("deactivate {key_id}, signed as profile {via}"),
         Step::DeleteOldKey { key_id } => format!("delete {key_id} at once (grace 0)"),
+        Step::KeepOldKeyActive {
+            key_id,
+            overlap_secs,
+            grace_secs,
+        } => {
+            let secs = |s: &u64| time::age(std::time::Duration::from_secs(*s));
+            format!(
+                "leave {key_id} active for the overlap ({}); prune deactivates it then and deletes it {} later",
+                secs(overlap_secs),
+                secs(grace_secs)
+            )
+        }
         Step::ScheduleDeletion { key_id, grace_secs } => {
             format!("delete {key_id} after a grace period of {}", time::age(std::time::Duration::from_secs(*grace_secs)))
         }
@@ -116,11 +129,15 @@ fn describe_step(step: &Step) -> String {
 
 /// The due pending deletions.
 pub fn due(items: &[PruneItem]) -> String {
-    let mut out = String::from("Old keys due for deletion:\n");
+    let mut out = String::from("Old keys due for deletion (or, after an overlap, deactivation):\n");
     for item in items {
+        let step = match item.step {
+            PruneStep::Delete => "delete",
+            PruneStep::Deactivate => "deactivate (overlap over)",
+        };
         let _ = writeln!(
             out,
-            "  {} of {} (profile {}, due {})",
+            "  {step} {} of {} (profile {}, due {})",
             item.key_id,
             item.user_arn,
             item.profile,
@@ -152,6 +169,41 @@ pub(crate) fn replaced(keys: &[ReplacedKey]) -> String {
     out
 }
 
+/// What `rekey sync` will do, or did.
+pub(crate) fn synced(reports: &[SyncReport]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        let _ = match (&report.current_key_id, report.created) {
+            (Some(id), Some(created)) => writeln!(
+                out,
+                "profile {}: current key {id} (created {})",
+                report.profile,
+                time::rfc3339(created)
+            ),
+            _ => writeln!(out, "profile {}:", report.profile),
+        };
+        for sink in &report.sinks {
+            let holds = sink.holds.as_deref().unwrap_or("no key");
+            let what = match sink.action {
+                SinkAction::InSync => "in sync".to_owned(),
+                SinkAction::Write => format!("holds {holds}: the current key will be written"),
+                SinkAction::Written => format!("held {holds}: wrote the current key"),
+                SinkAction::Unchanged => format!("holds {holds}: left as it is"),
+                SinkAction::Failed => format!(
+                    "{} {}",
+                    style("FAILED:").red().bold(),
+                    sink.reason.as_deref().unwrap_or_default()
+                ),
+            };
+            let _ = writeln!(out, "  sink  {}: {what}", sink.sink);
+        }
+        if let Some(error) = &report.error {
+            let _ = writeln!(out, "  {} {error}", style("ERROR:").red().bold());
+        }
+    }
+    out
+}
+
 /// What prune did.
 pub fn pruned(pruned: &[Pruned]) -> String {
     let mut out = String::new();
@@ -161,6 +213,13 @@ pub fn pruned(pruned: &[Pruned]) -> String {
                 out,
                 "pruned: deleted old key {} (profile {})",
                 p.key_id, p.profile
+            ),
+            PruneOutcome::Deactivated { delete_after } => writeln!(
+                out,
+                "pruned: deactivated old key {} (profile {}): its overlap is over; deleted after {}",
+                p.key_id,
+                p.profile,
+                time::rfc3339(*delete_after)
             ),
             PruneOutcome::AlreadyGone => {
                 writeln!(
@@ -208,13 +267,23 @@ pub(crate) fn status(
         }
         sink_lines(&mut out, &p.sinks);
         for pending in &status.pending {
-            let _ = writeln!(
-                out,
-                "  old   {} deactivated {}, to be deleted after {}",
-                pending.key_id,
-                time::rfc3339(pending.deactivated_at),
-                time::rfc3339(pending.delete_after)
-            );
+            let _ = match pending.overlap_since {
+                Some(since) => writeln!(
+                    out,
+                    "  old   {} active in its overlap since {}: deactivated after {}, deleted after {}",
+                    pending.key_id,
+                    time::rfc3339(since),
+                    time::rfc3339(pending.deactivated_at),
+                    time::rfc3339(pending.delete_after)
+                ),
+                None => writeln!(
+                    out,
+                    "  old   {} deactivated {}, to be deleted after {}",
+                    pending.key_id,
+                    time::rfc3339(pending.deactivated_at),
+                    time::rfc3339(pending.delete_after)
+                ),
+            };
         }
         for warning in &status.warnings {
             let _ = writeln!(out, "  warning: {warning}");

@@ -9,7 +9,9 @@ use super::Owner;
 use super::{corrupt, off_runtime, StateDir, StateError};
 use crate::time::serde_rfc3339;
 
-/// An old key rekey deactivated and will delete after `delete_after`.
+/// An old key rekey replaced: deactivated, to be deleted after `delete_after`; or, with
+/// an overlap period, still active until `deactivated_at`, then deactivated, then
+/// deleted `grace` later.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingDeletion {
     /// Whose key it was (the profile's current key is used to delete it).
@@ -17,12 +19,21 @@ pub struct PendingDeletion {
     pub owner: Owner,
     /// The deactivated key.
     pub key_id: String,
-    /// When rekey deactivated it.
+    /// When rekey deactivated it (in its overlap: when rekey will).
     #[serde(with = "serde_rfc3339")]
     pub deactivated_at: SystemTime,
     /// When it may be deleted.
     #[serde(with = "serde_rfc3339")]
     pub delete_after: SystemTime,
+    /// With an overlap period, while the key is still active: when the rotation that
+    /// replaced it ended (a use of the key after it means a consumer has not picked up
+    /// the new key). `None` once the key is deactivated.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::time::serde_rfc3339_option"
+    )]
+    pub overlap_since: Option<SystemTime>,
 }
 
 impl PendingDeletion {
@@ -34,6 +45,20 @@ impl PendingDeletion {
     /// The profiles of the rotation that retired this key, in order.
     pub fn members(&self) -> Vec<String> {
         self.owner.members()
+    }
+
+    /// Whether the key is still in its overlap period (active, by design).
+    pub fn in_overlap(&self) -> bool {
+        self.overlap_since.is_some()
+    }
+
+    /// When the next step is due: the deactivation in an overlap, else the deletion.
+    pub fn next_step_at(&self) -> SystemTime {
+        if self.in_overlap() {
+            self.deactivated_at
+        } else {
+            self.delete_after
+        }
     }
 }
 

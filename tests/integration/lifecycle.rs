@@ -72,7 +72,7 @@ fn status_detailed_exitcode_alerts_on_age_drift_and_overdue_deletions() {
     });
     home.rekey(&["status"])
         .success()
-        .stdout_has("`rekey prune` deletes it");
+        .stdout_has("`rekey prune` does it");
 }
 
 #[test]

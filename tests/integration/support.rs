@@ -304,6 +304,13 @@ impl Moto {
         block_on(admin().tag_user().user_name(user).tags(tag).send()).unwrap();
     }
 
+    /// An IAM call signed with `key` (ListAccessKeys of `user`), as a machine still
+    /// using it would make: IAM records it as the key's last use.
+    pub fn use_key(&self, key: &TestKey, user: &str) {
+        let iam = aws_sdk_iam::Client::new(&block_on(config(key)));
+        block_on(iam.list_access_keys().user_name(user).send()).unwrap();
+    }
+
     /// The ARN STS reports for a request signed with `key`.
     pub fn whoami(&self, key: &TestKey) -> String {
         let sts = aws_sdk_sts::Client::new(&block_on(config(key)));

@@ -245,6 +245,10 @@ impl Manifest {
                             .grace
                             .or(defaults.grace)
                             .map_or(default_policy.grace, |d| d.0),
+                        overlap: profile
+                            .overlap
+                            .or(defaults.overlap)
+                            .map_or(default_policy.overlap, |d| d.0),
                         max_age: profile.max_age.or(defaults.max_age).map(|d| d.0),
                         propagation: Propagation {
                             timeout: propagation(|p| p.timeout.map(|d| d.0))

@@ -32,6 +32,8 @@ pub struct RawManifest {
 pub struct RawPolicy {
     /// How long the old key stays deactivated before it is deleted.
     pub grace: Option<HumanDuration>,
+    /// How long the old key stays active after the rotation.
+    pub overlap: Option<HumanDuration>,
     /// Rotate only keys at least this old.
     pub max_age: Option<HumanDuration>,
     /// How the new key is proven to work before anything else changes.
@@ -70,6 +72,8 @@ pub struct RawPropagation {
 pub struct RawProfile {
     /// Overrides `defaults.grace`.
     pub grace: Option<HumanDuration>,
+    /// Overrides `defaults.overlap`.
+    pub overlap: Option<HumanDuration>,
     /// Overrides `defaults.max_age`.
     pub max_age: Option<HumanDuration>,
     /// Overrides fields of `defaults.propagation`.

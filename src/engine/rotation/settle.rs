@@ -30,8 +30,10 @@ use crate::time;
 
 /// Completes the rotation `journal` records (its phase already `deactivating_old_key`):
 /// deactivates the old key, signed with the new key, and deletes it now (grace 0) or
-/// records when to. `Err` if the old key could not be deactivated (nothing changed
-/// then); `Ok(Some(warning))` if it was, but its deletion could not be scheduled.
+/// records when to. With an overlap period the old key stays active instead, and its
+/// deactivation is recorded (prune does it when the overlap ends). `Err` if the old key
+/// could not be deactivated (nothing changed then); `Ok(Some(warning))` if it was, but
+/// its deletion could not be scheduled.
 pub(crate) async fn forward(
     aws: &Aws,
     state: &StateDir,
@@ -45,6 +47,18 @@ pub(crate) async fn forward(
         .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
     // Signed with the new key (proving it can use IAM), or as the `via` profile.
     let new = signing::signer(aws, &spec.policy, &new_key).await?;
+    if !spec.policy.overlap.is_zero() {
+        let owner = &record.owner;
+        return Ok(
+            match begin_overlap(state, &new, &spec.policy, owner, &record.old_key_id).await {
+                Ok(action) => {
+                    actions.push(action);
+                    None
+                }
+                Err(warning) => Some(warning),
+            },
+        );
+    }
     let patience = spec.policy.propagation.timeout;
     crash::point("deactivating");
     patiently(patience, || {
@@ -258,27 +272,69 @@ pub(crate) async fn retire_old_key(
         key_id: old_key_id.to_owned(),
         deactivated_at: now,
         delete_after: now + grace,
+        overlap_since: None,
     };
-    match state.record_pending(&pending).await {
-        Ok(()) => {
-            // Shared after the local record: a machine that sees the tag can delete the
-            // key, and this one must already know it is pending.
-            let shared = match shared_pending::publish(new, policy, &pending).await {
-                Some(warning) => format!(" (warning: {warning})"),
-                None if policy.pending_store == PendingStore::Iam => {
-                    " (shared in IAM with every machine)".to_owned()
-                }
-                None => String::new(),
-            };
-            Ok(format!(
-                "{note}old key {old_key_id} will be deleted after {}{shared}",
-                time::rfc3339(pending.delete_after)
-            ))
-        }
+    match record(state, new, policy, &pending).await {
+        Ok(shared) => Ok(format!(
+            "{note}old key {old_key_id} will be deleted after {}{shared}",
+            time::rfc3339(pending.delete_after)
+        )),
         Err(e) => Err(format!(
             "old key {old_key_id} is inactive but its deletion could not be scheduled ({e}); delete it by hand after checking it is unused"
         )),
     }
+}
+
+/// With an overlap period: the old key stays active so that every machine can pick up
+/// the new key; its deactivation (when the overlap ends) and deletion (`grace` after
+/// that) are recorded for prune. Returns the action taken, or a warning.
+async fn begin_overlap(
+    state: &StateDir,
+    new: &Caller,
+    policy: &Policy,
+    owner: &Owner,
+    old_key_id: &str,
+) -> Result<String, String> {
+    let now = SystemTime::now();
+    let deactivate_at = now + policy.overlap;
+    let pending = PendingDeletion {
+        owner: owner.clone(),
+        key_id: old_key_id.to_owned(),
+        deactivated_at: deactivate_at,
+        delete_after: deactivate_at + policy.grace,
+        overlap_since: Some(now),
+    };
+    match record(state, new, policy, &pending).await {
+        Ok(shared) => Ok(format!(
+            "old key {old_key_id} stays active until {} (overlap), then prune deactivates it; deleted after {}{shared}",
+            time::rfc3339(deactivate_at),
+            time::rfc3339(pending.delete_after)
+        )),
+        Err(e) => Err(format!(
+            "old key {old_key_id} stays active, but its deactivation could not be scheduled ({e}); deactivate it by hand once every machine uses the new key"
+        )),
+    }
+}
+
+/// Records `pending` here, then in IAM when the policy shares it (after: a machine that
+/// sees the tag may act on the key, and this one must already know of it). Returns how
+/// it was shared, for the action's text.
+async fn record(
+    state: &StateDir,
+    signer: &Caller,
+    policy: &Policy,
+    pending: &PendingDeletion,
+) -> Result<String, StateError> {
+    state.record_pending(pending).await?;
+    Ok(
+        match shared_pending::publish(signer, policy, pending).await {
+            Some(warning) => format!(" (warning: {warning})"),
+            None if policy.pending_store == PendingStore::Iam => {
+                " (shared in IAM with every machine)".to_owned()
+            }
+            None => String::new(),
+        },
+    )
 }
 
 /// Removes the journal of a completed rotation. While the old key awaits deletion, the

@@ -1,0 +1,70 @@
+//! `rekey sync`: copy each profile's current key to the sinks that hold another one
+//! (see [`crate::engine::sync`]).
+
+use anyhow::{bail, Result};
+use futures_util::stream::{self, StreamExt};
+
+use super::{confirm, load_profiles, Context, Outcome, Overrides, Selection};
+use crate::engine::plan::Plan;
+use crate::engine::sync::{self, SinkAction, SyncReport};
+use crate::report::{print_json, text, Output, SyncRun};
+
+/// What `rekey sync` is asked.
+pub struct Options {
+    /// Which profiles.
+    pub selection: Selection,
+    /// Do not ask.
+    pub yes: bool,
+    /// Text or JSON.
+    pub output: Output,
+}
+
+/// Runs `rekey sync`.
+pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    let state = ctx.state()?;
+    let profiles = load_profiles(&ctx.paths, &args.selection, Overrides::default())?;
+    let aws = ctx.aws().await;
+    let found: Vec<_> = stream::iter(&profiles.specs)
+        .map(|spec| sync::inspect(&aws, spec))
+        .buffered(ctx.jobs)
+        .collect()
+        .await;
+    let planned: Vec<&SyncReport> = found
+        .iter()
+        .map(|f| match f {
+            Ok(found) => &found.report,
+            Err((report, _)) => report,
+        })
+        .collect();
+    if !args.yes && planned.iter().any(|r| r.has_writes()) {
+        let summary: Vec<SyncReport> = planned.into_iter().cloned().collect();
+        confirm(&text::synced(&summary), "Write the current key there?")?;
+    }
+    let mut reports = Vec::new();
+    for (spec, found) in profiles.specs.iter().zip(found) {
+        reports.push(match found {
+            Ok(found) => sync::carry_out(state, spec, found).await,
+            Err((report, _)) => report,
+        });
+    }
+    match args.output {
+        Output::Text => print!("{}", text::synced(&reports)),
+        Output::Json => print_json(&SyncRun {
+            schema: Plan::SCHEMA_VERSION,
+            profiles: reports.clone(),
+        })?,
+    }
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.error.is_some() || r.sinks.iter().any(|s| s.action == SinkAction::Failed))
+        .map(|r| r.profile.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} profile(s) could not be synced: {}",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,292 @@
+//! `rekey sync`: copy a profile's current key to every sink holding another one, for a
+//! machine whose copies fell behind a rotation made elsewhere. No key is created,
+//! deactivated or deleted.
+//!
+//! The current key is decided by AWS, never guessed from the files: of the keys the
+//! sinks hold, the ones STS accepts for the same user and IAM lists Active, the newest
+//! wins. The IAM read is signed by one of the working keys (or the `via` profile, or an
+//! MFA session, as for a rotation); during an overlap period the old key still works,
+//! which is what lets a machine that holds only the old key in its own files read the
+//! new one from a shared sink (a secret store, a synced file).
+//!
+//! Writes are the sinks' own: atomic and byte-preserving, under the same place locks as
+//! a rotation, and the user's lock (a rotation of the same user in this machine's state
+//! dir waits, or makes sync wait). Sync keeps no backup: it only ever writes a key AWS
+//! has just shown to be the user's current one, and each write leaves its place with
+//! either its old or its new content.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use rekey_sinks::{AccessKey, Sink};
+use serde::Serialize;
+
+use crate::aws::{Aws, AwsErrorKind};
+use crate::config::profile::ProfileSpec;
+use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::signing;
+use crate::state::lock::{self, LockName};
+use crate::state::StateDir;
+
+/// What sync found for one profile, and will do.
+pub struct Found {
+    /// The profile's current key (its secret is needed to write it).
+    pub current: AccessKey,
+    /// What [`Found::report`] shows.
+    pub report: SyncReport,
+    /// Whom the key belongs to: (account, user name, user ARN), for the user's lock.
+    user: (String, String, String),
+}
+
+/// One profile's sync, as `sync` shows it (no secrets).
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    /// The profile.
+    pub profile: String,
+    /// The user's current key id (absent if it could not be decided).
+    pub current_key_id: Option<String>,
+    /// When IAM says the current key was created.
+    #[serde(with = "crate::time::serde_rfc3339_option")]
+    pub created: Option<SystemTime>,
+    /// Each sink and what sync does with it.
+    pub sinks: Vec<SinkSync>,
+    /// Why the profile cannot be synced, if it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SyncReport {
+    /// Whether any sink is to be written.
+    pub fn has_writes(&self) -> bool {
+        self.sinks.iter().any(|s| s.action == SinkAction::Write)
+    }
+}
+
+/// A sink in a sync.
+#[derive(Debug, Clone, Serialize)]
+pub struct SinkSync {
+    /// The sink, described.
+    pub sink: String,
+    /// The key id it holds now (absent: none, or unreadable).
+    pub holds: Option<String>,
+    /// What sync does with it.
+    pub action: SinkAction,
+    /// Why it could not be read or written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What sync does with one sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkAction {
+    /// It already holds the current key.
+    InSync,
+    /// It holds another key, or none: the current key is written there.
+    Write,
+    /// Written.
+    Written,
+    /// It could not be read, or written (see `reason`).
+    Failed,
+    /// Left as it is: the profile's current key could not be decided.
+    Unchanged,
+}
+
+/// A key the sinks hold, with when IAM says it was created.
+struct Candidate {
+    id: String,
+    created: SystemTime,
+}
+
+/// Reads every sink of `spec` and asks AWS which of their keys is current.
+pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport, Cause)> {
+    let mut report = SyncReport {
+        profile: spec.name.clone(),
+        current_key_id: None,
+        created: None,
+        sinks: Vec::new(),
+        error: None,
+    };
+    let mut held: Vec<AccessKey> = Vec::new();
+    for sink in &spec.sinks {
+        let (holds, reason) = match sink.read().await {
+            Ok(Some(key)) => {
+                let id = key.id().to_owned();
+                if !held.iter().any(|k| k.id() == id) {
+                    held.push(key);
+                }
+                (Some(id), None)
+            }
+            Ok(None) => (None, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        report.sinks.push(SinkSync {
+            sink: sink.describe(),
+            holds,
+            action: if reason.is_some() {
+                SinkAction::Failed
+            } else {
+                SinkAction::Write
+            },
+            reason,
+        });
+    }
+    match decide(aws, spec, &held).await {
+        Ok((current, candidate, user)) => {
+            for sink in &mut report.sinks {
+                if sink.holds.as_deref() == Some(current.id()) {
+                    sink.action = SinkAction::InSync;
+                }
+            }
+            report.current_key_id = Some(candidate.id);
+            report.created = Some(candidate.created);
+            Ok(Found {
+                current,
+                report,
+                user,
+            })
+        }
+        Err(cause) => {
+            report.error = Some(cause.message.clone());
+            for sink in &mut report.sinks {
+                if sink.action == SinkAction::Write {
+                    sink.action = SinkAction::Unchanged;
+                }
+            }
+            Err((report, cause))
+        }
+    }
+}
+
+/// Of `held`, the key STS accepts for the profile's user and IAM lists Active, newest
+/// first; with the user as (account, name, ARN).
+async fn decide(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    held: &[AccessKey],
+) -> Result<(AccessKey, Candidate, (String, String, String)), Cause> {
+    let invalid = |message: String| Cause::new(ErrorKind::InvalidKey, message);
+    let mut working = Vec::new();
+    let mut refused = Vec::new();
+    for key in held {
+        match aws.caller(key).identity().await {
+            Ok(identity) => working.push((key, identity)),
+            Err(e) if e.kind == AwsErrorKind::InvalidCredentials => refused.push(key.id()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let Some((signing_key, identity)) = working.first() else {
+        return Err(invalid(if held.is_empty() {
+            "no sink holds a key".to_owned()
+        } else {
+            format!(
+                "AWS refuses every key the sinks hold ({}): sync needs one working copy to learn the current key; put it in one sink",
+                refused.join(", ")
+            )
+        }));
+    };
+    if let Some((_, other)) = working.iter().find(|(_, i)| i.arn != identity.arn) {
+        return Err(Cause::new(
+            ErrorKind::SettingsConflict,
+            format!(
+                "the sinks hold keys of different users ({} and {}); sync copies one user's key only",
+                identity.arn, other.arn
+            ),
+        ));
+    }
+    let user_name = identity
+        .user_name
+        .clone()
+        .ok_or_else(|| invalid(format!("{} is not an IAM user", identity.arn)))?;
+    if let Some(expected) = spec.policy.user.as_deref().filter(|u| *u != user_name) {
+        return Err(invalid(format!(
+            "the sinks hold keys of {}, not of user `{expected}`",
+            identity.arn
+        )));
+    }
+    let caller = signing::signer(aws, &spec.policy, signing_key).await?;
+    let keys = caller.list_keys(&user_name).await?;
+    let newest = working
+        .iter()
+        .filter_map(|(key, _)| {
+            let meta = keys.iter().find(|m| m.id == key.id() && m.active)?;
+            Some((*key, meta.created))
+        })
+        .max_by_key(|(_, created)| *created);
+    let Some((current, created)) = newest else {
+        return Err(invalid(format!(
+            "no key the sinks hold is Active in IAM for {user_name}"
+        )));
+    };
+    let user = (identity.account.clone(), user_name, identity.arn.clone());
+    let candidate = Candidate {
+        id: current.id().to_owned(),
+        created,
+    };
+    Ok((current.clone(), candidate, user))
+}
+
+/// Writes the current key to every sink of `spec` that holds another key, under the
+/// user's lock and the places' locks, reading each place again under them. Returns the
+/// report with each write's outcome.
+pub async fn carry_out(state: &StateDir, spec: &ProfileSpec, found: Found) -> SyncReport {
+    let Found {
+        current,
+        mut report,
+        user,
+    } = found;
+    let to_write: Vec<(usize, &Arc<dyn Sink>)> = spec
+        .sinks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| report.sinks[*i].action == SinkAction::Write)
+        .collect();
+    if to_write.is_empty() {
+        return report;
+    }
+    let (account, user_name, user_arn) = &user;
+    let mut locks = vec![LockName::user(account, user_name, user_arn)];
+    locks.extend(
+        to_write
+            .iter()
+            .filter_map(|(_, s)| s.lock_key())
+            .map(|k| LockName::place(&k)),
+    );
+    let held = match lock::acquire(state, locks, state.lock_timeout()).await {
+        Ok(held) => held,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    // A rotation of this user interrupted in this state dir is resolved first.
+    match state.interrupted(account, user_name) {
+        Ok(None) => {}
+        Ok(Some(interrupted)) => {
+            report.error = Some(format!("{interrupted}; sync changed nothing"));
+            return report;
+        }
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    }
+    for (index, sink) in to_write {
+        let entry = &mut report.sinks[index];
+        let written = match sink.read_id().await {
+            // Written meanwhile (by a rotation that finished before the lock).
+            Ok(Some(id)) if id == current.id() => Ok(()),
+            Ok(_) => sink.write(&current).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => entry.action = SinkAction::Written,
+            Err(e) => {
+                entry.action = SinkAction::Failed;
+                entry.reason = Some(e.to_string());
+            }
+        }
+    }
+    drop(held);
+    report
+}

@@ -1,0 +1,118 @@
+//! An overlap period (`overlap:`): the old key stays active after the rotation so every
+//! machine can pick up the new key; prune deactivates it when the overlap ends, unless
+//! something used it since, and deletes it a grace period later.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+fn with_overlap(home: &Home, user: &str, overlap: &str, grace: &str) {
+    home.manifest(
+        &Manifest::new()
+            .defaults(&format!("overlap: {overlap}"))
+            .defaults(&format!("grace: {grace}"))
+            .profile(Profile::new(user)),
+    );
+}
+
+/// Polls `rekey prune --yes --output json` until it reports an outcome for `key_id`.
+fn prune_outcome(home: &Home, key_id: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["prune", "--yes", "--output", "json"];
+    args.extend(extra);
+    let mut found = serde_json::Value::Null;
+    eventually(Duration::from_secs(15), "prune acts on the old key", || {
+        let json = home.rekey(&args).success().json();
+        let entry = json["pruned"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["key_id"] == key_id).cloned());
+        found = entry.unwrap_or_default();
+        !found.is_null()
+    });
+    found
+}
+
+#[test]
+fn the_old_key_stays_active_through_the_overlap_then_is_deactivated_then_deleted() {
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("overlap");
+    with_overlap(&home, &user, "2s", "1h");
+    home.rekey(&["plan"])
+        .success()
+        .stdout_has("active for the overlap (2s)");
+    home.rekey(&["apply", "--yes"])
+        .success()
+        .stdout_has(&format!("old key {} stays active until", old.id));
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&old.id, true), (&new.id, true)]),
+        "both keys work during the overlap"
+    );
+    home.rekey(&["status"])
+        .success()
+        .stdout_has(&format!("old   {} active in its overlap since", old.id));
+    let plan = home.rekey(&["plan", "--output", "json"]).success().json();
+    let reason = plan["profiles"][0]["decision"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("(overlap)"),
+        "no second rotation meanwhile: {plan}"
+    );
+
+    let outcome = prune_outcome(&home, &old.id, &[]);
+    assert_eq!(outcome["outcome"], "deactivated", "{outcome}");
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&old.id, false), (&new.id, true)])
+    );
+    // Deleted a grace period after the deactivation, not after the rotation.
+    home.rekey(&["prune", "--yes"])
+        .success()
+        .stdout_has("No old keys are due");
+}
+
+#[test]
+fn a_use_after_the_rotation_keeps_the_old_key_active_unless_forced() {
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("overlapused");
+    with_overlap(&home, &user, "1s", "0");
+    home.rekey(&["apply", "--yes"]).success();
+    // A machine that has not picked up the new key yet.
+    moto().use_key(&old, &user);
+    let outcome = prune_outcome(&home, &old.id, &[]);
+    assert_eq!(outcome["outcome"], "kept", "{outcome}");
+    let reason = outcome["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("after the rotation") && reason.contains("(iam, us-east-1)"),
+        "names the use: {reason}"
+    );
+    assert!(moto().keys(&user).contains(&(old.id.clone(), true)));
+
+    // --force deactivates it; grace 0 deletes it in the same run.
+    let new = key_in(&home.credentials(), &user).unwrap();
+    let outcome = prune_outcome(&home, &old.id, &["--force"]);
+    assert_eq!(outcome["outcome"], "deleted", "{outcome}");
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+}
+
+#[test]
+fn a_rotation_in_its_overlap_can_be_rolled_back() {
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("overlaprollback");
+    with_overlap(&home, &user, "1d", "1d");
+    home.rekey(&["apply", "--yes"]).success();
+    home.rekey(&["rollback", &user, "--yes"]).success();
+    assert_eq!(key_in(&home.credentials(), &user).unwrap(), old);
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}
+
+#[test]
+fn compromised_ignores_the_overlap() {
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("overlapleak");
+    with_overlap(&home, &user, "1d", "1d");
+    home.rekey(&["apply", "--yes", "--compromised"]).success();
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+}
