@@ -63,6 +63,15 @@ pub enum SinkError {
         /// What went wrong (never the stored value).
         message: String,
     },
+    /// An AWS secret store (Secrets Manager, SSM Parameter Store) failed or holds
+    /// something unexpected.
+    #[error("{place}: {message}")]
+    Store {
+        /// The secret or parameter, described.
+        place: String,
+        /// What went wrong (AWS's error code and message; never the stored value).
+        message: String,
+    },
     /// A plugin failed, timed out or answered outside the protocol.
     #[error("plugin `{command}`: {message}")]
     Plugin {

@@ -13,8 +13,9 @@
 //!   capped output, every known secret redacted.
 //! - [`registry`] lists every sink type the manifest knows; each sink's folder owns its
 //!   configuration and how it is built.
-//! - One module per built-in sink: [`credentials_file`], [`dotenv`], [`file`], [`keyring`],
-//!   [`exec`]; [`text_file`] holds what the file-based ones share.
+//! - One module per built-in sink: [`credentials_file`], [`config_file`], [`dotenv`],
+//!   [`file`], [`keyring`], [`exec`], [`secretsmanager`], [`ssm`]; [`text_file`] holds
+//!   what the file-based ones share, [`secret_store`] what the AWS secret stores share.
 
 #![deny(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod atomic;
 pub mod blocking;
 pub mod child;
 pub mod config_file;
+pub mod credential_process;
 pub mod credentials_file;
 pub mod dotenv;
 pub mod duration;
@@ -33,7 +35,10 @@ pub mod keyring;
 pub mod registry;
 #[cfg(test)]
 mod round_trip;
+pub mod secret_store;
+pub mod secretsmanager;
 mod sink;
+pub mod ssm;
 pub mod text_file;
 
 pub use error::SinkError;

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::{config_file, credentials_file, dotenv, exec, file, keyring, Sink};
+use crate::{
+    config_file, credentials_file, dotenv, exec, file, keyring, secretsmanager, ssm, Sink,
+};
 
 /// What building a sink needs from around it: the profile and how paths resolve.
 pub struct BuildContext<'a> {
@@ -23,6 +25,9 @@ pub struct BuildContext<'a> {
     /// Resolves a path as the manifest writes it: `~` is the home, and a relative path
     /// is relative to the manifest's folder.
     pub expand: &'a dyn Fn(&str) -> PathBuf,
+    /// The run's shared AWS configuration (HTTP client, region, retries; no
+    /// credentials), for the secret-store sinks.
+    pub sdk: &'a aws_types::SdkConfig,
 }
 
 /// A sink's manifest configuration. Deserializing it checks everything that can be
@@ -49,6 +54,10 @@ pub enum Config {
     Keyring(keyring::Config),
     /// `type: exec` (a plugin program).
     Exec(exec::Config),
+    /// `type: secretsmanager` (an AWS Secrets Manager secret).
+    Secretsmanager(secretsmanager::Config),
+    /// `type: ssm` (an SSM Parameter Store SecureString).
+    Ssm(ssm::Config),
 }
 
 impl Config {
@@ -61,6 +70,8 @@ impl Config {
             Config::File(config) => config,
             Config::Keyring(config) => config,
             Config::Exec(config) => config,
+            Config::Secretsmanager(config) => config,
+            Config::Ssm(config) => config,
         }
     }
 

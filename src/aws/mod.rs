@@ -96,6 +96,12 @@ impl Aws {
         }
     }
 
+    /// The shared configuration (HTTP client, region, retries; no credentials), for
+    /// the clients of other services (the secret-store sinks).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.base
+    }
+
     /// The MFA code given on the command line (`--mfa-code`).
     pub fn with_mfa_code(self, code: Option<String>) -> Self {
         *self.mfa_code.lock().unwrap_or_else(|e| e.into_inner()) = code;

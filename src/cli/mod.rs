@@ -66,7 +66,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Finish or undo rotations that were interrupted (apply does this first, too).
     Recover(RecoverArgs),
-    /// Print a keyring-held key as `credential_process` JSON (for ~/.aws/config).
+    /// Print a key held in the keyring or in Secrets Manager as `credential_process`
+    /// JSON (for ~/.aws/config).
     CredentialProcess(CredentialProcessArgs),
 }
 
@@ -228,7 +229,11 @@ pub struct RecoverArgs {
 #[derive(Debug, Args)]
 pub struct CredentialProcessArgs {
     /// The profile whose (first) keyring sink to read.
-    #[arg(long, required_unless_present = "account", conflicts_with = "account")]
+    #[arg(
+        long,
+        required_unless_present_any = ["account", "secret_id"],
+        conflicts_with_all = ["account", "secret_id"]
+    )]
     pub profile: Option<String>,
     /// The manifest naming the profile (default ./rekey.yaml).
     #[arg(long, value_name = "FILE", requires = "profile")]
@@ -237,8 +242,18 @@ pub struct CredentialProcessArgs {
     #[arg(long, requires = "account")]
     pub service: Option<String>,
     /// The keyring account.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "secret_id")]
     pub account: Option<String>,
+    /// A Secrets Manager secret (name or ARN) written by a `secretsmanager` sink.
+    #[arg(long, requires = "via")]
+    pub secret_id: Option<String>,
+    /// The secret's region (default: the AWS SDK's).
+    #[arg(long, requires = "secret_id")]
+    pub region: Option<String>,
+    /// The AWS profile that reads the secret (never the profile whose
+    /// credential_process this is: that would call itself).
+    #[arg(long, requires = "secret_id")]
+    pub via: Option<String>,
 }
 
 impl From<Selection> for commands::Selection {
@@ -343,8 +358,15 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 manifest: args.manifest,
                 service: args.service,
                 account: args.account,
+                secret: args
+                    .secret_id
+                    .map(|secret_id| commands::credential_process::Secret {
+                        secret_id,
+                        region: args.region,
+                        via: args.via.unwrap_or_default(),
+                    }),
             };
-            commands::credential_process::run(options).await
+            commands::credential_process::run(&ctx, options).await
         }
     }
 }

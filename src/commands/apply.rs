@@ -75,9 +75,9 @@ async fn apply(
         grace: args.grace,
         compromised: args.compromised,
     };
-    let profiles = load_profiles(&ctx.paths, &args.selection, overrides)?;
-    warn_about_environment_keys();
     let aws = ctx.aws().await;
+    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, overrides)?;
+    warn_about_environment_keys();
     // First put right what an interrupted run left half-done.
     let mut stuck = None;
     let interrupted = recovery::pending_for(state, &profiles.specs)?;

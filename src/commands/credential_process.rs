@@ -1,11 +1,12 @@
-//! `rekey credential-process`: print a keyring-held key as `credential_process` JSON,
-//! and nothing else, on stdout.
+//! `rekey credential-process`: print a key held in the keyring or in a Secrets Manager
+//! secret as `credential_process` JSON, and nothing else, on stdout.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
-use super::Outcome;
+use super::{Context, Outcome};
+use rekey_sinks::registry::{BuildContext, SinkConfig};
 use rekey_sinks::Sink;
 
 use crate::config::manifest;
@@ -20,10 +21,25 @@ pub struct Options {
     pub service: Option<String>,
     /// The keyring account.
     pub account: Option<String>,
+    /// A Secrets Manager secret instead.
+    pub secret: Option<Secret>,
+}
+
+/// A Secrets Manager secret written by a `secretsmanager` sink.
+pub struct Secret {
+    /// Its name or ARN.
+    pub secret_id: String,
+    /// Its region (default: the SDK's).
+    pub region: Option<String>,
+    /// The AWS profile that reads it.
+    pub via: String,
 }
 
 /// Runs `rekey credential-process`.
-pub async fn run(args: Options) -> Result<Outcome> {
+pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    if let Some(secret) = args.secret {
+        return print_secret(ctx, secret).await;
+    }
     let entry = match (&args.account, &args.profile) {
         (Some(account), _) => {
             let service = args
@@ -73,5 +89,34 @@ pub async fn run(args: Options) -> Result<Outcome> {
     })
     .await?;
     println!("{}", json.as_str());
+    Ok(Outcome::Success)
+}
+
+/// Reads the secret as `secret.via` and prints its key.
+async fn print_secret(ctx: &Context, secret: Secret) -> Result<Outcome> {
+    let aws = ctx.aws().await;
+    let expand = |path: &str| PathBuf::from(path);
+    let build = BuildContext {
+        profile: &secret.via,
+        credentials_file: &ctx.paths.credentials_file,
+        config_file: &ctx.paths.config_file,
+        expand: &expand,
+        sdk: aws.sdk_config(),
+    };
+    let config = rekey_sinks::secretsmanager::Config {
+        secret_id: secret.secret_id,
+        region: secret.region,
+        kms_key_id: None,
+        create: false,
+        via: Some(secret.via.clone()),
+    };
+    let sink = config.build(&build);
+    let key = sink.read().await?.with_context(|| {
+        format!(
+            "{} does not exist; run `rekey apply` first",
+            sink.describe()
+        )
+    })?;
+    println!("{}", rekey_sinks::credential_process::encode(&key).as_str());
     Ok(Outcome::Success)
 }

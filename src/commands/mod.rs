@@ -154,6 +154,7 @@ pub(crate) struct Overrides {
 /// `--manifest FILE`, else `./rekey.yaml`, else default mode; then `--profile` filters.
 pub(crate) fn load_profiles(
     paths: &Paths,
+    aws: &Aws,
     selection: &Selection,
     overrides: Overrides,
 ) -> Result<Profiles> {
@@ -165,7 +166,7 @@ pub(crate) fn load_profiles(
         Some(path) => {
             let absolute = std::path::absolute(&path).unwrap_or(path);
             let manifest = manifest::load(&absolute)?;
-            let mut specs = manifest.resolve(paths);
+            let mut specs = manifest.resolve(paths, aws.sdk_config());
             // A profile the manifest gives no device takes the config file's, as the AWS
             // CLI would: its own, or with `via`, the signing profile's.
             for spec in &mut specs {
@@ -284,9 +285,9 @@ async fn look(
         grace: None,
         compromised: options.compromised,
     };
-    let profiles = load_profiles(&ctx.paths, selection, overrides)?;
-    warn_about_environment_keys();
     let aws = ctx.aws().await;
+    let profiles = load_profiles(&ctx.paths, &aws, selection, overrides)?;
+    warn_about_environment_keys();
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let planning = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;
     Ok((grouped, planning))

@@ -25,8 +25,8 @@ pub struct Options {
 /// Runs `rekey prune`.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
-    let profiles = load_profiles(&ctx.paths, &args.selection, Overrides::default())?;
     let aws = ctx.aws().await;
+    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Overrides::default())?;
     // With `state: iam`, another machine's pending deletions are pruned here too.
     let (shared, warnings) = prune::shared(&aws, &profiles.specs).await;
     for warning in &warnings {

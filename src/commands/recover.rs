@@ -19,8 +19,8 @@ pub struct Options {
 /// Runs `rekey recover`.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
-    let profiles = load_profiles(&ctx.paths, &args.selection, Overrides::default())?;
     let aws = ctx.aws().await;
+    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Overrides::default())?;
     let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
     match args.output {
         Output::Text if results.is_empty() => println!("No interrupted rotation to resolve."),

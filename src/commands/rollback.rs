@@ -26,9 +26,9 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         manifest: args.manifest.clone(),
         profiles: vec![args.profile.clone()],
     };
-    let profiles = load_profiles(&ctx.paths, &selection, Overrides::default())?;
-    let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
     let aws = ctx.aws().await;
+    let profiles = load_profiles(&ctx.paths, &aws, &selection, Overrides::default())?;
+    let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
     let undo = crate::engine::rollback::prepare(&aws, state, &args.profile, &configured).await?;
     let spec = &undo.spec;
     if !args.yes {

@@ -22,8 +22,8 @@ pub struct Options {
 /// Runs `rekey sync`.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
-    let profiles = load_profiles(&ctx.paths, &args.selection, Overrides::default())?;
     let aws = ctx.aws().await;
+    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Overrides::default())?;
     let found: Vec<_> = stream::iter(&profiles.specs)
         .map(|spec| sync::inspect(&aws, spec))
         .buffered(ctx.jobs)

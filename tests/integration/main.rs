@@ -23,6 +23,7 @@ mod prune;
 mod real_aws;
 mod rollback;
 mod safety;
+mod secret_stores;
 mod secrets;
 mod shared_keys;
 mod sinks;

@@ -126,7 +126,14 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
     let Some(request) = read_request(&mut client) else {
         return;
     };
-    let action = field(&request.body, "Action").unwrap_or_default();
+    // Query protocol (IAM, STS): `Action=` in the body; JSON protocol (Secrets Manager,
+    // SSM): `X-Amz-Target: secretsmanager.PutSecretValue`.
+    let target = header(&request.head, "x-amz-target");
+    let json = target.is_some();
+    let action = match &target {
+        Some(target) => target.rsplit('.').next().unwrap_or_default().to_owned(),
+        None => field(&request.body, "Action").unwrap_or_default(),
+    };
     // `Credential=AKID/20261201/us-east-1/iam/aws4_request`: the key and the service.
     let scope: Vec<&str> = request
         .head
@@ -235,6 +242,21 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
     std::thread::sleep(latency); // the injected latency itself
     match todo {
         Do::Reset => {}
+        Do::Answer(status, code, message) if json => {
+            // AWS's JSON-protocol error: the code in `__type`.
+            let code = match code {
+                "AccessDenied" => "AccessDeniedException",
+                "InvalidClientTokenId" => "UnrecognizedClientException",
+                "Throttling" => "ThrottlingException",
+                other => other,
+            };
+            let body = format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}");
+            let _ = write!(
+                client,
+                "HTTP/1.1 {status} Fault\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
         Do::Answer(status, code, message) => {
             let body = format!(
                 "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
@@ -284,6 +306,14 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
 struct Request {
     head: String,
     body: String,
+}
+
+/// The value of header `name` (lower case) in a request head.
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim().eq_ignore_ascii_case(name)).then(|| value.trim().to_owned())
+    })
 }
 
 fn read_request(client: &mut TcpStream) -> Option<Request> {

@@ -201,7 +201,7 @@ fn without_position(message: &str, line: u64, column: u64) -> String {
 
 impl Manifest {
     /// The fully specified profiles, in manifest order. Pure: no I/O.
-    pub fn resolve(&self, paths: &Paths) -> Vec<ProfileSpec> {
+    pub fn resolve(&self, paths: &Paths, sdk: &aws_config::SdkConfig) -> Vec<ProfileSpec> {
         let base = self.path.parent().unwrap_or(Path::new("."));
         let defaults = &self.raw.defaults;
         self.raw
@@ -214,6 +214,7 @@ impl Manifest {
                     credentials_file: &paths.credentials_file,
                     config_file: &paths.config_file,
                     expand: &expand,
+                    sdk,
                 };
                 let sinks = match &profile.sinks {
                     None => vec![default_sink(paths, name)],

@@ -63,7 +63,7 @@ profiles:
   prod: {}
 ";
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
-    let specs = manifest.resolve(&paths());
+    let specs = manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build());
     assert_eq!(
         specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         ["dev", "prod"]
@@ -106,7 +106,7 @@ fn built_in_defaults_apply_when_nothing_is_set() {
         "version: 1\nprofiles:\n  dev: {}\n",
     )
     .unwrap();
-    let spec = &manifest.resolve(&paths())[0];
+    let spec = &manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build())[0];
     assert_eq!(spec.policy, Policy::default());
 }
 
@@ -200,7 +200,12 @@ fn malformed_yaml_is_an_error_with_a_position() {
 fn the_annotated_example_manifest_parses() {
     let text = include_str!("../../../examples/rekey.yaml");
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
-    assert_eq!(manifest.resolve(&paths()).len(), 2);
+    assert_eq!(
+        manifest
+            .resolve(&paths(), &aws_config::SdkConfig::builder().build())
+            .len(),
+        2
+    );
 }
 
 proptest::proptest! {

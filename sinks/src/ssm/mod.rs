@@ -1,0 +1,87 @@
+//! The `ssm` sink: an SSM Parameter Store `SecureString` holding the key as
+//! `credential_process` JSON. A write is `PutParameter` with `Overwrite`; undoing it
+//! writes the previous value back, or deletes a parameter rekey created. Credentials:
+//! see [`crate::secret_store`].
+
+mod config;
+
+use async_trait::async_trait;
+use aws_sdk_ssm::types::ParameterType;
+use aws_sdk_ssm::Client;
+use aws_types::SdkConfig;
+use zeroize::Zeroizing;
+
+pub use config::Config;
+
+use crate::secret_store::{Store, StoreError};
+
+/// One parameter, as a [`Store`].
+pub struct Parameter {
+    name: String,
+    region: Option<String>,
+    kms_key_id: Option<String>,
+}
+
+#[async_trait]
+impl Store for Parameter {
+    fn describe(&self) -> String {
+        match &self.region {
+            Some(region) => format!("SSM parameter {} ({region})", self.name),
+            None => format!("SSM parameter {}", self.name),
+        }
+    }
+
+    fn id(&self) -> String {
+        let region = self.region.as_deref().unwrap_or("default region");
+        format!("ssm {region} {}", self.name)
+    }
+
+    async fn get(&self, sdk: &SdkConfig) -> Result<Option<Zeroizing<String>>, StoreError> {
+        let answer = Client::new(sdk)
+            .get_parameter()
+            .name(&self.name)
+            .with_decryption(true)
+            .send()
+            .await;
+        match answer {
+            Ok(out) => Ok(out.parameter.and_then(|p| p.value).map(Zeroizing::new)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(StoreError::from_sdk("ssm:GetParameter", &e)),
+        }
+    }
+
+    async fn check(&self, sdk: &SdkConfig) -> Result<(), StoreError> {
+        // Reading it (or learning it is absent: PutParameter creates it) with the
+        // credentials that will write it.
+        self.get(sdk).await.map(|_| ())
+    }
+
+    async fn put(&self, sdk: &SdkConfig, value: &str) -> Result<(), StoreError> {
+        Client::new(sdk)
+            .put_parameter()
+            .name(&self.name)
+            .value(value)
+            .r#type(ParameterType::SecureString)
+            .set_key_id(self.kms_key_id.clone())
+            .overwrite(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::from_sdk("ssm:PutParameter", &e))
+    }
+
+    async fn remove(&self, sdk: &SdkConfig) -> Result<(), StoreError> {
+        Client::new(sdk)
+            .delete_parameter()
+            .name(&self.name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::from_sdk("ssm:DeleteParameter", &e))
+    }
+}

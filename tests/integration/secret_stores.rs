@@ -1,0 +1,193 @@
+//! The secret-store sinks (`secretsmanager`, `ssm`) against moto, which serves both: the
+//! hub a rotation writes and other machines read (`rekey sync`), read back with boto3.
+//! Two homes (two state dirs, two credentials files) play two machines.
+
+use std::process::Command;
+
+use crate::proxy::FaultProxy;
+use crate::support::*;
+
+/// The value boto3 reads from Secrets Manager (`stage`: AWSCURRENT, AWSPREVIOUS) or, with
+/// `ssm`, from Parameter Store.
+fn boto3_read(service: &str, name: &str, stage: &str) -> String {
+    let script = match service {
+        "secretsmanager" => format!(
+            "import boto3; print(boto3.client('secretsmanager').get_secret_value(SecretId='{name}', VersionStage='{stage}')['SecretString'])"
+        ),
+        _ => format!(
+            "import boto3; print(boto3.client('ssm').get_parameter(Name='{name}', WithDecryption=True)['Parameter']['Value'])"
+        ),
+    };
+    let out = Command::new(python())
+        .args(["-c", &script])
+        .env("AWS_ENDPOINT_URL", &moto().endpoint)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIATEST000000000000")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The key id in `credential_process` JSON.
+fn key_id_of(json: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(value["Version"], 1, "{json}");
+    value["AccessKeyId"].as_str().unwrap().to_owned()
+}
+
+fn hub_manifest(user: &str, hub: String) -> Manifest {
+    Manifest::new()
+        .top("state: iam")
+        .defaults("overlap: 1d")
+        .profile(Profile::new(user).sink(sink::credentials_file()).sink(hub))
+}
+
+fn secretsmanager(secret_id: &str) -> String {
+    format!("{{ type: secretsmanager, secret_id: '{secret_id}', create: true }}")
+}
+
+fn ssm(name: &str) -> String {
+    format!("{{ type: ssm, name: '{name}' }}")
+}
+
+/// Machine A rotates into the hub; machine B, whose credentials file still holds the old
+/// key, syncs from it. `service` and `read_name` say how boto3 reads the hub.
+fn two_machines_share_one_key(service: &str, hub: &str, read_name: &str) {
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials(&format!("hub{service}"));
+    a.manifest(&hub_manifest(&user, hub.to_owned()));
+    // The hub starts with the current key (sync writes a sink that holds none).
+    a.rekey(&["sync", "--yes"])
+        .success()
+        .stdout_has("wrote the current key");
+    assert_eq!(
+        key_id_of(&boto3_read(service, read_name, "AWSCURRENT")),
+        old.id
+    );
+
+    a.rekey(&["apply", "--yes"]).success();
+    let new = key_in(&a.credentials(), &user).unwrap();
+    let keys = key_set(&[(&old.id, true), (&new.id, true)]);
+    assert_eq!(
+        moto().keys(&user),
+        keys,
+        "the old key stays active (overlap)"
+    );
+    assert_eq!(
+        key_id_of(&boto3_read(service, read_name, "AWSCURRENT")),
+        new.id
+    );
+    if service == "secretsmanager" {
+        assert_eq!(
+            key_id_of(&boto3_read(service, read_name, "AWSPREVIOUS")),
+            old.id
+        );
+    }
+
+    let b = Home::new();
+    let b_text = format!("# B\n{}", section(&user, &old));
+    b.write_credentials(&b_text);
+    b.manifest(&hub_manifest(&user, hub.to_owned()));
+    b.rekey(&["sync", "--yes"])
+        .success()
+        .stdout_has(&format!("current key {}", new.id));
+    assert_eq!(
+        b.credentials(),
+        b_text
+            .replace(&old.id, &new.id)
+            .replace(&old.secret, &new.secret),
+        "every other byte kept"
+    );
+    assert_eq!(moto().keys(&user), keys, "no key created or deleted");
+}
+
+#[test]
+fn secrets_manager_carries_the_new_key_from_one_machine_to_another() {
+    let secret = unique("app/aws");
+    two_machines_share_one_key("secretsmanager", &secretsmanager(&secret), &secret);
+}
+
+#[test]
+fn ssm_carries_the_new_key_from_one_machine_to_another() {
+    let name = format!("/{}", unique("app-aws"));
+    two_machines_share_one_key("ssm", &ssm(&name), &name);
+}
+
+#[test]
+fn credential_process_prints_the_key_a_secret_holds() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("hubcp");
+    let secret = unique("cp/aws");
+    home.manifest(&hub_manifest(&user, secretsmanager(&secret)));
+    home.rekey(&["sync", "--yes"]).success();
+    let run = home.rekey_revealing(&["credential-process", "--secret-id", &secret, "--via", &user]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(key_id_of(&run.stdout), key.id);
+}
+
+/// A user behind the proxy whose profile writes to a Secrets Manager secret holding its
+/// current key.
+fn behind_proxy(name: &str) -> (Home, FaultProxy, String, TestKey, String) {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, key) = home.user_in_credentials(name);
+    let secret = unique("denied/aws");
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(secretsmanager(&secret)),
+        ),
+    );
+    home.rekey(&["sync", "--yes"]).success();
+    (home, proxy, user, key, secret)
+}
+
+#[test]
+fn a_secret_the_key_may_not_use_stops_the_profile_in_plan() {
+    let (home, proxy, user, key, _) = behind_proxy("hubdenied");
+    proxy.set(|f| {
+        f.deny.insert("DescribeSecret");
+    });
+    let json = home.rekey(&["plan", "--output", "json"]).code(1).json();
+    let decision = &json["profiles"][0]["decision"];
+    assert_eq!(decision["error_kind"], "sink_unwritable", "{json}");
+    assert!(
+        decision["message"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDeniedException"),
+        "{json}"
+    );
+    assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
+}
+
+#[test]
+fn a_failed_secret_write_rolls_everything_back() {
+    let (home, proxy, user, key, secret) = behind_proxy("hubfail");
+    let before = home.credentials();
+    proxy.set(|f| {
+        f.deny.insert("PutSecretValue");
+    });
+    let json = home
+        .rekey(&["apply", "--yes", "--output", "json"])
+        .code(1)
+        .json();
+    assert_eq!(json["results"][0]["error_kind"], "sink_failed", "{json}");
+    assert_eq!(home.credentials(), before, "credentials file restored");
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&key.id, true)]),
+        "new key deleted"
+    );
+    assert_eq!(
+        key_id_of(&boto3_read("secretsmanager", &secret, "AWSCURRENT")),
+        key.id
+    );
+}
