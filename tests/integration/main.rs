@@ -11,6 +11,7 @@ mod compromised;
 mod crash;
 mod default_mode;
 mod error_kinds;
+mod examples;
 mod faults;
 mod keyring;
 mod lifecycle;

@@ -1,0 +1,133 @@
+//! The scheduled-run examples (examples/scheduled/) are files people copy: the GitHub
+//! workflow passes GitHub's schema and zizmor's audits, the CronJob parses and says what
+//! the README promises, the manifests in them are ones rekey reads, and the systemd
+//! units run `rekey sync`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/scheduled")
+        .join(name)
+}
+
+/// A program the test setup installs beside moto (tests/requirements.txt).
+fn tool(name: &str) -> PathBuf {
+    let path = python().with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run ./scripts/test (it installs tests/requirements.txt)",
+        path.display()
+    );
+    path
+}
+
+/// Every YAML document of `path`, as JSON (read with PyYAML).
+fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
+    let script =
+        "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))";
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `rekey plan` reads `manifest` (its profiles then fail on this machine, which has none
+/// of their AWS profiles: that is not what is checked).
+fn rekey_reads(manifest: &str, profile: &str) {
+    let home = Home::new();
+    home.write("project/rekey.yaml", manifest);
+    let run = home.rekey(&["plan", "--output", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|_| panic!("rekey could not read the manifest: {}", run.stderr));
+    assert_eq!(json["profiles"][0]["profile"], profile, "{json}");
+}
+
+#[test]
+fn the_github_workflow_passes_the_schema_and_the_audits() {
+    let workflow = example("github-actions.yml");
+    for (program, args) in [
+        (
+            "check-jsonschema",
+            vec!["--builtin-schema", "vendor.github-workflows"],
+        ),
+        ("zizmor", vec!["--offline", "--no-progress"]),
+    ] {
+        let out = Command::new(tool(program))
+            .args(args)
+            .arg(&workflow)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{program}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let doc = &yaml_documents(&workflow)[0];
+    // PyYAML reads YAML 1.1, where a bare `on` key is the boolean true.
+    let on = doc.get("on").or_else(|| doc.get("true")).unwrap();
+    assert!(on["schedule"][0]["cron"].is_string(), "{doc}");
+    assert_eq!(doc["concurrency"]["cancel-in-progress"], false, "{doc}");
+    assert_eq!(doc["permissions"]["id-token"], "write", "OIDC");
+    let steps = doc["jobs"]["rotate"]["steps"].as_array().unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("rekey apply --yes --output json")),
+        "{runs:?}"
+    );
+    assert!(runs.iter().any(|r| r.contains("web_identity_token_file")));
+    let manifest = std::fs::read_to_string(example("github-actions-rekey.yaml")).unwrap();
+    assert!(manifest.contains("\nstate: iam"));
+    rekey_reads(&manifest, "deploy");
+}
+
+#[test]
+fn the_kubernetes_cronjob_runs_one_at_a_time_with_state_in_iam() {
+    let docs = yaml_documents(&example("kubernetes-cronjob.yaml"));
+    let config = docs.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
+    let cron = docs.iter().find(|d| d["kind"] == "CronJob").unwrap();
+    assert_eq!(cron["apiVersion"], "batch/v1");
+    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let args: Vec<&str> = pod["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(&args[..4], ["apply", "--yes", "--output", "json"]);
+    let volume = pod["volumes"].as_array().unwrap();
+    assert!(volume.iter().any(|v| v["configMap"]["name"] == "rekey"));
+    let manifest = config["data"]["rekey.yaml"].as_str().unwrap();
+    assert!(manifest.contains("state: iam"), "{manifest}");
+    rekey_reads(manifest, "payments");
+}
+
+#[test]
+fn the_systemd_timer_runs_rekey_sync() {
+    let service = std::fs::read_to_string(example("rekey-sync.service")).unwrap();
+    let timer = std::fs::read_to_string(example("rekey-sync.timer")).unwrap();
+    let line = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {key}= in\n{text}"))
+    };
+    let exec = line(&service, "ExecStart");
+    assert!(exec.contains(" sync --yes --manifest "), "{exec}");
+    assert_eq!(line(&service, "Type"), "oneshot");
+    assert_eq!(line(&timer, "Persistent"), "true");
+    assert_eq!(line(&timer, "WantedBy"), "timers.target");
+}
