@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let mut reports = Vec::new();
     for (spec, found) in profiles.specs.iter().zip(found) {
         reports.push(match found {
-            Ok(found) => sync::carry_out(state, spec, found).await,
+            Ok(found) => sync::carry_out(&aws, state, spec, found).await,
             Err((report, _)) => report,
         });
     }

@@ -317,7 +317,7 @@ async fn end_overlap(
             .map_err(|e| e.to_string())?;
         if let Some(date) = used.date.filter(|d| *d > rotated && !force) {
             return Ok(Overlap::StaysActive(format!(
-                "its overlap is over, but IAM saw it used on {} ({}), after the rotation on {}: something has not picked up the new key yet, so it stays active. Run `rekey sync` where it is used, or `rekey prune --force` to deactivate it anyway",
+                "its overlap is over, but IAM saw it used on {} ({}), after the rotation (or the last `rekey sync` that moved a machine off it) on {}: something has not picked up the new key yet, so it stays active. Run `rekey sync` where it is used, or `rekey prune --force` to deactivate it anyway",
                 time::rfc3339(date),
                 place(&used),
                 time::rfc3339(rotated)

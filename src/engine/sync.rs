@@ -21,12 +21,13 @@ use std::time::SystemTime;
 use rekey_sinks::{AccessKey, Sink};
 use serde::Serialize;
 
-use crate::aws::{Aws, AwsErrorKind};
+use crate::aws::{Aws, AwsErrorKind, Caller};
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
-use crate::state::StateDir;
+use crate::state::{Owner, PendingDeletion, StateDir};
 
 /// What sync found for one profile, and will do.
 pub struct Found {
@@ -34,8 +35,8 @@ pub struct Found {
     pub current: AccessKey,
     /// What [`Found::report`] shows.
     pub report: SyncReport,
-    /// Whom the key belongs to: (account, user name, user ARN), for the user's lock.
-    user: (String, String, String),
+    /// Whom the key belongs to (for the user's lock and the pending records).
+    owner: Owner,
 }
 
 /// One profile's sync, as `sync` shows it (no secrets).
@@ -53,6 +54,9 @@ pub struct SyncReport {
     /// Why the profile cannot be synced, if it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What else sync did or could not do (the overlap records it updated).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl SyncReport {
@@ -106,6 +110,7 @@ pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport
         created: None,
         sinks: Vec::new(),
         error: None,
+        notes: Vec::new(),
     };
     let mut held: Vec<AccessKey> = Vec::new();
     for sink in &spec.sinks {
@@ -132,7 +137,11 @@ pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport
         });
     }
     match decide(aws, spec, &held).await {
-        Ok((current, candidate, user)) => {
+        Ok(Decided {
+            current,
+            candidate,
+            owner,
+        }) => {
             for sink in &mut report.sinks {
                 if sink.holds.as_deref() == Some(current.id()) {
                     sink.action = SinkAction::InSync;
@@ -143,7 +152,7 @@ pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport
             Ok(Found {
                 current,
                 report,
-                user,
+                owner,
             })
         }
         Err(cause) => {
@@ -158,13 +167,16 @@ pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport
     }
 }
 
+/// What [`decide`] found.
+struct Decided {
+    current: AccessKey,
+    candidate: Candidate,
+    owner: Owner,
+}
+
 /// Of `held`, the key STS accepts for the profile's user and IAM lists Active, newest
-/// first; with the user as (account, name, ARN).
-async fn decide(
-    aws: &Aws,
-    spec: &ProfileSpec,
-    held: &[AccessKey],
-) -> Result<(AccessKey, Candidate, (String, String, String)), Cause> {
+/// first.
+async fn decide(aws: &Aws, spec: &ProfileSpec, held: &[AccessKey]) -> Result<Decided, Cause> {
     let invalid = |message: String| Cause::new(ErrorKind::InvalidKey, message);
     let mut working = Vec::new();
     let mut refused = Vec::new();
@@ -218,22 +230,37 @@ async fn decide(
             "no key the sinks hold is Active in IAM for {user_name}"
         )));
     };
-    let user = (identity.account.clone(), user_name, identity.arn.clone());
+    let owner = Owner {
+        profile: spec.name.clone(),
+        also: spec.also.clone(),
+        account: identity.account.clone(),
+        user_arn: identity.arn.clone(),
+        user_name,
+    };
     let candidate = Candidate {
         id: current.id().to_owned(),
         created,
     };
-    Ok((current.clone(), candidate, user))
+    Ok(Decided {
+        current: current.clone(),
+        candidate,
+        owner,
+    })
 }
 
 /// Writes the current key to every sink of `spec` that holds another key, under the
 /// user's lock and the places' locks, reading each place again under them. Returns the
 /// report with each write's outcome.
-pub async fn carry_out(state: &StateDir, spec: &ProfileSpec, found: Found) -> SyncReport {
+pub async fn carry_out(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    found: Found,
+) -> SyncReport {
     let Found {
         current,
         mut report,
-        user,
+        owner,
     } = found;
     let to_write: Vec<(usize, &Arc<dyn Sink>)> = spec
         .sinks
@@ -244,8 +271,8 @@ pub async fn carry_out(state: &StateDir, spec: &ProfileSpec, found: Found) -> Sy
     if to_write.is_empty() {
         return report;
     }
-    let (account, user_name, user_arn) = &user;
-    let mut locks = vec![LockName::user(account, user_name, user_arn)];
+    let (account, user_name) = (&owner.account, &owner.user_name);
+    let mut locks = vec![LockName::user(account, user_name, &owner.user_arn)];
     locks.extend(
         to_write
             .iter()
@@ -287,6 +314,76 @@ pub async fn carry_out(state: &StateDir, spec: &ProfileSpec, found: Found) -> Sy
             }
         }
     }
+    // The keys this machine stopped using: in an overlap, their uses so far were this
+    // machine's, and no longer hold their deactivation.
+    let replaced: Vec<String> = report
+        .sinks
+        .iter()
+        .filter(|s| s.action == SinkAction::Written)
+        .filter_map(|s| s.holds.clone())
+        .filter(|id| id != current.id())
+        .collect();
+    if !replaced.is_empty() {
+        // Signed with the current key: a call signed with the old key now would be a use
+        // of it after the mark this sets.
+        match signing::signer(aws, &spec.policy, &current).await {
+            Ok(caller) => {
+                for key_id in replaced {
+                    if let Some(note) = caught_up(state, spec, &caller, &owner, &key_id).await {
+                        report.notes.push(note);
+                    }
+                }
+            }
+            Err(cause) => report.notes.push(format!(
+                "warning: cannot sign with the current key to update the overlap records ({cause})"
+            )),
+        }
+    }
     drop(held);
     report
+}
+
+/// After this machine moved off `key_id`: if it is an old key in its overlap period
+/// (recorded here or shared in IAM), the time after which a use of it means "a consumer
+/// has not picked up the new key" moves to now. Otherwise this machine's own uses of the
+/// old key before the sync (sync reads with it) would keep it active forever. Returns
+/// what was done, or a warning.
+async fn caught_up(
+    state: &StateDir,
+    spec: &ProfileSpec,
+    caller: &Caller,
+    owner: &Owner,
+    key_id: &str,
+) -> Option<String> {
+    let local = state.pending(key_id).ok().flatten();
+    let shared = shared_pending::read(caller, &spec.policy, owner).await;
+    let tagged = shared.pending.into_iter().find(|p| p.key_id == key_id);
+    let record = tagged
+        .clone()
+        .or(local.clone())
+        .filter(|p| p.in_overlap())?;
+    let now = SystemTime::now();
+    let moved = PendingDeletion {
+        overlap_since: Some(now),
+        ..record
+    };
+    if local.is_some() {
+        if let Err(e) = state.record_pending(&moved).await {
+            return Some(format!(
+                "warning: cannot update the overlap record of {key_id}: {e}"
+            ));
+        }
+    }
+    if tagged.is_some() {
+        if let Some(warning) = shared_pending::publish(caller, &spec.policy, &moved).await {
+            return Some(format!("warning: {warning}"));
+        }
+    }
+    if local.is_none() && tagged.is_none() {
+        return None;
+    }
+    Some(format!(
+        "old key {key_id}: uses of it before {} (this machine's) no longer keep it active after its overlap",
+        crate::time::rfc3339(now)
+    ))
 }

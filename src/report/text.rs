@@ -197,6 +197,9 @@ pub(crate) fn synced(reports: &[SyncReport]) -> String {
             };
             let _ = writeln!(out, "  sink  {}: {what}", sink.sink);
         }
+        for note in &report.notes {
+            let _ = writeln!(out, "  {note}");
+        }
         if let Some(error) = &report.error {
             let _ = writeln!(out, "  {} {error}", style("ERROR:").red().bold());
         }

@@ -26,8 +26,9 @@ pub struct PendingDeletion {
     #[serde(with = "serde_rfc3339")]
     pub delete_after: SystemTime,
     /// With an overlap period, while the key is still active: when the rotation that
-    /// replaced it ended (a use of the key after it means a consumer has not picked up
-    /// the new key). `None` once the key is deactivated.
+    /// replaced it ended, or the last `rekey sync` moved a machine off it, whichever is
+    /// later (a use of the key after it means a consumer has not picked up the new key).
+    /// `None` once the key is deactivated.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

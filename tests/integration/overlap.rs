@@ -68,6 +68,13 @@ fn the_old_key_stays_active_through_the_overlap_then_is_deactivated_then_deleted
     home.rekey(&["prune", "--yes"])
         .success()
         .stdout_has("No old keys are due");
+    let status = home.rekey(&["status", "--output", "json"]).success().json();
+    let pending = &status["profiles"][0]["pending"][0];
+    assert_eq!(pending["key_id"], old.id.as_str(), "{status}");
+    assert!(
+        pending.get("overlap_since").is_none(),
+        "deactivated: {status}"
+    );
 }
 
 #[test]

@@ -191,3 +191,69 @@ fn a_failed_secret_write_rolls_everything_back() {
         key.id
     );
 }
+
+/// Polls `rekey prune --yes --output json` on `home` until it reports `outcome` for
+/// `key_id`.
+fn prune_until(home: &Home, key_id: &str, outcome: &str) {
+    eventually(
+        std::time::Duration::from_secs(20),
+        &format!("prune reports {outcome} for {key_id}"),
+        || {
+            let json = home
+                .rekey(&["prune", "--yes", "--output", "json"])
+                .success()
+                .json();
+            json["pruned"].as_array().is_some_and(|all| {
+                all.iter()
+                    .any(|p| p["key_id"] == key_id && p["outcome"] == outcome)
+            })
+        },
+    );
+}
+
+#[test]
+fn after_the_overlap_whichever_machine_runs_next_deactivates_then_deletes_the_old_key() {
+    let secret = unique("fleet/aws");
+    let manifest = |user: &str| {
+        Manifest::new()
+            .top("state: iam")
+            .defaults("overlap: 3s")
+            .defaults("grace: 1s")
+            .profile(
+                Profile::new(user)
+                    .sink(sink::credentials_file())
+                    .sink(secretsmanager(&secret)),
+            )
+    };
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials("fleet");
+    a.manifest(&manifest(&user));
+    a.rekey(&["sync", "--yes"]).success();
+    a.rekey(&["apply", "--yes"]).success();
+    let new = key_in(&a.credentials(), &user).unwrap();
+
+    // B still holds the old key, which works during the overlap; sync reads the hub
+    // with it, then tells every machine its uses so far were its own.
+    let b = Home::new();
+    b.write_credentials(&section(&user, &old));
+    b.manifest(&manifest(&user));
+    b.rekey(&["sync", "--yes"])
+        .success()
+        .stdout_has(&format!("old key {}: uses of it before", old.id));
+    assert_eq!(key_in(&b.credentials(), &user).unwrap(), new);
+
+    // Both machines use the new key; B, running next, ends the overlap and the grace.
+    prune_until(&b, &old.id, "deactivated");
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&old.id, false), (&new.id, true)])
+    );
+    prune_until(&b, &old.id, "deleted");
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+    assert!(moto().tags(&user).is_empty(), "{:?}", moto().tags(&user));
+    // A's own record goes with its next prune.
+    a.rekey(&["prune", "--yes"])
+        .success()
+        .stdout_has("was already deleted");
+    assert!(a.state_files().is_empty(), "{:?}", a.state_files());
+}
