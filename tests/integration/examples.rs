@@ -29,17 +29,7 @@ fn tool(name: &str) -> PathBuf {
 fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
     let script =
         "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))";
-    let out = Command::new(python())
-        .args(["-c", script])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&run_python(script, &[path.as_os_str()], &[])).unwrap()
 }
 
 /// `rekey plan` reads `manifest` (its profiles then fail on this machine, which has none

@@ -2,8 +2,6 @@
 //! hub a rotation writes and other machines read (`rekey sync`), read back with boto3.
 //! Two homes (two state dirs, two credentials files) play two machines.
 
-use std::process::Command;
-
 use crate::proxy::FaultProxy;
 use crate::support::*;
 
@@ -18,20 +16,13 @@ fn boto3_read(service: &str, name: &str, stage: &str) -> String {
             "import boto3; print(boto3.client('ssm').get_parameter(Name='{name}', WithDecryption=True)['Parameter']['Value'])"
         ),
     };
-    let out = Command::new(python())
-        .args(["-c", &script])
-        .env("AWS_ENDPOINT_URL", &moto().endpoint)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIATEST000000000000")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let env = [
+        ("AWS_ENDPOINT_URL", moto().endpoint.as_str()),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIATEST000000000000"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    run_python(&script, &[], &env).trim().to_owned()
 }
 
 /// The key id in `credential_process` JSON.

@@ -1,22 +1,11 @@
 //! One rotation writing several kinds of sink; each read back by its real reader.
 
-use std::process::Command;
-
 use crate::support::*;
 
 /// What python-dotenv reads from `path`, as `NAME=value` lines.
 fn python_dotenv(path: &std::path::Path) -> String {
-    let out = Command::new(python())
-        .args(["-c", "import sys, dotenv\nfor k, v in dotenv.dotenv_values(sys.argv[1]).items(): print(f'{k}={v}')"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let script = "import sys, dotenv\nfor k, v in dotenv.dotenv_values(sys.argv[1]).items(): print(f'{k}={v}')";
+    run_python(script, &[path.as_os_str()], &[])
 }
 
 #[test]
@@ -89,17 +78,9 @@ fn python_read(path: &std::path::Path, expr: &str) -> String {
          d = json.load(open(p)) if p.endswith('.json') else yaml.safe_load(open(p)) if p.endswith('.yaml') else tomllib.load(open(p, 'rb'))\n\
          print({expr})"
     );
-    let out = Command::new(python())
-        .args(["-c", &script])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    run_python(&script, &[path.as_os_str()], &[])
+        .trim()
+        .to_owned()
 }
 
 #[test]

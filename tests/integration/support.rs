@@ -57,6 +57,23 @@ pub fn python() -> PathBuf {
     python
 }
 
+/// Runs the test virtualenv's Python on `script` with `args` (and `env` added); its
+/// stdout. It must succeed (its stderr is shown if it does not).
+pub fn run_python(script: &str, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new(python())
+        .args(["-c", script])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn start_moto() -> Moto {
     let python = python();
     let mut child = Command::new(&python)
