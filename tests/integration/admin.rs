@@ -20,17 +20,18 @@ fn service_user(name: &str) -> (Home, FaultProxy, String, TestKey, String) {
     (home, proxy, svc, old, env)
 }
 
+/// Profile `app`: `svc`'s key in `app.env`, rotated as the `admin` profile.
+fn app_as_admin(svc: &str) -> Profile {
+    Profile::new("app")
+        .set("via: admin")
+        .set(&format!("user: {svc}"))
+        .sink(sink::dotenv("app.env"))
+}
+
 #[test]
 fn an_admin_profile_rotates_a_service_user_whose_key_lives_only_in_a_env_file() {
     let (home, _proxy, svc, old, env) = service_user("svc");
-    home.manifest(
-        &Manifest::new().profile(
-            Profile::new("app")
-                .set("via: admin")
-                .set(&format!("user: {svc}"))
-                .sink(sink::dotenv("app.env")),
-        ),
-    );
+    home.manifest(&Manifest::new().profile(app_as_admin(&svc)));
     home.rekey(&["plan"])
         .success()
         .stdout_has("via   admin (signs the IAM calls)")
@@ -66,14 +67,7 @@ fn an_admin_whose_policy_requires_mfa_signs_through_one_session() {
         f.mfa_required = true;
         f.mfa_code = Some("654321".into());
     });
-    home.manifest(
-        &Manifest::new().profile(
-            Profile::new("app")
-                .set("via: admin")
-                .set(&format!("user: {svc}"))
-                .sink(sink::dotenv("app.env")),
-        ),
-    );
+    home.manifest(&Manifest::new().profile(app_as_admin(&svc)));
     home.rekey(&["apply", "--yes", "--grace", "0", "--mfa-code", "654321"])
         .success()
         .stdout_has("Done: 1 rotated");
