@@ -16,6 +16,7 @@
 //! Every client is built on the engine's shared `SdkConfig`: one HTTP client, one retry
 //! and timeout policy for IAM, STS and the stores.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,6 +29,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
 use aws_types::SdkConfig;
 use secrecy::ExposeSecret;
+use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
 use crate::credential_process::{decode, encode};
@@ -108,6 +110,8 @@ pub struct Access {
     region: Option<String>,
     via: Option<String>,
     profile: String,
+    /// The named profile's credentials, loaded once (a sink is read several times a run).
+    loaded: Arc<OnceCell<SharedCredentialsProvider>>,
 }
 
 impl Access {
@@ -119,6 +123,7 @@ impl Access {
             region,
             via,
             profile: ctx.profile.to_owned(),
+            loaded: Arc::default(),
         }
     }
 
@@ -132,34 +137,41 @@ impl Access {
 
     /// The configuration to read with: `via`, else the profile's own AWS profile.
     async fn reading(&self) -> Result<SdkConfig, String> {
-        let profile = self.via.as_deref().unwrap_or(&self.profile);
-        self.as_profile(profile).await
+        self.as_named_profile().await
     }
 
     /// The configuration to write `key` with (or undo its write): `via`, else `key`.
     async fn writing(&self, key: &AccessKey) -> Result<SdkConfig, String> {
-        if let Some(via) = &self.via {
-            return self.as_profile(via).await;
+        if self.via.is_some() {
+            return self.as_named_profile().await;
         }
         let credentials =
             Credentials::new(key.id(), key.secret().expose_secret(), None, None, "rekey");
         Ok(self.with(SharedCredentialsProvider::new(credentials)))
     }
 
-    /// Signed as the AWS profile `profile`, whatever its kind, loaded as every AWS tool
-    /// loads it (rekey never reads its keys itself).
-    async fn as_profile(&self, profile: &str) -> Result<SdkConfig, String> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).profile_name(profile);
-        if let Some(http) = self.base.http_client() {
-            loader = loader.http_client(http);
-        }
-        let loaded = loader.load().await;
-        let provider = loaded.credentials_provider().ok_or_else(|| {
-            format!(
-                "AWS profile `{profile}` has no credentials to sign with (set `via:` on the sink)"
-            )
-        })?;
-        Ok(self.with(provider))
+    /// Signed as `via`, else as the AWS profile named like rekey's profile, whatever its
+    /// kind, loaded as every AWS tool loads it (rekey never reads its keys itself), once.
+    async fn as_named_profile(&self) -> Result<SdkConfig, String> {
+        let profile = self.via.as_deref().unwrap_or(&self.profile);
+        let provider = self
+            .loaded
+            .get_or_try_init(|| async {
+                let mut loader =
+                    aws_config::defaults(BehaviorVersion::latest()).profile_name(profile);
+                // The run's region and HTTP client: no region lookup, no second pool.
+                if let Some(region) = self.base.region() {
+                    loader = loader.region(region.clone());
+                }
+                if let Some(http) = self.base.http_client() {
+                    loader = loader.http_client(http);
+                }
+                loader.load().await.credentials_provider().ok_or_else(|| {
+                    format!("AWS profile `{profile}` has no credentials to sign with (set `via:` on the sink)")
+                })
+            })
+            .await?;
+        Ok(self.with(provider.clone()))
     }
 
     fn with(&self, credentials: SharedCredentialsProvider) -> SdkConfig {
