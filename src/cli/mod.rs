@@ -44,7 +44,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show what apply would do, changing nothing (IAM read calls only).
+    /// Show what apply would do, changing nothing (read calls only).
     Plan(PlanArgs),
     /// Rotate the keys: create, prove, write every sink, deactivate the old key.
     Apply(ApplyArgs),
