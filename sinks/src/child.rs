@@ -12,10 +12,14 @@
 //! - [`redact`] replaces every secret this process has seen (see
 //!   [`remember_secret`]): the old key, the new key, and the strings of a plugin's undo
 //!   data, in every message shown.
+//! - A [`ChildWatcher`] is told when each group starts and ends. A program in its own
+//!   group outlives rekey if rekey is killed (SIGKILL, the OOM killer): the engine
+//!   records the groups, so the run that recovers can wait for an orphaned plugin to
+//!   finish its write before it puts the place back.
 
 use std::process::{ExitStatus, Stdio};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
 use tokio::process::Command;
@@ -72,6 +76,21 @@ pub fn redact(text: &str) -> String {
     text
 }
 
+/// Told when a program's process group starts and when nothing of it runs any more.
+pub trait ChildWatcher: Send + Sync {
+    /// A program started in process group `group`, to be done by `deadline`.
+    fn started(&self, group: i32, deadline: SystemTime);
+    /// Its group was killed and the program reaped.
+    fn ended(&self, group: i32);
+}
+
+static WATCHER: OnceLock<Box<dyn ChildWatcher>> = OnceLock::new();
+
+/// Tells `watcher` about every program started from now on (the first watcher set stays).
+pub fn watch_children(watcher: Box<dyn ChildWatcher>) {
+    let _ = WATCHER.set(watcher);
+}
+
 /// A running program in its own process group, with stderr drained in the background.
 pub struct Child {
     child: tokio::process::Child,
@@ -100,6 +119,10 @@ impl Child {
         let group = child
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        if let (Some(group), Some(watcher)) = (group, WATCHER.get()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            watcher.started(group.as_raw_nonzero().get(), SystemTime::now() + left);
+        }
         let stderr = child.stderr.take().expect("piped");
         let stderr = tokio::spawn(async move {
             let mut reader = tokio::io::BufReader::new(stderr);
@@ -160,6 +183,17 @@ impl Child {
         if let Some(group) = self.group {
             // It may be gone already (ESRCH): nothing to do then.
             let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl Drop for Child {
+    /// Finished or abandoned: the group is killed (`kill_on_drop` kills only the
+    /// program itself), and the watcher told.
+    fn drop(&mut self) {
+        self.kill_group();
+        if let (Some(group), Some(watcher)) = (self.group, WATCHER.get()) {
+            watcher.ended(group.as_raw_nonzero().get());
         }
     }
 }

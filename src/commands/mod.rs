@@ -31,7 +31,7 @@ use crate::engine::prune as pruning;
 use crate::engine::recovery;
 use crate::engine::shared_key::{self, Grouped};
 use crate::report::Output;
-use crate::state::{PendingDeletion, StateDir};
+use crate::state::{ChildRecorder, PendingDeletion, StateDir};
 
 /// How a successful command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,9 @@ impl Context {
     /// [`StateDir::check`]).
     pub fn state(&self) -> Result<&StateDir> {
         self.state.check()?;
+        // Every program started from now on is recorded there while it runs (see
+        // `rekey_sinks::child`), so a run after a crash can wait for it.
+        rekey_sinks::child::watch_children(Box::new(ChildRecorder(self.state.clone())));
         Ok(&self.state)
     }
 }

@@ -103,6 +103,11 @@ pub async fn recover(
     others: &[ProfileSpec],
 ) -> Result<Vec<Result<Recovered, RecoveryFailure>>, StateError> {
     state.remove_stale_temp_files()?;
+    // A plugin the interrupted run started may still be writing: let it finish first,
+    // or it would write the new key after the place is put back.
+    for note in state.wait_for_orphans().await? {
+        tracing::warn!("{note}");
+    }
     let mut results = Vec::new();
     for journal in state.unfinished()? {
         let record = journal.record();

@@ -14,6 +14,7 @@
 //! Every folder is 0700 and every file is written atomically with mode 0600 (see
 //! [`rekey_sinks::atomic`]); lock files are created 0600 too.
 
+mod children;
 mod journal;
 pub mod lock;
 mod owner;
@@ -22,6 +23,7 @@ mod pending;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use children::ChildRecorder;
 pub use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
 pub use owner::Owner;
 pub use pending::PendingDeletion;

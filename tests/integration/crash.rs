@@ -17,7 +17,7 @@ fn example_plugin() -> String {
 }
 
 /// How many sinks the scene's profile has (one of each type).
-const SINKS: usize = 5;
+const SINKS: usize = 6;
 
 /// Every named point, in the order a rotation of the scene's profile reaches them.
 fn points() -> Vec<String> {
@@ -37,15 +37,16 @@ pub fn points_for(sinks: usize) -> Vec<String> {
     .to_vec();
     for index in 0..sinks {
         points.push(format!("before-write-{index}"));
+        points.push(format!("wrote-{index}"));
         points.push(format!("after-write-{index}"));
     }
     points.extend(["deactivating", "deactivated", "retired"].map(String::from));
     points
 }
 
-/// A user whose key lives in all five kinds of place: ~/.aws/credentials (with another
+/// A user whose key lives in six kinds of place: ~/.aws/credentials (with another
 /// profile and comments around it), a project `.env`, a TOML config file, the Secret
-/// Service, and a plugin's JSON store.
+/// Service, a plugin's JSON store, and a Secrets Manager secret.
 struct Scene {
     home: Home,
     user: String,
@@ -53,6 +54,7 @@ struct Scene {
     credentials: String,
     env: String,
     toml: String,
+    secret: String,
 }
 
 fn scene(name: &str) -> Scene {
@@ -77,6 +79,8 @@ fn scene(name: &str) -> Scene {
     home.write("project/app.toml", &toml);
     service.store(KEYRING_SERVICE, &user, &keyring_json(&old));
     home.write("project/plugin-store.json", &plugin_json(&old));
+    let secret = unique("crash/aws");
+    moto().put_secret(&secret, &keyring_json(&old));
     home.manifest(
         &Manifest::new().defaults("grace: 1d").profile(
             Profile::new(&user)
@@ -84,7 +88,8 @@ fn scene(name: &str) -> Scene {
                 .sink(sink::dotenv(".env"))
                 .sink(sink::file("app.toml", "aws.id", "aws.secret"))
                 .sink(sink::keyring(KEYRING_SERVICE))
-                .sink(sink::exec(&[&example_plugin(), "plugin-store.json"])),
+                .sink(sink::exec(&[&example_plugin(), "plugin-store.json"]))
+                .sink(format!("{{ type: secretsmanager, secret_id: '{secret}' }}")),
         ),
     );
     Scene {
@@ -94,6 +99,7 @@ fn scene(name: &str) -> Scene {
         credentials,
         env,
         toml,
+        secret,
     }
 }
 
@@ -153,6 +159,11 @@ impl Scene {
             ),
             (Some(current.id.as_str()), Some(current.secret.as_str())),
             "{context}: the plugin's store holds the same key"
+        );
+        assert_eq!(
+            moto().secret(&self.secret),
+            keyring_json(&current),
+            "{context}: the secret holds the same key"
         );
 
         let keys = moto().keys(&self.user);

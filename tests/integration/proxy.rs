@@ -51,6 +51,9 @@ pub struct Faults {
     pub sts_propagation: Duration,
     /// IAM refuses requests signed with a new key this long after its creation.
     pub iam_propagation: Duration,
+    /// Every other service (Secrets Manager, SSM) refuses requests signed with a new key
+    /// this long after its creation.
+    pub store_propagation: Duration,
     /// (pass, refuse): of the requests of the action signed with a key created through
     /// the proxy, let `pass` through, then refuse the next `refuse`, whatever the key's
     /// age (a replica that has not heard of the key yet).
@@ -154,10 +157,10 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
     let (todo, latency) = {
         let mut f = faults.lock().unwrap();
         f.seen.push(action.clone());
-        let delay = if service == "sts" {
-            f.sts_propagation
-        } else {
-            f.iam_propagation
+        let delay = match service {
+            "sts" => f.sts_propagation,
+            "iam" => f.iam_propagation,
+            _ => f.store_propagation,
         };
         let is_new = f.created.contains_key(&key_id);
         let propagating = f

@@ -16,13 +16,9 @@ fn boto3_read(service: &str, name: &str, stage: &str) -> String {
             "import boto3; print(boto3.client('ssm').get_parameter(Name='{name}', WithDecryption=True)['Parameter']['Value'])"
         ),
     };
-    let env = [
-        ("AWS_ENDPOINT_URL", moto().endpoint.as_str()),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "AKIATEST000000000000"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
-    run_python(&script, &[], &env).trim().to_owned()
+    run_python(&script, &[], &moto().boto3_env())
+        .trim()
+        .to_owned()
 }
 
 /// The key id in `credential_process` JSON.
@@ -247,4 +243,20 @@ fn after_the_overlap_whichever_machine_runs_next_deactivates_then_deletes_the_ol
         .success()
         .stdout_has("was already deleted");
     assert!(a.state_files().is_empty(), "{:?}", a.state_files());
+}
+
+#[test]
+fn a_store_that_learns_of_the_new_key_late_is_asked_again() {
+    // STS and IAM accept the new key at once; Secrets Manager only 3 s later (real AWS
+    // propagates keys per service).
+    let (home, proxy, user, old, secret) = behind_proxy("hublate");
+    proxy.set(|f| f.store_propagation = std::time::Duration::from_secs(3));
+    home.rekey(&["apply", "--yes", "--grace", "0"]).success();
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+    assert_eq!(
+        key_id_of(&boto3_read("secretsmanager", &secret, "AWSCURRENT")),
+        new.id
+    );
 }

@@ -328,6 +328,30 @@ impl Moto {
         block_on(iam.list_access_keys().user_name(user).send()).unwrap();
     }
 
+    /// Creates (or overwrites) a Secrets Manager secret holding `value`.
+    pub fn put_secret(&self, name: &str, value: &str) {
+        let script = "import boto3, sys\nc = boto3.client('secretsmanager')\ntry:\n    c.create_secret(Name=sys.argv[1], SecretString=sys.argv[2])\nexcept c.exceptions.ResourceExistsException:\n    c.put_secret_value(SecretId=sys.argv[1], SecretString=sys.argv[2])";
+        run_python(script, &[name.as_ref(), value.as_ref()], &self.boto3_env());
+    }
+
+    /// The current value of a Secrets Manager secret.
+    pub fn secret(&self, name: &str) -> String {
+        let script = "import boto3, sys; print(boto3.client('secretsmanager').get_secret_value(SecretId=sys.argv[1])['SecretString'])";
+        run_python(script, &[name.as_ref()], &self.boto3_env())
+            .trim()
+            .to_owned()
+    }
+
+    /// The environment boto3 needs to reach this moto.
+    pub fn boto3_env(&self) -> [(&str, &str); 4] {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIATEST000000000000"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ]
+    }
+
     /// The ARN STS reports for a request signed with `key`.
     pub fn whoami(&self, key: &TestKey) -> String {
         let sts = aws_sdk_sts::Client::new(&block_on(config(key)));

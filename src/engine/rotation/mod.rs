@@ -233,6 +233,8 @@ async fn write_sink(
     // From here the sink may have changed; it has a backup, so undoing restores it.
     crash::point(&format!("before-write-{index}"));
     let undo = sink.write(new_key).await.map_err(failed)?;
+    // Written, but a plugin's undo data not kept yet: undoing must still work.
+    crash::point(&format!("wrote-{index}"));
     if let Some(undo) = undo {
         journal.save_backup(index, &undo).await?;
     }

@@ -202,8 +202,11 @@ async fn user_keys(
         .map_err(|e| format!("cannot read the user's keys: {e}"))
 }
 
-/// Restores every sink that has a backup, last first; then checks the first sink holds
-/// no longer the new key. `Err` names every sink that may still hold the new key.
+/// Restores every sink that has a backup, last first, and reads each back: one that
+/// still holds the new key (a plugin killed before it answered its write left no undo
+/// data, so its restore had nothing to undo) gets the old key written back, when the
+/// journal has it. Then checks the first sink no longer holds the new key. `Err` names
+/// every sink that may still hold the new key.
 async fn restore_sinks(
     spec: &ProfileSpec,
     journal: &Journal,
@@ -211,6 +214,7 @@ async fn restore_sinks(
     actions: &mut Vec<String>,
 ) -> Result<(), String> {
     let mut failures = Vec::new();
+    let old_key = journal.old_key();
     for (index, sink) in spec.sinks.iter().enumerate().rev() {
         // A sink without a backup was never written by this rotation.
         if !journal.has_backup(index) {
@@ -223,9 +227,18 @@ async fn restore_sinks(
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        match restored {
-            Ok(()) => actions.push(format!("restored {}", sink.describe())),
-            Err(e) => failures.push(format!("cannot restore {}: {e}", sink.describe())),
+        let still_new =
+            || async { sink.read_id().await.ok().flatten().as_deref() == Some(new_key.id()) };
+        match (restored, &old_key) {
+            (Ok(()), Some(old)) if still_new().await => match sink.write(old).await {
+                Ok(_) => actions.push(format!(
+                    "wrote the old key back to {} (its undo data was lost with the interrupted run)",
+                    sink.describe()
+                )),
+                Err(e) => failures.push(format!("cannot restore {}: {e}", sink.describe())),
+            },
+            (Ok(()), _) => actions.push(format!("restored {}", sink.describe())),
+            (Err(e), _) => failures.push(format!("cannot restore {}: {e}", sink.describe())),
         }
     }
     // The key rekey signs with next time comes from the first sink: read it back.
