@@ -172,10 +172,11 @@ pub(crate) fn load_profiles(
             let mut specs = manifest.resolve(paths, aws.sdk_config());
             // A profile the manifest gives no device takes the config file's, as the AWS
             // CLI would: its own, or with `via`, the signing profile's.
+            let serials = discovery::configured_mfa_serials(paths)?;
             for spec in &mut specs {
                 if spec.policy.mfa_serial.is_none() {
                     let signer = spec.policy.via.as_deref().unwrap_or(&spec.name);
-                    spec.policy.mfa_serial = discovery::configured_mfa_serial(paths, signer)?;
+                    spec.policy.mfa_serial = serials.get(signer).cloned();
                 }
             }
             Profiles {

@@ -43,23 +43,22 @@ pub struct DiscoveryError {
     pub message: String,
 }
 
-/// The MFA device the config file names for `profile` (`mfa_serial` in its
-/// `[profile NAME]` section, as the AWS CLI reads it), if any. Not for a profile that
-/// assumes a role: there the device belongs to the `AssumeRole` call, which the AWS SDK
-/// makes while loading the profile, not to a session rekey opens.
-pub fn configured_mfa_serial(
+/// The MFA device the config file names for each profile (`mfa_serial` in its
+/// `[profile NAME]` section, as the AWS CLI reads it). Not for a profile that assumes a
+/// role: there the device belongs to the `AssumeRole` call, which the AWS SDK makes
+/// while loading the profile, not to a session rekey opens.
+pub fn configured_mfa_serials(
     paths: &Paths,
-    profile: &str,
-) -> Result<Option<String>, DiscoveryError> {
+) -> Result<std::collections::HashMap<String, String>, DiscoveryError> {
     let text = read_optional(&paths.config_file)?;
     let config = parse(&paths.config_file, &text)?;
     let profiles = profile_file::merged_profiles(&[(FileKind::Config, &config)]);
     Ok(profiles
         .profiles
-        .get(profile)
-        .filter(|p| !p.contains_key("role_arn"))
-        .and_then(|p| p.get("mfa_serial"))
-        .map(|serial| serial.to_string()))
+        .iter()
+        .filter(|(_, p)| !p.contains_key("role_arn"))
+        .filter_map(|(name, p)| Some((name.to_string(), p.get("mfa_serial")?.to_string())))
+        .collect())
 }
 
 /// Lists the profiles of the shared credentials and config files.

@@ -15,15 +15,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use rekey_sinks::AccessKey;
-
 use crate::aws::{Aws, Caller, LastUsed};
 use crate::config::profile::{PendingStore, ProfileSpec};
 use crate::engine::plan::{PruneItem, PruneStep};
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
-use crate::state::{Owner, PendingDeletion, StateDir, StateError};
+use crate::state::{PendingDeletion, StateDir, StateError};
 use crate::time;
 
 /// What happened to one due key.
@@ -80,9 +78,9 @@ pub async fn shared(aws: &Aws, profiles: &[ProfileSpec]) -> (Vec<PendingDeletion
         if spec.policy.pending_store != PendingStore::Iam {
             continue;
         }
-        match user_of(aws, spec).await {
-            Ok((caller, owner)) => {
-                let read = shared_pending::read(&caller, &spec.policy, &owner).await;
+        match signing::profile_user(aws, spec).await {
+            Ok(user) => {
+                let read = shared_pending::read(&user.caller, &spec.policy, &user.owner).await;
                 pending.extend(read.pending);
                 warnings.extend(read.warning.map(|w| format!("{}: {w}", spec.name)));
             }
@@ -93,41 +91,6 @@ pub async fn shared(aws: &Aws, profiles: &[ProfileSpec]) -> (Vec<PendingDeletion
         }
     }
     (pending, warnings)
-}
-
-/// The signer of the profile's IAM calls and the user its current key belongs to.
-async fn user_of(aws: &Aws, spec: &ProfileSpec) -> Result<(Caller, Owner), String> {
-    let key = current_key(spec).await?;
-    let identity = aws
-        .caller(&key)
-        .identity()
-        .await
-        .map_err(|e| e.to_string())?;
-    let user_name = identity
-        .user_name
-        .clone()
-        .ok_or_else(|| format!("{} is not an IAM user", identity.arn))?;
-    let caller = signing::signer(aws, &spec.policy, &key)
-        .await
-        .map_err(|cause| cause.message)?;
-    let owner = Owner {
-        profile: spec.name.clone(),
-        also: spec.also.clone(),
-        account: identity.account,
-        user_arn: identity.arn,
-        user_name,
-    };
-    Ok((caller, owner))
-}
-
-/// The key in the profile's first sink, which signs for it.
-async fn current_key(spec: &ProfileSpec) -> Result<AccessKey, String> {
-    let source = spec.sinks.first().ok_or("the profile has no sinks")?;
-    source
-        .read()
-        .await
-        .map_err(|e| format!("cannot read the profile's current key: {e}"))?
-        .ok_or_else(|| format!("{} holds no key to sign with", source.describe()))
 }
 
 /// Which of `pending` (see [`records`]) belong to the selected profiles and are due by
@@ -219,7 +182,7 @@ async fn prune_one(
         }
     }
     // The deletion is signed with the profile's current key, or as its `via` profile.
-    let (caller, owner) = user_of(aws, spec)
+    let signing::ProfileUser { caller, owner, .. } = signing::profile_user(aws, spec)
         .await
         .map_err(|e| format!("{e}; the old key is kept for now"))?;
     if owner.user_arn != pending.owner.user_arn {

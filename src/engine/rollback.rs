@@ -70,27 +70,15 @@ pub async fn prepare(
     if state.has_history(old, spec.sinks.len()) {
         return Err(refuse("its sinks changed since the rotation".into()));
     }
-    let source = spec
-        .sinks
-        .first()
-        .ok_or_else(|| refuse("the profile has no sinks".into()))?;
-    let current = source
-        .read()
-        .await
-        .map_err(|e| refuse(e.to_string()))?
-        .ok_or_else(|| refuse(format!("{} holds no key", source.describe())))?;
-    let identity = aws
-        .caller(&current)
-        .identity()
-        .await
-        .map_err(|e| refuse(e.to_string()))?;
-    let caller = signing::signer(aws, &spec.policy, &current)
-        .await
-        .map_err(|cause| refuse(cause.message))?;
-    if identity.arn != pending.owner.user_arn {
+    let signing::ProfileUser {
+        key: current,
+        owner,
+        caller,
+    } = signing::profile_user(aws, &spec).await.map_err(refuse)?;
+    if owner.user_arn != pending.owner.user_arn {
         return Err(refuse(format!(
             "its key now belongs to {}, not {}",
-            identity.arn, pending.owner.user_arn
+            owner.user_arn, pending.owner.user_arn
         )));
     }
     let keys = caller

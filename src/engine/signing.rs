@@ -13,8 +13,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, Caller};
-use crate::config::profile::Policy;
+use crate::config::profile::{Policy, ProfileSpec};
 use crate::engine::error::Cause;
+use crate::state::Owner;
 
 /// Clients signing the IAM calls of a profile with `policy`, whose key at hand is `key`:
 /// the key, or the `via` profile; through an MFA session opened by either when the
@@ -69,4 +70,45 @@ fn code(serial: &str, command: Option<&[String]>) -> Result<String, String> {
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the MFA code: {e}"))?;
     Ok(line.trim().to_owned())
+}
+
+/// A profile's current key (its first sink's), the IAM user it belongs to, and who signs
+/// its IAM calls: what prune and rollback establish before they touch the user's keys.
+pub struct ProfileUser {
+    /// The key the profile's first sink holds.
+    pub key: AccessKey,
+    /// The user it belongs to (as `spec`'s rotation).
+    pub owner: Owner,
+    /// Signs the profile's IAM calls (see [`signer`]).
+    pub caller: Caller,
+}
+
+/// Reads the profile's current key, asks STS whose it is, and opens its signer.
+pub async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<ProfileUser, String> {
+    let source = spec.sinks.first().ok_or("the profile has no sinks")?;
+    let key = source
+        .read()
+        .await
+        .map_err(|e| format!("cannot read the profile's current key: {e}"))?
+        .ok_or_else(|| format!("{} holds no key to sign with", source.describe()))?;
+    let identity = aws
+        .caller(&key)
+        .identity()
+        .await
+        .map_err(|e| e.to_string())?;
+    let user_name = identity
+        .user_name
+        .clone()
+        .ok_or_else(|| format!("{} is not an IAM user", identity.arn))?;
+    let caller = signer(aws, &spec.policy, &key)
+        .await
+        .map_err(|cause| cause.message)?;
+    let owner = Owner {
+        profile: spec.name.clone(),
+        also: spec.also.clone(),
+        account: identity.account,
+        user_arn: identity.arn,
+        user_name,
+    };
+    Ok(ProfileUser { key, owner, caller })
 }

@@ -19,6 +19,9 @@ struct Running {
     group: i32,
     #[serde(with = "serde_rfc3339")]
     deadline: SystemTime,
+    /// The rekey process that started it: while that one lives, the group is its own
+    /// business (it kills the group at the deadline), not an orphan.
+    rekey: i32,
 }
 
 impl StateDir {
@@ -28,8 +31,17 @@ impl StateDir {
 
     /// Records that process group `group` runs until `deadline` at the latest.
     pub fn record_child(&self, group: i32, deadline: SystemTime) -> Result<(), StateError> {
-        let json = serde_json::to_vec(&Running { group, deadline }).expect("plain data");
-        self.write(&self.child_path(group), &json)
+        let rekey = rustix::process::getpid().as_raw_nonzero().get();
+        self.write_child(&Running {
+            group,
+            deadline,
+            rekey,
+        })
+    }
+
+    fn write_child(&self, running: &Running) -> Result<(), StateError> {
+        let json = serde_json::to_vec(running).expect("plain data");
+        self.write(&self.child_path(running.group), &json)
     }
 
     /// Forgets process group `group` (it ended).
@@ -37,8 +49,9 @@ impl StateDir {
         self.remove(&self.child_path(group))
     }
 
-    /// Waits until no recorded process group runs any more, each no longer than its
-    /// deadline, and forgets them. Returns a note for each group still running past its
+    /// Waits until no orphaned process group runs any more (one whose rekey process is
+    /// gone), each no longer than its deadline, and forgets them; a group a live rekey
+    /// process runs is left to it. Returns a note for each orphan still running past its
     /// deadline (rekey does not kill it: after a reboot its number may be another's).
     pub async fn wait_for_orphans(&self) -> Result<Vec<String>, StateError> {
         let mut notes = Vec::new();
@@ -47,6 +60,9 @@ impl StateDir {
                 continue;
             };
             let running: Running = serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e))?;
+            if is_running(running.group) && is_alive(running.rekey) {
+                continue;
+            }
             while is_running(running.group) {
                 if SystemTime::now() >= running.deadline {
                     notes.push(format!(
@@ -67,6 +83,11 @@ impl StateDir {
 fn is_running(group: i32) -> bool {
     rustix::process::Pid::from_raw(group)
         .is_some_and(|pid| rustix::process::test_kill_process_group(pid).is_ok())
+}
+
+fn is_alive(process: i32) -> bool {
+    rustix::process::Pid::from_raw(process)
+        .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
 }
 
 /// Records every program [`rekey_sinks::child`] starts in the state dir, for the
@@ -98,6 +119,25 @@ mod tests {
         i32::try_from(child.id()).unwrap()
     }
 
+    /// The id of a process that has exited (the rekey that crashed).
+    fn a_dead_process() -> i32 {
+        let mut done = Command::new("true").spawn().unwrap();
+        done.wait().unwrap();
+        group_of(&done)
+    }
+
+    /// Records `group` as started by a rekey that is gone, due by `deadline`.
+    fn orphan(state: &StateDir, group: i32, deadline: SystemTime) {
+        let rekey = a_dead_process();
+        state
+            .write_child(&Running {
+                group,
+                deadline,
+                rekey,
+            })
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn recovery_waits_for_an_orphaned_group_to_end() {
         let dir = tempfile::tempdir().unwrap();
@@ -108,9 +148,7 @@ mod tests {
             .spawn()
             .unwrap();
         let group = group_of(&orphan);
-        state
-            .record_child(group, SystemTime::now() + Duration::from_secs(30))
-            .unwrap();
+        self::orphan(&state, group, SystemTime::now() + Duration::from_secs(30));
         // A real orphan's parent is gone and init reaps it; here the test is the parent.
         let reaper = std::thread::spawn(move || orphan.wait().unwrap());
         let notes = state.wait_for_orphans().await.unwrap();
@@ -130,9 +168,7 @@ mod tests {
             .spawn()
             .unwrap();
         let group = group_of(&stuck);
-        state
-            .record_child(group, SystemTime::now() - Duration::from_secs(1))
-            .unwrap();
+        orphan(&state, group, SystemTime::now() - Duration::from_secs(1));
         let notes = state.wait_for_orphans().await.unwrap();
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
@@ -142,5 +178,26 @@ mod tests {
         assert!(!state.child_path(group).exists());
         stuck.kill().unwrap();
         stuck.wait().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_group_a_live_rekey_runs_is_left_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path().join("state"));
+        let mut live = Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let group = group_of(&live);
+        // Recorded by this process, which is alive: not an orphan.
+        state
+            .record_child(group, SystemTime::now() + Duration::from_secs(30))
+            .unwrap();
+        let notes = state.wait_for_orphans().await.unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert!(state.child_path(group).exists(), "left to its rekey");
+        live.kill().unwrap();
+        live.wait().unwrap();
     }
 }
