@@ -123,7 +123,12 @@ pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport
                 (Some(id), None)
             }
             Ok(None) => (None, None),
-            Err(e) => (None, Some(e.to_string())),
+            // A place that gives only the key id (a plugin) can still be compared and
+            // written; it just cannot offer a key to sign with.
+            Err(_) => match sink.read_id().await {
+                Ok(id) => (id, None),
+                Err(e) => (None, Some(e.to_string())),
+            },
         };
         report.sinks.push(SinkSync {
             sink: sink.describe(),

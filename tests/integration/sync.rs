@@ -16,6 +16,32 @@ struct Two {
     b_credentials: String,
 }
 
+/// A wrapper around the example plugin whose `read` answers without the secret.
+const IDS_ONLY: &str = concat!(
+    "#!/usr/bin/env python3\n",
+    "import json, subprocess, sys\n",
+    "p = subprocess.Popen(['",
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/plugins/rekey-plugin-file', *sys.argv[1:]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)\n",
+    "print(p.stdout.readline(), end='', flush=True)\n",
+    "request = sys.stdin.readline()\n",
+    "p.stdin.write(request)\n",
+    "p.stdin.flush()\n",
+    "answer = json.loads(p.stdout.readline())\n",
+    "if json.loads(request).get('op') == 'read' and 'ok' in answer:\n",
+    "    answer['ok'].pop('secret_access_key', None)\n",
+    "print(json.dumps(answer), flush=True)\n",
+    "p.wait()\n",
+);
+
+/// What the example plugin stores for `key`.
+fn plugin_store(key: &TestKey) -> String {
+    format!(
+        "{{\"access_key_id\": \"{}\", \"secret_access_key\": \"{}\"}}",
+        key.id, key.secret
+    )
+}
+
 fn two_machines(name: &str) -> Two {
     let shared = tempfile::tempdir().unwrap();
     let a = Home::new();
@@ -37,13 +63,24 @@ fn two_machines(name: &str) -> Two {
         ),
     )
     .unwrap();
+    // A plugin that gives the key id but not the secret (as a CI secret's would).
+    for home in [&a, &b] {
+        home.write("project/plugin-store.json", &plugin_store(&old));
+        home.write("project/ids-only", IDS_ONLY);
+        std::fs::set_permissions(
+            home.path("project/ids-only"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
     let manifest = Manifest::new()
         .top("state: iam")
         .defaults("overlap: 1d")
         .profile(
             Profile::new(&user)
                 .sink(sink::credentials_file())
-                .sink(sink::file(path.to_str().unwrap(), "id", "secret")),
+                .sink(sink::file(path.to_str().unwrap(), "id", "secret"))
+                .sink(sink::exec(&["./ids-only", "plugin-store.json"])),
         );
     a.manifest(&manifest);
     b.manifest(&manifest);
@@ -83,6 +120,9 @@ fn a_machine_behind_a_rotation_made_elsewhere_catches_up_without_a_new_key() {
     assert_eq!(profile["current_key_id"], new.id.as_str(), "{json}");
     assert_eq!(profile["sinks"][0]["action"], "written", "{json}");
     assert_eq!(profile["sinks"][1]["action"], "in_sync", "{json}");
+    assert_eq!(profile["sinks"][2]["holds"], t.old.id.as_str(), "{json}");
+    assert_eq!(profile["sinks"][2]["action"], "written", "{json}");
+    assert_eq!(t.b.read("project/plugin-store.json"), plugin_store(&new));
     assert_eq!(
         t.b.credentials(),
         t.b_credentials
