@@ -313,8 +313,7 @@ async fn describe_other_key(
     shared_pending: &[PendingDeletion],
 ) -> Result<OtherKey, Cause> {
     // Deactivated by rekey here, or on another machine that shares its records in IAM.
-    let pending =
-        state.pending(&other.id)?.is_some() || shared_pending.iter().any(|p| p.key_id == other.id);
+    let pending = recorded(state, shared_pending, &other.id)?.is_some();
     let last_used = caller.last_used(&other.id).await?;
     Ok(OtherKey {
         id: other.id.clone(),
@@ -340,11 +339,7 @@ fn stale_copy(
     if !other.active || other.created < current.created {
         return Ok(None);
     }
-    let replaced = shared_pending
-        .iter()
-        .find(|p| p.key_id == current.id)
-        .cloned()
-        .or(state.pending(&current.id)?);
+    let replaced = recorded(state, shared_pending, &current.id)?;
     let held_here = plan
         .sinks
         .iter()
@@ -371,12 +366,22 @@ fn in_overlap(
     key: &KeyMeta,
     shared_pending: &[PendingDeletion],
 ) -> Result<Option<SystemTime>, Cause> {
-    let local = state.pending(&key.id)?;
-    let shared = shared_pending.iter().find(|p| p.key_id == key.id).cloned();
-    Ok(shared
-        .or(local)
+    Ok(recorded(state, shared_pending, &key.id)?
         .filter(|p| key.active && p.in_overlap())
         .map(|p| p.deactivated_at))
+}
+
+/// rekey's record of `key_id` as an old key: the one shared in IAM (what every machine
+/// sees), else this machine's.
+fn recorded(
+    state: &StateDir,
+    shared_pending: &[PendingDeletion],
+    key_id: &str,
+) -> Result<Option<PendingDeletion>, Cause> {
+    match shared_pending.iter().find(|p| p.key_id == key_id) {
+        Some(shared) => Ok(Some(shared.clone())),
+        None => Ok(state.pending(key_id)?),
+    }
 }
 
 /// A first sink holding a key that is inactive while the user has a newer active key:

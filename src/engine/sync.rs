@@ -96,12 +96,6 @@ pub enum SinkAction {
     Unchanged,
 }
 
-/// A key the sinks hold, with when IAM says it was created.
-struct Candidate {
-    id: String,
-    created: SystemTime,
-}
-
 /// Reads every sink of `spec` and asks AWS which of their keys is current.
 pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport, Cause)> {
     let mut report = SyncReport {
@@ -144,7 +138,7 @@ pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport
     match decide(aws, spec, &held).await {
         Ok(Decided {
             current,
-            candidate,
+            created,
             owner,
         }) => {
             for sink in &mut report.sinks {
@@ -152,8 +146,8 @@ pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport
                     sink.action = SinkAction::InSync;
                 }
             }
-            report.current_key_id = Some(candidate.id);
-            report.created = Some(candidate.created);
+            report.current_key_id = Some(current.id().to_owned());
+            report.created = Some(created);
             Ok(Found {
                 current,
                 report,
@@ -175,7 +169,8 @@ pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport
 /// What [`decide`] found.
 struct Decided {
     current: AccessKey,
-    candidate: Candidate,
+    /// When IAM says it was created.
+    created: SystemTime,
     owner: Owner,
 }
 
@@ -242,13 +237,9 @@ async fn decide(aws: &Aws, spec: &ProfileSpec, held: &[AccessKey]) -> Result<Dec
         user_arn: identity.arn.clone(),
         user_name,
     };
-    let candidate = Candidate {
-        id: current.id().to_owned(),
-        created,
-    };
     Ok(Decided {
         current: current.clone(),
-        candidate,
+        created,
         owner,
     })
 }
