@@ -11,7 +11,9 @@
 //!   printing gigabytes without a newline costs rekey no memory.
 //! - [`redact`] replaces every secret this process has seen (see
 //!   [`remember_secret`]): the old key, the new key, and the strings of a plugin's undo
-//!   data, in every message shown.
+//!   data, in every message shown. Output cut at [`MAX_KEPT`] is redacted **before**
+//!   it is shown cut ([`Captured::shown`]): a secret the cut splits would otherwise
+//!   escape redaction, since only whole secrets are recognised.
 //! - A [`ChildWatcher`] is told when each group starts and ends. A program in its own
 //!   group outlives rekey if rekey is killed (SIGKILL, the OOM killer): the engine
 //!   records the groups, so the run that recovers can wait for an orphaned plugin to
@@ -76,6 +78,49 @@ pub fn redact(text: &str) -> String {
     text
 }
 
+/// What was kept of a program's output: its first [`MAX_KEPT`] bytes, and whether there
+/// was more.
+pub struct Captured {
+    bytes: Zeroizing<Vec<u8>>,
+    truncated: bool,
+}
+
+impl Captured {
+    /// The output as the program wrote it, up to the cap: for an answer that is itself
+    /// the secret (an MFA code), never for showing.
+    pub fn raw(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The output as it may be shown: every remembered secret redacted, trimmed, and,
+    /// when the output was cut, without a tail that starts a remembered secret (the cut
+    /// may fall inside one, leaving a part of it that [`redact`] cannot recognise).
+    pub fn shown(&self) -> String {
+        let text = String::from_utf8_lossy(&self.bytes);
+        let mut text = redact(&text);
+        if self.truncated {
+            let known = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+            let cut = known
+                .iter()
+                .filter_map(|secret| started_secret(&text, secret))
+                .min()
+                .unwrap_or(text.len());
+            text.truncate(cut);
+            text.push_str(" [… cut]");
+        }
+        text.trim().to_owned()
+    }
+}
+
+/// Where `text` ends with the start of `secret` (its longest such tail), if it does.
+fn started_secret(text: &str, secret: &str) -> Option<usize> {
+    (1..secret.len())
+        .rev()
+        .filter(|&n| secret.is_char_boundary(n))
+        .find(|&n| text.ends_with(&secret[..n]))
+        .map(|n| text.len() - n)
+}
+
 /// Told when a program's process group starts and when nothing of it runs any more.
 pub trait ChildWatcher: Send + Sync {
     /// A program started in process group `group`, to be done by `deadline`.
@@ -96,7 +141,7 @@ pub struct Child {
     child: tokio::process::Child,
     group: Option<rustix::process::Pid>,
     deadline: Instant,
-    stderr: tokio::task::JoinHandle<Vec<u8>>,
+    stderr: tokio::task::JoinHandle<Captured>,
 }
 
 /// How a program ended.
@@ -126,7 +171,7 @@ impl Child {
         let stderr = child.stderr.take().expect("piped");
         let stderr = tokio::spawn(async move {
             let mut reader = tokio::io::BufReader::new(stderr);
-            read_capped(&mut reader, MAX_KEPT).await
+            read_capped(&mut reader).await
         });
         Ok(Self {
             child,
@@ -167,16 +212,33 @@ impl Child {
         // (setsid) and holds it open is not waited for.
         let stderr = match tokio::time::timeout(Duration::from_millis(500), &mut self.stderr).await
         {
-            Ok(Ok(bytes)) => bytes,
+            Ok(Ok(captured)) => captured.shown(),
             _ => {
                 self.stderr.abort();
-                Vec::new()
+                String::new()
             }
         };
-        Finished {
-            status,
-            stderr: redact(String::from_utf8_lossy(&stderr).trim()),
-        }
+        Finished { status, stderr }
+    }
+
+    /// Runs `command` (stdin from nothing, stdout captured) to its end or `deadline`:
+    /// how it ended, and the first [`MAX_KEPT`] bytes of its stdout.
+    pub async fn run(command: &mut Command, deadline: Instant) -> std::io::Result<(Finished, Captured)> {
+        command.stdin(Stdio::null()).stdout(Stdio::piped());
+        let mut child = Self::spawn(command, deadline)?;
+        let mut stdout = child.stdout().expect("piped");
+        let stdout = tokio::spawn(async move { read_capped(&mut stdout).await });
+        let finished = child.finish().await;
+        // The group is dead by now; a process that left it and holds the pipe is not
+        // waited for.
+        let stdout = match tokio::time::timeout(Duration::from_millis(500), stdout).await {
+            Ok(Ok(captured)) => captured,
+            _ => Captured {
+                bytes: Zeroizing::new(Vec::new()),
+                truncated: false,
+            },
+        };
+        Ok((finished, stdout))
     }
 
     fn kill_group(&self) {
@@ -229,16 +291,20 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
     Ok(Zeroizing::new(text))
 }
 
-/// Reads `reader` to its end, keeping the first `keep` bytes.
-pub async fn read_capped<R: AsyncRead + Unpin>(reader: &mut R, keep: usize) -> Vec<u8> {
-    let mut kept = Vec::new();
-    let mut buffer = vec![0; 8192];
+/// Reads `reader` to its end, keeping the first [`MAX_KEPT`] bytes.
+pub async fn read_capped<R: AsyncRead + Unpin>(reader: &mut R) -> Captured {
+    let mut kept = Captured {
+        bytes: Zeroizing::new(Vec::new()),
+        truncated: false,
+    };
+    let mut buffer = Zeroizing::new(vec![0; 8192]);
     loop {
         match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => return kept,
             Ok(n) => {
-                let room = keep.saturating_sub(kept.len());
-                kept.extend_from_slice(&buffer[..n.min(room)]);
+                let room = MAX_KEPT.saturating_sub(kept.bytes.len());
+                kept.truncated |= n > room;
+                kept.bytes.extend_from_slice(&buffer[..n.min(room)]);
             }
         }
     }
@@ -256,6 +322,33 @@ mod tests {
         let shown =
             redact("new wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY old oldSecretValue/12345 abc");
         assert_eq!(shown, "new [REDACTED] old [REDACTED] abc");
+    }
+
+    /// Defect 8 of issue 17: output was cut, then redacted, so a secret the cut split
+    /// was shown all but its last characters.
+    #[tokio::test]
+    async fn a_secret_split_by_the_cut_is_never_shown_in_part() {
+        let secret = "Zq9/UoP+Rt7sLkJhGfDdSaQwEeRrTtYyUuIiOoPp";
+        remember_secret(secret);
+        for offset in 0..=secret.len() {
+            let mut output = vec![b'x'; MAX_KEPT - offset];
+            output.extend_from_slice(secret.as_bytes());
+            output.extend_from_slice(b" and more");
+            let shown = read_capped(&mut &output[..]).await.shown();
+            for part in secret.as_bytes().windows(4) {
+                let part = std::str::from_utf8(part).unwrap();
+                assert!(!shown.contains(part), "offset {offset}: {part} shown");
+            }
+            assert!(shown.ends_with("[… cut]"), "offset {offset}");
+        }
+    }
+
+    #[tokio::test]
+    async fn output_within_the_cap_is_redacted_and_not_marked_cut() {
+        remember_secret("Kk8/short+output+SECRET+abcdefghijklmnop");
+        let output = b"  failed with Kk8/short+output+SECRET+abcdefghijklmnop\n";
+        let shown = read_capped(&mut &output[..]).await.shown();
+        assert_eq!(shown, "failed with [REDACTED]");
     }
 
     #[tokio::test]

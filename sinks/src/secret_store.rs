@@ -24,7 +24,6 @@ use aws_config::BehaviorVersion;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
 use aws_types::SdkConfig;
@@ -66,15 +65,35 @@ impl StoreError {
 
     /// Classifies a failed SDK call of `operation` (its code and AWS's message, or why
     /// there was no answer).
+    ///
+    /// Never the error's `Debug` form (nor `DisplayErrorContext`, which appends it): an
+    /// answer the SDK could not parse carries the raw HTTP response, and the body of a
+    /// `GetSecretValue` or `GetParameter` answer is the secret itself.
     pub fn from_sdk<E, R>(operation: &str, error: &SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let detail = match (error.code(), error.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            (Some(code), None) => code.to_owned(),
-            _ => DisplayErrorContext(error).to_string(),
+        let detail = match (error, error.code(), error.message()) {
+            (_, Some(code), Some(message)) => format!("{code}: {message}"),
+            (_, Some(code), None) => code.to_owned(),
+            (SdkError::TimeoutError(_), _, _) => "timed out".to_owned(),
+            (SdkError::DispatchFailure(failure), _, _) => {
+                let mut why = Vec::new();
+                let mut next = failure
+                    .as_connector_error()
+                    .map(|e| e as &dyn std::error::Error);
+                while let Some(e) = next {
+                    why.push(e.to_string());
+                    next = e.source();
+                }
+                format!("no answer from AWS ({})", why.join(": "))
+            }
+            // An answer without an error code: one the SDK could not parse.
+            (SdkError::ResponseError(_) | SdkError::ServiceError(_), _, _) => {
+                "unreadable response".to_owned()
+            }
+            _ => "the request could not be made".to_owned(),
         };
         Self::from_code(error.code(), format!("{operation} failed: {detail}"))
     }

@@ -7,10 +7,9 @@
 //! or through the files. Its output is shown only with the secrets redacted, and it
 //! never runs past its timeout.
 
-use std::process::Stdio;
 use std::time::Instant;
 
-use rekey_sinks::child::{self, Child};
+use rekey_sinks::child::Child;
 use rekey_sinks::AccessKey;
 use secrecy::ExposeSecret;
 use tokio::process::Command;
@@ -34,22 +33,12 @@ pub async fn run(verify: &Verify, profile: &str, key: &AccessKey) -> Result<Stri
         .env("AWS_ACCESS_KEY_ID", key.id())
         .env("AWS_SECRET_ACCESS_KEY", key.secret().expose_secret())
         .env("AWS_PROFILE", profile)
-        .env_remove("AWS_SESSION_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped());
+        .env_remove("AWS_SESSION_TOKEN");
     let deadline = tokio::time::Instant::now() + verify.timeout;
-    let mut child = Child::spawn(&mut command, deadline)
+    let (finished, stdout) = Child::run(&mut command, deadline)
+        .await
         .map_err(|e| format!("verification `{shown}` could not start: {e}"))?;
-    let mut stdout = child.stdout().expect("piped");
-    let stdout =
-        tokio::spawn(async move { child::read_capped(&mut stdout, child::MAX_KEPT).await });
-    let finished = child.finish().await;
-    // The group is dead by now; a process that left it and holds the pipe is not
-    // waited for.
-    let stdout = match tokio::time::timeout(std::time::Duration::from_millis(500), stdout).await {
-        Ok(Ok(bytes)) => child::redact(String::from_utf8_lossy(&bytes).trim()),
-        _ => String::new(),
-    };
+    let stdout = stdout.shown();
     let output = [stdout.as_str(), finished.stderr.as_str()]
         .into_iter()
         .filter(|s| !s.is_empty())

@@ -32,6 +32,10 @@ pub struct Faults {
     pub reset: HashMap<&'static str, u32>,
     /// Forward the next N requests, then close the connection without the answer.
     pub lose_answer: HashMap<&'static str, u32>,
+    /// Forward requests of these actions, then spoil the JSON of a successful answer
+    /// (its first `{` made `[`) so the SDK cannot parse it; the answer's body, secret
+    /// and all, is otherwise what the service said.
+    pub garble: HashSet<&'static str>,
     /// Answer `AccessDenied` to every request of these actions.
     pub deny: HashSet<&'static str>,
     /// If set, IAM answers `AccessDenied` to requests signed by any other key id (only
@@ -152,7 +156,7 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
     enum Do {
         Answer(u16, &'static str, String),
         Reset,
-        Forward { lose_answer: bool },
+        Forward { lose_answer: bool, garble: bool },
     }
     let (todo, latency) = {
         let mut f = faults.lock().unwrap();
@@ -235,6 +239,7 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
         } else {
             Do::Forward {
                 lose_answer: take(&mut f.lose_answer, &action),
+                garble: f.garble.contains(action.as_str()),
             }
         };
         (
@@ -271,8 +276,11 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 body.len()
             );
         }
-        Do::Forward { lose_answer } => {
-            let answer = forward(&request);
+        Do::Forward {
+            lose_answer,
+            garble,
+        } => {
+            let mut answer = forward(&request);
             let succeeded =
                 answer.starts_with(b"HTTP/1.1 200") || answer.starts_with(b"HTTP/1.0 200");
             if action == "GetSessionToken" {
@@ -297,6 +305,17 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                         Some("Inactive") => f.inactive.insert(id),
                         _ => f.inactive.remove(&id),
                     };
+                }
+            }
+            if garble && succeeded {
+                let body = answer.windows(4).position(|w| w == b"\r\n\r\n");
+                if let Some(brace) = body.and_then(|at| {
+                    answer[at..]
+                        .iter()
+                        .position(|&b| b == b'{')
+                        .map(|i| at + i)
+                }) {
+                    answer[brace] = b'[';
                 }
             }
             if !lose_answer {

@@ -260,3 +260,27 @@ fn a_store_that_learns_of_the_new_key_late_is_asked_again() {
         new.id
     );
 }
+
+/// Issue 17, defect 9: an answer the SDK could not parse was shown with its raw HTTP
+/// body, which for GetSecretValue is the current secret.
+#[test]
+fn an_unreadable_secret_store_answer_is_reported_without_its_body() {
+    let (home, proxy, _, key, _) = behind_proxy("hubgarbled");
+    proxy.set(|f| {
+        f.garble.insert("GetSecretValue");
+    });
+    for args in [
+        &["plan"][..],
+        &["sync", "--yes"],
+        &["status"],
+        &["plan", "-vv", "--output", "json"],
+    ] {
+        let run = home.rekey(args);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            all.contains("unreadable response"),
+            "rekey {args:?} says why: {all}"
+        );
+        assert!(!all.contains(&key.secret), "rekey {args:?} showed the secret");
+    }
+}
