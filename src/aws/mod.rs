@@ -113,12 +113,15 @@ impl Aws {
     /// with a code from `--mfa-code` or, if none was given, from `code()`, asked for
     /// only when no session exists yet: a code is single-use, so a run never asks twice
     /// for one device.
-    pub async fn mfa_session(
+    pub async fn mfa_session<F>(
         &self,
         user: &Caller,
         serial: &str,
-        code: impl FnOnce() -> Result<String, String>,
-    ) -> Result<Caller, AwsError> {
+        code: impl FnOnce() -> F,
+    ) -> Result<Caller, AwsError>
+    where
+        F: std::future::Future<Output = Result<String, String>>,
+    {
         let mut sessions = self.sessions.lock().await;
         if let Some(opened) = sessions.get(serial) {
             // A refused code is not asked for again in this run either.
@@ -129,12 +132,15 @@ impl Aws {
         opened
     }
 
-    async fn open_session(
+    async fn open_session<F>(
         &self,
         user: &Caller,
         serial: &str,
-        code: impl FnOnce() -> Result<String, String>,
-    ) -> Result<Caller, AwsError> {
+        code: impl FnOnce() -> F,
+    ) -> Result<Caller, AwsError>
+    where
+        F: std::future::Future<Output = Result<String, String>>,
+    {
         let given = self
             .mfa_code
             .lock()
@@ -142,7 +148,7 @@ impl Aws {
             .take();
         let code = match given {
             Some(code) => code,
-            None => code().map_err(|message| AwsError {
+            None => code().await.map_err(|message| AwsError {
                 operation: "sts:GetSessionToken",
                 kind: AwsErrorKind::AccessDenied,
                 message,

@@ -63,6 +63,9 @@ pub struct Policy {
     pub mfa_serial: Option<String>,
     /// A program printing a current code, for runs without a terminal (`mfa_command`).
     pub mfa_command: Option<Vec<String>>,
+    /// How long `mfa_command` may run (`mfa_timeout`): a password manager waiting to
+    /// be unlocked must not hang an unattended run, and the locks it holds, forever.
+    pub mfa_timeout: Duration,
     /// Where pending deletions are kept (the manifest's top-level `state:`).
     pub pending_store: PendingStore,
 }
@@ -120,6 +123,7 @@ impl Default for Policy {
             user: None,
             mfa_serial: None,
             mfa_command: None,
+            mfa_timeout: Duration::from_secs(60),
             pending_store: PendingStore::Local,
         }
     }

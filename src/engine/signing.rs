@@ -10,6 +10,9 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use std::time::Duration;
+
+use rekey_sinks::child::Child;
 use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, Caller};
@@ -28,9 +31,11 @@ pub async fn signer(aws: &Aws, policy: &Policy, key: &AccessKey) -> Result<Calle
     let Some(serial) = policy.mfa_serial.as_deref() else {
         return Ok(principal);
     };
-    let command = policy.mfa_command.clone();
+    let command = policy.mfa_command.as_deref();
     let session = aws
-        .mfa_session(&principal, serial, || code(serial, command.as_deref()))
+        .mfa_session(&principal, serial, || {
+            code(serial, command, policy.mfa_timeout)
+        })
         .await?;
     Ok(session)
 }
@@ -40,18 +45,36 @@ pub fn delegated(policy: &Policy) -> bool {
     policy.via.is_some() || policy.mfa_serial.is_some()
 }
 
-/// A current code for `serial`: printed by `command`, else typed on the terminal.
-fn code(serial: &str, command: Option<&[String]>) -> Result<String, String> {
+/// A current code for `serial`: printed by `command` (run under the child runner's
+/// rules: its own process group, killed at `timeout`, output capped), else typed on the
+/// terminal.
+async fn code(serial: &str, command: Option<&[String]>, timeout: Duration) -> Result<String, String> {
     if let Some((program, args)) = command.and_then(|c| c.split_first()) {
-        let out = std::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
+        let mut command = tokio::process::Command::new(program);
+        command.args(args);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (finished, stdout) = Child::run(&mut command, deadline)
+            .await
             .map_err(|e| format!("mfa_command `{program}` could not run: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("mfa_command `{program}` failed ({})", out.status));
+        match finished.status {
+            None => {
+                return Err(format!(
+                    "mfa_command `{program}` gave no code within {} (mfa_timeout); nothing was changed",
+                    crate::time::age(timeout)
+                ))
+            }
+            Some(status) if !status.success() => {
+                return Err(format!("mfa_command `{program}` failed ({status})"))
+            }
+            Some(_) => {}
         }
-        let code = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        // The first line only: a code is six digits, whatever else the program says.
+        let code = String::from_utf8_lossy(stdout.raw())
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         if code.is_empty() {
             return Err(format!("mfa_command `{program}` printed no code"));
         }

@@ -28,7 +28,7 @@ fn a_malformed_manifest_names_line_and_column() {
     assert_eq!(
         run.stderr.trim(),
         format!(
-            "error: {}:4:5: profiles.{user}.grcae: unknown field `grcae`, expected one of grace, overlap, max_age, propagation, verify, sinks, via, user, mfa_serial, mfa_command",
+            "error: {}:4:5: profiles.{user}.grcae: unknown field `grcae`, expected one of grace, overlap, max_age, propagation, verify, sinks, via, user, mfa_serial, mfa_command, mfa_timeout",
             manifest.display()
         )
     );

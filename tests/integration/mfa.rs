@@ -49,6 +49,29 @@ fn a_code_on_the_command_line_opens_one_session_for_every_iam_call() {
     assert_eq!(proxy.count("GetSessionToken"), 1, "one code, one session");
 }
 
+/// Issue 17, defect 13: `mfa_command` had no timeout, so a password manager waiting to
+/// be unlocked hung plan and apply (and the locks they hold) forever.
+#[test]
+fn an_mfa_command_that_never_answers_is_stopped_at_its_timeout() {
+    let (home, proxy, user, key) = mfa_user("mfahang");
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .set(&format!("mfa_serial: '{SERIAL}'"))
+                .set("mfa_command: [sh, -c, 'sleep 600 & sleep 600']")
+                .set("mfa_timeout: 1s"),
+        ),
+    );
+    let json = home
+        .rekey(&["apply", "--yes", "--output", "json"])
+        .code(1)
+        .json();
+    let error = json["results"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("gave no code within 1s"), "{json}");
+    assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
+    assert_eq!(proxy.count("GetSessionToken"), 0);
+}
+
 #[test]
 fn mfa_command_gives_the_code_to_unattended_runs() {
     let (home, _proxy, user, key) = mfa_user("mfacmd");

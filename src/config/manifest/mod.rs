@@ -263,6 +263,10 @@ impl Manifest {
                         user: profile.user.clone(),
                         mfa_serial: profile.mfa_serial.clone().or(defaults.mfa_serial.clone()),
                         mfa_command: profile.mfa_command.clone().or(defaults.mfa_command.clone()),
+                        mfa_timeout: profile
+                            .mfa_timeout
+                            .or(defaults.mfa_timeout)
+                            .map_or(default_policy.mfa_timeout, |d| d.0),
                         pending_store: self.raw.state,
                     },
                 )

@@ -44,6 +44,8 @@ pub struct RawPolicy {
     pub mfa_serial: Option<String>,
     /// A program that prints a current MFA code (for unattended runs).
     pub mfa_command: Option<Vec<String>>,
+    /// Stop `mfa_command` after this long (default 60s).
+    pub mfa_timeout: Option<HumanDuration>,
 }
 
 /// `verify: { command: [prog, args...], timeout: 2m }`.
@@ -90,6 +92,8 @@ pub struct RawProfile {
     pub mfa_serial: Option<String>,
     /// Overrides `defaults.mfa_command`.
     pub mfa_command: Option<Vec<String>>,
+    /// Overrides `defaults.mfa_timeout`.
+    pub mfa_timeout: Option<HumanDuration>,
 }
 
 /// One sink entry, selected by its `type:` field: the list of sink types is
