@@ -22,6 +22,9 @@ pub enum AwsErrorKind {
     NoSuchEntity,
     /// No answer: connection failure or timeout. The call may or may not have happened.
     NoResponse,
+    /// The service failed (HTTP 5xx, after the SDK's retries): the call may or may not
+    /// have taken effect.
+    ServerError,
     /// Anything else.
     Other,
 }
@@ -66,6 +69,7 @@ impl AwsError {
                     "NoSuchEntity" => AwsErrorKind::NoSuchEntity,
                     // Some emulators (and a few proxies) answer auth failures with a bare 403.
                     "" if status == 403 => AwsErrorKind::InvalidCredentials,
+                    _ if status >= 500 => AwsErrorKind::ServerError,
                     _ => AwsErrorKind::Other,
                 };
                 let code = if code.is_empty() {
@@ -112,6 +116,16 @@ impl AwsError {
             kind,
             message: format!("{detail}{advice}"),
         }
+    }
+
+    /// Whether the call may have taken effect although it failed: no answer, an answer
+    /// that could not be read, or a server error. A definitive refusal (any 4xx, such
+    /// as `LimitExceeded`) changed nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self.kind,
+            AwsErrorKind::NoResponse | AwsErrorKind::ServerError
+        )
     }
 
     /// A response without the fields the API promises.

@@ -42,8 +42,8 @@ impl Window {
 }
 
 /// Deletes each key of `user` not in `existing` that is provably the unanswered call's
-/// (see the module docs), signing with `caller`; keeps and reports the others. `Err`
-/// only if a read or a deletion failed.
+/// (see the module docs), signing with `caller`; keeps and reports the others. Returns
+/// how many were deleted; `Err` only if a read or a deletion failed.
 pub(crate) async fn delete_strangers(
     caller: &Caller,
     spec: &ProfileSpec,
@@ -52,7 +52,8 @@ pub(crate) async fn delete_strangers(
     existing: &[String],
     window: Window,
     actions: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<usize, String> {
+    let mut deleted = 0;
     for key in keys.iter().filter(|k| !existing.contains(&k.id)) {
         match why_not_ours(caller, spec, key, window).await? {
             Some(reason) => actions.push(format!(
@@ -67,10 +68,11 @@ pub(crate) async fn delete_strangers(
                     )
                 })?;
                 actions.push(format!("deleted key {} whose secret never arrived", key.id));
+                deleted += 1;
             }
         }
     }
-    Ok(())
+    Ok(deleted)
 }
 
 /// `None` if `key` is provably the unanswered call's; else why it may be someone's.

@@ -53,6 +53,9 @@ pub struct Recovered {
 pub enum Outcome {
     /// Nothing had changed; the journal was dropped.
     NothingToUndo,
+    /// The interrupted create had made a key whose secret never arrived: it was
+    /// deleted, and nothing else had changed.
+    OrphanDeleted,
     /// The rotation was completed: the new key is in use, the old one deactivated.
     RolledForward,
     /// The rotation was undone: the old key is in use and active again.
@@ -292,11 +295,15 @@ impl Recovery<'_> {
                 };
                 let user = record.owner.user_name.as_str();
                 let actions = &mut self.actions;
-                orphan::delete_strangers(
+                let deleted = orphan::delete_strangers(
                     &caller, self.spec, user, &keys, existing, window, actions,
                 )
                 .await?;
-                Ok(Outcome::NothingToUndo)
+                Ok(if deleted == 0 {
+                    Outcome::NothingToUndo
+                } else {
+                    Outcome::OrphanDeleted
+                })
             }
             Phase::KeyCreated
             | Phase::Propagated

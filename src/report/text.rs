@@ -330,6 +330,9 @@ pub(crate) fn recovered(
         Ok(done) => {
             let what = match done.outcome {
                 Outcome::NothingToUndo => "nothing had changed",
+                Outcome::OrphanDeleted => {
+                    "the key the interrupted create made without its secret was deleted; nothing else had changed"
+                }
                 Outcome::RolledForward => "rolled forward: the rotation is complete",
                 Outcome::RolledBack => "rolled back: the old key is in use again",
             };

@@ -74,7 +74,8 @@ fn a_lost_create_answer_leaves_no_orphan_key() {
     home.rekey(&["apply", "--yes"])
         .code(1)
         .stdout_has("whose secret never arrived")
-        .stdout_has("nothing was changed");
+        // A deletion is a change, and said so (issue 17, defect 6).
+        .stdout_has("created without its secret was deleted; nothing else was changed");
     assert_unchanged(&home, &user, &key);
     assert_eq!(
         proxy.count("CreateAccessKey"),
@@ -159,4 +160,29 @@ fn a_denied_deactivation_rolls_everything_back() {
         .stdout_has("deleted new key");
     assert_unchanged(&home, &user, &key);
     assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+}
+
+/// Issue 17, defect 6: a definitive `LimitExceeded` ran the lost-answer cleanup, which
+/// deleted the key another machine had created meanwhile, and said nothing changed.
+#[test]
+fn a_definitive_refusal_of_the_create_never_deletes_another_machines_key() {
+    let (home, proxy, user, key) = through_proxy("limit-race");
+    // Hold our CreateAccessKey long enough for "another machine" to create a key first;
+    // IAM then refuses ours with LimitExceeded (two keys already).
+    proxy.set(|f| {
+        f.slow.insert("CreateAccessKey", Duration::from_secs(3));
+    });
+    let mut rekey = home.spawn_rekey(&["apply", "--yes"]);
+    eventually(Duration::from_secs(30), "rekey sends CreateAccessKey", || {
+        proxy.count("CreateAccessKey") == 1
+    });
+    let theirs = moto().create_key(&user);
+    let status = rekey.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&key.id, true), (&theirs.id, true)]),
+        "the other machine's key is kept"
+    );
+    assert_eq!(home.credentials(), section(&user, &key));
 }

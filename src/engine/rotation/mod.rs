@@ -100,6 +100,7 @@ impl RotationFailure {
     pub fn error_kind(&self) -> ErrorKind {
         match &self.kind {
             FailureKind::NotStarted(cause)
+            | FailureKind::OrphanDeleted(cause)
             | FailureKind::RolledBack(cause)
             | FailureKind::RollbackIncomplete { reason: cause, .. } => cause.kind,
         }
@@ -113,6 +114,10 @@ pub enum FailureKind {
     /// Nothing was changed (no key created, no sink written).
     #[error("{0}; nothing was changed")]
     NotStarted(Cause),
+    /// The create call went unanswered and the key it made, whose secret never arrived,
+    /// was deleted; nothing else was changed.
+    #[error("{0}; the key that call created without its secret was deleted; nothing else was changed")]
+    OrphanDeleted(Cause),
     /// The rotation was undone completely.
     #[error("{0}; rolled back: the old key is still active and every sink holds it")]
     RolledBack(Cause),
@@ -413,16 +418,26 @@ impl Run<'_> {
         crash::point("creating-key");
         let key = match self.iam.create_key(&self.user).await {
             Ok(key) => key,
+            // A definitive refusal (`LimitExceeded`, `AccessDenied`: any 4xx) created
+            // nothing, and a key that appeared meanwhile is another machine's: it is
+            // never looked for, let alone deleted.
+            Err(e) if !e.outcome_unknown() => {
+                return Err(self.abandon(journal, Cause::from(e)).await);
+            }
             Err(e) => {
-                // Whatever the error, a key may exist whose secret never arrived (a
-                // lost answer, a reset connection): find it and delete it.
+                // No answer, or a server error: a key may exist whose secret never
+                // arrived (a lost answer, a reset connection): find it and delete it.
                 let reason = Cause::from(e);
                 let window = orphan::Window {
                     from: attempted_at,
                     to: SystemTime::now(),
                 };
                 return Err(match self.delete_unknown_keys(&existing, window).await {
-                    Ok(()) => self.abandon(journal, reason).await,
+                    Ok(0) => self.abandon(journal, reason).await,
+                    Ok(_) => {
+                        self.close(journal).await;
+                        self.fail(FailureKind::OrphanDeleted(reason))
+                    }
                     Err(failure) => self.incomplete(&journal, reason, failure),
                 });
             }
@@ -450,12 +465,12 @@ impl Run<'_> {
     }
 
     /// After an unanswered `CreateAccessKey`: deletes the key it may have made (see
-    /// [`orphan`]).
+    /// [`orphan`]); how many were deleted.
     async fn delete_unknown_keys(
         &mut self,
         existing: &[String],
         window: orphan::Window,
-    ) -> Result<(), String> {
+    ) -> Result<usize, String> {
         let keys = self
             .iam
             .list_keys(&self.user)
@@ -476,11 +491,16 @@ impl Run<'_> {
 
     /// Ends a rotation that changed nothing.
     async fn abandon(&mut self, journal: Journal, reason: Cause) -> RotationFailure {
+        self.close(journal).await;
+        self.fail(FailureKind::NotStarted(reason))
+    }
+
+    /// Removes the journal of a rotation that left nothing to undo.
+    async fn close(&mut self, journal: Journal) {
         if let Err(e) = journal.finish().await {
             self.actions
                 .push(format!("warning: could not remove the journal: {e}"));
         }
-        self.fail(FailureKind::NotStarted(reason))
     }
 
     /// Undoes a rotation that failed after its key was created: records `rolling_back`
