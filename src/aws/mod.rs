@@ -6,6 +6,7 @@
 //! configuration once (region, endpoint URLs, retries); [`Caller`] is a pair of clients
 //! signing with one key.
 
+mod clock;
 mod error;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use rekey_sinks::AccessKey;
 use secrecy::{ExposeSecret, SecretString};
 
+pub use clock::ServerClock;
 pub use error::{AwsError, AwsErrorKind};
 
 /// IAM is a global service, but the SDK will not sign without a region.
@@ -39,6 +41,8 @@ pub struct Aws {
     sessions: Arc<tokio::sync::Mutex<HashMap<String, Result<Caller, AwsError>>>>,
     /// The code given with `--mfa-code`, if any (used once: codes are single-use).
     mfa_code: Arc<std::sync::Mutex<Option<String>>>,
+    /// AWS's time, as the answers of every client built here say it.
+    clock: ServerClock,
 }
 
 impl Aws {
@@ -93,6 +97,32 @@ impl Aws {
             vias: Arc::default(),
             sessions: Arc::default(),
             mfa_code: Arc::default(),
+            clock: ServerClock::default(),
+        }
+    }
+
+    /// AWS's time (see [`ServerClock`]): what decides due dates and whether a use came
+    /// after a record's time.
+    pub fn clock(&self) -> &ServerClock {
+        &self.clock
+    }
+
+    /// IAM and STS clients signing with `credentials`, noting AWS's time.
+    fn clients(
+        &self,
+        credentials: impl aws_credential_types::provider::ProvideCredentials + Clone + 'static,
+    ) -> Caller {
+        let iam = aws_sdk_iam::config::Builder::from(&self.base)
+            .credentials_provider(credentials.clone())
+            .interceptor(self.clock.clone())
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(&self.base)
+            .credentials_provider(credentials)
+            .interceptor(self.clock.clone())
+            .build();
+        Caller {
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            sts: aws_sdk_sts::Client::from_conf(sts),
         }
     }
 
@@ -180,16 +210,7 @@ impl Aws {
             None,
             "rekey-mfa",
         );
-        let iam = aws_sdk_iam::config::Builder::from(&self.base)
-            .credentials_provider(session.clone())
-            .build();
-        let sts = aws_sdk_sts::config::Builder::from(&self.base)
-            .credentials_provider(session)
-            .build();
-        Ok(Caller {
-            iam: aws_sdk_iam::Client::from_conf(iam),
-            sts: aws_sdk_sts::Client::from_conf(sts),
-        })
+        Ok(self.clients(session))
     }
 
     /// Clients that sign as the AWS profile `profile`, whatever its kind: static keys,
@@ -218,16 +239,7 @@ impl Aws {
                 message: format!("cannot load the credentials of profile `{profile}` (via): {e}"),
             });
         }
-        let iam = aws_sdk_iam::config::Builder::from(&self.base)
-            .credentials_provider(provider.clone())
-            .build();
-        let sts = aws_sdk_sts::config::Builder::from(&self.base)
-            .credentials_provider(provider)
-            .build();
-        let caller = Caller {
-            iam: aws_sdk_iam::Client::from_conf(iam),
-            sts: aws_sdk_sts::Client::from_conf(sts),
-        };
+        let caller = self.clients(provider);
         vias.insert(profile.to_owned(), caller.clone());
         Ok(caller)
     }
@@ -237,16 +249,7 @@ impl Aws {
         // `Credentials` keeps the secret in a zeroizing, redacted field of its own.
         let credentials =
             Credentials::new(key.id(), key.secret().expose_secret(), None, None, "rekey");
-        let iam = aws_sdk_iam::config::Builder::from(&self.base)
-            .credentials_provider(credentials.clone())
-            .build();
-        let sts = aws_sdk_sts::config::Builder::from(&self.base)
-            .credentials_provider(credentials)
-            .build();
-        Caller {
-            iam: aws_sdk_iam::Client::from_conf(iam),
-            sts: aws_sdk_sts::Client::from_conf(sts),
-        }
+        self.clients(credentials)
     }
 }
 

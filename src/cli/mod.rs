@@ -164,6 +164,10 @@ pub struct RollbackArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// During an overlap period, delete the new key even if IAM saw it used after the
+    /// rotation (other machines may have picked it up).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `rekey status`.
@@ -337,6 +341,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 profile: args.profile,
                 manifest: args.manifest,
                 yes: args.yes,
+                force: args.force,
             };
             commands::rollback::run(&ctx, options).await
         }

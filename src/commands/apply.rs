@@ -150,9 +150,15 @@ async fn apply(
         report.replaced = replaced(report);
     }
     let results = &report.results;
+    // A leak response that left a selected key in place did not do its job, whatever
+    // the reason (issue 17, defect 7).
     let failed: Vec<String> = results
         .iter()
-        .filter(|r| matches!(r.outcome, ApplyOutcome::Failed { .. }))
+        .filter(|r| match r.outcome {
+            ApplyOutcome::Failed { .. } => true,
+            ApplyOutcome::Skipped { .. } => args.compromised,
+            _ => false,
+        })
         .map(|r| text::label(&r.profile, &r.also))
         .collect();
     if for_people {
@@ -168,6 +174,11 @@ async fn apply(
     }
     match (stuck, failed.is_empty()) {
         (None, true) => Ok(Outcome::Success),
+        (None, false) if args.compromised => bail!(
+            "{} profile(s) failed or were not replaced: {}",
+            failed.len(),
+            failed.join(", ")
+        ),
         (None, false) => bail!("{} profile(s) failed: {}", failed.len(), failed.join(", ")),
         (Some(stuck), true) => Err(stuck),
         (Some(stuck), false) => bail!(

@@ -17,6 +17,8 @@ pub struct Options {
     pub manifest: Option<PathBuf>,
     /// Do not ask.
     pub yes: bool,
+    /// Delete the new key even if something used it after the rotation (overlap).
+    pub force: bool,
 }
 
 /// Runs `rekey rollback`.
@@ -29,7 +31,8 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, &selection, Overrides::default())?;
     let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
-    let undo = crate::engine::rollback::prepare(&aws, state, &args.profile, &configured).await?;
+    let undo = crate::engine::rollback::prepare(&aws, state, &args.profile, &configured, args.force)
+        .await?;
     let spec = &undo.spec;
     if !args.yes {
         confirm(

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod planner;
 pub mod propagation;
 pub mod prune;
+pub(crate) mod retire;
 pub mod recovery;
 pub mod rollback;
 pub mod rotation;

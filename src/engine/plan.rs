@@ -184,6 +184,12 @@ pub enum Step {
         /// Why it may be deleted.
         reason: String,
     },
+    /// Leak response during an overlap: deactivate and delete the last rotation's old
+    /// key, still active by design (it may be leaked too), to make room.
+    EndOverlap {
+        /// The key.
+        key_id: String,
+    },
     /// `CreateAccessKey`, signed with the current key.
     CreateKey,
     /// Prove the new key works with `GetCallerIdentity`.

@@ -11,6 +11,7 @@ use crate::engine::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
 use crate::engine::shared_key::Conflict;
+use crate::engine::retire;
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::{Owner, PendingDeletion, StateDir};
@@ -260,7 +261,17 @@ async fn inspect(
         if let Some(message) = stale_copy(spec, plan, current, other, state, shared_pending)? {
             return Err(Stop::error(ErrorKind::InvalidKey, message));
         }
-        if let Some(until) = in_overlap(state, other, shared_pending)? {
+        let overlap = in_overlap(state, other, shared_pending)?;
+        // A leak response ends the overlap first (issue 17, defect 7): both keys may be
+        // leaked. Only if IAM backs the record: a tag cannot make rekey delete a key.
+        let ends_overlap = options.compromised
+            && match (&overlap, recorded(state, shared_pending, &other.id)?) {
+                (Some(_), Some(record)) => {
+                    retire::refute(&record, &keys, aws.clock().now()).is_none()
+                }
+                _ => false,
+            };
+        if let Some(until) = overlap.filter(|_| !ends_overlap) {
             return Err(Stop::Skip(format!(
                 "the last rotation's old key {} stays active until {} (overlap); the next rotation waits for prune to deactivate it",
                 other.id,
@@ -269,7 +280,20 @@ async fn inspect(
         }
         let described = describe_other_key(state, &caller, other, shared_pending).await?;
         plan.other_key = Some(described.clone());
-        room_for_a_new_key(&user_name, &described, options, now)?;
+        // make-room deletes only what prune would (issue 17, defect 4): a record of the
+        // key is a claim IAM must back, its grace over, no use since, no sink holding it.
+        let kept = match recorded(state, shared_pending, &other.id)? {
+            Some(record) if !other.active => {
+                let used = described.last_used.as_ref().map(|u| u.date);
+                retire::why_not_delete(&record, &keys, used, aws.clock().now())
+                    .map(Kept::Rule)
+                    .or_else(|| held_by(plan, &other.id).map(Kept::Held))
+            }
+            _ => None,
+        };
+        if !ends_overlap {
+            room_for_a_new_key(&user_name, &described, kept, options, now)?;
+        }
     }
     if !options.compromised {
         is_due(spec, age)?;
@@ -425,11 +449,29 @@ fn refused_key(spec: &ProfileSpec, key: &AccessKey, error: AwsError) -> Cause {
     )
 }
 
+/// Why make-room may not delete the user's inactive key rekey deactivated.
+enum Kept {
+    /// One of prune's rules.
+    Rule(retire::Keep),
+    /// A sink of the profile holds it (said).
+    Held(String),
+}
+
+/// Which sink of the plan holds `key_id`, said as a reason to keep it.
+fn held_by(plan: &ProfilePlan, key_id: &str) -> Option<String> {
+    plan.sinks
+        .iter()
+        .find(|s| matches!(&s.state, Some(SinkState::Drift { key_id: held }) if held == key_id))
+        .map(|s| format!("{} still holds it", s.sink))
+}
+
 /// IAM allows two keys: the other one must be inactive, and either deactivated by rekey
-/// or given up with `--make-room`. rekey never deletes an active key.
+/// and deletable by prune's rules (`kept` says why not), or given up with `--make-room`
+/// (or `--compromised`). rekey never deletes an active key.
 fn room_for_a_new_key(
     user_name: &str,
     other: &OtherKey,
+    kept: Option<Kept>,
     options: PlanOptions,
     now: SystemTime,
 ) -> Result<(), Stop> {
@@ -440,6 +482,30 @@ fn room_for_a_new_key(
                 "{user_name} already has another active key {} ({}); IAM allows two keys and rekey never deletes an active key. Deactivate or delete it if it is unused",
                 other.id,
                 describe_key(other, now)
+            ),
+        ));
+    }
+    let overridden = options.make_room || options.compromised;
+    let kept = kept.filter(|_| other.deactivated_by_rekey && !overridden);
+    // Nothing is wrong while the last rotation's grace period runs: no new rotation
+    // until it ends (a second apply must not end the chance to roll back).
+    if let Some(Kept::Rule(retire::Keep::GraceRuns(until))) = kept {
+        return Err(Stop::Skip(format!(
+            "rotated recently: the last rotation's old key {} can be rolled back to until {}, so there is no room for a new key before then (`rekey prune` deletes it after; `apply --make-room` rotates now and ends that grace period)",
+            other.id,
+            time::rfc3339(until)
+        )));
+    }
+    if let Some(why) = kept {
+        let why = match why {
+            Kept::Rule(rule) => rule.to_string(),
+            Kept::Held(held) => held,
+        };
+        return Err(Stop::error(
+            ErrorKind::NoRoom,
+            format!(
+                "{user_name} already has an inactive key {} that rekey deactivated, but prune would keep it: {why}. IAM allows two keys: wait for `rekey prune`, or run apply with --make-room to delete it anyway",
+                other.id
             ),
         ));
     }
@@ -506,7 +572,12 @@ async fn survey_sinks(
 
 fn steps(plan: &ProfilePlan, spec: &ProfileSpec, rotation: &RotationInput) -> Vec<Step> {
     let mut steps = Vec::new();
-    if let Some(other) = &plan.other_key {
+    if let Some(other) = plan.other_key.as_ref().filter(|o| o.active) {
+        // Planned only for a leak response during an overlap (see `inspect`).
+        steps.push(Step::EndOverlap {
+            key_id: other.id.clone(),
+        });
+    } else if let Some(other) = &plan.other_key {
         let reason = if other.deactivated_by_rekey {
             "deactivated by rekey in an earlier rotation".to_owned()
         } else {

@@ -1,7 +1,8 @@
 //! Deleting old keys whose grace period has ended.
 //!
-//! A pending key is deleted only when its time has come, it is still Inactive, and IAM
-//! has not seen it used after rekey deactivated it. Anything else means something may
+//! A pending key is deleted only when its time has come by AWS's clock, IAM's facts back
+//! the record ([`crate::engine::retire`]: a record, above all a tag, is a claim), it is
+//! still Inactive, and IAM has not seen it used after rekey deactivated it. Anything else means something may
 //! still depend on it, so it is kept and the user is told why: that includes any sink
 //! of the profile still holding it. The deletion is signed with the profile's current
 //! key, which must still belong to the same user, and is decided and done under the
@@ -18,6 +19,7 @@ use serde::Serialize;
 use crate::aws::{Aws, Caller, LastUsed};
 use crate::config::profile::{PendingStore, ProfileSpec};
 use crate::engine::plan::{PruneItem, PruneStep};
+use crate::engine::retire;
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
@@ -204,7 +206,7 @@ async fn prune_one(
     if local.is_none() && !shared.pending.iter().any(|p| p.key_id == pending.key_id) {
         return kept("another rekey process resolved it meanwhile (a rollback, say)".to_owned());
     }
-    let keys = caller
+    let mut keys = caller
         .list_keys(&owner.user_name)
         .await
         .map_err(|e| e.to_string())?;
@@ -214,18 +216,36 @@ async fn prune_one(
             forget(state, &caller, spec, pending).await?,
         ));
     };
+    let active = meta.active;
+    // AWS's time, corrected by the answers just read: never this machine's clock alone.
+    let now = aws.clock().now();
+    // The record is a claim (perhaps a tag anyone could write); IAM must agree first.
+    if let Some(why) = retire::refute(pending, &keys, now) {
+        return kept(format!("not acted on: {why}"));
+    }
+    if pending.next_step_at() > now {
+        return kept(format!(
+            "not due yet by AWS's clock ({}); this machine's clock is ahead",
+            time::rfc3339(now)
+        ));
+    }
     let mut pending = pending.clone();
     if pending.in_overlap() {
-        match end_overlap(&caller, state, spec, &pending, meta.active, force).await? {
+        match end_overlap(&caller, state, spec, &pending, active, force, now).await? {
             Overlap::StaysActive(reason) => return kept(reason),
-            Overlap::Deactivated(updated, warning) if updated.delete_after > SystemTime::now() => {
+            Overlap::Deactivated(updated, warning) if updated.delete_after > now => {
                 let delete_after = updated.delete_after;
                 return Ok((PruneOutcome::Deactivated { delete_after }, warning));
             }
-            // Grace 0: deleted at once, below.
-            Overlap::Deactivated(updated, _) => pending = updated,
+            // Grace 0: deleted at once, below, if prune's rules allow.
+            Overlap::Deactivated(updated, _) => {
+                pending = updated;
+                keys.iter_mut()
+                    .filter(|k| k.id == pending.key_id)
+                    .for_each(|k| k.active = false);
+            }
         }
-    } else if meta.active {
+    } else if active {
         return kept("it is Active again; rekey never deletes an active key".to_owned());
     }
     let pending = &pending;
@@ -233,13 +253,12 @@ async fn prune_one(
         .last_used(&pending.key_id)
         .await
         .map_err(|e| e.to_string())?;
-    if let Some(date) = used.date.filter(|d| *d > pending.deactivated_at) {
-        return kept(format!(
-            "IAM saw it used on {} ({}), after rekey deactivated it on {}; find what still uses it",
-            time::rfc3339(date),
-            place(&used),
-            time::rfc3339(pending.deactivated_at)
-        ));
+    match retire::why_not_delete(pending, &keys, used.date, now) {
+        Some(why @ retire::Keep::UsedSince(..)) => {
+            return kept(format!("{why} ({}); find what still uses it", place(&used)))
+        }
+        Some(why) => return kept(why.to_string()),
+        None => {}
     }
     caller
         .delete_key(&owner.user_name, &pending.key_id)
@@ -270,6 +289,7 @@ async fn end_overlap(
     pending: &PendingDeletion,
     active: bool,
     force: bool,
+    now: SystemTime,
 ) -> Result<Overlap, String> {
     let user = &pending.owner.user_name;
     let rotated = pending.overlap_since.unwrap_or(pending.deactivated_at);
@@ -280,7 +300,7 @@ async fn end_overlap(
             .map_err(|e| e.to_string())?;
         if let Some(date) = used.date.filter(|d| *d > rotated && !force) {
             return Ok(Overlap::StaysActive(format!(
-                "its overlap is over, but IAM saw it used on {} ({}), after the rotation (or the last `rekey sync` that moved a machine off it) on {}: something has not picked up the new key yet, so it stays active. Run `rekey sync` where it is used, or `rekey prune --force` to deactivate it anyway",
+                "its overlap is over, but IAM saw it used on {} ({}), after the rotation on {}: something has not picked up the new key yet, so it stays active. IAM keeps only a key's last use, so a `rekey sync` that read with it counts too: run `rekey sync` wherever it is used, then `rekey prune --force` to deactivate it",
                 time::rfc3339(date),
                 place(&used),
                 time::rfc3339(rotated)
@@ -295,7 +315,6 @@ async fn end_overlap(
         .delete_after
         .duration_since(pending.deactivated_at)
         .unwrap_or_default();
-    let now = SystemTime::now();
     let updated = PendingDeletion {
         deactivated_at: now,
         delete_after: now + grace,

@@ -40,11 +40,18 @@ pub struct Undo {
 /// Finds the last rotation of `profile` and checks it can be undone. A rotation shared
 /// with other profiles (they held the same key) is undone for all of them, so their
 /// specs are looked up in `configured`.
+///
+/// During an overlap period other machines may already use the new key (`rekey sync`
+/// copied it to them): if IAM saw it used after the rotation, rollback refuses to delete
+/// it without `force` (issue 17, defect 11). IAM keeps only a key's last use, so rekey's
+/// own calls with it (plan, status, prune) count too; on real AWS, where that date lags
+/// by minutes, the read mostly shows earlier uses.
 pub async fn prepare(
     aws: &Aws,
     state: &StateDir,
     profile: &str,
     configured: &[&ProfileSpec],
+    force: bool,
 ) -> Result<Undo, RollbackError> {
     let refuse = |message: String| RollbackError {
         profile: profile.to_owned(),
@@ -96,6 +103,21 @@ pub async fn prepare(
             return Err(refuse(format!("old key {old} is already active")))
         }
         Some(_) => {}
+    }
+    if pending.in_overlap() && !force {
+        let used = caller
+            .last_used(current.id())
+            .await
+            .map_err(|e| refuse(e.to_string()))?;
+        if let Some(date) = used.date.filter(|d| *d > pending.rotated_at()) {
+            return Err(refuse(format!(
+                "IAM saw the new key {} used on {} ({}), after the rotation on {}: during the overlap other machines may have picked it up (rekey sync), and rollback would delete it under them. IAM keeps only a key's last use, so rekey's own calls count too: if nothing else uses it, run `rekey rollback --force`. Nothing was changed",
+                current.id(),
+                crate::time::rfc3339(date),
+                used.service.as_deref().unwrap_or("unknown service"),
+                crate::time::rfc3339(pending.rotated_at())
+            )));
+        }
     }
     Ok(Undo {
         current_key_id: current.id().to_owned(),

@@ -2,9 +2,11 @@
 //!
 //! A machine that deactivates an old key records its deletion in its own state dir, as
 //! always, and also tags the IAM user with `rekey:pending:<KEY ID>` =
-//! `<deactivated at>/<delete after>` (RFC 3339 with the fraction of a second that prune
-//! compares with IAM's last-used date: well within IAM's tag limits of 128 characters
-//! per key and 256 per value, and only characters tags allow).
+//! `<deactivated at>/<delete after>/<overlap since, or ->/<replaced by>` (RFC 3339 times
+//! from AWS's clock, with the fraction of a second that prune compares with IAM's
+//! last-used date; the id of the key that replaced it: well within IAM's tag limits of
+//! 128 characters per key and 256 per value, and only characters tags allow). Tags of
+//! two or three times (written before the replacing key was kept) still read.
 //! Any machine whose manifest names the user then sees the deletion in `plan` and
 //! `status`, and `prune` deletes the key there as it would here, removing the tag.
 //!
@@ -28,16 +30,23 @@ use crate::time;
 /// The tag key prefix; the key id follows.
 pub const TAG_PREFIX: &str = "rekey:pending:";
 
-/// The tag recording `pending`: (key, value). A key in its overlap period adds a third
-/// time, when the overlap began: `<deactivate at>/<delete after>/<overlap since>`.
+/// The tag recording `pending`: (key, value). The value is
+/// `<deactivate at>/<delete after>/<overlap since, or ->/<replaced by>`; the last two are
+/// left out when unknown.
 pub fn tag(pending: &PendingDeletion) -> (String, String) {
     let mut value = format!(
         "{}/{}",
         time::rfc3339_exact(pending.deactivated_at),
         time::rfc3339_exact(pending.delete_after)
     );
-    if let Some(since) = pending.overlap_since {
-        value = format!("{value}/{}", time::rfc3339_exact(since));
+    let since = pending.overlap_since.map(time::rfc3339_exact);
+    match (&since, &pending.replaced_by) {
+        (since, Some(replaced_by)) => {
+            let since = since.as_deref().unwrap_or("-");
+            value = format!("{value}/{since}/{replaced_by}");
+        }
+        (Some(since), None) => value = format!("{value}/{since}"),
+        (None, None) => {}
     }
     (format!("{TAG_PREFIX}{}", pending.key_id), value)
 }
@@ -48,10 +57,15 @@ pub fn from_tags(tags: &[(String, String)], owner: &Owner) -> Vec<PendingDeletio
     tags.iter()
         .filter_map(|(key, value)| {
             let key_id = key.strip_prefix(TAG_PREFIX)?;
-            let mut times = value.split('/');
-            let (deactivated, delete_after) = (times.next()?, times.next()?);
-            let overlap_since = match times.next() {
+            let mut parts = value.split('/');
+            let (deactivated, delete_after) = (parts.next()?, parts.next()?);
+            let overlap_since = match parts.next() {
+                Some("-") | None => None,
                 Some(since) => Some(parse_time(since)?),
+            };
+            let replaced_by = match parts.next() {
+                Some(id) if rekey_sinks::AccessKey::is_plausible_id(id) => Some(id.to_owned()),
+                Some(_) => return None,
                 None => None,
             };
             Some(PendingDeletion {
@@ -60,6 +74,7 @@ pub fn from_tags(tags: &[(String, String)], owner: &Owner) -> Vec<PendingDeletio
                 deactivated_at: parse_time(deactivated)?,
                 delete_after: parse_time(delete_after)?,
                 overlap_since,
+                replaced_by,
             })
         })
         .collect()
@@ -158,6 +173,7 @@ pub fn merge(local: Vec<PendingDeletion>, shared: Vec<PendingDeletion>) -> Vec<P
                 local.deactivated_at = tagged.deactivated_at;
                 local.delete_after = tagged.delete_after;
                 local.overlap_since = tagged.overlap_since;
+                local.replaced_by = tagged.replaced_by.or(local.replaced_by.take());
             }
             None => {
                 merged.insert(tagged.key_id.clone(), tagged);
@@ -202,6 +218,7 @@ mod tests {
             deactivated_at: at,
             delete_after: at + Duration::from_secs(grace),
             overlap_since: None,
+            replaced_by: None,
         }
     }
 
@@ -224,6 +241,16 @@ mod tests {
         original.overlap_since = Some(original.deactivated_at - Duration::from_secs(86_400));
         let (key, value) = tag(&original);
         assert_eq!(value.split('/').count(), 3, "{value}");
+        assert_eq!(from_tags(&[(key, value)], &owner()), vec![original.clone()]);
+        // The key that replaced it comes last; `-` stands for no overlap.
+        original.replaced_by = Some("AKIANEWKEY0000000002".into());
+        let (key, value) = tag(&original);
+        assert!(value.ends_with("Z/AKIANEWKEY0000000002"), "{value}");
+        assert_eq!(from_tags(&[(key, value)], &owner()), vec![original.clone()]);
+        original.overlap_since = None;
+        let (key, value) = tag(&original);
+        assert!(value.contains("Z/-/AKIANEWKEY"), "{value}");
+        assert!(key.len() <= 128 && value.len() <= 256);
         assert_eq!(from_tags(&[(key, value)], &owner()), vec![original]);
     }
 

@@ -27,7 +27,7 @@ use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
-use crate::state::{Owner, PendingDeletion, StateDir};
+use crate::state::{Owner, StateDir};
 
 /// What sync found for one profile, and will do.
 pub struct Found {
@@ -310,8 +310,11 @@ pub async fn carry_out(
             }
         }
     }
-    // The keys this machine stopped using: in an overlap, their uses so far were this
-    // machine's, and no longer hold their deactivation.
+    // The keys this machine stopped using: if one is in its overlap period, this sync
+    // used it (it reads with the key it holds), and IAM keeps only a key's last use, so
+    // rekey cannot tell those uses from another machine's. The "used since the rotation"
+    // mark is never moved past a use rekey did not make (issue 17, defect 1): prune keeps
+    // the key active, and says why, until `prune --force`.
     let replaced: Vec<String> = report
         .sinks
         .iter()
@@ -320,18 +323,18 @@ pub async fn carry_out(
         .filter(|id| id != current.id())
         .collect();
     if !replaced.is_empty() {
-        // Signed with the current key: a call signed with the old key now would be a use
-        // of it after the mark this sets.
+        // Signed with the current key: a call signed with the old key is one more use.
         match signing::signer(aws, &spec.policy, &current).await {
             Ok(caller) => {
                 for key_id in replaced {
-                    if let Some(note) = caught_up(state, spec, &caller, &owner, &key_id).await {
+                    if let Some(note) = overlap_note(state, spec, &caller, &owner, &key_id).await
+                    {
                         report.notes.push(note);
                     }
                 }
             }
             Err(cause) => report.notes.push(format!(
-                "warning: cannot sign with the current key to update the overlap records ({cause})"
+                "warning: cannot sign with the current key to read the overlap records ({cause})"
             )),
         }
     }
@@ -340,11 +343,8 @@ pub async fn carry_out(
 }
 
 /// After this machine moved off `key_id`: if it is an old key in its overlap period
-/// (recorded here or shared in IAM), the time after which a use of it means "a consumer
-/// has not picked up the new key" moves to now. Otherwise this machine's own uses of the
-/// old key before the sync (sync reads with it) would keep it active forever. Returns
-/// what was done, or a warning.
-async fn caught_up(
+/// (recorded here or shared in IAM), what its uses by this sync mean for prune.
+async fn overlap_note(
     state: &StateDir,
     spec: &ProfileSpec,
     caller: &Caller,
@@ -353,33 +353,14 @@ async fn caught_up(
 ) -> Option<String> {
     let local = state.pending(key_id).ok().flatten();
     let shared = shared_pending::read(caller, &spec.policy, owner).await;
-    let tagged = shared.pending.into_iter().find(|p| p.key_id == key_id);
-    let record = tagged
-        .clone()
-        .or(local.clone())
+    let record = shared
+        .pending
+        .into_iter()
+        .find(|p| p.key_id == key_id)
+        .or(local)
         .filter(|p| p.in_overlap())?;
-    let now = SystemTime::now();
-    let moved = PendingDeletion {
-        overlap_since: Some(now),
-        ..record
-    };
-    if local.is_some() {
-        if let Err(e) = state.record_pending(&moved).await {
-            return Some(format!(
-                "warning: cannot update the overlap record of {key_id}: {e}"
-            ));
-        }
-    }
-    if tagged.is_some() {
-        if let Some(warning) = shared_pending::publish(caller, &spec.policy, &moved).await {
-            return Some(format!("warning: {warning}"));
-        }
-    }
-    if local.is_none() && tagged.is_none() {
-        return None;
-    }
     Some(format!(
-        "old key {key_id}: uses of it before {} (this machine's) no longer keep it active after its overlap",
-        crate::time::rfc3339(now)
+        "old key {key_id} is in its overlap until {}, and this machine used it until now (sync reads with the key it holds). IAM keeps only a key's last use and cannot tell this machine's uses from another's, so after the overlap prune keeps it active; once every machine has synced, `rekey prune --force` deactivates it",
+        crate::time::rfc3339(record.deactivated_at)
     ))
 }

@@ -26,8 +26,8 @@ pub struct PendingDeletion {
     #[serde(with = "serde_rfc3339")]
     pub delete_after: SystemTime,
     /// With an overlap period, while the key is still active: when the rotation that
-    /// replaced it ended, or the last `rekey sync` moved a machine off it, whichever is
-    /// later (a use of the key after it means a consumer has not picked up the new key).
+    /// replaced it ended, by AWS's clock (a use of the key after it means a consumer may
+    /// not have picked up the new key; rekey never moves it past a use it did not make).
     /// `None` once the key is deactivated.
     #[serde(
         default,
@@ -35,6 +35,11 @@ pub struct PendingDeletion {
         with = "crate::time::serde_rfc3339_option"
     )]
     pub overlap_since: Option<SystemTime>,
+    /// The key that replaced this one (the rotation's new key). A record is a claim:
+    /// before acting on it, rekey checks that IAM lists this key Active and newer (see
+    /// `engine::retire`). `None` in records written before rekey kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
 }
 
 impl PendingDeletion {
@@ -51,6 +56,12 @@ impl PendingDeletion {
     /// Whether the key is still in its overlap period (active, by design).
     pub fn in_overlap(&self) -> bool {
         self.overlap_since.is_some()
+    }
+
+    /// When the rotation that replaced the key ended: the start of its overlap, or its
+    /// deactivation. Nothing of the record may be later than AWS's "now".
+    pub fn rotated_at(&self) -> SystemTime {
+        self.overlap_since.unwrap_or(self.deactivated_at)
     }
 
     /// When the next step is due: the deactivation in an overlap, else the deletion.

@@ -66,9 +66,10 @@ fn a_second_apply_that_waits_rotates_after_the_first() {
         || home.path("project/started").exists(),
     );
 
-    // It waits for the first rotation to end, then plans from what that left behind.
+    // It waits for the first rotation to end, then plans from what that left behind
+    // (whose grace period runs: deleting it takes --make-room).
     let second = home
-        .rekey(&["apply", "--yes", "--lock-timeout", "30s"])
+        .rekey(&["apply", "--yes", "--make-room", "--lock-timeout", "30s"])
         .success();
     assert!(first.wait().unwrap().success());
     second.stdout_has(&format!("deleted inactive key {} to make room", key.id));

@@ -13,6 +13,7 @@ mod default_mode;
 mod error_kinds;
 mod examples;
 mod faults;
+mod fleet;
 mod keyring;
 mod lifecycle;
 mod locking;

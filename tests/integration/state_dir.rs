@@ -103,8 +103,9 @@ fn apply_prints_one_json_document_after_resolving_a_crash() {
         "build with --features rekey/crash-points"
     );
 
+    // --make-room: the recovered rotation's old key is in its grace period.
     let run = home
-        .rekey(&["apply", "--yes", "--output", "json"])
+        .rekey(&["apply", "--yes", "--make-room", "--output", "json"])
         .success();
     // The whole of stdout, strictly: one document and nothing before or after it.
     let json: serde_json::Value = serde_json::from_str(&run.stdout)
@@ -334,7 +335,8 @@ fn a_lock_file_planted_as_a_symlink_is_never_written_through() {
         planted += 1;
     }
     assert!(planted > 0, "apply made lock files");
-    home.rekey(&["apply", "--yes", "--grace", "1h"])
+    // --make-room: the last rotation's old key is still in its grace period.
+    home.rekey(&["apply", "--yes", "--grace", "1h", "--make-room"])
         .code(1)
         .stdout_has("cannot use lock file");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");

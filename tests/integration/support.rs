@@ -731,6 +731,12 @@ impl Run {
     }
 }
 
+/// A time as rekey's records and tags write it (RFC 3339, UTC).
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    DateTime::from(t).fmt(Format::DateTime).unwrap()
+}
+
 /// Polls `condition` every 100 ms until it holds or `limit` passes (then panics).
 #[track_caller]
 pub fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {

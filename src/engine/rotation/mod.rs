@@ -193,8 +193,14 @@ pub async fn rotate(
     crash::point("planned");
 
     for step in &plan.steps {
-        if let Step::DeleteInactiveKey { key_id, .. } = step {
-            journal = run.make_room(journal, state, key_id).await?;
+        match step {
+            Step::DeleteInactiveKey { key_id, .. } => {
+                journal = run.make_room(journal, state, key_id, false).await?;
+            }
+            Step::EndOverlap { key_id } => {
+                journal = run.make_room(journal, state, key_id, true).await?;
+            }
+            _ => {}
         }
     }
 
@@ -363,18 +369,29 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Deletes an inactive key (known to rekey, or allowed by `--make-room`).
+    /// Deletes an inactive key (known to rekey, or allowed by `--make-room`), or, for a
+    /// leak response during an overlap (`end_overlap`), deactivates the last rotation's
+    /// old key first, then deletes it.
     async fn make_room(
         &mut self,
         mut journal: Journal,
         state: &StateDir,
         key_id: &str,
+        end_overlap: bool,
     ) -> Result<Journal, RotationFailure> {
         let phase = Phase::DeletingStaleKey {
             key_id: key_id.to_owned(),
         };
         if let Err(e) = journal.advance(phase).await {
             return Err(self.abandon(journal, e.into()).await);
+        }
+        if end_overlap {
+            if let Err(e) = self.iam.set_active(&self.user, key_id, false).await {
+                return Err(self.abandon(journal, e.into()).await);
+            }
+            self.actions.push(format!(
+                "deactivated the last rotation's old key {key_id}, ending its overlap (it may be leaked too)"
+            ));
         }
         match self.iam.delete_key(&self.user, key_id).await {
             // Prune (which apply runs first) may have deleted it already.

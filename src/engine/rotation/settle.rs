@@ -49,8 +49,14 @@ pub(crate) async fn forward(
     let new = signing::signer(aws, &spec.policy, &new_key).await?;
     if !spec.policy.overlap.is_zero() {
         let owner = &record.owner;
+        let retired = Retired {
+            owner,
+            old_key_id: &record.old_key_id,
+            new_key_id: new_key.id(),
+            now: aws.clock().now(),
+        };
         return Ok(
-            match begin_overlap(state, &new, &spec.policy, owner, &record.old_key_id).await {
+            match begin_overlap(state, &new, &spec.policy, retired).await {
                 Ok(action) => {
                     actions.push(action);
                     None
@@ -79,8 +85,13 @@ pub(crate) async fn forward(
         record.old_key_id
     ));
     crash::point("deactivated");
-    let retired =
-        retire_old_key(state, &new, &spec.policy, &record.owner, &record.old_key_id).await;
+    let retired = Retired {
+        owner: &record.owner,
+        old_key_id: &record.old_key_id,
+        new_key_id: new_key.id(),
+        now: aws.clock().now(),
+    };
+    let retired = retire_old_key(state, &new, &spec.policy, retired).await;
     crash::point("retired");
     Ok(match retired {
         Ok(action) => {
@@ -259,17 +270,38 @@ async fn restore_sinks(
     ))
 }
 
+/// An old key a rotation replaced, as its record will say.
+struct Retired<'a> {
+    owner: &'a Owner,
+    old_key_id: &'a str,
+    new_key_id: &'a str,
+    /// AWS's time (never the local clock alone: issue 17, defect 2).
+    now: SystemTime,
+}
+
+impl Retired<'_> {
+    fn record(&self, deactivated_at: SystemTime, grace: Duration) -> PendingDeletion {
+        PendingDeletion {
+            owner: self.owner.clone(),
+            key_id: self.old_key_id.to_owned(),
+            deactivated_at,
+            delete_after: deactivated_at + grace,
+            overlap_since: None,
+            replaced_by: Some(self.new_key_id.to_owned()),
+        }
+    }
+}
+
 /// After the old key is deactivated: deletes it now (grace 0) or records when to delete
 /// it. Returns the action taken, or a warning when neither worked.
-pub(crate) async fn retire_old_key(
+async fn retire_old_key(
     state: &StateDir,
     new: &Caller,
     policy: &Policy,
-    owner: &Owner,
-    old_key_id: &str,
+    retired: Retired<'_>,
 ) -> Result<String, String> {
     let (grace, patience) = (policy.grace, policy.propagation.timeout);
-    let now = SystemTime::now();
+    let (owner, old_key_id) = (retired.owner, retired.old_key_id);
     let mut note = String::new();
     if grace.is_zero() {
         match patiently(patience, || new.delete_key(&owner.user_name, old_key_id)).await {
@@ -280,13 +312,7 @@ pub(crate) async fn retire_old_key(
             }
         }
     }
-    let pending = PendingDeletion {
-        owner: owner.clone(),
-        key_id: old_key_id.to_owned(),
-        deactivated_at: now,
-        delete_after: now + grace,
-        overlap_since: None,
-    };
+    let pending = retired.record(retired.now, grace);
     match record(state, new, policy, &pending).await {
         Ok(shared) => Ok(format!(
             "{note}old key {old_key_id} will be deleted after {}{shared}",
@@ -305,17 +331,13 @@ async fn begin_overlap(
     state: &StateDir,
     new: &Caller,
     policy: &Policy,
-    owner: &Owner,
-    old_key_id: &str,
+    retired: Retired<'_>,
 ) -> Result<String, String> {
-    let now = SystemTime::now();
-    let deactivate_at = now + policy.overlap;
+    let old_key_id = retired.old_key_id;
+    let deactivate_at = retired.now + policy.overlap;
     let pending = PendingDeletion {
-        owner: owner.clone(),
-        key_id: old_key_id.to_owned(),
-        deactivated_at: deactivate_at,
-        delete_after: deactivate_at + policy.grace,
-        overlap_since: Some(now),
+        overlap_since: Some(retired.now),
+        ..retired.record(deactivate_at, policy.grace)
     };
     match record(state, new, policy, &pending).await {
         Ok(shared) => Ok(format!(
