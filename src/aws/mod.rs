@@ -117,12 +117,20 @@ impl Aws {
             .interceptor(self.clock.clone())
             .build();
         let sts = aws_sdk_sts::config::Builder::from(&self.base)
+            .credentials_provider(credentials.clone())
+            .interceptor(self.clock.clone())
+            .build();
+        // An endpoint URL (an emulator, a proxy) has no per-bucket host names.
+        let path_style = self.base.endpoint_url().is_some();
+        let s3 = aws_sdk_s3::config::Builder::from(&self.base)
             .credentials_provider(credentials)
             .interceptor(self.clock.clone())
+            .force_path_style(path_style)
             .build();
         Caller {
             iam: aws_sdk_iam::Client::from_conf(iam),
             sts: aws_sdk_sts::Client::from_conf(sts),
+            s3: aws_sdk_s3::Client::from_conf(s3),
         }
     }
 
@@ -286,14 +294,20 @@ pub struct LastUsed {
     pub region: Option<String>,
 }
 
-/// IAM and STS clients signing with one access key.
+/// IAM, STS and S3 clients signing with one access key (or profile, or session).
 #[derive(Clone)]
 pub struct Caller {
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
+    s3: aws_sdk_s3::Client,
 }
 
 impl Caller {
+    /// The S3 client, for the shared state (`state: s3://…`).
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+
     /// `sts:GetCallerIdentity`: which account and principal the key belongs to.
     pub async fn identity(&self) -> Result<Identity, AwsError> {
         let out = self

@@ -68,11 +68,33 @@ pub struct Policy {
     pub mfa_timeout: Duration,
     /// Where pending deletions are kept (the manifest's top-level `state:`).
     pub pending_store: PendingStore,
+    /// The lease that orders every machine's commands on one user (`state: s3://…`);
+    /// `None`: only this machine's processes are ordered (the state dir's locks).
+    pub shared_state: Option<SharedState>,
+}
+
+/// `state: s3://BUCKET/PREFIX`: where the lease per IAM user lives, so two machines
+/// never change one user's keys or records at once (S3 conditional writes, as
+/// Terraform's S3 backend locks). Pending deletions are then also IAM tags (as with
+/// `state: iam`), a visible mirror every machine reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedState {
+    /// The bucket.
+    pub bucket: String,
+    /// The folder in it (no leading or trailing `/`; may be empty).
+    pub prefix: String,
+    /// How long a lease lasts unless renewed: how long a killed rekey blocks the others.
+    pub lease: Duration,
+}
+
+impl SharedState {
+    /// Default lease: long enough that a renewal every third of it survives a slow
+    /// network, short enough that a killed run does not block a team for long.
+    pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 }
 
 /// Where pending deletions (old keys awaiting deletion) are kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PendingStore {
     /// In this machine's state dir only (`state: local`, the default).
     #[default]
@@ -125,6 +147,7 @@ impl Default for Policy {
             mfa_command: None,
             mfa_timeout: Duration::from_secs(60),
             pending_store: PendingStore::Local,
+            shared_state: None,
         }
     }
 }

@@ -4,13 +4,14 @@
 
 pub mod crash;
 pub mod error;
+pub(crate) mod lease;
 pub(crate) mod orphan;
 pub mod plan;
 pub mod planner;
 pub mod propagation;
 pub mod prune;
-pub(crate) mod retire;
 pub mod recovery;
+pub(crate) mod retire;
 pub mod rollback;
 pub mod rotation;
 pub mod shared_key;

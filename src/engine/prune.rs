@@ -18,12 +18,13 @@ use serde::Serialize;
 
 use crate::aws::{Aws, Caller, LastUsed};
 use crate::config::profile::{PendingStore, ProfileSpec};
+use crate::engine::lease::{self, Lease};
 use crate::engine::plan::{PruneItem, PruneStep};
 use crate::engine::retire;
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
-use crate::state::{PendingDeletion, StateDir, StateError};
+use crate::state::{Owner, PendingDeletion, StateDir, StateError};
 use crate::time;
 
 /// What happened to one due key.
@@ -194,15 +195,52 @@ async fn prune_one(
         ));
     }
     // One change to the user's keys at a time: a `rekey rollback` (or a rotation) in
-    // another process may be making this key active again right now.
+    // another process, or with `state: s3://…` on another machine, may be making this
+    // key active again right now.
     let user = LockName::user(&owner.account, &owner.user_name, &owner.user_arn);
     let _held = lock::acquire(state, vec![user], state.lock_timeout())
         .await
         .map_err(|e| e.to_string())?;
+    let timeout = state.lock_timeout();
+    let lease = lease::hold(aws, &spec.policy, &caller, &owner, "prune", timeout)
+        .await
+        .map_err(|cause| cause.message)?;
+    let locked = Locked {
+        caller: &caller,
+        owner: &owner,
+        lease: lease.as_ref(),
+    };
+    let done = prune_locked(aws, state, spec, pending, force, locked).await;
+    lease::release(lease).await;
+    done
+}
+
+/// What [`prune_one`] holds while it decides: who signs, whose key it is, the lease.
+struct Locked<'a> {
+    caller: &'a Caller,
+    owner: &'a Owner,
+    lease: Option<&'a Lease>,
+}
+
+/// [`prune_one`]'s decision and action, under the user's lock (and lease).
+async fn prune_locked(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    pending: &PendingDeletion,
+    force: bool,
+    locked: Locked<'_>,
+) -> Result<(PruneOutcome, Option<String>), String> {
+    let kept = |reason: String| Ok((PruneOutcome::Kept { reason }, None));
+    let Locked {
+        caller,
+        owner,
+        lease,
+    } = locked;
     // What was decided before the lock is read again under it: this machine's record,
     // or the shared one.
     let local = state.pending(&pending.key_id).map_err(|e| e.to_string())?;
-    let shared = shared_pending::read(&caller, &spec.policy, &owner).await;
+    let shared = shared_pending::read(caller, &spec.policy, owner).await;
     if local.is_none() && !shared.pending.iter().any(|p| p.key_id == pending.key_id) {
         return kept("another rekey process resolved it meanwhile (a rollback, say)".to_owned());
     }
@@ -213,7 +251,7 @@ async fn prune_one(
     let Some(meta) = keys.iter().find(|k| k.id == pending.key_id) else {
         return Ok((
             PruneOutcome::AlreadyGone,
-            forget(state, &caller, spec, pending).await?,
+            forget(state, caller, spec, pending).await?,
         ));
     };
     let active = meta.active;
@@ -229,9 +267,12 @@ async fn prune_one(
             time::rfc3339(now)
         ));
     }
+    if let Some(lease) = lease {
+        lease.check().map_err(|cause| cause.message)?;
+    }
     let mut pending = pending.clone();
     if pending.in_overlap() {
-        match end_overlap(&caller, state, spec, &pending, active, force, now).await? {
+        match end_overlap(caller, state, spec, &pending, active, force, now).await? {
             Overlap::StaysActive(reason) => return kept(reason),
             Overlap::Deactivated(updated, warning) if updated.delete_after > now => {
                 let delete_after = updated.delete_after;
@@ -239,7 +280,7 @@ async fn prune_one(
             }
             // Grace 0: deleted at once, below, if prune's rules allow.
             Overlap::Deactivated(updated, _) => {
-                pending = updated;
+                pending = *updated;
                 keys.iter_mut()
                     .filter(|k| k.id == pending.key_id)
                     .for_each(|k| k.active = false);
@@ -266,7 +307,7 @@ async fn prune_one(
         .map_err(|e| e.to_string())?;
     Ok((
         PruneOutcome::Deleted,
-        forget(state, &caller, spec, pending).await?,
+        forget(state, caller, spec, pending).await?,
     ))
 }
 
@@ -276,7 +317,7 @@ enum Overlap {
     StaysActive(String),
     /// The key is inactive; its record now says when to delete it (and a warning if the
     /// shared record could not be updated).
-    Deactivated(PendingDeletion, Option<String>),
+    Deactivated(Box<PendingDeletion>, Option<String>),
 }
 
 /// Ends the overlap period of `pending`: the old key is deactivated, unless IAM saw it
@@ -325,7 +366,7 @@ async fn end_overlap(
         format!("deactivated it, but could not record when to delete it ({e}); delete it by hand after checking it is unused")
     })?;
     let warning = shared_pending::publish(caller, &spec.policy, &updated).await;
-    Ok(Overlap::Deactivated(updated, warning))
+    Ok(Overlap::Deactivated(Box::new(updated), warning))
 }
 
 /// `s3, eu-west-1`: where IAM saw a key used.

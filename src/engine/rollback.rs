@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use crate::aws::Aws;
 use crate::config::profile::{PendingStore, ProfileSpec};
+use crate::engine::lease;
 use crate::engine::recovery::{self, Recovered};
 use crate::engine::shared_key;
 use crate::engine::shared_pending;
@@ -155,6 +156,40 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
         .map_err(|e| fail(e.to_string()))?
         .filter(|k| k.id() == undo.current_key_id)
         .ok_or_else(|| fail("the profile's key changed meanwhile; run rollback again".into()))?;
+    // With `state: s3://…`, no other machine changes this user's keys meanwhile (a prune
+    // there deleting the old key this rollback makes active again).
+    let signer = signing::signer(aws, &spec.policy, &current)
+        .await
+        .map_err(|cause| fail(cause.message))?;
+    let timeout = state.lock_timeout();
+    let lease = lease::hold(
+        aws,
+        &spec.policy,
+        &signer,
+        &pending.owner,
+        "rollback",
+        timeout,
+    )
+    .await
+    .map_err(|cause| fail(cause.message))?;
+    let done = undo_locked(aws, state, spec, pending, &current, lease.as_ref()).await;
+    lease::release(lease).await;
+    done
+}
+
+/// [`run`]'s journal and its carrying out, under the user's lock (and lease).
+async fn undo_locked(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    pending: &PendingDeletion,
+    current: &rekey_sinks::AccessKey,
+    lease: Option<&lease::Lease>,
+) -> Result<Recovered, RollbackError> {
+    let fail = |message: String| RollbackError {
+        profile: spec.name.clone(),
+        message,
+    };
     let backups = (0..spec.sinks.len())
         .map(|index| state.history_backup(&pending.key_id, index))
         .collect::<Result<Vec<_>, _>>()
@@ -173,7 +208,7 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
             reason: "rekey rollback".into(),
         },
         // The key being undone: the journal holds it like a rotation's new key.
-        new_key: Some(StoredKey::from_key(&current)),
+        new_key: Some(StoredKey::from_key(current)),
         // The old key's secret is only in the sinks' history; it is inactive, so undoing
         // signs with the current key anyway.
         old_key: None,
@@ -181,9 +216,14 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
     let journal = Journal::begin_with_backups(state, record, &backups)
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let mut done = recovery::run_journal(aws, state, spec, journal)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
+    let done = recovery::run_journal(aws, state, spec, journal).await;
+    // The key being undone is deleted now: the lease is released with the old key.
+    if let (Some(lease), Ok(Some(old))) = (lease, spec.sinks[0].read().await) {
+        if let Ok(caller) = signing::signer(aws, &spec.policy, &old).await {
+            lease.sign_also_with(&caller);
+        }
+    }
+    let mut done = done.map_err(|e| fail(e.to_string()))?;
     let forgotten = state.forget_retired_key(&pending.key_id).await;
     if let Err(e) = forgotten {
         return Err(fail(format!(

@@ -28,6 +28,7 @@ mod safety;
 mod secret_stores;
 mod secrets;
 mod shared_keys;
+mod shared_state;
 mod sinks;
 mod state_dir;
 mod sync;

@@ -244,7 +244,45 @@ fn admin() -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&block_on(config(&key)))
 }
 
+fn admin_s3() -> aws_sdk_s3::Client {
+    let key = TestKey {
+        id: "AKIAADMIN0000000000".into(),
+        secret: "admin".into(),
+    };
+    let sdk = block_on(config(&key));
+    let config = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 impl Moto {
+    /// Creates an S3 bucket (for `state: s3://…`).
+    pub fn create_bucket(&self, bucket: &str) {
+        block_on(admin_s3().create_bucket().bucket(bucket).send()).unwrap();
+    }
+
+    /// The text of an S3 object, if it exists.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<String> {
+        let out = block_on(admin_s3().get_object().bucket(bucket).key(key).send()).ok()?;
+        let bytes = block_on(out.body.collect()).unwrap().into_bytes();
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Writes an S3 object (as another machine would).
+    pub fn put_object(&self, bucket: &str, key: &str, text: &str) {
+        let body = aws_sdk_s3::primitives::ByteStream::from(text.as_bytes().to_vec());
+        block_on(
+            admin_s3()
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body)
+                .send(),
+        )
+        .unwrap();
+    }
+
     /// Creates a user with one access key.
     pub fn create_user(&self, name: &str) -> TestKey {
         block_on(admin().create_user().user_name(name).send()).unwrap();

@@ -20,8 +20,10 @@ use rekey_sinks::file::yaml_node_position;
 use rekey_sinks::registry::BuildContext;
 
 use crate::config::paths::Paths;
-use crate::config::profile::{Policy, ProfileSpec, Propagation, Verify};
-pub use schema::{RawManifest, RawPolicy, RawProfile, RawPropagation, RawSink, RawVerify};
+use crate::config::profile::{PendingStore, Policy, ProfileSpec, Propagation, SharedState, Verify};
+pub use schema::{
+    RawManifest, RawPolicy, RawProfile, RawPropagation, RawSink, RawState, RawVerify,
+};
 
 /// The manifest file name looked for in the current folder.
 pub const FILE_NAME: &str = "rekey.yaml";
@@ -152,6 +154,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
             }
         }
     }
+    if let Some(lease) = &raw.lease {
+        if !matches!(raw.state, RawState::S3(..)) {
+            let at = lease.referenced;
+            return Err(invalid(
+                at.line(),
+                at.column(),
+                "`lease` is the lifetime of the lock in an S3 state; it needs `state: s3://BUCKET/PREFIX`".to_owned(),
+            ));
+        }
+    }
     for (name, profile) in &raw.profiles {
         if let Some(sinks) = profile.sinks.as_ref().filter(|s| s.value.is_empty()) {
             let at = sinks.referenced;
@@ -267,7 +279,23 @@ impl Manifest {
                             .mfa_timeout
                             .or(defaults.mfa_timeout)
                             .map_or(default_policy.mfa_timeout, |d| d.0),
-                        pending_store: self.raw.state,
+                        pending_store: match self.raw.state {
+                            RawState::Local => PendingStore::Local,
+                            // The tags stay, as a mirror every machine (and person) sees.
+                            RawState::Iam | RawState::S3(..) => PendingStore::Iam,
+                        },
+                        shared_state: match &self.raw.state {
+                            RawState::S3(bucket, prefix) => Some(SharedState {
+                                bucket: bucket.clone(),
+                                prefix: prefix.clone(),
+                                lease: self
+                                    .raw
+                                    .lease
+                                    .as_ref()
+                                    .map_or(SharedState::DEFAULT_LEASE, |d| d.value.0),
+                            }),
+                            _ => None,
+                        },
                     },
                 )
             })

@@ -8,7 +8,48 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::duration::HumanDuration;
-use crate::config::profile::PendingStore;
+
+/// The manifest's `state:`, parsed while deserializing (a bad value is an error with its
+/// line and column).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum RawState {
+    /// `local`.
+    #[default]
+    Local,
+    /// `iam`.
+    Iam,
+    /// `s3://BUCKET/PREFIX`: the bucket and the prefix.
+    S3(String, String),
+}
+
+impl TryFrom<String> for RawState {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "local" => return Ok(RawState::Local),
+            "iam" => return Ok(RawState::Iam),
+            _ => {}
+        }
+        let location = value.strip_prefix("s3://").ok_or_else(|| {
+            format!("`{value}` is not a state: use local, iam or s3://BUCKET/PREFIX")
+        })?;
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        // S3's bucket naming rules, as far as a typo goes.
+        let valid = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid {
+            return Err(format!("`{bucket}` is not an S3 bucket name"));
+        }
+        Ok(RawState::S3(
+            bucket.to_owned(),
+            prefix.trim_matches('/').to_owned(),
+        ))
+    }
+}
 
 /// The whole `rekey.yaml`.
 #[derive(Debug, Deserialize)]
@@ -16,9 +57,12 @@ use crate::config::profile::PendingStore;
 pub struct RawManifest {
     /// Schema version; only `1` exists.
     pub version: Spanned<u32>,
-    /// Where pending deletions are kept: `local` (default) or `iam` (user tags too).
+    /// Where the state every machine must share lives: `local` (default), `iam`
+    /// (pending deletions as user tags too) or `s3://BUCKET/PREFIX` (and a lease per user).
     #[serde(default)]
-    pub state: PendingStore,
+    pub state: RawState,
+    /// With `state: s3://…`: how long a lease lasts unless renewed (default 1m).
+    pub lease: Option<Spanned<HumanDuration>>,
     /// Settings every profile inherits.
     #[serde(default)]
     pub defaults: RawPolicy,

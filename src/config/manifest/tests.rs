@@ -188,6 +188,37 @@ fn bad_durations_and_versions_are_errors() {
 }
 
 #[test]
+fn an_s3_state_names_a_bucket_and_a_prefix_and_keeps_the_iam_mirror() {
+    let manifest = parse(
+        Path::new("/p/rekey.yaml"),
+        "version: 1\nstate: s3://acme-rekey/team-a/\nlease: 2m\nprofiles:\n  dev: {}\n",
+    )
+    .unwrap();
+    let policy = &manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build())[0].policy;
+    assert_eq!(
+        policy.shared_state,
+        Some(SharedState {
+            bucket: "acme-rekey".into(),
+            prefix: "team-a".into(),
+            lease: Duration::from_secs(120),
+        })
+    );
+    assert_eq!(policy.pending_store, PendingStore::Iam);
+
+    let err = error("version: 1\nstate: s3://Acme_Keys\nprofiles: {}\n");
+    assert!(err.starts_with("/p/rekey.yaml:2:8: state: "), "{err}");
+    assert!(err.contains("not an S3 bucket name"), "{err}");
+    let err = error("version: 1\nstate: dynamodb\nprofiles: {}\n");
+    assert!(
+        err.contains("use local, iam or s3://BUCKET/PREFIX"),
+        "{err}"
+    );
+    let err = error("version: 1\nlease: 1m\nprofiles: {}\n");
+    assert!(err.starts_with("/p/rekey.yaml:2:8: "), "{err}");
+    assert!(err.contains("needs `state: s3://BUCKET/PREFIX`"), "{err}");
+}
+
+#[test]
 fn malformed_yaml_is_an_error_with_a_position() {
     let err = error("version: 1\nprofiles:\n  dev: [\n");
     assert!(err.starts_with("/p/rekey.yaml:"), "{err}");

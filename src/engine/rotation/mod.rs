@@ -24,6 +24,7 @@ use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::lease::{self, Lease};
 use crate::engine::orphan;
 use crate::engine::plan::{ProfilePlan, Step};
 use crate::engine::planner::RotationInput;
@@ -116,7 +117,9 @@ pub enum FailureKind {
     NotStarted(Cause),
     /// The create call went unanswered and the key it made, whose secret never arrived,
     /// was deleted; nothing else was changed.
-    #[error("{0}; the key that call created without its secret was deleted; nothing else was changed")]
+    #[error(
+        "{0}; the key that call created without its secret was deleted; nothing else was changed"
+    )]
     OrphanDeleted(Cause),
     /// The rotation was undone completely.
     #[error("{0}; rolled back: the old key is still active and every sink holds it")]
@@ -158,6 +161,7 @@ pub async fn rotate(
         user: input.user_name.clone(),
         old_key_id: input.old_key.id().to_owned(),
         iam,
+        lease: None,
         actions: Vec::new(),
     };
     let record = JournalRecord {
@@ -186,6 +190,25 @@ pub async fn rotate(
     let _user = lock::acquire(state, vec![user_lock], state.lock_timeout())
         .await
         .map_err(|e| run.fail(FailureKind::NotStarted(e.into())))?;
+    // With `state: s3://…`, no rekey on another machine either.
+    let timeout = state.lock_timeout();
+    run.lease = lease::hold(aws, &spec.policy, &run.iam, &record.owner, "apply", timeout)
+        .await
+        .map_err(|cause| run.fail(FailureKind::NotStarted(cause)))?;
+    let rotated = locked(&mut run, state, plan, input, record).await;
+    lease::release(run.lease.take()).await;
+    rotated
+}
+
+/// [`rotate`] from the moment it holds the user's lock (and lease).
+async fn locked(
+    run: &mut Run<'_>,
+    state: &StateDir,
+    plan: &ProfilePlan,
+    input: RotationInput,
+    record: JournalRecord,
+) -> Result<Rotated, RotationFailure> {
+    let progress = run.progress;
     run.still_as_planned(&input).await?;
     let mut journal = Journal::begin(state, record)
         .await
@@ -222,9 +245,9 @@ pub async fn rotate(
         ));
     }
     Ok(Rotated {
-        old_key_id: run.old_key_id,
+        old_key_id: run.old_key_id.clone(),
         new_key_id: new_key.id().to_owned(),
-        actions: run.actions,
+        actions: std::mem::take(&mut run.actions),
         warnings,
     })
 }
@@ -263,6 +286,8 @@ struct Run<'a> {
     /// Clients signing the IAM calls before the new key exists: the old key
     /// (self-service), or the `via` profile (admin rotation).
     iam: Caller,
+    /// The user's lease, with `state: s3://…`.
+    lease: Option<Lease>,
     actions: Vec<String>,
 }
 
@@ -291,6 +316,10 @@ impl Run<'_> {
         let new = self.aws.caller(new_key);
         let rule = spec.policy.propagation;
         let proof = propagation::prove(&new, &input.identity.arn, &self.user, rule).await?;
+        if let Some(lease) = &self.lease {
+            // The old key is deactivated before the lease is released.
+            lease.sign_also_with(&new);
+        }
         self.actions.push(format!(
             "new key {} works ({} calls, {:.1}s)",
             new_key.id(),
@@ -326,6 +355,9 @@ impl Run<'_> {
                 .await
                 .map_err(|reason| Cause::new(ErrorKind::VerifyFailed, reason))?;
             self.actions.push(passed);
+        }
+        if let Some(lease) = &self.lease {
+            lease.check()?;
         }
         journal.advance(Phase::DeactivatingOldKey).await?;
         progress(Stage::Deactivating);
@@ -423,6 +455,9 @@ impl Run<'_> {
         mut journal: Journal,
         input: &RotationInput,
     ) -> Result<(AccessKey, Journal), RotationFailure> {
+        if let Some(Err(cause)) = self.lease.as_ref().map(Lease::check) {
+            return Err(self.abandon(journal, cause).await);
+        }
         let existing: Vec<String> = input.existing_keys.iter().map(|k| k.id.clone()).collect();
         let attempted_at = SystemTime::now();
         let phase = Phase::CreatingKey {

@@ -1,0 +1,137 @@
+//! `state: s3://BUCKET/PREFIX`: a lease per IAM user in S3 (conditional writes, which
+//! moto's S3 honours) orders every machine's commands on that user (issue 17, defect
+//! 5). Homes play machines; a lease another machine left is planted in the bucket as
+//! that machine would have written it.
+
+use std::time::{Duration, SystemTime};
+
+use crate::proxy::FaultProxy;
+use crate::support::*;
+
+/// A bucket of its own for the test.
+fn bucket(name: &str) -> String {
+    let bucket = unique(&format!("rekey-{name}"));
+    moto().create_bucket(&bucket);
+    bucket
+}
+
+fn s3_manifest(bucket: &str, user: &str, settings: &[&str]) -> Manifest {
+    let mut manifest = Manifest::new()
+        .top(&format!("state: s3://{bucket}/team"))
+        .top("lease: 3s");
+    for line in settings {
+        manifest = manifest.defaults(line);
+    }
+    manifest.profile(Profile::new(user))
+}
+
+fn lease_key(user: &str) -> String {
+    format!("team/locks/123456789012/{user}.json")
+}
+
+/// A lease as a rekey on another machine writes it, expiring at `expires`.
+fn plant_lease(bucket: &str, user: &str, expires: SystemTime) {
+    let body = format!(
+        "{{\"holder\":\"ci-runner-7:4242:00ff\",\"host\":\"ci-runner-7\",\"pid\":4242,\"command\":\"apply\",\"expires\":\"{}\"}}",
+        rfc3339(expires)
+    );
+    moto().put_object(bucket, &lease_key(user), &body);
+}
+
+#[test]
+fn a_rotation_takes_the_lease_and_gives_it_back() {
+    let bucket = bucket("lease");
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("leased");
+    home.manifest(&s3_manifest(&bucket, &user, &["grace: 0"]));
+    home.rekey(&["apply", "--yes"]).success();
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+    assert_eq!(moto().object(&bucket, &lease_key(&user)), None, "released");
+}
+
+#[test]
+fn a_live_lease_of_another_machine_makes_apply_wait_then_name_it() {
+    let bucket = bucket("held");
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("heldlease");
+    home.manifest(&s3_manifest(&bucket, &user, &[]));
+    plant_lease(
+        &bucket,
+        &user,
+        SystemTime::now() + Duration::from_secs(3600),
+    );
+    let json = home
+        .rekey(&["apply", "--yes", "--lock-timeout", "1s", "--output", "json"])
+        .code(1)
+        .json();
+    assert_eq!(json["results"][0]["error_kind"], "busy", "{json}");
+    let error = json["results"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("locked by rekey apply on ci-runner-7 (pid 4242)"),
+        "{error}"
+    );
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+}
+
+#[test]
+fn the_lease_of_a_killed_machine_is_taken_over_once_it_expires() {
+    let bucket = bucket("expired");
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("killedholder");
+    home.manifest(&s3_manifest(&bucket, &user, &["grace: 0"]));
+    // Its holder was killed; nobody renews it, and it expires in two seconds.
+    plant_lease(&bucket, &user, SystemTime::now() + Duration::from_secs(2));
+    home.rekey(&["apply", "--yes", "--lock-timeout", "30s"])
+        .success();
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+    assert_eq!(moto().object(&bucket, &lease_key(&user)), None);
+}
+
+/// Defect 5: prune on one machine and rollback on another, interleaved, left the user
+/// with no key: prune read the old key Inactive, rollback reactivated it and deleted the
+/// new key, prune deleted the old key. The lease orders them: the user keeps a key.
+#[test]
+fn prune_on_one_machine_and_rollback_on_another_leave_the_user_a_key() {
+    let bucket = bucket("race");
+    // Machine A rotates (grace 1s) and records the deletion of the old key.
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials("pruneraces");
+    a.manifest(&s3_manifest(&bucket, &user, &["grace: 1s"]));
+    a.rekey(&["apply", "--yes"]).success();
+    let new = key_in(&a.credentials(), &user).unwrap();
+    // Machine B holds the new key; its prune's delete reaches IAM only after a while
+    // (it has decided, and sent it).
+    let proxy = FaultProxy::start();
+    let b = Home::new().via(&proxy.endpoint);
+    b.write_credentials(&section(&user, &new));
+    b.manifest(&s3_manifest(&bucket, &user, &["grace: 1s"]));
+    eventually(Duration::from_secs(15), "the old key is due on B", || {
+        let plan = b.rekey(&["plan", "--output", "json"]).json();
+        plan["prune"][0]["key_id"] == old.id.as_str()
+    });
+    proxy.set(|f| {
+        f.slow.insert("DeleteAccessKey", Duration::from_secs(4));
+    });
+    let mut prune = b.spawn_rekey(&["prune", "--yes"]);
+    eventually(Duration::from_secs(20), "B's prune is deleting", || {
+        proxy.count("DeleteAccessKey") > 0
+    });
+    // A rolls back meanwhile (directly to AWS, not through B's slow path).
+    let rollback = a.rekey(&["rollback", &user, "--yes", "--lock-timeout", "30s"]);
+    assert!(prune.wait().unwrap().success());
+    let keys = moto().keys(&user);
+    assert!(
+        keys.iter().any(|(_, active)| *active),
+        "the user has a working key: {keys:?}\nrollback: {}{}",
+        rollback.stdout,
+        rollback.stderr
+    );
+    // B's prune went first and deleted the old key: the rollback finds it gone and
+    // keeps the new key, which both machines' sinks hold.
+    assert_eq!(keys, key_set(&[(&new.id, true)]), "{}", rollback.stderr);
+    assert_eq!(key_in(&a.credentials(), &user).unwrap(), new);
+}
