@@ -223,7 +223,10 @@ impl Child {
 
     /// Runs `command` (stdin from nothing, stdout captured) to its end or `deadline`:
     /// how it ended, and the first [`MAX_KEPT`] bytes of its stdout.
-    pub async fn run(command: &mut Command, deadline: Instant) -> std::io::Result<(Finished, Captured)> {
+    pub async fn run(
+        command: &mut Command,
+        deadline: Instant,
+    ) -> std::io::Result<(Finished, Captured)> {
         command.stdin(Stdio::null()).stdout(Stdio::piped());
         let mut child = Self::spawn(command, deadline)?;
         let mut stdout = child.stdout().expect("piped");

@@ -31,8 +31,9 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, &selection, Overrides::default())?;
     let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
-    let undo = crate::engine::rollback::prepare(&aws, state, &args.profile, &configured, args.force)
-        .await?;
+    let undo =
+        crate::engine::rollback::prepare(&aws, state, &args.profile, &configured, args.force)
+            .await?;
     let spec = &undo.spec;
     if !args.yes {
         confirm(

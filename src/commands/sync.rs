@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Overrides::default())?;
     let found: Vec<_> = stream::iter(&profiles.specs)
-        .map(|spec| sync::inspect(&aws, spec))
+        .map(|spec| sync::inspect(&aws, state, spec))
         .buffered(ctx.jobs)
         .collect()
         .await;

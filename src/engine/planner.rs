@@ -10,8 +10,8 @@ use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
-use crate::engine::shared_key::Conflict;
 use crate::engine::retire;
+use crate::engine::shared_key::Conflict;
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::{Owner, PendingDeletion, StateDir};

@@ -206,7 +206,10 @@ mod tests {
             replaced_by: None,
             ..record()
         };
-        assert_eq!(why_not_delete(&legacy, &rotated(), Some(at(9)), at(12)), None);
+        assert_eq!(
+            why_not_delete(&legacy, &rotated(), Some(at(9)), at(12)),
+            None
+        );
     }
 
     #[test]
@@ -218,13 +221,17 @@ mod tests {
             ..record()
         };
         let keys = vec![key("AKIAOLD", true, 0), key("AKIANEW", true, 10)];
-        assert!(refute(&forged, &keys, at(12)).unwrap().contains("older than it"));
+        assert!(refute(&forged, &keys, at(12))
+            .unwrap()
+            .contains("older than it"));
         // Without a successor: no newer Active key exists.
         let forged = PendingDeletion {
             replaced_by: None,
             ..forged
         };
-        assert!(refute(&forged, &keys, at(12)).unwrap().contains("newest key"));
+        assert!(refute(&forged, &keys, at(12))
+            .unwrap()
+            .contains("newest key"));
         // The only key.
         let alone = vec![key("AKIANEW", true, 10)];
         assert!(refute(&forged, &alone, at(12)).is_some());
@@ -233,9 +240,13 @@ mod tests {
     #[test]
     fn a_successor_that_is_gone_or_inactive_refutes_the_record() {
         let gone = vec![key("AKIAOLD", false, 0)];
-        assert!(refute(&record(), &gone, at(12)).unwrap().contains("does not exist"));
+        assert!(refute(&record(), &gone, at(12))
+            .unwrap()
+            .contains("does not exist"));
         let inactive = vec![key("AKIAOLD", false, 0), key("AKIANEW", false, 10)];
-        assert!(refute(&record(), &inactive, at(12)).unwrap().contains("Inactive"));
+        assert!(refute(&record(), &inactive, at(12))
+            .unwrap()
+            .contains("Inactive"));
     }
 
     #[test]
@@ -273,7 +284,10 @@ mod tests {
         let keep = |used, now| why_not_delete(&record(), &rotated(), used, now);
         assert_eq!(keep(None, at(10)), Some(Keep::GraceRuns(at(11))));
         let used = at(10) + HOUR / 2;
-        assert_eq!(keep(Some(used), at(12)), Some(Keep::UsedSince(used, at(10))));
+        assert_eq!(
+            keep(Some(used), at(12)),
+            Some(Keep::UsedSince(used, at(10)))
+        );
         let active = vec![key("AKIAOLD", true, 0), key("AKIANEW", true, 10)];
         let why = why_not_delete(&record(), &active, None, at(12));
         assert_eq!(why, Some(Keep::Active));

@@ -48,7 +48,11 @@ pub fn delegated(policy: &Policy) -> bool {
 /// A current code for `serial`: printed by `command` (run under the child runner's
 /// rules: its own process group, killed at `timeout`, output capped), else typed on the
 /// terminal.
-async fn code(serial: &str, command: Option<&[String]>, timeout: Duration) -> Result<String, String> {
+async fn code(
+    serial: &str,
+    command: Option<&[String]>,
+    timeout: Duration,
+) -> Result<String, String> {
     if let Some((program, args)) = command.and_then(|c| c.split_first()) {
         let mut command = tokio::process::Command::new(program);
         command.args(args);
@@ -59,9 +63,9 @@ async fn code(serial: &str, command: Option<&[String]>, timeout: Duration) -> Re
         match finished.status {
             None => {
                 return Err(format!(
-                    "mfa_command `{program}` gave no code within {} (mfa_timeout); nothing was changed",
-                    crate::time::age(timeout)
-                ))
+                "mfa_command `{program}` gave no code within {} (mfa_timeout); nothing was changed",
+                crate::time::age(timeout)
+            ))
             }
             Some(status) if !status.success() => {
                 return Err(format!("mfa_command `{program}` failed ({status})"))

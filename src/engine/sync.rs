@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::aws::{Aws, AwsErrorKind, Caller};
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::lease;
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
@@ -96,8 +97,13 @@ pub enum SinkAction {
     Unchanged,
 }
 
-/// Reads every sink of `spec` and asks AWS which of their keys is current.
-pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport, Cause)> {
+/// Reads every sink of `spec` and asks AWS which of their keys is current (rekey's
+/// records of finished rotations, here and in IAM, tell a rotation in progress).
+pub async fn inspect(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+) -> Result<Found, (SyncReport, Cause)> {
     let mut report = SyncReport {
         profile: spec.name.clone(),
         current_key_id: None,
@@ -135,7 +141,7 @@ pub async fn inspect(aws: &Aws, spec: &ProfileSpec) -> Result<Found, (SyncReport
             reason,
         });
     }
-    match decide(aws, spec, &held).await {
+    match decide(aws, state, spec, &held).await {
         Ok(Decided {
             current,
             created,
@@ -175,8 +181,13 @@ struct Decided {
 }
 
 /// Of `held`, the key STS accepts for the profile's user and IAM lists Active, newest
-/// first.
-async fn decide(aws: &Aws, spec: &ProfileSpec, held: &[AccessKey]) -> Result<Decided, Cause> {
+/// first, provided the rotation that made it is finished (see [`finished`]).
+async fn decide(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    held: &[AccessKey],
+) -> Result<Decided, Cause> {
     let invalid = |message: String| Cause::new(ErrorKind::InvalidKey, message);
     let mut working = Vec::new();
     let mut refused = Vec::new();
@@ -237,11 +248,53 @@ async fn decide(aws: &Aws, spec: &ProfileSpec, held: &[AccessKey]) -> Result<Dec
         user_arn: identity.arn.clone(),
         user_name,
     };
+    finished(state, spec, &caller, &owner, &keys, current.id()).await?;
     Ok(Decided {
         current: current.clone(),
         created,
         owner,
     })
+}
+
+/// A key is adopted only once the rotation that made it is finished (issue 17, defect
+/// 10): while another machine's rotation runs, its new key is already in a shared sink
+/// and works, but a failed verification deletes it again, and a machine that had synced
+/// to it would be left with a dead key. So when the user has another Active key, rekey
+/// must have a record (here, or in IAM with `state: iam`) naming `current` as the key
+/// that replaced it: rotations write it as they finish. Otherwise sync changes nothing.
+async fn finished(
+    state: &StateDir,
+    spec: &ProfileSpec,
+    caller: &Caller,
+    owner: &Owner,
+    keys: &[crate::aws::KeyMeta],
+    current: &str,
+) -> Result<(), Cause> {
+    let created = keys.iter().find(|k| k.id == current).map(|k| k.created);
+    // Only a key newer than the user's other Active key can be a rotation's new key.
+    let Some(other) = keys
+        .iter()
+        .find(|k| k.active && k.id != current && Some(k.created) < created)
+    else {
+        return Ok(());
+    };
+    let shared = shared_pending::read(caller, &spec.policy, owner).await;
+    let local = state.pending(&other.id).ok().flatten();
+    let recorded = shared
+        .pending
+        .into_iter()
+        .chain(local)
+        .any(|p| p.key_id == other.id && p.replaced_by.as_deref().is_none_or(|r| r == current));
+    if recorded {
+        return Ok(());
+    }
+    Err(Cause::new(
+        ErrorKind::Busy,
+        format!(
+            "{} has two Active keys and rekey has no record that the rotation which made {current} is finished (it may still be verifying on another machine, and would delete it if that fails): sync changes nothing; run it again once that rotation is done (with `state: iam` or `s3://…` every machine sees it finish)",
+            owner.user_name
+        ),
+    ))
 }
 
 /// Writes the current key to every sink of `spec` that holds another key, under the
@@ -267,8 +320,11 @@ pub async fn carry_out(
     if to_write.is_empty() {
         return report;
     }
-    let (account, user_name) = (&owner.account, &owner.user_name);
-    let mut locks = vec![LockName::user(account, user_name, &owner.user_arn)];
+    let mut locks = vec![LockName::user(
+        &owner.account,
+        &owner.user_name,
+        &owner.user_arn,
+    )];
     locks.extend(
         to_write
             .iter()
@@ -282,64 +338,109 @@ pub async fn carry_out(
             return report;
         }
     };
-    // A rotation of this user interrupted in this state dir is resolved first.
-    match state.interrupted(account, user_name) {
-        Ok(None) => {}
-        Ok(Some(interrupted)) => {
-            report.error = Some(format!("{interrupted}; sync changed nothing"));
+    // With `state: s3://…`, no rekey on another machine changes this user meanwhile;
+    // what sync found current must still be, once it holds the lease.
+    let signer = match signing::signer(aws, &spec.policy, &current).await {
+        Ok(signer) => signer,
+        Err(cause) => {
+            report.error = Some(cause.message);
             return report;
         }
-        Err(e) => {
-            report.error = Some(e.to_string());
+    };
+    let timeout = state.lock_timeout();
+    let lease = match lease::hold(aws, &spec.policy, &signer, &owner, "sync", timeout).await {
+        Ok(lease) => lease,
+        Err(cause) => {
+            report.error = Some(cause.message);
             return report;
         }
-    }
-    for (index, sink) in to_write {
-        let entry = &mut report.sinks[index];
-        let written = match sink.read_id().await {
-            // Written meanwhile (by a rotation that finished before the lock).
-            Ok(Some(id)) if id == current.id() => Ok(()),
-            Ok(_) => sink.write(&current).await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        match written {
-            Ok(()) => entry.action = SinkAction::Written,
-            Err(e) => {
-                entry.action = SinkAction::Failed;
-                entry.reason = Some(e.to_string());
-            }
-        }
-    }
-    // The keys this machine stopped using: if one is in its overlap period, this sync
-    // used it (it reads with the key it holds), and IAM keeps only a key's last use, so
-    // rekey cannot tell those uses from another machine's. The "used since the rotation"
-    // mark is never moved past a use rekey did not make (issue 17, defect 1): prune keeps
-    // the key active, and says why, until `prune --force`.
-    let replaced: Vec<String> = report
-        .sinks
-        .iter()
-        .filter(|s| s.action == SinkAction::Written)
-        .filter_map(|s| s.holds.clone())
-        .filter(|id| id != current.id())
-        .collect();
-    if !replaced.is_empty() {
-        // Signed with the current key: a call signed with the old key is one more use.
-        match signing::signer(aws, &spec.policy, &current).await {
-            Ok(caller) => {
-                for key_id in replaced {
-                    if let Some(note) = overlap_note(state, spec, &caller, &owner, &key_id).await
-                    {
-                        report.notes.push(note);
-                    }
+    };
+    let report = async move {
+        let (account, user_name) = (&owner.account, &owner.user_name);
+        if lease_held_meanwhile(&spec.policy) {
+            match signer.list_keys(&owner.user_name).await {
+                Ok(keys) if keys.iter().any(|k| k.id == current.id() && k.active) => {}
+                Ok(_) => {
+                    report.error = Some(format!(
+                        "the user's keys changed meanwhile ({} is no longer Active); sync changed nothing: run it again",
+                        current.id()
+                    ));
+                    return report;
+                }
+                Err(e) => {
+                    report.error = Some(e.to_string());
+                    return report;
                 }
             }
-            Err(cause) => report.notes.push(format!(
-                "warning: cannot sign with the current key to read the overlap records ({cause})"
-            )),
         }
+        // A rotation of this user interrupted in this state dir is resolved first.
+        match state.interrupted(account, user_name) {
+            Ok(None) => {}
+            Ok(Some(interrupted)) => {
+                report.error = Some(format!("{interrupted}; sync changed nothing"));
+                return report;
+            }
+            Err(e) => {
+                report.error = Some(e.to_string());
+                return report;
+            }
+        }
+        for (index, sink) in to_write {
+            let entry = &mut report.sinks[index];
+            let written = match sink.read_id().await {
+                // Written meanwhile (by a rotation that finished before the lock).
+                Ok(Some(id)) if id == current.id() => Ok(()),
+                Ok(_) => sink.write(&current).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(()) => entry.action = SinkAction::Written,
+                Err(e) => {
+                    entry.action = SinkAction::Failed;
+                    entry.reason = Some(e.to_string());
+                }
+            }
+        }
+        // The keys this machine stopped using: if one is in its overlap period, this sync
+        // used it (it reads with the key it holds), and IAM keeps only a key's last use, so
+        // rekey cannot tell those uses from another machine's. The "used since the rotation"
+        // mark is never moved past a use rekey did not make (issue 17, defect 1): prune keeps
+        // the key active, and says why, until `prune --force`.
+        let replaced: Vec<String> = report
+            .sinks
+            .iter()
+            .filter(|s| s.action == SinkAction::Written)
+            .filter_map(|s| s.holds.clone())
+            .filter(|id| id != current.id())
+            .collect();
+        if !replaced.is_empty() {
+            // Signed with the current key: a call signed with the old key is one more use.
+            match signing::signer(aws, &spec.policy, &current).await {
+                Ok(caller) => {
+                    for key_id in replaced {
+                        if let Some(note) = overlap_note(state, spec, &caller, &owner, &key_id).await
+                        {
+                            report.notes.push(note);
+                        }
+                    }
+                }
+                Err(cause) => report.notes.push(format!(
+                    "warning: cannot sign with the current key to read the overlap records ({cause})"
+                )),
+            }
+        }
+        drop(held);
+        report
     }
-    drop(held);
+    .await;
+    lease::release(lease).await;
     report
+}
+
+/// Whether sync must check the current key again once it holds the user's lease (the
+/// lease orders it with other machines' rotations and rollbacks).
+fn lease_held_meanwhile(policy: &crate::config::profile::Policy) -> bool {
+    policy.shared_state.is_some()
 }
 
 /// After this machine moved off `key_id`: if it is an old key in its overlap period

@@ -173,9 +173,11 @@ fn a_definitive_refusal_of_the_create_never_deletes_another_machines_key() {
         f.slow.insert("CreateAccessKey", Duration::from_secs(3));
     });
     let mut rekey = home.spawn_rekey(&["apply", "--yes"]);
-    eventually(Duration::from_secs(30), "rekey sends CreateAccessKey", || {
-        proxy.count("CreateAccessKey") == 1
-    });
+    eventually(
+        Duration::from_secs(30),
+        "rekey sends CreateAccessKey",
+        || proxy.count("CreateAccessKey") == 1,
+    );
     let theirs = moto().create_key(&user);
     let status = rekey.wait().unwrap();
     assert_eq!(status.code(), Some(1));

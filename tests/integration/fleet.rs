@@ -154,7 +154,10 @@ fn a_leak_response_during_an_overlap_ends_it_and_replaces_the_key() {
     );
     home.rekey(&["apply", "--yes", "--compromised"])
         .success()
-        .stdout_has(&format!("deactivated the last rotation's old key {}", first.id));
+        .stdout_has(&format!(
+            "deactivated the last rotation's old key {}",
+            first.id
+        ));
     let third = key_in(&home.credentials(), &user).unwrap();
     assert_ne!(third, second);
     assert_eq!(moto().keys(&user), key_set(&[(&third.id, true)]));
@@ -217,7 +220,10 @@ fn a_machine_whose_clock_is_ahead_does_not_hide_a_use_of_the_old_key() {
     let since = tags[0].1.split('/').nth(2).unwrap().to_owned();
     let since = DateTime::from_str(&since, Format::DateTime).unwrap();
     let since = SystemTime::try_from(since).unwrap();
-    assert!(since < SystemTime::now() + Duration::from_secs(60), "{tags:?}");
+    assert!(
+        since < SystemTime::now() + Duration::from_secs(60),
+        "{tags:?}"
+    );
     // Something still uses the old key after the rotation.
     moto().use_key(&old, &user);
     // Once the overlap is over by AWS's clock, prune names the use and keeps the key.

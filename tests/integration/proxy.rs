@@ -309,12 +309,9 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             }
             if garble && succeeded {
                 let body = answer.windows(4).position(|w| w == b"\r\n\r\n");
-                if let Some(brace) = body.and_then(|at| {
-                    answer[at..]
-                        .iter()
-                        .position(|&b| b == b'{')
-                        .map(|i| at + i)
-                }) {
+                if let Some(brace) =
+                    body.and_then(|at| answer[at..].iter().position(|&b| b == b'{').map(|i| at + i))
+                {
                     answer[brace] = b'[';
                 }
             }

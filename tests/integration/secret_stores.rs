@@ -2,6 +2,8 @@
 //! hub a rotation writes and other machines read (`rekey sync`), read back with boto3.
 //! Two homes (two state dirs, two credentials files) play two machines.
 
+use std::time::Duration;
+
 use crate::proxy::FaultProxy;
 use crate::support::*;
 
@@ -183,7 +185,7 @@ fn a_failed_secret_write_rolls_everything_back() {
 /// `key_id`.
 fn prune_until(home: &Home, key_id: &str, outcome: &str) {
     eventually(
-        std::time::Duration::from_secs(20),
+        Duration::from_secs(20),
         &format!("prune reports {outcome} for {key_id}"),
         || {
             let json = home
@@ -262,7 +264,7 @@ fn a_store_that_learns_of_the_new_key_late_is_asked_again() {
     // STS and IAM accept the new key at once; Secrets Manager only 3 s later (real AWS
     // propagates keys per service).
     let (home, proxy, user, old, secret) = behind_proxy("hublate");
-    proxy.set(|f| f.store_propagation = std::time::Duration::from_secs(3));
+    proxy.set(|f| f.store_propagation = Duration::from_secs(3));
     home.rekey(&["apply", "--yes", "--grace", "0"]).success();
     let new = key_in(&home.credentials(), &user).unwrap();
     assert_ne!(new, old);
@@ -290,9 +292,59 @@ fn an_unreadable_secret_store_answer_is_reported_without_its_body() {
         let run = home.rekey(args);
         let all = format!("{}{}", run.stdout, run.stderr);
         assert!(
+            !all.contains(&key.secret),
+            "rekey {args:?} showed the secret"
+        );
+        assert!(
             all.contains("unreadable response"),
             "rekey {args:?} says why: {all}"
         );
-        assert!(!all.contains(&key.secret), "rekey {args:?} showed the secret");
     }
+}
+
+/// Issue 17, defect 10: sync adopted another machine's new key from the hub while that
+/// rotation was still verifying; the verification failed, the rotation deleted the key,
+/// and the machine that had synced was left with a dead key.
+#[test]
+fn sync_never_adopts_the_key_of_a_rotation_still_in_progress() {
+    let secret = unique("verifying/aws");
+    let manifest = |user: &str, verify: Option<&str>| {
+        let mut manifest = Manifest::new().top("state: iam").defaults("overlap: 1d");
+        if let Some(verify) = verify {
+            manifest = manifest.defaults(verify);
+        }
+        manifest.profile(
+            Profile::new(user)
+                .sink(sink::credentials_file())
+                .sink(secretsmanager(&secret)),
+        )
+    };
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials("hubverifying");
+    // A's check waits for the test, then fails.
+    let check = "verify: { command: [sh, -c, 'touch started; while [ ! -e release ]; do sleep 0.1; done; exit 1'], timeout: 60s }";
+    a.manifest(&manifest(&user, Some(check)));
+    a.rekey(&["sync", "--yes"]).success();
+    let mut rotation = a.spawn_rekey(&["apply", "--yes"]);
+    eventually(Duration::from_secs(30), "A is verifying", || {
+        a.path("project/started").exists()
+    });
+
+    let b = Home::new();
+    let b_text = section(&user, &old);
+    b.write_credentials(&b_text);
+    b.manifest(&manifest(&user, None));
+    let run = b.rekey(&["sync", "--yes"]).code(1);
+    assert!(
+        run.stdout
+            .contains("no record that the rotation which made"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(b.credentials(), b_text, "B keeps the key that works");
+
+    a.write("project/release", "");
+    assert_eq!(rotation.wait().unwrap().code(), Some(1), "A rolled back");
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    assert_eq!(b.credentials(), b_text);
 }
