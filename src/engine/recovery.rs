@@ -27,6 +27,7 @@ use std::time::{Duration, SystemTime};
 use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::ErrorKind;
+use crate::engine::lease;
 use crate::engine::orphan;
 use crate::engine::rotation::settle::{self, finish_completed};
 use crate::engine::shared_key;
@@ -174,13 +175,43 @@ async fn recover_journal(
         Ok(None) => return None,
         Err(e) => return failed(e.to_string()),
     };
+    // With `state: s3://…`, no other machine changes this user's keys meanwhile. Signed
+    // with the rotation's new key if it has one (the old one may be inactive), else the
+    // old one; a rotation undone releases it with the old key (the new one is gone).
+    let signing_key = journal.new_key().or_else(|| journal.old_key());
+    let lease = match (&spec.policy.shared_state, signing_key) {
+        (Some(_), Some(key)) => {
+            let owner = journal.record().owner.clone();
+            let held = match signing::signer(aws, &spec.policy, &key).await {
+                Ok(signer) => {
+                    let timeout = state.lock_timeout();
+                    lease::hold(aws, &spec.policy, &signer, &owner, "recover", timeout).await
+                }
+                Err(cause) => Err(cause),
+            };
+            match held {
+                Ok(lease) => lease,
+                Err(cause) => return failed(cause.message),
+            }
+        }
+        _ => None,
+    };
+    let old_key = journal.old_key();
     let recovery = Recovery {
         aws,
         state,
         spec,
         actions: Vec::new(),
     };
-    Some(recovery.run(journal).await)
+    let done = recovery.run(journal).await;
+    let undone = matches!(&done, Ok(r) if r.outcome != Outcome::RolledForward);
+    if let (Some(lease), Some(old), true) = (&lease, old_key, undone) {
+        if let Ok(signer) = signing::signer(aws, &spec.policy, &old).await {
+            lease.sign_also_with(&signer);
+        }
+    }
+    lease::release(lease).await;
+    Some(done)
 }
 
 /// Carries out `journal` (already locked by the caller) for `spec`.

@@ -80,12 +80,12 @@ fn the_github_workflow_passes_the_schema_and_the_audits() {
     );
     assert!(runs.iter().any(|r| r.contains("web_identity_token_file")));
     let manifest = std::fs::read_to_string(example("github-actions-rekey.yaml")).unwrap();
-    assert!(manifest.contains("\nstate: iam"));
+    assert!(manifest.contains("\nstate: s3://"), "{manifest}");
     rekey_reads(&manifest, "deploy");
 }
 
 #[test]
-fn the_kubernetes_cronjob_runs_one_at_a_time_with_state_in_iam() {
+fn the_kubernetes_cronjob_runs_one_at_a_time_with_shared_state_and_a_lasting_state_dir() {
     let docs = yaml_documents(&example("kubernetes-cronjob.yaml"));
     let config = docs.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
     let cron = docs.iter().find(|d| d["kind"] == "CronJob").unwrap();
@@ -101,8 +101,13 @@ fn the_kubernetes_cronjob_runs_one_at_a_time_with_state_in_iam() {
     assert_eq!(&args[..4], ["apply", "--yes", "--output", "json"]);
     let volume = pod["volumes"].as_array().unwrap();
     assert!(volume.iter().any(|v| v["configMap"]["name"] == "rekey"));
+    // A pod killed mid-rotation leaves its journal where the next pod finds it.
+    assert!(volume
+        .iter()
+        .any(|v| v["name"] == "state" && v["persistentVolumeClaim"]["claimName"] == "rekey-state"));
+    assert!(docs.iter().any(|d| d["kind"] == "PersistentVolumeClaim"));
     let manifest = config["data"]["rekey.yaml"].as_str().unwrap();
-    assert!(manifest.contains("state: iam"), "{manifest}");
+    assert!(manifest.contains("state: s3://"), "{manifest}");
     rekey_reads(manifest, "payments");
 }
 

@@ -16,9 +16,13 @@ fn bucket(name: &str) -> String {
 }
 
 fn s3_manifest(bucket: &str, user: &str, settings: &[&str]) -> Manifest {
+    s3_manifest_with_lease(bucket, user, settings, "3s")
+}
+
+fn s3_manifest_with_lease(bucket: &str, user: &str, settings: &[&str], lease: &str) -> Manifest {
     let mut manifest = Manifest::new()
         .top(&format!("state: s3://{bucket}/team"))
-        .top("lease: 3s");
+        .top(&format!("lease: {lease}"));
     for line in settings {
         manifest = manifest.defaults(line);
     }
@@ -134,4 +138,41 @@ fn prune_on_one_machine_and_rollback_on_another_leave_the_user_a_key() {
     // keeps the new key, which both machines' sinks hold.
     assert_eq!(keys, key_set(&[(&new.id, true)]), "{}", rollback.stderr);
     assert_eq!(key_in(&a.credentials(), &user).unwrap(), new);
+}
+
+/// A rekey killed in the middle of a rotation leaves its lease behind; nobody renews it,
+/// so the run that recovers takes it over once it expires, and gives it back.
+#[test]
+fn recovery_after_a_kill_takes_over_the_killed_runs_lease() {
+    let bucket = bucket("killed");
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("killedrun");
+    // Long enough that the first, short wait below surely ends before it expires.
+    home.manifest(&s3_manifest_with_lease(&bucket, &user, &["grace: 0"], "8s"));
+    let crashed = home.rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    assert_eq!(
+        crashed.code, None,
+        "killed (build with --features rekey/crash-points)"
+    );
+    let left = moto()
+        .object(&bucket, &lease_key(&user))
+        .expect("the lease is left");
+    assert!(left.contains("\"command\":\"apply\""), "{left}");
+
+    // Held, and nobody renews it: a short wait fails, naming the killed run.
+    home.rekey(&["recover", "--lock-timeout", "1s"])
+        .code(1)
+        .stdout_has("is locked by rekey apply");
+    let json = home
+        .rekey(&["recover", "--lock-timeout", "30s", "--output", "json"])
+        .success()
+        .json();
+    assert_eq!(
+        json["recovered"][0]["result"]["outcome"], "rolled_forward",
+        "{json}"
+    );
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+    assert_eq!(moto().object(&bucket, &lease_key(&user)), None, "released");
 }
