@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::{look, Context, Outcome, Planning, Selection};
 use crate::engine::plan::{Decision, Plan, SinkState};
@@ -88,6 +88,16 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         })
         .collect();
     let alerted = statuses.iter().any(|s| !s.alerts.is_empty());
+    // A profile whose key could not even be looked at (AWS unreachable, access denied,
+    // an interrupted rotation) is an error, which beats --detailed-exitcode's 2: a
+    // monitor must not read "all is well" when nothing could be checked (issue 18).
+    let unchecked: Vec<String> = statuses
+        .iter()
+        .filter(|s| {
+            s.plan.current_key.is_none() && matches!(s.plan.decision, Decision::Error { .. })
+        })
+        .map(|s| s.plan.profile.clone())
+        .collect();
     match options.output {
         Output::Text => print!("{}", text::status(&statuses, &plan.skipped)),
         Output::Json => print_json(&StatusReport {
@@ -96,6 +106,13 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
             profiles: statuses,
             skipped: plan.skipped,
         })?,
+    }
+    if !unchecked.is_empty() {
+        bail!(
+            "{} profile(s) could not be checked: {}",
+            unchecked.len(),
+            unchecked.join(", ")
+        );
     }
     Ok(if options.detailed_exitcode && alerted {
         Outcome::NeedsAttention

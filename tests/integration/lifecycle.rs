@@ -75,6 +75,29 @@ fn status_detailed_exitcode_alerts_on_age_drift_and_overdue_deletions() {
         .stdout_has("`rekey prune` does it");
 }
 
+/// Issue 18: with AWS unreachable, every profile errored and `status
+/// --detailed-exitcode` still exited 0: a monitor read "all is well".
+#[test]
+fn status_and_plan_exit_1_when_aws_cannot_be_reached() {
+    // A port nothing listens on (bound, then closed).
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let home = Home::new().via(&closed);
+    let (_, _) = home.user_in_credentials("unreachable");
+    let run = home.rekey(&["status", "--detailed-exitcode", "--output", "json"]);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("could not be checked"),
+        "{}",
+        run.stderr
+    );
+    let json = run.json();
+    assert_eq!(json["profiles"][0]["decision"]["kind"], "error", "{json}");
+    home.rekey(&["plan", "--detailed-exitcode"]).code(1);
+}
+
 #[test]
 fn init_writes_a_starter_manifest_that_plan_reads() {
     let home = Home::new();
