@@ -80,6 +80,8 @@ async fn apply(
     warn_about_environment_keys();
     // First put right what an interrupted run left half-done.
     let mut stuck = None;
+    // With `state: s3://…`, also what a killed machine left in the shared state.
+    recovery::import_shared(&aws, state, &profiles.specs).await;
     let interrupted = recovery::pending_for(state, &profiles.specs)?;
     if interrupted > 0 {
         if !args.yes {

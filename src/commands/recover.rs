@@ -21,6 +21,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Overrides::default())?;
+    recovery::import_shared(&aws, state, &profiles.specs).await;
     let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
     match args.output {
         Output::Text if results.is_empty() => println!("No interrupted rotation to resolve."),

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::{Caller, ServerClock};
 use crate::config::profile::SharedState;
 use crate::engine::error::{Cause, ErrorKind};
-use crate::state::Owner;
+use crate::state::{Copied, Owner, Replica};
 use crate::time;
 
 /// How often a held lease is looked at again while waiting for it.
@@ -60,6 +60,8 @@ pub(crate) struct Lease {
 struct Shared {
     bucket: String,
     key: String,
+    /// `PREFIX/state`: where journals are copied.
+    root: String,
     ttl: Duration,
     clock: ServerClock,
     holder: Holder,
@@ -99,6 +101,7 @@ impl Lease {
         let shared = Shared {
             bucket: state.bucket.clone(),
             key,
+            root: state_root(state),
             ttl: state.lease,
             clock: clock.clone(),
             holder,
@@ -193,6 +196,45 @@ impl Lease {
             .insert(0, caller.s3().clone());
     }
 
+    /// The shared copy of journals ([`Replica`]), signed like the lease.
+    pub(crate) fn replica(&self) -> Arc<dyn Replica> {
+        Arc::new(S3Replica {
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// Whether the shared state still holds the journal `name` (`<account>-<user>`).
+    pub(crate) async fn holds_journal(&self, name: &str) -> Result<bool, Cause> {
+        let key = format!("{}/journal/{name}.json", self.shared.root);
+        self.shared
+            .get(&key)
+            .await
+            .map(|object| object.is_some())
+            .map_err(|message| self.shared.failure(message))
+    }
+
+    /// The journal `name` as the shared state holds it, if it does.
+    pub(crate) async fn copied_journal(&self, name: &str) -> Result<Option<Copied>, Cause> {
+        let shared = &self.shared;
+        let fail = |message| shared.failure(message);
+        let record_key = format!("{}/journal/{name}.json", shared.root);
+        let Some(record) = shared.get(&record_key).await.map_err(fail)? else {
+            return Ok(None);
+        };
+        let folder = format!("{}/backups/{name}/", shared.root);
+        let mut backups = Vec::new();
+        for key in shared.list(&folder).await.map_err(fail)? {
+            if let Some(bytes) = shared.get(&key).await.map_err(fail)? {
+                backups.push((key[folder.len()..].to_owned(), bytes));
+            }
+        }
+        Ok(Some(Copied {
+            name: name.to_owned(),
+            record,
+            backups,
+        }))
+    }
+
     /// Fails if the lease was taken over (this process stalled past its expiry): what it
     /// was about to do is no longer ordered with the other machines.
     pub(crate) fn check(&self) -> Result<(), Cause> {
@@ -248,7 +290,194 @@ enum Put {
     Failed(String),
 }
 
+/// The journals copied to the shared state, read as `caller`: their names
+/// (`<account>-<user>`) and records, for a run that may have to finish one.
+pub(crate) async fn shared_journals(
+    state: &SharedState,
+    caller: &Caller,
+) -> Result<Vec<(String, crate::state::JournalRecord)>, String> {
+    let client = caller.s3();
+    let folder = format!("{}/journal/", state_root(state));
+    let mut found = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&state.bucket)
+        .prefix(&folder)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| describe(e.code(), e.message()))?;
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
+            let Some(name) = key
+                .strip_prefix(&folder)
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            let got = client
+                .get_object()
+                .bucket(&state.bucket)
+                .key(key)
+                .send()
+                .await;
+            let Ok(out) = got else { continue };
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|_| "cannot read a shared journal".to_owned())?
+                .into_bytes();
+            let bytes = zeroize::Zeroizing::new(bytes.to_vec());
+            if let Ok(record) = serde_json::from_slice(&bytes) {
+                found.push((name.to_owned(), record));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// `PREFIX/state` (or `state`).
+fn state_root(state: &SharedState) -> String {
+    if state.prefix.is_empty() {
+        "state".to_owned()
+    } else {
+        format!("{}/state", state.prefix)
+    }
+}
+
+/// Journals copied to S3, encrypted with KMS (the account's `aws/s3` key): they hold
+/// the new key's secret.
+struct S3Replica {
+    shared: Arc<Shared>,
+}
+
+#[async_trait::async_trait]
+impl Replica for S3Replica {
+    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        let key = format!("{}/{name}", self.shared.root);
+        let mut last = String::new();
+        for client in self.shared.clients() {
+            let put = client
+                .put_object()
+                .bucket(&self.shared.bucket)
+                .key(&key)
+                .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+                .body(ByteStream::from(bytes.to_vec()))
+                .send()
+                .await;
+            match put {
+                Ok(_) => return Ok(()),
+                Err(e) if signer_refused(e.code()) => last = describe(e.code(), e.message()),
+                Err(e) => {
+                    return Err(format!(
+                        "s3://{}/{key}: {}",
+                        self.shared.bucket,
+                        describe(e.code(), e.message())
+                    ))
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn remove_journal(&self, name: &str) -> Result<(), String> {
+        let shared = &self.shared;
+        // The record first: without it, backups left behind are never imported.
+        shared
+            .delete(&format!("{}/journal/{name}.json", shared.root))
+            .await?;
+        for key in shared
+            .list(&format!("{}/backups/{name}/", shared.root))
+            .await?
+        {
+            shared.delete(&key).await?;
+        }
+        Ok(())
+    }
+}
+
 impl Shared {
+    /// The object `key`'s bytes, or `None` if there is none.
+    async fn get(&self, key: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, String> {
+        let mut last = String::new();
+        for client in self.clients() {
+            match client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    let bytes = out
+                        .body
+                        .collect()
+                        .await
+                        .map_err(|_| format!("cannot read s3://{}/{key}", self.bucket))?
+                        .into_bytes();
+                    return Ok(Some(zeroize::Zeroizing::new(bytes.to_vec())));
+                }
+                Err(e) if e.code() == Some("NoSuchKey") => return Ok(None),
+                Err(e) if signer_refused(e.code()) => last = describe(e.code(), e.message()),
+                Err(e) => return Err(describe(e.code(), e.message())),
+            }
+        }
+        Err(last)
+    }
+
+    /// Every object key under `prefix`.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let mut last = String::new();
+        for client in self.clients() {
+            let mut keys = Vec::new();
+            let mut pages = client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            let mut refused = false;
+            while let Some(page) = pages.next().await {
+                match page {
+                    Ok(page) => keys.extend(
+                        page.contents()
+                            .iter()
+                            .filter_map(|o| o.key().map(str::to_owned)),
+                    ),
+                    Err(e) if signer_refused(e.code()) => {
+                        last = describe(e.code(), e.message());
+                        refused = true;
+                        break;
+                    }
+                    Err(e) => return Err(describe(e.code(), e.message())),
+                }
+            }
+            if !refused {
+                return Ok(keys);
+            }
+        }
+        Err(last)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), String> {
+        let mut last = String::new();
+        for client in self.clients() {
+            match client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if signer_refused(e.code()) => last = describe(e.code(), e.message()),
+                Err(e) => return Err(describe(e.code(), e.message())),
+            }
+        }
+        Err(last)
+    }
+
     fn clients(&self) -> Vec<aws_sdk_s3::Client> {
         self.signers
             .lock()

@@ -25,7 +25,7 @@ use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
 use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
-use crate::config::profile::ProfileSpec;
+use crate::config::profile::{ProfileSpec, SharedState};
 use crate::engine::error::ErrorKind;
 use crate::engine::lease;
 use crate::engine::orphan;
@@ -137,6 +137,99 @@ pub async fn recover(
     Ok(results)
 }
 
+/// With `state: s3://…`, a rotation that a killed machine left unfinished (a CI runner
+/// and its state dir thrown away) is in the shared state only. Each one of a selected
+/// profile that this state dir lacks is imported, under the user's lease: a machine
+/// still running that rotation holds the lease, and removes the copy as it finishes.
+/// What could not be done is a warning: the local journals still resolve. `apply` and
+/// `recover` call it before they look for interrupted rotations.
+pub async fn import_shared(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) {
+    for note in imported(aws, state, selected).await {
+        tracing::warn!("{note}");
+    }
+}
+
+async fn imported(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut looked: Vec<&SharedState> = Vec::new();
+    for spec in selected {
+        let Some(shared) = &spec.policy.shared_state else {
+            continue;
+        };
+        if looked.contains(&shared) {
+            continue;
+        }
+        looked.push(shared);
+        // Read as the profile signs: its current key, or its `via` profile.
+        let key = match spec.sinks.first() {
+            Some(sink) => sink.read().await.ok().flatten(),
+            None => None,
+        };
+        let Some(key) = key else {
+            notes.push(format!(
+                "{}: no key to read the shared state with; rotations another machine left unfinished there are not looked for",
+                spec.name
+            ));
+            continue;
+        };
+        let signer = match signing::signer(aws, &spec.policy, &key).await {
+            Ok(signer) => signer,
+            Err(cause) => {
+                notes.push(format!("{}: {cause}", spec.name));
+                continue;
+            }
+        };
+        let journals = match lease::shared_journals(shared, &signer).await {
+            Ok(journals) => journals,
+            Err(message) => {
+                notes.push(format!(
+                    "cannot read the shared state s3://{}/{}: {message}",
+                    shared.bucket, shared.prefix
+                ));
+                continue;
+            }
+        };
+        for (name, record) in journals {
+            if !selected.iter().any(|p| record.concerns(&p.name)) {
+                continue;
+            }
+            let (account, user) = (&record.owner.account, &record.owner.user_name);
+            if !matches!(state.interrupted(account, user), Ok(None)) {
+                continue; // This state dir has it (or cannot tell): resolved from here.
+            }
+            let timeout = state.lock_timeout();
+            let held = lease::hold(
+                aws,
+                &spec.policy,
+                &signer,
+                &record.owner,
+                "recover",
+                timeout,
+            );
+            let lease = match held.await {
+                Ok(Some(lease)) => lease,
+                Ok(None) => continue,
+                Err(cause) => {
+                    notes.push(cause.message);
+                    continue;
+                }
+            };
+            // Under the lease: still unfinished (its machine did not finish it meanwhile)?
+            match lease.copied_journal(&name).await {
+                Ok(Some(copied)) => {
+                    if let Err(e) = state.import_journal(copied).await {
+                        notes.push(e.to_string());
+                    }
+                }
+                Ok(None) => {}
+                Err(cause) => notes.push(cause.message),
+            }
+            lease.release().await;
+        }
+    }
+    notes
+}
+
 /// Resolves one journal of `spec`; `None` if another process finished it meanwhile.
 async fn recover_journal(
     aws: &Aws,
@@ -196,6 +289,34 @@ async fn recover_journal(
         }
         _ => None,
     };
+    let mut journal = journal;
+    // Copied to the shared state, and the copy gone: another machine resolved it.
+    let held = match &lease {
+        Some(lease) => Some(lease.holds_journal(&journal.name()).await),
+        None => None,
+    };
+    match held {
+        Some(Err(cause)) => {
+            lease::release(lease).await;
+            return failed(cause.message);
+        }
+        Some(Ok(false)) if journal.record().replicated => {
+            let forgotten = journal.forget_resolved().await;
+            lease::release(lease).await;
+            return match forgotten {
+                Ok(()) => None,
+                Err(e) => failed(e.to_string()),
+            };
+        }
+        _ => {}
+    }
+    let replica = lease.as_ref().map(|lease| lease.replica());
+    if let Some(replica) = replica {
+        if let Err(e) = journal.replicate(replica).await {
+            lease::release(lease).await;
+            return failed(e.to_string());
+        }
+    }
     let old_key = journal.old_key();
     let recovery = Recovery {
         aws,

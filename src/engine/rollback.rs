@@ -212,10 +212,17 @@ async fn undo_locked(
         // The old key's secret is only in the sinks' history; it is inactive, so undoing
         // signs with the current key anyway.
         old_key: None,
+        replicated: false,
     };
-    let journal = Journal::begin_with_backups(state, record, &backups)
+    let mut journal = Journal::begin_with_backups(state, record, &backups)
         .await
         .map_err(|e| fail(e.to_string()))?;
+    if let Some(lease) = lease {
+        if let Err(e) = journal.replicate(lease.replica()).await {
+            let _ = journal.finish().await;
+            return Err(fail(format!("{e}; nothing was changed")));
+        }
+    }
     let done = recovery::run_journal(aws, state, spec, journal).await;
     // The key being undone is deleted now: the lease is released with the old key.
     if let (Some(lease), Ok(Some(old))) = (lease, spec.sinks[0].read().await) {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::Owner;
-use super::{corrupt, off_runtime, StateDir, StateError};
+use super::{corrupt, off_runtime, Copied, Replica, StateDir, StateError};
 use crate::time::serde_rfc3339;
 
 /// Where a rotation stands. Each variant is recorded before the action it names.
@@ -92,6 +92,10 @@ pub struct JournalRecord {
     /// rollback`, journals of older versions): undo then signs with the new key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_key: Option<StoredKey>,
+    /// Whether the journal is copied to the shared state (`state: s3://…`): if that copy
+    /// is gone, another machine has resolved the rotation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replicated: bool,
 }
 
 impl JournalRecord {
@@ -155,6 +159,8 @@ pub struct Journal {
     path: PathBuf,
     backups: PathBuf,
     record: JournalRecord,
+    /// Where every write is copied too (`state: s3://…`), once [`Journal::replicate`]d.
+    replica: Option<std::sync::Arc<dyn Replica>>,
 }
 
 /// A journal for this user already exists: an earlier rotation did not finish.
@@ -227,9 +233,32 @@ impl StateDir {
                 backups: self.path(&["backups", &name]),
                 path,
                 record,
+                replica: None,
             });
         }
         Ok(journals)
+    }
+}
+
+impl StateDir {
+    /// Writes a journal copied from the shared state (`copied`) into this state dir,
+    /// backups first, so the usual recovery resolves it here. Refused if this state dir
+    /// has a journal of that name already.
+    pub async fn import_journal(&self, copied: Copied) -> Result<(), StateError> {
+        let path = self.path(&["journal", &format!("{}.json", copied.name)]);
+        if self.read(&path)?.is_some() {
+            return Ok(());
+        }
+        let backups = self.path(&["backups", &copied.name]);
+        let state = self.clone();
+        off_runtime(move || {
+            remove_dir(&backups)?;
+            for (file, bytes) in &copied.backups {
+                state.write(&backups.join(file), bytes)?;
+            }
+            state.write(&path, &copied.record)
+        })
+        .await
     }
 }
 
@@ -282,6 +311,7 @@ impl Journal {
             backups: state.path(&["backups", &name]),
             path: state.path(&["journal", &format!("{name}.json")]),
             record,
+            replica: None,
         };
         let backups: Vec<_> = backups.iter().map(owned_bytes).collect();
         let json = journal.record_json();
@@ -322,7 +352,99 @@ impl Journal {
         self.record.phase = phase;
         let json = self.record_json();
         let (state, path) = (self.state.clone(), self.path.clone());
-        off_runtime(move || state.write(&path, &json)).await
+        off_runtime(move || state.write(&path, &json)).await?;
+        self.copy(&self.record_name(), &self.record_json()).await
+    }
+
+    /// From now on, every write of this journal is copied to `replica` too, starting
+    /// with what it holds already (the record and every backup).
+    pub async fn replicate(
+        &mut self,
+        replica: std::sync::Arc<dyn Replica>,
+    ) -> Result<(), StateError> {
+        self.replica = Some(replica);
+        if !self.record.replicated {
+            self.record.replicated = true;
+            let json = self.record_json();
+            let (state, path) = (self.state.clone(), self.path.clone());
+            off_runtime(move || state.write(&path, &json)).await?;
+        }
+        // Every backup file (`<n>` and `<n>.absent`), not only JSON.
+        let files: Vec<PathBuf> = match std::fs::read_dir(&self.backups) {
+            Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(StateError {
+                    action: "list",
+                    path: self.backups.clone(),
+                    source,
+                })
+            }
+        };
+        for file in files {
+            if let (Some(bytes), Some(file_name)) = (self.state.read(&file)?, file.file_name()) {
+                let name = format!("{}/{}", self.backups_name(), file_name.to_string_lossy());
+                self.copy(&name, &bytes).await?;
+            }
+        }
+        self.copy(&self.record_name(), &self.record_json()).await
+    }
+
+    /// Drops this state dir's copy of a journal another machine resolved (its shared
+    /// copy is gone): nothing of it is left to do here.
+    pub async fn forget_resolved(self) -> Result<(), StateError> {
+        Journal {
+            replica: None,
+            ..self
+        }
+        .finish()
+        .await
+    }
+
+    /// `journal/<name>.json`, as the replica names it.
+    fn record_name(&self) -> String {
+        format!("journal/{}.json", self.name())
+    }
+
+    /// `backups/<name>`, as the replica names it.
+    fn backups_name(&self) -> String {
+        format!("backups/{}", self.name())
+    }
+
+    /// `<account>-<user>`: the journal's name, here and in the shared state.
+    pub fn name(&self) -> String {
+        StateDir::journal_name(&self.record.owner.account, &self.record.owner.user_name)
+    }
+
+    /// Copies `bytes` as `name` to the replica, if there is one.
+    async fn copy(&self, name: &str, bytes: &[u8]) -> Result<(), StateError> {
+        let Some(replica) = &self.replica else {
+            return Ok(());
+        };
+        replica
+            .put(name, bytes)
+            .await
+            .map_err(|message| StateError {
+                action: "copy to the shared state",
+                path: self.path.clone(),
+                source: std::io::Error::other(message),
+            })
+    }
+
+    /// Removes the replica's copy (before the local one: a copy left behind would be
+    /// imported and resolved again by another machine).
+    async fn uncopy(&self) -> Result<(), StateError> {
+        let Some(replica) = &self.replica else {
+            return Ok(());
+        };
+        replica
+            .remove_journal(&self.name())
+            .await
+            .map_err(|message| StateError {
+                action: "remove from the shared state",
+                path: self.path.clone(),
+                source: std::io::Error::other(message),
+            })
     }
 
     /// Records the new key (and its secret) with phase [`Phase::KeyCreated`].
@@ -335,10 +457,19 @@ impl Journal {
     pub async fn save_backup(&self, index: usize, snapshot: &Snapshot) -> Result<(), StateError> {
         let bytes = owned_bytes(snapshot);
         let (state, dir) = (self.state.clone(), self.backups.clone());
+        let local = bytes.clone();
         off_runtime(move || {
-            save_backup_in(&state, &dir, index, bytes.as_ref().map(|b| b.as_slice()))
+            save_backup_in(&state, &dir, index, local.as_ref().map(|b| b.as_slice()))
         })
-        .await
+        .await?;
+        let backups = self.backups_name();
+        match bytes {
+            Some(bytes) => self.copy(&format!("{backups}/{index}"), &bytes).await,
+            None => {
+                self.copy(&format!("{backups}/{index}"), b"").await?;
+                self.copy(&format!("{backups}/{index}.absent"), b"").await
+            }
+        }
     }
 
     /// Sink `index`'s content before it was written.
@@ -348,6 +479,7 @@ impl Journal {
 
     /// Ends the rotation: deletes the journal (and with it the secret) and the backups.
     pub async fn finish(self) -> Result<(), StateError> {
+        self.uncopy().await?;
         off_runtime(move || {
             self.state.remove(&self.path)?;
             remove_dir(&self.backups)
@@ -358,6 +490,7 @@ impl Journal {
     /// Ends a completed rotation, keeping the sinks' previous content as the history of
     /// `old_key_id` until that key is deleted, so `rekey rollback` can restore it.
     pub async fn finish_keeping_history(self, old_key_id: &str) -> Result<(), StateError> {
+        self.uncopy().await?;
         let history = self.state.history_dir(old_key_id);
         off_runtime(move || self.keep_history(&history)).await
     }
@@ -499,6 +632,7 @@ mod tests {
             phase: Phase::Planned,
             new_key: None,
             old_key: None,
+            replicated: false,
         }
     }
 

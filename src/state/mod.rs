@@ -12,13 +12,15 @@
 //! ```
 //!
 //! Every folder is 0700 and every file is written atomically with mode 0600 (see
-//! [`rekey_sinks::atomic`]); lock files are created 0600 too.
+//! [`rekey_sinks::atomic`]); lock files are created 0600 too. With `state: s3://…` the
+//! journal and its backups are also copied to the bucket ([`Replica`]).
 
 mod children;
 mod journal;
 pub mod lock;
 mod owner;
 mod pending;
+mod replica;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ pub use children::ChildRecorder;
 pub use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
 pub use owner::Owner;
 pub use pending::PendingDeletion;
+pub use replica::{Copied, Replica};
 
 /// The state directory could not be used.
 #[derive(Debug, thiserror::Error)]

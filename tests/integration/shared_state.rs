@@ -176,3 +176,77 @@ fn recovery_after_a_kill_takes_over_the_killed_runs_lease() {
     assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
     assert_eq!(moto().object(&bucket, &lease_key(&user)), None, "released");
 }
+
+/// Issue 17, defect 12: a CI runner killed mid-rotation took its state dir with it, and
+/// with it the new key's secret and the sinks' backups: the next run could neither
+/// finish nor undo the rotation. With `state: s3://…` the journal is copied to the
+/// bucket (encrypted with KMS), and a fresh state dir finishes it.
+#[test]
+fn a_fresh_state_dir_finishes_a_rotation_a_killed_runner_left_in_s3() {
+    let bucket = bucket("journal");
+    let hub = unique("ci/aws");
+    let manifest = |user: &str| {
+        Manifest::new()
+            .top(&format!("state: s3://{bucket}/team"))
+            .top("lease: 3s")
+            .defaults("grace: 0")
+            .profile(Profile::new(user).sink(format!(
+                "{{ type: secretsmanager, secret_id: '{hub}', create: true }}"
+            )))
+    };
+    // Runner A reads the hub as the AWS profile of the same name (the old key).
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials("runner");
+    moto().put_secret(
+        &hub,
+        &format!(
+            "{{\"Version\":1,\"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\"}}",
+            old.id, old.secret
+        ),
+    );
+    a.manifest(&manifest(&user));
+    let killed = a.rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    assert_eq!(
+        killed.code, None,
+        "killed (build with --features rekey/crash-points)"
+    );
+    let copy = format!("team/state/journal/123456789012-{user}.json");
+    assert_eq!(
+        moto().object_encryption(&bucket, &copy).as_deref(),
+        Some("aws:kms"),
+        "the journal (it holds the new secret) is in the bucket, encrypted with KMS"
+    );
+
+    // Runner B: a fresh state dir, the same manifest.
+    let b = Home::new();
+    b.write_credentials(&section(&user, &old));
+    b.manifest(&manifest(&user));
+    let json = b
+        .rekey(&["recover", "--lock-timeout", "30s", "--output", "json"])
+        .success()
+        .json();
+    assert_eq!(
+        json["recovered"][0]["result"]["outcome"], "rolled_forward",
+        "{json}"
+    );
+    let keys = moto().keys(&user);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(
+        keys[0].1 && keys[0].0 != old.id,
+        "the new key, active: {keys:?}"
+    );
+    assert!(moto().secret(&hub).contains(&keys[0].0), "the hub holds it");
+    assert_eq!(
+        moto().object(&bucket, &copy),
+        None,
+        "the shared copy is gone"
+    );
+
+    // A (had it survived) finds the rotation resolved elsewhere and drops its copy.
+    a.rekey(&["recover"]).success();
+    assert!(
+        !a.state_files().iter().any(|f| f.starts_with("journal")),
+        "{:?}",
+        a.state_files()
+    );
+}

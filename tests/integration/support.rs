@@ -269,6 +269,12 @@ impl Moto {
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// How S3 says the object is encrypted at rest (`aws:kms`, `AES256`), if it exists.
+    pub fn object_encryption(&self, bucket: &str, key: &str) -> Option<String> {
+        let out = block_on(admin_s3().head_object().bucket(bucket).key(key).send()).ok()?;
+        out.server_side_encryption.map(|e| e.as_str().to_owned())
+    }
+
     /// Writes an S3 object (as another machine would).
     pub fn put_object(&self, bucket: &str, key: &str, text: &str) {
         let body = aws_sdk_s3::primitives::ByteStream::from(text.as_bytes().to_vec());

@@ -179,6 +179,7 @@ pub async fn rotate(
         phase: Phase::Planned,
         new_key: None,
         old_key: Some(StoredKey::from_key(&input.old_key)),
+        replicated: false,
     };
     // No other rekey may rotate this user meanwhile.
     progress(Stage::WaitingForUser);
@@ -213,6 +214,13 @@ async fn locked(
     let mut journal = Journal::begin(state, record)
         .await
         .map_err(|e| run.fail(FailureKind::NotStarted(e.into())))?;
+    // With `state: s3://…` every journal write is copied to the bucket too, so another
+    // machine can finish or undo this rotation if this one is killed.
+    if let Some(lease) = &run.lease {
+        if let Err(e) = journal.replicate(lease.replica()).await {
+            return Err(run.abandon(journal, e.into()).await);
+        }
+    }
     crash::point("planned");
 
     for step in &plan.steps {

@@ -1,0 +1,32 @@
+//! A copy of the journal of a rotation in progress where every machine can read it
+//! (`state: s3://…`, issue 17, defect 12): a CI runner killed mid-rotation takes its
+//! state dir with it, and with it the new key's secret and the sinks' backups. With a
+//! replica, the next runner imports the journal (under the user's lease) and finishes
+//! or undoes the rotation as if it had run here.
+//!
+//! The state dir stays the working copy: every journal write goes to it first, then to
+//! the replica, and a rotation whose replica write fails stops as for a local failure.
+//! Names are the files' paths relative to the state dir (`journal/<name>.json`,
+//! `backups/<name>/<n>`), so an import writes them back where they were.
+
+use async_trait::async_trait;
+
+/// Where journals are copied to. The state layer knows no AWS: the engine implements
+/// this over S3.
+#[async_trait]
+pub trait Replica: Send + Sync {
+    /// Stores `bytes` (which may hold a secret) as `name`, replacing it.
+    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), String>;
+    /// Removes the journal `name` (`journal/<name>.json`) and its backups.
+    async fn remove_journal(&self, name: &str) -> Result<(), String>;
+}
+
+/// A journal as a replica holds it: the record and each backup file, by name.
+pub struct Copied {
+    /// `<account>-<user>`.
+    pub name: String,
+    /// The record (`journal/<name>.json`), with the secrets it holds.
+    pub record: zeroize::Zeroizing<Vec<u8>>,
+    /// The backups, as (file name in `backups/<name>/`, bytes).
+    pub backups: Vec<(String, zeroize::Zeroizing<Vec<u8>>)>,
+}
