@@ -2,6 +2,7 @@
 //! [`plan::Plan`], rotate it as a journaled state machine ([`rotation`]), finish or undo
 //! interrupted rotations ([`recovery`], [`rollback`]), delete old keys ([`prune`]).
 
+pub(crate) mod bucket;
 pub mod crash;
 pub mod error;
 pub(crate) mod lease;
@@ -14,6 +15,7 @@ pub mod recovery;
 pub(crate) mod retire;
 pub mod rollback;
 pub mod rotation;
+pub(crate) mod shared_journal;
 pub mod shared_key;
 pub mod shared_pending;
 pub mod signing;

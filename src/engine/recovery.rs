@@ -30,6 +30,7 @@ use crate::engine::error::ErrorKind;
 use crate::engine::lease;
 use crate::engine::orphan;
 use crate::engine::rotation::settle::{self, finish_completed};
+use crate::engine::shared_journal;
 use crate::engine::shared_key;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
@@ -179,7 +180,7 @@ async fn imported(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) -> Vec<
                 continue;
             }
         };
-        let journals = match lease::shared_journals(shared, &signer).await {
+        let journals = match shared_journal::all(shared, &signer).await {
             Ok(journals) => journals,
             Err(message) => {
                 notes.push(format!(
