@@ -85,6 +85,8 @@ pub struct SharedState {
     pub prefix: String,
     /// How long a lease lasts unless renewed: how long a killed rekey blocks the others.
     pub lease: Duration,
+    /// The KMS key that encrypts the journal copies; `None`: the account's `aws/s3` key.
+    pub kms_key_id: Option<String>,
 }
 
 impl SharedState {

@@ -22,8 +22,9 @@ pub(crate) enum Condition<'a> {
     Absent,
     /// Only if the object is this version (`If-Match: ETAG`).
     Is(&'a str),
-    /// In any case, encrypted with KMS (the account's `aws/s3` key): it holds a secret.
-    Secret,
+    /// In any case, encrypted with KMS (this key; `None`: the account's `aws/s3` key):
+    /// it holds a secret.
+    Secret(Option<&'a str>),
 }
 
 /// Why a write did not happen.
@@ -109,9 +110,9 @@ impl Bucket {
                 let request = match condition {
                     Condition::Absent => request.if_none_match("*"),
                     Condition::Is(etag) => request.if_match(etag),
-                    Condition::Secret => {
-                        request.server_side_encryption(ServerSideEncryption::AwsKms)
-                    }
+                    Condition::Secret(key_id) => request
+                        .server_side_encryption(ServerSideEncryption::AwsKms)
+                        .set_ssekms_key_id(key_id.map(str::to_owned)),
                 };
                 match request.send().await {
                     Ok(out) => Attempt::Done(Ok(out.e_tag.unwrap_or_default())),

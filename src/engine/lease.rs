@@ -67,6 +67,8 @@ struct Shared {
     key: String,
     /// `PREFIX/state`: where journals are copied.
     root: String,
+    /// The KMS key of the journal copies (`state_kms_key_id`).
+    kms_key_id: Option<String>,
     ttl: Duration,
     clock: ServerClock,
     holder: Holder,
@@ -96,6 +98,7 @@ impl Lease {
             bucket: Arc::new(Bucket::new(&state.bucket, caller.s3().clone())),
             key: lease_key(state, owner),
             root: shared_journal::root(state),
+            kms_key_id: state.kms_key_id.clone(),
             ttl: state.lease,
             clock: clock.clone(),
             holder: Holder {
@@ -169,6 +172,7 @@ impl Lease {
         Arc::new(S3Replica::new(
             self.shared.bucket.clone(),
             self.shared.root.clone(),
+            self.shared.kms_key_id.clone(),
         ))
     }
 

@@ -27,11 +27,17 @@ pub(crate) fn root(state: &SharedState) -> String {
 pub(crate) struct S3Replica {
     bucket: Arc<Bucket>,
     root: String,
+    /// `state_kms_key_id`; `None`: the account's `aws/s3` key.
+    kms_key_id: Option<String>,
 }
 
 impl S3Replica {
-    pub(crate) fn new(bucket: Arc<Bucket>, root: String) -> Self {
-        Self { bucket, root }
+    pub(crate) fn new(bucket: Arc<Bucket>, root: String, kms_key_id: Option<String>) -> Self {
+        Self {
+            bucket,
+            root,
+            kms_key_id,
+        }
     }
 }
 
@@ -39,7 +45,8 @@ impl S3Replica {
 impl Replica for S3Replica {
     async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
         let key = format!("{}/{name}", self.root);
-        match self.bucket.put(&key, bytes, Condition::Secret).await {
+        let encrypted = Condition::Secret(self.kms_key_id.as_deref());
+        match self.bucket.put(&key, bytes, encrypted).await {
             Ok(_) => Ok(()),
             Err(WriteError::Failed(message)) => Err(message),
             Err(WriteError::Taken) => Err(format!("s3://{}/{key}: refused", self.bucket.name())),

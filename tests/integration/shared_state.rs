@@ -22,7 +22,7 @@ fn s3_manifest(bucket: &str, user: &str, settings: &[&str]) -> Manifest {
 fn s3_manifest_with_lease(bucket: &str, user: &str, settings: &[&str], lease: &str) -> Manifest {
     let mut manifest = Manifest::new()
         .top(&format!("state: s3://{bucket}/team"))
-        .top(&format!("lease: {lease}"));
+        .top(&format!("state_lease: {lease}"));
     for line in settings {
         manifest = manifest.defaults(line);
     }
@@ -188,7 +188,8 @@ fn a_fresh_state_dir_finishes_a_rotation_a_killed_runner_left_in_s3() {
     let manifest = |user: &str| {
         Manifest::new()
             .top(&format!("state: s3://{bucket}/team"))
-            .top("lease: 3s")
+            .top("state_lease: 3s")
+            .top("state_kms_key_id: alias/rekey-state")
             .defaults("grace: 0")
             .profile(Profile::new(user).sink(format!(
                 "{{ type: secretsmanager, secret_id: '{hub}', create: true }}"
@@ -211,10 +212,13 @@ fn a_fresh_state_dir_finishes_a_rotation_a_killed_runner_left_in_s3() {
         "killed (build with --features rekey/crash-points)"
     );
     let copy = format!("team/state/journal/123456789012-{user}.json");
-    assert_eq!(
-        moto().object_encryption(&bucket, &copy).as_deref(),
-        Some("aws:kms"),
-        "the journal (it holds the new secret) is in the bucket, encrypted with KMS"
+    let (how, key) = moto()
+        .object_encryption(&bucket, &copy)
+        .expect("the journal (it holds the new secret) is in the bucket");
+    assert_eq!(how, "aws:kms", "encrypted with KMS");
+    assert!(
+        key.is_some_and(|k| k.contains("alias/rekey-state")),
+        "with the key named"
     );
 
     // Runner B: a fresh state dir, the same manifest.

@@ -269,10 +269,12 @@ impl Moto {
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    /// How S3 says the object is encrypted at rest (`aws:kms`, `AES256`), if it exists.
-    pub fn object_encryption(&self, bucket: &str, key: &str) -> Option<String> {
+    /// How S3 says the object is encrypted at rest (`aws:kms`, `AES256`) and with which
+    /// KMS key, if it exists.
+    pub fn object_encryption(&self, bucket: &str, key: &str) -> Option<(String, Option<String>)> {
         let out = block_on(admin_s3().head_object().bucket(bucket).key(key).send()).ok()?;
-        out.server_side_encryption.map(|e| e.as_str().to_owned())
+        let how = out.server_side_encryption?.as_str().to_owned();
+        Some((how, out.ssekms_key_id))
     }
 
     /// Writes an S3 object (as another machine would).

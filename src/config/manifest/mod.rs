@@ -154,13 +154,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
             }
         }
     }
-    if let Some(lease) = &raw.lease {
-        if !matches!(raw.state, RawState::S3(..)) {
-            let at = lease.referenced;
+    if !matches!(raw.state, RawState::S3(..)) {
+        let only_s3 = [
+            (
+                "state_lease",
+                raw.state_lease.as_ref().map(|l| l.referenced),
+            ),
+            (
+                "state_kms_key_id",
+                raw.state_kms_key_id.as_ref().map(|k| k.referenced),
+            ),
+        ];
+        if let Some((field, Some(at))) = only_s3.into_iter().find(|(_, at)| at.is_some()) {
             return Err(invalid(
                 at.line(),
                 at.column(),
-                "`lease` is the lifetime of the lock in an S3 state; it needs `state: s3://BUCKET/PREFIX`".to_owned(),
+                format!("`{field}` belongs to a shared state in S3; it needs `state: s3://BUCKET/PREFIX`"),
             ));
         }
     }
@@ -290,9 +299,14 @@ impl Manifest {
                                 prefix: prefix.clone(),
                                 lease: self
                                     .raw
-                                    .lease
+                                    .state_lease
                                     .as_ref()
                                     .map_or(SharedState::DEFAULT_LEASE, |d| d.value.0),
+                                kms_key_id: self
+                                    .raw
+                                    .state_kms_key_id
+                                    .as_ref()
+                                    .map(|k| k.value.clone()),
                             }),
                             _ => None,
                         },

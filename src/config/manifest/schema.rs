@@ -62,7 +62,10 @@ pub struct RawManifest {
     #[serde(default)]
     pub state: RawState,
     /// With `state: s3://…`: how long a lease lasts unless renewed (default 1m).
-    pub lease: Option<Spanned<HumanDuration>>,
+    pub state_lease: Option<Spanned<HumanDuration>>,
+    /// With `state: s3://…`: the KMS key that encrypts the journal copies (default: the
+    /// account's `aws/s3` key).
+    pub state_kms_key_id: Option<Spanned<String>>,
     /// Settings every profile inherits.
     #[serde(default)]
     pub defaults: RawPolicy,

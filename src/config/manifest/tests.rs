@@ -191,7 +191,7 @@ fn bad_durations_and_versions_are_errors() {
 fn an_s3_state_names_a_bucket_and_a_prefix_and_keeps_the_iam_mirror() {
     let manifest = parse(
         Path::new("/p/rekey.yaml"),
-        "version: 1\nstate: s3://acme-rekey/team-a/\nlease: 2m\nprofiles:\n  dev: {}\n",
+        "version: 1\nstate: s3://acme-rekey/team-a/\nstate_lease: 2m\nstate_kms_key_id: alias/rekey\nprofiles:\n  dev: {}\n",
     )
     .unwrap();
     let policy = &manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build())[0].policy;
@@ -201,6 +201,7 @@ fn an_s3_state_names_a_bucket_and_a_prefix_and_keeps_the_iam_mirror() {
             bucket: "acme-rekey".into(),
             prefix: "team-a".into(),
             lease: Duration::from_secs(120),
+            kms_key_id: Some("alias/rekey".into()),
         })
     );
     assert_eq!(policy.pending_store, PendingStore::Iam);
@@ -213,9 +214,12 @@ fn an_s3_state_names_a_bucket_and_a_prefix_and_keeps_the_iam_mirror() {
         err.contains("use local, iam or s3://BUCKET/PREFIX"),
         "{err}"
     );
-    let err = error("version: 1\nlease: 1m\nprofiles: {}\n");
-    assert!(err.starts_with("/p/rekey.yaml:2:8: "), "{err}");
-    assert!(err.contains("needs `state: s3://BUCKET/PREFIX`"), "{err}");
+    let err = error("version: 1\nstate_lease: 1m\nprofiles: {}\n");
+    assert!(err.starts_with("/p/rekey.yaml:2:14: "), "{err}");
+    assert!(
+        err.contains("`state_lease` belongs to a shared state in S3"),
+        "{err}"
+    );
 }
 
 #[test]
