@@ -261,13 +261,16 @@ async fn inspect(
         if let Some(message) = stale_copy(spec, plan, current, other, state, shared_pending)? {
             return Err(Stop::error(ErrorKind::InvalidKey, message));
         }
-        let overlap = in_overlap(state, other, shared_pending)?;
+        // rekey's record of the other key (IAM's, else this machine's): a claim, which
+        // IAM's facts must back before anything is done to the key (`retire`).
+        let record = recorded(state, shared_pending, &other.id)?;
+        let overlap = in_overlap(other, record.as_ref());
         // A leak response ends the overlap first (issue 17, defect 7): both keys may be
         // leaked. Only if IAM backs the record: a tag cannot make rekey delete a key.
         let ends_overlap = options.compromised
-            && match (&overlap, recorded(state, shared_pending, &other.id)?) {
+            && match (&overlap, &record) {
                 (Some(_), Some(record)) => {
-                    retire::refute(&record, &keys, aws.clock().now()).is_none()
+                    retire::refute(record, &keys, aws.clock().now()).is_none()
                 }
                 _ => false,
             };
@@ -278,14 +281,14 @@ async fn inspect(
                 time::rfc3339(until)
             )));
         }
-        let described = describe_other_key(state, &caller, other, shared_pending).await?;
+        let described = describe_other_key(&caller, other, record.is_some()).await?;
         plan.other_key = Some(described.clone());
         // make-room deletes only what prune would (issue 17, defect 4): a record of the
         // key is a claim IAM must back, its grace over, no use since, no sink holding it.
-        let kept = match recorded(state, shared_pending, &other.id)? {
+        let kept = match &record {
             Some(record) if !other.active => {
                 let used = described.last_used.as_ref().map(|u| u.date);
-                retire::why_not_delete(&record, &keys, used, aws.clock().now())
+                retire::why_not_delete(record, &keys, used, aws.clock().now())
                     .map(Kept::Rule)
                     .or_else(|| held_by(plan, &other.id).map(Kept::Held))
             }
@@ -329,20 +332,18 @@ async fn current_key(spec: &ProfileSpec) -> Result<AccessKey, Stop> {
     }
 }
 
-/// The user's second key, as the plan shows it.
+/// The user's second key, as the plan shows it; `recorded`: whether rekey deactivated
+/// it, here or on another machine that shares its records in IAM.
 async fn describe_other_key(
-    state: &StateDir,
     caller: &Caller,
     other: &KeyMeta,
-    shared_pending: &[PendingDeletion],
+    recorded: bool,
 ) -> Result<OtherKey, Cause> {
-    // Deactivated by rekey here, or on another machine that shares its records in IAM.
-    let pending = recorded(state, shared_pending, &other.id)?.is_some();
     let last_used = caller.last_used(&other.id).await?;
     Ok(OtherKey {
         id: other.id.clone(),
         active: other.active,
-        deactivated_by_rekey: pending,
+        deactivated_by_rekey: recorded,
         created: other.created,
         last_used: last_use(last_used),
     })
@@ -383,16 +384,12 @@ fn stale_copy(
     )))
 }
 
-/// When the overlap period of `key` ends, if it is the old key of a rotation in its
-/// overlap (recorded here or shared in IAM).
-fn in_overlap(
-    state: &StateDir,
-    key: &KeyMeta,
-    shared_pending: &[PendingDeletion],
-) -> Result<Option<SystemTime>, Cause> {
-    Ok(recorded(state, shared_pending, &key.id)?
+/// When the overlap period of `key` ends, if `record` (rekey's record of it, here or
+/// shared in IAM) says it is the old key of a rotation in its overlap.
+fn in_overlap(key: &KeyMeta, record: Option<&PendingDeletion>) -> Option<SystemTime> {
+    record
         .filter(|p| key.active && p.in_overlap())
-        .map(|p| p.deactivated_at))
+        .map(|p| p.deactivated_at)
 }
 
 /// rekey's record of `key_id` as an old key: the one shared in IAM (what every machine

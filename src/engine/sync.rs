@@ -355,9 +355,12 @@ pub async fn carry_out(
             return report;
         }
     };
+    let leased = lease.is_some();
     let report = async move {
         let (account, user_name) = (&owner.account, &owner.user_name);
-        if lease_held_meanwhile(&spec.policy) {
+        // Under the lease, another machine's rotation or rollback may have ended since
+        // inspection: the current key must still be Active.
+        if leased {
             match signer.list_keys(&owner.user_name).await {
                 Ok(keys) if keys.iter().any(|k| k.id == current.id() && k.active) => {}
                 Ok(_) => {
@@ -435,12 +438,6 @@ pub async fn carry_out(
     .await;
     lease::release(lease).await;
     report
-}
-
-/// Whether sync must check the current key again once it holds the user's lease (the
-/// lease orders it with other machines' rotations and rollbacks).
-fn lease_held_meanwhile(policy: &crate::config::profile::Policy) -> bool {
-    policy.shared_state.is_some()
 }
 
 /// After this machine moved off `key_id`: if it is an old key in its overlap period
