@@ -126,3 +126,34 @@ fn the_systemd_timer_runs_rekey_sync() {
     assert_eq!(line(&timer, "Persistent"), "true");
     assert_eq!(line(&timer, "WantedBy"), "timers.target");
 }
+
+/// Issue 17, defect 14: the README's unattended-MFA advice put the TOTP seed in
+/// `mfa_command`'s arguments, which every user of the machine can read
+/// (`/proc/PID/cmdline`), in a manifest that is usually committed.
+#[test]
+fn no_documented_mfa_command_takes_a_seed_in_its_arguments() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut documents = vec![root.join("README.md"), root.join("examples/rekey.yaml")];
+    for entry in std::fs::read_dir(root.join("examples/scheduled")).unwrap() {
+        documents.push(entry.unwrap().path());
+    }
+    for path in documents {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().filter(|l| l.contains("mfa_command")) {
+            // oathtool's key argument follows -b/--base32 or comes last; only `-`
+            // (stdin) holds no secret.
+            let words: Vec<&str> = line
+                .split(|c: char| c == ',' || c == '[' || c == ']' || c.is_whitespace())
+                .filter(|w| !w.is_empty())
+                .collect();
+            if let Some(at) = words.iter().position(|w| *w == "-b" || *w == "--base32") {
+                assert_eq!(
+                    words.get(at + 1).copied(),
+                    Some("-"),
+                    "{}: a seed in argv: {line}",
+                    path.display()
+                );
+            }
+        }
+    }
+}

@@ -254,3 +254,52 @@ fn a_fresh_state_dir_finishes_a_rotation_a_killed_runner_left_in_s3() {
         a.state_files()
     );
 }
+
+/// Two machines applying to one user at once: the second waits for the first (its
+/// journal is in the bucket, so the second takes the lease to see whether it must
+/// finish it), then plans from what the first left, finds its own copy stale and
+/// changes nothing. Without the lease it raced the first to CreateAccessKey, where only
+/// IAM's two-key quota, which AWS enforces eventually, stood between them.
+#[test]
+fn a_second_machines_apply_waits_for_the_first_and_changes_nothing() {
+    let bucket = bucket("twoapplies");
+    let proxy = FaultProxy::start();
+    let a = Home::new().via(&proxy.endpoint);
+    let (user, old) = a.user_in_credentials("twoapplies");
+    a.manifest(&s3_manifest(&bucket, &user, &[]));
+    let b = Home::new();
+    b.write_credentials(&section(&user, &old));
+    b.manifest(&s3_manifest(&bucket, &user, &[]));
+    // A holds the lease while its CreateAccessKey is on its way.
+    proxy.set(|f| {
+        f.slow.insert("CreateAccessKey", Duration::from_secs(3));
+    });
+    let mut first = a.spawn_rekey(&["apply", "--yes"]);
+    eventually(Duration::from_secs(30), "A is creating its key", || {
+        proxy.count("CreateAccessKey") == 1
+    });
+    let json = b
+        .rekey(&[
+            "apply",
+            "--yes",
+            "--lock-timeout",
+            "30s",
+            "--output",
+            "json",
+        ])
+        .code(1)
+        .json();
+    let error = json["results"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("rotated elsewhere") && error.contains("rekey sync"),
+        "planned after the first finished: {error}"
+    );
+    assert!(first.wait().unwrap().success());
+    let new = key_in(&a.credentials(), &user).unwrap();
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&old.id, false), (&new.id, true)]),
+        "exactly one rotation"
+    );
+    assert_eq!(b.credentials(), section(&user, &old), "B changed nothing");
+}
