@@ -20,23 +20,6 @@ fn shared_state(user: &str, settings: &[&str]) -> Manifest {
     manifest.profile(Profile::new(user))
 }
 
-/// The outcome prune reports for `key_id` (polling until it reports one).
-fn prune_outcome(home: &Home, key_id: &str, env: &[(&str, &str)]) -> serde_json::Value {
-    let mut found = serde_json::Value::Null;
-    eventually(Duration::from_secs(20), "prune acts on the key", || {
-        let json = home
-            .rekey_with_env(env, &["prune", "--yes", "--output", "json"])
-            .success()
-            .json();
-        found = json["pruned"]
-            .as_array()
-            .and_then(|all| all.iter().find(|p| p["key_id"] == key_id).cloned())
-            .unwrap_or_default();
-        !found.is_null()
-    });
-    found
-}
-
 /// Defect 3: a forged `rekey:pending:` tag (anyone with iam:TagUser can write one) made
 /// prune deactivate the user's newest key.
 #[test]

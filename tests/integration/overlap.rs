@@ -2,8 +2,6 @@
 //! machine can pick up the new key; prune deactivates it when the overlap ends, unless
 //! something used it since, and deletes it a grace period later.
 
-use std::time::Duration;
-
 use crate::support::*;
 
 fn with_overlap(home: &Home, user: &str, overlap: &str, grace: &str) {
@@ -13,22 +11,6 @@ fn with_overlap(home: &Home, user: &str, overlap: &str, grace: &str) {
             .defaults(&format!("grace: {grace}"))
             .profile(Profile::new(user)),
     );
-}
-
-/// Polls `rekey prune --yes --output json` until it reports an outcome for `key_id`.
-fn prune_outcome(home: &Home, key_id: &str, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec!["prune", "--yes", "--output", "json"];
-    args.extend(extra);
-    let mut found = serde_json::Value::Null;
-    eventually(Duration::from_secs(15), "prune acts on the old key", || {
-        let json = home.rekey(&args).success().json();
-        let entry = json["pruned"]
-            .as_array()
-            .and_then(|all| all.iter().find(|p| p["key_id"] == key_id).cloned());
-        found = entry.unwrap_or_default();
-        !found.is_null()
-    });
-    found
 }
 
 #[test]

@@ -777,6 +777,22 @@ impl Run {
     }
 }
 
+/// Polls `rekey prune --yes --output json` until it reports an outcome for `key_id`.
+pub fn prune_outcome(home: &Home, key_id: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["prune", "--yes", "--output", "json"];
+    args.extend(extra);
+    let mut found = serde_json::Value::Null;
+    eventually(Duration::from_secs(15), "prune acts on the old key", || {
+        let json = home.rekey(&args).success().json();
+        let entry = json["pruned"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["key_id"] == key_id).cloned());
+        found = entry.unwrap_or_default();
+        !found.is_null()
+    });
+    found
+}
+
 /// A time as rekey's records and tags write it (RFC 3339, UTC).
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     use aws_smithy_types::date_time::{DateTime, Format};
