@@ -212,6 +212,10 @@ pub struct SyncArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Put back what the last sync replaced, where the key it wrote is still held (for a
+    /// synced key deleted since, by a rollback elsewhere).
+    #[arg(long)]
+    pub undo: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -317,6 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let options = commands::sync::Options {
                 selection: args.selection.into(),
                 yes: args.yes,
+                undo: args.undo,
                 output: args.output.into(),
             };
             commands::sync::run(&ctx, options).await

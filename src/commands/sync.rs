@@ -15,6 +15,8 @@ pub struct Options {
     pub selection: Selection,
     /// Do not ask.
     pub yes: bool,
+    /// Undo the last sync instead.
+    pub undo: bool,
     /// Text or JSON.
     pub output: Output,
 }
@@ -24,6 +26,19 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Overrides::default())?;
+    if args.undo {
+        if !args.yes {
+            confirm(
+                "Put back what the last `rekey sync` replaced, where the key it wrote is still held.",
+                "Undo the last sync?",
+            )?;
+        }
+        let mut reports = Vec::new();
+        for spec in &profiles.specs {
+            reports.push(sync::undo(state, spec).await);
+        }
+        return finish(&args, reports);
+    }
     let found: Vec<_> = stream::iter(&profiles.specs)
         .map(|spec| sync::inspect(&aws, state, spec))
         .buffered(ctx.jobs)
@@ -47,6 +62,11 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
             Err((report, _)) => report,
         });
     }
+    finish(&args, reports)
+}
+
+/// Prints the reports; fails if any profile could not be synced.
+fn finish(args: &Options, reports: Vec<SyncReport>) -> Result<Outcome> {
     match args.output {
         Output::Text => print!("{}", text::synced(&reports)),
         Output::Json => print_json(&SyncRun {

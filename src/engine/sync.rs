@@ -11,9 +11,10 @@
 //!
 //! Writes are the sinks' own: atomic and byte-preserving, under the same place locks as
 //! a rotation, and the user's lock (a rotation of the same user in this machine's state
-//! dir waits, or makes sync wait). Sync keeps no backup: it only ever writes a key AWS
-//! has just shown to be the user's current one, and each write leaves its place with
-//! either its old or its new content.
+//! dir waits, or makes sync wait). It only ever writes a key AWS has just shown to be the
+//! user's current one, from a finished rotation, and keeps what it replaced
+//! ([`crate::state::Synced`]) so that `sync --undo` can put it back if that key is
+//! deleted later.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -93,8 +94,11 @@ pub enum SinkAction {
     Written,
     /// It could not be read, or written (see `reason`).
     Failed,
-    /// Left as it is: the profile's current key could not be decided.
+    /// Left as it is: the profile's current key could not be decided (or, undoing, the
+    /// place no longer holds what sync wrote).
     Unchanged,
+    /// `--undo`: what it held before the last sync was put back.
+    Restored,
 }
 
 /// Reads every sink of `spec` and asks AWS which of their keys is current (rekey's
@@ -388,19 +392,25 @@ pub async fn carry_out(
                 return report;
             }
         }
+        // What each place held before is kept, for `rekey sync --undo` (only the last
+        // sync's): a key synced to here may be deleted later (a rollback elsewhere).
+        if let Err(e) = state.forget_synced(&spec.name).await {
+            report.error = Some(format!("{e}; sync changed nothing"));
+            return report;
+        }
         for (index, sink) in to_write {
             let entry = &mut report.sinks[index];
             let written = match sink.read_id().await {
                 // Written meanwhile (by a rotation that finished before the lock).
                 Ok(Some(id)) if id == current.id() => Ok(()),
-                Ok(_) => sink.write(&current).await.map(|_| ()),
-                Err(e) => Err(e),
+                Ok(_) => keep_and_write(state, &spec.name, index, sink.as_ref(), &current).await,
+                Err(e) => Err(e.to_string()),
             };
             match written {
                 Ok(()) => entry.action = SinkAction::Written,
                 Err(e) => {
                     entry.action = SinkAction::Failed;
-                    entry.reason = Some(e.to_string());
+                    entry.reason = Some(e);
                 }
             }
         }
@@ -461,4 +471,110 @@ async fn overlap_note(
         "old key {key_id} is in its overlap until {}, and this machine used it until now (sync reads with the key it holds). IAM keeps only a key's last use and cannot tell this machine's uses from another's, so after the overlap prune keeps it active; once every machine has synced, `rekey prune --force` deactivates it",
         crate::time::rfc3339(record.deactivated_at)
     ))
+}
+
+/// Keeps what `sink` holds, then writes `key` there (the sink's own undo data, a
+/// plugin's, replaces the snapshot when it gives one).
+async fn keep_and_write(
+    state: &StateDir,
+    profile: &str,
+    index: usize,
+    sink: &dyn Sink,
+    key: &AccessKey,
+) -> Result<(), String> {
+    let before = sink.snapshot().await.map_err(|e| e.to_string())?;
+    state
+        .keep_synced(profile, index, &before, key.id())
+        .await
+        .map_err(|e| format!("{e}; not written"))?;
+    if let Some(undo) = sink.write(key).await.map_err(|e| e.to_string())? {
+        state
+            .keep_synced(profile, index, &undo, key.id())
+            .await
+            .map_err(|e| format!("written, but what it held cannot be kept for --undo: {e}"))?;
+    }
+    Ok(())
+}
+
+/// `rekey sync --undo`: puts back what the last sync of `spec` replaced, in every place
+/// that still holds the key it wrote there (a place changed since is left alone), under
+/// the same locks as a sync. Nothing is asked of AWS: the point is a machine whose synced
+/// key was deleted, which can sign nothing.
+pub async fn undo(state: &StateDir, spec: &ProfileSpec) -> SyncReport {
+    let mut report = SyncReport {
+        profile: spec.name.clone(),
+        current_key_id: None,
+        created: None,
+        sinks: Vec::new(),
+        error: None,
+        notes: Vec::new(),
+    };
+    let synced = match state.synced(&spec.name) {
+        Ok(synced) if synced.is_empty() => {
+            report.error = Some("no sync of this profile to undo".to_owned());
+            return report;
+        }
+        Ok(synced) => synced,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    let places: Vec<LockName> = spec
+        .sinks
+        .iter()
+        .filter_map(|s| s.lock_key())
+        .map(|k| LockName::place(&k))
+        .collect();
+    let _held = match lock::acquire(state, places, state.lock_timeout()).await {
+        Ok(held) => held,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    for kept in synced {
+        let Some(sink) = spec.sinks.get(kept.index) else {
+            continue;
+        };
+        let held = sink.read().await;
+        let mut entry = SinkSync {
+            sink: sink.describe(),
+            holds: held
+                .as_ref()
+                .ok()
+                .and_then(|k| k.as_ref())
+                .map(|k| k.id().to_owned()),
+            action: SinkAction::Unchanged,
+            reason: None,
+        };
+        match held {
+            Ok(Some(written)) if written.id() == kept.written_key_id => {
+                match sink.restore(&kept.before, &written).await {
+                    Ok(()) => entry.action = SinkAction::Restored,
+                    Err(e) => {
+                        entry.action = SinkAction::Failed;
+                        entry.reason = Some(e.to_string());
+                    }
+                }
+            }
+            Ok(_) => {
+                entry.reason = Some(format!(
+                    "it no longer holds {}, which sync wrote: left as it is",
+                    kept.written_key_id
+                ))
+            }
+            Err(e) => {
+                entry.action = SinkAction::Failed;
+                entry.reason = Some(e.to_string());
+            }
+        }
+        report.sinks.push(entry);
+    }
+    if report.sinks.iter().all(|s| s.action != SinkAction::Failed) {
+        if let Err(e) = state.forget_synced(&spec.name).await {
+            report.notes.push(format!("warning: {e}"));
+        }
+    }
+    report
 }

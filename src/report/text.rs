@@ -189,7 +189,13 @@ pub(crate) fn synced(reports: &[SyncReport]) -> String {
                 SinkAction::InSync => "in sync".to_owned(),
                 SinkAction::Write => format!("holds {holds}: the current key will be written"),
                 SinkAction::Written => format!("held {holds}: wrote the current key"),
-                SinkAction::Unchanged => format!("holds {holds}: left as it is"),
+                SinkAction::Unchanged => match &sink.reason {
+                    Some(reason) => format!("holds {holds}: {reason}"),
+                    None => format!("holds {holds}: left as it is"),
+                },
+                SinkAction::Restored => {
+                    format!("held {holds}: put back what it held before the last sync")
+                }
                 SinkAction::Failed => format!(
                     "{} {}",
                     style("FAILED:").red().bold(),

@@ -518,7 +518,7 @@ impl Journal {
 }
 
 /// A snapshot's bytes, owned so they can move to the blocking pool (`None`: absent).
-fn owned_bytes(snapshot: &Snapshot) -> Option<Zeroizing<Vec<u8>>> {
+pub(super) fn owned_bytes(snapshot: &Snapshot) -> Option<Zeroizing<Vec<u8>>> {
     match snapshot {
         Snapshot::Absent => None,
         Snapshot::Bytes(bytes) => Some(Zeroizing::new(bytes.expose_secret().to_vec())),
@@ -526,7 +526,7 @@ fn owned_bytes(snapshot: &Snapshot) -> Option<Zeroizing<Vec<u8>>> {
 }
 
 /// Stores sink `index`'s previous content in `dir` (`None`: the place did not exist).
-fn save_backup_in(
+pub(super) fn save_backup_in(
     state: &StateDir,
     dir: &std::path::Path,
     index: usize,
@@ -568,7 +568,11 @@ impl StateDir {
         off_runtime(move || remove_dir(&history)).await
     }
 
-    fn read_backup(&self, dir: &std::path::Path, index: usize) -> Result<Snapshot, StateError> {
+    pub(super) fn read_backup(
+        &self,
+        dir: &std::path::Path,
+        index: usize,
+    ) -> Result<Snapshot, StateError> {
         if self.read(&dir.join(format!("{index}.absent")))?.is_some() {
             return Ok(Snapshot::Absent);
         }
@@ -584,7 +588,7 @@ impl StateDir {
     }
 }
 
-fn remove_dir(dir: &std::path::Path) -> Result<(), StateError> {
+pub(super) fn remove_dir(dir: &std::path::Path) -> Result<(), StateError> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -8,6 +8,7 @@
 //!   pending/<key-id>.json           an old key deactivated by rekey, and when to delete it
 //!   history/<key-id>/<n>            sink n's content before the rotation that retired
 //!                                   that key (for `rekey rollback`)
+//!   synced/<profile>/<n>            sink n's content before the last `rekey sync` wrote it
 //!   locks/                          lock files (see [`crate::state::lock`]), holding a pid
 //! ```
 //!
@@ -21,6 +22,7 @@ pub mod lock;
 mod owner;
 mod pending;
 mod replica;
+mod synced;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ pub use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
 pub use owner::Owner;
 pub use pending::PendingDeletion;
 pub use replica::{Copied, Replica};
+pub use synced::Synced;
 
 /// The state directory could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -256,7 +256,9 @@ fn after_the_overlap_a_use_sync_may_hide_keeps_the_old_key_until_forced() {
     a.rekey(&["prune", "--yes"])
         .success()
         .stdout_has("was already deleted");
-    assert!(a.state_files().is_empty(), "{:?}", a.state_files());
+    // (What A's first sync replaced stays for `sync --undo`.)
+    let left = a.state_files();
+    assert!(left.iter().all(|f| f.starts_with("synced/")), "{left:?}");
 }
 
 #[test]
@@ -347,4 +349,37 @@ fn sync_never_adopts_the_key_of_a_rotation_still_in_progress() {
     assert_eq!(rotation.wait().unwrap().code(), Some(1), "A rolled back");
     assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
     assert_eq!(b.credentials(), b_text);
+}
+
+/// Issue 17, defect 10: a machine that synced to a key deleted since (the rotation was
+/// rolled back elsewhere) held only that dead key, with no backup, and could not sync
+/// back. Sync keeps what it replaced; `sync --undo` puts it back.
+#[test]
+fn a_sync_to_a_key_rolled_back_elsewhere_can_be_undone() {
+    let secret = unique("undo/aws");
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials("hubundo");
+    a.manifest(&hub_manifest(&user, secretsmanager(&secret)));
+    a.rekey(&["sync", "--yes"]).success();
+    a.rekey(&["apply", "--yes"]).success();
+    let new = key_in(&a.credentials(), &user).unwrap();
+
+    let b = Home::new();
+    let before = format!("# B's own comment\n{}", section(&user, &old));
+    b.write_credentials(&before);
+    b.manifest(&hub_manifest(&user, secretsmanager(&secret)));
+    b.rekey(&["sync", "--yes"]).success();
+    assert_eq!(key_in(&b.credentials(), &user).unwrap(), new);
+
+    // A rolls its rotation back: the key B synced to is deleted.
+    a.rekey(&["rollback", &user, "--yes", "--force"]).success();
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    b.rekey(&["sync", "--undo", "--yes"])
+        .success()
+        .stdout_has("put back what it held before the last sync");
+    assert_eq!(b.credentials(), before, "byte for byte");
+    // Nothing left to undo.
+    b.rekey(&["sync", "--undo", "--yes"])
+        .code(1)
+        .stdout_has("no sync of this profile to undo");
 }
