@@ -137,8 +137,16 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
     // SSM): `X-Amz-Target: secretsmanager.PutSecretValue`.
     let target = header(&request.head, "x-amz-target");
     let json = target.is_some();
+    // S3's REST protocol names the action by the method: `S3:PUT`, `S3:GET`, `S3:DELETE`.
+    let method = request
+        .head
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let action = match &target {
         Some(target) => target.rsplit('.').next().unwrap_or_default().to_owned(),
+        None if request.head.contains("/s3/aws4_request") => format!("S3:{method}"),
         None => field(&request.body, "Action").unwrap_or_default(),
     };
     // `Credential=AKID/20261201/us-east-1/iam/aws4_request`: the key and the service.

@@ -303,3 +303,51 @@ fn a_second_machines_apply_waits_for_the_first_and_changes_nothing() {
     );
     assert_eq!(b.credentials(), section(&user, &old), "B changed nothing");
 }
+
+/// sync on one machine and rollback on another: sync decided the rotation's new key is
+/// current, then the rollback deleted it, then sync wrote it: the machine was left with
+/// a dead key. Under the lease, sync checks the key again before it writes.
+#[test]
+fn sync_on_one_machine_and_rollback_on_another_never_leave_a_dead_key() {
+    let bucket = bucket("syncrollback");
+    let hub = unique("syncrollback/aws");
+    let manifest = |user: &str| {
+        Manifest::new()
+            .top(&format!("state: s3://{bucket}/team"))
+            .top("state_lease: 3s")
+            .defaults("overlap: 1d")
+            .profile(
+                Profile::new(user)
+                    .sink(sink::credentials_file())
+                    .sink(format!(
+                        "{{ type: secretsmanager, secret_id: '{hub}', create: true }}"
+                    )),
+            )
+    };
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials("syncrollback");
+    a.manifest(&manifest(&user));
+    a.rekey(&["sync", "--yes"]).success();
+    a.rekey(&["apply", "--yes"]).success();
+
+    // B holds the old key; its request for the lease is slow to reach S3.
+    let proxy = FaultProxy::start();
+    let b = Home::new().via(&proxy.endpoint);
+    let before = section(&user, &old);
+    b.write_credentials(&before);
+    b.manifest(&manifest(&user));
+    proxy.set(|f| {
+        f.slow.insert("S3:PUT", Duration::from_secs(3));
+    });
+    let mut sync = b.spawn_rekey(&["sync", "--yes", "--lock-timeout", "30s"]);
+    eventually(
+        Duration::from_secs(30),
+        "B has decided and asks for the lease",
+        || proxy.count("S3:PUT") > 0,
+    );
+    // Meanwhile A rolls back: the new key B decided on is deleted.
+    a.rekey(&["rollback", &user, "--yes", "--force"]).success();
+    assert!(!sync.wait().unwrap().success(), "B's sync stops");
+    assert_eq!(b.credentials(), before, "B keeps the key that works");
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+}
