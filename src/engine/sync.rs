@@ -62,6 +62,18 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// The report of `profile` before anything is known.
+    fn empty(profile: &str) -> Self {
+        Self {
+            profile: profile.to_owned(),
+            current_key_id: None,
+            created: None,
+            sinks: Vec::new(),
+            error: None,
+            notes: Vec::new(),
+        }
+    }
+
     /// Whether any sink is to be written.
     pub fn has_writes(&self) -> bool {
         self.sinks.iter().any(|s| s.action == SinkAction::Write)
@@ -108,14 +120,7 @@ pub async fn inspect(
     state: &StateDir,
     spec: &ProfileSpec,
 ) -> Result<Found, (SyncReport, Cause)> {
-    let mut report = SyncReport {
-        profile: spec.name.clone(),
-        current_key_id: None,
-        created: None,
-        sinks: Vec::new(),
-        error: None,
-        notes: Vec::new(),
-    };
+    let mut report = SyncReport::empty(&spec.name);
     let mut held: Vec<AccessKey> = Vec::new();
     for sink in &spec.sinks {
         let (holds, reason) = match sink.read().await {
@@ -501,14 +506,7 @@ async fn keep_and_write(
 /// the same locks as a sync. Nothing is asked of AWS: the point is a machine whose synced
 /// key was deleted, which can sign nothing.
 pub async fn undo(state: &StateDir, spec: &ProfileSpec) -> SyncReport {
-    let mut report = SyncReport {
-        profile: spec.name.clone(),
-        current_key_id: None,
-        created: None,
-        sinks: Vec::new(),
-        error: None,
-        notes: Vec::new(),
-    };
+    let mut report = SyncReport::empty(&spec.name);
     let synced = match state.synced(&spec.name) {
         Ok(synced) if synced.is_empty() => {
             report.error = Some("no sync of this profile to undo".to_owned());
