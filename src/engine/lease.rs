@@ -35,7 +35,7 @@ use crate::config::profile::{Policy, SharedState};
 use crate::engine::bucket::{Bucket, Condition, WriteError};
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::shared_journal::{self, S3Replica};
-use crate::state::{Copied, Owner, Replica};
+use crate::state::{Copied, Owner, Replica, StateDir};
 use crate::time;
 
 /// How often a held lease is looked at again while waiting for it.
@@ -305,15 +305,16 @@ fn parse_time(text: &str) -> Option<SystemTime> {
 }
 
 /// Takes the lease of `owner`'s user when `policy` shares state in S3 (`None` otherwise),
-/// signed by `caller`, waiting up to `timeout`.
+/// signed by `caller`, waiting as long as for this machine's locks (`--lock-timeout`).
 pub(crate) async fn hold(
     aws: &Aws,
+    local: &StateDir,
     policy: &Policy,
     caller: &Caller,
     owner: &Owner,
     command: &str,
-    timeout: Duration,
 ) -> Result<Option<Lease>, Cause> {
+    let timeout = local.lock_timeout();
     match &policy.shared_state {
         Some(state) => Lease::acquire(state, caller, aws.clock(), owner, command, timeout)
             .await

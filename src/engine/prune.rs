@@ -201,8 +201,7 @@ async fn prune_one(
     let _held = lock::acquire(state, vec![user], state.lock_timeout())
         .await
         .map_err(|e| e.to_string())?;
-    let timeout = state.lock_timeout();
-    let lease = lease::hold(aws, &spec.policy, &caller, &owner, "prune", timeout)
+    let lease = lease::hold(aws, state, &spec.policy, &caller, &owner, "prune")
         .await
         .map_err(|cause| cause.message)?;
     let locked = Locked {

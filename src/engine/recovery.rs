@@ -198,15 +198,8 @@ async fn imported(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) -> Vec<
             if !matches!(state.interrupted(account, user), Ok(None)) {
                 continue; // This state dir has it (or cannot tell): resolved from here.
             }
-            let timeout = state.lock_timeout();
-            let held = lease::hold(
-                aws,
-                &spec.policy,
-                &signer,
-                &record.owner,
-                "recover",
-                timeout,
-            );
+            let owner = &record.owner;
+            let held = lease::hold(aws, state, &spec.policy, &signer, owner, "recover");
             let lease = match held.await {
                 Ok(Some(lease)) => lease,
                 Ok(None) => continue,
@@ -278,8 +271,7 @@ async fn recover_journal(
             let owner = journal.record().owner.clone();
             let held = match signing::signer(aws, &spec.policy, &key).await {
                 Ok(signer) => {
-                    let timeout = state.lock_timeout();
-                    lease::hold(aws, &spec.policy, &signer, &owner, "recover", timeout).await
+                    lease::hold(aws, state, &spec.policy, &signer, &owner, "recover").await
                 }
                 Err(cause) => Err(cause),
             };

@@ -161,14 +161,13 @@ pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, R
     let signer = signing::signer(aws, &spec.policy, &current)
         .await
         .map_err(|cause| fail(cause.message))?;
-    let timeout = state.lock_timeout();
     let lease = lease::hold(
         aws,
+        state,
         &spec.policy,
         &signer,
         &pending.owner,
         "rollback",
-        timeout,
     )
     .await
     .map_err(|cause| fail(cause.message))?;

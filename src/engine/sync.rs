@@ -356,8 +356,7 @@ pub async fn carry_out(
             return report;
         }
     };
-    let timeout = state.lock_timeout();
-    let lease = match lease::hold(aws, &spec.policy, &signer, &owner, "sync", timeout).await {
+    let lease = match lease::hold(aws, state, &spec.policy, &signer, &owner, "sync").await {
         Ok(lease) => lease,
         Err(cause) => {
             report.error = Some(cause.message);

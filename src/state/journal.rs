@@ -351,9 +351,9 @@ impl Journal {
     pub async fn advance(&mut self, phase: Phase) -> Result<(), StateError> {
         self.record.phase = phase;
         let json = self.record_json();
-        let (state, path) = (self.state.clone(), self.path.clone());
-        off_runtime(move || state.write(&path, &json)).await?;
-        self.copy(&self.record_name(), &self.record_json()).await
+        let (state, path, local) = (self.state.clone(), self.path.clone(), json.clone());
+        off_runtime(move || state.write(&path, &local)).await?;
+        self.copy(&self.record_name(), &json).await
     }
 
     /// From now on, every write of this journal is copied to `replica` too, starting

@@ -192,8 +192,7 @@ pub async fn rotate(
         .await
         .map_err(|e| run.fail(FailureKind::NotStarted(e.into())))?;
     // With `state: s3://…`, no rekey on another machine either.
-    let timeout = state.lock_timeout();
-    run.lease = lease::hold(aws, &spec.policy, &run.iam, &record.owner, "apply", timeout)
+    run.lease = lease::hold(aws, state, &spec.policy, &run.iam, &record.owner, "apply")
         .await
         .map_err(|cause| run.fail(FailureKind::NotStarted(cause)))?;
     let rotated = locked(&mut run, state, plan, input, record).await;
