@@ -24,3 +24,14 @@ pub mod engine;
 pub mod report;
 pub mod state;
 pub mod time;
+
+/// What `rekey --version` prints after the name: the version, the commit and the build
+/// date (stamped by `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("REKEY_COMMIT"),
+    " ",
+    env!("REKEY_BUILD_DATE"),
+    ")"
+);

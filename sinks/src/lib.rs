@@ -43,5 +43,5 @@ pub mod text_file;
 
 pub use error::SinkError;
 pub use key::{AccessKey, InvalidKeyMaterial};
-pub use sink::{Sink, Snapshot};
+pub use sink::{Checked, Sink, Snapshot};
 pub use text_file::{FileSink, TextFormat};

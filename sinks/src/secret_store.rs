@@ -33,7 +33,7 @@ use zeroize::Zeroizing;
 
 use crate::credential_process::{decode, encode};
 use crate::registry::BuildContext;
-use crate::{AccessKey, Sink, SinkError, Snapshot};
+use crate::{AccessKey, Checked, Sink, SinkError, Snapshot};
 
 /// How long a call signed with a new key is retried while the service does not know it.
 pub const PROPAGATION_PATIENCE: Duration = Duration::from_secs(30);
@@ -274,11 +274,12 @@ impl<S: Store> Sink for StoreSink<S> {
         }
     }
 
-    async fn check(&self) -> Result<(), SinkError> {
+    async fn check(&self) -> Result<Checked, SinkError> {
         let sdk = self.access.reading().await.map_err(|e| self.error(e))?;
         self.store
             .check(&sdk)
             .await
+            .map(|()| Checked::Ready)
             .map_err(|e| self.error(e.message()))
     }
 

@@ -35,8 +35,10 @@ pub trait Sink: Send + Sync {
         Ok(self.read().await?.map(|key| key.id().to_owned()))
     }
 
-    /// Whether [`Sink::write`] can succeed, checked without changing anything.
-    async fn check(&self) -> Result<(), SinkError>;
+    /// Whether [`Sink::write`] can succeed, checked without changing anything, and what
+    /// it will do beyond putting the key in place (create the place, replace a
+    /// read-only file), for the plan to say.
+    async fn check(&self) -> Result<Checked, SinkError>;
 
     /// Everything needed to put the place back exactly as it is now.
     async fn snapshot(&self) -> Result<Snapshot, SinkError>;
@@ -65,6 +67,18 @@ pub trait Sink: Send + Sync {
     async fn clean_up(&self) -> Result<(), SinkError> {
         Ok(())
     }
+}
+
+/// What [`Sink::check`] found a write will do, beyond putting the key in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// The place is there and takes the key.
+    Ready,
+    /// The place does not exist; the write creates it (its configuration allows it).
+    Creates,
+    /// The file is read-only (no write permission bit); the write replaces it (a rename,
+    /// which its folder allows) and the new file keeps that mode.
+    ReplacesReadOnly,
 }
 
 /// What a place held before a write: the bytes of a file, or that it did not exist.

@@ -7,13 +7,14 @@
 //! I/O off the async runtime's worker threads.
 
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::{atomic, AccessKey, Sink, SinkError, Snapshot};
+use crate::{atomic, AccessKey, Checked, Sink, SinkError, Snapshot};
 
 /// How one kind of file holds an access key.
 pub trait TextFormat: Clone + Send + Sync + 'static {
@@ -43,6 +44,10 @@ pub trait TextFormat: Clone + Send + Sync + 'static {
 pub struct FileSink<F> {
     path: PathBuf,
     format: F,
+    /// Whether a missing file may be created (`create: true`). Off by default: a
+    /// mistyped path would otherwise get the new secret while the real file keeps the
+    /// deactivated key (issue 18).
+    create: bool,
 }
 
 impl<F: TextFormat> FileSink<F> {
@@ -51,7 +56,15 @@ impl<F: TextFormat> FileSink<F> {
         Self {
             path: path.into(),
             format,
+            create: false,
         }
+    }
+
+    /// The same sink, allowed (or not) to create its file when it does not exist.
+    #[must_use]
+    pub fn creating(mut self, create: bool) -> Self {
+        self.create = create;
+        self
     }
 
     /// The file.
@@ -68,30 +81,39 @@ impl<F: TextFormat> FileSink<F> {
         read_text(&self.path)
     }
 
-    fn check_blocking(&self) -> Result<(), SinkError> {
+    fn check_blocking(&self) -> Result<Checked, SinkError> {
         let target = atomic::resolve_symlink(&self.path)
             .map_err(|e| SinkError::io("resolve", &self.path, e))?;
         if target.is_dir() {
-            return Err(SinkError::Unsupported {
-                path: self.path.clone(),
-                message: "is a directory, not a file".into(),
-            });
+            return Err(self.unsupported("is a directory, not a file"));
         }
-        match self.read_text()? {
+        let checked = match self.read_text()? {
             Some(text) => {
                 // A dry run of the real edit finds everything `write` would refuse.
                 let probe = AccessKey::new("AKIACHECK", SecretString::from("check"))
                     .expect("valid probe key");
                 self.format.set_key(&self.path, &text, &probe)?;
+                if let Some(flag) = unreplaceable(&target) {
+                    return Err(self.unsupported(&format!(
+                        "is {flag}: it cannot be replaced until the flag is removed"
+                    )));
+                }
+                let mode = std::fs::metadata(&target)
+                    .map_err(|e| SinkError::io("read the mode of", &target, e))?
+                    .permissions()
+                    .mode();
+                if mode & 0o222 == 0 {
+                    Checked::ReplacesReadOnly
+                } else {
+                    Checked::Ready
+                }
             }
             None if !self.format.can_create() => {
-                return Err(SinkError::Unsupported {
-                    path: self.path.clone(),
-                    message: "does not exist".into(),
-                })
+                return Err(self.unsupported("does not exist"));
             }
-            None => {}
-        }
+            None if !self.create => return Err(self.missing()),
+            None => Checked::Creates,
+        };
         // The file is replaced by a rename, so what must be writable is its folder (or,
         // if that does not exist yet, the nearest folder that does).
         let mut dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -107,11 +129,31 @@ impl<F: TextFormat> FileSink<F> {
             &dir,
             rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
         )
-        .map_err(|e| SinkError::io("write into", &dir, e.into()))
+        .map_err(|e| SinkError::io("write into", &dir, e.into()))?;
+        Ok(checked)
+    }
+
+    fn unsupported(&self, message: &str) -> SinkError {
+        SinkError::Unsupported {
+            path: self.path.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// A missing file the sink may not create.
+    fn missing(&self) -> SinkError {
+        self.unsupported(
+            "does not exist: check the path, or add `create: true` to the sink to let rekey create it",
+        )
     }
 
     fn write_blocking(&self, key: &AccessKey) -> Result<(), SinkError> {
-        let text = self.read_text()?.unwrap_or_default();
+        let text = match self.read_text()? {
+            Some(text) => text,
+            // Gone since the check: never create what the sink may not.
+            None if !self.create => return Err(self.missing()),
+            None => Zeroizing::default(),
+        };
         let new_text = self.format.set_key(&self.path, &text, key)?;
         atomic::write_file(&self.path, new_text.as_bytes())
             .map_err(|e| SinkError::io("replace", &self.path, e))
@@ -150,6 +192,43 @@ pub(crate) fn key_from_values(
         }
         (Some(_), None) => Err(half(id.name, secret.name)),
         (None, Some(_)) => Err(half(secret.name, id.name)),
+    }
+}
+
+/// Why the file at `target` cannot be replaced even with its folder writable: it is
+/// immutable or append-only (`chattr +i`/`+a` on Linux, `chflags` on macOS), which also
+/// stops a rename over it. `None` if neither, or if the file system keeps no such flags.
+fn unreplaceable(target: &Path) -> Option<&'static str> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::IFlags;
+        let file = std::fs::File::open(target).ok()?;
+        let flags = rustix::fs::ioctl_getflags(&file).ok()?;
+        if flags.contains(IFlags::IMMUTABLE) {
+            return Some("immutable (chattr +i)");
+        }
+        if flags.contains(IFlags::APPEND) {
+            return Some("append-only (chattr +a)");
+        }
+        None
+    }
+    #[cfg(target_os = "macos")]
+    {
+        use std::os::macos::fs::MetadataExt;
+        // UF_IMMUTABLE | SF_IMMUTABLE, UF_APPEND | SF_APPEND (sys/stat.h).
+        let flags = std::fs::metadata(target).ok()?.st_flags();
+        if flags & (0x2 | 0x0002_0000) != 0 {
+            return Some("immutable (chflags uchg/schg)");
+        }
+        if flags & (0x4 | 0x0004_0000) != 0 {
+            return Some("append-only (chflags uappnd/sappnd)");
+        }
+        None
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    {
+        let _ = target;
+        None
     }
 }
 
@@ -205,7 +284,7 @@ impl<F: TextFormat> Sink for FileSink<F> {
         .await
     }
 
-    async fn check(&self) -> Result<(), SinkError> {
+    async fn check(&self) -> Result<Checked, SinkError> {
         let this = self.clone();
         blocking(move || this.check_blocking()).await
     }

@@ -10,71 +10,79 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::commands::{self, Outcome};
 use crate::config::manifest::duration::HumanDuration;
 use crate::report;
+use crate::state::StateDir;
 
 /// Rotate AWS IAM access keys everywhere they are stored, safely, in one command.
 #[derive(Debug, Parser)]
-#[command(name = "rekey", version, about, long_about = None)]
+#[command(name = "rekey", version = crate::VERSION, about, long_about = None)]
 pub struct Cli {
-    /// Where rekey keeps its journal, backups and pending deletions.
-    #[arg(long, global = true, env = "REKEY_STATE_DIR", value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
     /// More output on stderr (-v: progress, -vv: debug).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Global options")]
     pub verbose: u8,
     /// Only errors on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
-    /// How many profiles to plan and rotate at once. A rotation spends most of its time
-    /// waiting for IAM to propagate its new key, so many run at once for the price of one.
-    #[arg(long, short = 'j', global = true, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: u16,
-    /// How long to wait for another rekey process that is rotating the same user or
-    /// writing the same file.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "10s")]
-    pub lock_timeout: HumanDuration,
-    /// A current code of the MFA device the profiles' `mfa_serial` names (apply, prune,
-    /// rollback); without it rekey runs `mfa_command`, or asks on a terminal.
-    #[arg(long, global = true, value_name = "CODE")]
-    pub mfa_code: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// The subcommands.
+/// The subcommands, in the order of the workflow: set up, look, rotate, then the rest.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented starter rekey.yaml from the profiles of the credentials file.
+    Init(InitArgs),
     /// Show what apply would do, changing nothing (read calls only).
     Plan(PlanArgs),
     /// Rotate the keys: create, prove, write every sink, deactivate the old key.
     Apply(ApplyArgs),
+    /// Show each profile's key, its age and last use, where its copies stand, and the
+    /// old keys waiting for deletion. Read-only.
+    Status(StatusArgs),
     /// Delete old keys whose grace period has ended.
     Prune(PruneArgs),
     /// Undo the last rotation of a profile during its grace period: old key active
     /// again, every sink restored, new key deleted.
     Rollback(RollbackArgs),
-    /// Show each profile's key, its age and last use, where its copies stand, and the
-    /// old keys waiting for deletion. Read-only.
-    Status(StatusArgs),
     /// Copy each profile's current key (the newest one AWS accepts) to the sinks holding
     /// another one, for a machine whose copies fell behind a rotation made elsewhere.
     /// Creates and deletes no key.
     Sync(SyncArgs),
-    /// Write a commented starter rekey.yaml from the profiles of the credentials file.
-    Init(InitArgs),
-    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
-    Completions(CompletionsArgs),
     /// Finish or undo rotations that were interrupted (apply does this first, too).
     Recover(RecoverArgs),
     /// Print a key held in the keyring or in Secrets Manager as `credential_process`
     /// JSON (for ~/.aws/config).
     CredentialProcess(CredentialProcessArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+}
+
+/// What every command that reads or changes keys runs with.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Run options")]
+pub struct RunArgs {
+    /// Where rekey keeps its journal, backups and pending deletions.
+    #[arg(long, env = "REKEY_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// How many profiles to plan and rotate at once. A rotation spends most of its time
+    /// waiting for IAM to propagate its new key, so many run at once for the price of one.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// How long to wait for another rekey process that is rotating the same user or
+    /// writing the same file.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub lock_timeout: HumanDuration,
+    /// A current code of the MFA device the profiles' `mfa_serial` names; without it
+    /// rekey runs `mfa_command`, or asks on a terminal.
+    #[arg(long, value_name = "CODE")]
+    pub mfa_code: Option<String>,
 }
 
 /// Which profiles to work on.
 #[derive(Debug, Args)]
 pub struct Selection {
-    /// The manifest (default: ./rekey.yaml if present, else every static-key profile of
+    /// The manifest (default: $REKEY_MANIFEST, else rekey.yaml in this folder or the
+    /// nearest parent up to home or a repository root, else every static-key profile of
     /// the shared credentials file).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
@@ -98,15 +106,44 @@ pub struct PlanArgs {
     /// Which profiles.
     #[command(flatten)]
     pub selection: Selection,
+    /// The choices that change apply's plan.
+    #[command(flatten)]
+    pub choices: Choices,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// Exit 0 when there is nothing to do, 2 when changes are planned, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Show what `apply --compromised` would do.
+    /// How to run.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// What changes the plan: `apply` takes these, and `plan` shows what they would do.
+#[derive(Debug, Args)]
+pub struct Choices {
+    /// Override the grace period before old keys are deleted (e.g. 7d, 0).
+    #[arg(long, value_name = "DURATION", conflicts_with = "compromised")]
+    pub grace: Option<HumanDuration>,
+    /// Rotate every selected key now, whatever max_age says (the old key keeps its grace
+    /// period, unlike --compromised).
+    #[arg(long)]
+    pub now: bool,
+    /// Leak response: replace every selected key now, whatever max_age says, and delete
+    /// each old key as soon as its replacement works and is written (grace 0). Lists
+    /// each replaced key's last use, to look for misuse.
     #[arg(long)]
     pub compromised: bool,
+    /// Make room for the new key: delete an inactive key that rekey did not deactivate,
+    /// or end the grace period of the last rotation's old key (its rollback with it).
+    /// Active keys are never deleted.
+    #[arg(long)]
+    pub make_room: bool,
+    /// Rotate a key even though another manifest, which writes places this run does not,
+    /// rotated it last (those places then keep the old key).
+    #[arg(long)]
+    pub ignore_manifest: bool,
 }
 
 /// `rekey apply`.
@@ -115,24 +152,18 @@ pub struct ApplyArgs {
     /// Which profiles.
     #[command(flatten)]
     pub selection: Selection,
+    /// The choices that change the plan.
+    #[command(flatten)]
+    pub choices: Choices,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Override the grace period before old keys are deleted (e.g. 7d, 0).
-    #[arg(long, value_name = "DURATION", conflicts_with = "compromised")]
-    pub grace: Option<HumanDuration>,
-    /// Leak response: replace every selected key now, whatever max_age says, and delete
-    /// each old key as soon as its replacement works and is written (grace 0). Lists
-    /// each replaced key's last use, to look for misuse.
-    #[arg(long)]
-    pub compromised: bool,
-    /// Delete an inactive key that rekey did not deactivate when a user has no room for
-    /// a new key (IAM allows two). Active keys are never deleted.
-    #[arg(long)]
-    pub make_room: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// How to run.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `rekey prune`.
@@ -149,16 +180,27 @@ pub struct PruneArgs {
     #[arg(long)]
     pub force: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// How to run.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `rekey rollback`.
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// The profile whose last rotation to undo (or as `--profile NAME`).
+    #[arg(
+        value_name = "PROFILE",
+        required_unless_present = "profile",
+        conflicts_with = "profile"
+    )]
+    pub positional: Option<String>,
     /// The profile whose last rotation to undo.
-    pub profile: String,
-    /// The manifest naming the profile (default ./rekey.yaml, else default mode).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The manifest naming the profile (default: as for plan).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
     /// Do not ask for confirmation (required when stdin is not a terminal).
@@ -168,6 +210,12 @@ pub struct RollbackArgs {
     /// rotation (other machines may have picked it up).
     #[arg(long)]
     pub force: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// How to run.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `rekey status`.
@@ -177,12 +225,15 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub selection: Selection,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// Exit 2 when a key is past max_age, a copy drifts or a deletion is overdue (for
     /// monitors and scheduled jobs), 0 when all is well, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// How to run.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `rekey init`.
@@ -217,8 +268,11 @@ pub struct SyncArgs {
     #[arg(long)]
     pub undo: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// How to run.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `rekey recover`.
@@ -228,8 +282,11 @@ pub struct RecoverArgs {
     #[command(flatten)]
     pub selection: Selection,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// How to run.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `rekey credential-process`: either a manifest profile's keyring sink, or an entry
@@ -243,7 +300,7 @@ pub struct CredentialProcessArgs {
         conflicts_with_all = ["account", "secret_id"]
     )]
     pub profile: Option<String>,
-    /// The manifest naming the profile (default ./rekey.yaml).
+    /// The manifest naming the profile (default: as for plan).
     #[arg(long, value_name = "FILE", requires = "profile")]
     pub manifest: Option<PathBuf>,
     /// The keyring service (default `rekey`), with --account.
@@ -282,31 +339,50 @@ impl From<Output> for report::Output {
     }
 }
 
+impl Choices {
+    fn overrides(&self) -> commands::Choices {
+        commands::Choices {
+            grace: self.grace.map(|g| g.0),
+            now: self.now,
+            compromised: self.compromised,
+            make_room: self.make_room,
+            ignore_manifest: self.ignore_manifest,
+        }
+    }
+}
+
+impl RunArgs {
+    fn context(self, quiet: bool) -> commands::Context {
+        let jobs = usize::from(self.jobs);
+        let mut ctx = commands::Context::new(self.state_dir, self.lock_timeout.0, jobs, quiet);
+        ctx.mfa_code = self.mfa_code;
+        ctx
+    }
+}
+
 /// Runs the command `cli` names, with its arguments turned into the command's options.
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let jobs = usize::from(cli.jobs);
-    let mut ctx = commands::Context::new(cli.state_dir, cli.lock_timeout.0, jobs, cli.quiet);
-    ctx.mfa_code = cli.mfa_code;
+    let quiet = cli.quiet;
+    // Commands that touch no key and no state get the defaults.
+    let plain = || commands::Context::new(None, StateDir::DEFAULT_LOCK_TIMEOUT, 1, quiet);
     match cli.command {
         Command::Plan(args) => {
             let options = commands::plan::Options {
                 selection: args.selection.into(),
+                choices: args.choices.overrides(),
                 output: args.output.into(),
                 detailed_exitcode: args.detailed_exitcode,
-                compromised: args.compromised,
             };
-            commands::plan::run(&ctx, options).await
+            commands::plan::run(&args.run.context(quiet), options).await
         }
         Command::Apply(args) => {
             let options = commands::apply::Options {
                 selection: args.selection.into(),
+                choices: args.choices.overrides(),
                 yes: args.yes,
-                grace: args.grace.map(|g| g.0),
-                make_room: args.make_room,
-                compromised: args.compromised,
                 output: args.output.into(),
             };
-            commands::apply::run(&ctx, options).await
+            commands::apply::run(&args.run.context(quiet), options).await
         }
         Command::Prune(args) => {
             let options = commands::prune::Options {
@@ -315,7 +391,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 force: args.force,
                 output: args.output.into(),
             };
-            commands::prune::run(&ctx, options).await
+            commands::prune::run(&args.run.context(quiet), options).await
         }
         Command::Sync(args) => {
             let options = commands::sync::Options {
@@ -324,14 +400,14 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 undo: args.undo,
                 output: args.output.into(),
             };
-            commands::sync::run(&ctx, options).await
+            commands::sync::run(&args.run.context(quiet), options).await
         }
         Command::Recover(args) => {
             let options = commands::recover::Options {
                 selection: args.selection.into(),
                 output: args.output.into(),
             };
-            commands::recover::run(&ctx, options).await
+            commands::recover::run(&args.run.context(quiet), options).await
         }
         Command::Status(args) => {
             let options = commands::status::Options {
@@ -339,27 +415,33 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 output: args.output.into(),
                 detailed_exitcode: args.detailed_exitcode,
             };
-            commands::status::run(&ctx, options).await
+            commands::status::run(&args.run.context(quiet), options).await
         }
         Command::Rollback(args) => {
             let options = commands::rollback::Options {
-                profile: args.profile,
+                profile: args
+                    .profile
+                    .or(args.positional)
+                    .expect("clap requires one of them"),
                 manifest: args.manifest,
                 yes: args.yes,
                 force: args.force,
+                output: args.output.into(),
             };
-            commands::rollback::run(&ctx, options).await
+            commands::rollback::run(&args.run.context(quiet), options).await
         }
         Command::Init(args) => {
             let options = commands::init::Options {
                 manifest: args.manifest,
                 force: args.force,
             };
-            commands::init::run(&ctx, options)
+            commands::init::run(&plain(), options)
         }
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(args.shell, &mut command, "rekey", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "rekey", &mut script);
+            write_stdout(&script)?;
             Ok(Outcome::Success)
         }
         Command::CredentialProcess(args) => {
@@ -376,8 +458,21 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         via: args.via.unwrap_or_default(),
                     }),
             };
-            commands::credential_process::run(&ctx, options).await
+            commands::credential_process::run(&plain(), options).await
         }
+    }
+}
+
+/// Writes `bytes` to stdout. A reader that went away (`rekey completions zsh | head`)
+/// is not an error: it read what it wanted.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -7,8 +7,8 @@ use anyhow::{bail, Result};
 use futures_util::stream::{self, StreamExt};
 
 use super::{
-    confirm, load_profiles, make_plan, unresolved, warn_about_environment_keys, Context, Outcome,
-    Overrides, Planning, Selection,
+    confirm, load_profiles, make_plan, unresolved, warn_about_environment_keys, Choices, Context,
+    Outcome, Planning, Selection,
 };
 use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
@@ -18,6 +18,7 @@ use crate::engine::prune;
 use crate::engine::recovery;
 use crate::engine::rotation;
 use crate::engine::shared_key;
+use crate::report::count;
 use crate::report::progress::Progress;
 use crate::report::{text, ApplyOutcome, ApplyReport, Output, ProfileResult, ReplacedKey};
 use crate::state::StateDir;
@@ -26,14 +27,10 @@ use crate::state::StateDir;
 pub struct Options {
     /// Which profiles.
     pub selection: Selection,
+    /// What changes the plan (`--grace`, `--now`, `--compromised`, …).
+    pub choices: Choices,
     /// Do not ask for confirmation.
     pub yes: bool,
-    /// Overrides every profile's grace period.
-    pub grace: Option<std::time::Duration>,
-    /// Delete an inactive key rekey did not deactivate when a user has no room.
-    pub make_room: bool,
-    /// Leak response: every key now, old keys deleted at once (grace 0).
-    pub compromised: bool,
     /// Text or JSON.
     pub output: Output,
 }
@@ -70,13 +67,12 @@ async fn apply(
 ) -> Result<Outcome> {
     let (jobs, quiet) = (ctx.jobs, ctx.quiet);
     let for_people = args.output == Output::Text;
-    // A leak response deletes each old key as soon as its replacement is in place.
-    let overrides = Overrides {
-        grace: args.grace,
-        compromised: args.compromised,
-    };
+    let choices = args.choices;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, overrides)?;
+    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, choices)?;
+    if for_people {
+        println!("Profiles from {}", profiles.source);
+    }
     warn_about_environment_keys();
     // First put right what an interrupted run left half-done.
     let mut stuck = None;
@@ -86,7 +82,10 @@ async fn apply(
     if interrupted > 0 {
         if !args.yes {
             confirm(
-                &format!("{interrupted} interrupted rotation(s) will be resolved first (see `rekey recover`)."),
+                &format!(
+                    "{} will be resolved first (see `rekey recover`).",
+                    count(interrupted, "interrupted rotation")
+                ),
                 "Resolve them?",
             )?;
         }
@@ -102,11 +101,10 @@ async fn apply(
         stuck = unresolved(&results).err();
     }
     let options = PlanOptions {
-        make_room: args.make_room,
         // With --yes and text output the plan is printed only if nothing changes; a
         // leak response reports each replaced key's last use.
-        skip_current_last_use: args.yes && for_people && !args.compromised,
-        compromised: args.compromised,
+        skip_current_last_use: args.yes && for_people && !choices.compromised,
+        ..choices.plan_options()
     };
     // Grouped after recovery: an interrupted shared rotation leaves its sinks disagreeing.
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
@@ -117,7 +115,7 @@ async fn apply(
     } = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
     if !plan.has_changes() {
         if for_people {
-            println!("{}", text::plan(&plan));
+            println!("{}", text::plan_body(&plan));
         }
     } else if !args.yes {
         confirm(&text::plan(&plan), "Rotate these keys?")?;
@@ -148,7 +146,7 @@ async fn apply(
     }
     drop(rotations);
     progress.clear();
-    if args.compromised {
+    if choices.compromised {
         report.replaced = replaced(report);
     }
     let results = &report.results;
@@ -158,14 +156,14 @@ async fn apply(
         .iter()
         .filter(|r| match r.outcome {
             ApplyOutcome::Failed { .. } => true,
-            ApplyOutcome::Skipped { .. } => args.compromised,
+            ApplyOutcome::Skipped { .. } => choices.compromised,
             _ => false,
         })
         .map(|r| text::label(&r.profile, &r.also))
         .collect();
     if for_people {
         print!("{}", text::pruned(&report.pruned));
-        if args.compromised {
+        if choices.compromised {
             print!("{}", text::replaced(&report.replaced));
         }
         // The table is for a person reading stdout; a log file gets the lines above.
@@ -176,16 +174,20 @@ async fn apply(
     }
     match (stuck, failed.is_empty()) {
         (None, true) => Ok(Outcome::Success),
-        (None, false) if args.compromised => bail!(
-            "{} profile(s) failed or were not replaced: {}",
-            failed.len(),
+        (None, false) if choices.compromised => bail!(
+            "{} failed or were not replaced: {}",
+            count(failed.len(), "profile"),
             failed.join(", ")
         ),
-        (None, false) => bail!("{} profile(s) failed: {}", failed.len(), failed.join(", ")),
+        (None, false) => bail!(
+            "{} failed: {}",
+            count(failed.len(), "profile"),
+            failed.join(", ")
+        ),
         (Some(stuck), true) => Err(stuck),
         (Some(stuck), false) => bail!(
-            "{stuck:#}; and {} profile(s) failed: {}",
-            failed.len(),
+            "{stuck:#}; and {} failed: {}",
+            count(failed.len(), "profile"),
             failed.join(", ")
         ),
     }

@@ -49,11 +49,16 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
             rekey_sinks::keyring::Keyring::new(service, account.as_str())
         }
         (None, Some(profile)) => {
-            let path = args
-                .manifest
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(manifest::FILE_NAME));
-            let path = std::path::absolute(&path).unwrap_or(path);
+            let selection = super::Selection {
+                manifest: args.manifest.clone(),
+                profiles: Vec::new(),
+            };
+            let path = super::manifest_path(&ctx.paths, &selection).with_context(|| {
+                format!(
+                    "no {} here or in a parent folder; pass --manifest",
+                    manifest::FILE_NAME
+                )
+            })?;
             let loaded = manifest::load(&path)?;
             let spec = loaded
                 .raw

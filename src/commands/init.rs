@@ -8,6 +8,7 @@ use super::{Context, Outcome};
 use crate::config::discovery;
 use crate::config::manifest;
 use crate::config::profile::Policy;
+use crate::report::count;
 
 /// What `rekey init` is asked.
 pub struct Options {
@@ -34,9 +35,9 @@ pub fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     std::fs::write(&args.manifest, text)
         .with_context(|| format!("cannot write {}", args.manifest.display()))?;
     println!(
-        "Wrote {} with {} profile(s); review it, then run `rekey plan`.",
+        "Wrote {} with {}; review it, then run `rekey plan`.",
         args.manifest.display(),
-        found.profiles.len()
+        count(found.profiles.len(), "profile")
     );
     Ok(Outcome::Success)
 }

@@ -30,7 +30,7 @@ use crate::engine::planner::{self, PlanOptions, Planned};
 use crate::engine::prune as pruning;
 use crate::engine::recovery;
 use crate::engine::shared_key::{self, Grouped};
-use crate::report::Output;
+use crate::report::{count, Output};
 use crate::state::{ChildRecorder, PendingDeletion, StateDir};
 
 /// How a successful command ended, for the exit code.
@@ -97,7 +97,8 @@ impl Context {
 /// Which profiles to work on.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    /// The manifest (default: ./rekey.yaml if present, else default mode).
+    /// The manifest (default: `$REKEY_MANIFEST`, else the nearest rekey.yaml, else
+    /// default mode).
     pub manifest: Option<PathBuf>,
     /// Only these profiles (all when empty).
     pub profiles: Vec<String>,
@@ -124,8 +125,8 @@ pub(crate) fn unresolved(
         .collect();
     if !failed.is_empty() {
         bail!(
-            "{} interrupted rotation(s) could not be resolved: {}",
-            failed.len(),
+            "{} could not be resolved: {}",
+            count(failed.len(), "interrupted rotation"),
             failed.join(", ")
         );
     }
@@ -145,42 +146,72 @@ pub(crate) struct Profiles {
     pub skipped: Vec<Skipped>,
 }
 
-/// Settings the command line overrides in every profile's policy.
+/// What changes a plan: `apply`'s choices, which `plan` takes too, to show what they
+/// would do. `--grace` and `--compromised` override every profile's policy.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Overrides {
+pub struct Choices {
     /// `--grace`.
     pub grace: Option<Duration>,
-    /// A leak response (`--compromised`): no overlap, no grace.
+    /// `--now`: every key is due, whatever `max_age` says.
+    pub now: bool,
+    /// A leak response (`--compromised`): every key is due, no overlap, no grace.
     pub compromised: bool,
+    /// `--make-room`.
+    pub make_room: bool,
+    /// `--ignore-manifest`.
+    pub ignore_manifest: bool,
 }
 
-/// `--manifest FILE`, else `./rekey.yaml`, else default mode; then `--profile` filters.
+impl Choices {
+    /// The planner's options for these choices.
+    fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            make_room: self.make_room,
+            skip_current_last_use: false,
+            compromised: self.compromised,
+            now: self.now,
+            ignore_manifest: self.ignore_manifest,
+        }
+    }
+}
+
+/// The manifest to use, absolute: `--manifest FILE`, else `$REKEY_MANIFEST`, else the
+/// nearest `rekey.yaml` (see [`manifest::find`]); `None`: default mode.
+pub(crate) fn manifest_path(paths: &Paths, selection: &Selection) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok();
+    let chosen = selection
+        .manifest
+        .clone()
+        .or_else(|| paths.manifest.clone());
+    match chosen {
+        Some(path) => Some(std::path::absolute(&path).unwrap_or(path)),
+        None => manifest::find::nearest(cwd.as_deref()?, &paths.home),
+    }
+}
+
+/// The manifest ([`manifest_path`]), else default mode; then `--profile` filters.
 pub(crate) fn load_profiles(
     paths: &Paths,
     aws: &Aws,
     selection: &Selection,
-    overrides: Overrides,
+    choices: Choices,
 ) -> Result<Profiles> {
-    let manifest_path = match &selection.manifest {
-        Some(path) => Some(path.clone()),
-        None => Some(PathBuf::from(manifest::FILE_NAME)).filter(|p| p.is_file()),
-    };
-    let mut profiles = match manifest_path {
-        Some(path) => {
-            let absolute = std::path::absolute(&path).unwrap_or(path);
+    let mut profiles = match manifest_path(paths, selection) {
+        Some(absolute) => {
             let manifest = manifest::load(&absolute)?;
             let mut specs = manifest.resolve(paths, aws.sdk_config());
             // A profile the manifest gives no device takes the config file's, as the AWS
             // CLI would: its own, or with `via`, the signing profile's.
             let serials = discovery::configured_mfa_serials(paths)?;
             for spec in &mut specs {
+                spec.manifest = Some(absolute.clone());
                 if spec.policy.mfa_serial.is_none() {
                     let signer = spec.policy.via.as_deref().unwrap_or(&spec.name);
                     spec.policy.mfa_serial = serials.get(signer).cloned();
                 }
             }
             Profiles {
-                source: absolute.display().to_string(),
+                source: paths.show(&absolute),
                 specs,
                 others: Vec::new(),
                 skipped: Vec::new(),
@@ -189,7 +220,11 @@ pub(crate) fn load_profiles(
         None => {
             let found = discovery::discover(paths, Policy::default())?;
             Profiles {
-                source: format!("default mode ({})", paths.credentials_file.display()),
+                source: format!(
+                    "default mode: every static-key profile of {} (no {} here or in a parent folder)",
+                    paths.show(&paths.credentials_file),
+                    manifest::FILE_NAME
+                ),
                 specs: found.profiles,
                 others: Vec::new(),
                 skipped: found.skipped,
@@ -219,10 +254,10 @@ pub(crate) fn load_profiles(
         profiles.skipped.clear();
     }
     for spec in profiles.specs.iter_mut().chain(&mut profiles.others) {
-        if let Some(grace) = overrides.grace {
+        if let Some(grace) = choices.grace {
             spec.policy.grace = grace;
         }
-        if overrides.compromised {
+        if choices.compromised {
             spec.policy.grace = Duration::ZERO;
             spec.policy.overlap = Duration::ZERO;
         }
@@ -278,23 +313,20 @@ pub(crate) async fn make_plan(
 }
 
 /// What `plan` and `status` share: select the profiles, group them by key, plan (reads
-/// only), as `apply` would with `options`.
+/// only), as `apply` would with `choices`.
 async fn look(
     ctx: &Context,
     selection: &Selection,
-    options: PlanOptions,
-) -> Result<(Grouped, Planning)> {
+    choices: Choices,
+) -> Result<(Profiles, Grouped, Planning)> {
     let state = ctx.state()?;
-    let overrides = Overrides {
-        grace: None,
-        compromised: options.compromised,
-    };
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, selection, overrides)?;
+    let profiles = load_profiles(&ctx.paths, &aws, selection, choices)?;
     warn_about_environment_keys();
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
+    let options = choices.plan_options();
     let planning = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;
-    Ok((grouped, planning))
+    Ok((profiles, grouped, planning))
 }
 
 /// Shows `summary` and asks, on stderr (stdout stays for results, and is one JSON

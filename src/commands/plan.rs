@@ -2,30 +2,26 @@
 
 use anyhow::{bail, Result};
 
-use super::{look, print, Context, Outcome, Planning, Selection};
+use super::{look, print, Choices, Context, Outcome, Planning, Selection};
 use crate::engine::plan::Decision;
-use crate::engine::planner::PlanOptions;
+use crate::report::count;
 use crate::report::{text, Output};
 
 /// What `rekey plan` is asked.
 pub struct Options {
     /// Which profiles.
     pub selection: Selection,
+    /// Plan as `apply` would with these choices.
+    pub choices: Choices,
     /// Text or JSON.
     pub output: Output,
     /// Exit 2 when changes are planned.
     pub detailed_exitcode: bool,
-    /// Plan the leak response (`apply --compromised`).
-    pub compromised: bool,
 }
 
 /// Runs `rekey plan`.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
-    let options = PlanOptions {
-        compromised: args.compromised,
-        ..PlanOptions::default()
-    };
-    let (_, Planning { plan, .. }) = look(ctx, &args.selection, options).await?;
+    let (_, _, Planning { plan, .. }) = look(ctx, &args.selection, args.choices).await?;
     print(args.output, &plan, || text::plan(&plan))?;
     let failed = plan
         .profiles
@@ -34,8 +30,8 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let failed: Vec<&str> = failed.map(|p| p.profile.as_str()).collect();
     if !failed.is_empty() {
         bail!(
-            "{} profile(s) cannot be rotated: {}",
-            failed.len(),
+            "{} cannot be rotated: {}",
+            count(failed.len(), "profile"),
             failed.join(", ")
         );
     }

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use super::{confirm, load_profiles, Context, Outcome, Overrides, Selection};
+use super::{confirm, load_profiles, Choices, Context, Outcome, Selection};
 use crate::engine::plan::Plan;
 use crate::engine::prune;
 use crate::report::{print_json, text, Output, PruneReport};
@@ -26,7 +26,7 @@ pub struct Options {
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Overrides::default())?;
+    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Choices::default())?;
     // With `state: iam`, another machine's pending deletions are pruned here too.
     let (shared, warnings) = prune::shared(&aws, &profiles.specs).await;
     for warning in &warnings {

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::{load_profiles, unresolved, Context, Outcome, Overrides, Selection};
+use super::{load_profiles, unresolved, Choices, Context, Outcome, Selection};
 use crate::engine::plan::Plan;
 use crate::engine::recovery;
 use crate::report::{print_json, text, Output, RecoverReport};
@@ -20,7 +20,7 @@ pub struct Options {
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Overrides::default())?;
+    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Choices::default())?;
     recovery::import_shared(&aws, state, &profiles.specs).await;
     let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
     match args.output {

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::{confirm, load_profiles, Context, Outcome, Overrides, Selection};
+use super::{confirm, load_profiles, print, Choices, Context, Outcome, Selection};
 use crate::config::profile::ProfileSpec;
-use crate::report::text;
+use crate::engine::recovery;
+use crate::report::count;
+use crate::report::{text, Output};
 
 /// What `rekey rollback` is asked.
 pub struct Options {
@@ -19,6 +21,8 @@ pub struct Options {
     pub yes: bool,
     /// Delete the new key even if something used it after the rotation (overlap).
     pub force: bool,
+    /// Text or JSON.
+    pub output: Output,
 }
 
 /// Runs `rekey rollback`.
@@ -29,7 +33,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         profiles: vec![args.profile.clone()],
     };
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &selection, Overrides::default())?;
+    let profiles = load_profiles(&ctx.paths, &aws, &selection, Choices::default())?;
     let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
     let undo =
         crate::engine::rollback::prepare(&aws, state, &args.profile, &configured, args.force)
@@ -38,16 +42,19 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     if !args.yes {
         confirm(
             &format!(
-                "Roll back {}: make old key {} active again, restore its {} sink(s), delete key {}.",
+                "Roll back {}: make old key {} active again, restore its {}, delete key {}.",
                 text::label(&spec.name, &spec.also),
                 undo.pending.key_id,
-                spec.sinks.len(),
+                count(spec.sinks.len(), "sink"),
                 undo.current_key_id
             ),
             "Roll back?",
         )?;
     }
-    let done = crate::engine::rollback::run(&aws, state, undo).await?;
-    print!("{}", text::recovered(&Ok(done)));
+    let done = Ok(crate::engine::rollback::run(&aws, state, undo).await?);
+    let report = recovery::Report::from(&done);
+    print(args.output, &report, || {
+        text::recovered(&done).trim_end().to_owned()
+    })?;
     Ok(Outcome::Success)
 }

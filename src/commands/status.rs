@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Result};
 
-use super::{look, Context, Outcome, Planning, Selection};
+use super::{look, Choices, Context, Outcome, Planning, Selection};
 use crate::engine::plan::{Decision, Plan, SinkState};
-use crate::engine::planner::PlanOptions;
+use crate::report::count;
 use crate::report::{print_json, text, Alert, Output, ProfileStatus, StatusReport};
 
 /// What `rekey status` is asked.
@@ -22,8 +22,8 @@ pub struct Options {
 
 /// Runs `rekey status`.
 pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
-    let (grouped, Planning { plan, pending, .. }) =
-        look(ctx, &options.selection, PlanOptions::default()).await?;
+    let (_, grouped, Planning { plan, pending, .. }) =
+        look(ctx, &options.selection, Choices::default()).await?;
     let now = SystemTime::now();
     let statuses: Vec<ProfileStatus> = plan
         .profiles
@@ -109,8 +109,8 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     }
     if !unchecked.is_empty() {
         bail!(
-            "{} profile(s) could not be checked: {}",
-            unchecked.len(),
+            "{} could not be checked: {}",
+            count(unchecked.len(), "profile"),
             unchecked.join(", ")
         );
     }

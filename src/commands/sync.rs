@@ -4,9 +4,10 @@
 use anyhow::{bail, Result};
 use futures_util::stream::{self, StreamExt};
 
-use super::{confirm, load_profiles, Context, Outcome, Overrides, Selection};
+use super::{confirm, load_profiles, Choices, Context, Outcome, Selection};
 use crate::engine::plan::Plan;
 use crate::engine::sync::{self, SinkAction, SyncReport};
+use crate::report::count;
 use crate::report::{print_json, text, Output, SyncRun};
 
 /// What `rekey sync` is asked.
@@ -25,7 +26,7 @@ pub struct Options {
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Overrides::default())?;
+    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Choices::default())?;
     if args.undo {
         if !args.yes {
             confirm(
@@ -81,8 +82,8 @@ fn finish(args: &Options, reports: Vec<SyncReport>) -> Result<Outcome> {
         .collect();
     if !failed.is_empty() {
         bail!(
-            "{} profile(s) could not be synced: {}",
-            failed.len(),
+            "{} could not be synced: {}",
+            count(failed.len(), "profile"),
             failed.join(", ")
         );
     }

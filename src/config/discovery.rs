@@ -209,6 +209,7 @@ mod tests {
             credentials_file: credentials,
             config_file: config,
             state_dir: dir.path().join("state"),
+            manifest: None,
         };
         let found = discover(&paths, Policy::default()).unwrap();
         let names: Vec<_> = found.profiles.iter().map(|p| p.name.as_str()).collect();

@@ -17,6 +17,8 @@ pub struct Paths {
     /// `--state-dir`/`$REKEY_STATE_DIR`, else `$XDG_STATE_HOME/rekey`, else
     /// `~/.local/state/rekey`.
     pub state_dir: PathBuf,
+    /// `$REKEY_MANIFEST`: the manifest to use when `--manifest` is not given.
+    pub manifest: Option<PathBuf>,
 }
 
 impl Paths {
@@ -36,11 +38,21 @@ impl Paths {
         let state_dir = state_dir
             .or_else(|| nonempty("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("rekey")))
             .unwrap_or_else(|| home.join(".local/state/rekey"));
+        let manifest = nonempty("REKEY_MANIFEST").map(expand);
         Self {
             home,
             credentials_file,
             config_file,
             state_dir,
+            manifest,
+        }
+    }
+
+    /// `path` for people: under the home folder, as `~/…`.
+    pub fn show(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.home) {
+            Ok(rest) if self.home != Path::new("/") => format!("~/{}", rest.display()),
+            _ => path.display().to_string(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! A profile to rotate, fully specified: its sinks and its rotation policy.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,10 @@ pub struct ProfileSpec {
     pub sinks: Vec<Arc<dyn Sink>>,
     /// When and how to rotate.
     pub policy: Policy,
+    /// The manifest that names the profile (absolute), or `None` in default mode: a key
+    /// remembers it, so that its next rotation does not leave out places only that
+    /// manifest names (see [`crate::state::RotatedBy`]).
+    pub manifest: Option<PathBuf>,
 }
 
 impl ProfileSpec {
@@ -30,6 +35,7 @@ impl ProfileSpec {
             also: Vec::new(),
             sinks,
             policy,
+            manifest: None,
         }
     }
 

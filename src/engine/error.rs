@@ -43,6 +43,9 @@ pub enum ErrorKind {
     Aws,
     /// The state directory could not be used.
     State,
+    /// The key was last rotated through another manifest (or default mode), which
+    /// writes places this run does not: rotating it here would leave them behind.
+    OtherManifest,
 }
 
 /// A failure: what went wrong, for people, and its kind, for programs.

@@ -85,6 +85,11 @@ pub struct SinkReport {
     /// key could not be read).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub state: Option<SinkState>,
+    /// The file has no write permission: apply replaces it anyway (its folder allows
+    /// that), keeping its mode. rekey was told to write it; the mode guards against
+    /// edits by hand, as `vim`'s `:w!` treats it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 /// What a sink holds compared with the profile's current key (the first sink's).
@@ -100,6 +105,8 @@ pub enum SinkState {
     },
     /// It holds no key; apply writes one.
     Missing,
+    /// It does not exist; apply creates it (the sink says `create: true`).
+    Absent,
     /// It cannot be written; the profile stops before any key is created.
     Unwritable {
         /// Why.

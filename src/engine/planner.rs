@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rekey_sinks::{AccessKey, SinkError};
+use rekey_sinks::{AccessKey, Checked, SinkError};
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, Identity, KeyMeta, LastUsed};
 use crate::config::profile::ProfileSpec;
@@ -28,6 +28,11 @@ pub struct PlanOptions {
     pub skip_current_last_use: bool,
     /// Leak response (`--compromised`): every key is due, whatever `max_age` says.
     pub compromised: bool,
+    /// `--now`: every key is due, whatever `max_age` says (the old key keeps its grace).
+    pub now: bool,
+    /// `--ignore-manifest`: rotate a key even if another manifest, which writes places
+    /// this run does not, made it.
+    pub ignore_manifest: bool,
 }
 
 /// A profile's plan and, when it rotates, what the rotation needs.
@@ -74,6 +79,7 @@ pub async fn plan_profile(
             .map(|s| SinkReport {
                 sink: s.describe(),
                 state: None,
+                read_only: false,
             })
             .collect(),
         decision: Decision::Rotate,
@@ -298,11 +304,14 @@ async fn inspect(
             room_for_a_new_key(&user_name, &described, kept, options, now)?;
         }
     }
-    if !options.compromised {
+    if !options.compromised && !options.now {
         is_due(spec, age)?;
     }
     if let Some(message) = unwritable {
         return Err(Stop::error(ErrorKind::SinkUnwritable, message));
+    }
+    if !options.ignore_manifest {
+        left_behind(state, spec, &old_key)?;
     }
     Ok(RotationInput {
         old_key,
@@ -519,11 +528,47 @@ fn room_for_a_new_key(
     Ok(())
 }
 
+/// Stops a rotation that would leave places on the old key: the key was made through
+/// another manifest (or default mode), which writes places this run does not (issue 18:
+/// run from another folder, rekey would find no manifest or another one). Moving the
+/// manifest, or a run that writes every place the last one did, goes on.
+fn left_behind(state: &StateDir, spec: &ProfileSpec, old_key: &AccessKey) -> Result<(), Stop> {
+    let Some(by) = state.rotated_by(old_key.id()).map_err(Cause::from)? else {
+        return Ok(());
+    };
+    let written: Vec<String> = spec.sinks.iter().map(|s| s.id()).collect();
+    let more: Vec<&String> = by.places.iter().filter(|p| !written.contains(p)).collect();
+    if by.manifest == spec.manifest || more.is_empty() {
+        return Ok(());
+    }
+    let made_by = match &by.manifest {
+        Some(path) => format!("with {}", path.display()),
+        None => "in default mode (no manifest)".to_owned(),
+    };
+    let hint = match &by.manifest {
+        Some(_) => "run there, pass --manifest, or --ignore-manifest",
+        None => {
+            "add them to this manifest, run where no manifest is found, or pass --ignore-manifest"
+        }
+    };
+    let places: Vec<&str> = more.iter().map(|p| p.as_str()).collect();
+    Err(Stop::error(
+        ErrorKind::OtherManifest,
+        format!(
+            "{} was last rotated {made_by}, which writes {} more place{} this run does not ({}): {hint}",
+            old_key.id(),
+            more.len(),
+            if more.len() == 1 { "" } else { "s" },
+            places.join("; ")
+        ),
+    ))
+}
+
 /// With `max_age`, only a key at least that old is rotated.
 fn is_due(spec: &ProfileSpec, age: std::time::Duration) -> Result<(), Stop> {
     match spec.policy.max_age {
         Some(max_age) if age < max_age => Err(Stop::Skip(format!(
-            "key is {} old, younger than max_age {}",
+            "key is {} old, younger than max_age {} (--now rotates it anyway)",
             time::age(age),
             time::age(max_age)
         ))),
@@ -547,18 +592,22 @@ async fn survey_sinks(
                     reason: e.to_string(),
                 }
             }
-            Ok(()) => match sink.read_id().await {
-                Ok(Some(id)) if id == current_id => SinkState::InSync,
-                Ok(Some(id)) => SinkState::Drift { key_id: id },
-                Ok(None) => SinkState::Missing,
-                Err(e) => {
-                    unwritable
-                        .get_or_insert_with(|| format!("cannot read {}: {e}", sink.describe()));
-                    SinkState::Unwritable {
-                        reason: e.to_string(),
+            Ok(checked) => {
+                report.read_only = checked == Checked::ReplacesReadOnly;
+                match sink.read_id().await {
+                    Ok(Some(id)) if id == current_id => SinkState::InSync,
+                    Ok(Some(id)) => SinkState::Drift { key_id: id },
+                    Ok(None) if checked == Checked::Creates => SinkState::Absent,
+                    Ok(None) => SinkState::Missing,
+                    Err(e) => {
+                        unwritable
+                            .get_or_insert_with(|| format!("cannot read {}: {e}", sink.describe()));
+                        SinkState::Unwritable {
+                            reason: e.to_string(),
+                        }
                     }
                 }
-            },
+            }
         };
         report.state = Some(state);
         // A plugin may describe itself better once it has been asked.

@@ -386,7 +386,7 @@ async fn forget(
     pending: &PendingDeletion,
 ) -> Result<Option<String>, String> {
     state
-        .forget_retired_key(&pending.key_id)
+        .forget_deleted_key(&pending.key_id)
         .await
         .map_err(|e| e.to_string())?;
     let user = &pending.owner.user_name;

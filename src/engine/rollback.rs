@@ -230,6 +230,8 @@ async fn undo_locked(
         }
     }
     let mut done = done.map_err(|e| fail(e.to_string()))?;
+    // The old key is current again: what made it still holds; the new key is gone.
+    let _ = state.forget_rotated_by(current.id()).await;
     let forgotten = state.forget_retired_key(&pending.key_id).await;
     if let Err(e) = forgotten {
         return Err(fail(format!(

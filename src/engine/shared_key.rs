@@ -134,6 +134,7 @@ fn combine(members: &[&ProfileSpec]) -> Result<ProfileSpec, Conflict> {
         also: names[1..].to_vec(),
         sinks,
         policy: first.policy.clone(),
+        manifest: first.manifest.clone(),
     })
 }
 

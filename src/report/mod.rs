@@ -163,3 +163,13 @@ pub fn print_json<T: Serialize>(value: &T) -> serde_json::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
+
+/// `n` things for people: "1 profile", "3 profiles" (`noun` is the singular; every
+/// noun rekey counts takes an `s`).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

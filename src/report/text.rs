@@ -14,8 +14,13 @@ use crate::engine::sync::{SinkAction, SyncReport};
 use crate::report::{ApplyOutcome, ProfileResult, ProfileStatus, ReplacedKey};
 use crate::time;
 
-/// The plan, as `rekey plan` prints it.
+/// The plan, as `rekey plan` prints it: first where its profiles come from.
 pub fn plan(plan: &Plan) -> String {
+    format!("Profiles from {}\n{}", plan.source, plan_body(plan))
+}
+
+/// The plan without its first line (`apply` prints that before it plans).
+pub fn plan_body(plan: &Plan) -> String {
     let mut out = String::new();
     if plan.compromised {
         let _ = writeln!(
@@ -24,7 +29,6 @@ pub fn plan(plan: &Plan) -> String {
             style("Leak response (--compromised):").red().bold()
         );
     }
-    let _ = writeln!(out, "Profiles from {}", plan.source);
     for profile in &plan.profiles {
         out.push('\n');
         profile_plan(&mut out, profile);
@@ -42,11 +46,11 @@ pub fn plan(plan: &Plan) -> String {
     let count = |f: fn(&Decision) -> bool| plan.profiles.iter().filter(|p| f(&p.decision)).count();
     let _ = write!(
         out,
-        "\nPlan: {} to rotate, {} unchanged, {} with errors, {} old key(s) to delete.",
+        "\nPlan: {} to rotate, {} unchanged, {} with errors, {} to delete.",
         count(|d| *d == Decision::Rotate),
         count(|d| matches!(d, Decision::Skip { .. })),
         count(|d| matches!(d, Decision::Error { .. })),
-        plan.prune.len()
+        super::count(plan.prune.len(), "old key")
     );
     out
 }
@@ -308,9 +312,14 @@ pub(crate) fn status(
 /// `  sink  <description>: <state>`, one line per sink.
 fn sink_lines(out: &mut String, sinks: &[SinkReport]) {
     for report in sinks {
+        let read_only = if report.read_only {
+            "; read-only: will be replaced, keeping its mode"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  sink  {}{}",
+            "  sink  {}{}{read_only}",
             report.sink,
             sink_state(report.state.as_ref())
         );
@@ -323,6 +332,7 @@ fn sink_state(state: Option<&SinkState>) -> String {
         Some(SinkState::InSync) => ": in sync".to_owned(),
         Some(SinkState::Drift { key_id }) => format!(": drift (holds {key_id})"),
         Some(SinkState::Missing) => ": missing (no key yet)".to_owned(),
+        Some(SinkState::Absent) => ": does not exist: will be created (create: true)".to_owned(),
         Some(SinkState::Unwritable { reason }) => format!(": UNWRITABLE ({reason})"),
     }
 }

@@ -9,6 +9,7 @@
 //!   history/<key-id>/<n>            sink n's content before the rotation that retired
 //!                                   that key (for `rekey rollback`)
 //!   synced/<profile>/<n>            sink n's content before the last `rekey sync` wrote it
+//!   rotated/<key-id>.json           the manifest and places that rotation wrote the key to
 //!   locks/                          lock files (see [`crate::state::lock`]), holding a pid
 //! ```
 //!
@@ -22,6 +23,7 @@ pub mod lock;
 mod owner;
 mod pending;
 mod replica;
+mod rotated_by;
 mod synced;
 
 use std::io;
@@ -32,6 +34,7 @@ pub use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
 pub use owner::Owner;
 pub use pending::PendingDeletion;
 pub use replica::{Copied, Replica};
+pub use rotated_by::RotatedBy;
 pub use synced::Synced;
 
 /// The state directory could not be used.

@@ -112,6 +112,13 @@ impl StateDir {
         self.forget_history(key_id).await
     }
 
+    /// Forgets everything kept for a key that was deleted: what
+    /// [`StateDir::forget_retired_key`] forgets, and which manifest made it.
+    pub async fn forget_deleted_key(&self, key_id: &str) -> Result<(), StateError> {
+        self.forget_retired_key(key_id).await?;
+        self.forget_rotated_by(key_id).await
+    }
+
     /// Forgets the pending deletion of `key_id` (after it was deleted, or found gone).
     pub async fn forget_pending(&self, key_id: &str) -> Result<(), StateError> {
         let (state, path) = (self.clone(), self.pending_path(key_id));

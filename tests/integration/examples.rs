@@ -15,7 +15,7 @@ fn example(name: &str) -> PathBuf {
 }
 
 /// A program the test setup installs beside moto (tests/requirements.txt).
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     let path = python().with_file_name(name);
     assert!(
         path.exists(),
@@ -43,9 +43,8 @@ fn rekey_reads(manifest: &str, profile: &str) {
     assert_eq!(json["profiles"][0]["profile"], profile, "{json}");
 }
 
-#[test]
-fn the_github_workflow_passes_the_schema_and_the_audits() {
-    let workflow = example("github-actions.yml");
+/// `workflow` passes GitHub's workflow schema and zizmor's offline audits.
+pub(crate) fn passes_the_workflow_checks(workflow: &Path) {
     for (program, args) in [
         (
             "check-jsonschema",
@@ -55,16 +54,23 @@ fn the_github_workflow_passes_the_schema_and_the_audits() {
     ] {
         let out = Command::new(tool(program))
             .args(args)
-            .arg(&workflow)
+            .arg(workflow)
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "{program}:\n{}{}",
+            "{program} {}:\n{}{}",
+            workflow.display(),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn the_github_workflow_passes_the_schema_and_the_audits() {
+    let workflow = example("github-actions.yml");
+    passes_the_workflow_checks(&workflow);
     let doc = &yaml_documents(&workflow)[0];
     // PyYAML reads YAML 1.1, where a bare `on` key is the boolean true.
     let on = doc.get("on").or_else(|| doc.get("true")).unwrap();

@@ -100,7 +100,7 @@ fn plan_shows_each_sink_state_and_apply_brings_them_in_sync() {
         &format!(
             "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
              \x20     - type: credentials_file\n        path: stale\n        section: app\n\
-             \x20     - type: credentials_file\n        path: fresh/credentials\n"
+             \x20     - type: credentials_file\n        path: fresh/credentials\n        create: true\n"
         ),
     );
     let run = home.rekey(&["plan"]).success();
@@ -116,12 +116,13 @@ fn plan_shows_each_sink_state_and_apply_brings_them_in_sync() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("fresh/credentials [") && run.stdout.contains("missing (no key yet)"),
+        run.stdout.contains("fresh/credentials [")
+            && run.stdout.contains("does not exist: will be created"),
         "{}",
         run.stdout
     );
     let states = home.sink_states();
-    assert_eq!(states, ["in_sync", "drift", "missing"]);
+    assert_eq!(states, ["in_sync", "drift", "absent"]);
 
     home.rekey(&["apply", "--yes"]).success();
     let new_key = key_in(&home.credentials(), &user).unwrap();
@@ -152,7 +153,7 @@ fn an_unwritable_sink_stops_the_profile_before_any_key_is_created() {
     home.rekey(&["apply", "--yes"])
         .code(1)
         .stdout_has("cannot write")
-        .stderr_has("1 profile(s) failed");
+        .stderr_has("1 profile failed");
     assert_eq!(
         moto().keys(&user),
         vec![(key.id.clone(), true)],

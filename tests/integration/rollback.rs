@@ -9,7 +9,7 @@ use rekey::engine::planner::{plan_profile, PlanOptions};
 use rekey::engine::rotation::{rotate, FailureKind};
 use rekey::state::StateDir;
 use rekey_sinks::credentials_file::CredentialsFile;
-use rekey_sinks::{AccessKey, Sink, SinkError, Snapshot};
+use rekey_sinks::{AccessKey, Checked, Sink, SinkError, Snapshot};
 
 use crate::support::*;
 
@@ -48,8 +48,8 @@ impl Sink for FailingSink {
     async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
         Ok(None)
     }
-    async fn check(&self) -> Result<(), SinkError> {
-        Ok(())
+    async fn check(&self) -> Result<Checked, SinkError> {
+        Ok(Checked::Ready)
     }
     async fn snapshot(&self) -> Result<Snapshot, SinkError> {
         Ok(Snapshot::Absent)

@@ -170,7 +170,7 @@ fn a_plugin_sink_is_written_with_the_others() {
         "project/rekey.yaml",
         &format!(
             "version: 1\nprofiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
-             \x20     - type: dotenv\n        path: .env\n\
+             \x20     - type: dotenv\n        path: .env\n        create: true\n\
              \x20     - type: exec\n        command: ['{}', '{}']\n        timeout: 30s\n",
             example_plugin(),
             store.display()

@@ -560,6 +560,14 @@ impl Home {
         self.record(Run::from(output, args))
     }
 
+    /// Runs `rekey ARGS` in the folder `dir` (relative to the home; `""` is the home).
+    pub fn rekey_in(&self, dir: &str, args: &[&str]) -> Run {
+        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
+        command.current_dir(self.path(dir));
+        let output = command.args(args).stdin(Stdio::null()).output().unwrap();
+        self.record(Run::from(output, args))
+    }
+
     /// Runs `rekey ARGS` with extra environment variables.
     pub fn rekey_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
@@ -673,7 +681,9 @@ impl Home {
             .collect()
     }
 
-    /// Every regular file under the state dir, relative, sorted.
+    /// Every regular file under the state dir, relative, sorted; without the
+    /// `rotated/` records, which name the manifest of each key in use and live as long
+    /// as the key (see `rotated_by_records`).
     pub fn state_files(&self) -> Vec<String> {
         fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -689,8 +699,25 @@ impl Home {
         walk(&self.state_dir(), &self.state_dir(), &mut out);
         // Lock files persist by design and hold only a pid.
         out.retain(|f| !f.starts_with("locks/"));
+        out.retain(|f| !f.starts_with("rotated/"));
         out.sort();
         out
+    }
+
+    /// The key ids the state dir records a manifest for (`rotated/<key-id>.json`).
+    pub fn rotated_by_records(&self) -> Vec<String> {
+        let dir = self.state_dir().join("rotated");
+        let mut ids: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".json").map(str::to_owned)
+            })
+            .collect();
+        ids.sort();
+        ids
     }
 }
 

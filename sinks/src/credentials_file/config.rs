@@ -18,6 +18,10 @@ pub struct Config {
     pub path: Option<String>,
     /// The section (`[NAME]`) to write.
     pub section: Option<String>,
+    /// Create the file if it does not exist (default false, as for `dotenv`). A missing
+    /// section of an existing file is always added.
+    #[serde(default)]
+    pub create: bool,
 }
 
 impl SinkConfig for Config {
@@ -30,6 +34,6 @@ impl SinkConfig for Config {
             .section
             .clone()
             .unwrap_or_else(|| ctx.profile.to_owned());
-        Arc::new(CredentialsFile::new(path, section))
+        Arc::new(CredentialsFile::new(path, section).creating(self.create))
     }
 }

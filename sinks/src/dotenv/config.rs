@@ -18,6 +18,10 @@ pub struct Config {
     pub access_key_id: Option<String>,
     /// The variable holding the secret (default `AWS_SECRET_ACCESS_KEY`).
     pub secret_access_key: Option<String>,
+    /// Create the file if it does not exist (default false: a missing file is an error,
+    /// so a mistyped path never gets the new secret while the real file keeps the old).
+    #[serde(default)]
+    pub create: bool,
 }
 
 impl SinkConfig for Config {
@@ -30,6 +34,6 @@ impl SinkConfig for Config {
                 .clone()
                 .unwrap_or(defaults.secret_access_key),
         };
-        Arc::new(DotEnv::new((ctx.expand)(&self.path), variables))
+        Arc::new(DotEnv::new((ctx.expand)(&self.path), variables).creating(self.create))
     }
 }

@@ -27,7 +27,7 @@ use protocol::{
 use serde::de::DeserializeOwned;
 
 use crate::child::{self, Child};
-use crate::{AccessKey, Sink, SinkError, Snapshot};
+use crate::{AccessKey, Checked, Sink, SinkError, Snapshot};
 
 /// Default limit for one request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -203,7 +203,7 @@ impl Sink for Plugin {
         }
     }
 
-    async fn check(&self) -> Result<(), SinkError> {
+    async fn check(&self) -> Result<Checked, SinkError> {
         if let Ok(Described {
             description: Some(text),
         }) = self.call(Request::Describe).await
@@ -212,7 +212,9 @@ impl Sink for Plugin {
                 .description
                 .set(text.lines().next().unwrap_or_default().to_owned());
         }
-        self.call::<Done>(Request::Check).await.map(|_| ())
+        self.call::<Done>(Request::Check)
+            .await
+            .map(|_| Checked::Ready)
     }
 
     async fn snapshot(&self) -> Result<Snapshot, SinkError> {

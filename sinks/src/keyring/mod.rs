@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 pub use config::Config;
 
 pub use crate::credential_process::{decode, encode};
-use crate::{AccessKey, Sink, SinkError, Snapshot};
+use crate::{AccessKey, Checked, Sink, SinkError, Snapshot};
 
 /// Default keyring service name.
 pub const DEFAULT_SERVICE: &str = "rekey";
@@ -125,10 +125,12 @@ impl Sink for Keyring {
         .await
     }
 
-    async fn check(&self) -> Result<(), SinkError> {
+    async fn check(&self) -> Result<Checked, SinkError> {
         // Reaching the store and reading the entry (or learning it is absent) proves the
-        // store is there and unlocked.
-        self.blocking(|this| this.get().map(|_| ())).await
+        // store is there and unlocked. An entry is one value of a store rekey writes
+        // anyway: a missing one is not a new file to warn about.
+        self.blocking(|this| this.get().map(|_| Checked::Ready))
+            .await
     }
 
     async fn snapshot(&self) -> Result<Snapshot, SinkError> {

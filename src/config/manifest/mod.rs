@@ -8,6 +8,7 @@
 /// Durations as the manifest writes them (the type lives in `rekey-sinks`, whose sink
 /// configurations use it too).
 pub use rekey_sinks::duration;
+pub mod find;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ pub use schema::{
     RawManifest, RawPolicy, RawProfile, RawPropagation, RawSink, RawState, RawVerify,
 };
 
-/// The manifest file name looked for in the current folder.
+/// The manifest file name looked for in the current folder and its parents.
 pub const FILE_NAME: &str = "rekey.yaml";
 
 /// A manifest that parsed, with the folder its relative paths are relative to.

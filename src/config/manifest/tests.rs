@@ -8,6 +8,7 @@ fn paths() -> Paths {
         credentials_file: "/home/u/.aws/credentials".into(),
         config_file: "/home/u/.aws/config".into(),
         state_dir: "/home/u/.local/state/rekey".into(),
+        manifest: None,
     }
 }
 

@@ -34,7 +34,7 @@ use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 
 use crate::engine::verify;
-use crate::state::{Journal, JournalRecord, Owner, Phase, StateDir, StoredKey};
+use crate::state::{Journal, JournalRecord, Owner, Phase, RotatedBy, StateDir, StoredKey};
 
 /// Where a running rotation is, for live progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,7 +369,21 @@ impl Run<'_> {
         journal.advance(Phase::DeactivatingOldKey).await?;
         progress(Stage::Deactivating);
         let warning = settle::forward(self.aws, state, spec, journal, &mut self.actions).await?;
-        Ok(warning.into_iter().collect())
+        // The key remembers where this run wrote it, so that a run elsewhere that would
+        // leave some of those places behind stops (see `planner::left_behind`). Only a
+        // convenience: losing it to a crash here loses that stop, nothing else.
+        let made_by = RotatedBy {
+            manifest: spec.manifest.clone(),
+            places: spec.sinks.iter().map(|s| s.id()).collect(),
+        };
+        let mut warnings: Vec<String> = warning.into_iter().collect();
+        if let Err(e) = state.remember_rotated_by(new_key.id(), &made_by).await {
+            warnings.push(format!(
+                "cannot record which manifest made {}: {e}",
+                new_key.id()
+            ));
+        }
+        Ok(warnings)
     }
 
     /// After waiting for the locks: refuses to go on if another process changed the
@@ -443,7 +457,7 @@ impl Run<'_> {
         }
         self.actions
             .push(format!("deleted inactive key {key_id} to make room"));
-        if let Err(e) = state.forget_retired_key(key_id).await {
+        if let Err(e) = state.forget_deleted_key(key_id).await {
             self.actions.push(format!(
                 "warning: could not forget the pending deletion of {key_id}: {e}"
             ));

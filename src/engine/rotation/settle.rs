@@ -305,7 +305,11 @@ async fn retire_old_key(
     let mut note = String::new();
     if grace.is_zero() {
         match patiently(patience, || new.delete_key(&owner.user_name, old_key_id)).await {
-            Ok(()) => return Ok(format!("deleted old key {old_key_id} (grace 0)")),
+            Ok(()) => {
+                // Best effort: a record of a deleted key is never matched again.
+                let _ = state.forget_rotated_by(old_key_id).await;
+                return Ok(format!("deleted old key {old_key_id} (grace 0)"));
+            }
             Err(e) => {
                 note =
                     format!("could not delete old key {old_key_id} yet ({e}); prune will retry; ")

@@ -1,0 +1,302 @@
+//! A newcomer's first rotation cannot break their project (issue 18): the manifest is
+//! found from a subfolder, a key a manifest rotated is not rotated elsewhere without its
+//! places, a missing or unwritable file stops the plan before a key is made, and the
+//! CLI's small promises (`--now`, `-o`, `rollback --profile`, a closed pipe) hold.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+use crate::support::*;
+
+/// A project whose key also sits in `.env`: the credentials file and the `.env` file.
+fn project_with_dotenv(home: &Home, name: &str) -> (String, TestKey) {
+    let (user, key) = home.user_in_credentials(name);
+    home.write(
+        "project/.env",
+        &format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            key.id, key.secret
+        ),
+    );
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(sink::dotenv(".env")),
+        ),
+    );
+    (user, key)
+}
+
+#[test]
+fn a_run_from_a_subfolder_uses_the_projects_manifest() {
+    let home = Home::new();
+    let (user, key) = project_with_dotenv(&home, "sub");
+    std::fs::create_dir_all(home.path("project/src/deep")).unwrap();
+    let plan = home.rekey_in("project/src/deep", &["plan"]).success();
+    let first = plan.stdout.lines().next().unwrap_or_default();
+    assert_eq!(
+        first, "Profiles from ~/project/rekey.yaml",
+        "{}",
+        plan.stdout
+    );
+    home.rekey_in("project/src/deep", &["apply", "--yes", "--grace", "0"])
+        .success()
+        .stdout_has("Profiles from ~/project/rekey.yaml")
+        .stdout_has("Done: 1 rotated");
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new_key, key);
+    assert!(
+        home.read("project/.env").contains(&new_key.id),
+        "the .env file the manifest names got the new key too"
+    );
+}
+
+#[test]
+fn rekey_manifest_names_the_manifest_from_anywhere() {
+    let home = Home::new();
+    project_with_dotenv(&home, "envvar");
+    let manifest = home.path("project/rekey.yaml");
+    home.rekey_with_env(&[("REKEY_MANIFEST", manifest.to_str().unwrap())], &["plan"])
+        .success()
+        .stdout_has("Profiles from ~/project/rekey.yaml")
+        .stdout_has(".env file");
+}
+
+#[test]
+fn a_key_a_manifest_rotated_is_not_rotated_elsewhere_without_its_places() {
+    let home = Home::new();
+    let (user, _) = project_with_dotenv(&home, "elsewhere");
+    home.rekey(&["apply", "--yes", "--grace", "0"]).success();
+    let rotated = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(home.rotated_by_records(), vec![rotated.id.clone()]);
+
+    // From the home folder no manifest is found: default mode would write only the
+    // credentials file and leave .env on a deactivated key.
+    let plan = home.rekey_in("", &["plan"]).code(1);
+    assert!(
+        plan.stdout.starts_with("Profiles from default mode"),
+        "{}",
+        plan.stdout
+    );
+    let apply = home.rekey_in("", &["apply", "--yes"]).code(1);
+    assert!(
+        apply.stdout.contains("last rotated with")
+            && apply.stdout.contains("project/rekey.yaml")
+            && apply.stdout.contains("1 more place")
+            && apply.stdout.contains(".env file")
+            && apply.stdout.contains("--ignore-manifest"),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(
+        moto().keys(&user),
+        vec![(rotated.id.clone(), true)],
+        "no key was created"
+    );
+    assert_eq!(key_in(&home.credentials(), &user).unwrap(), rotated);
+
+    // Passing the manifest works from anywhere; --ignore-manifest is the way out.
+    let manifest = home.path("project/rekey.yaml");
+    home.rekey_in("", &["plan", "--manifest", manifest.to_str().unwrap()])
+        .success();
+    home.rekey_in("", &["apply", "--yes", "--grace", "0", "--ignore-manifest"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    assert_ne!(key_in(&home.credentials(), &user).unwrap(), rotated);
+}
+
+#[test]
+fn a_mistyped_path_stops_the_plan_and_creates_nothing() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("typo");
+    home.write(
+        "project/.env",
+        &format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            key.id, key.secret
+        ),
+    );
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(sink::dotenv(".evn")),
+        ),
+    );
+    home.rekey(&["plan"])
+        .code(1)
+        .stdout_has(".evn")
+        .stdout_has("does not exist")
+        .stdout_has("create: true");
+    home.rekey(&["apply", "--yes"]).code(1);
+    assert!(!home.path("project/.evn").exists(), "no new file");
+    assert_eq!(
+        moto().keys(&user),
+        vec![(key.id.clone(), true)],
+        "no new key"
+    );
+
+    // `create: true` says the file is to be made: plan says so, apply makes it 0600.
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink("{ type: dotenv, path: '.evn', create: true }".to_owned()),
+        ),
+    );
+    home.rekey(&["plan"])
+        .success()
+        .stdout_has("does not exist: will be created");
+    home.rekey(&["apply", "--yes", "--grace", "0"]).success();
+    let mode = std::fs::metadata(home.path("project/.evn"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn an_immutable_file_stops_the_plan_before_a_key_is_made() {
+    let home = Home::new();
+    let (user, key) = project_with_dotenv(&home, "immutable");
+    let env = home.path("project/.env");
+    let chattr = |flag: &str| {
+        let status = Command::new("chattr").arg(flag).arg(&env).status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "chattr {flag} needs e2fsprogs and root (CI runs as root)"
+        );
+    };
+    chattr("+i");
+    let plan = home.rekey(&["plan"]).code(1);
+    chattr("-i");
+    assert!(
+        plan.stdout.contains("UNWRITABLE") && plan.stdout.contains("immutable"),
+        "{}",
+        plan.stdout
+    );
+    chattr("+i");
+    let apply = home.rekey(&["apply", "--yes"]);
+    chattr("-i");
+    apply.code(1);
+    assert_eq!(
+        moto().keys(&user),
+        vec![(key.id.clone(), true)],
+        "no new key"
+    );
+}
+
+#[test]
+fn a_read_only_file_is_replaced_and_keeps_its_mode_as_the_plan_says() {
+    let home = Home::new();
+    let (user, _) = project_with_dotenv(&home, "readonly");
+    let env = home.path("project/.env");
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o444)).unwrap();
+    home.rekey(&["plan"])
+        .success()
+        .stdout_has("read-only: will be replaced");
+    let json = home.rekey(&["plan", "-o", "json"]).success().json();
+    assert_eq!(json["profiles"][0]["sinks"][1]["read_only"], true);
+    assert!(json["profiles"][0]["sinks"][0].get("read_only").is_none());
+    home.rekey(&["apply", "--yes", "--grace", "0"]).success();
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    assert!(home.read("project/.env").contains(&new_key.id));
+    let mode = std::fs::metadata(&env).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o444, "the mode is kept");
+}
+
+#[test]
+fn now_rotates_a_young_key_and_keeps_its_grace() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("now");
+    home.manifest(
+        &Manifest::new()
+            .defaults("max_age: 90d")
+            .defaults("grace: 1d")
+            .profile(Profile::new(&user)),
+    );
+    home.rekey(&["plan"])
+        .success()
+        .stdout_has("younger than max_age");
+    home.rekey(&["plan", "--now", "--detailed-exitcode"])
+        .code(2)
+        .stdout_has("rotate");
+    home.rekey(&["apply", "--yes", "--now"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    let keys = moto().keys(&user);
+    assert!(
+        keys.contains(&(key.id.clone(), false)),
+        "the old key is deactivated, not deleted: {keys:?}"
+    );
+}
+
+#[test]
+fn plan_shows_what_apply_grace_would_do() {
+    let home = Home::new();
+    home.user_in_credentials("plangrace");
+    home.rekey(&["plan", "--grace", "0"])
+        .success()
+        .stdout_has("at once (grace 0)");
+    home.rekey(&["plan", "--grace", "3d"])
+        .success()
+        .stdout_has("3d");
+}
+
+#[test]
+fn rollback_takes_the_profile_as_an_option_and_speaks_json() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("rbjson");
+    home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
+    let new_key = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(home.rotated_by_records(), vec![new_key.id.clone()]);
+    let json = home
+        .rekey(&["rollback", "--profile", &user, "--yes", "-o", "json"])
+        .success()
+        .json();
+    assert_eq!(json["result"]["outcome"], "rolled_back", "{json}");
+    assert_eq!(key_in(&home.credentials(), &user).unwrap(), key);
+    assert!(
+        home.rotated_by_records().is_empty(),
+        "the deleted key's record is gone"
+    );
+}
+
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let home = Home::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_rekey"))
+        .args(["completions", "zsh"])
+        .current_dir(home.path("project"))
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{stderr}");
+}
+
+#[test]
+fn version_names_the_commit_and_build_date() {
+    let home = Home::new();
+    let run = home.rekey(&["--version"]).success();
+    let line = run.stdout.trim();
+    let inner = line
+        .strip_prefix(&format!("rekey {} (", env!("CARGO_PKG_VERSION")))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"));
+    let (commit, date) = inner.split_once(' ').unwrap();
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
+    );
+    assert!(
+        date.len() == 10 && date.as_bytes()[4] == b'-' && date.as_bytes()[7] == b'-',
+        "{line}"
+    );
+}
