@@ -3,7 +3,58 @@
 //! The engine decides by [`AwsErrorKind`] (retry, wait for propagation, explain a missing
 //! permission); the message says which call failed and what to do.
 
+use std::sync::OnceLock;
+
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+
+/// Where requests go when it is not AWS itself, and why: `http://127.0.0.1:4566
+/// (AWS_ENDPOINT_URL)`. Noted once per process by [`note_endpoints`] (the endpoint
+/// settings are the process's environment and config file), so that "no answer" names
+/// the address that did not answer instead of leaving the user to guess.
+static ENDPOINTS: OnceLock<Endpoints> = OnceLock::new();
+
+#[derive(Debug, Default)]
+struct Endpoints {
+    /// `AWS_ENDPOINT_URL_<SERVICE>`, by lower-case service name.
+    per_service: Vec<(String, String)>,
+    /// `AWS_ENDPOINT_URL`, or the config file's `endpoint_url`.
+    global: Option<String>,
+}
+
+/// Notes where requests go: `var` looks up environment variables; `configured` is the
+/// SDK's resolved global endpoint (environment or config file).
+pub(crate) fn note_endpoints(var: impl Fn(&str) -> Option<String>, configured: Option<&str>) {
+    let per_service = ["IAM", "STS", "S3", "SECRETS_MANAGER", "SSM"]
+        .into_iter()
+        .filter_map(|service| {
+            let name = format!("AWS_ENDPOINT_URL_{service}");
+            let url = var(&name).filter(|u| !u.is_empty())?;
+            let key = service.replace('_', "").to_lowercase();
+            Some((key, format!("{url} ({name})")))
+        })
+        .collect();
+    let global = match var("AWS_ENDPOINT_URL").filter(|u| !u.is_empty()) {
+        Some(url) => Some(format!("{url} (AWS_ENDPOINT_URL)")),
+        None => configured.map(|url| format!("{url} (endpoint_url in the AWS config file)")),
+    };
+    let _ = ENDPOINTS.set(Endpoints {
+        per_service,
+        global,
+    });
+}
+
+/// Where `operation` (`sts:GetCallerIdentity`) was sent, for people.
+fn endpoint_of(operation: &str) -> String {
+    let service = operation.split(':').next().unwrap_or_default();
+    let noted = ENDPOINTS.get().and_then(|e| {
+        e.per_service
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, url)| url.clone())
+            .or_else(|| e.global.clone())
+    });
+    noted.unwrap_or_else(|| format!("AWS ({service})"))
+}
 
 /// What kind of failure an AWS call had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,11 +137,15 @@ impl AwsError {
                     },
                 )
             }
-            SdkError::TimeoutError(_) => (AwsErrorKind::NoResponse, "timed out".to_owned()),
+            SdkError::TimeoutError(_) => (
+                AwsErrorKind::NoResponse,
+                format!("no answer from {} in time", endpoint_of(operation)),
+            ),
             SdkError::DispatchFailure(f) => (
                 AwsErrorKind::NoResponse,
                 format!(
-                    "no answer from AWS ({})",
+                    "no answer from {}: {}",
+                    endpoint_of(operation),
                     describe_chain(f.as_connector_error().map(|e| e as &dyn std::error::Error))
                 ),
             ),

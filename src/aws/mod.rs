@@ -71,6 +71,7 @@ impl Aws {
             )
             .load()
             .await;
+        error::note_endpoints(|name| std::env::var(name).ok(), base.endpoint_url());
         Self::from_config(base)
     }
 

@@ -189,6 +189,32 @@ pub(crate) fn manifest_path(paths: &Paths, selection: &Selection) -> Option<Path
     }
 }
 
+/// What default mode knows of profile `name`: why it skips it (an SSO or role profile,
+/// session keys), or, if no profile of that name holds a key, the nearest one that does.
+fn keyless_hint(paths: &Paths, known: &discovery::Discovered, name: &str) -> Option<String> {
+    if let Some(skipped) = known.skipped.iter().find(|s| s.profile == name) {
+        return Some(format!(
+            "`{name}` in the shared AWS files is not a static-key profile: {}",
+            skipped.reason
+        ));
+    }
+    if known.profiles.iter().any(|p| p.name == name) {
+        return None;
+    }
+    let nearest = known
+        .profiles
+        .iter()
+        .map(|p| (strsim::levenshtein(&p.name, name), &p.name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()?;
+    Some(format!(
+        "did you mean `{}`? (it has a key in {} or {})",
+        nearest.1,
+        paths.show(&paths.credentials_file),
+        paths.show(&paths.config_file)
+    ))
+}
+
 /// The manifest ([`manifest_path`]), else default mode; then `--profile` filters.
 pub(crate) fn load_profiles(
     paths: &Paths,
@@ -203,8 +229,14 @@ pub(crate) fn load_profiles(
             // A profile the manifest gives no device takes the config file's, as the AWS
             // CLI would: its own, or with `via`, the signing profile's.
             let serials = discovery::configured_mfa_serials(paths)?;
+            // What default mode knows of each name, for a profile whose key is not
+            // where the manifest says (unreadable shared files: no hints, no error).
+            let known = discovery::discover(paths, Policy::default()).ok();
             for spec in &mut specs {
                 spec.manifest = Some(absolute.clone());
+                spec.keyless_hint = known
+                    .as_ref()
+                    .and_then(|k| keyless_hint(paths, k, &spec.name));
                 if spec.policy.mfa_serial.is_none() {
                     let signer = spec.policy.via.as_deref().unwrap_or(&spec.name);
                     spec.policy.mfa_serial = serials.get(signer).cloned();

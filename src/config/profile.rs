@@ -25,6 +25,9 @@ pub struct ProfileSpec {
     /// remembers it, so that its next rotation does not leave out places only that
     /// manifest names (see [`crate::state::RotatedBy`]).
     pub manifest: Option<PathBuf>,
+    /// In manifest mode, what default mode knows of this profile name (an SSO or role
+    /// profile, or the nearest name that holds a key), for a first sink holding no key.
+    pub keyless_hint: Option<String>,
 }
 
 impl ProfileSpec {
@@ -36,6 +39,7 @@ impl ProfileSpec {
             sinks,
             policy,
             manifest: None,
+            keyless_hint: None,
         }
     }
 

@@ -329,10 +329,25 @@ async fn current_key(spec: &ProfileSpec) -> Result<AccessKey, Stop> {
         .ok_or_else(|| Stop::error(ErrorKind::SinkUnwritable, "the profile has no sinks".into()))?;
     match source.read().await {
         Ok(Some(key)) => Ok(key),
-        Ok(None) => Err(Stop::error(
-            ErrorKind::InvalidKey,
-            format!("{} holds no access key to rotate", source.describe()),
-        )),
+        Ok(None) => {
+            // Why, as precisely as it can be told: the file is missing, or default mode
+            // knows the name as an SSO or role profile, or a similar name holds a key.
+            let why = match source.check().await {
+                Err(e) => format!(": {e}"),
+                Ok(_) => String::new(),
+            };
+            let hint = spec
+                .keyless_hint
+                .as_deref()
+                .map_or_else(String::new, |h| format!("; {h}"));
+            Err(Stop::error(
+                ErrorKind::InvalidKey,
+                format!(
+                    "{} holds no access key to rotate{why}{hint}",
+                    source.describe()
+                ),
+            ))
+        }
         Err(e @ SinkError::TemporaryCredentials { .. }) => Err(Stop::Skip(e.to_string())),
         Err(e @ SinkError::InvalidKey { .. }) => {
             Err(Stop::error(ErrorKind::InvalidKey, e.to_string()))

@@ -135,6 +135,7 @@ fn combine(members: &[&ProfileSpec]) -> Result<ProfileSpec, Conflict> {
         sinks,
         policy: first.policy.clone(),
         manifest: first.manifest.clone(),
+        keyless_hint: first.keyless_hint.clone(),
     })
 }
 

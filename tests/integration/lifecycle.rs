@@ -95,7 +95,10 @@ fn status_and_plan_exit_1_when_aws_cannot_be_reached() {
     );
     let json = run.json();
     assert_eq!(json["profiles"][0]["decision"]["kind"], "error", "{json}");
-    home.rekey(&["plan", "--detailed-exitcode"]).code(1);
+    // The connection error names the address and where it came from.
+    home.rekey(&["plan", "--detailed-exitcode"])
+        .code(1)
+        .stdout_has(&format!("no answer from {closed} (AWS_ENDPOINT_URL)"));
 }
 
 #[test]
@@ -152,7 +155,7 @@ fn keys_in_the_environment_are_warned_about() {
     home.write_credentials(&section(&user, &key));
     home.rekey_with_env(&[("AWS_ACCESS_KEY_ID", "AKIAFROMENV")], &["plan"])
         .success()
-        .stderr_has("AWS_ACCESS_KEY_ID is set in the environment");
+        .stderr_has("warning: AWS_ACCESS_KEY_ID is set in the environment");
 }
 
 #[test]

@@ -300,3 +300,38 @@ fn version_names_the_commit_and_build_date() {
         "{line}"
     );
 }
+
+#[test]
+fn manifest_mode_says_why_a_profile_has_no_key_as_default_mode_would() {
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("precise");
+    home.write(
+        ".aws/config",
+        "[profile corp]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n",
+    );
+    let typo = format!("{user}x");
+    home.manifest(
+        &Manifest::new()
+            .profile(Profile::new(&typo))
+            .profile(Profile::new("corp"))
+            .profile(
+                Profile::new(&user)
+                    .sink("{ type: credentials_file, path: 'nowhere/credentials' }".to_owned()),
+            ),
+    );
+    let plan = home.rekey(&["plan"]).code(1);
+    let line = |profile: &str| {
+        plan.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("profile {profile}:")))
+            .unwrap_or_else(|| panic!("{profile}: {}", plan.stdout))
+            .to_owned()
+    };
+    assert!(
+        line(&typo).contains(&format!("did you mean `{user}`?")),
+        "{}",
+        plan.stdout
+    );
+    assert!(line("corp").contains("SSO profile"), "{}", plan.stdout);
+    assert!(line(&user).contains("does not exist"), "{}", plan.stdout);
+}

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use secrecy::ExposeSecret;
 
 use super::*;
-use crate::{Sink, Snapshot};
+use crate::{Checked, Sink, Snapshot};
 
 const OLD: &str = "# keep me\n[dev]\naws_access_key_id = AKIAOLD0000000000001\naws_secret_access_key = old/Secret\nregion = eu-west-1\n";
 
@@ -47,7 +47,7 @@ async fn write_then_restore_is_byte_identical_and_keeps_the_mode() {
 async fn restoring_an_absent_file_removes_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/credentials");
-    let sink = CredentialsFile::new(&path, "dev");
+    let sink = CredentialsFile::new(&path, "dev").creating(true);
     let snapshot = sink.snapshot().await.unwrap();
     assert!(matches!(snapshot, Snapshot::Absent));
     sink.write(&key()).await.unwrap();
@@ -173,7 +173,7 @@ async fn a_file_that_did_not_exist_is_removed_only_if_nobody_wrote_it_since() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("credentials");
     let (a, b) = (
-        CredentialsFile::new(&path, "a"),
+        CredentialsFile::new(&path, "a").creating(true),
         CredentialsFile::new(&path, "b"),
     );
     let absent = a.snapshot().await.unwrap();
@@ -182,4 +182,40 @@ async fn a_file_that_did_not_exist_is_removed_only_if_nobody_wrote_it_since() {
     let err = a.restore(&absent, &key()).await.unwrap_err().to_string();
     assert!(err.contains("held no key before"), "{err}");
     assert!(path.exists(), "b's key is not deleted with the file");
+}
+
+#[tokio::test]
+async fn a_missing_file_is_created_only_when_the_sink_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    let strict = CredentialsFile::new(&path, "dev");
+    let err = strict.check().await.unwrap_err().to_string();
+    assert!(
+        err.contains("does not exist") && err.contains("create: true"),
+        "{err}"
+    );
+    // Even past the check (the file vanished since), the write refuses to create it.
+    assert!(strict.write(&key()).await.is_err());
+    assert!(!path.exists());
+
+    let creating = CredentialsFile::new(&path, "dev").creating(true);
+    assert_eq!(creating.check().await.unwrap(), Checked::Creates);
+    creating.write(&key()).await.unwrap();
+    assert_eq!(strict.check().await.unwrap(), Checked::Ready);
+}
+
+#[tokio::test]
+async fn a_read_only_file_is_reported_and_replaced_keeping_its_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    fs::write(&path, "[dev]\n").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+    let sink = CredentialsFile::new(&path, "dev");
+    assert_eq!(sink.check().await.unwrap(), Checked::ReplacesReadOnly);
+    sink.write(&key()).await.unwrap();
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o400
+    );
+    assert_eq!(sink.read().await.unwrap().unwrap().id(), key().id());
 }
