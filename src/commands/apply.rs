@@ -113,11 +113,12 @@ async fn apply(
         planned,
         pending,
     } = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
-    if !plan.has_changes() {
-        if for_people {
-            println!("{}", text::plan_body(&plan));
-        }
-    } else if !args.yes {
+    // With nothing to change the plan says everything, each profile's error included:
+    // the results would only say it again.
+    let plan_shown = for_people && !plan.has_changes();
+    if plan_shown {
+        println!("{}", text::plan_body(&plan));
+    } else if plan.has_changes() && !args.yes {
         confirm(&text::plan(&plan), "Rotate these keys?")?;
     }
     report.plan = Some(plan);
@@ -139,7 +140,7 @@ async fn apply(
         .map(|(spec, planned)| async move { carry_out(aws, state, spec, planned, progress).await })
         .buffered(jobs);
     while let Some(result) = rotations.next().await {
-        if for_people {
+        if for_people && !plan_shown {
             progress.print(&text::profile_result(&result));
         }
         report.results.push(result);

@@ -188,6 +188,40 @@ fn an_immutable_file_stops_the_plan_before_a_key_is_made() {
 }
 
 #[test]
+fn a_read_only_file_system_stops_the_plan_before_a_key_is_made() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("rofs");
+    let disk = TinyDisk::mount(home.path("project/ro"), "1m");
+    home.write(
+        "project/ro/.env",
+        &format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            key.id, key.secret
+        ),
+    );
+    disk.make_read_only();
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(sink::dotenv("ro/.env")),
+        ),
+    );
+    let plan = home.rekey(&["plan"]).code(1);
+    assert!(
+        plan.stdout.contains("UNWRITABLE") && plan.stdout.contains("Read-only file system"),
+        "{}",
+        plan.stdout
+    );
+    home.rekey(&["apply", "--yes"]).code(1);
+    assert_eq!(
+        moto().keys(&user),
+        vec![(key.id.clone(), true)],
+        "no new key"
+    );
+}
+
+#[test]
 fn a_read_only_file_is_replaced_and_keeps_its_mode_as_the_plan_says() {
     let home = Home::new();
     let (user, _) = project_with_dotenv(&home, "readonly");

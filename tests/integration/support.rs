@@ -854,6 +854,16 @@ impl TinyDisk {
         );
         Self(dir)
     }
+
+    /// Remounts it read-only (as a read-only file system the user cannot write).
+    pub fn make_read_only(&self) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount read-only");
+    }
 }
 
 impl Drop for TinyDisk {
