@@ -8,6 +8,7 @@
 
 mod clock;
 mod error;
+pub mod pacing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use clock::ServerClock;
 pub use error::{AwsError, AwsErrorKind};
+use pacing::{Pacing, Service};
 
 /// IAM is a global service, but the SDK will not sign without a region.
 const FALLBACK_REGION: &str = "us-east-1";
@@ -43,6 +45,8 @@ pub struct Aws {
     mfa_code: Arc<std::sync::Mutex<Option<String>>>,
     /// AWS's time, as the answers of every client built here say it.
     clock: ServerClock,
+    /// One rate limiter per service for every client of the run, and its time budget.
+    pacing: Arc<Pacing>,
 }
 
 impl Aws {
@@ -55,10 +59,12 @@ impl Aws {
             .region(region)
             .no_credentials()
             // Throttling, 5xx and dropped connections are retried with exponential
-            // backoff and jitter; a few more attempts than the default 3 ride out a
-            // throttling burst. (CreateAccessKey opts out: see `create_key`.)
+            // backoff and jitter; adaptive mode paces to a throttled rate, shared by
+            // every client of a service (`pacing`), and a call still throttled after
+            // these attempts is made again while the run's budget lasts.
+            // (CreateAccessKey opts out of retries: see `create_key`.)
             .retry_config(
-                RetryConfig::standard()
+                RetryConfig::adaptive()
                     .with_max_attempts(5)
                     .with_initial_backoff(Duration::from_millis(200))
                     .with_max_backoff(Duration::from_secs(5)),
@@ -99,7 +105,20 @@ impl Aws {
             sessions: Arc::default(),
             mfa_code: Arc::default(),
             clock: ServerClock::default(),
+            pacing: Arc::new(Pacing::new(pacing::DEFAULT_API_TIMEOUT)),
         }
+    }
+
+    /// The same configuration, retrying throttled calls for at most `budget` from now
+    /// (`--api-timeout`).
+    pub fn with_api_timeout(mut self, budget: Duration) -> Self {
+        self.pacing = Arc::new(Pacing::new(budget));
+        self
+    }
+
+    /// The run's pacing: throttled answers so far, and what the progress line says.
+    pub fn pacing(&self) -> &Pacing {
+        &self.pacing
     }
 
     /// AWS's time (see [`ServerClock`]): what decides due dates and whether a use came
@@ -113,25 +132,34 @@ impl Aws {
         &self,
         credentials: impl aws_credential_types::provider::ProvideCredentials + Clone + 'static,
     ) -> Caller {
+        // Every client of a service shares the run's limiter for it (see `pacing`).
+        let pacing = &self.pacing;
         let iam = aws_sdk_iam::config::Builder::from(&self.base)
             .credentials_provider(credentials.clone())
             .interceptor(self.clock.clone())
+            .retry_partition(pacing.partition(Service::Iam))
+            .interceptor(pacing.counter(Service::Iam))
             .build();
         let sts = aws_sdk_sts::config::Builder::from(&self.base)
             .credentials_provider(credentials.clone())
             .interceptor(self.clock.clone())
+            .retry_partition(pacing.partition(Service::Sts))
+            .interceptor(pacing.counter(Service::Sts))
             .build();
         // An endpoint URL (an emulator, a proxy) has no per-bucket host names.
         let path_style = self.base.endpoint_url().is_some();
         let s3 = aws_sdk_s3::config::Builder::from(&self.base)
             .credentials_provider(credentials)
             .interceptor(self.clock.clone())
+            .retry_partition(pacing.partition(Service::S3))
+            .interceptor(pacing.counter(Service::S3))
             .force_path_style(path_style)
             .build();
         Caller {
             iam: aws_sdk_iam::Client::from_conf(iam),
             sts: aws_sdk_sts::Client::from_conf(sts),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            pacing: self.pacing.clone(),
         }
     }
 
@@ -301,9 +329,19 @@ pub struct Caller {
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
     s3: aws_sdk_s3::Client,
+    pacing: Arc<Pacing>,
 }
 
 impl Caller {
+    /// `call`, made again while throttled and the run's budget lasts (see [`Pacing`]).
+    async fn paced<T, F, Fut>(&self, call: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        self.pacing.patiently(call).await
+    }
+
     /// The S3 client, for the shared state (`state: s3://…`).
     pub fn s3(&self) -> &aws_sdk_s3::Client {
         &self.s3
@@ -312,11 +350,14 @@ impl Caller {
     /// `sts:GetCallerIdentity`: which account and principal the key belongs to.
     pub async fn identity(&self) -> Result<Identity, AwsError> {
         let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", e))?;
+            .paced(|| async {
+                self.sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", e))
+            })
+            .await?;
         let arn = out.arn.unwrap_or_default();
         Ok(Identity {
             account: out.account.unwrap_or_default(),
@@ -328,12 +369,15 @@ impl Caller {
     /// `iam:ListAccessKeys` for `user`.
     pub async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, AwsError> {
         let out = self
-            .iam
-            .list_access_keys()
-            .user_name(user)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:ListAccessKeys", e))?;
+            .paced(|| async {
+                self.iam
+                    .list_access_keys()
+                    .user_name(user)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:ListAccessKeys", e))
+            })
+            .await?;
         Ok(out
             .access_key_metadata
             .into_iter()
@@ -350,12 +394,15 @@ impl Caller {
     /// `iam:GetAccessKeyLastUsed` for `key_id`.
     pub async fn last_used(&self, key_id: &str) -> Result<LastUsed, AwsError> {
         let out = self
-            .iam
-            .get_access_key_last_used()
-            .access_key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:GetAccessKeyLastUsed", e))?;
+            .paced(|| async {
+                self.iam
+                    .get_access_key_last_used()
+                    .access_key_id(key_id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:GetAccessKeyLastUsed", e))
+            })
+            .await?;
         // IAM answers "N/A" for the service and region of a key never used.
         let known = |s: String| (s != "N/A" && !s.is_empty()).then_some(s);
         Ok(out
@@ -371,18 +418,24 @@ impl Caller {
     /// `iam:CreateAccessKey` for `user`. The only moment the secret is ever visible.
     pub async fn create_key(&self, user: &str) -> Result<AccessKey, AwsError> {
         // Never retried by the SDK: a retry after a lost answer would create a second
-        // key. The caller reconciles instead (lists the keys and deletes strangers).
+        // key. The caller reconciles instead (lists the keys and deletes strangers). One
+        // attempt, still paced by the shared limiter; a throttled answer is definitive
+        // (no key was made), so that alone is tried again.
         let out = self
-            .iam
-            .create_access_key()
-            .user_name(user)
-            .customize()
-            .config_override(
-                aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()),
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:CreateAccessKey", e))?;
+            .paced(|| async {
+                self.iam
+                    .create_access_key()
+                    .user_name(user)
+                    .customize()
+                    .config_override(
+                        aws_sdk_iam::config::Builder::default()
+                            .retry_config(RetryConfig::adaptive().with_max_attempts(1)),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:CreateAccessKey", e))
+            })
+            .await?;
         let created = out
             .access_key
             .ok_or_else(|| AwsError::malformed("iam:CreateAccessKey"))?;
@@ -400,26 +453,32 @@ impl Caller {
         } else {
             StatusType::Inactive
         };
-        self.iam
-            .update_access_key()
-            .user_name(user)
-            .access_key_id(key_id)
-            .status(status)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:UpdateAccessKey", e))?;
+        self.paced(|| async {
+            self.iam
+                .update_access_key()
+                .user_name(user)
+                .access_key_id(key_id)
+                .status(status.clone())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UpdateAccessKey", e))
+        })
+        .await?;
         Ok(())
     }
 
     /// `iam:DeleteAccessKey`.
     pub async fn delete_key(&self, user: &str, key_id: &str) -> Result<(), AwsError> {
-        self.iam
-            .delete_access_key()
-            .user_name(user)
-            .access_key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:DeleteAccessKey", e))?;
+        self.paced(|| async {
+            self.iam
+                .delete_access_key()
+                .user_name(user)
+                .access_key_id(key_id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:DeleteAccessKey", e))
+        })
+        .await?;
         Ok(())
     }
 
@@ -429,13 +488,16 @@ impl Caller {
         let mut marker = None;
         loop {
             let page = self
-                .iam
-                .list_user_tags()
-                .user_name(user)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("iam:ListUserTags", e))?;
+                .paced(|| async {
+                    self.iam
+                        .list_user_tags()
+                        .user_name(user)
+                        .set_marker(marker.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("iam:ListUserTags", e))
+                })
+                .await?;
             tags.extend(
                 page.tags()
                     .iter()
@@ -455,25 +517,31 @@ impl Caller {
             .value(value)
             .build()
             .expect("key and value are set");
-        self.iam
-            .tag_user()
-            .user_name(user)
-            .tags(tag)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:TagUser", e))?;
+        self.paced(|| async {
+            self.iam
+                .tag_user()
+                .user_name(user)
+                .tags(tag.clone())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:TagUser", e))
+        })
+        .await?;
         Ok(())
     }
 
     /// Removes one tag from the user (`iam:UntagUser`; no error if it is absent).
     pub async fn untag_user(&self, user: &str, key: &str) -> Result<(), AwsError> {
-        self.iam
-            .untag_user()
-            .user_name(user)
-            .tag_keys(key)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("iam:UntagUser", e))?;
+        self.paced(|| async {
+            self.iam
+                .untag_user()
+                .user_name(user)
+                .tag_keys(key)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:UntagUser", e))
+        })
+        .await?;
         Ok(())
     }
 }

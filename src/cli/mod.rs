@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// writing the same file.
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     pub lock_timeout: HumanDuration,
+    /// How long to keep retrying calls AWS throttles (rekey paces itself to the rate
+    /// AWS admits): throttling alone fails nothing while this lasts.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub api_timeout: HumanDuration,
     /// A current code of the MFA device the profiles' `mfa_serial` names; without it
     /// rekey runs `mfa_command`, or asks on a terminal.
     #[arg(long, value_name = "CODE")]
@@ -356,6 +360,7 @@ impl RunArgs {
         let jobs = usize::from(self.jobs);
         let mut ctx = commands::Context::new(self.state_dir, self.lock_timeout.0, jobs, quiet);
         ctx.mfa_code = self.mfa_code;
+        ctx.api_timeout = self.api_timeout.0;
         ctx
     }
 }

@@ -47,9 +47,12 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         results: Vec::new(),
         replaced: Vec::new(),
         error: None,
+        throttled: Default::default(),
     };
     let json = args.output == Output::Json;
-    let result = apply(ctx, state, &args, &mut report).await;
+    let aws = ctx.aws().await;
+    let result = apply(ctx, &aws, state, &args, &mut report).await;
+    report.throttled = aws.pacing().throttled();
     if json {
         if let Err(e) = &result {
             report.error = Some(format!("{e:#}"));
@@ -61,6 +64,7 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
 
 async fn apply(
     ctx: &Context,
+    aws: &Aws,
     state: &StateDir,
     args: &Options,
     report: &mut ApplyReport,
@@ -68,8 +72,7 @@ async fn apply(
     let (jobs, quiet) = (ctx.jobs, ctx.quiet);
     let for_people = args.output == Output::Text;
     let choices = args.choices;
-    let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, choices)?;
+    let profiles = load_profiles(&ctx.paths, aws, &args.selection, choices)?;
     if for_people {
         println!("Profiles from {}", profiles.source);
     }
@@ -77,7 +80,7 @@ async fn apply(
     // First put right what an interrupted run left half-done.
     let mut stuck = None;
     // With `state: s3://…`, also what a killed machine left in the shared state.
-    recovery::import_shared(&aws, state, &profiles.specs).await;
+    recovery::import_shared(aws, state, &profiles.specs).await;
     let interrupted = recovery::pending_for(state, &profiles.specs)?;
     if interrupted > 0 {
         if !args.yes {
@@ -89,7 +92,7 @@ async fn apply(
                 "Resolve them?",
             )?;
         }
-        let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
+        let results = recovery::recover(aws, state, &profiles.specs, &profiles.others).await?;
         if for_people {
             for result in &results {
                 print!("{}", text::recovered(result));
@@ -112,7 +115,7 @@ async fn apply(
         plan,
         planned,
         pending,
-    } = make_plan(&aws, state, &profiles, &grouped, options, jobs).await?;
+    } = make_plan(aws, state, &profiles, &grouped, options, jobs).await?;
     // With nothing to change the plan says everything, each profile's error included:
     // the results would only say it again.
     let plan_shown = for_people && !plan.has_changes();
@@ -124,12 +127,11 @@ async fn apply(
     report.plan = Some(plan);
 
     let now = SystemTime::now();
-    report.pruned = prune::prune(&aws, state, &grouped.specs, &pending, now, false).await;
+    report.pruned = prune::prune(aws, state, &grouped.specs, &pending, now, false).await;
     let progress = Progress::new(for_people && !quiet);
     // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
     // profile; locks keep them from writing one file at the same time. Results are
     // reported in manifest order as they complete. A conflict's plan has no spec.
-    let aws = &aws;
     let progress = &progress;
     let specs = grouped
         .specs
@@ -139,11 +141,22 @@ async fn apply(
     let mut rotations = stream::iter(specs.zip(planned))
         .map(|(spec, planned)| async move { carry_out(aws, state, spec, planned, progress).await })
         .buffered(jobs);
-    while let Some(result) = rotations.next().await {
-        if for_people && !plan_shown {
-            progress.print(&text::profile_result(&result));
+    // While rotations run, the progress line says when rekey is pacing to a throttled
+    // rate (see `aws::pacing`).
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            next = rotations.next() => match next {
+                Some(result) => {
+                    if for_people && !plan_shown {
+                        progress.print(&text::profile_result(&result));
+                    }
+                    report.results.push(result);
+                }
+                None => break,
+            },
+            _ = ticks.tick() => progress.pacing(aws.pacing().status()),
         }
-        report.results.push(result);
     }
     drop(rotations);
     progress.clear();
@@ -166,6 +179,9 @@ async fn apply(
         print!("{}", text::pruned(&report.pruned));
         if choices.compromised {
             print!("{}", text::replaced(&report.replaced));
+        }
+        if let Some(note) = text::throttled(&aws.pacing().throttled()) {
+            println!("{note}");
         }
         // The table is for a person reading stdout; a log file gets the lines above.
         if std::io::stdout().is_terminal() && !quiet {

@@ -55,6 +55,8 @@ pub struct Context {
     pub quiet: bool,
     /// The MFA code given with `--mfa-code`.
     pub mfa_code: Option<String>,
+    /// How long throttled calls are retried (`--api-timeout`).
+    pub api_timeout: Duration,
     state: StateDir,
 }
 
@@ -74,13 +76,17 @@ impl Context {
             jobs,
             quiet,
             mfa_code: None,
+            api_timeout: crate::aws::pacing::DEFAULT_API_TIMEOUT,
             state,
         }
     }
 
     /// The AWS SDK configuration, with the MFA code given on the command line.
     pub async fn aws(&self) -> Aws {
-        Aws::load().await.with_mfa_code(self.mfa_code.clone())
+        Aws::load()
+            .await
+            .with_mfa_code(self.mfa_code.clone())
+            .with_api_timeout(self.api_timeout)
     }
 
     /// The state directory, once it is checked to be safe to use (see

@@ -14,9 +14,9 @@
 //!   clock skew between this machine and AWS);
 //! - IAM has no record of it ever being used.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::aws::{Caller, KeyMeta};
+use crate::aws::{AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
 use crate::time;
 
@@ -41,6 +41,46 @@ impl Window {
     }
 }
 
+/// How long IAM's `ListAccessKeys` may lag a create (seconds, in practice): the search
+/// for an orphan lists until this long after the create was sent...
+const SETTLE: Duration = Duration::from_secs(5);
+/// ...and until two lists in a row agree, but not longer than this.
+const GIVE_UP: Duration = Duration::from_secs(30);
+/// The pause between two lists.
+const BETWEEN: Duration = Duration::from_secs(1);
+
+/// Every key of `user` IAM lists, once its lists have settled after a create sent at
+/// `sent` (issue 19: a list right after a create can be stale, and a stale list would
+/// hide the orphan). Lists until two in a row agree and [`SETTLE`] has passed since
+/// `sent` (or [`GIVE_UP`] since the first list), and returns every key any list showed:
+/// one that is gone since is skipped when it is deleted.
+pub(crate) async fn settled_keys(
+    caller: &Caller,
+    user: &str,
+    sent: SystemTime,
+) -> Result<Vec<KeyMeta>, AwsError> {
+    let first = Instant::now();
+    let settle = SETTLE.saturating_sub(time::since(sent, SystemTime::now()));
+    let mut seen: Vec<KeyMeta> = Vec::new();
+    let mut previous: Option<Vec<String>> = None;
+    loop {
+        let keys = caller.list_keys(user).await?;
+        let mut ids: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
+        ids.sort();
+        for key in keys {
+            if !seen.iter().any(|s| s.id == key.id) {
+                seen.push(key);
+            }
+        }
+        let agreed = previous.as_ref() == Some(&ids);
+        if (agreed && first.elapsed() >= settle) || first.elapsed() >= GIVE_UP {
+            return Ok(seen);
+        }
+        previous = Some(ids);
+        tokio::time::sleep(BETWEEN).await; // between two reads of IAM, not a test wait
+    }
+}
+
 /// Deletes each key of `user` not in `existing` that is provably the unanswered call's
 /// (see the module docs), signing with `caller`; keeps and reports the others. Returns
 /// how many were deleted; `Err` only if a read or a deletion failed.
@@ -60,16 +100,23 @@ pub(crate) async fn delete_strangers(
                 "kept key {}, which appeared during the unanswered create: {reason}; delete it by hand if nobody uses it",
                 key.id
             )),
-            None => {
-                caller.delete_key(user, &key.id).await.map_err(|e| {
-                    format!(
+            None => match caller.delete_key(user, &key.id).await {
+                Ok(()) => {
+                    actions.push(format!("deleted key {} whose secret never arrived", key.id));
+                    deleted += 1;
+                }
+                // A key an earlier (stale) list showed and that is gone since.
+                Err(AwsError {
+                    kind: AwsErrorKind::NoSuchEntity,
+                    ..
+                }) => {}
+                Err(e) => {
+                    return Err(format!(
                         "key {} was created without its secret and cannot be deleted: {e}",
                         key.id
-                    )
-                })?;
-                actions.push(format!("deleted key {} whose secret never arrived", key.id));
-                deleted += 1;
-            }
+                    ))
+                }
+            },
         }
     }
     Ok(deleted)
@@ -102,10 +149,12 @@ async fn why_not_ours(
             time::rfc3339(key.created)
         )));
     }
-    let used = caller
-        .last_used(&key.id)
-        .await
-        .map_err(|e| format!("cannot check key {}: {e}", key.id))?;
+    let used = match caller.last_used(&key.id).await {
+        Ok(used) => used,
+        // Gone since a stale list showed it: nothing to delete.
+        Err(e) if e.kind == AwsErrorKind::NoSuchEntity => return Ok(Some("it is gone".into())),
+        Err(e) => return Err(format!("cannot check key {}: {e}", key.id)),
+    };
     Ok(used
         .date
         .map(|date| format!("it was used on {}", time::rfc3339(date))))

@@ -226,6 +226,7 @@ async fn inspect(
     *shared_pending = shared.pending;
 
     let keys = caller.list_keys(&user_name).await.map_err(Cause::from)?;
+    more_than_two(&user_name, &keys)?;
     let Some(current) = keys.iter().find(|k| k.id == old_key.id()) else {
         return Err(Stop::error(
             ErrorKind::InvalidKey,
@@ -575,6 +576,34 @@ fn left_behind(state: &StateDir, spec: &ProfileSpec, old_key: &AccessKey) -> Res
             more.len(),
             if more.len() == 1 { "" } else { "s" },
             places.join("; ")
+        ),
+    ))
+}
+
+/// IAM allows two keys per user, but enforces it eventually, and a list right after a
+/// change can be stale: a user showing more than two is reported with every key, and
+/// nothing is done to any of them (rekey never deletes a key it did not make).
+fn more_than_two(user_name: &str, keys: &[KeyMeta]) -> Result<(), Stop> {
+    if keys.len() <= 2 {
+        return Ok(());
+    }
+    let listed: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            format!(
+                "{} ({}, created {})",
+                k.id,
+                if k.active { "Active" } else { "Inactive" },
+                time::rfc3339(k.created)
+            )
+        })
+        .collect();
+    Err(Stop::error(
+        ErrorKind::NoRoom,
+        format!(
+            "{user_name} shows {} keys: {}. IAM allows two (it enforces that eventually, and a list can lag a change): rekey changes nothing until IAM lists two or fewer; delete the ones nobody uses by hand",
+            keys.len(),
+            listed.join(", ")
         ),
     ))
 }

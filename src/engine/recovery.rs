@@ -424,7 +424,12 @@ impl Recovery<'_> {
                 existing,
                 attempted_at,
             } => {
-                let (caller, keys) = self.read_keys(journal).await?;
+                let (caller, _) = self.read_keys(journal).await?;
+                // A list right after the create may not show its key yet.
+                let user = record.owner.user_name.as_str();
+                let keys = orphan::settled_keys(&caller, user, *attempted_at)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 // The call ran for at most a few attempt timeouts after it was sent; an
                 // older journal knows only when the rotation started.
                 let window = if *attempted_at == SystemTime::UNIX_EPOCH {
@@ -438,7 +443,6 @@ impl Recovery<'_> {
                         to: *attempted_at + Duration::from_secs(60),
                     }
                 };
-                let user = record.owner.user_name.as_str();
                 let actions = &mut self.actions;
                 let deleted = orphan::delete_strangers(
                     &caller, self.spec, user, &keys, existing, window, actions,

@@ -42,6 +42,8 @@ pub struct ApplyReport {
     /// Why the run stopped, if it did (also on stderr).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Answers per service that were `Throttling` (rekey paced and retried them).
+    pub throttled: crate::aws::pacing::Throttled,
 }
 
 /// What `rekey sync --output json` prints.

@@ -15,6 +15,8 @@ use crate::engine::rotation::Stage;
 /// The progress display of one `apply` run.
 pub struct Progress {
     bars: Option<MultiProgress>,
+    /// The line saying rekey is pacing to a throttled rate, while it is.
+    pacing: std::sync::Mutex<Option<ProgressBar>>,
 }
 
 impl Progress {
@@ -23,6 +25,29 @@ impl Progress {
         let live = wanted && std::io::stderr().is_terminal();
         Self {
             bars: live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            pacing: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Shows `status` ("IAM is throttling: 12 calls/s") on a line of its own, or
+    /// removes that line when `None`.
+    pub fn pacing(&self, status: Option<String>) {
+        let Some(bars) = &self.bars else { return };
+        let mut line = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
+        match (status, line.as_ref()) {
+            (Some(status), Some(bar)) => bar.set_message(status),
+            (Some(status), None) => {
+                let style = ProgressStyle::with_template("{wide_msg:.yellow}")
+                    .expect("the template is valid");
+                let bar = bars.insert(0, ProgressBar::new_spinner().with_style(style));
+                bar.set_message(status);
+                *line = Some(bar);
+            }
+            (None, Some(bar)) => {
+                bar.finish_and_clear();
+                *line = None;
+            }
+            (None, None) => {}
         }
     }
 

@@ -479,3 +479,17 @@ pub(crate) fn summary(results: &[ProfileResult]) -> String {
         count(|o| matches!(o, ApplyOutcome::Failed { .. })),
     )
 }
+
+/// A note for the log when AWS throttled the run (rekey paced itself and retried).
+pub fn throttled(throttled: &crate::aws::pacing::Throttled) -> Option<String> {
+    let total = throttled.iam + throttled.sts + throttled.s3;
+    (total > 0).then(|| {
+        format!(
+            "note: AWS throttled {} (IAM {}, STS {}, S3 {}); rekey slowed to the rate it admits and retried them",
+            super::count(total as usize, "call"),
+            throttled.iam,
+            throttled.sts,
+            throttled.s3
+        )
+    })
+}

@@ -7,7 +7,13 @@ use crate::support::*;
 
 /// `rekey apply --yes --output json` in `home`: the first result's status and kind.
 fn apply_kind(home: &Home) -> (String, String) {
-    let run = home.rekey(&["apply", "--yes", "--output", "json"]).code(1);
+    apply_kind_with(home, &[])
+}
+
+/// [`apply_kind`] with more arguments.
+fn apply_kind_with(home: &Home, more: &[&str]) -> (String, String) {
+    let args = [&["apply", "--yes", "--output", "json"], more].concat();
+    let run = home.rekey(&args).code(1);
     let json = run.json();
     let result = &json["results"][0];
     (
@@ -38,10 +44,13 @@ fn aws_refusals_keep_their_kind() {
     assert_eq!(apply_kind(&home), ("failed".into(), "access_denied".into()));
     proxy.set(|f| {
         f.deny.clear();
-        // CreateAccessKey is never retried, so one throttled answer is final.
+        // Throttling is retried while the run's budget lasts: with none, it is final.
         f.throttle.insert("CreateAccessKey", 1);
     });
-    assert_eq!(apply_kind(&home), ("failed".into(), "throttled".into()));
+    assert_eq!(
+        apply_kind_with(&home, &["--api-timeout", "0s"]),
+        ("failed".into(), "throttled".into())
+    );
 }
 
 #[test]

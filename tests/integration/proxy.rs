@@ -62,6 +62,22 @@ pub struct Faults {
     /// the proxy, let `pass` through, then refuse the next `refuse`, whatever the key's
     /// age (a replica that has not heard of the key yet).
     pub refuse_new_key: HashMap<&'static str, (u32, u32)>,
+    /// IAM admits this many calls per second (a token bucket holding one second's
+    /// worth), and answers the others `Throttling`, as IAM does past an account's rate.
+    pub iam_rate: Option<f64>,
+    /// The rate limit's bucket: tokens left, and when it was last filled.
+    iam_bucket: Option<(f64, Instant)>,
+    /// How many requests were answered `Throttling` (by `iam_rate` or `throttle`).
+    pub throttled: usize,
+    /// `ListAccessKeys` answers as they were this long ago (IAM's lists are eventually
+    /// consistent: right after a create or delete a list can show the old keys). The
+    /// request still reaches moto, whose answer is kept for later.
+    pub stale_list: Option<Duration>,
+    /// `ListAccessKeys` answers seen, per user, with when.
+    lists: Vec<(String, Instant, Vec<u8>)>,
+    /// Extra keys `ListAccessKeys` shows for a user (IAM enforces its two-key quota
+    /// eventually: a user was seen with eight).
+    pub phantom_keys: HashMap<String, Vec<String>>,
     /// Key ids seen in `CreateAccessKey` answers, with when.
     created: HashMap<String, Instant>,
     /// Session key ids from `GetSessionToken` answers, with the key that asked: a session
@@ -71,6 +87,8 @@ pub struct Faults {
     inactive: HashSet<String>,
     /// Every action that reached the proxy, in order.
     pub seen: Vec<String>,
+    /// The service each of them was signed for, in the same order.
+    seen_services: Vec<String>,
 }
 
 /// A running proxy; it lives as long as the test process.
@@ -107,6 +125,17 @@ impl FaultProxy {
         change(&mut self.faults.lock().unwrap());
     }
 
+    /// How many requests signed for `service` (`iam`, `sts`) reached the proxy.
+    pub fn seen_service(&self, service: &str) -> usize {
+        let f = self.faults.lock().unwrap();
+        f.seen_services.iter().filter(|s| *s == service).count()
+    }
+
+    /// How many requests the proxy answered `Throttling`.
+    pub fn throttled(&self) -> usize {
+        self.faults.lock().unwrap().throttled
+    }
+
     /// How many requests of `action` reached the proxy.
     pub fn count(&self, action: &str) -> usize {
         self.faults
@@ -116,6 +145,22 @@ impl FaultProxy {
             .iter()
             .filter(|a| *a == action)
             .count()
+    }
+}
+
+impl Faults {
+    /// Whether `iam_rate` admits one more IAM call now (always, without a rate).
+    fn admit_iam(&mut self) -> bool {
+        let Some(rate) = self.iam_rate else {
+            return true;
+        };
+        let now = Instant::now();
+        let capacity = rate.max(1.0);
+        let (tokens, filled) = self.iam_bucket.unwrap_or((capacity, now));
+        let tokens = (tokens + now.duration_since(filled).as_secs_f64() * rate).min(capacity);
+        let admitted = tokens >= 1.0;
+        self.iam_bucket = Some((if admitted { tokens - 1.0 } else { tokens }, now));
+        admitted
     }
 }
 
@@ -169,6 +214,7 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
     let (todo, latency) = {
         let mut f = faults.lock().unwrap();
         f.seen.push(action.clone());
+        f.seen_services.push(service.to_owned());
         let delay = match service {
             "sts" => f.sts_propagation,
             "iam" => f.iam_propagation,
@@ -224,7 +270,8 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 "AccessDenied",
                 format!("User: arn:aws:iam::123456789012:user/x is not authorized to perform: iam:{action}"),
             )
-        } else if take(&mut f.throttle, &action) {
+        } else if take(&mut f.throttle, &action) || (service == "iam" && !f.admit_iam()) {
+            f.throttled += 1;
             Do::Answer(400, "Throttling", "Rate exceeded".into())
         } else if let Some((status, n)) = f
             .server_error
@@ -315,6 +362,24 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                     };
                 }
             }
+            if action == "ListAccessKeys" && succeeded {
+                let user = field(&request.body, "UserName").unwrap_or_default();
+                let mut f = faults.lock().unwrap();
+                f.lists.push((user.clone(), Instant::now(), answer.clone()));
+                if let Some(lag) = f.stale_list {
+                    let now = Instant::now();
+                    let of_user = || f.lists.iter().filter(|(u, _, _)| *u == user);
+                    let then = of_user()
+                        .rfind(|(_, at, _)| now.duration_since(*at) >= lag)
+                        .or_else(|| of_user().next());
+                    if let Some((_, _, old)) = then {
+                        answer = old.clone();
+                    }
+                }
+                if let Some(extra) = f.phantom_keys.get(&user) {
+                    answer = with_phantom_keys(&answer, &user, extra);
+                }
+            }
             if garble && succeeded {
                 let body = answer.windows(4).position(|w| w == b"\r\n\r\n");
                 if let Some(brace) =
@@ -390,6 +455,40 @@ fn forward(request: &Request) -> Vec<u8> {
 }
 
 /// A form field of a query-protocol body (`Action=CreateAccessKey&Version=…`).
+/// A `ListAccessKeys` answer that also lists `extra` (Active, created now), with its
+/// `Content-Length` fixed.
+fn with_phantom_keys(answer: &[u8], user: &str, extra: &[String]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(answer);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return answer.to_vec();
+    };
+    let members: String = extra
+        .iter()
+        .map(|id| {
+            format!(
+                "<member><UserName>{user}</UserName><AccessKeyId>{id}</AccessKeyId>\
+                 <Status>Active</Status><CreateDate>2026-01-01T00:00:00Z</CreateDate></member>"
+            )
+        })
+        .collect();
+    let body = body.replacen(
+        "</AccessKeyMetadata>",
+        &format!("{members}</AccessKeyMetadata>"),
+        1,
+    );
+    let head: Vec<String> = head
+        .split("\r\n")
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes()
+}
+
 fn field(body: &str, name: &str) -> Option<String> {
     body.split('&')
         .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))

@@ -9,7 +9,10 @@ use crate::support::*;
 
 /// `n` users, each with its key in its own section of ~/.aws/credentials (default mode),
 /// talking to AWS through a fresh proxy.
-fn users_through_proxy(name: &str, n: usize) -> (Home, FaultProxy, Vec<(String, TestKey)>) {
+pub(crate) fn users_through_proxy(
+    name: &str,
+    n: usize,
+) -> (Home, FaultProxy, Vec<(String, TestKey)>) {
     let proxy = FaultProxy::start();
     let home = Home::new().via(&proxy.endpoint);
     let users: Vec<(String, TestKey)> = (0..n)

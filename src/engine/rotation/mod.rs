@@ -544,9 +544,7 @@ impl Run<'_> {
         existing: &[String],
         window: orphan::Window,
     ) -> Result<usize, String> {
-        let keys = self
-            .iam
-            .list_keys(&self.user)
+        let keys = orphan::settled_keys(&self.iam, &self.user, window.from)
             .await
             .map_err(|e| format!("cannot check for a key created without an answer: {e}"))?;
         let (caller, spec, user) = (&self.iam, self.spec, self.user.as_str());
