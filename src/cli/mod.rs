@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// AWS admits): throttling alone fails nothing while this lasts.
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub api_timeout: HumanDuration,
+    /// Wait a random time up to this long before starting (e.g. 15m), so that a fleet of
+    /// timers does not call AWS in step, as chef and puppet agents splay their runs.
+    #[arg(long, value_name = "DURATION", default_value = "0")]
+    pub splay: HumanDuration,
     /// A current code of the MFA device the profiles' `mfa_serial` names; without it
     /// rekey runs `mfa_command`, or asks on a terminal.
     #[arg(long, value_name = "CODE")]
@@ -356,6 +360,16 @@ impl Choices {
 }
 
 impl RunArgs {
+    /// Waits a random part of `--splay`, then gives the context to run with.
+    async fn start(self, quiet: bool) -> commands::Context {
+        if !self.splay.0.is_zero() {
+            let wait = self.splay.0.mul_f64(fastrand::f64());
+            tracing::info!("waiting {}s before starting (--splay)", wait.as_secs());
+            tokio::time::sleep(wait).await;
+        }
+        self.context(quiet)
+    }
+
     fn context(self, quiet: bool) -> commands::Context {
         let jobs = usize::from(self.jobs);
         let mut ctx = commands::Context::new(self.state_dir, self.lock_timeout.0, jobs, quiet);
@@ -378,7 +392,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 output: args.output.into(),
                 detailed_exitcode: args.detailed_exitcode,
             };
-            commands::plan::run(&args.run.context(quiet), options).await
+            commands::plan::run(&args.run.start(quiet).await, options).await
         }
         Command::Apply(args) => {
             let options = commands::apply::Options {
@@ -387,7 +401,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 yes: args.yes,
                 output: args.output.into(),
             };
-            commands::apply::run(&args.run.context(quiet), options).await
+            commands::apply::run(&args.run.start(quiet).await, options).await
         }
         Command::Prune(args) => {
             let options = commands::prune::Options {
@@ -396,7 +410,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 force: args.force,
                 output: args.output.into(),
             };
-            commands::prune::run(&args.run.context(quiet), options).await
+            commands::prune::run(&args.run.start(quiet).await, options).await
         }
         Command::Sync(args) => {
             let options = commands::sync::Options {
@@ -405,14 +419,14 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 undo: args.undo,
                 output: args.output.into(),
             };
-            commands::sync::run(&args.run.context(quiet), options).await
+            commands::sync::run(&args.run.start(quiet).await, options).await
         }
         Command::Recover(args) => {
             let options = commands::recover::Options {
                 selection: args.selection.into(),
                 output: args.output.into(),
             };
-            commands::recover::run(&args.run.context(quiet), options).await
+            commands::recover::run(&args.run.start(quiet).await, options).await
         }
         Command::Status(args) => {
             let options = commands::status::Options {
@@ -420,7 +434,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 output: args.output.into(),
                 detailed_exitcode: args.detailed_exitcode,
             };
-            commands::status::run(&args.run.context(quiet), options).await
+            commands::status::run(&args.run.start(quiet).await, options).await
         }
         Command::Rollback(args) => {
             let options = commands::rollback::Options {
@@ -433,7 +447,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 force: args.force,
                 output: args.output.into(),
             };
-            commands::rollback::run(&args.run.context(quiet), options).await
+            commands::rollback::run(&args.run.start(quiet).await, options).await
         }
         Command::Init(args) => {
             let options = commands::init::Options {

@@ -48,7 +48,8 @@ pub struct SyncReport {
     pub profile: String,
     /// The user's current key id (absent if it could not be decided).
     pub current_key_id: Option<String>,
-    /// When IAM says the current key was created.
+    /// When IAM says the current key was created (null when every place already held
+    /// it: IAM is then not asked).
     #[serde(with = "crate::time::serde_rfc3339_option")]
     pub created: Option<SystemTime>,
     /// Each sink and what sync does with it.
@@ -150,7 +151,15 @@ pub async fn inspect(
             reason,
         });
     }
-    match decide(aws, state, spec, &held).await {
+    // Every place holds the same key: nothing to copy, whichever key is current. Such a
+    // sync asks STS whether the key works and nothing of IAM (issue 19: ten thousand
+    // hosts syncing hourly must not spend the account's IAM budget).
+    let in_step = held.len() == 1
+        && report
+            .sinks
+            .iter()
+            .all(|s| s.reason.is_none() && s.holds.as_deref() == Some(held[0].id()));
+    match decide(aws, state, spec, &held, in_step).await {
         Ok(Decided {
             current,
             created,
@@ -162,7 +171,7 @@ pub async fn inspect(
                 }
             }
             report.current_key_id = Some(current.id().to_owned());
-            report.created = Some(created);
+            report.created = created;
             Ok(Found {
                 current,
                 report,
@@ -184,18 +193,20 @@ pub async fn inspect(
 /// What [`decide`] found.
 struct Decided {
     current: AccessKey,
-    /// When IAM says it was created.
-    created: SystemTime,
+    /// When IAM says it was created (`None`: IAM was not asked, every place agreed).
+    created: Option<SystemTime>,
     owner: Owner,
 }
 
 /// Of `held`, the key STS accepts for the profile's user and IAM lists Active, newest
-/// first, provided the rotation that made it is finished (see [`finished`]).
+/// first, provided the rotation that made it is finished (see [`finished`]). `in_step`:
+/// every place holds the one key in `held`, so once STS accepts it IAM is not asked.
 async fn decide(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
     held: &[AccessKey],
+    in_step: bool,
 ) -> Result<Decided, Cause> {
     let invalid = |message: String| Cause::new(ErrorKind::InvalidKey, message);
     let mut working = Vec::new();
@@ -236,6 +247,20 @@ async fn decide(
             identity.arn
         )));
     }
+    let owner = Owner {
+        profile: spec.name.clone(),
+        also: spec.also.clone(),
+        account: identity.account.clone(),
+        user_arn: identity.arn.clone(),
+        user_name: user_name.clone(),
+    };
+    if in_step {
+        return Ok(Decided {
+            current: (*signing_key).clone(),
+            created: None,
+            owner,
+        });
+    }
     let caller = signing::signer(aws, &spec.policy, signing_key).await?;
     let keys = caller.list_keys(&user_name).await?;
     let newest = working
@@ -250,17 +275,10 @@ async fn decide(
             "no key the sinks hold is Active in IAM for {user_name}"
         )));
     };
-    let owner = Owner {
-        profile: spec.name.clone(),
-        also: spec.also.clone(),
-        account: identity.account.clone(),
-        user_arn: identity.arn.clone(),
-        user_name,
-    };
     finished(state, spec, &caller, &owner, &keys, current.id()).await?;
     Ok(Decided {
         current: current.clone(),
-        created,
+        created: Some(created),
         owner,
     })
 }

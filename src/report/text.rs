@@ -185,6 +185,11 @@ pub(crate) fn synced(reports: &[SyncReport]) -> String {
                 report.profile,
                 time::rfc3339(created)
             ),
+            (Some(id), None) => writeln!(
+                out,
+                "profile {}: every place holds {id}, which AWS accepts",
+                report.profile
+            ),
             _ => writeln!(out, "profile {}:", report.profile),
         };
         for sink in &report.sinks {

@@ -104,7 +104,10 @@ fn the_kubernetes_cronjob_runs_one_at_a_time_with_shared_state_and_a_lasting_sta
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    assert_eq!(&args[..4], ["apply", "--yes", "--output", "json"]);
+    assert_eq!(
+        &args[..6],
+        ["apply", "--yes", "--output", "json", "--splay", "5m"]
+    );
     let volume = pod["volumes"].as_array().unwrap();
     assert!(volume.iter().any(|v| v["configMap"]["name"] == "rekey"));
     // A pod killed mid-rotation leaves its journal where the next pod finds it.
@@ -127,7 +130,10 @@ fn the_systemd_timer_runs_rekey_sync() {
             .unwrap_or_else(|| panic!("no {key}= in\n{text}"))
     };
     let exec = line(&service, "ExecStart");
-    assert!(exec.contains(" sync --yes --manifest "), "{exec}");
+    assert!(
+        exec.contains(" sync --yes --splay 15m --manifest "),
+        "{exec}"
+    );
     assert_eq!(line(&service, "Type"), "oneshot");
     assert_eq!(line(&timer, "Persistent"), "true");
     assert_eq!(line(&timer, "WantedBy"), "timers.target");

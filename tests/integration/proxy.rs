@@ -131,6 +131,11 @@ impl FaultProxy {
         f.seen_services.iter().filter(|s| *s == service).count()
     }
 
+    /// Every action that reached the proxy, in order.
+    pub fn seen(&self) -> Vec<String> {
+        self.faults.lock().unwrap().seen.clone()
+    }
+
     /// How many requests the proxy answered `Throttling`.
     pub fn throttled(&self) -> usize {
         self.faults.lock().unwrap().throttled

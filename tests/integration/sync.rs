@@ -153,3 +153,40 @@ fn without_a_working_copy_sync_says_so_and_changes_nothing() {
     assert_eq!(home.credentials(), section(&user, &old), "unchanged");
     assert_eq!(moto().keys(&user), keys);
 }
+
+/// Issue 19: ten thousand hosts syncing hourly must not spend the account's IAM
+/// budget. A sync whose every place already holds the working key asks STS only.
+#[test]
+fn a_sync_in_step_with_its_places_calls_no_iam() {
+    let proxy = crate::proxy::FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, key) = home.user_in_credentials("instep");
+    home.write(
+        "project/.env",
+        &format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            key.id, key.secret
+        ),
+    );
+    home.manifest(
+        &Manifest::new().profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(sink::dotenv(".env")),
+        ),
+    );
+    home.rekey(&["sync", "--yes"])
+        .success()
+        .stdout_has(&format!("every place holds {}", key.id));
+    assert_eq!(proxy.seen_service("iam"), 0, "{:?}", proxy.seen());
+    assert!(
+        proxy.seen_service("sts") > 0,
+        "STS said whether the key works"
+    );
+
+    // A place behind: now IAM is asked which key is current, and the place catches up.
+    home.write("project/.env", "# the app's settings\n");
+    home.rekey(&["sync", "--yes"]).success();
+    assert!(proxy.seen_service("iam") > 0);
+    assert!(home.read("project/.env").contains(&key.id));
+}
