@@ -27,9 +27,13 @@ use crate::aws::{AwsError, AwsErrorKind, Caller};
 use crate::config::profile::Propagation;
 
 /// First wait after a failure; doubled after each further failure.
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-/// Longest wait between two attempts: a key that starts working after a few seconds is
-/// noticed within a second, and 32 waiting rotations poll STS at most ~32 times a second.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between two STS probes: a key is noticed within a third of a second of
+/// starting to work (issue 19: with a one-second cap, the wait had grown past the moment
+/// the key worked). STS, not IAM: its calls do not spend the account's IAM budget.
+const MAX_STS_BACKOFF: Duration = Duration::from_millis(300);
+/// Longest wait between two IAM probes (and retries of "not yet" elsewhere): IAM is
+/// asked only once STS agrees, and its calls count against the account's rate limit.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Spacing between successes, so that "in a row" spans more than one instant.
 const SUCCESS_SPACING: Duration = Duration::from_millis(100);
@@ -93,14 +97,14 @@ pub async fn prove(
 ) -> Result<Proof, PropagationError> {
     let start = Instant::now();
     let deadline = start + rule.timeout;
-    let (mut attempts, mut streak, mut backoff) = (0, 0, Backoff::new());
+    let (mut attempts, mut streak, mut backoff) = (0, 0, Backoff::new(MAX_STS_BACKOFF));
     let mut last_error: Option<AwsError> = None;
     while streak < rule.consecutive {
         attempts += 1;
         let wait = match caller.identity().await {
             Ok(identity) if identity.arn == expected_arn => {
                 streak += 1;
-                backoff = Backoff::new();
+                backoff = Backoff::new(MAX_STS_BACKOFF);
                 SUCCESS_SPACING
             }
             Ok(identity) => {
@@ -128,7 +132,7 @@ pub async fn prove(
             });
         }
     }
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::new(MAX_BACKOFF);
     loop {
         attempts += 1;
         match caller.list_keys(user_name).await {
@@ -168,7 +172,7 @@ where
     Fut: Future<Output = Result<T, AwsError>>,
 {
     let deadline = Instant::now() + patience;
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::new(MAX_BACKOFF);
     loop {
         match call().await {
             Err(error) if error.kind == AwsErrorKind::InvalidCredentials => {
@@ -182,18 +186,24 @@ where
     }
 }
 
-/// Exponential backoff from [`FIRST_BACKOFF`] to [`MAX_BACKOFF`], each wait jittered to
-/// 50-100 % so that many rotations waiting together do not poll in step.
-struct Backoff(Duration);
+/// Exponential backoff from [`FIRST_BACKOFF`] to a cap, each wait jittered to 50-100 %
+/// so that many rotations waiting together do not poll in step.
+struct Backoff {
+    next: Duration,
+    max: Duration,
+}
 
 impl Backoff {
-    fn new() -> Self {
-        Self(FIRST_BACKOFF)
+    fn new(max: Duration) -> Self {
+        Self {
+            next: FIRST_BACKOFF,
+            max,
+        }
     }
 
     fn next(&mut self) -> Duration {
-        let jittered = self.0.mul_f64(0.5 + fastrand::f64() / 2.0);
-        self.0 = (self.0 * 2).min(MAX_BACKOFF);
+        let jittered = self.next.mul_f64(0.5 + fastrand::f64() / 2.0);
+        self.next = (self.next * 2).min(self.max);
         jittered
     }
 }

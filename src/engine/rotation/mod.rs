@@ -244,8 +244,22 @@ async fn locked(
         .await;
     let warnings = match completed {
         Ok(warnings) => warnings,
-        Err(cause) => return Err(run.roll_back(journal, cause).await),
+        Err(cause) => {
+            // Failed after the places' locks were released: undo under them again.
+            if places.is_none() && matches!(journal.phase(), Phase::DeactivatingOldKey) {
+                let names = place_locks(run.spec);
+                match lock::acquire(state, names, state.lock_timeout()).await {
+                    Ok(held) => places = Some(held),
+                    Err(e) => {
+                        let failure = format!("cannot take the places' locks to undo: {e}");
+                        return Err(run.incomplete(&journal, cause, failure));
+                    }
+                }
+            }
+            return Err(run.roll_back(journal, cause).await);
+        }
     };
+    drop(places);
     if let Err(e) = settle::finish_completed(journal, state, &run.old_key_id).await {
         run.actions.push(format!(
             "warning: could not remove the finished journal: {e}"
@@ -257,6 +271,15 @@ async fn locked(
         actions: std::mem::take(&mut run.actions),
         warnings,
     })
+}
+
+/// What two rotations writing `spec`'s places must not hold at once.
+fn place_locks(spec: &ProfileSpec) -> Vec<LockName> {
+    spec.sinks
+        .iter()
+        .filter_map(|s| s.lock_key())
+        .map(|k| LockName::place(&k))
+        .collect()
 }
 
 /// Writes the new key to sink `index`, its previous content saved in the journal first
@@ -340,14 +363,8 @@ impl Run<'_> {
         // done (undoing must not meet someone else's write half-way). The slow part,
         // creating and proving the key, is behind us, so rotations that share a file
         // overlap everywhere but here.
-        let names: Vec<LockName> = spec
-            .sinks
-            .iter()
-            .filter_map(|s| s.lock_key())
-            .map(|k| LockName::place(&k))
-            .collect();
         progress(Stage::WaitingForSinks);
-        *places = Some(lock::acquire(state, names, state.lock_timeout()).await?);
+        *places = Some(lock::acquire(state, place_locks(spec), state.lock_timeout()).await?);
         for (index, sink) in spec.sinks.iter().enumerate() {
             progress(Stage::Writing(sink.describe()));
             write_sink(journal, index, sink.as_ref(), new_key).await?;
@@ -367,6 +384,12 @@ impl Run<'_> {
             lease.check()?;
         }
         journal.advance(Phase::DeactivatingOldKey).await?;
+        // The places are written and verified: other rotations sharing a file may write
+        // it while this one deactivates and retires its old key (issue 19: twenty
+        // profiles of one credentials file otherwise wait for each other's IAM calls).
+        // An undo from here takes the locks again (see `locked`), and restores only its
+        // own edit of a file others changed since.
+        *places = None;
         progress(Stage::Deactivating);
         let warning = settle::forward(self.aws, state, spec, journal, &mut self.actions).await?;
         // The key remembers where this run wrote it, so that a run elsewhere that would
