@@ -245,17 +245,21 @@ async fn locked(
     let warnings = match completed {
         Ok(warnings) => warnings,
         Err(cause) => {
-            // Failed after the places' locks were released: undo under them again.
-            if places.is_none() && matches!(journal.phase(), Phase::DeactivatingOldKey) {
-                let names = place_locks(run.spec);
-                match lock::acquire(state, names, state.lock_timeout()).await {
-                    Ok(held) => places = Some(held),
-                    Err(e) => {
-                        let failure = format!("cannot take the places' locks to undo: {e}");
-                        return Err(run.incomplete(&journal, cause, failure));
+            // Failed after the places' locks were released: undo under them again (held
+            // until the undo is done).
+            let _relocked =
+                if places.is_none() && matches!(journal.phase(), Phase::DeactivatingOldKey) {
+                    let names = place_locks(run.spec);
+                    match lock::acquire(state, names, state.lock_timeout()).await {
+                        Ok(held) => Some(held),
+                        Err(e) => {
+                            let failure = format!("cannot take the places' locks to undo: {e}");
+                            return Err(run.incomplete(&journal, cause, failure));
+                        }
                     }
-                }
-            }
+                } else {
+                    None
+                };
             return Err(run.roll_back(journal, cause).await);
         }
     };
