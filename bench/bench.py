@@ -18,7 +18,11 @@ Measured, as medians over repetitions:
      capacity for as many calls (the same count of GetCallerIdentity calls from one
      pre-built boto3 client on 8 threads, measured in the same run);
   7. `rekey plan` for N = 100 against its floor (the read calls planning needs, issued
-     concurrently by boto3), and the peak RSS of `rekey apply` (GNU time).
+     concurrently by boto3), and the peak RSS of `rekey apply` (GNU time);
+  8. IAM's rate limit: 60 and 300 profiles behind a proxy where IAM admits 15 calls a
+     second and answers the rest `Throttling`: wall time against (IAM calls / 15), and
+     throttled answers against accepted calls; `rekey sync` in step (IAM calls: 0); and
+     1,000 profiles unthrottled, with peak RSS.
 It prints markdown tables with the ratios.
 """
 
@@ -164,18 +168,29 @@ class World:
 
 
 class PropagationProxy:
-    """Forwards to moto, counting requests, but refuses a key created through it with
-    InvalidClientTokenId for `sts_delay` seconds at STS and `iam_delay` seconds at IAM,
-    as AWS does while a new key propagates (STS often accepts it first)."""
+    """Forwards to moto, counting requests (per service), but refuses a key created
+    through it with InvalidClientTokenId for `sts_delay` seconds at STS and `iam_delay`
+    seconds at IAM, as AWS does while a new key propagates (STS often accepts it first).
+    With `iam_rate`, IAM admits that many calls per second (a bucket holding one
+    second's worth) and answers the others `Throttling` ("Rate exceeded"), as IAM does
+    past an account's rate."""
+
+    THROTTLED = (b'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error>'
+                 b'<Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>'
+                 b'</Error><RequestId>bench</RequestId></ErrorResponse>')
 
     REFUSAL = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
                b'<Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token '
                b'included in the request is invalid.</Message></Error><RequestId>bench</RequestId>'
                b'</ErrorResponse>')
 
-    def __init__(self, upstream, sts_delay=0.0, iam_delay=0.0):
+    def __init__(self, upstream, sts_delay=0.0, iam_delay=0.0, iam_rate=None):
         born, lock = {}, threading.Lock()
         self.requests = 0
+        self.by_service = {}
+        self.throttled = 0
+        bucket = [iam_rate or 0.0, time.monotonic()]
+        throttled = self.THROTTLED
         target = urlparse(upstream)
         refusal = self.REFUSAL
         proxy = self
@@ -195,7 +210,21 @@ class PropagationProxy:
                 delay = sts_delay if service == "sts" else iam_delay
                 with lock:
                     proxy.requests += 1
+                    proxy.by_service[service] = proxy.by_service.get(service, 0) + 1
                     created = born.get(key)
+                    limited = False
+                    if iam_rate and service == "iam":
+                        now = time.monotonic()
+                        capacity = max(iam_rate, 1.0)
+                        bucket[0] = min(capacity, bucket[0] + (now - bucket[1]) * iam_rate)
+                        bucket[1] = now
+                        if bucket[0] >= 1.0:
+                            bucket[0] -= 1.0
+                        else:
+                            limited = True
+                            proxy.throttled += 1
+                if limited:
+                    return self.answer(400, [("Content-Type", "text/xml")], throttled)
                 if created is not None and time.monotonic() - created < delay:
                     return self.answer(403, [("Content-Type", "text/xml")], refusal)
                 upstream = http.client.HTTPConnection(target.hostname, target.port)
@@ -303,6 +332,21 @@ def main():
         timed = median(endpoint, n, args.reps, lambda w: w.rekey(*apply))
         ceiling = median(endpoint, n, args.reps, lambda w: capacity(endpoint, round(per_profile * n)))
         calls.append((n, per_profile, timed, ceiling))
+    # IAM's rate limit: IAM admits 15 calls a second; every profile must rotate.
+    limited = []
+    for n in (60, 300):
+        proxy = PropagationProxy(endpoint, iam_rate=15.0)
+        elapsed = median(endpoint, n, 1, lambda w: w.rekey("apply", "--yes", "--grace", "0"),
+                         via=proxy.endpoint)
+        proxy.stop()
+        accepted = proxy.by_service.get("iam", 0) - proxy.throttled
+        limited.append((n, elapsed, accepted, proxy.throttled))
+    # A fleet's hourly sync, every place in step: no IAM call at all.
+    proxy = PropagationProxy(endpoint)
+    median(endpoint, 10, 1, lambda w: w.rekey("sync", "--yes"), via=proxy.endpoint)
+    proxy.stop()
+    sync_iam = proxy.by_service.get("iam", 0)
+    big = median(endpoint, 1000, 1, lambda w: w.rekey("apply", "--yes", rss=True))
     plan = median(endpoint, 100, args.reps, lambda w: w.rekey("plan"))
     plan_floor = median(endpoint, 100, args.reps, lambda w: w.plan_floor())
     rss = median(endpoint, 100, 1, lambda w: w.rekey("apply", "--yes", rss=True)[1])
@@ -318,7 +362,7 @@ def main():
         else:
             print(f"| {n} | {rekey:.2f} s | {floor:.2f} s | {script:.2f} s | {rekey / floor:.2f} | {script / rekey:.1f} |")
     print(f"\nPropagation delay (each new key refused for 5 s), N = 20: `rekey apply` {delayed:.2f} s "
-          f"(target 8 s).")
+          f"(target 6.5 s).")
     print(f"IAM lagging STS (STS accepts each new key after 2 s, IAM after 6 s), N = 20: "
           f"`rekey apply` {lagging:.2f} s (target 9 s, no failure).")
     print("\n| N | `apply --grace 0` | API calls per profile | emulator capacity for as many calls "
@@ -327,6 +371,16 @@ def main():
     for n, per_profile, timed, ceiling in calls:
         print(f"| {n} | {timed:.2f} s | {per_profile:.1f} | {ceiling:.2f} s | {timed / ceiling:.2f} |")
     print("(targets: at most 10 calls per profile; within 1.5x of the capacity)")
+    print("\nIAM admitting 15 calls/s (`apply --yes --grace 0`, every profile rotated):\n")
+    print("| N | time | IAM calls accepted | floor (accepted / 15) | time / floor | throttled | throttled / accepted |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n, elapsed, accepted, throttled in limited:
+        floor = accepted / 15.0
+        print(f"| {n} | {elapsed:.1f} s | {accepted} | {floor:.1f} s | {elapsed / floor:.2f} | "
+              f"{throttled} | {throttled / max(accepted, 1):.2f} |")
+    print("(targets: time within 1.3x of the floor; throttled at most half of accepted)")
+    print(f"`rekey sync`, N = 10, every place in step: {sync_iam} IAM calls (target 0). "
+          f"`rekey apply`, N = 1000, unthrottled: {big[0]:.1f} s, peak RSS {big[1]:.1f} MB.")
     print(f"`rekey plan`, N = 100: {plan:.2f} s; its floor (the same reads, boto3, concurrent): "
           f"{plan_floor:.2f} s (target 0.5 s). Peak RSS of `rekey apply`, N = 100: {rss:.1f} MB "
           f"(target 50 MB).")

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod atomic;
+pub mod aws;
 pub mod blocking;
 pub mod child;
 pub mod config_file;

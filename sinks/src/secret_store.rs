@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
@@ -31,6 +31,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
+use crate::aws;
 use crate::credential_process::{decode, encode};
 use crate::registry::BuildContext;
 use crate::{AccessKey, Checked, Sink, SinkError, Snapshot};
@@ -50,52 +51,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Classifies an AWS error code and message.
-    pub fn from_code(code: Option<&str>, message: String) -> Self {
-        match code {
-            Some(
-                "UnrecognizedClientException"
-                | "InvalidSignatureException"
-                | "InvalidClientTokenId"
-                | "SignatureDoesNotMatch",
-            ) => StoreError::UnknownKey(message),
-            _ => StoreError::Other(message),
-        }
-    }
-
     /// Classifies a failed SDK call of `operation` (its code and AWS's message, or why
-    /// there was no answer).
-    ///
-    /// Never the error's `Debug` form (nor `DisplayErrorContext`, which appends it): an
-    /// answer the SDK could not parse carries the raw HTTP response, and the body of a
-    /// `GetSecretValue` or `GetParameter` answer is the secret itself.
-    pub fn from_sdk<E, R>(operation: &str, error: &SdkError<E, R>) -> Self
+    /// there was no answer), as every AWS call of rekey is (see [`crate::aws`]).
+    pub fn from_sdk<E>(operation: &str, error: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
-        let detail = match (error, error.code(), error.message()) {
-            (_, Some(code), Some(message)) => format!("{code}: {message}"),
-            (_, Some(code), None) => code.to_owned(),
-            (SdkError::TimeoutError(_), _, _) => "timed out".to_owned(),
-            (SdkError::DispatchFailure(failure), _, _) => {
-                let mut why = Vec::new();
-                let mut next = failure
-                    .as_connector_error()
-                    .map(|e| e as &dyn std::error::Error);
-                while let Some(e) = next {
-                    why.push(e.to_string());
-                    next = e.source();
-                }
-                format!("no answer from AWS ({})", why.join(": "))
-            }
-            // An answer without an error code: one the SDK could not parse.
-            (SdkError::ResponseError(_) | SdkError::ServiceError(_), _, _) => {
-                "unreadable response".to_owned()
-            }
-            _ => "the request could not be made".to_owned(),
-        };
-        Self::from_code(error.code(), format!("{operation} failed: {detail}"))
+        let (kind, detail) = aws::classify(operation, error);
+        let message = format!("{operation} failed: {detail}");
+        match kind {
+            aws::Kind::InvalidCredentials => StoreError::UnknownKey(message),
+            _ => StoreError::Other(message),
+        }
     }
 
     fn message(self) -> String {
@@ -176,18 +143,9 @@ impl Access {
         let provider = self
             .loaded
             .get_or_try_init(|| async {
-                let mut loader =
-                    aws_config::defaults(BehaviorVersion::latest()).profile_name(profile);
-                // The run's region and HTTP client: no region lookup, no second pool.
-                if let Some(region) = self.base.region() {
-                    loader = loader.region(region.clone());
-                }
-                if let Some(http) = self.base.http_client() {
-                    loader = loader.http_client(http);
-                }
-                loader.load().await.credentials_provider().ok_or_else(|| {
-                    format!("AWS profile `{profile}` has no credentials to sign with (set `via:` on the sink)")
-                })
+                aws::load_profile(&self.base, profile)
+                    .await
+                    .map_err(|e| format!("AWS profile `{profile}` {e} (set `via:` on the sink)"))
             })
             .await?;
         Ok(self.with(provider.clone()))
@@ -229,26 +187,14 @@ impl<S: Store> StoreSink<S> {
     }
 
     /// Runs `call` signed with a new key, again while the service does not know the key
-    /// yet, within [`PROPAGATION_PATIENCE`].
+    /// yet, within [`PROPAGATION_PATIENCE`] (see [`aws::patiently`]).
     async fn patiently<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
-        let deadline = tokio::time::Instant::now() + PROPAGATION_PATIENCE;
-        let mut pause = Duration::from_millis(500);
-        loop {
-            match call().await {
-                Err(StoreError::UnknownKey(_))
-                    if tokio::time::Instant::now() + pause < deadline =>
-                {
-                    // Backoff between attempts at a remote service, bounded by the deadline.
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(4));
-                }
-                other => return other,
-            }
-        }
+        let not_yet = |e: &StoreError| matches!(e, StoreError::UnknownKey(_));
+        aws::patiently(PROPAGATION_PATIENCE, not_yet, call).await
     }
 }
 

@@ -14,11 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::provider::ProvideCredentials;
-
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_iam::types::StatusType;
@@ -55,29 +52,17 @@ impl Aws {
     pub async fn load() -> Self {
         let region =
             RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
+        // One retry and timeout policy for every client (see `rekey_sinks::aws::policy`;
+        // CreateAccessKey opts out of retries: see `create_key`).
+        let (retry, timeouts) = rekey_sinks::aws::policy();
         let base = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .no_credentials()
-            // Throttling, 5xx and dropped connections are retried with exponential
-            // backoff and jitter; adaptive mode paces to a throttled rate, shared by
-            // every client of a service (`pacing`), and a call still throttled after
-            // these attempts is made again while the run's budget lasts.
-            // (CreateAccessKey opts out of retries: see `create_key`.)
-            .retry_config(
-                RetryConfig::adaptive()
-                    .with_max_attempts(5)
-                    .with_initial_backoff(Duration::from_millis(200))
-                    .with_max_backoff(Duration::from_secs(5)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(20))
-                    .build(),
-            )
+            .retry_config(retry)
+            .timeout_config(timeouts)
             .load()
             .await;
-        error::note_endpoints(|name| std::env::var(name).ok(), base.endpoint_url());
+        rekey_sinks::aws::note_endpoints(|name| std::env::var(name).ok(), base.endpoint_url());
         Self::from_config(base)
     }
 
@@ -259,23 +244,14 @@ impl Aws {
         if let Some(caller) = vias.get(profile) {
             return Ok(caller.clone());
         }
-        let loaded = aws_config::defaults(BehaviorVersion::latest())
-            .profile_name(profile)
-            .load()
-            .await;
-        let provider = loaded.credentials_provider().ok_or_else(|| AwsError {
-            operation: "load credentials",
-            kind: AwsErrorKind::InvalidCredentials,
-            message: format!("profile `{profile}` (via) has no credentials"),
-        })?;
-        // Fail here, naming the profile, rather than at the first IAM call.
-        if let Err(e) = provider.provide_credentials().await {
-            return Err(AwsError {
+        // The run's HTTP client and region, as for every client (`rekey_sinks::aws`).
+        let provider = rekey_sinks::aws::load_profile(&self.base, profile)
+            .await
+            .map_err(|message| AwsError {
                 operation: "load credentials",
                 kind: AwsErrorKind::InvalidCredentials,
-                message: format!("cannot load the credentials of profile `{profile}` (via): {e}"),
-            });
-        }
+                message: format!("profile `{profile}` (via) {message}"),
+            })?;
         let caller = self.clients(provider);
         vias.insert(profile.to_owned(), caller.clone());
         Ok(caller)

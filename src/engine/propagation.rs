@@ -23,18 +23,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use rekey_sinks::aws::Backoff;
+
 use crate::aws::{AwsError, AwsErrorKind, Caller};
 use crate::config::profile::Propagation;
 
-/// First wait after a failure; doubled after each further failure.
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between two STS probes: a key is noticed within a third of a second of
 /// starting to work (issue 19: with a one-second cap, the wait had grown past the moment
 /// the key worked). STS, not IAM: its calls do not spend the account's IAM budget.
 const MAX_STS_BACKOFF: Duration = Duration::from_millis(300);
 /// Longest wait between two IAM probes (and retries of "not yet" elsewhere): IAM is
 /// asked only once STS agrees, and its calls count against the account's rate limit.
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = rekey_sinks::aws::MAX_BACKOFF;
 /// Spacing between successes, so that "in a row" spans more than one instant.
 const SUCCESS_SPACING: Duration = Duration::from_millis(100);
 
@@ -165,47 +165,20 @@ pub async fn prove(
 
 /// Runs `call`, signed with a key that may still be propagating somewhere, again while
 /// AWS answers "not yet" (`InvalidClientTokenId`, `SignatureDoesNotMatch`), for at most
-/// `patience`. Any other answer, or the last "not yet", is returned as it is.
-pub async fn patiently<T, F, Fut>(patience: Duration, mut call: F) -> Result<T, AwsError>
+/// `patience`: the one such retry of rekey ([`rekey_sinks::aws::patiently`]).
+pub async fn patiently<T, F, Fut>(patience: Duration, call: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    let deadline = Instant::now() + patience;
-    let mut backoff = Backoff::new(MAX_BACKOFF);
-    loop {
-        match call().await {
-            Err(error) if error.kind == AwsErrorKind::InvalidCredentials => {
-                tracing::debug!(%error, "the key is not accepted yet; trying again");
-                if !sleep_before(deadline, backoff.next()).await {
-                    return Err(error);
-                }
-            }
-            other => return other,
+    let not_yet = |error: &AwsError| {
+        let not_yet = error.kind == AwsErrorKind::InvalidCredentials;
+        if not_yet {
+            tracing::debug!(%error, "the key is not accepted yet; trying again");
         }
-    }
-}
-
-/// Exponential backoff from [`FIRST_BACKOFF`] to a cap, each wait jittered to 50-100 %
-/// so that many rotations waiting together do not poll in step.
-struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    fn new(max: Duration) -> Self {
-        Self {
-            next: FIRST_BACKOFF,
-            max,
-        }
-    }
-
-    fn next(&mut self) -> Duration {
-        let jittered = self.next.mul_f64(0.5 + fastrand::f64() / 2.0);
-        self.next = (self.next * 2).min(self.max);
-        jittered
-    }
+        not_yet
+    };
+    rekey_sinks::aws::patiently(patience, not_yet, call).await
 }
 
 /// Sleeps `wait`, cut at `deadline`; `false` if the deadline had already passed.
