@@ -122,7 +122,13 @@ async fn apply(
     if plan_shown {
         println!("{}", text::plan_body(&plan));
     } else if plan.has_changes() && !args.yes {
-        confirm(&text::plan(&plan), "Rotate these keys?")?;
+        // For people the source line is already out (first, on stdout).
+        let shown = if for_people {
+            text::plan_body(&plan)
+        } else {
+            text::plan(&plan)
+        };
+        confirm(&shown, "Rotate these keys?")?;
     }
     report.plan = Some(plan);
 

@@ -356,7 +356,7 @@ async fn look(
     ctx: &Context,
     selection: &Selection,
     choices: Choices,
-) -> Result<(Profiles, Grouped, Planning)> {
+) -> Result<(Grouped, Planning)> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, selection, choices)?;
@@ -364,7 +364,7 @@ async fn look(
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let options = choices.plan_options();
     let planning = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;
-    Ok((profiles, grouped, planning))
+    Ok((grouped, planning))
 }
 
 /// Shows `summary` and asks, on stderr (stdout stays for results, and is one JSON

@@ -21,7 +21,7 @@ pub struct Options {
 
 /// Runs `rekey plan`.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
-    let (_, _, Planning { plan, .. }) = look(ctx, &args.selection, args.choices).await?;
+    let (_, Planning { plan, .. }) = look(ctx, &args.selection, args.choices).await?;
     print(args.output, &plan, || text::plan(&plan))?;
     let failed = plan
         .profiles

@@ -22,7 +22,7 @@ pub struct Options {
 
 /// Runs `rekey status`.
 pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
-    let (_, grouped, Planning { plan, pending, .. }) =
+    let (grouped, Planning { plan, pending, .. }) =
         look(ctx, &options.selection, Choices::default()).await?;
     let now = SystemTime::now();
     let statuses: Vec<ProfileStatus> = plan

@@ -11,13 +11,7 @@ use crate::support::*;
 /// A project whose key also sits in `.env`: the credentials file and the `.env` file.
 fn project_with_dotenv(home: &Home, name: &str) -> (String, TestKey) {
     let (user, key) = home.user_in_credentials(name);
-    home.write(
-        "project/.env",
-        &format!(
-            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
-            key.id, key.secret
-        ),
-    );
+    home.write("project/.env", &env_text(&key));
     home.manifest(
         &Manifest::new().profile(
             Profile::new(&user)
@@ -110,13 +104,7 @@ fn a_key_a_manifest_rotated_is_not_rotated_elsewhere_without_its_places() {
 fn a_mistyped_path_stops_the_plan_and_creates_nothing() {
     let home = Home::new();
     let (user, key) = home.user_in_credentials("typo");
-    home.write(
-        "project/.env",
-        &format!(
-            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
-            key.id, key.secret
-        ),
-    );
+    home.write("project/.env", &env_text(&key));
     home.manifest(
         &Manifest::new().profile(
             Profile::new(&user)
@@ -192,13 +180,7 @@ fn a_read_only_file_system_stops_the_plan_before_a_key_is_made() {
     let home = Home::new();
     let (user, key) = home.user_in_credentials("rofs");
     let disk = TinyDisk::mount(home.path("project/ro"), "1m");
-    home.write(
-        "project/ro/.env",
-        &format!(
-            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
-            key.id, key.secret
-        ),
-    );
+    home.write("project/ro/.env", &env_text(&key));
     disk.make_read_only();
     home.manifest(
         &Manifest::new().profile(

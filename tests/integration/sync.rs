@@ -161,13 +161,7 @@ fn a_sync_in_step_with_its_places_calls_no_iam() {
     let proxy = crate::proxy::FaultProxy::start();
     let home = Home::new().via(&proxy.endpoint);
     let (user, key) = home.user_in_credentials("instep");
-    home.write(
-        "project/.env",
-        &format!(
-            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
-            key.id, key.secret
-        ),
-    );
+    home.write("project/.env", &env_text(&key));
     home.manifest(
         &Manifest::new().profile(
             Profile::new(&user)
