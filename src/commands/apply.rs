@@ -38,7 +38,6 @@ pub struct Options {
 /// Runs `rekey apply` (see the module docs). With `--output json`, stdout gets exactly
 /// one JSON document, also when the run fails; everything else goes to stderr.
 pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
-    let state = ctx.state()?;
     let mut report = ApplyReport {
         schema: Plan::SCHEMA_VERSION,
         recovered: Vec::new(),
@@ -51,7 +50,12 @@ pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     };
     let json = args.output == Output::Json;
     let aws = ctx.aws().await;
-    let result = apply(ctx, &aws, state, &args, &mut report).await;
+    // The state dir is checked inside, so that a refused one is reported in the JSON
+    // document too (issue 20, point 8).
+    let result = match ctx.state() {
+        Ok(state) => apply(ctx, &aws, state, &args, &mut report).await,
+        Err(e) => Err(e),
+    };
     report.throttled = aws.pacing().throttled();
     if json {
         if let Err(e) = &result {

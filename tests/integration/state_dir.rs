@@ -367,6 +367,16 @@ fn a_state_dir_others_may_write_is_refused_with_the_fix() {
         .stderr_has("group or others may write it (mode 777)")
         .stderr_has("chmod 700");
     assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
+    // With --output json, stdout is still one JSON document, saying why (issue 20).
+    let json = home
+        .rekey(&["apply", "--yes", "--output", "json"])
+        .code(1)
+        .json();
+    assert!(
+        json["error"].as_str().unwrap_or_default().contains("mode 777"),
+        "{json}"
+    );
+    assert!(json["plan"].is_null(), "{json}");
 
     std::fs::set_permissions(home.state_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
     std::os::unix::fs::chown(home.state_dir(), Some(12345), None).unwrap();
