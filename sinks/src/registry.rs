@@ -2,41 +2,17 @@
 //! each variant's configuration (in its sink's folder) builds its sink. Adding a sink is
 //! a new folder with a `Config` that implements [`SinkConfig`], plus one variant here
 //! and one arm in [`Config::as_sink_config`] (a closed enum and a `match`: enough for a
-//! handful of sinks, and the compiler finds a missing arm).
+//! handful of sinks, and the compiler finds a missing arm). The traits a sink
+//! implements live in `sink.rs`: the sinks import those, never this list (no cycle).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
 
+pub use crate::sink::{BuildContext, SinkConfig};
 use crate::{
     config_file, credentials_file, dotenv, exec, file, keyring, secretsmanager, ssm, Sink,
 };
-
-/// What building a sink needs from around it: the profile and how paths resolve.
-pub struct BuildContext<'a> {
-    /// The profile the sink belongs to (the default section, keyring account, …).
-    pub profile: &'a str,
-    /// The shared credentials file (`$AWS_SHARED_CREDENTIALS_FILE`, else
-    /// `~/.aws/credentials`).
-    pub credentials_file: &'a Path,
-    /// The AWS config file (`$AWS_CONFIG_FILE`, else `~/.aws/config`).
-    pub config_file: &'a Path,
-    /// Resolves a path as the manifest writes it: `~` is the home, and a relative path
-    /// is relative to the manifest's folder.
-    pub expand: &'a dyn Fn(&str) -> PathBuf,
-    /// The run's shared AWS configuration (HTTP client, region, retries; no
-    /// credentials), for the secret-store sinks.
-    pub sdk: &'a aws_types::SdkConfig,
-}
-
-/// A sink's manifest configuration. Deserializing it checks everything that can be
-/// checked without I/O (a bad value is a manifest error with its line and column);
-/// building cannot fail.
-pub trait SinkConfig {
-    /// The sink this configuration describes, for `ctx`'s profile.
-    fn build(&self, ctx: &BuildContext<'_>) -> Arc<dyn Sink>;
-}
 
 /// One sink entry of the manifest, selected by its `type:` field.
 #[derive(Debug, Clone, Deserialize)]

@@ -33,7 +33,7 @@ use zeroize::Zeroizing;
 
 use crate::aws;
 use crate::credential_process::{decode, encode};
-use crate::registry::BuildContext;
+use crate::sink::BuildContext;
 use crate::{AccessKey, Checked, Sink, SinkError, Snapshot};
 
 /// How long a call signed with a new key is retried while the service does not know it.

@@ -1,4 +1,7 @@
-//! The contract every sink implements.
+//! The contract every sink implements, and how one is built from its manifest entry.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::SecretSlice;
@@ -99,4 +102,29 @@ impl std::fmt::Debug for Snapshot {
             Snapshot::Bytes(_) => f.write_str("Snapshot::Bytes([REDACTED])"),
         }
     }
+}
+
+/// What building a sink needs from around it: the profile and how paths resolve.
+pub struct BuildContext<'a> {
+    /// The profile the sink belongs to (the default section, keyring account, …).
+    pub profile: &'a str,
+    /// The shared credentials file (`$AWS_SHARED_CREDENTIALS_FILE`, else
+    /// `~/.aws/credentials`).
+    pub credentials_file: &'a Path,
+    /// The AWS config file (`$AWS_CONFIG_FILE`, else `~/.aws/config`).
+    pub config_file: &'a Path,
+    /// Resolves a path as the manifest writes it: `~` is the home, and a relative path
+    /// is relative to the manifest's folder.
+    pub expand: &'a dyn Fn(&str) -> PathBuf,
+    /// The run's shared AWS configuration (HTTP client, region, retries; no
+    /// credentials), for the secret-store sinks.
+    pub sdk: &'a aws_types::SdkConfig,
+}
+
+/// A sink's manifest configuration. Deserializing it checks everything that can be
+/// checked without I/O (a bad value is a manifest error with its line and column);
+/// building cannot fail.
+pub trait SinkConfig {
+    /// The sink this configuration describes, for `ctx`'s profile.
+    fn build(&self, ctx: &BuildContext<'_>) -> Arc<dyn Sink>;
 }

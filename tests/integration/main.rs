@@ -16,6 +16,7 @@ mod examples;
 mod faults;
 mod fleet;
 mod keyring;
+mod layers;
 mod lifecycle;
 mod locking;
 mod manifest_mode;

@@ -373,7 +373,10 @@ fn a_state_dir_others_may_write_is_refused_with_the_fix() {
         .code(1)
         .json();
     assert!(
-        json["error"].as_str().unwrap_or_default().contains("mode 777"),
+        json["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("mode 777"),
         "{json}"
     );
     assert!(json["plan"].is_null(), "{json}");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::credentials_file::CredentialsFile;
-use crate::registry::{BuildContext, SinkConfig};
+use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: config_file` in the manifest. Both fields are optional.

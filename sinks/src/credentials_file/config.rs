@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::CredentialsFile;
-use crate::registry::{BuildContext, SinkConfig};
+use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: credentials_file` in the manifest. Both fields are optional; the engine fills

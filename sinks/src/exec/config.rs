@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{Plugin, DEFAULT_TIMEOUT};
 use crate::duration::HumanDuration;
-use crate::registry::{BuildContext, SinkConfig};
+use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: exec` in the manifest: a plugin program with at least its name.

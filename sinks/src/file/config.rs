@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{Fields, Format, KeyPath, StructuredFile};
-use crate::registry::{BuildContext, SinkConfig};
+use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: file` in the manifest, with its format known: given, or from the file's

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{Keyring, DEFAULT_SERVICE};
-use crate::registry::{BuildContext, SinkConfig};
+use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: keyring` in the manifest.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::SecretsManager;
-use crate::registry::{BuildContext, SinkConfig};
 use crate::secret_store::{Access, StoreSink};
+use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: secretsmanager` in the manifest.
