@@ -31,7 +31,7 @@ impl AwsError {
         let (kind, detail) = rekey_sinks::aws::classify(operation, &error);
         let advice = match kind {
             AwsErrorKind::AccessDenied => {
-                format!(" (the key needs permission for {operation} on its own user; see the IAM policy in rekey's README)")
+                format!(" (the key needs permission for {operation} on its own user; see the IAM policy in rekey's docs/security.md)")
             }
             AwsErrorKind::InvalidCredentials => {
                 " (the key is unknown to AWS, inactive, or not yet usable)".to_owned()

@@ -8,7 +8,7 @@ use crate::config::discovery::Discovered;
 pub fn starter_manifest(found: &Discovered) -> String {
     let mut out = String::from(
         "# rekey manifest: which AWS profiles to rotate, and where each key is kept.\n\
-         # Reference: the README's \"Manifest reference\"; more examples: examples/rekey.yaml.\n\
+         # Reference: docs/manifest.md; more examples: examples/rekey.yaml.\n\
          version: 1\n\
          \n\
          defaults:\n\

@@ -126,7 +126,7 @@ fn access_denied_names_the_missing_permission_and_changes_nothing() {
     home.rekey(&["apply", "--yes"])
         .code(1)
         .stdout_has("iam:CreateAccessKey failed: AccessDenied")
-        .stdout_has("needs permission for iam:CreateAccessKey on its own user; see the IAM policy in rekey's README");
+        .stdout_has("needs permission for iam:CreateAccessKey on its own user; see the IAM policy in rekey's docs/security.md");
     assert_unchanged(&home, &user, &key);
 
     proxy.set(|f| {
