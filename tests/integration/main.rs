@@ -10,6 +10,7 @@ mod bad_input;
 mod compromised;
 mod crash;
 mod default_mode;
+mod docs;
 mod error_kinds;
 mod eventual;
 mod examples;
