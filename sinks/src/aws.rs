@@ -3,7 +3,7 @@
 //! two, so both can use it:
 //!
 //! - [`policy`]: the retry and timeout policy every client gets (through the shared
-//!   `SdkConfig`);
+//!   `SdkConfig`), and the secret stores' clients ([`secrets_manager`], [`ssm`]);
 //! - [`load_profile`]: how a named AWS profile's credentials are loaded, with the run's
 //!   HTTP client and region;
 //! - [`classify`]: what kind of failure an SDK error is, and its message (never the
@@ -45,6 +45,17 @@ pub fn policy() -> (RetryConfig, TimeoutConfig) {
         .operation_attempt_timeout(Duration::from_secs(20))
         .build();
     (retry, timeouts)
+}
+
+/// A Secrets Manager client on `sdk` (the run's shared configuration, with the
+/// credentials a store sink signs with): the one place such a client is built.
+pub fn secrets_manager(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(sdk)
+}
+
+/// An SSM client on `sdk`, as [`secrets_manager`].
+pub fn ssm(sdk: &SdkConfig) -> aws_sdk_ssm::Client {
+    aws_sdk_ssm::Client::new(sdk)
 }
 
 /// The credentials of the AWS profile `profile`, whatever its kind (static keys, SSO, a

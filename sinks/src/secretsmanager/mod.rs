@@ -9,12 +9,12 @@
 mod config;
 
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::Client;
 use aws_types::SdkConfig;
 use zeroize::Zeroizing;
 
 pub use config::Config;
 
+use crate::aws;
 use crate::secret_store::{Store, StoreError};
 
 /// One secret, as a [`Store`].
@@ -42,7 +42,7 @@ impl Store for SecretsManager {
     }
 
     async fn get(&self, sdk: &SdkConfig) -> Result<Option<Zeroizing<String>>, StoreError> {
-        let answer = Client::new(sdk)
+        let answer = aws::secrets_manager(sdk)
             .get_secret_value()
             .secret_id(&self.secret_id)
             .send()
@@ -60,7 +60,7 @@ impl Store for SecretsManager {
     }
 
     async fn check(&self, sdk: &SdkConfig) -> Result<(), StoreError> {
-        let answer = Client::new(sdk)
+        let answer = aws::secrets_manager(sdk)
             .describe_secret()
             .secret_id(&self.secret_id)
             .send()
@@ -84,7 +84,7 @@ impl Store for SecretsManager {
     }
 
     async fn put(&self, sdk: &SdkConfig, value: &str) -> Result<(), StoreError> {
-        let client = Client::new(sdk);
+        let client = aws::secrets_manager(sdk);
         let answer = client
             .put_secret_value()
             .secret_id(&self.secret_id)
@@ -114,7 +114,7 @@ impl Store for SecretsManager {
     }
 
     async fn remove(&self, sdk: &SdkConfig) -> Result<(), StoreError> {
-        Client::new(sdk)
+        aws::secrets_manager(sdk)
             .delete_secret()
             .secret_id(&self.secret_id)
             .force_delete_without_recovery(true)

@@ -7,12 +7,12 @@ mod config;
 
 use async_trait::async_trait;
 use aws_sdk_ssm::types::ParameterType;
-use aws_sdk_ssm::Client;
 use aws_types::SdkConfig;
 use zeroize::Zeroizing;
 
 pub use config::Config;
 
+use crate::aws;
 use crate::secret_store::{Store, StoreError};
 
 /// One parameter, as a [`Store`].
@@ -37,7 +37,7 @@ impl Store for Parameter {
     }
 
     async fn get(&self, sdk: &SdkConfig) -> Result<Option<Zeroizing<String>>, StoreError> {
-        let answer = Client::new(sdk)
+        let answer = aws::ssm(sdk)
             .get_parameter()
             .name(&self.name)
             .with_decryption(true)
@@ -62,7 +62,7 @@ impl Store for Parameter {
     }
 
     async fn put(&self, sdk: &SdkConfig, value: &str) -> Result<(), StoreError> {
-        Client::new(sdk)
+        aws::ssm(sdk)
             .put_parameter()
             .name(&self.name)
             .value(value)
@@ -76,7 +76,7 @@ impl Store for Parameter {
     }
 
     async fn remove(&self, sdk: &SdkConfig) -> Result<(), StoreError> {
-        Client::new(sdk)
+        aws::ssm(sdk)
             .delete_parameter()
             .name(&self.name)
             .send()
