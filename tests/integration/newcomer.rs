@@ -8,24 +8,10 @@ use std::process::{Command, Stdio};
 
 use crate::support::*;
 
-/// A project whose key also sits in `.env`: the credentials file and the `.env` file.
-fn project_with_dotenv(home: &Home, name: &str) -> (String, TestKey) {
-    let (user, key) = home.user_in_credentials(name);
-    home.write("project/.env", &env_text(&key));
-    home.manifest(
-        &Manifest::new().profile(
-            Profile::new(&user)
-                .sink(sink::credentials_file())
-                .sink(sink::dotenv(".env")),
-        ),
-    );
-    (user, key)
-}
-
 #[test]
 fn a_run_from_a_subfolder_uses_the_projects_manifest() {
     let home = Home::new();
-    let (user, key) = project_with_dotenv(&home, "sub");
+    let (user, key) = home.user_in_credentials_and_dotenv("sub");
     std::fs::create_dir_all(home.path("project/src/deep")).unwrap();
     let plan = home.rekey_in("project/src/deep", &["plan"]).success();
     let first = plan.stdout.lines().next().unwrap_or_default();
@@ -49,7 +35,7 @@ fn a_run_from_a_subfolder_uses_the_projects_manifest() {
 #[test]
 fn rekey_manifest_names_the_manifest_from_anywhere() {
     let home = Home::new();
-    project_with_dotenv(&home, "envvar");
+    home.user_in_credentials_and_dotenv("envvar");
     let manifest = home.path("project/rekey.yaml");
     home.rekey_with_env(&[("REKEY_MANIFEST", manifest.to_str().unwrap())], &["plan"])
         .success()
@@ -60,7 +46,7 @@ fn rekey_manifest_names_the_manifest_from_anywhere() {
 #[test]
 fn a_key_a_manifest_rotated_is_not_rotated_elsewhere_without_its_places() {
     let home = Home::new();
-    let (user, _) = project_with_dotenv(&home, "elsewhere");
+    let (user, _) = home.user_in_credentials_and_dotenv("elsewhere");
     home.rekey(&["apply", "--yes", "--grace", "0"]).success();
     let rotated = key_in(&home.credentials(), &user).unwrap();
     assert_eq!(home.rotated_by_records(), vec![rotated.id.clone()]);
@@ -147,7 +133,7 @@ fn a_mistyped_path_stops_the_plan_and_creates_nothing() {
 #[test]
 fn an_immutable_file_stops_the_plan_before_a_key_is_made() {
     let home = Home::new();
-    let (user, key) = project_with_dotenv(&home, "immutable");
+    let (user, key) = home.user_in_credentials_and_dotenv("immutable");
     let env = home.path("project/.env");
     let chattr = |flag: &str| {
         let status = Command::new("chattr").arg(flag).arg(&env).status();
@@ -206,7 +192,7 @@ fn a_read_only_file_system_stops_the_plan_before_a_key_is_made() {
 #[test]
 fn a_read_only_file_is_replaced_and_keeps_its_mode_as_the_plan_says() {
     let home = Home::new();
-    let (user, _) = project_with_dotenv(&home, "readonly");
+    let (user, _) = home.user_in_credentials_and_dotenv("readonly");
     let env = home.path("project/.env");
     std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o444)).unwrap();
     home.rekey(&["plan"])

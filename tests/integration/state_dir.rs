@@ -54,15 +54,7 @@ fn assert_private(home: &Home, after: &str) {
 #[test]
 fn every_file_and_folder_of_the_state_dir_is_private_after_every_command() {
     let home = Home::new();
-    let (user, key) = home.user_in_credentials("modes");
-    home.write("project/.env", &env_text(&key));
-    home.manifest(
-        &Manifest::new().profile(
-            Profile::new(&user)
-                .sink(sink::credentials_file())
-                .sink(sink::dotenv(".env")),
-        ),
-    );
+    let (user, _) = home.user_in_credentials_and_dotenv("modes");
     // rekey runs with the usual umask 022, which alone would make files 0644.
     home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
     assert_private(&home, "apply");

@@ -1003,4 +1003,19 @@ impl Home {
         self.write_credentials(&section(&user, &key));
         (user, key)
     }
+
+    /// [`Home::user_in_credentials`], whose key also sits in the project's `.env`: a
+    /// manifest with both places (the credentials file first).
+    pub fn user_in_credentials_and_dotenv(&self, name: &str) -> (String, TestKey) {
+        let (user, key) = self.user_in_credentials(name);
+        self.write("project/.env", &env_text(&key));
+        self.manifest(
+            &Manifest::new().profile(
+                Profile::new(&user)
+                    .sink(sink::credentials_file())
+                    .sink(sink::dotenv(".env")),
+            ),
+        );
+        (user, key)
+    }
 }

@@ -160,15 +160,7 @@ fn without_a_working_copy_sync_says_so_and_changes_nothing() {
 fn a_sync_in_step_with_its_places_calls_no_iam() {
     let proxy = crate::proxy::FaultProxy::start();
     let home = Home::new().via(&proxy.endpoint);
-    let (user, key) = home.user_in_credentials("instep");
-    home.write("project/.env", &env_text(&key));
-    home.manifest(
-        &Manifest::new().profile(
-            Profile::new(&user)
-                .sink(sink::credentials_file())
-                .sink(sink::dotenv(".env")),
-        ),
-    );
+    let (_, key) = home.user_in_credentials_and_dotenv("instep");
     home.rekey(&["sync", "--yes"])
         .success()
         .stdout_has(&format!("every place holds {}", key.id));
