@@ -16,18 +16,18 @@
 
 #![deny(missing_docs)]
 
-pub mod aws;
+pub(crate) mod aws;
 pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod engine;
-pub mod report;
-pub mod state;
-pub mod time;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod report;
+pub(crate) mod state;
+pub(crate) mod time;
 
 /// What `rekey --version` prints after the name: the version, the commit and the build
 /// date (stamped by `build.rs`).
-pub const VERSION: &str = concat!(
+pub(crate) const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (",
     env!("REKEY_COMMIT"),

@@ -6,7 +6,7 @@ use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 
 /// `2026-11-25T19:24:57Z`.
-pub fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let secs = DateTime::from(t).secs();
     DateTime::from_secs(secs)
         .fmt(Format::DateTime)
@@ -15,19 +15,19 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// `2026-11-25T19:24:57.250001Z`: with the fraction of a second, for times compared
 /// with IAM's (the state files, the shared records in IAM tags).
-pub fn rfc3339_exact(t: SystemTime) -> String {
+pub(crate) fn rfc3339_exact(t: SystemTime) -> String {
     DateTime::from(t)
         .fmt(Format::DateTime)
         .unwrap_or_else(|_| rfc3339(t))
 }
 
 /// `2026-11-25`.
-pub fn date(t: SystemTime) -> String {
+pub(crate) fn date(t: SystemTime) -> String {
     rfc3339(t)[..10].to_owned()
 }
 
 /// A short age: `3d`, `5h`, `12m`, `40s`.
-pub fn age(d: Duration) -> String {
+pub(crate) fn age(d: Duration) -> String {
     let secs = d.as_secs();
     match secs {
         s if s >= 86_400 => format!("{}d", s / 86_400),
@@ -38,23 +38,23 @@ pub fn age(d: Duration) -> String {
 }
 
 /// How long ago `t` was (zero if it is in the future, e.g. clock skew).
-pub fn since(t: SystemTime, now: SystemTime) -> Duration {
+pub(crate) fn since(t: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(t).unwrap_or_default()
 }
 
 /// Serde for `SystemTime` as an RFC 3339 string, used in the state directory's JSON.
-pub mod serde_rfc3339 {
+pub(crate) mod serde_rfc3339 {
     use super::*;
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `t` as RFC 3339 with its fraction of a second: prune compares stored times
     /// with IAM's last-used dates, so precision must not be lost.
-    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&rfc3339_exact(*t))
     }
 
     /// Reads an RFC 3339 timestamp.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let text = String::deserialize(d)?;
         DateTime::from_str(&text, Format::DateTime)
             .ok()
@@ -64,12 +64,15 @@ pub mod serde_rfc3339 {
 }
 
 /// [`serde_rfc3339`] for an optional time.
-pub mod serde_rfc3339_option {
+pub(crate) mod serde_rfc3339_option {
     use super::*;
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `Some(t)` as RFC 3339 (a `None` is skipped by the field's attributes).
-    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => serde_rfc3339::serialize(t, s),
             None => s.serialize_none(),
@@ -77,7 +80,9 @@ pub mod serde_rfc3339_option {
     }
 
     /// Reads an optional RFC 3339 timestamp.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
         #[derive(Deserialize)]
         struct Wrapped(#[serde(with = "serde_rfc3339")] SystemTime);
         Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(t)| t))

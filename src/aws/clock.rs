@@ -29,25 +29,20 @@ const AGREEMENT: Duration = Duration::from_secs(2);
 
 /// How far this machine's clock is from AWS's, as last seen in an answer.
 #[derive(Debug, Clone, Default)]
-pub struct ServerClock {
+pub(crate) struct ServerClock {
     /// AWS's time minus the local time, in milliseconds; `None` before any answer.
     offset_ms: Arc<Mutex<Option<i64>>>,
 }
 
 impl ServerClock {
     /// AWS's current time: the local clock, corrected by the last offset seen.
-    pub fn now(&self) -> SystemTime {
+    pub(crate) fn now(&self) -> SystemTime {
         let local = SystemTime::now();
         match *self.offset_ms.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(ms) if ms > 0 => local + Duration::from_millis(ms.unsigned_abs()),
             Some(ms) => local - Duration::from_millis(ms.unsigned_abs()),
             None => local,
         }
-    }
-
-    /// The offset last seen (AWS minus local, in milliseconds; zero when the clocks agree).
-    pub fn skew(&self) -> Option<i64> {
-        *self.offset_ms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Notes an answer's `Date` received at local time `received`.
@@ -96,7 +91,7 @@ mod tests {
         let clock = ServerClock::default();
         let local = SystemTime::now();
         clock.observe(local, local);
-        assert_eq!(clock.skew(), Some(0));
+        assert_eq!(*clock.offset_ms.lock().unwrap(), Some(0));
 
         // This machine is two hours ahead of AWS.
         let two_hours = Duration::from_secs(7200);

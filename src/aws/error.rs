@@ -8,23 +8,23 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 /// What kind of failure an AWS call had: the classification every AWS call of rekey
 /// shares, engine and secret-store sinks alike (see [`rekey_sinks::aws`]).
-pub use rekey_sinks::aws::Kind as AwsErrorKind;
+pub(crate) use rekey_sinks::aws::Kind as AwsErrorKind;
 
 /// A failed AWS call.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{operation} failed: {message}")]
-pub struct AwsError {
+pub(crate) struct AwsError {
     /// The call, e.g. `iam:CreateAccessKey`.
-    pub operation: &'static str,
+    pub(crate) operation: &'static str,
     /// The classification.
-    pub kind: AwsErrorKind,
+    pub(crate) kind: AwsErrorKind,
     /// What AWS said, and what to do about it.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl AwsError {
     /// Classifies an SDK error from `operation` (see [`rekey_sinks::aws::classify`]).
-    pub fn from_sdk<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> Self
+    pub(crate) fn from_sdk<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -51,7 +51,7 @@ impl AwsError {
     /// Whether the call may have taken effect although it failed: no answer, an answer
     /// that could not be read, or a server error. A definitive refusal (any 4xx, such
     /// as `LimitExceeded`) changed nothing.
-    pub fn outcome_unknown(&self) -> bool {
+    pub(crate) fn outcome_unknown(&self) -> bool {
         matches!(
             self.kind,
             AwsErrorKind::NoResponse | AwsErrorKind::ServerError
@@ -59,7 +59,7 @@ impl AwsError {
     }
 
     /// A response without the fields the API promises.
-    pub fn malformed(operation: &'static str) -> Self {
+    pub(crate) fn malformed(operation: &'static str) -> Self {
         Self {
             operation,
             kind: AwsErrorKind::Other,

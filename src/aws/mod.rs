@@ -8,7 +8,7 @@
 
 mod clock;
 mod error;
-pub mod pacing;
+pub(crate) mod pacing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,8 +23,8 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use rekey_sinks::AccessKey;
 use secrecy::{ExposeSecret, SecretString};
 
-pub use clock::ServerClock;
-pub use error::{AwsError, AwsErrorKind};
+pub(crate) use clock::ServerClock;
+pub(crate) use error::{AwsError, AwsErrorKind};
 use pacing::{Pacing, Service};
 
 /// IAM is a global service, but the SDK will not sign without a region.
@@ -32,7 +32,7 @@ const FALLBACK_REGION: &str = "us-east-1";
 
 /// The shared SDK configuration, loaded once per run.
 #[derive(Clone)]
-pub struct Aws {
+pub(crate) struct Aws {
     base: SdkConfig,
     /// Clients signing as another profile (`via:`), loaded once each.
     vias: Arc<tokio::sync::Mutex<HashMap<String, Caller>>>,
@@ -49,7 +49,7 @@ pub struct Aws {
 impl Aws {
     /// Loads region, endpoint URLs (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`, `_STS`)
     /// and retry settings the way every AWS SDK does, without any credentials.
-    pub async fn load() -> Self {
+    pub(crate) async fn load() -> Self {
         let region =
             RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
         // One retry and timeout policy for every client (see `rekey_sinks::aws::policy`;
@@ -68,7 +68,7 @@ impl Aws {
 
     /// Uses an SDK configuration built elsewhere (e.g. with an explicit endpoint URL).
     /// Credentials in it are ignored: every client signs with the key it is given.
-    pub fn from_config(base: SdkConfig) -> Self {
+    pub(crate) fn from_config(base: SdkConfig) -> Self {
         // Without an HTTP client in the shared config, every IAM and STS client (two per
         // key) would build its own: its own connection pool and its own copy of the
         // system's root certificates. One client for all: connections are reused across
@@ -96,19 +96,19 @@ impl Aws {
 
     /// The same configuration, retrying throttled calls for at most `budget` from now
     /// (`--api-timeout`).
-    pub fn with_api_timeout(mut self, budget: Duration) -> Self {
+    pub(crate) fn with_api_timeout(mut self, budget: Duration) -> Self {
         self.pacing = Arc::new(Pacing::new(budget));
         self
     }
 
     /// The run's pacing: throttled answers so far, and what the progress line says.
-    pub fn pacing(&self) -> &Pacing {
+    pub(crate) fn pacing(&self) -> &Pacing {
         &self.pacing
     }
 
     /// AWS's time (see [`ServerClock`]): what decides due dates and whether a use came
     /// after a record's time.
-    pub fn clock(&self) -> &ServerClock {
+    pub(crate) fn clock(&self) -> &ServerClock {
         &self.clock
     }
 
@@ -150,12 +150,12 @@ impl Aws {
 
     /// The shared configuration (HTTP client, region, retries; no credentials), for
     /// the clients of other services (the secret-store sinks).
-    pub fn sdk_config(&self) -> &SdkConfig {
+    pub(crate) fn sdk_config(&self) -> &SdkConfig {
         &self.base
     }
 
     /// The MFA code given on the command line (`--mfa-code`).
-    pub fn with_mfa_code(self, code: Option<String>) -> Self {
+    pub(crate) fn with_mfa_code(self, code: Option<String>) -> Self {
         *self.mfa_code.lock().unwrap_or_else(|e| e.into_inner()) = code;
         self
     }
@@ -165,7 +165,7 @@ impl Aws {
     /// with a code from `--mfa-code` or, if none was given, from `code()`, asked for
     /// only when no session exists yet: a code is single-use, so a run never asks twice
     /// for one device.
-    pub async fn mfa_session<F>(
+    pub(crate) async fn mfa_session<F>(
         &self,
         user: &Caller,
         serial: &str,
@@ -239,7 +239,7 @@ impl Aws {
     /// SSO, a role with `source_profile`, web identity (as CI runners with OIDC use),
     /// `credential_process`. Its credentials come from aws-config's provider chain, as
     /// every AWS tool resolves them, never read by rekey itself; loaded once per run.
-    pub async fn via(&self, profile: &str) -> Result<Caller, AwsError> {
+    pub(crate) async fn via(&self, profile: &str) -> Result<Caller, AwsError> {
         let mut vias = self.vias.lock().await;
         if let Some(caller) = vias.get(profile) {
             return Ok(caller.clone());
@@ -258,7 +258,7 @@ impl Aws {
     }
 
     /// Clients that sign every request with `key`.
-    pub fn caller(&self, key: &AccessKey) -> Caller {
+    pub(crate) fn caller(&self, key: &AccessKey) -> Caller {
         // `Credentials` keeps the secret in a zeroizing, redacted field of its own.
         let credentials =
             Credentials::new(key.id(), key.secret().expose_secret(), None, None, "rekey");
@@ -268,40 +268,40 @@ impl Aws {
 
 /// Who a key belongs to, according to `sts:GetCallerIdentity`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// The 12-digit account id.
-    pub account: String,
+    pub(crate) account: String,
     /// The caller's ARN.
-    pub arn: String,
+    pub(crate) arn: String,
     /// The IAM user name when the ARN is an IAM user's; `None` for roles, root, etc.
-    pub user_name: Option<String>,
+    pub(crate) user_name: Option<String>,
 }
 
 /// One of a user's access keys as `ListAccessKeys` reports it (no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyMeta {
+pub(crate) struct KeyMeta {
     /// The access key id.
-    pub id: String,
+    pub(crate) id: String,
     /// Whether the key is `Active` (else `Inactive`).
-    pub active: bool,
+    pub(crate) active: bool,
     /// When the key was created.
-    pub created: SystemTime,
+    pub(crate) created: SystemTime,
 }
 
 /// When and where a key was last used (`GetAccessKeyLastUsed`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LastUsed {
+pub(crate) struct LastUsed {
     /// `None` if the key was never used (or IAM has not recorded it yet).
-    pub date: Option<SystemTime>,
+    pub(crate) date: Option<SystemTime>,
     /// The service, e.g. `s3`.
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// The region, e.g. `eu-west-1`.
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
 /// IAM, STS and S3 clients signing with one access key (or profile, or session).
 #[derive(Clone)]
-pub struct Caller {
+pub(crate) struct Caller {
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
     s3: aws_sdk_s3::Client,
@@ -319,12 +319,12 @@ impl Caller {
     }
 
     /// The S3 client, for the shared state (`state: s3://…`).
-    pub fn s3(&self) -> &aws_sdk_s3::Client {
+    pub(crate) fn s3(&self) -> &aws_sdk_s3::Client {
         &self.s3
     }
 
     /// `sts:GetCallerIdentity`: which account and principal the key belongs to.
-    pub async fn identity(&self) -> Result<Identity, AwsError> {
+    pub(crate) async fn identity(&self) -> Result<Identity, AwsError> {
         let out = self
             .paced(|| async {
                 self.sts
@@ -343,7 +343,7 @@ impl Caller {
     }
 
     /// `iam:ListAccessKeys` for `user`.
-    pub async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, AwsError> {
+    pub(crate) async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, AwsError> {
         let out = self
             .paced(|| async {
                 self.iam
@@ -368,7 +368,7 @@ impl Caller {
     }
 
     /// `iam:GetAccessKeyLastUsed` for `key_id`.
-    pub async fn last_used(&self, key_id: &str) -> Result<LastUsed, AwsError> {
+    pub(crate) async fn last_used(&self, key_id: &str) -> Result<LastUsed, AwsError> {
         let out = self
             .paced(|| async {
                 self.iam
@@ -392,7 +392,7 @@ impl Caller {
     }
 
     /// `iam:CreateAccessKey` for `user`. The only moment the secret is ever visible.
-    pub async fn create_key(&self, user: &str) -> Result<AccessKey, AwsError> {
+    pub(crate) async fn create_key(&self, user: &str) -> Result<AccessKey, AwsError> {
         // Never retried by the SDK: a retry after a lost answer would create a second
         // key. The caller reconciles instead (lists the keys and deletes strangers). One
         // attempt, still paced by the shared limiter; a throttled answer is definitive
@@ -423,7 +423,12 @@ impl Caller {
     }
 
     /// `iam:UpdateAccessKey`: makes `key_id` of `user` Active or Inactive.
-    pub async fn set_active(&self, user: &str, key_id: &str, active: bool) -> Result<(), AwsError> {
+    pub(crate) async fn set_active(
+        &self,
+        user: &str,
+        key_id: &str,
+        active: bool,
+    ) -> Result<(), AwsError> {
         let status = if active {
             StatusType::Active
         } else {
@@ -444,7 +449,7 @@ impl Caller {
     }
 
     /// `iam:DeleteAccessKey`.
-    pub async fn delete_key(&self, user: &str, key_id: &str) -> Result<(), AwsError> {
+    pub(crate) async fn delete_key(&self, user: &str, key_id: &str) -> Result<(), AwsError> {
         self.paced(|| async {
             self.iam
                 .delete_access_key()
@@ -459,7 +464,7 @@ impl Caller {
     }
 
     /// The user's tags (`iam:ListUserTags`), every page, as (key, value) pairs.
-    pub async fn user_tags(&self, user: &str) -> Result<Vec<(String, String)>, AwsError> {
+    pub(crate) async fn user_tags(&self, user: &str) -> Result<Vec<(String, String)>, AwsError> {
         let mut tags = Vec::new();
         let mut marker = None;
         loop {
@@ -487,7 +492,12 @@ impl Caller {
     }
 
     /// Adds or replaces one tag on the user (`iam:TagUser`).
-    pub async fn tag_user(&self, user: &str, key: &str, value: &str) -> Result<(), AwsError> {
+    pub(crate) async fn tag_user(
+        &self,
+        user: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
         let tag = aws_sdk_iam::types::Tag::builder()
             .key(key)
             .value(value)
@@ -507,7 +517,7 @@ impl Caller {
     }
 
     /// Removes one tag from the user (`iam:UntagUser`; no error if it is absent).
-    pub async fn untag_user(&self, user: &str, key: &str) -> Result<(), AwsError> {
+    pub(crate) async fn untag_user(&self, user: &str, key: &str) -> Result<(), AwsError> {
         self.paced(|| async {
             self.iam
                 .untag_user()
@@ -524,7 +534,7 @@ impl Caller {
 
 /// The user name in `arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`, or `None` for any other
 /// principal (assumed roles, federated users, the root user).
-pub fn user_name_from_arn(arn: &str) -> Option<&str> {
+pub(crate) fn user_name_from_arn(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(6, ':');
     let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(_account), Some(resource)) = (
         parts.next(),

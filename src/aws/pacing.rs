@@ -38,11 +38,11 @@ use aws_smithy_types::retry::ErrorKind;
 use super::error::{AwsError, AwsErrorKind};
 
 /// How long a run may keep retrying throttled calls, unless told otherwise.
-pub const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The services rekey paces, each with its own limiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
+pub(crate) enum Service {
     /// IAM: the one whose limit matters.
     Iam,
     /// STS (identities, propagation probes, MFA sessions).
@@ -63,7 +63,7 @@ impl Service {
 
 /// The run's pacing: one rate limiter per service, the time budget, the counts.
 #[derive(Debug)]
-pub struct Pacing {
+pub(crate) struct Pacing {
     partitions: [RetryPartition; 3],
     deadline: Instant,
     counts: [Arc<Counts>; 3],
@@ -71,7 +71,7 @@ pub struct Pacing {
 
 impl Pacing {
     /// Pacing for a run that may retry throttled calls for `budget`.
-    pub fn new(budget: Duration) -> Self {
+    pub(crate) fn new(budget: Duration) -> Self {
         let epoch = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
@@ -136,7 +136,7 @@ impl Pacing {
     }
 
     /// Throttled answers so far, per service (for the JSON report).
-    pub fn throttled(&self) -> Throttled {
+    pub(crate) fn throttled(&self) -> Throttled {
         let n = |s: Service| {
             self.counts[Self::index(s)]
                 .throttled
@@ -151,7 +151,7 @@ impl Pacing {
 
     /// "IAM is throttling: 12 calls/s" while a service has throttled in the last few
     /// seconds, for the progress line; `None` when nothing is being paced.
-    pub fn status(&self) -> Option<String> {
+    pub(crate) fn status(&self) -> Option<String> {
         let now = Instant::now();
         [Service::Iam, Service::Sts, Service::S3]
             .into_iter()
@@ -167,13 +167,13 @@ impl Pacing {
 
 /// Throttled answers of a run, per service.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Throttled {
+pub(crate) struct Throttled {
     /// IAM's.
-    pub iam: u64,
+    pub(crate) iam: u64,
     /// STS's.
-    pub sts: u64,
+    pub(crate) sts: u64,
     /// S3's.
-    pub s3: u64,
+    pub(crate) s3: u64,
 }
 
 /// How long a throttled answer keeps the progress line saying so, and the window the

@@ -18,18 +18,18 @@ use crate::state::StateDir;
 pub struct Cli {
     /// More output on stderr (-v: progress, -vv: debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Global options")]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Only errors on stderr.
     #[arg(short, long, global = true, help_heading = "Global options")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The subcommands, in the order of the workflow: set up, look, rotate, then the rest.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Write a commented starter rekey.yaml from the profiles of the credentials file.
     Init(InitArgs),
     /// Show what apply would do, changing nothing (read calls only).
@@ -60,48 +60,48 @@ pub enum Command {
 /// What every command that reads or changes keys runs with.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Run options")]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Where rekey keeps its journal, backups and pending deletions.
     #[arg(long, env = "REKEY_STATE_DIR", value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    pub(crate) state_dir: Option<PathBuf>,
     /// How many profiles to plan and rotate at once. A rotation spends most of its time
     /// waiting for IAM to propagate its new key, so many run at once for the price of one.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: u16,
+    pub(crate) jobs: u16,
     /// How long to wait for another rekey process that is rotating the same user or
     /// writing the same file.
     #[arg(long, value_name = "DURATION", default_value = "10s")]
-    pub lock_timeout: HumanDuration,
+    pub(crate) lock_timeout: HumanDuration,
     /// How long to keep retrying calls AWS throttles (rekey paces itself to the rate
     /// AWS admits): throttling alone fails nothing while this lasts.
     #[arg(long, value_name = "DURATION", default_value = "10m")]
-    pub api_timeout: HumanDuration,
+    pub(crate) api_timeout: HumanDuration,
     /// Wait a random time up to this long before starting (e.g. 15m), so that a fleet of
     /// timers does not call AWS in step, as chef and puppet agents splay their runs.
     #[arg(long, value_name = "DURATION", default_value = "0")]
-    pub splay: HumanDuration,
+    pub(crate) splay: HumanDuration,
     /// A current code of the MFA device the profiles' `mfa_serial` names; without it
     /// rekey runs `mfa_command`, or asks on a terminal.
     #[arg(long, value_name = "CODE")]
-    pub mfa_code: Option<String>,
+    pub(crate) mfa_code: Option<String>,
 }
 
 /// Which profiles to work on.
 #[derive(Debug, Args)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// The manifest (default: $REKEY_MANIFEST, else rekey.yaml in this folder or the
     /// nearest parent up to home or a repository root, else every static-key profile of
     /// the shared credentials file).
     #[arg(long, value_name = "FILE")]
-    pub manifest: Option<PathBuf>,
+    pub(crate) manifest: Option<PathBuf>,
     /// Only this profile (repeatable).
     #[arg(long = "profile", value_name = "NAME")]
-    pub profiles: Vec<String>,
+    pub(crate) profiles: Vec<String>,
 }
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
+pub(crate) enum Output {
     /// For people.
     Text,
     /// For programs; see the README for the schema.
@@ -110,223 +110,223 @@ pub enum Output {
 
 /// `rekey plan`.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Which profiles.
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// The choices that change apply's plan.
     #[command(flatten)]
-    pub choices: Choices,
+    pub(crate) choices: Choices,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    pub(crate) output: Output,
     /// Exit 0 when there is nothing to do, 2 when changes are planned, 1 on error.
     #[arg(long)]
-    pub detailed_exitcode: bool,
+    pub(crate) detailed_exitcode: bool,
     /// How to run.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 /// What changes the plan: `apply` takes these, and `plan` shows what they would do.
 #[derive(Debug, Args)]
-pub struct Choices {
+pub(crate) struct Choices {
     /// Override the grace period before old keys are deleted (e.g. 7d, 0).
     #[arg(long, value_name = "DURATION", conflicts_with = "compromised")]
-    pub grace: Option<HumanDuration>,
+    pub(crate) grace: Option<HumanDuration>,
     /// Rotate every selected key now, whatever max_age says (the old key keeps its grace
     /// period, unlike --compromised).
     #[arg(long)]
-    pub now: bool,
+    pub(crate) now: bool,
     /// Leak response: replace every selected key now, whatever max_age says, and delete
     /// each old key as soon as its replacement works and is written (grace 0). Lists
     /// each replaced key's last use, to look for misuse.
     #[arg(long)]
-    pub compromised: bool,
+    pub(crate) compromised: bool,
     /// Make room for the new key: delete an inactive key that rekey did not deactivate,
     /// or end the grace period of the last rotation's old key (its rollback with it).
     /// Active keys are never deleted.
     #[arg(long)]
-    pub make_room: bool,
+    pub(crate) make_room: bool,
     /// Rotate a key even though another manifest, which writes places this run does not,
     /// rotated it last (those places then keep the old key).
     #[arg(long)]
-    pub ignore_manifest: bool,
+    pub(crate) ignore_manifest: bool,
 }
 
 /// `rekey apply`.
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// Which profiles.
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// The choices that change the plan.
     #[command(flatten)]
-    pub choices: Choices,
+    pub(crate) choices: Choices,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    pub(crate) output: Output,
     /// How to run.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 /// `rekey prune`.
 #[derive(Debug, Args)]
-pub struct PruneArgs {
+pub(crate) struct PruneArgs {
     /// Which profiles.
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Deactivate an old key whose overlap period is over even if IAM saw it used after
     /// the rotation (something may still depend on it).
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    pub(crate) output: Output,
     /// How to run.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 /// `rekey rollback`.
 #[derive(Debug, Args)]
-pub struct RollbackArgs {
+pub(crate) struct RollbackArgs {
     /// The profile whose last rotation to undo (or as `--profile NAME`).
     #[arg(
         value_name = "PROFILE",
         required_unless_present = "profile",
         conflicts_with = "profile"
     )]
-    pub positional: Option<String>,
+    pub(crate) positional: Option<String>,
     /// The profile whose last rotation to undo.
     #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
     /// The manifest naming the profile (default: as for plan).
     #[arg(long, value_name = "FILE")]
-    pub manifest: Option<PathBuf>,
+    pub(crate) manifest: Option<PathBuf>,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// During an overlap period, delete the new key even if IAM saw it used after the
     /// rotation (other machines may have picked it up).
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    pub(crate) output: Output,
     /// How to run.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 /// `rekey status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Which profiles.
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    pub(crate) output: Output,
     /// Exit 2 when a key is past max_age, a copy drifts or a deletion is overdue (for
     /// monitors and scheduled jobs), 0 when all is well, 1 on error.
     #[arg(long)]
-    pub detailed_exitcode: bool,
+    pub(crate) detailed_exitcode: bool,
     /// How to run.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 /// `rekey init`.
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Where to write it.
     #[arg(long, value_name = "FILE", default_value = "rekey.yaml")]
-    pub manifest: PathBuf,
+    pub(crate) manifest: PathBuf,
     /// Replace an existing file.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 /// `rekey completions`.
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell.
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// `rekey sync`.
 #[derive(Debug, Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// Which profiles.
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Put back what the last sync replaced, where the key it wrote is still held (for a
     /// synced key deleted since, by a rollback elsewhere).
     #[arg(long)]
-    pub undo: bool,
+    pub(crate) undo: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    pub(crate) output: Output,
     /// How to run.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 /// `rekey recover`.
 #[derive(Debug, Args)]
-pub struct RecoverArgs {
+pub(crate) struct RecoverArgs {
     /// Which profiles.
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    pub(crate) output: Output,
     /// How to run.
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 /// `rekey credential-process`: either a manifest profile's keyring sink, or an entry
 /// named directly (which needs no manifest: the form to use in ~/.aws/config).
 #[derive(Debug, Args)]
-pub struct CredentialProcessArgs {
+pub(crate) struct CredentialProcessArgs {
     /// The profile whose (first) keyring sink to read.
     #[arg(
         long,
         required_unless_present_any = ["account", "secret_id"],
         conflicts_with_all = ["account", "secret_id"]
     )]
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
     /// The manifest naming the profile (default: as for plan).
     #[arg(long, value_name = "FILE", requires = "profile")]
-    pub manifest: Option<PathBuf>,
+    pub(crate) manifest: Option<PathBuf>,
     /// The keyring service (default `rekey`), with --account.
     #[arg(long, requires = "account")]
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// The keyring account.
     #[arg(long, conflicts_with = "secret_id")]
-    pub account: Option<String>,
+    pub(crate) account: Option<String>,
     /// A Secrets Manager secret (name or ARN) written by a `secretsmanager` sink.
     #[arg(long, requires = "via")]
-    pub secret_id: Option<String>,
+    pub(crate) secret_id: Option<String>,
     /// The secret's region (default: the AWS SDK's).
     #[arg(long, requires = "secret_id")]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// The AWS profile that reads the secret (never the profile whose
     /// credential_process this is: that would call itself).
     #[arg(long, requires = "secret_id")]
-    pub via: Option<String>,
+    pub(crate) via: Option<String>,
 }
 
 impl From<Selection> for commands::Selection {

@@ -24,20 +24,20 @@ use crate::report::{text, ApplyOutcome, ApplyReport, Output, ProfileResult, Repl
 use crate::state::StateDir;
 
 /// What `rekey apply` is asked.
-pub struct Options {
+pub(crate) struct Options {
     /// Which profiles.
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// What changes the plan (`--grace`, `--now`, `--compromised`, …).
-    pub choices: Choices,
+    pub(crate) choices: Choices,
     /// Do not ask for confirmation.
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Text or JSON.
-    pub output: Output,
+    pub(crate) output: Output,
 }
 
 /// Runs `rekey apply` (see the module docs). With `--output json`, stdout gets exactly
 /// one JSON document, also when the run fails; everything else goes to stderr.
-pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let mut report = ApplyReport {
         schema: Plan::SCHEMA_VERSION,
         recovered: Vec::new(),

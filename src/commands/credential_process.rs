@@ -12,31 +12,31 @@ use rekey_sinks::Sink;
 use crate::config::manifest;
 
 /// Which keyring entry: a manifest profile's keyring sink, or one named directly.
-pub struct Options {
+pub(crate) struct Options {
     /// The profile whose (first) keyring sink to read.
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
     /// The manifest naming the profile.
-    pub manifest: Option<PathBuf>,
+    pub(crate) manifest: Option<PathBuf>,
     /// The keyring service, with `account`.
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// The keyring account.
-    pub account: Option<String>,
+    pub(crate) account: Option<String>,
     /// A Secrets Manager secret instead.
-    pub secret: Option<Secret>,
+    pub(crate) secret: Option<Secret>,
 }
 
 /// A Secrets Manager secret written by a `secretsmanager` sink.
-pub struct Secret {
+pub(crate) struct Secret {
     /// Its name or ARN.
-    pub secret_id: String,
+    pub(crate) secret_id: String,
     /// Its region (default: the SDK's).
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// The AWS profile that reads it.
-    pub via: String,
+    pub(crate) via: String,
 }
 
 /// Runs `rekey credential-process`.
-pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     if let Some(secret) = args.secret {
         return print_secret(ctx, secret).await;
     }

@@ -11,15 +11,15 @@ use crate::config::profile::Policy;
 use crate::report::count;
 
 /// What `rekey init` is asked.
-pub struct Options {
+pub(crate) struct Options {
     /// Where to write the manifest.
-    pub manifest: PathBuf,
+    pub(crate) manifest: PathBuf,
     /// Replace an existing file.
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 /// Runs `rekey init`.
-pub fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+pub(crate) fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let paths = &ctx.paths;
     if args.manifest.exists() && !args.force {
         bail!(

@@ -3,15 +3,15 @@
 //! engine, and prints through [`crate::report`]. What several commands share, choosing
 //! the profiles and planning them, lives here.
 
-pub mod apply;
-pub mod credential_process;
-pub mod init;
-pub mod plan;
-pub mod prune;
-pub mod recover;
-pub mod rollback;
-pub mod status;
-pub mod sync;
+pub(crate) mod apply;
+pub(crate) mod credential_process;
+pub(crate) mod init;
+pub(crate) mod plan;
+pub(crate) mod prune;
+pub(crate) mod recover;
+pub(crate) mod rollback;
+pub(crate) mod status;
+pub(crate) mod sync;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ use crate::state::{ChildRecorder, PendingDeletion, StateDir};
 
 /// How a successful command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Done (or nothing to do).
     Success,
     /// `plan --detailed-exitcode` found changes to make.
@@ -46,24 +46,24 @@ pub enum Outcome {
 }
 
 /// What every command runs with: where things are, and the global options.
-pub struct Context {
+pub(crate) struct Context {
     /// Every path from the environment, resolved once.
-    pub paths: Paths,
+    pub(crate) paths: Paths,
     /// How many profiles to plan and rotate at once.
-    pub jobs: usize,
+    pub(crate) jobs: usize,
     /// Only errors on stderr, no progress.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// The MFA code given with `--mfa-code`.
-    pub mfa_code: Option<String>,
+    pub(crate) mfa_code: Option<String>,
     /// How long throttled calls are retried (`--api-timeout`).
-    pub api_timeout: Duration,
+    pub(crate) api_timeout: Duration,
     state: StateDir,
 }
 
 impl Context {
     /// Resolves the paths from the environment (`state_dir` overrides the state
     /// directory's) and sets the global options.
-    pub fn new(
+    pub(crate) fn new(
         state_dir: Option<PathBuf>,
         lock_timeout: Duration,
         jobs: usize,
@@ -82,7 +82,7 @@ impl Context {
     }
 
     /// The AWS SDK configuration, with the MFA code given on the command line.
-    pub async fn aws(&self) -> Aws {
+    pub(crate) async fn aws(&self) -> Aws {
         Aws::load()
             .await
             .with_mfa_code(self.mfa_code.clone())
@@ -91,7 +91,7 @@ impl Context {
 
     /// The state directory, once it is checked to be safe to use (see
     /// [`StateDir::check`]).
-    pub fn state(&self) -> Result<&StateDir> {
+    pub(crate) fn state(&self) -> Result<&StateDir> {
         self.state.check()?;
         // Every program started from now on is recorded there while it runs (see
         // `rekey_sinks::child`), so a run after a crash can wait for it.
@@ -102,12 +102,12 @@ impl Context {
 
 /// Which profiles to work on.
 #[derive(Debug, Clone, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// The manifest (default: `$REKEY_MANIFEST`, else the nearest rekey.yaml, else
     /// default mode).
-    pub manifest: Option<PathBuf>,
+    pub(crate) manifest: Option<PathBuf>,
     /// Only these profiles (all when empty).
-    pub profiles: Vec<String>,
+    pub(crate) profiles: Vec<String>,
 }
 
 /// Keys in the environment override the shared files for every profile: a rotation
@@ -142,30 +142,30 @@ pub(crate) fn unresolved(
 /// The selected profiles and where they came from.
 pub(crate) struct Profiles {
     /// The manifest, or default mode's credentials file.
-    pub source: String,
+    pub(crate) source: String,
     /// The selected profiles (all, without `--profile`).
-    pub specs: Vec<ProfileSpec>,
+    pub(crate) specs: Vec<ProfileSpec>,
     /// The configured profiles `--profile` did not select: one holding a selected
     /// profile's key is rotated with it (see [`shared_key`]).
-    pub others: Vec<ProfileSpec>,
+    pub(crate) others: Vec<ProfileSpec>,
     /// Profiles of the credentials file that default mode does not rotate, and why.
-    pub skipped: Vec<Skipped>,
+    pub(crate) skipped: Vec<Skipped>,
 }
 
 /// What changes a plan: `apply`'s choices, which `plan` takes too, to show what they
 /// would do. `--grace` and `--compromised` override every profile's policy.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Choices {
+pub(crate) struct Choices {
     /// `--grace`.
-    pub grace: Option<Duration>,
+    pub(crate) grace: Option<Duration>,
     /// `--now`: every key is due, whatever `max_age` says.
-    pub now: bool,
+    pub(crate) now: bool,
     /// A leak response (`--compromised`): every key is due, no overlap, no grace.
-    pub compromised: bool,
+    pub(crate) compromised: bool,
     /// `--make-room`.
-    pub make_room: bool,
+    pub(crate) make_room: bool,
     /// `--ignore-manifest`.
-    pub ignore_manifest: bool,
+    pub(crate) ignore_manifest: bool,
 }
 
 impl Choices {
@@ -306,11 +306,11 @@ pub(crate) fn load_profiles(
 /// A plan and what carrying it out needs.
 pub(crate) struct Planning {
     /// What `plan` shows.
-    pub plan: Plan,
+    pub(crate) plan: Plan,
     /// Per profile (in the plan's order), what a rotation needs.
-    pub planned: Vec<Planned>,
+    pub(crate) planned: Vec<Planned>,
     /// Every pending deletion: this machine's records and those shared in IAM.
-    pub pending: Vec<PendingDeletion>,
+    pub(crate) pending: Vec<PendingDeletion>,
 }
 
 /// Plans every rotation of `grouped` (the selected profiles of `profiles`, grouped by

@@ -8,19 +8,19 @@ use crate::report::count;
 use crate::report::{text, Output};
 
 /// What `rekey plan` is asked.
-pub struct Options {
+pub(crate) struct Options {
     /// Which profiles.
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Plan as `apply` would with these choices.
-    pub choices: Choices,
+    pub(crate) choices: Choices,
     /// Text or JSON.
-    pub output: Output,
+    pub(crate) output: Output,
     /// Exit 2 when changes are planned.
-    pub detailed_exitcode: bool,
+    pub(crate) detailed_exitcode: bool,
 }
 
 /// Runs `rekey plan`.
-pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let (_, Planning { plan, .. }) = look(ctx, &args.selection, args.choices).await?;
     print(args.output, &plan, || text::plan(&plan))?;
     let failed = plan

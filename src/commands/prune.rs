@@ -11,19 +11,19 @@ use crate::engine::prune;
 use crate::report::{print_json, text, Output, PruneReport};
 
 /// What `rekey prune` is asked.
-pub struct Options {
+pub(crate) struct Options {
     /// Which profiles.
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Do not ask.
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Deactivate a key whose overlap is over even if it was used since the rotation.
-    pub force: bool,
+    pub(crate) force: bool,
     /// Text or JSON.
-    pub output: Output,
+    pub(crate) output: Output,
 }
 
 /// Runs `rekey prune`.
-pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Choices::default())?;

@@ -9,15 +9,15 @@ use crate::engine::recovery;
 use crate::report::{print_json, text, Output, RecoverReport};
 
 /// What `rekey recover` is asked.
-pub struct Options {
+pub(crate) struct Options {
     /// Which profiles.
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Text or JSON.
-    pub output: Output,
+    pub(crate) output: Output,
 }
 
 /// Runs `rekey recover`.
-pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Choices::default())?;

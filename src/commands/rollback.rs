@@ -12,21 +12,21 @@ use crate::report::count;
 use crate::report::{text, Output};
 
 /// What `rekey rollback` is asked.
-pub struct Options {
+pub(crate) struct Options {
     /// The profile whose last rotation to undo.
-    pub profile: String,
+    pub(crate) profile: String,
     /// The manifest naming it.
-    pub manifest: Option<PathBuf>,
+    pub(crate) manifest: Option<PathBuf>,
     /// Do not ask.
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Delete the new key even if something used it after the rotation (overlap).
-    pub force: bool,
+    pub(crate) force: bool,
     /// Text or JSON.
-    pub output: Output,
+    pub(crate) output: Output,
 }
 
 /// Runs `rekey rollback`.
-pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let selection = Selection {
         manifest: args.manifest.clone(),

@@ -11,17 +11,17 @@ use crate::report::count;
 use crate::report::{print_json, text, Alert, Output, ProfileStatus, StatusReport};
 
 /// What `rekey status` is asked.
-pub struct Options {
+pub(crate) struct Options {
     /// Which profiles.
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Text or JSON.
-    pub output: Output,
+    pub(crate) output: Output,
     /// Exit 2 when any profile has an alert.
-    pub detailed_exitcode: bool,
+    pub(crate) detailed_exitcode: bool,
 }
 
 /// Runs `rekey status`.
-pub async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     let (grouped, Planning { plan, pending, .. }) =
         look(ctx, &options.selection, Choices::default()).await?;
     let now = SystemTime::now();

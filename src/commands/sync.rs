@@ -11,19 +11,19 @@ use crate::report::count;
 use crate::report::{print_json, text, Output, SyncRun};
 
 /// What `rekey sync` is asked.
-pub struct Options {
+pub(crate) struct Options {
     /// Which profiles.
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Do not ask.
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Undo the last sync instead.
-    pub undo: bool,
+    pub(crate) undo: bool,
     /// Text or JSON.
-    pub output: Output,
+    pub(crate) output: Output,
 }
 
 /// Runs `rekey sync`.
-pub async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Choices::default())?;

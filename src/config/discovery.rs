@@ -18,36 +18,36 @@ use crate::config::profile::{Policy, ProfileSpec};
 
 /// A profile rekey will not rotate, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     /// The profile name.
-    pub profile: String,
+    pub(crate) profile: String,
     /// Why it is not rotated.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// The profiles default mode rotates and the ones it skips.
-pub struct Discovered {
+pub(crate) struct Discovered {
     /// Profiles with long-lived keys in the credentials file.
-    pub profiles: Vec<ProfileSpec>,
+    pub(crate) profiles: Vec<ProfileSpec>,
     /// Every other profile, with a reason.
-    pub skipped: Vec<Skipped>,
+    pub(crate) skipped: Vec<Skipped>,
 }
 
 /// A shared file could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {message}", path.display())]
-pub struct DiscoveryError {
+pub(crate) struct DiscoveryError {
     /// The file.
-    pub path: std::path::PathBuf,
+    pub(crate) path: std::path::PathBuf,
     /// What went wrong (never a value from the file).
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// The MFA device the config file names for each profile (`mfa_serial` in its
 /// `[profile NAME]` section, as the AWS CLI reads it). Not for a profile that assumes a
 /// role: there the device belongs to the `AssumeRole` call, which the AWS SDK makes
 /// while loading the profile, not to a session rekey opens.
-pub fn configured_mfa_serials(
+pub(crate) fn configured_mfa_serials(
     paths: &Paths,
 ) -> Result<std::collections::HashMap<String, String>, DiscoveryError> {
     let text = read_optional(&paths.config_file)?;
@@ -62,7 +62,7 @@ pub fn configured_mfa_serials(
 }
 
 /// Lists the profiles of the shared credentials and config files.
-pub fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryError> {
+pub(crate) fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, DiscoveryError> {
     let credentials_missing = paths.credentials_file.symlink_metadata().is_err();
     let credentials_text = read_optional(&paths.credentials_file)?;
     let config_text = read_optional(&paths.config_file)?;

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::config::discovery::Discovered;
 
 /// The text of a starter `rekey.yaml` for the profiles default mode found.
-pub fn starter_manifest(found: &Discovered) -> String {
+pub(crate) fn starter_manifest(found: &Discovered) -> String {
     let mut out = String::from(
         "# rekey manifest: which AWS profiles to rotate, and where each key is kept.\n\
          # Reference: docs/manifest.md; more examples: examples/rekey.yaml.\n\

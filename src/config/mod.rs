@@ -2,8 +2,8 @@
 //! credentials file), the paths they resolve against, and the resulting profiles with
 //! their sinks and policies. Pure except for reading the files it is pointed at.
 
-pub mod discovery;
-pub mod init;
-pub mod manifest;
-pub mod paths;
-pub mod profile;
+pub(crate) mod discovery;
+pub(crate) mod init;
+pub(crate) mod manifest;
+pub(crate) mod paths;
+pub(crate) mod profile;

@@ -7,23 +7,26 @@ use std::path::{Path, PathBuf};
 
 /// The locations rekey uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Paths {
+pub(crate) struct Paths {
     /// The user's home folder, for `~` expansion.
-    pub home: PathBuf,
+    pub(crate) home: PathBuf,
     /// `$AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
-    pub credentials_file: PathBuf,
+    pub(crate) credentials_file: PathBuf,
     /// `$AWS_CONFIG_FILE`, else `~/.aws/config`.
-    pub config_file: PathBuf,
+    pub(crate) config_file: PathBuf,
     /// `--state-dir`/`$REKEY_STATE_DIR`, else `$XDG_STATE_HOME/rekey`, else
     /// `~/.local/state/rekey`.
-    pub state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
     /// `$REKEY_MANIFEST`: the manifest to use when `--manifest` is not given.
-    pub manifest: Option<PathBuf>,
+    pub(crate) manifest: Option<PathBuf>,
 }
 
 impl Paths {
     /// Resolves the locations from environment lookups (`var`) and an explicit state dir.
-    pub fn resolve(var: impl Fn(&str) -> Option<String>, state_dir: Option<PathBuf>) -> Self {
+    pub(crate) fn resolve(
+        var: impl Fn(&str) -> Option<String>,
+        state_dir: Option<PathBuf>,
+    ) -> Self {
         let nonempty = |name: &str| var(name).filter(|v| !v.is_empty());
         let home = nonempty("HOME")
             .map(PathBuf::from)
@@ -49,7 +52,7 @@ impl Paths {
     }
 
     /// `path` for people: under the home folder, as `~/…`.
-    pub fn show(&self, path: &Path) -> String {
+    pub(crate) fn show(&self, path: &Path) -> String {
         match path.strip_prefix(&self.home) {
             Ok(rest) if self.home != Path::new("/") => format!("~/{}", rest.display()),
             _ => path.display().to_string(),
@@ -57,7 +60,7 @@ impl Paths {
     }
 
     /// Expands `~` and makes a relative path relative to `base` (the manifest's folder).
-    pub fn expand(&self, path: &str, base: &Path) -> PathBuf {
+    pub(crate) fn expand(&self, path: &str, base: &Path) -> PathBuf {
         let expanded = expand_tilde(path.strip_prefix("./").unwrap_or(path), &self.home);
         if expanded.is_absolute() {
             expanded

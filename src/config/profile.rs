@@ -12,27 +12,27 @@ use rekey_sinks::Sink;
 /// first is `name`, the others are listed in `also`, and `sinks` holds every sink of
 /// all of them, each once. Cloning is cheap: the sinks are shared.
 #[derive(Clone)]
-pub struct ProfileSpec {
+pub(crate) struct ProfileSpec {
     /// The profile name (manifest key, or credentials-file section in default mode).
-    pub name: String,
+    pub(crate) name: String,
     /// Profiles holding the same key, rotated with this one (usually none).
-    pub also: Vec<String>,
+    pub(crate) also: Vec<String>,
     /// Where the key lives. The first sink is where the current key is read from.
-    pub sinks: Vec<Arc<dyn Sink>>,
+    pub(crate) sinks: Vec<Arc<dyn Sink>>,
     /// When and how to rotate.
-    pub policy: Policy,
+    pub(crate) policy: Policy,
     /// The manifest that names the profile (absolute), or `None` in default mode: a key
     /// remembers it, so that its next rotation does not leave out places only that
     /// manifest names (see [`crate::state::RotatedBy`]).
-    pub manifest: Option<PathBuf>,
+    pub(crate) manifest: Option<PathBuf>,
     /// In manifest mode, what default mode knows of this profile name (an SSO or role
     /// profile, or the nearest name that holds a key), for a first sink holding no key.
-    pub keyless_hint: Option<String>,
+    pub(crate) keyless_hint: Option<String>,
 }
 
 impl ProfileSpec {
     /// A profile of its own (not sharing its key with another).
-    pub fn new(name: impl Into<String>, sinks: Vec<Arc<dyn Sink>>, policy: Policy) -> Self {
+    pub(crate) fn new(name: impl Into<String>, sinks: Vec<Arc<dyn Sink>>, policy: Policy) -> Self {
         Self {
             name: name.into(),
             also: Vec::new(),
@@ -44,43 +44,43 @@ impl ProfileSpec {
     }
 
     /// This profile and the ones rotated with it, in order.
-    pub fn members(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn members(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.name.as_str()).chain(self.also.iter().map(String::as_str))
     }
 }
 
 /// When to rotate, how to prove the new key works, and how long to keep the old one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// The old key stays deactivated this long before it is deleted (zero: at once).
-    pub grace: Duration,
+    pub(crate) grace: Duration,
     /// The old key stays active this long after the rotation, so every machine can pick
     /// up the new key (zero: deactivated at once, the default).
-    pub overlap: Duration,
+    pub(crate) overlap: Duration,
     /// Rotate only keys at least this old (`None`: always rotate).
-    pub max_age: Option<Duration>,
+    pub(crate) max_age: Option<Duration>,
     /// How the new key is proven to work.
-    pub propagation: Propagation,
+    pub(crate) propagation: Propagation,
     /// The user's own check, run after every sink is written.
-    pub verify: Option<Verify>,
+    pub(crate) verify: Option<Verify>,
     /// Admin rotation: the AWS profile whose credentials sign every IAM call (`via:`),
     /// for a user whose key lives only in sinks; `None`: the key signs for itself.
-    pub via: Option<String>,
+    pub(crate) via: Option<String>,
     /// The IAM user the key must belong to (`user:`); checked, never guessed.
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     /// The MFA device (`mfa_serial`, from the manifest or the config file's profile):
     /// the IAM calls are then signed by a session opened with one of its codes.
-    pub mfa_serial: Option<String>,
+    pub(crate) mfa_serial: Option<String>,
     /// A program printing a current code, for runs without a terminal (`mfa_command`).
-    pub mfa_command: Option<Vec<String>>,
+    pub(crate) mfa_command: Option<Vec<String>>,
     /// How long `mfa_command` may run (`mfa_timeout`): a password manager waiting to
     /// be unlocked must not hang an unattended run, and the locks it holds, forever.
-    pub mfa_timeout: Duration,
+    pub(crate) mfa_timeout: Duration,
     /// Where pending deletions are kept (the manifest's top-level `state:`).
-    pub pending_store: PendingStore,
+    pub(crate) pending_store: PendingStore,
     /// The lease that orders every machine's commands on one user (`state: s3://…`);
     /// `None`: only this machine's processes are ordered (the state dir's locks).
-    pub shared_state: Option<SharedState>,
+    pub(crate) shared_state: Option<SharedState>,
 }
 
 /// `state: s3://BUCKET/PREFIX`: where the lease per IAM user lives, so two machines
@@ -88,26 +88,26 @@ pub struct Policy {
 /// Terraform's S3 backend locks). Pending deletions are then also IAM tags (as with
 /// `state: iam`), a visible mirror every machine reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SharedState {
+pub(crate) struct SharedState {
     /// The bucket.
-    pub bucket: String,
+    pub(crate) bucket: String,
     /// The folder in it (no leading or trailing `/`; may be empty).
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// How long a lease lasts unless renewed: how long a killed rekey blocks the others.
-    pub lease: Duration,
+    pub(crate) lease: Duration,
     /// The KMS key that encrypts the journal copies; `None`: the account's `aws/s3` key.
-    pub kms_key_id: Option<String>,
+    pub(crate) kms_key_id: Option<String>,
 }
 
 impl SharedState {
     /// Default lease: long enough that a renewal every third of it survives a slow
     /// network, short enough that a killed run does not block a team for long.
-    pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+    pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 }
 
 /// Where pending deletions (old keys awaiting deletion) are kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum PendingStore {
+pub(crate) enum PendingStore {
     /// In this machine's state dir only (`state: local`, the default).
     #[default]
     Local,
@@ -120,26 +120,26 @@ pub enum PendingStore {
 /// after every sink is written and before the old key is deactivated, with the new key
 /// in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; a non-zero exit rolls back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verify {
+pub(crate) struct Verify {
     /// The program (resolved like a plugin's) and its arguments.
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// Stop it and roll back after this long.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl Verify {
     /// Default limit for the verification command.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+    pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 }
 
 /// The propagation proof: `consecutive` successful `GetCallerIdentity` calls in a row,
 /// with the same user ARN, within `timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Propagation {
+pub(crate) struct Propagation {
     /// Give up after this long.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Successes in a row required.
-    pub consecutive: u32,
+    pub(crate) consecutive: u32,
 }
 
 impl Default for Policy {

@@ -6,7 +6,7 @@
 
 /// Aborts here if `REKEY_CRASH_AT` names this point (test builds only).
 #[inline]
-pub fn point(name: &str) {
+pub(crate) fn point(name: &str) {
     #[cfg(feature = "crash-points")]
     if std::env::var("REKEY_CRASH_AT").is_ok_and(|at| at == name) {
         std::process::abort();

@@ -16,7 +16,7 @@ use crate::state::{BeginError, StateError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     /// AWS refused a call for lack of permission (`AccessDenied`).
     AccessDenied,
     /// AWS kept throttling after the retries.
@@ -50,16 +50,16 @@ pub enum ErrorKind {
 
 /// A failure: what went wrong, for people, and its kind, for programs.
 #[derive(Debug, Clone)]
-pub struct Cause {
+pub(crate) struct Cause {
     /// The kind.
-    pub kind: ErrorKind,
+    pub(crate) kind: ErrorKind,
     /// What went wrong and what to do (never a secret).
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl Cause {
     /// A failure of `kind`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),

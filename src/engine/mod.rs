@@ -3,21 +3,21 @@
 //! interrupted rotations ([`recovery`], [`rollback`]), delete old keys ([`prune`]).
 
 pub(crate) mod bucket;
-pub mod crash;
-pub mod error;
+pub(crate) mod crash;
+pub(crate) mod error;
 pub(crate) mod lease;
 pub(crate) mod orphan;
-pub mod plan;
-pub mod planner;
-pub mod propagation;
-pub mod prune;
-pub mod recovery;
+pub(crate) mod plan;
+pub(crate) mod planner;
+pub(crate) mod propagation;
+pub(crate) mod prune;
+pub(crate) mod recovery;
 pub(crate) mod retire;
-pub mod rollback;
-pub mod rotation;
+pub(crate) mod rollback;
+pub(crate) mod rotation;
 pub(crate) mod shared_journal;
-pub mod shared_key;
-pub mod shared_pending;
-pub mod signing;
-pub mod sync;
-pub mod verify;
+pub(crate) mod shared_key;
+pub(crate) mod shared_pending;
+pub(crate) mod signing;
+pub(crate) mod sync;
+pub(crate) mod verify;

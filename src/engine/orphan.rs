@@ -29,9 +29,9 @@ const SKEW: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Window {
     /// When the call was sent.
-    pub from: SystemTime,
+    pub(crate) from: SystemTime,
     /// When it ended, at the latest.
-    pub to: SystemTime,
+    pub(crate) to: SystemTime,
 }
 
 impl Window {

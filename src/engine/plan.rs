@@ -14,88 +14,81 @@ use crate::time::serde_rfc3339;
 
 /// The whole plan.
 #[derive(Debug, Serialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// JSON schema version of this output.
-    pub schema: u32,
+    pub(crate) schema: u32,
     /// Where the profiles came from: a manifest path, or `default` mode.
-    pub source: String,
+    pub(crate) source: String,
     /// One entry per selected profile.
-    pub profiles: Vec<ProfilePlan>,
+    pub(crate) profiles: Vec<ProfilePlan>,
     /// Profiles default mode does not rotate, with the reason.
-    pub skipped: Vec<Skipped>,
+    pub(crate) skipped: Vec<Skipped>,
     /// Old keys whose grace period has ended; apply deletes them first.
-    pub prune: Vec<PruneItem>,
+    pub(crate) prune: Vec<PruneItem>,
     /// A leak response (`--compromised`): every key replaced now, old keys deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub compromised: bool,
+    pub(crate) compromised: bool,
 }
 
 impl Plan {
     /// The version of the JSON shape; bumped on incompatible changes.
-    pub const SCHEMA_VERSION: u32 = 1;
+    pub(crate) const SCHEMA_VERSION: u32 = 1;
 
     /// Whether applying would change anything.
-    pub fn has_changes(&self) -> bool {
+    pub(crate) fn has_changes(&self) -> bool {
         !self.prune.is_empty() || self.profiles.iter().any(|p| p.decision == Decision::Rotate)
-    }
-
-    /// Whether any profile cannot be rotated because of an error.
-    pub fn has_errors(&self) -> bool {
-        self.profiles
-            .iter()
-            .any(|p| matches!(p.decision, Decision::Error { .. }))
     }
 }
 
 /// One profile's plan.
 #[derive(Debug, Clone, Serialize)]
-pub struct ProfilePlan {
+pub(crate) struct ProfilePlan {
     /// The profile name.
-    pub profile: String,
+    pub(crate) profile: String,
     /// Profiles holding the same key, rotated with this one (omitted when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also: Vec<String>,
+    pub(crate) also: Vec<String>,
     /// The profile that signs the IAM calls (admin rotation; omitted when the key signs
     /// for itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub via: Option<String>,
+    pub(crate) via: Option<String>,
     /// Who the current key belongs to (absent if it could not be determined).
-    pub identity: Option<Identity>,
+    pub(crate) identity: Option<Identity>,
     /// The key the first sink holds.
-    pub current_key: Option<CurrentKey>,
+    pub(crate) current_key: Option<CurrentKey>,
     /// The user's other key, if any.
-    pub other_key: Option<OtherKey>,
+    pub(crate) other_key: Option<OtherKey>,
     /// Each sink and what it holds now.
-    pub sinks: Vec<SinkReport>,
+    pub(crate) sinks: Vec<SinkReport>,
     /// What apply will do with this profile.
-    pub decision: Decision,
+    pub(crate) decision: Decision,
     /// The steps apply takes, in order (empty unless rotating).
-    pub steps: Vec<Step>,
+    pub(crate) steps: Vec<Step>,
     /// What the user should know that does not stop the profile (omitted when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// One sink of a profile, as plan found it.
 #[derive(Debug, Clone, Serialize)]
-pub struct SinkReport {
+pub(crate) struct SinkReport {
     /// The sink, described.
-    pub sink: String,
+    pub(crate) sink: String,
     /// What it holds, compared with the profile's current key (absent when the current
     /// key could not be read).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub state: Option<SinkState>,
+    pub(crate) state: Option<SinkState>,
     /// The file has no write permission: apply replaces it anyway (its folder allows
     /// that), keeping its mode. rekey was told to write it; the mode guards against
     /// edits by hand, as `vim`'s `:w!` treats it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub read_only: bool,
+    pub(crate) read_only: bool,
 }
 
 /// What a sink holds compared with the profile's current key (the first sink's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum SinkState {
+pub(crate) enum SinkState {
     /// It holds the current key.
     InSync,
     /// It holds another key; apply overwrites it with the new key.
@@ -116,54 +109,54 @@ pub enum SinkState {
 
 /// The key a profile uses now.
 #[derive(Debug, Clone, Serialize)]
-pub struct CurrentKey {
+pub(crate) struct CurrentKey {
     /// Its id.
-    pub id: String,
+    pub(crate) id: String,
     /// When it was created.
     #[serde(with = "serde_rfc3339")]
-    pub created: SystemTime,
+    pub(crate) created: SystemTime,
     /// Age in whole days.
-    pub age_days: u64,
+    pub(crate) age_days: u64,
     /// Last use, if IAM recorded one.
-    pub last_used: Option<LastUse>,
+    pub(crate) last_used: Option<LastUse>,
     /// Whether IAM was asked for the last use (not when nobody reads the plan; JSON
     /// output always asks).
     #[serde(skip)]
-    pub last_use_read: bool,
+    pub(crate) last_use_read: bool,
 }
 
 /// When and where a key was last used.
 #[derive(Debug, Clone, Serialize)]
-pub struct LastUse {
+pub(crate) struct LastUse {
     /// When.
     #[serde(with = "serde_rfc3339")]
-    pub date: SystemTime,
+    pub(crate) date: SystemTime,
     /// Which service, if known.
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// Which region, if known.
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
 /// The user's second key, which decides whether there is room for a new one.
 #[derive(Debug, Clone, Serialize)]
-pub struct OtherKey {
+pub(crate) struct OtherKey {
     /// Its id.
-    pub id: String,
+    pub(crate) id: String,
     /// `Active` or `Inactive`.
-    pub active: bool,
+    pub(crate) active: bool,
     /// Whether rekey deactivated it in an earlier rotation.
-    pub deactivated_by_rekey: bool,
+    pub(crate) deactivated_by_rekey: bool,
     /// When it was created.
     #[serde(with = "serde_rfc3339")]
-    pub created: SystemTime,
+    pub(crate) created: SystemTime,
     /// Last use, if IAM recorded one.
-    pub last_used: Option<LastUse>,
+    pub(crate) last_used: Option<LastUse>,
 }
 
 /// The decision for a profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Rotate the key.
     Rotate,
     /// Nothing to do (the key is younger than `max_age`, or the profile is not a user's).
@@ -183,7 +176,7 @@ pub enum Decision {
 /// One action apply takes for a profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Step {
+pub(crate) enum Step {
     /// Delete an inactive key of the user to make room (IAM allows two keys).
     DeleteInactiveKey {
         /// The key.
@@ -252,24 +245,24 @@ pub enum Step {
 
 /// A pending step on an old key that is due.
 #[derive(Debug, Clone, Serialize)]
-pub struct PruneItem {
+pub(crate) struct PruneItem {
     /// What is due.
-    pub step: PruneStep,
+    pub(crate) step: PruneStep,
     /// The profile whose key deletes it.
-    pub profile: String,
+    pub(crate) profile: String,
     /// The owning user.
-    pub user_arn: String,
+    pub(crate) user_arn: String,
     /// The key to delete.
-    pub key_id: String,
+    pub(crate) key_id: String,
     /// When its grace period (or overlap) ended.
     #[serde(with = "serde_rfc3339")]
-    pub due: SystemTime,
+    pub(crate) due: SystemTime,
 }
 
 /// What prune does to an old key whose time has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PruneStep {
+pub(crate) enum PruneStep {
     /// Its overlap period is over: deactivate it (it is deleted a grace period later).
     Deactivate,
     /// Its grace period is over: delete it.

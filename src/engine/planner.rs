@@ -19,48 +19,48 @@ use crate::time;
 
 /// Choices that change the plan.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PlanOptions {
+pub(crate) struct PlanOptions {
     /// Delete an inactive key rekey does not know about to make room (`--make-room`).
-    pub make_room: bool,
+    pub(crate) make_room: bool,
     /// Do not ask IAM when the current key was last used: nobody will read it (`apply
     /// --yes` with text output shows the plan only when nothing changes). It decides
     /// nothing, and it is one call per profile.
-    pub skip_current_last_use: bool,
+    pub(crate) skip_current_last_use: bool,
     /// Leak response (`--compromised`): every key is due, whatever `max_age` says.
-    pub compromised: bool,
+    pub(crate) compromised: bool,
     /// `--now`: every key is due, whatever `max_age` says (the old key keeps its grace).
-    pub now: bool,
+    pub(crate) now: bool,
     /// `--ignore-manifest`: rotate a key even if another manifest, which writes places
     /// this run does not, made it.
-    pub ignore_manifest: bool,
+    pub(crate) ignore_manifest: bool,
 }
 
 /// A profile's plan and, when it rotates, what the rotation needs.
-pub struct Planned {
+pub(crate) struct Planned {
     /// What plan shows.
-    pub plan: ProfilePlan,
+    pub(crate) plan: ProfilePlan,
     /// Present when the decision is [`Decision::Rotate`].
-    pub rotation: Option<RotationInput>,
+    pub(crate) rotation: Option<RotationInput>,
     /// The user's pending deletions shared through IAM tags (`state: iam`), whatever
     /// the decision: prune and status count them with this machine's records.
-    pub shared_pending: Vec<PendingDeletion>,
+    pub(crate) shared_pending: Vec<PendingDeletion>,
 }
 
 /// Everything needed to carry out a rotation that planning gathered.
-pub struct RotationInput {
+pub(crate) struct RotationInput {
     /// The key being replaced (read from the first sink).
-    pub old_key: AccessKey,
+    pub(crate) old_key: AccessKey,
     /// Whom the key belongs to.
-    pub identity: Identity,
+    pub(crate) identity: Identity,
     /// The IAM user name.
-    pub user_name: String,
+    pub(crate) user_name: String,
     /// The user's keys (ids and status) at planning time.
-    pub existing_keys: Vec<KeyMeta>,
+    pub(crate) existing_keys: Vec<KeyMeta>,
 }
 
 /// Inspects `spec` and decides. Errors become [`Decision::Error`] so one broken profile
 /// does not hide the others.
-pub async fn plan_profile(
+pub(crate) async fn plan_profile(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
@@ -106,7 +106,7 @@ pub async fn plan_profile(
 }
 
 /// The plan for profiles that share a key but cannot be rotated as one.
-pub fn conflict(conflict: &Conflict) -> Planned {
+pub(crate) fn conflict(conflict: &Conflict) -> Planned {
     let (profile, also) = conflict
         .profiles
         .split_first()
@@ -726,7 +726,7 @@ fn last_use(used: LastUsed) -> Option<LastUse> {
 }
 
 /// `created 2026-01-02, last used 2026-11-20 (s3, eu-west-1)` or `…, never used`.
-pub fn describe_key(key: &OtherKey, now: SystemTime) -> String {
+pub(crate) fn describe_key(key: &OtherKey, now: SystemTime) -> String {
     let created = format!(
         "created {}, {} old",
         time::date(key.created),
@@ -736,7 +736,7 @@ pub fn describe_key(key: &OtherKey, now: SystemTime) -> String {
 }
 
 /// `last used 2026-11-20 (s3, eu-west-1)` or `never used`.
-pub fn describe_last_use(last: Option<&LastUse>) -> String {
+pub(crate) fn describe_last_use(last: Option<&LastUse>) -> String {
     match last {
         None => "never used".to_owned(),
         Some(u) => {

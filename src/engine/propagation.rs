@@ -40,17 +40,17 @@ const SUCCESS_SPACING: Duration = Duration::from_millis(100);
 
 /// How the proof went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Proof {
+pub(crate) struct Proof {
     /// Calls made (STS and IAM).
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// Time taken.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 /// The new key was not proven to work.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum PropagationError {
+pub(crate) enum PropagationError {
     /// STS did not accept it `consecutive` times in a row within the timeout.
     #[error("the new key did not work {consecutive} times in a row within {timeout:?} ({attempts} attempts; last error: {last})")]
     Timeout {
@@ -89,7 +89,7 @@ pub enum PropagationError {
 /// Proves the key `caller` signs with works for `user_name` (whose ARN is
 /// `expected_arn`): STS `rule.consecutive` times in a row, then IAM once (see the module
 /// docs), within `rule.timeout`.
-pub async fn prove(
+pub(crate) async fn prove(
     caller: &Caller,
     expected_arn: &str,
     user_name: &str,
@@ -166,7 +166,7 @@ pub async fn prove(
 /// Runs `call`, signed with a key that may still be propagating somewhere, again while
 /// AWS answers "not yet" (`InvalidClientTokenId`, `SignatureDoesNotMatch`), for at most
 /// `patience`: the one such retry of rekey ([`rekey_sinks::aws::patiently`]).
-pub async fn patiently<T, F, Fut>(patience: Duration, call: F) -> Result<T, AwsError>
+pub(crate) async fn patiently<T, F, Fut>(patience: Duration, call: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,

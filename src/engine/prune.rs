@@ -29,23 +29,23 @@ use crate::time;
 
 /// What happened to one due key.
 #[derive(Debug, Clone, Serialize)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     /// The key.
-    pub key_id: String,
+    pub(crate) key_id: String,
     /// The profile whose key was used.
-    pub profile: String,
+    pub(crate) profile: String,
     /// The outcome.
     #[serde(flatten)]
-    pub outcome: PruneOutcome,
+    pub(crate) outcome: PruneOutcome,
     /// What did not work but decided nothing (the shared record could not be removed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warning: Option<String>,
+    pub(crate) warning: Option<String>,
 }
 
 /// The outcome for one due key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum PruneOutcome {
+pub(crate) enum PruneOutcome {
     /// Deleted.
     Deleted,
     /// Its overlap period was over: deactivated, to be deleted after `delete_after`.
@@ -65,7 +65,7 @@ pub enum PruneOutcome {
 
 /// Every pending deletion: this machine's records merged with `shared`, the ones read
 /// from IAM tags (IAM's dates win).
-pub fn records(
+pub(crate) fn records(
     state: &StateDir,
     shared: Vec<PendingDeletion>,
 ) -> Result<Vec<PendingDeletion>, StateError> {
@@ -75,7 +75,10 @@ pub fn records(
 /// The pending deletions shared in IAM for the selected profiles whose manifest says
 /// `state: iam` (for `prune`, which plans nothing), with a warning for each profile whose
 /// tags could not be read.
-pub async fn shared(aws: &Aws, profiles: &[ProfileSpec]) -> (Vec<PendingDeletion>, Vec<String>) {
+pub(crate) async fn shared(
+    aws: &Aws,
+    profiles: &[ProfileSpec],
+) -> (Vec<PendingDeletion>, Vec<String>) {
     let (mut pending, mut warnings) = (Vec::new(), Vec::new());
     for spec in profiles {
         if spec.policy.pending_store != PendingStore::Iam {
@@ -98,7 +101,7 @@ pub async fn shared(aws: &Aws, profiles: &[ProfileSpec]) -> (Vec<PendingDeletion
 
 /// Which of `pending` (see [`records`]) belong to the selected profiles and are due by
 /// `now`.
-pub fn due(
+pub(crate) fn due(
     pending: &[PendingDeletion],
     profiles: &[ProfileSpec],
     now: SystemTime,
@@ -132,7 +135,7 @@ fn due_records<'a>(
 /// selected profiles, when safe: deletes a key whose grace period is over, deactivates
 /// one whose overlap is over (unless it was used since the rotation and `force` is not
 /// given).
-pub async fn prune(
+pub(crate) async fn prune(
     aws: &Aws,
     state: &StateDir,
     profiles: &[ProfileSpec],

@@ -38,21 +38,21 @@ use crate::state::{Journal, Phase, StateDir, StateError};
 
 /// How an interrupted rotation was resolved.
 #[derive(Debug, Clone, Serialize)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     /// The profile.
-    pub profile: String,
+    pub(crate) profile: String,
     /// The user whose rotation it was.
-    pub user_arn: String,
+    pub(crate) user_arn: String,
     /// The decision.
-    pub outcome: Outcome,
+    pub(crate) outcome: Outcome,
     /// What was done, in order.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
 }
 
 /// The decision taken for an interrupted rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Nothing had changed; the journal was dropped.
     NothingToUndo,
     /// The interrupted create had made a key whose secret never arrived: it was
@@ -67,22 +67,22 @@ pub enum Outcome {
 /// An interrupted rotation that could not be resolved (its journal is kept).
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
 #[error("{profile}: {message}")]
-pub struct RecoveryFailure {
+pub(crate) struct RecoveryFailure {
     /// The profile.
-    pub profile: String,
+    pub(crate) profile: String,
     /// Always `interrupted`: the rotation stays unfinished, its journal kept.
-    pub error_kind: ErrorKind,
+    pub(crate) error_kind: ErrorKind,
     /// What went wrong and what to do.
-    pub message: String,
+    pub(crate) message: String,
     /// What was done before it went wrong.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
 }
 
 /// One interrupted rotation as the JSON output reports it:
 /// `{"status": "resolved", "result": {…}}` or `{"status": "failed", "result": {…}}`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", content = "result", rename_all = "snake_case")]
-pub enum Report {
+pub(crate) enum Report {
     /// Resolved (rolled forward, back, or nothing to undo).
     Resolved(Recovered),
     /// Not resolved; its journal is kept.
@@ -101,7 +101,7 @@ impl From<&Result<Recovered, RecoveryFailure>> for Report {
 /// Resolves every unfinished rotation of the `selected` profiles. A rotation shared
 /// with other profiles (they held the same key) is rebuilt from its recorded members,
 /// looked up among `selected` and `others`.
-pub async fn recover(
+pub(crate) async fn recover(
     aws: &Aws,
     state: &StateDir,
     selected: &[ProfileSpec],
@@ -144,7 +144,7 @@ pub async fn recover(
 /// still running that rotation holds the lease, and removes the copy as it finishes.
 /// What could not be done is a warning: the local journals still resolve. `apply` and
 /// `recover` call it before they look for interrupted rotations.
-pub async fn import_shared(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) {
+pub(crate) async fn import_shared(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) {
     for note in imported(aws, state, selected).await {
         tracing::warn!("{note}");
     }
@@ -345,7 +345,7 @@ pub(crate) async fn run_journal(
 }
 
 /// The unfinished rotations among the given profiles (for `apply` to resolve first).
-pub fn pending_for(state: &StateDir, profiles: &[ProfileSpec]) -> Result<usize, StateError> {
+pub(crate) fn pending_for(state: &StateDir, profiles: &[ProfileSpec]) -> Result<usize, StateError> {
     Ok(state
         .unfinished()?
         .iter()

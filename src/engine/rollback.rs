@@ -21,21 +21,21 @@ use crate::state::{Journal, JournalRecord, Owner, PendingDeletion, Phase, StateD
 /// Why a rollback was refused or failed. Nothing was changed unless the message says so.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot roll back {profile}: {message}")]
-pub struct RollbackError {
+pub(crate) struct RollbackError {
     /// The profile.
-    pub profile: String,
+    pub(crate) profile: String,
     /// Why, and what to do.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// What a rollback will undo, found and checked without changing anything.
-pub struct Undo {
+pub(crate) struct Undo {
     /// The rotated profile (with the profiles that shared its key, if any).
-    pub spec: ProfileSpec,
+    pub(crate) spec: ProfileSpec,
     /// The rotation's old key, to become active again.
-    pub pending: PendingDeletion,
+    pub(crate) pending: PendingDeletion,
     /// The key to delete (the profile's current key).
-    pub current_key_id: String,
+    pub(crate) current_key_id: String,
 }
 
 /// Finds the last rotation of `profile` and checks it can be undone. A rotation shared
@@ -47,7 +47,7 @@ pub struct Undo {
 /// it without `force` (issue 17, defect 11). IAM keeps only a key's last use, so rekey's
 /// own calls with it (plan, status, prune) count too; on real AWS, where that date lags
 /// by minutes, the read mostly shows earlier uses.
-pub async fn prepare(
+pub(crate) async fn prepare(
     aws: &Aws,
     state: &StateDir,
     profile: &str,
@@ -128,7 +128,11 @@ pub async fn prepare(
 }
 
 /// Carries the rollback out (through a journal, see the module docs).
-pub async fn run(aws: &Aws, state: &StateDir, undo: Undo) -> Result<Recovered, RollbackError> {
+pub(crate) async fn run(
+    aws: &Aws,
+    state: &StateDir,
+    undo: Undo,
+) -> Result<Recovered, RollbackError> {
     let spec = &undo.spec;
     let fail = |message: String| RollbackError {
         profile: spec.name.clone(),

@@ -21,26 +21,26 @@ use futures_util::future::join_all;
 use crate::config::profile::ProfileSpec;
 
 /// Selected profiles grouped by key.
-pub struct Grouped {
+pub(crate) struct Grouped {
     /// One spec per rotation, in manifest order of their first member.
-    pub specs: Vec<ProfileSpec>,
+    pub(crate) specs: Vec<ProfileSpec>,
     /// Groups that cannot be rotated as one, with the reason.
-    pub conflicts: Vec<Conflict>,
+    pub(crate) conflicts: Vec<Conflict>,
 }
 
 /// Profiles that share a key but cannot be rotated together.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conflict {
+pub(crate) struct Conflict {
     /// The profiles, in manifest order.
-    pub profiles: Vec<String>,
+    pub(crate) profiles: Vec<String>,
     /// Why, and what to do.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Groups the `selected` profiles by the key id their first sink holds. Profiles in
 /// `others` holding a selected profile's key join its group. A profile whose key cannot
 /// be read stays on its own (planning reports why).
-pub async fn group(selected: &[ProfileSpec], others: &[ProfileSpec]) -> Grouped {
+pub(crate) async fn group(selected: &[ProfileSpec], others: &[ProfileSpec]) -> Grouped {
     let selected_ids = join_all(selected.iter().map(key_id)).await;
     // Reading the others is only worth it when some selected key could be shared.
     let other_ids = if others.is_empty() || selected_ids.iter().all(Option::is_none) {
@@ -83,7 +83,7 @@ pub async fn group(selected: &[ProfileSpec], others: &[ProfileSpec]) -> Grouped 
 
 /// The combined profile of a rotation whose members were recorded (journal, pending
 /// deletion), built from `profiles`.
-pub fn rebuild<'a>(
+pub(crate) fn rebuild<'a>(
     profiles: impl IntoIterator<Item = &'a ProfileSpec> + Clone,
     members: &[String],
 ) -> Result<ProfileSpec, String> {
@@ -140,7 +140,7 @@ fn combine(members: &[&ProfileSpec]) -> Result<ProfileSpec, Conflict> {
 }
 
 /// `profile` and `also`, in order.
-pub fn members(profile: &str, also: &[String]) -> Vec<String> {
+pub(crate) fn members(profile: &str, also: &[String]) -> Vec<String> {
     std::iter::once(profile.to_owned())
         .chain(also.iter().cloned())
         .collect()

@@ -28,12 +28,12 @@ use crate::state::{Owner, PendingDeletion};
 use crate::time;
 
 /// The tag key prefix; the key id follows.
-pub const TAG_PREFIX: &str = "rekey:pending:";
+pub(crate) const TAG_PREFIX: &str = "rekey:pending:";
 
 /// The tag recording `pending`: (key, value). The value is
 /// `<deactivate at>/<delete after>/<overlap since, or ->/<replaced by>`; the last two are
 /// left out when unknown.
-pub fn tag(pending: &PendingDeletion) -> (String, String) {
+pub(crate) fn tag(pending: &PendingDeletion) -> (String, String) {
     let mut value = format!(
         "{}/{}",
         time::rfc3339_exact(pending.deactivated_at),
@@ -53,7 +53,7 @@ pub fn tag(pending: &PendingDeletion) -> (String, String) {
 
 /// The pending deletions among a user's tags, owned by `owner` (this machine's profile
 /// for that user). Tags that are not rekey's, or malformed, are ignored.
-pub fn from_tags(tags: &[(String, String)], owner: &Owner) -> Vec<PendingDeletion> {
+pub(crate) fn from_tags(tags: &[(String, String)], owner: &Owner) -> Vec<PendingDeletion> {
     tags.iter()
         .filter_map(|(key, value)| {
             let key_id = key.strip_prefix(TAG_PREFIX)?;
@@ -87,16 +87,16 @@ fn parse_time(text: &str) -> Option<SystemTime> {
 
 /// What IAM said about a user's shared pending deletions.
 #[derive(Debug, Clone, Default)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// The deletions the tags record.
-    pub pending: Vec<PendingDeletion>,
+    pub(crate) pending: Vec<PendingDeletion>,
     /// Why they could not be read (for example `iam:ListUserTags` denied), for the user.
-    pub warning: Option<String>,
+    pub(crate) warning: Option<String>,
 }
 
 /// Reads the pending deletions tagged on `owner`'s user, signed by `caller`, when the
 /// policy shares them; a failure is a warning (the local records still count).
-pub async fn read(caller: &Caller, policy: &Policy, owner: &Owner) -> Shared {
+pub(crate) async fn read(caller: &Caller, policy: &Policy, owner: &Owner) -> Shared {
     if policy.pending_store != PendingStore::Iam {
         return Shared::default();
     }
@@ -117,7 +117,7 @@ pub async fn read(caller: &Caller, policy: &Policy, owner: &Owner) -> Shared {
 
 /// Tags the user with `pending` when the policy shares pending deletions. Returns a
 /// warning when that failed (the local record stands).
-pub async fn publish(
+pub(crate) async fn publish(
     caller: &Caller,
     policy: &Policy,
     pending: &PendingDeletion,
@@ -141,7 +141,7 @@ pub async fn publish(
 
 /// Removes the tag of `key_id` (deleted, or active again) when the policy shares
 /// pending deletions. Returns a warning when that failed.
-pub async fn withdraw(
+pub(crate) async fn withdraw(
     caller: &Caller,
     policy: &Policy,
     user_name: &str,
@@ -164,7 +164,10 @@ pub async fn withdraw(
 
 /// This machine's records merged with IAM's, one per key, ordered by key id: IAM's dates
 /// win where both have the key (IAM is what every machine sees).
-pub fn merge(local: Vec<PendingDeletion>, shared: Vec<PendingDeletion>) -> Vec<PendingDeletion> {
+pub(crate) fn merge(
+    local: Vec<PendingDeletion>,
+    shared: Vec<PendingDeletion>,
+) -> Vec<PendingDeletion> {
     let mut merged: BTreeMap<String, PendingDeletion> =
         local.into_iter().map(|p| (p.key_id.clone(), p)).collect();
     for tagged in shared {

@@ -23,7 +23,7 @@ use crate::state::Owner;
 /// Clients signing the IAM calls of a profile with `policy`, whose key at hand is `key`:
 /// the key, or the `via` profile; through an MFA session opened by either when the
 /// policy names a device (with `via`, the admin's device).
-pub async fn signer(aws: &Aws, policy: &Policy, key: &AccessKey) -> Result<Caller, Cause> {
+pub(crate) async fn signer(aws: &Aws, policy: &Policy, key: &AccessKey) -> Result<Caller, Cause> {
     let principal = match policy.via.as_deref() {
         Some(via) => aws.via(via).await?,
         None => aws.caller(key),
@@ -41,7 +41,7 @@ pub async fn signer(aws: &Aws, policy: &Policy, key: &AccessKey) -> Result<Calle
 }
 
 /// Whether `policy` has something other than the key itself sign the IAM calls.
-pub fn delegated(policy: &Policy) -> bool {
+pub(crate) fn delegated(policy: &Policy) -> bool {
     policy.via.is_some() || policy.mfa_serial.is_some()
 }
 
@@ -101,17 +101,17 @@ async fn code(
 
 /// A profile's current key (its first sink's), the IAM user it belongs to, and who signs
 /// its IAM calls: what prune and rollback establish before they touch the user's keys.
-pub struct ProfileUser {
+pub(crate) struct ProfileUser {
     /// The key the profile's first sink holds.
-    pub key: AccessKey,
+    pub(crate) key: AccessKey,
     /// The user it belongs to (as `spec`'s rotation).
-    pub owner: Owner,
+    pub(crate) owner: Owner,
     /// Signs the profile's IAM calls (see [`signer`]).
-    pub caller: Caller,
+    pub(crate) caller: Caller,
 }
 
 /// Reads the profile's current key, asks STS whose it is, and opens its signer.
-pub async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<ProfileUser, String> {
+pub(crate) async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<ProfileUser, String> {
     let source = spec.sinks.first().ok_or("the profile has no sinks")?;
     let key = source
         .read()

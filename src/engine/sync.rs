@@ -32,34 +32,34 @@ use crate::state::lock::{self, LockName};
 use crate::state::{Owner, StateDir};
 
 /// What sync found for one profile, and will do.
-pub struct Found {
+pub(crate) struct Found {
     /// The profile's current key (its secret is needed to write it).
-    pub current: AccessKey,
+    pub(crate) current: AccessKey,
     /// What [`Found::report`] shows.
-    pub report: SyncReport,
+    pub(crate) report: SyncReport,
     /// Whom the key belongs to (for the user's lock and the pending records).
     owner: Owner,
 }
 
 /// One profile's sync, as `sync` shows it (no secrets).
 #[derive(Debug, Clone, Serialize)]
-pub struct SyncReport {
+pub(crate) struct SyncReport {
     /// The profile.
-    pub profile: String,
+    pub(crate) profile: String,
     /// The user's current key id (absent if it could not be decided).
-    pub current_key_id: Option<String>,
+    pub(crate) current_key_id: Option<String>,
     /// When IAM says the current key was created (null when every place already held
     /// it: IAM is then not asked).
     #[serde(with = "crate::time::serde_rfc3339_option")]
-    pub created: Option<SystemTime>,
+    pub(crate) created: Option<SystemTime>,
     /// Each sink and what sync does with it.
-    pub sinks: Vec<SinkSync>,
+    pub(crate) sinks: Vec<SinkSync>,
     /// Why the profile cannot be synced, if it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// What else sync did or could not do (the overlap records it updated).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 impl SyncReport {
@@ -76,29 +76,29 @@ impl SyncReport {
     }
 
     /// Whether any sink is to be written.
-    pub fn has_writes(&self) -> bool {
+    pub(crate) fn has_writes(&self) -> bool {
         self.sinks.iter().any(|s| s.action == SinkAction::Write)
     }
 }
 
 /// A sink in a sync.
 #[derive(Debug, Clone, Serialize)]
-pub struct SinkSync {
+pub(crate) struct SinkSync {
     /// The sink, described.
-    pub sink: String,
+    pub(crate) sink: String,
     /// The key id it holds now (absent: none, or unreadable).
-    pub holds: Option<String>,
+    pub(crate) holds: Option<String>,
     /// What sync does with it.
-    pub action: SinkAction,
+    pub(crate) action: SinkAction,
     /// Why it could not be read or written.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 /// What sync does with one sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SinkAction {
+pub(crate) enum SinkAction {
     /// It already holds the current key.
     InSync,
     /// It holds another key, or none: the current key is written there.
@@ -116,7 +116,7 @@ pub enum SinkAction {
 
 /// Reads every sink of `spec` and asks AWS which of their keys is current (rekey's
 /// records of finished rotations, here and in IAM, tell a rotation in progress).
-pub async fn inspect(
+pub(crate) async fn inspect(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
@@ -327,7 +327,7 @@ async fn finished(
 /// Writes the current key to every sink of `spec` that holds another key, under the
 /// user's lock and the places' locks, reading each place again under them. Returns the
 /// report with each write's outcome.
-pub async fn carry_out(
+pub(crate) async fn carry_out(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
@@ -522,7 +522,7 @@ async fn keep_and_write(
 /// that still holds the key it wrote there (a place changed since is left alone), under
 /// the same locks as a sync. Nothing is asked of AWS: the point is a machine whose synced
 /// key was deleted, which can sign nothing.
-pub async fn undo(state: &StateDir, spec: &ProfileSpec) -> SyncReport {
+pub(crate) async fn undo(state: &StateDir, spec: &ProfileSpec) -> SyncReport {
     let mut report = SyncReport::empty(&spec.name);
     let synced = match state.synced(&spec.name) {
         Ok(synced) if synced.is_empty() => {

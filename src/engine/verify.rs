@@ -20,7 +20,7 @@ use crate::config::profile::Verify;
 /// under [`rekey_sinks::child`]'s rules: its own process group, killed as a group at the
 /// timeout (and whatever it leaves running, once it exits), at most 64 KiB of output
 /// kept, every known secret (the new key's, the old key's) redacted.
-pub async fn run(verify: &Verify, profile: &str, key: &AccessKey) -> Result<String, String> {
+pub(crate) async fn run(verify: &Verify, profile: &str, key: &AccessKey) -> Result<String, String> {
     let (program, args) = verify
         .command
         .split_first()

@@ -2,8 +2,8 @@
 //! `"schema": 1`; fields are only ever added), the text for people ([`text`]), and live
 //! progress on a terminal ([`progress`]).
 
-pub mod progress;
-pub mod text;
+pub(crate) mod progress;
+pub(crate) mod text;
 
 use serde::Serialize;
 
@@ -15,7 +15,7 @@ use crate::engine::rotation::Rotated;
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     /// For people.
     Text,
     /// For programs: one JSON document on stdout (see the README for the schema).
@@ -25,66 +25,66 @@ pub enum Output {
 /// What `apply --output json` prints: one document, whatever happened. A run that
 /// stopped early has what it did until then and `error`.
 #[derive(Serialize)]
-pub struct ApplyReport {
+pub(crate) struct ApplyReport {
     /// Always 1 (see [`Plan::SCHEMA_VERSION`]).
-    pub schema: u32,
+    pub(crate) schema: u32,
     /// Interrupted rotations resolved before planning (see `rekey recover`).
-    pub recovered: Vec<recovery::Report>,
+    pub(crate) recovered: Vec<recovery::Report>,
     /// `None` if the run stopped before planning.
-    pub plan: Option<Plan>,
+    pub(crate) plan: Option<Plan>,
     /// Old keys deleted (or kept) before rotating.
-    pub pruned: Vec<Pruned>,
+    pub(crate) pruned: Vec<Pruned>,
     /// One per rotation, in manifest order.
-    pub results: Vec<ProfileResult>,
+    pub(crate) results: Vec<ProfileResult>,
     /// With `--compromised`: each replaced key and its last use, to look for misuse.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub replaced: Vec<ReplacedKey>,
+    pub(crate) replaced: Vec<ReplacedKey>,
     /// Why the run stopped, if it did (also on stderr).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Answers per service that were `Throttling` (rekey paced and retried them).
-    pub throttled: crate::aws::pacing::Throttled,
+    pub(crate) throttled: crate::aws::pacing::Throttled,
 }
 
 /// What `rekey sync --output json` prints.
 #[derive(Serialize)]
-pub struct SyncRun {
+pub(crate) struct SyncRun {
     /// Always 1.
-    pub schema: u32,
+    pub(crate) schema: u32,
     /// One per profile, in manifest order.
-    pub profiles: Vec<crate::engine::sync::SyncReport>,
+    pub(crate) profiles: Vec<crate::engine::sync::SyncReport>,
 }
 
 /// A key a leak response (`apply --compromised`) replaced.
 #[derive(Debug, Serialize)]
-pub struct ReplacedKey {
+pub(crate) struct ReplacedKey {
     /// The profile.
-    pub profile: String,
+    pub(crate) profile: String,
     /// The replaced (now deleted) key.
-    pub key_id: String,
+    pub(crate) key_id: String,
     /// Its last use as IAM recorded it before the rotation (`None`: never used).
-    pub last_used: Option<crate::engine::plan::LastUse>,
+    pub(crate) last_used: Option<crate::engine::plan::LastUse>,
 }
 
 /// How one rotation (a profile, or profiles sharing a key) ended.
 #[derive(Debug, Serialize)]
-pub struct ProfileResult {
+pub(crate) struct ProfileResult {
     /// The profile (the first of a group sharing a key).
-    pub profile: String,
+    pub(crate) profile: String,
     /// Profiles rotated with `profile` because they held the same key.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub also: Vec<String>,
+    pub(crate) also: Vec<String>,
     /// Wall time of this profile's rotation.
-    pub seconds: f64,
+    pub(crate) seconds: f64,
     /// How it ended.
     #[serde(flatten)]
-    pub outcome: ApplyOutcome,
+    pub(crate) outcome: ApplyOutcome,
 }
 
 /// The outcome part of a [`ProfileResult`].
 #[derive(Debug, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum ApplyOutcome {
+pub(crate) enum ApplyOutcome {
     /// Rotated: the new key is in every sink, the old one deactivated.
     Rotated(Rotated),
     /// Not rotated, by decision (e.g. younger than `max_age`).
@@ -105,22 +105,22 @@ pub enum ApplyOutcome {
 
 /// What `rekey status --output json` prints for a profile.
 #[derive(Serialize)]
-pub struct ProfileStatus {
+pub(crate) struct ProfileStatus {
     /// The profile's plan (read-only inspection).
     #[serde(flatten)]
-    pub plan: crate::engine::plan::ProfilePlan,
+    pub(crate) plan: crate::engine::plan::ProfilePlan,
     /// Old keys of this profile waiting for deletion.
-    pub pending: Vec<crate::state::PendingDeletion>,
+    pub(crate) pending: Vec<crate::state::PendingDeletion>,
     /// Things the user should know (e.g. the key is past `max_age`).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// What needs acting on (`status --detailed-exitcode` exits 2 if any).
-    pub alerts: Vec<Alert>,
+    pub(crate) alerts: Vec<Alert>,
 }
 
 /// Something about a profile that a monitor should raise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Alert {
+pub(crate) enum Alert {
     /// The key is at least `max_age` old.
     PastMaxAge,
     /// A sink holds another key than the first sink's.
@@ -131,44 +131,44 @@ pub enum Alert {
 
 /// What `rekey status --output json` prints.
 #[derive(Serialize)]
-pub struct StatusReport {
+pub(crate) struct StatusReport {
     /// Always 1.
-    pub schema: u32,
+    pub(crate) schema: u32,
     /// The manifest, or default mode's credentials file.
-    pub source: String,
+    pub(crate) source: String,
     /// One per profile (or group sharing a key).
-    pub profiles: Vec<ProfileStatus>,
+    pub(crate) profiles: Vec<ProfileStatus>,
     /// Profiles default mode does not rotate, and why.
-    pub skipped: Vec<crate::config::discovery::Skipped>,
+    pub(crate) skipped: Vec<crate::config::discovery::Skipped>,
 }
 
 /// What `rekey prune --output json` prints.
 #[derive(Serialize)]
-pub struct PruneReport {
+pub(crate) struct PruneReport {
     /// Always 1.
-    pub schema: u32,
+    pub(crate) schema: u32,
     /// What happened to each due key.
-    pub pruned: Vec<Pruned>,
+    pub(crate) pruned: Vec<Pruned>,
 }
 
 /// What `rekey recover --output json` prints.
 #[derive(Serialize)]
-pub struct RecoverReport {
+pub(crate) struct RecoverReport {
     /// Always 1.
-    pub schema: u32,
+    pub(crate) schema: u32,
     /// Each interrupted rotation, resolved or not.
-    pub recovered: Vec<recovery::Report>,
+    pub(crate) recovered: Vec<recovery::Report>,
 }
 
 /// Prints `value` as one pretty JSON document on stdout.
-pub fn print_json<T: Serialize>(value: &T) -> serde_json::Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> serde_json::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// `n` things for people: "1 profile", "3 profiles" (`noun` is the singular; every
 /// noun rekey counts takes an `s`).
-pub fn count(n: usize, noun: &str) -> String {
+pub(crate) fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {

@@ -13,7 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::engine::rotation::Stage;
 
 /// The progress display of one `apply` run.
-pub struct Progress {
+pub(crate) struct Progress {
     bars: Option<MultiProgress>,
     /// The line saying rekey is pacing to a throttled rate, while it is.
     pacing: std::sync::Mutex<Option<ProgressBar>>,
@@ -21,7 +21,7 @@ pub struct Progress {
 
 impl Progress {
     /// Live progress on stderr when `wanted` and stderr is a terminal; otherwise none.
-    pub fn new(wanted: bool) -> Self {
+    pub(crate) fn new(wanted: bool) -> Self {
         let live = wanted && std::io::stderr().is_terminal();
         Self {
             bars: live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
@@ -31,7 +31,7 @@ impl Progress {
 
     /// Shows `status` ("IAM is throttling: 12 calls/s") on a line of its own, or
     /// removes that line when `None`.
-    pub fn pacing(&self, status: Option<String>) {
+    pub(crate) fn pacing(&self, status: Option<String>) {
         let Some(bars) = &self.bars else { return };
         let mut line = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
         match (status, line.as_ref()) {
@@ -52,7 +52,7 @@ impl Progress {
     }
 
     /// A line for a rotation that starts now.
-    pub fn start(&self, label: &str) -> Task {
+    pub(crate) fn start(&self, label: &str) -> Task {
         let bar = self.bars.as_ref().map(|bars| {
             let style = ProgressStyle::with_template(
                 "{spinner:.cyan} {prefix:.bold} {wide_msg} {elapsed:>4.dim}",
@@ -67,7 +67,7 @@ impl Progress {
     }
 
     /// Prints `text` on stdout without tearing the progress lines.
-    pub fn print(&self, text: &str) {
+    pub(crate) fn print(&self, text: &str) {
         let write = || {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(text.as_bytes());
@@ -80,7 +80,7 @@ impl Progress {
     }
 
     /// Removes the progress lines (before the final report).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if let Some(bars) = &self.bars {
             let _ = bars.clear();
         }
@@ -88,20 +88,20 @@ impl Progress {
 }
 
 /// The progress line of one rotation.
-pub struct Task {
+pub(crate) struct Task {
     bar: Option<ProgressBar>,
 }
 
 impl Task {
     /// Shows the rotation's current stage.
-    pub fn stage(&self, stage: &Stage) {
+    pub(crate) fn stage(&self, stage: &Stage) {
         if let Some(bar) = &self.bar {
             bar.set_message(stage.to_string());
         }
     }
 
     /// Removes the line (the result is printed instead).
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

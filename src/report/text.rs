@@ -15,12 +15,12 @@ use crate::report::{ApplyOutcome, ProfileResult, ProfileStatus, ReplacedKey};
 use crate::time;
 
 /// The plan, as `rekey plan` prints it: first where its profiles come from.
-pub fn plan(plan: &Plan) -> String {
+pub(crate) fn plan(plan: &Plan) -> String {
     format!("Profiles from {}\n{}", plan.source, plan_body(plan))
 }
 
 /// The plan without its first line (`apply` prints that before it plans).
-pub fn plan_body(plan: &Plan) -> String {
+pub(crate) fn plan_body(plan: &Plan) -> String {
     let mut out = String::new();
     if plan.compromised {
         let _ = writeln!(
@@ -133,7 +133,7 @@ fn describe_step(step: &Step) -> String {
 }
 
 /// The due pending deletions.
-pub fn due(items: &[PruneItem]) -> String {
+pub(crate) fn due(items: &[PruneItem]) -> String {
     let mut out = String::from("Old keys due for deletion (or, after an overlap, deactivation):\n");
     for item in items {
         let step = match item.step {
@@ -224,7 +224,7 @@ pub(crate) fn synced(reports: &[SyncReport]) -> String {
 }
 
 /// What prune did.
-pub fn pruned(pruned: &[Pruned]) -> String {
+pub(crate) fn pruned(pruned: &[Pruned]) -> String {
     let mut out = String::new();
     for p in pruned {
         let _ = match &p.outcome {
@@ -486,7 +486,7 @@ pub(crate) fn summary(results: &[ProfileResult]) -> String {
 }
 
 /// A note for the log when AWS throttled the run (rekey paced itself and retried).
-pub fn throttled(throttled: &crate::aws::pacing::Throttled) -> Option<String> {
+pub(crate) fn throttled(throttled: &crate::aws::pacing::Throttled) -> Option<String> {
     let total = throttled.iam + throttled.sts + throttled.s3;
     (total > 0).then(|| {
         format!(

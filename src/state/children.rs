@@ -30,7 +30,7 @@ impl StateDir {
     }
 
     /// Records that process group `group` runs until `deadline` at the latest.
-    pub fn record_child(&self, group: i32, deadline: SystemTime) -> Result<(), StateError> {
+    pub(crate) fn record_child(&self, group: i32, deadline: SystemTime) -> Result<(), StateError> {
         let rekey = rustix::process::getpid().as_raw_nonzero().get();
         self.write_child(&Running {
             group,
@@ -45,7 +45,7 @@ impl StateDir {
     }
 
     /// Forgets process group `group` (it ended).
-    pub fn forget_child(&self, group: i32) -> Result<(), StateError> {
+    pub(crate) fn forget_child(&self, group: i32) -> Result<(), StateError> {
         self.remove(&self.child_path(group))
     }
 
@@ -53,7 +53,7 @@ impl StateDir {
     /// gone), each no longer than its deadline, and forgets them; a group a live rekey
     /// process runs is left to it. Returns a note for each orphan still running past its
     /// deadline (rekey does not kill it: after a reboot its number may be another's).
-    pub async fn wait_for_orphans(&self) -> Result<Vec<String>, StateError> {
+    pub(crate) async fn wait_for_orphans(&self) -> Result<Vec<String>, StateError> {
         let mut notes = Vec::new();
         for path in self.list(&self.path(&["children"]))? {
             let Some(bytes) = self.read(&path)? else {
@@ -92,7 +92,7 @@ fn is_alive(process: i32) -> bool {
 
 /// Records every program [`rekey_sinks::child`] starts in the state dir, for the
 /// duration of its run.
-pub struct ChildRecorder(pub StateDir);
+pub(crate) struct ChildRecorder(pub StateDir);
 
 impl rekey_sinks::child::ChildWatcher for ChildRecorder {
     fn started(&self, group: i32, deadline: SystemTime) {

@@ -20,7 +20,7 @@ use crate::time::serde_rfc3339;
 /// Where a rotation stands. Each variant is recorded before the action it names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Nothing changed yet.
     Planned,
     /// Deleting an inactive key to make room for the new one.
@@ -65,43 +65,43 @@ fn unknown_time() -> SystemTime {
 
 /// What the journal file holds.
 #[derive(Serialize, Deserialize)]
-pub struct JournalRecord {
+pub(crate) struct JournalRecord {
     /// Whose rotation it is.
     #[serde(flatten)]
-    pub owner: Owner,
+    pub(crate) owner: Owner,
     /// The key being replaced.
-    pub old_key_id: String,
+    pub(crate) old_key_id: String,
     /// The sinks, described, in order (for people; a plugin describes itself).
-    pub sinks: Vec<String>,
+    pub(crate) sinks: Vec<String>,
     /// The sinks' stable identities ([`rekey_sinks::Sink::id`]), in order: what recovery
     /// compares with the manifest. Empty in journals of rekey before 0.2, which recovery
     /// then compares by description.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sink_ids: Vec<String>,
+    pub(crate) sink_ids: Vec<String>,
     /// When the rotation started.
     #[serde(with = "serde_rfc3339")]
-    pub started_at: SystemTime,
+    pub(crate) started_at: SystemTime,
     /// The current phase.
     #[serde(flatten)]
-    pub phase: Phase,
+    pub(crate) phase: Phase,
     /// The new key, once created. This is the only copy of its secret outside the sinks.
-    pub new_key: Option<StoredKey>,
+    pub(crate) new_key: Option<StoredKey>,
     /// The key being replaced, with its secret (already in the first sink's backup), so
     /// that undoing signs with the key IAM surely accepts rather than with a new key
     /// that may still be propagating. `None` where the secret is not at hand (`rekey
     /// rollback`, journals of older versions): undo then signs with the new key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old_key: Option<StoredKey>,
+    pub(crate) old_key: Option<StoredKey>,
     /// Whether the journal is copied to the shared state (`state: s3://…`): if that copy
     /// is gone, another machine has resolved the rotation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub replicated: bool,
+    pub(crate) replicated: bool,
 }
 
 impl JournalRecord {
     /// Whether `sinks` are the places this rotation wrote: by identity, or by description
     /// for a journal that recorded none.
-    pub fn same_sinks(&self, sinks: &[std::sync::Arc<dyn rekey_sinks::Sink>]) -> bool {
+    pub(crate) fn same_sinks(&self, sinks: &[std::sync::Arc<dyn rekey_sinks::Sink>]) -> bool {
         if self.sink_ids.is_empty() {
             let described: Vec<String> = sinks.iter().map(|s| s.describe()).collect();
             return described == self.sinks;
@@ -111,29 +111,29 @@ impl JournalRecord {
     }
 
     /// Whether this is `profile`'s rotation (alone or shared).
-    pub fn concerns(&self, profile: &str) -> bool {
+    pub(crate) fn concerns(&self, profile: &str) -> bool {
         self.owner.concerns(profile)
     }
 
     /// The profiles of this rotation, in order.
-    pub fn members(&self) -> Vec<String> {
+    pub(crate) fn members(&self) -> Vec<String> {
         self.owner.members()
     }
 }
 
 /// A key as stored in the journal: the one place rekey serializes a secret.
 #[derive(Serialize, Deserialize)]
-pub struct StoredKey {
+pub(crate) struct StoredKey {
     /// The access key id.
-    pub id: String,
+    pub(crate) id: String,
     /// The secret.
     #[serde(serialize_with = "expose", deserialize_with = "conceal")]
-    pub secret: SecretString,
+    pub(crate) secret: SecretString,
 }
 
 impl StoredKey {
     /// The key as it is stored.
-    pub fn from_key(key: &AccessKey) -> Self {
+    pub(crate) fn from_key(key: &AccessKey) -> Self {
         Self {
             id: key.id().to_owned(),
             secret: key.secret().clone(),
@@ -154,7 +154,7 @@ fn conceal<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SecretString, D::Er
 }
 
 /// An open rotation journal for one user.
-pub struct Journal {
+pub(crate) struct Journal {
     state: StateDir,
     path: PathBuf,
     backups: PathBuf,
@@ -169,18 +169,18 @@ pub struct Journal {
     "an earlier rotation of {user_arn} was interrupted ({phase}); its journal {} keeps the new key and the sink backups. Resolve it before rotating this user again",
     path.display()
 )]
-pub struct Interrupted {
+pub(crate) struct Interrupted {
     /// The user.
-    pub user_arn: String,
+    pub(crate) user_arn: String,
     /// The recorded phase.
-    pub phase: String,
+    pub(crate) phase: String,
     /// The journal file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 /// Starting a journal failed.
 #[derive(Debug, thiserror::Error)]
-pub enum BeginError {
+pub(crate) enum BeginError {
     /// An unfinished rotation of the same user is recorded.
     #[error(transparent)]
     Interrupted(#[from] Interrupted),
@@ -195,7 +195,7 @@ impl StateDir {
     }
 
     /// The unfinished rotation recorded for this user, if any.
-    pub fn interrupted(
+    pub(crate) fn interrupted(
         &self,
         account: &str,
         user_name: &str,
@@ -219,7 +219,7 @@ impl StateDir {
 
 impl StateDir {
     /// Every unfinished rotation recorded in the state directory, as open journals.
-    pub fn unfinished(&self) -> Result<Vec<Journal>, StateError> {
+    pub(crate) fn unfinished(&self) -> Result<Vec<Journal>, StateError> {
         let mut journals = Vec::new();
         for path in self.list(&self.path(&["journal"]))? {
             let Some(bytes) = self.read(&path)? else {
@@ -244,7 +244,7 @@ impl StateDir {
     /// Writes a journal copied from the shared state (`copied`) into this state dir,
     /// backups first, so the usual recovery resolves it here. Refused if this state dir
     /// has a journal of that name already.
-    pub async fn import_journal(&self, copied: Copied) -> Result<(), StateError> {
+    pub(crate) async fn import_journal(&self, copied: Copied) -> Result<(), StateError> {
         let path = self.path(&["journal", &format!("{}.json", copied.name)]);
         if self.read(&path)?.is_some() {
             return Ok(());
@@ -265,7 +265,7 @@ impl StateDir {
 impl Journal {
     /// The journal as it is on disk now (`None` once its rotation has ended), for a
     /// reader that waited for the rotation's lock.
-    pub fn reload(self) -> Result<Option<Journal>, StateError> {
+    pub(crate) fn reload(self) -> Result<Option<Journal>, StateError> {
         let Some(bytes) = self.state.read(&self.path)? else {
             return Ok(None);
         };
@@ -274,28 +274,28 @@ impl Journal {
     }
 
     /// What the journal holds.
-    pub fn record(&self) -> &JournalRecord {
+    pub(crate) fn record(&self) -> &JournalRecord {
         &self.record
     }
 
     /// The new key recorded in the journal, if it was created.
-    pub fn new_key(&self) -> Option<AccessKey> {
+    pub(crate) fn new_key(&self) -> Option<AccessKey> {
         self.record.new_key.as_ref()?.to_key()
     }
 
     /// The key being replaced, if the journal holds its secret.
-    pub fn old_key(&self) -> Option<AccessKey> {
+    pub(crate) fn old_key(&self) -> Option<AccessKey> {
         self.record.old_key.as_ref()?.to_key()
     }
 
     /// Whether sink `index`'s previous content was saved (so it may have been written).
-    pub fn has_backup(&self, index: usize) -> bool {
+    pub(crate) fn has_backup(&self, index: usize) -> bool {
         self.backups.join(index.to_string()).exists()
     }
 
     /// Like [`Journal::begin`], with the sinks' previous content saved *before* the
     /// journal exists, so that no moment has a journal whose backups are incomplete.
-    pub async fn begin_with_backups(
+    pub(crate) async fn begin_with_backups(
         state: &StateDir,
         record: JournalRecord,
         backups: &[Snapshot],
@@ -333,22 +333,22 @@ impl Journal {
 
     /// Opens a journal for `record`'s user and records it, refusing if one exists.
     /// Backups an earlier, unrecorded attempt may have left are cleared.
-    pub async fn begin(state: &StateDir, record: JournalRecord) -> Result<Self, BeginError> {
+    pub(crate) async fn begin(state: &StateDir, record: JournalRecord) -> Result<Self, BeginError> {
         Self::begin_with_backups(state, record, &[]).await
     }
 
     /// The journal file.
-    pub fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         &self.path
     }
 
     /// The recorded phase.
-    pub fn phase(&self) -> &Phase {
+    pub(crate) fn phase(&self) -> &Phase {
         &self.record.phase
     }
 
     /// Records `phase`; call before taking the action it names.
-    pub async fn advance(&mut self, phase: Phase) -> Result<(), StateError> {
+    pub(crate) async fn advance(&mut self, phase: Phase) -> Result<(), StateError> {
         self.record.phase = phase;
         let json = self.record_json();
         let (state, path, local) = (self.state.clone(), self.path.clone(), json.clone());
@@ -358,7 +358,7 @@ impl Journal {
 
     /// From now on, every write of this journal is copied to `replica` too, starting
     /// with what it holds already (the record and every backup).
-    pub async fn replicate(
+    pub(crate) async fn replicate(
         &mut self,
         replica: std::sync::Arc<dyn Replica>,
     ) -> Result<(), StateError> {
@@ -392,7 +392,7 @@ impl Journal {
 
     /// Drops this state dir's copy of a journal another machine resolved (its shared
     /// copy is gone): nothing of it is left to do here.
-    pub async fn forget_resolved(self) -> Result<(), StateError> {
+    pub(crate) async fn forget_resolved(self) -> Result<(), StateError> {
         Journal {
             replica: None,
             ..self
@@ -412,7 +412,7 @@ impl Journal {
     }
 
     /// `<account>-<user>`: the journal's name, here and in the shared state.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         StateDir::journal_name(&self.record.owner.account, &self.record.owner.user_name)
     }
 
@@ -448,13 +448,17 @@ impl Journal {
     }
 
     /// Records the new key (and its secret) with phase [`Phase::KeyCreated`].
-    pub async fn record_new_key(&mut self, key: &AccessKey) -> Result<(), StateError> {
+    pub(crate) async fn record_new_key(&mut self, key: &AccessKey) -> Result<(), StateError> {
         self.record.new_key = Some(StoredKey::from_key(key));
         self.advance(Phase::KeyCreated).await
     }
 
     /// Stores sink `index`'s previous content (before it is written).
-    pub async fn save_backup(&self, index: usize, snapshot: &Snapshot) -> Result<(), StateError> {
+    pub(crate) async fn save_backup(
+        &self,
+        index: usize,
+        snapshot: &Snapshot,
+    ) -> Result<(), StateError> {
         let bytes = owned_bytes(snapshot);
         let (state, dir) = (self.state.clone(), self.backups.clone());
         let local = bytes.clone();
@@ -473,12 +477,12 @@ impl Journal {
     }
 
     /// Sink `index`'s content before it was written.
-    pub fn backup(&self, index: usize) -> Result<Snapshot, StateError> {
+    pub(crate) fn backup(&self, index: usize) -> Result<Snapshot, StateError> {
         self.state.read_backup(&self.backups, index)
     }
 
     /// Ends the rotation: deletes the journal (and with it the secret) and the backups.
-    pub async fn finish(self) -> Result<(), StateError> {
+    pub(crate) async fn finish(self) -> Result<(), StateError> {
         self.uncopy().await?;
         off_runtime(move || {
             self.state.remove(&self.path)?;
@@ -489,7 +493,7 @@ impl Journal {
 
     /// Ends a completed rotation, keeping the sinks' previous content as the history of
     /// `old_key_id` until that key is deleted, so `rekey rollback` can restore it.
-    pub async fn finish_keeping_history(self, old_key_id: &str) -> Result<(), StateError> {
+    pub(crate) async fn finish_keeping_history(self, old_key_id: &str) -> Result<(), StateError> {
         self.uncopy().await?;
         let history = self.state.history_dir(old_key_id);
         off_runtime(move || self.keep_history(&history)).await
@@ -547,23 +551,27 @@ pub(super) fn save_backup_in(
 
 impl StateDir {
     /// Where the sinks' content from before the rotation that retired `key_id` is kept.
-    pub fn history_dir(&self, key_id: &str) -> PathBuf {
+    pub(crate) fn history_dir(&self, key_id: &str) -> PathBuf {
         self.path(&["history", key_id])
     }
 
     /// Whether a history is kept for `key_id` and holds a backup of sink `index`.
-    pub fn has_history(&self, key_id: &str, index: usize) -> bool {
+    pub(crate) fn has_history(&self, key_id: &str, index: usize) -> bool {
         let dir = self.history_dir(key_id);
         dir.join(index.to_string()).exists()
     }
 
     /// Sink `index`'s content from before the rotation that retired `key_id`.
-    pub fn history_backup(&self, key_id: &str, index: usize) -> Result<Snapshot, StateError> {
+    pub(crate) fn history_backup(
+        &self,
+        key_id: &str,
+        index: usize,
+    ) -> Result<Snapshot, StateError> {
         self.read_backup(&self.history_dir(key_id), index)
     }
 
     /// Forgets the history of `key_id` (the key is deleted: nothing to roll back to).
-    pub async fn forget_history(&self, key_id: &str) -> Result<(), StateError> {
+    pub(crate) async fn forget_history(&self, key_id: &str) -> Result<(), StateError> {
         let history = self.history_dir(key_id);
         off_runtime(move || remove_dir(&history)).await
     }

@@ -15,14 +15,14 @@ use crate::state::StateDir;
 
 /// Locks held until dropped.
 #[derive(Debug)]
-pub struct Held {
+pub(crate) struct Held {
     _files: Vec<File>,
 }
 
 /// A lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum LockError {
+pub(crate) enum LockError {
     /// Another process held it for longer than the timeout.
     #[error(
         "{what} is in use by another rekey process{holder}; waited {waited:?} (see --lock-timeout)"
@@ -48,16 +48,16 @@ pub enum LockError {
 
 /// What a lock protects, and the name of its file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct LockName {
+pub(crate) struct LockName {
     /// For messages, e.g. `user arn:aws:iam::1:user/alice`.
-    pub what: String,
+    pub(crate) what: String,
     /// The lock file's name (stable, filesystem-safe).
-    pub file: String,
+    pub(crate) file: String,
 }
 
 impl LockName {
     /// The lock on rotating `user_name` of `account`.
-    pub fn user(account: &str, user_name: &str, user_arn: &str) -> Self {
+    pub(crate) fn user(account: &str, user_name: &str, user_arn: &str) -> Self {
         Self {
             what: format!("user {user_arn}"),
             file: format!("user-{}.lock", fnv1a(&format!("{account}/{user_name}"))),
@@ -65,7 +65,7 @@ impl LockName {
     }
 
     /// The lock on writing the place `key` (a sink's [`rekey_sinks::Sink::lock_key`]).
-    pub fn place(key: &str) -> Self {
+    pub(crate) fn place(key: &str) -> Self {
         Self {
             what: key.to_owned(),
             file: format!("place-{}.lock", fnv1a(key)),
@@ -76,7 +76,7 @@ impl LockName {
 /// Takes every lock in `names` (in a fixed order, so two processes cannot deadlock),
 /// waiting up to `timeout` for each; the waiting happens off the async runtime's
 /// worker threads.
-pub async fn acquire(
+pub(crate) async fn acquire(
     state: &StateDir,
     names: Vec<LockName>,
     timeout: Duration,

@@ -19,7 +19,7 @@
 
 mod children;
 mod journal;
-pub mod lock;
+pub(crate) mod lock;
 mod owner;
 mod pending;
 mod replica;
@@ -29,25 +29,24 @@ mod synced;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use children::ChildRecorder;
-pub use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
-pub use owner::Owner;
-pub use pending::PendingDeletion;
-pub use replica::{Copied, Replica};
-pub use rotated_by::RotatedBy;
-pub use synced::Synced;
+pub(crate) use children::ChildRecorder;
+pub(crate) use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
+pub(crate) use owner::Owner;
+pub(crate) use pending::PendingDeletion;
+pub(crate) use replica::{Copied, Replica};
+pub(crate) use rotated_by::RotatedBy;
 
 /// The state directory could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("state directory: cannot {action} {}: {source}", path.display())]
-pub struct StateError {
+pub(crate) struct StateError {
     /// What rekey was doing.
-    pub action: &'static str,
+    pub(crate) action: &'static str,
     /// The file or folder.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The cause.
     #[source]
-    pub source: io::Error,
+    pub(crate) source: io::Error,
 }
 
 /// State-dir writes (each with its fsyncs) run on the blocking pool; reads stay inline:
@@ -56,17 +55,17 @@ use rekey_sinks::blocking::off_runtime;
 
 /// Handle on the state directory.
 #[derive(Debug, Clone)]
-pub struct StateDir {
+pub(crate) struct StateDir {
     root: PathBuf,
     lock_timeout: std::time::Duration,
 }
 
 impl StateDir {
     /// How long to wait for a lock held by another rekey process, unless told otherwise.
-    pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+    pub(crate) const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
     /// Uses `root` as the state directory; nothing is created until something is stored.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
             lock_timeout: Self::DEFAULT_LOCK_TIMEOUT,
@@ -74,18 +73,18 @@ impl StateDir {
     }
 
     /// The same directory, waiting up to `timeout` for locks ([`crate::state::lock`]).
-    pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+    pub(crate) fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.lock_timeout = timeout;
         self
     }
 
     /// How long to wait for a lock held by another process.
-    pub fn lock_timeout(&self) -> std::time::Duration {
+    pub(crate) fn lock_timeout(&self) -> std::time::Duration {
         self.lock_timeout
     }
 
     /// The directory.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -112,7 +111,7 @@ impl StateDir {
 
     /// Removes temporary files a killed write left in the state directory (they may hold
     /// a secret).
-    pub fn remove_stale_temp_files(&self) -> Result<(), StateError> {
+    pub(crate) fn remove_stale_temp_files(&self) -> Result<(), StateError> {
         let mut dirs = vec![
             self.root.clone(),
             self.path(&["journal"]),
@@ -199,7 +198,7 @@ impl StateDir {
     /// Refuses a state directory another user owns or that others may write: its
     /// journal holds secrets, and a planted file or link there could make rekey act on
     /// it. A missing directory is fine (it is created 0700 when first needed).
-    pub fn check(&self) -> Result<(), StateError> {
+    pub(crate) fn check(&self) -> Result<(), StateError> {
         use std::os::unix::fs::MetadataExt;
         let meta = match std::fs::metadata(&self.root) {
             Ok(meta) => meta,

@@ -6,29 +6,29 @@ use serde::{Deserialize, Serialize};
 /// The profile a rotation was for (with the profiles rotated with it because they held
 /// the same key) and the IAM user whose key it was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Owner {
+pub(crate) struct Owner {
     /// The profile (the first of a group sharing a key).
-    pub profile: String,
+    pub(crate) profile: String,
     /// Profiles rotated with `profile` because they held the same key; recovery and
     /// rollback rebuild the combined sink list from them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also: Vec<String>,
+    pub(crate) also: Vec<String>,
     /// The account id.
-    pub account: String,
+    pub(crate) account: String,
     /// The user's ARN.
-    pub user_arn: String,
+    pub(crate) user_arn: String,
     /// The user's name.
-    pub user_name: String,
+    pub(crate) user_name: String,
 }
 
 impl Owner {
     /// Whether this is `profile`'s rotation (alone or shared).
-    pub fn concerns(&self, profile: &str) -> bool {
+    pub(crate) fn concerns(&self, profile: &str) -> bool {
         self.profile == profile || self.also.iter().any(|p| p == profile)
     }
 
     /// The profiles of this rotation, in order.
-    pub fn members(&self) -> Vec<String> {
+    pub(crate) fn members(&self) -> Vec<String> {
         std::iter::once(self.profile.clone())
             .chain(self.also.iter().cloned())
             .collect()

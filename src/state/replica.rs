@@ -14,7 +14,7 @@ use async_trait::async_trait;
 /// Where journals are copied to. The state layer knows no AWS: the engine implements
 /// this over S3.
 #[async_trait]
-pub trait Replica: Send + Sync {
+pub(crate) trait Replica: Send + Sync {
     /// Stores `bytes` (which may hold a secret) as `name`, replacing it.
     async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), String>;
     /// Removes the journal `name` (`journal/<name>.json`) and its backups.
@@ -22,11 +22,11 @@ pub trait Replica: Send + Sync {
 }
 
 /// A journal as a replica holds it: the record and each backup file, by name.
-pub struct Copied {
+pub(crate) struct Copied {
     /// `<account>-<user>`.
-    pub name: String,
+    pub(crate) name: String,
     /// The record (`journal/<name>.json`), with the secrets it holds.
-    pub record: zeroize::Zeroizing<Vec<u8>>,
+    pub(crate) record: zeroize::Zeroizing<Vec<u8>>,
     /// The backups, as (file name in `backups/<name>/`, bytes).
-    pub backups: Vec<(String, zeroize::Zeroizing<Vec<u8>>)>,
+    pub(crate) backups: Vec<(String, zeroize::Zeroizing<Vec<u8>>)>,
 }

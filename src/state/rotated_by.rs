@@ -14,11 +14,11 @@ use super::{corrupt, off_runtime, StateDir, StateError};
 
 /// The run that made a key, as the key's next rotation must compare itself with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RotatedBy {
+pub(crate) struct RotatedBy {
     /// The manifest (absolute), or `None` for default mode.
-    pub manifest: Option<PathBuf>,
+    pub(crate) manifest: Option<PathBuf>,
     /// Every place that rotation wrote the key to, by sink id.
-    pub places: Vec<String>,
+    pub(crate) places: Vec<String>,
 }
 
 impl StateDir {
@@ -27,7 +27,7 @@ impl StateDir {
     }
 
     /// Records that `key_id` was made and written by `by`.
-    pub async fn remember_rotated_by(
+    pub(crate) async fn remember_rotated_by(
         &self,
         key_id: &str,
         by: &RotatedBy,
@@ -38,13 +38,13 @@ impl StateDir {
     }
 
     /// Forgets how `key_id` was made (it was deleted).
-    pub async fn forget_rotated_by(&self, key_id: &str) -> Result<(), StateError> {
+    pub(crate) async fn forget_rotated_by(&self, key_id: &str) -> Result<(), StateError> {
         let (state, path) = (self.clone(), self.rotated_by_path(key_id));
         off_runtime(move || state.remove(&path)).await
     }
 
     /// How `key_id` was made, if rekey made it on this machine.
-    pub fn rotated_by(&self, key_id: &str) -> Result<Option<RotatedBy>, StateError> {
+    pub(crate) fn rotated_by(&self, key_id: &str) -> Result<Option<RotatedBy>, StateError> {
         let path = self.rotated_by_path(key_id);
         self.read(&path)?
             .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e)))

@@ -15,13 +15,13 @@ use super::journal::{owned_bytes, remove_dir, save_backup_in};
 use super::{off_runtime, StateDir, StateError};
 
 /// One place the last sync wrote.
-pub struct Synced {
+pub(crate) struct Synced {
     /// The sink's index in the profile.
-    pub index: usize,
+    pub(crate) index: usize,
     /// What it held before.
-    pub before: Snapshot,
+    pub(crate) before: Snapshot,
     /// The key sync wrote there.
-    pub written_key_id: String,
+    pub(crate) written_key_id: String,
 }
 
 impl StateDir {
@@ -30,13 +30,13 @@ impl StateDir {
     }
 
     /// Forgets what an earlier sync of `profile` replaced (a new sync begins).
-    pub async fn forget_synced(&self, profile: &str) -> Result<(), StateError> {
+    pub(crate) async fn forget_synced(&self, profile: &str) -> Result<(), StateError> {
         let dir = self.synced_dir(profile);
         off_runtime(move || remove_dir(&dir)).await
     }
 
     /// Keeps sink `index`'s content from before a sync wrote `written_key_id` there.
-    pub async fn keep_synced(
+    pub(crate) async fn keep_synced(
         &self,
         profile: &str,
         index: usize,
@@ -54,7 +54,7 @@ impl StateDir {
     }
 
     /// What the last sync of `profile` replaced, by sink index.
-    pub fn synced(&self, profile: &str) -> Result<Vec<Synced>, StateError> {
+    pub(crate) fn synced(&self, profile: &str) -> Result<Vec<Synced>, StateError> {
         let dir = self.synced_dir(profile);
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,

@@ -1,16 +1,5 @@
 //! A failure after the new key exists rolls everything back.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use rekey::aws::Aws;
-use rekey::config::profile::{Policy, ProfileSpec};
-use rekey::engine::planner::{plan_profile, PlanOptions};
-use rekey::engine::rotation::{rotate, FailureKind};
-use rekey::state::StateDir;
-use rekey_sinks::credentials_file::CredentialsFile;
-use rekey_sinks::{AccessKey, Checked, Sink, SinkError, Snapshot};
-
 use crate::support::*;
 
 #[test]
@@ -34,133 +23,41 @@ fn a_propagation_timeout_deletes_the_new_key_and_changes_nothing() {
     assert!(home.state_files().is_empty(), "{:?}", home.state_files());
 }
 
-/// A sink whose write always fails (the real sinks are tested on a real filesystem).
-struct FailingSink;
-
-#[async_trait]
-impl Sink for FailingSink {
-    fn describe(&self) -> String {
-        "failing test sink".into()
-    }
-    fn id(&self) -> String {
-        "failing test sink".into()
-    }
-    async fn read(&self) -> Result<Option<AccessKey>, SinkError> {
-        Ok(None)
-    }
-    async fn check(&self) -> Result<Checked, SinkError> {
-        Ok(Checked::Ready)
-    }
-    async fn snapshot(&self) -> Result<Snapshot, SinkError> {
-        Ok(Snapshot::Absent)
-    }
-    async fn write(&self, _: &AccessKey) -> Result<Option<Snapshot>, SinkError> {
-        Err(SinkError::Unsupported {
-            path: "/failing".into(),
-            message: "simulated write failure".into(),
-        })
-    }
-    async fn restore(&self, _: &Snapshot, _: &AccessKey) -> Result<(), SinkError> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_rotation_whose_plan_went_stale_changes_nothing() {
+    // apply plans both profiles, then rotates them one at a time: the first one's
+    // verification command adds a key to the second one's user, as someone else might
+    // between planning and rotating.
     let home = Home::new();
-    let user = unique("stale");
-    let key = moto().create_user(&user);
-    home.write_credentials(&section(&user, &key));
-    let spec = ProfileSpec::new(
-        user.clone(),
-        vec![Arc::new(CredentialsFile::new(
-            home.credentials_path(),
-            &user,
-        ))],
-        Policy::default(),
+    let first = unique("first");
+    let stale = unique("stale");
+    let first_key = moto().create_user(&first);
+    let key = moto().create_user(&stale);
+    home.write_credentials(&format!(
+        "{}{}",
+        section(&first, &first_key),
+        section(&stale, &key)
+    ));
+    let add_key = format!(
+        "import boto3; boto3.client('iam', endpoint_url='{}', region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing')\
+         .create_access_key(UserName='{stale}')",
+        moto().endpoint
     );
-    let state = StateDir::new(home.state_dir());
-    let aws = Aws::from_config(block_on(emulator_config()));
-    let planned = block_on(plan_profile(&aws, &state, &spec, PlanOptions::default()));
-    // Someone else adds a key between planning and rotating.
-    let other = moto().create_key(&user);
-    moto().set_active(&user, &other.id, false);
-    let input = planned.rotation.expect("plan decides to rotate");
-    let failure = block_on(rotate(&aws, &state, &spec, &planned.plan, input, &|_| {}))
-        .expect_err("the plan is stale");
-    assert!(
-        matches!(failure.kind, FailureKind::NotStarted(_)),
-        "{failure}"
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\nprofiles:\n  {first}:\n    verify: {{ command: ['{}', '-c', \"{add_key}\"] }}\n  {stale}: {{}}\n",
+            python().display()
+        ),
     );
-    assert!(
-        failure.to_string().contains("changed since planning"),
-        "{failure}"
-    );
-    assert_eq!(home.credentials(), section(&user, &key));
-    assert_eq!(moto().keys(&user).len(), 2, "no key created");
-}
-
-/// SDK settings for moto, without credentials (every client signs with its own key).
-async fn emulator_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto().endpoint)
-        .no_credentials()
-        .load()
-        .await
-}
-
-#[test]
-fn a_failed_sink_write_restores_the_written_sinks_and_deletes_the_new_key() {
-    let home = Home::new();
-    let user = unique("sinkfail");
-    let key = moto().create_user(&user);
-    let before = format!("# keep\n{}", section(&user, &key));
-    home.write_credentials(&before);
-    let spec = ProfileSpec::new(
-        user.clone(),
-        vec![
-            Arc::new(CredentialsFile::new(home.credentials_path(), &user)),
-            Arc::new(FailingSink),
-        ],
-        Policy::default(),
-    );
-    let state = StateDir::new(home.state_dir());
-    let failure = block_on(async {
-        let aws = Aws::from_config(emulator_config().await);
-        let planned = plan_profile(&aws, &state, &spec, PlanOptions::default()).await;
-        let input = planned.rotation.expect("plan decides to rotate");
-        rotate(&aws, &state, &spec, &planned.plan, input, &|_| {})
-            .await
-            .expect_err("the second sink fails")
-    });
-    assert!(
-        matches!(failure.kind, FailureKind::RolledBack(_)),
-        "{failure}"
-    );
-    assert!(
-        failure.to_string().contains("simulated write failure"),
-        "{failure}"
-    );
-    assert!(
-        failure
-            .actions
-            .iter()
-            .any(|a| a.starts_with("restored credentials file")),
-        "{:?}",
-        failure.actions
-    );
-    assert_eq!(
-        home.credentials(),
-        before,
-        "first sink restored byte for byte"
-    );
-    assert_eq!(
-        moto().keys(&user),
-        vec![(key.id.clone(), true)],
-        "new key deleted, old key active"
-    );
-    assert!(home.state_files().is_empty(), "{:?}", home.state_files());
+    home.rekey(&["apply", "--yes", "--jobs", "1"])
+        .code(1)
+        .stdout_has("changed since planning");
+    assert_eq!(moto().keys(&first).len(), 2, "the first profile rotated");
+    let keys = moto().keys(&stale);
+    assert_eq!(keys.len(), 2, "no key created for the stale plan: {keys:?}");
+    assert!(home.credentials().contains(&section(&stale, &key)));
 }
 
 #[test]

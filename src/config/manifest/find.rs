@@ -9,7 +9,7 @@ use super::FILE_NAME;
 /// The nearest `rekey.yaml` at or above `start` (absolute). The walk stops after the
 /// home folder or a repository root (a folder holding `.git`): a manifest above those
 /// belongs to someone else's project, or to nobody's.
-pub fn nearest(start: &Path, home: &Path) -> Option<PathBuf> {
+pub(crate) fn nearest(start: &Path, home: &Path) -> Option<PathBuf> {
     for dir in start.ancestors() {
         let candidate = dir.join(FILE_NAME);
         if candidate.is_file() {

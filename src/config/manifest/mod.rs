@@ -7,8 +7,8 @@
 
 /// Durations as the manifest writes them (the type lives in `rekey-sinks`, whose sink
 /// configurations use it too).
-pub use rekey_sinks::duration;
-pub mod find;
+pub(crate) use rekey_sinks::duration;
+pub(crate) mod find;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -22,26 +22,24 @@ use rekey_sinks::registry::BuildContext;
 
 use crate::config::paths::Paths;
 use crate::config::profile::{PendingStore, Policy, ProfileSpec, Propagation, SharedState, Verify};
-pub use schema::{
-    RawManifest, RawPolicy, RawProfile, RawPropagation, RawSink, RawState, RawVerify,
-};
+pub(crate) use schema::{RawManifest, RawPropagation, RawSink, RawState};
 
 /// The manifest file name looked for in the current folder and its parents.
-pub const FILE_NAME: &str = "rekey.yaml";
+pub(crate) const FILE_NAME: &str = "rekey.yaml";
 
 /// A manifest that parsed, with the folder its relative paths are relative to.
 #[derive(Debug)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// Where it was read from.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Its contents.
-    pub raw: RawManifest,
+    pub(crate) raw: RawManifest,
 }
 
 /// The manifest could not be read or does not follow the schema.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ManifestError {
+pub(crate) enum ManifestError {
     /// The file could not be read.
     #[error("cannot read manifest {}: {source}", path.display())]
     Read {
@@ -66,7 +64,7 @@ pub enum ManifestError {
 }
 
 /// Reads and checks the manifest at `path`.
-pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+pub(crate) fn load(path: &Path) -> Result<Manifest, ManifestError> {
     let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
         path: path.to_owned(),
         source,
@@ -76,7 +74,7 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
 
 /// Parses manifest `text` read from `path` (the path is used in errors and to resolve
 /// relative sink paths).
-pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     let invalid = |line, column, message: String| ManifestError::Invalid {
         path: path.to_owned(),
         line,
@@ -223,7 +221,7 @@ fn without_position(message: &str, line: u64, column: u64) -> String {
 
 impl Manifest {
     /// The fully specified profiles, in manifest order. Pure: no I/O.
-    pub fn resolve(&self, paths: &Paths, sdk: &aws_config::SdkConfig) -> Vec<ProfileSpec> {
+    pub(crate) fn resolve(&self, paths: &Paths, sdk: &aws_config::SdkConfig) -> Vec<ProfileSpec> {
         let base = self.path.parent().unwrap_or(Path::new("."));
         let defaults = &self.raw.defaults;
         self.raw
@@ -332,7 +330,7 @@ fn resolve_program(command: &[String], paths: &Paths, base: &Path) -> Vec<String
 
 /// The sink a profile gets when the manifest names none: its section of the shared
 /// credentials file.
-pub fn default_sink(paths: &Paths, profile: &str) -> Arc<dyn rekey_sinks::Sink> {
+pub(crate) fn default_sink(paths: &Paths, profile: &str) -> Arc<dyn rekey_sinks::Sink> {
     Arc::new(CredentialsFile::new(
         paths.credentials_file.clone(),
         profile,

@@ -13,7 +13,7 @@ use super::duration::HumanDuration;
 /// line and column).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub enum RawState {
+pub(crate) enum RawState {
     /// `local`.
     #[default]
     Local,
@@ -54,95 +54,95 @@ impl TryFrom<String> for RawState {
 /// The whole `rekey.yaml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawManifest {
+pub(crate) struct RawManifest {
     /// Schema version; only `1` exists.
-    pub version: Spanned<u32>,
+    pub(crate) version: Spanned<u32>,
     /// Where the state every machine must share lives: `local` (default), `iam`
     /// (pending deletions as user tags too) or `s3://BUCKET/PREFIX` (and a lease per user).
     #[serde(default)]
-    pub state: RawState,
+    pub(crate) state: RawState,
     /// With `state: s3://…`: how long a lease lasts unless renewed (default 1m).
-    pub state_lease: Option<Spanned<HumanDuration>>,
+    pub(crate) state_lease: Option<Spanned<HumanDuration>>,
     /// With `state: s3://…`: the KMS key that encrypts the journal copies (default: the
     /// account's `aws/s3` key).
-    pub state_kms_key_id: Option<Spanned<String>>,
+    pub(crate) state_kms_key_id: Option<Spanned<String>>,
     /// Settings every profile inherits.
     #[serde(default)]
-    pub defaults: RawPolicy,
+    pub(crate) defaults: RawPolicy,
     /// Profiles to rotate, in the order written.
-    pub profiles: IndexMap<String, RawProfile>,
+    pub(crate) profiles: IndexMap<String, RawProfile>,
 }
 
 /// Rotation settings; each is optional and inherits from `defaults`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPolicy {
+pub(crate) struct RawPolicy {
     /// How long the old key stays deactivated before it is deleted.
-    pub grace: Option<HumanDuration>,
+    pub(crate) grace: Option<HumanDuration>,
     /// How long the old key stays active after the rotation.
-    pub overlap: Option<HumanDuration>,
+    pub(crate) overlap: Option<HumanDuration>,
     /// Rotate only keys at least this old.
-    pub max_age: Option<HumanDuration>,
+    pub(crate) max_age: Option<HumanDuration>,
     /// How the new key is proven to work before anything else changes.
-    pub propagation: Option<RawPropagation>,
+    pub(crate) propagation: Option<RawPropagation>,
     /// A command that checks the new key before the old one is deactivated.
-    pub verify: Option<RawVerify>,
+    pub(crate) verify: Option<RawVerify>,
     /// The MFA device whose code opens a session for the IAM calls.
-    pub mfa_serial: Option<String>,
+    pub(crate) mfa_serial: Option<String>,
     /// A program that prints a current MFA code (for unattended runs).
-    pub mfa_command: Option<Vec<String>>,
+    pub(crate) mfa_command: Option<Vec<String>>,
     /// Stop `mfa_command` after this long (default 60s).
-    pub mfa_timeout: Option<HumanDuration>,
+    pub(crate) mfa_timeout: Option<HumanDuration>,
 }
 
 /// `verify: { command: [prog, args...], timeout: 2m }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawVerify {
+pub(crate) struct RawVerify {
     /// The program and its arguments.
-    pub command: Spanned<Vec<String>>,
+    pub(crate) command: Spanned<Vec<String>>,
     /// Roll back if it runs longer (default 2m).
-    pub timeout: Option<HumanDuration>,
+    pub(crate) timeout: Option<HumanDuration>,
 }
 
 /// `propagation: { timeout: 60s, consecutive: 3 }`.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPropagation {
+pub(crate) struct RawPropagation {
     /// Give up (and delete the new key) after this long.
-    pub timeout: Option<HumanDuration>,
+    pub(crate) timeout: Option<HumanDuration>,
     /// Successful `GetCallerIdentity` calls in a row that count as proof.
-    pub consecutive: Option<Spanned<u32>>,
+    pub(crate) consecutive: Option<Spanned<u32>>,
 }
 
 /// One entry under `profiles:`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawProfile {
+pub(crate) struct RawProfile {
     /// Overrides `defaults.grace`.
-    pub grace: Option<HumanDuration>,
+    pub(crate) grace: Option<HumanDuration>,
     /// Overrides `defaults.overlap`.
-    pub overlap: Option<HumanDuration>,
+    pub(crate) overlap: Option<HumanDuration>,
     /// Overrides `defaults.max_age`.
-    pub max_age: Option<HumanDuration>,
+    pub(crate) max_age: Option<HumanDuration>,
     /// Overrides fields of `defaults.propagation`.
-    pub propagation: Option<RawPropagation>,
+    pub(crate) propagation: Option<RawPropagation>,
     /// Overrides `defaults.verify`.
-    pub verify: Option<RawVerify>,
+    pub(crate) verify: Option<RawVerify>,
     /// Where the key lives; the first sink is where the current key is read from.
-    pub sinks: Option<Spanned<Vec<RawSink>>>,
+    pub(crate) sinks: Option<Spanned<Vec<RawSink>>>,
     /// Admin rotation: the AWS profile that signs every IAM call.
-    pub via: Option<String>,
+    pub(crate) via: Option<String>,
     /// The IAM user whose key this is (checked against the key's identity).
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     /// Overrides `defaults.mfa_serial`.
-    pub mfa_serial: Option<String>,
+    pub(crate) mfa_serial: Option<String>,
     /// Overrides `defaults.mfa_command`.
-    pub mfa_command: Option<Vec<String>>,
+    pub(crate) mfa_command: Option<Vec<String>>,
     /// Overrides `defaults.mfa_timeout`.
-    pub mfa_timeout: Option<HumanDuration>,
+    pub(crate) mfa_timeout: Option<HumanDuration>,
 }
 
 /// One sink entry, selected by its `type:` field: the list of sink types is
 /// [`rekey_sinks::registry`]'s.
-pub use rekey_sinks::registry::Config as RawSink;
+pub(crate) use rekey_sinks::registry::Config as RawSink;

@@ -39,7 +39,7 @@ use crate::state::{Journal, JournalRecord, Owner, Phase, RotatedBy, StateDir, St
 /// Where a running rotation is, for live progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Stage {
+pub(crate) enum Stage {
     /// Taking the user's lock (waits while another rekey process rotates the user).
     WaitingForUser,
     /// Calling `CreateAccessKey` (after deleting a stale key, if planned).
@@ -75,30 +75,30 @@ impl std::fmt::Display for Stage {
 
 /// A finished rotation.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Rotated {
+pub(crate) struct Rotated {
     /// The old key (now inactive or deleted).
-    pub old_key_id: String,
+    pub(crate) old_key_id: String,
     /// The new key (active, in every sink).
-    pub new_key_id: String,
+    pub(crate) new_key_id: String,
     /// What was done, in order, for the report.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
     /// Problems that did not undo the rotation (e.g. the old key could not be deleted).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// A rotation that did not complete.
 #[derive(Debug, thiserror::Error)]
 #[error("{kind}")]
-pub struct RotationFailure {
+pub(crate) struct RotationFailure {
     /// What happened.
-    pub kind: FailureKind,
+    pub(crate) kind: FailureKind,
     /// What was done before and while undoing, in order.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
 }
 
 impl RotationFailure {
     /// The kind of what stopped the rotation (not of a failure while undoing it).
-    pub fn error_kind(&self) -> ErrorKind {
+    pub(crate) fn error_kind(&self) -> ErrorKind {
         match &self.kind {
             FailureKind::NotStarted(cause)
             | FailureKind::OrphanDeleted(cause)
@@ -111,7 +111,7 @@ impl RotationFailure {
 /// How far a failed rotation got, and where that leaves the user.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// Nothing was changed (no key created, no sink written).
     #[error("{0}; nothing was changed")]
     NotStarted(Cause),
@@ -138,7 +138,7 @@ pub enum FailureKind {
 
 /// Runs one rotation. `plan` and `input` come from [`crate::engine::planner::plan_profile`];
 /// `progress` is told each stage as it begins.
-pub async fn rotate(
+pub(crate) async fn rotate(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
