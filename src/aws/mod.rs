@@ -8,6 +8,7 @@
 
 mod clock;
 mod error;
+pub(crate) mod mfa;
 pub(crate) mod pacing;
 
 use std::collections::HashMap;
@@ -25,6 +26,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub(crate) use clock::ServerClock;
 pub(crate) use error::{AwsError, AwsErrorKind};
+use mfa::MfaCodes;
+pub(crate) use mfa::{CodePrompt, MfaError};
 use pacing::{Pacing, Service};
 
 /// IAM is a global service, but the SDK will not sign without a region.
@@ -37,9 +40,9 @@ pub(crate) struct Aws {
     /// Clients signing as another profile (`via:`), loaded once each.
     vias: Arc<tokio::sync::Mutex<HashMap<String, Caller>>>,
     /// MFA sessions by device serial, opened (or refused) once each per run.
-    sessions: Arc<tokio::sync::Mutex<HashMap<String, Result<Caller, AwsError>>>>,
-    /// The code given with `--mfa-code`, if any (used once: codes are single-use).
-    mfa_code: Arc<std::sync::Mutex<Option<String>>>,
+    sessions: Arc<tokio::sync::Mutex<HashMap<String, Result<Caller, MfaError>>>>,
+    /// Where MFA codes come from: `--mfa-code`, and whom to ask (see [`mfa`]).
+    codes: Arc<MfaCodes>,
     /// AWS's time, as the answers of every client built here say it.
     clock: ServerClock,
     /// One rate limiter per service for every client of the run, and its time budget.
@@ -88,7 +91,7 @@ impl Aws {
             base,
             vias: Arc::default(),
             sessions: Arc::default(),
-            mfa_code: Arc::default(),
+            codes: Arc::default(),
             clock: ServerClock::default(),
             pacing: Arc::new(Pacing::new(pacing::DEFAULT_API_TIMEOUT)),
         }
@@ -152,87 +155,6 @@ impl Aws {
     /// the clients of other services (the secret-store sinks).
     pub(crate) fn sdk_config(&self) -> &SdkConfig {
         &self.base
-    }
-
-    /// The MFA code given on the command line (`--mfa-code`).
-    pub(crate) fn with_mfa_code(self, code: Option<String>) -> Self {
-        *self.mfa_code.lock().unwrap_or_else(|e| e.into_inner()) = code;
-        self
-    }
-
-    /// Clients signing with an MFA session for device `serial`, opened once per run
-    /// (`sts:GetSessionToken`, signed by `user`: the user's key, or an admin profile)
-    /// with a code from `--mfa-code` or, if none was given, from `code()`, asked for
-    /// only when no session exists yet: a code is single-use, so a run never asks twice
-    /// for one device.
-    pub(crate) async fn mfa_session<F>(
-        &self,
-        user: &Caller,
-        serial: &str,
-        code: impl FnOnce() -> F,
-    ) -> Result<Caller, AwsError>
-    where
-        F: std::future::Future<Output = Result<String, String>>,
-    {
-        let mut sessions = self.sessions.lock().await;
-        if let Some(opened) = sessions.get(serial) {
-            // A refused code is not asked for again in this run either.
-            return opened.clone();
-        }
-        let opened = self.open_session(user, serial, code).await;
-        sessions.insert(serial.to_owned(), opened.clone());
-        opened
-    }
-
-    async fn open_session<F>(
-        &self,
-        user: &Caller,
-        serial: &str,
-        code: impl FnOnce() -> F,
-    ) -> Result<Caller, AwsError>
-    where
-        F: std::future::Future<Output = Result<String, String>>,
-    {
-        let given = self
-            .mfa_code
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        let code = match given {
-            Some(code) => code,
-            None => code().await.map_err(|message| AwsError {
-                operation: "sts:GetSessionToken",
-                kind: AwsErrorKind::AccessDenied,
-                message,
-            })?,
-        };
-        let out = user
-            .sts
-            .get_session_token()
-            .serial_number(serial)
-            .token_code(code.trim())
-            .send()
-            .await
-            .map_err(|e| {
-                let mut error = AwsError::from_sdk("sts:GetSessionToken", e);
-                if error.kind == AwsErrorKind::AccessDenied {
-                    error.message = format!(
-                        "AWS refused the MFA code for {serial} (wrong, or already used in this 30-second window); wait for the next code and run again. Nothing was changed"
-                    );
-                }
-                error
-            })?;
-        let credentials = out
-            .credentials
-            .ok_or_else(|| AwsError::malformed("sts:GetSessionToken"))?;
-        let session = Credentials::new(
-            credentials.access_key_id,
-            credentials.secret_access_key,
-            Some(credentials.session_token),
-            None,
-            "rekey-mfa",
-        );
-        Ok(self.clients(session))
     }
 
     /// Clients that sign as the AWS profile `profile`, whatever its kind: static keys,

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod prompt;
+
 use crate::commands::{self, Outcome};
 use crate::config::manifest::duration::HumanDuration;
 use crate::report;
@@ -123,6 +125,10 @@ pub(crate) struct PlanArgs {
     /// Exit 0 when there is nothing to do, 2 when changes are planned, 1 on error.
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
+    /// Open MFA sessions for profiles with mfa_serial, to read their keys in IAM (asks
+    /// for a code, or runs mfa_command: the code is used up). Implied by --mfa-code.
+    #[arg(long)]
+    pub(crate) mfa: bool,
     /// How to run.
     #[command(flatten)]
     pub(crate) run: RunArgs,
@@ -374,6 +380,7 @@ impl RunArgs {
         let jobs = usize::from(self.jobs);
         let mut ctx = commands::Context::new(self.state_dir, self.lock_timeout.0, jobs, quiet);
         ctx.mfa_code = self.mfa_code;
+        ctx.mfa_prompt = Some(std::sync::Arc::new(prompt::Terminal));
         ctx.api_timeout = self.api_timeout.0;
         ctx
     }
@@ -391,6 +398,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 choices: args.choices.overrides(),
                 output: args.output.into(),
                 detailed_exitcode: args.detailed_exitcode,
+                mfa: args.mfa || args.run.mfa_code.is_some(),
             };
             commands::plan::run(&args.run.start(quiet).await, options).await
         }

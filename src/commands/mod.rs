@@ -15,12 +15,13 @@ pub(crate) mod sync;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context as _, Result};
 use futures_util::stream::{self, StreamExt};
 
-use crate::aws::Aws;
+use crate::aws::{Aws, CodePrompt};
 use crate::config::discovery::{self, Skipped};
 use crate::config::manifest;
 use crate::config::paths::Paths;
@@ -55,6 +56,9 @@ pub(crate) struct Context {
     pub(crate) quiet: bool,
     /// The MFA code given with `--mfa-code`.
     pub(crate) mfa_code: Option<String>,
+    /// Whom to ask for an MFA code when none was given and no `mfa_command` is set (the
+    /// command line's terminal prompt).
+    pub(crate) mfa_prompt: Option<Arc<dyn CodePrompt>>,
     /// How long throttled calls are retried (`--api-timeout`).
     pub(crate) api_timeout: Duration,
     state: StateDir,
@@ -76,6 +80,7 @@ impl Context {
             jobs,
             quiet,
             mfa_code: None,
+            mfa_prompt: None,
             api_timeout: crate::aws::pacing::DEFAULT_API_TIMEOUT,
             state,
         }
@@ -85,7 +90,7 @@ impl Context {
     pub(crate) async fn aws(&self) -> Aws {
         Aws::load()
             .await
-            .with_mfa_code(self.mfa_code.clone())
+            .with_mfa(self.mfa_code.clone(), self.mfa_prompt.clone())
             .with_api_timeout(self.api_timeout)
     }
 
@@ -177,6 +182,7 @@ impl Choices {
             compromised: self.compromised,
             now: self.now,
             ignore_manifest: self.ignore_manifest,
+            mfa_sessions: true,
         }
     }
 }
@@ -356,13 +362,17 @@ async fn look(
     ctx: &Context,
     selection: &Selection,
     choices: Choices,
+    mfa_sessions: bool,
 ) -> Result<(Grouped, Planning)> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, selection, choices)?;
     warn_about_environment_keys();
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
-    let options = choices.plan_options();
+    let options = PlanOptions {
+        mfa_sessions,
+        ..choices.plan_options()
+    };
     let planning = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;
     Ok((grouped, planning))
 }

@@ -17,11 +17,13 @@ pub(crate) struct Options {
     pub(crate) output: Output,
     /// Exit 2 when changes are planned.
     pub(crate) detailed_exitcode: bool,
+    /// Open MFA sessions (`--mfa`, `--mfa-code`): a plan uses up no code unasked.
+    pub(crate) mfa: bool,
 }
 
 /// Runs `rekey plan`.
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
-    let (_, Planning { plan, .. }) = look(ctx, &args.selection, args.choices).await?;
+    let (_, Planning { plan, .. }) = look(ctx, &args.selection, args.choices, args.mfa).await?;
     print(args.output, &plan, || text::plan(&plan))?;
     let failed = plan
         .profiles

@@ -22,8 +22,13 @@ pub(crate) struct Options {
 
 /// Runs `rekey status`.
 pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
-    let (grouped, Planning { plan, pending, .. }) =
-        look(ctx, &options.selection, Choices::default()).await?;
+    let (grouped, Planning { plan, pending, .. }) = look(
+        ctx,
+        &options.selection,
+        Choices::default(),
+        ctx.mfa_code.is_some(),
+    )
+    .await?;
     let now = SystemTime::now();
     let statuses: Vec<ProfileStatus> = plan
         .profiles

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::aws::{AwsError, AwsErrorKind};
+use crate::aws::{AwsError, AwsErrorKind, MfaError};
 use crate::engine::propagation::PropagationError;
 use crate::state::lock::LockError;
 use crate::state::{BeginError, StateError};
@@ -43,6 +43,10 @@ pub(crate) enum ErrorKind {
     Aws,
     /// The state directory could not be used.
     State,
+    /// No MFA session could be opened (no code given and nobody to ask, the
+    /// `mfa_command` failed, or AWS refused the code), or IAM needs one and `plan` was
+    /// not asked to open it.
+    Mfa,
     /// The key was last rotated through another manifest (or default mode), which
     /// writes places this run does not: rotating it here would leave them behind.
     OtherManifest,
@@ -88,6 +92,16 @@ impl From<&AwsError> for ErrorKind {
 impl From<AwsError> for Cause {
     fn from(error: AwsError) -> Self {
         Self::new((&error).into(), error.to_string())
+    }
+}
+
+impl From<MfaError> for Cause {
+    fn from(error: MfaError) -> Self {
+        let kind = match &error {
+            MfaError::Aws(aws) => aws.into(),
+            _ => ErrorKind::Mfa,
+        };
+        Self::new(kind, error.to_string())
     }
 }
 

@@ -33,6 +33,11 @@ pub(crate) struct PlanOptions {
     /// `--ignore-manifest`: rotate a key even if another manifest, which writes places
     /// this run does not, made it.
     pub(crate) ignore_manifest: bool,
+    /// Open MFA sessions for profiles with `mfa_serial` (apply; `plan --mfa`). A code is
+    /// single-use within its window, so drawing a plan must not use one up unasked:
+    /// without this, IAM is read as the profile's principal alone, and a policy that
+    /// denies IAM without MFA stops the profile's plan with how to ask.
+    pub(crate) mfa_sessions: bool,
 }
 
 /// A profile's plan and, when it rotates, what the rotation needs.
@@ -201,11 +206,31 @@ async fn inspect(
             ),
         ));
     }
-    // IAM calls: signed by the key itself, or by the `via` profile (admin rotation).
-    let caller = if signing::delegated(&spec.policy) {
+    // IAM calls: signed by the key itself, or by the `via` profile (admin rotation),
+    // through an MFA session if the policy names a device and the run may open one.
+    let unopened = spec
+        .policy
+        .mfa_serial
+        .as_deref()
+        .filter(|_| !options.mfa_sessions);
+    let caller = if unopened.is_some() {
+        signing::principal(aws, &spec.policy, &old_key).await?
+    } else if signing::delegated(&spec.policy) {
         signing::signer(aws, &spec.policy, &old_key).await?
     } else {
         own
+    };
+    let iam_refused = |error: AwsError| {
+        match unopened {
+        Some(serial) if error.kind == AwsErrorKind::AccessDenied => Cause::new(
+            ErrorKind::Mfa,
+            format!(
+                "{} was refused without an MFA session ({serial}), and plan opens none unless asked, so as not to use up a one-time code: `rekey plan --mfa` asks for a code (or runs mfa_command), `--mfa-code CODE` takes one",
+                error.operation
+            ),
+        ),
+        _ => Cause::from(error),
+    }
     };
     if let Some(interrupted) = state
         .interrupted(&identity.account, &user_name)
@@ -225,7 +250,7 @@ async fn inspect(
     plan.warnings.extend(shared.warning);
     *shared_pending = shared.pending;
 
-    let keys = caller.list_keys(&user_name).await.map_err(Cause::from)?;
+    let keys = caller.list_keys(&user_name).await.map_err(iam_refused)?;
     more_than_two(&user_name, &keys)?;
     let Some(current) = keys.iter().find(|k| k.id == old_key.id()) else {
         return Err(Stop::error(
@@ -240,7 +265,7 @@ async fn inspect(
     let last_used = if options.skip_current_last_use {
         None
     } else {
-        let used = caller.last_used(&current.id).await.map_err(Cause::from)?;
+        let used = caller.last_used(&current.id).await.map_err(iam_refused)?;
         Some(last_use(used))
     };
     let now = SystemTime::now();

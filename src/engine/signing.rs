@@ -4,18 +4,16 @@
 //! recommends for users who manage their own credentials).
 //!
 //! The code comes from `--mfa-code`, else `mfa_command` (a program printing a current
-//! code: `oathtool --totp`, a password manager's CLI), else a prompt on a terminal. A
-//! session is opened once per device per run, so no run asks for a second code. Off a
-//! terminal with none of these, the profile stops before any key is created.
-
-use std::io::{BufRead, IsTerminal, Write};
+//! code: `oathtool --totp`, a password manager's CLI), else the prompt the command line
+//! installed (a terminal). A session is opened once per device per run, so no run asks
+//! for a second code. With none of these, the profile stops before any key is created.
 
 use std::time::Duration;
 
 use rekey_sinks::child::Child;
 use rekey_sinks::AccessKey;
 
-use crate::aws::{Aws, Caller};
+use crate::aws::{Aws, Caller, MfaError};
 use crate::config::profile::{Policy, ProfileSpec};
 use crate::engine::error::Cause;
 use crate::state::Owner;
@@ -24,20 +22,30 @@ use crate::state::Owner;
 /// the key, or the `via` profile; through an MFA session opened by either when the
 /// policy names a device (with `via`, the admin's device).
 pub(crate) async fn signer(aws: &Aws, policy: &Policy, key: &AccessKey) -> Result<Caller, Cause> {
-    let principal = match policy.via.as_deref() {
-        Some(via) => aws.via(via).await?,
-        None => aws.caller(key),
-    };
+    let principal = principal(aws, policy, key).await?;
     let Some(serial) = policy.mfa_serial.as_deref() else {
         return Ok(principal);
     };
     let command = policy.mfa_command.as_deref();
     let session = aws
         .mfa_session(&principal, serial, || {
-            code(serial, command, policy.mfa_timeout)
+            code(aws, serial, command, policy.mfa_timeout)
         })
         .await?;
     Ok(session)
+}
+
+/// Clients signing as the principal itself, without an MFA session: the key, or the
+/// `via` profile.
+pub(crate) async fn principal(
+    aws: &Aws,
+    policy: &Policy,
+    key: &AccessKey,
+) -> Result<Caller, Cause> {
+    Ok(match policy.via.as_deref() {
+        Some(via) => aws.via(via).await?,
+        None => aws.caller(key),
+    })
 }
 
 /// Whether `policy` has something other than the key itself sign the IAM calls.
@@ -46,57 +54,48 @@ pub(crate) fn delegated(policy: &Policy) -> bool {
 }
 
 /// A current code for `serial`: printed by `command` (run under the child runner's
-/// rules: its own process group, killed at `timeout`, output capped), else typed on the
-/// terminal.
+/// rules: its own process group, killed at `timeout`, output capped), else asked of the
+/// prompt the command line installed (see [`Aws::ask_code`]).
 async fn code(
+    aws: &Aws,
     serial: &str,
     command: Option<&[String]>,
     timeout: Duration,
-) -> Result<String, String> {
-    if let Some((program, args)) = command.and_then(|c| c.split_first()) {
-        let mut command = tokio::process::Command::new(program);
-        command.args(args);
-        let deadline = tokio::time::Instant::now() + timeout;
-        let (finished, stdout) = Child::run(&mut command, deadline)
-            .await
-            .map_err(|e| format!("mfa_command `{program}` could not run: {e}"))?;
-        match finished.status {
-            None => {
-                return Err(format!(
-                "mfa_command `{program}` gave no code within {} (mfa_timeout); nothing was changed",
+) -> Result<String, MfaError> {
+    let Some((program, args)) = command.and_then(|c| c.split_first()) else {
+        return aws.ask_code(serial);
+    };
+    let failed = |problem: String| MfaError::Command {
+        program: program.clone(),
+        problem,
+    };
+    let mut command = tokio::process::Command::new(program);
+    command.args(args);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let (finished, stdout) = Child::run(&mut command, deadline)
+        .await
+        .map_err(|e| failed(format!("could not run: {e}")))?;
+    match finished.status {
+        None => {
+            return Err(failed(format!(
+                "gave no code within {} (mfa_timeout); nothing was changed",
                 crate::time::age(timeout)
-            ))
-            }
-            Some(status) if !status.success() => {
-                return Err(format!("mfa_command `{program}` failed ({status})"))
-            }
-            Some(_) => {}
+            )))
         }
-        // The first line only: a code is six digits, whatever else the program says.
-        let code = String::from_utf8_lossy(stdout.raw())
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        if code.is_empty() {
-            return Err(format!("mfa_command `{program}` printed no code"));
-        }
-        return Ok(code);
+        Some(status) if !status.success() => return Err(failed(format!("failed ({status})"))),
+        Some(_) => {}
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "an MFA code for {serial} is needed and there is no terminal to ask: pass --mfa-code CODE, or set mfa_command in the manifest; nothing was changed"
-        ));
+    // The first line only: a code is six digits, whatever else the program says.
+    let code = String::from_utf8_lossy(stdout.raw())
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    if code.is_empty() {
+        return Err(failed("printed no code".to_owned()));
     }
-    eprint!("MFA code for {serial}: ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| format!("cannot read the MFA code: {e}"))?;
-    Ok(line.trim().to_owned())
+    Ok(code)
 }
 
 /// A profile's current key (its first sink's), the IAM user it belongs to, and who signs

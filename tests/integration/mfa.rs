@@ -84,10 +84,14 @@ fn mfa_command_gives_the_code_to_unattended_runs() {
 fn a_refused_code_says_so_and_changes_nothing() {
     let (home, proxy, user, key) = mfa_user("mfawrong");
     with_serial(&home, &user, "");
-    home.rekey(&["apply", "--yes", "--mfa-code", "000000"])
+    let json = home
+        .rekey(&["apply", "--yes", "--mfa-code", "000000", "--output", "json"])
         .code(1)
-        .stdout_has("AWS refused the MFA code")
-        .stdout_has("wait for the next code");
+        .json();
+    let error = json["results"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("AWS refused the MFA code"), "{json}");
+    assert!(error.contains("wait for the next code"), "{json}");
+    assert_eq!(json["results"][0]["error_kind"], "mfa", "{json}");
     assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
     assert_eq!(proxy.count("CreateAccessKey"), 0);
     assert_eq!(proxy.count("GetSessionToken"), 1, "never asked twice");
@@ -101,8 +105,35 @@ fn without_a_code_off_a_terminal_nothing_is_created() {
         .code(1)
         .stdout_has("no terminal to ask")
         .stdout_has("--mfa-code");
+    // Issue 20: a missing code is its own kind, not AWS's access_denied.
+    let json = home
+        .rekey(&["apply", "--yes", "--output", "json"])
+        .code(1)
+        .json();
+    assert_eq!(json["results"][0]["error_kind"], "mfa", "{json}");
     assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
     assert_eq!(proxy.count("CreateAccessKey"), 0);
+}
+
+/// Issue 20: `rekey plan` used up a one-time code (through mfa_command), so the
+/// `apply` right after it was refused the same code. A plan opens a session only when
+/// asked.
+#[test]
+fn plan_opens_no_mfa_session_unless_asked() {
+    let (home, proxy, user, key) = mfa_user("mfaplan");
+    with_serial(&home, &user, "mfa_command: [echo, '123456']");
+    let json = home.rekey(&["plan", "--output", "json"]).code(1).json();
+    let decision = &json["profiles"][0]["decision"];
+    assert_eq!(decision["error_kind"], "mfa", "{json}");
+    let reason = decision["message"].as_str().unwrap_or_default();
+    assert!(reason.contains("rekey plan --mfa"), "{json}");
+    assert_eq!(proxy.count("GetSessionToken"), 0, "no code used up");
+
+    home.rekey(&["plan", "--mfa"])
+        .success()
+        .stdout_has("rotate");
+    assert_eq!(proxy.count("GetSessionToken"), 1);
+    assert_eq!(moto().keys(&user), key_set(&[(&key.id, true)]));
 }
 
 #[test]
