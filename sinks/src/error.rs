@@ -72,6 +72,15 @@ pub enum SinkError {
         /// What went wrong (AWS's error code and message; never the stored value).
         message: String,
     },
+    /// AWS refused a secret store's call for lack of permission: a missing grant, not a
+    /// broken place.
+    #[error("{place}: {message}")]
+    AccessDenied {
+        /// The secret or parameter, described.
+        place: String,
+        /// AWS's error code and message (never the stored value).
+        message: String,
+    },
     /// A plugin failed, timed out or answered outside the protocol.
     #[error("plugin `{command}`: {message}")]
     Plugin {

@@ -46,6 +46,8 @@ pub enum StoreError {
     /// The service does not know the key that signed (`UnrecognizedClientException`,
     /// `InvalidSignatureException`, …): wrong, deleted, or not propagated yet.
     UnknownKey(String),
+    /// AWS refused the call for lack of permission (`AccessDenied`, a key policy).
+    Denied(String),
     /// Anything else.
     Other(String),
 }
@@ -61,13 +63,14 @@ impl StoreError {
         let message = format!("{operation} failed: {detail}");
         match kind {
             aws::Kind::InvalidCredentials => StoreError::UnknownKey(message),
+            aws::Kind::AccessDenied => StoreError::Denied(message),
             _ => StoreError::Other(message),
         }
     }
 
     fn message(self) -> String {
         match self {
-            StoreError::UnknownKey(m) | StoreError::Other(m) => m,
+            StoreError::UnknownKey(m) | StoreError::Denied(m) | StoreError::Other(m) => m,
         }
     }
 }
@@ -179,11 +182,28 @@ impl<S: Store> StoreSink<S> {
         }
     }
 
+    /// A failed call of the store, `doing` what: a refusal keeps its kind, so the engine
+    /// reports a missing permission as one.
+    fn failed(&self, doing: &str, error: StoreError) -> SinkError {
+        let denied = matches!(error, StoreError::Denied(_));
+        let message = match doing {
+            "" => error.message(),
+            doing => format!("{doing}: {}", error.message()),
+        };
+        match denied {
+            true => SinkError::AccessDenied {
+                place: self.describe(),
+                message,
+            },
+            false => self.error(message),
+        }
+    }
+
     async fn get(&self, sdk: &SdkConfig) -> Result<Option<Zeroizing<String>>, SinkError> {
         self.store
             .get(sdk)
             .await
-            .map_err(|e| self.error(format!("cannot read: {}", e.message())))
+            .map_err(|e| self.failed("cannot read", e))
     }
 
     /// Runs `call` signed with a new key, again while the service does not know the key
@@ -226,7 +246,7 @@ impl<S: Store> Sink for StoreSink<S> {
             .check(&sdk)
             .await
             .map(|()| Checked::Ready)
-            .map_err(|e| self.error(e.message()))
+            .map_err(|e| self.failed("", e))
     }
 
     async fn snapshot(&self) -> Result<Snapshot, SinkError> {
@@ -242,7 +262,7 @@ impl<S: Store> Sink for StoreSink<S> {
         let json = encode(key);
         self.patiently(|| self.store.put(&sdk, &json))
             .await
-            .map_err(|e| self.error(format!("cannot write: {}", e.message())))?;
+            .map_err(|e| self.failed("cannot write", e))?;
         Ok(None)
     }
 
@@ -255,7 +275,7 @@ impl<S: Store> Sink for StoreSink<S> {
         let now = self
             .patiently(|| self.store.get(&sdk))
             .await
-            .map_err(|e| self.error(format!("cannot read: {}", e.message())))?;
+            .map_err(|e| self.failed("cannot read", e))?;
         let previous = match snapshot {
             Snapshot::Absent => None,
             Snapshot::Bytes(bytes) => Some(Zeroizing::new(
@@ -280,7 +300,7 @@ impl<S: Store> Sink for StoreSink<S> {
             Some(value) => self.patiently(|| self.store.put(&sdk, value)).await,
             None => self.patiently(|| self.store.remove(&sdk)).await,
         };
-        undone.map_err(|e| self.error(format!("cannot restore: {}", e.message())))
+        undone.map_err(|e| self.failed("cannot restore", e))
     }
 }
 

@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use rekey_sinks::SinkError;
+
 use crate::aws::{AwsError, AwsErrorKind, MfaError};
 use crate::engine::propagation::PropagationError;
 use crate::state::lock::LockError;
@@ -92,6 +94,18 @@ impl From<&AwsError> for ErrorKind {
 impl From<AwsError> for Cause {
     fn from(error: AwsError) -> Self {
         Self::new((&error).into(), error.to_string())
+    }
+}
+
+impl ErrorKind {
+    /// The kind of a sink's failure: a secret store's refusal is a missing permission;
+    /// anything else is `otherwise` (unwritable before a change, failed during one).
+    pub(crate) fn of_sink(error: &SinkError, otherwise: ErrorKind) -> ErrorKind {
+        match error {
+            SinkError::AccessDenied { .. } => ErrorKind::AccessDenied,
+            SinkError::InvalidKey { .. } => ErrorKind::InvalidKey,
+            _ => otherwise,
+        }
     }
 }
 

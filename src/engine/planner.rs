@@ -333,8 +333,8 @@ async fn inspect(
     if !options.compromised && !options.now {
         is_due(spec, age)?;
     }
-    if let Some(message) = unwritable {
-        return Err(Stop::error(ErrorKind::SinkUnwritable, message));
+    if let Some(cause) = unwritable {
+        return Err(Stop::Error(cause));
     }
     if !options.ignore_manifest {
         left_behind(state, spec, &old_key)?;
@@ -378,7 +378,10 @@ async fn current_key(spec: &ProfileSpec) -> Result<AccessKey, Stop> {
         Err(e @ SinkError::InvalidKey { .. }) => {
             Err(Stop::error(ErrorKind::InvalidKey, e.to_string()))
         }
-        Err(e) => Err(Stop::error(ErrorKind::SinkUnwritable, e.to_string())),
+        Err(e) => Err(Stop::error(
+            ErrorKind::of_sink(&e, ErrorKind::SinkUnwritable),
+            e.to_string(),
+        )),
     }
 }
 
@@ -651,12 +654,15 @@ async fn survey_sinks(
     spec: &ProfileSpec,
     current_id: &str,
     reports: &mut [SinkReport],
-) -> Option<String> {
+) -> Option<Cause> {
     let mut unwritable = None;
     for (sink, report) in spec.sinks.iter().zip(reports.iter_mut()) {
         let state = match sink.check().await {
             Err(e) => {
-                unwritable.get_or_insert_with(|| format!("cannot write {}: {e}", sink.describe()));
+                unwritable.get_or_insert_with(|| {
+                    let kind = ErrorKind::of_sink(&e, ErrorKind::SinkUnwritable);
+                    Cause::new(kind, format!("cannot write {}: {e}", sink.describe()))
+                });
                 SinkState::Unwritable {
                     reason: e.to_string(),
                 }
@@ -669,8 +675,10 @@ async fn survey_sinks(
                     Ok(None) if checked == Checked::Creates => SinkState::Absent,
                     Ok(None) => SinkState::Missing,
                     Err(e) => {
-                        unwritable
-                            .get_or_insert_with(|| format!("cannot read {}: {e}", sink.describe()));
+                        unwritable.get_or_insert_with(|| {
+                            let kind = ErrorKind::of_sink(&e, ErrorKind::SinkUnwritable);
+                            Cause::new(kind, format!("cannot read {}: {e}", sink.describe()))
+                        });
                         SinkState::Unwritable {
                             reason: e.to_string(),
                         }

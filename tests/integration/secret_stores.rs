@@ -146,7 +146,8 @@ fn a_secret_the_key_may_not_use_stops_the_profile_in_plan() {
     });
     let json = home.rekey(&["plan", "--output", "json"]).code(1).json();
     let decision = &json["profiles"][0]["decision"];
-    assert_eq!(decision["error_kind"], "sink_unwritable", "{json}");
+    // Issue 20: a refusal is a missing permission (it was sink_unwritable).
+    assert_eq!(decision["error_kind"], "access_denied", "{json}");
     assert!(
         decision["message"]
             .as_str()
@@ -168,7 +169,8 @@ fn a_failed_secret_write_rolls_everything_back() {
         .rekey(&["apply", "--yes", "--output", "json"])
         .code(1)
         .json();
-    assert_eq!(json["results"][0]["error_kind"], "sink_failed", "{json}");
+    // Issue 20: a refusal is a missing permission (it was sink_failed).
+    assert_eq!(json["results"][0]["error_kind"], "access_denied", "{json}");
     assert_eq!(home.credentials(), before, "credentials file restored");
     assert_eq!(
         moto().keys(&user),

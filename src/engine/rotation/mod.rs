@@ -294,7 +294,9 @@ async fn write_sink(
     sink: &dyn rekey_sinks::Sink,
     new_key: &AccessKey,
 ) -> Result<(), Cause> {
-    let failed = |e: rekey_sinks::SinkError| Cause::new(ErrorKind::SinkFailed, e.to_string());
+    let failed = |e: rekey_sinks::SinkError| {
+        Cause::new(ErrorKind::of_sink(&e, ErrorKind::SinkFailed), e.to_string())
+    };
     let snapshot = sink.snapshot().await.map_err(failed)?;
     journal.save_backup(index, &snapshot).await?;
     journal.advance(Phase::WritingSink { index }).await?;
