@@ -73,6 +73,20 @@ impl Cause {
     }
 }
 
+impl Cause {
+    /// A failure of an AWS call, of the call's kind, told as `message`.
+    pub(crate) fn aws(error: &AwsError, message: impl Into<String>) -> Self {
+        Self::new(error.into(), message)
+    }
+
+    /// The same failure, its message prefixed with `context` (`"context: message"`).
+    pub(crate) fn context(self, context: impl fmt::Display) -> Self {
+        Self::new(self.kind, format!("{context}: {}", self.message))
+    }
+}
+
+impl std::error::Error for Cause {}
+
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

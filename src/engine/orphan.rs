@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::aws::{AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
+use crate::engine::error::Cause;
 use crate::time;
 
 /// Clock skew tolerated between this machine and IAM's `CreateDate` (SigV4 itself
@@ -92,7 +93,7 @@ pub(crate) async fn delete_strangers(
     existing: &[String],
     window: Window,
     actions: &mut Vec<String>,
-) -> Result<usize, String> {
+) -> Result<usize, Cause> {
     let mut deleted = 0;
     for key in keys.iter().filter(|k| !existing.contains(&k.id)) {
         match why_not_ours(caller, spec, key, window).await? {
@@ -111,9 +112,12 @@ pub(crate) async fn delete_strangers(
                     ..
                 }) => {}
                 Err(e) => {
-                    return Err(format!(
-                        "key {} was created without its secret and cannot be deleted: {e}",
-                        key.id
+                    return Err(Cause::aws(
+                        &e,
+                        format!(
+                            "key {} was created without its secret and cannot be deleted: {e}",
+                            key.id
+                        ),
                     ))
                 }
             },
@@ -128,7 +132,7 @@ async fn why_not_ours(
     spec: &ProfileSpec,
     key: &KeyMeta,
     window: Window,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Cause> {
     for sink in &spec.sinks {
         match sink.read_id().await {
             Ok(Some(id)) if id == key.id => {
@@ -153,7 +157,7 @@ async fn why_not_ours(
         Ok(used) => used,
         // Gone since a stale list showed it: nothing to delete.
         Err(e) if e.kind == AwsErrorKind::NoSuchEntity => return Ok(Some("it is gone".into())),
-        Err(e) => return Err(format!("cannot check key {}: {e}", key.id)),
+        Err(e) => return Err(Cause::aws(&e, format!("cannot check key {}: {e}", key.id))),
     };
     Ok(used
         .date

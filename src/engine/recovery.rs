@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::{ProfileSpec, SharedState};
-use crate::engine::error::ErrorKind;
+use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease;
 use crate::engine::orphan;
 use crate::engine::rotation::settle::{self, finish_completed};
@@ -70,7 +70,8 @@ pub(crate) enum Outcome {
 pub(crate) struct RecoveryFailure {
     /// The profile.
     pub(crate) profile: String,
-    /// Always `interrupted`: the rotation stays unfinished, its journal kept.
+    /// What kind of failure kept it unresolved (an AWS refusal, a sink, the state
+    /// dir); `interrupted` when the rotation itself is in the way (its sinks changed).
     pub(crate) error_kind: ErrorKind,
     /// What went wrong and what to do.
     pub(crate) message: String,
@@ -231,20 +232,20 @@ async fn recover_journal(
     spec: &ProfileSpec,
     journal: Journal,
 ) -> Option<Result<Recovered, RecoveryFailure>> {
-    let failed = |message: String| {
+    let failed = |cause: Cause| {
         Some(Err(RecoveryFailure {
-            error_kind: ErrorKind::Interrupted,
+            error_kind: cause.kind,
             profile: spec.name.clone(),
-            message,
+            message: cause.message,
             actions: Vec::new(),
         }))
     };
     let record = journal.record();
     if !record.same_sinks(&spec.sinks) {
-        return failed(format!(
+        return failed(Cause::new(ErrorKind::Interrupted, format!(
             "its sinks changed since the interrupted rotation (journal {}); put the manifest back as it was, run `rekey recover`, then change it",
             journal.path().display()
-        ));
+        )));
     }
     // Wait for a process that may still be running this rotation; then it is ours only
     // if its journal is still there.
@@ -255,12 +256,12 @@ async fn recover_journal(
     );
     let _held = match lock::acquire(state, vec![name], state.lock_timeout()).await {
         Ok(held) => held,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return failed(e.into()),
     };
     let journal = match journal.reload() {
         Ok(Some(journal)) => journal,
         Ok(None) => return None,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return failed(e.into()),
     };
     // With `state: s3://…`, no other machine changes this user's keys meanwhile. Signed
     // with the rotation's new key if it has one (the old one may be inactive), else the
@@ -277,7 +278,7 @@ async fn recover_journal(
             };
             match held {
                 Ok(lease) => lease,
-                Err(cause) => return failed(cause.message),
+                Err(cause) => return failed(cause),
             }
         }
         _ => None,
@@ -291,14 +292,14 @@ async fn recover_journal(
     match held {
         Some(Err(cause)) => {
             lease::release(lease).await;
-            return failed(cause.message);
+            return failed(cause);
         }
         Some(Ok(false)) if journal.record().replicated => {
             let forgotten = journal.forget_resolved().await;
             lease::release(lease).await;
             return match forgotten {
                 Ok(()) => None,
-                Err(e) => failed(e.to_string()),
+                Err(e) => failed(e.into()),
             };
         }
         _ => {}
@@ -307,7 +308,7 @@ async fn recover_journal(
     if let Some(replica) = replica {
         if let Err(e) = journal.replicate(replica).await {
             lease::release(lease).await;
-            return failed(e.to_string());
+            return failed(e.into());
         }
     }
     let old_key = journal.old_key();
@@ -364,16 +365,15 @@ impl Recovery<'_> {
     async fn run(mut self, journal: Journal) -> Result<Recovered, RecoveryFailure> {
         for sink in &self.spec.sinks {
             if let Err(e) = sink.clean_up().await {
-                return Err(self.failure(e.to_string()));
+                let kind = ErrorKind::of_sink(&e, ErrorKind::SinkFailed);
+                return Err(self.failure(Cause::new(kind, e.to_string())));
             }
         }
         let outcome = match self.resolve(&journal).await {
             Ok(outcome) => outcome,
-            Err(message) => {
-                return Err(self.failure(format!(
-                    "{message}; its journal {} is kept",
-                    journal.path().display()
-                )))
+            Err(cause) => {
+                let kept = format!("; its journal {} is kept", journal.path().display());
+                return Err(self.failure(Cause::new(cause.kind, cause.message + &kept)));
             }
         };
         let user_arn = journal.record().owner.user_arn.clone();
@@ -383,9 +383,9 @@ impl Recovery<'_> {
             _ => journal.finish().await,
         };
         if let Err(e) = finished {
-            return Err(self.failure(format!(
-                "resolved, but the journal could not be removed: {e}"
-            )));
+            return Err(self.failure(
+                Cause::from(e).context("resolved, but the journal could not be removed"),
+            ));
         }
         Ok(Recovered {
             profile: self.spec.name.clone(),
@@ -395,26 +395,23 @@ impl Recovery<'_> {
         })
     }
 
-    fn failure(&mut self, message: String) -> RecoveryFailure {
+    fn failure(&mut self, cause: Cause) -> RecoveryFailure {
         RecoveryFailure {
-            error_kind: ErrorKind::Interrupted,
+            error_kind: cause.kind,
             profile: self.spec.name.clone(),
-            message,
+            message: cause.message,
             actions: std::mem::take(&mut self.actions),
         }
     }
 
-    async fn resolve(&mut self, journal: &Journal) -> Result<Outcome, String> {
+    async fn resolve(&mut self, journal: &Journal) -> Result<Outcome, Cause> {
         let record = journal.record();
         match &record.phase {
             Phase::Planned => Ok(Outcome::NothingToUndo),
             Phase::DeletingStaleKey { key_id } => {
                 let (_, keys) = self.read_keys(journal).await?;
                 if !keys.iter().any(|k| &k.id == key_id) {
-                    self.state
-                        .forget_pending(key_id)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    self.state.forget_pending(key_id).await?;
                     self.actions
                         .push(format!("inactive key {key_id} had been deleted"));
                 }
@@ -427,9 +424,7 @@ impl Recovery<'_> {
                 let (caller, _) = self.read_keys(journal).await?;
                 // A list right after the create may not show its key yet.
                 let user = record.owner.user_name.as_str();
-                let keys = orphan::settled_keys(&caller, user, *attempted_at)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let keys = orphan::settled_keys(&caller, user, *attempted_at).await?;
                 // The call ran for at most a few attempt timeouts after it was sent; an
                 // older journal knows only when the rotation started.
                 let window = if *attempted_at == SystemTime::UNIX_EPOCH {
@@ -458,7 +453,9 @@ impl Recovery<'_> {
             | Phase::Propagated
             | Phase::WritingSink { .. }
             | Phase::SinksWritten => {
-                let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
+                let new_key = journal
+                    .new_key()
+                    .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
                 // With a verification command, only a passed check may complete a rotation.
                 let no_verify = self.spec.policy.verify.is_none();
                 if no_verify
@@ -479,17 +476,15 @@ impl Recovery<'_> {
     /// The user's keys, and clients that read them: signed with the journal's old key,
     /// else (an older journal, or IAM refuses it: the user may have deleted it by hand
     /// since) with the key the first sink holds now.
-    async fn read_keys(&self, journal: &Journal) -> Result<(Caller, Vec<KeyMeta>), String> {
+    async fn read_keys(&self, journal: &Journal) -> Result<(Caller, Vec<KeyMeta>), Cause> {
         let user = &journal.record().owner.user_name;
         if signing::delegated(&self.spec.policy) {
             let key = match journal.old_key() {
                 Some(old) => old,
                 None => self.first_sink_key().await?,
             };
-            let signer = signing::signer(self.aws, &self.spec.policy, &key)
-                .await
-                .map_err(|cause| cause.message)?;
-            let keys = signer.list_keys(user).await.map_err(|e| e.to_string())?;
+            let signer = signing::signer(self.aws, &self.spec.policy, &key).await?;
+            let keys = signer.list_keys(user).await?;
             return Ok((signer, keys));
         }
         if let Some(old) = journal.old_key() {
@@ -497,21 +492,31 @@ impl Recovery<'_> {
             match caller.list_keys(user).await {
                 Ok(keys) => return Ok((caller, keys)),
                 Err(e) if e.kind == AwsErrorKind::InvalidCredentials => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             }
         }
         let caller = self.aws.caller(&self.first_sink_key().await?);
-        let keys = caller.list_keys(user).await.map_err(|e| e.to_string())?;
+        let keys = caller.list_keys(user).await?;
         Ok((caller, keys))
     }
 
     /// The key the profile's first sink holds now.
-    async fn first_sink_key(&self) -> Result<rekey_sinks::AccessKey, String> {
-        let sink = self.spec.sinks.first().ok_or("the profile has no sinks")?;
+    async fn first_sink_key(&self) -> Result<rekey_sinks::AccessKey, Cause> {
+        let sink = self
+            .spec
+            .sinks
+            .first()
+            .ok_or_else(|| Cause::new(ErrorKind::InvalidKey, "the profile has no sinks"))?;
         match sink.read().await {
             Ok(Some(key)) => Ok(key),
-            Ok(None) => Err(format!("{} holds no key", sink.describe())),
-            Err(e) => Err(e.to_string()),
+            Ok(None) => Err(Cause::new(
+                ErrorKind::InvalidKey,
+                format!("{} holds no key", sink.describe()),
+            )),
+            Err(e) => Err(Cause::new(
+                ErrorKind::of_sink(&e, ErrorKind::SinkUnwritable),
+                e.to_string(),
+            )),
         }
     }
 
@@ -525,15 +530,14 @@ impl Recovery<'_> {
         matches!(self.aws.caller(new_key).identity().await, Ok(identity) if identity.arn == user_arn)
     }
 
-    async fn forward(&mut self, journal: &Journal) -> Result<Outcome, String> {
-        let warning = settle::forward(self.aws, self.state, self.spec, journal, &mut self.actions)
-            .await
-            .map_err(|cause| cause.message)?;
+    async fn forward(&mut self, journal: &Journal) -> Result<Outcome, Cause> {
+        let warning =
+            settle::forward(self.aws, self.state, self.spec, journal, &mut self.actions).await?;
         self.actions.extend(warning);
         Ok(Outcome::RolledForward)
     }
 
-    async fn back(&mut self, journal: &Journal) -> Result<Outcome, String> {
+    async fn back(&mut self, journal: &Journal) -> Result<Outcome, Cause> {
         settle::back(self.aws, self.spec, journal, &mut self.actions).await?;
         Ok(Outcome::RolledBack)
     }

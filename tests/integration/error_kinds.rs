@@ -114,9 +114,12 @@ fn profiles_sharing_a_key_with_different_settings_are_a_settings_conflict() {
     assert_eq!(plan_kind(&home), "settings_conflict");
 }
 
+/// A recovery failure has the kind of what stopped it (issue 20: it was always
+/// `interrupted`); the profile it blocks is `interrupted` in the plan and the results.
 #[test]
-fn a_stuck_rotation_is_interrupted_in_recovered_and_in_the_plan() {
-    let home = Home::new();
+fn a_stuck_rotation_says_why_in_recovered_and_is_interrupted_in_the_plan() {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
     let user = unique("kind-stuck");
     let key = moto().create_user(&user);
     home.write_credentials(&section(&user, &key));
@@ -126,14 +129,21 @@ fn a_stuck_rotation_is_interrupted_in_recovered_and_in_the_plan() {
         &format!("version: 1\nprofiles:\n{}", stuck.yaml),
     );
     assert_eq!(apply_kind(&home), ("failed".into(), "verify_failed".into()));
-    let json = home
-        .rekey(&["apply", "--yes", "--output", "json"])
-        .code(1)
-        .json();
-    assert_eq!(json["recovered"][0]["status"], "failed", "{json}");
-    assert_eq!(
-        json["recovered"][0]["result"]["error_kind"], "interrupted",
-        "{json}"
-    );
-    assert_eq!(json["results"][0]["error_kind"], "interrupted", "{json}");
+    let recovered_kind = || {
+        let json = home
+            .rekey(&["apply", "--yes", "--output", "json"])
+            .code(1)
+            .json();
+        assert_eq!(json["recovered"][0]["status"], "failed", "{json}");
+        assert_eq!(json["results"][0]["error_kind"], "interrupted", "{json}");
+        json["recovered"][0]["result"]["error_kind"].clone()
+    };
+    // IAM refuses to list the keys: a missing permission.
+    proxy.set(|f| {
+        f.deny.insert("ListAccessKeys");
+    });
+    assert_eq!(recovered_kind(), "access_denied");
+    // The plugin still refuses to put the old key back: a sink.
+    proxy.set(|f| f.deny.clear());
+    assert_eq!(recovered_kind(), "sink_failed");
 }

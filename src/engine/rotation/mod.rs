@@ -540,7 +540,7 @@ impl Run<'_> {
                         self.close(journal).await;
                         self.fail(FailureKind::OrphanDeleted(reason))
                     }
-                    Err(failure) => self.incomplete(&journal, reason, failure),
+                    Err(failure) => self.incomplete(&journal, reason, failure.message),
                 });
             }
         };
@@ -572,10 +572,15 @@ impl Run<'_> {
         &mut self,
         existing: &[String],
         window: orphan::Window,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, Cause> {
         let keys = orphan::settled_keys(&self.iam, &self.user, window.from)
             .await
-            .map_err(|e| format!("cannot check for a key created without an answer: {e}"))?;
+            .map_err(|e| {
+                Cause::aws(
+                    &e,
+                    format!("cannot check for a key created without an answer: {e}"),
+                )
+            })?;
         let (caller, spec, user) = (&self.iam, self.spec, self.user.as_str());
         orphan::delete_strangers(
             caller,
@@ -624,7 +629,7 @@ impl Run<'_> {
                 }
                 self.fail(FailureKind::RolledBack(reason))
             }
-            Err(failure) => self.incomplete(&journal, reason, failure),
+            Err(failure) => self.incomplete(&journal, reason, failure.message),
         }
     }
 

@@ -112,12 +112,14 @@ pub(crate) async fn back(
     spec: &ProfileSpec,
     journal: &Journal,
     actions: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), Cause> {
     let record = journal.record();
     let user = record.owner.user_name.as_str();
     let old_id = record.old_key_id.as_str();
     let patience = spec.policy.propagation.timeout;
-    let new_key = journal.new_key().ok_or("the journal lacks the new key")?;
+    let new_key = journal
+        .new_key()
+        .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
     // Self-service: the old key reads and deletes, the new key reactivates (the old
     // one cannot sign while inactive). Admin rotation: the `via` profile does it all.
     // With `via` or MFA, one signer does it all: the via profile, or a session opened
@@ -130,7 +132,7 @@ pub(crate) async fn back(
             },
             None => signing::signer(aws, &spec.policy, &new_key).await,
         };
-        let signer = opened.map_err(|cause| cause.message)?;
+        let signer = opened?;
         (signer.clone(), Some(signer))
     } else {
         (
@@ -144,23 +146,23 @@ pub(crate) async fn back(
     let keys = user_keys(old.as_ref(), &new, user, patience).await?;
     match keys.iter().find(|k| k.id == old_id) {
         None => {
-            return Err(format!(
+            return Err(Cause::new(ErrorKind::InvalidKey, format!(
                 "the old key {old_id} no longer exists, so the rotation cannot be undone; the new key {} stays in use",
                 new_key.id()
-            ))
+            )))
         }
         Some(key) if !key.active && !keys.iter().any(|k| k.id == new_key.id()) => {
-            return Err(format!(
+            return Err(Cause::new(ErrorKind::InvalidKey, format!(
                 "the old key {old_id} is inactive and the new key {} no longer exists, so no key of the user can reactivate it: reactivate it in the IAM console",
                 new_key.id()
-            ))
+            )))
         }
         Some(key) if !key.active => {
             // Only the new key can sign this: the old one is refused while inactive.
             patiently(patience, || new.set_active(user, old_id, true))
                 .await
                 .map_err(|e| {
-                    format!("cannot reactivate the old key {old_id}: {e}; the new key {} and the sinks holding it stay in use", new_key.id())
+                    Cause::aws(&e, format!("cannot reactivate the old key {old_id}: {e}; the new key {} and the sinks holding it stay in use", new_key.id()))
                 })?;
             actions.push(format!("reactivated old key {old_id}"));
         }
@@ -188,7 +190,10 @@ pub(crate) async fn back(
             actions.push(format!("deleted new key {}", new_key.id()));
             Ok(())
         }
-        Err(e) => Err(format!("cannot delete the new key {}: {e}", new_key.id())),
+        Err(e) => Err(Cause::aws(
+            &e,
+            format!("cannot delete the new key {}: {e}", new_key.id()),
+        )),
     }
 }
 
@@ -200,17 +205,18 @@ async fn user_keys(
     new: &Caller,
     user: &str,
     patience: Duration,
-) -> Result<Vec<KeyMeta>, String> {
+) -> Result<Vec<KeyMeta>, Cause> {
+    let failed = |e: AwsError| Cause::aws(&e, format!("cannot read the user's keys: {e}"));
     if let Some(old) = old {
         match old.list_keys(user).await {
             Ok(keys) => return Ok(keys),
             Err(e) if e.kind == AwsErrorKind::InvalidCredentials => {}
-            Err(e) => return Err(format!("cannot read the user's keys: {e}")),
+            Err(e) => return Err(failed(e)),
         }
     }
     patiently(patience, || new.list_keys(user))
         .await
-        .map_err(|e| format!("cannot read the user's keys: {e}"))
+        .map_err(failed)
 }
 
 /// Restores every sink that has a backup, last first, and reads each back: one that
@@ -223,7 +229,7 @@ async fn restore_sinks(
     journal: &Journal,
     new_key: &AccessKey,
     actions: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), Cause> {
     let mut failures = Vec::new();
     let old_key = journal.old_key();
     for (index, sink) in spec.sinks.iter().enumerate().rev() {
@@ -263,11 +269,11 @@ async fn restore_sinks(
     if failures.is_empty() {
         return Ok(());
     }
-    Err(format!(
+    Err(Cause::new(ErrorKind::SinkFailed, format!(
         "{}; so the new key {} is not deleted (the journal keeps it and the backups): fix the cause, then run `rekey recover`",
         failures.join("; "),
         new_key.id()
-    ))
+    )))
 }
 
 /// An old key a rotation replaced, as its record will say.
