@@ -2,6 +2,7 @@
 //! credentials file), the paths they resolve against, and the resulting profiles with
 //! their sinks and policies. Pure except for reading the files it is pointed at.
 
+pub(crate) mod argv;
 pub(crate) mod discovery;
 pub(crate) mod init;
 pub(crate) mod manifest;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use rekey_sinks::Sink;
 
+use crate::config::argv::Argv;
+
 /// One AWS profile and everything rekey needs to rotate its key.
 ///
 /// Profiles that hold the same key are rotated as one (see [`crate::engine::shared_key`]): the
@@ -72,7 +74,7 @@ pub(crate) struct Policy {
     /// the IAM calls are then signed by a session opened with one of its codes.
     pub(crate) mfa_serial: Option<String>,
     /// A program printing a current code, for runs without a terminal (`mfa_command`).
-    pub(crate) mfa_command: Option<Vec<String>>,
+    pub(crate) mfa_command: Option<Argv>,
     /// How long `mfa_command` may run (`mfa_timeout`): a password manager waiting to
     /// be unlocked must not hang an unattended run, and the locks it holds, forever.
     pub(crate) mfa_timeout: Duration,
@@ -122,7 +124,7 @@ pub(crate) enum PendingStore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verify {
     /// The program (resolved like a plugin's) and its arguments.
-    pub(crate) command: Vec<String>,
+    pub(crate) command: Argv,
     /// Stop it and roll back after this long.
     pub(crate) timeout: Duration,
 }

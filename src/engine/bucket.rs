@@ -15,6 +15,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use zeroize::Zeroizing;
 
+use crate::engine::error::{Cause, ErrorKind};
+
 /// A conditional write's condition.
 #[derive(Clone, Copy)]
 pub(crate) enum Condition<'a> {
@@ -32,8 +34,8 @@ pub(crate) enum WriteError {
     /// The condition failed: someone else's version is there (`PreconditionFailed`,
     /// `ConditionalRequestConflict`).
     Taken,
-    /// Anything else, said.
-    Failed(String),
+    /// Anything else.
+    Failed(Cause),
 }
 
 /// One call's outcome with one signer.
@@ -73,7 +75,7 @@ impl Bucket {
     }
 
     /// Runs `call` with each signer in turn until one is not refused.
-    async fn signed<T, F, Fut>(&self, mut call: F) -> Result<T, String>
+    async fn signed<T, F, Fut>(&self, mut call: F) -> Result<T, Cause>
     where
         F: FnMut(aws_sdk_s3::Client) -> Fut,
         Fut: Future<Output = Attempt<T>>,
@@ -90,7 +92,13 @@ impl Bucket {
                 Attempt::Refused(why) => refused = why,
             }
         }
-        Err(refused)
+        Err(Cause::new(
+            ErrorKind::InvalidKey,
+            format!(
+                "s3://{}: every key rekey could sign with was refused: {refused}",
+                self.name
+            ),
+        ))
     }
 
     /// Writes `bytes` as `key` under `condition`; returns the new version's ETag.
@@ -128,14 +136,17 @@ impl Bucket {
     pub(crate) async fn get(
         &self,
         key: &str,
-    ) -> Result<Option<(Zeroizing<Vec<u8>>, String)>, String> {
+    ) -> Result<Option<(Zeroizing<Vec<u8>>, String)>, Cause> {
         self.signed(|client| async move {
             match client.get_object().bucket(&self.name).key(key).send().await {
                 Ok(out) => {
                     let etag = out.e_tag.clone().unwrap_or_default();
                     Attempt::Done(match out.body.collect().await {
                         Ok(body) => Ok(Some((Zeroizing::new(body.into_bytes().to_vec()), etag))),
-                        Err(_) => Err(format!("cannot read s3://{}/{key}", self.name)),
+                        Err(_) => Err(Cause::new(
+                            ErrorKind::Aws,
+                            format!("cannot read s3://{}/{key}", self.name),
+                        )),
                     })
                 }
                 Err(e) if e.code() == Some("NoSuchKey") => Attempt::Done(Ok(None)),
@@ -146,7 +157,7 @@ impl Bucket {
     }
 
     /// Every object key under `prefix`.
-    pub(crate) async fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
+    pub(crate) async fn list(&self, prefix: &str) -> Result<Vec<String>, Cause> {
         self.signed(|client| async move {
             let mut keys = Vec::new();
             let mut pages = client
@@ -171,7 +182,7 @@ impl Bucket {
     }
 
     /// Deletes `key`, only if it is version `etag` when one is given.
-    pub(crate) async fn delete(&self, key: &str, etag: Option<&str>) -> Result<(), String> {
+    pub(crate) async fn delete(&self, key: &str, etag: Option<&str>) -> Result<(), Cause> {
         self.signed(|client| async move {
             let request = client.delete_object().bucket(&self.name).key(key);
             let request = match etag {
@@ -186,12 +197,12 @@ impl Bucket {
         .await?
     }
 
-    /// A refused signer (try the next), or the failure `as_error` makes of the message.
+    /// A refused signer (try the next), or the failure `as_error` makes of the cause.
     fn refused_or<T, E>(
         &self,
         code: Option<&str>,
         message: Option<&str>,
-        as_error: impl FnOnce(String) -> E,
+        as_error: impl FnOnce(Cause) -> E,
     ) -> Attempt<Result<T, E>> {
         let said = describe(code, message);
         if matches!(
@@ -200,7 +211,15 @@ impl Bucket {
         ) {
             Attempt::Refused(said)
         } else {
-            Attempt::Done(Err(as_error(format!("s3://{}: {said}", self.name))))
+            let kind = match code {
+                Some("AccessDenied" | "AllAccessDisabled" | "KMS.AccessDeniedException") => {
+                    ErrorKind::AccessDenied
+                }
+                Some("SlowDown" | "Throttling" | "ThrottlingException") => ErrorKind::Throttled,
+                _ => ErrorKind::Aws,
+            };
+            let cause = Cause::new(kind, format!("s3://{}: {said}", self.name));
+            Attempt::Done(Err(as_error(cause)))
         }
     }
 }

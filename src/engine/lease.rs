@@ -116,10 +116,10 @@ impl Lease {
             match shared.write(Condition::Absent).await {
                 Ok(etag) => break shared.set_etag(etag),
                 Err(WriteError::Taken) => {}
-                Err(WriteError::Failed(message)) => return Err(shared.failure(message)),
+                Err(WriteError::Failed(cause)) => return Err(shared.failure(cause)),
             }
             // Held, or being released: read it, take it over if it expired.
-            let Some((other, etag)) = shared.read().await.map_err(|m| shared.failure(m))? else {
+            let Some((other, etag)) = shared.read().await.map_err(|c| shared.failure(c))? else {
                 continue;
             };
             let expired =
@@ -135,7 +135,7 @@ impl Lease {
                         break shared.set_etag(etag);
                     }
                     Err(WriteError::Taken) => continue,
-                    Err(WriteError::Failed(message)) => return Err(shared.failure(message)),
+                    Err(WriteError::Failed(cause)) => return Err(shared.failure(cause)),
                 }
             }
             if started.elapsed() >= timeout {
@@ -181,7 +181,7 @@ impl Lease {
         let (bucket, root) = (&self.shared.bucket, &self.shared.root);
         shared_journal::holds(bucket, root, name)
             .await
-            .map_err(|message| self.shared.failure(message))
+            .map_err(|cause| self.shared.failure(cause))
     }
 
     /// The journal `name` as the shared state holds it, if it does.
@@ -189,16 +189,17 @@ impl Lease {
         let (bucket, root) = (&self.shared.bucket, &self.shared.root);
         shared_journal::copied(bucket, root, name)
             .await
-            .map_err(|message| self.shared.failure(message))
+            .map_err(|cause| self.shared.failure(cause))
     }
 
     /// Fails if the lease was taken over (this process stalled past its expiry): what it
     /// was about to do is no longer ordered with the other machines.
     pub(crate) fn check(&self) -> Result<(), Cause> {
         if self.shared.lost.load(Ordering::SeqCst) {
-            return Err(self.shared.failure(
-                "the lease expired and another machine took it over; stopped before changing anything more".into(),
-            ));
+            return Err(self.shared.failure(Cause::new(
+                ErrorKind::State,
+                "the lease expired and another machine took it over; stopped before changing anything more",
+            )));
         }
         Ok(())
     }
@@ -213,8 +214,8 @@ impl Lease {
             .bucket
             .delete(&self.shared.key, Some(&etag))
             .await;
-        if let Err(message) = deleted {
-            tracing::warn!(lease = %self.shared.key, %message, "cannot release the lease; it expires by itself");
+        if let Err(cause) = deleted {
+            tracing::warn!(lease = %self.shared.key, message = %cause, "cannot release the lease; it expires by itself");
         }
     }
 }
@@ -239,8 +240,8 @@ async fn renew(shared: Arc<Shared>) {
                 return;
             }
             // Tried again at the next turn; it may still expire.
-            Err(WriteError::Failed(message)) => {
-                tracing::warn!(lease = %shared.key, %message, "cannot renew the lease")
+            Err(WriteError::Failed(cause)) => {
+                tracing::warn!(lease = %shared.key, message = %cause, "cannot renew the lease")
             }
         }
     }
@@ -255,10 +256,21 @@ impl Shared {
         *self.etag.lock().unwrap_or_else(|e| e.into_inner()) = etag;
     }
 
-    fn failure(&self, message: String) -> Cause {
+    /// The shared state failed: a refusal or throttling keeps its kind, anything else
+    /// is the state's.
+    fn failure(&self, cause: Cause) -> Cause {
+        let kind = match cause.kind {
+            ErrorKind::AccessDenied | ErrorKind::Throttled => cause.kind,
+            _ => ErrorKind::State,
+        };
         Cause::new(
-            ErrorKind::State,
-            format!("lease s3://{}/{}: {message}", self.bucket.name(), self.key),
+            kind,
+            format!(
+                "lease s3://{}/{}: {}",
+                self.bucket.name(),
+                self.key,
+                cause.message
+            ),
         )
     }
 
@@ -274,7 +286,7 @@ impl Shared {
 
     /// The lease object and its ETag, or `None` if there is none. An unreadable one is
     /// treated as expired: it orders nothing.
-    async fn read(&self) -> Result<Option<(Holder, String)>, String> {
+    async fn read(&self) -> Result<Option<(Holder, String)>, Cause> {
         let Some((bytes, etag)) = self.bucket.get(&self.key).await? else {
             return Ok(None);
         };

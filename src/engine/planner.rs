@@ -722,7 +722,7 @@ fn steps(plan: &ProfilePlan, spec: &ProfileSpec, rotation: &RotationInput) -> Ve
     }));
     if let Some(verify) = &policy.verify {
         steps.push(Step::Verify {
-            command: verify.command.join(" "),
+            command: verify.command.shown(),
             timeout_secs: verify.timeout.as_secs(),
         });
     }

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use crate::aws::Caller;
 use crate::config::profile::SharedState;
 use crate::engine::bucket::{Bucket, Condition, WriteError};
-use crate::state::{Copied, JournalRecord, Replica};
+use crate::engine::error::Cause;
+use crate::state::{Copied, JournalRecord, Replica, ReplicaError};
 
 /// `PREFIX/state` (or `state`).
 pub(crate) fn root(state: &SharedState) -> String {
@@ -43,30 +44,34 @@ impl S3Replica {
 
 #[async_trait]
 impl Replica for S3Replica {
-    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
+    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), ReplicaError> {
         let key = format!("{}/{name}", self.root);
         let encrypted = Condition::Secret(self.kms_key_id.as_deref());
         match self.bucket.put(&key, bytes, encrypted).await {
             Ok(_) => Ok(()),
-            Err(WriteError::Failed(message)) => Err(message),
-            Err(WriteError::Taken) => Err(format!("s3://{}/{key}: refused", self.bucket.name())),
+            Err(WriteError::Failed(cause)) => Err(ReplicaError(cause.message)),
+            Err(WriteError::Taken) => Err(ReplicaError(format!(
+                "s3://{}/{key}: refused",
+                self.bucket.name()
+            ))),
         }
     }
 
-    async fn remove_journal(&self, name: &str) -> Result<(), String> {
+    async fn remove_journal(&self, name: &str) -> Result<(), ReplicaError> {
+        let failed = |cause: Cause| ReplicaError(cause.message);
         // The record first: without it, backups left behind are never imported.
         let record = format!("{}/journal/{name}.json", self.root);
-        self.bucket.delete(&record, None).await?;
+        self.bucket.delete(&record, None).await.map_err(failed)?;
         let backups = format!("{}/backups/{name}/", self.root);
-        for key in self.bucket.list(&backups).await? {
-            self.bucket.delete(&key, None).await?;
+        for key in self.bucket.list(&backups).await.map_err(failed)? {
+            self.bucket.delete(&key, None).await.map_err(failed)?;
         }
         Ok(())
     }
 }
 
 /// Whether the bucket holds the journal `name` (`<account>-<user>`).
-pub(crate) async fn holds(bucket: &Bucket, root: &str, name: &str) -> Result<bool, String> {
+pub(crate) async fn holds(bucket: &Bucket, root: &str, name: &str) -> Result<bool, Cause> {
     let record = format!("{root}/journal/{name}.json");
     Ok(bucket.get(&record).await?.is_some())
 }
@@ -76,7 +81,7 @@ pub(crate) async fn copied(
     bucket: &Bucket,
     root: &str,
     name: &str,
-) -> Result<Option<Copied>, String> {
+) -> Result<Option<Copied>, Cause> {
     let Some((record, _)) = bucket.get(&format!("{root}/journal/{name}.json")).await? else {
         return Ok(None);
     };
@@ -99,7 +104,7 @@ pub(crate) async fn copied(
 pub(crate) async fn all(
     state: &SharedState,
     caller: &Caller,
-) -> Result<Vec<(String, JournalRecord)>, String> {
+) -> Result<Vec<(String, JournalRecord)>, Cause> {
     let bucket = Bucket::new(&state.bucket, caller.s3().clone());
     let folder = format!("{}/journal/", root(state));
     let mut found = Vec::new();

@@ -14,6 +14,7 @@ use rekey_sinks::child::Child;
 use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, Caller, MfaError};
+use crate::config::argv::Argv;
 use crate::config::profile::{Policy, ProfileSpec};
 use crate::engine::error::Cause;
 use crate::state::Owner;
@@ -26,7 +27,7 @@ pub(crate) async fn signer(aws: &Aws, policy: &Policy, key: &AccessKey) -> Resul
     let Some(serial) = policy.mfa_serial.as_deref() else {
         return Ok(principal);
     };
-    let command = policy.mfa_command.as_deref();
+    let command = policy.mfa_command.as_ref();
     let session = aws
         .mfa_session(&principal, serial, || {
             code(aws, serial, command, policy.mfa_timeout)
@@ -59,10 +60,10 @@ pub(crate) fn delegated(policy: &Policy) -> bool {
 async fn code(
     aws: &Aws,
     serial: &str,
-    command: Option<&[String]>,
+    command: Option<&Argv>,
     timeout: Duration,
 ) -> Result<String, MfaError> {
-    let Some((program, args)) = command.and_then(|c| c.split_first()) else {
+    let Some((program, args)) = command.map(Argv::split_first) else {
         return aws.ask_code(serial);
     };
     let failed = |problem: String| MfaError::Command {

@@ -16,16 +16,61 @@ use tokio::process::Command;
 
 use crate::config::profile::Verify;
 
-/// Runs `verify` for `profile` with `key`; on failure, says why with its output. It runs
-/// under [`rekey_sinks::child`]'s rules: its own process group, killed as a group at the
-/// timeout (and whatever it leaves running, once it exits), at most 64 KiB of output
-/// kept, every known secret (the new key's, the old key's) redacted.
-pub(crate) async fn run(verify: &Verify, profile: &str, key: &AccessKey) -> Result<String, String> {
-    let (program, args) = verify
-        .command
-        .split_first()
-        .ok_or("verify has no command")?;
-    let shown = verify.command.join(" ");
+/// Why the verification did not pass. Its output (secrets redacted) is part of the
+/// message: it is what the user needs to see.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum VerifyError {
+    /// The program could not be started.
+    #[error("verification `{shown}` could not start: {reason}")]
+    NotStarted {
+        /// The command line.
+        shown: String,
+        /// The operating system's error.
+        reason: String,
+    },
+    /// It ran past its timeout and was killed.
+    #[error(
+        "verification `{shown}` timed out after {after:?}{}",
+        with_output(output)
+    )]
+    TimedOut {
+        /// The command line.
+        shown: String,
+        /// The timeout.
+        after: std::time::Duration,
+        /// What it printed, redacted.
+        output: String,
+    },
+    /// It exited unsuccessfully.
+    #[error("verification `{shown}` failed ({status}){}", with_output(output))]
+    Failed {
+        /// The command line.
+        shown: String,
+        /// How it exited.
+        status: std::process::ExitStatus,
+        /// What it printed, redacted.
+        output: String,
+    },
+}
+
+fn with_output(output: &str) -> String {
+    match output {
+        "" => String::new(),
+        output => format!("; its output: {output}"),
+    }
+}
+
+/// Runs `verify` for `profile` with `key`; says how it passed, or why not with its
+/// output. It runs under [`rekey_sinks::child`]'s rules: its own process group, killed
+/// as a group at the timeout (and whatever it leaves running, once it exits), at most
+/// 64 KiB of output kept, every known secret (the new key's, the old key's) redacted.
+pub(crate) async fn run(
+    verify: &Verify,
+    profile: &str,
+    key: &AccessKey,
+) -> Result<String, VerifyError> {
+    let (program, args) = verify.command.split_first();
+    let shown = verify.command.shown();
     let started = Instant::now();
     let mut command = Command::new(program);
     command
@@ -35,30 +80,32 @@ pub(crate) async fn run(verify: &Verify, profile: &str, key: &AccessKey) -> Resu
         .env("AWS_PROFILE", profile)
         .env_remove("AWS_SESSION_TOKEN");
     let deadline = tokio::time::Instant::now() + verify.timeout;
-    let (finished, stdout) = Child::run(&mut command, deadline)
-        .await
-        .map_err(|e| format!("verification `{shown}` could not start: {e}"))?;
+    let (finished, stdout) = match Child::run(&mut command, deadline).await {
+        Ok(ran) => ran,
+        Err(e) => {
+            return Err(VerifyError::NotStarted {
+                shown,
+                reason: e.to_string(),
+            })
+        }
+    };
     let stdout = stdout.shown();
     let output = [stdout.as_str(), finished.stderr.as_str()]
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("\n");
-    let with_output = |message: String| {
-        if output.is_empty() {
-            message
-        } else {
-            format!("{message}; its output: {output}")
-        }
-    };
     match finished.status {
-        None => Err(with_output(format!(
-            "verification `{shown}` timed out after {:?}",
-            verify.timeout
-        ))),
-        Some(status) if !status.success() => Err(with_output(format!(
-            "verification `{shown}` failed ({status})"
-        ))),
+        None => Err(VerifyError::TimedOut {
+            shown,
+            after: verify.timeout,
+            output,
+        }),
+        Some(status) if !status.success() => Err(VerifyError::Failed {
+            shown,
+            status,
+            output,
+        }),
         Some(_) => Ok(format!(
             "verification `{shown}` passed ({:.1}s)",
             started.elapsed().as_secs_f64()

@@ -421,14 +421,11 @@ impl Journal {
         let Some(replica) = &self.replica else {
             return Ok(());
         };
-        replica
-            .put(name, bytes)
-            .await
-            .map_err(|message| StateError {
-                action: "copy to the shared state",
-                path: self.path.clone(),
-                source: std::io::Error::other(message),
-            })
+        replica.put(name, bytes).await.map_err(|e| StateError {
+            action: "copy to the shared state",
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })
     }
 
     /// Removes the replica's copy (before the local one: a copy left behind would be
@@ -440,10 +437,10 @@ impl Journal {
         replica
             .remove_journal(&self.name())
             .await
-            .map_err(|message| StateError {
+            .map_err(|e| StateError {
                 action: "remove from the shared state",
                 path: self.path.clone(),
-                source: std::io::Error::other(message),
+                source: std::io::Error::other(e),
             })
     }
 

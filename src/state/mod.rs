@@ -33,7 +33,7 @@ pub(crate) use children::ChildRecorder;
 pub(crate) use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
 pub(crate) use owner::Owner;
 pub(crate) use pending::PendingDeletion;
-pub(crate) use replica::{Copied, Replica};
+pub(crate) use replica::{Copied, Replica, ReplicaError};
 pub(crate) use rotated_by::RotatedBy;
 
 /// The state directory could not be used.

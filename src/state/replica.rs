@@ -16,10 +16,16 @@ use async_trait::async_trait;
 #[async_trait]
 pub(crate) trait Replica: Send + Sync {
     /// Stores `bytes` (which may hold a secret) as `name`, replacing it.
-    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), String>;
+    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), ReplicaError>;
     /// Removes the journal `name` (`journal/<name>.json`) and its backups.
-    async fn remove_journal(&self, name: &str) -> Result<(), String>;
+    async fn remove_journal(&self, name: &str) -> Result<(), ReplicaError>;
 }
+
+/// A replica's failure, as its store tells it (never a secret). The journal reports it
+/// as a [`super::StateError`]: the rotation stops as for a local write that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct ReplicaError(pub(crate) String);
 
 /// A journal as a replica holds it: the record and each backup file, by name.
 pub(crate) struct Copied {

@@ -20,6 +20,7 @@ use rekey_sinks::file::path::{KeyPath, Segment};
 use rekey_sinks::file::yaml_node_position;
 use rekey_sinks::registry::BuildContext;
 
+use crate::config::argv::Argv;
 use crate::config::paths::Paths;
 use crate::config::profile::{PendingStore, Policy, ProfileSpec, Propagation, SharedState, Verify};
 pub(crate) use schema::{RawManifest, RawPropagation, RawSink, RawState};
@@ -120,39 +121,6 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> 
             ),
         ));
     }
-    // The policies, each with the path that names it in errors.
-    let defaults = &raw.defaults;
-    let policies = std::iter::once((
-        "defaults".to_owned(),
-        &defaults.propagation,
-        &defaults.verify,
-    ))
-    .chain(
-        raw.profiles
-            .iter()
-            .map(|(name, p)| (format!("profiles.{name}"), &p.propagation, &p.verify)),
-    );
-    for (at_path, propagation, verify) in policies {
-        let consecutive = propagation.as_ref().and_then(|p| p.consecutive.as_ref());
-        if let Some(consecutive) = consecutive.filter(|c| c.value == 0) {
-            let at = consecutive.referenced;
-            return Err(invalid(
-                at.line(),
-                at.column(),
-                format!("{at_path}.propagation.consecutive must be at least 1"),
-            ));
-        }
-        if let Some(verify) = verify {
-            if verify.command.value.first().is_none_or(|p| p.is_empty()) {
-                let at = verify.command.referenced;
-                return Err(invalid(
-                    at.line(),
-                    at.column(),
-                    format!("{at_path}.verify needs `command: [program, args...]`"),
-                ));
-            }
-        }
-    }
     if !matches!(raw.state, RawState::S3(..)) {
         let only_s3 = [
             (
@@ -247,15 +215,14 @@ impl Manifest {
                         .and_then(pick)
                         .or_else(|| defaults.propagation.as_ref().and_then(pick))
                 };
-                let consecutive =
-                    |p: &Option<RawPropagation>| p.as_ref()?.consecutive.as_ref().map(|c| c.value);
+                let consecutive = |p: &Option<RawPropagation>| p.as_ref()?.consecutive.map(|c| c.0);
                 let default_policy = Policy::default();
                 let verify = profile
                     .verify
                     .as_ref()
                     .or(defaults.verify.as_ref())
                     .map(|v| Verify {
-                        command: resolve_program(&v.command.value, paths, base),
+                        command: resolve_program(&v.command, paths, base),
                         timeout: v.timeout.map_or(Verify::DEFAULT_TIMEOUT, |t| t.0),
                     });
                 ProfileSpec::new(
@@ -318,14 +285,11 @@ impl Manifest {
 
 /// `[program, args...]` with a program containing `/` made relative to the manifest's
 /// folder (a bare name is left for `PATH`).
-fn resolve_program(command: &[String], paths: &Paths, base: &Path) -> Vec<String> {
-    let mut resolved = command.to_vec();
-    if let Some(program) = resolved.first_mut() {
-        if program.contains('/') {
-            *program = paths.expand(program, base).display().to_string();
-        }
-    }
-    resolved
+fn resolve_program(command: &Argv, paths: &Paths, base: &Path) -> Argv {
+    command.with_program(|program| match program.contains('/') {
+        true => paths.expand(program, base).display().to_string(),
+        false => program.to_owned(),
+    })
 }
 
 /// The sink a profile gets when the manifest names none: its section of the shared

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::duration::HumanDuration;
+use crate::config::argv::Argv;
 
 /// The manifest's `state:`, parsed while deserializing (a bad value is an error with its
 /// line and column).
@@ -90,7 +91,7 @@ pub(crate) struct RawPolicy {
     /// The MFA device whose code opens a session for the IAM calls.
     pub(crate) mfa_serial: Option<String>,
     /// A program that prints a current MFA code (for unattended runs).
-    pub(crate) mfa_command: Option<Vec<String>>,
+    pub(crate) mfa_command: Option<Argv>,
     /// Stop `mfa_command` after this long (default 60s).
     pub(crate) mfa_timeout: Option<HumanDuration>,
 }
@@ -100,7 +101,7 @@ pub(crate) struct RawPolicy {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawVerify {
     /// The program and its arguments.
-    pub(crate) command: Spanned<Vec<String>>,
+    pub(crate) command: Argv,
     /// Roll back if it runs longer (default 2m).
     pub(crate) timeout: Option<HumanDuration>,
 }
@@ -112,7 +113,23 @@ pub(crate) struct RawPropagation {
     /// Give up (and delete the new key) after this long.
     pub(crate) timeout: Option<HumanDuration>,
     /// Successful `GetCallerIdentity` calls in a row that count as proof.
-    pub(crate) consecutive: Option<Spanned<u32>>,
+    pub(crate) consecutive: Option<Consecutive>,
+}
+
+/// `propagation.consecutive`: at least 1, checked while reading the manifest.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "u32")]
+pub(crate) struct Consecutive(pub(crate) u32);
+
+impl TryFrom<u32> for Consecutive {
+    type Error = &'static str;
+
+    fn try_from(n: u32) -> Result<Self, Self::Error> {
+        match n {
+            0 => Err("must be at least 1"),
+            n => Ok(Self(n)),
+        }
+    }
 }
 
 /// One entry under `profiles:`.
@@ -138,7 +155,7 @@ pub(crate) struct RawProfile {
     /// Overrides `defaults.mfa_serial`.
     pub(crate) mfa_serial: Option<String>,
     /// Overrides `defaults.mfa_command`.
-    pub(crate) mfa_command: Option<Vec<String>>,
+    pub(crate) mfa_command: Option<Argv>,
     /// Overrides `defaults.mfa_timeout`.
     pub(crate) mfa_timeout: Option<HumanDuration>,
 }

@@ -178,12 +178,20 @@ fn bad_durations_and_versions_are_errors() {
     );
     let err = error("version: 1\ndefaults:\n  propagation: { consecutive: 0 }\nprofiles: {}\n");
     assert!(
-        err.contains("defaults.propagation.consecutive must be at least 1"),
+        err.starts_with("/p/rekey.yaml:3:31: defaults.propagation.consecutive: must be at least 1"),
         "{err}"
     );
     let err = error("version: 1\nprofiles:\n  dev:\n    verify: { command: [] }\n");
     assert!(
-        err.contains("profiles.dev.verify needs `command: [program, args...]`"),
+        err.starts_with("/p/rekey.yaml:4:")
+            && err.contains("profiles.dev.verify.command: needs a program: [program, args...]"),
+        "{err}"
+    );
+    // Issue 20: an empty mfa_command fell back to a prompt; now it is an error.
+    let err = error("version: 1\nprofiles:\n  dev:\n    mfa_command: []\n");
+    assert!(
+        err.starts_with("/p/rekey.yaml:4:")
+            && err.contains("profiles.dev.mfa_command: needs a program"),
         "{err}"
     );
 }

@@ -383,7 +383,7 @@ impl Run<'_> {
             progress(Stage::Verifying);
             let passed = verify::run(verify, &spec.name, new_key)
                 .await
-                .map_err(|reason| Cause::new(ErrorKind::VerifyFailed, reason))?;
+                .map_err(|e| Cause::new(ErrorKind::VerifyFailed, e.to_string()))?;
             self.actions.push(passed);
         }
         if let Some(lease) = &self.lease {
