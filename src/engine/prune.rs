@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::aws::{Aws, Caller, LastUsed};
 use crate::config::profile::{PendingStore, ProfileSpec};
+use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease::{self, Lease};
 use crate::engine::plan::{PruneItem, PruneStep};
 use crate::engine::retire;
@@ -60,6 +61,10 @@ pub(crate) enum PruneOutcome {
     Kept {
         /// Why.
         reason: String,
+        /// Present when a failure kept it (AWS refused, the state dir failed), rather
+        /// than a rule (still held, used since, not due).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_kind: Option<ErrorKind>,
     },
 }
 
@@ -151,7 +156,13 @@ pub(crate) async fn prune(
             .expect("filtered by profile");
         let (outcome, warning) = match prune_one(aws, state, spec, pending, force).await {
             Ok(done) => done,
-            Err(reason) => (PruneOutcome::Kept { reason }, None),
+            Err(cause) => (
+                PruneOutcome::Kept {
+                    reason: cause.message,
+                    error_kind: Some(cause.kind),
+                },
+                None,
+            ),
         };
         results.push(Pruned {
             key_id: pending.key_id.clone(),
@@ -169,8 +180,11 @@ async fn prune_one(
     spec: &ProfileSpec,
     pending: &PendingDeletion,
     force: bool,
-) -> Result<(PruneOutcome, Option<String>), String> {
-    let kept = |reason: String| Ok((PruneOutcome::Kept { reason }, None));
+) -> Result<(PruneOutcome, Option<String>), Cause> {
+    let kept = |reason: String| {
+        let error_kind = None;
+        Ok((PruneOutcome::Kept { reason, error_kind }, None))
+    };
     // Any copy of the key, not only the first: a place put back to the old key by hand
     // (drift) would be left holding a deleted key.
     for sink in &spec.sinks {
@@ -190,7 +204,7 @@ async fn prune_one(
     // The deletion is signed with the profile's current key, or as its `via` profile.
     let signing::ProfileUser { caller, owner, .. } = signing::profile_user(aws, spec)
         .await
-        .map_err(|e| format!("{e}; the old key is kept for now"))?;
+        .map_err(|cause| Cause::new(cause.kind, cause.message + "; the old key is kept for now"))?;
     if owner.user_arn != pending.owner.user_arn {
         return kept(format!(
             "profile {} now belongs to {}, not {}",
@@ -201,12 +215,8 @@ async fn prune_one(
     // another process, or with `state: s3://…` on another machine, may be making this
     // key active again right now.
     let user = LockName::user(&owner.account, &owner.user_name, &owner.user_arn);
-    let _held = lock::acquire(state, vec![user], state.lock_timeout())
-        .await
-        .map_err(|e| e.to_string())?;
-    let lease = lease::hold(aws, state, &spec.policy, &caller, &owner, "prune")
-        .await
-        .map_err(|cause| cause.message)?;
+    let _held = lock::acquire(state, vec![user], state.lock_timeout()).await?;
+    let lease = lease::hold(aws, state, &spec.policy, &caller, &owner, "prune").await?;
     let locked = Locked {
         caller: &caller,
         owner: &owner,
@@ -232,8 +242,11 @@ async fn prune_locked(
     pending: &PendingDeletion,
     force: bool,
     locked: Locked<'_>,
-) -> Result<(PruneOutcome, Option<String>), String> {
-    let kept = |reason: String| Ok((PruneOutcome::Kept { reason }, None));
+) -> Result<(PruneOutcome, Option<String>), Cause> {
+    let kept = |reason: String| {
+        let error_kind = None;
+        Ok((PruneOutcome::Kept { reason, error_kind }, None))
+    };
     let Locked {
         caller,
         owner,
@@ -241,15 +254,12 @@ async fn prune_locked(
     } = locked;
     // What was decided before the lock is read again under it: this machine's record,
     // or the shared one.
-    let local = state.pending(&pending.key_id).map_err(|e| e.to_string())?;
+    let local = state.pending(&pending.key_id)?;
     let shared = shared_pending::read(caller, &spec.policy, owner).await;
     if local.is_none() && !shared.pending.iter().any(|p| p.key_id == pending.key_id) {
         return kept("another rekey process resolved it meanwhile (a rollback, say)".to_owned());
     }
-    let mut keys = caller
-        .list_keys(&owner.user_name)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut keys = caller.list_keys(&owner.user_name).await?;
     let Some(meta) = keys.iter().find(|k| k.id == pending.key_id) else {
         return Ok((
             PruneOutcome::AlreadyGone,
@@ -270,7 +280,7 @@ async fn prune_locked(
         ));
     }
     if let Some(lease) = lease {
-        lease.check().map_err(|cause| cause.message)?;
+        lease.check()?;
     }
     let mut pending = pending.clone();
     if pending.in_overlap() {
@@ -292,10 +302,7 @@ async fn prune_locked(
         return kept("it is Active again; rekey never deletes an active key".to_owned());
     }
     let pending = &pending;
-    let used = caller
-        .last_used(&pending.key_id)
-        .await
-        .map_err(|e| e.to_string())?;
+    let used = caller.last_used(&pending.key_id).await?;
     match retire::why_not_delete(pending, &keys, used.date, now) {
         Some(why @ retire::Keep::UsedSince(..)) => {
             return kept(format!("{why} ({}); find what still uses it", place(&used)))
@@ -303,10 +310,7 @@ async fn prune_locked(
         Some(why) => return kept(why.to_string()),
         None => {}
     }
-    caller
-        .delete_key(&owner.user_name, &pending.key_id)
-        .await
-        .map_err(|e| e.to_string())?;
+    caller.delete_key(&owner.user_name, &pending.key_id).await?;
     Ok((
         PruneOutcome::Deleted,
         forget(state, caller, spec, pending).await?,
@@ -333,14 +337,11 @@ async fn end_overlap(
     active: bool,
     force: bool,
     now: SystemTime,
-) -> Result<Overlap, String> {
+) -> Result<Overlap, Cause> {
     let user = &pending.owner.user_name;
     let rotated = pending.overlap_since.unwrap_or(pending.deactivated_at);
     if active {
-        let used = caller
-            .last_used(&pending.key_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let used = caller.last_used(&pending.key_id).await?;
         if let Some(date) = used.date.filter(|d| *d > rotated && !force) {
             return Ok(Overlap::StaysActive(format!(
                 "its overlap is over, but IAM saw it used on {} ({}), after the rotation on {}: something has not picked up the new key yet, so it stays active. IAM keeps only a key's last use, so a `rekey sync` that read with it counts too: run `rekey sync` wherever it is used, then `rekey prune --force` to deactivate it",
@@ -352,7 +353,7 @@ async fn end_overlap(
         caller
             .set_active(user, &pending.key_id, false)
             .await
-            .map_err(|e| format!("cannot deactivate it: {e}"))?;
+            .map_err(|e| Cause::aws(&e, format!("cannot deactivate it: {e}")))?;
     }
     let grace = pending
         .delete_after
@@ -365,7 +366,7 @@ async fn end_overlap(
         ..pending.clone()
     };
     state.record_pending(&updated).await.map_err(|e| {
-        format!("deactivated it, but could not record when to delete it ({e}); delete it by hand after checking it is unused")
+        Cause::new(ErrorKind::State, format!("deactivated it, but could not record when to delete it ({e}); delete it by hand after checking it is unused"))
     })?;
     let warning = shared_pending::publish(caller, &spec.policy, &updated).await;
     Ok(Overlap::Deactivated(Box::new(updated), warning))
@@ -387,11 +388,8 @@ async fn forget(
     caller: &Caller,
     spec: &ProfileSpec,
     pending: &PendingDeletion,
-) -> Result<Option<String>, String> {
-    state
-        .forget_deleted_key(&pending.key_id)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<Option<String>, Cause> {
+    state.forget_deleted_key(&pending.key_id).await?;
     let user = &pending.owner.user_name;
     Ok(shared_pending::withdraw(caller, &spec.policy, user, &pending.key_id).await)
 }

@@ -122,11 +122,11 @@ pub(crate) async fn recover(
         }
         let spec = match shared_key::rebuild(selected.iter().chain(others), &record.members()) {
             Ok(spec) => spec,
-            Err(message) => {
+            Err(cause) => {
                 results.push(Err(RecoveryFailure {
-                    error_kind: ErrorKind::Interrupted,
+                    error_kind: cause.kind,
                     profile: record.owner.profile.clone(),
-                    message,
+                    message: cause.message,
                     actions: Vec::new(),
                 }));
                 continue;

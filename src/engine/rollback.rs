@@ -67,8 +67,8 @@ pub(crate) async fn prepare(
         .ok_or_else(|| {
             refuse("rekey has no old key of it awaiting deletion; a rotation can be rolled back only during its grace period".into())
         })?;
-    let spec =
-        shared_key::rebuild(configured.iter().copied(), &pending.members()).map_err(refuse)?;
+    let spec = shared_key::rebuild(configured.iter().copied(), &pending.members())
+        .map_err(|cause| refuse(cause.message))?;
     let old = &pending.key_id;
     if (0..spec.sinks.len()).any(|index| !state.has_history(old, index)) {
         return Err(refuse(format!(
@@ -82,7 +82,9 @@ pub(crate) async fn prepare(
         key: current,
         owner,
         caller,
-    } = signing::profile_user(aws, &spec).await.map_err(refuse)?;
+    } = signing::profile_user(aws, &spec)
+        .await
+        .map_err(|cause| refuse(cause.message))?;
     if owner.user_arn != pending.owner.user_arn {
         return Err(refuse(format!(
             "its key now belongs to {}, not {}",

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use futures_util::future::join_all;
 
 use crate::config::profile::ProfileSpec;
+use crate::engine::error::{Cause, ErrorKind};
 
 /// Selected profiles grouped by key.
 pub(crate) struct Grouped {
@@ -86,7 +87,7 @@ pub(crate) async fn group(selected: &[ProfileSpec], others: &[ProfileSpec]) -> G
 pub(crate) fn rebuild<'a>(
     profiles: impl IntoIterator<Item = &'a ProfileSpec> + Clone,
     members: &[String],
-) -> Result<ProfileSpec, String> {
+) -> Result<ProfileSpec, Cause> {
     let found = members
         .iter()
         .map(|name| {
@@ -95,14 +96,14 @@ pub(crate) fn rebuild<'a>(
                 .into_iter()
                 .find(|p| &p.name == name)
                 .ok_or_else(|| {
-                    format!(
+                    Cause::new(ErrorKind::SettingsConflict, format!(
                         "profile `{name}` was rotated together with {} (they held the same key) but is no longer configured; configure it again to finish",
                         members.join(", ")
-                    )
+                    ))
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    combine(&found).map_err(|conflict| conflict.message)
+    combine(&found).map_err(|conflict| Cause::new(ErrorKind::SettingsConflict, conflict.message))
 }
 
 /// One rotation for `members` (at least one), which hold the same key.
@@ -123,9 +124,11 @@ fn combine(members: &[&ProfileSpec]) -> Result<ProfileSpec, Conflict> {
             profiles: names,
         });
     }
+    // One place, one write: by the sinks' identities (from their configuration), never
+    // by their labels, which two different places may share.
     let mut sinks = first.sinks.clone();
     for sink in rest.iter().flat_map(|m| &m.sinks) {
-        if !sinks.iter().any(|s| s.describe() == sink.describe()) {
+        if !sinks.iter().any(|s| s.id() == sink.id()) {
             sinks.push(sink.clone());
         }
     }

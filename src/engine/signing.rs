@@ -16,7 +16,7 @@ use rekey_sinks::AccessKey;
 use crate::aws::{Aws, Caller, MfaError};
 use crate::config::argv::Argv;
 use crate::config::profile::{Policy, ProfileSpec};
-use crate::engine::error::Cause;
+use crate::engine::error::{Cause, ErrorKind};
 use crate::state::Owner;
 
 /// Clients signing the IAM calls of a profile with `policy`, whose key at hand is `key`:
@@ -111,25 +111,26 @@ pub(crate) struct ProfileUser {
 }
 
 /// Reads the profile's current key, asks STS whose it is, and opens its signer.
-pub(crate) async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<ProfileUser, String> {
-    let source = spec.sinks.first().ok_or("the profile has no sinks")?;
+pub(crate) async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<ProfileUser, Cause> {
+    let invalid = |message: String| Cause::new(ErrorKind::InvalidKey, message);
+    let source = spec
+        .sinks
+        .first()
+        .ok_or_else(|| invalid("the profile has no sinks".to_owned()))?;
     let key = source
         .read()
         .await
-        .map_err(|e| format!("cannot read the profile's current key: {e}"))?
-        .ok_or_else(|| format!("{} holds no key to sign with", source.describe()))?;
-    let identity = aws
-        .caller(&key)
-        .identity()
-        .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            let kind = ErrorKind::of_sink(&e, ErrorKind::SinkUnwritable);
+            Cause::new(kind, format!("cannot read the profile's current key: {e}"))
+        })?
+        .ok_or_else(|| invalid(format!("{} holds no key to sign with", source.describe())))?;
+    let identity = aws.caller(&key).identity().await?;
     let user_name = identity
         .user_name
         .clone()
-        .ok_or_else(|| format!("{} is not an IAM user", identity.arn))?;
-    let caller = signer(aws, &spec.policy, &key)
-        .await
-        .map_err(|cause| cause.message)?;
+        .ok_or_else(|| invalid(format!("{} is not an IAM user", identity.arn)))?;
+    let caller = signer(aws, &spec.policy, &key).await?;
     let owner = Owner {
         profile: spec.name.clone(),
         also: spec.also.clone(),

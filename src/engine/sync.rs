@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use rekey_sinks::{AccessKey, Sink};
+use rekey_sinks::{AccessKey, Sink, SinkError};
 use serde::Serialize;
 
 use crate::aws::{Aws, AwsErrorKind, Caller};
@@ -426,13 +426,13 @@ pub(crate) async fn carry_out(
                 // Written meanwhile (by a rotation that finished before the lock).
                 Ok(Some(id)) if id == current.id() => Ok(()),
                 Ok(_) => keep_and_write(state, &spec.name, index, sink.as_ref(), &current).await,
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(Cause::new(ErrorKind::SinkUnwritable, e.to_string())),
             };
             match written {
                 Ok(()) => entry.action = SinkAction::Written,
-                Err(e) => {
+                Err(cause) => {
                     entry.action = SinkAction::Failed;
-                    entry.reason = Some(e);
+                    entry.reason = Some(cause.message);
                 }
             }
         }
@@ -503,17 +503,21 @@ async fn keep_and_write(
     index: usize,
     sink: &dyn Sink,
     key: &AccessKey,
-) -> Result<(), String> {
-    let before = sink.snapshot().await.map_err(|e| e.to_string())?;
+) -> Result<(), Cause> {
+    let sink_failed =
+        |e: SinkError| Cause::new(ErrorKind::of_sink(&e, ErrorKind::SinkFailed), e.to_string());
+    let before = sink.snapshot().await.map_err(sink_failed)?;
     state
         .keep_synced(profile, index, &before, key.id())
         .await
-        .map_err(|e| format!("{e}; not written"))?;
-    if let Some(undo) = sink.write(key).await.map_err(|e| e.to_string())? {
+        .map_err(|e| Cause::from(e).context("not written"))?;
+    if let Some(undo) = sink.write(key).await.map_err(sink_failed)? {
         state
             .keep_synced(profile, index, &undo, key.id())
             .await
-            .map_err(|e| format!("written, but what it held cannot be kept for --undo: {e}"))?;
+            .map_err(|e| {
+                Cause::from(e).context("written, but what it held cannot be kept for --undo")
+            })?;
     }
     Ok(())
 }

@@ -247,7 +247,7 @@ pub(crate) fn pruned(pruned: &[Pruned]) -> String {
                     p.key_id, p.profile
                 )
             }
-            PruneOutcome::Kept { reason } => {
+            PruneOutcome::Kept { reason, .. } => {
                 writeln!(
                     out,
                     "warning: kept old key {} (profile {}): {reason}",

@@ -57,11 +57,11 @@ pub(crate) async fn forward(
         };
         return Ok(
             match begin_overlap(state, &new, &spec.policy, retired).await {
-                Ok(action) => {
+                Retirement::Scheduled(action) => {
                     actions.push(action);
                     None
                 }
-                Err(warning) => Some(warning),
+                Retirement::Unscheduled(warning) => Some(warning),
             },
         );
     }
@@ -94,12 +94,21 @@ pub(crate) async fn forward(
     let retired = retire_old_key(state, &new, &spec.policy, retired).await;
     crash::point("retired");
     Ok(match retired {
-        Ok(action) => {
+        Retirement::Scheduled(action) => {
             actions.push(action);
             None
         }
-        Err(warning) => Some(warning),
+        Retirement::Unscheduled(warning) => Some(warning),
     })
+}
+
+/// What became of the old key once the new one is in use. Either way the rotation
+/// succeeded: a deletion that could not be scheduled is a warning for the user.
+enum Retirement {
+    /// Deleted, or its deletion (or deactivation) recorded: the action, as reported.
+    Scheduled(String),
+    /// Nothing recorded: what the user must do by hand.
+    Unscheduled(String),
 }
 
 /// Undoes the rotation `journal` records (its phase already `rolling_back`, or a phase
@@ -305,7 +314,7 @@ async fn retire_old_key(
     new: &Caller,
     policy: &Policy,
     retired: Retired<'_>,
-) -> Result<String, String> {
+) -> Retirement {
     let (grace, patience) = (policy.grace, policy.propagation.timeout);
     let (owner, old_key_id) = (retired.owner, retired.old_key_id);
     let mut note = String::new();
@@ -314,7 +323,7 @@ async fn retire_old_key(
             Ok(()) => {
                 // Best effort: a record of a deleted key is never matched again.
                 let _ = state.forget_rotated_by(old_key_id).await;
-                return Ok(format!("deleted old key {old_key_id} (grace 0)"));
+                return Retirement::Scheduled(format!("deleted old key {old_key_id} (grace 0)"));
             }
             Err(e) => {
                 note =
@@ -324,11 +333,11 @@ async fn retire_old_key(
     }
     let pending = retired.record(retired.now, grace);
     match record(state, new, policy, &pending).await {
-        Ok(shared) => Ok(format!(
+        Ok(shared) => Retirement::Scheduled(format!(
             "{note}old key {old_key_id} will be deleted after {}{shared}",
             time::rfc3339(pending.delete_after)
         )),
-        Err(e) => Err(format!(
+        Err(e) => Retirement::Unscheduled(format!(
             "old key {old_key_id} is inactive but its deletion could not be scheduled ({e}); delete it by hand after checking it is unused"
         )),
     }
@@ -342,7 +351,7 @@ async fn begin_overlap(
     new: &Caller,
     policy: &Policy,
     retired: Retired<'_>,
-) -> Result<String, String> {
+) -> Retirement {
     let old_key_id = retired.old_key_id;
     let deactivate_at = retired.now + policy.overlap;
     let pending = PendingDeletion {
@@ -350,12 +359,12 @@ async fn begin_overlap(
         ..retired.record(deactivate_at, policy.grace)
     };
     match record(state, new, policy, &pending).await {
-        Ok(shared) => Ok(format!(
+        Ok(shared) => Retirement::Scheduled(format!(
             "old key {old_key_id} stays active until {} (overlap), then prune deactivates it; deleted after {}{shared}",
             time::rfc3339(deactivate_at),
             time::rfc3339(pending.delete_after)
         )),
-        Err(e) => Err(format!(
+        Err(e) => Retirement::Unscheduled(format!(
             "old key {old_key_id} stays active, but its deactivation could not be scheduled ({e}); deactivate it by hand once every machine uses the new key"
         )),
     }
