@@ -64,6 +64,23 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// In the manifest's schema: a string such as `30s` or `7d`, or `0`.
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A whole number and a unit (s, m, h, d), such as 30s, 15m, 12h, 7d; or 0.",
+            "oneOf": [
+                { "type": "string", "pattern": "^(0|[0-9]+[smhd])$" },
+                { "const": 0 }
+            ]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct DurationVisitor;

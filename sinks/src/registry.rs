@@ -15,8 +15,9 @@ use crate::{
 };
 
 /// One sink entry of the manifest, selected by its `type:` field.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[schemars(rename = "Sink")]
 pub enum Config {
     /// `type: credentials_file`.
     CredentialsFile(credentials_file::Config),

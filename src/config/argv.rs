@@ -5,8 +5,9 @@
 use serde::Deserialize;
 
 /// `[program, args...]` with a program that is not empty.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "Vec<String>")]
+#[schemars(extend("minItems" = 1, "items" = { "type": "string" }, "prefixItems" = [{ "type": "string", "minLength": 1 }]))]
 pub(crate) struct Argv(Vec<String>);
 
 impl Argv {

@@ -6,8 +6,11 @@ use crate::config::discovery::Discovered;
 
 /// The text of a starter `rekey.yaml` for the profiles default mode found.
 pub(crate) fn starter_manifest(found: &Discovered) -> String {
-    let mut out = String::from(
-        "# rekey manifest: which AWS profiles to rotate, and where each key is kept.\n\
+    // The first line lets editors with a YAML language server (VS Code's YAML
+    // extension, Neovim, JetBrains) complete and check the manifest as it is written.
+    let mut out = format!(
+        "# yaml-language-server: $schema={}\n\
+         # rekey manifest: which AWS profiles to rotate, and where each key is kept.\n\
          # Reference: docs/manifest.md; more examples: examples/rekey.yaml.\n\
          version: 1\n\
          \n\
@@ -15,9 +18,10 @@ pub(crate) fn starter_manifest(found: &Discovered) -> String {
          \x20 grace: 7d          # old key deactivated now, deleted after this (0 = at once)\n\
          \x20 max_age: 90d       # only rotate keys at least this old (a daily cron job then\n\
          \x20                    # rotates what is due: `rekey apply --yes`)\n\
-         \x20 # verify: { command: [./smoke-test], timeout: 2m }   # your own check of the new key\n\
+         \x20 # verify: {{ command: [./smoke-test], timeout: 2m }}   # your own check of the new key\n\
          \n\
          profiles:\n",
+        crate::config::manifest::SCHEMA_URL
     );
     if found.profiles.is_empty() {
         out.push_str(

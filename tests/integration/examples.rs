@@ -33,14 +33,103 @@ fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
 }
 
 /// `rekey plan` reads `manifest` (its profiles then fail on this machine, which has none
-/// of their AWS profiles: that is not what is checked).
+/// of their AWS profiles: that is not what is checked), and it passes the manifest's
+/// JSON Schema.
 fn rekey_reads(manifest: &str, profile: &str) {
     let home = Home::new();
     home.write("project/rekey.yaml", manifest);
+    passes_the_manifest_schema(&home.path("project/rekey.yaml"));
     let run = home.rekey(&["plan", "--output", "json"]);
     let json: serde_json::Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|_| panic!("rekey could not read the manifest: {}", run.stderr));
     assert_eq!(json["profiles"][0]["profile"], profile, "{json}");
+}
+
+/// The outcome of checking `manifest` against docs/rekey.schema.json (check-jsonschema
+/// reads YAML itself).
+fn manifest_schema_check(manifest: &Path) -> std::process::Output {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rekey.schema.json");
+    Command::new(tool("check-jsonschema"))
+        .arg("--schemafile")
+        .arg(schema)
+        .arg(manifest)
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn passes_the_manifest_schema(manifest: &Path) {
+    let out = manifest_schema_check(manifest);
+    assert!(
+        out.status.success(),
+        "{} does not pass docs/rekey.schema.json:\n{}{}",
+        manifest.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 20: every manifest the project ships or documents passes the schema editors
+/// check it with, and rekey reads it; what rekey refuses, the schema refuses too.
+#[test]
+fn the_shipped_and_documented_manifests_pass_the_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    passes_the_manifest_schema(&root.join("examples/rekey.yaml"));
+    // The reference's full example, the first YAML block of docs/manifest.md.
+    let reference = std::fs::read_to_string(root.join("docs/manifest.md")).unwrap();
+    let block = reference
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    rekey_reads(block, "dev");
+
+    // `rekey init` names the schema for editors, and what it writes passes it.
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("schema");
+    home.rekey(&["init"]).success();
+    let written = home.read("project/rekey.yaml");
+    assert!(
+        written.starts_with("# yaml-language-server: $schema=https://"),
+        "{written}"
+    );
+    assert!(written.contains(&user), "{written}");
+    passes_the_manifest_schema(&home.path("project/rekey.yaml"));
+
+    for (bad, why) in [
+        (
+            "version: 1\nprofiles:\n  a: { mfa_command: [] }\n",
+            "an empty command",
+        ),
+        ("version: 1\nprofiles:\n  a: { sinks: [] }\n", "no sink"),
+        (
+            "version: 1\nprofiles:\n  a: { grcae: 7d }\n",
+            "an unknown field",
+        ),
+        (
+            "version: 1\nprofiles:\n  a: { grace: 7 days }\n",
+            "a bad duration",
+        ),
+        (
+            "version: 1\nprofiles:\n  a:\n    sinks: [{ type: vault }]\n",
+            "an unknown sink",
+        ),
+        ("version: 2\nprofiles: {}\n", "another version"),
+    ] {
+        home.write("bad.yaml", bad);
+        assert!(
+            !manifest_schema_check(&home.path("bad.yaml"))
+                .status
+                .success(),
+            "the schema accepts {why}"
+        );
+        home.rekey(&[
+            "plan",
+            "--manifest",
+            &home.path("bad.yaml").display().to_string(),
+        ])
+        .code(1);
+    }
 }
 
 /// `workflow` passes GitHub's workflow schema and zizmor's offline audits.

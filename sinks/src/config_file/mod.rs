@@ -12,7 +12,7 @@ use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: config_file` in the manifest. Both fields are optional.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The file (default `$AWS_CONFIG_FILE`, else `~/.aws/config`).

@@ -11,7 +11,7 @@ use crate::Sink;
 /// `type: credentials_file` in the manifest. Both fields are optional; the engine fills
 /// in the defaults (`$AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`, and the
 /// profile's name) because they depend on the environment and the profile.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The file; `~` and paths relative to the manifest are resolved by the engine.

@@ -9,7 +9,7 @@ use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: dotenv` in the manifest.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The `.env` file; `~` and paths relative to the manifest are resolved by the engine.

@@ -12,7 +12,7 @@ use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: exec` in the manifest: a plugin program with at least its name.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(try_from = "Written")]
 pub struct Config {
     /// The plugin program. With a `/` in its name it is resolved relative to the
@@ -25,7 +25,7 @@ pub struct Config {
 }
 
 /// The fields as the manifest writes them.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Written {
     /// The plugin and its arguments.

@@ -11,7 +11,7 @@ use crate::Sink;
 
 /// `type: file` in the manifest, with its format known: given, or from the file's
 /// extension (a path whose format cannot be told is a manifest error).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(try_from = "Written")]
 pub struct Config {
     /// The file; `~` and paths relative to the manifest are resolved when building.
@@ -25,7 +25,7 @@ pub struct Config {
 }
 
 /// The fields as the manifest writes them.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Written {
     path: String,

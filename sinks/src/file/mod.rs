@@ -29,7 +29,7 @@ use crate::text_file::{key_from_values, FileSink, TextFormat, Value};
 use crate::{AccessKey, SinkError};
 
 /// The structured formats the `file` sink edits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// `.json`

@@ -128,6 +128,21 @@ impl fmt::Display for KeyPath {
     }
 }
 
+/// In the manifest's schema: a string.
+impl schemars::JsonSchema for KeyPath {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KeyPath".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A key path such as aws.credentials.access_key_id, items[0].key or \"my.app\".key.",
+            "type": "string",
+            "minLength": 1
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for KeyPath {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct PathVisitor;

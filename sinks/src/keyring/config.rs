@@ -9,7 +9,7 @@ use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: keyring` in the manifest.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The keyring service (default `rekey`).

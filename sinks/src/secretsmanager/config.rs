@@ -10,7 +10,7 @@ use crate::sink::{BuildContext, SinkConfig};
 use crate::Sink;
 
 /// `type: secretsmanager` in the manifest.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The secret's name or ARN.

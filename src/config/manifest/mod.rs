@@ -292,6 +292,30 @@ fn resolve_program(command: &Argv, paths: &Paths, base: &Path) -> Argv {
     })
 }
 
+/// Where the manifest's JSON Schema is published: the copy committed with this version
+/// (`docs/rekey.schema.json`), which `rekey init` names for editors.
+pub(crate) const SCHEMA_URL: &str = concat!(
+    "https://raw.githubusercontent.com/rekey-dev/rekey/v",
+    env!("CARGO_PKG_VERSION"),
+    "/docs/rekey.schema.json"
+);
+
+/// The JSON Schema of `rekey.yaml`, generated from the types the manifest is read into
+/// (sinks included), as committed in `docs/rekey.schema.json`.
+#[cfg(test)]
+pub(crate) fn json_schema() -> String {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_deserialize()
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<RawManifest>();
+    schema.insert("$id".into(), SCHEMA_URL.into());
+    schema.insert(
+        "title".into(),
+        "rekey manifest (rekey.yaml), version 1".into(),
+    );
+    serde_json::to_string_pretty(&schema).expect("a schema is JSON") + "\n"
+}
+
 /// The sink a profile gets when the manifest names none: its section of the shared
 /// credentials file.
 pub(crate) fn default_sink(paths: &Paths, profile: &str) -> Arc<dyn rekey_sinks::Sink> {

@@ -4,6 +4,7 @@
 //! and column rather than a silently ignored setting.
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -12,8 +13,14 @@ use crate::config::argv::Argv;
 
 /// The manifest's `state:`, parsed while deserializing (a bad value is an error with its
 /// line and column).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(try_from = "String")]
+#[schemars(
+    rename = "State",
+    with = "String",
+    description = "Where the state every machine must share lives: local (default), iam, or s3://BUCKET/PREFIX.",
+    extend("pattern" = "^(local|iam|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?)$")
+)]
 pub(crate) enum RawState {
     /// `local`.
     #[default]
@@ -53,19 +60,22 @@ impl TryFrom<String> for RawState {
 }
 
 /// The whole `rekey.yaml`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawManifest {
     /// Schema version; only `1` exists.
+    #[schemars(with = "Version")]
     pub(crate) version: Spanned<u32>,
     /// Where the state every machine must share lives: `local` (default), `iam`
     /// (pending deletions as user tags too) or `s3://BUCKET/PREFIX` (and a lease per user).
     #[serde(default)]
     pub(crate) state: RawState,
     /// With `state: s3://…`: how long a lease lasts unless renewed (default 1m).
+    #[schemars(with = "Option<HumanDuration>")]
     pub(crate) state_lease: Option<Spanned<HumanDuration>>,
     /// With `state: s3://…`: the KMS key that encrypts the journal copies (default: the
     /// account's `aws/s3` key).
+    #[schemars(with = "Option<String>")]
     pub(crate) state_kms_key_id: Option<Spanned<String>>,
     /// Settings every profile inherits.
     #[serde(default)]
@@ -75,8 +85,9 @@ pub(crate) struct RawManifest {
 }
 
 /// Rotation settings; each is optional and inherits from `defaults`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Policy")]
 pub(crate) struct RawPolicy {
     /// How long the old key stays deactivated before it is deleted.
     pub(crate) grace: Option<HumanDuration>,
@@ -97,8 +108,9 @@ pub(crate) struct RawPolicy {
 }
 
 /// `verify: { command: [prog, args...], timeout: 2m }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Verify")]
 pub(crate) struct RawVerify {
     /// The program and its arguments.
     pub(crate) command: Argv,
@@ -107,8 +119,9 @@ pub(crate) struct RawVerify {
 }
 
 /// `propagation: { timeout: 60s, consecutive: 3 }`.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Propagation")]
 pub(crate) struct RawPropagation {
     /// Give up (and delete the new key) after this long.
     pub(crate) timeout: Option<HumanDuration>,
@@ -117,8 +130,9 @@ pub(crate) struct RawPropagation {
 }
 
 /// `propagation.consecutive`: at least 1, checked while reading the manifest.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(try_from = "u32")]
+#[schemars(extend("minimum" = 1))]
 pub(crate) struct Consecutive(pub(crate) u32);
 
 impl TryFrom<u32> for Consecutive {
@@ -133,8 +147,9 @@ impl TryFrom<u32> for Consecutive {
 }
 
 /// One entry under `profiles:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Profile")]
 pub(crate) struct RawProfile {
     /// Overrides `defaults.grace`.
     pub(crate) grace: Option<HumanDuration>,
@@ -147,6 +162,7 @@ pub(crate) struct RawProfile {
     /// Overrides `defaults.verify`.
     pub(crate) verify: Option<RawVerify>,
     /// Where the key lives; the first sink is where the current key is read from.
+    #[schemars(with = "Option<Sinks>")]
     pub(crate) sinks: Option<Spanned<Vec<RawSink>>>,
     /// Admin rotation: the AWS profile that signs every IAM call.
     pub(crate) via: Option<String>,
@@ -163,3 +179,16 @@ pub(crate) struct RawProfile {
 /// One sink entry, selected by its `type:` field: the list of sink types is
 /// [`rekey_sinks::registry`]'s.
 pub(crate) use rekey_sinks::registry::Config as RawSink;
+
+/// The manifest's version: `1`, the only one (a newer rekey may read others).
+#[derive(JsonSchema)]
+#[schemars(extend("const" = 1))]
+#[allow(dead_code)]
+struct Version(u32);
+
+/// Where the profile's key is kept: at least one place; the first is where the
+/// current key is read from. (Its shape for the schema; serde reads `Vec<RawSink>`.)
+#[derive(JsonSchema)]
+#[schemars(extend("minItems" = 1))]
+#[allow(dead_code)]
+struct Sinks(Vec<RawSink>);

@@ -268,3 +268,19 @@ proptest::proptest! {
         let _ = parse(Path::new("/p/rekey.yaml"), &lines.join("\n"));
     }
 }
+
+/// `docs/rekey.schema.json` is generated from the manifest's types; after changing them,
+/// `REKEY_BLESS=1 ./scripts/test the_committed_schema` writes it again.
+#[test]
+fn the_committed_schema_is_generated_from_the_manifest_types() {
+    let generated = super::json_schema();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rekey.schema.json");
+    if std::env::var_os("REKEY_BLESS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/rekey.schema.json is stale: run REKEY_BLESS=1 ./scripts/test the_committed_schema"
+    );
+}
