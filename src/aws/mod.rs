@@ -8,6 +8,8 @@
 
 mod clock;
 mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 pub(crate) mod mfa;
 pub(crate) mod pacing;
 
@@ -47,6 +49,9 @@ pub(crate) struct Aws {
     clock: ServerClock,
     /// One rate limiter per service for every client of the run, and its time budget.
     pacing: Arc<Pacing>,
+    /// Unit tests: every caller's IAM and STS calls go to this in-memory account.
+    #[cfg(test)]
+    fake: Option<Arc<fake::FakeIam>>,
 }
 
 impl Aws {
@@ -94,6 +99,21 @@ impl Aws {
             codes: Arc::default(),
             clock: ServerClock::default(),
             pacing: Arc::new(Pacing::new(pacing::DEFAULT_API_TIMEOUT)),
+            #[cfg(test)]
+            fake: None,
+        }
+    }
+
+    /// Unit tests: clients whose IAM and STS calls go to `iam` (see [`fake`]).
+    #[cfg(test)]
+    pub(crate) fn fake(iam: Arc<fake::FakeIam>) -> Self {
+        let base = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::from_static(FALLBACK_REGION))
+            .build();
+        Self {
+            fake: Some(iam),
+            ..Self::from_config(base)
         }
     }
 
@@ -148,6 +168,8 @@ impl Aws {
             sts: aws_sdk_sts::Client::from_conf(sts),
             s3: aws_sdk_s3::Client::from_conf(s3),
             pacing: self.pacing.clone(),
+            #[cfg(test)]
+            fake: None,
         }
     }
 
@@ -184,6 +206,13 @@ impl Aws {
         // `Credentials` keeps the secret in a zeroizing, redacted field of its own.
         let credentials =
             Credentials::new(key.id(), key.secret().expose_secret(), None, None, "rekey");
+        #[cfg(test)]
+        if let Some(iam) = &self.fake {
+            return Caller {
+                fake: Some((iam.clone(), key.id().to_owned())),
+                ..self.clients(credentials)
+            };
+        }
         self.clients(credentials)
     }
 }
@@ -228,6 +257,19 @@ pub(crate) struct Caller {
     sts: aws_sdk_sts::Client,
     s3: aws_sdk_s3::Client,
     pacing: Arc<Pacing>,
+    /// Unit tests: the in-memory account the calls go to, and the signing key's id.
+    #[cfg(test)]
+    fake: Option<(Arc<fake::FakeIam>, String)>,
+}
+
+/// Unit tests: answers `$call` from the fake account when the caller has one.
+macro_rules! faked {
+    ($self:ident, |$iam:ident, $signer:ident| $call:expr) => {
+        #[cfg(test)]
+        if let Some(($iam, $signer)) = &$self.fake {
+            return $call;
+        }
+    };
 }
 
 impl Caller {
@@ -247,6 +289,7 @@ impl Caller {
 
     /// `sts:GetCallerIdentity`: which account and principal the key belongs to.
     pub(crate) async fn identity(&self) -> Result<Identity, AwsError> {
+        faked!(self, |iam, signer| iam.identity(signer));
         let out = self
             .paced(|| async {
                 self.sts
@@ -266,6 +309,7 @@ impl Caller {
 
     /// `iam:ListAccessKeys` for `user`.
     pub(crate) async fn list_keys(&self, user: &str) -> Result<Vec<KeyMeta>, AwsError> {
+        faked!(self, |iam, signer| iam.list_keys(signer, user));
         let out = self
             .paced(|| async {
                 self.iam
@@ -291,6 +335,7 @@ impl Caller {
 
     /// `iam:GetAccessKeyLastUsed` for `key_id`.
     pub(crate) async fn last_used(&self, key_id: &str) -> Result<LastUsed, AwsError> {
+        faked!(self, |iam, signer| iam.last_used(signer, key_id));
         let out = self
             .paced(|| async {
                 self.iam
@@ -315,6 +360,7 @@ impl Caller {
 
     /// `iam:CreateAccessKey` for `user`. The only moment the secret is ever visible.
     pub(crate) async fn create_key(&self, user: &str) -> Result<AccessKey, AwsError> {
+        faked!(self, |iam, signer| iam.create_key(signer, user));
         // Never retried by the SDK: a retry after a lost answer would create a second
         // key. The caller reconciles instead (lists the keys and deletes strangers). One
         // attempt, still paced by the shared limiter; a throttled answer is definitive
@@ -351,6 +397,8 @@ impl Caller {
         key_id: &str,
         active: bool,
     ) -> Result<(), AwsError> {
+        faked!(self, |iam, signer| iam
+            .set_active(signer, user, key_id, active));
         let status = if active {
             StatusType::Active
         } else {
@@ -372,6 +420,7 @@ impl Caller {
 
     /// `iam:DeleteAccessKey`.
     pub(crate) async fn delete_key(&self, user: &str, key_id: &str) -> Result<(), AwsError> {
+        faked!(self, |iam, signer| iam.delete_key(signer, user, key_id));
         self.paced(|| async {
             self.iam
                 .delete_access_key()
@@ -387,6 +436,7 @@ impl Caller {
 
     /// The user's tags (`iam:ListUserTags`), every page, as (key, value) pairs.
     pub(crate) async fn user_tags(&self, user: &str) -> Result<Vec<(String, String)>, AwsError> {
+        faked!(self, |iam, signer| iam.user_tags(signer, user));
         let mut tags = Vec::new();
         let mut marker = None;
         loop {
@@ -420,6 +470,7 @@ impl Caller {
         key: &str,
         value: &str,
     ) -> Result<(), AwsError> {
+        faked!(self, |iam, signer| iam.tag_user(signer, user, key, value));
         let tag = aws_sdk_iam::types::Tag::builder()
             .key(key)
             .value(value)
@@ -440,6 +491,7 @@ impl Caller {
 
     /// Removes one tag from the user (`iam:UntagUser`; no error if it is absent).
     pub(crate) async fn untag_user(&self, user: &str, key: &str) -> Result<(), AwsError> {
+        faked!(self, |iam, signer| iam.untag_user(signer, user, key));
         self.paced(|| async {
             self.iam
                 .untag_user()

@@ -542,3 +542,6 @@ impl Recovery<'_> {
         Ok(Outcome::RolledBack)
     }
 }
+
+#[cfg(test)]
+mod tests;
