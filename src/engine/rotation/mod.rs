@@ -377,6 +377,7 @@ impl Run<'_> {
             self.actions.push(format!("wrote {}", sink.describe()));
         }
         journal.advance(Phase::SinksWritten).await?;
+        crash::point("sinks-written");
         if let Some(verify) = &spec.policy.verify {
             journal.advance(Phase::Verifying).await?;
             crash::point("verifying");
