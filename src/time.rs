@@ -5,6 +5,33 @@ use std::time::{Duration, SystemTime};
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 
+/// Now, by this machine's clock: what rekey's dates and due times are reckoned from
+/// (process deadlines use the monotonic clock instead).
+///
+/// Built with the `test-clock` feature (tests only, never a release), the environment
+/// variable `REKEY_TEST_CLOCK_OFFSET` (seconds) moves it forward, and AWS's clock with
+/// it (see `aws::ServerClock`), as if that much time had passed everywhere: the tests
+/// of grace and overlap periods run without waiting them out.
+pub(crate) fn now() -> SystemTime {
+    SystemTime::now() + test_offset()
+}
+
+/// How far the test clock is moved (always zero without the `test-clock` feature).
+#[cfg(feature = "test-clock")]
+pub(crate) fn test_offset() -> Duration {
+    static OFFSET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        let secs = std::env::var("REKEY_TEST_CLOCK_OFFSET").ok();
+        Duration::from_secs(secs.and_then(|s| s.parse().ok()).unwrap_or(0))
+    })
+}
+
+/// How far the test clock is moved (always zero without the `test-clock` feature).
+#[cfg(not(feature = "test-clock"))]
+pub(crate) fn test_offset() -> Duration {
+    Duration::ZERO
+}
+
 /// `2026-11-25T19:24:57Z`.
 pub(crate) fn rfc3339(t: SystemTime) -> String {
     let secs = DateTime::from(t).secs();

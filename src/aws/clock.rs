@@ -37,7 +37,7 @@ pub(crate) struct ServerClock {
 impl ServerClock {
     /// AWS's current time: the local clock, corrected by the last offset seen.
     pub(crate) fn now(&self) -> SystemTime {
-        let local = SystemTime::now();
+        let local = crate::time::now();
         match *self.offset_ms.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(ms) if ms > 0 => local + Duration::from_millis(ms.unsigned_abs()),
             Some(ms) => local - Duration::from_millis(ms.unsigned_abs()),
@@ -68,7 +68,7 @@ impl Intercept for ServerClock {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let received = SystemTime::now();
+        let received = crate::time::now();
         let date = context
             .response()
             .headers()
@@ -76,7 +76,8 @@ impl Intercept for ServerClock {
             .and_then(|d| DateTime::from_str(d, Format::HttpDate).ok())
             .and_then(|d| SystemTime::try_from(d).ok());
         if let Some(date) = date {
-            self.observe(date, received);
+            // A moved test clock moves AWS's too (see `crate::time::now`).
+            self.observe(date + crate::time::test_offset(), received);
         }
         Ok(())
     }

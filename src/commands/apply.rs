@@ -1,7 +1,7 @@
 //! `rekey apply`: resolve interrupted rotations, plan, confirm, prune, rotate, report.
 
 use std::io::IsTerminal;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 use futures_util::stream::{self, StreamExt};
@@ -136,7 +136,7 @@ async fn apply(
     }
     report.plan = Some(plan);
 
-    let now = SystemTime::now();
+    let now = crate::time::now();
     report.pruned = prune::prune(aws, state, &grouped.specs, &pending, now, false).await;
     let progress = Progress::new(for_people && !quiet);
     // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per

@@ -16,7 +16,7 @@ pub(crate) mod sync;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use futures_util::stream::{self, StreamExt};
@@ -340,7 +340,7 @@ pub(crate) async fn make_plan(
         .iter()
         .flat_map(|p| p.shared_pending.iter().cloned());
     let pending = pruning::records(state, shared.collect())?;
-    let prune = pruning::due(&pending, &grouped.specs, SystemTime::now());
+    let prune = pruning::due(&pending, &grouped.specs, crate::time::now());
     let plan = Plan {
         schema: Plan::SCHEMA_VERSION,
         source: profiles.source.clone(),

@@ -1,8 +1,6 @@
 //! `rekey prune`: delete old keys whose grace period has ended, when safe (see
 //! [`crate::engine::prune`]).
 
-use std::time::SystemTime;
-
 use anyhow::Result;
 
 use super::{confirm, load_profiles, Choices, Context, Outcome, Selection};
@@ -33,7 +31,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         eprintln!("warning: {warning}");
     }
     let pending = prune::records(state, shared)?;
-    let due = prune::due(&pending, &profiles.specs, SystemTime::now());
+    let due = prune::due(&pending, &profiles.specs, crate::time::now());
     if due.is_empty() {
         if args.output == Output::Text {
             println!("No old keys are due for deletion.");
@@ -48,7 +46,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     if !args.yes {
         confirm(&text::due(&due), "Delete these keys?")?;
     }
-    let now = SystemTime::now();
+    let now = crate::time::now();
     let pruned = prune::prune(&aws, state, &profiles.specs, &pending, now, args.force).await;
     match args.output {
         Output::Text => print!("{}", text::pruned(&pruned)),

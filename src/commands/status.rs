@@ -1,8 +1,6 @@
 //! `rekey status`: each profile's key, its age and last use, where its copies stand,
 //! and the old keys awaiting deletion. Read-only.
 
-use std::time::SystemTime;
-
 use anyhow::{bail, Result};
 
 use super::{look, Choices, Context, Outcome, Planning, Selection};
@@ -29,7 +27,7 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         ctx.mfa_code.is_some(),
     )
     .await?;
-    let now = SystemTime::now();
+    let now = crate::time::now();
     let statuses: Vec<ProfileStatus> = plan
         .profiles
         .into_iter()

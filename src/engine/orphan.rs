@@ -61,7 +61,7 @@ pub(crate) async fn settled_keys(
     sent: SystemTime,
 ) -> Result<Vec<KeyMeta>, AwsError> {
     let first = Instant::now();
-    let settle = SETTLE.saturating_sub(time::since(sent, SystemTime::now()));
+    let settle = SETTLE.saturating_sub(time::since(sent, crate::time::now()));
     let mut seen: Vec<KeyMeta> = Vec::new();
     let mut previous: Option<Vec<String>> = None;
     loop {

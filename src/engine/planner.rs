@@ -268,7 +268,7 @@ async fn inspect(
         let used = caller.last_used(&current.id).await.map_err(iam_refused)?;
         Some(last_use(used))
     };
-    let now = SystemTime::now();
+    let now = crate::time::now();
     let age = time::since(current.created, now);
     plan.current_key = Some(CurrentKey {
         id: current.id.clone(),

@@ -6,8 +6,6 @@
 //! new key deleted. So the command writes a journal in the `rolling_back` phase and lets
 //! [`crate::engine::recovery`] carry it out: a crash midway is finished by the next run.
 
-use std::time::SystemTime;
-
 use crate::aws::Aws;
 use crate::config::profile::{PendingStore, ProfileSpec};
 use crate::engine::lease;
@@ -208,7 +206,7 @@ async fn undo_locked(
         old_key_id: pending.key_id.clone(),
         sinks: spec.sinks.iter().map(|s| s.describe()).collect(),
         sink_ids: spec.sinks.iter().map(|s| s.id()).collect(),
-        started_at: SystemTime::now(),
+        started_at: crate::time::now(),
         phase: Phase::RollingBack {
             reason: "rekey rollback".into(),
         },

@@ -1,7 +1,6 @@
 //! Text output for people. (JSON output is the serde form of the same types.)
 
 use std::fmt::Write;
-use std::time::SystemTime;
 
 use console::style;
 
@@ -89,7 +88,7 @@ fn key_line(key: &CurrentKey) -> String {
         "  key   {} (created {}, {} old, {})",
         key.id,
         time::date(key.created),
-        time::age(time::since(key.created, SystemTime::now())),
+        time::age(time::since(key.created, crate::time::now())),
         if key.last_use_read {
             describe_last_use(key.last_used.as_ref())
         } else {

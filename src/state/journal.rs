@@ -637,7 +637,7 @@ mod tests {
             old_key_id: "AKIAOLD".into(),
             sinks: vec!["credentials file x [dev]".into()],
             sink_ids: vec!["credentials file x [dev]".into()],
-            started_at: SystemTime::now(),
+            started_at: crate::time::now(),
             phase: Phase::Planned,
             new_key: None,
             old_key: None,

@@ -1,8 +1,6 @@
 //! MFA: users whose policy denies IAM without MFA are rotated through one session per
 //! device per run (GetSessionToken with a code), and a code is never asked for twice.
 
-use std::time::Duration;
-
 use crate::proxy::FaultProxy;
 use crate::support::*;
 
@@ -222,13 +220,12 @@ fn on_a_terminal_the_code_is_asked_for_once() {
 fn prune_under_mfa_uses_the_command_and_unattended_without_one_keeps_the_key() {
     let (home, proxy, user, old) = mfa_user("mfaprune");
     with_serial(&home, &user, "");
-    home.rekey(&["apply", "--yes", "--grace", "1s", "--mfa-code", "123456"])
+    home.rekey(&["apply", "--yes", "--grace", "1h", "--mfa-code", "123456"])
         .success();
     let new = key_in(&home.credentials(), &user).unwrap();
-    eventually(Duration::from_secs(15), "the deletion is due", || {
-        let run = home.rekey(&["prune", "--yes"]).success();
-        run.stdout.contains("no terminal to ask")
-    });
+    home.rekey_later(1, &["prune", "--yes"])
+        .success()
+        .stdout_has("no terminal to ask");
     assert!(
         moto().keys(&user).contains(&(old.id.clone(), false)),
         "kept"
@@ -236,7 +233,7 @@ fn prune_under_mfa_uses_the_command_and_unattended_without_one_keeps_the_key() {
     assert_eq!(proxy.count("DeleteAccessKey"), 0);
 
     with_serial(&home, &user, "mfa_command: [echo, '123456']");
-    home.rekey(&["prune", "--yes"])
+    home.rekey_later(1, &["prune", "--yes"])
         .success()
         .stdout_has(&format!("pruned: deleted old key {}", old.id));
     assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));

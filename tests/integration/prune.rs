@@ -1,7 +1,5 @@
 //! Deleting old keys after their grace period, and only when it is safe.
 
-use std::time::Duration;
-
 use crate::support::*;
 
 fn rotated_with_grace(grace: &str) -> (Home, String, TestKey) {
@@ -24,38 +22,28 @@ fn nothing_is_deleted_before_the_grace_period_ends() {
 
 #[test]
 fn the_old_key_is_deleted_after_the_grace_period() {
-    let (home, user, old) = rotated_with_grace("1s");
+    let (home, user, old) = rotated_with_grace("1h");
     let new_key = key_in(&home.credentials(), &user).unwrap();
-    eventually(Duration::from_secs(15), "old key pruned", || {
-        let json = home
-            .rekey(&["prune", "--yes", "--output", "json"])
-            .success()
-            .json();
-        assert_eq!(json["schema"], 1, "{json}");
-        // Before the deletion is due the list is empty; then it names the key.
-        json["pruned"].as_array().is_some_and(|pruned| {
-            pruned.iter().any(|p| {
-                p["key_id"] == old.id.as_str()
-                    && p["outcome"] == "deleted"
-                    && p["profile"] == user.as_str()
-            })
-        })
-    });
+    let prune = ["prune", "--yes", "--output", "json"];
+    // Before the deletion is due the list is empty; then it names the key.
+    let json = home.rekey(&prune).success().json();
+    assert_eq!(json["pruned"], serde_json::json!([]), "{json}");
+    let json = home.rekey_later(1, &prune).success().json();
+    assert_eq!(json["schema"], 1, "{json}");
+    assert_eq!(json["pruned"][0]["key_id"], old.id.as_str(), "{json}");
+    assert_eq!(json["pruned"][0]["outcome"], "deleted", "{json}");
+    assert_eq!(json["pruned"][0]["profile"], user.as_str(), "{json}");
     assert_eq!(moto().keys(&user), vec![(new_key.id, true)]);
     assert!(home.state_files().is_empty(), "{:?}", home.state_files());
 }
 
 #[test]
 fn apply_prunes_due_keys_first_and_plan_shows_them() {
-    let (home, user, old) = rotated_with_grace("1s");
-    eventually(Duration::from_secs(15), "deletion due", || {
-        home.rekey(&["plan"]).success().stdout.contains(&format!(
-            "{} of {}",
-            old.id,
-            moto().user_arn(&user)
-        ))
-    });
-    home.rekey(&["apply", "--yes", "--grace", "1h"])
+    let (home, user, old) = rotated_with_grace("1h");
+    let due = format!("{} of {}", old.id, moto().user_arn(&user));
+    assert!(!home.rekey(&["plan"]).success().stdout.contains(&due));
+    home.rekey_later(1, &["plan"]).success().stdout_has(&due);
+    home.rekey_later(1, &["apply", "--yes", "--grace", "1h"])
         .success()
         .stdout_has(&format!("pruned: deleted old key {}", old.id));
     assert_eq!(
@@ -69,14 +57,11 @@ fn apply_prunes_due_keys_first_and_plan_shows_them() {
 
 #[test]
 fn a_reactivated_key_is_kept_with_a_warning() {
-    let (home, user, old) = rotated_with_grace("1s");
+    let (home, user, old) = rotated_with_grace("1h");
     moto().set_active(&user, &old.id, true);
-    eventually(Duration::from_secs(15), "prune warns", || {
-        home.rekey(&["prune", "--yes"])
-            .success()
-            .stdout
-            .contains("Active again")
-    });
+    home.rekey_later(1, &["prune", "--yes"])
+        .success()
+        .stdout_has("Active again");
     assert!(
         moto().keys(&user).contains(&(old.id.clone(), true)),
         "an active key is never deleted"

@@ -3,7 +3,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Duration;
 
 use crate::support::*;
 
@@ -73,13 +72,10 @@ fn every_file_and_folder_of_the_state_dir_is_private_after_every_command() {
     home.rekey(&["recover"]).success();
     assert_private(&home, "recover");
 
-    home.rekey(&["apply", "--yes", "--grace", "1s"]).success();
-    eventually(Duration::from_secs(15), "old key pruned", || {
-        home.rekey(&["prune", "--yes"])
-            .success()
-            .stdout
-            .contains("deleted")
-    });
+    home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
+    home.rekey_later(1, &["prune", "--yes"])
+        .success()
+        .stdout_has("deleted");
     assert_private(&home, "prune");
 }
 

@@ -576,6 +576,19 @@ impl Home {
         self.record(Run::from(output, args))
     }
 
+    /// `rekey ARGS` as if `hours` had passed, for rekey and for AWS alike (the
+    /// `test-clock` feature's `REKEY_TEST_CLOCK_OFFSET`): grace and overlap periods end
+    /// without being waited out.
+    pub fn rekey_later(&self, hours: u64, args: &[&str]) -> Run {
+        let offset = (hours * 3600 + 1).to_string();
+        let run = self.rekey_with_env(&[("REKEY_TEST_CLOCK_OFFSET", &offset)], args);
+        assert!(
+            run.code.is_some(),
+            "build with --features rekey/test-clock (./scripts/test does)"
+        );
+        run
+    }
+
     /// Starts `rekey ARGS` without waiting for it (its output is discarded).
     pub fn spawn_rekey(&self, args: &[&str]) -> Child {
         let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));

@@ -1,7 +1,5 @@
 //! IAM allows two keys per user; rekey makes room only when it is safe.
 
-use std::time::Duration;
-
 use crate::support::*;
 
 #[test]
@@ -64,7 +62,7 @@ fn a_key_rekey_deactivated_earlier_is_deleted_first() {
     let user = unique("twice");
     let first = moto().create_user(&user);
     home.write_credentials(&section(&user, &first));
-    home.rekey(&["apply", "--yes", "--grace", "1s"]).success();
+    home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
     let second = key_in(&home.credentials(), &user).unwrap();
 
     // Once its grace period is over (make-room deletes only what prune would).
@@ -72,10 +70,9 @@ fn a_key_rekey_deactivated_earlier_is_deleted_first() {
         "delete inactive key {} to make room (deactivated by rekey in an earlier rotation)",
         first.id
     );
-    eventually(Duration::from_secs(15), "the plan deletes it", || {
-        home.rekey(&["plan"]).stdout.contains(&step)
-    });
-    home.rekey(&["apply", "--yes"])
+    assert!(!home.rekey(&["plan"]).stdout.contains(&step), "not before");
+    home.rekey_later(1, &["plan"]).stdout_has(&step);
+    home.rekey_later(1, &["apply", "--yes"])
         .success()
         .stdout_has("Done: 1 rotated");
     let third = key_in(&home.credentials(), &user).unwrap();

@@ -16,7 +16,6 @@
 pub(crate) mod settle;
 
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use rekey_sinks::AccessKey;
 
@@ -175,7 +174,7 @@ pub(crate) async fn rotate(
         old_key_id: run.old_key_id.clone(),
         sinks: plan.sinks.iter().map(|s| s.sink.clone()).collect(),
         sink_ids: spec.sinks.iter().map(|s| s.id()).collect(),
-        started_at: SystemTime::now(),
+        started_at: crate::time::now(),
         phase: Phase::Planned,
         new_key: None,
         old_key: Some(StoredKey::from_key(&input.old_key)),
@@ -510,7 +509,7 @@ impl Run<'_> {
             return Err(self.abandon(journal, cause).await);
         }
         let existing: Vec<String> = input.existing_keys.iter().map(|k| k.id.clone()).collect();
-        let attempted_at = SystemTime::now();
+        let attempted_at = crate::time::now();
         let phase = Phase::CreatingKey {
             existing: existing.clone(),
             attempted_at,
@@ -533,7 +532,7 @@ impl Run<'_> {
                 let reason = Cause::from(e);
                 let window = orphan::Window {
                     from: attempted_at,
-                    to: SystemTime::now(),
+                    to: crate::time::now(),
                 };
                 return Err(match self.delete_unknown_keys(&existing, window).await {
                     Ok(0) => self.abandon(journal, reason).await,
