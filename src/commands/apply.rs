@@ -11,9 +11,8 @@ use super::{
     Outcome, Planning, Selection,
 };
 use crate::aws::Aws;
-use crate::config::profile::ProfileSpec;
-use crate::engine::plan::{Decision, Plan};
-use crate::engine::planner::{PlanOptions, Planned};
+use crate::engine::plan::Plan;
+use crate::engine::planner::{Next, PlanOptions, Planned, Rotation};
 use crate::engine::prune;
 use crate::engine::recovery;
 use crate::engine::rotation;
@@ -141,15 +140,10 @@ async fn apply(
     let progress = Progress::new(for_people && !quiet);
     // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
     // profile; locks keep them from writing one file at the same time. Results are
-    // reported in manifest order as they complete. A conflict's plan has no spec.
+    // reported in manifest order as they complete.
     let progress = &progress;
-    let specs = grouped
-        .specs
-        .iter()
-        .map(Some)
-        .chain(std::iter::repeat(None));
-    let mut rotations = stream::iter(specs.zip(planned))
-        .map(|(spec, planned)| async move { carry_out(aws, state, spec, planned, progress).await })
+    let mut rotations = stream::iter(planned)
+        .map(|planned| async move { carry_out(aws, state, planned, progress).await })
         .buffered(jobs);
     // While rotations run, the progress line says when rekey is pacing to a throttled
     // rate (see `aws::pacing`).
@@ -246,17 +240,17 @@ fn replaced(report: &ApplyReport) -> Vec<ReplacedKey> {
 async fn carry_out(
     aws: &Aws,
     state: &StateDir,
-    spec: Option<&ProfileSpec>,
     planned: Planned,
     progress: &Progress,
 ) -> ProfileResult {
     let started = Instant::now();
     let plan = &planned.plan;
-    let outcome = match (&plan.decision, planned.rotation, spec) {
-        (Decision::Rotate, Some(input), Some(spec)) => {
+    let outcome = match planned.next {
+        Next::Rotate(rotation) => {
+            let Rotation { spec, input } = *rotation;
             let task = progress.start(&text::label(&plan.profile, &plan.also));
             let result =
-                rotation::rotate(aws, state, spec, plan, input, &|stage| task.stage(&stage)).await;
+                rotation::rotate(aws, state, &spec, plan, input, &|stage| task.stage(&stage)).await;
             task.finish();
             match result {
                 Ok(rotated) => ApplyOutcome::Rotated(rotated),
@@ -267,24 +261,12 @@ async fn carry_out(
                 },
             }
         }
-        (Decision::Skip { reason }, _, _) => ApplyOutcome::Skipped {
-            reason: reason.clone(),
-        },
-        (
-            Decision::Error {
-                message,
-                error_kind,
-            },
-            _,
-            _,
-        ) => ApplyOutcome::Failed {
-            error: message.clone(),
-            error_kind: *error_kind,
+        Next::Skip(reason) => ApplyOutcome::Skipped { reason },
+        Next::Error(cause) => ApplyOutcome::Failed {
+            error: cause.message,
+            error_kind: cause.kind,
             actions: Vec::new(),
         },
-        (Decision::Rotate, _, _) => {
-            unreachable!("a rotate decision always carries its input and spec")
-        }
     };
     ProfileResult {
         profile: plan.profile.clone(),

@@ -14,7 +14,7 @@ use rekey_sinks::Sink;
 
 use crate::config::manifest::default_sink;
 use crate::config::paths::Paths;
-use crate::config::profile::{Policy, ProfileSpec};
+use crate::config::profile::{Policy, ProfileSpec, Sinks};
 
 /// A profile rekey will not rotate, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -142,7 +142,7 @@ pub(crate) fn discover(paths: &Paths, policy: Policy) -> Result<Discovered, Disc
                 policy.mfa_serial = all.get("mfa_serial").map(|serial| serial.to_string());
                 found
                     .profiles
-                    .push(ProfileSpec::new(name, vec![sink], policy))
+                    .push(ProfileSpec::new(name, Sinks::one(sink), policy))
             }
             (reason, _) => found.skipped.push(Skipped {
                 profile: name.to_owned(),
@@ -221,7 +221,8 @@ mod tests {
                 .iter()
                 .find(|p| p.name == name)
                 .unwrap()
-                .sinks[0]
+                .sinks
+                .first()
                 .describe()
         };
         assert!(sink("b").starts_with("credentials file"), "{}", sink("b"));

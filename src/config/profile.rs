@@ -20,7 +20,7 @@ pub(crate) struct ProfileSpec {
     /// Profiles holding the same key, rotated with this one (usually none).
     pub(crate) also: Vec<String>,
     /// Where the key lives. The first sink is where the current key is read from.
-    pub(crate) sinks: Vec<Arc<dyn Sink>>,
+    pub(crate) sinks: Sinks,
     /// When and how to rotate.
     pub(crate) policy: Policy,
     /// The manifest that names the profile (absolute), or `None` in default mode: a key
@@ -34,7 +34,7 @@ pub(crate) struct ProfileSpec {
 
 impl ProfileSpec {
     /// A profile of its own (not sharing its key with another).
-    pub(crate) fn new(name: impl Into<String>, sinks: Vec<Arc<dyn Sink>>, policy: Policy) -> Self {
+    pub(crate) fn new(name: impl Into<String>, sinks: Sinks, policy: Policy) -> Self {
         Self {
             name: name.into(),
             also: Vec::new(),
@@ -48,6 +48,51 @@ impl ProfileSpec {
     /// This profile and the ones rotated with it, in order.
     pub(crate) fn members(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.name.as_str()).chain(self.also.iter().map(String::as_str))
+    }
+}
+
+/// Where a profile's key lives: at least one place, the first holding the current key
+/// (the one to replace, and the one rekey signs with). A list that could be empty would
+/// make every reader of "the current key" handle a case that cannot happen.
+#[derive(Clone)]
+pub(crate) struct Sinks(Vec<Arc<dyn Sink>>);
+
+impl Sinks {
+    /// `first`, then `rest`.
+    pub(crate) fn new(first: Arc<dyn Sink>, rest: Vec<Arc<dyn Sink>>) -> Self {
+        Self(std::iter::once(first).chain(rest).collect())
+    }
+
+    /// One place.
+    pub(crate) fn one(sink: Arc<dyn Sink>) -> Self {
+        Self(vec![sink])
+    }
+
+    /// The place the current key is read from.
+    pub(crate) fn first(&self) -> &Arc<dyn Sink> {
+        &self.0[0]
+    }
+
+    /// Adds a place at the end.
+    pub(crate) fn push(&mut self, sink: Arc<dyn Sink>) {
+        self.0.push(sink);
+    }
+}
+
+impl std::ops::Deref for Sinks {
+    type Target = [Arc<dyn Sink>];
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Sinks {
+    type Item = &'a Arc<dyn Sink>;
+    type IntoIter = std::slice::Iter<'a, Arc<dyn Sink>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 

@@ -40,15 +40,34 @@ pub(crate) struct PlanOptions {
     pub(crate) mfa_sessions: bool,
 }
 
-/// A profile's plan and, when it rotates, what the rotation needs.
+/// A profile's plan and what comes next for it.
 pub(crate) struct Planned {
     /// What plan shows.
     pub(crate) plan: ProfilePlan,
-    /// Present when the decision is [`Decision::Rotate`].
-    pub(crate) rotation: Option<RotationInput>,
+    /// Whether and with what it rotates (the plan's decision, with what a rotation needs).
+    pub(crate) next: Next,
     /// The user's pending deletions shared through IAM tags (`state: iam`), whatever
     /// the decision: prune and status count them with this machine's records.
     pub(crate) shared_pending: Vec<PendingDeletion>,
+}
+
+/// What apply does with a planned profile (the plan's [`Decision`], which shows it): a
+/// rotation carries everything it needs, so no "rotate" can lack its input or profile.
+pub(crate) enum Next {
+    /// Rotate the profile's key.
+    Rotate(Box<Rotation>),
+    /// Nothing to do, and why (its key is young, it holds temporary credentials).
+    Skip(String),
+    /// The profile cannot be rotated; nothing is changed for it.
+    Error(Cause),
+}
+
+/// A rotation as planning prepared it.
+pub(crate) struct Rotation {
+    /// The profile (or the profiles sharing its key, combined).
+    pub(crate) spec: ProfileSpec,
+    /// What planning gathered for it.
+    pub(crate) input: RotationInput,
 }
 
 /// Everything needed to carry out a rotation that planning gathered.
@@ -93,19 +112,31 @@ pub(crate) async fn plan_profile(
     };
     let mut shared_pending = Vec::new();
     let inspected = inspect(aws, state, spec, options, &mut plan, &mut shared_pending).await;
-    let rotation = match inspected {
-        Ok(rotation) => {
-            plan.steps = steps(&plan, spec, &rotation);
-            Some(rotation)
+    let next = match inspected {
+        Ok(input) => {
+            plan.steps = steps(&plan, spec, &input);
+            Next::Rotate(Box::new(Rotation {
+                spec: spec.clone(),
+                input,
+            }))
         }
-        Err(stop) => {
-            plan.decision = stop.into();
-            None
+        Err(Stop::Skip(reason)) => {
+            plan.decision = Decision::Skip {
+                reason: reason.clone(),
+            };
+            Next::Skip(reason)
+        }
+        Err(Stop::Error(cause)) => {
+            plan.decision = Decision::Error {
+                message: cause.message.clone(),
+                error_kind: cause.kind,
+            };
+            Next::Error(cause)
         }
     };
     Planned {
         plan,
-        rotation,
+        next,
         shared_pending,
     }
 }
@@ -132,7 +163,10 @@ pub(crate) fn conflict(conflict: &Conflict) -> Planned {
             steps: Vec::new(),
             warnings: Vec::new(),
         },
-        rotation: None,
+        next: Next::Error(Cause::new(
+            ErrorKind::SettingsConflict,
+            conflict.message.clone(),
+        )),
         shared_pending: Vec::new(),
     }
 }
@@ -153,18 +187,6 @@ impl Stop {
 impl From<Cause> for Stop {
     fn from(cause: Cause) -> Self {
         Stop::Error(cause)
-    }
-}
-
-impl From<Stop> for Decision {
-    fn from(stop: Stop) -> Self {
-        match stop {
-            Stop::Skip(reason) => Decision::Skip { reason },
-            Stop::Error(cause) => Decision::Error {
-                message: cause.message,
-                error_kind: cause.kind,
-            },
-        }
     }
 }
 
@@ -201,7 +223,7 @@ async fn inspect(
             ErrorKind::InvalidKey,
             format!(
                 "the key in {} belongs to {}, not to user `{expected}`",
-                spec.sinks[0].describe(),
+                spec.sinks.first().describe(),
                 identity.arn
             ),
         ));
@@ -257,7 +279,7 @@ async fn inspect(
             ErrorKind::InvalidKey,
             format!(
                 "the key in {} ({}) is not one of {user_name}'s keys",
-                spec.sinks[0].describe(),
+                spec.sinks.first().describe(),
                 old_key.id()
             ),
         ));
@@ -349,10 +371,7 @@ async fn inspect(
 
 /// The key the profile's first sink holds: the one to replace.
 async fn current_key(spec: &ProfileSpec) -> Result<AccessKey, Stop> {
-    let source = spec
-        .sinks
-        .first()
-        .ok_or_else(|| Stop::error(ErrorKind::SinkUnwritable, "the profile has no sinks".into()))?;
+    let source = spec.sinks.first();
     match source.read().await {
         Ok(Some(key)) => Ok(key),
         Ok(None) => {
@@ -431,7 +450,7 @@ fn stale_copy(
     Ok(Some(format!(
         "rotated elsewhere on {}: this copy is stale. {} holds {}, the user's key is now {}: `rekey sync` copies it to every sink of the profile",
         time::date(when),
-        spec.sinks[0].describe(),
+        spec.sinks.first().describe(),
         current.id,
         other.id
     )))
@@ -477,7 +496,7 @@ fn rotated_elsewhere(
     Some(format!(
         "rotated elsewhere on {}: this copy is stale. {} holds {}, which is Inactive; the user's key is now {}: `rekey sync` copies it from a sink that holds it, else put it in this profile's sinks by hand",
         time::date(when),
-        spec.sinks[0].describe(),
+        spec.sinks.first().describe(),
         current.id,
         newer.id
     ))
@@ -493,7 +512,7 @@ fn refused_key(spec: &ProfileSpec, key: &AccessKey, error: AwsError) -> Cause {
         ErrorKind::InvalidKey,
         format!(
             "AWS refuses the key in {} ({}): {error}. If another machine rotated this user's key, this copy is stale: `rekey sync` copies the new key from a sink that holds it, else put it here by hand",
-            spec.sinks[0].describe(),
+            spec.sinks.first().describe(),
             key.id()
         ),
     )

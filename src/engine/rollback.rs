@@ -154,7 +154,9 @@ pub(crate) async fn run(
         .await
         .map_err(|e| fail(e.to_string()))?;
 
-    let current = spec.sinks[0]
+    let current = spec
+        .sinks
+        .first()
         .read()
         .await
         .map_err(|e| fail(e.to_string()))?
@@ -228,7 +230,7 @@ async fn undo_locked(
     }
     let done = recovery::run_journal(aws, state, spec, journal).await;
     // The key being undone is deleted now: the lease is released with the old key.
-    if let (Some(lease), Ok(Some(old))) = (lease, spec.sinks[0].read().await) {
+    if let (Some(lease), Ok(Some(old))) = (lease, spec.sinks.first().read().await) {
         if let Ok(caller) = signing::signer(aws, &spec.policy, &old).await {
             lease.sign_also_with(&caller);
         }
@@ -258,12 +260,12 @@ async fn withdraw_shared(
     if spec.policy.pending_store != PendingStore::Iam {
         return None;
     }
-    let key = match spec.sinks[0].read().await {
+    let key = match spec.sinks.first().read().await {
         Ok(Some(key)) => key,
         Ok(None) => {
             return Some(format!(
                 "warning: {} holds no key to remove the IAM tag of {} with",
-                spec.sinks[0].describe(),
+                spec.sinks.first().describe(),
                 pending.key_id
             ))
         }

@@ -150,5 +150,5 @@ pub(crate) fn members(profile: &str, also: &[String]) -> Vec<String> {
 }
 
 async fn key_id(spec: &ProfileSpec) -> Option<String> {
-    spec.sinks.first()?.read_id().await.ok().flatten()
+    spec.sinks.first().read_id().await.ok().flatten()
 }

@@ -113,10 +113,7 @@ pub(crate) struct ProfileUser {
 /// Reads the profile's current key, asks STS whose it is, and opens its signer.
 pub(crate) async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<ProfileUser, Cause> {
     let invalid = |message: String| Cause::new(ErrorKind::InvalidKey, message);
-    let source = spec
-        .sinks
-        .first()
-        .ok_or_else(|| invalid("the profile has no sinks".to_owned()))?;
+    let source = spec.sinks.first();
     let key = source
         .read()
         .await

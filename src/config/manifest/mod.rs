@@ -22,7 +22,9 @@ use rekey_sinks::registry::BuildContext;
 
 use crate::config::argv::Argv;
 use crate::config::paths::Paths;
-use crate::config::profile::{PendingStore, Policy, ProfileSpec, Propagation, SharedState, Verify};
+use crate::config::profile::{
+    PendingStore, Policy, ProfileSpec, Propagation, SharedState, Sinks, Verify,
+};
 pub(crate) use schema::{RawManifest, RawPropagation, RawSink, RawState};
 
 /// The manifest file name looked for in the current folder and its parents.
@@ -140,16 +142,6 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> 
             ));
         }
     }
-    for (name, profile) in &raw.profiles {
-        if let Some(sinks) = profile.sinks.as_ref().filter(|s| s.value.is_empty()) {
-            let at = sinks.referenced;
-            return Err(invalid(
-                at.line(),
-                at.column(),
-                format!("profile `{name}` has an empty sink list; remove `sinks:` to use the credentials file"),
-            ));
-        }
-    }
     Ok(Manifest {
         path: path.to_owned(),
         raw,
@@ -205,8 +197,12 @@ impl Manifest {
                     sdk,
                 };
                 let sinks = match &profile.sinks {
-                    None => vec![default_sink(paths, name)],
-                    Some(sinks) => sinks.value.iter().map(|sink| sink.build(&ctx)).collect(),
+                    None => Sinks::one(default_sink(paths, name)),
+                    Some(sinks) => {
+                        let (first, rest) = sinks.split_first();
+                        let rest = rest.iter().map(|sink| sink.build(&ctx)).collect();
+                        Sinks::new(first.build(&ctx), rest)
+                    }
                 };
                 let propagation = |pick: fn(&RawPropagation) -> Option<Duration>| {
                     profile

@@ -162,8 +162,7 @@ pub(crate) struct RawProfile {
     /// Overrides `defaults.verify`.
     pub(crate) verify: Option<RawVerify>,
     /// Where the key lives; the first sink is where the current key is read from.
-    #[schemars(with = "Option<Sinks>")]
-    pub(crate) sinks: Option<Spanned<Vec<RawSink>>>,
+    pub(crate) sinks: Option<RawSinks>,
     /// Admin rotation: the AWS profile that signs every IAM call.
     pub(crate) via: Option<String>,
     /// The IAM user whose key this is (checked against the key's identity).
@@ -186,9 +185,27 @@ pub(crate) use rekey_sinks::registry::Config as RawSink;
 #[allow(dead_code)]
 struct Version(u32);
 
-/// Where the profile's key is kept: at least one place; the first is where the
-/// current key is read from. (Its shape for the schema; serde reads `Vec<RawSink>`.)
-#[derive(JsonSchema)]
-#[schemars(extend("minItems" = 1))]
-#[allow(dead_code)]
-struct Sinks(Vec<RawSink>);
+/// `sinks:`: at least one place (checked while reading the manifest); the first is
+/// where the current key is read from.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(try_from = "Vec<RawSink>")]
+#[schemars(rename = "Sinks", extend("minItems" = 1))]
+pub(crate) struct RawSinks(Vec<RawSink>);
+
+impl RawSinks {
+    /// The first place, and the others.
+    pub(crate) fn split_first(&self) -> (&RawSink, &[RawSink]) {
+        self.0.split_first().expect("never empty")
+    }
+}
+
+impl TryFrom<Vec<RawSink>> for RawSinks {
+    type Error = &'static str;
+
+    fn try_from(sinks: Vec<RawSink>) -> Result<Self, Self::Error> {
+        match sinks.is_empty() {
+            true => Err("an empty sink list: remove `sinks:` to use the credentials file"),
+            false => Ok(Self(sinks)),
+        }
+    }
+}

@@ -95,7 +95,7 @@ profiles:
     assert_eq!(prod.policy.grace, Duration::from_secs(7 * 86_400));
     assert_eq!(prod.policy.propagation.consecutive, 5);
     assert_eq!(
-        prod.sinks[0].describe(),
+        prod.sinks.first().describe(),
         "credentials file /home/u/.aws/credentials [prod]"
     );
 }
@@ -185,6 +185,12 @@ fn bad_durations_and_versions_are_errors() {
     assert!(
         err.starts_with("/p/rekey.yaml:4:")
             && err.contains("profiles.dev.verify.command: needs a program: [program, args...]"),
+        "{err}"
+    );
+    let err = error("version: 1\nprofiles:\n  dev:\n    sinks: []\n");
+    assert!(
+        err.starts_with("/p/rekey.yaml:4:")
+            && err.contains("profiles.dev.sinks: an empty sink list"),
         "{err}"
     );
     // Issue 20: an empty mfa_command fell back to a prompt; now it is an error.

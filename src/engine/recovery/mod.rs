@@ -163,10 +163,7 @@ async fn imported(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) -> Vec<
         }
         looked.push(shared);
         // Read as the profile signs: its current key, or its `via` profile.
-        let key = match spec.sinks.first() {
-            Some(sink) => sink.read().await.ok().flatten(),
-            None => None,
-        };
+        let key = spec.sinks.first().read().await.ok().flatten();
         let Some(key) = key else {
             notes.push(format!(
                 "{}: no key to read the shared state with; rotations another machine left unfinished there are not looked for",
@@ -502,11 +499,7 @@ impl Recovery<'_> {
 
     /// The key the profile's first sink holds now.
     async fn first_sink_key(&self) -> Result<rekey_sinks::AccessKey, Cause> {
-        let sink = self
-            .spec
-            .sinks
-            .first()
-            .ok_or_else(|| Cause::new(ErrorKind::InvalidKey, "the profile has no sinks"))?;
+        let sink = self.spec.sinks.first();
         match sink.read().await {
             Ok(Some(key)) => Ok(key),
             Ok(None) => Err(Cause::new(

@@ -15,7 +15,7 @@ use super::{recover, Outcome, Recovered, RecoveryFailure};
 use crate::aws::fake::{self, FakeIam};
 use crate::aws::Aws;
 use crate::config::argv::Argv;
-use crate::config::profile::{Policy, ProfileSpec, Verify};
+use crate::config::profile::{Policy, ProfileSpec, Sinks, Verify};
 use crate::engine::error::ErrorKind;
 use crate::state::{Journal, JournalRecord, Owner, Phase, StateDir, StoredKey};
 
@@ -39,7 +39,7 @@ impl Scene {
         let old = iam.add_key(USER);
         let credentials = dir.path().join("credentials");
         let sink = CredentialsFile::new(&credentials, "p");
-        let spec = ProfileSpec::new("p", vec![Arc::new(sink)], policy);
+        let spec = ProfileSpec::new("p", Sinks::one(Arc::new(sink)), policy);
         let scene = Self {
             aws: Aws::fake(iam.clone()),
             state: StateDir::new(dir.path().join("state")),
@@ -78,7 +78,7 @@ impl Scene {
     }
 
     fn sink(&self) -> &Arc<dyn Sink> {
-        &self.spec.sinks[0]
+        self.spec.sinks.first()
     }
 
     /// A journal as a rotation that stopped at `phase` leaves it: the sink's backup
@@ -386,7 +386,7 @@ async fn a_journal_whose_sinks_changed_is_not_resolved() {
     let new = s.iam.add_key(USER);
     s.interrupted(Phase::SinksWritten, Some(&new), true).await;
     let moved = CredentialsFile::new(s.credentials.with_file_name("elsewhere"), "p");
-    let spec = ProfileSpec::new("p", vec![Arc::new(moved)], Policy::default());
+    let spec = ProfileSpec::new("p", Sinks::one(Arc::new(moved)), Policy::default());
     let mut results = recover(&s.aws, &s.state, &[spec], &[]).await.unwrap();
     let failure = results.remove(0).unwrap_err();
     assert_eq!(failure.error_kind, ErrorKind::Interrupted, "{failure}");

@@ -425,11 +425,7 @@ impl Run<'_> {
                 format!("{what} changed since planning (another rekey run?); run apply again"),
             )
         };
-        let source = self.spec.sinks.first().map(|s| s.read_id());
-        let held = match source {
-            Some(read) => read.await.ok().flatten(),
-            None => None,
-        };
+        let held = self.spec.sinks.first().read_id().await.ok().flatten();
         if held.as_deref() != Some(self.old_key_id.as_str()) {
             return Err(self.fail(FailureKind::NotStarted(changed("the first sink"))));
         }

@@ -269,10 +269,9 @@ async fn restore_sinks(
     }
     // The key rekey signs with next time comes from the first sink: read it back.
     if failures.is_empty() {
-        if let Some(first) = spec.sinks.first() {
-            if first.read_id().await.ok().flatten().as_deref() == Some(new_key.id()) {
-                failures.push(format!("{} still holds the new key", first.describe()));
-            }
+        let first = spec.sinks.first();
+        if first.read_id().await.ok().flatten().as_deref() == Some(new_key.id()) {
+            failures.push(format!("{} still holds the new key", first.describe()));
         }
     }
     if failures.is_empty() {
