@@ -4,9 +4,10 @@
 use anyhow::{bail, Result};
 
 use super::{look, Choices, Context, Outcome, Planning, Selection};
-use crate::engine::plan::{Decision, Plan, SinkState};
+use crate::engine::plan::Plan;
+use crate::engine::status::{self, Attention};
 use crate::report::count;
-use crate::report::{print_json, text, Alert, Output, ProfileStatus, StatusReport};
+use crate::report::{print_json, text, Output, PendingKey, ProfileStatus, StatusReport};
 
 /// What `rekey status` is asked.
 pub(crate) struct Options {
@@ -33,57 +34,15 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         .into_iter()
         .enumerate()
         .map(|(index, plan)| {
-            let mut warnings = plan.warnings.clone();
-            let mut alerts = Vec::new();
-            // A profile that stops after its key was read shows the key, and why here.
-            if let (Some(_), Decision::Error { message, .. }) = (&plan.current_key, &plan.decision)
-            {
-                warnings.push(message.clone());
-            }
             // Conflicts (after the grouped specs) have no policy to check.
             let max_age = grouped.specs.get(index).and_then(|s| s.policy.max_age);
-            if let (Some(max_age), Some(key)) = (max_age, &plan.current_key) {
-                let age = crate::time::since(key.created, now);
-                if age >= max_age {
-                    alerts.push(Alert::PastMaxAge);
-                    warnings.push(format!(
-                        "key {} is {} old, past max_age {}: `rekey apply` rotates it",
-                        key.id,
-                        crate::time::age(age),
-                        crate::time::age(max_age)
-                    ));
-                }
-            }
-            let drifts = plan
-                .sinks
-                .iter()
-                .any(|s| matches!(s.state, Some(SinkState::Drift { .. })));
-            if drifts {
-                alerts.push(Alert::Drift);
-            }
             let pending: Vec<_> = pending
                 .iter()
                 .filter(|p| p.concerns(&plan.profile))
-                .cloned()
                 .collect();
-            let overdue: Vec<_> = pending.iter().filter(|p| p.next_step_at() <= now).collect();
-            for old in &overdue {
-                let step = if old.in_overlap() {
-                    "deactivation"
-                } else {
-                    "deletion"
-                };
-                warnings.push(format!(
-                    "the {step} of old key {} was due on {}: `rekey prune` does it",
-                    old.key_id,
-                    crate::time::rfc3339(old.next_step_at())
-                ));
-            }
-            if !overdue.is_empty() {
-                alerts.push(Alert::Overdue);
-            }
+            let Attention { alerts, warnings } = status::attention(&plan, max_age, &pending, now);
             ProfileStatus {
-                pending,
+                pending: pending.into_iter().map(PendingKey::from).collect(),
                 plan,
                 warnings,
                 alerts,
@@ -91,14 +50,9 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         })
         .collect();
     let alerted = statuses.iter().any(|s| !s.alerts.is_empty());
-    // A profile whose key could not even be looked at (AWS unreachable, access denied,
-    // an interrupted rotation) is an error, which beats --detailed-exitcode's 2: a
-    // monitor must not read "all is well" when nothing could be checked (issue 18).
     let unchecked: Vec<String> = statuses
         .iter()
-        .filter(|s| {
-            s.plan.current_key.is_none() && matches!(s.plan.decision, Decision::Error { .. })
-        })
+        .filter(|s| status::unchecked(&s.plan))
         .map(|s| s.plan.profile.clone())
         .collect();
     match options.output {

@@ -19,5 +19,6 @@ pub(crate) mod shared_journal;
 pub(crate) mod shared_key;
 pub(crate) mod shared_pending;
 pub(crate) mod signing;
+pub(crate) mod status;
 pub(crate) mod sync;
 pub(crate) mod verify;

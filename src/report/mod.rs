@@ -7,11 +7,15 @@ pub(crate) mod text;
 
 use serde::Serialize;
 
+use std::time::SystemTime;
+
 use crate::engine::error::ErrorKind;
 use crate::engine::plan::Plan;
 use crate::engine::prune::Pruned;
 use crate::engine::recovery;
 use crate::engine::rotation::Rotated;
+pub(crate) use crate::engine::status::Alert;
+use crate::state::PendingDeletion;
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,23 +114,63 @@ pub(crate) struct ProfileStatus {
     #[serde(flatten)]
     pub(crate) plan: crate::engine::plan::ProfilePlan,
     /// Old keys of this profile waiting for deletion.
-    pub(crate) pending: Vec<crate::state::PendingDeletion>,
+    pub(crate) pending: Vec<PendingKey>,
     /// Things the user should know (e.g. the key is past `max_age`).
     pub(crate) warnings: Vec<String>,
     /// What needs acting on (`status --detailed-exitcode` exits 2 if any).
     pub(crate) alerts: Vec<Alert>,
 }
 
-/// Something about a profile that a monitor should raise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Alert {
-    /// The key is at least `max_age` old.
-    PastMaxAge,
-    /// A sink holds another key than the first sink's.
-    Drift,
-    /// An old key's deletion is due and has not happened.
-    Overdue,
+/// An old key awaiting its next step, as `status` reports it: a type of the output's
+/// own, so the state dir's record can change without changing the documented JSON.
+#[derive(Serialize)]
+pub(crate) struct PendingKey {
+    /// The profile whose rotation replaced it (the first of a group sharing a key).
+    pub(crate) profile: String,
+    /// The other profiles of that rotation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) also: Vec<String>,
+    /// The account.
+    pub(crate) account: String,
+    /// The user.
+    pub(crate) user_arn: String,
+    /// The user's name.
+    pub(crate) user_name: String,
+    /// The old key.
+    pub(crate) key_id: String,
+    /// When it was (or, in its overlap, will be) deactivated.
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub(crate) deactivated_at: SystemTime,
+    /// When it may be deleted.
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub(crate) delete_after: SystemTime,
+    /// In its overlap period: when the rotation that replaced it ended.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "crate::time::serde_rfc3339_option"
+    )]
+    pub(crate) overlap_since: Option<SystemTime>,
+    /// The key that replaced it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) replaced_by: Option<String>,
+}
+
+impl From<&PendingDeletion> for PendingKey {
+    fn from(pending: &PendingDeletion) -> Self {
+        let owner = &pending.owner;
+        Self {
+            profile: owner.profile.clone(),
+            also: owner.also.clone(),
+            account: owner.account.clone(),
+            user_arn: owner.user_arn.clone(),
+            user_name: owner.user_name.clone(),
+            key_id: pending.key_id.clone(),
+            deactivated_at: pending.deactivated_at,
+            delete_after: pending.delete_after,
+            overlap_since: pending.overlap_since,
+            replaced_by: pending.replaced_by.clone(),
+        }
+    }
 }
 
 /// What `rekey status --output json` prints.
