@@ -69,6 +69,24 @@ pub(crate) fn since(t: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(t).unwrap_or_default()
 }
 
+/// A time in the JSON output, for its JSON Schemas: an RFC 3339 string in UTC (what
+/// [`serde_rfc3339`] writes).
+pub(crate) struct Rfc3339;
+
+impl schemars::JsonSchema for Rfc3339 {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Time".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An RFC 3339 time in UTC, such as 2026-11-25T19:24:57.25Z.",
+            "type": "string",
+            "format": "date-time"
+        })
+    }
+}
+
 /// Serde for `SystemTime` as an RFC 3339 string, used in the state directory's JSON.
 pub(crate) mod serde_rfc3339 {
     use super::*;

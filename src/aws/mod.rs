@@ -218,7 +218,7 @@ impl Aws {
 }
 
 /// Who a key belongs to, according to `sts:GetCallerIdentity`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct Identity {
     /// The 12-digit account id.
     pub(crate) account: String,

@@ -166,7 +166,7 @@ impl Pacing {
 }
 
 /// Throttled answers of a run, per service.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct Throttled {
     /// IAM's.
     pub(crate) iam: u64,

@@ -17,7 +17,7 @@ use crate::config::paths::Paths;
 use crate::config::profile::{Policy, ProfileSpec, Sinks};
 
 /// A profile rekey will not rotate, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct Skipped {
     /// The profile name.
     pub(crate) profile: String,

@@ -15,7 +15,7 @@ use crate::state::{BeginError, StateError};
 
 /// The kind of a failure. Serialized in `snake_case`; new kinds may be added, existing
 /// ones never change meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub(crate) enum ErrorKind {

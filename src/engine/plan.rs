@@ -13,7 +13,7 @@ use crate::engine::error::ErrorKind;
 use crate::time::serde_rfc3339;
 
 /// The whole plan.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct Plan {
     /// JSON schema version of this output.
     pub(crate) schema: u32,
@@ -41,7 +41,7 @@ impl Plan {
 }
 
 /// One profile's plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct ProfilePlan {
     /// The profile name.
     pub(crate) profile: String,
@@ -70,7 +70,7 @@ pub(crate) struct ProfilePlan {
 }
 
 /// One sink of a profile, as plan found it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct SinkReport {
     /// The sink, described.
     pub(crate) sink: String,
@@ -86,7 +86,7 @@ pub(crate) struct SinkReport {
 }
 
 /// What a sink holds compared with the profile's current key (the first sink's).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub(crate) enum SinkState {
     /// It holds the current key.
@@ -108,12 +108,13 @@ pub(crate) enum SinkState {
 }
 
 /// The key a profile uses now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct CurrentKey {
     /// Its id.
     pub(crate) id: String,
     /// When it was created.
     #[serde(with = "serde_rfc3339")]
+    #[schemars(with = "crate::time::Rfc3339")]
     pub(crate) created: SystemTime,
     /// Age in whole days.
     pub(crate) age_days: u64,
@@ -126,10 +127,11 @@ pub(crate) struct CurrentKey {
 }
 
 /// When and where a key was last used.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct LastUse {
     /// When.
     #[serde(with = "serde_rfc3339")]
+    #[schemars(with = "crate::time::Rfc3339")]
     pub(crate) date: SystemTime,
     /// Which service, if known.
     pub(crate) service: Option<String>,
@@ -138,7 +140,7 @@ pub(crate) struct LastUse {
 }
 
 /// The user's second key, which decides whether there is room for a new one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct OtherKey {
     /// Its id.
     pub(crate) id: String,
@@ -148,13 +150,14 @@ pub(crate) struct OtherKey {
     pub(crate) deactivated_by_rekey: bool,
     /// When it was created.
     #[serde(with = "serde_rfc3339")]
+    #[schemars(with = "crate::time::Rfc3339")]
     pub(crate) created: SystemTime,
     /// Last use, if IAM recorded one.
     pub(crate) last_used: Option<LastUse>,
 }
 
 /// The decision for a profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum Decision {
     /// Rotate the key.
@@ -174,7 +177,7 @@ pub(crate) enum Decision {
 }
 
 /// One action apply takes for a profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub(crate) enum Step {
     /// Delete an inactive key of the user to make room (IAM allows two keys).
@@ -244,7 +247,7 @@ pub(crate) enum Step {
 }
 
 /// A pending step on an old key that is due.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct PruneItem {
     /// What is due.
     pub(crate) step: PruneStep,
@@ -256,11 +259,12 @@ pub(crate) struct PruneItem {
     pub(crate) key_id: String,
     /// When its grace period (or overlap) ended.
     #[serde(with = "serde_rfc3339")]
+    #[schemars(with = "crate::time::Rfc3339")]
     pub(crate) due: SystemTime,
 }
 
 /// What prune does to an old key whose time has come.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PruneStep {
     /// Its overlap period is over: deactivate it (it is deleted a grace period later).

@@ -29,7 +29,7 @@ use crate::state::{Owner, PendingDeletion, StateDir, StateError};
 use crate::time;
 
 /// What happened to one due key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct Pruned {
     /// The key.
     pub(crate) key_id: String,
@@ -44,7 +44,7 @@ pub(crate) struct Pruned {
 }
 
 /// The outcome for one due key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub(crate) enum PruneOutcome {
     /// Deleted.
@@ -53,6 +53,7 @@ pub(crate) enum PruneOutcome {
     Deactivated {
         /// When it may be deleted.
         #[serde(with = "crate::time::serde_rfc3339")]
+        #[schemars(with = "crate::time::Rfc3339")]
         delete_after: SystemTime,
     },
     /// It no longer exists in IAM; the record was dropped.

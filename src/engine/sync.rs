@@ -42,7 +42,7 @@ pub(crate) struct Found {
 }
 
 /// One profile's sync, as `sync` shows it (no secrets).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct SyncReport {
     /// The profile.
     pub(crate) profile: String,
@@ -51,6 +51,7 @@ pub(crate) struct SyncReport {
     /// When IAM says the current key was created (null when every place already held
     /// it: IAM is then not asked).
     #[serde(with = "crate::time::serde_rfc3339_option")]
+    #[schemars(with = "Option<crate::time::Rfc3339>")]
     pub(crate) created: Option<SystemTime>,
     /// Each sink and what sync does with it.
     pub(crate) sinks: Vec<SinkSync>,
@@ -82,7 +83,7 @@ impl SyncReport {
 }
 
 /// A sink in a sync.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct SinkSync {
     /// The sink, described.
     pub(crate) sink: String,
@@ -96,7 +97,7 @@ pub(crate) struct SinkSync {
 }
 
 /// What sync does with one sink.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum SinkAction {
     /// It already holds the current key.

@@ -28,7 +28,7 @@ pub(crate) enum Output {
 
 /// What `apply --output json` prints: one document, whatever happened. A run that
 /// stopped early has what it did until then and `error`.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct ApplyReport {
     /// Always 1 (see [`Plan::SCHEMA_VERSION`]).
     pub(crate) schema: u32,
@@ -51,7 +51,7 @@ pub(crate) struct ApplyReport {
 }
 
 /// What `rekey sync --output json` prints.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct SyncRun {
     /// Always 1.
     pub(crate) schema: u32,
@@ -60,7 +60,7 @@ pub(crate) struct SyncRun {
 }
 
 /// A key a leak response (`apply --compromised`) replaced.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct ReplacedKey {
     /// The profile.
     pub(crate) profile: String,
@@ -71,7 +71,7 @@ pub(crate) struct ReplacedKey {
 }
 
 /// How one rotation (a profile, or profiles sharing a key) ended.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct ProfileResult {
     /// The profile (the first of a group sharing a key).
     pub(crate) profile: String,
@@ -86,7 +86,7 @@ pub(crate) struct ProfileResult {
 }
 
 /// The outcome part of a [`ProfileResult`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub(crate) enum ApplyOutcome {
     /// Rotated: the new key is in every sink, the old one deactivated.
@@ -108,7 +108,7 @@ pub(crate) enum ApplyOutcome {
 }
 
 /// What `rekey status --output json` prints for a profile.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct ProfileStatus {
     /// The profile's plan (read-only inspection).
     #[serde(flatten)]
@@ -123,7 +123,7 @@ pub(crate) struct ProfileStatus {
 
 /// An old key awaiting its next step, as `status` reports it: a type of the output's
 /// own, so the state dir's record can change without changing the documented JSON.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct PendingKey {
     /// The profile whose rotation replaced it (the first of a group sharing a key).
     pub(crate) profile: String,
@@ -140,15 +140,18 @@ pub(crate) struct PendingKey {
     pub(crate) key_id: String,
     /// When it was (or, in its overlap, will be) deactivated.
     #[serde(with = "crate::time::serde_rfc3339")]
+    #[schemars(with = "crate::time::Rfc3339")]
     pub(crate) deactivated_at: SystemTime,
     /// When it may be deleted.
     #[serde(with = "crate::time::serde_rfc3339")]
+    #[schemars(with = "crate::time::Rfc3339")]
     pub(crate) delete_after: SystemTime,
     /// In its overlap period: when the rotation that replaced it ended.
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "crate::time::serde_rfc3339_option"
     )]
+    #[schemars(with = "Option<crate::time::Rfc3339>")]
     pub(crate) overlap_since: Option<SystemTime>,
     /// The key that replaced it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -174,7 +177,7 @@ impl From<&PendingDeletion> for PendingKey {
 }
 
 /// What `rekey status --output json` prints.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct StatusReport {
     /// Always 1.
     pub(crate) schema: u32,
@@ -187,7 +190,7 @@ pub(crate) struct StatusReport {
 }
 
 /// What `rekey prune --output json` prints.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct PruneReport {
     /// Always 1.
     pub(crate) schema: u32,
@@ -196,12 +199,40 @@ pub(crate) struct PruneReport {
 }
 
 /// What `rekey recover --output json` prints.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct RecoverReport {
     /// Always 1.
     pub(crate) schema: u32,
     /// Each interrupted rotation, resolved or not.
     pub(crate) recovered: Vec<recovery::Report>,
+}
+
+/// The JSON Schema of the document each command prints with `--output json`, by
+/// command, generated from the types serialized (committed as
+/// `docs/schemas/COMMAND.schema.json`; a test keeps them current and checks real output
+/// against them).
+#[cfg(test)]
+pub(crate) fn json_schemas() -> Vec<(&'static str, String)> {
+    fn schema<T: schemars::JsonSchema>(command: &str) -> String {
+        let generator = schemars::generate::SchemaSettings::draft2020_12()
+            .for_serialize()
+            .into_generator();
+        let mut schema = generator.into_root_schema_for::<T>();
+        schema.insert(
+            "title".into(),
+            format!("`rekey {command} --output json`, schema 1").into(),
+        );
+        serde_json::to_string_pretty(&schema).expect("a schema is JSON") + "\n"
+    }
+    vec![
+        ("plan", schema::<Plan>("plan")),
+        ("apply", schema::<ApplyReport>("apply")),
+        ("status", schema::<StatusReport>("status")),
+        ("prune", schema::<PruneReport>("prune")),
+        ("sync", schema::<SyncRun>("sync")),
+        ("recover", schema::<RecoverReport>("recover")),
+        ("rollback", schema::<recovery::Report>("rollback")),
+    ]
 }
 
 /// Prints `value` as one pretty JSON document on stdout.
@@ -217,5 +248,30 @@ pub(crate) fn count(n: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// `docs/schemas/*.schema.json` are generated from the output types; after changing
+    /// them, `REKEY_BLESS=1 ./scripts/test the_committed_output_schemas` writes them again.
+    #[test]
+    fn the_committed_output_schemas_are_generated_from_the_output_types() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas");
+        for (command, generated) in super::json_schemas() {
+            let path = folder.join(format!("{command}.schema.json"));
+            if std::env::var_os("REKEY_BLESS").is_some() {
+                std::fs::create_dir_all(&folder).unwrap();
+                std::fs::write(&path, &generated).unwrap();
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == generated,
+                "{} is stale: run REKEY_BLESS=1 ./scripts/test the_committed_output_schemas",
+                path.display()
+            );
+        }
     }
 }

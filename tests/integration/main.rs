@@ -16,6 +16,7 @@ mod eventual;
 mod examples;
 mod faults;
 mod fleet;
+mod json_schemas;
 mod keyring;
 mod layers;
 mod lifecycle;

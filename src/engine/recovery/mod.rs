@@ -37,7 +37,7 @@ use crate::state::lock::{self, LockName};
 use crate::state::{Journal, Phase, StateDir, StateError};
 
 /// How an interrupted rotation was resolved.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct Recovered {
     /// The profile.
     pub(crate) profile: String,
@@ -50,7 +50,7 @@ pub(crate) struct Recovered {
 }
 
 /// The decision taken for an interrupted rotation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Outcome {
     /// Nothing had changed; the journal was dropped.
@@ -65,7 +65,7 @@ pub(crate) enum Outcome {
 }
 
 /// An interrupted rotation that could not be resolved (its journal is kept).
-#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, Serialize, thiserror::Error, schemars::JsonSchema)]
 #[error("{profile}: {message}")]
 pub(crate) struct RecoveryFailure {
     /// The profile.
@@ -81,7 +81,7 @@ pub(crate) struct RecoveryFailure {
 
 /// One interrupted rotation as the JSON output reports it:
 /// `{"status": "resolved", "result": {…}}` or `{"status": "failed", "result": {…}}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", content = "result", rename_all = "snake_case")]
 pub(crate) enum Report {
     /// Resolved (rolled forward, back, or nothing to undo).

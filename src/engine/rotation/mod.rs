@@ -73,7 +73,7 @@ impl std::fmt::Display for Stage {
 }
 
 /// A finished rotation.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct Rotated {
     /// The old key (now inactive or deleted).
     pub(crate) old_key_id: String,
