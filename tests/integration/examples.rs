@@ -236,7 +236,9 @@ fn no_documented_mfa_command_takes_a_seed_in_its_arguments() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut documents = vec![root.join("README.md"), root.join("examples/rekey.yaml")];
     for entry in std::fs::read_dir(root.join("docs")).unwrap().flatten() {
-        documents.push(entry.path());
+        if entry.path().is_file() {
+            documents.push(entry.path());
+        }
     }
     for entry in std::fs::read_dir(root.join("examples/scheduled")).unwrap() {
         documents.push(entry.unwrap().path());
