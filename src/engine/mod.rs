@@ -2,6 +2,7 @@
 //! [`plan::Plan`], rotate it as a journaled state machine ([`rotation`]), finish or undo
 //! interrupted rotations ([`recovery`], [`rollback`]), delete old keys ([`prune`]).
 
+pub(crate) mod action;
 pub(crate) mod bucket;
 pub(crate) mod crash;
 pub(crate) mod error;

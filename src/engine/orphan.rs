@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::aws::{AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
+use crate::engine::action::Action;
 use crate::engine::error::Cause;
 use crate::time;
 
@@ -92,18 +93,20 @@ pub(crate) async fn delete_strangers(
     keys: &[KeyMeta],
     existing: &[String],
     window: Window,
-    actions: &mut Vec<String>,
+    actions: &mut Vec<Action>,
 ) -> Result<usize, Cause> {
     let mut deleted = 0;
     for key in keys.iter().filter(|k| !existing.contains(&k.id)) {
         match why_not_ours(caller, spec, key, window).await? {
-            Some(reason) => actions.push(format!(
-                "kept key {}, which appeared during the unanswered create: {reason}; delete it by hand if nobody uses it",
-                key.id
-            )),
+            Some(reason) => actions.push(Action::KeptStranger {
+                key_id: key.id.clone(),
+                reason,
+            }),
             None => match caller.delete_key(user, &key.id).await {
                 Ok(()) => {
-                    actions.push(format!("deleted key {} whose secret never arrived", key.id));
+                    actions.push(Action::DeletedOrphan {
+                        key_id: key.id.clone(),
+                    });
                     deleted += 1;
                 }
                 // A key an earlier (stale) list showed and that is gone since.

@@ -8,6 +8,7 @@
 
 use crate::aws::Aws;
 use crate::config::profile::{PendingStore, ProfileSpec};
+use crate::engine::action::Action;
 use crate::engine::lease;
 use crate::engine::recovery::{self, Recovered};
 use crate::engine::shared_key;
@@ -256,43 +257,42 @@ async fn withdraw_shared(
     aws: &Aws,
     spec: &ProfileSpec,
     pending: &PendingDeletion,
-) -> Option<String> {
+) -> Option<Action> {
     if spec.policy.pending_store != PendingStore::Iam {
         return None;
     }
     let key = match spec.sinks.first().read().await {
         Ok(Some(key)) => key,
         Ok(None) => {
-            return Some(format!(
-                "warning: {} holds no key to remove the IAM tag of {} with",
+            return Some(Action::Warning(format!(
+                "{} holds no key to remove the IAM tag of {} with",
                 spec.sinks.first().describe(),
                 pending.key_id
-            ))
+            )))
         }
         Err(e) => {
-            return Some(format!(
-                "warning: cannot remove the IAM tag of {}: {e}",
+            return Some(Action::Warning(format!(
+                "cannot remove the IAM tag of {}: {e}",
                 pending.key_id
-            ))
+            )))
         }
     };
     let caller = match signing::signer(aws, &spec.policy, &key).await {
         Ok(caller) => caller,
         Err(cause) => {
-            return Some(format!(
-                "warning: cannot remove the IAM tag of {}: {cause}",
+            return Some(Action::Warning(format!(
+                "cannot remove the IAM tag of {}: {cause}",
                 pending.key_id
-            ))
+            )))
         }
     };
     let user = &pending.owner.user_name;
     Some(
         match shared_pending::withdraw(&caller, &spec.policy, user, &pending.key_id).await {
-            None => format!(
-                "removed the shared pending deletion of {} from IAM",
-                pending.key_id
-            ),
-            Some(warning) => format!("warning: {warning}"),
+            None => Action::WithdrewShared {
+                key_id: pending.key_id.clone(),
+            },
+            Some(warning) => Action::Warning(warning),
         },
     )
 }

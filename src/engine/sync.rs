@@ -58,6 +58,9 @@ pub(crate) struct SyncReport {
     /// Why the profile cannot be synced, if it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// The kind of that failure, for programs (present with `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error_kind: Option<ErrorKind>,
     /// What else sync did or could not do (the overlap records it updated).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) notes: Vec<String>,
@@ -72,8 +75,15 @@ impl SyncReport {
             created: None,
             sinks: Vec::new(),
             error: None,
+            error_kind: None,
             notes: Vec::new(),
         }
+    }
+
+    /// The profile cannot be synced, for `cause`.
+    fn fail(&mut self, cause: Cause) {
+        self.error_kind = Some(cause.kind);
+        self.error = Some(cause.message);
     }
 
     /// Whether any sink is to be written.
@@ -180,7 +190,7 @@ pub(crate) async fn inspect(
             })
         }
         Err(cause) => {
-            report.error = Some(cause.message.clone());
+            report.fail(cause.clone());
             for sink in &mut report.sinks {
                 if sink.action == SinkAction::Write {
                     sink.action = SinkAction::Unchanged;
@@ -362,7 +372,7 @@ pub(crate) async fn carry_out(
     let held = match lock::acquire(state, locks, state.lock_timeout()).await {
         Ok(held) => held,
         Err(e) => {
-            report.error = Some(e.to_string());
+            report.fail(e.into());
             return report;
         }
     };
@@ -371,14 +381,14 @@ pub(crate) async fn carry_out(
     let signer = match signing::signer(aws, &spec.policy, &current).await {
         Ok(signer) => signer,
         Err(cause) => {
-            report.error = Some(cause.message);
+            report.fail(cause);
             return report;
         }
     };
     let lease = match lease::hold(aws, state, &spec.policy, &signer, &owner, "sync").await {
         Ok(lease) => lease,
         Err(cause) => {
-            report.error = Some(cause.message);
+            report.fail(cause);
             return report;
         }
     };
@@ -391,14 +401,14 @@ pub(crate) async fn carry_out(
             match signer.list_keys(&owner.user_name).await {
                 Ok(keys) if keys.iter().any(|k| k.id == current.id() && k.active) => {}
                 Ok(_) => {
-                    report.error = Some(format!(
+                    report.fail(Cause::new(ErrorKind::Busy, format!(
                         "the user's keys changed meanwhile ({} is no longer Active); sync changed nothing: run it again",
                         current.id()
-                    ));
+                    )));
                     return report;
                 }
                 Err(e) => {
-                    report.error = Some(e.to_string());
+                    report.fail(e.into());
                     return report;
                 }
             }
@@ -407,18 +417,19 @@ pub(crate) async fn carry_out(
         match state.interrupted(account, user_name) {
             Ok(None) => {}
             Ok(Some(interrupted)) => {
-                report.error = Some(format!("{interrupted}; sync changed nothing"));
+                let message = format!("{interrupted}; sync changed nothing");
+                report.fail(Cause::new(ErrorKind::Interrupted, message));
                 return report;
             }
             Err(e) => {
-                report.error = Some(e.to_string());
+                report.fail(e.into());
                 return report;
             }
         }
         // What each place held before is kept, for `rekey sync --undo` (only the last
         // sync's): a key synced to here may be deleted later (a rollback elsewhere).
         if let Err(e) = state.forget_synced(&spec.name).await {
-            report.error = Some(format!("{e}; sync changed nothing"));
+            report.fail(Cause::from(e).context("sync changed nothing"));
             return report;
         }
         for (index, sink) in to_write {
@@ -531,12 +542,13 @@ pub(crate) async fn undo(state: &StateDir, spec: &ProfileSpec) -> SyncReport {
     let mut report = SyncReport::empty(&spec.name);
     let synced = match state.synced(&spec.name) {
         Ok(synced) if synced.is_empty() => {
-            report.error = Some("no sync of this profile to undo".to_owned());
+            let nothing = "no sync of this profile to undo (the state dir keeps the last one)";
+            report.fail(Cause::new(ErrorKind::State, nothing));
             return report;
         }
         Ok(synced) => synced,
         Err(e) => {
-            report.error = Some(e.to_string());
+            report.fail(e.into());
             return report;
         }
     };
@@ -549,7 +561,7 @@ pub(crate) async fn undo(state: &StateDir, spec: &ProfileSpec) -> SyncReport {
     let _held = match lock::acquire(state, places, state.lock_timeout()).await {
         Ok(held) => held,
         Err(e) => {
-            report.error = Some(e.to_string());
+            report.fail(e.into());
             return report;
         }
     };

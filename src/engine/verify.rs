@@ -60,15 +60,15 @@ fn with_output(output: &str) -> String {
     }
 }
 
-/// Runs `verify` for `profile` with `key`; says how it passed, or why not with its
-/// output. It runs under [`rekey_sinks::child`]'s rules: its own process group, killed
+/// Runs `verify` for `profile` with `key`; how long it took to pass, or why it did not,
+/// with its output. It runs under [`rekey_sinks::child`]'s rules: its own process group, killed
 /// as a group at the timeout (and whatever it leaves running, once it exits), at most
 /// 64 KiB of output kept, every known secret (the new key's, the old key's) redacted.
 pub(crate) async fn run(
     verify: &Verify,
     profile: &str,
     key: &AccessKey,
-) -> Result<String, VerifyError> {
+) -> Result<std::time::Duration, VerifyError> {
     let (program, args) = verify.command.split_first();
     let shown = verify.command.shown();
     let started = Instant::now();
@@ -106,9 +106,6 @@ pub(crate) async fn run(
             status,
             output,
         }),
-        Some(_) => Ok(format!(
-            "verification `{shown}` passed ({:.1}s)",
-            started.elapsed().as_secs_f64()
-        )),
+        Some(_) => Ok(started.elapsed()),
     }
 }

@@ -2,6 +2,7 @@
 //! `"schema": 1`; fields are only ever added), the text for people ([`text`]), and live
 //! progress on a terminal ([`progress`]).
 
+pub(crate) mod action;
 pub(crate) mod progress;
 pub(crate) mod text;
 
@@ -103,7 +104,7 @@ pub(crate) enum ApplyOutcome {
         /// What kind of failure, for programs.
         error_kind: ErrorKind,
         /// What was done, in order.
-        actions: Vec<String>,
+        actions: Vec<crate::engine::action::Action>,
     },
 }
 

@@ -366,7 +366,7 @@ pub(crate) fn recovered(
     };
     let _ = writeln!(out, "{headline}");
     for action in actions {
-        let _ = writeln!(out, "  - {action}");
+        let _ = writeln!(out, "  - {}", super::action::told(action));
     }
     out
 }
@@ -390,7 +390,7 @@ pub(crate) fn profile_result(result: &ProfileResult) -> String {
                 rotated.new_key_id
             );
             for action in &rotated.actions {
-                let _ = writeln!(out, "  - {action}");
+                let _ = writeln!(out, "  - {}", super::action::told(action));
             }
             for warning in &rotated.warnings {
                 let _ = writeln!(out, "  {} {warning}", style("warning:").yellow());
@@ -402,7 +402,7 @@ pub(crate) fn profile_result(result: &ProfileResult) -> String {
         ApplyOutcome::Failed { error, actions, .. } => {
             let _ = writeln!(out, "{who}: {} {error}", style("FAILED:").red().bold());
             for action in actions {
-                let _ = writeln!(out, "  - {action}");
+                let _ = writeln!(out, "  - {}", super::action::told(action));
             }
         }
     }

@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::{ProfileSpec, SharedState};
+use crate::engine::action::Action;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease;
 use crate::engine::orphan;
@@ -46,7 +47,7 @@ pub(crate) struct Recovered {
     /// The decision.
     pub(crate) outcome: Outcome,
     /// What was done, in order.
-    pub(crate) actions: Vec<String>,
+    pub(crate) actions: Vec<Action>,
 }
 
 /// The decision taken for an interrupted rotation.
@@ -76,7 +77,7 @@ pub(crate) struct RecoveryFailure {
     /// What went wrong and what to do.
     pub(crate) message: String,
     /// What was done before it went wrong.
-    pub(crate) actions: Vec<String>,
+    pub(crate) actions: Vec<Action>,
 }
 
 /// One interrupted rotation as the JSON output reports it:
@@ -355,7 +356,7 @@ struct Recovery<'a> {
     aws: &'a Aws,
     state: &'a StateDir,
     spec: &'a ProfileSpec,
-    actions: Vec<String>,
+    actions: Vec<Action>,
 }
 
 impl Recovery<'_> {
@@ -409,8 +410,9 @@ impl Recovery<'_> {
                 let (_, keys) = self.read_keys(journal).await?;
                 if !keys.iter().any(|k| &k.id == key_id) {
                     self.state.forget_pending(key_id).await?;
-                    self.actions
-                        .push(format!("inactive key {key_id} had been deleted"));
+                    self.actions.push(Action::StaleKeyGone {
+                        key_id: key_id.clone(),
+                    });
                 }
                 Ok(Outcome::NothingToUndo)
             }
@@ -526,7 +528,7 @@ impl Recovery<'_> {
     async fn forward(&mut self, journal: &Journal) -> Result<Outcome, Cause> {
         let warning =
             settle::forward(self.aws, self.state, self.spec, journal, &mut self.actions).await?;
-        self.actions.extend(warning);
+        self.actions.extend(warning.map(Action::Warning));
         Ok(Outcome::RolledForward)
     }
 

@@ -16,6 +16,7 @@ use crate::aws::fake::{self, FakeIam};
 use crate::aws::Aws;
 use crate::config::argv::Argv;
 use crate::config::profile::{Policy, ProfileSpec, Sinks, Verify};
+use crate::engine::action::Action;
 use crate::engine::error::ErrorKind;
 use crate::state::{Journal, JournalRecord, Owner, Phase, StateDir, StoredKey};
 
@@ -178,7 +179,9 @@ async fn deleting_a_stale_key_forgets_its_record_if_it_is_gone() {
     let done = s.recover().await.unwrap();
     assert_eq!(done.outcome, Outcome::NothingToUndo);
     assert!(
-        done.actions.iter().any(|a| a.contains("had been deleted")),
+        done.actions.contains(&Action::StaleKeyGone {
+            key_id: stale.id().to_owned()
+        }),
         "{:?}",
         done.actions
     );
@@ -229,7 +232,9 @@ async fn creating_a_key_keeps_a_new_key_a_sink_holds() {
     let done = s.recover().await.unwrap();
     assert_eq!(done.outcome, Outcome::NothingToUndo);
     assert!(
-        done.actions.iter().any(|a| a.contains("kept key")),
+        done.actions
+            .iter()
+            .any(|a| matches!(a, Action::KeptStranger { key_id, .. } if key_id == theirs.id())),
         "{:?}",
         done.actions
     );
@@ -356,9 +361,9 @@ async fn a_half_done_rollback_is_finished_reactivating_the_old_key_first() {
     let done = s.recover().await.unwrap();
     assert_eq!(done.outcome, Outcome::RolledBack);
     assert!(
-        done.actions
-            .iter()
-            .any(|a| a.contains("reactivated old key")),
+        done.actions.contains(&Action::Reactivated {
+            key_id: s.old.id().to_owned()
+        }),
         "{:?}",
         done.actions
     );

@@ -21,6 +21,7 @@ use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
+use crate::engine::action::Action;
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease::{self, Lease};
@@ -80,7 +81,7 @@ pub(crate) struct Rotated {
     /// The new key (active, in every sink).
     pub(crate) new_key_id: String,
     /// What was done, in order, for the report.
-    pub(crate) actions: Vec<String>,
+    pub(crate) actions: Vec<Action>,
     /// Problems that did not undo the rotation (e.g. the old key could not be deleted).
     pub(crate) warnings: Vec<String>,
 }
@@ -92,7 +93,7 @@ pub(crate) struct RotationFailure {
     /// What happened.
     pub(crate) kind: FailureKind,
     /// What was done before and while undoing, in order.
-    pub(crate) actions: Vec<String>,
+    pub(crate) actions: Vec<Action>,
 }
 
 impl RotationFailure {
@@ -264,9 +265,9 @@ async fn locked(
     };
     drop(places);
     if let Err(e) = settle::finish_completed(journal, state, &run.old_key_id).await {
-        run.actions.push(format!(
-            "warning: could not remove the finished journal: {e}"
-        ));
+        run.actions.push(Action::Warning(format!(
+            "could not remove the finished journal: {e}"
+        )));
     }
     Ok(Rotated {
         old_key_id: run.old_key_id.clone(),
@@ -323,7 +324,7 @@ struct Run<'a> {
     iam: Caller,
     /// The user's lease, with `state: s3://…`.
     lease: Option<Lease>,
-    actions: Vec<String>,
+    actions: Vec<Action>,
 }
 
 impl Run<'_> {
@@ -355,12 +356,11 @@ impl Run<'_> {
             // The old key is deactivated before the lease is released.
             lease.sign_also_with(&new);
         }
-        self.actions.push(format!(
-            "new key {} works ({} calls, {:.1}s)",
-            new_key.id(),
-            proof.attempts,
-            proof.elapsed.as_secs_f64()
-        ));
+        self.actions.push(Action::Proven {
+            key_id: new_key.id().to_owned(),
+            calls: proof.attempts,
+            took: proof.elapsed,
+        });
         journal.advance(Phase::Propagated).await?;
         crash::point("propagated");
 
@@ -373,7 +373,9 @@ impl Run<'_> {
         for (index, sink) in spec.sinks.iter().enumerate() {
             progress(Stage::Writing(sink.describe()));
             write_sink(journal, index, sink.as_ref(), new_key).await?;
-            self.actions.push(format!("wrote {}", sink.describe()));
+            self.actions.push(Action::Wrote {
+                sink: sink.describe(),
+            });
         }
         journal.advance(Phase::SinksWritten).await?;
         crash::point("sinks-written");
@@ -381,10 +383,13 @@ impl Run<'_> {
             journal.advance(Phase::Verifying).await?;
             crash::point("verifying");
             progress(Stage::Verifying);
-            let passed = verify::run(verify, &spec.name, new_key)
+            let took = verify::run(verify, &spec.name, new_key)
                 .await
                 .map_err(|e| Cause::new(ErrorKind::VerifyFailed, e.to_string()))?;
-            self.actions.push(passed);
+            self.actions.push(Action::Verified {
+                command: verify.command.shown(),
+                took,
+            });
         }
         if let Some(lease) = &self.lease {
             lease.check()?;
@@ -467,9 +472,9 @@ impl Run<'_> {
             if let Err(e) = self.iam.set_active(&self.user, key_id, false).await {
                 return Err(self.abandon(journal, e.into()).await);
             }
-            self.actions.push(format!(
-                "deactivated the last rotation's old key {key_id}, ending its overlap (it may be leaked too)"
-            ));
+            self.actions.push(Action::EndedOverlap {
+                key_id: key_id.to_owned(),
+            });
         }
         match self.iam.delete_key(&self.user, key_id).await {
             // Prune (which apply runs first) may have deleted it already.
@@ -480,17 +485,18 @@ impl Run<'_> {
             }) => {}
             Err(e) => return Err(self.abandon(journal, e.into()).await),
         }
-        self.actions
-            .push(format!("deleted inactive key {key_id} to make room"));
+        self.actions.push(Action::DeletedInactiveKey {
+            key_id: key_id.to_owned(),
+        });
         if let Err(e) = state.forget_deleted_key(key_id).await {
-            self.actions.push(format!(
-                "warning: could not forget the pending deletion of {key_id}: {e}"
-            ));
+            self.actions.push(Action::Warning(format!(
+                "could not forget the pending deletion of {key_id}: {e}"
+            )));
         }
         let policy = &self.spec.policy;
         if let Some(warning) = shared_pending::withdraw(&self.iam, policy, &self.user, key_id).await
         {
-            self.actions.push(format!("warning: {warning}"));
+            self.actions.push(Action::Warning(warning));
         }
         Ok(journal)
     }
@@ -542,13 +548,17 @@ impl Run<'_> {
         };
         // The most dangerous instant: the key exists, its secret only in memory.
         crash::point("key-created");
-        self.actions.push(format!("created new key {}", key.id()));
+        self.actions.push(Action::CreatedKey {
+            key_id: key.id().to_owned(),
+        });
         if let Err(e) = journal.record_new_key(&key).await {
             // Never go on with a key whose only copy is in memory.
             let reason = Cause::new(ErrorKind::State, format!("cannot record the new key: {e}"));
             return Err(match self.iam.delete_key(&self.user, key.id()).await {
                 Ok(()) => {
-                    self.actions.push(format!("deleted new key {}", key.id()));
+                    self.actions.push(Action::DeletedNewKey {
+                        key_id: key.id().to_owned(),
+                    });
                     self.abandon(journal, reason).await
                 }
                 Err(delete) => {
@@ -599,8 +609,9 @@ impl Run<'_> {
     /// Removes the journal of a rotation that left nothing to undo.
     async fn close(&mut self, journal: Journal) {
         if let Err(e) = journal.finish().await {
-            self.actions
-                .push(format!("warning: could not remove the journal: {e}"));
+            self.actions.push(Action::Warning(format!(
+                "could not remove the journal: {e}"
+            )));
         }
     }
 
@@ -614,14 +625,16 @@ impl Run<'_> {
         };
         if let Err(e) = journal.advance(phase).await {
             // The journal still names an earlier phase, which recovery also undoes.
-            self.actions
-                .push(format!("warning: could not record the rollback: {e}"));
+            self.actions.push(Action::Warning(format!(
+                "could not record the rollback: {e}"
+            )));
         }
         match settle::back(self.aws, self.spec, &journal, &mut self.actions).await {
             Ok(()) => {
                 if let Err(e) = journal.finish().await {
-                    self.actions
-                        .push(format!("warning: could not remove the journal: {e}"));
+                    self.actions.push(Action::Warning(format!(
+                        "could not remove the journal: {e}"
+                    )));
                 }
                 self.fail(FailureKind::RolledBack(reason))
             }

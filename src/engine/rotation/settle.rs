@@ -20,13 +20,13 @@ use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::{PendingStore, Policy, ProfileSpec};
+use crate::engine::action::{Action, Shared, Signer};
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::propagation::patiently;
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::{Journal, Owner, PendingDeletion, StateDir, StateError};
-use crate::time;
 
 /// Completes the rotation `journal` records (its phase already `deactivating_old_key`):
 /// deactivates the old key, signed with the new key, and deletes it now (grace 0) or
@@ -39,7 +39,7 @@ pub(crate) async fn forward(
     state: &StateDir,
     spec: &ProfileSpec,
     journal: &Journal,
-    actions: &mut Vec<String>,
+    actions: &mut Vec<Action>,
 ) -> Result<Option<String>, Cause> {
     let record = journal.record();
     let new_key = journal
@@ -75,15 +75,15 @@ pub(crate) async fn forward(
         let message = format!("cannot deactivate the old key {}: {e}", record.old_key_id);
         Cause::new((&e).into(), message)
     })?;
-    let signed = match (&spec.policy.via, &spec.policy.mfa_serial) {
-        (Some(via), _) => format!("signed as profile {via}"),
-        (None, Some(serial)) => format!("signed with an MFA session ({serial})"),
-        (None, None) => "signed with the new key".to_owned(),
+    let signer = match (&spec.policy.via, &spec.policy.mfa_serial) {
+        (Some(via), _) => Signer::Via(via.clone()),
+        (None, Some(serial)) => Signer::Mfa(serial.clone()),
+        (None, None) => Signer::NewKey,
     };
-    actions.push(format!(
-        "deactivated old key {} ({signed})",
-        record.old_key_id
-    ));
+    actions.push(Action::Deactivated {
+        key_id: record.old_key_id.clone(),
+        signer,
+    });
     crash::point("deactivated");
     let retired = Retired {
         owner: &record.owner,
@@ -105,8 +105,8 @@ pub(crate) async fn forward(
 /// What became of the old key once the new one is in use. Either way the rotation
 /// succeeded: a deletion that could not be scheduled is a warning for the user.
 enum Retirement {
-    /// Deleted, or its deletion (or deactivation) recorded: the action, as reported.
-    Scheduled(String),
+    /// Deleted, or its deletion (or deactivation) recorded.
+    Scheduled(Action),
     /// Nothing recorded: what the user must do by hand.
     Unscheduled(String),
 }
@@ -120,7 +120,7 @@ pub(crate) async fn back(
     aws: &Aws,
     spec: &ProfileSpec,
     journal: &Journal,
-    actions: &mut Vec<String>,
+    actions: &mut Vec<Action>,
 ) -> Result<(), Cause> {
     let record = journal.record();
     let user = record.owner.user_name.as_str();
@@ -173,7 +173,9 @@ pub(crate) async fn back(
                 .map_err(|e| {
                     Cause::aws(&e, format!("cannot reactivate the old key {old_id}: {e}; the new key {} and the sinks holding it stay in use", new_key.id()))
                 })?;
-            actions.push(format!("reactivated old key {old_id}"));
+            actions.push(Action::Reactivated {
+                key_id: old_id.to_owned(),
+            });
         }
         Some(_) => {}
     }
@@ -196,7 +198,9 @@ pub(crate) async fn back(
             kind: AwsErrorKind::NoSuchEntity,
             ..
         }) => {
-            actions.push(format!("deleted new key {}", new_key.id()));
+            actions.push(Action::DeletedNewKey {
+                key_id: new_key.id().to_owned(),
+            });
             Ok(())
         }
         Err(e) => Err(Cause::aws(
@@ -237,7 +241,7 @@ async fn restore_sinks(
     spec: &ProfileSpec,
     journal: &Journal,
     new_key: &AccessKey,
-    actions: &mut Vec<String>,
+    actions: &mut Vec<Action>,
 ) -> Result<(), Cause> {
     let mut failures = Vec::new();
     let old_key = journal.old_key();
@@ -257,13 +261,14 @@ async fn restore_sinks(
             || async { sink.read_id().await.ok().flatten().as_deref() == Some(new_key.id()) };
         match (restored, &old_key) {
             (Ok(()), Some(old)) if still_new().await => match sink.write(old).await {
-                Ok(_) => actions.push(format!(
-                    "wrote the old key back to {} (its undo data was lost with the interrupted run)",
-                    sink.describe()
-                )),
+                Ok(_) => actions.push(Action::WroteOldKeyBack {
+                    sink: sink.describe(),
+                }),
                 Err(e) => failures.push(format!("cannot restore {}: {e}", sink.describe())),
             },
-            (Ok(()), _) => actions.push(format!("restored {}", sink.describe())),
+            (Ok(()), _) => actions.push(Action::Restored {
+                sink: sink.describe(),
+            }),
             (Err(e), _) => failures.push(format!("cannot restore {}: {e}", sink.describe())),
         }
     }
@@ -316,26 +321,27 @@ async fn retire_old_key(
 ) -> Retirement {
     let (grace, patience) = (policy.grace, policy.propagation.timeout);
     let (owner, old_key_id) = (retired.owner, retired.old_key_id);
-    let mut note = String::new();
+    let mut not_yet = None;
     if grace.is_zero() {
         match patiently(patience, || new.delete_key(&owner.user_name, old_key_id)).await {
             Ok(()) => {
                 // Best effort: a record of a deleted key is never matched again.
                 let _ = state.forget_rotated_by(old_key_id).await;
-                return Retirement::Scheduled(format!("deleted old key {old_key_id} (grace 0)"));
+                return Retirement::Scheduled(Action::DeletedOldKey {
+                    key_id: old_key_id.to_owned(),
+                });
             }
-            Err(e) => {
-                note =
-                    format!("could not delete old key {old_key_id} yet ({e}); prune will retry; ")
-            }
+            Err(e) => not_yet = Some(e.to_string()),
         }
     }
     let pending = retired.record(retired.now, grace);
     match record(state, new, policy, &pending).await {
-        Ok(shared) => Retirement::Scheduled(format!(
-            "{note}old key {old_key_id} will be deleted after {}{shared}",
-            time::rfc3339(pending.delete_after)
-        )),
+        Ok(shared) => Retirement::Scheduled(Action::DeletionScheduled {
+            key_id: old_key_id.to_owned(),
+            after: pending.delete_after,
+            not_yet,
+            shared,
+        }),
         Err(e) => Retirement::Unscheduled(format!(
             "old key {old_key_id} is inactive but its deletion could not be scheduled ({e}); delete it by hand after checking it is unused"
         )),
@@ -358,11 +364,12 @@ async fn begin_overlap(
         ..retired.record(deactivate_at, policy.grace)
     };
     match record(state, new, policy, &pending).await {
-        Ok(shared) => Retirement::Scheduled(format!(
-            "old key {old_key_id} stays active until {} (overlap), then prune deactivates it; deleted after {}{shared}",
-            time::rfc3339(deactivate_at),
-            time::rfc3339(pending.delete_after)
-        )),
+        Ok(shared) => Retirement::Scheduled(Action::OverlapBegun {
+            key_id: old_key_id.to_owned(),
+            until: deactivate_at,
+            delete_after: pending.delete_after,
+            shared,
+        }),
         Err(e) => Retirement::Unscheduled(format!(
             "old key {old_key_id} stays active, but its deactivation could not be scheduled ({e}); deactivate it by hand once every machine uses the new key"
         )),
@@ -371,21 +378,19 @@ async fn begin_overlap(
 
 /// Records `pending` here, then in IAM when the policy shares it (after: a machine that
 /// sees the tag may act on the key, and this one must already know of it). Returns how
-/// it was shared, for the action's text.
+/// it was shared.
 async fn record(
     state: &StateDir,
     signer: &Caller,
     policy: &Policy,
     pending: &PendingDeletion,
-) -> Result<String, StateError> {
+) -> Result<Shared, StateError> {
     state.record_pending(pending).await?;
     Ok(
         match shared_pending::publish(signer, policy, pending).await {
-            Some(warning) => format!(" (warning: {warning})"),
-            None if policy.pending_store == PendingStore::Iam => {
-                " (shared in IAM with every machine)".to_owned()
-            }
-            None => String::new(),
+            Some(warning) => Shared::Failed(warning),
+            None if policy.pending_store == PendingStore::Iam => Shared::InIam,
+            None => Shared::No,
         },
     )
 }

@@ -1,0 +1,147 @@
+//! What a rotation, an undo or a recovery did, step by step: events as data. The engine
+//! records them; `report` tells them (`report::action`), in text and in the JSON
+//! output's `actions`, so the engine writes no sentence for people.
+
+use std::time::{Duration, SystemTime};
+
+/// One thing done to a key or a place, in the order it was done.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Action {
+    /// `CreateAccessKey` made the new key.
+    CreatedKey {
+        /// The new key.
+        key_id: String,
+    },
+    /// STS and IAM accepted the new key.
+    Proven {
+        /// The new key.
+        key_id: String,
+        /// Calls it took.
+        calls: u32,
+        /// How long it took.
+        took: Duration,
+    },
+    /// A place holds the new key.
+    Wrote {
+        /// The place, described.
+        sink: String,
+    },
+    /// The verification command passed.
+    Verified {
+        /// Its command line.
+        command: String,
+        /// How long it ran.
+        took: Duration,
+    },
+    /// The old key was made inactive.
+    Deactivated {
+        /// The old key.
+        key_id: String,
+        /// Who signed the call.
+        signer: Signer,
+    },
+    /// The old key was deleted at once (grace 0).
+    DeletedOldKey {
+        /// The old key.
+        key_id: String,
+    },
+    /// The old key's deletion is recorded for prune.
+    DeletionScheduled {
+        /// The old key.
+        key_id: String,
+        /// When prune may delete it.
+        after: SystemTime,
+        /// A deletion tried first (grace 0) that failed, and why.
+        not_yet: Option<String>,
+        /// How the record was shared with other machines.
+        shared: Shared,
+    },
+    /// The old key stays active for the overlap period; its deactivation is recorded.
+    OverlapBegun {
+        /// The old key.
+        key_id: String,
+        /// When prune deactivates it.
+        until: SystemTime,
+        /// When prune may delete it after that.
+        delete_after: SystemTime,
+        /// How the record was shared with other machines.
+        shared: Shared,
+    },
+    /// The last rotation's old key, active in its overlap, was deactivated by a leak
+    /// response to make room.
+    EndedOverlap {
+        /// That key.
+        key_id: String,
+    },
+    /// An inactive key was deleted to make room for the new one.
+    DeletedInactiveKey {
+        /// That key.
+        key_id: String,
+    },
+    /// Undoing: the old key was made active again.
+    Reactivated {
+        /// The old key.
+        key_id: String,
+    },
+    /// Undoing: a place got its previous content back.
+    Restored {
+        /// The place, described.
+        sink: String,
+    },
+    /// Undoing: a place whose undo data an interrupted run lost got the old key again.
+    WroteOldKeyBack {
+        /// The place, described.
+        sink: String,
+    },
+    /// Undoing: the new key was deleted.
+    DeletedNewKey {
+        /// The new key.
+        key_id: String,
+    },
+    /// After an unanswered create: a key whose secret never arrived was deleted.
+    DeletedOrphan {
+        /// That key.
+        key_id: String,
+    },
+    /// After an unanswered create: a new key was kept, since it may be someone's.
+    KeptStranger {
+        /// That key.
+        key_id: String,
+        /// Why it may be someone's.
+        reason: String,
+    },
+    /// Recovery: the inactive key an interrupted run was deleting is gone.
+    StaleKeyGone {
+        /// That key.
+        key_id: String,
+    },
+    /// Rollback: the old key's pending deletion shared in IAM was removed.
+    WithdrewShared {
+        /// The old key.
+        key_id: String,
+    },
+    /// Something that did not stop the work but needs the user's eye.
+    Warning(String),
+}
+
+/// Who signed a deactivation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Signer {
+    /// The `via` profile (admin rotation).
+    Via(String),
+    /// An MFA session for this device.
+    Mfa(String),
+    /// The new key itself.
+    NewKey,
+}
+
+/// How a pending deletion was shared with other machines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Shared {
+    /// Not at all (`state: local`).
+    No,
+    /// As an IAM user tag every machine reads.
+    InIam,
+    /// It should have been, and was not: why.
+    Failed(String),
+}

@@ -1,0 +1,116 @@
+//! How the engine's events ([`Action`]) read, in text and in the JSON output's
+//! `actions` (a list of these sentences: the documented shape).
+
+use std::borrow::Cow;
+
+use crate::engine::action::{Action, Shared, Signer};
+use crate::time::rfc3339;
+
+/// `action`, told as one line.
+pub(crate) fn told(action: &Action) -> String {
+    match action {
+        Action::CreatedKey { key_id } => format!("created new key {key_id}"),
+        Action::Proven {
+            key_id,
+            calls,
+            took,
+        } => format!(
+            "new key {key_id} works ({calls} calls, {:.1}s)",
+            took.as_secs_f64()
+        ),
+        Action::Wrote { sink } => format!("wrote {sink}"),
+        Action::Verified { command, took } => format!(
+            "verification `{command}` passed ({:.1}s)",
+            took.as_secs_f64()
+        ),
+        Action::Deactivated { key_id, signer } => {
+            let signed: Cow<str> = match signer {
+                Signer::Via(via) => format!("signed as profile {via}").into(),
+                Signer::Mfa(serial) => format!("signed with an MFA session ({serial})").into(),
+                Signer::NewKey => "signed with the new key".into(),
+            };
+            format!("deactivated old key {key_id} ({signed})")
+        }
+        Action::DeletedOldKey { key_id } => format!("deleted old key {key_id} (grace 0)"),
+        Action::DeletionScheduled {
+            key_id,
+            after,
+            not_yet,
+            shared,
+        } => {
+            let note = match not_yet {
+                Some(why) => {
+                    format!("could not delete old key {key_id} yet ({why}); prune will retry; ")
+                }
+                None => String::new(),
+            };
+            format!(
+                "{note}old key {key_id} will be deleted after {}{}",
+                rfc3339(*after),
+                shared_note(shared)
+            )
+        }
+        Action::OverlapBegun {
+            key_id,
+            until,
+            delete_after,
+            shared,
+        } => format!(
+            "old key {key_id} stays active until {} (overlap), then prune deactivates it; deleted after {}{}",
+            rfc3339(*until),
+            rfc3339(*delete_after),
+            shared_note(shared)
+        ),
+        Action::EndedOverlap { key_id } => format!(
+            "deactivated the last rotation's old key {key_id}, ending its overlap (it may be leaked too)"
+        ),
+        Action::DeletedInactiveKey { key_id } => {
+            format!("deleted inactive key {key_id} to make room")
+        }
+        Action::Reactivated { key_id } => format!("reactivated old key {key_id}"),
+        Action::Restored { sink } => format!("restored {sink}"),
+        Action::WroteOldKeyBack { sink } => format!(
+            "wrote the old key back to {sink} (its undo data was lost with the interrupted run)"
+        ),
+        Action::DeletedNewKey { key_id } => format!("deleted new key {key_id}"),
+        Action::DeletedOrphan { key_id } => {
+            format!("deleted key {key_id} whose secret never arrived")
+        }
+        Action::KeptStranger { key_id, reason } => format!(
+            "kept key {key_id}, which appeared during the unanswered create: {reason}; delete it by hand if nobody uses it"
+        ),
+        Action::StaleKeyGone { key_id } => format!("inactive key {key_id} had been deleted"),
+        Action::WithdrewShared { key_id } => {
+            format!("removed the shared pending deletion of {key_id} from IAM")
+        }
+        Action::Warning(warning) => format!("warning: {warning}"),
+    }
+}
+
+fn shared_note(shared: &Shared) -> String {
+    match shared {
+        Shared::No => String::new(),
+        Shared::InIam => " (shared in IAM with every machine)".to_owned(),
+        Shared::Failed(warning) => format!(" (warning: {warning})"),
+    }
+}
+
+/// In the JSON output an action is its sentence.
+impl serde::Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&told(self))
+    }
+}
+
+impl schemars::JsonSchema for Action {
+    fn schema_name() -> Cow<'static, str> {
+        "Action".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "One thing rekey did, as a sentence for people (never a secret).",
+            "type": "string"
+        })
+    }
+}
