@@ -65,6 +65,12 @@ pub trait Sink: Send + Sync {
         None
     }
 
+    /// The file this sink writes, resolved (through a symlink, `..` gone), if it writes
+    /// one: how `rekey find` tells which copies of a key a sink keeps current.
+    fn file(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+
     /// Removes what an interrupted write may have left beside the place (for files: a
     /// temporary file holding the new secret). Called when recovering.
     async fn clean_up(&self) -> Result<(), SinkError> {

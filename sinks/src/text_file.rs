@@ -263,16 +263,21 @@ impl<F: TextFormat> Sink for FileSink<F> {
     }
 
     fn lock_key(&self) -> Option<String> {
+        Some(format!("file {}", self.file()?.display()))
+    }
+
+    fn file(&self) -> Option<PathBuf> {
         // The file that is really replaced: through a symlink, with `..` resolved.
         let target = atomic::resolve_symlink(&self.path).unwrap_or_else(|_| self.path.clone());
-        let resolved = match (
-            target.parent().and_then(|p| p.canonicalize().ok()),
-            target.file_name(),
-        ) {
-            (Some(dir), Some(name)) => dir.join(name),
-            _ => target,
-        };
-        Some(format!("file {}", resolved.display()))
+        Some(
+            match (
+                target.parent().and_then(|p| p.canonicalize().ok()),
+                target.file_name(),
+            ) {
+                (Some(dir), Some(name)) => dir.join(name),
+                _ => target,
+            },
+        )
     }
 
     async fn read(&self) -> Result<Option<AccessKey>, SinkError> {

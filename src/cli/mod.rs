@@ -52,6 +52,9 @@ pub(crate) enum Command {
     Sync(SyncArgs),
     /// Finish or undo rotations that were interrupted (apply does this first, too).
     Recover(RecoverArgs),
+    /// Find every file that holds a copy of a key rekey knows (its id or its secret),
+    /// and whether a sink keeps it current. Reads files only.
+    Find(FindArgs),
     /// Print a key held in the keyring or in Secrets Manager as `credential_process`
     /// JSON (for ~/.aws/config).
     CredentialProcess(CredentialProcessArgs),
@@ -250,6 +253,34 @@ pub(crate) struct StatusArgs {
     pub(crate) run: RunArgs,
 }
 
+/// `rekey find`.
+#[derive(Debug, Args)]
+pub(crate) struct FindArgs {
+    /// Folders to search (default: the home folder).
+    #[arg(value_name = "PATH")]
+    pub(crate) roots: Vec<PathBuf>,
+    /// Whose keys to look for.
+    #[command(flatten)]
+    pub(crate) selection: Selection,
+    /// Skip what .gitignore files ignore (not by default: .env files are usually
+    /// ignored by git, and they are what this looks for).
+    #[arg(long)]
+    pub(crate) respect_gitignore: bool,
+    /// Stay on each root's file system.
+    #[arg(long)]
+    pub(crate) one_file_system: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    /// Exit 2 when a profile's current key has a copy no sink writes (it would go
+    /// stale at the next rotation), 0 otherwise, 1 on error.
+    #[arg(long)]
+    pub(crate) detailed_exitcode: bool,
+    /// Where rekey keeps its records of old keys.
+    #[arg(long, env = "REKEY_STATE_DIR", value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+}
+
 /// `rekey init`.
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
@@ -435,6 +466,22 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 output: args.output.into(),
             };
             commands::recover::run(&args.run.start(quiet).await, options).await
+        }
+        Command::Find(args) => {
+            let options = commands::find::Options {
+                selection: args.selection.into(),
+                roots: args.roots,
+                walk: crate::engine::find::WalkOptions {
+                    respect_gitignore: args.respect_gitignore,
+                    one_file_system: args.one_file_system,
+                    skip: Vec::new(),
+                },
+                output: args.output.into(),
+                detailed_exitcode: args.detailed_exitcode,
+            };
+            let ctx =
+                commands::Context::new(args.state_dir, StateDir::DEFAULT_LOCK_TIMEOUT, 1, quiet);
+            commands::find::run(&ctx, options).await
         }
         Command::Status(args) => {
             let options = commands::status::Options {

@@ -3,6 +3,7 @@
 //! progress on a terminal ([`progress`]).
 
 pub(crate) mod action;
+pub(crate) mod find;
 pub(crate) mod progress;
 pub(crate) mod text;
 
@@ -233,6 +234,7 @@ pub(crate) fn json_schemas() -> Vec<(&'static str, String)> {
         ("sync", schema::<SyncRun>("sync")),
         ("recover", schema::<RecoverReport>("recover")),
         ("rollback", schema::<recovery::Report>("rollback")),
+        ("find", schema::<find::FindReport>("find")),
     ]
 }
 

@@ -71,6 +71,7 @@ fn every_command_prints_what_its_schema_says() {
         &home.rekey(&with(&["sync", "--yes"])).success(),
     );
     passes(&home, "recover", &home.rekey(&with(&["recover"])).success());
+    passes(&home, "find", &home.rekey(&with(&["find"])).success());
 
     // Failures print documents too: a profile that cannot be rotated, in plan and apply.
     home.write(

@@ -15,6 +15,7 @@ mod error_kinds;
 mod eventual;
 mod examples;
 mod faults;
+mod find;
 mod fleet;
 mod json_schemas;
 mod keyring;

@@ -59,7 +59,9 @@ impl Format {
         }
     }
 
-    fn to_value(self, text: &str) -> Result<serde_json::Value, String> {
+    /// The file's values, read by the format's usual parser, as JSON values (what a
+    /// write is verified against; `rekey find` looks for a key's path in them).
+    pub fn to_value(self, text: &str) -> Result<serde_json::Value, String> {
         match self {
             Self::Json => json::to_value(text),
             Self::Yaml => yaml::to_value(text),

@@ -1,0 +1,80 @@
+//! `rekey find`: every file under the roots that holds a copy of a key rekey knows,
+//! and whether a sink keeps it current. Reads files only; calls no AWS API.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use super::{load_profiles, Choices, Context, Outcome, Selection};
+use crate::aws::Aws;
+use crate::config::discovery;
+use crate::config::profile::Policy;
+use crate::engine::find::{self, WalkOptions};
+use crate::report::find::{self as report, FindReport};
+use crate::report::{print_json, Output};
+
+/// What `rekey find` is asked.
+pub(crate) struct Options {
+    /// Whose keys to look for (the manifest's profiles, or default mode's).
+    pub(crate) selection: Selection,
+    /// Where to look (default: the home folder).
+    pub(crate) roots: Vec<PathBuf>,
+    /// How to walk.
+    pub(crate) walk: WalkOptions,
+    /// Text or JSON.
+    pub(crate) output: Output,
+    /// Exit 2 when a current key has a copy no sink writes.
+    pub(crate) detailed_exitcode: bool,
+}
+
+/// Runs `rekey find`.
+pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
+    let state = ctx.state()?;
+    // Only to build the sinks (a secret store's sink needs the SDK's settings); no call
+    // is made.
+    let aws = Aws::load().await;
+    let profiles = load_profiles(&ctx.paths, &aws, &options.selection, Choices::default())?;
+    let mut specs = profiles.specs;
+    specs.extend(profiles.others);
+    // The shared files' static keys are known keys too, manifest or not.
+    if let Ok(discovered) = discovery::discover(&ctx.paths, Policy::default()) {
+        let named: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        specs.extend(
+            discovered
+                .profiles
+                .into_iter()
+                .filter(|p| !named.contains(&p.name)),
+        );
+    }
+    let pending = state.all_pending()?;
+    let known = find::known_keys(&specs, &pending).await;
+    let covered = find::covered_places(&specs);
+    let roots: Vec<PathBuf> = match options.roots.is_empty() {
+        true => vec![ctx.paths.home.clone()],
+        false => options.roots,
+    };
+    // Absolute, so that the state dir is recognized whatever the roots' form.
+    let roots: Vec<PathBuf> = roots
+        .into_iter()
+        .map(|r| std::path::absolute(&r).unwrap_or(r))
+        .collect();
+    let mut walk = options.walk;
+    // The state dir's journal and backups hold keys by design: not copies to report.
+    let state_root = state.root();
+    walk.skip
+        .push(std::path::absolute(state_root).unwrap_or_else(|_| state_root.to_owned()));
+    let search = roots.clone();
+    let found = tokio::task::spawn_blocking(move || find::find(&known, &covered, &search, &walk))
+        .await
+        .context("the search stopped")?;
+    let report = FindReport::new(&found, &roots, &ctx.paths);
+    match options.output {
+        Output::Text => print!("{}", report::text(&report)),
+        Output::Json => print_json(&report)?,
+    }
+    Ok(if options.detailed_exitcode && report.has_uncovered() {
+        Outcome::NeedsAttention
+    } else {
+        Outcome::Success
+    })
+}

@@ -1,0 +1,271 @@
+//! `rekey find`: every file under some roots that holds a known key's id or secret,
+//! and which of those copies a sink keeps current. A rotation updates the places its
+//! sinks write; a copy no sink writes goes stale the moment the old key is deactivated.
+//!
+//! Known keys are the static keys of the profiles (the manifest's sinks, and the shared
+//! credentials and config files), and the old keys rekey recorded. Any other id of
+//! AWS's shape is reported as unknown. A secret is matched, never shown: a copy says
+//! whether the place holds the key's id, its secret, or both.
+
+pub(crate) mod matcher;
+pub(crate) mod place;
+pub(crate) mod walk;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::profile::ProfileSpec;
+use crate::state::PendingDeletion;
+use matcher::{Holds, Matcher};
+use place::PlaceFormat;
+pub(crate) use walk::{WalkOptions, Walked};
+
+/// A key rekey knows, and where from.
+pub(crate) struct KnownKey {
+    /// Its id.
+    pub(crate) id: String,
+    /// Its secret, when a profile's place holds it (old keys: not kept).
+    secret: Option<SecretString>,
+    /// The profiles whose places hold it.
+    pub(crate) profiles: Vec<String>,
+    /// Whether it is a profile's current key (its first sink's).
+    pub(crate) current: bool,
+    /// rekey's record of it as an old key awaiting a step.
+    pub(crate) pending: Option<PendingDeletion>,
+}
+
+/// Where a key stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyState {
+    /// A profile's current key.
+    Current,
+    /// An old key rekey replaced, awaiting deactivation or deletion.
+    Old(Box<PendingDeletion>),
+    /// A place of a profile holds it, but it is not the profile's current key and
+    /// rekey has no record of it (a copy left behind).
+    Stale,
+    /// No profile holds it and rekey has no record of it.
+    Unknown,
+}
+
+/// One file's copy of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Copy {
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// Its kind.
+    pub(crate) format: PlaceFormat,
+    /// Whether it holds the id, the secret, or both.
+    pub(crate) holds: CopyHolds,
+    /// Where the first of them is (1-based).
+    pub(crate) line: usize,
+    /// Its column (1-based, bytes).
+    pub(crate) column: usize,
+    /// Where the id sits: the INI section, the `.env` variable or the key path.
+    pub(crate) id_at: Option<String>,
+    /// Where the secret sits, likewise.
+    pub(crate) secret_at: Option<String>,
+    /// The sink that writes this place for one of the key's profiles, described.
+    pub(crate) covered_by: Option<String>,
+}
+
+/// What a place holds of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CopyHolds {
+    /// The id only.
+    Id,
+    /// The secret only.
+    Secret,
+    /// Both.
+    Both,
+}
+
+/// A key and its copies.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyCopies {
+    /// The key.
+    pub(crate) key_id: String,
+    /// Where it stands.
+    pub(crate) state: KeyState,
+    /// The profiles whose places hold it.
+    pub(crate) profiles: Vec<String>,
+    /// Every file holding it, by path.
+    pub(crate) copies: Vec<Copy>,
+}
+
+/// What a search found.
+#[derive(Debug)]
+pub(crate) struct Found {
+    /// Known keys, in the order they were learned, each with its copies.
+    pub(crate) keys: Vec<KeyCopies>,
+    /// Ids of AWS's shape that are no known key's, with their copies.
+    pub(crate) unknown: Vec<KeyCopies>,
+    /// What the walk searched and passed by.
+    pub(crate) walked: Walked,
+}
+
+/// The keys `specs` hold (every place of each), then the old keys of `pending`.
+pub(crate) async fn known_keys(
+    specs: &[ProfileSpec],
+    pending: &[PendingDeletion],
+) -> Vec<KnownKey> {
+    let mut known: Vec<KnownKey> = Vec::new();
+    for spec in specs {
+        for (index, sink) in spec.sinks.iter().enumerate() {
+            let Ok(Some(key)) = sink.read().await else {
+                continue;
+            };
+            let entry = match known.iter_mut().position(|k| k.id == key.id()) {
+                Some(at) => &mut known[at],
+                None => {
+                    known.push(KnownKey {
+                        id: key.id().to_owned(),
+                        secret: Some(key.secret().clone()),
+                        profiles: Vec::new(),
+                        current: false,
+                        pending: None,
+                    });
+                    known.last_mut().expect("just pushed")
+                }
+            };
+            if !entry.profiles.contains(&spec.name) {
+                entry.profiles.push(spec.name.clone());
+            }
+            entry.current |= index == 0;
+        }
+    }
+    for record in pending {
+        match known.iter_mut().find(|k| k.id == record.key_id) {
+            Some(known) => known.pending = Some(record.clone()),
+            None => known.push(KnownKey {
+                id: record.key_id.clone(),
+                secret: None,
+                profiles: record.members(),
+                current: false,
+                pending: Some(record.clone()),
+            }),
+        }
+    }
+    known
+}
+
+/// The places the profiles' sinks write, by file: which profiles, and how the sink is
+/// described.
+pub(crate) fn covered_places(specs: &[ProfileSpec]) -> BTreeMap<PathBuf, Vec<(String, String)>> {
+    let mut places: BTreeMap<PathBuf, Vec<(String, String)>> = BTreeMap::new();
+    for spec in specs {
+        for sink in &spec.sinks {
+            if let Some(file) = sink.file() {
+                let entry = (spec.name.clone(), sink.describe());
+                places.entry(file).or_default().push(entry);
+            }
+        }
+    }
+    places
+}
+
+/// Searches `roots` for `known` (blocking: run it off the async runtime).
+pub(crate) fn find(
+    known: &[KnownKey],
+    covered: &BTreeMap<PathBuf, Vec<(String, String)>>,
+    roots: &[PathBuf],
+    options: &WalkOptions,
+) -> Found {
+    let matcher = Matcher::new(
+        known
+            .iter()
+            .map(|k| (k.id.as_str(), k.secret.as_ref().map(|s| s.expose_secret()))),
+    );
+    let mut walked = walk::walk(roots, options, Arc::new(matcher));
+    let mut keys: Vec<KeyCopies> = known
+        .iter()
+        .map(|k| KeyCopies {
+            key_id: k.id.clone(),
+            state: match (&k.pending, k.current) {
+                (_, true) => KeyState::Current,
+                (Some(record), false) => KeyState::Old(Box::new(record.clone())),
+                (None, false) => KeyState::Stale,
+            },
+            profiles: k.profiles.clone(),
+            copies: Vec::new(),
+        })
+        .collect();
+    let mut unknown: BTreeMap<String, KeyCopies> = BTreeMap::new();
+    for file in std::mem::take(&mut walked.files) {
+        let resolved = std::fs::canonicalize(&file.path).unwrap_or_else(|_| file.path.clone());
+        // One copy per key per file: the first hit places it; id and secret merge.
+        let mut per_key: BTreeMap<KeyRef, Copy> = BTreeMap::new();
+        for hit in &file.hits {
+            let key = match (hit.key, &hit.unknown_id) {
+                (Some(index), _) => KeyRef::Known(index),
+                (None, Some(id)) => KeyRef::Unknown(id.clone()),
+                (None, None) => continue,
+            };
+            let copy = per_key.entry(key).or_insert_with(|| Copy {
+                path: file.path.clone(),
+                format: file.format,
+                holds: match hit.holds {
+                    Holds::Id => CopyHolds::Id,
+                    Holds::Secret => CopyHolds::Secret,
+                },
+                line: hit.line,
+                column: hit.column,
+                id_at: None,
+                secret_at: None,
+                covered_by: None,
+            });
+            match hit.holds {
+                Holds::Id => {
+                    copy.id_at = copy.id_at.take().or(hit.name.clone());
+                    if copy.holds == CopyHolds::Secret {
+                        copy.holds = CopyHolds::Both;
+                    }
+                }
+                Holds::Secret => {
+                    copy.secret_at = copy.secret_at.take().or(hit.name.clone());
+                    if copy.holds == CopyHolds::Id {
+                        copy.holds = CopyHolds::Both;
+                    }
+                }
+            }
+        }
+        for (key, mut copy) in per_key {
+            match key {
+                KeyRef::Known(index) => {
+                    let entry = &mut keys[index];
+                    copy.covered_by = covered.get(&resolved).and_then(|sinks| {
+                        sinks
+                            .iter()
+                            .find(|(profile, _)| entry.profiles.contains(profile))
+                            .map(|(profile, sink)| format!("profile {profile}: {sink}"))
+                    });
+                    entry.copies.push(copy);
+                }
+                KeyRef::Unknown(id) => {
+                    let entry = unknown.entry(id.clone()).or_insert_with(|| KeyCopies {
+                        key_id: id,
+                        state: KeyState::Unknown,
+                        profiles: Vec::new(),
+                        copies: Vec::new(),
+                    });
+                    entry.copies.push(copy);
+                }
+            }
+        }
+    }
+    Found {
+        keys,
+        unknown: unknown.into_values().collect(),
+        walked,
+    }
+}
+
+/// A match's key: a known one (by index) or an unknown id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum KeyRef {
+    Known(usize),
+    Unknown(String),
+}

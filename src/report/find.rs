@@ -1,0 +1,319 @@
+//! What `rekey find` prints: every copy of every key, grouped by key, the copies no sink
+//! keeps current first in mind, with the sink to add where rekey can edit the place.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::config::paths::Paths;
+use crate::engine::find::place::PlaceFormat;
+use crate::engine::find::{Copy, CopyHolds, Found, KeyCopies, KeyState};
+use crate::time;
+
+/// `rekey find --output json`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct FindReport {
+    /// Always 1.
+    pub(crate) schema: u32,
+    /// The folders searched.
+    pub(crate) roots: Vec<String>,
+    /// Every key rekey knows (a profile's, or an old key it recorded), with its copies.
+    pub(crate) keys: Vec<KeyReport>,
+    /// Ids of AWS's shape that are no known key's (no secret can be matched for them).
+    pub(crate) unknown: Vec<KeyReport>,
+    /// Files searched.
+    pub(crate) searched: u64,
+    /// What was passed by.
+    pub(crate) skipped: SkippedReport,
+    /// Files and folders that could not be read, and why (never fatal).
+    pub(crate) unreadable: Vec<Unreadable>,
+}
+
+/// A key and where it was found.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct KeyReport {
+    /// The access key id.
+    pub(crate) key_id: String,
+    /// `current`, `old`, `stale` (a profile's place holds it, but it is not the
+    /// profile's current key and rekey has no record of it), or `unknown`.
+    pub(crate) state: &'static str,
+    /// For an old key: what rekey's record says is next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) detail: Option<String>,
+    /// The profiles whose places hold it.
+    pub(crate) profiles: Vec<String>,
+    /// Every file holding it.
+    pub(crate) copies: Vec<CopyReport>,
+}
+
+/// One file's copy.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct CopyReport {
+    /// The file.
+    pub(crate) path: String,
+    /// 1-based line of the first match.
+    pub(crate) line: usize,
+    /// 1-based column (bytes).
+    pub(crate) column: usize,
+    /// `credentials`, `config`, `dotenv`, `json`, `yaml`, `toml`, `shell_history`, `other`.
+    pub(crate) format: PlaceFormat,
+    /// `id`, `secret` or `both` (a secret is never shown).
+    pub(crate) holds: &'static str,
+    /// The sink that writes this place for one of the key's profiles; null: none does,
+    /// so a rotation leaves it holding the old key.
+    pub(crate) covered_by: Option<String>,
+    /// For an uncovered copy of a current key in a format rekey can edit: the sink to
+    /// add to the profile in rekey.yaml.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) add_sink: Option<String>,
+}
+
+/// What the walk passed by.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct SkippedReport {
+    /// Folders not entered, by name (`.git`, `node_modules`, `target`, caches).
+    pub(crate) folders: BTreeMap<String, u64>,
+    /// Binary files (a NUL byte in the first 8 KiB).
+    pub(crate) binary: u64,
+    /// Files over 16 MiB.
+    pub(crate) too_large: u64,
+    /// Symlinks (never followed), FIFOs, sockets and devices (never opened).
+    pub(crate) not_files: u64,
+}
+
+/// A file or folder that could not be read.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Unreadable {
+    /// Where.
+    pub(crate) path: String,
+    /// Why.
+    pub(crate) reason: String,
+}
+
+impl FindReport {
+    /// The report of `found` under `roots`, paths shown with `~`.
+    pub(crate) fn new(found: &Found, roots: &[std::path::PathBuf], paths: &Paths) -> Self {
+        let key = |k: &KeyCopies| key_report(k, paths);
+        let walked = &found.walked;
+        Self {
+            schema: 1,
+            roots: roots.iter().map(|r| paths.show(r)).collect(),
+            keys: found.keys.iter().map(key).collect(),
+            unknown: found.unknown.iter().map(key).collect(),
+            searched: walked.searched,
+            skipped: SkippedReport {
+                folders: walked.skipped_folders.clone(),
+                binary: walked.binary,
+                too_large: walked.too_large,
+                not_files: walked.not_files,
+            },
+            unreadable: walked
+                .unreadable
+                .iter()
+                .map(|(path, reason)| Unreadable {
+                    path: paths.show(path),
+                    reason: reason.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether a current key has a copy no sink keeps current.
+    pub(crate) fn has_uncovered(&self) -> bool {
+        self.keys
+            .iter()
+            .any(|k| k.state == "current" && k.copies.iter().any(|c| c.covered_by.is_none()))
+    }
+}
+
+fn key_report(key: &KeyCopies, paths: &Paths) -> KeyReport {
+    let (state, detail) = match &key.state {
+        KeyState::Current => ("current", None),
+        KeyState::Old(record) => {
+            let next = if record.in_overlap() {
+                format!(
+                    "active until {} (overlap)",
+                    time::rfc3339(record.next_step_at())
+                )
+            } else {
+                format!(
+                    "inactive, deleted after {}",
+                    time::rfc3339(record.delete_after)
+                )
+            };
+            ("old", Some(next))
+        }
+        KeyState::Stale => ("stale", None),
+        KeyState::Unknown => ("unknown", None),
+    };
+    let current = key.state == KeyState::Current;
+    KeyReport {
+        key_id: key.key_id.clone(),
+        state,
+        detail,
+        profiles: key.profiles.clone(),
+        copies: key
+            .copies
+            .iter()
+            .map(|copy| CopyReport {
+                path: paths.show(&copy.path),
+                line: copy.line,
+                column: copy.column,
+                format: copy.format,
+                holds: match copy.holds {
+                    CopyHolds::Id => "id",
+                    CopyHolds::Secret => "secret",
+                    CopyHolds::Both => "both",
+                },
+                covered_by: copy.covered_by.clone(),
+                add_sink: (current && copy.covered_by.is_none())
+                    .then(|| add_sink(copy, paths))
+                    .flatten(),
+            })
+            .collect(),
+    }
+}
+
+/// The sink (YAML, as a list item under a profile's `sinks:`) that would keep `copy`
+/// current, if rekey can edit its format.
+fn add_sink(copy: &Copy, paths: &Paths) -> Option<String> {
+    let path = paths.show(&copy.path);
+    let mut out = String::new();
+    match copy.format {
+        PlaceFormat::Credentials => {
+            let _ = write!(out, "- type: credentials_file\n  path: {path}");
+            if let Some(section) = &copy.id_at {
+                let _ = write!(out, "\n  section: {section}");
+            }
+        }
+        PlaceFormat::Config => {
+            let _ = write!(out, "- type: config_file\n  path: {path}");
+            if let Some(section) = &copy.id_at {
+                let profile = section.strip_prefix("profile ").unwrap_or(section).trim();
+                let _ = write!(out, "\n  profile: {profile}");
+            }
+        }
+        PlaceFormat::Dotenv => {
+            let _ = write!(out, "- type: dotenv\n  path: {path}");
+            for (field, name, default) in [
+                ("access_key_id", &copy.id_at, "AWS_ACCESS_KEY_ID"),
+                (
+                    "secret_access_key",
+                    &copy.secret_at,
+                    "AWS_SECRET_ACCESS_KEY",
+                ),
+            ] {
+                if let Some(name) = name.as_deref().filter(|n| *n != default) {
+                    let _ = write!(out, "\n  {field}: {name}");
+                }
+            }
+        }
+        PlaceFormat::Json | PlaceFormat::Yaml | PlaceFormat::Toml => {
+            let (Some(id), Some(secret)) = (&copy.id_at, &copy.secret_at) else {
+                return None;
+            };
+            let _ = write!(
+                out,
+                "- type: file\n  path: {path}\n  access_key_id: {}\n  secret_access_key: {}",
+                yaml_scalar(id),
+                yaml_scalar(secret)
+            );
+        }
+        PlaceFormat::ShellHistory | PlaceFormat::Other => return None,
+    }
+    Some(out)
+}
+
+/// A key path as a YAML scalar (quoted when it holds quotes or brackets).
+fn yaml_scalar(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+}
+
+/// For people: each key with copies, its uncovered copies marked, then what was
+/// skipped.
+pub(crate) fn text(report: &FindReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Searched {} in {}",
+        super::count(
+            usize::try_from(report.searched).unwrap_or(usize::MAX),
+            "file"
+        ),
+        report.roots.join(", ")
+    );
+    let with_copies = report
+        .keys
+        .iter()
+        .chain(&report.unknown)
+        .filter(|k| !k.copies.is_empty());
+    for key in with_copies {
+        let who = match key.profiles.as_slice() {
+            [] => String::new(),
+            profiles => format!(" (profile {})", profiles.join(", ")),
+        };
+        let detail = key
+            .detail
+            .as_deref()
+            .map_or_else(String::new, |d| format!(": {d}"));
+        let _ = writeln!(out, "\n{} {}{who}{detail}", key.key_id, key.state);
+        for copy in &key.copies {
+            let covered = match &copy.covered_by {
+                Some(sink) => format!("written by {sink}"),
+                None if key.state == "current" => {
+                    "NO SINK WRITES IT: it goes stale at the next rotation".to_owned()
+                }
+                None => "no sink writes it".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {}:{}:{}  {} ({})  {covered}",
+                copy.path,
+                copy.line,
+                copy.column,
+                copy.holds,
+                copy.format.name()
+            );
+            if let Some(sink) = &copy.add_sink {
+                let _ = writeln!(out, "    add to the profile's sinks:");
+                for line in sink.lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+    }
+    let skipped = &report.skipped;
+    let folders: Vec<String> = skipped
+        .folders
+        .iter()
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nSkipped: {} binary, {} over 16 MiB, {} not regular files{}.",
+        skipped.binary,
+        skipped.too_large,
+        skipped.not_files,
+        if folders.is_empty() {
+            String::new()
+        } else {
+            format!(", folders: {}", folders.join(", "))
+        }
+    );
+    for unreadable in &report.unreadable {
+        let _ = writeln!(
+            out,
+            "Could not read {}: {}",
+            unreadable.path, unreadable.reason
+        );
+    }
+    out
+}

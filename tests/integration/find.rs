@@ -1,0 +1,272 @@
+//! `rekey find`: every copy of a known key on disk, in every format, with which sink
+//! keeps it current; what it must pass by, passed by and counted. No output holds a
+//! secret (the harness checks every run's output).
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::*;
+
+/// A user whose key is in the credentials file and the project's .env (both sinks of
+/// the manifest), and copies of it no sink writes, in every format.
+fn scattered(home: &Home) -> (String, TestKey) {
+    let (user, key) = home.user_in_credentials_and_dotenv("find");
+    let (id, secret) = (&key.id, &key.secret);
+    home.write(
+        "code/api/.env.local",
+        &format!(
+            "# local\r\nexport AWS_ACCESS_KEY_ID={id}\r\nAWS_SECRET_ACCESS_KEY=\"{secret}\"\r\n"
+        ),
+    );
+    home.write(
+        "code/api/settings.json",
+        &format!(
+            "{{\"aws\": {{\"credentials\": {{\"id\": \"{id}\", \"secret\": \"{secret}\"}}}}}}\n"
+        ),
+    );
+    home.write(
+        "code/api/app.yaml",
+        &format!("deploy:\n  keys:\n    - name: ci\n      id: '{id}'\n      secret: {secret}\n"),
+    );
+    home.write(
+        "code/api/app.toml",
+        &format!("[\"my.app\".aws]\nid = \"{id}\"\nsecret = \"{secret}\"\n"),
+    );
+    home.write(
+        ".bash_history",
+        &format!("aws configure set aws_access_key_id {id}\n"),
+    );
+    home.write(
+        ".zsh_history",
+        &format!(": 1700000000:0;export AWS_SECRET_ACCESS_KEY={secret}\n"),
+    );
+    home.write(
+        ".local/share/fish/fish_history",
+        &format!("- cmd: set -x AWS_ACCESS_KEY_ID {id}\n  when: 1700000000\n"),
+    );
+    home.write("code/notes.txt", "someone's key: AKIAZZZZZZZZZZZZZZZZ\n");
+    (user, key)
+}
+
+/// The copy of `key_id` in the file whose path ends with `path`.
+fn copy<'a>(json: &'a serde_json::Value, key_id: &str, path: &str) -> &'a serde_json::Value {
+    let key = json["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["key_id"] == key_id))
+        .unwrap_or_else(|| panic!("no key {key_id}: {json}"));
+    key["copies"]
+        .as_array()
+        .and_then(|copies| {
+            copies
+                .iter()
+                .find(|c| c["path"].as_str().unwrap().ends_with(path))
+        })
+        .unwrap_or_else(|| panic!("no copy in {path}: {json}"))
+}
+
+#[test]
+fn every_copy_is_found_with_its_place_and_whether_a_sink_writes_it() {
+    let home = Home::new();
+    let (user, key) = scattered(&home);
+    let json = home.rekey(&["find", "--output", "json"]).success().json();
+    assert_eq!(json["schema"], 1, "{json}");
+    let id = key.id.as_str();
+
+    // The sinks' own places are covered.
+    let env = copy(&json, id, "project/.env");
+    assert_eq!(env["holds"], "both", "{env}");
+    assert!(
+        env["covered_by"].as_str().unwrap().contains(".env file"),
+        "{env}"
+    );
+    assert!(env.get("add_sink").is_none(), "{env}");
+    let credentials = copy(&json, id, ".aws/credentials");
+    assert!(!credentials["covered_by"].is_null(), "{credentials}");
+
+    // Every other copy, with where it is, what it holds, and the sink to add.
+    let local = copy(&json, id, "code/api/.env.local");
+    assert_eq!(
+        (
+            &local["format"],
+            &local["holds"],
+            &local["line"],
+            &local["column"]
+        ),
+        (&"dotenv".into(), &"both".into(), &2.into(), &26.into()),
+        "{local}"
+    );
+    assert!(local["covered_by"].is_null());
+    assert_eq!(
+        local["add_sink"], "- type: dotenv\n  path: ~/code/api/.env.local",
+        "{local}"
+    );
+    let settings = copy(&json, id, "settings.json");
+    assert_eq!(
+        settings["add_sink"],
+        "- type: file\n  path: ~/code/api/settings.json\n  access_key_id: aws.credentials.id\n  secret_access_key: aws.credentials.secret",
+        "{settings}"
+    );
+    let yaml = copy(&json, id, "app.yaml");
+    assert!(
+        yaml["add_sink"]
+            .as_str()
+            .unwrap()
+            .contains("access_key_id: 'deploy.keys[0].id'"),
+        "{yaml}"
+    );
+    let toml = copy(&json, id, "app.toml");
+    assert!(
+        toml["add_sink"]
+            .as_str()
+            .unwrap()
+            .contains("access_key_id: '\"my.app\".aws.id'"),
+        "{toml}"
+    );
+    for (history, holds) in [
+        (".bash_history", "id"),
+        (".zsh_history", "secret"),
+        ("fish/fish_history", "id"),
+    ] {
+        let found = copy(&json, id, history);
+        assert_eq!(found["format"], "shell_history", "{found}");
+        assert_eq!(found["holds"], holds, "{found}");
+        assert!(
+            found.get("add_sink").is_none(),
+            "rekey cannot edit a history: {found}"
+        );
+    }
+    let key_entry = json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == id)
+        .unwrap();
+    assert_eq!(key_entry["state"], "current");
+    assert_eq!(key_entry["profiles"], serde_json::json!([user]));
+
+    // An id of AWS's shape that is no known key's.
+    assert_eq!(
+        json["unknown"][0]["key_id"], "AKIAZZZZZZZZZZZZZZZZ",
+        "{json}"
+    );
+    assert_eq!(json["unknown"][0]["state"], "unknown");
+
+    // For people: the uncovered copies say so, and how to cover them.
+    let text = home.rekey(&["find"]).success().stdout;
+    assert!(text.contains("NO SINK WRITES IT"), "{text}");
+    assert!(text.contains("- type: dotenv"), "{text}");
+    // A current key with an uncovered copy: exit 2 with --detailed-exitcode.
+    home.rekey(&["find", "--detailed-exitcode"]).code(2);
+}
+
+#[test]
+fn what_must_not_be_searched_is_passed_by_and_counted() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials_and_dotenv("findskip");
+    let line = env_text(&key);
+    home.write("tree/.git/config", &line);
+    home.write("tree/node_modules/lib/.env", &line);
+    home.write("tree/target/debug/.env", &line);
+    home.write("tree/.cache/tool/.env", &line);
+    let mut binary = line.clone().into_bytes();
+    binary.push(0);
+    std::fs::write(home.path("tree/blob.bin"), binary).unwrap();
+    let mut big = vec![b' '; 17 * 1024 * 1024];
+    big.extend_from_slice(line.as_bytes());
+    std::fs::write(home.path("tree/big.log"), big).unwrap();
+    // A symlink loop, a symlink out of the root, a FIFO: never followed or opened.
+    std::os::unix::fs::symlink(home.path("tree"), home.path("tree/loop")).unwrap();
+    std::os::unix::fs::symlink(home.path("project"), home.path("tree/out")).unwrap();
+    let fifo = home.path("tree/pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    home.write("tree/ok/.env", &line);
+    std::fs::set_permissions(
+        home.path("tree/ok/.env"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+
+    let tree = home.path("tree").display().to_string();
+    let missing = home.path("nowhere").display().to_string();
+    let json = home
+        .rekey(&["find", &tree, &missing, "--output", "json"])
+        .success()
+        .json();
+    let copies = &json["keys"][0]["copies"];
+    assert_eq!(
+        copies.as_array().unwrap().len(),
+        1,
+        "only tree/ok/.env: {json}"
+    );
+    assert!(
+        copies[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("tree/ok/.env"),
+        "{json}"
+    );
+    let skipped = &json["skipped"];
+    for folder in [".git", "node_modules", "target", ".cache"] {
+        assert_eq!(skipped["folders"][folder], 1, "{folder}: {json}");
+    }
+    assert_eq!(skipped["binary"], 1, "{json}");
+    assert_eq!(skipped["too_large"], 1, "{json}");
+    assert_eq!(skipped["not_files"], 3, "two symlinks and a FIFO: {json}");
+    // A root that cannot be read is listed with its reason, never fatal.
+    let unreadable = &json["unreadable"][0];
+    assert!(
+        unreadable["path"].as_str().unwrap().ends_with("nowhere"),
+        "{json}"
+    );
+    assert!(!unreadable["reason"].as_str().unwrap().is_empty(), "{json}");
+}
+
+#[test]
+fn gitignored_files_are_searched_unless_asked() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials_and_dotenv("findgit");
+    home.write("repo/.gitignore", ".env\n");
+    home.write("repo/.env", &env_text(&key));
+    std::fs::create_dir_all(home.path("repo/.git")).unwrap();
+    let repo = home.path("repo").display().to_string();
+    let count = |args: &[&str]| {
+        let json = home.rekey(args).success().json();
+        json["keys"][0]["copies"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(count(&["find", &repo, "-o", "json"]), 1);
+    assert_eq!(
+        count(&["find", &repo, "-o", "json", "--respect-gitignore"]),
+        0
+    );
+}
+
+#[test]
+fn an_old_key_rekey_recorded_is_found_where_it_was_left_behind() {
+    let home = Home::new();
+    let (_, old) = home.user_in_credentials_and_dotenv("findold");
+    home.write("code/.env.local", &env_text(&old));
+    home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
+    let code = home.path("code").display().to_string();
+    let json = home.rekey(&["find", &code, "-o", "json"]).success().json();
+    let entry = json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == old.id.as_str())
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(entry["state"], "old", "{json}");
+    assert!(
+        entry["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("inactive, deleted after"),
+        "{json}"
+    );
+    // Its secret is not kept once it is retired: found by its id.
+    assert_eq!(entry["copies"][0]["holds"], "id", "{json}");
+    // An old key's copy needs no sink: it is to be removed, not kept current.
+    assert!(entry["copies"][0].get("add_sink").is_none(), "{json}");
+}
