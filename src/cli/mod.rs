@@ -53,7 +53,7 @@ pub(crate) enum Command {
     /// Finish or undo rotations that were interrupted (apply does this first, too).
     Recover(RecoverArgs),
     /// Find every file that holds a copy of a key rekey knows (its id or its secret),
-    /// and whether a sink keeps it current. Reads files only.
+    /// and whether a sink keeps it current. Reads files, and asks STS whose each key is.
     Find(FindArgs),
     /// Print a key held in the keyring or in Secrets Manager as `credential_process`
     /// JSON (for ~/.aws/config).

@@ -1,5 +1,5 @@
 //! `rekey find`: every file under the roots that holds a copy of a key rekey knows,
-//! and whether a sink keeps it current. Reads files only; calls no AWS API.
+//! and whether a sink keeps it current. Reads files, and asks STS whose each key is.
 
 use std::path::PathBuf;
 
@@ -30,8 +30,6 @@ pub(crate) struct Options {
 /// Runs `rekey find`.
 pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     let state = ctx.state()?;
-    // Only to build the sinks (a secret store's sink needs the SDK's settings); no call
-    // is made.
     let aws = Aws::load().await;
     let profiles = load_profiles(&ctx.paths, &aws, &options.selection, Choices::default())?;
     let mut specs = profiles.specs;
@@ -47,7 +45,8 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         );
     }
     let pending = state.all_pending()?;
-    let known = find::known_keys(&specs, &pending).await;
+    let mut known = find::known_keys(&specs, &pending).await;
+    find::name_users(&aws, &mut known).await;
     let covered = find::covered_places(&specs);
     let roots: Vec<PathBuf> = match options.roots.is_empty() {
         true => vec![ctx.paths.home.clone()],

@@ -43,6 +43,8 @@ pub(crate) struct KeyReport {
     pub(crate) detail: Option<String>,
     /// The profiles whose places hold it.
     pub(crate) profiles: Vec<String>,
+    /// Whose key it is (STS's answer for a working key; rekey's record for an old one).
+    pub(crate) user_arn: Option<String>,
     /// Every file holding it.
     pub(crate) copies: Vec<CopyReport>,
 }
@@ -153,6 +155,7 @@ fn key_report(key: &KeyCopies, paths: &Paths) -> KeyReport {
         state,
         detail,
         profiles: key.profiles.clone(),
+        user_arn: key.user_arn.clone(),
         copies: key
             .copies
             .iter()
@@ -256,10 +259,13 @@ pub(crate) fn text(report: &FindReport) -> String {
         .chain(&report.unknown)
         .filter(|k| !k.copies.is_empty());
     for key in with_copies {
-        let who = match key.profiles.as_slice() {
+        let mut who = match key.profiles.as_slice() {
             [] => String::new(),
             profiles => format!(" (profile {})", profiles.join(", ")),
         };
+        if let Some(arn) = &key.user_arn {
+            who.push_str(&format!(" of {arn}"));
+        }
         let detail = key
             .detail
             .as_deref()

@@ -142,6 +142,11 @@ fn every_copy_is_found_with_its_place_and_whether_a_sink_writes_it() {
         .unwrap();
     assert_eq!(key_entry["state"], "current");
     assert_eq!(key_entry["profiles"], serde_json::json!([user]));
+    assert_eq!(
+        key_entry["user_arn"],
+        moto().user_arn(&user).as_str(),
+        "{json}"
+    );
 
     // An id of AWS's shape that is no known key's.
     assert_eq!(

@@ -35,6 +35,26 @@ pub(crate) struct KnownKey {
     pub(crate) current: bool,
     /// rekey's record of it as an old key awaiting a step.
     pub(crate) pending: Option<PendingDeletion>,
+    /// Whose key it is, as STS says (see [`name_users`]).
+    pub(crate) user_arn: Option<String>,
+}
+
+/// Asks STS whose each key with a secret is (`GetCallerIdentity` needs no permission;
+/// an inactive or deleted key cannot ask, and stays unnamed), a few at a time.
+pub(crate) async fn name_users(aws: &crate::aws::Aws, known: &mut [KnownKey]) {
+    use futures_util::stream::{self, StreamExt};
+    let asked: Vec<Option<String>> = stream::iter(known.iter())
+        .map(|k| async move {
+            let secret = k.secret.clone()?;
+            let key = rekey_sinks::AccessKey::new(k.id.clone(), secret).ok()?;
+            aws.caller(&key).identity().await.ok().map(|i| i.arn)
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    for (key, arn) in known.iter_mut().zip(asked) {
+        key.user_arn = arn.or_else(|| key.pending.as_ref().map(|p| p.owner.user_arn.clone()));
+    }
 }
 
 /// Where a key stands.
@@ -92,6 +112,8 @@ pub(crate) struct KeyCopies {
     pub(crate) state: KeyState,
     /// The profiles whose places hold it.
     pub(crate) profiles: Vec<String>,
+    /// Whose key it is (STS, or rekey's record of an old key).
+    pub(crate) user_arn: Option<String>,
     /// Every file holding it, by path.
     pub(crate) copies: Vec<Copy>,
 }
@@ -127,6 +149,7 @@ pub(crate) async fn known_keys(
                         profiles: Vec::new(),
                         current: false,
                         pending: None,
+                        user_arn: None,
                     });
                     known.last_mut().expect("just pushed")
                 }
@@ -146,6 +169,7 @@ pub(crate) async fn known_keys(
                 profiles: record.members(),
                 current: false,
                 pending: Some(record.clone()),
+                user_arn: None,
             }),
         }
     }
@@ -190,6 +214,7 @@ pub(crate) fn find(
                 (None, false) => KeyState::Stale,
             },
             profiles: k.profiles.clone(),
+            user_arn: k.user_arn.clone(),
             copies: Vec::new(),
         })
         .collect();
@@ -249,6 +274,7 @@ pub(crate) fn find(
                         key_id: id,
                         state: KeyState::Unknown,
                         profiles: Vec::new(),
+                        user_arn: None,
                         copies: Vec::new(),
                     });
                     entry.copies.push(copy);
