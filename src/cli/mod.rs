@@ -161,6 +161,10 @@ pub(crate) struct Choices {
     /// rotated it last (those places then keep the old key).
     #[arg(long)]
     pub(crate) ignore_manifest: bool,
+    /// Rotate a key even though a copy of it under the manifest's scan: roots is in a
+    /// place no sink writes (that copy then keeps the old key).
+    #[arg(long)]
+    pub(crate) allow_uncovered: bool,
 }
 
 /// `rekey apply`.
@@ -392,6 +396,7 @@ impl Choices {
             compromised: self.compromised,
             make_room: self.make_room,
             ignore_manifest: self.ignore_manifest,
+            allow_uncovered: self.allow_uncovered,
         }
     }
 }

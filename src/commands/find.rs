@@ -32,6 +32,7 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = Aws::load().await;
     let profiles = load_profiles(&ctx.paths, &aws, &options.selection, Choices::default())?;
+    let scan_roots = profiles.scan.map(|s| s.roots);
     let mut specs = profiles.specs;
     specs.extend(profiles.others);
     // The shared files' static keys are known keys too, manifest or not.
@@ -48,9 +49,11 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     let mut known = find::known_keys(&specs, &pending).await;
     find::name_users(&aws, &mut known).await;
     let covered = find::covered_places(&specs);
-    let roots: Vec<PathBuf> = match options.roots.is_empty() {
-        true => vec![ctx.paths.home.clone()],
-        false => options.roots,
+    // The given folders, else the manifest's `scan:` roots, else the home folder.
+    let roots: Vec<PathBuf> = match (options.roots.is_empty(), scan_roots) {
+        (false, _) => options.roots,
+        (true, Some(roots)) => roots,
+        (true, None) => vec![ctx.paths.home.clone()],
     };
     // Absolute, so that the state dir is recognized whatever the roots' form.
     let roots: Vec<PathBuf> = roots

@@ -27,6 +27,7 @@ use crate::config::discovery::{self, Skipped};
 use crate::config::manifest;
 use crate::config::paths::Paths;
 use crate::config::profile::{Policy, ProfileSpec};
+use crate::engine::find::uncovered;
 use crate::engine::plan::Plan;
 use crate::engine::planner::{self, PlanOptions, Planned};
 use crate::engine::prune as pruning;
@@ -156,6 +157,8 @@ pub(crate) struct Profiles {
     pub(crate) others: Vec<ProfileSpec>,
     /// Profiles of the credentials file that default mode does not rotate, and why.
     pub(crate) skipped: Vec<Skipped>,
+    /// The manifest's `scan:`: where copies of the keys may be.
+    pub(crate) scan: Option<manifest::Scan>,
 }
 
 /// What changes a plan: `apply`'s choices, which `plan` takes too, to show what they
@@ -172,6 +175,8 @@ pub(crate) struct Choices {
     pub(crate) make_room: bool,
     /// `--ignore-manifest`.
     pub(crate) ignore_manifest: bool,
+    /// `--allow-uncovered`.
+    pub(crate) allow_uncovered: bool,
 }
 
 impl Choices {
@@ -184,6 +189,7 @@ impl Choices {
             now: self.now,
             ignore_manifest: self.ignore_manifest,
             mfa_sessions: true,
+            allow_uncovered: self.allow_uncovered,
         }
     }
 }
@@ -260,6 +266,7 @@ pub(crate) fn load_profiles(
                 specs,
                 others: Vec::new(),
                 skipped: Vec::new(),
+                scan: manifest.scan(paths),
             }
         }
         None => {
@@ -273,6 +280,7 @@ pub(crate) fn load_profiles(
                 specs: found.profiles,
                 others: Vec::new(),
                 skipped: found.skipped,
+                scan: None,
             }
         }
     };
@@ -323,19 +331,28 @@ pub(crate) struct Planning {
 /// Plans every rotation of `grouped` (the selected profiles of `profiles`, grouped by
 /// key); the conflicts' plans come last.
 pub(crate) async fn make_plan(
+    ctx: &Context,
     aws: &Aws,
-    state: &StateDir,
     profiles: &Profiles,
     grouped: &Grouped,
     options: PlanOptions,
-    jobs: usize,
 ) -> Result<Planning> {
+    let state = ctx.state()?;
     // Profiles are inspected concurrently (in order of the manifest in the result).
     let mut planned: Vec<Planned> = stream::iter(&grouped.specs)
         .map(|spec| planner::plan_profile(aws, state, spec, options))
-        .buffered(jobs)
+        .buffered(ctx.jobs)
         .collect()
         .await;
+    // With `scan:`, a key with a copy no sink writes stops its rotation here.
+    if let Some(scan) = &profiles.scan {
+        let every: Vec<ProfileSpec> = (profiles.specs.iter().chain(&profiles.others))
+            .cloned()
+            .collect();
+        let show = |path: &std::path::Path| ctx.paths.show(path);
+        let allow = options.allow_uncovered;
+        uncovered::check(&mut planned, &every, scan, state.root(), allow, &show).await;
+    }
     planned.extend(grouped.conflicts.iter().map(planner::conflict));
     let shared = planned
         .iter()
@@ -365,7 +382,8 @@ async fn look(
     choices: Choices,
     mfa_sessions: bool,
 ) -> Result<(Grouped, Planning)> {
-    let state = ctx.state()?;
+    // The state dir first: one it refuses stops the command before AWS is asked.
+    ctx.state()?;
     let aws = ctx.aws().await;
     let profiles = load_profiles(&ctx.paths, &aws, selection, choices)?;
     warn_about_environment_keys();
@@ -374,7 +392,7 @@ async fn look(
         mfa_sessions,
         ..choices.plan_options()
     };
-    let planning = make_plan(&aws, state, &profiles, &grouped, options, ctx.jobs).await?;
+    let planning = make_plan(ctx, &aws, &profiles, &grouped, options).await?;
     Ok((grouped, planning))
 }
 

@@ -49,6 +49,9 @@ pub(crate) enum ErrorKind {
     /// `mfa_command` failed, or AWS refused the code), or IAM needs one and `plan` was
     /// not asked to open it.
     Mfa,
+    /// The key has a copy under the manifest's `scan:` roots that no sink writes:
+    /// rotating would leave it holding the old key.
+    UncoveredCopy,
     /// The key was last rotated through another manifest (or default mode), which
     /// writes places this run does not: rotating it here would leave them behind.
     OtherManifest,

@@ -38,6 +38,9 @@ pub(crate) struct PlanOptions {
     /// without this, IAM is read as the profile's principal alone, and a policy that
     /// denies IAM without MFA stops the profile's plan with how to ask.
     pub(crate) mfa_sessions: bool,
+    /// `--allow-uncovered`: a copy under `scan:` no sink writes is a warning, not a stop
+    /// (see [`crate::engine::find::uncovered`]).
+    pub(crate) allow_uncovered: bool,
 }
 
 /// A profile's plan and what comes next for it.

@@ -275,3 +275,79 @@ fn an_old_key_rekey_recorded_is_found_where_it_was_left_behind() {
     // An old key's copy needs no sink: it is to be removed, not kept current.
     assert!(entry["copies"][0].get("add_sink").is_none(), "{json}");
 }
+
+/// The manifest of `user` (credentials file and project .env) with `scan:`.
+fn scanning(user: &str, scan: &str) -> String {
+    format!(
+        "version: 1\nscan:\n{scan}profiles:\n  {user}:\n    sinks:\n      - type: credentials_file\n\
+         \x20     - type: dotenv\n        path: .env\n"
+    )
+}
+
+#[test]
+fn a_copy_under_scan_no_sink_writes_stops_the_rotation_unless_ignored_or_allowed() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials_and_dotenv("scan");
+    home.write("code/api/.env.local", &env_text(&key));
+    home.write(
+        "project/rekey.yaml",
+        &scanning(&user, "  roots: [~/code]\n"),
+    );
+
+    let json = home.rekey(&["plan", "--output", "json"]).code(1).json();
+    let decision = &json["profiles"][0]["decision"];
+    assert_eq!(decision["error_kind"], "uncovered_copy", "{json}");
+    let message = decision["message"].as_str().unwrap();
+    assert!(message.contains("~/code/api/.env.local:1"), "{message}");
+    home.rekey(&["apply", "--yes"])
+        .code(1)
+        .stdout_has("which no sink writes");
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&key.id, true)]),
+        "no key created"
+    );
+    // `rekey find` searches the scan roots by default.
+    let found = home.rekey(&["find", "-o", "json"]).success().json();
+    assert_eq!(found["roots"], serde_json::json!(["~/code"]), "{found}");
+
+    // A glob of scan.ignore lets it go on.
+    home.write(
+        "project/rekey.yaml",
+        &scanning(
+            &user,
+            "  roots: [~/code]\n  ignore: ['**/api/.env.local']\n",
+        ),
+    );
+    let json = home.rekey(&["plan", "--output", "json"]).success().json();
+    assert_eq!(json["profiles"][0]["decision"]["kind"], "rotate", "{json}");
+
+    // So does --allow-uncovered, with the copy named as a warning.
+    home.write(
+        "project/rekey.yaml",
+        &scanning(&user, "  roots: [~/code]\n"),
+    );
+    home.rekey(&["apply", "--yes", "--allow-uncovered"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    assert_eq!(
+        home.read("code/api/.env.local"),
+        env_text(&key),
+        "left as it was"
+    );
+}
+
+#[test]
+fn with_an_overlap_period_an_uncovered_copy_is_a_warning() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials_and_dotenv("scanoverlap");
+    home.write("code/.env", &env_text(&key));
+    let manifest = scanning(&user, "  roots: [~/code]\n")
+        .replace("profiles:\n", "defaults:\n  overlap: 1h\nprofiles:\n");
+    home.write("project/rekey.yaml", &manifest);
+    let json = home.rekey(&["plan", "--output", "json"]).success().json();
+    let profile = &json["profiles"][0];
+    assert_eq!(profile["decision"]["kind"], "rotate", "{json}");
+    let warning = profile["warnings"][0].as_str().unwrap_or_default();
+    assert!(warning.contains("~/code/.env:1"), "{json}");
+}

@@ -25,7 +25,7 @@ use crate::config::paths::Paths;
 use crate::config::profile::{
     PendingStore, Policy, ProfileSpec, Propagation, SharedState, Sinks, Verify,
 };
-pub(crate) use schema::{RawManifest, RawPropagation, RawSink, RawState};
+pub(crate) use schema::{IgnoreGlob, RawManifest, RawPropagation, RawSink, RawState};
 
 /// The manifest file name looked for in the current folder and its parents.
 pub(crate) const FILE_NAME: &str = "rekey.yaml";
@@ -179,7 +179,45 @@ fn without_position(message: &str, line: u64, column: u64) -> String {
     message.strip_suffix(&suffix).unwrap_or(message).to_owned()
 }
 
+/// The manifest's `scan:`, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Scan {
+    /// The folders to search, absolute.
+    pub(crate) roots: Vec<PathBuf>,
+    /// Files whose copies do not stop a rotation.
+    pub(crate) ignore: globset::GlobSet,
+}
+
 impl Manifest {
+    /// The `scan:` section, its roots and globs resolved like every path of the
+    /// manifest (`~`, relative to the manifest's folder; `**/…` anywhere).
+    pub(crate) fn scan(&self, paths: &Paths) -> Option<Scan> {
+        let raw = self.raw.scan.as_ref()?;
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        let mut ignore = globset::GlobSetBuilder::new();
+        for IgnoreGlob(pattern) in &raw.ignore {
+            let anchored = if let Some(rest) = pattern.strip_prefix("~/") {
+                format!(
+                    "{}/{rest}",
+                    globset::escape(&paths.home.display().to_string())
+                )
+            } else if pattern.starts_with('/') || pattern.starts_with("**") {
+                pattern.clone()
+            } else {
+                format!("{}/{pattern}", globset::escape(&base.display().to_string()))
+            };
+            // Checked when the manifest was read; a home or folder name full of glob
+            // syntax is escaped above.
+            if let Ok(glob) = globset::Glob::new(&anchored) {
+                ignore.add(glob);
+            }
+        }
+        Some(Scan {
+            roots: raw.roots.iter().map(|r| paths.expand(r, base)).collect(),
+            ignore: ignore.build().unwrap_or_else(|_| globset::GlobSet::empty()),
+        })
+    }
+
     /// The fully specified profiles, in manifest order. Pure: no I/O.
     pub(crate) fn resolve(&self, paths: &Paths, sdk: &aws_config::SdkConfig) -> Vec<ProfileSpec> {
         let base = self.path.parent().unwrap_or(Path::new("."));

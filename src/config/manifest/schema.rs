@@ -82,6 +82,37 @@ pub(crate) struct RawManifest {
     pub(crate) defaults: RawPolicy,
     /// Profiles to rotate, in the order written.
     pub(crate) profiles: IndexMap<String, RawProfile>,
+    /// Where copies of the profiles' keys may be: `plan` and `apply` stop a profile whose
+    /// key has a copy there that no sink writes (see `rekey find`).
+    pub(crate) scan: Option<RawScan>,
+}
+
+/// `scan: { roots: [~/code], ignore: ["**/fixtures/**"] }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Scan")]
+pub(crate) struct RawScan {
+    /// Folders to search (`~` and paths relative to the manifest resolved).
+    #[schemars(extend("minItems" = 1))]
+    pub(crate) roots: Vec<String>,
+    /// Copies in files matching these globs (e.g. `**/fixtures/**`) do not stop a
+    /// rotation.
+    #[serde(default)]
+    pub(crate) ignore: Vec<IgnoreGlob>,
+}
+
+/// A glob of `scan.ignore`, checked while reading the manifest.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(try_from = "String")]
+pub(crate) struct IgnoreGlob(pub(crate) String);
+
+impl TryFrom<String> for IgnoreGlob {
+    type Error = String;
+
+    fn try_from(pattern: String) -> Result<Self, String> {
+        globset::Glob::new(&pattern).map_err(|e| format!("not a glob: {}", e.kind()))?;
+        Ok(Self(pattern))
+    }
 }
 
 /// Rotation settings; each is optional and inherits from `defaults`.

@@ -9,6 +9,7 @@
 
 pub(crate) mod matcher;
 pub(crate) mod place;
+pub(crate) mod uncovered;
 pub(crate) mod walk;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,99 @@
+//! A rotation that would leave a copy of its key behind stops before it creates a key:
+//! with `scan:` in the manifest, the planned rotations' keys are looked for under its
+//! roots, and a copy no sink of the profile writes (and no `scan.ignore` glob matches)
+//! stops the profile, or, with an overlap period or `--allow-uncovered`, is a warning.
+
+use std::path::Path;
+
+use rekey_sinks::AccessKey;
+
+use super::{covered_places, find, KnownKey, WalkOptions};
+use crate::config::manifest::Scan;
+use crate::config::profile::ProfileSpec;
+use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::plan::Decision;
+use crate::engine::planner::{Next, Planned};
+
+impl KnownKey {
+    /// A profile's current key, held by `profiles`.
+    fn current(key: &AccessKey, profiles: Vec<String>) -> Self {
+        Self {
+            id: key.id().to_owned(),
+            secret: Some(key.secret().clone()),
+            profiles,
+            current: true,
+            pending: None,
+            user_arn: None,
+        }
+    }
+}
+
+/// Looks under `scan`'s roots for the keys of `planned`'s rotations; each one whose key
+/// has a copy no sink of its profiles writes stops (or warns, with `allow` or an
+/// overlap period). `specs` are every configured profile (their sinks cover places);
+/// `state_dir` is not searched; `show` writes a path for people.
+pub(crate) async fn check(
+    planned: &mut [Planned],
+    specs: &[ProfileSpec],
+    scan: &Scan,
+    state_dir: &Path,
+    allow: bool,
+    show: &dyn Fn(&Path) -> String,
+) {
+    let rotating: Vec<(usize, KnownKey)> = planned
+        .iter()
+        .enumerate()
+        .filter_map(|(index, p)| match &p.next {
+            Next::Rotate(r) => {
+                let members = r.spec.members().map(str::to_owned).collect();
+                Some((index, KnownKey::current(&r.input.old_key, members)))
+            }
+            _ => None,
+        })
+        .collect();
+    if rotating.is_empty() {
+        return;
+    }
+    let (indexes, known): (Vec<usize>, Vec<KnownKey>) = rotating.into_iter().unzip();
+    let covered = covered_places(specs);
+    let roots = scan.roots.clone();
+    let walk = WalkOptions {
+        skip: vec![state_dir.to_owned()],
+        ..WalkOptions::default()
+    };
+    let searched = tokio::task::spawn_blocking(move || find(&known, &covered, &roots, &walk));
+    let Ok(found) = searched.await else {
+        return;
+    };
+    for (index, key) in indexes.into_iter().zip(&found.keys) {
+        let left: Vec<String> = key
+            .copies
+            .iter()
+            .filter(|c| c.covered_by.is_none() && !scan.ignore.is_match(&c.path))
+            .map(|c| format!("{}:{}", show(&c.path), c.line))
+            .collect();
+        if left.is_empty() {
+            continue;
+        }
+        let planned = &mut planned[index];
+        let overlap = match &planned.next {
+            Next::Rotate(r) => !r.spec.policy.overlap.is_zero(),
+            _ => false,
+        };
+        let message = format!(
+            "{} is also in {}, which no sink writes: it would go stale when the old key is deactivated (add a sink for it: `rekey find` prints which; list it under scan.ignore; or pass --allow-uncovered)",
+            key.key_id,
+            left.join(", ")
+        );
+        if allow || overlap {
+            planned.plan.warnings.push(message);
+            continue;
+        }
+        planned.plan.decision = Decision::Error {
+            message: message.clone(),
+            error_kind: ErrorKind::UncoveredCopy,
+        };
+        planned.plan.steps.clear();
+        planned.next = Next::Error(Cause::new(ErrorKind::UncoveredCopy, message));
+    }
+}
