@@ -294,6 +294,10 @@ pub(crate) struct InitArgs {
     /// Replace an existing file.
     #[arg(long)]
     pub(crate) force: bool,
+    /// Also look for each key's other copies under these folders (none given: the home
+    /// folder) and list each as a sink, or as a comment where rekey cannot edit it.
+    #[arg(long, value_name = "PATH", num_args = 0..)]
+    pub(crate) scan: Option<Vec<PathBuf>>,
 }
 
 /// `rekey completions`.
@@ -513,8 +517,9 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let options = commands::init::Options {
                 manifest: args.manifest,
                 force: args.force,
+                scan: args.scan,
             };
-            commands::init::run(&plain(), options)
+            commands::init::run(&plain(), options).await
         }
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();

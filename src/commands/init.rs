@@ -1,14 +1,21 @@
-//! `rekey init`: a commented starter rekey.yaml from the credentials file's profiles.
+//! `rekey init`: a commented starter rekey.yaml from the credentials file's profiles;
+//! with `--scan`, every other place each key was found, as a sink (or a comment where
+//! rekey cannot edit the place).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 
 use super::{Context, Outcome};
-use crate::config::discovery;
+use crate::config::discovery::{self, Discovered};
+use crate::config::init::{self as starter, Found};
 use crate::config::manifest;
 use crate::config::profile::Policy;
+use crate::engine::find::place::PlaceFormat;
+use crate::engine::find::{self, KeyState, WalkOptions};
 use crate::report::count;
+use crate::report::find::add_sink;
 
 /// What `rekey init` is asked.
 pub(crate) struct Options {
@@ -16,10 +23,12 @@ pub(crate) struct Options {
     pub(crate) manifest: PathBuf,
     /// Replace an existing file.
     pub(crate) force: bool,
+    /// `--scan [PATH...]`: look for the keys' other copies (no folder: the home folder).
+    pub(crate) scan: Option<Vec<PathBuf>>,
 }
 
 /// Runs `rekey init`.
-pub(crate) fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let paths = &ctx.paths;
     if args.manifest.exists() && !args.force {
         bail!(
@@ -28,16 +37,78 @@ pub(crate) fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         );
     }
     let found = discovery::discover(paths, Policy::default())?;
-    let text = crate::config::init::starter_manifest(&found);
+    let places = match &args.scan {
+        Some(roots) => other_places(ctx, &found, roots).await?,
+        None => BTreeMap::new(),
+    };
+    let text = starter::starter_manifest(&found, &places);
     // Check what we write is a manifest rekey reads.
     manifest::parse(&args.manifest, &text)
         .context("internal error: the starter manifest does not parse")?;
     std::fs::write(&args.manifest, text)
         .with_context(|| format!("cannot write {}", args.manifest.display()))?;
+    let more = places.values().map(Vec::len).sum::<usize>();
+    let scanned = match args.scan {
+        Some(_) => format!(" and {} found elsewhere", count(more, "place")),
+        None => String::new(),
+    };
     println!(
-        "Wrote {} with {}; review it, then run `rekey plan`.",
+        "Wrote {} with {}{scanned}; review it, then run `rekey plan`.",
         args.manifest.display(),
         count(found.profiles.len(), "profile")
     );
     Ok(Outcome::Success)
+}
+
+/// Per profile, the places under `roots` that hold its key besides the credentials
+/// file, each with the sink that would write it or why rekey cannot.
+async fn other_places(
+    ctx: &Context,
+    found: &Discovered,
+    roots: &[PathBuf],
+) -> Result<BTreeMap<String, Vec<Found>>> {
+    let paths = &ctx.paths;
+    let roots: Vec<PathBuf> = match roots.is_empty() {
+        true => vec![paths.home.clone()],
+        false => roots
+            .iter()
+            .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
+            .collect(),
+    };
+    let known = find::known_keys(&found.profiles, &[]).await;
+    let covered = find::covered_places(&found.profiles);
+    let walk = WalkOptions {
+        skip: vec![paths.state_dir.clone()],
+        ..WalkOptions::default()
+    };
+    let searched = tokio::task::spawn_blocking(move || find::find(&known, &covered, &roots, &walk))
+        .await
+        .context("the search stopped")?;
+    let mut places: BTreeMap<String, Vec<Found>> = BTreeMap::new();
+    for key in searched
+        .keys
+        .iter()
+        .filter(|k| k.state == KeyState::Current)
+    {
+        let Some(profile) = key.profiles.first() else {
+            continue;
+        };
+        for copy in key.copies.iter().filter(|c| c.covered_by.is_none()) {
+            let sink = add_sink(copy, paths).ok_or_else(|| match copy.format {
+                PlaceFormat::ShellHistory => {
+                    "a shell history, which rekey cannot edit: remove the key from it by hand"
+                        .to_owned()
+                }
+                PlaceFormat::Other => {
+                    "a file rekey cannot edit: keep the key in a place a sink can write".to_owned()
+                }
+                _ => "only the id was found there: write this sink by hand".to_owned(),
+            });
+            places.entry(profile.clone()).or_default().push(Found {
+                at: format!("{}:{}", paths.show(&copy.path), copy.line),
+                sink,
+            });
+        }
+    }
+    Ok(places)
 }

@@ -4,8 +4,116 @@ use std::fmt::Write;
 
 use crate::config::discovery::Discovered;
 
-/// The text of a starter `rekey.yaml` for the profiles default mode found.
-pub(crate) fn starter_manifest(found: &Discovered) -> String {
+/// A place holding a key, as a sink could be written for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SinkPlace {
+    /// A credentials-style INI file, and the section.
+    Credentials {
+        /// The path as the manifest writes it.
+        path: String,
+        /// The section, if known.
+        section: Option<String>,
+    },
+    /// The config file, and the profile.
+    Config {
+        /// The path as the manifest writes it.
+        path: String,
+        /// The `[profile NAME]` section's name, if known.
+        profile: Option<String>,
+    },
+    /// A `.env` file, and its two variables if known.
+    Dotenv {
+        /// The path as the manifest writes it.
+        path: String,
+        /// The id's variable.
+        id: Option<String>,
+        /// The secret's variable.
+        secret: Option<String>,
+    },
+    /// A JSON, YAML or TOML file, and the two key paths if known.
+    File {
+        /// The path as the manifest writes it.
+        path: String,
+        /// The id's key path.
+        id: Option<String>,
+        /// The secret's key path.
+        secret: Option<String>,
+    },
+}
+
+/// The sink (a list item under a profile's `sinks:`) that writes `place`; `None` when
+/// what is known is not enough to write one that is right (a structured file whose
+/// secret was not found beside the id).
+pub(crate) fn sink_yaml(place: &SinkPlace) -> Option<String> {
+    let mut out = String::new();
+    match place {
+        SinkPlace::Credentials { path, section } => {
+            let _ = write!(out, "- type: credentials_file\n  path: {path}");
+            if let Some(section) = section {
+                let _ = write!(out, "\n  section: {}", yaml_scalar(section));
+            }
+        }
+        SinkPlace::Config { path, profile } => {
+            let _ = write!(out, "- type: config_file\n  path: {path}");
+            if let Some(profile) = profile {
+                let _ = write!(out, "\n  profile: {}", yaml_scalar(profile));
+            }
+        }
+        SinkPlace::Dotenv { path, id, secret } => {
+            let _ = write!(out, "- type: dotenv\n  path: {path}");
+            for (field, name, default) in [
+                ("access_key_id", id, "AWS_ACCESS_KEY_ID"),
+                ("secret_access_key", secret, "AWS_SECRET_ACCESS_KEY"),
+            ] {
+                if let Some(name) = name.as_deref().filter(|n| *n != default) {
+                    let _ = write!(out, "\n  {field}: {name}");
+                }
+            }
+        }
+        SinkPlace::File { path, id, secret } => {
+            let (Some(id), Some(secret)) = (id, secret) else {
+                return None;
+            };
+            let _ = write!(
+                out,
+                "- type: file\n  path: {path}\n  access_key_id: {}\n  secret_access_key: {}",
+                yaml_scalar(id),
+                yaml_scalar(secret)
+            );
+        }
+    }
+    Some(out)
+}
+
+/// `text` as a YAML scalar: plain when it is, else single-quoted.
+fn yaml_scalar(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+}
+
+/// Where `rekey init --scan` found a profile's key besides its credentials file.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    /// `~/code/api/.env.local:3`, for the comment.
+    pub(crate) at: String,
+    /// The sink to write it, or why rekey cannot.
+    pub(crate) sink: Result<String, String>,
+}
+
+/// The text of a starter `rekey.yaml` for the profiles default mode found, with the
+/// other places each profile's key was found (`rekey init --scan`; empty without): a
+/// sink for each, or, where rekey cannot edit the place, a comment saying so.
+pub(crate) fn starter_manifest(
+    found: &Discovered,
+    places: &std::collections::BTreeMap<String, Vec<Found>>,
+) -> String {
     // The first line lets editors with a YAML language server (VS Code's YAML
     // extension, Neovim, JetBrains) complete and check the manifest as it is written.
     let mut out = format!(
@@ -39,6 +147,19 @@ pub(crate) fn starter_manifest(found: &Discovered) -> String {
              \x20     # - type: keyring            # or in the OS keyring (see credential-process)\n",
             name = yaml_key(&profile.name)
         );
+        for place in places.get(&profile.name).into_iter().flatten() {
+            match &place.sink {
+                Ok(sink) => {
+                    let _ = writeln!(out, "      # found at {}", place.at);
+                    for line in sink.lines() {
+                        let _ = writeln!(out, "      {line}");
+                    }
+                }
+                Err(why) => {
+                    let _ = writeln!(out, "      # also at {}: {why}", place.at);
+                }
+            }
+        }
     }
     for skipped in &found.skipped {
         let _ = writeln!(

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::config::init::{sink_yaml, SinkPlace};
 use crate::config::paths::Paths;
 use crate::engine::find::place::PlaceFormat;
 use crate::engine::find::{Copy, CopyHolds, Found, KeyCopies, KeyState};
@@ -180,64 +181,31 @@ fn key_report(key: &KeyCopies, paths: &Paths) -> KeyReport {
 
 /// The sink (YAML, as a list item under a profile's `sinks:`) that would keep `copy`
 /// current, if rekey can edit its format.
-fn add_sink(copy: &Copy, paths: &Paths) -> Option<String> {
-    let path = paths.show(&copy.path);
-    let mut out = String::new();
-    match copy.format {
-        PlaceFormat::Credentials => {
-            let _ = write!(out, "- type: credentials_file\n  path: {path}");
-            if let Some(section) = &copy.id_at {
-                let _ = write!(out, "\n  section: {section}");
-            }
-        }
-        PlaceFormat::Config => {
-            let _ = write!(out, "- type: config_file\n  path: {path}");
-            if let Some(section) = &copy.id_at {
-                let profile = section.strip_prefix("profile ").unwrap_or(section).trim();
-                let _ = write!(out, "\n  profile: {profile}");
-            }
-        }
-        PlaceFormat::Dotenv => {
-            let _ = write!(out, "- type: dotenv\n  path: {path}");
-            for (field, name, default) in [
-                ("access_key_id", &copy.id_at, "AWS_ACCESS_KEY_ID"),
-                (
-                    "secret_access_key",
-                    &copy.secret_at,
-                    "AWS_SECRET_ACCESS_KEY",
-                ),
-            ] {
-                if let Some(name) = name.as_deref().filter(|n| *n != default) {
-                    let _ = write!(out, "\n  {field}: {name}");
-                }
-            }
-        }
-        PlaceFormat::Json | PlaceFormat::Yaml | PlaceFormat::Toml => {
-            let (Some(id), Some(secret)) = (&copy.id_at, &copy.secret_at) else {
-                return None;
-            };
-            let _ = write!(
-                out,
-                "- type: file\n  path: {path}\n  access_key_id: {}\n  secret_access_key: {}",
-                yaml_scalar(id),
-                yaml_scalar(secret)
-            );
-        }
-        PlaceFormat::ShellHistory | PlaceFormat::Other => return None,
-    }
-    Some(out)
+pub(crate) fn add_sink(copy: &Copy, paths: &Paths) -> Option<String> {
+    sink_yaml(&sink_place(copy, paths)?)
 }
 
-/// A key path as a YAML scalar (quoted when it holds quotes or brackets).
-fn yaml_scalar(text: &str) -> String {
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', "''"))
-    }
+/// `copy` as a place a sink could write, if rekey edits its format.
+pub(crate) fn sink_place(copy: &Copy, paths: &Paths) -> Option<SinkPlace> {
+    let path = paths.show(&copy.path);
+    let (id, secret) = (copy.id_at.clone(), copy.secret_at.clone());
+    Some(match copy.format {
+        PlaceFormat::Credentials => SinkPlace::Credentials {
+            path,
+            section: id.or(secret),
+        },
+        PlaceFormat::Config => SinkPlace::Config {
+            path,
+            profile: id
+                .or(secret)
+                .map(|s| s.strip_prefix("profile ").unwrap_or(&s).trim().to_owned()),
+        },
+        PlaceFormat::Dotenv => SinkPlace::Dotenv { path, id, secret },
+        PlaceFormat::Json | PlaceFormat::Yaml | PlaceFormat::Toml => {
+            SinkPlace::File { path, id, secret }
+        }
+        PlaceFormat::ShellHistory | PlaceFormat::Other => return None,
+    })
 }
 
 /// For people: each key with copies, its uncovered copies marked, then what was

@@ -351,3 +351,45 @@ fn with_an_overlap_period_an_uncovered_copy_is_a_warning() {
     let warning = profile["warnings"][0].as_str().unwrap_or_default();
     assert!(warning.contains("~/code/.env:1"), "{json}");
 }
+
+#[test]
+fn init_scan_lists_every_place_found_and_its_sinks_rotate_the_copies() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("initscan");
+    home.write("code/api/.env.local", &env_text(&key));
+    home.write(
+        "code/api/settings.json",
+        &format!(
+            "{{\"aws\": {{\"id\": \"{}\", \"secret\": \"{}\"}}}}\n",
+            key.id, key.secret
+        ),
+    );
+    home.write(
+        ".bash_history",
+        &format!("export AWS_ACCESS_KEY_ID={}\n", key.id),
+    );
+    home.rekey(&["init", "--scan"])
+        .success()
+        .stdout_has("and 3 places found elsewhere");
+    let manifest = home.read("project/rekey.yaml");
+    assert!(
+        manifest.contains("      - type: dotenv\n        path: ~/code/api/.env.local\n"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("        access_key_id: aws.id\n        secret_access_key: aws.secret\n"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("# also at ~/.bash_history:1: a shell history"),
+        "{manifest}"
+    );
+    // rekey reads it back, and its sinks rotate the copies it found.
+    home.rekey(&["apply", "--yes", "--now"])
+        .success()
+        .stdout_has("Done: 1 rotated");
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new.id, key.id);
+    assert_eq!(home.read("code/api/.env.local"), env_text(&new));
+    assert!(home.read("code/api/settings.json").contains(&new.id));
+}
