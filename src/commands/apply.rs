@@ -118,6 +118,7 @@ async fn apply(
         plan,
         planned,
         pending,
+        ..
     } = make_plan(ctx, aws, &profiles, &grouped, options).await?;
     // With nothing to change the plan says everything, each profile's error included:
     // the results would only say it again.

@@ -46,7 +46,8 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         );
     }
     let pending = state.all_pending()?;
-    let mut known = find::known_keys(&specs, &pending).await;
+    let deleted = state.all_deleted()?;
+    let mut known = find::known_keys(&specs, &pending, &deleted).await;
     find::name_users(&aws, &mut known).await;
     let covered = find::covered_places(&specs);
     // The given folders, else the manifest's `scan:` roots, else the home folder.

@@ -75,7 +75,7 @@ async fn other_places(
             .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
             .collect(),
     };
-    let known = find::known_keys(&found.profiles, &[]).await;
+    let known = find::known_keys(&found.profiles, &[], &[]).await;
     let covered = find::covered_places(&found.profiles);
     let walk = WalkOptions {
         skip: vec![paths.state_dir.clone()],

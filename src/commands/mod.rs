@@ -326,6 +326,8 @@ pub(crate) struct Planning {
     pub(crate) planned: Vec<Planned>,
     /// Every pending deletion: this machine's records and those shared in IAM.
     pub(crate) pending: Vec<PendingDeletion>,
+    /// The manifest's `scan:`, if it has one.
+    pub(crate) scan: Option<manifest::Scan>,
 }
 
 /// Plans every rotation of `grouped` (the selected profiles of `profiles`, grouped by
@@ -371,6 +373,7 @@ pub(crate) async fn make_plan(
         plan,
         planned,
         pending,
+        scan: profiles.scan.clone(),
     })
 }
 

@@ -4,10 +4,13 @@
 use anyhow::{bail, Result};
 
 use super::{look, Choices, Context, Outcome, Planning, Selection};
+use crate::engine::find::uncovered;
 use crate::engine::plan::Plan;
 use crate::engine::status::{self, Attention};
 use crate::report::count;
-use crate::report::{print_json, text, Output, PendingKey, ProfileStatus, StatusReport};
+use crate::report::{
+    print_json, text, Output, PendingKey, ProfileStatus, StaleCopyReport, StatusReport,
+};
 
 /// What `rekey status` is asked.
 pub(crate) struct Options {
@@ -21,13 +24,30 @@ pub(crate) struct Options {
 
 /// Runs `rekey status`.
 pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
-    let (grouped, Planning { plan, pending, .. }) = look(
+    let (
+        grouped,
+        Planning {
+            plan,
+            pending,
+            scan,
+            ..
+        },
+    ) = look(
         ctx,
         &options.selection,
         Choices::default(),
         ctx.mfa_code.is_some(),
     )
     .await?;
+    // With `scan:`, the files that still hold an old key.
+    let old_copies = match &scan {
+        Some(scan) => {
+            let state = ctx.state()?;
+            let deleted = state.all_deleted()?;
+            uncovered::stale_copies(scan, &pending, &deleted, state.root()).await
+        }
+        None => Vec::new(),
+    };
     let now = crate::time::now();
     let statuses: Vec<ProfileStatus> = plan
         .profiles
@@ -40,9 +60,20 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
                 .iter()
                 .filter(|p| p.concerns(&plan.profile))
                 .collect();
-            let Attention { alerts, warnings } = status::attention(&plan, max_age, &pending, now);
+            let stale = status::stale_copies(&plan.profile, &old_copies);
+            let Attention { alerts, warnings } =
+                status::attention(&plan, max_age, &pending, &stale, now);
             ProfileStatus {
                 pending: pending.into_iter().map(PendingKey::from).collect(),
+                stale_copies: stale
+                    .into_iter()
+                    .map(|c| StaleCopyReport {
+                        path: ctx.paths.show(&c.path),
+                        line: c.line,
+                        key_id: c.key_id,
+                        state: c.state,
+                    })
+                    .collect(),
                 plan,
                 warnings,
                 alerts,

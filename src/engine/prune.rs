@@ -25,7 +25,7 @@ use crate::engine::retire;
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
-use crate::state::{Owner, PendingDeletion, StateDir, StateError};
+use crate::state::{DeletedKey, Owner, PendingDeletion, StateDir, StateError};
 use crate::time;
 
 /// What happened to one due key.
@@ -382,6 +382,19 @@ fn place(used: &LastUsed) -> String {
         .join(", ")
 }
 
+/// Remembers that `key_id` of `owner` is gone, for `find` and `status` (best effort:
+/// a lost record loses only a date in their reports).
+pub(crate) async fn remember_deleted(state: &StateDir, owner: &Owner, key_id: &str) {
+    let deleted = DeletedKey {
+        owner: owner.clone(),
+        key_id: key_id.to_owned(),
+        deleted_at: crate::time::now(),
+    };
+    if let Err(e) = state.remember_deleted(&deleted).await {
+        tracing::warn!("cannot record the deletion of {key_id}: {e}");
+    }
+}
+
 /// Drops every record of a key that is gone: this machine's, then the shared tag (whose
 /// failure is only a warning: the next prune that finds the key gone removes it).
 async fn forget(
@@ -391,6 +404,7 @@ async fn forget(
     pending: &PendingDeletion,
 ) -> Result<Option<String>, Cause> {
     state.forget_deleted_key(&pending.key_id).await?;
+    remember_deleted(state, &pending.owner, &pending.key_id).await;
     let user = &pending.owner.user_name;
     Ok(shared_pending::withdraw(caller, &spec.policy, user, &pending.key_id).await)
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::engine::find::{KeyCopies, KeyState};
 use crate::engine::plan::{Decision, ProfilePlan, SinkState};
 use crate::state::PendingDeletion;
 use crate::time;
@@ -19,6 +20,52 @@ pub(crate) enum Alert {
     Drift,
     /// An old key's deactivation or deletion is due and has not happened.
     Overdue,
+    /// A file under the manifest's `scan:` roots still holds an old key.
+    StaleCopy,
+}
+
+/// A file under the manifest's `scan:` roots that still holds one of a profile's old
+/// keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StaleCopy {
+    /// The file.
+    pub(crate) path: std::path::PathBuf,
+    /// The line (1-based).
+    pub(crate) line: usize,
+    /// The old key.
+    pub(crate) key_id: String,
+    /// Where that key stands: "inactive, deleted after …", "deleted on …".
+    pub(crate) state: String,
+}
+
+/// The copies of `profile`'s old keys among `keys` (old and deleted keys with their
+/// copies, see `find::uncovered::stale_copies`).
+pub(crate) fn stale_copies(profile: &str, keys: &[KeyCopies]) -> Vec<StaleCopy> {
+    keys.iter()
+        .filter(|k| k.profiles.iter().any(|p| p == profile))
+        .flat_map(|k| {
+            let state = match &k.state {
+                KeyState::Old(record) if record.in_overlap() => format!(
+                    "active until {} (overlap)",
+                    time::rfc3339(record.next_step_at())
+                ),
+                KeyState::Old(record) => {
+                    format!(
+                        "inactive, deleted after {}",
+                        time::rfc3339(record.delete_after)
+                    )
+                }
+                KeyState::Deleted(at) => format!("deleted on {}", time::date(*at)),
+                _ => "old".to_owned(),
+            };
+            k.copies.iter().map(move |c| StaleCopy {
+                path: c.path.clone(),
+                line: c.line,
+                key_id: k.key_id.clone(),
+                state: state.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A profile's alerts and what to tell the user about them.
@@ -36,6 +83,7 @@ pub(crate) fn attention(
     plan: &ProfilePlan,
     max_age: Option<Duration>,
     pending: &[&PendingDeletion],
+    stale: &[StaleCopy],
     now: SystemTime,
 ) -> Attention {
     let mut seen = Attention {
@@ -80,6 +128,18 @@ pub(crate) fn attention(
     }
     if !overdue.is_empty() {
         seen.alerts.push(Alert::Overdue);
+    }
+    for copy in stale {
+        seen.warnings.push(format!(
+            "{}:{} still holds old key {} ({}): point it at the current key, or add a sink for it",
+            copy.path.display(),
+            copy.line,
+            copy.key_id,
+            copy.state
+        ));
+    }
+    if !stale.is_empty() {
+        seen.alerts.push(Alert::StaleCopy);
     }
     seen
 }
@@ -152,19 +212,19 @@ mod tests {
         let now = SystemTime::now();
         let plan = plan(DAY, vec![Some(SinkState::InSync)], now);
         let later = pending(now + DAY, false);
-        let seen = attention(&plan, Some(90 * DAY), &[&later], now);
+        let seen = attention(&plan, Some(90 * DAY), &[&later], &[], now);
         assert_eq!(seen, Attention::default());
     }
 
     #[test]
     fn a_key_at_max_age_is_past_it() {
         let now = SystemTime::now();
-        let seen = attention(&plan(90 * DAY, vec![], now), Some(90 * DAY), &[], now);
+        let seen = attention(&plan(90 * DAY, vec![], now), Some(90 * DAY), &[], &[], now);
         assert_eq!(seen.alerts, vec![Alert::PastMaxAge]);
         assert!(seen.warnings[0].contains("past max_age 90d"), "{seen:?}");
         // Without a max_age (a conflict's plan) age alone raises nothing.
         assert_eq!(
-            attention(&plan(900 * DAY, vec![], now), None, &[], now).alerts,
+            attention(&plan(900 * DAY, vec![], now), None, &[], &[], now).alerts,
             vec![]
         );
     }
@@ -176,7 +236,10 @@ mod tests {
             key_id: "AKIAOTHER".into(),
         });
         let plan = plan(DAY, vec![Some(SinkState::InSync), drift, None], now);
-        assert_eq!(attention(&plan, None, &[], now).alerts, vec![Alert::Drift]);
+        assert_eq!(
+            attention(&plan, None, &[], &[], now).alerts,
+            vec![Alert::Drift]
+        );
     }
 
     #[test]
@@ -185,7 +248,7 @@ mod tests {
         let plan = plan(DAY, vec![], now);
         let deletion = pending(now - DAY, false);
         let deactivation = pending(now, true);
-        let seen = attention(&plan, None, &[&deletion, &deactivation], now);
+        let seen = attention(&plan, None, &[&deletion, &deactivation], &[], now);
         assert_eq!(seen.alerts, vec![Alert::Overdue]);
         assert!(
             seen.warnings[0].starts_with("the deletion of old key"),
@@ -208,14 +271,14 @@ mod tests {
         };
         assert!(unchecked(&unread));
         assert_eq!(
-            attention(&unread, Some(DAY), &[], now),
+            attention(&unread, Some(DAY), &[], &[], now),
             Attention::default()
         );
         // Read, then stopped: checked, and the reason is a warning.
         let mut stopped = plan(DAY, vec![], now);
         stopped.decision = unread.decision.clone();
         assert!(!unchecked(&stopped));
-        let seen = attention(&stopped, None, &[], now);
+        let seen = attention(&stopped, None, &[], &[], now);
         assert_eq!(seen.warnings, vec!["no answer".to_owned()]);
     }
 }

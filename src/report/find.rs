@@ -36,8 +36,9 @@ pub(crate) struct FindReport {
 pub(crate) struct KeyReport {
     /// The access key id.
     pub(crate) key_id: String,
-    /// `current`, `old`, `stale` (a profile's place holds it, but it is not the
-    /// profile's current key and rekey has no record of it), or `unknown`.
+    /// `current`, `old` (replaced, awaiting deactivation or deletion), `deleted` (by
+    /// rekey), `stale` (a profile's place holds it, but it is not the profile's current
+    /// key and rekey has no record of it), or `unknown`.
     pub(crate) state: &'static str,
     /// For an old key: what rekey's record says is next.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,6 +148,7 @@ fn key_report(key: &KeyCopies, paths: &Paths) -> KeyReport {
             };
             ("old", Some(next))
         }
+        KeyState::Deleted(at) => ("deleted", Some(format!("deleted on {}", time::date(*at)))),
         KeyState::Stale => ("stale", None),
         KeyState::Unknown => ("unknown", None),
     };

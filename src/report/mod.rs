@@ -117,10 +117,27 @@ pub(crate) struct ProfileStatus {
     pub(crate) plan: crate::engine::plan::ProfilePlan,
     /// Old keys of this profile waiting for deletion.
     pub(crate) pending: Vec<PendingKey>,
+    /// With `scan:` in the manifest: files there that still hold one of its old keys.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) stale_copies: Vec<StaleCopyReport>,
     /// Things the user should know (e.g. the key is past `max_age`).
     pub(crate) warnings: Vec<String>,
     /// What needs acting on (`status --detailed-exitcode` exits 2 if any).
     pub(crate) alerts: Vec<Alert>,
+}
+
+/// A file that still holds an old key.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct StaleCopyReport {
+    /// The file.
+    pub(crate) path: String,
+    /// The line.
+    pub(crate) line: usize,
+    /// The old key.
+    pub(crate) key_id: String,
+    /// Where it stands: `inactive, deleted after …`, `deleted on …`, `active until …
+    /// (overlap)`.
+    pub(crate) state: String,
 }
 
 /// An old key awaiting its next step, as `status` reports it: a type of the output's

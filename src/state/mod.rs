@@ -18,6 +18,7 @@
 //! journal and its backups are also copied to the bucket ([`Replica`]).
 
 mod children;
+mod deleted;
 mod journal;
 pub(crate) mod lock;
 mod owner;
@@ -30,6 +31,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub(crate) use children::ChildRecorder;
+pub(crate) use deleted::DeletedKey;
 pub(crate) use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
 pub(crate) use owner::Owner;
 pub(crate) use pending::PendingDeletion;

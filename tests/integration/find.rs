@@ -393,3 +393,55 @@ fn init_scan_lists_every_place_found_and_its_sinks_rotate_the_copies() {
     assert_eq!(home.read("code/api/.env.local"), env_text(&new));
     assert!(home.read("code/api/settings.json").contains(&new.id));
 }
+
+#[test]
+fn status_lists_the_files_under_scan_that_still_hold_an_old_key() {
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials_and_dotenv("stalecopy");
+    home.write("code/.env", &env_text(&old));
+    home.write(
+        "project/rekey.yaml",
+        &scanning(&user, "  roots: [~/code]\n"),
+    );
+    home.rekey(&["apply", "--yes", "--grace", "1h", "--allow-uncovered"])
+        .success();
+    let status = ["status", "--output", "json", "--detailed-exitcode"];
+    let run = home.rekey(&status);
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
+    let json = run.json();
+    let profile = &json["profiles"][0];
+    let copy = &profile["stale_copies"][0];
+    assert_eq!(copy["path"], "~/code/.env", "{json}");
+    assert_eq!(copy["key_id"], old.id.as_str(), "{json}");
+    assert!(
+        copy["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("inactive, deleted after"),
+        "{json}"
+    );
+    assert!(
+        profile["alerts"]
+            .as_array()
+            .unwrap()
+            .contains(&"stale_copy".into()),
+        "{json}"
+    );
+
+    // Deleted, it is still a stale copy, with the date; `find` says the same.
+    home.rekey_later(1, &["prune", "--yes"]).success();
+    let json = home.rekey_later(1, &status).json();
+    let copy = &json["profiles"][0]["stale_copies"][0];
+    assert!(
+        copy["state"].as_str().unwrap().starts_with("deleted on "),
+        "{json}"
+    );
+    let found = home.rekey(&["find", "-o", "json"]).success().json();
+    let entry = found["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == old.id.as_str())
+        .unwrap_or_else(|| panic!("{found}"));
+    assert_eq!(entry["state"], "deleted", "{found}");
+}

@@ -713,6 +713,8 @@ impl Home {
         // Lock files persist by design and hold only a pid.
         out.retain(|f| !f.starts_with("locks/"));
         out.retain(|f| !f.starts_with("rotated/"));
+        // What rekey deleted is remembered (no secret) for find and status.
+        out.retain(|f| !f.starts_with("deleted/"));
         out.sort();
         out
     }

@@ -15,11 +15,12 @@ pub(crate) mod walk;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::profile::ProfileSpec;
-use crate::state::PendingDeletion;
+use crate::state::{DeletedKey, PendingDeletion};
 use matcher::{Holds, Matcher};
 use place::PlaceFormat;
 pub(crate) use walk::{WalkOptions, Walked};
@@ -36,6 +37,8 @@ pub(crate) struct KnownKey {
     pub(crate) current: bool,
     /// rekey's record of it as an old key awaiting a step.
     pub(crate) pending: Option<PendingDeletion>,
+    /// When rekey deleted it, if it did.
+    pub(crate) deleted: Option<SystemTime>,
     /// Whose key it is, as STS says (see [`name_users`]).
     pub(crate) user_arn: Option<String>,
 }
@@ -65,6 +68,8 @@ pub(crate) enum KeyState {
     Current,
     /// An old key rekey replaced, awaiting deactivation or deletion.
     Old(Box<PendingDeletion>),
+    /// A key rekey deleted, then.
+    Deleted(SystemTime),
     /// A place of a profile holds it, but it is not the profile's current key and
     /// rekey has no record of it (a copy left behind).
     Stale,
@@ -130,10 +135,12 @@ pub(crate) struct Found {
     pub(crate) walked: Walked,
 }
 
-/// The keys `specs` hold (every place of each), then the old keys of `pending`.
+/// The keys `specs` hold (every place of each), then the old keys of `pending`, then
+/// the keys rekey `deleted`.
 pub(crate) async fn known_keys(
     specs: &[ProfileSpec],
     pending: &[PendingDeletion],
+    deleted: &[DeletedKey],
 ) -> Vec<KnownKey> {
     let mut known: Vec<KnownKey> = Vec::new();
     for spec in specs {
@@ -150,6 +157,7 @@ pub(crate) async fn known_keys(
                         profiles: Vec::new(),
                         current: false,
                         pending: None,
+                        deleted: None,
                         user_arn: None,
                     });
                     known.last_mut().expect("just pushed")
@@ -170,9 +178,25 @@ pub(crate) async fn known_keys(
                 profiles: record.members(),
                 current: false,
                 pending: Some(record.clone()),
+                deleted: None,
                 user_arn: None,
             }),
         }
+    }
+    for gone in deleted {
+        // A record of a key a profile holds again (rolled back, say) is outdated.
+        if known.iter().any(|k| k.id == gone.key_id) {
+            continue;
+        }
+        known.push(KnownKey {
+            id: gone.key_id.clone(),
+            secret: None,
+            profiles: gone.owner.members(),
+            current: false,
+            pending: None,
+            deleted: Some(gone.deleted_at),
+            user_arn: Some(gone.owner.user_arn.clone()),
+        });
     }
     known
 }
@@ -209,10 +233,11 @@ pub(crate) fn find(
         .iter()
         .map(|k| KeyCopies {
             key_id: k.id.clone(),
-            state: match (&k.pending, k.current) {
-                (_, true) => KeyState::Current,
-                (Some(record), false) => KeyState::Old(Box::new(record.clone())),
-                (None, false) => KeyState::Stale,
+            state: match (&k.pending, k.deleted, k.current) {
+                (_, _, true) => KeyState::Current,
+                (Some(record), _, false) => KeyState::Old(Box::new(record.clone())),
+                (None, Some(at), false) => KeyState::Deleted(at),
+                (None, None, false) => KeyState::Stale,
             },
             profiles: k.profiles.clone(),
             user_arn: k.user_arn.clone(),

@@ -23,6 +23,7 @@ impl KnownKey {
             profiles,
             current: true,
             pending: None,
+            deleted: None,
             user_arn: None,
         }
     }
@@ -96,4 +97,38 @@ pub(crate) async fn check(
         planned.plan.steps.clear();
         planned.next = Next::Error(Cause::new(ErrorKind::UncoveredCopy, message));
     }
+}
+
+/// The copies under `scan`'s roots of the old keys rekey recorded (`pending`, awaiting a
+/// step) and deleted: files that still hold a key that stops (or stopped) working.
+pub(crate) async fn stale_copies(
+    scan: &Scan,
+    pending: &[crate::state::PendingDeletion],
+    deleted: &[crate::state::DeletedKey],
+    state_dir: &Path,
+) -> Vec<super::KeyCopies> {
+    let known = super::known_keys(&[], pending, deleted).await;
+    if known.is_empty() {
+        return Vec::new();
+    }
+    let roots = scan.roots.clone();
+    let walk = WalkOptions {
+        skip: vec![state_dir.to_owned()],
+        ..WalkOptions::default()
+    };
+    let covered = Default::default();
+    let searched = tokio::task::spawn_blocking(move || find(&known, &covered, &roots, &walk));
+    let Ok(found) = searched.await else {
+        return Vec::new();
+    };
+    let ignore = &scan.ignore;
+    found
+        .keys
+        .into_iter()
+        .map(|mut key| {
+            key.copies.retain(|c| !ignore.is_match(&c.path));
+            key
+        })
+        .filter(|key| !key.copies.is_empty())
+        .collect()
 }

@@ -493,6 +493,8 @@ impl Run<'_> {
                 "could not forget the pending deletion of {key_id}: {e}"
             )));
         }
+        let owner = journal.record().owner.clone();
+        crate::engine::prune::remember_deleted(state, &owner, key_id).await;
         let policy = &self.spec.policy;
         if let Some(warning) = shared_pending::withdraw(&self.iam, policy, &self.user, key_id).await
         {

@@ -327,6 +327,7 @@ async fn retire_old_key(
             Ok(()) => {
                 // Best effort: a record of a deleted key is never matched again.
                 let _ = state.forget_rotated_by(old_key_id).await;
+                crate::engine::prune::remember_deleted(state, owner, old_key_id).await;
                 return Retirement::Scheduled(Action::DeletedOldKey {
                     key_id: old_key_id.to_owned(),
                 });
