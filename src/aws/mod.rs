@@ -148,12 +148,7 @@ impl Aws {
             .retry_partition(pacing.partition(Service::Iam))
             .interceptor(pacing.counter(Service::Iam))
             .build();
-        let sts = aws_sdk_sts::config::Builder::from(&self.base)
-            .credentials_provider(credentials.clone())
-            .interceptor(self.clock.clone())
-            .retry_partition(pacing.partition(Service::Sts))
-            .interceptor(pacing.counter(Service::Sts))
-            .build();
+        let sts = self.sts(credentials.clone());
         // An endpoint URL (an emulator, a proxy) has no per-bucket host names.
         let path_style = self.base.endpoint_url().is_some();
         let s3 = aws_sdk_s3::config::Builder::from(&self.base)
@@ -165,12 +160,40 @@ impl Aws {
             .build();
         Caller {
             iam: aws_sdk_iam::Client::from_conf(iam),
-            sts: aws_sdk_sts::Client::from_conf(sts),
+            sts,
             s3: aws_sdk_s3::Client::from_conf(s3),
             pacing: self.pacing.clone(),
             #[cfg(test)]
             fake: None,
         }
+    }
+
+    /// An STS client signing with `credentials`, noting AWS's time, paced.
+    fn sts(
+        &self,
+        credentials: impl aws_credential_types::provider::ProvideCredentials + 'static,
+    ) -> aws_sdk_sts::Client {
+        let pacing = &self.pacing;
+        let config = aws_sdk_sts::config::Builder::from(&self.base)
+            .credentials_provider(credentials)
+            .interceptor(self.clock.clone())
+            .retry_partition(pacing.partition(Service::Sts))
+            .interceptor(pacing.counter(Service::Sts))
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    }
+
+    /// Whose `key` is (`sts:GetCallerIdentity`, which needs no permission), asked with
+    /// an STS client alone: a run that asks only this for many keys (`rekey find`)
+    /// builds no IAM or S3 client for them.
+    pub(crate) async fn whose(&self, key: &AccessKey) -> Result<Identity, AwsError> {
+        #[cfg(test)]
+        if self.fake.is_some() {
+            return self.caller(key).identity().await;
+        }
+        let credentials =
+            Credentials::new(key.id(), key.secret().expose_secret(), None, None, "rekey");
+        identity(&self.sts(credentials), &self.pacing).await
     }
 
     /// The shared configuration (HTTP client, region, retries; no credentials), for
@@ -290,21 +313,7 @@ impl Caller {
     /// `sts:GetCallerIdentity`: which account and principal the key belongs to.
     pub(crate) async fn identity(&self) -> Result<Identity, AwsError> {
         faked!(self, |iam, signer| iam.identity(signer));
-        let out = self
-            .paced(|| async {
-                self.sts
-                    .get_caller_identity()
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", e))
-            })
-            .await?;
-        let arn = out.arn.unwrap_or_default();
-        Ok(Identity {
-            account: out.account.unwrap_or_default(),
-            user_name: user_name_from_arn(&arn).map(str::to_owned),
-            arn,
-        })
+        identity(&self.sts, &self.pacing).await
     }
 
     /// `iam:ListAccessKeys` for `user`.
@@ -504,6 +513,24 @@ impl Caller {
         .await?;
         Ok(())
     }
+}
+
+/// `sts:GetCallerIdentity` with `sts`: which account and principal its key is.
+async fn identity(sts: &aws_sdk_sts::Client, pacing: &Pacing) -> Result<Identity, AwsError> {
+    let out = pacing
+        .patiently(|| async {
+            sts.get_caller_identity()
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", e))
+        })
+        .await?;
+    let arn = out.arn.unwrap_or_default();
+    Ok(Identity {
+        account: out.account.unwrap_or_default(),
+        user_name: user_name_from_arn(&arn).map(str::to_owned),
+        arn,
+    })
 }
 
 /// The user name in `arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`, or `None` for any other

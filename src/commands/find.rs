@@ -47,8 +47,7 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     }
     let pending = state.all_pending()?;
     let deleted = state.all_deleted()?;
-    let mut known = find::known_keys(&specs, &pending, &deleted).await;
-    find::name_users(&aws, &mut known).await;
+    let known = std::sync::Arc::new(find::known_keys(&specs, &pending, &deleted).await);
     let covered = find::covered_places(&specs);
     // The given folders, else the manifest's `scan:` roots, else the home folder.
     let roots: Vec<PathBuf> = match (options.roots.is_empty(), scan_roots) {
@@ -67,9 +66,16 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     walk.skip
         .push(std::path::absolute(state_root).unwrap_or_else(|_| state_root.to_owned()));
     let search = roots.clone();
-    let found = tokio::task::spawn_blocking(move || find::find(&known, &covered, &search, &walk))
-        .await
-        .context("the search stopped")?;
+    let walked = known.clone();
+    // The walk and STS's answers on whose each key is, at the same time.
+    let (found, users) = tokio::join!(
+        tokio::task::spawn_blocking(move || find::find(&walked, &covered, &search, &walk)),
+        find::user_arns(&aws, &known)
+    );
+    let mut found = found.context("the search stopped")?;
+    for (key, user) in found.keys.iter_mut().zip(users) {
+        key.user_arn = user;
+    }
     let report = FindReport::new(&found, &roots, &ctx.paths);
     match options.output {
         Output::Text => print!("{}", report::text(&report)),

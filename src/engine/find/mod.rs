@@ -43,22 +43,27 @@ pub(crate) struct KnownKey {
     pub(crate) user_arn: Option<String>,
 }
 
-/// Asks STS whose each key with a secret is (`GetCallerIdentity` needs no permission;
-/// an inactive or deleted key cannot ask, and stays unnamed), a few at a time.
-pub(crate) async fn name_users(aws: &crate::aws::Aws, known: &mut [KnownKey]) {
+/// Whose each key is, in `known`'s order: STS for a key with a secret
+/// (`GetCallerIdentity` needs no permission; an inactive key cannot ask), else rekey's
+/// record. A few calls at a time; run it beside the walk, which needs no answer.
+pub(crate) async fn user_arns(aws: &crate::aws::Aws, known: &[KnownKey]) -> Vec<Option<String>> {
     use futures_util::stream::{self, StreamExt};
-    let asked: Vec<Option<String>> = stream::iter(known.iter())
+    stream::iter(known)
         .map(|k| async move {
-            let secret = k.secret.clone()?;
-            let key = rekey_sinks::AccessKey::new(k.id.clone(), secret).ok()?;
-            aws.caller(&key).identity().await.ok().map(|i| i.arn)
+            let asked = match k.secret.clone() {
+                Some(secret) => match rekey_sinks::AccessKey::new(k.id.clone(), secret) {
+                    Ok(key) => aws.whose(&key).await.ok().map(|i| i.arn),
+                    Err(_) => None,
+                },
+                None => None,
+            };
+            asked
+                .or_else(|| k.user_arn.clone())
+                .or_else(|| k.pending.as_ref().map(|p| p.owner.user_arn.clone()))
         })
-        .buffered(8)
+        .buffered(4)
         .collect()
-        .await;
-    for (key, arn) in known.iter_mut().zip(asked) {
-        key.user_arn = arn.or_else(|| key.pending.as_ref().map(|p| p.owner.user_arn.clone()));
-    }
+        .await
 }
 
 /// Where a key stands.

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use zeroize::Zeroize;
+
 use super::matcher::{Holds, Matcher};
 use super::place::{self, PlaceFormat};
 
@@ -195,19 +197,43 @@ fn search(entry: &ignore::DirEntry, matcher: &Matcher) -> Outcome {
         return Outcome::NotAFile;
     }
     let path = entry.path();
-    match entry.metadata() {
+    let len = match entry.metadata() {
         Ok(meta) if meta.len() > MAX_FILE => return Outcome::TooLarge,
-        Ok(_) => {}
-        Err(e) => return Outcome::Unreadable(path.to_owned(), e.to_string()),
-    }
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => zeroize::Zeroizing::new(bytes),
+        Ok(meta) => meta.len(),
         Err(e) => return Outcome::Unreadable(path.to_owned(), e.to_string()),
     };
+    // One buffer per walker thread, reused from file to file (as ripgrep does): an
+    // allocation per file costs as much as the search. A file with a match may hold a
+    // secret, so its bytes are wiped once it is searched; the others hold none of the
+    // secrets looked for.
+    BUFFER.with_borrow_mut(|bytes| {
+        bytes.clear();
+        let read = std::fs::File::open(path).and_then(|mut file| {
+            bytes.reserve(usize::try_from(len).unwrap_or(0));
+            std::io::Read::read_to_end(&mut file, bytes)
+        });
+        if let Err(e) = read {
+            bytes.zeroize();
+            return Outcome::Unreadable(path.to_owned(), e.to_string());
+        }
+        let outcome = search_bytes(path, bytes, matcher);
+        if matches!(outcome, Outcome::Searched(Some(_))) {
+            bytes.zeroize();
+        }
+        outcome
+    })
+}
+
+thread_local! {
+    /// The walker thread's read buffer (see [`search`]).
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn search_bytes(path: &Path, bytes: &[u8], matcher: &Matcher) -> Outcome {
     if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some() {
         return Outcome::Binary;
     }
-    let hits = matcher.scan(&bytes);
+    let hits = matcher.scan(bytes);
     if hits.is_empty() {
         return Outcome::Searched(None);
     }
@@ -215,16 +241,14 @@ fn search(entry: &ignore::DirEntry, matcher: &Matcher) -> Outcome {
     // In a structured file, where the value sits, so a suggested sink is right.
     let parsed = format
         .structured()
-        .and_then(|f| f.to_value(&String::from_utf8_lossy(&bytes)).ok());
+        .and_then(|f| f.to_value(&String::from_utf8_lossy(bytes)).ok());
     let hits = hits
         .into_iter()
         .map(|hit| {
-            let (line, column) = place::line_and_column(&bytes, hit.offset);
+            let (line, column) = place::line_and_column(bytes, hit.offset);
             let name = match format {
-                PlaceFormat::Credentials | PlaceFormat::Config => {
-                    place::section(&bytes, hit.offset)
-                }
-                PlaceFormat::Dotenv => place::variable(&bytes, hit.offset),
+                PlaceFormat::Credentials | PlaceFormat::Config => place::section(bytes, hit.offset),
+                PlaceFormat::Dotenv => place::variable(bytes, hit.offset),
                 _ => {
                     let matched = zeroize::Zeroizing::new(
                         String::from_utf8_lossy(&bytes[hit.offset..hit.offset + hit.len])

@@ -201,15 +201,19 @@ async fn deleting_a_stale_key_forgets_its_record_if_it_is_gone() {
     assert_eq!(s.keys(), vec![active(&s.old), inactive(&stale)]);
 }
 
+/// `creating_key`, the call sent ten seconds ago (a list made now is settled).
+fn creating_a_key(s: &Scene) -> Phase {
+    Phase::CreatingKey {
+        existing: vec![s.old.id().to_owned()],
+        attempted_at: SystemTime::now() - Duration::from_secs(10),
+    }
+}
+
 #[tokio::test]
 async fn creating_a_key_deletes_the_key_whose_secret_never_arrived() {
     let s = Scene::with_defaults();
-    // Sent ten seconds ago (a list then is settled), and IAM made the key.
-    let phase = Phase::CreatingKey {
-        existing: vec![s.old.id().to_owned()],
-        attempted_at: SystemTime::now() - Duration::from_secs(10),
-    };
-    s.interrupted(phase, None, false).await;
+    // IAM made the key; its secret never reached the journal.
+    s.interrupted(creating_a_key(&s), None, false).await;
     let orphan = s.iam.add_key(USER);
     let done = s.recover().await.unwrap();
     assert_eq!(done.outcome, Outcome::OrphanDeleted);
@@ -222,11 +226,7 @@ async fn creating_a_key_deletes_the_key_whose_secret_never_arrived() {
 async fn creating_a_key_keeps_a_new_key_a_sink_holds() {
     // Someone else's key, already in the profile's file: never an orphan of rekey's.
     let s = Scene::with_defaults();
-    let phase = Phase::CreatingKey {
-        existing: vec![s.old.id().to_owned()],
-        attempted_at: SystemTime::now() - Duration::from_secs(10),
-    };
-    s.interrupted(phase, None, false).await;
+    s.interrupted(creating_a_key(&s), None, false).await;
     let theirs = s.iam.add_key(USER);
     s.hold(&theirs);
     let done = s.recover().await.unwrap();
