@@ -445,3 +445,27 @@ fn status_lists_the_files_under_scan_that_still_hold_an_old_key() {
         .unwrap_or_else(|| panic!("{found}"));
     assert_eq!(entry["state"], "deleted", "{found}");
 }
+
+#[test]
+fn one_file_system_stays_on_the_roots_file_system() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials_and_dotenv("findfs");
+    home.write("tree/here/.env", &env_text(&key));
+    let disk = TinyDisk::mount(home.path("tree/mounted"), "64k");
+    home.write("tree/mounted/.env", &env_text(&key));
+    let tree = home.path("tree").display().to_string();
+    let copies = |args: &[&str]| {
+        let json = home.rekey(args).success().json();
+        let copies = json["keys"][0]["copies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        copies.len()
+    };
+    assert_eq!(copies(&["find", &tree, "-o", "json"]), 2);
+    assert_eq!(
+        copies(&["find", &tree, "-o", "json", "--one-file-system"]),
+        1
+    );
+    drop(disk);
+}
