@@ -165,6 +165,10 @@ pub(crate) struct Choices {
     /// place no sink writes (that copy then keeps the old key).
     #[arg(long)]
     pub(crate) allow_uncovered: bool,
+    /// With --compromised: how long AWS may still accept a deleted old key (it does for
+    /// a few seconds) before rekey calls the response failed.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub(crate) revocation_timeout: HumanDuration,
 }
 
 /// `rekey apply`.
@@ -401,6 +405,7 @@ impl Choices {
             make_room: self.make_room,
             ignore_manifest: self.ignore_manifest,
             allow_uncovered: self.allow_uncovered,
+            revocation_timeout: self.revocation_timeout.0,
         }
     }
 }

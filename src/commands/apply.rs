@@ -228,6 +228,7 @@ fn replaced(report: &ApplyReport) -> Vec<ReplacedKey> {
         .map(|(result, rotated)| ReplacedKey {
             profile: result.profile.clone(),
             key_id: rotated.old_key_id.clone(),
+            refused_after: rotated.old_key_refused_after,
             last_used: planned
                 .clone()
                 .find(|p| p.profile == result.profile)

@@ -177,6 +177,9 @@ pub(crate) struct Choices {
     pub(crate) ignore_manifest: bool,
     /// `--allow-uncovered`.
     pub(crate) allow_uncovered: bool,
+    /// `--revocation-timeout`: with `--compromised`, how long AWS may still accept a
+    /// deleted old key.
+    pub(crate) revocation_timeout: Duration,
 }
 
 impl Choices {
@@ -313,6 +316,7 @@ pub(crate) fn load_profiles(
         if choices.compromised {
             spec.policy.grace = Duration::ZERO;
             spec.policy.overlap = Duration::ZERO;
+            spec.policy.leaked = Some(choices.revocation_timeout);
         }
     }
     Ok(profiles)

@@ -128,6 +128,9 @@ pub(crate) struct Policy {
     /// The lease that orders every machine's commands on one user (`state: s3://…`);
     /// `None`: only this machine's processes are ordered (the state dir's locks).
     pub(crate) shared_state: Option<SharedState>,
+    /// A leak response (`--compromised`): once the old key is deleted, prove AWS refuses
+    /// it, within this bound, before calling the rotation done.
+    pub(crate) leaked: Option<Duration>,
 }
 
 /// `state: s3://BUCKET/PREFIX`: where the lease per IAM user lives, so two machines
@@ -207,6 +210,7 @@ impl Default for Policy {
             mfa_timeout: Duration::from_secs(60),
             pending_store: PendingStore::Local,
             shared_state: None,
+            leaked: None,
         }
     }
 }

@@ -120,6 +120,13 @@ pub(crate) enum Action {
         /// The old key.
         key_id: String,
     },
+    /// A leak response: AWS refuses the deleted old key (three times in a row).
+    OldKeyRefused {
+        /// The old key.
+        key_id: String,
+        /// How long after its deletion.
+        took: Duration,
+    },
     /// Something that did not stop the work but needs the user's eye.
     Warning(String),
 }

@@ -49,6 +49,8 @@ pub(crate) enum ErrorKind {
     /// `mfa_command` failed, or AWS refused the code), or IAM needs one and `plan` was
     /// not asked to open it.
     Mfa,
+    /// A leak response deleted the old key, and AWS still accepted it at the bound.
+    StillAccepted,
     /// The key has a copy under the manifest's `scan:` roots that no sink writes:
     /// rotating would leave it holding the old key.
     UncoveredCopy,

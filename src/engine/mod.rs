@@ -15,6 +15,7 @@ pub(crate) mod propagation;
 pub(crate) mod prune;
 pub(crate) mod recovery;
 pub(crate) mod retire;
+pub(crate) mod revocation;
 pub(crate) mod rollback;
 pub(crate) mod rotation;
 pub(crate) mod shared_journal;

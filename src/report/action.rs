@@ -83,6 +83,10 @@ pub(crate) fn told(action: &Action) -> String {
         Action::WithdrewShared { key_id } => {
             format!("removed the shared pending deletion of {key_id} from IAM")
         }
+        Action::OldKeyRefused { key_id, took } => format!(
+            "AWS refuses old key {key_id} (refused after {:.1} s)",
+            took.as_secs_f64()
+        ),
         Action::Warning(warning) => format!("warning: {warning}"),
     }
 }

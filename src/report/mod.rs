@@ -70,6 +70,8 @@ pub(crate) struct ReplacedKey {
     pub(crate) key_id: String,
     /// Its last use as IAM recorded it before the rotation (`None`: never used).
     pub(crate) last_used: Option<crate::engine::plan::LastUse>,
+    /// Seconds from its deletion until AWS refused it (three times in a row).
+    pub(crate) refused_after: Option<f64>,
 }
 
 /// How one rotation (a profile, or profiles sharing a key) ended.

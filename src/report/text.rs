@@ -162,9 +162,12 @@ pub(crate) fn replaced(keys: &[ReplacedKey]) -> String {
         "Replaced keys (look for misuse in CloudTrail around their last use):"
     );
     for key in keys {
+        let refused = key.refused_after.map_or_else(String::new, |s| {
+            format!(" AWS refuses it (refused after {s:.1} s);")
+        });
         let _ = writeln!(
             out,
-            "  {} (profile {}): deleted; {}",
+            "  {} (profile {}): deleted;{refused} {}",
             key.key_id,
             key.profile,
             describe_last_use(key.last_used.as_ref())

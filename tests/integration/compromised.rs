@@ -1,7 +1,19 @@
 //! Leak response: `apply --compromised` replaces every selected key now and deletes the
-//! old ones, whatever `max_age` and `grace` say, and lists each old key's last use.
+//! old ones, whatever `max_age` and `grace` say, lists each old key's last use, and
+//! proves AWS refuses each deleted key. Through the fault proxy: moto accepts a deleted
+//! key; the proxy refuses it as AWS does (after `revocation_lag`).
 
+use std::time::Duration;
+
+use crate::proxy::FaultProxy;
 use crate::support::*;
+
+/// A home whose AWS calls go through a fault proxy (which refuses deleted keys).
+fn behind_proxy() -> (Home, FaultProxy) {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    (home, proxy)
+}
 
 /// Two users whose keys are young (max_age 90d) and whose grace is a week.
 fn two_young_keys(home: &Home) -> Vec<(String, TestKey)> {
@@ -27,7 +39,7 @@ fn two_young_keys(home: &Home) -> Vec<(String, TestKey)> {
 
 #[test]
 fn every_key_is_replaced_and_every_old_key_deleted_whatever_the_manifest_says() {
-    let home = Home::new();
+    let (home, _proxy) = behind_proxy();
     let users = two_young_keys(&home);
     home.rekey(&["plan"])
         .success()
@@ -61,7 +73,7 @@ fn every_key_is_replaced_and_every_old_key_deleted_whatever_the_manifest_says() 
 
 #[test]
 fn the_json_report_lists_each_replaced_key_with_its_last_use() {
-    let home = Home::new();
+    let (home, _proxy) = behind_proxy();
     let users = two_young_keys(&home);
     let json = home
         .rekey(&["apply", "--yes", "--compromised", "--output", "json"])
@@ -75,4 +87,54 @@ fn the_json_report_lists_each_replaced_key_with_its_last_use() {
         assert_eq!(entry["key_id"], old.id.as_str());
         assert_eq!(entry["last_used"]["service"], "iam", "{entry}");
     }
+}
+
+/// Issue 22, point 2: a deleted key works for a few seconds; the response is done only
+/// once AWS refuses it, three times in a row, and says after how long.
+#[test]
+fn each_deleted_key_is_proven_refused_and_the_time_reported() {
+    let (home, proxy) = behind_proxy();
+    proxy.set(|f| f.revocation_lag = Duration::from_secs(2));
+    let users = two_young_keys(&home);
+    let json = home
+        .rekey(&["apply", "--yes", "--compromised", "--output", "json"])
+        .success()
+        .json();
+    for replaced in json["replaced"].as_array().unwrap() {
+        let after = replaced["refused_after"].as_f64().unwrap_or_default();
+        assert!((2.0..15.0).contains(&after), "{json}");
+    }
+    assert_eq!(json["replaced"].as_array().unwrap().len(), users.len());
+    let (user, _) = &users[0];
+    home.rekey(&["apply", "--yes", "--compromised", "--profile", user])
+        .success()
+        .stdout_has("(refused after ");
+}
+
+#[test]
+fn a_deleted_key_still_accepted_at_the_bound_is_a_loud_failure() {
+    let (home, proxy) = behind_proxy();
+    proxy.set(|f| f.revocation_lag = Duration::from_secs(3600));
+    let (user, old) = home.user_in_credentials("stillaccepted");
+    let json = home
+        .rekey(&[
+            "apply",
+            "--yes",
+            "--compromised",
+            "--revocation-timeout",
+            "2s",
+            "--output",
+            "json",
+        ])
+        .code(1)
+        .json();
+    let result = &json["results"][0];
+    assert_eq!(result["error_kind"], "still_accepted", "{json}");
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("still accepted the old key"), "{error}");
+    assert!(error.contains("the rotation itself is complete"), "{error}");
+    // The rotation did happen: the new key is in place, the old one deleted in IAM.
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
 }

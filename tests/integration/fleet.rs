@@ -122,7 +122,10 @@ fn make_room_deletes_only_what_prune_would() {
 /// leaving both possibly leaked keys active.
 #[test]
 fn a_leak_response_during_an_overlap_ends_it_and_replaces_the_key() {
-    let home = Home::new();
+    // Through the proxy, which refuses a deleted key as AWS does (the response waits
+    // for that).
+    let proxy = crate::proxy::FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
     let (user, first) = home.user_in_credentials("leakoverlap");
     home.manifest(
         &Manifest::new()

@@ -9,7 +9,8 @@
 //!   as real AWS does (STS has been seen to accept a new key seconds before IAM);
 //! - inactive and deleted keys are refused: a key the proxy saw deactivated
 //!   (`UpdateAccessKey` with `Status=Inactive`) is refused with `InvalidClientTokenId`
-//!   until it is reactivated, and one it saw deleted for good.
+//!   until it is reactivated, and one it saw deleted for good; with `revocation_lag`,
+//!   only once that long has passed (AWS accepts a deleted key for a few seconds).
 //!
 //! Error bodies are AWS's query-protocol XML (`ErrorResponse`/`Error`/`Code`).
 
@@ -83,8 +84,12 @@ pub struct Faults {
     /// Session key ids from `GetSessionToken` answers, with the key that asked: a session
     /// acts as its user (for `iam_only_for`).
     sessions: HashMap<String, String>,
-    /// Key ids deactivated (refused until reactivated) or deleted through the proxy.
-    inactive: HashSet<String>,
+    /// Key ids deactivated (refused until reactivated) or deleted through the proxy,
+    /// with when.
+    inactive: HashMap<String, Instant>,
+    /// A deactivated or deleted key is still accepted this long (AWS: a deleted key
+    /// works for a few seconds; measured 3-4 s in 2025).
+    pub revocation_lag: Duration,
     /// Every action that reached the proxy, in order.
     pub seen: Vec<String>,
     /// The service each of them was signed for, in the same order.
@@ -242,7 +247,11 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 }
                 _ => false,
             };
-        let todo = if propagating || refused || f.inactive.contains(&key_id) {
+        let revoked = f
+            .inactive
+            .get(&key_id)
+            .is_some_and(|at| at.elapsed() >= f.revocation_lag);
+        let todo = if propagating || refused || revoked {
             Do::Answer(
                 403,
                 "InvalidClientTokenId",
@@ -355,14 +364,14 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             }
             if action == "DeleteAccessKey" && succeeded {
                 if let Some(id) = field(&request.body, "AccessKeyId") {
-                    faults.lock().unwrap().inactive.insert(id);
+                    faults.lock().unwrap().inactive.insert(id, Instant::now());
                 }
             }
             if action == "UpdateAccessKey" && succeeded {
                 if let Some(id) = field(&request.body, "AccessKeyId") {
                     let mut f = faults.lock().unwrap();
                     match field(&request.body, "Status").as_deref() {
-                        Some("Inactive") => f.inactive.insert(id),
+                        Some("Inactive") => f.inactive.insert(id, Instant::now()),
                         _ => f.inactive.remove(&id),
                     };
                 }

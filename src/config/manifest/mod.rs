@@ -310,6 +310,7 @@ impl Manifest {
                             }),
                             _ => None,
                         },
+                        leaked: None,
                     },
                 )
             })

@@ -29,6 +29,7 @@ use crate::engine::orphan;
 use crate::engine::plan::{ProfilePlan, Step};
 use crate::engine::planner::RotationInput;
 use crate::engine::propagation;
+use crate::engine::revocation;
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
@@ -84,6 +85,9 @@ pub(crate) struct Rotated {
     pub(crate) actions: Vec<Action>,
     /// Problems that did not undo the rotation (e.g. the old key could not be deleted).
     pub(crate) warnings: Vec<String>,
+    /// A leak response: seconds from the old key's deletion until AWS refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) old_key_refused_after: Option<f64>,
 }
 
 /// A rotation that did not complete.
@@ -103,7 +107,8 @@ impl RotationFailure {
             FailureKind::NotStarted(cause)
             | FailureKind::OrphanDeleted(cause)
             | FailureKind::RolledBack(cause)
-            | FailureKind::RollbackIncomplete { reason: cause, .. } => cause.kind,
+            | FailureKind::RollbackIncomplete { reason: cause, .. }
+            | FailureKind::StillAccepted(cause) => cause.kind,
         }
     }
 }
@@ -134,6 +139,10 @@ pub(crate) enum FailureKind {
         /// The journal file.
         journal: PathBuf,
     },
+    /// A leak response completed (the new key in every place, the old one deleted), but
+    /// AWS still accepted the old key at the bound.
+    #[error("{0}; the rotation itself is complete: the new key is in every place and the old key is deleted")]
+    StillAccepted(Cause),
 }
 
 /// Runs one rotation. `plan` and `input` come from [`crate::engine::planner::plan_profile`];
@@ -154,6 +163,11 @@ pub(crate) async fn rotate(
             kind: FailureKind::NotStarted(cause),
             actions: Vec::new(),
         })?;
+    // A leak response proves the old key dead once deleted (see `revocation`).
+    let leaked_key = spec
+        .policy
+        .leaked
+        .map(|bound| (input.old_key.clone(), bound));
     let mut run = Run {
         aws,
         spec,
@@ -197,7 +211,29 @@ pub(crate) async fn rotate(
         .map_err(|cause| run.fail(FailureKind::NotStarted(cause)))?;
     let rotated = locked(&mut run, state, plan, input, record).await;
     lease::release(run.lease.take()).await;
-    rotated
+    let mut rotated = rotated?;
+    // A leak response is done once AWS refuses the deleted old key (after the locks:
+    // this takes seconds, and changes nothing).
+    let deleted =
+        |a: &Action| matches!(a, Action::DeletedOldKey { key_id } if *key_id == rotated.old_key_id);
+    if let Some((old, bound)) = leaked_key.filter(|_| rotated.actions.iter().any(deleted)) {
+        match revocation::prove_dead(aws, &old, bound).await {
+            Ok(took) => {
+                rotated.actions.push(Action::OldKeyRefused {
+                    key_id: rotated.old_key_id.clone(),
+                    took,
+                });
+                rotated.old_key_refused_after = Some(took.as_secs_f64());
+            }
+            Err(cause) => {
+                return Err(RotationFailure {
+                    kind: FailureKind::StillAccepted(cause),
+                    actions: rotated.actions,
+                })
+            }
+        }
+    }
+    Ok(rotated)
 }
 
 /// [`rotate`] from the moment it holds the user's lock (and lease).
@@ -274,6 +310,7 @@ async fn locked(
         new_key_id: new_key.id().to_owned(),
         actions: std::mem::take(&mut run.actions),
         warnings,
+        old_key_refused_after: None,
     })
 }
 
