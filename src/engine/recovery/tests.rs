@@ -241,16 +241,22 @@ async fn creating_a_key_keeps_a_new_key_a_sink_holds() {
     assert_eq!(s.keys(), vec![active(&s.old), active(&theirs)]);
 }
 
-/// `key_created`, `propagated`, `writing_sink`, `sinks_written`: forward when every
-/// sink holds the new key and it works, with no verify command; else back.
-#[tokio::test]
-async fn a_created_key_every_sink_holds_rolls_forward_in_every_phase_that_allows_it() {
-    for phase in [
+/// The phases between the new key's creation and the verification: `key_created`,
+/// `propagated`, `writing_sink`, `sinks_written`.
+fn created_not_verifying() -> [Phase; 4] {
+    [
         Phase::KeyCreated,
         Phase::Propagated,
         Phase::WritingSink { index: 0 },
         Phase::SinksWritten,
-    ] {
+    ]
+}
+
+/// In every phase of [`created_not_verifying`]: forward when every sink holds the new
+/// key and it works, with no verify command; else back.
+#[tokio::test]
+async fn a_created_key_every_sink_holds_rolls_forward_in_every_phase_that_allows_it() {
+    for phase in created_not_verifying() {
         let s = Scene::with_defaults();
         let new = s.iam.add_key(USER);
         s.interrupted(phase.clone(), Some(&new), true).await;
@@ -269,12 +275,7 @@ async fn a_created_key_every_sink_holds_rolls_forward_in_every_phase_that_allows
 
 #[tokio::test]
 async fn a_created_key_no_sink_holds_yet_rolls_back_in_every_phase_before_verifying() {
-    for phase in [
-        Phase::KeyCreated,
-        Phase::Propagated,
-        Phase::WritingSink { index: 0 },
-        Phase::SinksWritten,
-    ] {
+    for phase in created_not_verifying() {
         let s = Scene::with_defaults();
         let before = std::fs::read_to_string(&s.credentials).unwrap();
         let new = s.iam.add_key(USER);
