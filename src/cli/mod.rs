@@ -169,6 +169,10 @@ pub(crate) struct Choices {
     /// a few seconds) before rekey calls the response failed.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub(crate) revocation_timeout: HumanDuration,
+    /// With --compromised: deactivate (never delete: it is evidence) any key of the user
+    /// this run did not create and no place holds, found once the old key is refused.
+    #[arg(long)]
+    pub(crate) quarantine: bool,
 }
 
 /// `rekey apply`.
@@ -406,6 +410,7 @@ impl Choices {
             ignore_manifest: self.ignore_manifest,
             allow_uncovered: self.allow_uncovered,
             revocation_timeout: self.revocation_timeout.0,
+            quarantine: self.quarantine,
         }
     }
 }

@@ -229,6 +229,7 @@ fn replaced(report: &ApplyReport) -> Vec<ReplacedKey> {
             profile: result.profile.clone(),
             key_id: rotated.old_key_id.clone(),
             refused_after: rotated.old_key_refused_after,
+            unknown_keys: rotated.unknown_keys.clone(),
             last_used: planned
                 .clone()
                 .find(|p| p.profile == result.profile)

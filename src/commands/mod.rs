@@ -26,7 +26,7 @@ use crate::aws::{Aws, CodePrompt};
 use crate::config::discovery::{self, Skipped};
 use crate::config::manifest;
 use crate::config::paths::Paths;
-use crate::config::profile::{Policy, ProfileSpec};
+use crate::config::profile::{Leak, Policy, ProfileSpec};
 use crate::engine::find::uncovered;
 use crate::engine::plan::Plan;
 use crate::engine::planner::{self, PlanOptions, Planned};
@@ -180,6 +180,8 @@ pub(crate) struct Choices {
     /// `--revocation-timeout`: with `--compromised`, how long AWS may still accept a
     /// deleted old key.
     pub(crate) revocation_timeout: Duration,
+    /// `--quarantine`: with `--compromised`, deactivate unknown keys of the user.
+    pub(crate) quarantine: bool,
 }
 
 impl Choices {
@@ -316,7 +318,10 @@ pub(crate) fn load_profiles(
         if choices.compromised {
             spec.policy.grace = Duration::ZERO;
             spec.policy.overlap = Duration::ZERO;
-            spec.policy.leaked = Some(choices.revocation_timeout);
+            spec.policy.leaked = Some(Leak {
+                revocation_timeout: choices.revocation_timeout,
+                quarantine: choices.quarantine,
+            });
         }
     }
     Ok(profiles)

@@ -96,6 +96,16 @@ impl<'a> IntoIterator for &'a Sinks {
     }
 }
 
+/// A leak response's last steps, once the old key is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Leak {
+    /// How long AWS may still accept the deleted key (`--revocation-timeout`).
+    pub(crate) revocation_timeout: Duration,
+    /// Deactivate a key of the user that this run did not create and no place holds
+    /// (`--quarantine`): perhaps the attacker's, made while the old key still worked.
+    pub(crate) quarantine: bool,
+}
+
 /// When to rotate, how to prove the new key works, and how long to keep the old one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Policy {
@@ -128,9 +138,8 @@ pub(crate) struct Policy {
     /// The lease that orders every machine's commands on one user (`state: s3://…`);
     /// `None`: only this machine's processes are ordered (the state dir's locks).
     pub(crate) shared_state: Option<SharedState>,
-    /// A leak response (`--compromised`): once the old key is deleted, prove AWS refuses
-    /// it, within this bound, before calling the rotation done.
-    pub(crate) leaked: Option<Duration>,
+    /// A leak response (`--compromised`): what to do once the old key is deleted.
+    pub(crate) leaked: Option<Leak>,
 }
 
 /// `state: s3://BUCKET/PREFIX`: where the lease per IAM user lives, so two machines

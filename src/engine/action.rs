@@ -127,6 +127,18 @@ pub(crate) enum Action {
         /// How long after its deletion.
         took: Duration,
     },
+    /// A leak response: a key of the user this run did not create and no place holds
+    /// (perhaps made with the leaked key while it still worked).
+    UnknownKey {
+        /// That key.
+        key_id: String,
+        /// When it was created.
+        created: SystemTime,
+        /// When it was last used, if ever.
+        last_used: Option<SystemTime>,
+        /// Whether it was deactivated (`--quarantine`).
+        quarantined: bool,
+    },
     /// Something that did not stop the work but needs the user's eye.
     Warning(String),
 }

@@ -87,6 +87,25 @@ pub(crate) fn told(action: &Action) -> String {
             "AWS refuses old key {key_id} (refused after {:.1} s)",
             took.as_secs_f64()
         ),
+        Action::UnknownKey {
+            key_id,
+            created,
+            last_used,
+            quarantined,
+        } => {
+            let used = last_used.map_or_else(
+                || "never used".to_owned(),
+                |at| format!("last used {}", rfc3339(at)),
+            );
+            let done = match quarantined {
+                true => "deactivated (kept as evidence)",
+                false => "left active: check it, or run again with --quarantine",
+            };
+            format!(
+                "UNKNOWN KEY {key_id} of the user (created {}, {used}), not made by this run and in no place: {done}",
+                rfc3339(*created)
+            )
+        }
         Action::Warning(warning) => format!("warning: {warning}"),
     }
 }

@@ -72,6 +72,9 @@ pub(crate) struct ReplacedKey {
     pub(crate) last_used: Option<crate::engine::plan::LastUse>,
     /// Seconds from its deletion until AWS refused it (three times in a row).
     pub(crate) refused_after: Option<f64>,
+    /// Keys of the user this run did not create and no place holds, found once the old
+    /// key was refused (deactivated with `--quarantine`).
+    pub(crate) unknown_keys: Vec<String>,
 }
 
 /// How one rotation (a profile, or profiles sharing a key) ended.

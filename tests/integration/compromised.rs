@@ -138,3 +138,42 @@ fn a_deleted_key_still_accepted_at_the_bound_is_a_loud_failure() {
     assert_ne!(new, old);
     assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
 }
+
+/// Issue 22, point 3: while the deleted key still worked, the attacker made another key
+/// for the user. Once the old key is refused, rekey finds it (this run did not make it,
+/// no place holds it), reports it, and with --quarantine deactivates it (never deletes:
+/// it is evidence).
+#[test]
+fn a_key_made_with_the_leaked_key_is_found_and_with_quarantine_deactivated() {
+    for quarantine in [false, true] {
+        let (home, proxy) = behind_proxy();
+        proxy.set(|f| {
+            f.revocation_lag = Duration::from_secs(1);
+            f.attacker = true;
+        });
+        let (user, _) = home.user_in_credentials("attacked");
+        let mut args = vec!["apply", "--yes", "--compromised", "--output", "json"];
+        if quarantine {
+            args.push("--quarantine");
+        }
+        let json = home.rekey(&args).success().json();
+        let made = proxy.attacker_keys();
+        assert_eq!(made.len(), 1, "the attacker made a key");
+        assert_eq!(
+            json["replaced"][0]["unknown_keys"],
+            serde_json::json!(made),
+            "{json}"
+        );
+        let actions = json["results"][0]["actions"].to_string();
+        assert!(
+            actions.contains(&format!("UNKNOWN KEY {}", made[0])),
+            "{actions}"
+        );
+        let new = key_in(&home.credentials(), &user).unwrap();
+        assert_eq!(
+            moto().keys(&user),
+            key_set(&[(&new.id, true), (&made[0], !quarantine)]),
+            "quarantine: {quarantine}"
+        );
+    }
+}

@@ -90,6 +90,11 @@ pub struct Faults {
     /// A deactivated or deleted key is still accepted this long (AWS: a deleted key
     /// works for a few seconds; measured 3-4 s in 2025).
     pub revocation_lag: Duration,
+    /// An attacker holding the deleted key: the moment a key is deleted, a key is made
+    /// for its user (as a script using the leaked key would, while it still works).
+    pub attacker: bool,
+    /// The keys the attacker made.
+    pub attacker_keys: Vec<String>,
     /// Every action that reached the proxy, in order.
     pub seen: Vec<String>,
     /// The service each of them was signed for, in the same order.
@@ -126,6 +131,11 @@ impl FaultProxy {
     }
 
     /// Changes the faults.
+    /// The keys the attacker made (see `Faults::attacker`).
+    pub fn attacker_keys(&self) -> Vec<String> {
+        self.faults.lock().unwrap().attacker_keys.clone()
+    }
+
     pub fn set(&self, change: impl FnOnce(&mut Faults)) {
         change(&mut self.faults.lock().unwrap());
     }
@@ -365,6 +375,11 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             if action == "DeleteAccessKey" && succeeded {
                 if let Some(id) = field(&request.body, "AccessKeyId") {
                     faults.lock().unwrap().inactive.insert(id, Instant::now());
+                }
+                let attacker = std::mem::take(&mut faults.lock().unwrap().attacker);
+                if let (true, Some(user)) = (attacker, field(&request.body, "UserName")) {
+                    let made = moto().create_key(&user).id;
+                    faults.lock().unwrap().attacker_keys.push(made);
                 }
             }
             if action == "UpdateAccessKey" && succeeded {

@@ -88,6 +88,9 @@ pub(crate) struct Rotated {
     /// A leak response: seconds from the old key's deletion until AWS refused it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) old_key_refused_after: Option<f64>,
+    /// A leak response: keys of the user this run did not create and no place holds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) unknown_keys: Vec<String>,
 }
 
 /// A rotation that did not complete.
@@ -164,10 +167,8 @@ pub(crate) async fn rotate(
             actions: Vec::new(),
         })?;
     // A leak response proves the old key dead once deleted (see `revocation`).
-    let leaked_key = spec
-        .policy
-        .leaked
-        .map(|bound| (input.old_key.clone(), bound));
+    let leaked_key = spec.policy.leaked.map(|leak| (input.old_key.clone(), leak));
+    let user = input.user_name.clone();
     let mut run = Run {
         aws,
         spec,
@@ -216,8 +217,8 @@ pub(crate) async fn rotate(
     // this takes seconds, and changes nothing).
     let deleted =
         |a: &Action| matches!(a, Action::DeletedOldKey { key_id } if *key_id == rotated.old_key_id);
-    if let Some((old, bound)) = leaked_key.filter(|_| rotated.actions.iter().any(deleted)) {
-        match revocation::prove_dead(aws, &old, bound).await {
+    if let Some((old, leak)) = leaked_key.filter(|_| rotated.actions.iter().any(deleted)) {
+        match revocation::prove_dead(aws, &old, leak.revocation_timeout).await {
             Ok(took) => {
                 rotated.actions.push(Action::OldKeyRefused {
                     key_id: rotated.old_key_id.clone(),
@@ -231,6 +232,23 @@ pub(crate) async fn rotate(
                     actions: rotated.actions,
                 })
             }
+        }
+        // Now that the old key can do nothing more: what it may have made meanwhile.
+        let new_key_id = rotated.new_key_id.clone();
+        match revocation::unknown_keys(aws, spec, &user, &new_key_id, leak.quarantine).await {
+            Ok(unknown) => {
+                rotated.unknown_keys = unknown
+                    .iter()
+                    .filter_map(|a| match a {
+                        Action::UnknownKey { key_id, .. } => Some(key_id.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                rotated.actions.extend(unknown);
+            }
+            Err(cause) => rotated.warnings.push(format!(
+                "could not look for keys the leaked key may have made: {cause}"
+            )),
         }
     }
     Ok(rotated)
@@ -311,6 +329,7 @@ async fn locked(
         actions: std::mem::take(&mut run.actions),
         warnings,
         old_key_refused_after: None,
+        unknown_keys: Vec::new(),
     })
 }
 
