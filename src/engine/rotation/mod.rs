@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
-use crate::config::profile::ProfileSpec;
+use crate::config::profile::{Leak, ProfileSpec};
 use crate::engine::action::Action;
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
@@ -211,45 +211,66 @@ pub(crate) async fn rotate(
         .await
         .map_err(|cause| run.fail(FailureKind::NotStarted(cause)))?;
     let rotated = locked(&mut run, state, plan, input, record).await;
+    // A leak response's last steps run under the user's lock and lease still: they may
+    // deactivate a key of the user.
+    let rotated = match (rotated, leaked_key) {
+        (Ok(rotated), Some((old, leak))) => {
+            after_a_leak(aws, spec, &user, old, leak, rotated).await
+        }
+        (rotated, _) => rotated,
+    };
     lease::release(run.lease.take()).await;
-    let mut rotated = rotated?;
-    // A leak response is done once AWS refuses the deleted old key (after the locks:
-    // this takes seconds, and changes nothing).
+    rotated
+}
+
+/// A leak response is done once AWS refuses the deleted old key (see
+/// [`revocation::prove_dead`]); then the keys it may have made meanwhile are looked for
+/// (see [`revocation::unknown_keys`]). A rotation whose old key was not deleted (grace 0
+/// failed; prune will delete it) has nothing to prove yet.
+async fn after_a_leak(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    user: &str,
+    old: AccessKey,
+    leak: Leak,
+    mut rotated: Rotated,
+) -> Result<Rotated, RotationFailure> {
     let deleted =
         |a: &Action| matches!(a, Action::DeletedOldKey { key_id } if *key_id == rotated.old_key_id);
-    if let Some((old, leak)) = leaked_key.filter(|_| rotated.actions.iter().any(deleted)) {
-        match revocation::prove_dead(aws, &old, leak.revocation_timeout).await {
-            Ok(took) => {
-                rotated.actions.push(Action::OldKeyRefused {
-                    key_id: rotated.old_key_id.clone(),
-                    took,
-                });
-                rotated.old_key_refused_after = Some(took.as_secs_f64());
-            }
-            Err(cause) => {
-                return Err(RotationFailure {
-                    kind: FailureKind::StillAccepted(cause),
-                    actions: rotated.actions,
+    if !rotated.actions.iter().any(deleted) {
+        return Ok(rotated);
+    }
+    match revocation::prove_dead(aws, &old, leak.revocation_timeout).await {
+        Ok(took) => {
+            rotated.actions.push(Action::OldKeyRefused {
+                key_id: rotated.old_key_id.clone(),
+                took,
+            });
+            rotated.old_key_refused_after = Some(took.as_secs_f64());
+        }
+        Err(cause) => {
+            return Err(RotationFailure {
+                kind: FailureKind::StillAccepted(cause),
+                actions: rotated.actions,
+            })
+        }
+    }
+    // Now that the old key can do nothing more: what it may have made meanwhile.
+    let new_key_id = rotated.new_key_id.clone();
+    match revocation::unknown_keys(aws, spec, user, &new_key_id, leak.quarantine).await {
+        Ok(unknown) => {
+            rotated.unknown_keys = unknown
+                .iter()
+                .filter_map(|a| match a {
+                    Action::UnknownKey { key_id, .. } => Some(key_id.clone()),
+                    _ => None,
                 })
-            }
+                .collect();
+            rotated.actions.extend(unknown);
         }
-        // Now that the old key can do nothing more: what it may have made meanwhile.
-        let new_key_id = rotated.new_key_id.clone();
-        match revocation::unknown_keys(aws, spec, &user, &new_key_id, leak.quarantine).await {
-            Ok(unknown) => {
-                rotated.unknown_keys = unknown
-                    .iter()
-                    .filter_map(|a| match a {
-                        Action::UnknownKey { key_id, .. } => Some(key_id.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                rotated.actions.extend(unknown);
-            }
-            Err(cause) => rotated.warnings.push(format!(
-                "could not look for keys the leaked key may have made: {cause}"
-            )),
-        }
+        Err(cause) => rotated.warnings.push(format!(
+            "could not look for keys the leaked key may have made: {cause}"
+        )),
     }
     Ok(rotated)
 }
