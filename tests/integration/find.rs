@@ -469,3 +469,44 @@ fn one_file_system_stays_on_the_roots_file_system() {
     );
     drop(disk);
 }
+
+#[test]
+fn an_unreadable_folder_is_listed_with_its_reason_and_the_rest_searched() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials_and_dotenv("findlocked");
+    home.write("tree/open/.env", &env_text(&key));
+    home.write("tree/locked/.env", &env_text(&key));
+    let locked = home.path("tree/locked");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let tree = home.path("tree").display().to_string();
+    let run = home.rekey_without_dac_override(&["find", &tree, "-o", "json"]);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let json = run.success().json();
+    let copies = json["keys"][0]["copies"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(copies.len(), 1, "{json}");
+    assert!(
+        copies[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("tree/open/.env"),
+        "{json}"
+    );
+    let unreadable = &json["unreadable"][0];
+    assert!(
+        unreadable["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("tree/locked"),
+        "{json}"
+    );
+    assert!(
+        unreadable["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ermission denied"),
+        "{json}"
+    );
+}

@@ -589,6 +589,24 @@ impl Home {
         run
     }
 
+    /// `rekey ARGS` without the capabilities that let root read any file
+    /// (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH; util-linux's `setpriv`): the tests run as
+    /// root, for whom a mode-000 folder is otherwise readable.
+    pub fn rekey_without_dac_override(&self, args: &[&str]) -> Run {
+        let mut command = self.command(Command::new("setpriv"));
+        command.args([
+            "--inh-caps=-all",
+            "--bounding-set=-dac_override,-dac_read_search",
+            env!("CARGO_BIN_EXE_rekey"),
+        ]);
+        let output = command
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("setpriv (util-linux) runs: ./scripts/setup-system installs it");
+        self.record(Run::from(output, args))
+    }
+
     /// Starts `rekey ARGS` without waiting for it (its output is discarded).
     pub fn spawn_rekey(&self, args: &[&str]) -> Child {
         let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
