@@ -13,7 +13,7 @@ use crate::config::init::{self as starter, Found};
 use crate::config::manifest;
 use crate::config::profile::Policy;
 use crate::engine::find::place::PlaceFormat;
-use crate::engine::find::{self, KeyState, WalkOptions};
+use crate::engine::find::{self, KeyState};
 use crate::report::count;
 use crate::report::find::add_sink;
 
@@ -77,11 +77,7 @@ async fn other_places(
     };
     let known = find::known_keys(&found.profiles, &[], &[]).await;
     let covered = find::covered_places(&found.profiles);
-    let walk = WalkOptions {
-        skip: vec![paths.state_dir.clone()],
-        ..WalkOptions::default()
-    };
-    let searched = tokio::task::spawn_blocking(move || find::find(&known, &covered, &roots, &walk))
+    let searched = find::search(known, covered, roots, &paths.state_dir)
         .await
         .context("the search stopped")?;
     let mut places: BTreeMap<String, Vec<Found>> = BTreeMap::new();

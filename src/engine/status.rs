@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::engine::find::{KeyCopies, KeyState};
+use crate::engine::find::KeyCopies;
 use crate::engine::plan::{Decision, ProfilePlan, SinkState};
 use crate::state::PendingDeletion;
 use crate::time;
@@ -44,20 +44,7 @@ pub(crate) fn stale_copies(profile: &str, keys: &[KeyCopies]) -> Vec<StaleCopy> 
     keys.iter()
         .filter(|k| k.profiles.iter().any(|p| p == profile))
         .flat_map(|k| {
-            let state = match &k.state {
-                KeyState::Old(record) if record.in_overlap() => format!(
-                    "active until {} (overlap)",
-                    time::rfc3339(record.next_step_at())
-                ),
-                KeyState::Old(record) => {
-                    format!(
-                        "inactive, deleted after {}",
-                        time::rfc3339(record.delete_after)
-                    )
-                }
-                KeyState::Deleted(at) => format!("deleted on {}", time::date(*at)),
-                _ => "old".to_owned(),
-            };
+            let state = k.state.detail().unwrap_or_else(|| "old".to_owned());
             k.copies.iter().map(move |c| StaleCopy {
                 path: c.path.clone(),
                 line: c.line,

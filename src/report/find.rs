@@ -10,7 +10,6 @@ use crate::config::init::{sink_yaml, SinkPlace};
 use crate::config::paths::Paths;
 use crate::engine::find::place::PlaceFormat;
 use crate::engine::find::{Copy, CopyHolds, Found, KeyCopies, KeyState};
-use crate::time;
 
 /// `rekey find --output json`.
 #[derive(Serialize, schemars::JsonSchema)]
@@ -132,26 +131,14 @@ impl FindReport {
 }
 
 fn key_report(key: &KeyCopies, paths: &Paths) -> KeyReport {
-    let (state, detail) = match &key.state {
-        KeyState::Current => ("current", None),
-        KeyState::Old(record) => {
-            let next = if record.in_overlap() {
-                format!(
-                    "active until {} (overlap)",
-                    time::rfc3339(record.next_step_at())
-                )
-            } else {
-                format!(
-                    "inactive, deleted after {}",
-                    time::rfc3339(record.delete_after)
-                )
-            };
-            ("old", Some(next))
-        }
-        KeyState::Deleted(at) => ("deleted", Some(format!("deleted on {}", time::date(*at)))),
-        KeyState::Stale => ("stale", None),
-        KeyState::Unknown => ("unknown", None),
+    let state = match &key.state {
+        KeyState::Current => "current",
+        KeyState::Old(_) => "old",
+        KeyState::Deleted(_) => "deleted",
+        KeyState::Stale => "stale",
+        KeyState::Unknown => "unknown",
     };
+    let detail = key.state.detail();
     let current = key.state == KeyState::Current;
     KeyReport {
         key_id: key.key_id.clone(),

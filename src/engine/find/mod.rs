@@ -82,6 +82,25 @@ pub(crate) enum KeyState {
     Unknown,
 }
 
+impl KeyState {
+    /// For an old or deleted key: where it stands, for people ("inactive, deleted after
+    /// …", "active until … (overlap)", "deleted on …").
+    pub(crate) fn detail(&self) -> Option<String> {
+        Some(match self {
+            KeyState::Old(record) if record.in_overlap() => format!(
+                "active until {} (overlap)",
+                crate::time::rfc3339(record.next_step_at())
+            ),
+            KeyState::Old(record) => format!(
+                "inactive, deleted after {}",
+                crate::time::rfc3339(record.delete_after)
+            ),
+            KeyState::Deleted(at) => format!("deleted on {}", crate::time::date(*at)),
+            _ => return None,
+        })
+    }
+}
+
 /// One file's copy of a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Copy {
@@ -219,6 +238,23 @@ pub(crate) fn covered_places(specs: &[ProfileSpec]) -> BTreeMap<PathBuf, Vec<(St
         }
     }
     places
+}
+
+/// [`find`] on tokio's blocking pool, never entering `state_dir` (its journal and
+/// backups hold keys by design); `None` if the search panicked.
+pub(crate) async fn search(
+    known: Vec<KnownKey>,
+    covered: BTreeMap<PathBuf, Vec<(String, String)>>,
+    roots: Vec<PathBuf>,
+    state_dir: &std::path::Path,
+) -> Option<Found> {
+    let walk = WalkOptions {
+        skip: vec![state_dir.to_owned()],
+        ..WalkOptions::default()
+    };
+    tokio::task::spawn_blocking(move || find(&known, &covered, &roots, &walk))
+        .await
+        .ok()
 }
 
 /// Searches `roots` for `known` (blocking: run it off the async runtime).

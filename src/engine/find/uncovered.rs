@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rekey_sinks::AccessKey;
 
-use super::{covered_places, find, KnownKey, WalkOptions};
+use super::{covered_places, search, KnownKey};
 use crate::config::manifest::Scan;
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
@@ -57,13 +57,7 @@ pub(crate) async fn check(
     }
     let (indexes, known): (Vec<usize>, Vec<KnownKey>) = rotating.into_iter().unzip();
     let covered = covered_places(specs);
-    let roots = scan.roots.clone();
-    let walk = WalkOptions {
-        skip: vec![state_dir.to_owned()],
-        ..WalkOptions::default()
-    };
-    let searched = tokio::task::spawn_blocking(move || find(&known, &covered, &roots, &walk));
-    let Ok(found) = searched.await else {
+    let Some(found) = search(known, covered, scan.roots.clone(), state_dir).await else {
         return;
     };
     for (index, key) in indexes.into_iter().zip(&found.keys) {
@@ -112,13 +106,7 @@ pub(crate) async fn stale_copies(
         return Vec::new();
     }
     let roots = scan.roots.clone();
-    let walk = WalkOptions {
-        skip: vec![state_dir.to_owned()],
-        ..WalkOptions::default()
-    };
-    let covered = Default::default();
-    let searched = tokio::task::spawn_blocking(move || find(&known, &covered, &roots, &walk));
-    let Ok(found) = searched.await else {
+    let Some(found) = search(known, Default::default(), roots, state_dir).await else {
         return Vec::new();
     };
     let ignore = &scan.ignore;
