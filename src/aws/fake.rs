@@ -147,6 +147,7 @@ impl FakeIam {
             date: key.last_used,
             service: key.last_used.map(|_| "sts".to_owned()),
             region: key.last_used.map(|_| "us-east-1".to_owned()),
+            user_name: Some(key.user.clone()),
         })
     }
 
@@ -219,6 +220,18 @@ impl FakeIam {
         let tags = state.tags.entry(user.to_owned()).or_default();
         tags.insert(key.to_owned(), value.to_owned());
         Ok(())
+    }
+
+    pub(super) fn put_user_policy(
+        &self,
+        signer: &str,
+        user: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), AwsError> {
+        // Policies are not evaluated here: the fault proxy does (integration tests).
+        let _ = (user, name, document);
+        self.signed(signer, "iam:PutUserPolicy").map(drop)
     }
 
     pub(super) fn untag_user(&self, signer: &str, user: &str, key: &str) -> Result<(), AwsError> {

@@ -110,6 +110,13 @@ impl Aws {
         opened
     }
 
+    /// Forgets the session of device `serial`, so the next call that needs one opens
+    /// another (with a new code): a leak response revoked every session of the user
+    /// issued before it, this run's own included.
+    pub(crate) async fn forget_session(&self, serial: &str) {
+        self.sessions.lock().await.remove(serial);
+    }
+
     async fn open_session<F>(
         &self,
         user: &Caller,

@@ -271,6 +271,9 @@ pub(crate) struct LastUsed {
     pub(crate) service: Option<String>,
     /// The region, e.g. `eu-west-1`.
     pub(crate) region: Option<String>,
+    /// The user the key belongs to (IAM answers it with the last use): how a key id
+    /// alone leads to its user.
+    pub(crate) user_name: Option<String>,
 }
 
 /// IAM, STS and S3 clients signing with one access key (or profile, or session).
@@ -357,14 +360,40 @@ impl Caller {
             .await?;
         // IAM answers "N/A" for the service and region of a key never used.
         let known = |s: String| (s != "N/A" && !s.is_empty()).then_some(s);
-        Ok(out
+        let mut used = out
             .access_key_last_used
             .map(|u| LastUsed {
                 date: u.last_used_date.and_then(|d| SystemTime::try_from(d).ok()),
                 service: known(u.service_name),
                 region: known(u.region),
+                user_name: None,
             })
-            .unwrap_or_default())
+            .unwrap_or_default();
+        used.user_name = out.user_name;
+        Ok(used)
+    }
+
+    /// `iam:PutUserPolicy`: adds, or replaces, the user's inline policy `name`.
+    pub(crate) async fn put_user_policy(
+        &self,
+        user: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), AwsError> {
+        faked!(self, |iam, signer| iam
+            .put_user_policy(signer, user, name, document));
+        self.paced(|| async {
+            self.iam
+                .put_user_policy()
+                .user_name(user)
+                .policy_name(name)
+                .policy_document(document)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:PutUserPolicy", e))
+        })
+        .await?;
+        Ok(())
     }
 
     /// `iam:CreateAccessKey` for `user`. The only moment the secret is ever visible.

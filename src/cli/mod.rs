@@ -173,6 +173,11 @@ pub(crate) struct Choices {
     /// this run did not create and no place holds, found once the old key is refused.
     #[arg(long)]
     pub(crate) quarantine: bool,
+    /// With --compromised: leave the user's sessions alone. By default every session the
+    /// user opened before the response (GetSessionToken, GetFederationToken) is revoked
+    /// by an inline deny policy on aws:TokenIssueTime (needs iam:PutUserPolicy).
+    #[arg(long)]
+    pub(crate) keep_sessions: bool,
 }
 
 /// `rekey apply`.
@@ -411,6 +416,7 @@ impl Choices {
             allow_uncovered: self.allow_uncovered,
             revocation_timeout: self.revocation_timeout.0,
             quarantine: self.quarantine,
+            keep_sessions: self.keep_sessions,
         }
     }
 }

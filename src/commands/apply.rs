@@ -228,8 +228,8 @@ fn replaced(report: &ApplyReport) -> Vec<ReplacedKey> {
         .map(|(result, rotated)| ReplacedKey {
             profile: result.profile.clone(),
             key_id: rotated.old_key_id.clone(),
-            refused_after: rotated.old_key_refused_after,
-            unknown_keys: rotated.unknown_keys.clone(),
+            replaced_by: rotated.new_key_id.clone(),
+            response: rotated.leak_response.clone().unwrap_or_default(),
             last_used: planned
                 .clone()
                 .find(|p| p.profile == result.profile)

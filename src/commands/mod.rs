@@ -182,6 +182,8 @@ pub(crate) struct Choices {
     pub(crate) revocation_timeout: Duration,
     /// `--quarantine`: with `--compromised`, deactivate unknown keys of the user.
     pub(crate) quarantine: bool,
+    /// `--keep-sessions`: with `--compromised`, revoke no session of the user.
+    pub(crate) keep_sessions: bool,
 }
 
 impl Choices {
@@ -321,6 +323,7 @@ pub(crate) fn load_profiles(
             spec.policy.leaked = Some(Leak {
                 revocation_timeout: choices.revocation_timeout,
                 quarantine: choices.quarantine,
+                keep_sessions: choices.keep_sessions,
             });
         }
     }
@@ -377,6 +380,10 @@ pub(crate) async fn make_plan(
         skipped: profiles.skipped.clone(),
         prune,
         compromised: options.compromised,
+        sessions_kept: grouped
+            .specs
+            .iter()
+            .any(|s| s.policy.leaked.is_some_and(|l| l.keep_sessions)),
     };
     Ok(Planning {
         plan,

@@ -104,6 +104,9 @@ pub(crate) struct Leak {
     /// Deactivate a key of the user that this run did not create and no place holds
     /// (`--quarantine`): perhaps the attacker's, made while the old key still worked.
     pub(crate) quarantine: bool,
+    /// Leave the user's sessions alone (`--keep-sessions`); by default every session
+    /// issued before the response is revoked.
+    pub(crate) keep_sessions: bool,
 }
 
 /// When to rotate, how to prove the new key works, and how long to keep the old one.

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::engine::revocation::UnknownKey;
+
 /// One thing done to a key or a place, in the order it was done.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Action {
@@ -129,15 +131,14 @@ pub(crate) enum Action {
     },
     /// A leak response: a key of the user this run did not create and no place holds
     /// (perhaps made with the leaked key while it still worked).
-    UnknownKey {
-        /// That key.
-        key_id: String,
-        /// When it was created.
-        created: SystemTime,
-        /// When it was last used, if ever.
-        last_used: Option<SystemTime>,
-        /// Whether it was deactivated (`--quarantine`).
-        quarantined: bool,
+    UnknownKey(UnknownKey),
+    /// A leak response: every session of `user` issued before `before` is denied
+    /// everything (the inline policy `revocation::SESSIONS_POLICY`).
+    SessionsRevoked {
+        /// The IAM user.
+        user: String,
+        /// Sessions issued before this are revoked.
+        before: SystemTime,
     },
     /// Something that did not stop the work but needs the user's eye.
     Warning(String),

@@ -28,6 +28,9 @@ pub(crate) struct Plan {
     /// A leak response (`--compromised`): every key replaced now, old keys deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) compromised: bool,
+    /// With `compromised`: the users' older sessions are left alone (`--keep-sessions`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) sessions_kept: bool,
 }
 
 impl Plan {

@@ -87,25 +87,27 @@ pub(crate) fn told(action: &Action) -> String {
             "AWS refuses old key {key_id} (refused after {:.1} s)",
             took.as_secs_f64()
         ),
-        Action::UnknownKey {
-            key_id,
-            created,
-            last_used,
-            quarantined,
-        } => {
-            let used = last_used.map_or_else(
+        Action::UnknownKey(key) => {
+            let used = key.last_used.map_or_else(
                 || "never used".to_owned(),
                 |at| format!("last used {}", rfc3339(at)),
             );
-            let done = match quarantined {
-                true => "deactivated (kept as evidence)",
-                false => "left active: check it, or run again with --quarantine",
+            let done = match (key.active, key.quarantined) {
+                (_, true) => "deactivated (kept as evidence)",
+                (true, false) => "left active: check it, or run again with --quarantine",
+                (false, false) => "inactive",
             };
             format!(
-                "UNKNOWN KEY {key_id} of the user (created {}, {used}), not made by this run and in no place: {done}",
-                rfc3339(*created)
+                "UNKNOWN KEY {} of the user (created {}, {used}), not made by this run and in no place: {done}",
+                key.key_id,
+                rfc3339(key.created)
             )
         }
+        Action::SessionsRevoked { user, before } => format!(
+            "revoked every session of {user} issued before {} (inline policy {})",
+            rfc3339(*before),
+            crate::engine::revocation::SESSIONS_POLICY
+        ),
         Action::Warning(warning) => format!("warning: {warning}"),
     }
 }

@@ -61,20 +61,22 @@ pub(crate) struct SyncRun {
     pub(crate) profiles: Vec<crate::engine::sync::SyncReport>,
 }
 
-/// A key a leak response (`apply --compromised`) replaced.
+/// A key a leak response (`apply --compromised`) replaced, and how the door was closed
+/// behind it.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct ReplacedKey {
     /// The profile.
     pub(crate) profile: String,
     /// The replaced (now deleted) key.
     pub(crate) key_id: String,
+    /// The key that replaced it.
+    pub(crate) replaced_by: String,
     /// Its last use as IAM recorded it before the rotation (`None`: never used).
     pub(crate) last_used: Option<crate::engine::plan::LastUse>,
-    /// Seconds from its deletion until AWS refused it (three times in a row).
-    pub(crate) refused_after: Option<f64>,
-    /// Keys of the user this run did not create and no place holds, found once the old
-    /// key was refused (deactivated with `--quarantine`).
-    pub(crate) unknown_keys: Vec<String>,
+    /// When it was deleted, when AWS refused it, which sessions were revoked and which
+    /// unknown keys were found.
+    #[serde(flatten)]
+    pub(crate) response: crate::engine::revocation::LeakResponse,
 }
 
 /// How one rotation (a profile, or profiles sharing a key) ended.

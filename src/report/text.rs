@@ -24,8 +24,13 @@ pub(crate) fn plan_body(plan: &Plan) -> String {
     if plan.compromised {
         let _ = writeln!(
             out,
-            "{} every selected key is replaced now, whatever max_age says, and each old key is deleted as soon as its replacement works and is written.\n",
-            style("Leak response (--compromised):").red().bold()
+            "{} every selected key is replaced now, whatever max_age says, and each old key is deleted as soon as its replacement works and is written, then proven refused by AWS; {}.\n",
+            style("Leak response (--compromised):").red().bold(),
+            if plan.sessions_kept {
+                "the users' older sessions are kept (--keep-sessions)"
+            } else {
+                "then every session the user opened before is revoked (an inline deny policy)"
+            }
         );
     }
     for profile in &plan.profiles {
@@ -162,16 +167,35 @@ pub(crate) fn replaced(keys: &[ReplacedKey]) -> String {
         "Replaced keys (look for misuse in CloudTrail around their last use):"
     );
     for key in keys {
-        let refused = key.refused_after.map_or_else(String::new, |s| {
+        let response = &key.response;
+        let deleted = response
+            .deleted_at
+            .map_or_else(String::new, |at| format!(" at {}", time::rfc3339(at)));
+        let refused = response.refused_after.map_or_else(String::new, |s| {
             format!(" AWS refuses it (refused after {s:.1} s);")
         });
         let _ = writeln!(
             out,
-            "  {} (profile {}): deleted;{refused} {}",
+            "  {} (profile {}): deleted{deleted}; replaced by {};{refused} {}",
             key.key_id,
             key.profile,
+            key.replaced_by,
             describe_last_use(key.last_used.as_ref())
         );
+        if let Some(before) = response.sessions_revoked_before {
+            let _ = writeln!(
+                out,
+                "    sessions of the user issued before {} revoked",
+                time::rfc3339(before)
+            );
+        }
+        for unknown in &response.unknown_keys {
+            let _ = writeln!(
+                out,
+                "    {}",
+                super::action::told(&crate::engine::action::Action::UnknownKey(unknown.clone()))
+            );
+        }
     }
     out
 }

@@ -64,7 +64,7 @@ fn every_key_is_replaced_and_every_old_key_deleted_whatever_the_manifest_says() 
         let line = run
             .stdout
             .lines()
-            .find(|l| l.contains(&old.id) && l.contains("deleted;"))
+            .find(|l| l.contains(&old.id) && l.contains("deleted at"))
             .unwrap_or_else(|| panic!("{} listed: {}", old.id, run.stdout));
         assert!(line.contains("last used") && line.contains("iam"), "{line}");
     }
@@ -159,11 +159,12 @@ fn a_key_made_with_the_leaked_key_is_found_and_with_quarantine_deactivated() {
         let json = home.rekey(&args).success().json();
         let made = proxy.attacker_keys();
         assert_eq!(made.len(), 1, "the attacker made a key");
-        assert_eq!(
-            json["replaced"][0]["unknown_keys"],
-            serde_json::json!(made),
-            "{json}"
-        );
+        let unknown = &json["replaced"][0]["unknown_keys"];
+        assert_eq!(unknown.as_array().map(Vec::len), Some(1), "{json}");
+        assert_eq!(unknown[0]["key_id"], made[0].as_str(), "{json}");
+        assert_eq!(unknown[0]["active"], true, "{json}");
+        assert_eq!(unknown[0]["quarantined"], quarantine, "{json}");
+        assert!(unknown[0]["created"].is_string(), "{json}");
         let actions = json["results"][0]["actions"].to_string();
         assert!(
             actions.contains(&format!("UNKNOWN KEY {}", made[0])),
@@ -176,4 +177,91 @@ fn a_key_made_with_the_leaked_key_is_found_and_with_quarantine_deactivated() {
             "quarantine: {quarantine}"
         );
     }
+}
+
+/// Issue 22, point 1: temporary credentials opened with the leaked key outlive it. The
+/// response puts one inline policy on the user that denies everything to a session
+/// issued before it (the proxy evaluates `aws:TokenIssueTime`, as AWS does); a later
+/// session works, and a second response replaces the policy rather than adding one.
+#[test]
+fn sessions_opened_with_the_leaked_key_are_revoked_and_later_ones_work() {
+    let (home, proxy) = behind_proxy();
+    let (user, old) = home.user_in_credentials("sessions");
+    let attacker = session_with(&proxy.endpoint, &old);
+    list_keys_as(&proxy.endpoint, attacker.clone(), &user).expect("the session works");
+
+    let json = home
+        .rekey(&["apply", "--yes", "--compromised", "--output", "json"])
+        .success()
+        .json();
+    let refused = list_keys_as(&proxy.endpoint, attacker, &user).unwrap_err();
+    assert!(refused.contains("AccessDenied"), "{refused}");
+
+    // One policy, with the condition, at the time the report gives.
+    let policies = moto().user_policies(&user);
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    assert_eq!(policies[0].0, "rekey-revoke-older-sessions");
+    let document: serde_json::Value = serde_json::from_str(&policies[0].1).unwrap();
+    let statement = &document["Statement"][0];
+    assert_eq!(statement["Effect"], "Deny", "{document}");
+    assert_eq!(statement["Action"], "*", "{document}");
+    let before = &statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"];
+    assert_eq!(
+        *before, json["replaced"][0]["sessions_revoked_before"],
+        "{json}"
+    );
+    let actions = json["results"][0]["actions"].to_string();
+    assert!(actions.contains("revoked every session of"), "{actions}");
+
+    // The user's long-term key and a session opened with it now still work.
+    let new = key_in(&home.credentials(), &user).unwrap();
+    let later = session_with(&proxy.endpoint, &new);
+    list_keys_as(&proxy.endpoint, later, &user).expect("a session opened after works");
+
+    home.rekey(&["apply", "--yes", "--compromised"]).success();
+    let again = moto().user_policies(&user);
+    assert_eq!(again.len(), 1, "replaced, not piled up: {again:?}");
+}
+
+#[test]
+fn keep_sessions_puts_no_policy_and_the_old_session_still_works() {
+    let (home, proxy) = behind_proxy();
+    let (user, old) = home.user_in_credentials("keepsessions");
+    let session = session_with(&proxy.endpoint, &old);
+    home.rekey(&["plan", "--compromised", "--keep-sessions"])
+        .success()
+        .stdout_has("older sessions are kept (--keep-sessions)");
+    home.rekey(&["apply", "--yes", "--compromised", "--keep-sessions"])
+        .success();
+    assert!(moto().user_policies(&user).is_empty());
+    list_keys_as(&proxy.endpoint, session, &user).expect("not revoked");
+}
+
+/// Without iam:PutUserPolicy the door is not closed: the run fails loudly (exit 1,
+/// the kind of the refusal), though the rotation itself is complete.
+#[test]
+fn sessions_that_cannot_be_revoked_fail_the_response_loudly() {
+    let (home, proxy) = behind_proxy();
+    proxy.set(|f| {
+        f.deny.insert("PutUserPolicy");
+    });
+    let (user, old) = home.user_in_credentials("nopolicy");
+    let json = home
+        .rekey(&["apply", "--yes", "--compromised", "--output", "json"])
+        .code(1)
+        .json();
+    let result = &json["results"][0];
+    assert_eq!(result["error_kind"], "access_denied", "{json}");
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("could not revoke"), "{error}");
+    assert!(
+        error.contains(&format!(
+            "aws iam put-user-policy --user-name {user} --policy-name rekey-revoke-older-sessions --policy-document '{{"
+        )),
+        "{error}"
+    );
+    assert!(error.contains("the rotation itself is complete"), "{error}");
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
 }

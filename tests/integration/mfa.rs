@@ -252,3 +252,35 @@ fn rollback_under_mfa_is_signed_by_the_session() {
     assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
     assert_eq!(proxy.count("GetSessionToken"), before + 1);
 }
+
+/// Issue 22, point 1: a leak response revokes the user's sessions issued before it,
+/// rekey's own MFA session included (it signs the revocation, its last call). The next
+/// run opens a new session and works.
+#[test]
+fn after_a_leak_response_rekeys_next_mfa_session_works() {
+    let (home, proxy, user, old) = mfa_user("mfaleak");
+    with_serial(&home, &user, "mfa_command: ['echo', '123456']");
+    home.rekey(&["apply", "--yes", "--compromised"])
+        .success()
+        .stdout_has("revoked every session of");
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(moto().user_policies(&user).len(), 1);
+    let sessions = proxy.count("GetSessionToken");
+    home.rekey(&["plan", "--mfa", "--compromised", "--output", "json"])
+        .success();
+    assert_eq!(
+        proxy.count("GetSessionToken"),
+        sessions + 1,
+        "a new session"
+    );
+    home.rekey(&["apply", "--yes", "--now"]).success();
+    assert_eq!(
+        moto()
+            .keys(&user)
+            .iter()
+            .filter(|(_, active)| *active)
+            .count(),
+        1
+    );
+}

@@ -12,6 +12,11 @@
 //!   until it is reactivated, and one it saw deleted for good; with `revocation_lag`,
 //!   only once that long has passed (AWS accepts a deleted key for a few seconds).
 //!
+//! - sessions revoked by a user's inline policy: a request signed with a session from
+//!   `GetSessionToken` is refused (`AccessDenied`, an explicit deny) when a policy the
+//!   proxy saw put on the session's user denies everything to sessions whose
+//!   `aws:TokenIssueTime` is before a date (moto does not evaluate policies).
+//!
 //! Error bodies are AWS's query-protocol XML (`ErrorResponse`/`Error`/`Code`).
 
 use std::collections::{HashMap, HashSet};
@@ -84,6 +89,10 @@ pub struct Faults {
     /// Session key ids from `GetSessionToken` answers, with the key that asked: a session
     /// acts as its user (for `iam_only_for`).
     sessions: HashMap<String, String>,
+    /// Each session's user and when it was issued (its `aws:TokenIssueTime`).
+    issued: HashMap<String, (String, std::time::SystemTime)>,
+    /// The inline policies put on each user, by name (the last one put).
+    policies: HashMap<String, HashMap<String, String>>,
     /// Key ids deactivated (refused until reactivated) or deleted through the proxy,
     /// with when.
     inactive: HashMap<String, Instant>,
@@ -169,6 +178,31 @@ impl FaultProxy {
 }
 
 impl Faults {
+    /// Whether `key_id` is a session that an inline policy of its user denies: one whose
+    /// statement denies every action when `aws:TokenIssueTime` is before a date later
+    /// than the session's issue (AWS's way to revoke older sessions). GetCallerIdentity
+    /// is never denied, as in AWS.
+    fn session_revoked(&self, key_id: &str) -> bool {
+        let Some((user, issued)) = self.issued.get(key_id) else {
+            return false;
+        };
+        let policies = self.policies.get(user).into_iter().flat_map(|p| p.values());
+        policies
+            .filter_map(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+            .flat_map(|doc| doc["Statement"].as_array().cloned().unwrap_or_default())
+            .filter(|st| st["Effect"] == "Deny" && st["Action"] == "*")
+            .filter_map(|st| {
+                let date = st["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str()?;
+                let date = aws_sdk_iam::primitives::DateTime::from_str(
+                    date,
+                    aws_sdk_iam::primitives::DateTimeFormat::DateTime,
+                )
+                .ok()?;
+                std::time::SystemTime::try_from(date).ok()
+            })
+            .any(|before| *issued < before)
+    }
+
     /// Whether `iam_rate` admits one more IAM call now (always, without a rate).
     fn admit_iam(&mut self) -> bool {
         let Some(rate) = self.iam_rate else {
@@ -278,6 +312,7 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 "MultiFactorAuthentication failed with invalid MFA one time pass code.".into(),
             )
         } else if f.deny.contains(action.as_str())
+            || (action != "GetCallerIdentity" && f.session_revoked(&key_id))
             || (service == "iam"
                 && f.iam_only_for
                     .as_ref()
@@ -364,7 +399,22 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 answer.starts_with(b"HTTP/1.1 200") || answer.starts_with(b"HTTP/1.0 200");
             if action == "GetSessionToken" {
                 if let Some(id) = between(&answer, "<AccessKeyId>", "</AccessKeyId>") {
-                    faults.lock().unwrap().sessions.insert(id, key_id.clone());
+                    let issued = std::time::SystemTime::now();
+                    let user = moto().user_of_key(&key_id);
+                    let mut f = faults.lock().unwrap();
+                    f.sessions.insert(id.clone(), key_id.clone());
+                    if let Some(user) = user {
+                        f.issued.insert(id, (user, issued));
+                    }
+                }
+            }
+            if action == "PutUserPolicy" && succeeded {
+                let form = |name| field(&request.body, name).map(|v| form_decode(&v));
+                if let (Some(user), Some(name), Some(doc)) =
+                    (form("UserName"), form("PolicyName"), form("PolicyDocument"))
+                {
+                    let mut f = faults.lock().unwrap();
+                    f.policies.entry(user).or_default().insert(name, doc);
                 }
             }
             if action == "CreateAccessKey" {
@@ -521,6 +571,31 @@ fn with_phantom_keys(answer: &[u8], user: &str, extra: &[String]) -> Vec<u8> {
 fn field(body: &str, name: &str) -> Option<String> {
     body.split('&')
         .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+/// A form field's value, decoded (`+` a space, `%XX` a byte).
+pub fn form_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn between(bytes: &[u8], start: &str, end: &str) -> Option<String> {

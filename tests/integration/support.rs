@@ -349,6 +349,41 @@ impl Moto {
         .unwrap();
     }
 
+    /// The user a key belongs to (IAM's answer with its last use), if it exists.
+    pub fn user_of_key(&self, key_id: &str) -> Option<String> {
+        let out = block_on(
+            admin()
+                .get_access_key_last_used()
+                .access_key_id(key_id)
+                .send(),
+        )
+        .ok()?;
+        out.user_name
+    }
+
+    /// The user's inline policies as (name, document), sorted by name.
+    pub fn user_policies(&self, user: &str) -> Vec<(String, String)> {
+        let names = block_on(admin().list_user_policies().user_name(user).send()).unwrap();
+        let mut policies: Vec<_> = names
+            .policy_names
+            .into_iter()
+            .map(|name| {
+                let out = block_on(
+                    admin()
+                        .get_user_policy()
+                        .user_name(user)
+                        .policy_name(&name)
+                        .send(),
+                )
+                .unwrap();
+                // IAM answers the document URL-encoded.
+                (name, crate::proxy::form_decode(&out.policy_document))
+            })
+            .collect();
+        policies.sort();
+        policies
+    }
+
     /// The user's tags as (key, value), sorted.
     pub fn tags(&self, user: &str) -> Vec<(String, String)> {
         let out = block_on(admin().list_user_tags().user_name(user).send()).unwrap();
@@ -410,6 +445,44 @@ impl Moto {
     pub fn user_arn(&self, user: &str) -> String {
         format!("arn:aws:iam::123456789012:user/{user}")
     }
+}
+
+/// Temporary credentials from `GetSessionToken`, asked with `key` through `endpoint`
+/// (as a script holding a leaked key would open them).
+pub fn session_with(endpoint: &str, key: &TestKey) -> Credentials {
+    let sts = aws_sdk_sts::Client::new(&block_on(config_at(endpoint, key_credentials(key))));
+    let out = block_on(sts.get_session_token().send()).unwrap();
+    let c = out.credentials.unwrap();
+    Credentials::new(
+        c.access_key_id,
+        c.secret_access_key,
+        Some(c.session_token),
+        None,
+        "test-session",
+    )
+}
+
+/// `iam:ListAccessKeys` of `user` signed with `credentials` through `endpoint`: the
+/// error's code and message if refused.
+pub fn list_keys_as(endpoint: &str, credentials: Credentials, user: &str) -> Result<(), String> {
+    let iam = aws_sdk_iam::Client::new(&block_on(config_at(endpoint, credentials)));
+    block_on(iam.list_access_keys().user_name(user).send())
+        .map(drop)
+        .map_err(|e| aws_sdk_iam::error::DisplayErrorContext(e).to_string())
+}
+
+fn key_credentials(key: &TestKey) -> Credentials {
+    Credentials::new(&key.id, &key.secret, None, None, "test")
+}
+
+async fn config_at(endpoint: &str, credentials: Credentials) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
 }
 
 /// A user's keys as `Moto::keys` lists them (sorted), from (id, active) pairs.

@@ -29,7 +29,7 @@ use crate::engine::orphan;
 use crate::engine::plan::{ProfilePlan, Step};
 use crate::engine::planner::RotationInput;
 use crate::engine::propagation;
-use crate::engine::revocation;
+use crate::engine::revocation::{self, LeakResponse};
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
@@ -85,12 +85,9 @@ pub(crate) struct Rotated {
     pub(crate) actions: Vec<Action>,
     /// Problems that did not undo the rotation (e.g. the old key could not be deleted).
     pub(crate) warnings: Vec<String>,
-    /// A leak response: seconds from the old key's deletion until AWS refused it.
+    /// A leak response: how the door was closed behind the old key.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) old_key_refused_after: Option<f64>,
-    /// A leak response: keys of the user this run did not create and no place holds.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) unknown_keys: Vec<String>,
+    pub(crate) leak_response: Option<LeakResponse>,
 }
 
 /// A rotation that did not complete.
@@ -111,7 +108,7 @@ impl RotationFailure {
             | FailureKind::OrphanDeleted(cause)
             | FailureKind::RolledBack(cause)
             | FailureKind::RollbackIncomplete { reason: cause, .. }
-            | FailureKind::StillAccepted(cause) => cause.kind,
+            | FailureKind::ResponseIncomplete(cause) => cause.kind,
         }
     }
 }
@@ -142,10 +139,11 @@ pub(crate) enum FailureKind {
         /// The journal file.
         journal: PathBuf,
     },
-    /// A leak response completed (the new key in every place, the old one deleted), but
-    /// AWS still accepted the old key at the bound.
+    /// A leak response's rotation completed (the new key in every place, the old one
+    /// deleted), but the door is not closed: AWS still accepted the old key at the
+    /// bound, or the user's older sessions could not be revoked.
     #[error("{0}; the rotation itself is complete: the new key is in every place and the old key is deleted")]
-    StillAccepted(Cause),
+    ResponseIncomplete(Cause),
 }
 
 /// Runs one rotation. `plan` and `input` come from [`crate::engine::planner::plan_profile`];
@@ -213,20 +211,68 @@ pub(crate) async fn rotate(
     let rotated = locked(&mut run, state, plan, input, record).await;
     // A leak response's last steps run under the user's lock and lease still: they may
     // deactivate a key of the user.
-    let rotated = match (rotated, leaked_key) {
+    let rotated = match (rotated, &leaked_key) {
         (Ok(rotated), Some((old, leak))) => {
-            after_a_leak(aws, spec, &user, old, leak, rotated).await
+            after_a_leak(aws, spec, &user, old.clone(), *leak, rotated).await
         }
         (rotated, _) => rotated,
     };
     lease::release(run.lease.take()).await;
-    rotated
+    match leaked_key {
+        Some((_, leak)) if !leak.keep_sessions => close_sessions(aws, spec, &user, rotated).await,
+        _ => rotated,
+    }
 }
 
-/// A leak response is done once AWS refuses the deleted old key (see
-/// [`revocation::prove_dead`]); then the keys it may have made meanwhile are looked for
-/// (see [`revocation::unknown_keys`]). A rotation whose old key was not deleted (grace 0
-/// failed; prune will delete it) has nothing to prove yet.
+/// A leak response's last IAM call, once the old key is refused (or still accepted at
+/// the bound: sessions it opened are revoked all the same): every session of the user
+/// issued before now is revoked (see [`revocation::revoke_sessions`]). It revokes the
+/// run's own MFA session too, so it comes after the lease is released (which that
+/// session may sign).
+async fn close_sessions(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    user: &str,
+    result: Result<Rotated, RotationFailure>,
+) -> Result<Rotated, RotationFailure> {
+    match result {
+        Ok(mut rotated) if rotated.leak_response.is_some() => {
+            match revocation::revoke_sessions(aws, spec, user).await {
+                Ok(before) => {
+                    rotated.actions.push(Action::SessionsRevoked {
+                        user: user.to_owned(),
+                        before,
+                    });
+                    if let Some(response) = &mut rotated.leak_response {
+                        response.sessions_revoked_before = Some(before);
+                    }
+                    Ok(rotated)
+                }
+                Err(cause) => Err(RotationFailure {
+                    kind: FailureKind::ResponseIncomplete(cause),
+                    actions: rotated.actions,
+                }),
+            }
+        }
+        Err(mut failure) if matches!(failure.kind, FailureKind::ResponseIncomplete(_)) => {
+            // Already a failure: one that revoking adds is in the log, not the result.
+            match revocation::revoke_sessions(aws, spec, user).await {
+                Ok(before) => failure.actions.push(Action::SessionsRevoked {
+                    user: user.to_owned(),
+                    before,
+                }),
+                Err(cause) => failure.actions.push(Action::Warning(cause.to_string())),
+            }
+            Err(failure)
+        }
+        other => other,
+    }
+}
+
+/// A leak response closes the door once the old key is deleted (see [`revocation`]):
+/// AWS must refuse it; then the keys it may have made meanwhile are looked for (under
+/// the user's lease: `--quarantine` deactivates them). A rotation whose old key was not
+/// deleted (grace 0 failed; prune will delete it) has nothing to close yet.
 async fn after_a_leak(
     aws: &Aws,
     spec: &ProfileSpec,
@@ -240,38 +286,42 @@ async fn after_a_leak(
     if !rotated.actions.iter().any(deleted) {
         return Ok(rotated);
     }
+    let mut response = LeakResponse {
+        deleted_at: Some(crate::time::now()),
+        ..LeakResponse::default()
+    };
+    // Still accepted at the bound: the response goes on (what the key made, its
+    // sessions), and fails loudly at the end.
+    let mut unfinished = None;
     match revocation::prove_dead(aws, &old, leak.revocation_timeout).await {
         Ok(took) => {
             rotated.actions.push(Action::OldKeyRefused {
                 key_id: rotated.old_key_id.clone(),
                 took,
             });
-            rotated.old_key_refused_after = Some(took.as_secs_f64());
+            response.refused_after = Some(took.as_secs_f64());
         }
-        Err(cause) => {
-            return Err(RotationFailure {
-                kind: FailureKind::StillAccepted(cause),
-                actions: rotated.actions,
-            })
-        }
+        Err(cause) => unfinished = Some(cause),
     }
     // Now that the old key can do nothing more: what it may have made meanwhile.
-    let new_key_id = rotated.new_key_id.clone();
-    match revocation::unknown_keys(aws, spec, user, &new_key_id, leak.quarantine).await {
+    match revocation::unknown_keys(aws, spec, user, &rotated.new_key_id, leak.quarantine).await {
         Ok(unknown) => {
-            rotated.unknown_keys = unknown
-                .iter()
-                .filter_map(|a| match a {
-                    Action::UnknownKey { key_id, .. } => Some(key_id.clone()),
-                    _ => None,
-                })
-                .collect();
-            rotated.actions.extend(unknown);
+            rotated
+                .actions
+                .extend(unknown.iter().cloned().map(Action::UnknownKey));
+            response.unknown_keys = unknown;
         }
         Err(cause) => rotated.warnings.push(format!(
             "could not look for keys the leaked key may have made: {cause}"
         )),
     }
+    if let Some(cause) = unfinished {
+        return Err(RotationFailure {
+            kind: FailureKind::ResponseIncomplete(cause),
+            actions: rotated.actions,
+        });
+    }
+    rotated.leak_response = Some(response);
     Ok(rotated)
 }
 
@@ -349,8 +399,7 @@ async fn locked(
         new_key_id: new_key.id().to_owned(),
         actions: std::mem::take(&mut run.actions),
         warnings,
-        old_key_refused_after: None,
-        unknown_keys: Vec::new(),
+        leak_response: None,
     })
 }
 
