@@ -196,6 +196,13 @@ pub(crate) enum Step {
         /// The key.
         key_id: String,
     },
+    /// Leak response (`--quarantine --make-room`): an active key of the user that no
+    /// place holds (perhaps made with the leaked key) is deactivated, its facts
+    /// reported, and deleted to make room.
+    QuarantineKey {
+        /// The key.
+        key_id: String,
+    },
     /// `CreateAccessKey`, signed with the current key.
     CreateKey,
     /// Prove the new key works with `GetCallerIdentity`.

@@ -351,7 +351,11 @@ async fn inspect(
             }
             _ => None,
         };
-        if !ends_overlap {
+        let unknown = options.compromised && other.active && !ends_overlap;
+        if unknown && held_by(plan, &other.id).is_none() {
+            let quarantine = spec.policy.leaked.is_some_and(|l| l.quarantine);
+            unknown_active_key(&user_name, &described, quarantine, options.make_room, now)?;
+        } else if !ends_overlap {
             room_for_a_new_key(&user_name, &described, kept, options, now)?;
         }
     }
@@ -594,6 +598,44 @@ fn room_for_a_new_key(
     Ok(())
 }
 
+/// A leak response finding an active second key that no place of the profile holds:
+/// perhaps the attacker's, made with the leaked key. It is reported with its facts.
+/// Deactivating it is not enough to go on (IAM counts an inactive key toward its two):
+/// only `--quarantine --make-room` lets the rotation deactivate it, report it and delete
+/// it to make room; otherwise the profile stops, saying how to keep it as evidence.
+fn unknown_active_key(
+    user_name: &str,
+    other: &OtherKey,
+    quarantine: bool,
+    make_room: bool,
+    now: SystemTime,
+) -> Result<(), Stop> {
+    let facts = format!(
+        "UNKNOWN KEY {} of {user_name} ({}): active, and no place of this profile holds it; perhaps made with the leaked key",
+        other.id,
+        describe_key(other, now)
+    );
+    let by_hand = format!(
+        "aws iam update-access-key --user-name {user_name} --access-key-id {} --status Inactive",
+        other.id
+    );
+    match (quarantine, make_room) {
+        (true, true) => Ok(()),
+        (true, false) => Err(Stop::error(
+            ErrorKind::NoRoom,
+            format!(
+                "{facts}. IAM counts an inactive key toward its two, so quarantining it leaves no room for the new key: add --make-room to deactivate it, report it and delete it (its use stays in CloudTrail), then rotate; or keep it as evidence: `{by_hand}`, and delete it once examined"
+            ),
+        )),
+        (false, _) => Err(Stop::error(
+            ErrorKind::NoRoom,
+            format!(
+                "{facts}. rekey never deletes an active key: --quarantine --make-room deactivates it, reports it and deletes it to make room (its use stays in CloudTrail); or check it, and `{by_hand}`"
+            ),
+        )),
+    }
+}
+
 /// Stops a rotation that would leave places on the old key: the key was made through
 /// another manifest (or default mode), which writes places this run does not (issue 18:
 /// run from another folder, rekey would find no manifest or another one). Moving the
@@ -718,10 +760,16 @@ async fn survey_sinks(
 fn steps(plan: &ProfilePlan, spec: &ProfileSpec, rotation: &RotationInput) -> Vec<Step> {
     let mut steps = Vec::new();
     if let Some(other) = plan.other_key.as_ref().filter(|o| o.active) {
-        // Planned only for a leak response during an overlap (see `inspect`).
-        steps.push(Step::EndOverlap {
-            key_id: other.id.clone(),
-        });
+        // Planned only for a leak response (see `inspect`): during an overlap, or with
+        // `--quarantine --make-room` for a key rekey does not know.
+        match other.deactivated_by_rekey {
+            true => steps.push(Step::EndOverlap {
+                key_id: other.id.clone(),
+            }),
+            false => steps.push(Step::QuarantineKey {
+                key_id: other.id.clone(),
+            }),
+        }
     } else if let Some(other) = &plan.other_key {
         let reason = if other.deactivated_by_rekey {
             "deactivated by rekey in an earlier rotation".to_owned()

@@ -106,6 +106,7 @@ fn describe_step(step: &Step) -> String {
     match step {
         Step::DeleteInactiveKey { key_id, reason } => format!("delete inactive key {key_id} to make room ({reason})"),
         Step::EndOverlap { key_id } => format!("end the overlap: deactivate and delete the last rotation's old key {key_id} (it may be leaked too)"),
+        Step::QuarantineKey { key_id } => format!("quarantine unknown key {key_id}: deactivate it, report its creation and last use, and delete it to make room (--make-room)"),
         Step::CreateKey => "create a new access key".to_owned(),
         Step::AwaitPropagation {
             consecutive,

@@ -265,3 +265,46 @@ fn sessions_that_cannot_be_revoked_fail_the_response_loudly() {
     assert_ne!(new, old);
     assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
 }
+
+/// Issue 22, point 3, before the rotation: the user already has an active key that no
+/// place holds (perhaps made with the leaked key before the response). It is reported
+/// with its facts and nothing is changed, unless `--quarantine --make-room`: IAM counts
+/// an inactive key toward its two, so the rotation can go on only once it is deleted;
+/// rekey deactivates it, reports it, deletes it, and rotates.
+#[test]
+fn an_unknown_active_key_found_before_the_response_is_reported_and_quarantined() {
+    let (home, _proxy) = behind_proxy();
+    let (user, old) = home.user_in_credentials("unknownfirst");
+    let stranger = moto().create_key(&user);
+    let both = key_set(&[(&old.id, true), (&stranger.id, true)]);
+
+    home.rekey(&["plan", "--compromised"])
+        .code(1)
+        .stdout_has(&format!("UNKNOWN KEY {} of {user}", stranger.id))
+        .stdout_has("--quarantine --make-room deactivates it");
+    home.rekey(&["apply", "--yes", "--compromised"]).code(1);
+    assert_eq!(moto().keys(&user), both, "nothing changed");
+
+    home.rekey(&["plan", "--compromised", "--quarantine"])
+        .code(1)
+        .stdout_has("add --make-room to deactivate it");
+    home.rekey(&["apply", "--yes", "--compromised", "--quarantine"])
+        .code(1);
+    assert_eq!(moto().keys(&user), both, "nothing changed");
+
+    let args = ["--compromised", "--quarantine", "--make-room"];
+    home.rekey(&[&["plan"][..], &args].concat())
+        .success()
+        .stdout_has(&format!("quarantine unknown key {}", stranger.id));
+    let json = home
+        .rekey(&[&["apply", "--yes", "--output", "json"][..], &args].concat())
+        .success()
+        .json();
+    let unknown = &json["replaced"][0]["unknown_keys"];
+    assert_eq!(unknown.as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(unknown[0]["key_id"], stranger.id.as_str(), "{json}");
+    assert_eq!(unknown[0]["active"], true, "{json}");
+    assert_eq!(unknown[0]["quarantined"], true, "{json}");
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+}

@@ -29,7 +29,7 @@ use crate::engine::orphan;
 use crate::engine::plan::{ProfilePlan, Step};
 use crate::engine::planner::RotationInput;
 use crate::engine::propagation;
-use crate::engine::revocation::{self, LeakResponse};
+use crate::engine::revocation::{self, LeakResponse, UnknownKey};
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
@@ -290,6 +290,16 @@ async fn after_a_leak(
         deleted_at: Some(crate::time::now()),
         ..LeakResponse::default()
     };
+    // Found before the rotation (`Step::QuarantineKey`), then after it.
+    let before: Vec<UnknownKey> = rotated
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::UnknownKey(key) => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    response.unknown_keys = before;
     // Still accepted at the bound: the response goes on (what the key made, its
     // sessions), and fails loudly at the end.
     let mut unfinished = None;
@@ -309,7 +319,7 @@ async fn after_a_leak(
             rotated
                 .actions
                 .extend(unknown.iter().cloned().map(Action::UnknownKey));
-            response.unknown_keys = unknown;
+            response.unknown_keys.extend(unknown);
         }
         Err(cause) => rotated.warnings.push(format!(
             "could not look for keys the leaked key may have made: {cause}"
@@ -323,6 +333,15 @@ async fn after_a_leak(
     }
     rotated.leak_response = Some(response);
     Ok(rotated)
+}
+
+/// What making room deletes: an inactive key, the last rotation's old key still active
+/// in its overlap (deactivated first), or a key rekey does not know, quarantined first
+/// (deactivated, its facts reported).
+enum Room {
+    Inactive,
+    Overlap,
+    Quarantine(Option<KeyMeta>),
 }
 
 /// [`rotate`] from the moment it holds the user's lock (and lease).
@@ -350,10 +369,17 @@ async fn locked(
     for step in &plan.steps {
         match step {
             Step::DeleteInactiveKey { key_id, .. } => {
-                journal = run.make_room(journal, state, key_id, false).await?;
+                journal = run
+                    .make_room(journal, state, key_id, Room::Inactive)
+                    .await?;
             }
             Step::EndOverlap { key_id } => {
-                journal = run.make_room(journal, state, key_id, true).await?;
+                journal = run.make_room(journal, state, key_id, Room::Overlap).await?;
+            }
+            Step::QuarantineKey { key_id } => {
+                let key = input.existing_keys.iter().find(|k| k.id == *key_id);
+                let room = Room::Quarantine(key.cloned());
+                journal = run.make_room(journal, state, key_id, room).await?;
             }
             _ => {}
         }
@@ -586,7 +612,7 @@ impl Run<'_> {
         mut journal: Journal,
         state: &StateDir,
         key_id: &str,
-        end_overlap: bool,
+        room: Room,
     ) -> Result<Journal, RotationFailure> {
         let phase = Phase::DeletingStaleKey {
             key_id: key_id.to_owned(),
@@ -594,13 +620,27 @@ impl Run<'_> {
         if let Err(e) = journal.advance(phase).await {
             return Err(self.abandon(journal, e.into()).await);
         }
-        if end_overlap {
-            if let Err(e) = self.iam.set_active(&self.user, key_id, false).await {
-                return Err(self.abandon(journal, e.into()).await);
+        match room {
+            Room::Inactive => {}
+            Room::Overlap => {
+                if let Err(e) = self.iam.set_active(&self.user, key_id, false).await {
+                    return Err(self.abandon(journal, e.into()).await);
+                }
+                self.actions.push(Action::EndedOverlap {
+                    key_id: key_id.to_owned(),
+                });
             }
-            self.actions.push(Action::EndedOverlap {
-                key_id: key_id.to_owned(),
-            });
+            Room::Quarantine(key) => {
+                let key = key.unwrap_or_else(|| KeyMeta {
+                    id: key_id.to_owned(),
+                    active: true,
+                    created: std::time::SystemTime::UNIX_EPOCH,
+                });
+                match revocation::examine(&self.iam, &self.user, key, true).await {
+                    Ok(examined) => self.actions.push(Action::UnknownKey(examined)),
+                    Err(cause) => return Err(self.abandon(journal, cause).await),
+                }
+            }
         }
         match self.iam.delete_key(&self.user, key_id).await {
             // Prune (which apply runs first) may have deleted it already.
