@@ -38,6 +38,10 @@ pub(crate) enum Command {
     Plan(PlanArgs),
     /// Rotate the keys: create, prove, write every sink, deactivate the old key.
     Apply(ApplyArgs),
+    /// Answer a leak alert (an AWS Health event, a GitHub secret-scanning alert): the
+    /// leak response (apply --compromised --quarantine) for exactly the profiles that
+    /// hold an exposed key, and the exposed keys no profile holds named (or contained).
+    Respond(RespondArgs),
     /// Show each profile's key, its age and last use, where its copies stand, and the
     /// old keys waiting for deletion. Read-only.
     Status(StatusArgs),
@@ -192,6 +196,46 @@ pub(crate) struct ApplyArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub(crate) yes: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    /// How to run.
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+/// `rekey respond`.
+#[derive(Debug, Args)]
+pub(crate) struct RespondArgs {
+    /// The alert, a JSON file or - for stdin: an AWS Health event as EventBridge
+    /// delivers it (AWS_RISK_CREDENTIALS_EXPOSED), or a GitHub secret-scanning alert
+    /// (alone, under `alert`, or as a repository_dispatch client_payload).
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) event: PathBuf,
+    /// The manifest (default: $REKEY_MANIFEST, else the nearest rekey.yaml, else every
+    /// static-key profile of the shared credentials file).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) manifest: Option<PathBuf>,
+    /// The AWS profile that contains an exposed key no profile holds (with
+    /// --deactivate-unknown): it finds the key's user and deactivates the key.
+    #[arg(long, value_name = "PROFILE")]
+    pub(crate) via: Option<String>,
+    /// Deactivate an exposed key that no profile holds (signed as --via; its user found
+    /// through IAM), and revoke that user's older sessions. Whatever uses the key stops
+    /// working: it is contained, not replaced.
+    #[arg(long, requires = "via")]
+    pub(crate) deactivate_unknown: bool,
+    /// Leave the users' sessions alone (by default every session issued before the
+    /// response is revoked).
+    #[arg(long)]
+    pub(crate) keep_sessions: bool,
+    /// Let an unknown active key of a user be deleted, once deactivated and reported, so
+    /// that user's leaked key can be replaced (IAM allows two keys).
+    #[arg(long)]
+    pub(crate) make_room: bool,
+    /// How long AWS may still accept a deleted old key before the response fails.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub(crate) revocation_timeout: HumanDuration,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
@@ -466,6 +510,24 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 output: args.output.into(),
             };
             commands::apply::run(&args.run.start(quiet).await, options).await
+        }
+        Command::Respond(args) => {
+            let options = commands::respond::Options {
+                event: args.event,
+                manifest: args.manifest,
+                via: args.via,
+                deactivate_unknown: args.deactivate_unknown,
+                choices: commands::Choices {
+                    compromised: true,
+                    quarantine: true,
+                    make_room: args.make_room,
+                    keep_sessions: args.keep_sessions,
+                    revocation_timeout: args.revocation_timeout.0,
+                    ..commands::Choices::default()
+                },
+                output: args.output.into(),
+            };
+            commands::respond::run(&args.run.start(quiet).await, options).await
         }
         Command::Prune(args) => {
             let options = commands::prune::Options {

@@ -11,7 +11,6 @@ use super::{
     Outcome, Planning, Selection,
 };
 use crate::aws::Aws;
-use crate::engine::plan::Plan;
 use crate::engine::planner::{Next, PlanOptions, Planned, Rotation};
 use crate::engine::prune;
 use crate::engine::recovery;
@@ -37,16 +36,7 @@ pub(crate) struct Options {
 /// Runs `rekey apply` (see the module docs). With `--output json`, stdout gets exactly
 /// one JSON document, also when the run fails; everything else goes to stderr.
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
-    let mut report = ApplyReport {
-        schema: Plan::SCHEMA_VERSION,
-        recovered: Vec::new(),
-        plan: None,
-        pruned: Vec::new(),
-        results: Vec::new(),
-        replaced: Vec::new(),
-        error: None,
-        throttled: Default::default(),
-    };
+    let mut report = ApplyReport::new();
     let json = args.output == Output::Json;
     let aws = ctx.aws().await;
     // The state dir is checked inside, so that a refused one is reported in the JSON
@@ -65,7 +55,9 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     result
 }
 
-async fn apply(
+/// `apply` without the report's printing: `rekey respond` runs it for the profiles
+/// that hold an exposed key, within its own report.
+pub(super) async fn apply(
     ctx: &Context,
     aws: &Aws,
     state: &StateDir,

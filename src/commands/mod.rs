@@ -10,6 +10,7 @@ pub(crate) mod init;
 pub(crate) mod plan;
 pub(crate) mod prune;
 pub(crate) mod recover;
+pub(crate) mod respond;
 pub(crate) mod rollback;
 pub(crate) mod status;
 pub(crate) mod sync;

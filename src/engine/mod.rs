@@ -6,6 +6,7 @@ pub(crate) mod action;
 pub(crate) mod bucket;
 pub(crate) mod crash;
 pub(crate) mod error;
+pub(crate) mod exposure;
 pub(crate) mod find;
 pub(crate) mod lease;
 pub(crate) mod orphan;

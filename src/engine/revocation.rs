@@ -176,6 +176,22 @@ pub(crate) async fn revoke_sessions(
     user: &str,
 ) -> Result<SystemTime, Cause> {
     let caller = signer_now(aws, spec).await?;
+    let before = revoke_sessions_as(aws, &caller, user).await?;
+    if spec.policy.via.is_none() {
+        if let Some(serial) = spec.policy.mfa_serial.as_deref() {
+            aws.forget_session(serial).await;
+        }
+    }
+    Ok(before)
+}
+
+/// [`revoke_sessions`] signed by `caller` (the profile's signer, or an admin containing
+/// a key no profile holds): the policy's time.
+pub(crate) async fn revoke_sessions_as(
+    aws: &Aws,
+    caller: &Caller,
+    user: &str,
+) -> Result<SystemTime, Cause> {
     let before = whole_second(aws.clock().now());
     let document = deny_sessions_before(before);
     caller
@@ -189,11 +205,6 @@ pub(crate) async fn revoke_sessions(
                 ),
             )
         })?;
-    if spec.policy.via.is_none() {
-        if let Some(serial) = spec.policy.mfa_serial.as_deref() {
-            aws.forget_session(serial).await;
-        }
-    }
     Ok(before)
 }
 

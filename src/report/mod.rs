@@ -5,6 +5,7 @@
 pub(crate) mod action;
 pub(crate) mod find;
 pub(crate) mod progress;
+pub(crate) mod respond;
 pub(crate) mod text;
 
 use serde::Serialize;
@@ -50,6 +51,22 @@ pub(crate) struct ApplyReport {
     pub(crate) error: Option<String>,
     /// Answers per service that were `Throttling` (rekey paced and retried them).
     pub(crate) throttled: crate::aws::pacing::Throttled,
+}
+
+impl ApplyReport {
+    /// A report of nothing done yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            schema: Plan::SCHEMA_VERSION,
+            recovered: Vec::new(),
+            plan: None,
+            pruned: Vec::new(),
+            results: Vec::new(),
+            replaced: Vec::new(),
+            error: None,
+            throttled: Default::default(),
+        }
+    }
 }
 
 /// What `rekey sync --output json` prints.
@@ -259,6 +276,7 @@ pub(crate) fn json_schemas() -> Vec<(&'static str, String)> {
         ("recover", schema::<RecoverReport>("recover")),
         ("rollback", schema::<recovery::Report>("rollback")),
         ("find", schema::<find::FindReport>("find")),
+        ("respond", schema::<respond::RespondReport>("respond")),
     ]
 }
 

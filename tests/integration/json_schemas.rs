@@ -1,6 +1,7 @@
 //! Every document `--output json` prints passes its committed JSON Schema
 //! (docs/schemas/, generated from the output types): the schemas describe what rekey
-//! really prints, for every command, in success and in failure.
+//! really prints, for every command, in success and in failure (`respond`'s in
+//! respond.rs, behind the fault proxy it needs).
 
 use std::path::Path;
 use std::process::Command;
@@ -10,7 +11,7 @@ use crate::support::*;
 
 /// `run`'s stdout passes docs/schemas/`command`.schema.json.
 #[track_caller]
-fn passes(home: &Home, command: &str, run: &Run) {
+pub fn passes(home: &Home, command: &str, run: &Run) {
     let document = home.path(&format!("{command}-{}.json", unique("out")));
     std::fs::write(&document, &run.stdout).unwrap();
     let schema = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -31,6 +31,7 @@ mod proxy;
 mod prune;
 mod real_aws;
 mod release;
+mod respond;
 mod rollback;
 mod safety;
 mod secret_stores;

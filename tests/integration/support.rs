@@ -361,6 +361,14 @@ impl Moto {
         out.user_name
     }
 
+    /// The names of the user's inline policies, sorted.
+    pub fn policy_names(&self, user: &str) -> Vec<String> {
+        self.user_policies(user)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     /// The user's inline policies as (name, document), sorted by name.
     pub fn user_policies(&self, user: &str) -> Vec<(String, String)> {
         let names = block_on(admin().list_user_policies().user_name(user).send()).unwrap();
@@ -630,6 +638,27 @@ impl Home {
     pub fn rekey(&self, args: &[&str]) -> Run {
         let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
         let output = command.args(args).stdin(Stdio::null()).output().unwrap();
+        self.record(Run::from(output, args))
+    }
+
+    /// Runs `rekey ARGS` with `input` on its stdin (a pipe, not a terminal).
+    pub fn rekey_with_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
+        let mut child = command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
         self.record(Run::from(output, args))
     }
 

@@ -1,0 +1,302 @@
+//! `rekey respond --event FILE|-`: a leak alert in (an AWS Health event, a GitHub
+//! secret-scanning alert), the leak response out, for exactly the profiles that hold an
+//! exposed key: `apply --compromised --quarantine` (sessions revoked too, unless
+//! `--keep-sessions`). An exposed key no profile holds is named, and with `--via ADMIN
+//! --deactivate-unknown` deactivated in IAM, so the leak is contained even where rekey
+//! cannot replace the key.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use rekey_sinks::AccessKey;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{apply, load_profiles, Choices, Context, Outcome, Selection};
+use crate::aws::Aws;
+use crate::config::profile::ProfileSpec;
+use crate::engine::exposure::{self, Exposed, Exposure};
+use crate::engine::revocation;
+use crate::report::respond::{self as told, Containment, ExposedKey, RespondReport};
+use crate::report::{ApplyOutcome, ApplyReport, Output};
+use crate::state::StateDir;
+
+/// What `rekey respond` is asked.
+pub(crate) struct Options {
+    /// The alert: a file, or `-` for stdin.
+    pub(crate) event: PathBuf,
+    /// The manifest (default: as `apply` finds it).
+    pub(crate) manifest: Option<PathBuf>,
+    /// Signs the containment of keys no profile holds.
+    pub(crate) via: Option<String>,
+    /// Deactivate an exposed key no profile holds (needs `via`).
+    pub(crate) deactivate_unknown: bool,
+    /// The response's choices (`--compromised` and `--quarantine` always).
+    pub(crate) choices: Choices,
+    /// Text or JSON.
+    pub(crate) output: Output,
+}
+
+/// Runs `rekey respond` (see the module docs). Exit 0 only when every exposed key is
+/// replaced (or was deleted already); with `--output json`, one document on stdout.
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    let mut report = RespondReport {
+        schema: 1,
+        source: String::new(),
+        exposed: Vec::new(),
+        apply: None,
+        error: None,
+    };
+    let json = args.output == Output::Json;
+    let result = read_and_respond(ctx, &args, &mut report).await;
+    if json {
+        if let Err(e) = &result {
+            report.error = Some(format!("{e:#}"));
+        }
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    result
+}
+
+/// Reads the alert (a bad one changes nothing), then responds.
+async fn read_and_respond(
+    ctx: &Context,
+    args: &Options,
+    report: &mut RespondReport,
+) -> Result<Outcome> {
+    let exposure = exposure::parse(read_event(&args.event)?.expose_secret())?;
+    report.source = exposure.source.clone();
+    let aws = ctx.aws().await;
+    let state = ctx.state()?;
+    respond(ctx, &aws, state, args, &exposure, report).await
+}
+
+async fn respond(
+    ctx: &Context,
+    aws: &Aws,
+    state: &StateDir,
+    args: &Options,
+    exposure: &Exposure,
+    report: &mut RespondReport,
+) -> Result<Outcome> {
+    let for_people = args.output == Output::Text;
+    let selection = Selection {
+        manifest: args.manifest.clone(),
+        profiles: Vec::new(),
+    };
+    let profiles = load_profiles(&ctx.paths, aws, &selection, args.choices)?;
+    report.exposed = holders(&profiles.specs, state, &exposure.exposed).await?;
+    if for_people {
+        print!("{}", told::header(&report.source, &report.exposed));
+    }
+
+    let mut selected: Vec<String> = Vec::new();
+    for key in &report.exposed {
+        for profile in &key.profiles {
+            if !selected.contains(profile) {
+                selected.push(profile.clone());
+            }
+        }
+    }
+    let mut failure = None;
+    if !selected.is_empty() {
+        let options = apply::Options {
+            selection: Selection {
+                manifest: args.manifest.clone(),
+                profiles: selected,
+            },
+            choices: args.choices,
+            yes: true,
+            output: args.output,
+        };
+        let mut applied = ApplyReport::new();
+        if let Err(e) = apply::apply(ctx, aws, state, &options, &mut applied).await {
+            failure = Some(e);
+        }
+        settle_held(&mut report.exposed, &applied);
+        report.apply = Some(applied);
+    }
+    for key in report.exposed.iter_mut().filter(|k| k.profiles.is_empty()) {
+        if key.status == Containment::NotHeld {
+            contain(aws, args, key).await;
+        }
+    }
+    if for_people {
+        print!("{}", told::summary(&report.exposed));
+    }
+    let open: Vec<String> = report
+        .exposed
+        .iter()
+        .filter(|k| !k.status.closed())
+        .map(|k| k.key_id.clone().unwrap_or_else(|| "a secret".to_owned()))
+        .collect();
+    match (failure, open.is_empty()) {
+        (None, true) => Ok(Outcome::Success),
+        (Some(e), _) => Err(e),
+        (None, false) => bail!(
+            "not every exposed key is replaced: {} (see above)",
+            open.join(", ")
+        ),
+    }
+}
+
+/// The alert's text; it may hold a secret access key, so it is kept as a secret.
+fn read_event(path: &Path) -> Result<SecretString> {
+    let mut text = String::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the event from stdin")?;
+    } else {
+        text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the event {}", path.display()))?;
+    }
+    Ok(SecretString::from(text))
+}
+
+/// Who holds each exposed credential: profiles whose first sink holds it, profiles
+/// whose old key (pending deletion, or in its overlap) it is; and what rekey deleted
+/// already.
+async fn holders(
+    specs: &[ProfileSpec],
+    state: &StateDir,
+    exposed: &[Exposed],
+) -> Result<Vec<ExposedKey>> {
+    let mut keys: Vec<ExposedKey> = exposed
+        .iter()
+        .map(|e| ExposedKey {
+            key_id: match e {
+                Exposed::KeyId(id) => Some(id.clone()),
+                Exposed::Secret(_) => None,
+            },
+            by_secret: matches!(e, Exposed::Secret(_)),
+            profiles: Vec::new(),
+            user: None,
+            status: Containment::NotHeld,
+            detail: "no profile holds it and rekey keeps no record of it".to_owned(),
+        })
+        .collect();
+    for spec in specs {
+        let Ok(Some(current)) = spec.sinks.first().read().await else {
+            continue;
+        };
+        for (key, exposed) in keys.iter_mut().zip(exposed) {
+            if is(exposed, &current) {
+                key.key_id = Some(current.id().to_owned());
+                key.profiles.push(spec.name.clone());
+            }
+        }
+    }
+    let known = |profile: &str| specs.iter().any(|s| s.name == profile);
+    for pending in state.all_pending().map_err(|e| anyhow!(e))? {
+        for key in keys.iter_mut() {
+            let profile = &pending.owner.profile;
+            if key.key_id.as_deref() == Some(&pending.key_id)
+                && known(profile)
+                && !key.profiles.contains(profile)
+            {
+                key.profiles.push(profile.clone());
+            }
+        }
+    }
+    for deleted in state.all_deleted().map_err(|e| anyhow!(e))? {
+        for key in keys.iter_mut().filter(|k| k.profiles.is_empty()) {
+            if key.key_id.as_deref() == Some(&deleted.key_id) {
+                key.status = Containment::AlreadyDeleted;
+                key.user = Some(deleted.owner.user_name.clone());
+                key.detail = told::deleted_on(deleted.deleted_at);
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// Whether `current` is the exposed credential.
+fn is(exposed: &Exposed, current: &AccessKey) -> bool {
+    match exposed {
+        Exposed::KeyId(id) => current.id() == id,
+        Exposed::Secret(secret) => {
+            current.secret().expose_secret().as_bytes() == secret.expose_secret().as_bytes()
+        }
+    }
+}
+
+/// Each held key's status from the response: replaced, or failed with the error.
+fn settle_held(keys: &mut [ExposedKey], applied: &ApplyReport) {
+    for key in keys.iter_mut().filter(|k| !k.profiles.is_empty()) {
+        let replaced = applied
+            .replaced
+            .iter()
+            .find(|r| key.key_id.as_deref() == Some(&r.key_id));
+        let failed = applied.results.iter().find_map(|r| match &r.outcome {
+            ApplyOutcome::Failed { error, .. } if key.profiles.contains(&r.profile) => {
+                Some(error.clone())
+            }
+            _ => None,
+        });
+        (key.status, key.detail) = match (replaced, failed) {
+            (_, Some(error)) => (Containment::Failed, error),
+            (Some(r), None) => (
+                Containment::Replaced,
+                format!("replaced by {} and deleted", r.replaced_by),
+            ),
+            (None, None) => (
+                Containment::Failed,
+                "its profile was not rotated (see the plan above)".to_owned(),
+            ),
+        };
+    }
+}
+
+/// A key no profile holds: with `--deactivate-unknown`, its user is found through IAM
+/// (signed as `--via`), the key deactivated and the user's older sessions revoked
+/// (unless `--keep-sessions`). Otherwise it is named with what would contain it.
+async fn contain(aws: &Aws, args: &Options, key: &mut ExposedKey) {
+    let Some(id) = key.key_id.clone() else {
+        key.detail = "the alert names a secret access key that no profile holds; find its key (`rekey find` searches files for it) and deactivate it in IAM".to_owned();
+        return;
+    };
+    let (Some(via), true) = (&args.via, args.deactivate_unknown) else {
+        key.detail = format!(
+            "no profile holds it, so rekey cannot replace it: contain it with `rekey respond --via ADMIN --deactivate-unknown` (or `aws iam update-access-key --access-key-id {id} --status Inactive --user-name USER`), then replace it where it is used"
+        );
+        return;
+    };
+    match deactivate(aws, via, &id, args.choices.keep_sessions).await {
+        Ok((user, sessions)) => {
+            key.status = Containment::Deactivated;
+            key.detail = format!(
+                "deactivated in IAM (user {user}){sessions}; whatever uses it stops working: replace it there, then delete it"
+            );
+            key.user = Some(user);
+        }
+        Err(e) => key.detail = format!("could not deactivate it: {e:#}"),
+    }
+}
+
+/// Finds the key's user through IAM (signed as `via`), deactivates the key, and
+/// revokes the user's older sessions: the user, and what was said of its sessions.
+async fn deactivate(
+    aws: &Aws,
+    via: &str,
+    key_id: &str,
+    keep_sessions: bool,
+) -> Result<(String, String)> {
+    let admin = aws.via(via).await?;
+    let used = admin.last_used(key_id).await?;
+    let user = used
+        .user_name
+        .ok_or_else(|| anyhow!("IAM names no user for {key_id}"))?;
+    admin.set_active(&user, key_id, false).await?;
+    let sessions = match keep_sessions {
+        true => String::new(),
+        false => match revocation::revoke_sessions_as(aws, &admin, &user).await {
+            Ok(before) => format!(
+                ", its sessions issued before {} revoked",
+                crate::time::rfc3339(before)
+            ),
+            Err(cause) => format!(", but {cause}"),
+        },
+    };
+    Ok((user, sessions))
+}

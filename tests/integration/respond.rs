@@ -1,0 +1,207 @@
+//! `rekey respond --event`: a leak alert (an AWS Health event as EventBridge delivers
+//! it, a GitHub secret-scanning alert) starts the leak response for exactly the profiles
+//! that hold an exposed key. Fixtures shaped as AWS's and GitHub's documented samples
+//! (tests/fixtures/events), with AWS's example key id replaced by a real one. Through
+//! the fault proxy: moto accepts a deleted key and evaluates no policy; the proxy
+//! answers as AWS does.
+
+use std::time::Duration;
+
+use crate::json_schemas::passes;
+use crate::proxy::FaultProxy;
+use crate::support::*;
+
+const EXAMPLE_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+
+/// A fixture naming `key_id` instead of AWS's example id.
+fn event(fixture: &str, key_id: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/events/{fixture}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .replace(EXAMPLE_ID, key_id)
+}
+
+/// Two users in the credentials file (default mode), behind a proxy.
+fn two_users() -> (Home, FaultProxy, (String, TestKey), (String, TestKey)) {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let user = |name: &str| {
+        let user = unique(name);
+        let key = moto().create_user(&user);
+        (user, key)
+    };
+    let (a, b) = (user("exposed"), user("bystander"));
+    home.write_credentials(&(section(&a.0, &a.1) + &section(&b.0, &b.1)));
+    (home, proxy, a, b)
+}
+
+#[test]
+fn an_aws_health_event_replaces_exactly_the_exposed_key_and_closes_the_door() {
+    let (home, proxy, (user, old), (bystander, kept)) = two_users();
+    proxy.set(|f| {
+        f.revocation_lag = Duration::from_secs(1);
+        f.attacker = true;
+    });
+    home.write(
+        "alert.json",
+        &event("aws-health-credentials-exposed.json", &old.id),
+    );
+    let alert = home.path("alert.json");
+    let run = home
+        .rekey(&["respond", "--event", alert.to_str().unwrap()])
+        .success()
+        .stdout_has("Responding to AWS Health event arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED")
+        .stdout_has(&format!("{}: profile {user}", old.id))
+        .stdout_has("(refused after ")
+        .stdout_has("revoked every session of")
+        .stdout_has(&format!("{}: replaced: replaced by ", old.id));
+    // The exposed key replaced and gone; the attacker's key quarantined (respond always
+    // quarantines); the bystander untouched.
+    let new = key_in(&home.credentials(), &user).unwrap();
+    let made = proxy.attacker_keys();
+    assert_eq!(made.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&new.id, true), (&made[0], false)])
+    );
+    assert_eq!(moto().policy_names(&user), ["rekey-revoke-older-sessions"]);
+    assert_eq!(key_in(&home.credentials(), &bystander), Some(kept.clone()));
+    assert_eq!(moto().keys(&bystander), key_set(&[(&kept.id, true)]));
+    assert!(moto().policy_names(&bystander).is_empty());
+}
+
+#[test]
+fn a_github_alert_on_stdin_gives_one_json_document() {
+    let (home, _proxy, (user, old), (bystander, kept)) = two_users();
+    for fixture in [
+        "github-repository-dispatch.json",
+        "github-secret-scanning-alert.json",
+    ] {
+        let key = key_in(&home.credentials(), &user).unwrap();
+        let run = home
+            .rekey_with_stdin(
+                &["respond", "--event", "-", "--output", "json"],
+                &event(fixture, &key.id),
+            )
+            .success();
+        passes(&home, "respond", &run);
+        let json = run.json();
+        assert_eq!(json["schema"], 1);
+        let source = json["source"].as_str().unwrap();
+        assert!(source.starts_with("GitHub secret-scanning alert https://github.com/example/app/security/secret-scanning/"), "{json}");
+        let exposed = &json["exposed"][0];
+        assert_eq!(exposed["key_id"], key.id.as_str(), "{json}");
+        assert_eq!(exposed["profiles"], serde_json::json!([user]), "{json}");
+        assert_eq!(exposed["status"], "replaced", "{json}");
+        let replaced = &json["apply"]["replaced"][0];
+        assert_eq!(replaced["key_id"], key.id.as_str(), "{json}");
+        assert!(replaced["refused_after"].is_number(), "{json}");
+        assert!(replaced["sessions_revoked_before"].is_string(), "{json}");
+        let new = key_in(&home.credentials(), &user).unwrap();
+        assert_ne!(new, key);
+        assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+    }
+    assert_ne!(key_in(&home.credentials(), &user).unwrap(), old);
+    assert_eq!(moto().keys(&bystander), key_set(&[(&kept.id, true)]));
+}
+
+/// An alert for the secret access key itself finds the key whose secret it is; the
+/// secret is never shown.
+#[test]
+fn an_alert_for_a_secret_finds_its_key_and_never_shows_it() {
+    let (home, _proxy, (user, old), _) = two_users();
+    let alert = serde_json::json!({
+        "number": 7,
+        "html_url": "https://github.com/example/app/security/secret-scanning/7",
+        "secret_type": "aws_secret_access_key",
+        "secret": old.secret,
+    });
+    let run = home
+        .rekey_with_stdin(&["respond", "--event", "-"], &alert.to_string())
+        .success()
+        .stdout_has(&format!(
+            "{} (its secret was exposed): profile {user}",
+            old.id
+        ));
+    assert!(!run.stdout.contains(&old.secret) && !run.stderr.contains(&old.secret));
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+}
+
+/// An exposed key no profile holds: named, exit 1, nothing changed; with `--via ADMIN
+/// --deactivate-unknown`, deactivated in IAM (its user found through IAM) and the user's
+/// older sessions revoked.
+#[test]
+fn an_exposed_key_no_profile_holds_is_named_and_with_deactivate_unknown_contained() {
+    let (home, _proxy, _, _) = two_users();
+    let admin = moto().create_user(&unique("responder"));
+    home.write_credentials(&(home.credentials() + &section("admin", &admin)));
+    let stranger_user = unique("elsewhere");
+    let stranger = moto().create_user(&stranger_user);
+    let alert = event("aws-health-credentials-exposed.json", &stranger.id);
+
+    let run = home
+        .rekey_with_stdin(&["respond", "--event", "-"], &alert)
+        .code(1)
+        .stdout_has(&format!("{}: held by no profile", stranger.id))
+        .stdout_has("NOT CONTAINED")
+        .stdout_has("--deactivate-unknown");
+    assert!(run.stderr.contains(&stranger.id), "{}", run.stderr);
+    assert_eq!(
+        moto().keys(&stranger_user),
+        key_set(&[(&stranger.id, true)])
+    );
+
+    let run = home
+        .rekey_with_stdin(
+            &[
+                "respond",
+                "--event",
+                "-",
+                "--via",
+                "admin",
+                "--deactivate-unknown",
+                "-o",
+                "json",
+            ],
+            &alert,
+        )
+        .code(1);
+    passes(&home, "respond", &run);
+    let json = run.json();
+    let exposed = &json["exposed"][0];
+    assert_eq!(exposed["status"], "deactivated", "{json}");
+    assert_eq!(exposed["user"], stranger_user.as_str(), "{json}");
+    assert!(json["apply"].is_null(), "no profile rotated: {json}");
+    assert_eq!(
+        moto().keys(&stranger_user),
+        key_set(&[(&stranger.id, false)])
+    );
+    assert_eq!(
+        moto().policy_names(&stranger_user),
+        ["rekey-revoke-older-sessions"]
+    );
+}
+
+#[test]
+fn an_event_that_is_not_a_leak_alert_changes_nothing() {
+    let (home, proxy, (user, old), _) = two_users();
+    let other = event("aws-health-credentials-exposed.json", &old.id).replace(
+        "\"eventTypeCode\": \"AWS_RISK_CREDENTIALS_EXPOSED\"",
+        "\"eventTypeCode\": \"AWS_EC2_OPERATIONAL_ISSUE\"",
+    );
+    home.rekey_with_stdin(&["respond", "--event", "-"], &other)
+        .code(1)
+        .stderr_has("not AWS_RISK_CREDENTIALS_EXPOSED: nothing to respond to");
+    home.rekey_with_stdin(&["respond", "--event", "-"], "{\"hello\": 1}")
+        .code(1)
+        .stderr_has("neither an AWS Health event");
+    home.rekey(&["respond", "--event", "/nonexistent/alert.json"])
+        .code(1)
+        .stderr_has("cannot read the event /nonexistent/alert.json");
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    assert_eq!(proxy.count("CreateAccessKey"), 0);
+}
