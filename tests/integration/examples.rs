@@ -1,7 +1,8 @@
-//! The scheduled-run examples (examples/scheduled/) are files people copy: the GitHub
-//! workflow passes GitHub's schema and zizmor's audits, the CronJob parses and says what
-//! the README promises, the manifests in them are ones rekey reads, and the systemd
-//! units run `rekey sync`.
+//! The scheduled-run and leak-response examples (examples/scheduled/, examples/respond/)
+//! are files people copy: the GitHub workflows pass GitHub's schema and zizmor's audits,
+//! the CronJob parses and says what the README promises, the manifests in them are ones
+//! rekey reads, the systemd units run `rekey sync`, and the EventBridge rule matches
+//! AWS's leak event and carries it to `rekey respond`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -261,5 +262,77 @@ fn no_documented_mfa_command_takes_a_seed_in_its_arguments() {
                 );
             }
         }
+    }
+}
+
+fn respond_example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/respond")
+        .join(name)
+}
+
+/// Whether EventBridge's `pattern` (arrays of allowed values, objects nested) matches
+/// `event`.
+fn pattern_matches(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
+    let Some(fields) = pattern.as_object() else {
+        return false;
+    };
+    fields.iter().all(|(key, allowed)| match allowed {
+        serde_json::Value::Array(values) => values.contains(&event[key]),
+        serde_json::Value::Object(_) => pattern_matches(allowed, &event[key]),
+        _ => false,
+    })
+}
+
+#[test]
+fn the_leak_response_examples_carry_aws_s_alert_to_rekey_respond() {
+    let workflow = respond_example("github-actions.yml");
+    passes_the_workflow_checks(&workflow);
+    let doc = &yaml_documents(&workflow)[0];
+    let on = doc.get("on").or_else(|| doc.get("true")).unwrap();
+    let types = on["repository_dispatch"]["types"].as_array().unwrap();
+    let scheduled = &yaml_documents(&example("github-actions.yml"))[0];
+    assert_eq!(
+        doc["concurrency"], scheduled["concurrency"],
+        "one group with the scheduled rotation"
+    );
+    let steps = doc["jobs"]["respond"]["steps"].as_array().unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(
+        runs.iter().any(|r| r.contains("rekey respond --event")
+            && r.contains("--via ci --deactivate-unknown --output json")),
+        "{runs:?}"
+    );
+
+    // The rule matches AWS's event, and no other Health event.
+    let read = |path: PathBuf| std::fs::read_to_string(path).unwrap();
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    let pattern = json(&read(respond_example("eventbridge-rule.json")));
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events");
+    let event_text = read(fixtures.join("aws-health-credentials-exposed.json"));
+    let event = json(&event_text);
+    assert!(pattern_matches(&pattern, &event));
+    let mut other = event.clone();
+    other["detail"]["eventTypeCode"] = "AWS_EC2_OPERATIONAL_ISSUE".into();
+    assert!(!pattern_matches(&pattern, &other));
+
+    // The target posts a repository_dispatch this workflow takes, whose client_payload
+    // is the event (what the workflow hands rekey).
+    let target = json(&read(respond_example("eventbridge-target.json")));
+    let template = target["InputTransformer"]["InputTemplate"]
+        .as_str()
+        .unwrap();
+    let body = json(&template.replace("<aws.events.event>", &event_text));
+    assert!(types.contains(&body["event_type"]), "{body}");
+    assert_eq!(body["client_payload"], event);
+
+    // rekey reads it, as the workflow writes it and as the whole dispatch body: a key no
+    // profile holds here, so it is named and nothing is done.
+    let home = Home::new();
+    home.user_in_credentials("bystander");
+    for alert in [body["client_payload"].to_string(), body.to_string()] {
+        home.rekey_with_stdin(&["respond", "--event", "-"], &alert)
+            .code(1)
+            .stdout_has("AKIAIOSFODNN7EXAMPLE: held by no profile");
     }
 }
