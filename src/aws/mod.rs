@@ -6,6 +6,7 @@
 //! configuration once (region, endpoint URLs, retries); [`Caller`] is a pair of clients
 //! signing with one key.
 
+pub(crate) mod account;
 mod clock;
 mod error;
 #[cfg(test)]
@@ -20,6 +21,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_iam::types::StatusType;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
@@ -140,8 +142,17 @@ impl Aws {
         &self,
         credentials: impl aws_credential_types::provider::ProvideCredentials + Clone + 'static,
     ) -> Caller {
+        self.clients_paced(credentials, self.pacing.clone())
+    }
+
+    /// [`Aws::clients`] paced by `pacing` (another account's: see [`Pacing::for_account`]).
+    fn clients_paced(
+        &self,
+        credentials: impl aws_credential_types::provider::ProvideCredentials + Clone + 'static,
+        pacing: Arc<Pacing>,
+    ) -> Caller {
         // Every client of a service shares the run's limiter for it (see `pacing`).
-        let pacing = &self.pacing;
+        let pacing = &pacing;
         let iam = aws_sdk_iam::config::Builder::from(&self.base)
             .credentials_provider(credentials.clone())
             .interceptor(self.clock.clone())
@@ -152,7 +163,7 @@ impl Aws {
         // An endpoint URL (an emulator, a proxy) has no per-bucket host names.
         let path_style = self.base.endpoint_url().is_some();
         let s3 = aws_sdk_s3::config::Builder::from(&self.base)
-            .credentials_provider(credentials)
+            .credentials_provider(credentials.clone())
             .interceptor(self.clock.clone())
             .retry_partition(pacing.partition(Service::S3))
             .interceptor(pacing.counter(Service::S3))
@@ -162,7 +173,8 @@ impl Aws {
             iam: aws_sdk_iam::Client::from_conf(iam),
             sts,
             s3: aws_sdk_s3::Client::from_conf(s3),
-            pacing: self.pacing.clone(),
+            credentials: SharedCredentialsProvider::new(credentials),
+            pacing: pacing.clone(),
             #[cfg(test)]
             fake: None,
         }
@@ -282,6 +294,8 @@ pub(crate) struct Caller {
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
     s3: aws_sdk_s3::Client,
+    /// What signs them (for a client of another service: Organizations).
+    credentials: SharedCredentialsProvider,
     pacing: Arc<Pacing>,
     /// Unit tests: the in-memory account the calls go to, and the signing key's id.
     #[cfg(test)]

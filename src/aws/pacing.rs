@@ -72,23 +72,29 @@ pub(crate) struct Pacing {
 impl Pacing {
     /// Pacing for a run that may retry throttled calls for `budget`.
     pub(crate) fn new(budget: Duration) -> Self {
+        Self::until(Instant::now() + budget, "rekey")
+    }
+
+    /// Pacing of its own for another account (IAM's rate limit is per account), with
+    /// the run's deadline.
+    pub(crate) fn for_account(&self, account: &str) -> Self {
+        Self::until(self.deadline, &format!("rekey-{account}"))
+    }
+
+    fn until(deadline: Instant, name: &str) -> Self {
         let epoch = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        let partition = |name: &'static str| {
-            RetryPartition::custom(name)
+        let partition = |service: &str| {
+            RetryPartition::custom(format!("{name}-{service}"))
                 .client_rate_limiter(ClientRateLimiter::new(epoch))
                 .token_bucket(TokenBucket::unlimited())
                 .build()
         };
         Self {
-            partitions: [
-                partition("rekey-iam"),
-                partition("rekey-sts"),
-                partition("rekey-s3"),
-            ],
-            deadline: Instant::now() + budget,
+            partitions: [partition("iam"), partition("sts"), partition("s3")],
+            deadline,
             counts: Default::default(),
         }
     }

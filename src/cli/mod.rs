@@ -11,6 +11,7 @@ mod prompt;
 
 use crate::commands::{self, Outcome};
 use crate::config::manifest::duration::HumanDuration;
+use crate::engine::audit::Scope;
 use crate::report;
 use crate::state::StateDir;
 
@@ -56,6 +57,10 @@ pub(crate) enum Command {
     Sync(SyncArgs),
     /// Finish or undo rotations that were interrupted (apply does this first, too).
     Recover(RecoverArgs),
+    /// Every IAM user access key of an account, or of many (an organization's, through
+    /// a role in each): age, last use, whether rekey manages it, and what needs acting on.
+    /// Read-only.
+    Audit(AuditArgs),
     /// Find every file that holds a copy of a key rekey knows (its id or its secret),
     /// and whether a sink keeps it current. Reads files, and asks STS whose each key is.
     Find(FindArgs),
@@ -314,6 +319,53 @@ pub(crate) struct StatusArgs {
     pub(crate) run: RunArgs,
 }
 
+/// `rekey audit`'s output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuditOutput {
+    /// A table for people, most severe first.
+    Text,
+    /// One JSON document (docs/schemas/audit.schema.json).
+    Json,
+    /// A row per key.
+    Csv,
+}
+
+/// `rekey audit`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// The AWS profile that signs (any profile the AWS SDK understands; default: the
+    /// SDK's default credential chain).
+    #[arg(long, value_name = "PROFILE")]
+    pub(crate) via: Option<String>,
+    /// Every ACTIVE account of the organization the signer's account manages
+    /// (organizations:ListAccounts), through --role in each.
+    #[arg(long, requires = "role", conflicts_with = "accounts")]
+    pub(crate) org: bool,
+    /// These accounts (comma-separated ids), through --role in each.
+    #[arg(long, value_name = "ID,ID", value_delimiter = ',', requires = "role")]
+    pub(crate) accounts: Vec<String>,
+    /// The role to assume in each account (e.g. OrganizationAccountAccessRole); the
+    /// signer's own account is read directly.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) role: Option<String>,
+    /// An active key older than this is a finding.
+    #[arg(long, value_name = "DURATION", default_value = "90d")]
+    pub(crate) max_age: HumanDuration,
+    /// An active key unused this long is a finding.
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    pub(crate) unused: HumanDuration,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = AuditOutput::Text)]
+    pub(crate) output: AuditOutput,
+    /// Exit 2 on any finding, 0 when there is none, 1 when an account could not be
+    /// audited.
+    #[arg(long)]
+    pub(crate) detailed_exitcode: bool,
+    /// How to run (--jobs: accounts at once).
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
 /// `rekey find`.
 #[derive(Debug, Args)]
 pub(crate) struct FindArgs {
@@ -553,6 +605,30 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 output: args.output.into(),
             };
             commands::recover::run(&args.run.start(quiet).await, options).await
+        }
+        Command::Audit(args) => {
+            let scope = match (args.org, args.role) {
+                (true, Some(role)) => Scope::Organization { role },
+                (false, Some(role)) if !args.accounts.is_empty() => Scope::Accounts {
+                    ids: args.accounts,
+                    role,
+                },
+                (_, Some(_)) => anyhow::bail!("--role needs --org or --accounts"),
+                (_, None) => Scope::Own,
+            };
+            let options = commands::audit::Options {
+                via: args.via,
+                scope,
+                max_age: args.max_age.0,
+                unused: args.unused.0,
+                format: match args.output {
+                    AuditOutput::Text => commands::audit::Format::Text,
+                    AuditOutput::Json => commands::audit::Format::Json,
+                    AuditOutput::Csv => commands::audit::Format::Csv,
+                },
+                detailed_exitcode: args.detailed_exitcode,
+            };
+            commands::audit::run(&args.run.start(quiet).await, options).await
         }
         Command::Find(args) => {
             let options = commands::find::Options {

@@ -4,6 +4,7 @@
 //! the profiles and planning them, lives here.
 
 pub(crate) mod apply;
+pub(crate) mod audit;
 pub(crate) mod credential_process;
 pub(crate) mod find;
 pub(crate) mod init;

@@ -3,6 +3,7 @@
 //! interrupted rotations ([`recovery`], [`rollback`]), delete old keys ([`prune`]).
 
 pub(crate) mod action;
+pub(crate) mod audit;
 pub(crate) mod bucket;
 pub(crate) mod crash;
 pub(crate) mod error;

@@ -3,6 +3,7 @@
 //! progress on a terminal ([`progress`]).
 
 pub(crate) mod action;
+pub(crate) mod audit;
 pub(crate) mod find;
 pub(crate) mod progress;
 pub(crate) mod respond;
@@ -277,6 +278,7 @@ pub(crate) fn json_schemas() -> Vec<(&'static str, String)> {
         ("rollback", schema::<recovery::Report>("rollback")),
         ("find", schema::<find::FindReport>("find")),
         ("respond", schema::<respond::RespondReport>("respond")),
+        ("audit", schema::<audit::AuditReport>("audit")),
     ]
 }
 

@@ -12,6 +12,8 @@
 //!   until it is reactivated, and one it saw deleted for good; with `revocation_lag`,
 //!   only once that long has passed (AWS accepts a deleted key for a few seconds).
 //!
+//! - a role that does not exist cannot be assumed: `AssumeRole` answers `AccessDenied`
+//!   unless the role is in its account (moto lets anyone assume any role);
 //! - sessions revoked by a user's inline policy: a request signed with a session from
 //!   `GetSessionToken` is refused (`AccessDenied`, an explicit deny) when a policy the
 //!   proxy saw put on the session's user denies everything to sessions whose
@@ -259,6 +261,14 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
         .collect();
     let key_id = scope.first().copied().unwrap_or_default().to_owned();
     let service = scope.get(3).copied().unwrap_or_default();
+    // Asked before the faults are locked: it calls moto.
+    let missing_role = (action == "AssumeRole")
+        .then(|| field(&request.body, "RoleArn").map(|arn| form_decode(&arn)))
+        .flatten()
+        .filter(|arn| {
+            let (account, name) = role_of(arn);
+            !moto().role_exists(account, name)
+        });
 
     enum Do {
         Answer(u16, &'static str, String),
@@ -310,6 +320,12 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 403,
                 "AccessDenied",
                 "MultiFactorAuthentication failed with invalid MFA one time pass code.".into(),
+            )
+        } else if let Some(arn) = &missing_role {
+            Do::Answer(
+                403,
+                "AccessDenied",
+                format!("User: arn:aws:iam::123456789012:user/x is not authorized to perform: sts:AssumeRole on resource: {arn}"),
             )
         } else if f.deny.contains(action.as_str())
             || (action != "GetCallerIdentity" && f.session_revoked(&key_id))
@@ -571,6 +587,13 @@ fn with_phantom_keys(answer: &[u8], user: &str, extra: &[String]) -> Vec<u8> {
 fn field(body: &str, name: &str) -> Option<String> {
     body.split('&')
         .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+/// The account and name of a role ARN (`arn:aws:iam::ACCOUNT:role/PATH/NAME`).
+fn role_of(arn: &str) -> (&str, &str) {
+    let account = arn.split(':').nth(4).unwrap_or_default();
+    let name = arn.rsplit('/').next().unwrap_or_default();
+    (account, name)
 }
 
 /// A form field's value, decoded (`+` a space, `%XX` a byte).

@@ -361,6 +361,34 @@ impl Moto {
         out.user_name
     }
 
+    /// Whether role `name` exists in `account` (moto lets anyone assume any role, so
+    /// the fault proxy asks this before it lets an AssumeRole through, as AWS would).
+    pub fn role_exists(&self, account: &str, name: &str) -> bool {
+        let key = TestKey {
+            id: "AKIAADMIN0000000000".into(),
+            secret: "admin".into(),
+        };
+        let sts = aws_sdk_sts::Client::new(&block_on(config(&key)));
+        let probe = format!("arn:aws:iam::{account}:role/rekey-test-probe");
+        let out = block_on(
+            sts.assume_role()
+                .role_arn(probe)
+                .role_session_name("probe")
+                .send(),
+        )
+        .unwrap();
+        let c = out.credentials.unwrap();
+        let credentials = Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            Some(c.session_token),
+            None,
+            "probe",
+        );
+        let iam = aws_sdk_iam::Client::new(&block_on(config_at(&self.endpoint, credentials)));
+        block_on(iam.get_role().role_name(name).send()).is_ok()
+    }
+
     /// The names of the user's inline policies, sorted.
     pub fn policy_names(&self, user: &str) -> Vec<String> {
         self.user_policies(user)

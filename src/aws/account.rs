@@ -1,0 +1,159 @@
+//! Reaching accounts for `rekey audit`: the SDK's default credential chain, roles
+//! assumed in other accounts (each paced on its own: IAM's rate limit is per account),
+//! an organization's accounts, and IAM's credential report.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_sdk_iam::types::ReportStateType;
+use aws_sdk_organizations::types::AccountStatus;
+
+use super::{Aws, AwsError, AwsErrorKind, Caller};
+
+/// How long to wait for IAM to generate a credential report (it takes seconds; AWS
+/// keeps one for four hours, so most audits find it ready).
+const REPORT_WAIT: Duration = Duration::from_secs(120);
+
+/// Between two `GenerateCredentialReport` calls while it is being made.
+const REPORT_POLL: Duration = Duration::from_secs(2);
+
+/// An account of an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OrgAccount {
+    /// The 12-digit id.
+    pub(crate) id: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// Whether it is ACTIVE (not suspended, not being closed).
+    pub(crate) active: bool,
+}
+
+impl Aws {
+    /// Clients signing as the SDK's default credential chain (environment, shared
+    /// files' default profile, SSO, web identity, container and instance roles).
+    pub(crate) async fn default_chain(&self) -> Result<Caller, AwsError> {
+        let chain = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let provider = chain.credentials_provider().ok_or_else(|| AwsError {
+            operation: "load credentials",
+            kind: AwsErrorKind::InvalidCredentials,
+            message:
+                "the AWS SDK's default credential chain found no credentials: pass --via PROFILE"
+                    .to_owned(),
+        })?;
+        Ok(self.clients(provider))
+    }
+
+    /// Clients signing as `role_arn` assumed by `caller` (`sts:AssumeRole`), paced on
+    /// their own, as another account's.
+    pub(crate) async fn assume_role(
+        &self,
+        caller: &Caller,
+        role_arn: &str,
+        account: &str,
+    ) -> Result<Caller, AwsError> {
+        let out = caller
+            .paced(|| async {
+                caller
+                    .sts
+                    .assume_role()
+                    .role_arn(role_arn)
+                    .role_session_name("rekey-audit")
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("sts:AssumeRole", e))
+            })
+            .await?;
+        let c = out
+            .credentials
+            .ok_or_else(|| AwsError::malformed("sts:AssumeRole"))?;
+        let credentials = Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            Some(c.session_token),
+            None,
+            "rekey-assumed",
+        );
+        let pacing = Arc::new(self.pacing.for_account(account));
+        Ok(self.clients_paced(credentials, pacing))
+    }
+
+    /// Every account of the organization `caller`'s account manages
+    /// (`organizations:ListAccounts`, every page).
+    pub(crate) async fn org_accounts(&self, caller: &Caller) -> Result<Vec<OrgAccount>, AwsError> {
+        let config = aws_sdk_organizations::config::Builder::from(&self.base)
+            .credentials_provider(caller.credentials.clone())
+            .interceptor(self.clock.clone())
+            .build();
+        let client = aws_sdk_organizations::Client::from_conf(config);
+        let mut accounts = Vec::new();
+        let mut token = None;
+        loop {
+            let page = client
+                .list_accounts()
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("organizations:ListAccounts", e))?;
+            accounts.extend(page.accounts().iter().filter_map(|a| {
+                Some(OrgAccount {
+                    id: a.id()?.to_owned(),
+                    name: a.name().unwrap_or_default().to_owned(),
+                    active: a.status() == Some(&AccountStatus::Active),
+                })
+            }));
+            match page.next_token() {
+                Some(next) => token = Some(next.to_owned()),
+                None => return Ok(accounts),
+            }
+        }
+    }
+}
+
+impl Caller {
+    /// IAM's credential report of the caller's account, as CSV: generated if there is
+    /// none younger than four hours, waited for within a bound.
+    pub(crate) async fn credential_report(&self) -> Result<Vec<u8>, AwsError> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let state = self
+                .paced(|| async {
+                    self.iam
+                        .generate_credential_report()
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("iam:GenerateCredentialReport", e))
+                })
+                .await?
+                .state;
+            if state == Some(ReportStateType::Complete) {
+                break;
+            }
+            if started.elapsed() >= REPORT_WAIT {
+                return Err(AwsError {
+                    operation: "iam:GenerateCredentialReport",
+                    kind: AwsErrorKind::Other,
+                    message: format!(
+                        "IAM had not finished the credential report after {} s",
+                        REPORT_WAIT.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(REPORT_POLL).await; // poll interval, bounded by REPORT_WAIT
+        }
+        let out = self
+            .paced(|| async {
+                self.iam
+                    .get_credential_report()
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:GetCredentialReport", e))
+            })
+            .await?;
+        let content = out
+            .content
+            .ok_or_else(|| AwsError::malformed("iam:GetCredentialReport"))?;
+        Ok(content.into_inner())
+    }
+}

@@ -1,0 +1,80 @@
+//! `rekey audit`: every IAM user access key of one account or many, with what needs
+//! acting on (see `engine::audit`), as a table, JSON or CSV.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use super::{Context, Outcome};
+use crate::engine::audit::findings::Thresholds;
+use crate::engine::audit::{self, Scope};
+use crate::report::audit::{self as told, AuditReport};
+
+/// How `rekey audit` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// A table for people.
+    Text,
+    /// One JSON document.
+    Json,
+    /// A row per key.
+    Csv,
+}
+
+/// What `rekey audit` is asked.
+pub(crate) struct Options {
+    /// The AWS profile that signs (`None`: the SDK's default chain).
+    pub(crate) via: Option<String>,
+    /// Which accounts.
+    pub(crate) scope: Scope,
+    /// `--max-age`.
+    pub(crate) max_age: Duration,
+    /// `--unused`.
+    pub(crate) unused: Duration,
+    /// How to print.
+    pub(crate) format: Format,
+    /// Exit 2 on any finding.
+    pub(crate) detailed_exitcode: bool,
+}
+
+/// Runs `rekey audit`. Exit 1 when an account could not be audited (the others are
+/// still printed), else 2 with `--detailed-exitcode` on any finding.
+pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    let aws = ctx.aws().await;
+    let signer = match &args.via {
+        Some(profile) => aws.via(profile).await?,
+        None => aws.default_chain().await?,
+    };
+    let limits = Thresholds {
+        max_age: args.max_age,
+        unused: args.unused,
+    };
+    let accounts = audit::audit(&aws, &signer, &args.scope, limits, ctx.jobs).await?;
+    let report = AuditReport {
+        schema: 1,
+        max_age_days: args.max_age.as_secs() / 86_400,
+        unused_days: args.unused.as_secs() / 86_400,
+        accounts,
+    };
+    match args.format {
+        Format::Text => print!("{}", told::table(&report)),
+        Format::Json => crate::report::print_json(&report)?,
+        Format::Csv => print!("{}", told::csv(&report)?),
+    }
+    let unreachable: Vec<&str> = report
+        .unreachable()
+        .iter()
+        .map(|a| a.account.as_str())
+        .collect();
+    if !unreachable.is_empty() {
+        bail!(
+            "{} could not be audited: {} (see above)",
+            crate::report::count(unreachable.len(), "account"),
+            unreachable.join(", ")
+        );
+    }
+    Ok(match args.detailed_exitcode && report.has_findings() {
+        true => Outcome::NeedsAttention,
+        false => Outcome::Success,
+    })
+}

@@ -1,0 +1,206 @@
+//! What `rekey audit` raises about a key: pure rules over IAM's facts and rekey's
+//! records (a record alone never makes a key look fine: its dates are checked against
+//! the key as IAM lists it).
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::state::PendingDeletion;
+
+/// A key never used is raised once it is older than this (a key made a minute ago has
+/// had no chance to be used).
+const NEW_KEY: Duration = Duration::from_secs(24 * 3600);
+
+/// Something to act on, most severe first (the order sorts the table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Finding {
+    /// The user has two active keys (outside a rotation's overlap period).
+    TwoActiveKeys,
+    /// An active key older than `--max-age`.
+    PastMaxAge,
+    /// An old key rekey scheduled for deletion (or deactivation) is still there after
+    /// its date: no prune ran.
+    OverdueDeletion,
+    /// An active key not used for `--unused`.
+    Unused,
+    /// An active key never used (older than a day).
+    NeverUsed,
+    /// An inactive key nobody deletes (rekey has no record of it).
+    InactiveNotDeleted,
+}
+
+impl Finding {
+    /// For people.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Finding::TwoActiveKeys => "two active keys",
+            Finding::PastMaxAge => "past max age",
+            Finding::OverdueDeletion => "overdue deletion",
+            Finding::Unused => "unused",
+            Finding::NeverUsed => "never used",
+            Finding::InactiveNotDeleted => "inactive, not deleted",
+        }
+    }
+}
+
+/// The thresholds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Thresholds {
+    /// `--max-age`.
+    pub(crate) max_age: Duration,
+    /// `--unused`.
+    pub(crate) unused: Duration,
+}
+
+/// One key's facts.
+#[derive(Debug, Clone)]
+pub(crate) struct Facts<'a> {
+    /// Whether IAM lists it Active.
+    pub(crate) active: bool,
+    /// When it was created.
+    pub(crate) created: SystemTime,
+    /// When it was last used.
+    pub(crate) last_used: Option<SystemTime>,
+    /// Whether the user's other key is active.
+    pub(crate) other_active: bool,
+    /// rekey's record of it as an old key (a tag on the user), if any.
+    pub(crate) record: Option<&'a PendingDeletion>,
+    /// rekey's record of the user's other key, if any.
+    pub(crate) other_record: Option<&'a PendingDeletion>,
+}
+
+/// The findings for one key at `now`, most severe first.
+pub(crate) fn findings(key: &Facts<'_>, limits: Thresholds, now: SystemTime) -> Vec<Finding> {
+    let age = |t: SystemTime| now.duration_since(t).unwrap_or_default();
+    let mut found = Vec::new();
+    // An overlap period keeps two keys active on purpose, until its end.
+    let in_overlap = |record: Option<&PendingDeletion>| {
+        record.is_some_and(|r| r.overlap_since.is_some() && r.deactivated_at > now)
+    };
+    if key.active && key.other_active && !in_overlap(key.record) && !in_overlap(key.other_record) {
+        found.push(Finding::TwoActiveKeys);
+    }
+    if key.active && age(key.created) > limits.max_age {
+        found.push(Finding::PastMaxAge);
+    }
+    match key.record {
+        Some(r) if key.active && r.overlap_since.is_some() && r.deactivated_at <= now => {
+            found.push(Finding::OverdueDeletion)
+        }
+        Some(r) if !key.active && r.delete_after <= now => found.push(Finding::OverdueDeletion),
+        _ => {}
+    }
+    match key.last_used {
+        Some(used) if key.active && age(used) > limits.unused => found.push(Finding::Unused),
+        None if key.active && age(key.created) > NEW_KEY => found.push(Finding::NeverUsed),
+        _ => {}
+    }
+    if !key.active && key.record.is_none() {
+        found.push(Finding::InactiveNotDeleted);
+    }
+    found.sort();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Owner;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + 1000 * DAY
+    }
+
+    fn limits() -> Thresholds {
+        Thresholds {
+            max_age: 90 * DAY,
+            unused: 30 * DAY,
+        }
+    }
+
+    fn key(created_days_ago: u32, used_days_ago: Option<u32>) -> Facts<'static> {
+        Facts {
+            active: true,
+            created: now() - created_days_ago * DAY,
+            last_used: used_days_ago.map(|d| now() - d * DAY),
+            other_active: false,
+            record: None,
+            other_record: None,
+        }
+    }
+
+    fn record(deactivate_days: i64, delete_days: i64, overlap: bool) -> PendingDeletion {
+        let at = |d: i64| match d {
+            d if d >= 0 => now() + d as u32 * DAY,
+            d => now() - (-d) as u32 * DAY,
+        };
+        PendingDeletion {
+            owner: Owner {
+                profile: String::new(),
+                also: Vec::new(),
+                account: "123456789012".into(),
+                user_arn: String::new(),
+                user_name: "u".into(),
+            },
+            key_id: "AKIAOLD".into(),
+            deactivated_at: at(deactivate_days),
+            delete_after: at(delete_days),
+            overlap_since: overlap.then(|| at(-1)),
+            replaced_by: None,
+        }
+    }
+
+    #[test]
+    fn a_young_key_in_use_raises_nothing() {
+        assert!(findings(&key(10, Some(1)), limits(), now()).is_empty());
+        assert!(findings(&key(0, None), limits(), now()).is_empty(), "new");
+    }
+
+    #[test]
+    fn age_and_use_are_raised_past_their_thresholds() {
+        let f = |k| findings(&k, limits(), now());
+        assert_eq!(f(key(91, Some(1))), [Finding::PastMaxAge]);
+        assert_eq!(f(key(10, Some(31))), [Finding::Unused]);
+        assert_eq!(f(key(10, None)), [Finding::NeverUsed]);
+        assert_eq!(f(key(100, None)), [Finding::PastMaxAge, Finding::NeverUsed]);
+    }
+
+    #[test]
+    fn two_active_keys_are_raised_unless_a_rotation_overlaps_them() {
+        let mut k = key(10, Some(1));
+        k.other_active = true;
+        assert_eq!(findings(&k, limits(), now()), [Finding::TwoActiveKeys]);
+        let overlap = record(2, 9, true);
+        k.other_record = Some(&overlap);
+        assert!(findings(&k, limits(), now()).is_empty());
+        // The overlap is over and the old key still active: prune is overdue.
+        let over = record(-1, 6, true);
+        let mut old = key(40, Some(1));
+        old.other_active = true;
+        old.record = Some(&over);
+        assert_eq!(
+            findings(&old, limits(), now()),
+            [Finding::TwoActiveKeys, Finding::OverdueDeletion]
+        );
+    }
+
+    #[test]
+    fn an_inactive_key_is_raised_unless_rekey_deletes_it_later() {
+        let mut k = key(10, Some(5));
+        k.active = false;
+        assert_eq!(findings(&k, limits(), now()), [Finding::InactiveNotDeleted]);
+        let pending = record(-1, 6, false);
+        k.record = Some(&pending);
+        assert!(
+            findings(&k, limits(), now()).is_empty(),
+            "deleted in 6 days"
+        );
+        let overdue = record(-8, -1, false);
+        k.record = Some(&overdue);
+        assert_eq!(findings(&k, limits(), now()), [Finding::OverdueDeletion]);
+    }
+}

@@ -1,0 +1,281 @@
+//! `rekey audit`: every IAM user access key of one account, or of many (an
+//! organization's, or a list, through a role assumed in each), with what needs acting
+//! on (see [`findings`]). Per account, one credential report finds the users with keys
+//! (see [`report`]); only those are asked for their keys and tags (two calls each),
+//! paced per account. An account that cannot be reached is reported, never fatal.
+
+pub(crate) mod findings;
+pub(crate) mod report;
+
+use std::time::SystemTime;
+
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::aws::account::OrgAccount;
+use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
+use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::plan::LastUse;
+use crate::engine::shared_pending;
+use crate::state::{Owner, PendingDeletion};
+use findings::{Facts, Finding, Thresholds};
+use report::{ReportKey, UserRow};
+
+/// Users of one account asked at once (the account's pacing spreads the calls).
+const USERS_AT_ONCE: usize = 4;
+
+/// Which accounts.
+#[derive(Debug, Clone)]
+pub(crate) enum Scope {
+    /// The signer's own account.
+    Own,
+    /// These accounts, through `role` in each (the signer's own account directly).
+    Accounts {
+        /// The account ids.
+        ids: Vec<String>,
+        /// The role's name.
+        role: String,
+    },
+    /// Every ACTIVE account of the organization the signer's account manages, through
+    /// `role` in each.
+    Organization {
+        /// The role's name.
+        role: String,
+    },
+}
+
+/// One account's keys, or why it could not be audited.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub(crate) struct AccountAudit {
+    /// The 12-digit id.
+    pub(crate) account: String,
+    /// Its name in the organization, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    /// Every user access key found.
+    pub(crate) keys: Vec<AuditedKey>,
+    /// Why the account could not be audited (a role that cannot be assumed, a denied
+    /// report), if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+    /// The error's kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error_kind: Option<ErrorKind>,
+}
+
+/// One access key.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub(crate) struct AuditedKey {
+    /// The account.
+    pub(crate) account: String,
+    /// The IAM user.
+    pub(crate) user: String,
+    /// The key id.
+    pub(crate) key_id: String,
+    /// Whether IAM lists it Active.
+    pub(crate) active: bool,
+    /// When it was created.
+    #[serde(with = "crate::time::serde_rfc3339")]
+    #[schemars(with = "crate::time::Rfc3339")]
+    pub(crate) created: SystemTime,
+    /// Whole days since then.
+    pub(crate) age_days: u64,
+    /// Its last use (`None`: never used).
+    pub(crate) last_used: Option<LastUse>,
+    /// Whether rekey manages it: a tag of rekey's on the user names it (an old key
+    /// awaiting deletion, or the key that replaced one).
+    pub(crate) managed: bool,
+    /// What needs acting on, most severe first.
+    pub(crate) findings: Vec<Finding>,
+}
+
+/// Audits every account of `scope`, signed by `signer` (`jobs` accounts at once); the
+/// accounts in id order. Fails only if the accounts cannot be listed.
+pub(crate) async fn audit(
+    aws: &Aws,
+    signer: &Caller,
+    scope: &Scope,
+    limits: Thresholds,
+    jobs: usize,
+) -> Result<Vec<AccountAudit>, Cause> {
+    let own = signer.identity().await?.account;
+    let targets: Vec<OrgAccount> = match scope {
+        Scope::Own => vec![OrgAccount {
+            id: own.clone(),
+            name: String::new(),
+            active: true,
+        }],
+        Scope::Accounts { ids, .. } => ids
+            .iter()
+            .map(|id| OrgAccount {
+                id: id.clone(),
+                name: String::new(),
+                active: true,
+            })
+            .collect(),
+        Scope::Organization { .. } => aws
+            .org_accounts(signer)
+            .await
+            .map_err(|e| Cause::from(e).context("cannot list the organization's accounts"))?,
+    };
+    let role = match scope {
+        Scope::Own => None,
+        Scope::Accounts { role, .. } | Scope::Organization { role } => Some(role.as_str()),
+    };
+    let own = own.as_str();
+    let mut audits: Vec<AccountAudit> = stream::iter(targets)
+        .map(|target| async move {
+            let name = (!target.name.is_empty()).then(|| target.name.clone());
+            let result = match (target.active, role) {
+                (false, _) => Err(Cause::new(
+                    ErrorKind::Aws,
+                    "the account is not ACTIVE (suspended, or being closed)",
+                )),
+                (true, Some(role)) if target.id != own => {
+                    let arn = format!("arn:aws:iam::{}:role/{role}", target.id);
+                    match aws.assume_role(signer, &arn, &target.id).await {
+                        Ok(caller) => account(&caller, &target.id, limits).await,
+                        Err(e) => Err(Cause::from(e).context(format!("cannot assume {arn}"))),
+                    }
+                }
+                (true, _) => account(signer, &target.id, limits).await,
+            };
+            match result {
+                Ok(keys) => AccountAudit {
+                    account: target.id,
+                    name,
+                    keys,
+                    error: None,
+                    error_kind: None,
+                },
+                Err(cause) => AccountAudit {
+                    account: target.id,
+                    name,
+                    keys: Vec::new(),
+                    error: Some(cause.message),
+                    error_kind: Some(cause.kind),
+                },
+            }
+        })
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    audits.sort_by(|a, b| a.account.cmp(&b.account));
+    Ok(audits)
+}
+
+/// One account's keys, read as `caller` (of that account).
+async fn account(
+    caller: &Caller,
+    account: &str,
+    limits: Thresholds,
+) -> Result<Vec<AuditedKey>, Cause> {
+    let csv = caller
+        .credential_report()
+        .await
+        .map_err(|e| Cause::from(e).context("cannot get IAM's credential report"))?;
+    let users =
+        report::users_with_keys(&csv).map_err(|e| Cause::new(ErrorKind::Aws, e.to_string()))?;
+    let now = crate::time::now();
+    let per_user: Vec<Result<Vec<AuditedKey>, AwsError>> = stream::iter(users)
+        .map(|row| user_keys(caller, account, row, limits, now))
+        .buffer_unordered(USERS_AT_ONCE)
+        .collect()
+        .await;
+    let mut keys = Vec::new();
+    for user in per_user {
+        keys.extend(user?);
+    }
+    keys.sort_by(|a, b| (&a.user, a.created).cmp(&(&b.user, b.created)));
+    Ok(keys)
+}
+
+/// One user's keys (`ListAccessKeys`) and rekey's records of them (`ListUserTags`),
+/// with the report's last uses.
+async fn user_keys(
+    caller: &Caller,
+    account: &str,
+    row: UserRow,
+    limits: Thresholds,
+    now: SystemTime,
+) -> Result<Vec<AuditedKey>, AwsError> {
+    // A user deleted since the report has nothing left to audit.
+    let gone = |e: &AwsError| e.kind == AwsErrorKind::NoSuchEntity;
+    let keys = match caller.list_keys(&row.user).await {
+        Err(e) if gone(&e) => return Ok(Vec::new()),
+        other => other?,
+    };
+    let tags = match caller.user_tags(&row.user).await {
+        Err(e) if gone(&e) => return Ok(Vec::new()),
+        other => other?,
+    };
+    let owner = Owner {
+        profile: String::new(),
+        also: Vec::new(),
+        account: account.to_owned(),
+        user_arn: format!("arn:aws:iam::{account}:user/{}", row.user),
+        user_name: row.user.clone(),
+    };
+    let records = shared_pending::from_tags(&tags, &owner);
+    let record_of = |id: &str| records.iter().find(|r| r.key_id == id);
+    let mut audited = Vec::new();
+    for key in &keys {
+        let other = keys.iter().find(|k| k.id != key.id);
+        let last_used = match matching(&row.keys, key) {
+            Some(reported) => reported.last_used.clone().map(LastUse::from),
+            // Made after the report: asked directly.
+            None => {
+                let used = caller.last_used(&key.id).await?;
+                used.date.map(|date| LastUse {
+                    date,
+                    service: used.service,
+                    region: used.region,
+                })
+            }
+        };
+        let facts = Facts {
+            active: key.active,
+            created: key.created,
+            last_used: last_used.as_ref().map(|u| u.date),
+            other_active: other.is_some_and(|o| o.active),
+            record: record_of(&key.id),
+            other_record: other.and_then(|o| record_of(&o.id)),
+        };
+        audited.push(AuditedKey {
+            account: account.to_owned(),
+            user: row.user.clone(),
+            key_id: key.id.clone(),
+            active: key.active,
+            created: key.created,
+            age_days: now
+                .duration_since(key.created)
+                .unwrap_or_default()
+                .as_secs()
+                / 86_400,
+            findings: findings::findings(&facts, limits, now),
+            last_used,
+            managed: managed(&records, &key.id),
+        });
+    }
+    Ok(audited)
+}
+
+/// The report's key created when `key` was (the report has no ids; a user's two keys
+/// are never created in the same second).
+fn matching<'a>(reported: &'a [ReportKey], key: &KeyMeta) -> Option<&'a ReportKey> {
+    let second = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+    };
+    reported
+        .iter()
+        .find(|r| second(r.created) == second(key.created))
+}
+
+/// Whether a record of rekey's names the key, as an old key or as its replacement.
+fn managed(records: &[PendingDeletion], key_id: &str) -> bool {
+    records
+        .iter()
+        .any(|r| r.key_id == key_id || r.replaced_by.as_deref() == Some(key_id))
+}

@@ -1,0 +1,194 @@
+//! What `rekey audit` prints: a table for people (most severe first), one JSON document,
+//! or CSV (a row per key).
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::engine::audit::findings::Finding;
+use crate::engine::audit::{AccountAudit, AuditedKey};
+use crate::time;
+
+/// What `rekey audit --output json` prints.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct AuditReport {
+    /// Always 1.
+    pub(crate) schema: u32,
+    /// The thresholds the findings used, in days.
+    pub(crate) max_age_days: u64,
+    /// Days without use that count as unused.
+    pub(crate) unused_days: u64,
+    /// One per account, in id order; an account that could not be audited has `error`.
+    pub(crate) accounts: Vec<AccountAudit>,
+}
+
+impl AuditReport {
+    /// Every key, most severe first (then oldest first).
+    pub(crate) fn keys_by_severity(&self) -> Vec<&AuditedKey> {
+        let mut keys: Vec<&AuditedKey> = self.accounts.iter().flat_map(|a| &a.keys).collect();
+        let worst = |k: &AuditedKey| k.findings.first().copied();
+        keys.sort_by(|a, b| match (worst(a), worst(b)) {
+            (Some(x), Some(y)) if x != y => x.cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            _ => b.age_days.cmp(&a.age_days),
+        });
+        keys
+    }
+
+    /// Whether any key has a finding.
+    pub(crate) fn has_findings(&self) -> bool {
+        self.accounts
+            .iter()
+            .flat_map(|a| &a.keys)
+            .any(|k| !k.findings.is_empty())
+    }
+
+    /// The accounts that could not be audited.
+    pub(crate) fn unreachable(&self) -> Vec<&AccountAudit> {
+        self.accounts.iter().filter(|a| a.error.is_some()).collect()
+    }
+}
+
+/// The table for people.
+pub(crate) fn table(report: &AuditReport) -> String {
+    let header = [
+        "ACCOUNT",
+        "USER",
+        "KEY",
+        "STATUS",
+        "AGE",
+        "LAST USED",
+        "REKEY",
+        "FINDINGS",
+    ]
+    .map(str::to_owned);
+    let rows: Vec<[String; 8]> = report
+        .keys_by_severity()
+        .into_iter()
+        .map(|k| {
+            [
+                k.account.clone(),
+                k.user.clone(),
+                k.key_id.clone(),
+                if k.active { "Active" } else { "Inactive" }.to_owned(),
+                format!("{}d", k.age_days),
+                k.last_used.as_ref().map_or_else(
+                    || "never".to_owned(),
+                    |u| {
+                        let place: Vec<&str> = [u.service.as_deref(), u.region.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect();
+                        match place.is_empty() {
+                            true => time::date(u.date),
+                            false => format!("{} ({})", time::date(u.date), place.join(", ")),
+                        }
+                    },
+                ),
+                if k.managed { "yes" } else { "no" }.to_owned(),
+                findings(&k.findings),
+            ]
+        })
+        .collect();
+    let mut widths = [0; 8];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    for account in report.unreachable() {
+        let _ = writeln!(
+            out,
+            "account {} NOT AUDITED: {}",
+            account.account,
+            account.error.as_deref().unwrap_or_default()
+        );
+    }
+    let keys = rows.len();
+    let flagged = report
+        .accounts
+        .iter()
+        .flat_map(|a| &a.keys)
+        .filter(|k| !k.findings.is_empty())
+        .count();
+    let _ = writeln!(
+        out,
+        "\n{}, {}, {} with findings (max age {} d, unused {} d){}",
+        crate::report::count(report.accounts.len(), "account"),
+        crate::report::count(keys, "key"),
+        flagged,
+        report.max_age_days,
+        report.unused_days,
+        match report.unreachable().len() {
+            0 => String::new(),
+            n => format!("; {} not audited", crate::report::count(n, "account")),
+        }
+    );
+    out
+}
+
+fn findings(found: &[Finding]) -> String {
+    let told: Vec<&str> = found.iter().map(|f| f.describe()).collect();
+    match told.is_empty() {
+        true => "-".to_owned(),
+        false => told.join(", "),
+    }
+}
+
+/// CSV: a header, then a row per key (most severe first); findings joined by `;`.
+pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "account",
+        "user",
+        "key_id",
+        "status",
+        "created",
+        "age_days",
+        "last_used",
+        "last_used_service",
+        "last_used_region",
+        "managed",
+        "findings",
+    ])?;
+    for k in report.keys_by_severity() {
+        let used = k.last_used.as_ref();
+        let findings: Vec<String> = k
+            .findings
+            .iter()
+            .map(|f| {
+                serde_json::to_value(f)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .collect();
+        writer.write_record([
+            k.account.clone(),
+            k.user.clone(),
+            k.key_id.clone(),
+            if k.active { "Active" } else { "Inactive" }.to_owned(),
+            time::rfc3339(k.created),
+            k.age_days.to_string(),
+            used.map(|u| time::rfc3339(u.date)).unwrap_or_default(),
+            used.and_then(|u| u.service.clone()).unwrap_or_default(),
+            used.and_then(|u| u.region.clone()).unwrap_or_default(),
+            k.managed.to_string(),
+            findings.join(";"),
+        ])?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -1,0 +1,336 @@
+//! `rekey audit`: an organization of three member accounts on the emulator (moto's
+//! Organizations, and AssumeRole across accounts), behind the fault proxy, which
+//! refuses to assume a role that does not exist, as AWS does. Keys of every finding;
+//! an account whose role is missing; the CSV read back by Python's csv module; IAM
+//! calls counted per user.
+
+use std::time::SystemTime;
+
+use crate::json_schemas::passes;
+use crate::proxy::FaultProxy;
+use crate::support::*;
+
+const ROLE: &str = "OrganizationAccountAccessRole";
+
+/// Builds the organization in a fresh management account (boto3, straight to moto):
+/// members `prod` and `dev` with the role CreateAccount makes, `norole` without it; users in `prod` with
+/// keys of each finding. Prints what it made as JSON.
+const SETUP: &str = r#"
+import boto3, json, sys, datetime
+management = sys.argv[1]
+sts = boto3.client("sts")
+
+def session(account):
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup")["Credentials"]
+    return dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+
+mgmt = session(management)
+org = boto3.client("organizations", **mgmt)
+org.create_organization(FeatureSet="ALL")
+members = {}
+for name in ["prod", "dev", "norole"]:
+    status = org.create_account(Email=f"{name}-{management}@example.com", AccountName=name)
+    members[name] = status["CreateAccountStatus"]["AccountId"]
+# CreateAccount makes the role in each new account, as AWS does: `norole` loses it.
+norole = boto3.client("iam", **session(members["norole"]))
+role = "OrganizationAccountAccessRole"
+for policy in norole.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+    norole.detach_role_policy(RoleName=role, PolicyArn=policy["PolicyArn"])
+for name in norole.list_role_policies(RoleName=role)["PolicyNames"]:
+    norole.delete_role_policy(RoleName=role, PolicyName=name)
+norole.delete_role(RoleName=role)
+
+iam = boto3.client("iam", **session(members["prod"]))
+keys = {}
+def user(name, n=1):
+    iam.create_user(UserName=name)
+    return [iam.create_access_key(UserName=name)["AccessKey"] for _ in range(n)]
+def use(key, name):
+    boto3.client("iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]).list_access_keys(UserName=name)
+
+[k] = user("in-use"); use(k, "in-use"); keys["in_use"] = k["AccessKeyId"]
+[k] = user("never-used"); keys["never_used"] = k["AccessKeyId"]
+a, b = user("two-active", 2); use(a, "two-active"); use(b, "two-active"); keys["two_active"] = [a["AccessKeyId"], b["AccessKeyId"]]
+a, b = user("inactive", 2); use(b, "inactive")
+iam.update_access_key(UserName="inactive", AccessKeyId=a["AccessKeyId"], Status="Inactive")
+keys["inactive"] = a["AccessKeyId"]; keys["inactive_partner"] = b["AccessKeyId"]
+# Two users whose old key rekey deactivated (a tag of rekey's): one due for deletion in a
+# week, one a day overdue.
+def stamp(days):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+for name, delete_in in [("pending", 7), ("overdue", -1)]:
+    old, new = user(name, 2); use(new, name)
+    iam.update_access_key(UserName=name, AccessKeyId=old["AccessKeyId"], Status="Inactive")
+    iam.tag_user(UserName=name, Tags=[{"Key": "rekey:pending:" + old["AccessKeyId"], "Value": stamp(-2) + "/" + stamp(delete_in) + "/-/" + new["AccessKeyId"]}])
+    keys[name] = old["AccessKeyId"]; keys[name + "_new"] = new["AccessKeyId"]
+dev = boto3.client("iam", **session(members["dev"]))
+dev.create_user(UserName="dev-user")
+keys["dev"] = dev.create_access_key(UserName="dev-user")["AccessKey"]["AccessKeyId"]
+print(json.dumps({"management": mgmt, "members": members, "keys": keys}))
+"#;
+
+/// What [`SETUP`] made.
+struct Org {
+    home: Home,
+    proxy: FaultProxy,
+    members: serde_json::Value,
+    keys: serde_json::Value,
+}
+
+/// A fresh organization, and a home whose profile `mgmt` signs as its management
+/// account, through the proxy.
+fn organization() -> Org {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    // A fresh 12-digit account id: the organization must be the only one of its account.
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let management = format!("{:012}", (nanos / 1000) % 1_000_000_000_000);
+    let made: serde_json::Value = serde_json::from_str(&run_python(
+        SETUP,
+        &[management.as_ref()],
+        &moto().boto3_env(),
+    ))
+    .unwrap();
+    let m = &made["management"];
+    home.write_credentials(&format!(
+        "[mgmt]\naws_access_key_id = {}\naws_secret_access_key = {}\naws_session_token = {}\n",
+        m["aws_access_key_id"].as_str().unwrap(),
+        m["aws_secret_access_key"].as_str().unwrap(),
+        m["aws_session_token"].as_str().unwrap()
+    ));
+    Org {
+        home,
+        proxy,
+        members: made["members"].clone(),
+        keys: made["keys"].clone(),
+    }
+}
+
+impl Org {
+    fn member(&self, name: &str) -> &str {
+        self.members[name].as_str().unwrap()
+    }
+
+    fn key(&self, name: &str) -> &str {
+        self.keys[name].as_str().unwrap()
+    }
+}
+
+/// The findings of key `id` in an audit document.
+fn findings_of(json: &serde_json::Value, id: &str) -> Vec<String> {
+    let key = json["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["keys"].as_array().unwrap())
+        .find(|k| k["key_id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {json}"));
+    key["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn audit_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    [
+        &["audit", "--via", "mgmt", "--org", "--role", ROLE][..],
+        extra,
+    ]
+    .concat()
+}
+
+#[test]
+fn an_organization_is_audited_with_every_finding_and_a_missing_role_reported() {
+    let org = organization();
+    let run = org.home.rekey(&audit_args(&["--output", "json"])).code(1);
+    assert!(
+        run.stderr.contains(org.member("norole")) && run.stderr.contains("could not be audited"),
+        "{}",
+        run.stderr
+    );
+    passes(&org.home, "audit", &run);
+    let json = run.json();
+    let accounts = json["accounts"].as_array().unwrap();
+    assert_eq!(
+        accounts.len(),
+        4,
+        "the management account and three members: {json}"
+    );
+    let norole = accounts
+        .iter()
+        .find(|a| a["account"] == org.member("norole"))
+        .unwrap();
+    assert_eq!(norole["error_kind"], "access_denied", "{norole}");
+    assert_eq!(norole["name"], "norole");
+    assert!(norole["error"].as_str().unwrap().contains(ROLE), "{norole}");
+
+    // Today: the keys' states.
+    let none: Vec<String> = Vec::new();
+    assert_eq!(findings_of(&json, org.key("in_use")), none);
+    assert_eq!(
+        findings_of(&json, org.key("never_used")),
+        none,
+        "a day to be used"
+    );
+    let two = org.keys["two_active"].as_array().unwrap();
+    for key in two {
+        assert_eq!(
+            findings_of(&json, key.as_str().unwrap()),
+            ["two_active_keys"]
+        );
+    }
+    assert_eq!(
+        findings_of(&json, org.key("inactive")),
+        ["inactive_not_deleted"]
+    );
+    assert_eq!(
+        findings_of(&json, org.key("pending")),
+        none,
+        "deleted in a week"
+    );
+    assert_eq!(findings_of(&json, org.key("overdue")), ["overdue_deletion"]);
+    assert_eq!(findings_of(&json, org.key("dev")), none);
+    let managed = |id: &str| {
+        accounts
+            .iter()
+            .flat_map(|a| a["keys"].as_array().unwrap())
+            .find(|k| k["key_id"] == id)
+            .unwrap()["managed"]
+            .clone()
+    };
+    assert_eq!(managed(org.key("pending")), true);
+    assert_eq!(
+        managed(org.key("pending_new")),
+        true,
+        "the key that replaced it"
+    );
+    assert_eq!(managed(org.key("in_use")), false);
+    let used = accounts
+        .iter()
+        .flat_map(|a| a["keys"].as_array().unwrap())
+        .find(|k| k["key_id"] == org.key("in_use"))
+        .unwrap();
+    assert!(used["last_used"]["date"].is_string(), "{used}");
+
+    // A hundred days later: every active key is past 90 days, unused, or never used.
+    let later = org
+        .home
+        .rekey_later(2400, &audit_args(&["--output", "json"]))
+        .code(1)
+        .json();
+    assert_eq!(
+        findings_of(&later, org.key("in_use")),
+        ["past_max_age", "unused"]
+    );
+    assert_eq!(
+        findings_of(&later, org.key("never_used")),
+        ["past_max_age", "never_used"]
+    );
+    assert_eq!(
+        findings_of(&later, org.key("pending")),
+        ["overdue_deletion"],
+        "its week is over"
+    );
+}
+
+/// Per account, one credential report, then two calls per user with keys; every
+/// account reachable and --detailed-exitcode: exit 2 on findings. The table puts the
+/// most severe first; the CSV reads back with Python's csv module.
+#[test]
+fn calls_per_user_the_table_and_the_csv() {
+    let org = organization();
+    let accounts = format!("{},{}", org.member("prod"), org.member("dev"));
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "audit",
+            "--via",
+            "mgmt",
+            "--accounts",
+            &accounts,
+            "--role",
+            ROLE,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |extra: &[&'static str]| {
+        let args = args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        org.home.rekey(&args)
+    };
+    let before = |action: &str| org.proxy.count(action);
+    let (lists, tags, last_used) = (
+        before("ListAccessKeys"),
+        before("ListUserTags"),
+        before("GetAccessKeyLastUsed"),
+    );
+    let table = run(&["--detailed-exitcode"]).code(2);
+    // prod: 6 users with keys, dev: 1.
+    assert_eq!(org.proxy.count("ListAccessKeys") - lists, 7);
+    assert_eq!(org.proxy.count("ListUserTags") - tags, 7);
+    assert_eq!(org.proxy.count("GetAccessKeyLastUsed") - last_used, 0);
+    assert_eq!(org.proxy.count("GetCredentialReport"), 2, "one per account");
+
+    let rows: Vec<&str> = table.stdout.lines().collect();
+    assert!(rows[0].starts_with("ACCOUNT"), "{}", table.stdout);
+    assert!(rows[1].contains("two active keys"), "{}", table.stdout);
+    assert!(
+        table
+            .stdout
+            .contains("2 accounts, 11 keys, 4 with findings"),
+        "{}",
+        table.stdout
+    );
+
+    let csv = run(&["--output", "csv"]).success();
+    let json = run(&["--output", "json"]).success().json();
+    let read_back = "import csv, json, sys\nprint(json.dumps(list(csv.DictReader(sys.stdin))))";
+    let path = org.home.path("audit.csv");
+    std::fs::write(&path, &csv.stdout).unwrap();
+    let script = format!("import sys; sys.stdin = open(sys.argv[1])\n{read_back}");
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&run_python(&script, &[path.as_os_str()], &[])).unwrap();
+    assert_eq!(rows.len(), 11);
+    for row in &rows {
+        let id = row["key_id"].as_str().unwrap();
+        let expected = findings_of(&json, id).join(";");
+        assert_eq!(row["findings"], expected.as_str(), "{row}");
+        assert!(row["account"] == org.member("prod") || row["account"] == org.member("dev"));
+    }
+    let overdue = rows
+        .iter()
+        .find(|r| r["key_id"] == org.key("overdue"))
+        .unwrap();
+    assert_eq!(overdue["status"], "Inactive");
+    assert_eq!(overdue["managed"], "true");
+}
+
+#[test]
+fn without_accounts_the_signers_own_account_is_audited() {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, key) = home.user_in_credentials("auditor");
+    let json = home
+        .rekey(&["audit", "--via", &user, "--output", "json"])
+        .success()
+        .json();
+    let accounts = json["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0]["account"], "123456789012");
+    assert!(
+        accounts[0]["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["key_id"] == key.id.as_str()),
+        "{json}"
+    );
+}
