@@ -5,6 +5,7 @@
 //! ```text
 //! cli        clap arguments, dispatch, exit codes (the only place clap types live)
 //! commands   one module per command: select profiles, plan, confirm, carry out, report
+//! notify     telling a person: a run's events sent to webhooks and commands
 //! report     what commands print: the versioned JSON types, text, live progress
 //! engine     planning, rotating, undoing, recovering, pruning (IAM, sinks, the journal)
 //! state      the state directory: journal, pending deletions, history, locks
@@ -21,6 +22,7 @@ pub mod cli;
 pub(crate) mod commands;
 pub(crate) mod config;
 pub(crate) mod engine;
+pub(crate) mod notify;
 pub(crate) mod report;
 pub(crate) mod state;
 pub(crate) mod time;

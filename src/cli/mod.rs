@@ -98,6 +98,17 @@ pub(crate) struct RunArgs {
     /// rekey runs `mfa_command`, or asks on a terminal.
     #[arg(long, value_name = "CODE")]
     pub(crate) mfa_code: Option<String>,
+    /// POST this run's events to this webhook URL (repeatable; apply, prune, status,
+    /// sync, audit, respond), as the manifest's `notify:` does: for runs without one.
+    #[arg(long, value_name = "URL", value_parser = webhook_url)]
+    pub(crate) notify: Vec<String>,
+}
+
+/// `--notify`'s URL, checked as the manifest's `notify: - webhook:` is.
+fn webhook_url(url: &str) -> Result<String, String> {
+    crate::config::manifest::WebhookUrl::try_from(url.to_owned())
+        .map(|u| u.0)
+        .map_err(str::to_owned)
 }
 
 /// Which profiles to work on.
@@ -534,6 +545,13 @@ impl RunArgs {
         ctx.mfa_code = self.mfa_code;
         ctx.mfa_prompt = Some(std::sync::Arc::new(prompt::Terminal));
         ctx.api_timeout = self.api_timeout.0;
+        ctx.notify = self
+            .notify
+            .into_iter()
+            .map(|url| {
+                crate::config::manifest::Notify::Webhook(crate::config::manifest::WebhookUrl(url))
+            })
+            .collect();
         ctx
     }
 }

@@ -46,12 +46,15 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         Err(e) => Err(e),
     };
     report.throttled = aws.pacing().throttled();
+    if let Err(e) = &result {
+        report.error = Some(format!("{e:#}"));
+    }
     if json {
-        if let Err(e) = &result {
-            report.error = Some(format!("{e:#}"));
-        }
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
+    let targets = ctx.notify_targets(&args.selection);
+    ctx.tell(&targets, crate::notify::events::apply(&report, "apply"))
+        .await;
     result
 }
 

@@ -56,6 +56,9 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         unused_days: args.unused.as_secs() / 86_400,
         accounts,
     };
+    let targets = ctx.notify_targets(&Default::default());
+    ctx.tell(&targets, crate::notify::events::audit(&report))
+        .await;
     match args.format {
         Format::Text => print!("{}", told::table(&report)),
         Format::Json => crate::report::print_json(&report)?,

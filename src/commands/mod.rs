@@ -26,7 +26,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::aws::{Aws, CodePrompt};
 use crate::config::discovery::{self, Skipped};
-use crate::config::manifest;
+use crate::config::manifest::{self, Notify};
 use crate::config::paths::Paths;
 use crate::config::profile::{Leak, Policy, ProfileSpec};
 use crate::engine::find::uncovered;
@@ -65,6 +65,8 @@ pub(crate) struct Context {
     pub(crate) mfa_prompt: Option<Arc<dyn CodePrompt>>,
     /// How long throttled calls are retried (`--api-timeout`).
     pub(crate) api_timeout: Duration,
+    /// Where `--notify` sends this run's events (the manifest's `notify:` adds more).
+    pub(crate) notify: Vec<Notify>,
     state: StateDir,
 }
 
@@ -86,7 +88,31 @@ impl Context {
             mfa_code: None,
             mfa_prompt: None,
             api_timeout: crate::aws::pacing::DEFAULT_API_TIMEOUT,
+            notify: Vec::new(),
             state,
+        }
+    }
+
+    /// Whom to tell about this run: `--notify`'s URLs and the `notify:` of the manifest
+    /// `selection` finds (an unreadable manifest adds none: reading it is the run's own
+    /// error to report).
+    pub(crate) fn notify_targets(&self, selection: &Selection) -> Vec<Notify> {
+        let mut targets = self.notify.clone();
+        if let Some(path) = manifest_path(&self.paths, selection) {
+            if let Ok(manifest) = manifest::load(&path) {
+                targets.extend(manifest.raw.notify);
+            }
+        }
+        targets
+    }
+
+    /// Sends `events` to `targets`; a notification that keeps failing is a warning.
+    pub(crate) async fn tell(&self, targets: &[Notify], events: Vec<crate::notify::Event>) {
+        if targets.is_empty() || events.is_empty() {
+            return;
+        }
+        for warning in crate::notify::send(targets, &events).await {
+            tracing::warn!("{warning}");
         }
     }
 

@@ -48,6 +48,9 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     }
     let now = crate::time::now();
     let pruned = prune::prune(&aws, state, &profiles.specs, &pending, now, args.force).await;
+    let targets = ctx.notify_targets(&args.selection);
+    ctx.tell(&targets, crate::notify::events::prune(&pruned))
+        .await;
     match args.output {
         Output::Text => print!("{}", text::pruned(&pruned)),
         Output::Json => print_json(&PruneReport {

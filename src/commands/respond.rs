@@ -49,12 +49,21 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     };
     let json = args.output == Output::Json;
     let result = read_and_respond(ctx, &args, &mut report).await;
+    if let Err(e) = &result {
+        report.error = Some(format!("{e:#}"));
+    }
     if json {
-        if let Err(e) = &result {
-            report.error = Some(format!("{e:#}"));
-        }
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
+    let selection = Selection {
+        manifest: args.manifest.clone(),
+        profiles: Vec::new(),
+    };
+    ctx.tell(
+        &ctx.notify_targets(&selection),
+        crate::notify::events::respond(&report),
+    )
+    .await;
     result
 }
 

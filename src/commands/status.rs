@@ -81,6 +81,9 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         })
         .collect();
     let alerted = statuses.iter().any(|s| !s.alerts.is_empty());
+    let targets = ctx.notify_targets(&options.selection);
+    ctx.tell(&targets, crate::notify::events::status(&statuses))
+        .await;
     let unchecked: Vec<String> = statuses
         .iter()
         .filter(|s| status::unchecked(&s.plan))

@@ -63,6 +63,9 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
             Err((report, _)) => report,
         });
     }
+    let targets = ctx.notify_targets(&args.selection);
+    ctx.tell(&targets, crate::notify::events::sync(&reports))
+        .await;
     finish(&args, reports)
 }
 

@@ -258,15 +258,7 @@ pub(crate) struct RecoverReport {
 #[cfg(test)]
 pub(crate) fn json_schemas() -> Vec<(&'static str, String)> {
     fn schema<T: schemars::JsonSchema>(command: &str) -> String {
-        let generator = schemars::generate::SchemaSettings::draft2020_12()
-            .for_serialize()
-            .into_generator();
-        let mut schema = generator.into_root_schema_for::<T>();
-        schema.insert(
-            "title".into(),
-            format!("`rekey {command} --output json`, schema 1").into(),
-        );
-        serde_json::to_string_pretty(&schema).expect("a schema is JSON") + "\n"
+        json_schema::<T>(&format!("`rekey {command} --output json`, schema 1"))
     }
     vec![
         ("plan", schema::<Plan>("plan")),
@@ -280,6 +272,17 @@ pub(crate) fn json_schemas() -> Vec<(&'static str, String)> {
         ("respond", schema::<respond::RespondReport>("respond")),
         ("audit", schema::<audit::AuditReport>("audit")),
     ]
+}
+
+/// The JSON Schema (draft 2020-12) of what `T` serializes to, titled `title`.
+#[cfg(test)]
+pub(crate) fn json_schema<T: schemars::JsonSchema>(title: &str) -> String {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>();
+    schema.insert("title".into(), title.into());
+    serde_json::to_string_pretty(&schema).expect("a schema is JSON") + "\n"
 }
 
 /// Prints `value` as one pretty JSON document on stdout.

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Top to bottom, as ARCHITECTURE.md and src/lib.rs state it.
-const LAYERS: [&str; 7] = [
-    "cli", "commands", "report", "engine", "state", "config", "aws",
+const LAYERS: [&str; 8] = [
+    "cli", "commands", "notify", "report", "engine", "state", "config", "aws",
 ];
 
 /// Every `crate::X` a layer's code (not its comments) names, as (layer, X).

@@ -26,6 +26,7 @@ mod locking;
 mod manifest_mode;
 mod mfa;
 mod newcomer;
+mod notify;
 mod overlap;
 mod pacing;
 mod proxy;

@@ -25,7 +25,9 @@ use crate::config::paths::Paths;
 use crate::config::profile::{
     PendingStore, Policy, ProfileSpec, Propagation, SharedState, Sinks, Verify,
 };
-pub(crate) use schema::{IgnoreGlob, RawManifest, RawPropagation, RawSink, RawState};
+pub(crate) use schema::{
+    IgnoreGlob, Notify, RawManifest, RawPropagation, RawSink, RawState, WebhookUrl,
+};
 
 /// The manifest file name looked for in the current folder and its parents.
 pub(crate) const FILE_NAME: &str = "rekey.yaml";

@@ -85,6 +85,42 @@ pub(crate) struct RawManifest {
     /// Where copies of the profiles' keys may be: `plan` and `apply` stop a profile whose
     /// key has a copy there that no sink writes (see `rekey find`).
     pub(crate) scan: Option<RawScan>,
+    /// Whom to tell what an unattended run did: `- webhook: URL` (Slack, Mattermost and
+    /// Teams incoming webhooks read its `text`) or `- command: [program, args...]` (the
+    /// event as JSON on stdin). Never a secret in either.
+    #[serde(default)]
+    pub(crate) notify: Vec<Notify>,
+}
+
+/// One notification target of `notify:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(crate) enum Notify {
+    /// A POST of `{"text": …, "rekey": EVENT}` to this URL.
+    Webhook(WebhookUrl),
+    /// A program, given the event as JSON on stdin.
+    Command(crate::config::argv::Argv),
+}
+
+/// An `http://` or `https://` URL, checked while reading the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(try_from = "String")]
+#[schemars(extend("pattern" = "^https?://"))]
+pub(crate) struct WebhookUrl(pub(crate) String);
+
+impl TryFrom<String> for WebhookUrl {
+    type Error = &'static str;
+
+    fn try_from(url: String) -> Result<Self, Self::Error> {
+        match url.parse::<hyper::Uri>() {
+            Ok(uri)
+                if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() =>
+            {
+                Ok(Self(url))
+            }
+            _ => Err("not an http:// or https:// URL"),
+        }
+    }
 }
 
 /// `scan: { roots: [~/code], ignore: ["**/fixtures/**"] }`.

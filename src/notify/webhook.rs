@@ -1,0 +1,40 @@
+//! A webhook notification: a POST of `{"text": …, "rekey": EVENT}`, which Slack,
+//! Mattermost and Teams incoming webhooks accept (they show `text`).
+
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use super::Event;
+
+/// POSTs `event` to `url`; a 2xx answer within `timeout` is success.
+pub(super) async fn post(url: &str, event: &Event, timeout: Duration) -> Result<(), String> {
+    let body = serde_json::json!({
+        "text": format!("rekey on {}: {}", event.host, event.text),
+        "rekey": event,
+    })
+    .to_string();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| format!("no TLS roots: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let request = hyper::Request::post(url)
+        .header("content-type", "application/json")
+        .header("user-agent", concat!("rekey/", env!("CARGO_PKG_VERSION")))
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let answer = tokio::time::timeout(timeout, client.request(request))
+        .await
+        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
+        .map_err(|e| format!("{e}"))?;
+    match answer.status() {
+        status if status.is_success() => Ok(()),
+        status => Err(format!("answered {status}")),
+    }
+}

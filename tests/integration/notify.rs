@@ -1,0 +1,231 @@
+//! Notifications: a run's events POSTed to a webhook (a real local HTTP server) and
+//! given to a command; a failing or hanging webhook retried, bounded, and reported as a
+//! warning, never a failure; no payload holds a secret.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use crate::support::*;
+
+/// How the server answers a request.
+#[derive(Clone, Copy)]
+enum Answer {
+    Status(u16),
+    /// Read the request, never answer.
+    Hang,
+}
+
+/// A local HTTP server that records each request's path and body.
+struct Hook {
+    url: String,
+    received: Arc<Mutex<Vec<(String, serde_json::Value)>>>,
+}
+
+impl Hook {
+    /// Answers `script` in order, then 200.
+    fn start(script: &[Answer]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/services/T000/B000/not-shown-token",
+            listener.local_addr().unwrap()
+        );
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
+        let (log, answers) = (received.clone(), script.clone());
+        std::thread::spawn(move || {
+            let mut hanging = Vec::new();
+            for stream in listener.incoming().flatten() {
+                let Some((path, body)) = read_request(&stream) else {
+                    continue;
+                };
+                log.lock().unwrap().push((path, body));
+                let answer = answers.lock().unwrap().pop_front();
+                match answer.unwrap_or(Answer::Status(200)) {
+                    Answer::Hang => hanging.push(stream),
+                    Answer::Status(code) => {
+                        let mut stream = stream;
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                        );
+                    }
+                }
+            }
+        });
+        Self { url, received }
+    }
+
+    fn bodies(&self) -> Vec<serde_json::Value> {
+        let received = self.received.lock().unwrap();
+        received.iter().map(|(_, body)| body.clone()).collect()
+    }
+
+    fn requests(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+}
+
+fn read_request(stream: &TcpStream) -> Option<(String, serde_json::Value)> {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let path = line.split(' ').nth(1)?.to_owned();
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        if header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((path, serde_json::from_slice(&body).ok()?))
+}
+
+/// A manifest rotating `user` (in the credentials file) that notifies `targets`.
+fn notifying(home: &Home, user: &str, targets: &str) {
+    home.manifest(
+        &Manifest::new()
+            .top(&format!("notify:\n{targets}"))
+            .profile(Profile::new(user)),
+    );
+}
+
+#[test]
+fn a_rotation_is_posted_to_the_webhook_without_a_secret() {
+    let hook = Hook::start(&[]);
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("notified");
+    notifying(&home, &user, &format!("  - webhook: {}\n", hook.url));
+    let run = home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
+    assert!(!run.stderr.contains("could not notify"), "{}", run.stderr);
+    let new = key_in(&home.credentials(), &user).unwrap();
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body = &bodies[0];
+    let text = body["text"].as_str().unwrap();
+    assert!(text.contains(&format!("rotated profile {user}")), "{text}");
+    let event = &body["rekey"];
+    assert_eq!(event["event"], "rotated");
+    assert_eq!(event["command"], "apply");
+    assert_eq!(event["profile"], user.as_str());
+    assert_eq!(event["key_id"], old.id.as_str());
+    assert_eq!(event["new_key_id"], new.id.as_str());
+    let payload = body.to_string();
+    assert!(!payload.contains(&old.secret) && !payload.contains(&new.secret));
+}
+
+#[test]
+fn a_failing_webhook_is_retried_then_a_warning_and_the_run_succeeds() {
+    // Two 500s, then delivered.
+    let flaky = Hook::start(&[Answer::Status(500), Answer::Status(503)]);
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("flaky");
+    notifying(&home, &user, &format!("  - webhook: {}\n", flaky.url));
+    let run = home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
+    assert_eq!(flaky.requests(), 3);
+    assert!(!run.stderr.contains("could not notify"), "{}", run.stderr);
+
+    // Always 500: three attempts, a warning that hides the URL's path, exit 0.
+    let broken = Hook::start(&[Answer::Status(500); 3]);
+    notifying(&home, &user, &format!("  - webhook: {}\n", broken.url));
+    let run = home
+        .rekey(&["apply", "--yes", "--now", "--make-room"])
+        .success();
+    assert_eq!(broken.requests(), 3);
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("could not notify"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(warning.starts_with("warning: "), "{warning}");
+    assert!(
+        warning.contains("answered 500") && warning.contains("3 attempts"),
+        "{warning}"
+    );
+    assert!(!warning.contains("not-shown-token"), "{warning}");
+}
+
+/// A server that never answers: each attempt ends at its timeout, the run still ends
+/// (the notification's deadline bounds it), with a warning.
+#[test]
+fn a_hanging_webhook_is_bounded() {
+    let hanging = Hook::start(&[Answer::Hang; 3]);
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("hanging");
+    home.manifest(
+        &Manifest::new()
+            .defaults("max_age: 1d")
+            .profile(Profile::new(&user)),
+    );
+    let run = home
+        .rekey_later(48, &["status", "--notify", &hanging.url])
+        .success()
+        .stderr_has("could not notify");
+    assert!(run.stderr.contains("no answer within"), "{}", run.stderr);
+    assert_eq!(hanging.requests(), 3);
+}
+
+#[test]
+fn a_command_gets_the_event_on_stdin_and_status_tells_a_key_past_its_age() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("told");
+    let out = home.path("events.jsonl");
+    home.manifest(
+        &Manifest::new()
+            .top(&format!(
+                "notify:\n  - command: [sh, -c, 'cat >> {}; echo >> {}']\n",
+                out.display(),
+                out.display()
+            ))
+            .defaults("max_age: 1d")
+            .profile(Profile::new(&user)),
+    );
+    home.rekey(&["status"]).success();
+    assert!(!out.exists(), "nothing to tell while the key is young");
+    home.rekey_later(48, &["status"]).success();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(events[0]["event"], "past_max_age");
+    assert_eq!(events[0]["command"], "status");
+    assert_eq!(events[0]["key_id"], key.id.as_str());
+    assert!(!text.contains(&key.secret));
+}
+
+/// `--notify URL` for a run without a manifest (default mode), and audit's findings.
+#[test]
+fn notify_on_the_command_line_and_audit_findings() {
+    let hook = Hook::start(&[]);
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("audited");
+    let second = moto().create_key(&user);
+    home.rekey(&["audit", "--via", &user, "--notify", &hook.url, "-o", "json"])
+        .success();
+    let bodies = hook.bodies();
+    let findings = bodies
+        .iter()
+        .find(|b| b["rekey"]["event"] == "audit_findings")
+        .unwrap_or_else(|| panic!("{bodies:?}"));
+    let text = findings["text"].as_str().unwrap();
+    assert!(text.contains("keys to act on"), "{text}");
+    let payload = serde_json::to_string(&bodies).unwrap();
+    assert!(!payload.contains(&key.secret) && !payload.contains(&second.secret));
+
+    // A bad URL is refused before anything runs.
+    home.rekey(&["apply", "--yes", "--notify", "ftp://example.com/x"])
+        .code(2)
+        .stderr_has("not an http:// or https:// URL");
+}
