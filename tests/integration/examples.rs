@@ -1,4 +1,5 @@
-//! The scheduled-run and leak-response examples (examples/scheduled/, examples/respond/)
+//! The scheduled-run, leak-response and organization examples (examples/scheduled/,
+//! examples/respond/, examples/org/)
 //! are files people copy: the GitHub workflows pass GitHub's schema and zizmor's audits,
 //! the CronJob parses and says what the README promises, the manifests in them are ones
 //! rekey reads, the systemd units run `rekey sync`, and the EventBridge rule matches
@@ -335,4 +336,45 @@ fn the_leak_response_examples_carry_aws_s_alert_to_rekey_respond() {
             .code(1)
             .stdout_has("AKIAIOSFODNN7EXAMPLE: held by no profile");
     }
+}
+
+#[test]
+fn the_organization_workflow_audits_then_rotates_each_account_and_notifies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/org");
+    let workflow = root.join("github-actions.yml");
+    passes_the_workflow_checks(&workflow);
+    let doc = &yaml_documents(&workflow)[0];
+    for job in ["audit", "rotate"] {
+        assert_eq!(doc["jobs"][job]["permissions"]["id-token"], "write", "OIDC");
+    }
+    let runs = |job: &str| -> Vec<String> {
+        doc["jobs"][job]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["run"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let audit = runs("audit").join("\n");
+    assert!(
+        audit.contains("rekey audit --via org --org --role OrganizationAccountAccessRole"),
+        "{audit}"
+    );
+    assert!(audit.contains("--notify \"$REKEY_WEBHOOK\""), "{audit}");
+    let rotate = &doc["jobs"]["rotate"];
+    assert_eq!(rotate["needs"], "audit");
+    let accounts = rotate["strategy"]["matrix"]["account"].as_array().unwrap();
+    assert!(accounts.len() >= 2 && accounts.iter().all(|a| a["role"].is_string()));
+    let apply = runs("rotate").join("\n");
+    assert!(apply.contains("rekey apply --yes --manifest"), "{apply}");
+    assert!(apply.contains("--notify \"$REKEY_WEBHOOK\""), "{apply}");
+    // rekey takes what the workflow passes: the audit's options, and the manifest.
+    let home = Home::new();
+    home.rekey(&["audit", "--help"])
+        .success()
+        .stdout_has("--org")
+        .stdout_has("--notify <URL>");
+    let manifest = std::fs::read_to_string(root.join("rekey.yaml")).unwrap();
+    assert!(manifest.contains("\nstate: s3://"), "{manifest}");
+    rekey_reads(&manifest, "deploy");
 }
