@@ -671,15 +671,21 @@ impl Home {
 
     /// Runs `rekey ARGS` with `input` on its stdin (a pipe, not a terminal).
     pub fn rekey_with_stdin(&self, args: &[&str], input: &str) -> Run {
-        use std::io::Write;
         let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
+        command.args(args);
+        self.run_fed(&mut command, input, args, "the rekey binary")
+    }
+
+    /// Runs `command` (`args`, as recorded) with `input` on its stdin, a pipe;
+    /// `needs` says what to install if it cannot start.
+    fn run_fed(&self, command: &mut Command, input: &str, args: &[&str], needs: &str) -> Run {
+        use std::io::Write;
         let mut child = command
-            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap();
+            .unwrap_or_else(|e| panic!("cannot start {needs}: {e}"));
         child
             .stdin
             .take()
@@ -772,7 +778,6 @@ impl Home {
         args: &[&str],
         input: &str,
     ) -> Run {
-        use std::io::Write;
         let line = std::iter::once(env!("CARGO_BIN_EXE_rekey"))
             .chain(args.iter().copied())
             .map(|a| format!("'{a}'"))
@@ -780,21 +785,13 @@ impl Home {
             .join(" ");
         let mut command = self.command(Command::new("script"));
         command.envs(env.iter().copied());
-        let mut child = command
-            .args(["--quiet", "--return", "--command", &line, "/dev/null"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("`script` (util-linux) runs rekey on a terminal: apt-get install bsdutils");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        self.record(Run::from(output, args))
+        command.args(["--quiet", "--return", "--command", &line, "/dev/null"]);
+        self.run_fed(
+            &mut command,
+            input,
+            args,
+            "`script` (util-linux), which runs rekey on a terminal: apt-get install bsdutils",
+        )
     }
 
     fn record(&self, run: Run) -> Run {

@@ -1,0 +1,151 @@
+"""`rekey audit --org` of an organization on moto: wall time and IAM calls per user.
+
+Run it with `./scripts/bench --audit [--accounts N --users M --reps K]` (which builds
+rekey in release mode). It makes an organization in a fresh management account with N
+member accounts (moto's CreateAccount makes OrganizationAccountAccessRole in each, as
+AWS does) and M users with one key in each member, then times `rekey audit --via mgmt
+--org --role OrganizationAccountAccessRole --output json` through a counting proxy that
+forwards every request to moto and tallies the IAM actions. Target: at most 2 IAM
+calls per user with keys, plus one credential report per account.
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+REPO = Path(__file__).resolve().parent.parent
+REKEY = REPO / "target" / "release" / "rekey"
+ADMIN = dict(aws_access_key_id="AKIABENCHADMIN00000", aws_secret_access_key="admin")
+
+
+class Counting(http.server.ThreadingHTTPServer):
+    """Forwards each request to moto, counting actions (`Action=` of the query
+    protocol, `X-Amz-Target` of the JSON one)."""
+
+    daemon_threads = True
+
+    def __init__(self, moto_port):
+        self.moto_port = moto_port
+        self.counts = Counter()
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), Forward)
+
+
+class Forward(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        target = self.headers.get("X-Amz-Target")
+        action = target.split(".")[-1] if target else parse_qs(body.decode()).get("Action", ["?"])[0]
+        with self.server.lock:
+            self.server.counts[action] += 1
+        moto = http.client.HTTPConnection("127.0.0.1", self.server.moto_port)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        moto.request("POST", self.path, body=body, headers=headers)
+        answer = moto.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def organization(endpoint, accounts, users):
+    """A fresh management account's organization: `accounts` members with `users`
+    users of one key each. The management account's session credentials."""
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", **ADMIN)
+
+    def session(account):
+        c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/bench", RoleSessionName="bench")["Credentials"]
+        return dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                    aws_session_token=c["SessionToken"])
+
+    management = f"{random.randrange(10**11, 10**12):012}"
+    mgmt = session(management)
+    org = boto3.client("organizations", endpoint_url=endpoint, region_name="us-east-1", **mgmt)
+    org.create_organization(FeatureSet="ALL")
+    for n in range(accounts):
+        member = org.create_account(Email=f"m{n}-{management}@example.com", AccountName=f"m{n}")
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                           **session(member["CreateAccountStatus"]["AccountId"]))
+        for u in range(users):
+            iam.create_user(UserName=f"user{u}")
+            iam.create_access_key(UserName=f"user{u}")
+    return mgmt
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    moto = ThreadedMotoServer(port=0, verbose=False)
+    moto.start()
+    moto_port = moto._server.server_port
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    print(f"making {args.accounts} accounts x {args.users} users on moto ...", file=sys.stderr)
+    mgmt = organization(endpoint, args.accounts, args.users)
+    proxy = Counting(moto_port)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory() as home:
+        credentials = Path(home) / "credentials"
+        credentials.write_text(
+            "[mgmt]\naws_access_key_id = {aws_access_key_id}\naws_secret_access_key = "
+            "{aws_secret_access_key}\naws_session_token = {aws_session_token}\n".format(**mgmt))
+        env = dict(os.environ, HOME=home, AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+                   AWS_CONFIG_FILE=str(Path(home) / "config"), AWS_REGION="us-east-1",
+                   AWS_ENDPOINT_URL=f"http://127.0.0.1:{proxy.server_port}",
+                   REKEY_STATE_DIR=str(Path(home) / "state"))
+        argv = [str(REKEY), "audit", "--via", "mgmt", "--org", "--role",
+                "OrganizationAccountAccessRole", "--output", "json"]
+        times, counts = [], None
+        for _ in range(args.reps):
+            proxy.counts.clear()
+            start = time.perf_counter()
+            run = subprocess.run(argv, env=env, capture_output=True, text=True)
+            times.append(time.perf_counter() - start)
+            if run.returncode != 0:
+                sys.exit(f"rekey audit failed:\n{run.stderr}")
+            counts = Counter(proxy.counts)
+            report = json.loads(run.stdout)
+    keys = sum(len(a["keys"]) for a in report["accounts"])
+    users = sum(len({k["user"] for k in a["keys"]}) for a in report["accounts"])
+    per_user = counts["ListAccessKeys"] + counts["ListUserTags"] + counts["GetAccessKeyLastUsed"]
+    reports = counts["GenerateCredentialReport"] + counts["GetCredentialReport"]
+    print(f"accounts audited: {len(report['accounts'])} (the management account and {args.accounts} members)")
+    print(f"users with keys: {users}, keys: {keys}")
+    print(f"wall time: median {statistics.median(times):.2f} s of {args.reps} runs ({', '.join(f'{t:.2f}' for t in times)})")
+    print(f"IAM calls per user with keys: {per_user / max(users, 1):.2f} "
+          f"(ListAccessKeys {counts['ListAccessKeys']}, ListUserTags {counts['ListUserTags']}, "
+          f"GetAccessKeyLastUsed {counts['GetAccessKeyLastUsed']})")
+    print(f"credential report calls per account: {reports / (args.accounts + 1):.2f} "
+          f"(Generate {counts['GenerateCredentialReport']}, Get {counts['GetCredentialReport']}); "
+          f"AssumeRole {counts['AssumeRole']}, ListAccounts {counts['ListAccounts']}")
+    moto.stop()
+
+
+if __name__ == "__main__":
+    main()
