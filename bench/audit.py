@@ -13,6 +13,7 @@ import argparse
 import http.client
 import http.server
 import json
+import logging
 import os
 import random
 import statistics
@@ -102,6 +103,7 @@ def main():
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(port=0, verbose=False)
     moto.start()
     moto_port = moto._server.server_port
