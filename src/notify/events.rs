@@ -216,6 +216,17 @@ pub(crate) fn audit(report: &AuditReport) -> Vec<Event> {
         .filter(|k| !k.findings.is_empty())
         .collect();
     let mut events = Vec::new();
+    for account in report.accounts.iter().filter(|a| a.root_active_keys > 0) {
+        events.push(Event::new(
+            Kind::AuditFindings,
+            "audit",
+            format!(
+                "account {}: the root user has {}",
+                account.account,
+                crate::report::count(account.root_active_keys, "active access key")
+            ),
+        ));
+    }
     if !flagged.is_empty() {
         let worst: Vec<String> = flagged
             .iter()
@@ -271,6 +282,13 @@ pub(crate) fn respond(report: &RespondReport) -> Vec<Event> {
         .as_ref()
         .map(|applied| apply(applied, "respond"))
         .unwrap_or_default();
+    if let (Some(error), true) = (&report.error, report.exposed.is_empty()) {
+        events.push(Event::new(
+            Kind::Failed,
+            "respond",
+            format!("respond stopped: {error}"),
+        ));
+    }
     for key in report.exposed.iter().filter(|k| !k.status.closed()) {
         let mut event = Event::new(
             Kind::Failed,

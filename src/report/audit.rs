@@ -36,12 +36,14 @@ impl AuditReport {
         keys
     }
 
-    /// Whether any key has a finding.
+    /// Whether any key has a finding (a root user's active key included).
     pub(crate) fn has_findings(&self) -> bool {
-        self.accounts
-            .iter()
-            .flat_map(|a| &a.keys)
-            .any(|k| !k.findings.is_empty())
+        self.accounts.iter().any(|a| a.root_active_keys > 0)
+            || self
+                .accounts
+                .iter()
+                .flat_map(|a| &a.keys)
+                .any(|k| !k.findings.is_empty())
     }
 
     /// The accounts that could not be audited.
@@ -105,6 +107,14 @@ pub(crate) fn table(report: &AuditReport) -> String {
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    for account in report.accounts.iter().filter(|a| a.root_active_keys > 0) {
+        let _ = writeln!(
+            out,
+            "account {} ROOT USER HAS {}: delete them (root needs no access key; AWS's advice)",
+            account.account,
+            crate::report::count(account.root_active_keys, "active access key")
+        );
     }
     for account in report.unreachable() {
         let _ = writeln!(

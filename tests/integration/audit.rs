@@ -316,6 +316,8 @@ fn calls_per_user_the_table_and_the_csv() {
 #[test]
 fn without_accounts_the_signers_own_account_is_audited() {
     let proxy = FaultProxy::start();
+    // As AWS's report always has, a root user's row: here with an active key.
+    proxy.set(|f| f.root_active_keys = Some(1));
     let home = Home::new().via(&proxy.endpoint);
     let (user, key) = home.user_in_credentials("auditor");
     let json = home
@@ -325,6 +327,10 @@ fn without_accounts_the_signers_own_account_is_audited() {
     let accounts = json["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 1);
     assert_eq!(accounts[0]["account"], "123456789012");
+    assert_eq!(accounts[0]["root_active_keys"], 1, "a finding of its own");
+    home.rekey(&["audit", "--via", &user, "--detailed-exitcode"])
+        .code(2)
+        .stdout_has("account 123456789012 ROOT USER HAS 1 active access key");
     assert!(
         accounts[0]["keys"]
             .as_array()

@@ -83,6 +83,9 @@ pub struct Faults {
     pub stale_list: Option<Duration>,
     /// `ListAccessKeys` answers seen, per user, with when.
     lists: Vec<(String, Instant, Vec<u8>)>,
+    /// `GetCredentialReport` shows the root user with this many active access keys (AWS's
+    /// report always has the root user's row; moto's has none).
+    pub root_active_keys: Option<u32>,
     /// Extra keys `ListAccessKeys` shows for a user (IAM enforces its two-key quota
     /// eventually: a user was seen with eight).
     pub phantom_keys: HashMap<String, Vec<String>>,
@@ -457,6 +460,11 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                     };
                 }
             }
+            if action == "GetCredentialReport" && succeeded {
+                if let Some(active) = faults.lock().unwrap().root_active_keys {
+                    answer = with_root_row(&answer, active);
+                }
+            }
             if action == "ListAccessKeys" && succeeded {
                 let user = field(&request.body, "UserName").unwrap_or_default();
                 let mut f = faults.lock().unwrap();
@@ -552,6 +560,39 @@ fn forward(request: &Request) -> Vec<u8> {
 /// A form field of a query-protocol body (`Action=CreateAccessKey&Version=…`).
 /// A `ListAccessKeys` answer that also lists `extra` (Active, created now), with its
 /// `Content-Length` fixed.
+/// A credential report answer with the root user's row AWS always has (moto's has
+/// none), showing `active` active access keys.
+fn with_root_row(answer: &[u8], active: u32) -> Vec<u8> {
+    let text = String::from_utf8_lossy(answer);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return answer.to_vec();
+    };
+    let Some(encoded) = between(body.as_bytes(), "<Content>", "</Content>") else {
+        return answer.to_vec();
+    };
+    let csv = aws_smithy_types::base64::decode(&encoded).unwrap_or_default();
+    let csv = String::from_utf8_lossy(&csv);
+    let Some((header, rows)) = csv.split_once('\n') else {
+        return answer.to_vec();
+    };
+    let key = |n: u32| match active >= n {
+        true => "true,2020-01-01T00:00:00+00:00,N/A,N/A,N/A",
+        false => "false,N/A,N/A,N/A,N/A",
+    };
+    let root = format!(
+        "<root_account>,arn:aws:iam::123456789012:root,2020-01-01T00:00:00+00:00,not_supported,N/A,not_supported,not_supported,true,{},{},N/A,N/A,N/A,N/A",
+        key(1),
+        key(2)
+    );
+    let csv = format!("{header}\n{root}\n{rows}");
+    let body = body.replacen(
+        &encoded,
+        &aws_smithy_types::base64::encode(csv.as_bytes()),
+        1,
+    );
+    with_body(head, &body)
+}
+
 fn with_phantom_keys(answer: &[u8], user: &str, extra: &[String]) -> Vec<u8> {
     let text = String::from_utf8_lossy(answer);
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
@@ -571,6 +612,11 @@ fn with_phantom_keys(answer: &[u8], user: &str, extra: &[String]) -> Vec<u8> {
         &format!("{members}</AccessKeyMetadata>"),
         1,
     );
+    with_body(head, &body)
+}
+
+/// An answer with `head` (its Content-Length set anew) and `body`.
+fn with_body(head: &str, body: &str) -> Vec<u8> {
     let head: Vec<String> = head
         .split("\r\n")
         .map(|line| {

@@ -54,6 +54,9 @@ pub(crate) struct AccountAudit {
     pub(crate) name: Option<String>,
     /// Every user access key found.
     pub(crate) keys: Vec<AuditedKey>,
+    /// Active access keys of the root user (a finding: AWS's advice is to have none;
+    /// the credential report counts them, nothing can list them but root).
+    pub(crate) root_active_keys: usize,
     /// Why the account could not be audited (a role that cannot be assumed, a denied
     /// report), if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,10 +144,11 @@ pub(crate) async fn audit(
                 (true, _) => account(signer, &target.id, limits).await,
             };
             match result {
-                Ok(keys) => AccountAudit {
+                Ok((keys, root_active_keys)) => AccountAudit {
                     account: target.id,
                     name,
                     keys,
+                    root_active_keys,
                     error: None,
                     error_kind: None,
                 },
@@ -152,6 +156,7 @@ pub(crate) async fn audit(
                     account: target.id,
                     name,
                     keys: Vec::new(),
+                    root_active_keys: 0,
                     error: Some(cause.message),
                     error_kind: Some(cause.kind),
                 },
@@ -164,20 +169,20 @@ pub(crate) async fn audit(
     Ok(audits)
 }
 
-/// One account's keys, read as `caller` (of that account).
+/// One account's keys, and its root user's active keys, read as `caller` (of that
+/// account).
 async fn account(
     caller: &Caller,
     account: &str,
     limits: Thresholds,
-) -> Result<Vec<AuditedKey>, Cause> {
+) -> Result<(Vec<AuditedKey>, usize), Cause> {
     let csv = caller
         .credential_report()
         .await
         .map_err(|e| Cause::from(e).context("cannot get IAM's credential report"))?;
-    let users =
-        report::users_with_keys(&csv).map_err(|e| Cause::new(ErrorKind::Aws, e.to_string()))?;
+    let report = report::read(&csv).map_err(|e| Cause::new(ErrorKind::Aws, e.to_string()))?;
     let now = crate::time::now();
-    let per_user: Vec<Result<Vec<AuditedKey>, AwsError>> = stream::iter(users)
+    let per_user: Vec<Result<Vec<AuditedKey>, AwsError>> = stream::iter(report.users)
         .map(|row| user_keys(caller, account, row, limits, now))
         .buffer_unordered(USERS_AT_ONCE)
         .collect()
@@ -187,7 +192,7 @@ async fn account(
         keys.extend(user?);
     }
     keys.sort_by(|a, b| (&a.user, a.created).cmp(&(&b.user, b.created)));
-    Ok(keys)
+    Ok((keys, report.root_active_keys))
 }
 
 /// One user's keys (`ListAccessKeys`) and rekey's records of them (`ListUserTags`),

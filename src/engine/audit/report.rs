@@ -54,9 +54,19 @@ impl From<LastUseOf> for LastUse {
 #[error("IAM's credential report is not the CSV rekey knows: {0}")]
 pub(crate) struct ReportError(String);
 
-/// The users with at least one access key (the root account's row left out: its keys
-/// cannot be listed as a user's).
-pub(crate) fn users_with_keys(csv_text: &[u8]) -> Result<Vec<UserRow>, ReportError> {
+/// What the report says of an account's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Report {
+    /// The users with at least one access key.
+    pub(crate) users: Vec<UserRow>,
+    /// How many access keys of the root user are active (its keys cannot be listed as a
+    /// user's; AWS's advice is to have none).
+    pub(crate) root_active_keys: usize,
+}
+
+/// Reads the report: the users with at least one access key, and the root user's
+/// active keys.
+pub(crate) fn read(csv_text: &[u8]) -> Result<Report, ReportError> {
     let mut reader = csv::Reader::from_reader(csv_text);
     let headers = reader
         .headers()
@@ -69,6 +79,10 @@ pub(crate) fn users_with_keys(csv_text: &[u8]) -> Result<Vec<UserRow>, ReportErr
             .ok_or_else(|| ReportError(format!("no column `{name}`")))
     };
     let user_at = column("user")?;
+    let active_at = [
+        column("access_key_1_active")?,
+        column("access_key_2_active")?,
+    ];
     let mut key_columns = Vec::new();
     for n in [1, 2] {
         key_columns.push([
@@ -78,12 +92,13 @@ pub(crate) fn users_with_keys(csv_text: &[u8]) -> Result<Vec<UserRow>, ReportErr
             column(&format!("access_key_{n}_last_used_region"))?,
         ]);
     }
-    let mut users = Vec::new();
+    let mut report = Report::default();
     for record in reader.records() {
         let record = record.map_err(|e| ReportError(e.to_string()))?;
         let field = |at: usize| record.get(at).unwrap_or_default();
         let user = field(user_at);
         if user == "<root_account>" {
+            report.root_active_keys = active_at.iter().filter(|at| field(**at) == "true").count();
             continue;
         }
         let keys: Vec<ReportKey> = key_columns
@@ -99,13 +114,13 @@ pub(crate) fn users_with_keys(csv_text: &[u8]) -> Result<Vec<UserRow>, ReportErr
             })
             .collect();
         if !keys.is_empty() {
-            users.push(UserRow {
+            report.users.push(UserRow {
                 user: user.to_owned(),
                 keys,
             });
         }
     }
-    Ok(users)
+    Ok(report)
 }
 
 /// A report time (`2026-12-05T09:57:22+00:00`); `N/A`, `no_information` and the like
@@ -142,7 +157,9 @@ mod tests {
              bob,arn:aws:iam::123456789012:user/bob,2024-01-01T00:00:00+00:00,true,2026-11-30T10:00:00+00:00,N/A,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n\
              carol,arn:aws:iam::123456789012:user/carol,2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,2026-12-01T00:00:00+00:00,2026-12-02T00:00:00+00:00,not_supported,not_supported,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
         );
-        let users = users_with_keys(text.as_bytes()).unwrap();
+        let report = read(text.as_bytes()).unwrap();
+        assert_eq!(report.root_active_keys, 1, "the root user's active key");
+        let users = &report.users;
         let names: Vec<&str> = users.iter().map(|u| u.user.as_str()).collect();
         assert_eq!(names, ["alice", "carol"], "root and bob (no key) left out");
         let alice = &users[0];
@@ -162,6 +179,6 @@ mod tests {
 
     #[test]
     fn a_report_without_its_columns_is_an_error() {
-        assert!(users_with_keys(b"user,arn\nalice,x\n").is_err());
+        assert!(read(b"user,arn\nalice,x\n").is_err());
     }
 }

@@ -341,7 +341,7 @@ async fn after_a_leak(
 enum Room {
     Inactive,
     Overlap,
-    Quarantine(Option<KeyMeta>),
+    Quarantine(KeyMeta),
 }
 
 /// [`rotate`] from the moment it holds the user's lock (and lease).
@@ -377,8 +377,11 @@ async fn locked(
                 journal = run.make_room(journal, state, key_id, Room::Overlap).await?;
             }
             Step::QuarantineKey { key_id } => {
-                let key = input.existing_keys.iter().find(|k| k.id == *key_id);
-                let room = Room::Quarantine(key.cloned());
+                // Planned from these keys; one gone since needs no quarantine.
+                let room = match input.existing_keys.iter().find(|k| k.id == *key_id) {
+                    Some(key) => Room::Quarantine(key.clone()),
+                    None => Room::Inactive,
+                };
                 journal = run.make_room(journal, state, key_id, room).await?;
             }
             _ => {}
@@ -631,11 +634,6 @@ impl Run<'_> {
                 });
             }
             Room::Quarantine(key) => {
-                let key = key.unwrap_or_else(|| KeyMeta {
-                    id: key_id.to_owned(),
-                    active: true,
-                    created: std::time::SystemTime::UNIX_EPOCH,
-                });
                 match revocation::examine(&self.iam, &self.user, key, true).await {
                     Ok(examined) => self.actions.push(Action::UnknownKey(examined)),
                     Err(cause) => return Err(self.abandon(journal, cause).await),
