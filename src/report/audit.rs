@@ -124,25 +124,34 @@ pub(crate) fn table(report: &AuditReport) -> String {
             account.error.as_deref().unwrap_or_default()
         );
     }
-    let keys = rows.len();
     let flagged = report
         .accounts
         .iter()
         .flat_map(|a| &a.keys)
         .filter(|k| !k.findings.is_empty())
         .count();
+    let accounts = |n: usize| crate::report::count(n, "account");
+    let mut tail = String::new();
+    match report
+        .accounts
+        .iter()
+        .filter(|a| a.root_active_keys > 0)
+        .count()
+    {
+        0 => {}
+        n => tail.push_str(&format!("; root access keys in {}", accounts(n))),
+    }
+    match report.unreachable().len() {
+        0 => {}
+        n => tail.push_str(&format!("; {} not audited", accounts(n))),
+    }
     let _ = writeln!(
         out,
-        "\n{}, {}, {} with findings (max age {} d, unused {} d){}",
-        crate::report::count(report.accounts.len(), "account"),
-        crate::report::count(keys, "key"),
-        flagged,
+        "\n{}, {}, {flagged} with findings (max age {} d, unused {} d){tail}",
+        accounts(report.accounts.len()),
+        crate::report::count(rows.len(), "key"),
         report.max_age_days,
         report.unused_days,
-        match report.unreachable().len() {
-            0 => String::new(),
-            n => format!("; {} not audited", crate::report::count(n, "account")),
-        }
     );
     out
 }

@@ -79,6 +79,7 @@ pub(crate) fn header(source: &str, exposed: &[ExposedKey]) -> String {
             profiles => writeln!(out, "  {name}: profile {}", profiles.join(", ")),
         };
     }
+    out.push('\n');
     out
 }
 

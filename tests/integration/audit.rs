@@ -330,7 +330,8 @@ fn without_accounts_the_signers_own_account_is_audited() {
     assert_eq!(accounts[0]["root_active_keys"], 1, "a finding of its own");
     home.rekey(&["audit", "--via", &user, "--detailed-exitcode"])
         .code(2)
-        .stdout_has("account 123456789012 ROOT USER HAS 1 active access key");
+        .stdout_has("account 123456789012 ROOT USER HAS 1 active access key")
+        .stdout_has("; root access keys in 1 account");
     assert!(
         accounts[0]["keys"]
             .as_array()
