@@ -67,6 +67,9 @@ pub(crate) struct UnknownKey {
     #[serde(with = "crate::time::serde_rfc3339_option")]
     #[schemars(with = "Option<crate::time::Rfc3339>")]
     pub(crate) last_used: Option<SystemTime>,
+    /// Whether it was created after this response began: most likely made with the
+    /// leaked key while it still worked.
+    pub(crate) made_during_response: bool,
     /// Whether it was active when found.
     pub(crate) active: bool,
     /// Whether rekey deactivated it (`--quarantine`).
@@ -112,14 +115,16 @@ pub(crate) async fn prove_dead(
 }
 
 /// Once the old key is refused: the user's keys that this run did not create
-/// (`new_key_id`) and that no place of `spec` holds. Each is reported; with
-/// `quarantine`, deactivated (never deleted: it is evidence).
+/// (`new_key_id`) and that no place of `spec` holds. Each is reported (and whether it
+/// was created after the response began at AWS's time `began`); with `quarantine`,
+/// deactivated (never deleted: it is evidence).
 pub(crate) async fn unknown_keys(
     aws: &Aws,
     spec: &ProfileSpec,
     user: &str,
     new_key_id: &str,
     quarantine: bool,
+    began: SystemTime,
 ) -> Result<Vec<UnknownKey>, Cause> {
     let caller = signer_now(aws, spec).await?;
     let mut held = Vec::new();
@@ -133,28 +138,32 @@ pub(crate) async fn unknown_keys(
         if key.id == new_key_id || held.contains(&key.id) {
             continue;
         }
-        found.push(examine(&caller, user, key, quarantine).await?);
+        found.push(examine(&caller, user, key, quarantine, Some(began)).await?);
     }
     Ok(found)
 }
 
-/// An unknown key, told with its creation and last use; with `quarantine` and active,
-/// deactivated.
+/// An unknown key, told with its creation and last use (and, given when the response
+/// `began`, whether it was made since); with `quarantine` and active, deactivated.
 pub(crate) async fn examine(
     caller: &Caller,
     user: &str,
     key: crate::aws::KeyMeta,
     quarantine: bool,
+    began: Option<SystemTime>,
 ) -> Result<UnknownKey, Cause> {
     let last_used = caller.last_used(&key.id).await.ok().and_then(|u| u.date);
     let quarantined = quarantine && key.active && {
         caller.set_active(user, &key.id, false).await?;
         true
     };
+    // IAM's creation dates are whole seconds.
+    let made_during_response = began.is_some_and(|began| key.created >= whole_second(began));
     Ok(UnknownKey {
         key_id: key.id,
         created: key.created,
         last_used,
+        made_during_response,
         active: key.active,
         quarantined,
     })

@@ -97,8 +97,12 @@ pub(crate) fn told(action: &Action) -> String {
                 (true, false) => "left active: check it, or run again with --quarantine",
                 (false, false) => "inactive",
             };
+            let when = match key.made_during_response {
+                true => " during this response",
+                false => "",
+            };
             format!(
-                "UNKNOWN KEY {} of the user (created {}, {used}), not made by this run and in no place: {done}",
+                "UNKNOWN KEY {} of the user (created {}{when}, {used}), not made by this run and in no place: {done}",
                 key.key_id,
                 rfc3339(key.created)
             )

@@ -165,6 +165,7 @@ fn a_key_made_with_the_leaked_key_is_found_and_with_quarantine_deactivated() {
         assert_eq!(unknown[0]["active"], true, "{json}");
         assert_eq!(unknown[0]["quarantined"], quarantine, "{json}");
         assert!(unknown[0]["created"].is_string(), "{json}");
+        assert_eq!(unknown[0]["made_during_response"], true, "{json}");
         let actions = json["results"][0]["actions"].to_string();
         assert!(
             actions.contains(&format!("UNKNOWN KEY {}", made[0])),
@@ -305,6 +306,7 @@ fn an_unknown_active_key_found_before_the_response_is_reported_and_quarantined()
     assert_eq!(unknown[0]["key_id"], stranger.id.as_str(), "{json}");
     assert_eq!(unknown[0]["active"], true, "{json}");
     assert_eq!(unknown[0]["quarantined"], true, "{json}");
+    assert_eq!(unknown[0]["made_during_response"], false, "there before it");
     let new = key_in(&home.credentials(), &user).unwrap();
     assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
 }

@@ -164,8 +164,10 @@ pub(crate) async fn rotate(
             kind: FailureKind::NotStarted(cause),
             actions: Vec::new(),
         })?;
-    // A leak response proves the old key dead once deleted (see `revocation`).
+    // A leak response proves the old key dead once deleted (see `revocation`), and
+    // tells the keys made since it began (AWS's time).
     let leaked_key = spec.policy.leaked.map(|leak| (input.old_key.clone(), leak));
+    let began = aws.clock().now();
     let user = input.user_name.clone();
     let mut run = Run {
         aws,
@@ -213,7 +215,12 @@ pub(crate) async fn rotate(
     // deactivate a key of the user.
     let rotated = match (rotated, &leaked_key) {
         (Ok(rotated), Some((old, leak))) => {
-            after_a_leak(aws, spec, &user, old.clone(), *leak, rotated).await
+            let leaked = Leaked {
+                key: old.clone(),
+                leak: *leak,
+                began,
+            };
+            after_a_leak(aws, spec, &user, leaked, rotated).await
         }
         (rotated, _) => rotated,
     };
@@ -277,10 +284,14 @@ async fn after_a_leak(
     aws: &Aws,
     spec: &ProfileSpec,
     user: &str,
-    old: AccessKey,
-    leak: Leak,
+    leaked: Leaked,
     mut rotated: Rotated,
 ) -> Result<Rotated, RotationFailure> {
+    let Leaked {
+        key: old,
+        leak,
+        began,
+    } = leaked;
     let deleted =
         |a: &Action| matches!(a, Action::DeletedOldKey { key_id } if *key_id == rotated.old_key_id);
     if !rotated.actions.iter().any(deleted) {
@@ -314,7 +325,8 @@ async fn after_a_leak(
         Err(cause) => unfinished = Some(cause),
     }
     // Now that the old key can do nothing more: what it may have made meanwhile.
-    match revocation::unknown_keys(aws, spec, user, &rotated.new_key_id, leak.quarantine).await {
+    let new_key_id = &rotated.new_key_id;
+    match revocation::unknown_keys(aws, spec, user, new_key_id, leak.quarantine, began).await {
         Ok(unknown) => {
             rotated
                 .actions
@@ -333,6 +345,14 @@ async fn after_a_leak(
     }
     rotated.leak_response = Some(response);
     Ok(rotated)
+}
+
+/// The old key of a leak response, its choices, and when the response began (AWS's
+/// time).
+struct Leaked {
+    key: AccessKey,
+    leak: Leak,
+    began: std::time::SystemTime,
 }
 
 /// What making room deletes: an inactive key, the last rotation's old key still active
@@ -634,7 +654,7 @@ impl Run<'_> {
                 });
             }
             Room::Quarantine(key) => {
-                match revocation::examine(&self.iam, &self.user, key, true).await {
+                match revocation::examine(&self.iam, &self.user, key, true, None).await {
                     Ok(examined) => self.actions.push(Action::UnknownKey(examined)),
                     Err(cause) => return Err(self.abandon(journal, cause).await),
                 }
