@@ -229,3 +229,69 @@ fn notify_on_the_command_line_and_audit_findings() {
         .code(2)
         .stderr_has("not an http:// or https:// URL");
 }
+
+/// The kinds of event the other commands send: a kept key (prune), an overdue deletion
+/// (status), a leak response with the key an attacker made (apply --compromised).
+#[test]
+fn prune_status_and_a_leak_response_tell_their_events() {
+    let hook = Hook::start(&[]);
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("events");
+    home.rekey(&["apply", "--yes", "--grace", "1h"]).success();
+    let kinds = |hook: &Hook| -> Vec<(String, String)> {
+        hook.bodies()
+            .iter()
+            .map(|b| {
+                (
+                    b["rekey"]["event"].as_str().unwrap().to_owned(),
+                    b["rekey"]["key_id"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    home.rekey_later(2, &["status", "--notify", &hook.url])
+        .success();
+    assert_eq!(kinds(&hook), [("overdue".to_owned(), old.id.clone())]);
+    moto().set_active(&user, &old.id, true);
+    home.rekey_later(2, &["prune", "--yes", "--notify", &hook.url])
+        .success();
+    assert_eq!(kinds(&hook)[1], ("kept_in_use".to_owned(), old.id.clone()));
+
+    let proxy = crate::proxy::FaultProxy::start();
+    proxy.set(|f| {
+        f.revocation_lag = std::time::Duration::from_secs(1);
+        f.attacker = true;
+    });
+    let leak = Hook::start(&[]);
+    let home = Home::new().via(&proxy.endpoint);
+    let (_, leaked) = home.user_in_credentials("leaked");
+    home.rekey(&[
+        "apply",
+        "--yes",
+        "--compromised",
+        "--quarantine",
+        "--notify",
+        &leak.url,
+    ])
+    .success();
+    let made = proxy.attacker_keys();
+    let told = kinds(&leak);
+    assert_eq!(
+        told,
+        [
+            ("rotated".to_owned(), leaked.id.clone()),
+            ("compromised".to_owned(), leaked.id.clone()),
+            ("unknown_key".to_owned(), made[0].clone()),
+        ]
+    );
+    let texts: Vec<String> = leak
+        .bodies()
+        .iter()
+        .map(|b| b["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(texts[1].contains("refused by AWS after"), "{texts:?}");
+    assert!(
+        texts[2].contains("deactivated (kept as evidence)"),
+        "{texts:?}"
+    );
+}
