@@ -22,6 +22,18 @@ pub(crate) struct AwsError {
     pub(crate) message: String,
 }
 
+/// What to do when `operation` is denied: a user's own keys need the policy of
+/// docs/security.md; `rekey audit`'s reads and role need what the guide lists.
+fn denied_advice(operation: &str) -> String {
+    match operation {
+        "sts:AssumeRole" => " (the role must exist in that account and trust the signer, which needs sts:AssumeRole on it)".to_owned(),
+        "organizations:ListAccounts" | "iam:GenerateCredentialReport" | "iam:GetCredentialReport" => {
+            format!(" (the signer needs {operation}; see \"rekey audit\" in rekey's docs/guide.md)")
+        }
+        _ => format!(" (the key needs permission for {operation} on its own user; see the IAM policy in rekey's docs/security.md)"),
+    }
+}
+
 impl AwsError {
     /// Classifies an SDK error from `operation` (see [`rekey_sinks::aws::classify`]).
     pub(crate) fn from_sdk<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> Self
@@ -30,9 +42,7 @@ impl AwsError {
     {
         let (kind, detail) = rekey_sinks::aws::classify(operation, &error);
         let advice = match kind {
-            AwsErrorKind::AccessDenied => {
-                format!(" (the key needs permission for {operation} on its own user; see the IAM policy in rekey's docs/security.md)")
-            }
+            AwsErrorKind::AccessDenied => denied_advice(operation),
             AwsErrorKind::InvalidCredentials => {
                 " (the key is unknown to AWS, inactive, or not yet usable)".to_owned()
             }

@@ -116,10 +116,14 @@ pub(crate) async fn audit(
                 active: true,
             })
             .collect(),
+        // Suspended and closing accounts have nothing to audit (and no role to assume).
         Scope::Organization { .. } => aws
             .org_accounts(signer)
             .await
-            .map_err(|e| Cause::from(e).context("cannot list the organization's accounts"))?,
+            .map_err(|e| Cause::from(e).context("cannot list the organization's accounts"))?
+            .into_iter()
+            .filter(|a| a.active)
+            .collect(),
     };
     let role = match scope {
         Scope::Own => None,
@@ -129,19 +133,15 @@ pub(crate) async fn audit(
     let mut audits: Vec<AccountAudit> = stream::iter(targets)
         .map(|target| async move {
             let name = (!target.name.is_empty()).then(|| target.name.clone());
-            let result = match (target.active, role) {
-                (false, _) => Err(Cause::new(
-                    ErrorKind::Aws,
-                    "the account is not ACTIVE (suspended, or being closed)",
-                )),
-                (true, Some(role)) if target.id != own => {
+            let result = match role {
+                Some(role) if target.id != own => {
                     let arn = format!("arn:aws:iam::{}:role/{role}", target.id);
                     match aws.assume_role(signer, &arn, &target.id).await {
                         Ok(caller) => account(&caller, &target.id, limits).await,
                         Err(e) => Err(Cause::from(e).context(format!("cannot assume {arn}"))),
                     }
                 }
-                (true, _) => account(signer, &target.id, limits).await,
+                _ => account(signer, &target.id, limits).await,
             };
             match result {
                 Ok((keys, root_active_keys)) => AccountAudit {
