@@ -170,7 +170,10 @@ fn an_organization_is_audited_with_every_finding_and_a_missing_role_reported() {
     assert_eq!(norole["name"], "norole");
     let error = norole["error"].as_str().unwrap();
     assert!(error.contains(ROLE), "{norole}");
-    assert!(error.contains("must exist in that account and trust the signer"), "{error}");
+    assert!(
+        error.contains("must exist in that account and trust the signer"),
+        "{error}"
+    );
 
     // Today: the keys' states.
     let none: Vec<String> = Vec::new();
