@@ -1,8 +1,9 @@
 //! Telling a person what an unattended run did: the events of a run (a key rotated, a
 //! failure, a key kept in use, an overdue step, a key past its age, a leak response, an
 //! unknown key, audit findings), sent to the manifest's `notify:` targets and the
-//! command line's `--notify URL`s. A payload holds ids, names, dates and messages, never
-//! a secret. A failed notification is tried three times within a deadline, then said as
+//! command line's `--notify URL`s. Events of one kind in one run go as one notification
+//! (a hundred rotations are one message, not a hundred: a chat's webhook takes about
+//! one a second). A payload holds ids, names, dates and messages, never a secret. A failed notification is tried three times within a deadline, then said as
 //! a warning: it never fails the run.
 
 mod command;
@@ -79,6 +80,10 @@ pub(crate) struct Event {
     /// A failure's kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error_kind: Option<ErrorKind>,
+    /// Several events of this kind in one run, each whole (then `text` lists them and
+    /// `profile`, `key_id`, `new_key_id` and `error_kind` are left out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) events: Vec<Event>,
 }
 
 impl Event {
@@ -94,6 +99,7 @@ impl Event {
             key_id: None,
             new_key_id: None,
             error_kind: None,
+            events: Vec::new(),
         }
     }
 
@@ -130,10 +136,47 @@ fn host() -> String {
         .into_owned()
 }
 
-/// Sends every event to every target; a target that keeps failing is said as a warning
-/// (returned, for the command to print), never an error.
+/// Lines of a merged event's `text` (the rest are counted).
+const LISTED: usize = 20;
+
+/// The events of one run, those of one kind merged into one, in the order their kinds
+/// first appear.
+fn by_kind(events: &[Event]) -> Vec<Event> {
+    let mut kinds: Vec<Kind> = Vec::new();
+    for event in events {
+        if !kinds.contains(&event.event) {
+            kinds.push(event.event);
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let of_kind: Vec<&Event> = events.iter().filter(|e| e.event == kind).collect();
+            let [only] = of_kind.as_slice() else {
+                let first = of_kind[0];
+                let mut text = format!("{} events ({}):", of_kind.len(), first.command);
+                for event in of_kind.iter().take(LISTED) {
+                    text.push_str("\n- ");
+                    text.push_str(&event.text);
+                }
+                if of_kind.len() > LISTED {
+                    text.push_str(&format!("\n- and {} more", of_kind.len() - LISTED));
+                }
+                let mut merged = Event::new(kind, &first.command, text);
+                merged.events = of_kind.into_iter().cloned().collect();
+                return merged;
+            };
+            (*only).clone()
+        })
+        .collect()
+}
+
+/// Sends every event to every target, one notification per kind (see [`by_kind`]); a
+/// target that keeps failing is said as a warning (returned, for the command to print),
+/// never an error.
 pub(crate) async fn send(targets: &[Notify], events: &[Event]) -> Vec<String> {
-    let deliveries = events
+    let merged = by_kind(events);
+    let deliveries = merged
         .iter()
         .flat_map(|event| targets.iter().map(move |target| (target, event)));
     stream::iter(deliveries)
@@ -216,6 +259,35 @@ mod tests {
             "{} is stale: run REKEY_BLESS=1 ./scripts/test the_committed_event_schema",
             path.display()
         );
+    }
+
+    #[test]
+    fn events_of_one_kind_go_as_one() {
+        let rotated = |n: usize| {
+            Event::new(Kind::Rotated, "apply", format!("rotated profile p{n}"))
+                .profile(&format!("p{n}"))
+        };
+        let failed = Event::new(Kind::Failed, "apply", "profile q failed");
+        let mut events: Vec<Event> = (0..25).map(rotated).collect();
+        events.insert(1, failed);
+        let merged = by_kind(&events);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].event, Kind::Rotated);
+        assert_eq!(merged[0].events.len(), 25);
+        assert_eq!(merged[0].profile, None);
+        assert!(merged[0]
+            .text
+            .starts_with("25 events (apply):\n- rotated profile p0\n"));
+        assert!(
+            merged[0].text.ends_with("\n- and 5 more"),
+            "{}",
+            merged[0].text
+        );
+        assert_eq!(
+            merged[1].text, "profile q failed",
+            "one of its kind: as it is"
+        );
+        assert!(merged[1].events.is_empty());
     }
 
     #[test]

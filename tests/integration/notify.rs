@@ -295,3 +295,39 @@ fn prune_status_and_a_leak_response_tell_their_events() {
         "{texts:?}"
     );
 }
+
+/// Events of one kind in one run are one notification: a chat's webhook takes about one
+/// message a second.
+#[test]
+fn rotations_of_one_run_are_one_message() {
+    let hook = Hook::start(&[]);
+    let home = Home::new();
+    let users: Vec<(String, TestKey)> = ["many-a", "many-b", "many-c"]
+        .iter()
+        .map(|name| {
+            let user = unique(name);
+            let key = moto().create_user(&user);
+            (user, key)
+        })
+        .collect();
+    home.write_credentials(&users.iter().map(|(u, k)| section(u, k)).collect::<String>());
+    home.rekey(&["apply", "--yes", "--grace", "1h", "--notify", &hook.url])
+        .success();
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let event = &bodies[0]["rekey"];
+    assert_eq!(event["event"], "rotated");
+    let each = event["events"].as_array().unwrap();
+    assert_eq!(each.len(), 3, "{event}");
+    let text = bodies[0]["text"].as_str().unwrap();
+    for (user, old) in &users {
+        assert!(
+            text.contains(&format!("rotated profile {user}: {}", old.id)),
+            "{text}"
+        );
+        assert!(
+            each.iter().any(|e| e["key_id"] == old.id.as_str()),
+            "{event}"
+        );
+    }
+}
