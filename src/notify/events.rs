@@ -85,7 +85,9 @@ pub(crate) fn apply(report: &ApplyReport, command: &str) -> Vec<Event> {
             );
         }
     }
-    if let Some(error) = &report.error {
+    // A run that stopped early; one whose profiles failed has said so already.
+    let told_failure = events.iter().any(|e| e.event == Kind::Failed);
+    if let (Some(error), false) = (&report.error, told_failure) {
         events.push(Event::new(
             Kind::Failed,
             command,
@@ -305,4 +307,42 @@ pub(crate) fn respond(report: &RespondReport) -> Vec<Event> {
         events.push(event);
     }
     events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::error::ErrorKind;
+    use crate::report::ProfileResult;
+
+    fn failed(profile: &str) -> ProfileResult {
+        ProfileResult {
+            profile: profile.to_owned(),
+            also: Vec::new(),
+            seconds: 0.1,
+            outcome: ApplyOutcome::Failed {
+                error: "AccessDenied; nothing was changed".to_owned(),
+                error_kind: ErrorKind::AccessDenied,
+                actions: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_failed_profile_is_told_once_and_a_stopped_run_once() {
+        let mut report = ApplyReport::new();
+        report.results.push(failed("dev"));
+        report.error = Some("1 profile failed: dev".to_owned());
+        let events = apply(&report, "apply");
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].event, Kind::Failed);
+        assert_eq!(events[0].profile.as_deref(), Some("dev"));
+        assert_eq!(events[0].error_kind, Some(ErrorKind::AccessDenied));
+
+        let mut stopped = ApplyReport::new();
+        stopped.error = Some("the manifest is malformed".to_owned());
+        let events = apply(&stopped, "apply");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].text, "apply stopped: the manifest is malformed");
+    }
 }
