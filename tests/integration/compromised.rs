@@ -17,16 +17,7 @@ fn behind_proxy() -> (Home, FaultProxy) {
 
 /// Two users whose keys are young (max_age 90d) and whose grace is a week.
 fn two_young_keys(home: &Home) -> Vec<(String, TestKey)> {
-    let users: Vec<(String, TestKey)> = ["leak-a", "leak-b"]
-        .iter()
-        .map(|name| {
-            let user = unique(name);
-            let key = moto().create_user(&user);
-            (user, key)
-        })
-        .collect();
-    let text: String = users.iter().map(|(u, k)| section(u, k)).collect();
-    home.write_credentials(&text);
+    let users = home.users_in_credentials(&["leak-a", "leak-b"]);
     let mut manifest = Manifest::new()
         .defaults("max_age: 90d")
         .defaults("grace: 7d");

@@ -302,15 +302,7 @@ fn prune_status_and_a_leak_response_tell_their_events() {
 fn rotations_of_one_run_are_one_message() {
     let hook = Hook::start(&[]);
     let home = Home::new();
-    let users: Vec<(String, TestKey)> = ["many-a", "many-b", "many-c"]
-        .iter()
-        .map(|name| {
-            let user = unique(name);
-            let key = moto().create_user(&user);
-            (user, key)
-        })
-        .collect();
-    home.write_credentials(&users.iter().map(|(u, k)| section(u, k)).collect::<String>());
+    let users = home.users_in_credentials(&["many-a", "many-b", "many-c"]);
     home.rekey(&["apply", "--yes", "--grace", "1h", "--notify", &hook.url])
         .success();
     let bodies = hook.bodies();

@@ -28,13 +28,10 @@ fn event(fixture: &str, key_id: &str) -> String {
 fn two_users() -> (Home, FaultProxy, (String, TestKey), (String, TestKey)) {
     let proxy = FaultProxy::start();
     let home = Home::new().via(&proxy.endpoint);
-    let user = |name: &str| {
-        let user = unique(name);
-        let key = moto().create_user(&user);
-        (user, key)
-    };
-    let (a, b) = (user("exposed"), user("bystander"));
-    home.write_credentials(&(section(&a.0, &a.1) + &section(&b.0, &b.1)));
+    let mut users = home
+        .users_in_credentials(&["exposed", "bystander"])
+        .into_iter();
+    let (a, b) = (users.next().unwrap(), users.next().unwrap());
     (home, proxy, a, b)
 }
 

@@ -1164,6 +1164,21 @@ impl Home {
         (user, key)
     }
 
+    /// New IAM users (named after `names`), each with its key in its own section of the
+    /// credentials file.
+    pub fn users_in_credentials(&self, names: &[&str]) -> Vec<(String, TestKey)> {
+        let users: Vec<(String, TestKey)> = names
+            .iter()
+            .map(|name| {
+                let user = unique(name);
+                let key = moto().create_user(&user);
+                (user, key)
+            })
+            .collect();
+        self.write_credentials(&users.iter().map(|(u, k)| section(u, k)).collect::<String>());
+        users
+    }
+
     /// [`Home::user_in_credentials`], whose key also sits in the project's `.env`: a
     /// manifest with both places (the credentials file first).
     pub fn user_in_credentials_and_dotenv(&self, name: &str) -> (String, TestKey) {
