@@ -13,6 +13,8 @@
 //! aws        IAM and STS through the AWS SDK, errors classified
 //! ```
 //!
+//! `time`, `digest` and `escape` are utilities any layer may use.
+//!
 //! The sinks themselves live in the `rekey-sinks` crate, which knows nothing of this one.
 
 #![deny(missing_docs)]
@@ -21,7 +23,9 @@ pub(crate) mod aws;
 pub mod cli;
 pub(crate) mod commands;
 pub(crate) mod config;
+pub(crate) mod digest;
 pub(crate) mod engine;
+pub(crate) mod escape;
 pub(crate) mod notify;
 pub(crate) mod report;
 pub(crate) mod state;

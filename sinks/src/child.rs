@@ -19,6 +19,7 @@
 //!   records the groups, so the run that recovers can wait for an orphaned plugin to
 //!   finish its write before it puts the place back.
 
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -155,7 +156,14 @@ pub struct Finished {
 impl Child {
     /// Starts `command` (stdin and stdout as the caller set them; stderr is taken) in a
     /// process group of its own, to be finished by `deadline`.
+    ///
+    /// A program named by path (not found on `PATH`) must be one only this user or root
+    /// could have written ([`crate::ownership`]): rekey hands it secrets.
     pub fn spawn(command: &mut Command, deadline: Instant) -> std::io::Result<Self> {
+        let program = Path::new(command.as_std().get_program());
+        if program.components().count() > 1 {
+            crate::ownership::check_file(program)?;
+        }
         let mut child = command
             .stderr(Stdio::piped())
             .process_group(0)

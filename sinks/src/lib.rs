@@ -11,6 +11,8 @@
 //! - [`atomic`] replaces files atomically, keeping their mode and owner.
 //! - [`child`] runs a program that handles keys: own process group, a hard deadline,
 //!   capped output, every known secret redacted.
+//! - [`ownership`] refuses a file (a manifest, a program) someone else could have
+//!   written.
 //! - [`registry`] lists every sink type the manifest knows; each sink's folder owns its
 //!   configuration and how it is built.
 //! - One module per built-in sink: [`credentials_file`], [`config_file`], [`dotenv`],
@@ -33,6 +35,7 @@ pub mod exec;
 pub mod file;
 mod key;
 pub mod keyring;
+pub mod ownership;
 pub mod registry;
 #[cfg(test)]
 mod round_trip;
@@ -44,5 +47,5 @@ pub mod text_file;
 
 pub use error::SinkError;
 pub use key::{AccessKey, InvalidKeyMaterial};
-pub use sink::{Checked, Sink, Snapshot};
+pub use sink::{Checked, Reach, Sink, Snapshot};
 pub use text_file::{FileSink, TextFormat};

@@ -56,4 +56,9 @@ impl Config {
     pub fn build(&self, ctx: &BuildContext<'_>) -> Arc<dyn Sink> {
         self.as_sink_config().build(ctx)
     }
+
+    /// What the sink runs or where it sends the key ([`SinkConfig::reach`]).
+    pub fn reach(&self, ctx: &BuildContext<'_>) -> Option<crate::Reach> {
+        self.as_sink_config().reach(ctx)
+    }
 }

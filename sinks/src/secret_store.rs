@@ -163,6 +163,23 @@ impl Access {
     }
 }
 
+/// A store's place as the trust review shows it: `KIND NAME (region R, signed as
+/// via PROFILE)`; a name may be another account's ARN, which is why it is shown whole.
+pub fn place(kind: &str, name: &str, region: Option<&str>, via: Option<&str>) -> String {
+    let mut out = format!("{kind} {name}");
+    let details: Vec<String> = [
+        region.map(|r| format!("region {r}")),
+        via.map(|v| format!("signed as profile {v}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !details.is_empty() {
+        out.push_str(&format!(" ({})", details.join(", ")));
+    }
+    out
+}
+
 /// A [`Store`] as a [`Sink`].
 pub struct StoreSink<S> {
     store: S,

@@ -133,4 +133,23 @@ pub struct BuildContext<'a> {
 pub trait SinkConfig {
     /// The sink this configuration describes, for `ctx`'s profile.
     fn build(&self, ctx: &BuildContext<'_>) -> Arc<dyn Sink>;
+
+    /// What this sink runs, or where it sends the key beyond this machine's files and
+    /// keyring: what a person must have trusted before a manifest naming it is used
+    /// (issue 29). `None`: it only keeps the key in a place of this machine that exists.
+    fn reach(&self, ctx: &BuildContext<'_>) -> Option<Reach> {
+        let _ = ctx;
+        None
+    }
+}
+
+/// What a sink does beyond keeping the key in a place of this machine that exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// It runs this program (resolved) with these arguments, and hands it the key.
+    Runs(Vec<String>),
+    /// It sends the key to this place (described for a person).
+    SendsTo(String),
+    /// It may create this file, which does not exist yet, to hold the key.
+    Creates(PathBuf),
 }

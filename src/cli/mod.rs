@@ -35,6 +35,9 @@ pub struct Cli {
 pub(crate) enum Command {
     /// Write a commented starter rekey.yaml from the profiles of the credentials file.
     Init(InitArgs),
+    /// Trust a manifest as it is now: what it names that runs programs or sends to
+    /// others (plugins, verify, notify, a shared bucket) is used only once trusted.
+    Trust(TrustArgs),
     /// Show what apply would do, changing nothing (read calls only).
     Plan(PlanArgs),
     /// Rotate the keys: create, prove, write every sink, deactivate the old key.
@@ -99,9 +102,56 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "CODE")]
     pub(crate) mfa_code: Option<String>,
     /// POST this run's events to this webhook URL (repeatable; apply, prune, status,
-    /// sync, audit, respond), as the manifest's `notify:` does: for runs without one.
-    #[arg(long, value_name = "URL", value_parser = webhook_url)]
+    /// sync, audit, respond), as the manifest's `notify:` does: for runs without one. A
+    /// webhook URL is a credential and every local user can read a command line: prefer
+    /// REKEY_NOTIFY_URL or --notify-url-file.
+    #[arg(long, value_name = "URL", value_parser = webhook_url, env = "REKEY_NOTIFY_URL", hide_env_values = true)]
     pub(crate) notify: Vec<String>,
+    /// Read a webhook URL for --notify from this file (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) notify_url_file: Vec<PathBuf>,
+    /// Trust the manifest for this run if its content has this SHA-256 (what `rekey
+    /// trust` and an untrusted manifest's message print): how an unattended run trusts
+    /// the manifest its operator reviewed. The path alone never trusts.
+    #[arg(
+        long,
+        value_name = "HEX",
+        env = "REKEY_MANIFEST_SHA256",
+        hide_env_values = true
+    )]
+    pub(crate) manifest_sha256: Option<String>,
+}
+
+/// `rekey trust`.
+#[derive(Debug, Args)]
+pub(crate) struct TrustArgs {
+    /// The manifest (default: the one a command run here would use).
+    #[arg(value_name = "FILE")]
+    pub(crate) manifest: Option<PathBuf>,
+    /// List every trusted manifest, and whether it is still as it was trusted.
+    #[arg(long, conflicts_with_all = ["manifest", "revoke"])]
+    pub(crate) list: bool,
+    /// Forget the manifest's trust.
+    #[arg(long)]
+    pub(crate) revoke: bool,
+    /// Where rekey keeps its records.
+    #[arg(long, env = "REKEY_STATE_DIR", value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+}
+
+/// `--notify-url-file`'s URL: the file's first line, checked as `--notify`'s. Neither
+/// the URL nor the line is ever shown: it is a credential.
+fn url_from_file(file: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read --notify-url-file {}", file.display()))?;
+    let line = text.lines().next().unwrap_or_default().trim();
+    webhook_url(line).map_err(|why| {
+        anyhow::anyhow!(
+            "--notify-url-file {}: its first line is {why}",
+            file.display()
+        )
+    })
 }
 
 /// `--notify`'s URL, checked as the manifest's `notify: - webhook:` is.
@@ -418,6 +468,9 @@ pub(crate) struct InitArgs {
     /// folder) and list each as a sink, or as a comment where rekey cannot edit it.
     #[arg(long, value_name = "PATH", num_args = 0..)]
     pub(crate) scan: Option<Vec<PathBuf>>,
+    /// Where rekey keeps its records (the manifest written is recorded as trusted).
+    #[arg(long, env = "REKEY_STATE_DIR", value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 /// `rekey completions`.
@@ -530,29 +583,36 @@ impl Choices {
 
 impl RunArgs {
     /// Waits a random part of `--splay`, then gives the context to run with.
-    async fn start(self, quiet: bool) -> commands::Context {
+    async fn start(self, quiet: bool) -> anyhow::Result<commands::Context> {
+        let ctx = self.context(quiet)?;
         if !self.splay.0.is_zero() {
             let wait = self.splay.0.mul_f64(fastrand::f64());
             tracing::info!("waiting {}s before starting (--splay)", wait.as_secs());
             tokio::time::sleep(wait).await;
         }
-        self.context(quiet)
+        Ok(ctx)
     }
 
-    fn context(self, quiet: bool) -> commands::Context {
+    fn context(&self, quiet: bool) -> anyhow::Result<commands::Context> {
+        use crate::config::manifest::{Notify, WebhookUrl};
         let jobs = usize::from(self.jobs);
-        let mut ctx = commands::Context::new(self.state_dir, self.lock_timeout.0, jobs, quiet);
-        ctx.mfa_code = self.mfa_code;
+        let mut ctx =
+            commands::Context::new(self.state_dir.clone(), self.lock_timeout.0, jobs, quiet);
+        ctx.mfa_code = self.mfa_code.clone();
         ctx.mfa_prompt = Some(std::sync::Arc::new(prompt::Terminal));
         ctx.api_timeout = self.api_timeout.0;
-        ctx.notify = self
-            .notify
+        let mut urls = self.notify.clone();
+        for file in &self.notify_url_file {
+            urls.push(url_from_file(file)?);
+        }
+        ctx.notify = urls
             .into_iter()
-            .map(|url| {
-                crate::config::manifest::Notify::Webhook(crate::config::manifest::WebhookUrl(url))
-            })
+            .map(|url| Notify::Webhook(WebhookUrl(url)))
             .collect();
-        ctx
+        if let Some(pin) = &self.manifest_sha256 {
+            ctx.manifest_pin = Some(pin.trim().to_ascii_lowercase());
+        }
+        Ok(ctx)
     }
 }
 
@@ -570,7 +630,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 detailed_exitcode: args.detailed_exitcode,
                 mfa: args.mfa || args.run.mfa_code.is_some(),
             };
-            commands::plan::run(&args.run.start(quiet).await, options).await
+            commands::plan::run(&args.run.start(quiet).await?, options).await
         }
         Command::Apply(args) => {
             let options = commands::apply::Options {
@@ -579,7 +639,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 yes: args.yes,
                 output: args.output.into(),
             };
-            commands::apply::run(&args.run.start(quiet).await, options).await
+            commands::apply::run(&args.run.start(quiet).await?, options).await
         }
         Command::Respond(args) => {
             let options = commands::respond::Options {
@@ -597,7 +657,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 },
                 output: args.output.into(),
             };
-            commands::respond::run(&args.run.start(quiet).await, options).await
+            commands::respond::run(&args.run.start(quiet).await?, options).await
         }
         Command::Prune(args) => {
             let options = commands::prune::Options {
@@ -606,7 +666,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 force: args.force,
                 output: args.output.into(),
             };
-            commands::prune::run(&args.run.start(quiet).await, options).await
+            commands::prune::run(&args.run.start(quiet).await?, options).await
         }
         Command::Sync(args) => {
             let options = commands::sync::Options {
@@ -615,14 +675,14 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 undo: args.undo,
                 output: args.output.into(),
             };
-            commands::sync::run(&args.run.start(quiet).await, options).await
+            commands::sync::run(&args.run.start(quiet).await?, options).await
         }
         Command::Recover(args) => {
             let options = commands::recover::Options {
                 selection: args.selection.into(),
                 output: args.output.into(),
             };
-            commands::recover::run(&args.run.start(quiet).await, options).await
+            commands::recover::run(&args.run.start(quiet).await?, options).await
         }
         Command::Audit(args) => {
             let scope = match (args.org, args.role) {
@@ -646,7 +706,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 },
                 detailed_exitcode: args.detailed_exitcode,
             };
-            commands::audit::run(&args.run.start(quiet).await, options).await
+            commands::audit::run(&args.run.start(quiet).await?, options).await
         }
         Command::Find(args) => {
             let options = commands::find::Options {
@@ -670,7 +730,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 output: args.output.into(),
                 detailed_exitcode: args.detailed_exitcode,
             };
-            commands::status::run(&args.run.start(quiet).await, options).await
+            commands::status::run(&args.run.start(quiet).await?, options).await
         }
         Command::Rollback(args) => {
             let options = commands::rollback::Options {
@@ -683,7 +743,17 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 force: args.force,
                 output: args.output.into(),
             };
-            commands::rollback::run(&args.run.start(quiet).await, options).await
+            commands::rollback::run(&args.run.start(quiet).await?, options).await
+        }
+        Command::Trust(args) => {
+            let options = commands::trust::Options {
+                manifest: args.manifest,
+                list: args.list,
+                revoke: args.revoke,
+            };
+            let ctx =
+                commands::Context::new(args.state_dir, StateDir::DEFAULT_LOCK_TIMEOUT, 1, quiet);
+            commands::trust::run(&ctx, options).await
         }
         Command::Init(args) => {
             let options = commands::init::Options {
@@ -691,7 +761,9 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 force: args.force,
                 scan: args.scan,
             };
-            commands::init::run(&plain(), options).await
+            let ctx =
+                commands::Context::new(args.state_dir, StateDir::DEFAULT_LOCK_TIMEOUT, 1, quiet);
+            commands::init::run(&ctx, options).await
         }
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();

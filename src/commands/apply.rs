@@ -52,7 +52,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    let targets = ctx.notify_targets(&args.selection);
+    // An untrusted manifest stopped the run before this; it adds no target.
+    let targets = ctx.notify_targets(&args.selection).unwrap_or_default();
     ctx.tell(&targets, crate::notify::events::apply(&report, "apply"))
         .await;
     result
@@ -70,7 +71,7 @@ pub(super) async fn apply(
     let (jobs, quiet) = (ctx.jobs, ctx.quiet);
     let for_people = args.output == Output::Text;
     let choices = args.choices;
-    let profiles = load_profiles(&ctx.paths, aws, &args.selection, choices)?;
+    let profiles = load_profiles(ctx, aws, &args.selection, choices)?;
     if for_people {
         println!("Profiles from {}", profiles.source);
     }

@@ -40,6 +40,9 @@ pub(crate) struct Options {
 /// Runs `rekey audit`. Exit 1 when an account could not be audited (the others are
 /// still printed), else 2 with `--detailed-exitcode` on any finding.
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    // The manifest here is read only for its `notify:`: an untrusted one stops the
+    // audit before it starts, not after the findings are in.
+    let targets = ctx.notify_targets(&Default::default())?;
     let aws = ctx.aws().await;
     let signer = match &args.via {
         Some(profile) => aws.via(profile).await?,
@@ -56,7 +59,6 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         unused_days: args.unused.as_secs() / 86_400,
         accounts,
     };
-    let targets = ctx.notify_targets(&Default::default());
     ctx.tell(&targets, crate::notify::events::audit(&report))
         .await;
     match args.format {

@@ -43,10 +43,12 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     };
     let text = starter::starter_manifest(&found, &places);
     // Check what we write is a manifest rekey reads.
-    manifest::parse(&args.manifest, &text)
+    let written = manifest::parse(&args.manifest, &text)
         .context("internal error: the starter manifest does not parse")?;
     std::fs::write(&args.manifest, text)
         .with_context(|| format!("cannot write {}", args.manifest.display()))?;
+    // The user asked for this very file: it is theirs, as it is now.
+    super::trust::record(ctx, &written)?;
     let more = places.values().map(Vec::len).sum::<usize>();
     let scanned = match args.scan {
         Some(_) => format!(" and {} found elsewhere", count(more, "place")),

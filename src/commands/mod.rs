@@ -15,6 +15,7 @@ pub(crate) mod respond;
 pub(crate) mod rollback;
 pub(crate) mod status;
 pub(crate) mod sync;
+pub(crate) mod trust;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -67,6 +68,9 @@ pub(crate) struct Context {
     pub(crate) api_timeout: Duration,
     /// Where `--notify` sends this run's events (the manifest's `notify:` adds more).
     pub(crate) notify: Vec<Notify>,
+    /// `--manifest-sha256` (or `REKEY_MANIFEST_SHA256`): the content of a manifest the
+    /// operator trusts for this run (see [`trust`]).
+    pub(crate) manifest_pin: Option<String>,
     state: StateDir,
 }
 
@@ -89,21 +93,26 @@ impl Context {
             mfa_prompt: None,
             api_timeout: crate::aws::pacing::DEFAULT_API_TIMEOUT,
             notify: Vec::new(),
+            manifest_pin: std::env::var("REKEY_MANIFEST_SHA256")
+                .ok()
+                .filter(|pin| !pin.is_empty())
+                .map(|pin| pin.to_ascii_lowercase()),
             state,
         }
     }
 
     /// Whom to tell about this run: `--notify`'s URLs and the `notify:` of the manifest
-    /// `selection` finds (an unreadable manifest adds none: reading it is the run's own
-    /// error to report).
-    pub(crate) fn notify_targets(&self, selection: &Selection) -> Vec<Notify> {
+    /// `selection` finds, once trusted (an unreadable manifest adds none: reading it is
+    /// the run's own error to report; an untrusted one stops the run).
+    pub(crate) fn notify_targets(&self, selection: &Selection) -> Result<Vec<Notify>> {
         let mut targets = self.notify.clone();
-        if let Some(path) = manifest_path(&self.paths, selection) {
-            if let Ok(manifest) = manifest::load(&path) {
-                targets.extend(manifest.raw.notify);
-            }
+        match trust::open(self, selection) {
+            Ok(Some(manifest)) => targets.extend(manifest.notify_targets(&self.paths)),
+            Ok(None) => {}
+            Err(e) if e.is::<trust::Untrusted>() => return Err(e),
+            Err(_) => {}
         }
-        targets
+        Ok(targets)
     }
 
     /// Sends `events` to `targets`; a notification that keeps failing is a warning.
@@ -269,16 +278,18 @@ fn keyless_hint(paths: &Paths, known: &discovery::Discovered, name: &str) -> Opt
     ))
 }
 
-/// The manifest ([`manifest_path`]), else default mode; then `--profile` filters.
+/// The manifest ([`manifest_path`], once [`trust`] passes it), else default mode; then
+/// `--profile` filters.
 pub(crate) fn load_profiles(
-    paths: &Paths,
+    ctx: &Context,
     aws: &Aws,
     selection: &Selection,
     choices: Choices,
 ) -> Result<Profiles> {
-    let mut profiles = match manifest_path(paths, selection) {
-        Some(absolute) => {
-            let manifest = manifest::load(&absolute)?;
+    let paths = &ctx.paths;
+    let mut profiles = match trust::open(ctx, selection)? {
+        Some(manifest) => {
+            let absolute = manifest.path.clone();
             let mut specs = manifest.resolve(paths, aws.sdk_config());
             // A profile the manifest gives no device takes the config file's, as the AWS
             // CLI would: its own, or with `via`, the signing profile's.
@@ -432,7 +443,7 @@ async fn look(
     // The state dir first: one it refuses stops the command before AWS is asked.
     ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, selection, choices)?;
+    let profiles = load_profiles(ctx, &aws, selection, choices)?;
     warn_about_environment_keys();
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let options = PlanOptions {

@@ -24,7 +24,7 @@ pub(crate) struct Options {
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Choices::default())?;
+    let profiles = load_profiles(ctx, &aws, &args.selection, Choices::default())?;
     // With `state: iam`, another machine's pending deletions are pruned here too.
     let (shared, warnings) = prune::shared(&aws, &profiles.specs).await;
     for warning in &warnings {
@@ -48,7 +48,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     }
     let now = crate::time::now();
     let pruned = prune::prune(&aws, state, &profiles.specs, &pending, now, args.force).await;
-    let targets = ctx.notify_targets(&args.selection);
+    // An untrusted manifest stopped the run before this; it adds no target.
+    let targets = ctx.notify_targets(&args.selection).unwrap_or_default();
     ctx.tell(&targets, crate::notify::events::prune(&pruned))
         .await;
     match args.output {

@@ -20,7 +20,7 @@ pub(crate) struct Options {
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Choices::default())?;
+    let profiles = load_profiles(ctx, &aws, &args.selection, Choices::default())?;
     recovery::import_shared(&aws, state, &profiles.specs).await;
     let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
     match args.output {

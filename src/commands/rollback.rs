@@ -33,7 +33,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         profiles: vec![args.profile.clone()],
     };
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &selection, Choices::default())?;
+    let profiles = load_profiles(ctx, &aws, &selection, Choices::default())?;
     let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
     let undo =
         crate::engine::rollback::prepare(&aws, state, &args.profile, &configured, args.force)

@@ -26,7 +26,7 @@ pub(crate) struct Options {
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(&ctx.paths, &aws, &args.selection, Choices::default())?;
+    let profiles = load_profiles(ctx, &aws, &args.selection, Choices::default())?;
     if args.undo {
         if !args.yes {
             confirm(
@@ -63,7 +63,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
             Err((report, _)) => report,
         });
     }
-    let targets = ctx.notify_targets(&args.selection);
+    // An untrusted manifest stopped the run before this; it adds no target.
+    let targets = ctx.notify_targets(&args.selection).unwrap_or_default();
     ctx.tell(&targets, crate::notify::events::sync(&reports))
         .await;
     finish(&args, reports)

@@ -219,19 +219,12 @@ async fn deliver(target: &Notify, event: &Event) -> Result<(), String> {
     Err(format!("{last} ({ATTEMPTS} attempts)"))
 }
 
-/// A target for people: a webhook's scheme and host only (its path is often a secret
-/// token, as Slack's are), a command's program.
+/// A target for people: a webhook's host only (its path is often a secret token, as
+/// Slack's are; its userinfo a password), a command's program.
 fn shown(target: &Notify) -> String {
     match target {
-        Notify::Webhook(url) => match url.0.parse::<hyper::Uri>() {
-            Ok(uri) => format!(
-                "webhook {}://{}/…",
-                uri.scheme_str().unwrap_or("https"),
-                uri.authority().map_or("", |a| a.as_str())
-            ),
-            Err(_) => "webhook".to_owned(),
-        },
-        Notify::Command(argv) => format!("command {}", argv.split_first().0),
+        Notify::Webhook(url) => format!("webhook {}", url.host()),
+        Notify::Command(argv) => format!("command {}", crate::escape::shown(argv.split_first().0)),
     }
 }
 
@@ -295,6 +288,11 @@ mod tests {
         let hook = Notify::Webhook(crate::config::manifest::WebhookUrl(
             "https://hooks.slack.com/services/T0/B0/secret-token".into(),
         ));
-        assert_eq!(shown(&hook), "webhook https://hooks.slack.com/…");
+        assert_eq!(shown(&hook), "webhook hooks.slack.com");
+        let with_password = Notify::Webhook(crate::config::manifest::WebhookUrl(
+            "https://user:hunter2@hooks.example.com:8443/x?token=t".into(),
+        ));
+        assert_eq!(shown(&with_password), "webhook hooks.example.com:8443");
+        assert!(!format!("{with_password:?}").contains("hunter2"));
     }
 }

@@ -10,6 +10,7 @@
 //!                                   that key (for `rekey rollback`)
 //!   synced/<profile>/<n>            sink n's content before the last `rekey sync` wrote it
 //!   rotated/<key-id>.json           the manifest and places that rotation wrote the key to
+//!   trusted/<path hash>.json        a manifest the user trusts: its path and content hash
 //!   locks/                          lock files (see [`crate::state::lock`]), holding a pid
 //! ```
 //!
@@ -26,6 +27,7 @@ mod pending;
 mod replica;
 mod rotated_by;
 mod synced;
+mod trusted;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,7 @@ pub(crate) use owner::Owner;
 pub(crate) use pending::PendingDeletion;
 pub(crate) use replica::{Copied, Replica, ReplicaError};
 pub(crate) use rotated_by::RotatedBy;
+pub(crate) use trusted::TrustedManifest;
 
 /// The state directory could not be used.
 #[derive(Debug, thiserror::Error)]

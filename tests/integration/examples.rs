@@ -179,6 +179,12 @@ fn the_github_workflow_passes_the_schema_and_the_audits() {
     let manifest = std::fs::read_to_string(example("github-actions-rekey.yaml")).unwrap();
     assert!(manifest.contains("\nstate: s3://"), "{manifest}");
     rekey_reads(&manifest, "deploy");
+    // The job trusts exactly this manifest's content.
+    let pin = steps
+        .iter()
+        .find_map(|s| s["env"]["REKEY_MANIFEST_SHA256"].as_str())
+        .expect("the apply step pins the manifest");
+    assert_eq!(pin, sha256_hex(manifest.as_bytes()));
 }
 
 #[test]
@@ -209,6 +215,13 @@ fn the_kubernetes_cronjob_runs_one_at_a_time_with_shared_state_and_a_lasting_sta
     let manifest = config["data"]["rekey.yaml"].as_str().unwrap();
     assert!(manifest.contains("state: s3://"), "{manifest}");
     rekey_reads(manifest, "payments");
+    // The job trusts exactly the ConfigMap's manifest.
+    let env = pod["containers"][0]["env"].as_array().unwrap();
+    let pin = env
+        .iter()
+        .find(|e| e["name"] == "REKEY_MANIFEST_SHA256")
+        .expect("the job pins the manifest");
+    assert_eq!(pin["value"], sha256_hex(manifest.as_bytes()).as_str());
 }
 
 #[test]
@@ -224,6 +237,10 @@ fn the_systemd_timer_runs_rekey_sync() {
     assert!(
         exec.contains(" sync --yes --splay 15m --manifest "),
         "{exec}"
+    );
+    assert!(
+        service.contains("REKEY_STATE_DIR=/var/lib/rekey rekey trust /etc/rekey/rekey.yaml"),
+        "the install steps trust the manifest, in the service's state dir"
     );
     assert_eq!(line(&service, "Type"), "oneshot");
     assert_eq!(line(&timer, "Persistent"), "true");
@@ -360,14 +377,38 @@ fn the_organization_workflow_audits_then_rotates_each_account_and_notifies() {
         audit.contains("rekey audit --via org --org --role OrganizationAccountAccessRole"),
         "{audit}"
     );
-    assert!(audit.contains("--notify \"$REKEY_WEBHOOK\""), "{audit}");
+    // The webhook URL is a credential: in the environment, never in a command line.
+    let env_of = |job: &str, name: &str| -> Vec<String> {
+        doc["jobs"][job]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["env"][name].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(!audit.contains("--notify"), "{audit}");
+    assert_eq!(
+        env_of("audit", "REKEY_NOTIFY_URL"),
+        ["${{ secrets.REKEY_WEBHOOK }}"]
+    );
     let rotate = &doc["jobs"]["rotate"];
     assert_eq!(rotate["needs"], "audit");
     let accounts = rotate["strategy"]["matrix"]["account"].as_array().unwrap();
     assert!(accounts.len() >= 2 && accounts.iter().all(|a| a["role"].is_string()));
     let apply = runs("rotate").join("\n");
     assert!(apply.contains("rekey apply --yes --manifest"), "{apply}");
-    assert!(apply.contains("--notify \"$REKEY_WEBHOOK\""), "{apply}");
+    assert!(!apply.contains("--notify"), "{apply}");
+    assert_eq!(
+        env_of("rotate", "REKEY_NOTIFY_URL"),
+        ["${{ secrets.REKEY_WEBHOOK }}"]
+    );
+    // Each account's manifest is trusted by its content, pinned where a pull request
+    // cannot change it (a repository variable), never by its path.
+    let pins = env_of("rotate", "REKEY_MANIFEST_SHA256");
+    assert!(
+        pins.len() == 1 && pins[0].contains("vars[") && pins[0].contains("matrix.account.name"),
+        "{pins:?}"
+    );
     // rekey takes what the workflow passes: the audit's options, and the manifest.
     let home = Home::new();
     home.rekey(&["audit", "--help"])

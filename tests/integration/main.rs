@@ -45,5 +45,6 @@ mod state_dir;
 mod sync;
 mod team_state;
 mod terminal;
+mod trust;
 mod two_key_rule;
 mod verify;

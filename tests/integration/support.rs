@@ -631,8 +631,27 @@ impl Home {
         self.write(".aws/credentials", text);
     }
 
-    /// Writes a file under the home (mode 0600), remembering any secrets in it.
+    /// Writes a file under the home (mode 0600), remembering any secrets in it. A
+    /// manifest (a `.yaml` file with `profiles:`) is trusted as the user would after
+    /// reading it (`rekey trust`): the tests of what an untrusted one does use
+    /// [`Home::write_untrusted`].
     pub fn write(&self, relative: &str, text: &str) {
+        self.write_untrusted(relative, text);
+        let manifest = relative.ends_with(".yaml") && text.contains("profiles:");
+        if manifest {
+            // A malformed manifest cannot be trusted; the run that reads it says why.
+            let path = self.path(relative);
+            self.command(Command::new(env!("CARGO_BIN_EXE_rekey")))
+                .args(["trust", path.to_str().unwrap()])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+        }
+    }
+
+    /// Writes a file under the home (mode 0600), remembering any secrets in it, and
+    /// trusts nothing.
+    pub fn write_untrusted(&self, relative: &str, text: &str) {
         use std::os::unix::fs::PermissionsExt;
         let path = self.path(relative);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -698,8 +717,13 @@ impl Home {
 
     /// Runs `rekey ARGS` in the folder `dir` (relative to the home; `""` is the home).
     pub fn rekey_in(&self, dir: &str, args: &[&str]) -> Run {
+        self.rekey_at(&self.path(dir), args)
+    }
+
+    /// Runs `rekey ARGS` in the folder `dir`, wherever it is.
+    pub fn rekey_at(&self, dir: &Path, args: &[&str]) -> Run {
         let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
-        command.current_dir(self.path(dir));
+        command.current_dir(dir);
         let output = command.args(args).stdin(Stdio::null()).output().unwrap();
         self.record(Run::from(output, args))
     }
@@ -860,6 +884,8 @@ impl Home {
         out.retain(|f| !f.starts_with("rotated/"));
         // What rekey deleted is remembered (no secret) for find and status.
         out.retain(|f| !f.starts_with("deleted/"));
+        // The manifests the user trusts (no secret).
+        out.retain(|f| !f.starts_with("trusted/"));
         out.sort();
         out
     }
@@ -1193,4 +1219,17 @@ impl Home {
         );
         (user, key)
     }
+}
+
+/// The SHA-256 of `bytes`, as `sha256sum` prints it (coreutils).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum (coreutils)");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
 }

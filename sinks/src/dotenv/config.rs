@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{DotEnv, Variables};
-use crate::sink::{BuildContext, SinkConfig};
+use crate::sink::{BuildContext, Reach, SinkConfig};
 use crate::Sink;
 
 /// `type: dotenv` in the manifest.
@@ -35,5 +35,10 @@ impl SinkConfig for Config {
                 .unwrap_or(defaults.secret_access_key),
         };
         Arc::new(DotEnv::new((ctx.expand)(&self.path), variables).creating(self.create))
+    }
+
+    fn reach(&self, ctx: &BuildContext<'_>) -> Option<Reach> {
+        self.create
+            .then(|| Reach::Creates((ctx.expand)(&self.path)))
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{Plugin, DEFAULT_TIMEOUT};
 use crate::duration::HumanDuration;
-use crate::sink::{BuildContext, SinkConfig};
+use crate::sink::{BuildContext, Reach, SinkConfig};
 use crate::Sink;
 
 /// `type: exec` in the manifest: a plugin program with at least its name.
@@ -68,5 +68,15 @@ impl SinkConfig for Config {
             PathBuf::from(&self.program)
         };
         Arc::new(Plugin::new(program, self.args.clone(), self.timeout))
+    }
+
+    fn reach(&self, ctx: &BuildContext<'_>) -> Option<Reach> {
+        let program = match self.program.contains('/') {
+            true => (ctx.expand)(&self.program).display().to_string(),
+            false => self.program.clone(),
+        };
+        Some(Reach::Runs(
+            std::iter::once(program).chain(self.args.clone()).collect(),
+        ))
     }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::SecretsManager;
 use crate::secret_store::{Access, StoreSink};
-use crate::sink::{BuildContext, SinkConfig};
+use crate::sink::{BuildContext, Reach, SinkConfig};
 use crate::Sink;
 
 /// `type: secretsmanager` in the manifest.
@@ -38,5 +38,14 @@ impl SinkConfig for Config {
         };
         let access = Access::new(ctx, self.region.clone(), self.via.clone());
         Arc::new(StoreSink::new(store, access))
+    }
+
+    fn reach(&self, _: &BuildContext<'_>) -> Option<Reach> {
+        Some(Reach::SendsTo(crate::secret_store::place(
+            "Secrets Manager secret",
+            &self.secret_id,
+            self.region.as_deref(),
+            self.via.as_deref(),
+        )))
     }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::Parameter;
 use crate::secret_store::{Access, StoreSink};
-use crate::sink::{BuildContext, SinkConfig};
+use crate::sink::{BuildContext, Reach, SinkConfig};
 use crate::Sink;
 
 /// `type: ssm` in the manifest.
@@ -33,5 +33,14 @@ impl SinkConfig for Config {
         };
         let access = Access::new(ctx, self.region.clone(), self.via.clone());
         Arc::new(StoreSink::new(store, access))
+    }
+
+    fn reach(&self, _: &BuildContext<'_>) -> Option<Reach> {
+        Some(Reach::SendsTo(crate::secret_store::place(
+            "SSM parameter",
+            &self.name,
+            self.region.as_deref(),
+            self.via.as_deref(),
+        )))
     }
 }

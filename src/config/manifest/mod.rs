@@ -9,6 +9,7 @@
 /// configurations use it too).
 pub(crate) use rekey_sinks::duration;
 pub(crate) mod find;
+mod reach;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use crate::config::paths::Paths;
 use crate::config::profile::{
     PendingStore, Policy, ProfileSpec, Propagation, SharedState, Sinks, Verify,
 };
+pub(crate) use reach::Reach;
 pub(crate) use schema::{
     IgnoreGlob, Notify, RawManifest, RawPropagation, RawSink, RawState, WebhookUrl,
 };
@@ -39,12 +41,17 @@ pub(crate) struct Manifest {
     pub(crate) path: PathBuf,
     /// Its contents.
     pub(crate) raw: RawManifest,
+    /// The SHA-256 of the text it was parsed from (what a trust pins).
+    pub(crate) sha256: String,
 }
 
 /// The manifest could not be read or does not follow the schema.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum ManifestError {
+    /// Someone other than the user or root could have written the file.
+    #[error("manifest: {0}")]
+    NotYours(#[from] rekey_sinks::ownership::NotYours),
     /// The file could not be read.
     #[error("cannot read manifest {}: {source}", path.display())]
     Read {
@@ -68,8 +75,10 @@ pub(crate) enum ManifestError {
     },
 }
 
-/// Reads and checks the manifest at `path`.
+/// Reads and checks the manifest at `path`, once it is sure to be the user's (or
+/// root's) file that nobody else could have written ([`rekey_sinks::ownership`]).
 pub(crate) fn load(path: &Path) -> Result<Manifest, ManifestError> {
+    rekey_sinks::ownership::check_file(path)?;
     let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
         path: path.to_owned(),
         source,
@@ -147,6 +156,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> 
     Ok(Manifest {
         path: path.to_owned(),
         raw,
+        sha256: crate::digest::sha256_hex(text.as_bytes()),
     })
 }
 
@@ -317,6 +327,19 @@ impl Manifest {
                 )
             })
             .collect()
+    }
+}
+
+impl Manifest {
+    /// The `notify:` targets, a command's program resolved as verify's and the plugins'
+    /// are: relative to the manifest's folder, not the current one.
+    pub(crate) fn notify_targets(&self, paths: &Paths) -> Vec<Notify> {
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        let resolve = |target: &Notify| match target {
+            Notify::Command(argv) => Notify::Command(resolve_program(argv, paths, base)),
+            webhook => webhook.clone(),
+        };
+        self.raw.notify.iter().map(resolve).collect()
     }
 }
 

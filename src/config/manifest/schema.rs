@@ -102,11 +102,35 @@ pub(crate) enum Notify {
     Command(crate::config::argv::Argv),
 }
 
-/// An `http://` or `https://` URL, checked while reading the manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+/// An `http://` or `https://` URL, checked while reading the manifest. A credential:
+/// its `Debug` shows the host alone.
+#[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(try_from = "String")]
 #[schemars(extend("pattern" = "^https?://"))]
 pub(crate) struct WebhookUrl(pub(crate) String);
+
+impl std::fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookUrl({}/[REDACTED])", self.host())
+    }
+}
+
+impl WebhookUrl {
+    /// The host (and port, if given) alone: what may be shown. A webhook URL is a
+    /// credential (Slack's and Teams' carry their token in the path, others put one in
+    /// the userinfo or the query), so no message shows more.
+    pub(crate) fn host(&self) -> String {
+        let uri = self.0.parse::<hyper::Uri>().ok();
+        let authority = uri.as_ref().and_then(|u| u.authority());
+        match authority {
+            Some(a) => match a.port() {
+                Some(port) => format!("{}:{port}", a.host()),
+                None => a.host().to_owned(),
+            },
+            None => "(a webhook)".to_owned(),
+        }
+    }
+}
 
 impl TryFrom<String> for WebhookUrl {
     type Error = &'static str;
