@@ -60,7 +60,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         profiles: Vec::new(),
     };
     ctx.tell(
-        &ctx.notify_targets(&selection),
+        // An untrusted manifest adds no target (and stops the response's rotation).
+        &ctx.notify_targets(&selection).unwrap_or_default(),
         crate::notify::events::respond(&report),
     )
     .await;
@@ -93,7 +94,7 @@ async fn respond(
         manifest: args.manifest.clone(),
         profiles: Vec::new(),
     };
-    let profiles = load_profiles(&ctx.paths, aws, &selection, args.choices)?;
+    let profiles = load_profiles(ctx, aws, &selection, args.choices)?;
     report.exposed = holders(&profiles.specs, state, &exposure.exposed).await?;
     if for_people {
         print!("{}", told::header(&report.source, &report.exposed));
@@ -285,6 +286,8 @@ async fn contain(aws: &Aws, args: &Options, key: &mut ExposedKey) {
 
 /// Finds the key's user through IAM (signed as `via`), deactivates the key, and
 /// revokes the user's older sessions: the user, and what was said of its sessions.
+/// Never a key of the user `via` signs as (issue 29): an alert is someone's input, and
+/// one naming the responder's own key would lock the response out of IAM midway.
 async fn deactivate(
     aws: &Aws,
     via: &str,
@@ -296,6 +299,12 @@ async fn deactivate(
     let user = used
         .user_name
         .ok_or_else(|| anyhow!("IAM names no user for {key_id}"))?;
+    let signer = admin.identity().await?;
+    if signer.user_name.as_deref() == Some(user.as_str()) {
+        bail!(
+            "not deactivated: it is a key of {user}, the user --via {via} signs as, and rekey never deactivates the keys it signs with (the response would lock itself out); deactivate it with another administrator's profile as --via, or replace it first"
+        );
+    }
     admin.set_active(&user, key_id, false).await?;
     let sessions = match keep_sessions {
         true => String::new(),

@@ -183,6 +183,47 @@ fn an_exposed_key_no_profile_holds_is_named_and_with_deactivate_unknown_containe
     );
 }
 
+/// An alert naming a key of the user `--via` signs as (its own signing key, or that
+/// user's other key): never deactivated, and the report says why (issue 29, point 5).
+#[test]
+fn deactivate_unknown_never_deactivates_a_key_of_the_signer() {
+    let (home, _proxy, (user, _), _) = two_users();
+    let admin_user = unique("signer");
+    let admin = moto().create_user(&admin_user);
+    let spare = moto().create_key(&admin_user);
+    home.write_credentials(&(home.credentials() + &section("admin", &admin)));
+    // The project's manifest names its own profile; the admin's key is in the
+    // credentials file for --via alone, so no profile holds it.
+    home.manifest(&Manifest::new().profile(Profile::new(&user)));
+    for named in [&admin.id, &spare.id] {
+        let alert = event("aws-health-credentials-exposed.json", named);
+        let args = [
+            "respond",
+            "--event",
+            "-",
+            "--via",
+            "admin",
+            "--deactivate-unknown",
+            "-o",
+            "json",
+        ];
+        let run = home.rekey_with_stdin(&args, &alert).code(1);
+        let json = run.json();
+        let exposed = &json["exposed"][0];
+        assert_eq!(exposed["status"], "not_held", "{json}");
+        let detail = exposed["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("never deactivates the keys it signs with"),
+            "{detail}"
+        );
+    }
+    assert_eq!(
+        moto().keys(&admin_user),
+        key_set(&[(&admin.id, true), (&spare.id, true)])
+    );
+    assert!(moto().policy_names(&admin_user).is_empty());
+}
+
 #[test]
 fn an_event_that_is_not_a_leak_alert_changes_nothing() {
     let (home, proxy, (user, old), _) = two_users();
