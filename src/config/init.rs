@@ -48,25 +48,29 @@ pub(crate) fn sink_yaml(place: &SinkPlace) -> Option<String> {
     let mut out = String::new();
     match place {
         SinkPlace::Credentials { path, section } => {
-            let _ = write!(out, "- type: credentials_file\n  path: {path}");
+            let _ = write!(
+                out,
+                "- type: credentials_file\n  path: {}",
+                yaml_scalar(path)
+            );
             if let Some(section) = section {
                 let _ = write!(out, "\n  section: {}", yaml_scalar(section));
             }
         }
         SinkPlace::Config { path, profile } => {
-            let _ = write!(out, "- type: config_file\n  path: {path}");
+            let _ = write!(out, "- type: config_file\n  path: {}", yaml_scalar(path));
             if let Some(profile) = profile {
                 let _ = write!(out, "\n  profile: {}", yaml_scalar(profile));
             }
         }
         SinkPlace::Dotenv { path, id, secret } => {
-            let _ = write!(out, "- type: dotenv\n  path: {path}");
+            let _ = write!(out, "- type: dotenv\n  path: {}", yaml_scalar(path));
             for (field, name, default) in [
                 ("access_key_id", id, "AWS_ACCESS_KEY_ID"),
                 ("secret_access_key", secret, "AWS_SECRET_ACCESS_KEY"),
             ] {
                 if let Some(name) = name.as_deref().filter(|n| *n != default) {
-                    let _ = write!(out, "\n  {field}: {name}");
+                    let _ = write!(out, "\n  {field}: {}", yaml_scalar(name));
                 }
             }
         }
@@ -76,7 +80,8 @@ pub(crate) fn sink_yaml(place: &SinkPlace) -> Option<String> {
             };
             let _ = write!(
                 out,
-                "- type: file\n  path: {path}\n  access_key_id: {}\n  secret_access_key: {}",
+                "- type: file\n  path: {}\n  access_key_id: {}\n  secret_access_key: {}",
+                yaml_scalar(path),
                 yaml_scalar(id),
                 yaml_scalar(secret)
             );
@@ -85,14 +90,22 @@ pub(crate) fn sink_yaml(place: &SinkPlace) -> Option<String> {
     Some(out)
 }
 
-/// `text` as a YAML scalar: plain when it is, else single-quoted.
-fn yaml_scalar(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    {
+/// `text` as a YAML scalar that reads back as exactly `text` (issue 29: a file named
+/// `my app #2/.env` must not become `my app`): plain when it is safe to be (a path or
+/// a name of letters, digits and `._/~-`), double-quoted with escapes when it holds a
+/// control character (JSON's escapes are YAML's), else single-quoted.
+pub(crate) fn yaml_scalar(text: &str) -> String {
+    let plain_char = |c: char| c.is_ascii_alphanumeric() || "._/~-".contains(c);
+    // A word YAML reads as something else (null, a boolean, a number) is quoted.
+    let special = ["~", "null", "true", "false", "yes", "no", "on", "off"]
+        .contains(&text.to_ascii_lowercase().as_str())
+        || text.parse::<f64>().is_ok();
+    let plain =
+        text.chars().all(plain_char) && text.chars().next().is_some_and(|c| c != '-') && !special;
+    if plain {
         text.to_owned()
+    } else if text.chars().any(char::is_control) {
+        serde_json::to_string(text).expect("a string serializes")
     } else {
         format!("'{}'", text.replace('\'', "''"))
     }
@@ -181,5 +194,34 @@ fn yaml_key(name: &str) -> String {
         name.to_owned()
     } else {
         format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+#[cfg(test)]
+mod scalar_tests {
+    use super::yaml_scalar;
+
+    #[test]
+    fn a_scalar_rekey_writes_reads_back_as_itself() {
+        for text in [
+            "~/code/api/.env",
+            "my app #2/.env",
+            "a: b",
+            "line\nbreak \u{1b}]0;x\u{7}",
+            "it's",
+            "-x",
+            "~",
+            "null",
+            "True",
+            "0123",
+            "1e3",
+            "",
+        ] {
+            let yaml = format!("value: {}\n", yaml_scalar(text));
+            let read: std::collections::BTreeMap<String, String> =
+                serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert_eq!(read["value"], text, "{yaml}");
+        }
+        assert_eq!(yaml_scalar("~/code/api/.env"), "~/code/api/.env");
     }
 }

@@ -164,6 +164,17 @@ fn findings(found: &[Finding]) -> String {
     }
 }
 
+/// A cell a spreadsheet will not run: IAM lets a user name start with `=`, `+`, `-` or
+/// `@`, which Excel and LibreOffice read as a formula (CSV injection), so such a cell
+/// (and one starting with a tab or CR) gets a leading `'`, as OWASP advises. The JSON
+/// output keeps the name exact.
+fn inert_cell(text: &str) -> String {
+    match text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{text}"),
+        false => text.to_owned(),
+    }
+}
+
 /// CSV: a header, then a row per key (most severe first); findings joined by `;`.
 pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -194,14 +205,14 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
             .collect();
         writer.write_record([
             k.account.clone(),
-            k.user.clone(),
+            inert_cell(&k.user),
             k.key_id.clone(),
             if k.active { "Active" } else { "Inactive" }.to_owned(),
             time::rfc3339(k.created),
             k.age_days.to_string(),
             used.map(|u| time::rfc3339(u.date)).unwrap_or_default(),
-            used.and_then(|u| u.service.clone()).unwrap_or_default(),
-            used.and_then(|u| u.region.clone()).unwrap_or_default(),
+            inert_cell(&used.and_then(|u| u.service.clone()).unwrap_or_default()),
+            inert_cell(&used.and_then(|u| u.region.clone()).unwrap_or_default()),
             k.managed.to_string(),
             findings.join(";"),
         ])?;
@@ -210,4 +221,16 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cell_a_spreadsheet_would_run_is_made_inert() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(super::inert_cell(formula), format!("'{formula}"));
+        }
+        assert_eq!(super::inert_cell("deploy-bot"), "deploy-bot");
+        assert_eq!(super::inert_cell(""), "");
+    }
 }

@@ -10,6 +10,7 @@ use crate::config::init::{sink_yaml, SinkPlace};
 use crate::config::paths::Paths;
 use crate::engine::find::place::PlaceFormat;
 use crate::engine::find::{Copy, CopyHolds, Found, KeyCopies, KeyState};
+use crate::escape;
 
 /// `rekey find --output json`.
 #[derive(Serialize, schemars::JsonSchema)]
@@ -208,7 +209,7 @@ pub(crate) fn text(report: &FindReport) -> String {
             usize::try_from(report.searched).unwrap_or(usize::MAX),
             "file"
         ),
-        report.roots.join(", ")
+        escape::shown(&report.roots.join(", "))
     );
     let with_copies = report
         .keys
@@ -239,7 +240,7 @@ pub(crate) fn text(report: &FindReport) -> String {
             let _ = writeln!(
                 out,
                 "  {}:{}:{}  {} ({})  {covered}",
-                copy.path,
+                escape::shown(&copy.path),
                 copy.line,
                 copy.column,
                 copy.holds,
@@ -275,7 +276,8 @@ pub(crate) fn text(report: &FindReport) -> String {
         let _ = writeln!(
             out,
             "Could not read {}: {}",
-            unreadable.path, unreadable.reason
+            escape::shown(&unreadable.path),
+            escape::shown(&unreadable.reason)
         );
     }
     out

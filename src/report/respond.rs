@@ -69,9 +69,10 @@ impl Containment {
     }
 }
 
-/// The alert and who holds what it names, before the response.
+/// The alert and who holds what it names, before the response. What the alert says
+/// (its URL, a key id) was written by whoever sent it: shown escaped.
 pub(crate) fn header(source: &str, exposed: &[ExposedKey]) -> String {
-    let mut out = format!("Responding to {source}\n");
+    let mut out = format!("Responding to {}\n", crate::escape::shown(source));
     for key in exposed {
         let name = describe(key);
         let _ = match key.profiles.as_slice() {
@@ -94,14 +95,16 @@ pub(crate) fn summary(exposed: &[ExposedKey]) -> String {
             Containment::NotHeld => "NOT CONTAINED",
             Containment::Failed => "NOT CONTAINED: the response failed",
         };
-        let _ = writeln!(out, "  {}: {status}: {}", describe(key), key.detail);
+        let detail = crate::escape::shown(&key.detail);
+        let _ = writeln!(out, "  {}: {status}: {detail}", describe(key));
     }
     out
 }
 
 fn describe(key: &ExposedKey) -> String {
-    match (&key.key_id, key.by_secret) {
-        (Some(id), false) => id.clone(),
+    let id = key.key_id.as_deref().map(crate::escape::shown);
+    match (id, key.by_secret) {
+        (Some(id), false) => id.into_owned(),
         (Some(id), true) => format!("{id} (its secret was exposed)"),
         (None, _) => "a secret access key (not shown)".to_owned(),
     }

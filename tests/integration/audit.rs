@@ -346,3 +346,34 @@ fn without_accounts_the_signers_own_account_is_audited() {
         "{json}"
     );
 }
+
+/// Issue 29, point 6: IAM lets a user name start with `=`; the CSV must not hand a
+/// spreadsheet a formula, and the JSON keeps the name exact.
+#[test]
+fn a_user_name_a_spreadsheet_would_run_is_inert_in_the_csv() {
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("auditor");
+    let formula = unique("=HYPERLINK");
+    let key = moto().create_user(&formula);
+    let csv = home
+        .rekey(&["audit", "--via", &user, "--output", "csv"])
+        .success();
+    let row = csv
+        .stdout
+        .lines()
+        .find(|l| l.contains(&key.id))
+        .unwrap_or_else(|| panic!("{}", csv.stdout));
+    assert!(row.contains(&format!(",'{formula},")), "{row}");
+    let json = home
+        .rekey(&["audit", "--via", &user, "--output", "json"])
+        .success()
+        .json();
+    let users: Vec<&str> = json["accounts"][0]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["key_id"] == key.id.as_str())
+        .map(|k| k["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, [formula.as_str()]);
+}

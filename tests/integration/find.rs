@@ -510,3 +510,45 @@ fn an_unreadable_folder_is_listed_with_its_reason_and_the_rest_searched() {
         "{json}"
     );
 }
+
+/// Issue 29, point 6: a file name is chosen by whoever made the file. Its escape
+/// sequences (a window title, an OSC 52 clipboard write) and newlines are shown escaped
+/// in text; the JSON keeps the exact name; the suggested sink quotes its path so that
+/// it reads back whole (`#` starts a YAML comment).
+#[test]
+fn a_file_name_is_shown_escaped_and_quoted_where_it_is_yaml() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials("escaped");
+    let hostile = "code/\u{1b}]0;pwned\u{7}\u{1b}]52;c;Zm9v\u{7}\nfake line.env";
+    let spaced = "code/my app #2/.env";
+    for name in [hostile, spaced] {
+        home.write(name, &env_text(&key));
+    }
+    let text = home.rekey(&["find"]).success();
+    assert!(
+        !text.stdout.contains('\u{1b}') && !text.stdout.contains('\u{7}'),
+        "{:?}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("\\u{1b}]0;pwned\\u{7}"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        !text.stdout.lines().any(|l| l.starts_with("fake line")),
+        "{}",
+        text.stdout
+    );
+    let json = home.rekey(&["find", "--output", "json"]).success().json();
+    let exact = copy(&json, &key.id, "fake line.env");
+    assert!(
+        exact["path"].as_str().unwrap().contains("\u{1b}]0;pwned"),
+        "{exact}"
+    );
+    let sink = copy(&json, &key.id, "#2/.env")["add_sink"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(sink, "- type: dotenv\n  path: '~/code/my app #2/.env'");
+}
