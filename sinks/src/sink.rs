@@ -65,6 +65,14 @@ pub trait Sink: Send + Sync {
         None
     }
 
+    /// Whether the place lives on this machine alone (a file, the OS keyring). Its
+    /// previous content then never leaves the machine: a journal copy in the shared
+    /// state holds none of it (for a credentials file, every other profile's secret),
+    /// since no other machine could restore it anyway.
+    fn machine_local(&self) -> bool {
+        false
+    }
+
     /// The file this sink writes, resolved (through a symlink, `..` gone), if it writes
     /// one: how `rekey find` tells which copies of a key a sink keeps current.
     fn file(&self) -> Option<std::path::PathBuf> {

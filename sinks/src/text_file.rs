@@ -262,6 +262,10 @@ impl<F: TextFormat> Sink for FileSink<F> {
         self.format.describe(&self.path)
     }
 
+    fn machine_local(&self) -> bool {
+        true
+    }
+
     fn lock_key(&self) -> Option<String> {
         Some(format!("file {}", self.file()?.display()))
     }

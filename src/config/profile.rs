@@ -159,6 +159,9 @@ pub(crate) struct SharedState {
     pub(crate) lease: Duration,
     /// The KMS key that encrypts the journal copies; `None`: the account's `aws/s3` key.
     pub(crate) kms_key_id: Option<String>,
+    /// The account that must own the bucket (`state_bucket_owner`); `None`: the
+    /// account of the users rotated.
+    pub(crate) bucket_owner: Option<String>,
 }
 
 impl SharedState {

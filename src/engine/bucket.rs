@@ -1,6 +1,11 @@
 //! The S3 bucket of a shared state (`state: s3://…`), as the lease and the journal copies
 //! use it: conditional writes, and a list of signers tried in turn.
 //!
+//! Every call names the account expected to own the bucket (`x-amz-expected-bucket-owner`,
+//! issue 29): a mistyped bucket name, or one deleted and registered again by someone
+//! else, answers AccessDenied instead of receiving journals that hold secrets and
+//! feeding planted ones back.
+//!
 //! Why a list: a rotation starts signed by the old key and ends after deactivating it,
 //! so once the new key is proven it signs first ([`Bucket::sign_first_with`]), and the
 //! others are tried only if AWS refuses it (unknown or inactive key). Signing with an
@@ -24,9 +29,27 @@ pub(crate) enum Condition<'a> {
     Absent,
     /// Only if the object is this version (`If-Match: ETAG`).
     Is(&'a str),
-    /// In any case, encrypted with KMS (this key; `None`: the account's `aws/s3` key):
-    /// it holds a secret.
-    Secret(Option<&'a str>),
+    /// In any case, encrypted with KMS (`kms_key_id`; `None`: the account's `aws/s3`
+    /// key), since it holds a secret, with its authentication `tag` as metadata.
+    Secret {
+        /// The KMS key.
+        kms_key_id: Option<&'a str>,
+        /// The fleet's tag of the object (see [`crate::state::FleetKey`]).
+        tag: &'a str,
+    },
+}
+
+/// The user metadata that carries a journal copy's tag (`x-amz-meta-rekey-tag`).
+const TAG: &str = "rekey-tag";
+
+/// An object as read: its bytes, its ETag and its tag, if it has one.
+pub(crate) struct Object {
+    /// The content (it may hold a secret).
+    pub(crate) bytes: Zeroizing<Vec<u8>>,
+    /// The version read.
+    pub(crate) etag: String,
+    /// The `rekey-tag` metadata.
+    pub(crate) tag: Option<String>,
 }
 
 /// Why a write did not happen.
@@ -48,15 +71,18 @@ enum Attempt<T> {
 /// A bucket and who signs for it.
 pub(crate) struct Bucket {
     name: String,
+    /// The account that must own it (12 digits).
+    owner: String,
     /// Clients to sign with, tried in order (the newest signer first).
     signers: Mutex<Vec<aws_sdk_s3::Client>>,
 }
 
 impl Bucket {
-    /// The bucket `name`, signed by `client`.
-    pub(crate) fn new(name: &str, client: aws_sdk_s3::Client) -> Self {
+    /// The bucket `name`, owned by the account `owner`, signed by `client`.
+    pub(crate) fn new(name: &str, owner: &str, client: aws_sdk_s3::Client) -> Self {
         Self {
             name: name.to_owned(),
+            owner: owner.to_owned(),
             signers: Mutex::new(vec![client]),
         }
     }
@@ -113,14 +139,16 @@ impl Bucket {
                 let request = client
                     .put_object()
                     .bucket(&self.name)
+                    .expected_bucket_owner(&self.owner)
                     .key(key)
                     .body(ByteStream::from(bytes.to_vec()));
                 let request = match condition {
                     Condition::Absent => request.if_none_match("*"),
                     Condition::Is(etag) => request.if_match(etag),
-                    Condition::Secret(key_id) => request
+                    Condition::Secret { kms_key_id, tag } => request
                         .server_side_encryption(ServerSideEncryption::AwsKms)
-                        .set_ssekms_key_id(key_id.map(str::to_owned)),
+                        .set_ssekms_key_id(kms_key_id.map(str::to_owned))
+                        .metadata(TAG, tag),
                 };
                 match request.send().await {
                     Ok(out) => Attempt::Done(Ok(out.e_tag.unwrap_or_default())),
@@ -137,12 +165,27 @@ impl Bucket {
         &self,
         key: &str,
     ) -> Result<Option<(Zeroizing<Vec<u8>>, String)>, Cause> {
+        Ok(self.object(key).await?.map(|o| (o.bytes, o.etag)))
+    }
+
+    /// The object `key` with its tag, or `None` if there is none.
+    pub(crate) async fn object(&self, key: &str) -> Result<Option<Object>, Cause> {
         self.signed(|client| async move {
-            match client.get_object().bucket(&self.name).key(key).send().await {
+            let request = client
+                .get_object()
+                .bucket(&self.name)
+                .expected_bucket_owner(&self.owner)
+                .key(key);
+            match request.send().await {
                 Ok(out) => {
                     let etag = out.e_tag.clone().unwrap_or_default();
+                    let tag = out.metadata().and_then(|m| m.get(TAG)).cloned();
                     Attempt::Done(match out.body.collect().await {
-                        Ok(body) => Ok(Some((Zeroizing::new(body.into_bytes().to_vec()), etag))),
+                        Ok(body) => Ok(Some(Object {
+                            bytes: Zeroizing::new(body.into_bytes().to_vec()),
+                            etag,
+                            tag,
+                        })),
                         Err(_) => Err(Cause::new(
                             ErrorKind::Aws,
                             format!("cannot read s3://{}/{key}", self.name),
@@ -163,6 +206,7 @@ impl Bucket {
             let mut pages = client
                 .list_objects_v2()
                 .bucket(&self.name)
+                .expected_bucket_owner(&self.owner)
                 .prefix(prefix)
                 .into_paginator()
                 .send();
@@ -184,7 +228,11 @@ impl Bucket {
     /// Deletes `key`, only if it is version `etag` when one is given.
     pub(crate) async fn delete(&self, key: &str, etag: Option<&str>) -> Result<(), Cause> {
         self.signed(|client| async move {
-            let request = client.delete_object().bucket(&self.name).key(key);
+            let request = client
+                .delete_object()
+                .bucket(&self.name)
+                .expected_bucket_owner(&self.owner)
+                .key(key);
             let request = match etag {
                 Some(etag) => request.if_match(etag),
                 None => request,

@@ -35,7 +35,7 @@ use crate::config::profile::{Policy, SharedState};
 use crate::engine::bucket::{Bucket, Condition, WriteError};
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::shared_journal::{self, S3Replica};
-use crate::state::{Copied, Owner, Replica, StateDir};
+use crate::state::{Copied, FleetKey, Owner, Replica, StateDir};
 use crate::time;
 
 /// How often a held lease is looked at again while waiting for it.
@@ -69,6 +69,8 @@ struct Shared {
     root: String,
     /// The KMS key of the journal copies (`state_kms_key_id`).
     kms_key_id: Option<String>,
+    /// What authenticates the journal copies.
+    fleet_key: Arc<FleetKey>,
     ttl: Duration,
     clock: ServerClock,
     holder: Holder,
@@ -81,6 +83,7 @@ struct Shared {
 impl Lease {
     /// Takes the lease of `owner`'s user in `state`, signed by `caller`, waiting up to
     /// `timeout` while another process holds it. `command` names what holds it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn acquire(
         state: &SharedState,
         caller: &Caller,
@@ -88,6 +91,7 @@ impl Lease {
         owner: &Owner,
         command: &str,
         timeout: Duration,
+        fleet_key: Arc<FleetKey>,
     ) -> Result<Self, Cause> {
         let host = rustix::system::uname()
             .nodename()
@@ -95,10 +99,15 @@ impl Lease {
             .into_owned();
         let pid = std::process::id();
         let shared = Shared {
-            bucket: Arc::new(Bucket::new(&state.bucket, caller.s3().clone())),
+            bucket: Arc::new(Bucket::new(
+                &state.bucket,
+                state.bucket_owner.as_deref().unwrap_or(&owner.account),
+                caller.s3().clone(),
+            )),
             key: lease_key(state, owner),
             root: shared_journal::root(state),
             kms_key_id: state.kms_key_id.clone(),
+            fleet_key,
             ttl: state.lease,
             clock: clock.clone(),
             holder: Holder {
@@ -173,6 +182,7 @@ impl Lease {
             self.shared.bucket.clone(),
             self.shared.root.clone(),
             self.shared.kms_key_id.clone(),
+            self.shared.fleet_key.clone(),
         ))
     }
 
@@ -187,7 +197,7 @@ impl Lease {
     /// The journal `name` as the shared state holds it, if it does.
     pub(crate) async fn copied_journal(&self, name: &str) -> Result<Option<Copied>, Cause> {
         let (bucket, root) = (&self.shared.bucket, &self.shared.root);
-        shared_journal::copied(bucket, root, name)
+        shared_journal::copied(bucket, root, name, &self.shared.fleet_key)
             .await
             .map_err(|cause| self.shared.failure(cause))
     }
@@ -327,12 +337,21 @@ pub(crate) async fn hold(
     command: &str,
 ) -> Result<Option<Lease>, Cause> {
     let timeout = local.lock_timeout();
-    match &policy.shared_state {
-        Some(state) => Lease::acquire(state, caller, aws.clock(), owner, command, timeout)
-            .await
-            .map(Some),
-        None => Ok(None),
-    }
+    let Some(state) = &policy.shared_state else {
+        return Ok(None);
+    };
+    let fleet_key = local.fleet_key().map_err(Cause::from)?;
+    Lease::acquire(
+        state,
+        caller,
+        aws.clock(),
+        owner,
+        command,
+        timeout,
+        Arc::new(fleet_key),
+    )
+    .await
+    .map(Some)
 }
 
 /// Releases `lease`, if one is held.

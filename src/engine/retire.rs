@@ -126,6 +126,39 @@ impl std::fmt::Display for Keep {
     }
 }
 
+/// How long before a journal's recorded start its new key may have been created by
+/// IAM's clock and still belong to it (the journal's time is the writing machine's).
+const JOURNAL_SKEW: Duration = Duration::from_secs(300);
+
+/// Why IAM's facts (`keys`, as listed just now) do not back a journal another machine
+/// left in the shared state; `None` if they do. A journal tells recovery which key is
+/// "old" (to deactivate) and which is "new" (to keep): a copy that verifies may still be
+/// a replayed or mistaken one, so before it is imported the new key it names, if IAM
+/// has it, must have been made after the journal began and after the old key.
+pub(crate) fn refute_journal(
+    old_key_id: &str,
+    new_key_id: Option<&str>,
+    started_at: SystemTime,
+    keys: &[KeyMeta],
+) -> Option<String> {
+    let new = keys.iter().find(|k| Some(k.id.as_str()) == new_key_id)?;
+    if new.created + JOURNAL_SKEW < started_at {
+        return Some(format!(
+            "it names {} as the rotation's new key, but IAM created that key on {}, before the rotation began ({}): a journal of another rotation, or planted",
+            new.id,
+            time::rfc3339(new.created),
+            time::rfc3339(started_at)
+        ));
+    }
+    match keys.iter().find(|k| k.id == old_key_id) {
+        Some(old) if old.created > new.created => Some(format!(
+            "it names {old_key_id} as the key being replaced, but IAM created it after the \"new\" key {}: a journal that would deactivate the newer key",
+            new.id
+        )),
+        _ => None,
+    }
+}
+
 /// Why prune's rules keep `record`'s key rather than delete it now (grace over, Inactive,
 /// unused since its deactivation, and [`refute`] finds nothing); `None` if it may go.
 /// `last_used` is IAM's last use of the key.
@@ -172,6 +205,28 @@ mod tests {
             active,
             created: at(created),
         }
+    }
+
+    #[test]
+    fn a_shared_journal_is_imported_only_when_iam_agrees_with_it() {
+        let keys = [key("AKIAOLD", true, 0), key("AKIANEW", true, 10)];
+        // The journal began just before IAM made its new key.
+        assert_eq!(
+            refute_journal("AKIAOLD", Some("AKIANEW"), at(10), &keys),
+            None
+        );
+        // No new key yet, or IAM has none by that id: recovery decides as usual.
+        assert_eq!(refute_journal("AKIAOLD", None, at(10), &keys), None);
+        assert_eq!(
+            refute_journal("AKIAOLD", Some("AKIAGONE"), at(10), &keys),
+            None
+        );
+        // A "new" key older than the journal: a replayed or planted journal.
+        let why = refute_journal("AKIAOLD", Some("AKIANEW"), at(20), &keys).unwrap();
+        assert!(why.contains("before the rotation began"), "{why}");
+        // An "old" key newer than the "new" one: it would deactivate the newer key.
+        let why = refute_journal("AKIANEW", Some("AKIAOLD"), at(0), &keys).unwrap();
+        assert!(why.contains("would deactivate the newer key"), "{why}");
     }
 
     /// Old key AKIAOLD (created at 0), replaced by AKIANEW (created at 10), deactivated

@@ -218,6 +218,7 @@ async fn undo_locked(
         // The old key's secret is only in the sinks' history; it is inactive, so undoing
         // signs with the current key anyway.
         old_key: None,
+        local_places: crate::engine::rotation::local_places(spec),
         replicated: false,
     };
     let mut journal = Journal::begin_with_backups(state, record, &backups)

@@ -92,6 +92,11 @@ pub(crate) struct JournalRecord {
     /// rollback`, journals of older versions): undo then signs with the new key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) old_key: Option<StoredKey>,
+    /// The places (by index) that live on this machine alone
+    /// ([`rekey_sinks::Sink::machine_local`]): their backups never go to the shared
+    /// state, whose copy marks them `<n>.elsewhere` instead (issue 29).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) local_places: Vec<usize>,
     /// Whether the journal is copied to the shared state (`state: s3://…`): if that copy
     /// is gone, another machine has resolved the rotation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -288,9 +293,18 @@ impl Journal {
         self.record.old_key.as_ref()?.to_key()
     }
 
-    /// Whether sink `index`'s previous content was saved (so it may have been written).
+    /// Whether sink `index`'s previous content was saved (so it may have been written),
+    /// here or, for a journal imported from the shared state, on the machine that wrote
+    /// it ([`Journal::backup_elsewhere`]).
     pub(crate) fn has_backup(&self, index: usize) -> bool {
-        self.backups.join(index.to_string()).exists()
+        self.backups.join(index.to_string()).exists() || self.backup_elsewhere(index)
+    }
+
+    /// Whether sink `index`'s previous content stayed on the machine that began this
+    /// rotation (a place of that machine alone; the journal was imported): undoing can
+    /// only put the old key back if the place here holds the new one.
+    pub(crate) fn backup_elsewhere(&self, index: usize) -> bool {
+        self.backups.join(format!("{index}.elsewhere")).exists()
     }
 
     /// Like [`Journal::begin`], with the sinks' previous content saved *before* the
@@ -383,8 +397,14 @@ impl Journal {
         };
         for file in files {
             if let (Some(bytes), Some(file_name)) = (self.state.read(&file)?, file.file_name()) {
-                let name = format!("{}/{}", self.backups_name(), file_name.to_string_lossy());
-                self.copy(&name, &bytes).await?;
+                let file_name = file_name.to_string_lossy();
+                match self.local_index(&file_name) {
+                    Some(index) => self.copy_elsewhere(index).await?,
+                    None => {
+                        let name = format!("{}/{file_name}", self.backups_name());
+                        self.copy(&name, &bytes).await?;
+                    }
+                }
             }
         }
         self.copy(&self.record_name(), &self.record_json()).await
@@ -416,6 +436,20 @@ impl Journal {
         StateDir::journal_name(&self.record.owner.account, &self.record.owner.user_name)
     }
 
+    /// The place a backup file (`<n>`, `<n>.absent`) belongs to, if that place lives on
+    /// this machine alone.
+    fn local_index(&self, file_name: &str) -> Option<usize> {
+        let index = file_name.split('.').next()?.parse().ok()?;
+        self.record.local_places.contains(&index).then_some(index)
+    }
+
+    /// Marks in the replica that place `index`'s backup stays here (`<n>.elsewhere`,
+    /// empty): no byte of a machine-local place goes to the shared state.
+    async fn copy_elsewhere(&self, index: usize) -> Result<(), StateError> {
+        let name = format!("{}/{index}.elsewhere", self.backups_name());
+        self.copy(&name, b"").await
+    }
+
     /// Copies `bytes` as `name` to the replica, if there is one.
     async fn copy(&self, name: &str, bytes: &[u8]) -> Result<(), StateError> {
         let Some(replica) = &self.replica else {
@@ -435,10 +469,10 @@ impl Journal {
             return Ok(());
         };
         replica
-            .remove_journal(&self.name())
+            .remove_journal(&self.name(), self.record.sinks.len())
             .await
             .map_err(|e| StateError {
-                action: "remove from the shared state",
+                action: StateError::SHARED_COPY_LEFT,
                 path: self.path.clone(),
                 source: std::io::Error::other(e),
             })
@@ -463,6 +497,9 @@ impl Journal {
             save_backup_in(&state, &dir, index, local.as_ref().map(|b| b.as_slice()))
         })
         .await?;
+        if self.record.local_places.contains(&index) {
+            return self.copy_elsewhere(index).await;
+        }
         let backups = self.backups_name();
         match bytes {
             Some(bytes) => self.copy(&format!("{backups}/{index}"), &bytes).await,
@@ -641,6 +678,7 @@ mod tests {
             phase: Phase::Planned,
             new_key: None,
             old_key: None,
+            local_places: Vec::new(),
             replicated: false,
         }
     }

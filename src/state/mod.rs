@@ -11,6 +11,8 @@
 //!   synced/<profile>/<n>            sink n's content before the last `rekey sync` wrote it
 //!   rotated/<key-id>.json           the manifest and places that rotation wrote the key to
 //!   trusted/<path hash>.json        a manifest the user trusts: its path and content hash
+//!   fleet.key                       with `state: s3://…`, the key that authenticates journal
+//!                                   copies (unless REKEY_FLEET_KEY is set)
 //!   locks/                          lock files (see [`crate::state::lock`]), holding a pid
 //! ```
 //!
@@ -20,6 +22,7 @@
 
 mod children;
 mod deleted;
+mod fleet_key;
 mod journal;
 pub(crate) mod lock;
 mod owner;
@@ -34,6 +37,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use children::ChildRecorder;
 pub(crate) use deleted::DeletedKey;
+pub(crate) use fleet_key::{FleetKey, ENV as FLEET_KEY_ENV};
 pub(crate) use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
 pub(crate) use owner::Owner;
 pub(crate) use pending::PendingDeletion;
@@ -52,6 +56,17 @@ pub(crate) struct StateError {
     /// The cause.
     #[source]
     pub(crate) source: io::Error,
+}
+
+impl StateError {
+    /// The action of a journal copy that could not be removed from the shared state:
+    /// it holds the rotation's secrets, so leaving it is a failure of its own.
+    pub(crate) const SHARED_COPY_LEFT: &'static str = "remove from the shared state";
+
+    /// Whether this is a journal copy left in the shared state.
+    pub(crate) fn left_in_shared_state(&self) -> bool {
+        self.action == Self::SHARED_COPY_LEFT
+    }
 }
 
 /// State-dir writes (each with its fsyncs) run on the blocking pool; reads stay inline:
@@ -200,11 +215,19 @@ fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
 }
 
 impl StateDir {
-    /// Refuses a state directory another user owns or that others may write: its
-    /// journal holds secrets, and a planted file or link there could make rekey act on
-    /// it. A missing directory is fine (it is created 0700 when first needed).
+    /// Refuses a state directory another user owns or that others may write, or one
+    /// under a folder everyone may write without the sticky bit (where anyone could
+    /// replace it): its journal holds secrets, and a planted file or link there could
+    /// make rekey act on it. A missing directory is fine (it is created 0700 when first
+    /// needed), in a place that passes the same folder check.
     pub(crate) fn check(&self) -> Result<(), StateError> {
         use std::os::unix::fs::MetadataExt;
+        let absolute = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
+        rekey_sinks::ownership::check_folders_above(&absolute).map_err(|e| StateError {
+            action: "use",
+            path: self.root.clone(),
+            source: io::Error::new(io::ErrorKind::PermissionDenied, e.why),
+        })?;
         let meta = match std::fs::metadata(&self.root) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

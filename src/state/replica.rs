@@ -17,8 +17,9 @@ use async_trait::async_trait;
 pub(crate) trait Replica: Send + Sync {
     /// Stores `bytes` (which may hold a secret) as `name`, replacing it.
     async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), ReplicaError>;
-    /// Removes the journal `name` (`journal/<name>.json`) and its backups.
-    async fn remove_journal(&self, name: &str) -> Result<(), ReplicaError>;
+    /// Removes the journal `name` (`journal/<name>.json`) and the backups of its
+    /// `places` places (by index: no listing, which needs another permission).
+    async fn remove_journal(&self, name: &str, places: usize) -> Result<(), ReplicaError>;
 }
 
 /// A replica's failure, as its store tells it (never a secret). The journal reports it

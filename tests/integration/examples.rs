@@ -185,6 +185,12 @@ fn the_github_workflow_passes_the_schema_and_the_audits() {
         .find_map(|s| s["env"]["REKEY_MANIFEST_SHA256"].as_str())
         .expect("the apply step pins the manifest");
     assert_eq!(pin, sha256_hex(manifest.as_bytes()));
+    // Every runner authenticates the shared journals with one fleet key, a secret.
+    let fleet = steps
+        .iter()
+        .find_map(|s| s["env"]["REKEY_FLEET_KEY"].as_str())
+        .expect("the apply step has the fleet key");
+    assert!(fleet.contains("secrets."), "{fleet}");
 }
 
 #[test]
@@ -222,6 +228,14 @@ fn the_kubernetes_cronjob_runs_one_at_a_time_with_shared_state_and_a_lasting_sta
         .find(|e| e["name"] == "REKEY_MANIFEST_SHA256")
         .expect("the job pins the manifest");
     assert_eq!(pin["value"], sha256_hex(manifest.as_bytes()).as_str());
+    let fleet = env
+        .iter()
+        .find(|e| e["name"] == "REKEY_FLEET_KEY")
+        .expect("the job has the fleet key");
+    assert!(
+        fleet["valueFrom"]["secretKeyRef"].is_object(),
+        "from a Secret"
+    );
 }
 
 #[test]
@@ -408,6 +422,10 @@ fn the_organization_workflow_audits_then_rotates_each_account_and_notifies() {
     assert!(
         pins.len() == 1 && pins[0].contains("vars[") && pins[0].contains("matrix.account.name"),
         "{pins:?}"
+    );
+    assert_eq!(
+        env_of("rotate", "REKEY_FLEET_KEY"),
+        ["${{ secrets.REKEY_FLEET_KEY }}"]
     );
     // rekey takes what the workflow passes: the audit's options, and the manifest.
     let home = Home::new();

@@ -18,6 +18,7 @@ mod examples;
 mod faults;
 mod find;
 mod fleet;
+mod forged_state;
 mod json_schemas;
 mod keyring;
 mod layers;

@@ -109,6 +109,11 @@ pub struct Faults {
     pub attacker: bool,
     /// The keys the attacker made.
     pub attacker_keys: Vec<String>,
+    /// The account that owns every bucket (moto's, unless set): S3 refuses a request
+    /// whose `x-amz-expected-bucket-owner` names another, as AWS does (moto ignores it).
+    pub bucket_owner: Option<String>,
+    /// S3 requests that named no expected bucket owner.
+    pub s3_without_owner: usize,
     /// Every action that reached the proxy, in order.
     pub seen: Vec<String>,
     /// The service each of them was signed for, in the same order.
@@ -152,6 +157,11 @@ impl FaultProxy {
 
     pub fn set(&self, change: impl FnOnce(&mut Faults)) {
         change(&mut self.faults.lock().unwrap());
+    }
+
+    /// How many S3 requests named no expected bucket owner.
+    pub fn s3_without_owner(&self) -> usize {
+        self.faults.lock().unwrap().s3_without_owner
     }
 
     /// How many requests signed for `service` (`iam`, `sts`) reached the proxy.
@@ -278,9 +288,19 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
         Reset,
         Forward { lose_answer: bool, garble: bool },
     }
+    let s3 = action.starts_with("S3:");
+    let expected_owner = header(&request.head, "x-amz-expected-bucket-owner");
     let (todo, latency) = {
         let mut f = faults.lock().unwrap();
         f.seen.push(action.clone());
+        if s3 && expected_owner.is_none() {
+            f.s3_without_owner += 1;
+        }
+        let owner = f
+            .bucket_owner
+            .clone()
+            .unwrap_or_else(|| "123456789012".into());
+        let wrong_owner = s3 && expected_owner.is_some_and(|expected| expected != owner);
         f.seen_services.push(service.to_owned());
         let delay = match service {
             "sts" => f.sts_propagation,
@@ -324,6 +344,8 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
                 "AccessDenied",
                 "MultiFactorAuthentication failed with invalid MFA one time pass code.".into(),
             )
+        } else if wrong_owner {
+            Do::Answer(403, "AccessDenied", "Access Denied".into())
         } else if let Some(arn) = &missing_role {
             Do::Answer(
                 403,
@@ -395,6 +417,17 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             let _ = write!(
                 client,
                 "HTTP/1.1 {status} Fault\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        Do::Answer(status, code, message) if s3 => {
+            // S3's REST error: `<Error>` at the top, no `ErrorResponse`.
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>rekey-fault</RequestId></Error>"
+            );
+            let _ = write!(
+                client,
+                "HTTP/1.1 {status} Fault\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }

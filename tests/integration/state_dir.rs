@@ -374,4 +374,13 @@ fn a_state_dir_others_may_write_is_refused_with_the_fix() {
     home.rekey(&["plan"])
         .code(1)
         .stderr_has("owned by uid 12345");
+    std::os::unix::fs::chown(home.state_dir(), Some(0), None).unwrap();
+
+    // Under a folder everyone may write, without the sticky bit (issue 29).
+    let above = home.path("");
+    std::fs::set_permissions(&above, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let run = home.rekey(&["plan"]);
+    std::fs::set_permissions(&above, std::fs::Permissions::from_mode(0o700)).unwrap();
+    run.code(1).stderr_has("no sticky bit");
+    home.rekey(&["plan"]).success();
 }

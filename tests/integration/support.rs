@@ -279,16 +279,24 @@ impl Moto {
 
     /// Writes an S3 object (as another machine would).
     pub fn put_object(&self, bucket: &str, key: &str, text: &str) {
+        self.put_tagged_object(bucket, key, text, None);
+    }
+
+    /// Writes an S3 object with a journal copy's `rekey-tag` metadata.
+    pub fn put_tagged_object(&self, bucket: &str, key: &str, text: &str, tag: Option<&str>) {
         let body = aws_sdk_s3::primitives::ByteStream::from(text.as_bytes().to_vec());
-        block_on(
-            admin_s3()
-                .put_object()
-                .bucket(bucket)
-                .key(key)
-                .body(body)
-                .send(),
-        )
-        .unwrap();
+        let request = admin_s3().put_object().bucket(bucket).key(key).body(body);
+        let request = match tag {
+            Some(tag) => request.metadata("rekey-tag", tag),
+            None => request,
+        };
+        block_on(request.send()).unwrap();
+    }
+
+    /// An S3 object's `rekey-tag` metadata, if it exists and has one.
+    pub fn object_tag(&self, bucket: &str, key: &str) -> Option<String> {
+        let out = block_on(admin_s3().head_object().bucket(bucket).key(key).send()).ok()?;
+        out.metadata()?.get("rekey-tag").cloned()
     }
 
     /// Creates a user with one access key.
@@ -586,6 +594,24 @@ pub fn key_in(text: &str, section: &str) -> Option<TestKey> {
     })
 }
 
+/// The fleet key every `Home` runs with (`REKEY_FLEET_KEY`): the tests' homes are the
+/// machines of one fleet, unless a test gives one another key.
+pub const FLEET_KEY: &str = "rekey-tests-fleet-key-0123456789abcdef";
+
+/// The tag a machine with the fleet key `key` gives the journal copy `name` (relative
+/// to the shared state's `state/` folder) holding `text`: HMAC-SHA256, as rekey makes it.
+pub fn fleet_tag(key: &str, name: &str, text: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("rekey journal copy v1\n{name}\n").as_bytes());
+    mac.update(text.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A temporary home: `~/.aws/credentials`, `~/.aws/config`, a state dir, a project dir.
 pub struct Home {
     dir: tempfile::TempDir,
@@ -834,6 +860,8 @@ impl Home {
             .env("AWS_SHARED_CREDENTIALS_FILE", self.credentials_path())
             .env("AWS_CONFIG_FILE", self.path(".aws/config"))
             .env("REKEY_STATE_DIR", self.state_dir())
+            // Every home is a machine of one fleet: their journal copies verify.
+            .env("REKEY_FLEET_KEY", FLEET_KEY)
             .env(
                 "AWS_ENDPOINT_URL",
                 self.endpoint

@@ -108,6 +108,10 @@ impl Sink for Keyring {
         format!("keyring {}/{}", self.service, self.account)
     }
 
+    fn machine_local(&self) -> bool {
+        true
+    }
+
     fn lock_key(&self) -> Option<String> {
         Some(self.describe())
     }

@@ -144,6 +144,10 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> 
                 "state_kms_key_id",
                 raw.state_kms_key_id.as_ref().map(|k| k.referenced),
             ),
+            (
+                "state_bucket_owner",
+                raw.state_bucket_owner.as_ref().map(|o| o.referenced),
+            ),
         ];
         if let Some((field, Some(at))) = only_s3.into_iter().find(|(_, at)| at.is_some()) {
             return Err(invalid(
@@ -319,6 +323,11 @@ impl Manifest {
                                     .state_kms_key_id
                                     .as_ref()
                                     .map(|k| k.value.clone()),
+                                bucket_owner: self
+                                    .raw
+                                    .state_bucket_owner
+                                    .as_ref()
+                                    .map(|o| o.value.0.clone()),
                             }),
                             _ => None,
                         },

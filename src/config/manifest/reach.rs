@@ -39,6 +39,8 @@ pub(crate) enum Does {
         location: String,
         /// The KMS key they are encrypted with, if named.
         kms_key_id: Option<String>,
+        /// The account that must own the bucket, if named.
+        owner: Option<String>,
     },
     /// Sign IAM calls with this AWS profile (an administrator's key).
     SignsAs(String),
@@ -62,15 +64,20 @@ impl fmt::Display for Reach {
             Does::SharesStateIn {
                 location,
                 kms_key_id,
+                owner,
             } => {
                 write!(
                     f,
                     "{field}: copies journals, which hold secrets, to {}",
                     escape::shown(location)
                 )?;
+                match owner {
+                    Some(owner) => write!(f, " (a bucket of account {owner}")?,
+                    None => write!(f, " (a bucket of the rotated users' account")?,
+                }
                 match kms_key_id {
-                    Some(k) => write!(f, " (KMS key {})", escape::shown(k)),
-                    None => write!(f, " (the account's aws/s3 KMS key)"),
+                    Some(k) => write!(f, ", KMS key {})", escape::shown(k)),
+                    None => write!(f, ", the account's aws/s3 KMS key)"),
                 }
             }
             Does::SignsAs(profile) => write!(
@@ -105,6 +112,11 @@ impl Manifest {
                 Does::SharesStateIn {
                     location: format!("s3://{bucket}/{prefix}"),
                     kms_key_id: self.raw.state_kms_key_id.as_ref().map(|k| k.value.clone()),
+                    owner: self
+                        .raw
+                        .state_bucket_owner
+                        .as_ref()
+                        .map(|o| o.value.0.clone()),
                 },
             );
         }

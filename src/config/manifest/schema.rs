@@ -77,6 +77,11 @@ pub(crate) struct RawManifest {
     /// account's `aws/s3` key).
     #[schemars(with = "Option<String>")]
     pub(crate) state_kms_key_id: Option<Spanned<String>>,
+    /// With `state: s3://…`: the account that owns the bucket (default: the account of
+    /// the users rotated). Every S3 call names it, so a mistyped or re-registered
+    /// bucket of another account answers AccessDenied and receives nothing.
+    #[schemars(with = "Option<AccountId>")]
+    pub(crate) state_bucket_owner: Option<Spanned<AccountId>>,
     /// Settings every profile inherits.
     #[serde(default)]
     pub(crate) defaults: RawPolicy,
@@ -90,6 +95,23 @@ pub(crate) struct RawManifest {
     /// event as JSON on stdin). Never a secret in either.
     #[serde(default)]
     pub(crate) notify: Vec<Notify>,
+}
+
+/// A 12-digit AWS account id, checked while reading the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(try_from = "String")]
+#[schemars(extend("pattern" = "^[0-9]{12}$"))]
+pub(crate) struct AccountId(pub(crate) String);
+
+impl TryFrom<String> for AccountId {
+    type Error = &'static str;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        match id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+            true => Ok(Self(id)),
+            false => Err("not an AWS account id (12 digits)"),
+        }
+    }
 }
 
 /// One notification target of `notify:`.

@@ -206,7 +206,7 @@ fn bad_durations_and_versions_are_errors() {
 fn an_s3_state_names_a_bucket_and_a_prefix_and_keeps_the_iam_mirror() {
     let manifest = parse(
         Path::new("/p/rekey.yaml"),
-        "version: 1\nstate: s3://acme-rekey/team-a/\nstate_lease: 2m\nstate_kms_key_id: alias/rekey\nprofiles:\n  dev: {}\n",
+        "version: 1\nstate: s3://acme-rekey/team-a/\nstate_lease: 2m\nstate_kms_key_id: alias/rekey\nstate_bucket_owner: 210987654321\nprofiles:\n  dev: {}\n",
     )
     .unwrap();
     let policy = &manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build())[0].policy;
@@ -217,9 +217,16 @@ fn an_s3_state_names_a_bucket_and_a_prefix_and_keeps_the_iam_mirror() {
             prefix: "team-a".into(),
             lease: Duration::from_secs(120),
             kms_key_id: Some("alias/rekey".into()),
+            bucket_owner: Some("210987654321".into()),
         })
     );
     assert_eq!(policy.pending_store, PendingStore::Iam);
+
+    let err =
+        error("version: 1\nstate: s3://acme-rekey\nstate_bucket_owner: '12345'\nprofiles: {}\n");
+    assert!(err.contains("not an AWS account id"), "{err}");
+    let err = error("version: 1\nstate_bucket_owner: '210987654321'\nprofiles: {}\n");
+    assert!(err.contains("needs `state: s3://"), "{err}");
 
     let err = error("version: 1\nstate: s3://Acme_Keys\nprofiles: {}\n");
     assert!(err.starts_with("/p/rekey.yaml:2:8: state: "), "{err}");

@@ -25,17 +25,18 @@ use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
 use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
-use crate::config::profile::{ProfileSpec, SharedState};
+use crate::config::profile::{Policy, ProfileSpec, SharedState};
 use crate::engine::action::Action;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease;
 use crate::engine::orphan;
+use crate::engine::retire;
 use crate::engine::rotation::settle::{self, finish_completed};
 use crate::engine::shared_journal;
 use crate::engine::shared_key;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
-use crate::state::{Journal, Phase, StateDir, StateError};
+use crate::state::{Copied, Journal, JournalRecord, Owner, Phase, StateDir, StateError};
 
 /// How an interrupted rotation was resolved.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -179,7 +180,17 @@ async fn imported(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) -> Vec<
                 continue;
             }
         };
-        let journals = match shared_journal::all(shared, &signer).await {
+        let fleet_key = match state.fleet_key() {
+            Ok(key) => key,
+            Err(e) => {
+                notes.push(e.to_string());
+                continue;
+            }
+        };
+        let mut refused = Vec::new();
+        let journals = shared_journal::all(shared, &signer, &fleet_key, &mut refused).await;
+        notes.extend(refused);
+        let journals = match journals {
             Ok(journals) => journals,
             Err(message) => {
                 notes.push(format!(
@@ -198,29 +209,64 @@ async fn imported(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) -> Vec<
                 continue; // This state dir has it (or cannot tell): resolved from here.
             }
             let owner = &record.owner;
-            let held = lease::hold(aws, state, &spec.policy, &signer, owner, "recover");
-            let lease = match held.await {
-                Ok(Some(lease)) => lease,
-                Ok(None) => continue,
-                Err(cause) => {
-                    notes.push(cause.message);
-                    continue;
-                }
-            };
-            // Under the lease: still unfinished (its machine did not finish it meanwhile)?
-            match lease.copied_journal(&name).await {
-                Ok(Some(copied)) => {
-                    if let Err(e) = state.import_journal(copied).await {
-                        notes.push(e.to_string());
-                    }
-                }
-                Ok(None) => {}
-                Err(cause) => notes.push(cause.message),
-            }
-            lease.release().await;
+            let imported = import_one(aws, state, &spec.policy, &signer, &name, owner);
+            notes.extend(imported.await);
         }
     }
     notes
+}
+
+/// Imports the shared state's journal `name` of `owner` under the user's lease, once
+/// every part of it is authenticated and IAM agrees with what it claims; what stopped
+/// it, if anything.
+async fn import_one(
+    aws: &Aws,
+    state: &StateDir,
+    policy: &Policy,
+    signer: &Caller,
+    name: &str,
+    owner: &Owner,
+) -> Option<String> {
+    let lease = match lease::hold(aws, state, policy, signer, owner, "recover").await {
+        Ok(Some(lease)) => lease,
+        Ok(None) => return None,
+        Err(cause) => return Some(cause.message),
+    };
+    // Under the lease: still unfinished (its machine did not finish it meanwhile)?
+    let note = match lease.copied_journal(name).await {
+        Ok(Some(copied)) => match agrees_with_iam(signer, &copied).await {
+            Ok(()) => state
+                .import_journal(copied)
+                .await
+                .err()
+                .map(|e| e.to_string()),
+            Err(why) => Some(why),
+        },
+        Ok(None) => None,
+        Err(cause) => Some(cause.message),
+    };
+    lease.release().await;
+    note
+}
+
+/// Whether IAM, asked right now, backs the journal `copied` claims (see
+/// [`retire::refute_journal`]).
+async fn agrees_with_iam(signer: &Caller, copied: &Copied) -> Result<(), String> {
+    let record: JournalRecord = serde_json::from_slice(&copied.record)
+        .map_err(|_| format!("the shared state's journal {} is not readable", copied.name))?;
+    let keys = signer
+        .list_keys(&record.owner.user_name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let new_key_id = record.new_key.as_ref().map(|k| k.id.as_str());
+    let refuted = retire::refute_journal(&record.old_key_id, new_key_id, record.started_at, &keys);
+    match refuted {
+        None => Ok(()),
+        Some(why) => Err(format!(
+            "the shared state's journal of {} is not acted on: {why}",
+            record.owner.user_arn
+        )),
+    }
 }
 
 /// Resolves one journal of `spec`; `None` if another process finished it meanwhile.

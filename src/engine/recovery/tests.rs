@@ -100,6 +100,7 @@ impl Scene {
             phase: Phase::Planned,
             new_key: None,
             old_key: Some(StoredKey::from_key(&self.old)),
+            local_places: Vec::new(),
             replicated: false,
         };
         let backup = self.sink().snapshot().await.unwrap();

@@ -108,7 +108,8 @@ impl RotationFailure {
             | FailureKind::OrphanDeleted(cause)
             | FailureKind::RolledBack(cause)
             | FailureKind::RollbackIncomplete { reason: cause, .. }
-            | FailureKind::ResponseIncomplete(cause) => cause.kind,
+            | FailureKind::ResponseIncomplete(cause)
+            | FailureKind::SharedCopyLeft(cause) => cause.kind,
         }
     }
 }
@@ -144,6 +145,10 @@ pub(crate) enum FailureKind {
     /// bound, or the user's older sessions could not be revoked.
     #[error("{0}; the rotation itself is complete: the new key is in every place and the old key is deleted")]
     ResponseIncomplete(Cause),
+    /// The rotation completed, but its journal's copy in the shared state, which holds
+    /// its secrets, could not be removed (issue 29): a success would leave it forever.
+    #[error("{0}; the rotation itself is complete: the new key is in every place")]
+    SharedCopyLeft(Cause),
 }
 
 /// Runs one rotation. `plan` and `input` come from [`crate::engine::planner::plan_profile`];
@@ -194,6 +199,7 @@ pub(crate) async fn rotate(
         phase: Phase::Planned,
         new_key: None,
         old_key: Some(StoredKey::from_key(&input.old_key)),
+        local_places: local_places(spec),
         replicated: false,
     };
     // No other rekey may rotate this user meanwhile.
@@ -438,10 +444,15 @@ async fn locked(
         }
     };
     drop(places);
-    if let Err(e) = settle::finish_completed(journal, state, &run.old_key_id).await {
-        run.actions.push(Action::Warning(format!(
+    match settle::finish_completed(journal, state, &run.old_key_id).await {
+        Ok(()) => {}
+        Err(e) if e.left_in_shared_state() => {
+            let cause = Cause::new(ErrorKind::State, e.to_string());
+            return Err(run.fail(FailureKind::SharedCopyLeft(cause)));
+        }
+        Err(e) => run.actions.push(Action::Warning(format!(
             "could not remove the finished journal: {e}"
-        )));
+        ))),
     }
     Ok(Rotated {
         old_key_id: run.old_key_id.clone(),
@@ -837,4 +848,13 @@ impl Run<'_> {
             journal,
         })
     }
+}
+
+/// The places of `spec` that live on this machine alone (see
+/// [`JournalRecord::local_places`]).
+pub(crate) fn local_places(spec: &ProfileSpec) -> Vec<usize> {
+    (spec.sinks.iter().enumerate())
+        .filter(|(_, sink)| sink.machine_local())
+        .map(|(index, _)| index)
+        .collect()
 }

@@ -250,15 +250,24 @@ async fn restore_sinks(
         if !journal.has_backup(index) {
             continue;
         }
-        let restored = match journal.backup(index) {
-            Ok(snapshot) => sink
-                .restore(&snapshot, new_key)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
         let still_new =
             || async { sink.read_id().await.ok().flatten().as_deref() == Some(new_key.id()) };
+        // A place of the machine that began the rotation (the journal came from the
+        // shared state, without its bytes): here it holds the new key only if this is
+        // that machine, and then only the old key's two values go back.
+        if journal.backup_elsewhere(index) && !still_new().await {
+            continue;
+        }
+        let restored = match journal.backup_elsewhere(index) {
+            true => Ok(()),
+            false => match journal.backup(index) {
+                Ok(snapshot) => sink
+                    .restore(&snapshot, new_key)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+        };
         match (restored, &old_key) {
             (Ok(()), Some(old)) if still_new().await => match sink.write(old).await {
                 Ok(_) => actions.push(Action::WroteOldKeyBack {
