@@ -196,6 +196,8 @@ pub(crate) struct Profiles {
     pub(crate) skipped: Vec<Skipped>,
     /// The manifest's `scan:`: where copies of the keys may be.
     pub(crate) scan: Option<manifest::Scan>,
+    /// What the manifest runs or sends (see [`Plan::reaches`]).
+    pub(crate) reaches: Vec<String>,
 }
 
 /// What changes a plan: `apply`'s choices, which `plan` takes too, to show what they
@@ -313,6 +315,11 @@ pub(crate) fn load_profiles(
                 others: Vec::new(),
                 skipped: Vec::new(),
                 scan: manifest.scan(paths),
+                reaches: manifest
+                    .reach(paths)
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect(),
             }
         }
         None => {
@@ -327,6 +334,7 @@ pub(crate) fn load_profiles(
                 others: Vec::new(),
                 skipped: found.skipped,
                 scan: None,
+                reaches: Vec::new(),
             }
         }
     };
@@ -415,6 +423,7 @@ pub(crate) async fn make_plan(
     let plan = Plan {
         schema: Plan::SCHEMA_VERSION,
         source: profiles.source.clone(),
+        reaches: profiles.reaches.clone(),
         profiles: planned.iter().map(|p| p.plan.clone()).collect(),
         skipped: profiles.skipped.clone(),
         prune,

@@ -19,6 +19,11 @@ pub(crate) struct Plan {
     pub(crate) schema: u32,
     /// Where the profiles came from: a manifest path, or `default` mode.
     pub(crate) source: String,
+    /// What the manifest, trusted, names that runs a program or sends something (each
+    /// program with its arguments, each bucket, webhook host, KMS key, secret store and
+    /// signing profile), as `rekey trust` listed it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) reaches: Vec<String>,
     /// One entry per selected profile.
     pub(crate) profiles: Vec<ProfilePlan>,
     /// Profiles default mode does not rotate, with the reason.

@@ -15,7 +15,14 @@ use crate::time;
 
 /// The plan, as `rekey plan` prints it: first where its profiles come from.
 pub(crate) fn plan(plan: &Plan) -> String {
-    format!("Profiles from {}\n{}", plan.source, plan_body(plan))
+    let mut out = format!("Profiles from {}\n", plan.source);
+    if !plan.reaches.is_empty() {
+        out.push_str("It runs and sends, as trusted:\n");
+        for reach in &plan.reaches {
+            let _ = writeln!(out, "  - {reach}");
+        }
+    }
+    out + &plan_body(plan)
 }
 
 /// The plan without its first line (`apply` prints that before it plans).

@@ -109,10 +109,18 @@ fn trust_records_this_content_and_a_change_needs_a_new_trust() {
     let sha = sha256_hex(&std::fs::read(&manifest).unwrap());
     assert!(trusted.stdout.contains(&sha), "{}", trusted.stdout);
 
-    // Trusted: plan reads the plugin (which fails: it is the author's).
+    // Trusted: plan reads the plugin (which fails: it is the author's), and says what
+    // the manifest runs and where it sends.
     let plan = home.rekey(&["plan"]);
     assert!(!plan.stderr.contains("is not trusted"), "{}", plan.stderr);
     assert_eq!(marks(&home), vec!["plugin"]);
+    assert!(
+        plan.stdout.contains("It runs and sends, as trusted:")
+            && plan.stdout.contains("project/plugin.sh --steal")
+            && plan.stdout.contains("notify[1]: sends events"),
+        "{}",
+        plan.stdout
+    );
 
     // One byte more is another file.
     home.write_untrusted("project/rekey.yaml", &format!("{yaml}# edited\n"));
