@@ -620,7 +620,10 @@ impl RunArgs {
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let quiet = cli.quiet;
     // Commands that touch no key and no state get the defaults.
-    let plain = || commands::Context::new(None, StateDir::DEFAULT_LOCK_TIMEOUT, 1, quiet);
+    // Commands without the run options: the state dir they name (or none), the defaults.
+    let plain = |state_dir: Option<PathBuf>| {
+        commands::Context::new(state_dir, StateDir::DEFAULT_LOCK_TIMEOUT, 1, quiet)
+    };
     match cli.command {
         Command::Plan(args) => {
             let options = commands::plan::Options {
@@ -720,9 +723,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 output: args.output.into(),
                 detailed_exitcode: args.detailed_exitcode,
             };
-            let ctx =
-                commands::Context::new(args.state_dir, StateDir::DEFAULT_LOCK_TIMEOUT, 1, quiet);
-            commands::find::run(&ctx, options).await
+            commands::find::run(&plain(args.state_dir), options).await
         }
         Command::Status(args) => {
             let options = commands::status::Options {
@@ -751,9 +752,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 list: args.list,
                 revoke: args.revoke,
             };
-            let ctx =
-                commands::Context::new(args.state_dir, StateDir::DEFAULT_LOCK_TIMEOUT, 1, quiet);
-            commands::trust::run(&ctx, options).await
+            commands::trust::run(&plain(args.state_dir), options).await
         }
         Command::Init(args) => {
             let options = commands::init::Options {
@@ -761,9 +760,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 force: args.force,
                 scan: args.scan,
             };
-            let ctx =
-                commands::Context::new(args.state_dir, StateDir::DEFAULT_LOCK_TIMEOUT, 1, quiet);
-            commands::init::run(&ctx, options).await
+            commands::init::run(&plain(args.state_dir), options).await
         }
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();
@@ -786,7 +783,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         via: args.via.unwrap_or_default(),
                     }),
             };
-            commands::credential_process::run(&plain(), options).await
+            commands::credential_process::run(&plain(None), options).await
         }
     }
 }

@@ -68,10 +68,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
             let config = spec
                 .sinks
                 .iter()
-                .flat_map(|s| {
-                    let (first, rest) = s.split_first();
-                    std::iter::once(first).chain(rest)
-                })
+                .flat_map(manifest::RawSinks::iter)
                 .find_map(|sink| match sink {
                     manifest::RawSink::Keyring(config) => Some(config),
                     _ => None,

@@ -28,7 +28,7 @@ use crate::config::profile::{
 };
 pub(crate) use reach::Reach;
 pub(crate) use schema::{
-    IgnoreGlob, Notify, RawManifest, RawPropagation, RawSink, RawState, WebhookUrl,
+    IgnoreGlob, Notify, RawManifest, RawPropagation, RawSink, RawSinks, RawState, WebhookUrl,
 };
 
 /// The manifest file name looked for in the current folder and its parents.

@@ -9,7 +9,7 @@ use std::path::{Component, Path};
 use rekey_sinks::registry::BuildContext;
 use rekey_sinks::Reach as SinkReach;
 
-use super::schema::{Notify, RawState};
+use super::schema::{Notify, RawSinks, RawState};
 use super::{resolve_program, Manifest};
 use crate::config::argv::Argv;
 use crate::config::paths::Paths;
@@ -147,11 +147,7 @@ impl Manifest {
                 expand: &expand,
                 sdk: &sdk,
             };
-            let sinks = profile.sinks.iter().flat_map(|s| {
-                let (first, rest) = s.split_first();
-                std::iter::once(first).chain(rest)
-            });
-            for (i, sink) in sinks.enumerate() {
+            for (i, sink) in profile.sinks.iter().flat_map(RawSinks::iter).enumerate() {
                 let what = match sink.reach(&ctx) {
                     None => continue,
                     Some(SinkReach::Runs(argv)) => Does::Runs(argv),

@@ -310,6 +310,11 @@ impl RawSinks {
     pub(crate) fn split_first(&self) -> (&RawSink, &[RawSink]) {
         self.0.split_first().expect("never empty")
     }
+
+    /// Every place, in order.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, RawSink> {
+        self.0.iter()
+    }
 }
 
 impl TryFrom<Vec<RawSink>> for RawSinks {
