@@ -323,3 +323,47 @@ fn rotations_of_one_run_are_one_message() {
         );
     }
 }
+
+/// Issue 29, point 7: a webhook URL is a credential. It reaches rekey from the
+/// environment or a file, never the command line every local user can read, and a
+/// warning shows its host alone, never its userinfo, path or query.
+#[test]
+fn the_webhook_url_comes_from_the_environment_or_a_file_and_is_never_shown() {
+    let hook = Hook::start(&[]);
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("fromenv");
+    home.manifest(
+        &Manifest::new()
+            .defaults("max_age: 1d")
+            .profile(Profile::new(&user)),
+    );
+    let offset = (48 * 3600).to_string();
+    home.rekey_with_env(
+        &[
+            ("REKEY_NOTIFY_URL", &hook.url),
+            ("REKEY_TEST_CLOCK_OFFSET", &offset),
+        ],
+        &["status"],
+    )
+    .success();
+    assert_eq!(hook.requests(), 1, "from REKEY_NOTIFY_URL");
+    home.write("hook-url", &format!("{}\n", hook.url));
+    let file = home.path("hook-url");
+    home.rekey_later(48, &["status", "--notify-url-file", file.to_str().unwrap()])
+        .success();
+    assert_eq!(hook.requests(), 2, "from --notify-url-file");
+
+    // A failing one with a password in it: the warning names the host alone.
+    let broken = Hook::start(&[Answer::Status(500); 3]);
+    let secret_url =
+        broken.url.replace("http://", "http://someone:hunter2@") + "?token=also-secret";
+    home.write("broken-url", &secret_url);
+    let file = home.path("broken-url");
+    let run = home
+        .rekey_later(48, &["status", "--notify-url-file", file.to_str().unwrap()])
+        .success()
+        .stderr_has("could not notify webhook 127.0.0.1:");
+    for hidden in ["hunter2", "someone", "not-shown-token", "also-secret"] {
+        assert!(!run.stderr.contains(hidden), "{}", run.stderr);
+    }
+}
