@@ -299,7 +299,11 @@ impl Manifest {
                         via: profile.via.clone(),
                         user: profile.user.clone(),
                         mfa_serial: profile.mfa_serial.clone().or(defaults.mfa_serial.clone()),
-                        mfa_command: profile.mfa_command.clone().or(defaults.mfa_command.clone()),
+                        // Relative to the manifest's folder, as verify's, the plugins' and
+                        // notify's programs are (and as the trust review shows it).
+                        mfa_command: (profile.mfa_command.as_ref())
+                            .or(defaults.mfa_command.as_ref())
+                            .map(|command| resolve_program(command, paths, base)),
                         mfa_timeout: profile
                             .mfa_timeout
                             .or(defaults.mfa_timeout)

@@ -297,3 +297,32 @@ fn the_committed_schema_is_generated_from_the_manifest_types() {
         "docs/rekey.schema.json is stale: run REKEY_BLESS=1 ./scripts/test the_committed_schema"
     );
 }
+
+#[test]
+fn every_program_with_a_slash_is_relative_to_the_manifests_folder() {
+    let manifest = parse(
+        Path::new("/p/rekey.yaml"),
+        "version: 1\ndefaults:\n  mfa_command: [./code.sh, x]\n  verify: { command: [./check] }\nnotify:\n  - command: [bin/tell]\n  - command: [logger]\nprofiles:\n  dev: {}\n",
+    )
+    .unwrap();
+    let policy = &manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build())[0].policy;
+    let program = |argv: &Argv| argv.split_first().0.clone();
+    assert_eq!(program(policy.mfa_command.as_ref().unwrap()), "/p/code.sh");
+    assert_eq!(
+        program(&policy.verify.as_ref().unwrap().command),
+        "/p/check"
+    );
+    let notify: Vec<String> = manifest
+        .notify_targets(&paths())
+        .iter()
+        .map(|target| match target {
+            Notify::Command(argv) => program(argv),
+            Notify::Webhook(url) => url.host(),
+        })
+        .collect();
+    assert_eq!(
+        notify,
+        ["/p/bin/tell", "logger"],
+        "a bare name stays for PATH"
+    );
+}
