@@ -138,7 +138,7 @@ impl Lease {
                     Ok(etag) => {
                         tracing::warn!(
                             lease = %shared.key,
-                            holder = %other.holder,
+                            holder = %crate::escape::shown(&other.holder),
                             "took over an expired lease (its holder stopped renewing it)"
                         );
                         break shared.set_etag(etag);
@@ -153,10 +153,11 @@ impl Lease {
                     format!(
                         "user {} is locked by rekey {} on {} (pid {}) until {} (lease s3://{}/{}); waited {:?} (see --lock-timeout)",
                         owner.user_arn,
-                        other.command,
-                        other.host,
+                        // Another machine wrote these: shown escaped.
+                        crate::escape::shown(&other.command),
+                        crate::escape::shown(&other.host),
                         other.pid,
-                        other.expires,
+                        crate::escape::shown(&other.expires),
                         shared.bucket.name(),
                         shared.key,
                         started.elapsed()

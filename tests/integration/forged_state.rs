@@ -237,3 +237,32 @@ fn a_copy_holds_no_byte_of_a_place_of_this_machine() {
         "the other profile is untouched"
     );
 }
+
+/// Issue 29, point 6: a lease is written by another machine, and its holder's name is
+/// shown when it blocks a run: escaped, so it cannot drive the terminal.
+#[test]
+fn a_planted_lease_holder_is_shown_escaped() {
+    let bucket = bucket("holder");
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("holder");
+    home.manifest(&shared(&bucket, &user, &[]));
+    let expires = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    let lease = serde_json::json!({
+        "holder": "x",
+        "host": "runner\u{1b}]0;pwned\u{7}\nfake: line",
+        "pid": 1,
+        "command": "apply",
+        "expires": rfc3339(expires),
+    });
+    let key = format!("team/locks/123456789012/{user}.json");
+    moto().put_object(&bucket, &key, &lease.to_string());
+    let run = home
+        .rekey(&["apply", "--yes", "--lock-timeout", "1s"])
+        .code(1);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("runner\\u{1b}]0;pwned\\u{7}\\nfake: line"),
+        "{said}"
+    );
+    assert!(!said.contains('\u{1b}'), "{said:?}");
+}
