@@ -150,9 +150,14 @@ impl Bucket {
                         .set_ssekms_key_id(kms_key_id.map(str::to_owned))
                         .metadata(TAG, tag),
                 };
+                // A version we replace (`If-Match`) that is gone was taken over and
+                // released meanwhile: taken too, not a failure to retry.
+                let replacing = matches!(condition, Condition::Is(_));
                 match request.send().await {
                     Ok(out) => Attempt::Done(Ok(out.e_tag.unwrap_or_default())),
-                    Err(e) if taken(e.code()) => Attempt::Done(Err(WriteError::Taken)),
+                    Err(e) if taken(e.code()) || (replacing && e.code() == Some("NoSuchKey")) => {
+                        Attempt::Done(Err(WriteError::Taken))
+                    }
                     Err(e) => self.refused_or(e.code(), e.message(), WriteError::Failed),
                 }
             })

@@ -17,7 +17,16 @@
 //! - **released** by deleting it (`If-Match`, so a lease taken over is not deleted).
 //!
 //! A machine that finds the lease held waits up to `--lock-timeout`, then says who holds
-//! it. The lease is signed like the user's IAM calls; a rotation adds its new key as a
+//! it.
+//!
+//! IAM honours no fencing token, so a holder that was paused (a closed laptop lid, a
+//! stopped VM or runner) must fence itself (issue 30): it keeps the deadline its last
+//! *confirmed* write bought (when that write began, by AWS's clock, plus the lease, less
+//! a margin) and [`Lease::check`] refuses any change past it; a renewal that finds the
+//! object gone or replaced marks the lease lost; each renewal call is bounded well
+//! under a third of the lease, so a hanging one cannot outlive it. A pause that falls
+//! between a check and the IAM call after it can still interleave with another
+//! machine: the check bounds the window to that one call. The lease is signed like the user's IAM calls; a rotation adds its new key as a
 //! signer once proven, since the old one is deactivated before the lease is released.
 
 //!
@@ -40,6 +49,10 @@ use crate::time;
 
 /// How often a held lease is looked at again while waiting for it.
 const POLL: Duration = Duration::from_millis(500);
+
+/// The part of a lease's lifetime a holder does not count on (clock correction, the
+/// time between a check and the call it guards): a sixth.
+const MARGIN: u32 = 6;
 
 /// What the lease object says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +91,9 @@ struct Shared {
     etag: Mutex<String>,
     /// Set when a renewal found the lease taken over: this process no longer holds it.
     lost: AtomicBool,
+    /// Until when the last confirmed write holds the lease, by AWS's clock, less
+    /// [`MARGIN`] of it: past this, another machine may have taken it over.
+    confirmed_until: Mutex<SystemTime>,
 }
 
 impl Lease {
@@ -119,11 +135,13 @@ impl Lease {
             },
             etag: Mutex::new(String::new()),
             lost: AtomicBool::new(false),
+            confirmed_until: Mutex::new(SystemTime::UNIX_EPOCH),
         };
         let started = tokio::time::Instant::now();
         loop {
+            let began = shared.clock.now();
             match shared.write(Condition::Absent).await {
-                Ok(etag) => break shared.set_etag(etag),
+                Ok(etag) => break shared.confirm(etag, began),
                 Err(WriteError::Taken) => {}
                 Err(WriteError::Failed(cause)) => return Err(shared.failure(cause)),
             }
@@ -134,6 +152,7 @@ impl Lease {
             let expired =
                 parse_time(&other.expires).is_none_or(|expires| expires < shared.clock.now());
             if expired {
+                let began = shared.clock.now();
                 match shared.write(Condition::Is(&etag)).await {
                     Ok(etag) => {
                         tracing::warn!(
@@ -141,7 +160,7 @@ impl Lease {
                             holder = %crate::escape::shown(&other.holder),
                             "took over an expired lease (its holder stopped renewing it)"
                         );
-                        break shared.set_etag(etag);
+                        break shared.confirm(etag, began);
                     }
                     Err(WriteError::Taken) => continue,
                     Err(WriteError::Failed(cause)) => return Err(shared.failure(cause)),
@@ -203,13 +222,24 @@ impl Lease {
             .map_err(|cause| self.shared.failure(cause))
     }
 
-    /// Fails if the lease was taken over (this process stalled past its expiry): what it
-    /// was about to do is no longer ordered with the other machines.
+    /// Fails if the lease was taken over, or if no confirmed write holds it any more
+    /// (this process stalled, or its renewals failed, past what the last one bought):
+    /// what it was about to do is no longer ordered with the other machines.
     pub(crate) fn check(&self) -> Result<(), Cause> {
         if self.shared.lost.load(Ordering::SeqCst) {
             return Err(self.shared.failure(Cause::new(
                 ErrorKind::State,
                 "the lease expired and another machine took it over; stopped before changing anything more",
+            )));
+        }
+        let until = self.shared.confirmed_until();
+        if self.shared.clock.now() >= until {
+            return Err(self.shared.failure(Cause::new(
+                ErrorKind::State,
+                format!(
+                    "no renewal of the lease was confirmed in time (it held until {} by AWS's clock): this run was paused, or S3 did not answer, and another machine may have taken it over; stopped before changing anything more, `rekey recover` resolves what is left",
+                    time::rfc3339(until)
+                ),
             )));
         }
         Ok(())
@@ -238,21 +268,28 @@ impl Drop for Lease {
 }
 
 /// Renews the lease every third of its lifetime, until it is released (the task is
-/// aborted) or found taken over.
+/// aborted) or found taken over (replaced, or gone: a lease taken over and released).
+/// Each attempt is bounded by a sixth of the lifetime, so one that hangs leaves time
+/// for the next before the confirmed deadline passes.
 async fn renew(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(shared.ttl / 3).await;
         let etag = shared.etag();
-        match shared.write(Condition::Is(&etag)).await {
-            Ok(etag) => shared.set_etag(etag),
-            Err(WriteError::Taken) => {
+        let began = shared.clock.now();
+        let attempt = shared.write(Condition::Is(&etag));
+        match tokio::time::timeout(shared.ttl / MARGIN, attempt).await {
+            Ok(Ok(etag)) => shared.confirm(etag, began),
+            Ok(Err(WriteError::Taken)) => {
                 shared.lost.store(true, Ordering::SeqCst);
                 tracing::warn!(lease = %shared.key, "the lease was taken over: this run stalled past it");
                 return;
             }
-            // Tried again at the next turn; it may still expire.
-            Err(WriteError::Failed(cause)) => {
+            // Tried again at the next turn; past the confirmed deadline, `check` refuses.
+            Ok(Err(WriteError::Failed(cause))) => {
                 tracing::warn!(lease = %shared.key, message = %cause, "cannot renew the lease")
+            }
+            Err(_) => {
+                tracing::warn!(lease = %shared.key, "a renewal of the lease got no answer in time")
             }
         }
     }
@@ -263,8 +300,22 @@ impl Shared {
         self.etag.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn set_etag(&self, etag: String) {
+    /// Records a confirmed write of version `etag`, begun at `began` (AWS's clock):
+    /// the lease is ours until a lifetime after, less the margin.
+    fn confirm(&self, etag: String, began: SystemTime) {
         *self.etag.lock().unwrap_or_else(|e| e.into_inner()) = etag;
+        let until = began + self.ttl - self.ttl / MARGIN;
+        *self
+            .confirmed_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = until;
+    }
+
+    fn confirmed_until(&self) -> SystemTime {
+        *self
+            .confirmed_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The shared state failed: a refusal or throttling keeps its kind, anything else

@@ -16,6 +16,7 @@ mod error_kinds;
 mod eventual;
 mod examples;
 mod faults;
+mod fencing;
 mod find;
 mod fleet;
 mod forged_state;

@@ -1,0 +1,84 @@
+//! Issue 30, point 1: IAM honours no fencing token, so a lease holder that was paused
+//! (a closed lid, a stopped VM; here SIGSTOP) fences itself: past what its last
+//! confirmed write bought, it changes nothing more. The invariant under test: rekey
+//! never leaves a user with no Active key that one of its places holds.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::*;
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .expect("kill (procps)");
+    assert!(status.success());
+}
+
+/// Machine A is paused during its verify command, past its lease; machine B takes the
+/// lease over and undoes A's rotation (its journal is in the bucket). A resumes: it
+/// must not deactivate the old key, the user's only key now.
+#[test]
+fn a_holder_paused_past_its_lease_changes_nothing_when_it_resumes() {
+    let bucket = unique("rekey-paused");
+    moto().create_bucket(&bucket);
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials("paused");
+    let verifying = a.path("verifying");
+    // The place both machines share: a Secrets Manager hub (each reads it as the AWS
+    // profile of the same name, its old key).
+    let hub = unique("fenced/aws");
+    moto().put_secret(
+        &hub,
+        &format!(
+            "{{\"Version\":1,\"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\"}}",
+            old.id, old.secret
+        ),
+    );
+    let manifest = |home: &Home| {
+        home.manifest(
+            &Manifest::new()
+                .top(&format!("state: s3://{bucket}/team"))
+                .top("state_lease: 3s")
+                .defaults("grace: 0")
+                .defaults(&format!(
+                    "verify: {{ command: [sh, -c, 'touch {}; sleep 1'] }}",
+                    verifying.display()
+                ))
+                .profile(
+                    Profile::new(&user)
+                        .sink(format!("{{ type: secretsmanager, secret_id: '{hub}' }}")),
+                ),
+        )
+    };
+    manifest(&a);
+    let mut run = a.spawn_rekey(&["apply", "--yes"]);
+    eventually(Duration::from_secs(60), "A verifies", || verifying.exists());
+    signal(&run, "-STOP");
+
+    // B, a fresh state dir with the old key, takes the expired lease and undoes it.
+    let b = Home::new();
+    b.write_credentials(&section(&user, &old));
+    manifest(&b);
+    let json = b
+        .rekey(&["recover", "--lock-timeout", "30s", "--output", "json"])
+        .success()
+        .json();
+    assert_eq!(
+        json["recovered"][0]["result"]["outcome"], "rolled_back",
+        "{json}"
+    );
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+
+    signal(&run, "-CONT");
+    let status = run.wait().unwrap();
+    assert!(!status.success(), "A reports that it stopped");
+    // The old key is the user's only key, and it is Active: A deactivated nothing, and
+    // the place holds it.
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    assert!(
+        moto().secret(&hub).contains(&old.id),
+        "the hub holds the Active key"
+    );
+}
