@@ -22,11 +22,13 @@
 //! IAM honours no fencing token, so a holder that was paused (a closed laptop lid, a
 //! stopped VM or runner) must fence itself (issue 30): it keeps the deadline its last
 //! *confirmed* write bought (when that write began, by AWS's clock, plus the lease, less
-//! a margin) and [`Lease::check`] refuses any change past it; a renewal that finds the
-//! object gone or replaced marks the lease lost; each renewal call is bounded well
-//! under a third of the lease, so a hanging one cannot outlive it. A pause that falls
-//! between a check and the IAM call after it can still interleave with another
-//! machine: the check bounds the window to that one call. The lease is signed like the user's IAM calls; a rotation adds its new key as a
+//! a margin). Past it, [`Lease::check`] renews at once (`If-Match` on the version it
+//! wrote) and goes on only if that write is confirmed: a lease taken over meanwhile was
+//! replaced or deleted, and then the run stops. A renewal that finds the object gone or
+//! replaced marks the lease lost; each renewal call is bounded by a sixth of the lease,
+//! so a hanging one cannot outlive it. A pause that falls between a check and the IAM
+//! call after it can still interleave with another machine: the check bounds the window
+//! to that one call. The lease is signed like the user's IAM calls; a rotation adds its new key as a
 //! signer once proven, since the old one is deactivated before the lease is released.
 
 //!
@@ -94,6 +96,9 @@ struct Shared {
     /// Until when the last confirmed write holds the lease, by AWS's clock, less
     /// [`MARGIN`] of it: past this, another machine may have taken it over.
     confirmed_until: Mutex<SystemTime>,
+    /// One write of the lease at a time from this process (the renewal task and
+    /// [`Lease::check`]), each with the version the last one wrote.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl Lease {
@@ -136,6 +141,7 @@ impl Lease {
             etag: Mutex::new(String::new()),
             lost: AtomicBool::new(false),
             confirmed_until: Mutex::new(SystemTime::UNIX_EPOCH),
+            writing: tokio::sync::Mutex::new(()),
         };
         let started = tokio::time::Instant::now();
         loop {
@@ -223,26 +229,34 @@ impl Lease {
     }
 
     /// Fails if the lease was taken over, or if no confirmed write holds it any more
-    /// (this process stalled, or its renewals failed, past what the last one bought):
-    /// what it was about to do is no longer ordered with the other machines.
-    pub(crate) fn check(&self) -> Result<(), Cause> {
-        if self.shared.lost.load(Ordering::SeqCst) {
-            return Err(self.shared.failure(Cause::new(
+    /// and renewing it now is not confirmed either (this process was paused, or S3 does
+    /// not answer): what it was about to do is no longer ordered with the other
+    /// machines.
+    pub(crate) async fn check(&self) -> Result<(), Cause> {
+        let lost = || {
+            self.shared.failure(Cause::new(
                 ErrorKind::State,
                 "the lease expired and another machine took it over; stopped before changing anything more",
-            )));
+            ))
+        };
+        if self.shared.lost.load(Ordering::SeqCst) {
+            return Err(lost());
         }
         let until = self.shared.confirmed_until();
-        if self.shared.clock.now() >= until {
-            return Err(self.shared.failure(Cause::new(
+        if self.shared.clock.now() < until {
+            return Ok(());
+        }
+        match self.shared.renew_once().await {
+            Renewal::Confirmed => Ok(()),
+            Renewal::Lost => Err(lost()),
+            Renewal::Unconfirmed(why) => Err(self.shared.failure(Cause::new(
                 ErrorKind::State,
                 format!(
-                    "no renewal of the lease was confirmed in time (it held until {} by AWS's clock): this run was paused, or S3 did not answer, and another machine may have taken it over; stopped before changing anything more, `rekey recover` resolves what is left",
+                    "no renewal of the lease was confirmed in time (it held until {} by AWS's clock, and renewing it now failed: {why}); another machine may have taken it over, so this run stopped before changing anything more; `rekey recover` resolves what is left",
                     time::rfc3339(until)
                 ),
-            )));
+            ))),
         }
-        Ok(())
     }
 
     /// Releases the lease (unless it was taken over). A failure is only a warning: the
@@ -274,30 +288,58 @@ impl Drop for Lease {
 async fn renew(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(shared.ttl / 3).await;
-        let etag = shared.etag();
-        let began = shared.clock.now();
-        let attempt = shared.write(Condition::Is(&etag));
-        match tokio::time::timeout(shared.ttl / MARGIN, attempt).await {
-            Ok(Ok(etag)) => shared.confirm(etag, began),
-            Ok(Err(WriteError::Taken)) => {
-                shared.lost.store(true, Ordering::SeqCst);
+        match shared.renew_once().await {
+            Renewal::Confirmed => {}
+            Renewal::Lost => {
                 tracing::warn!(lease = %shared.key, "the lease was taken over: this run stalled past it");
                 return;
             }
-            // Tried again at the next turn; past the confirmed deadline, `check` refuses.
-            Ok(Err(WriteError::Failed(cause))) => {
-                tracing::warn!(lease = %shared.key, message = %cause, "cannot renew the lease")
-            }
-            Err(_) => {
-                tracing::warn!(lease = %shared.key, "a renewal of the lease got no answer in time")
+            // Tried again at the next turn; past the confirmed deadline, `check` renews
+            // itself and refuses if that fails too.
+            Renewal::Unconfirmed(why) => {
+                tracing::warn!(lease = %shared.key, message = %why, "cannot renew the lease")
             }
         }
     }
 }
 
+/// What one renewal came to.
+enum Renewal {
+    /// Written: the lease is ours for another lifetime.
+    Confirmed,
+    /// Replaced or gone: another machine took it over.
+    Lost,
+    /// No answer in time, or another failure: not known either way.
+    Unconfirmed(String),
+}
+
 impl Shared {
     fn etag(&self) -> String {
         self.etag.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Renews the lease once (`If-Match` on the version this process wrote last),
+    /// bounded by a sixth of its lifetime; a lease found lost is marked so.
+    async fn renew_once(&self) -> Renewal {
+        let _one_at_a_time = self.writing.lock().await;
+        if self.lost.load(Ordering::SeqCst) {
+            return Renewal::Lost;
+        }
+        let etag = self.etag();
+        let began = self.clock.now();
+        let attempt = self.write(Condition::Is(&etag));
+        match tokio::time::timeout(self.ttl / MARGIN, attempt).await {
+            Ok(Ok(etag)) => {
+                self.confirm(etag, began);
+                Renewal::Confirmed
+            }
+            Ok(Err(WriteError::Taken)) => {
+                self.lost.store(true, Ordering::SeqCst);
+                Renewal::Lost
+            }
+            Ok(Err(WriteError::Failed(cause))) => Renewal::Unconfirmed(cause.message),
+            Err(_) => Renewal::Unconfirmed(format!("no answer within {:?}", self.ttl / MARGIN)),
+        }
     }
 
     /// Records a confirmed write of version `etag`, begun at `began` (AWS's clock):

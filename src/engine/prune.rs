@@ -281,7 +281,7 @@ async fn prune_locked(
         ));
     }
     if let Some(lease) = lease {
-        lease.check()?;
+        lease.check().await?;
     }
     let mut pending = pending.clone();
     if pending.in_overlap() {

@@ -578,7 +578,7 @@ impl Run<'_> {
             });
         }
         if let Some(lease) = &self.lease {
-            lease.check()?;
+            lease.check().await?;
         }
         journal.advance(Phase::DeactivatingOldKey).await?;
         // The places are written and verified: other rotations sharing a file may write
@@ -704,8 +704,10 @@ impl Run<'_> {
         mut journal: Journal,
         input: &RotationInput,
     ) -> Result<(AccessKey, Journal), RotationFailure> {
-        if let Some(Err(cause)) = self.lease.as_ref().map(Lease::check) {
-            return Err(self.abandon(journal, cause).await);
+        if let Some(lease) = &self.lease {
+            if let Err(cause) = lease.check().await {
+                return Err(self.abandon(journal, cause).await);
+            }
         }
         let existing: Vec<String> = input.existing_keys.iter().map(|k| k.id.clone()).collect();
         let attempted_at = crate::time::now();
