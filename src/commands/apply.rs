@@ -11,7 +11,8 @@ use super::{
     Outcome, Planning, Selection,
 };
 use crate::aws::Aws;
-use crate::engine::planner::{Next, PlanOptions, Planned, Rotation};
+use crate::engine::plan::Plan;
+use crate::engine::planner::{self, Next, PlanOptions, Planned, Rotation};
 use crate::engine::prune;
 use crate::engine::recovery;
 use crate::engine::rotation;
@@ -78,8 +79,9 @@ pub(super) async fn apply(
     warn_about_environment_keys();
     // First put right what an interrupted run left half-done.
     let mut stuck = None;
-    // With `state: s3://…`, also what a killed machine left in the shared state.
-    recovery::import_shared(aws, state, &profiles.specs).await;
+    // With `state: s3://…`, also what a killed machine left in the shared state; a
+    // user whose lease another run holds is stopped below with that as the cause.
+    let held = recovery::import_shared(aws, state, &profiles.specs).await;
     let interrupted = recovery::pending_for(state, &profiles.specs)?;
     if interrupted > 0 {
         if !args.yes {
@@ -111,11 +113,12 @@ pub(super) async fn apply(
     // Grouped after recovery: an interrupted shared rotation leaves its sinks disagreeing.
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let Planning {
-        plan,
-        planned,
+        mut plan,
+        mut planned,
         pending,
         ..
     } = make_plan(ctx, aws, &profiles, &grouped, options).await?;
+    stop_held(&mut plan, &mut planned, held);
     // With nothing to change the plan says everything, each profile's error included:
     // the results would only say it again.
     let plan_shown = for_people && !plan.has_changes();
@@ -272,5 +275,23 @@ async fn carry_out(
         also: plan.also.clone(),
         seconds: started.elapsed().as_secs_f64(),
         outcome,
+    }
+}
+
+/// Stops each profile whose user's lease another run holds (issue 30): that run, not
+/// the second key it may have made, is why nothing is done for it.
+fn stop_held(plan: &mut Plan, planned: &mut [Planned], held: Vec<recovery::LeaseHeld>) {
+    for held in held {
+        let of_user = |identity: &Option<crate::aws::Identity>| {
+            identity.as_ref().is_some_and(|i| {
+                i.account == held.account && i.user_name.as_deref() == Some(&held.user_name)
+            })
+        };
+        for (planned, shown) in planned.iter_mut().zip(plan.profiles.iter_mut()) {
+            if of_user(&planned.plan.identity) {
+                planner::stop(planned, held.cause.clone());
+                *shown = planned.plan.clone();
+            }
+        }
     }
 }

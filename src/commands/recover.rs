@@ -21,7 +21,9 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
     let profiles = load_profiles(ctx, &aws, &args.selection, Choices::default())?;
-    recovery::import_shared(&aws, state, &profiles.specs).await;
+    for held in recovery::import_shared(&aws, state, &profiles.specs).await {
+        tracing::warn!("{}", held.cause);
+    }
     let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
     match args.output {
         Output::Text if results.is_empty() => println!("No interrupted rotation to resolve."),

@@ -174,6 +174,17 @@ pub(crate) fn conflict(conflict: &Conflict) -> Planned {
     }
 }
 
+/// Stops `planned` for `cause` found outside planning (another run holds its user's
+/// lease): nothing is done for it, and its plan says why, first.
+pub(crate) fn stop(planned: &mut Planned, cause: Cause) {
+    planned.plan.decision = Decision::Error {
+        message: cause.message.clone(),
+        error_kind: cause.kind,
+    };
+    planned.plan.steps.clear();
+    planned.next = Next::Error(cause);
+}
+
 /// Why a profile is not rotated: a decision (its key is young, it holds temporary
 /// credentials, it is not an IAM user's) or an error that stops it.
 enum Stop {

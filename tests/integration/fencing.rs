@@ -82,3 +82,42 @@ fn a_holder_paused_past_its_lease_changes_nothing_when_it_resumes() {
         "the hub holds the Active key"
     );
 }
+
+/// Issue 30, point 5: a run that finds the user's lease held by another (here killed)
+/// run says so, naming the holder, rather than blaming the second key that run made.
+#[test]
+fn a_held_lease_is_the_cause_apply_names() {
+    let bucket = unique("rekey-held");
+    moto().create_bucket(&bucket);
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials("heldlease");
+    let manifest = Manifest::new()
+        .top(&format!("state: s3://{bucket}/team"))
+        .top("state_lease: 30s")
+        .profile(Profile::new(&user));
+    a.manifest(&manifest);
+    let killed = a.rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    assert_eq!(
+        killed.code, None,
+        "build with --features rekey/crash-points"
+    );
+    let keys = moto().keys(&user);
+    assert_eq!(keys.len(), 2, "the killed run made its key: {keys:?}");
+
+    let b = Home::new();
+    b.write_credentials(&section(&user, &old));
+    b.manifest(&manifest);
+    let run = b.rekey(&["apply", "--yes", "--lock-timeout", "1s"]).code(1);
+    let first_error = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("ERROR") || l.contains("failed"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(
+        first_error.contains("is locked by rekey apply on"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("UNKNOWN KEY"), "{}", run.stdout);
+    assert_eq!(moto().keys(&user), keys, "nothing changed");
+}

@@ -147,13 +147,38 @@ pub(crate) async fn recover(
 /// still running that rotation holds the lease, and removes the copy as it finishes.
 /// What could not be done is a warning: the local journals still resolve. `apply` and
 /// `recover` call it before they look for interrupted rotations.
-pub(crate) async fn import_shared(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) {
-    for note in imported(aws, state, selected).await {
+///
+/// A user whose lease another run holds past `--lock-timeout` is returned with that
+/// run's description (holder, host, pid, expiry), for `apply` to stop its profiles
+/// with the real cause rather than with the second key that run may have made.
+pub(crate) async fn import_shared(
+    aws: &Aws,
+    state: &StateDir,
+    selected: &[ProfileSpec],
+) -> Vec<LeaseHeld> {
+    let mut held = Vec::new();
+    for note in imported(aws, state, selected, &mut held).await {
         tracing::warn!("{note}");
     }
+    held
 }
 
-async fn imported(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) -> Vec<String> {
+/// A user another run holds the lease of.
+pub(crate) struct LeaseHeld {
+    /// The user's account.
+    pub(crate) account: String,
+    /// The user.
+    pub(crate) user_name: String,
+    /// Who holds it, until when, and how long this run waited.
+    pub(crate) cause: Cause,
+}
+
+async fn imported(
+    aws: &Aws,
+    state: &StateDir,
+    selected: &[ProfileSpec],
+    held: &mut Vec<LeaseHeld>,
+) -> Vec<String> {
     let mut notes = Vec::new();
     let mut looked: Vec<&SharedState> = Vec::new();
     for spec in selected {
@@ -209,8 +234,15 @@ async fn imported(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) -> Vec<
                 continue; // This state dir has it (or cannot tell): resolved from here.
             }
             let owner = &record.owner;
-            let imported = import_one(aws, state, &spec.policy, &signer, &name, owner);
-            notes.extend(imported.await);
+            match import_one(aws, state, &spec.policy, &signer, &name, owner).await {
+                Some(cause) if cause.kind == ErrorKind::Busy => held.push(LeaseHeld {
+                    account: owner.account.clone(),
+                    user_name: owner.user_name.clone(),
+                    cause,
+                }),
+                Some(cause) => notes.push(cause.message),
+                None => {}
+            }
         }
     }
     notes
@@ -218,7 +250,7 @@ async fn imported(aws: &Aws, state: &StateDir, selected: &[ProfileSpec]) -> Vec<
 
 /// Imports the shared state's journal `name` of `owner` under the user's lease, once
 /// every part of it is authenticated and IAM agrees with what it claims; what stopped
-/// it, if anything.
+/// it, if anything (a lease another run holds: [`ErrorKind::Busy`]).
 async fn import_one(
     aws: &Aws,
     state: &StateDir,
@@ -226,24 +258,21 @@ async fn import_one(
     signer: &Caller,
     name: &str,
     owner: &Owner,
-) -> Option<String> {
+) -> Option<Cause> {
     let lease = match lease::hold(aws, state, policy, signer, owner, "recover").await {
         Ok(Some(lease)) => lease,
         Ok(None) => return None,
-        Err(cause) => return Some(cause.message),
+        Err(cause) => return Some(cause),
     };
+    let note = |message: String| Cause::new(ErrorKind::State, message);
     // Under the lease: still unfinished (its machine did not finish it meanwhile)?
     let note = match lease.copied_journal(name).await {
         Ok(Some(copied)) => match agrees_with_iam(signer, &copied).await {
-            Ok(()) => state
-                .import_journal(copied)
-                .await
-                .err()
-                .map(|e| e.to_string()),
-            Err(why) => Some(why),
+            Ok(()) => (state.import_journal(copied).await.err()).map(|e| note(e.to_string())),
+            Err(why) => Some(note(why)),
         },
         Ok(None) => None,
-        Err(cause) => Some(cause.message),
+        Err(cause) => Some(cause),
     };
     lease.release().await;
     note
