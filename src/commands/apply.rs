@@ -278,18 +278,20 @@ async fn carry_out(
     }
 }
 
-/// Stops each profile whose user's lease another run holds (issue 30): that run, not
-/// the second key it may have made, is why nothing is done for it.
-fn stop_held(plan: &mut Plan, planned: &mut [Planned], held: Vec<recovery::LeaseHeld>) {
-    for held in held {
-        let of_user = |identity: &Option<crate::aws::Identity>| {
-            identity.as_ref().is_some_and(|i| {
-                i.account == held.account && i.user_name.as_deref() == Some(&held.user_name)
-            })
+/// Stops each profile the shared state stops (issue 30): another run holds its user's
+/// lease (that run, not the second key it may have made, is why nothing is done), or
+/// the shared state cannot be read.
+fn stop_held(plan: &mut Plan, planned: &mut [Planned], stopped: Vec<recovery::Stopped>) {
+    for stop in stopped {
+        let concerns = |p: &crate::engine::plan::ProfilePlan| match &stop.who {
+            recovery::Stops::User { account, user_name } => p.identity.as_ref().is_some_and(|i| {
+                i.account == *account && i.user_name.as_deref() == Some(user_name.as_str())
+            }),
+            recovery::Stops::Profiles(names) => names.contains(&p.profile),
         };
         for (planned, shown) in planned.iter_mut().zip(plan.profiles.iter_mut()) {
-            if of_user(&planned.plan.identity) {
-                planner::stop(planned, held.cause.clone());
+            if concerns(&planned.plan) {
+                planner::stop(planned, stop.cause.clone());
                 *shown = planned.plan.clone();
             }
         }

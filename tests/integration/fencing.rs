@@ -121,3 +121,38 @@ fn a_held_lease_is_the_cause_apply_names() {
     assert!(!run.stdout.contains("UNKNOWN KEY"), "{}", run.stdout);
     assert_eq!(moto().keys(&user), keys, "nothing changed");
 }
+
+/// Issue 30, point 5: a shared state that cannot be read stops the profiles it
+/// concerns, naming the S3 error and the permissions it calls for; it is never
+/// planned around (a journal there could decide the profile's next step).
+#[test]
+fn an_unreadable_shared_state_stops_its_profiles_and_names_the_permission() {
+    let proxy = crate::proxy::FaultProxy::start();
+    let bucket = unique("rekey-unreadable");
+    moto().create_bucket(&bucket);
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, old) = home.user_in_credentials("unreadable");
+    home.manifest(
+        &Manifest::new()
+            .top(&format!("state: s3://{bucket}/team"))
+            .profile(Profile::new(&user)),
+    );
+    proxy.set(|f| {
+        f.deny.insert("S3:GET");
+    });
+    let run = home.rekey(&["apply", "--yes"]).code(1);
+    assert!(
+        run.stdout.contains("cannot read the shared state")
+            && run.stdout.contains("AccessDenied")
+            && run
+                .stdout
+                .contains(&format!("s3:ListBucket on arn:aws:s3:::{bucket}")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&old.id, true)]),
+        "no key made"
+    );
+}

@@ -148,36 +148,49 @@ pub(crate) async fn recover(
 /// What could not be done is a warning: the local journals still resolve. `apply` and
 /// `recover` call it before they look for interrupted rotations.
 ///
-/// A user whose lease another run holds past `--lock-timeout` is returned with that
-/// run's description (holder, host, pid, expiry), for `apply` to stop its profiles
-/// with the real cause rather than with the second key that run may have made.
+/// What stops profiles is returned, for `apply` to stop them with the real cause: a
+/// user whose lease another run holds past `--lock-timeout` (with that run's holder,
+/// host, pid and expiry, rather than the second key it may have made), and every
+/// profile of a shared state that cannot be read (as Terraform will not run without
+/// its state: a journal there may be what decides the next step).
 pub(crate) async fn import_shared(
     aws: &Aws,
     state: &StateDir,
     selected: &[ProfileSpec],
-) -> Vec<LeaseHeld> {
-    let mut held = Vec::new();
-    for note in imported(aws, state, selected, &mut held).await {
+) -> Vec<Stopped> {
+    let mut stopped = Vec::new();
+    for note in imported(aws, state, selected, &mut stopped).await {
         tracing::warn!("{note}");
     }
-    held
+    stopped
 }
 
-/// A user another run holds the lease of.
-pub(crate) struct LeaseHeld {
-    /// The user's account.
-    pub(crate) account: String,
-    /// The user.
-    pub(crate) user_name: String,
-    /// Who holds it, until when, and how long this run waited.
+/// Profiles the shared state stops, and why.
+pub(crate) struct Stopped {
+    /// Whose.
+    pub(crate) who: Stops,
+    /// Why, and what to do.
     pub(crate) cause: Cause,
+}
+
+/// Which profiles a [`Stopped`] concerns.
+pub(crate) enum Stops {
+    /// Those of this IAM user (its lease is held).
+    User {
+        /// The user's account.
+        account: String,
+        /// The user.
+        user_name: String,
+    },
+    /// These, by name (their shared state cannot be read).
+    Profiles(Vec<String>),
 }
 
 async fn imported(
     aws: &Aws,
     state: &StateDir,
     selected: &[ProfileSpec],
-    held: &mut Vec<LeaseHeld>,
+    stopped: &mut Vec<Stopped>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     let mut looked: Vec<&SharedState> = Vec::new();
@@ -217,11 +230,14 @@ async fn imported(
         notes.extend(refused);
         let journals = match journals {
             Ok(journals) => journals,
-            Err(message) => {
-                notes.push(format!(
-                    "cannot read the shared state s3://{}/{}: {message}",
-                    shared.bucket, shared.prefix
-                ));
+            Err(cause) => {
+                let profiles = selected
+                    .iter()
+                    .filter(|p| p.policy.shared_state.as_ref() == Some(shared));
+                stopped.push(Stopped {
+                    who: Stops::Profiles(profiles.map(|p| p.name.clone()).collect()),
+                    cause: unreadable(shared, cause),
+                });
                 continue;
             }
         };
@@ -235,9 +251,11 @@ async fn imported(
             }
             let owner = &record.owner;
             match import_one(aws, state, &spec.policy, &signer, &name, owner).await {
-                Some(cause) if cause.kind == ErrorKind::Busy => held.push(LeaseHeld {
-                    account: owner.account.clone(),
-                    user_name: owner.user_name.clone(),
+                Some(cause) if cause.kind == ErrorKind::Busy => stopped.push(Stopped {
+                    who: Stops::User {
+                        account: owner.account.clone(),
+                        user_name: owner.user_name.clone(),
+                    },
                     cause,
                 }),
                 Some(cause) => notes.push(cause.message),
@@ -246,6 +264,29 @@ async fn imported(
         }
     }
     notes
+}
+
+/// The shared state could not be read (`cause`): what stops its profiles, with the
+/// permissions a refusal calls for.
+fn unreadable(shared: &SharedState, cause: Cause) -> Cause {
+    let bucket = &shared.bucket;
+    let prefix = match shared.prefix.is_empty() {
+        true => String::new(),
+        false => format!("{}/", shared.prefix),
+    };
+    let advice = match cause.kind {
+        ErrorKind::AccessDenied => format!(
+            "; the signer needs s3:ListBucket on arn:aws:s3:::{bucket} and s3:GetObject, s3:PutObject, s3:DeleteObject on arn:aws:s3:::{bucket}/{prefix}* (docs/guide.md)"
+        ),
+        _ => String::new(),
+    };
+    Cause::new(
+        cause.kind,
+        format!(
+            "cannot read the shared state s3://{bucket}/{prefix}: {}{advice}; a rotation another machine left there could decide this profile's next step, so nothing is done for it",
+            cause.message
+        ),
+    )
 }
 
 /// Imports the shared state's journal `name` of `owner` under the user's lease, once
