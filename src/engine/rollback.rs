@@ -230,13 +230,9 @@ async fn undo_locked(
             return Err(fail(format!("{e}; nothing was changed")));
         }
     }
-    let done = recovery::run_journal(aws, state, spec, journal).await;
-    // The key being undone is deleted now: the lease is released with the old key.
-    if let (Some(lease), Ok(Some(old))) = (lease, spec.sinks.first().read().await) {
-        if let Ok(caller) = signing::signer(aws, &spec.policy, &old).await {
-            lease.sign_also_with(&caller);
-        }
-    }
+    // The key being undone is deleted by it: the journal's copy is removed and the lease
+    // released with the old key, restored (see `run_journal`).
+    let done = recovery::run_journal(aws, state, spec, journal, lease).await;
     let mut done = done.map_err(|e| fail(e.to_string()))?;
     // The old key is current again: what made it still holds; the new key is gone.
     let _ = state.forget_rotated_by(current.id()).await;

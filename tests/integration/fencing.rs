@@ -156,3 +156,35 @@ fn an_unreadable_shared_state_stops_its_profiles_and_names_the_permission() {
         "no key made"
     );
 }
+
+/// Issue 30, point 2: `rollback` with a shared state removes its journal copy (which
+/// holds the live old secret) signed with a key that still works, and exits 0 after a
+/// successful undo; the next run on the machine has nothing left to resolve.
+#[test]
+fn rollback_with_a_shared_state_cleans_up_its_copy_and_succeeds() {
+    let bucket = unique("rekey-rollback");
+    moto().create_bucket(&bucket);
+    // AWS refuses a deleted or inactive key, S3 included (moto does not).
+    let proxy = crate::proxy::FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, old) = home.user_in_credentials("rolledback");
+    home.manifest(
+        &Manifest::new()
+            .top(&format!("state: s3://{bucket}/team"))
+            .top("state_lease: 30s")
+            .defaults("grace: 1d")
+            .profile(Profile::new(&user)),
+    );
+    home.rekey(&["apply", "--yes"]).success();
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new, old);
+    let run = home.rekey(&["rollback", &user, "--yes"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    assert_eq!(key_in(&home.credentials(), &user).unwrap(), old);
+    let copy = format!("team/state/journal/123456789012-{user}.json");
+    assert_eq!(moto().object(&bucket, &copy), None, "the copy is gone");
+    home.rekey(&["recover"])
+        .success()
+        .stdout_has("No interrupted rotation to resolve.");
+}

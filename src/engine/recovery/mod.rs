@@ -425,20 +425,14 @@ async fn recover_journal(
             return failed(e.into());
         }
     }
-    let old_key = journal.old_key();
     let recovery = Recovery {
         aws,
         state,
         spec,
+        lease: lease.as_ref(),
         actions: Vec::new(),
     };
     let done = recovery.run(journal).await;
-    let undone = matches!(&done, Ok(r) if r.outcome != Outcome::RolledForward);
-    if let (Some(lease), Some(old), true) = (&lease, old_key, undone) {
-        if let Ok(signer) = signing::signer(aws, &spec.policy, &old).await {
-            lease.sign_also_with(&signer);
-        }
-    }
     lease::release(lease).await;
     Some(done)
 }
@@ -449,11 +443,13 @@ pub(crate) async fn run_journal(
     state: &StateDir,
     spec: &ProfileSpec,
     journal: Journal,
+    lease: Option<&lease::Lease>,
 ) -> Result<Recovered, RecoveryFailure> {
     let recovery = Recovery {
         aws,
         state,
         spec,
+        lease,
         actions: Vec::new(),
     };
     recovery.run(journal).await
@@ -472,6 +468,8 @@ struct Recovery<'a> {
     aws: &'a Aws,
     state: &'a StateDir,
     spec: &'a ProfileSpec,
+    /// The user's lease, whose bucket holds the journal's copy.
+    lease: Option<&'a lease::Lease>,
     actions: Vec<Action>,
 }
 
@@ -492,6 +490,9 @@ impl Recovery<'_> {
         };
         let user_arn = journal.record().owner.user_arn.clone();
         let old_key_id = journal.record().old_key_id.clone();
+        if outcome != Outcome::RolledForward {
+            self.sign_with_the_restored_key().await;
+        }
         let finished = match outcome {
             Outcome::RolledForward => finish_completed(journal, self.state, &old_key_id).await,
             _ => journal.finish().await,
@@ -507,6 +508,20 @@ impl Recovery<'_> {
             outcome,
             actions: self.actions,
         })
+    }
+
+    /// An undo deleted the key the shared state was signed with (issue 30): the key the
+    /// first place holds again, active again, signs the removal of the journal's copy
+    /// (and the lease's release) from now on.
+    async fn sign_with_the_restored_key(&self) {
+        let Some(lease) = self.lease else {
+            return;
+        };
+        if let Ok(Some(key)) = self.spec.sinks.first().read().await {
+            if let Ok(signer) = signing::signer(self.aws, &self.spec.policy, &key).await {
+                lease.sign_also_with(&signer);
+            }
+        }
     }
 
     fn failure(&mut self, cause: Cause) -> RecoveryFailure {
