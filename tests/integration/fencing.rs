@@ -3,17 +3,14 @@
 //! confirmed write bought, it changes nothing more. The invariant under test: rekey
 //! never leaves a user with no Active key that one of its places holds.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::*;
 
-fn signal(child: &std::process::Child, name: &str) {
-    let status = Command::new("kill")
-        .args([name, &child.id().to_string()])
-        .status()
-        .expect("kill (procps)");
-    assert!(status.success());
+/// Sends `signal` to `child` (rustix: no `kill` program needed).
+fn signal(child: &std::process::Child, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a live child");
+    rustix::process::kill_process(pid, signal).expect("the child can be signalled");
 }
 
 /// Machine A is paused during its verify command, past its lease; machine B takes the
@@ -55,7 +52,7 @@ fn a_holder_paused_past_its_lease_changes_nothing_when_it_resumes() {
     manifest(&a);
     let mut run = a.spawn_rekey(&["apply", "--yes"]);
     eventually(Duration::from_secs(60), "A verifies", || verifying.exists());
-    signal(&run, "-STOP");
+    signal(&run, rustix::process::Signal::STOP);
 
     // B, a fresh state dir with the old key, takes the expired lease and undoes it.
     let b = Home::new();
@@ -71,7 +68,7 @@ fn a_holder_paused_past_its_lease_changes_nothing_when_it_resumes() {
     );
     assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
 
-    signal(&run, "-CONT");
+    signal(&run, rustix::process::Signal::CONT);
     let status = run.wait().unwrap();
     assert!(!status.success(), "A reports that it stopped");
     // The old key is the user's only key, and it is Active: A deactivated nothing, and
