@@ -185,3 +185,45 @@ fn rollback_with_a_shared_state_cleans_up_its_copy_and_succeeds() {
         .success()
         .stdout_has("No interrupted rotation to resolve.");
 }
+
+/// Issue 30, point 1: right before the old key's deactivation, IAM's keys are read
+/// again. Another machine that undid this rotation meanwhile (here, as the verify
+/// command runs, the new key is made Inactive behind rekey's back) stops it: the old
+/// key is not deactivated, and the user keeps an Active key its place holds.
+#[test]
+fn the_old_key_is_not_deactivated_once_the_new_one_was_undone_elsewhere() {
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("undoneelsewhere");
+    // What another machine's undo does to the new key, while this run verifies it.
+    home.write(
+        "undo.py",
+        &format!(
+            "import os, boto3\nboto3.client('iam', region_name='us-east-1').update_access_key(UserName='{user}', AccessKeyId=os.environ['AWS_ACCESS_KEY_ID'], Status='Inactive')\n"
+        ),
+    );
+    home.manifest(
+        &Manifest::new()
+            .defaults("grace: 0")
+            .defaults(&format!(
+                "verify: {{ command: ['{}', '{}'] }}",
+                python().display(),
+                home.path("undo.py").display()
+            ))
+            .profile(Profile::new(&user)),
+    );
+    let run = home.rekey(&["apply", "--yes"]).code(1);
+    assert!(
+        run.stdout
+            .contains(&format!("so the old key {} is not deactivated", old.id)),
+        "{}",
+        run.stdout
+    );
+    let active: Vec<String> = moto()
+        .keys(&user)
+        .into_iter()
+        .filter(|(_, active)| *active)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(active, [old.id.as_str()], "the old key is Active");
+    assert_eq!(key_in(&home.credentials(), &user).unwrap(), old);
+}

@@ -28,6 +28,46 @@ use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::{Journal, Owner, PendingDeletion, StateDir, StateError};
 
+/// Right before the old key's deactivation, IAM's keys, read now, must still show the
+/// rotation's new key Active (issue 30): another machine may have undone this rotation
+/// meanwhile (its lease taken over while this run was paused), and deactivating the old
+/// key then would leave the user without an Active key. A list that does not show the
+/// new key yet (IAM's lists lag behind a create) is read again, within the propagation
+/// timeout; one that shows it Inactive stops at once.
+async fn new_key_still_active(
+    new: &Caller,
+    user: &str,
+    new_key_id: &str,
+    old_key_id: &str,
+    patience: Duration,
+) -> Result<(), Cause> {
+    let until = tokio::time::Instant::now() + patience;
+    loop {
+        let keys = patiently(patience, || new.list_keys(user))
+            .await
+            .map_err(|e| {
+                let message =
+                    format!("cannot read the user's keys before deactivating {old_key_id}: {e}");
+                Cause::new((&e).into(), message)
+            })?;
+        let undone = |how: &str| {
+            Cause::new(
+                ErrorKind::Busy,
+                format!(
+                    "the new key {new_key_id} is {how} in IAM now (another machine undid this rotation?), so the old key {old_key_id} is not deactivated"
+                ),
+            )
+        };
+        match keys.iter().find(|k| k.id == new_key_id) {
+            Some(key) if key.active => return Ok(()),
+            Some(_) => return Err(undone("Inactive")),
+            None if tokio::time::Instant::now() >= until => return Err(undone("not listed")),
+            // IAM's list may not show a key this recent yet: read it again, bounded.
+            None => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
 /// Completes the rotation `journal` records (its phase already `deactivating_old_key`):
 /// deactivates the old key, signed with the new key, and deletes it now (grace 0) or
 /// records when to. With an overlap period the old key stays active instead, and its
@@ -66,6 +106,8 @@ pub(crate) async fn forward(
         );
     }
     let patience = spec.policy.propagation.timeout;
+    let user = &record.owner.user_name;
+    new_key_still_active(&new, user, new_key.id(), &record.old_key_id, patience).await?;
     crash::point("deactivating");
     patiently(patience, || {
         new.set_active(&record.owner.user_name, &record.old_key_id, false)
