@@ -218,12 +218,7 @@ fn the_old_key_is_not_deactivated_once_the_new_one_was_undone_elsewhere() {
         "{}",
         run.stdout
     );
-    let active: Vec<String> = moto()
-        .keys(&user)
-        .into_iter()
-        .filter(|(_, active)| *active)
-        .map(|(id, _)| id)
-        .collect();
+    let active = moto().active_keys(&user);
     assert_eq!(active, [old.id.as_str()], "the old key is Active");
     assert_eq!(key_in(&home.credentials(), &user).unwrap(), old);
 }

@@ -221,12 +221,7 @@ fn a_copy_holds_no_byte_of_a_place_of_this_machine() {
     home.rekey(&["recover", "--lock-timeout", "30s"]).success();
     assert_eq!(moto().object(&bucket, &journal_copy(&user)), None);
     let held = key_in(&home.credentials(), &user).unwrap();
-    let active: Vec<String> = moto()
-        .keys(&user)
-        .into_iter()
-        .filter(|(_, active)| *active)
-        .map(|(id, _)| id)
-        .collect();
+    let active = moto().active_keys(&user);
     assert_eq!(
         active,
         [held.id.as_str()],

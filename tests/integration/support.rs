@@ -332,6 +332,14 @@ impl Moto {
         keys
     }
 
+    /// The ids of `user`'s Active keys.
+    pub fn active_keys(&self, user: &str) -> Vec<String> {
+        let keys = self.keys(user).into_iter();
+        keys.filter(|(_, active)| *active)
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     pub fn set_active(&self, user: &str, key_id: &str, active: bool) {
         let status = if active { "Active" } else { "Inactive" };
         block_on(
