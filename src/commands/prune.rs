@@ -1,7 +1,7 @@
 //! `rekey prune`: delete old keys whose grace period has ended, when safe (see
 //! [`crate::engine::prune`]).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::{confirm, load_profiles, Choices, Context, Outcome, Selection};
 use crate::engine::plan::Plan;
@@ -52,12 +52,22 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let targets = ctx.notify_targets(&args.selection).unwrap_or_default();
     ctx.tell(&targets, crate::notify::events::prune(&pruned))
         .await;
+    let lost: Vec<String> = (pruned.iter())
+        .filter(|p| matches!(p.outcome, prune::PruneOutcome::KeyLost { .. }))
+        .map(|p| p.profile.clone())
+        .collect();
     match args.output {
         Output::Text => print!("{}", text::pruned(&pruned)),
         Output::Json => print_json(&PruneReport {
             schema: Plan::SCHEMA_VERSION,
             pruned,
         })?,
+    }
+    if !lost.is_empty() {
+        bail!(
+            "a user may be left without an Active key (profile {}): see above",
+            lost.join(", ")
+        );
     }
     Ok(Outcome::Success)
 }

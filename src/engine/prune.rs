@@ -22,6 +22,7 @@ use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease::{self, Lease};
 use crate::engine::plan::{PruneItem, PruneStep};
 use crate::engine::retire;
+use crate::engine::rotation::settle;
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
@@ -58,6 +59,12 @@ pub(crate) enum PruneOutcome {
     },
     /// It no longer exists in IAM; the record was dropped.
     AlreadyGone,
+    /// Deactivated or deleted, and right after it IAM listed no Active key for its user:
+    /// another machine changed the keys meanwhile (issue 30). Loud, and prune exits 1.
+    KeyLost {
+        /// What was seen, and what an administrator must do.
+        reason: String,
+    },
     /// Kept, for the reason given (a warning for the user).
     Kept {
         /// Why.
@@ -287,6 +294,7 @@ async fn prune_locked(
     if pending.in_overlap() {
         match end_overlap(caller, state, spec, &pending, active, force, now).await? {
             Overlap::StaysActive(reason) => return kept(reason),
+            Overlap::Lost(reason) => return Ok((PruneOutcome::KeyLost { reason }, None)),
             Overlap::Deactivated(updated, warning) if updated.delete_after > now => {
                 let delete_after = updated.delete_after;
                 return Ok((PruneOutcome::Deactivated { delete_after }, warning));
@@ -312,10 +320,18 @@ async fn prune_locked(
         None => {}
     }
     caller.delete_key(&owner.user_name, &pending.key_id).await?;
-    Ok((
-        PruneOutcome::Deleted,
-        forget(state, caller, spec, pending).await?,
-    ))
+    let deleted = format!("deleting {}", pending.key_id);
+    let left = settle::an_active_key_is_left(caller, &owner.user_name, &deleted).await;
+    let warning = forget(state, caller, spec, pending).await?;
+    Ok(match left {
+        Err(lost) => (
+            PruneOutcome::KeyLost {
+                reason: lost.message,
+            },
+            warning,
+        ),
+        Ok(unchecked) => (PruneOutcome::Deleted, warning.or(unchecked)),
+    })
 }
 
 /// How an overlap period ended.
@@ -325,6 +341,9 @@ enum Overlap {
     /// The key is inactive; its record now says when to delete it (and a warning if the
     /// shared record could not be updated).
     Deactivated(Box<PendingDeletion>, Option<String>),
+    /// The key is inactive, and then IAM listed no Active key for the user (see
+    /// [`PruneOutcome::KeyLost`]).
+    Lost(String),
 }
 
 /// Ends the overlap period of `pending`: the old key is deactivated, unless IAM saw it
@@ -355,6 +374,12 @@ async fn end_overlap(
             .set_active(user, &pending.key_id, false)
             .await
             .map_err(|e| Cause::aws(&e, format!("cannot deactivate it: {e}")))?;
+        let deactivated = format!("deactivating {}", pending.key_id);
+        match settle::an_active_key_is_left(caller, user, &deactivated).await {
+            Err(lost) => return Ok(Overlap::Lost(lost.message)),
+            Ok(Some(warning)) => tracing::warn!("{warning}"),
+            Ok(None) => {}
+        }
     }
     let grace = pending
         .delete_after

@@ -133,6 +133,16 @@ pub(crate) fn prune(pruned: &[Pruned]) -> Vec<Event> {
                 .key(&p.key_id)
                 .error_kind(*kind),
             ),
+            PruneOutcome::KeyLost { reason } => Some(
+                Event::new(
+                    Kind::Failed,
+                    "prune",
+                    format!("pruning {} (profile {}): {reason}", p.key_id, p.profile),
+                )
+                .profile(&p.profile)
+                .key(&p.key_id)
+                .error_kind(crate::engine::error::ErrorKind::State),
+            ),
             _ => None,
         })
         .collect()

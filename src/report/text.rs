@@ -288,6 +288,9 @@ pub(crate) fn pruned(pruned: &[Pruned]) -> String {
                     p.key_id, p.profile
                 )
             }
+            PruneOutcome::KeyLost { reason } => {
+                writeln!(out, "error: pruning {} (profile {}): {reason}", p.key_id, p.profile)
+            }
         };
         if let Some(warning) = &p.warning {
             let _ = writeln!(out, "warning: {warning}");

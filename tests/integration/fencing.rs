@@ -222,3 +222,43 @@ fn the_old_key_is_not_deactivated_once_the_new_one_was_undone_elsewhere() {
     assert_eq!(active, [old.id.as_str()], "the old key is Active");
     assert_eq!(key_in(&home.credentials(), &user).unwrap(), old);
 }
+
+/// Issue 30, point 1: right after a call that deactivated or deleted a key, rekey checks
+/// the user still has an Active key. Here another machine's rollback lands while prune's
+/// DeleteAccessKey is on its way (made Active again the very key prune deletes, and
+/// deleted the new one): the user is left with no key, and prune says so loudly and
+/// exits non-zero rather than reporting a clean prune.
+#[test]
+fn a_deletion_that_took_the_users_last_key_is_said_loudly() {
+    let proxy = crate::proxy::FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, old) = home.user_in_credentials("lastkey");
+    home.manifest(
+        &Manifest::new()
+            .defaults("grace: 1h")
+            .profile(Profile::new(&user)),
+    );
+    home.rekey(&["apply", "--yes"]).success();
+    let new = key_in(&home.credentials(), &user).unwrap();
+    proxy.set(|f| {
+        f.slow.insert("DeleteAccessKey", Duration::from_secs(3));
+    });
+    let offset = (2 * 3600 + 1).to_string();
+    let args = ["prune", "--yes"];
+    let prune = home.start_rekey_with_env(&[("REKEY_TEST_CLOCK_OFFSET", &offset)], &args);
+    eventually(Duration::from_secs(60), "prune deletes the old key", || {
+        proxy.count("DeleteAccessKey") > 0
+    });
+    // The rollback elsewhere, while prune's call is held.
+    moto().set_active(&user, &old.id, true);
+    moto().delete_key(&user, &new.id);
+    let run = home.finish(prune, &args);
+    assert_ne!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("KEY LOST"), "{said}");
+    assert!(said.contains(&format!("--user-name {user}")), "{said}");
+    assert!(
+        moto().keys(&user).is_empty(),
+        "the interleaving took both keys"
+    );
+}

@@ -813,6 +813,25 @@ impl Home {
             .unwrap()
     }
 
+    /// Starts `rekey ARGS` with extra environment variables, its output kept for
+    /// [`Home::finish`].
+    pub fn start_rekey_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Child {
+        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
+        command
+            .envs(env.iter().copied())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits for a run [`Home::start_rekey_with_env`] started (`args`, as recorded).
+    pub fn finish(&self, child: Child, args: &[&str]) -> Run {
+        self.record(Run::from(child.wait_with_output().unwrap(), args))
+    }
+
     /// Runs `rekey ARGS` whose stdout is a secret by design (`credential-process`): the
     /// output is not added to what `Home` checks for leaked secrets.
     pub fn rekey_revealing(&self, args: &[&str]) -> Run {

@@ -68,6 +68,37 @@ async fn new_key_still_active(
     }
 }
 
+/// Right after a call that deactivated or deleted a key, the user must still have an
+/// Active key (issue 30: rekey never leaves a user with no Active key that one of its
+/// places holds). Another machine that changed the keys meanwhile can make that call the
+/// one that took the last; it is then said loudly, with what an administrator must do.
+/// A list that lags may still show the key Active: this catches what it can, it proves
+/// nothing. `Ok(Some(warning))`: the keys could not be read to check.
+pub(crate) async fn an_active_key_is_left(
+    caller: &Caller,
+    user: &str,
+    what: &str,
+) -> Result<Option<String>, Cause> {
+    let lost = |detail: String| {
+        Cause::new(
+            ErrorKind::State,
+            format!(
+                "KEY LOST: after {what}, {detail}; another machine changed {user}'s keys meanwhile? An administrator must make one Active again (aws iam update-access-key --user-name {user} --access-key-id ID --status Active) and put it where the user's places read it"
+            ),
+        )
+    };
+    match caller.list_keys(user).await {
+        Ok(keys) if keys.iter().any(|k| k.active) => Ok(None),
+        Ok(_) => Err(lost(format!("IAM lists no Active key for {user}"))),
+        Err(e) if e.kind == AwsErrorKind::InvalidCredentials => Err(lost(format!(
+            "IAM no longer accepts the key rekey signs with ({e})"
+        ))),
+        Err(e) => Ok(Some(format!(
+            "after {what}, could not read {user}'s keys to check one is still Active: {e}"
+        ))),
+    }
+}
+
 /// Completes the rotation `journal` records (its phase already `deactivating_old_key`):
 /// deactivates the old key, signed with the new key, and deletes it now (grace 0) or
 /// records when to. With an overlap period the old key stays active instead, and its
@@ -127,6 +158,8 @@ pub(crate) async fn forward(
         signer,
     });
     crash::point("deactivated");
+    let deactivated = format!("deactivating {}", record.old_key_id);
+    let unchecked = an_active_key_is_left(&new, &record.owner.user_name, &deactivated).await?;
     let retired = Retired {
         owner: &record.owner,
         old_key_id: &record.old_key_id,
@@ -135,12 +168,16 @@ pub(crate) async fn forward(
     };
     let retired = retire_old_key(state, &new, &spec.policy, retired).await;
     crash::point("retired");
-    Ok(match retired {
+    let unscheduled = match retired {
         Retirement::Scheduled(action) => {
             actions.push(action);
             None
         }
         Retirement::Unscheduled(warning) => Some(warning),
+    };
+    Ok(match (unchecked, unscheduled) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     })
 }
 
