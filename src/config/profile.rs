@@ -165,6 +165,12 @@ pub(crate) struct SharedState {
 }
 
 impl SharedState {
+    /// The account every S3 call names as the bucket's owner: `state_bucket_owner`, else
+    /// the account of the users rotated (`users_account`).
+    pub(crate) fn expected_owner<'a>(&'a self, users_account: &'a str) -> &'a str {
+        self.bucket_owner.as_deref().unwrap_or(users_account)
+    }
+
     /// Default lease: long enough that a renewal every third of it survives a slow
     /// network, short enough that a killed run does not block a team for long.
     pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(60);

@@ -122,7 +122,7 @@ impl Lease {
         let shared = Shared {
             bucket: Arc::new(Bucket::new(
                 &state.bucket,
-                state.bucket_owner.as_deref().unwrap_or(&owner.account),
+                state.expected_owner(&owner.account),
                 caller.s3().clone(),
             )),
             key: lease_key(state, owner),

@@ -157,20 +157,19 @@ pub(crate) async fn copied(
     }))
 }
 
-/// Every journal copied to the shared state whose tag verifies, read as `caller`: its
-/// name (`<account>-<user>`) and record, for a run that may have to finish one. Each
-/// copy that does not verify is named in `refused`.
+/// Every journal copied to the shared state whose tag verifies, read as `caller`, in
+/// the bucket of `users_account` (unless the manifest names its owner): its name
+/// (`<account>-<user>`) and record, for a run that may have to finish one. Each copy
+/// that does not verify is named in `refused`.
 pub(crate) async fn all(
     state: &SharedState,
     caller: &Caller,
+    users_account: &str,
     fleet_key: &FleetKey,
     refused: &mut Vec<String>,
 ) -> Result<Vec<(String, JournalRecord)>, Cause> {
-    let owner = match &state.bucket_owner {
-        Some(owner) => owner.clone(),
-        None => caller.identity().await.map_err(Cause::from)?.account,
-    };
-    let bucket = Bucket::new(&state.bucket, &owner, caller.s3().clone());
+    let owner = state.expected_owner(users_account);
+    let bucket = Bucket::new(&state.bucket, owner, caller.s3().clone());
     let folder = format!("{}/journal/", root(state));
     let mut found = Vec::new();
     for key in bucket.list(&folder).await? {

@@ -225,18 +225,36 @@ async fn imported(
                 continue;
             }
         };
+        // The bucket is expected to be the rotated users' account's, as the lease's is
+        // (not the signer's: a `via` profile may sign from another account).
+        let profiles_of = |shared: &SharedState| {
+            let of = selected
+                .iter()
+                .filter(|p| p.policy.shared_state.as_ref() == Some(shared));
+            Stops::Profiles(of.map(|p| p.name.clone()).collect())
+        };
+        let users_account = match aws.whose(&key).await {
+            Ok(identity) => identity.account,
+            Err(e) => {
+                let cause = unreadable(shared, e.into());
+                stopped.push(Stopped {
+                    who: profiles_of(shared),
+                    cause,
+                });
+                continue;
+            }
+        };
         let mut refused = Vec::new();
-        let journals = shared_journal::all(shared, &signer, &fleet_key, &mut refused).await;
+        let all = shared_journal::all(shared, &signer, &users_account, &fleet_key, &mut refused);
+        let journals = all.await;
         notes.extend(refused);
         let journals = match journals {
             Ok(journals) => journals,
             Err(cause) => {
-                let profiles = selected
-                    .iter()
-                    .filter(|p| p.policy.shared_state.as_ref() == Some(shared));
+                let cause = unreadable(shared, cause);
                 stopped.push(Stopped {
-                    who: Stops::Profiles(profiles.map(|p| p.name.clone()).collect()),
-                    cause: unreadable(shared, cause),
+                    who: profiles_of(shared),
+                    cause,
                 });
                 continue;
             }
