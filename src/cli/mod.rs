@@ -507,6 +507,11 @@ pub(crate) struct RecoverArgs {
     /// Which profiles.
     #[command(flatten)]
     pub(crate) selection: Selection,
+    /// With `state: s3://…`, undo a rotation even if the run that held its lease stopped
+    /// renewing it less than two lease periods ago (it may only be paused; by default
+    /// the undo waits for it). Use once that machine is known to be stopped.
+    #[arg(long)]
+    pub(crate) force: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
@@ -684,6 +689,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let options = commands::recover::Options {
                 selection: args.selection.into(),
                 output: args.output.into(),
+                force: args.force,
             };
             commands::recover::run(&args.run.start(quiet).await?, options).await
         }

@@ -93,7 +93,8 @@ pub(super) async fn apply(
                 "Resolve them?",
             )?;
         }
-        let results = recovery::recover(aws, state, &profiles.specs, &profiles.others).await?;
+        let results =
+            recovery::recover(aws, state, &profiles.specs, &profiles.others, false).await?;
         if for_people {
             for result in &results {
                 print!("{}", text::recovered(result));

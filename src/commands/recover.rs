@@ -14,6 +14,8 @@ pub(crate) struct Options {
     pub(crate) selection: Selection,
     /// Text or JSON.
     pub(crate) output: Output,
+    /// Undo even when the run that held the lease may only be paused.
+    pub(crate) force: bool,
 }
 
 /// Runs `rekey recover`.
@@ -24,7 +26,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     for held in recovery::import_shared(&aws, state, &profiles.specs).await {
         tracing::warn!("{}", held.cause);
     }
-    let results = recovery::recover(&aws, state, &profiles.specs, &profiles.others).await?;
+    let results =
+        recovery::recover(&aws, state, &profiles.specs, &profiles.others, args.force).await?;
     match args.output {
         Output::Text if results.is_empty() => println!("No interrupted rotation to resolve."),
         Output::Text => {

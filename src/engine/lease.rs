@@ -28,7 +28,11 @@
 //! replaced marks the lease lost; each renewal call is bounded by a sixth of the lease,
 //! so a hanging one cannot outlive it. A pause that falls between a check and the IAM
 //! call after it can still interleave with another machine: the check bounds the window
-//! to that one call. The lease is signed like the user's IAM calls; a rotation adds its new key as a
+//! to that one call. So a run that takes over a lease whose holder may only be paused
+//! (it expired less than two lifetimes ago, and its holder is not a process of this host
+//! known to be gone) does not undo that holder's rotation until then, unless told the
+//! holder is gone (`rekey recover --force`); the lease object carries that holder along
+//! until then ([`Lease::paused_holder`]). The lease is signed like the user's IAM calls; a rotation adds its new key as a
 //! signer once proven, since the old one is deactivated before the lease is released.
 
 //!
@@ -67,6 +71,26 @@ struct Holder {
     command: String,
     /// When it expires unless renewed (AWS's time, RFC 3339).
     expires: String,
+    /// A run that held the lease before and may only be paused, carried from holder to
+    /// holder until it no longer matters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    paused: Option<Paused>,
+}
+
+/// A run that stopped renewing the lease less than two lifetimes ago, and is not known
+/// to be gone: until `until`, no later holder undoes its rotation unless told to (issue
+/// 30). It is written into the lease object, so a run that gives the lease back before
+/// then leaves the lease expired with this in it, rather than deleting it, and the next
+/// run still knows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Paused {
+    command: String,
+    host: String,
+    pid: u32,
+    /// When its lease expired (AWS's time, RFC 3339).
+    expired: String,
+    /// Until when it may resume (AWS's time, RFC 3339).
+    until: String,
 }
 
 /// A held lease; renewed in the background until released (or dropped: then it simply
@@ -119,7 +143,7 @@ impl Lease {
             .to_string_lossy()
             .into_owned();
         let pid = std::process::id();
-        let shared = Shared {
+        let mut shared = Shared {
             bucket: Arc::new(Bucket::new(
                 &state.bucket,
                 state.expected_owner(&owner.account),
@@ -137,6 +161,7 @@ impl Lease {
                 pid,
                 command: command.to_owned(),
                 expires: String::new(),
+                paused: None,
             },
             etag: Mutex::new(String::new()),
             lost: AtomicBool::new(false),
@@ -145,6 +170,7 @@ impl Lease {
         };
         let started = tokio::time::Instant::now();
         loop {
+            shared.holder.paused = None;
             let began = shared.clock.now();
             match shared.write(Condition::Absent).await {
                 Ok(etag) => break shared.confirm(etag, began),
@@ -155,9 +181,9 @@ impl Lease {
             let Some((other, etag)) = shared.read().await.map_err(|c| shared.failure(c))? else {
                 continue;
             };
-            let expired =
-                parse_time(&other.expires).is_none_or(|expires| expires < shared.clock.now());
-            if expired {
+            let expires = parse_time(&other.expires).unwrap_or(SystemTime::UNIX_EPOCH);
+            if expires < shared.clock.now() {
+                shared.holder.paused = shared.paused_after(&other, expires);
                 let began = shared.clock.now();
                 match shared.write(Condition::Is(&etag)).await {
                     Ok(etag) => {
@@ -259,17 +285,42 @@ impl Lease {
         }
     }
 
+    /// The run this lease was taken over from, described, if it may only be paused
+    /// rather than gone: its lease expired less than two lifetimes ago (by AWS's clock),
+    /// and it is not a process of this host that no longer exists. Such a run, resumed,
+    /// could make the one IAM call its last check let through (issue 30), so undoing
+    /// its rotation now could interleave with it.
+    pub(crate) fn paused_holder(&self) -> Option<String> {
+        let paused = self.shared.paused()?;
+        Some(format!(
+            "the run that held its lease (rekey {} on {}, pid {}) stopped renewing it at {} and may only be paused; undoing its rotation before {} could interleave with it",
+            // Another machine wrote these: shown escaped.
+            crate::escape::shown(&paused.command),
+            crate::escape::shown(&paused.host),
+            paused.pid,
+            crate::escape::shown(&paused.expired),
+            crate::escape::shown(&paused.until),
+        ))
+    }
+
     /// Releases the lease (unless it was taken over). A failure is only a warning: the
     /// lease then expires.
     pub(crate) async fn release(self) {
         self.renewer.abort();
-        let etag = self.shared.etag();
-        let deleted = self
-            .shared
-            .bucket
-            .delete(&self.shared.key, Some(&etag))
-            .await;
-        if let Err(cause) = deleted {
+        let shared = &self.shared;
+        let etag = shared.etag();
+        // A paused run still matters: the lease is left expired, saying so.
+        let released = match shared.paused() {
+            Some(_) => {
+                let expired = shared.write_expiring(Condition::Is(&etag), shared.clock.now());
+                expired.await.map(drop).map_err(|e| match e {
+                    WriteError::Taken => Cause::new(ErrorKind::State, "taken over"),
+                    WriteError::Failed(cause) => cause,
+                })
+            }
+            None => shared.bucket.delete(&shared.key, Some(&etag)).await,
+        };
+        if let Err(cause) = released {
             tracing::warn!(lease = %self.shared.key, message = %cause, "cannot release the lease; it expires by itself");
         }
     }
@@ -353,6 +404,38 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner()) = until;
     }
 
+    /// The paused run this holder carries, while it still matters.
+    fn paused(&self) -> Option<&Paused> {
+        let paused = self.holder.paused.as_ref()?;
+        let until = parse_time(&paused.until)?;
+        (self.clock.now() < until).then_some(paused)
+    }
+
+    /// What a holder taking over from `other`, whose lease expired at `expired`, carries:
+    /// `other` itself unless it is a process of this host that no longer exists (killed,
+    /// not paused), or the run `other` carried, whichever may resume later.
+    fn paused_after(&self, other: &Holder, expired: SystemTime) -> Option<Paused> {
+        let this_host = rustix::system::uname().nodename().to_string_lossy() == other.host;
+        let alive = i32::try_from(other.pid).is_ok_and(crate::state::process_is_alive);
+        let until = expired + 2 * self.ttl;
+        let itself = (!this_host || alive).then(|| Paused {
+            command: other.command.clone(),
+            host: other.host.clone(),
+            pid: other.pid,
+            expired: time::rfc3339_exact(expired),
+            until: time::rfc3339_exact(until),
+        });
+        let now = self.clock.now();
+        let carried =
+            (other.paused.clone()).filter(|c| parse_time(&c.until).is_some_and(|at| at > now));
+        match (carried, itself) {
+            (Some(carried), Some(itself)) if parse_time(&carried.until) < Some(until) => {
+                Some(itself)
+            }
+            (carried, itself) => carried.or(itself),
+        }
+    }
+
     fn confirmed_until(&self) -> SystemTime {
         *self
             .confirmed_until
@@ -380,8 +463,18 @@ impl Shared {
 
     /// Writes the lease object, expiring one lifetime from AWS's now, under `condition`.
     async fn write(&self, condition: Condition<'_>) -> Result<String, WriteError> {
+        self.write_expiring(condition, self.clock.now() + self.ttl)
+            .await
+    }
+
+    /// Writes the lease object, expiring at `expires`, under `condition`.
+    async fn write_expiring(
+        &self,
+        condition: Condition<'_>,
+        expires: SystemTime,
+    ) -> Result<String, WriteError> {
         let holder = Holder {
-            expires: time::rfc3339_exact(self.clock.now() + self.ttl),
+            expires: time::rfc3339_exact(expires),
             ..self.holder.clone()
         };
         let body = serde_json::to_vec(&holder).expect("plain data");
@@ -400,6 +493,7 @@ impl Shared {
             pid: 0,
             command: "?".into(),
             expires: String::new(),
+            paused: None,
         });
         Ok(Some((holder, etag)))
     }

@@ -85,7 +85,8 @@ fn is_running(group: i32) -> bool {
         .is_some_and(|pid| rustix::process::test_kill_process_group(pid).is_ok())
 }
 
-fn is_alive(process: i32) -> bool {
+/// Whether process `process` of this host still exists (a stopped one does).
+pub(crate) fn is_alive(process: i32) -> bool {
     rustix::process::Pid::from_raw(process)
         .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
 }

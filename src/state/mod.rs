@@ -35,7 +35,7 @@ mod trusted;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub(crate) use children::ChildRecorder;
+pub(crate) use children::{is_alive as process_is_alive, ChildRecorder};
 pub(crate) use deleted::DeletedKey;
 pub(crate) use fleet_key::{FleetKey, ENV as FLEET_KEY_ENV};
 pub(crate) use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};

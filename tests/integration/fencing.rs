@@ -54,12 +54,40 @@ fn a_holder_paused_past_its_lease_changes_nothing_when_it_resumes() {
     eventually(Duration::from_secs(60), "A verifies", || verifying.exists());
     signal(&run, rustix::process::Signal::STOP);
 
-    // B, a fresh state dir with the old key, takes the expired lease and undoes it.
+    // B, a fresh state dir with the old key, takes the expired lease. A stopped renewing
+    // it moments ago and may only be paused (its process is alive): B does not undo A's
+    // rotation until two lease periods have passed, unless told A is gone.
     let b = Home::new();
     b.write_credentials(&section(&user, &old));
     manifest(&b);
-    let json = b
+    let refused = b
         .rekey(&["recover", "--lock-timeout", "30s", "--output", "json"])
+        .code(1)
+        .json();
+    let failure = &refused["recovered"][0]["result"];
+    assert_eq!(failure["error_kind"], "busy", "{refused}");
+    let message = failure["message"].as_str().unwrap();
+    assert!(
+        message.contains("may only be paused") && message.contains("rekey recover --force"),
+        "{message}"
+    );
+    assert_eq!(moto().keys(&user).len(), 2, "nothing undone yet");
+    // The lease says so to the next run too, though B gave it back.
+    let again = b.rekey(&["recover", "--lock-timeout", "30s"]).code(1);
+    assert!(
+        again.stdout.contains("may only be paused"),
+        "{}",
+        again.stdout
+    );
+    let json = b
+        .rekey(&[
+            "recover",
+            "--force",
+            "--lock-timeout",
+            "30s",
+            "--output",
+            "json",
+        ])
         .success()
         .json();
     assert_eq!(

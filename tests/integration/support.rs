@@ -1067,6 +1067,13 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     DateTime::from(t).fmt(Format::DateTime).unwrap()
 }
 
+/// The time an RFC 3339 text names.
+pub fn parse_rfc3339(text: &str) -> std::time::SystemTime {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let time = DateTime::from_str(text, Format::DateTime).expect("an RFC 3339 time");
+    std::time::SystemTime::try_from(time).unwrap()
+}
+
 /// Polls `condition` every 100 ms until it holds or `limit` passes (then panics).
 #[track_caller]
 pub fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {

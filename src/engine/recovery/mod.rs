@@ -103,12 +103,14 @@ impl From<&Result<Recovered, RecoveryFailure>> for Report {
 
 /// Resolves every unfinished rotation of the `selected` profiles. A rotation shared
 /// with other profiles (they held the same key) is rebuilt from its recorded members,
-/// looked up among `selected` and `others`.
+/// looked up among `selected` and `others`. With `force`, a rotation is undone even if
+/// the run that held its lease may only be paused ([`lease::Lease::paused_holder`]).
 pub(crate) async fn recover(
     aws: &Aws,
     state: &StateDir,
     selected: &[ProfileSpec],
     others: &[ProfileSpec],
+    force: bool,
 ) -> Result<Vec<Result<Recovered, RecoveryFailure>>, StateError> {
     state.remove_stale_temp_files()?;
     // A plugin the interrupted run started may still be writing: let it finish first,
@@ -134,7 +136,7 @@ pub(crate) async fn recover(
                 continue;
             }
         };
-        if let Some(result) = recover_journal(aws, state, &spec, journal).await {
+        if let Some(result) = recover_journal(aws, state, &spec, journal, force).await {
             results.push(result);
         }
     }
@@ -363,6 +365,7 @@ async fn recover_journal(
     state: &StateDir,
     spec: &ProfileSpec,
     journal: Journal,
+    force: bool,
 ) -> Option<Result<Recovered, RecoveryFailure>> {
     let failed = |cause: Cause| {
         Some(Err(RecoveryFailure {
@@ -443,11 +446,16 @@ async fn recover_journal(
             return failed(e.into());
         }
     }
+    let paused_holder = match force {
+        true => None,
+        false => lease.as_ref().and_then(|lease| lease.paused_holder()),
+    };
     let recovery = Recovery {
         aws,
         state,
         spec,
         lease: lease.as_ref(),
+        paused_holder,
         actions: Vec::new(),
     };
     let done = recovery.run(journal).await;
@@ -468,6 +476,7 @@ pub(crate) async fn run_journal(
         state,
         spec,
         lease,
+        paused_holder: None,
         actions: Vec::new(),
     };
     recovery.run(journal).await
@@ -488,6 +497,9 @@ struct Recovery<'a> {
     spec: &'a ProfileSpec,
     /// The user's lease, whose bucket holds the journal's copy.
     lease: Option<&'a lease::Lease>,
+    /// Set when the run the lease was taken over from may only be paused: an undo
+    /// waits for it (see [`lease::Lease::paused_holder`]).
+    paused_holder: Option<String>,
     actions: Vec<Action>,
 }
 
@@ -682,6 +694,12 @@ impl Recovery<'_> {
     }
 
     async fn back(&mut self, journal: &Journal) -> Result<Outcome, Cause> {
+        if let Some(why) = &self.paused_holder {
+            return Err(Cause::new(
+                ErrorKind::Busy,
+                format!("not undone: {why}; run `rekey recover` again then, or `rekey recover --force` once that machine is known to be stopped"),
+            ));
+        }
         settle::back(self.aws, self.spec, journal, &mut self.actions).await?;
         Ok(Outcome::RolledBack)
     }

@@ -123,6 +123,7 @@ impl Scene {
             &self.state,
             std::slice::from_ref(&self.spec),
             &[],
+            false,
         )
         .await
         .unwrap();
@@ -394,7 +395,9 @@ async fn a_journal_whose_sinks_changed_is_not_resolved() {
     s.interrupted(Phase::SinksWritten, Some(&new), true).await;
     let moved = CredentialsFile::new(s.credentials.with_file_name("elsewhere"), "p");
     let spec = ProfileSpec::new("p", Sinks::one(Arc::new(moved)), Policy::default());
-    let mut results = recover(&s.aws, &s.state, &[spec], &[]).await.unwrap();
+    let mut results = recover(&s.aws, &s.state, &[spec], &[], false)
+        .await
+        .unwrap();
     let failure = results.remove(0).unwrap_err();
     assert_eq!(failure.error_kind, ErrorKind::Interrupted, "{failure}");
     assert!(failure.message.contains("sinks changed"), "{failure}");
