@@ -290,3 +290,34 @@ fn a_deletion_that_took_the_users_last_key_is_said_loudly() {
         "the interleaving took both keys"
     );
 }
+
+/// Issue 30, point 1: `--make-room` deletes an inactive key; right after, the user's keys
+/// are read again. Here another machine's rollback lands while that DeleteAccessKey is
+/// held (it made the very key being deleted Active again, and deleted the key this run
+/// signs with): the user is left with no key, and apply says so loudly, creates no key
+/// on top, and exits non-zero.
+#[test]
+fn a_make_room_deletion_that_took_the_users_last_key_is_said_loudly() {
+    let proxy = crate::proxy::FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, current) = home.user_in_credentials("makeroomlast");
+    let stale = moto().create_key(&user);
+    moto().set_active(&user, &stale.id, false);
+    home.manifest(&Manifest::new().profile(Profile::new(&user)));
+    proxy.set(|f| {
+        f.slow.insert("DeleteAccessKey", Duration::from_secs(3));
+    });
+    let args = ["apply", "--yes", "--make-room"];
+    let apply = home.start_rekey_with_env(&[], &args);
+    eventually(Duration::from_secs(60), "apply makes room", || {
+        proxy.count("DeleteAccessKey") > 0
+    });
+    // The rollback elsewhere, while the deletion is held.
+    moto().set_active(&user, &stale.id, true);
+    moto().delete_key(&user, &current.id);
+    let run = home.finish(apply, &args);
+    assert_ne!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("KEY LOST"), "{said}");
+    assert_eq!(proxy.count("CreateAccessKey"), 0, "no key made: {said}");
+}

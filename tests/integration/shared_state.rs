@@ -94,7 +94,9 @@ fn the_lease_of_a_killed_machine_is_taken_over_once_it_expires() {
     assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
     // Given back expired: for two lease periods it still names the machine that may
     // only be paused, so no later run undoes that machine's rotation meanwhile.
-    let left = moto().object(&bucket, &lease_key(&user)).expect("left expired");
+    let left = moto()
+        .object(&bucket, &lease_key(&user))
+        .expect("left expired");
     let left: serde_json::Value = serde_json::from_str(&left).unwrap();
     assert_eq!(left["paused"]["host"], "ci-runner-7", "{left}");
     let expires = parse_rfc3339(left["expires"].as_str().unwrap());

@@ -654,6 +654,12 @@ impl Run<'_> {
         if let Err(e) = journal.advance(phase).await {
             return Err(self.abandon(journal, e.into()).await);
         }
+        // A deletion another machine's run could interleave with (issue 30).
+        if let Some(lease) = &self.lease {
+            if let Err(cause) = lease.check().await {
+                return Err(self.abandon(journal, cause).await);
+            }
+        }
         match room {
             Room::Inactive => {}
             Room::Overlap => {
@@ -683,6 +689,11 @@ impl Run<'_> {
         self.actions.push(Action::DeletedInactiveKey {
             key_id: key_id.to_owned(),
         });
+        let deleted = format!("deleting {key_id} to make room");
+        match settle::an_active_key_is_left(&self.iam, &self.user, &deleted).await {
+            Ok(unchecked) => self.actions.extend(unchecked.map(Action::Warning)),
+            Err(lost) => return Err(self.abandon(journal, lost).await),
+        }
         if let Err(e) = state.forget_deleted_key(key_id).await {
             self.actions.push(Action::Warning(format!(
                 "could not forget the pending deletion of {key_id}: {e}"
