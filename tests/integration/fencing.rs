@@ -321,3 +321,50 @@ fn a_make_room_deletion_that_took_the_users_last_key_is_said_loudly() {
     assert!(said.contains("KEY LOST"), "{said}");
     assert_eq!(proxy.count("CreateAccessKey"), 0, "no key made: {said}");
 }
+
+/// Issue 30, point 2: an undo that finished but could not remove its journal's copy
+/// (here S3 refuses the deletion; an older rekey signed it with the key it had just
+/// deleted) leaves the journal behind, whose "new" key is gone. The next run signs
+/// with a key IAM still accepts and cleans it up, rather than failing every later run.
+#[test]
+fn a_copy_a_finished_undo_left_behind_is_cleaned_up_by_the_next_run() {
+    let bucket = unique("rekey-leftcopy");
+    moto().create_bucket(&bucket);
+    // AWS refuses a deleted or inactive key, S3 included (moto does not).
+    let proxy = crate::proxy::FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, old) = home.user_in_credentials("leftcopy");
+    home.manifest(
+        &Manifest::new()
+            .top(&format!("state: s3://{bucket}/team"))
+            .top("state_lease: 3s")
+            .defaults("grace: 1d")
+            .profile(Profile::new(&user)),
+    );
+    home.rekey(&["apply", "--yes"]).success();
+    proxy.set(|f| {
+        f.deny.insert("S3:DELETE");
+    });
+    let run = home.rekey(&["rollback", &user, "--yes"]);
+    assert_ne!(run.code, Some(0), "the copy could not be removed");
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]), "undone");
+    let copy = format!("team/state/journal/123456789012-{user}.json");
+    assert!(moto().object(&bucket, &copy).is_some(), "the copy is left");
+
+    proxy.set(|f| {
+        f.deny.clear();
+    });
+    let json = home
+        .rekey(&["recover", "--lock-timeout", "30s", "--output", "json"])
+        .success()
+        .json();
+    assert_eq!(
+        json["recovered"][0]["result"]["outcome"], "rolled_back",
+        "{json}"
+    );
+    assert_eq!(moto().object(&bucket, &copy), None, "the copy is gone");
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    assert_eq!(key_in(&home.credentials(), &user).unwrap(), old);
+    home.rekey(&["apply", "--yes", "--lock-timeout", "30s"])
+        .success();
+}

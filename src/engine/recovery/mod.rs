@@ -398,11 +398,11 @@ async fn recover_journal(
         Ok(None) => return None,
         Err(e) => return failed(e.into()),
     };
-    // With `state: s3://…`, no other machine changes this user's keys meanwhile. Signed
-    // with the rotation's new key if it has one (the old one may be inactive), else the
-    // old one; a rotation undone releases it with the old key (the new one is gone).
-    let signing_key = journal.new_key().or_else(|| journal.old_key());
-    let lease = match (&spec.policy.shared_state, signing_key) {
+    // With `state: s3://…`, no other machine changes this user's keys meanwhile.
+    let lease = match (
+        &spec.policy.shared_state,
+        signing_key(aws, spec, &journal).await,
+    ) {
         (Some(_), Some(key)) => {
             let owner = journal.record().owner.clone();
             let held = match signing::signer(aws, &spec.policy, &key).await {
@@ -461,6 +461,32 @@ async fn recover_journal(
     let done = recovery.run(journal).await;
     lease::release(lease).await;
     Some(done)
+}
+
+/// The key that signs for `journal`'s lease and copy: the first IAM accepts of the
+/// rotation's new key (the old one may be inactive), its old key, and the key the first
+/// place holds now. An undo that finished but could not remove its copy (an older rekey
+/// signed that with the key it had just deleted) left a journal whose new key is gone:
+/// this cleans it up rather than failing every later run (issue 30).
+async fn signing_key(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    journal: &Journal,
+) -> Option<rekey_sinks::AccessKey> {
+    let held = spec.sinks.first().read().await.ok().flatten();
+    let candidates: Vec<_> = [journal.new_key(), journal.old_key(), held]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !signing::delegated(&spec.policy) {
+        for key in &candidates {
+            if aws.caller(key).identity().await.is_ok() {
+                return Some(key.clone());
+            }
+        }
+    }
+    // Signed by a `via` profile, or none works: the first, to fail with IAM's reason.
+    candidates.into_iter().next()
 }
 
 /// Carries out `journal` (already locked by the caller) for `spec`.

@@ -212,8 +212,15 @@ pub(crate) async fn back(
     // one cannot sign while inactive). Admin rotation: the `via` profile does it all.
     // With `via` or MFA, one signer does it all: the via profile, or a session opened
     // with the old key if it still works, else with the new one.
+    let old_key = match journal.old_key() {
+        Some(old) => Some(old),
+        // A rollback's journal holds no old secret; once undone (an earlier attempt
+        // that could not remove its copy), the first place holds the old key again, and
+        // the new key it would sign with is gone.
+        None => (spec.sinks.first().read().await.ok().flatten()).filter(|k| k.id() == old_id),
+    };
     let (new, old) = if signing::delegated(&spec.policy) {
-        let opened = match journal.old_key() {
+        let opened = match old_key {
             Some(old) => match signing::signer(aws, &spec.policy, &old).await {
                 Ok(caller) => Ok(caller),
                 Err(_) => signing::signer(aws, &spec.policy, &new_key).await,
@@ -223,10 +230,7 @@ pub(crate) async fn back(
         let signer = opened?;
         (signer.clone(), Some(signer))
     } else {
-        (
-            aws.caller(&new_key),
-            journal.old_key().map(|key| aws.caller(&key)),
-        )
+        (aws.caller(&new_key), old_key.map(|key| aws.caller(&key)))
     };
 
     // The old key must work again before anything else is undone: if it cannot be made
