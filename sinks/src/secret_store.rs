@@ -90,6 +90,22 @@ pub trait Store: Send + Sync + 'static {
     async fn put(&self, sdk: &SdkConfig, value: &str) -> Result<(), StoreError>;
     /// Removes the place (undoing its creation by rekey).
     async fn remove(&self, sdk: &SdkConfig) -> Result<(), StoreError>;
+
+    /// Stores `value` where the store's readers do not see it yet (Secrets Manager's
+    /// `AWSPENDING`); a place that does not exist yet is created holding it, as no
+    /// reader had a key there to lose. `false` if the store keeps nothing pending: it is
+    /// then written by [`Store::promote`] alone.
+    async fn put_pending(&self, sdk: &SdkConfig, value: &str) -> Result<bool, StoreError>;
+    /// The pending value, if there is one.
+    async fn get_pending(&self, sdk: &SdkConfig) -> Result<Option<Zeroizing<String>>, StoreError>;
+    /// Makes `value` the current value (the pending one if it holds `value`, else a
+    /// new write) and marks it verified where the store can. Idempotent: `true` if it
+    /// changed anything.
+    async fn promote(&self, sdk: &SdkConfig, value: &str) -> Result<bool, StoreError>;
+    /// Drops the pending value, if any; the current one stays.
+    async fn drop_pending(&self, sdk: &SdkConfig) -> Result<(), StoreError>;
+    /// The current value, if the store marks it verified.
+    async fn get_verified(&self, sdk: &SdkConfig) -> Result<Option<Zeroizing<String>>, StoreError>;
 }
 
 /// The credentials and region a store sink signs with (see the module docs).
@@ -178,6 +194,11 @@ pub fn place(kind: &str, name: &str, region: Option<&str>, via: Option<&str>) ->
         out.push_str(&format!(" ({})", details.join(", ")));
     }
     out
+}
+
+/// The id of the key a store's value holds, if it holds one.
+fn held_id(value: Option<&String>) -> Option<String> {
+    decode(value?).ok().map(|key| key.id().to_owned())
 }
 
 /// A [`Store`] as a [`Sink`].
@@ -274,13 +295,45 @@ impl<S: Store> Sink for StoreSink<S> {
         })
     }
 
+    /// A key written outside a rotation (sync, the old key put back) is one AWS has
+    /// shown to be the user's current key: promoted at once.
     async fn write(&self, key: &AccessKey) -> Result<Option<Snapshot>, SinkError> {
+        self.promote(key).await?;
+        Ok(None)
+    }
+
+    async fn stage(&self, key: &AccessKey) -> Result<Option<Snapshot>, SinkError> {
         let sdk = self.access.writing(key).await.map_err(|e| self.error(e))?;
         let json = encode(key);
-        self.patiently(|| self.store.put(&sdk, &json))
+        self.patiently(|| self.store.put_pending(&sdk, &json))
             .await
             .map_err(|e| self.failed("cannot write", e))?;
         Ok(None)
+    }
+
+    async fn promote(&self, key: &AccessKey) -> Result<bool, SinkError> {
+        let sdk = self.access.writing(key).await.map_err(|e| self.error(e))?;
+        let json = encode(key);
+        self.patiently(|| self.store.promote(&sdk, &json))
+            .await
+            .map_err(|e| self.failed("cannot write", e))
+    }
+
+    async fn holds(&self, key_id: &str) -> Result<bool, SinkError> {
+        if self.read_id().await?.as_deref() == Some(key_id) {
+            return Ok(true);
+        }
+        let sdk = self.access.reading().await.map_err(|e| self.error(e))?;
+        let pending = self.store.get_pending(&sdk).await;
+        let pending = pending.map_err(|e| self.failed("cannot read", e))?;
+        Ok(held_id(pending.as_deref()).as_deref() == Some(key_id))
+    }
+
+    async fn verified(&self, key_id: &str) -> Result<bool, SinkError> {
+        let sdk = self.access.reading().await.map_err(|e| self.error(e))?;
+        let verified = self.store.get_verified(&sdk).await;
+        let verified = verified.map_err(|e| self.failed("cannot read", e))?;
+        Ok(held_id(verified.as_deref()).as_deref() == Some(key_id))
     }
 
     async fn restore(&self, snapshot: &Snapshot, written: &AccessKey) -> Result<(), SinkError> {
@@ -289,6 +342,14 @@ impl<S: Store> Sink for StoreSink<S> {
             .writing(written)
             .await
             .map_err(|e| self.error(e))?;
+        // Staged and never promoted: its readers never saw it; only the stage goes.
+        let pending = self.patiently(|| self.store.get_pending(&sdk)).await;
+        let pending = pending.map_err(|e| self.failed("cannot read", e))?;
+        if held_id(pending.as_deref()).as_deref() == Some(written.id()) {
+            self.patiently(|| self.store.drop_pending(&sdk))
+                .await
+                .map_err(|e| self.failed("cannot restore", e))?;
+        }
         let now = self
             .patiently(|| self.store.get(&sdk))
             .await
@@ -304,10 +365,7 @@ impl<S: Store> Sink for StoreSink<S> {
         if now.as_deref().map(String::as_str) == previous.as_deref().map(String::as_str) {
             return Ok(());
         }
-        let holds_written = now
-            .as_deref()
-            .and_then(|json| decode(json).ok())
-            .is_some_and(|key| key.id() == written.id());
+        let holds_written = held_id(now.as_deref()).as_deref() == Some(written.id());
         if !holds_written {
             return Err(self.error(
                 "it changed since rekey wrote it; rekey does not overwrite that change: put the old key back by hand",
@@ -356,6 +414,28 @@ mod tests {
             *self.0.lock().unwrap() = None;
             Ok(())
         }
+        // Keeps nothing pending, as SSM: written once promoted.
+        async fn put_pending(&self, _: &SdkConfig, _: &str) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn get_pending(
+            &self,
+            _: &SdkConfig,
+        ) -> Result<Option<Zeroizing<String>>, StoreError> {
+            Ok(None)
+        }
+        async fn promote(&self, sdk: &SdkConfig, value: &str) -> Result<bool, StoreError> {
+            self.put(sdk, value).await.map(|()| true)
+        }
+        async fn drop_pending(&self, _: &SdkConfig) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn get_verified(
+            &self,
+            _: &SdkConfig,
+        ) -> Result<Option<Zeroizing<String>>, StoreError> {
+            Ok(None)
+        }
     }
 
     fn key(n: u8) -> AccessKey {
@@ -399,6 +479,21 @@ mod tests {
         // Again: already as before, nothing to do.
         sink.restore(&before, &key(2)).await.unwrap();
         assert_eq!(held(&sink).as_deref(), Some(key(1).id()));
+    }
+
+    #[tokio::test]
+    async fn a_staged_key_reaches_a_store_without_a_pending_version_only_once_promoted() {
+        let sink = sink();
+        let before = Snapshot::Bytes(encode(&key(1)).as_bytes().to_vec().into());
+        sink.write(&key(1)).await.unwrap();
+        sink.stage(&key(2)).await.unwrap();
+        assert_eq!(held(&sink).as_deref(), Some(key(1).id()), "not yet");
+        // Undone before the promotion: nothing to put back.
+        sink.restore(&before, &key(2)).await.unwrap();
+        assert_eq!(held(&sink).as_deref(), Some(key(1).id()));
+        sink.stage(&key(2)).await.unwrap();
+        assert!(sink.promote(&key(2)).await.unwrap());
+        assert_eq!(held(&sink).as_deref(), Some(key(2).id()));
     }
 
     #[tokio::test]

@@ -52,6 +52,35 @@ pub trait Sink: Send + Sync {
     /// that undo data; the engine then keeps it instead of the snapshot.
     async fn write(&self, key: &AccessKey) -> Result<Option<Snapshot>, SinkError>;
 
+    /// Stores `key`, which a rotation has not verified yet: as [`Sink::write`], except
+    /// that a place other machines read from (a hub) keeps it from its readers until
+    /// [`Sink::promote`]. Secrets Manager writes it as the `AWSPENDING` version; SSM
+    /// writes nothing yet. Everything else writes it at once (the default).
+    async fn stage(&self, key: &AccessKey) -> Result<Option<Snapshot>, SinkError> {
+        self.write(key).await
+    }
+
+    /// Hands `key`, staged by [`Sink::stage`] and now verified, to the place's readers,
+    /// and marks it verified where the place can say so. Called once every place holds
+    /// the key and the verify command passed, before the old key is deactivated; called
+    /// again by recovery, so doing it twice changes nothing. `true` if it changed
+    /// anything.
+    async fn promote(&self, _key: &AccessKey) -> Result<bool, SinkError> {
+        Ok(false)
+    }
+
+    /// Whether the place holds key `key_id`: as its value, or staged and not promoted.
+    async fn holds(&self, key_id: &str) -> Result<bool, SinkError> {
+        Ok(self.read_id().await?.as_deref() == Some(key_id))
+    }
+
+    /// Whether the place marks key `key_id`, its current value, as verified by the
+    /// rotation that wrote it (see [`Sink::promote`]): what lets `rekey sync` on another
+    /// machine adopt it without a record of that rotation. `false` when it cannot say.
+    async fn verified(&self, _key_id: &str) -> Result<bool, SinkError> {
+        Ok(false)
+    }
+
     /// Undoes rekey's write of `written` to the place, `snapshot` being what it held
     /// before. Only that edit is undone: a place shared with others (another section of
     /// the same file, written by a later rotation) keeps their changes. A place that

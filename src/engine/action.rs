@@ -28,6 +28,12 @@ pub(crate) enum Action {
         /// The place, described.
         sink: String,
     },
+    /// A place other machines read from hands out the new key now, marked verified
+    /// (it was staged until every place held it and the verify command passed).
+    Promoted {
+        /// The place, described.
+        sink: String,
+    },
     /// The verification command passed.
     Verified {
         /// Its command line.

@@ -299,7 +299,9 @@ async fn decide(
 /// and works, but a failed verification deletes it again, and a machine that had synced
 /// to it would be left with a dead key. So when the user has another Active key, rekey
 /// must have a record (here, or in IAM with `state: iam`) naming `current` as the key
-/// that replaced it: rotations write it as they finish. Otherwise sync changes nothing.
+/// that replaced it: rotations write it as they finish; or a sink must mark `current`
+/// verified (a Secrets Manager hub promotes a rotation's key only once it is verified).
+/// Otherwise sync changes nothing.
 async fn finished(
     state: &StateDir,
     spec: &ProfileSpec,
@@ -325,6 +327,13 @@ async fn finished(
         .any(|p| p.key_id == other.id && p.replaced_by.as_deref().is_none_or(|r| r == current));
     if recorded {
         return Ok(());
+    }
+    // A hub that stages its writes marks the key a rotation verified and finished: no
+    // record needed (issue 30, the machines an overlap is for catch up during it).
+    for sink in &spec.sinks {
+        if sink.verified(current).await.unwrap_or(false) {
+            return Ok(());
+        }
     }
     Err(Cause::new(
         ErrorKind::Busy,

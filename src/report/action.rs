@@ -19,6 +19,7 @@ pub(crate) fn told(action: &Action) -> String {
             took.as_secs_f64()
         ),
         Action::Wrote { sink } => format!("wrote {sink}"),
+        Action::Promoted { sink } => format!("{sink} hands out the new key now, verified"),
         Action::Verified { command, took } => format!(
             "verification `{command}` passed ({:.1}s)",
             took.as_secs_f64()

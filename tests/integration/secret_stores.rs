@@ -306,12 +306,9 @@ fn an_unreadable_secret_store_answer_is_reported_without_its_body() {
     }
 }
 
-/// Issue 17, defect 10: sync adopted another machine's new key from the hub while that
-/// rotation was still verifying; the verification failed, the rotation deleted the key,
-/// and the machine that had synced was left with a dead key.
-#[test]
-fn sync_never_adopts_the_key_of_a_rotation_still_in_progress() {
-    let secret = unique("verifying/aws");
+/// Machine A's rotation verifies its new key (its check waits for the test, then fails)
+/// while machine B syncs. `hub` is the sink both read.
+fn a_sync_during_a_verification_that_fails(name: &str, hub: &str) -> (Home, Home, Run, String) {
     let manifest = |user: &str, verify: Option<&str>| {
         let mut manifest = Manifest::new().top("state: iam").defaults("overlap: 1d");
         if let Some(verify) = verify {
@@ -320,12 +317,11 @@ fn sync_never_adopts_the_key_of_a_rotation_still_in_progress() {
         manifest.profile(
             Profile::new(user)
                 .sink(sink::credentials_file())
-                .sink(secretsmanager(&secret)),
+                .sink(hub.to_owned()),
         )
     };
     let a = Home::new();
-    let (user, old) = a.user_in_credentials("hubverifying");
-    // A's check waits for the test, then fails.
+    let (user, old) = a.user_in_credentials(name);
     let check = "verify: { command: [sh, -c, 'touch started; while [ ! -e release ]; do sleep 0.1; done; exit 1'], timeout: 60s }";
     a.manifest(&manifest(&user, Some(check)));
     a.rekey(&["sync", "--yes"]).success();
@@ -338,19 +334,61 @@ fn sync_never_adopts_the_key_of_a_rotation_still_in_progress() {
     let b_text = section(&user, &old);
     b.write_credentials(&b_text);
     b.manifest(&manifest(&user, None));
-    let run = b.rekey(&["sync", "--yes"]).code(1);
-    assert!(
-        run.stdout
-            .contains("no record that the rotation which made"),
-        "{}",
-        run.stdout
-    );
+    let run = b.rekey(&["sync", "--yes"]);
     assert_eq!(b.credentials(), b_text, "B keeps the key that works");
 
     a.write("project/release", "");
     assert_eq!(rotation.wait().unwrap().code(), Some(1), "A rolled back");
     assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
     assert_eq!(b.credentials(), b_text);
+    (a, b, run, user)
+}
+
+/// Issue 17, defect 10: sync adopted another machine's new key from the hub while that
+/// rotation was still verifying; the verification failed, the rotation deleted the key,
+/// and the machine that had synced was left with a dead key. Issue 30, point 4: a
+/// Secrets Manager hub stages the key (`AWSPENDING`) until it is verified, so its
+/// readers never see it: B's sync finds every place in step, and A's failed rotation
+/// leaves `AWSCURRENT` untouched and drops its pending version.
+#[test]
+fn sync_never_adopts_the_key_of_a_rotation_still_in_progress() {
+    let secret = unique("verifying/aws");
+    let (a, _, run, user) =
+        a_sync_during_a_verification_that_fails("hubverifying", &secretsmanager(&secret));
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    assert!(run.stdout.contains("in sync"), "{}", run.stdout);
+    let old = key_in(&a.credentials(), &user).unwrap();
+    assert_eq!(key_id_of(&moto().secret(&secret)), old.id);
+    assert_eq!(moto().secret_at(&secret, "AWSPENDING"), None, "dropped");
+}
+
+/// An SSM parameter keeps no pending version: a rotation writes it only once the key is
+/// verified, so a failed verification never reaches it, and B's sync finds it in step.
+#[test]
+fn an_ssm_hub_is_written_only_once_the_key_is_verified() {
+    let name = format!("/{}", unique("verifying/aws"));
+    let (a, _, run, user) = a_sync_during_a_verification_that_fails("ssmverifying", &ssm(&name));
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    let old = key_in(&a.credentials(), &user).unwrap();
+    assert_eq!(key_id_of(&boto3_read("ssm", &name, "")), old.id);
+}
+
+/// The same through a place that cannot stage (a file both machines read): the new key
+/// is there during the verification, and sync refuses to adopt it without a record
+/// that the rotation which made it finished.
+#[test]
+fn sync_refuses_a_shared_files_key_of_a_rotation_still_in_progress() {
+    let shared = tempfile::tempdir().unwrap();
+    let path = shared.path().join("shared.env");
+    let hub = sink::dotenv(path.to_str().unwrap()).replace(" }", ", create: true }");
+    let (_, _, run, _) = a_sync_during_a_verification_that_fails("fileverifying", &hub);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("no record that the rotation which made"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// Issue 17, defect 10: a machine that synced to a key deleted since (the rotation was
@@ -384,4 +422,61 @@ fn a_sync_to_a_key_rolled_back_elsewhere_can_be_undone() {
     b.rekey(&["sync", "--undo", "--yes"])
         .code(1)
         .stdout_has("no sync of this profile to undo");
+}
+
+/// Issue 30, point 4: machines with their own (local) state share only the hub. During
+/// A's overlap, B's sync adopts the key the hub marks verified (`AWSCURRENT`, carrying
+/// rekey's `rekey-verified` stage), with no record of A's rotation anywhere. A key put
+/// into the hub by hand carries no such mark, and sync refuses it while an older key is
+/// Active too.
+#[test]
+fn sync_adopts_the_hubs_verified_key_during_an_overlap_without_a_record() {
+    let secret = unique("overlap/aws");
+    let manifest = |user: &str| {
+        Manifest::new().defaults("overlap: 1d").profile(
+            Profile::new(user)
+                .sink(sink::credentials_file())
+                .sink(secretsmanager(&secret)),
+        )
+    };
+    let a = Home::new();
+    let (user, old) = a.user_in_credentials("hublocal");
+    a.manifest(&manifest(&user));
+    a.rekey(&["sync", "--yes"]).success();
+    a.rekey(&["apply", "--yes"]).success();
+    let new = key_in(&a.credentials(), &user).unwrap();
+    let verified = moto().secret_at(&secret, "rekey-verified").expect("marked");
+    assert_eq!(key_id_of(&verified), new.id);
+    assert_eq!(moto().active_keys(&user).len(), 2, "in the overlap");
+
+    let b = Home::new();
+    b.write_credentials(&section(&user, &old));
+    b.manifest(&manifest(&user));
+    b.rekey(&["sync", "--yes"])
+        .success()
+        .stdout_has("wrote the current key");
+    assert_eq!(key_in(&b.credentials(), &user).unwrap(), new);
+
+    // By hand: the old key goes, a new one is made and put into the hub.
+    moto().delete_key(&user, &old.id);
+    let by_hand = moto().create_key(&user);
+    moto().put_secret(
+        &secret,
+        &format!(
+            "{{\"Version\":1,\"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\"}}",
+            by_hand.id, by_hand.secret
+        ),
+    );
+    let c = Home::new();
+    let c_text = section(&user, &new);
+    c.write_credentials(&c_text);
+    c.manifest(&manifest(&user));
+    let run = c.rekey(&["sync", "--yes"]).code(1);
+    assert!(
+        run.stdout
+            .contains("no record that the rotation which made"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(c.credentials(), c_text);
 }

@@ -469,10 +469,15 @@ impl Moto {
 
     /// The current value of a Secrets Manager secret.
     pub fn secret(&self, name: &str) -> String {
-        let script = "import boto3, sys; print(boto3.client('secretsmanager').get_secret_value(SecretId=sys.argv[1])['SecretString'])";
-        run_python(script, &[name.as_ref()], &self.boto3_env())
-            .trim()
-            .to_owned()
+        self.secret_at(name, "AWSCURRENT")
+            .expect("the secret has a current version")
+    }
+
+    /// The value of secret `name`'s version staged `stage`, if one is.
+    pub fn secret_at(&self, name: &str, stage: &str) -> Option<String> {
+        let script = "import boto3, sys\ntry: print(boto3.client('secretsmanager').get_secret_value(SecretId=sys.argv[1], VersionStage=sys.argv[2])['SecretString'])\nexcept boto3.client('secretsmanager').exceptions.ResourceNotFoundException: print('')";
+        let value = run_python(script, &[name.as_ref(), stage.as_ref()], &self.boto3_env());
+        Some(value.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     /// The environment boto3 needs to reach this moto.

@@ -1,7 +1,9 @@
 //! The `ssm` sink: an SSM Parameter Store `SecureString` holding the key as
 //! `credential_process` JSON. A write is `PutParameter` with `Overwrite`; undoing it
-//! writes the previous value back, or deletes a parameter rekey created. Credentials:
-//! see [`crate::secret_store`].
+//! writes the previous value back, or deletes a parameter rekey created. A rotation
+//! writes the parameter only once the new key is verified (a parameter has no pending
+//! version its readers would skip), so they never read a key a failed rotation deletes.
+//! Credentials: see [`crate::secret_store`].
 
 mod config;
 
@@ -73,6 +75,33 @@ impl Store for Parameter {
             .await
             .map(|_| ())
             .map_err(|e| StoreError::from_sdk("ssm:PutParameter", &e))
+    }
+
+    /// A parameter has no pending version: it is written once the key is verified
+    /// ([`Store::promote`]), so its readers never see an unverified key. (A parameter
+    /// label could mark versions, but every reader would then have to name it.)
+    async fn put_pending(&self, _: &SdkConfig, _: &str) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    async fn get_pending(&self, _: &SdkConfig) -> Result<Option<Zeroizing<String>>, StoreError> {
+        Ok(None)
+    }
+
+    async fn promote(&self, sdk: &SdkConfig, value: &str) -> Result<bool, StoreError> {
+        match self.get(sdk).await? {
+            Some(now) if now.as_str() == value => Ok(false),
+            _ => self.put(sdk, value).await.map(|()| true),
+        }
+    }
+
+    async fn drop_pending(&self, _: &SdkConfig) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Nothing marks a parameter's value verified (a person may have written it).
+    async fn get_verified(&self, _: &SdkConfig) -> Result<Option<Zeroizing<String>>, StoreError> {
+        Ok(None)
     }
 
     async fn remove(&self, sdk: &SdkConfig) -> Result<(), StoreError> {

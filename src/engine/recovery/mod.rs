@@ -705,7 +705,7 @@ impl Recovery<'_> {
     /// Whether every sink holds the new key and the new key works for the user.
     async fn everything_holds(&self, new_key: &rekey_sinks::AccessKey, user_arn: &str) -> bool {
         for sink in &self.spec.sinks {
-            if sink.read_id().await.ok().flatten().as_deref() != Some(new_key.id()) {
+            if !sink.holds(new_key.id()).await.unwrap_or(false) {
                 return false;
             }
         }
@@ -713,6 +713,10 @@ impl Recovery<'_> {
     }
 
     async fn forward(&mut self, journal: &Journal) -> Result<Outcome, Cause> {
+        let new_key = journal
+            .new_key()
+            .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
+        settle::promote(self.spec, &new_key, &mut self.actions).await?;
         let warning =
             settle::forward(self.aws, self.state, self.spec, journal, &mut self.actions).await?;
         self.actions.extend(warning.map(Action::Warning));

@@ -488,7 +488,8 @@ async fn write_sink(
     journal.advance(Phase::WritingSink { index }).await?;
     // From here the sink may have changed; it has a backup, so undoing restores it.
     crash::point(&format!("before-write-{index}"));
-    let undo = sink.write(new_key).await.map_err(failed)?;
+    // Staged: a hub keeps it from its readers until it is verified (`settle::promote`).
+    let undo = sink.stage(new_key).await.map_err(failed)?;
     // Written, but a plugin's undo data not kept yet: undoing must still work.
     crash::point(&format!("wrote-{index}"));
     if let Some(undo) = undo {
@@ -577,6 +578,7 @@ impl Run<'_> {
                 took,
             });
         }
+        settle::promote(spec, new_key, &mut self.actions).await?;
         if let Some(lease) = &self.lease {
             lease.check().await?;
         }

@@ -68,6 +68,31 @@ async fn new_key_still_active(
     }
 }
 
+/// Hands the new key, now in every place and verified, to the readers of the places
+/// that staged it (a Secrets Manager hub's `AWSCURRENT`, an SSM parameter): before this,
+/// another machine reading them still got the old key, so a failed rotation never gave
+/// them a key it then deleted. Runs before the old key's deactivation, in a rotation and
+/// in a recovery that completes one (again, if it had: promoting twice changes nothing).
+pub(crate) async fn promote(
+    spec: &ProfileSpec,
+    new_key: &AccessKey,
+    actions: &mut Vec<Action>,
+) -> Result<(), Cause> {
+    for sink in &spec.sinks {
+        match sink.promote(new_key).await {
+            Ok(true) => actions.push(Action::Promoted {
+                sink: sink.describe(),
+            }),
+            Ok(false) => {}
+            Err(e) => {
+                let kind = ErrorKind::of_sink(&e, ErrorKind::SinkFailed);
+                return Err(Cause::new(kind, e.to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Right after a call that deactivated or deleted a key, the user must still have an
 /// Active key (issue 30: rekey never leaves a user with no Active key that one of its
 /// places holds). Another machine that changed the keys meanwhile can make that call the
@@ -333,8 +358,7 @@ async fn restore_sinks(
         if !journal.has_backup(index) {
             continue;
         }
-        let still_new =
-            || async { sink.read_id().await.ok().flatten().as_deref() == Some(new_key.id()) };
+        let still_new = || async { sink.holds(new_key.id()).await.unwrap_or(false) };
         // A place of the machine that began the rotation (the journal came from the
         // shared state, without its bytes): here it holds the new key only if this is
         // that machine, and then only the old key's two values go back.
