@@ -7,6 +7,7 @@ use super::{load_profiles, unresolved, Choices, Context, Outcome, Selection};
 use crate::engine::plan::Plan;
 use crate::engine::recovery;
 use crate::report::{print_json, text, Output, RecoverReport};
+use crate::state::ResponseRecord;
 
 /// What `rekey recover` is asked.
 pub(crate) struct Options {
@@ -26,8 +27,13 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     for held in recovery::import_shared(&aws, state, &profiles.specs).await {
         tracing::warn!("{}", held.cause);
     }
-    let results =
-        recovery::recover(&aws, state, &profiles.specs, &profiles.others, args.force).await?;
+    let (selected, others) = (&profiles.specs, &profiles.others);
+    let mut results = recovery::recover(&aws, state, selected, others, args.force).await?;
+    // Then the leak responses a killed run left half done (their rotations resolved).
+    let concerns =
+        |record: &ResponseRecord| selected.iter().any(|p| record.owner.concerns(&p.name));
+    let finished = recovery::finish_responses(&aws, state, selected, others, concerns);
+    results.extend(finished.await?);
     match args.output {
         Output::Text if results.is_empty() => println!("No interrupted rotation to resolve."),
         Output::Text => {

@@ -12,14 +12,15 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use rekey_sinks::AccessKey;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{apply, load_profiles, Choices, Context, Outcome, Selection};
+use super::{apply, load_profiles, Choices, Context, Outcome, Profiles, Selection};
 use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
 use crate::engine::exposure::{self, Exposed, Exposure};
+use crate::engine::recovery;
 use crate::engine::revocation;
 use crate::report::respond::{self as told, Containment, ExposedKey, RespondReport};
 use crate::report::{ApplyOutcome, ApplyReport, Output};
-use crate::state::StateDir;
+use crate::state::{ResponseRecord, StateDir};
 
 /// What `rekey respond` is asked.
 pub(crate) struct Options {
@@ -96,6 +97,7 @@ async fn respond(
     };
     let profiles = load_profiles(ctx, aws, &selection, args.choices)?;
     report.exposed = holders(&profiles.specs, state, &exposure.exposed).await?;
+    finish_interrupted(aws, state, &profiles, &mut report.exposed).await?;
     if for_people {
         print!("{}", told::header(&report.source, &report.exposed));
     }
@@ -148,6 +150,48 @@ async fn respond(
             open.join(", ")
         ),
     }
+}
+
+/// An earlier response to this leak that was killed after the key's deletion (its
+/// record is still open) is finished first (issue 30): the key is replaced only once the
+/// door behind it is closed, never "already deleted" over undone steps.
+async fn finish_interrupted(
+    aws: &Aws,
+    state: &StateDir,
+    profiles: &Profiles,
+    keys: &mut [ExposedKey],
+) -> Result<()> {
+    let open = state.open_responses().map_err(|e| anyhow!(e))?;
+    let profile_of = |key: &ExposedKey| {
+        let record = open
+            .iter()
+            .find(|r| key.key_id.as_deref() == Some(&r.leaked_key.id))?;
+        Some(record.owner.profile.clone())
+    };
+    let unheld = keys.iter().filter(|k| k.profiles.is_empty());
+    let ids: Vec<&str> = unheld.filter_map(|k| k.key_id.as_deref()).collect();
+    let concerns = |r: &ResponseRecord| ids.contains(&r.leaked_key.id.as_str());
+    let (selected, others) = (&profiles.specs, &profiles.others);
+    let results = recovery::finish_responses(aws, state, selected, others, concerns).await;
+    let results = results.map_err(|e| anyhow!(e))?;
+    for key in keys.iter_mut().filter(|k| k.profiles.is_empty()) {
+        let Some(profile) = profile_of(key) else {
+            continue;
+        };
+        let result = results.iter().find(|r| match r {
+            Ok(done) => done.profile == profile,
+            Err(failure) => failure.profile == profile,
+        });
+        (key.status, key.detail) = match result {
+            Some(Ok(_)) => (
+                Containment::Replaced,
+                format!("an earlier response of profile {profile} replaced and deleted it and was interrupted; this one closed the door behind it"),
+            ),
+            Some(Err(failure)) => (Containment::Failed, failure.message.clone()),
+            None => continue,
+        };
+    }
+    Ok(())
 }
 
 /// The alert's text; it may hold a secret access key, so it is kept as a secret.

@@ -161,6 +161,18 @@ pub(crate) enum Signer {
     NewKey,
 }
 
+impl Signer {
+    /// Who signs a profile's IAM calls once its new key is in place: `via`, else an
+    /// MFA session, else the key itself.
+    pub(crate) fn of(policy: &crate::config::profile::Policy) -> Self {
+        match (&policy.via, &policy.mfa_serial) {
+            (Some(via), _) => Signer::Via(via.clone()),
+            (None, Some(serial)) => Signer::Mfa(serial.clone()),
+            (None, None) => Signer::NewKey,
+        }
+    }
+}
+
 /// How a pending deletion was shared with other machines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Shared {

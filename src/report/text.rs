@@ -394,6 +394,9 @@ pub(crate) fn recovered(
                 }
                 Outcome::RolledForward => "rolled forward: the rotation is complete",
                 Outcome::RolledBack => "rolled back: the old key is in use again",
+                Outcome::ResponseFinished => {
+                    "the interrupted leak response was finished: the leaked key is deleted and refused, the door closed"
+                }
             };
             (
                 format!("recovered {} ({}): {what}", done.profile, done.user_arn),

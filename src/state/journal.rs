@@ -145,7 +145,8 @@ impl StoredKey {
         }
     }
 
-    fn to_key(&self) -> Option<AccessKey> {
+    /// The key, if the stored id is one.
+    pub(crate) fn to_key(&self) -> Option<AccessKey> {
         AccessKey::new(self.id.as_str(), self.secret.clone()).ok()
     }
 }

@@ -10,6 +10,9 @@
 //!                                   that key (for `rekey rollback`)
 //!   synced/<profile>/<n>            sink n's content before the last `rekey sync` wrote it
 //!   rotated/<key-id>.json           the manifest and places that rotation wrote the key to
+//!   deleted/<key-id>.json           an old key rekey deleted, and when (never a secret)
+//!   responses/<account>-<user>.json a leak response in progress: its steps done (holds
+//!                                   the leaked key until AWS is shown to refuse it)
 //!   trusted/<path hash>.json        a manifest the user trusts: its path and content hash
 //!   fleet.key                       with `state: s3://…`, the key that authenticates journal
 //!                                   copies (unless REKEY_FLEET_KEY is set)
@@ -28,6 +31,7 @@ pub(crate) mod lock;
 mod owner;
 mod pending;
 mod replica;
+mod response;
 mod rotated_by;
 mod synced;
 mod trusted;
@@ -42,6 +46,7 @@ pub(crate) use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
 pub(crate) use owner::Owner;
 pub(crate) use pending::PendingDeletion;
 pub(crate) use replica::{Copied, Replica, ReplicaError};
+pub(crate) use response::{ResponseRecord, ResponseStep};
 pub(crate) use rotated_by::RotatedBy;
 pub(crate) use trusted::TrustedManifest;
 
@@ -136,6 +141,7 @@ impl StateDir {
             self.root.clone(),
             self.path(&["journal"]),
             self.path(&["pending"]),
+            self.path(&["responses"]),
         ];
         if let Ok(entries) = std::fs::read_dir(self.path(&["backups"])) {
             dirs.extend(

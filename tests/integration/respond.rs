@@ -243,3 +243,134 @@ fn an_event_that_is_not_a_leak_alert_changes_nothing() {
     assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
     assert_eq!(proxy.count("CreateAccessKey"), 0);
 }
+
+/// Issue 30, point 3: a response killed after any of its steps (a CI job cancelled or
+/// timed out; here aborted at a crash point) is finished by `rekey recover`: the
+/// leaked key deleted and refused, the key the attacker made meanwhile quarantined, the
+/// user's older sessions revoked. Before, `recover` found nothing to do.
+#[test]
+fn a_response_killed_after_any_step_is_finished_by_recover() {
+    for point in [
+        "deactivated",
+        "leak-deleted",
+        "leak-refused",
+        "leak-searched",
+    ] {
+        let (home, proxy, (user, old), _) = two_users();
+        proxy.set(|f| {
+            f.revocation_lag = Duration::from_secs(1);
+            f.attacker = true;
+        });
+        home.write(
+            "alert.json",
+            &event("aws-health-credentials-exposed.json", &old.id),
+        );
+        let alert = home.path("alert.json");
+        let args = ["respond", "--event", alert.to_str().unwrap()];
+        let killed = home.rekey_with_env(&[("REKEY_CRASH_AT", point)], &args);
+        assert_eq!(
+            killed.code, None,
+            "{point}: build with --features rekey/crash-points"
+        );
+        assert!(
+            moto().policy_names(&user).is_empty(),
+            "{point}: sessions not revoked yet"
+        );
+
+        let json = home
+            .rekey(&["recover", "--output", "json"])
+            .success()
+            .json();
+        let outcomes: Vec<&str> = json["recovered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["result"]["outcome"].as_str().unwrap_or("failed"))
+            .collect();
+        assert_eq!(
+            outcomes.last(),
+            Some(&"response_finished"),
+            "{point}: {json}"
+        );
+        let new = key_in(&home.credentials(), &user).unwrap();
+        assert_ne!(new, old, "{point}");
+        let made = proxy.attacker_keys();
+        let mut expected = vec![(new.id.as_str(), true)];
+        expected.extend(made.iter().map(|id| (id.as_str(), false)));
+        assert_eq!(moto().keys(&user), key_set(&expected), "{point}: {json}");
+        assert_eq!(
+            moto().policy_names(&user),
+            ["rekey-revoke-older-sessions"],
+            "{point}"
+        );
+        home.rekey(&["recover"])
+            .success()
+            .stdout_has("No interrupted rotation to resolve.");
+    }
+}
+
+/// Issue 30, point 3: the same alert again, after a response was killed once the key
+/// was deleted, finishes that response rather than reporting "already deleted".
+#[test]
+fn the_same_alert_again_finishes_an_interrupted_response() {
+    let (home, proxy, (user, old), _) = two_users();
+    proxy.set(|f| {
+        f.revocation_lag = Duration::from_secs(1);
+        f.attacker = true;
+    });
+    home.write(
+        "alert.json",
+        &event("aws-health-credentials-exposed.json", &old.id),
+    );
+    let alert = home.path("alert.json");
+    let args = ["respond", "--event", alert.to_str().unwrap()];
+    let killed = home.rekey_with_env(&[("REKEY_CRASH_AT", "leak-deleted")], &args);
+    assert_eq!(killed.code, None, "killed");
+
+    home.rekey(&args)
+        .success()
+        .stdout_has("this one closed the door behind it");
+    let made = proxy.attacker_keys();
+    assert_eq!(made.len(), 1);
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&new.id, true), (&made[0], false)])
+    );
+    assert_eq!(moto().policy_names(&user), ["rekey-revoke-older-sessions"]);
+}
+
+/// Issue 30, point 3: a response killed before its new key reached any place is undone
+/// by recovery, and the leaked key is in use again: `recover` says the response did not
+/// finish and how to finish it (exit 1), never "resolved"; `apply --compromised` then
+/// responds again.
+#[test]
+fn a_response_undone_by_recovery_is_never_reported_finished() {
+    let (home, _proxy, (user, old), _) = two_users();
+    home.write(
+        "alert.json",
+        &event("aws-health-credentials-exposed.json", &old.id),
+    );
+    let alert = home.path("alert.json");
+    let args = ["respond", "--event", alert.to_str().unwrap()];
+    let killed = home.rekey_with_env(&[("REKEY_CRASH_AT", "key-created")], &args);
+    assert_eq!(killed.code, None, "killed");
+
+    let run = home.rekey(&["recover"]).code(1);
+    assert!(
+        run.stdout.contains("the leaked key is still in use")
+            && run
+                .stdout
+                .contains(&format!("rekey apply --compromised --profile {user}")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    home.rekey(&["apply", "--compromised", "--yes", "--profile", &user])
+        .success();
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+    home.rekey(&["recover"])
+        .success()
+        .stdout_has("No interrupted rotation to resolve.");
+}

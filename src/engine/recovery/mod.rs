@@ -31,12 +31,17 @@ use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease;
 use crate::engine::orphan;
 use crate::engine::retire;
-use crate::engine::rotation::settle::{self, finish_completed};
+use crate::engine::rotation::{
+    self,
+    settle::{self, finish_completed},
+};
 use crate::engine::shared_journal;
 use crate::engine::shared_key;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
-use crate::state::{Copied, Journal, JournalRecord, Owner, Phase, StateDir, StateError};
+use crate::state::{
+    Copied, Journal, JournalRecord, Owner, Phase, ResponseRecord, StateDir, StateError,
+};
 
 /// How an interrupted rotation was resolved.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -64,6 +69,10 @@ pub(crate) enum Outcome {
     RolledForward,
     /// The rotation was undone: the old key is in use and active again.
     RolledBack,
+    /// A leak response that was interrupted after its rotation was finished: the
+    /// leaked key deleted, proven refused, the keys it may have made looked for, the
+    /// user's older sessions revoked (whichever were not done yet).
+    ResponseFinished,
 }
 
 /// An interrupted rotation that could not be resolved (its journal is kept).
@@ -139,6 +148,67 @@ pub(crate) async fn recover(
         if let Some(result) = recover_journal(aws, state, &spec, journal, force).await {
             results.push(result);
         }
+    }
+    Ok(results)
+}
+
+/// Finishes every leak response that a killed run left unfinished and `concerns` picks
+/// (see [`rotation::finish_response`]), once its rotation is resolved: one whose journal
+/// is still there waits for that. `rekey recover` runs it after [`recover`], and
+/// `respond` for the keys an alert names again; `apply` does not: `apply --compromised`
+/// starts the response over.
+pub(crate) async fn finish_responses(
+    aws: &Aws,
+    state: &StateDir,
+    selected: &[ProfileSpec],
+    others: &[ProfileSpec],
+    concerns: impl Fn(&ResponseRecord) -> bool,
+) -> Result<Vec<Result<Recovered, RecoveryFailure>>, StateError> {
+    let mut results = Vec::new();
+    for record in state.open_responses()? {
+        let owner = &record.owner;
+        let (account, user) = (&owner.account, &owner.user_name);
+        if !concerns(&record) || !matches!(state.interrupted(account, user), Ok(None)) {
+            continue;
+        }
+        let failed = |cause: Cause, actions: Vec<Action>| {
+            Err(RecoveryFailure {
+                profile: owner.profile.clone(),
+                error_kind: cause.kind,
+                message: cause.message,
+                actions,
+            })
+        };
+        let spec = match shared_key::rebuild(selected.iter().chain(others), &owner.members()) {
+            Ok(spec) => spec,
+            Err(cause) => {
+                results.push(failed(cause, Vec::new()));
+                continue;
+            }
+        };
+        let name = LockName::user(account, user, &owner.user_arn);
+        let _held = match lock::acquire(state, vec![name], state.lock_timeout()).await {
+            Ok(held) => held,
+            Err(e) => {
+                results.push(failed(e.into(), Vec::new()));
+                continue;
+            }
+        };
+        // Under the lock: another process may have finished it meanwhile.
+        let Ok(Some(record)) = state.response(account, user) else {
+            continue;
+        };
+        let mut actions = Vec::new();
+        let finished = rotation::finish_response(aws, state, &spec, &record, &mut actions).await;
+        results.push(match finished {
+            Ok(()) => Ok(Recovered {
+                profile: spec.name.clone(),
+                user_arn: record.owner.user_arn.clone(),
+                outcome: Outcome::ResponseFinished,
+                actions,
+            }),
+            Err(cause) => failed(cause, actions),
+        });
     }
     Ok(results)
 }

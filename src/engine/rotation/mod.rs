@@ -13,14 +13,17 @@
 //! with recovery and `rekey rollback`. If undoing fails, the journal is kept, so
 //! nothing is ever lost.
 
+mod leak;
 pub(crate) mod settle;
+
+pub(crate) use leak::finish as finish_response;
 
 use std::path::PathBuf;
 
 use rekey_sinks::AccessKey;
 
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
-use crate::config::profile::{Leak, ProfileSpec};
+use crate::config::profile::ProfileSpec;
 use crate::engine::action::Action;
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
@@ -29,7 +32,7 @@ use crate::engine::orphan;
 use crate::engine::plan::{ProfilePlan, Step};
 use crate::engine::planner::RotationInput;
 use crate::engine::propagation;
-use crate::engine::revocation::{self, LeakResponse, UnknownKey};
+use crate::engine::revocation::{self, LeakResponse};
 use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
@@ -143,7 +146,7 @@ pub(crate) enum FailureKind {
     /// A leak response's rotation completed (the new key in every place, the old one
     /// deleted), but the door is not closed: AWS still accepted the old key at the
     /// bound, or the user's older sessions could not be revoked.
-    #[error("{0}; the rotation itself is complete: the new key is in every place and the old key is deleted")]
+    #[error("{0}; the rotation itself is complete: the new key is in every place and the old key is deleted; `rekey recover` finishes the response")]
     ResponseIncomplete(Cause),
     /// The rotation completed, but its journal's copy in the shared state, which holds
     /// its secrets, could not be removed (issue 29): a success would leave it forever.
@@ -171,9 +174,11 @@ pub(crate) async fn rotate(
         })?;
     // A leak response proves the old key dead once deleted (see `revocation`), and
     // tells the keys made since it began (AWS's time).
-    let leaked_key = spec.policy.leaked.map(|leak| (input.old_key.clone(), leak));
-    let began = aws.clock().now();
-    let user = input.user_name.clone();
+    let leaked = spec.policy.leaked.map(|leak| leak::Leaked {
+        key: input.old_key.clone(),
+        leak,
+        began: aws.clock().now(),
+    });
     let mut run = Run {
         aws,
         spec,
@@ -216,149 +221,31 @@ pub(crate) async fn rotate(
     run.lease = lease::hold(aws, state, &spec.policy, &run.iam, &record.owner, "apply")
         .await
         .map_err(|cause| run.fail(FailureKind::NotStarted(cause)))?;
+    let owner = record.owner.clone();
+    // A leak response is recorded before anything changes, so that it is finished even
+    // if this run is killed midway.
+    if let Some(leaked) = &leaked {
+        if let Err(e) = leak::begin(state, &owner, leaked).await {
+            lease::release(run.lease.take()).await;
+            return Err(run.fail(FailureKind::NotStarted(e.into())));
+        }
+    }
     let rotated = locked(&mut run, state, plan, input, record).await;
+    let Some(leaked) = leaked else {
+        lease::release(run.lease.take()).await;
+        return rotated;
+    };
     // A leak response's last steps run under the user's lock and lease still: they may
     // deactivate a key of the user.
-    let rotated = match (rotated, &leaked_key) {
-        (Ok(rotated), Some((old, leak))) => {
-            let leaked = Leaked {
-                key: old.clone(),
-                leak: *leak,
-                began,
-            };
-            after_a_leak(aws, spec, &user, leaked, rotated).await
-        }
-        (rotated, _) => rotated,
-    };
-    lease::release(run.lease.take()).await;
-    match leaked_key {
-        Some((_, leak)) if !leak.keep_sessions => close_sessions(aws, spec, &user, rotated).await,
-        _ => rotated,
-    }
-}
-
-/// A leak response's last IAM call, once the old key is refused (or still accepted at
-/// the bound: sessions it opened are revoked all the same): every session of the user
-/// issued before now is revoked (see [`revocation::revoke_sessions`]). It revokes the
-/// run's own MFA session too, so it comes after the lease is released (which that
-/// session may sign).
-async fn close_sessions(
-    aws: &Aws,
-    spec: &ProfileSpec,
-    user: &str,
-    result: Result<Rotated, RotationFailure>,
-) -> Result<Rotated, RotationFailure> {
-    match result {
-        Ok(mut rotated) if rotated.leak_response.is_some() => {
-            match revocation::revoke_sessions(aws, spec, user).await {
-                Ok(before) => {
-                    rotated.actions.push(Action::SessionsRevoked {
-                        user: user.to_owned(),
-                        before,
-                    });
-                    if let Some(response) = &mut rotated.leak_response {
-                        response.sessions_revoked_before = Some(before);
-                    }
-                    Ok(rotated)
-                }
-                Err(cause) => Err(RotationFailure {
-                    kind: FailureKind::ResponseIncomplete(cause),
-                    actions: rotated.actions,
-                }),
-            }
-        }
-        Err(mut failure) if matches!(failure.kind, FailureKind::ResponseIncomplete(_)) => {
-            // Already a failure: one that revoking adds is in the log, not the result.
-            match revocation::revoke_sessions(aws, spec, user).await {
-                Ok(before) => failure.actions.push(Action::SessionsRevoked {
-                    user: user.to_owned(),
-                    before,
-                }),
-                Err(cause) => failure.actions.push(Action::Warning(cause.to_string())),
-            }
+    let rotated = match rotated {
+        Ok(rotated) => leak::after_rotation(aws, state, spec, &owner, leaked, rotated).await,
+        Err(failure) => {
+            leak::abandoned(state, &owner).await;
             Err(failure)
         }
-        other => other,
-    }
-}
-
-/// A leak response closes the door once the old key is deleted (see [`revocation`]):
-/// AWS must refuse it; then the keys it may have made meanwhile are looked for (under
-/// the user's lease: `--quarantine` deactivates them). A rotation whose old key was not
-/// deleted (grace 0 failed; prune will delete it) has nothing to close yet.
-async fn after_a_leak(
-    aws: &Aws,
-    spec: &ProfileSpec,
-    user: &str,
-    leaked: Leaked,
-    mut rotated: Rotated,
-) -> Result<Rotated, RotationFailure> {
-    let Leaked {
-        key: old,
-        leak,
-        began,
-    } = leaked;
-    let deleted =
-        |a: &Action| matches!(a, Action::DeletedOldKey { key_id } if *key_id == rotated.old_key_id);
-    if !rotated.actions.iter().any(deleted) {
-        return Ok(rotated);
-    }
-    let mut response = LeakResponse {
-        deleted_at: Some(crate::time::now()),
-        ..LeakResponse::default()
     };
-    // Found before the rotation (`Step::QuarantineKey`), then after it.
-    let before: Vec<UnknownKey> = rotated
-        .actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::UnknownKey(key) => Some(key.clone()),
-            _ => None,
-        })
-        .collect();
-    response.unknown_keys = before;
-    // Still accepted at the bound: the response goes on (what the key made, its
-    // sessions), and fails loudly at the end.
-    let mut unfinished = None;
-    match revocation::prove_dead(aws, &old, leak.revocation_timeout).await {
-        Ok(took) => {
-            rotated.actions.push(Action::OldKeyRefused {
-                key_id: rotated.old_key_id.clone(),
-                took,
-            });
-            response.refused_after = Some(took.as_secs_f64());
-        }
-        Err(cause) => unfinished = Some(cause),
-    }
-    // Now that the old key can do nothing more: what it may have made meanwhile.
-    let new_key_id = &rotated.new_key_id;
-    match revocation::unknown_keys(aws, spec, user, new_key_id, leak.quarantine, began).await {
-        Ok(unknown) => {
-            rotated
-                .actions
-                .extend(unknown.iter().cloned().map(Action::UnknownKey));
-            response.unknown_keys.extend(unknown);
-        }
-        Err(cause) => rotated.warnings.push(format!(
-            "could not look for keys the leaked key may have made: {cause}"
-        )),
-    }
-    if let Some(cause) = unfinished {
-        return Err(RotationFailure {
-            kind: FailureKind::ResponseIncomplete(cause),
-            actions: rotated.actions,
-        });
-    }
-    rotated.leak_response = Some(response);
-    Ok(rotated)
-}
-
-/// The old key of a leak response, its choices, and when the response began (AWS's
-/// time).
-struct Leaked {
-    key: AccessKey,
-    leak: Leak,
-    began: std::time::SystemTime,
+    lease::release(run.lease.take()).await;
+    leak::close_sessions(aws, state, spec, &owner, rotated).await
 }
 
 /// What making room deletes: an inactive key, the last rotation's old key still active

@@ -173,14 +173,9 @@ pub(crate) async fn forward(
         let message = format!("cannot deactivate the old key {}: {e}", record.old_key_id);
         Cause::new((&e).into(), message)
     })?;
-    let signer = match (&spec.policy.via, &spec.policy.mfa_serial) {
-        (Some(via), _) => Signer::Via(via.clone()),
-        (None, Some(serial)) => Signer::Mfa(serial.clone()),
-        (None, None) => Signer::NewKey,
-    };
     actions.push(Action::Deactivated {
         key_id: record.old_key_id.clone(),
-        signer,
+        signer: Signer::of(&spec.policy),
     });
     crash::point("deactivated");
     let deactivated = format!("deactivating {}", record.old_key_id);

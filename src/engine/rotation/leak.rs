@@ -1,0 +1,364 @@
+//! A leak response's steps after its rotation (see [`crate::engine::revocation`] for
+//! each): proof that AWS refuses the deleted key, the keys it may have made meanwhile
+//! (quarantined with `--quarantine`), and the user's older sessions revoked.
+//!
+//! Each is recorded as it ends ([`crate::state::ResponseRecord`]), so a response killed
+//! midway (a CI job cancelled after the old key's deletion) is finished by [`finish`],
+//! which `rekey recover` and the next response run, rather than left half done and
+//! reported done (issue 30, point 3). Whether the leaked key was replaced and deleted is
+//! read from IAM when finishing, never taken from the record.
+
+use std::time::SystemTime;
+
+use rekey_sinks::AccessKey;
+
+use super::{FailureKind, Rotated, RotationFailure};
+use crate::aws::{Aws, AwsErrorKind, Caller};
+use crate::config::profile::{Leak, ProfileSpec};
+use crate::engine::action::{Action, Signer};
+use crate::engine::crash;
+use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::lease::{self, Lease};
+use crate::engine::revocation::{self, LeakResponse, UnknownKey};
+use crate::engine::signing;
+use crate::state::{
+    DeletedKey, Owner, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey,
+};
+
+/// The old key of a leak response, its choices, and when the response began (AWS's
+/// time).
+pub(super) struct Leaked {
+    pub(super) key: AccessKey,
+    pub(super) leak: Leak,
+    pub(super) began: SystemTime,
+}
+
+/// Records that the response of `leaked` begins for `owner`'s user.
+pub(super) async fn begin(
+    state: &StateDir,
+    owner: &Owner,
+    leaked: &Leaked,
+) -> Result<(), StateError> {
+    state
+        .begin_response(&ResponseRecord {
+            owner: owner.clone(),
+            leaked_key: StoredKey::from_key(&leaked.key),
+            began: leaked.began,
+            revocation_timeout_secs: leaked.leak.revocation_timeout.as_secs(),
+            quarantine: leaked.leak.quarantine,
+            keep_sessions: leaked.leak.keep_sessions,
+            done: Vec::new(),
+        })
+        .await
+}
+
+/// A rotation of a response that failed and left nothing to recover (it was undone, or
+/// never began): the failure is reported now, and the record goes. One whose journal
+/// stays keeps it, for recovery to finish the response after the rotation.
+pub(super) async fn abandoned(state: &StateDir, owner: &Owner) {
+    if matches!(
+        state.interrupted(&owner.account, &owner.user_name),
+        Ok(None)
+    ) {
+        let _ = state.forget_response(owner).await;
+    }
+}
+
+/// Marks `step` of `owner`'s response done; a failure to record it only means the step
+/// may run again (each is safe to repeat), so it is a warning.
+async fn mark(state: &StateDir, owner: &Owner, step: ResponseStep, warnings: &mut Vec<String>) {
+    if let Err(e) = state.mark_response(owner, step).await {
+        warnings.push(format!("cannot record the leak response's progress: {e}"));
+    }
+}
+
+/// A leak response closes the door once the old key is deleted: AWS must refuse it;
+/// then the keys it may have made meanwhile are looked for (under the user's lease:
+/// `--quarantine` deactivates them). A rotation whose old key was not deleted (grace 0
+/// failed) has nothing to close yet: its record stays for [`finish`].
+pub(super) async fn after_rotation(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    owner: &Owner,
+    leaked: Leaked,
+    mut rotated: Rotated,
+) -> Result<Rotated, RotationFailure> {
+    let Leaked {
+        key: old,
+        leak,
+        began,
+    } = leaked;
+    let deleted =
+        |a: &Action| matches!(a, Action::DeletedOldKey { key_id } if *key_id == rotated.old_key_id);
+    if !rotated.actions.iter().any(deleted) {
+        return Ok(rotated);
+    }
+    crash::point("leak-deleted");
+    let mut response = LeakResponse {
+        deleted_at: Some(crate::time::now()),
+        ..LeakResponse::default()
+    };
+    // Found before the rotation (`Step::QuarantineKey`), then after it.
+    let before: Vec<UnknownKey> = rotated
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::UnknownKey(key) => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    response.unknown_keys = before;
+    // Still accepted at the bound: the response goes on (what the key made, its
+    // sessions), and fails loudly at the end.
+    let mut unfinished = None;
+    match revocation::prove_dead(aws, &old, leak.revocation_timeout).await {
+        Ok(took) => {
+            rotated.actions.push(Action::OldKeyRefused {
+                key_id: rotated.old_key_id.clone(),
+                took,
+            });
+            response.refused_after = Some(took.as_secs_f64());
+            mark(state, owner, ResponseStep::Refused, &mut rotated.warnings).await;
+            crash::point("leak-refused");
+        }
+        Err(cause) => unfinished = Some(cause),
+    }
+    // Now that the old key can do nothing more: what it may have made meanwhile.
+    let new_key_id = &rotated.new_key_id;
+    let user = &owner.user_name;
+    match revocation::unknown_keys(aws, spec, user, new_key_id, leak.quarantine, began).await {
+        Ok(unknown) => {
+            rotated
+                .actions
+                .extend(unknown.iter().cloned().map(Action::UnknownKey));
+            response.unknown_keys.extend(unknown);
+            mark(state, owner, ResponseStep::Searched, &mut rotated.warnings).await;
+            crash::point("leak-searched");
+        }
+        Err(cause) => rotated.warnings.push(format!(
+            "could not look for keys the leaked key may have made: {cause}; `rekey recover` looks again"
+        )),
+    }
+    if let Some(cause) = unfinished {
+        return Err(RotationFailure {
+            kind: FailureKind::ResponseIncomplete(cause),
+            actions: rotated.actions,
+        });
+    }
+    rotated.leak_response = Some(response);
+    Ok(rotated)
+}
+
+/// A leak response's last IAM call, once the old key is refused (or still accepted at
+/// the bound: sessions it opened are revoked all the same): every session of the user
+/// issued before now is revoked (see [`revocation::revoke_sessions`]). It revokes the
+/// run's own MFA session too, so it comes after the lease is released (which that
+/// session may sign). A response whose every step is done forgets its record.
+pub(super) async fn close_sessions(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    owner: &Owner,
+    result: Result<Rotated, RotationFailure>,
+) -> Result<Rotated, RotationFailure> {
+    let user = &owner.user_name;
+    let result = match result {
+        Ok(mut rotated) if rotated.leak_response.is_some() && !keeps_sessions(spec) => {
+            match revocation::revoke_sessions(aws, spec, user).await {
+                Ok(before) => {
+                    rotated.actions.push(Action::SessionsRevoked {
+                        user: user.to_owned(),
+                        before,
+                    });
+                    if let Some(response) = &mut rotated.leak_response {
+                        response.sessions_revoked_before = Some(before);
+                    }
+                    let warnings = &mut rotated.warnings;
+                    mark(state, owner, ResponseStep::SessionsRevoked, warnings).await;
+                    Ok(rotated)
+                }
+                Err(cause) => Err(RotationFailure {
+                    kind: FailureKind::ResponseIncomplete(cause),
+                    actions: rotated.actions,
+                }),
+            }
+        }
+        Err(mut failure)
+            if matches!(failure.kind, FailureKind::ResponseIncomplete(_))
+                && !keeps_sessions(spec) =>
+        {
+            // Already a failure: one that revoking adds is in the log, not the result.
+            match revocation::revoke_sessions(aws, spec, user).await {
+                Ok(before) => {
+                    failure.actions.push(Action::SessionsRevoked {
+                        user: user.to_owned(),
+                        before,
+                    });
+                    let mut warnings = Vec::new();
+                    mark(state, owner, ResponseStep::SessionsRevoked, &mut warnings).await;
+                    failure
+                        .actions
+                        .extend(warnings.into_iter().map(Action::Warning));
+                }
+                Err(cause) => failure.actions.push(Action::Warning(cause.to_string())),
+            }
+            Err(failure)
+        }
+        other => other,
+    };
+    // Every step done: the record goes (else `rekey recover` finishes it).
+    let record = state.response(&owner.account, &owner.user_name);
+    if result.is_ok() && record.ok().flatten().is_some_and(|r| r.complete()) {
+        let _ = state.forget_response(owner).await;
+    }
+    result
+}
+
+fn keeps_sessions(spec: &ProfileSpec) -> bool {
+    spec.policy.leaked.is_some_and(|l| l.keep_sessions)
+}
+
+/// Finishes the leak response `record` left unfinished, for `spec` (its rotation, if
+/// any was interrupted, already resolved): the leaked key deleted if IAM shows it
+/// replaced, then each step not done; the actions taken, or why it cannot finish (the
+/// record then stays). Never done over an undone step: a leaked key still in use (its
+/// rotation was undone) fails, naming the command that replaces it.
+pub(crate) async fn finish(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    record: &ResponseRecord,
+    actions: &mut Vec<Action>,
+) -> Result<(), Cause> {
+    let leaked = record
+        .leaked_key
+        .to_key()
+        .ok_or_else(|| Cause::new(ErrorKind::State, "the leak response's record is damaged"))?;
+    let current = spec
+        .sinks
+        .first()
+        .read()
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
+            Cause::new(
+                ErrorKind::InvalidKey,
+                format!("{} holds no key", spec.sinks.first().describe()),
+            )
+        })?;
+    let undone = || {
+        Cause::new(
+            ErrorKind::Interrupted,
+            format!(
+                "the leak response for {} did not finish: the leaked key is still in use (its rotation was undone); replace it with `rekey apply --compromised --profile {}` (or `rekey respond` with the alert)",
+                leaked.id(),
+                spec.name
+            ),
+        )
+    };
+    if current.id() == leaked.id() {
+        return Err(undone());
+    }
+    // With `state: s3://…`, no other machine changes the user's keys meanwhile.
+    let signer = signing::signer(aws, &spec.policy, &current).await?;
+    let lease = lease::hold(aws, state, &spec.policy, &signer, &record.owner, "recover").await?;
+    let finished = finish_held(
+        aws,
+        state,
+        spec,
+        record,
+        &leaked,
+        &current,
+        &signer,
+        lease.as_ref(),
+        actions,
+    )
+    .await;
+    lease::release(lease).await;
+    finished
+}
+
+/// [`finish`] once the user's lease (if any) is held, signed by `signer`.
+#[allow(clippy::too_many_arguments)]
+async fn finish_held(
+    aws: &Aws,
+    state: &StateDir,
+    spec: &ProfileSpec,
+    record: &ResponseRecord,
+    leaked: &AccessKey,
+    current: &AccessKey,
+    signer: &Caller,
+    lease: Option<&Lease>,
+    actions: &mut Vec<Action>,
+) -> Result<(), Cause> {
+    let user = record.owner.user_name.as_str();
+    // IAM's facts, read now, decide: the key the first place holds is Active (the
+    // replacement), and only then does the leaked key go.
+    let keys = signer.list_keys(user).await?;
+    if !keys.iter().any(|k| k.id == current.id() && k.active) {
+        return Err(Cause::new(
+            ErrorKind::InvalidKey,
+            format!(
+                "the leak response for {} did not finish: IAM does not list {}, the key {} holds, as Active, so the leaked key is not deleted; see `rekey status`",
+                leaked.id(),
+                current.id(),
+                spec.sinks.first().describe()
+            ),
+        ));
+    }
+    if let Some(key) = keys.iter().find(|k| k.id == leaked.id()) {
+        if let Some(lease) = lease {
+            lease.check().await?;
+        }
+        if key.active {
+            signer.set_active(user, leaked.id(), false).await?;
+            actions.push(Action::Deactivated {
+                key_id: leaked.id().to_owned(),
+                signer: Signer::of(&spec.policy),
+            });
+        }
+        match signer.delete_key(user, leaked.id()).await {
+            Ok(()) => {}
+            Err(e) if e.kind == AwsErrorKind::NoSuchEntity => {}
+            Err(e) => return Err(e.into()),
+        }
+        actions.push(Action::DeletedOldKey {
+            key_id: leaked.id().to_owned(),
+        });
+        let _ = state.forget_pending(leaked.id()).await;
+        let deleted = DeletedKey {
+            owner: record.owner.clone(),
+            key_id: leaked.id().to_owned(),
+            deleted_at: crate::time::now(),
+        };
+        let _ = state.remember_deleted(&deleted).await;
+    }
+    let owner = &record.owner;
+    let mut warnings = Vec::new();
+    if !record.has(ResponseStep::Refused) {
+        let took = revocation::prove_dead(aws, leaked, record.revocation_timeout()).await?;
+        actions.push(Action::OldKeyRefused {
+            key_id: leaked.id().to_owned(),
+            took,
+        });
+        mark(state, owner, ResponseStep::Refused, &mut warnings).await;
+    }
+    if !record.has(ResponseStep::Searched) {
+        let (quarantine, began) = (record.quarantine, record.began);
+        let unknown = revocation::unknown_keys(aws, spec, user, current.id(), quarantine, began);
+        actions.extend(unknown.await?.into_iter().map(Action::UnknownKey));
+        mark(state, owner, ResponseStep::Searched, &mut warnings).await;
+    }
+    if !record.has(ResponseStep::SessionsRevoked) {
+        let before = revocation::revoke_sessions(aws, spec, user).await?;
+        actions.push(Action::SessionsRevoked {
+            user: user.to_owned(),
+            before,
+        });
+    }
+    actions.extend(warnings.into_iter().map(Action::Warning));
+    state.forget_response(owner).await?;
+    Ok(())
+}
