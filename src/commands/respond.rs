@@ -96,6 +96,10 @@ async fn respond(
         profiles: Vec::new(),
     };
     let profiles = load_profiles(ctx, aws, &selection, args.choices)?;
+    // With `state: s3://…`, what a killed machine left too (its response's record).
+    for stopped in recovery::import_shared(aws, state, &profiles.specs).await {
+        tracing::warn!("{}", stopped.cause);
+    }
     report.exposed = holders(&profiles.specs, state, &exposure.exposed).await?;
     finish_interrupted(aws, state, &profiles, &mut report.exposed).await?;
     if for_people {

@@ -96,6 +96,46 @@ impl Replica for S3Replica {
         }
         Ok(())
     }
+
+    async fn remove(&self, name: &str) -> Result<(), ReplicaError> {
+        let key = format!("{}/{name}", self.root);
+        self.bucket.delete(&key, None).await.map_err(|cause| {
+            ReplicaError(format!(
+                "s3://{}/{key}, which holds a leaked key, is still there ({}); remove it: aws s3 rm s3://{}/{key}",
+                self.bucket.name(),
+                cause.message,
+                self.bucket.name()
+            ))
+        })
+    }
+}
+
+/// Every leak response's record copied to the shared state whose tag verifies (see
+/// [`crate::state::ResponseRecord`]), read like [`all`]; each that does not verify is
+/// named in `refused`.
+pub(crate) async fn responses(
+    state: &SharedState,
+    caller: &Caller,
+    users_account: &str,
+    fleet_key: &FleetKey,
+    refused: &mut Vec<String>,
+) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>, Cause> {
+    let owner = state.expected_owner(users_account);
+    let bucket = Bucket::new(&state.bucket, owner, caller.s3().clone());
+    let folder = format!("{}/responses/", root(state));
+    let mut found = Vec::new();
+    for key in bucket.list(&folder).await? {
+        let Some(relative) = key.strip_prefix(&format!("{}/", root(state))) else {
+            continue;
+        };
+        match authenticated(&bucket, &root(state), relative, fleet_key).await {
+            Ok(Some(bytes)) => found.push(bytes),
+            Ok(None) => {}
+            Err(cause) if cause.kind == ErrorKind::State => refused.push(cause.message),
+            Err(cause) => return Err(cause),
+        }
+    }
+    Ok(found)
 }
 
 /// Whether the bucket holds the journal `name` (`<account>-<user>`).

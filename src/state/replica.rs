@@ -7,7 +7,9 @@
 //! The state dir stays the working copy: every journal write goes to it first, then to
 //! the replica, and a rotation whose replica write fails stops as for a local failure.
 //! Names are the files' paths relative to the state dir (`journal/<name>.json`,
-//! `backups/<name>/<n>`), so an import writes them back where they were.
+//! `backups/<name>/<n>`), so an import writes them back where they were. A leak
+//! response's record is copied the same way (`responses/<name>.json`), so that another
+//! machine finishes a response a killed one left.
 
 use async_trait::async_trait;
 
@@ -20,6 +22,8 @@ pub(crate) trait Replica: Send + Sync {
     /// Removes the journal `name` (`journal/<name>.json`) and the backups of its
     /// `places` places (by index: no listing, which needs another permission).
     async fn remove_journal(&self, name: &str, places: usize) -> Result<(), ReplicaError>;
+    /// Removes the file `name` (a leak response's record, `responses/<name>.json`).
+    async fn remove(&self, name: &str) -> Result<(), ReplicaError>;
 }
 
 /// A replica's failure, as its store tells it (never a secret). The journal reports it

@@ -7,14 +7,17 @@
 //! cannot tell afterwards is marked as it ends; removed once every step is done. Whether
 //! the key was replaced and deleted is IAM's fact, read when finishing, so it is not
 //! marked. The record holds the leaked key's secret, as a journal does (0600), because
-//! proving that AWS refuses the key takes the key; it goes with the record.
+//! proving that AWS refuses the key takes the key; it goes with the record. With
+//! `state: s3://…` every write is copied to the shared state too ([`Replica`], as
+//! `responses/<account>-<user>.json`), so that another machine finishes a response a
+//! killed one left.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{corrupt, off_runtime, Owner, StateDir, StateError, StoredKey};
+use super::{corrupt, off_runtime, Owner, Replica, StateDir, StateError, StoredKey};
 use crate::time::serde_rfc3339;
 
 /// One leak response in progress.
@@ -75,23 +78,46 @@ impl ResponseRecord {
 }
 
 impl StateDir {
+    fn response_name(account: &str, user_name: &str) -> String {
+        format!("responses/{account}-{user_name}.json")
+    }
+
     fn response_path(&self, account: &str, user_name: &str) -> PathBuf {
-        self.path(&["responses", &format!("{account}-{user_name}.json")])
+        self.root.join(Self::response_name(account, user_name))
     }
 
     /// Records the response `record` begins (replacing an unfinished one of the user:
-    /// a new response starts over).
-    pub(crate) async fn begin_response(&self, record: &ResponseRecord) -> Result<(), StateError> {
-        self.put_response(record).await
+    /// a new response starts over), here and in `replica`.
+    pub(crate) async fn begin_response(
+        &self,
+        record: &ResponseRecord,
+        replica: Option<&dyn Replica>,
+    ) -> Result<(), StateError> {
+        self.put_response(record, replica).await
     }
 
-    async fn put_response(&self, record: &ResponseRecord) -> Result<(), StateError> {
+    async fn put_response(
+        &self,
+        record: &ResponseRecord,
+        replica: Option<&dyn Replica>,
+    ) -> Result<(), StateError> {
         let json = zeroize::Zeroizing::new(
             serde_json::to_vec_pretty(record).expect("plain data serializes"),
         );
-        let path = self.response_path(&record.owner.account, &record.owner.user_name);
-        let state = self.clone();
-        off_runtime(move || state.write(&path, &json)).await
+        let (account, user) = (&record.owner.account, &record.owner.user_name);
+        let path = self.response_path(account, user);
+        let (state, local) = (self.clone(), json.clone());
+        let written = path.clone();
+        off_runtime(move || state.write(&written, &local)).await?;
+        if let Some(replica) = replica {
+            let name = Self::response_name(account, user);
+            replica.put(&name, &json).await.map_err(|e| StateError {
+                action: "copy to the shared state",
+                path,
+                source: std::io::Error::other(e),
+            })?;
+        }
+        Ok(())
     }
 
     /// Marks `step` of `owner`'s response done (nothing if there is none).
@@ -99,6 +125,7 @@ impl StateDir {
         &self,
         owner: &Owner,
         step: ResponseStep,
+        replica: Option<&dyn Replica>,
     ) -> Result<(), StateError> {
         let Some(mut record) = self.response(&owner.account, &owner.user_name)? else {
             return Ok(());
@@ -106,16 +133,41 @@ impl StateDir {
         if !record.done.contains(&step) {
             record.done.push(step);
         }
-        self.put_response(&record).await
+        self.put_response(&record, replica).await
     }
 
-    /// Removes `owner`'s response: every step is done (or it never began).
-    pub(crate) async fn forget_response(&self, owner: &Owner) -> Result<(), StateError> {
-        let (state, path) = (
-            self.clone(),
-            self.response_path(&owner.account, &owner.user_name),
-        );
+    /// Removes `owner`'s response: every step is done (or it never began). The shared
+    /// copy goes first: a local record left behind is finished again, harmlessly.
+    pub(crate) async fn forget_response(
+        &self,
+        owner: &Owner,
+        replica: Option<&dyn Replica>,
+    ) -> Result<(), StateError> {
+        let path = self.response_path(&owner.account, &owner.user_name);
+        if let Some(replica) = replica {
+            let name = Self::response_name(&owner.account, &owner.user_name);
+            replica.remove(&name).await.map_err(|e| StateError {
+                action: StateError::SHARED_COPY_LEFT,
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })?;
+        }
+        let state = self.clone();
         off_runtime(move || state.remove(&path)).await
+    }
+
+    /// Imports a response's record another machine copied to the shared state
+    /// (authenticated), unless this state dir has one for that user: whether it did.
+    pub(crate) async fn import_response(
+        &self,
+        record: &ResponseRecord,
+    ) -> Result<bool, StateError> {
+        let (account, user) = (&record.owner.account, &record.owner.user_name);
+        if self.response(account, user)?.is_some() {
+            return Ok(false);
+        }
+        self.put_response(record, None).await?;
+        Ok(true)
     }
 
     /// The response in progress for the user, if any.

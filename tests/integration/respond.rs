@@ -374,3 +374,72 @@ fn a_response_undone_by_recovery_is_never_reported_finished() {
         .success()
         .stdout_has("No interrupted rotation to resolve.");
 }
+
+/// Issue 30, point 3: with `state: s3://…`, a response killed on one runner (its state
+/// dir gone with it) is finished by `recover` on another: the response's record is
+/// copied to the bucket, authenticated by the fleet key like a journal copy, and
+/// removed once finished.
+#[test]
+fn a_response_killed_on_one_runner_is_finished_on_another() {
+    let bucket = unique("rekey-response");
+    moto().create_bucket(&bucket);
+    let proxy = FaultProxy::start();
+    let a = Home::new().via(&proxy.endpoint);
+    let (user, old) = a.user_in_credentials("runnerleak");
+    let hub = unique("respond/aws");
+    let value = |key: &TestKey| {
+        format!(
+            "{{\"Version\":1,\"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\"}}",
+            key.id, key.secret
+        )
+    };
+    moto().put_secret(&hub, &value(&old));
+    let manifest = Manifest::new()
+        .top(&format!("state: s3://{bucket}/team"))
+        .top("state_lease: 3s")
+        .profile(
+            Profile::new(&user).sink(format!("{{ type: secretsmanager, secret_id: '{hub}' }}")),
+        );
+    a.manifest(&manifest);
+    proxy.set(|f| {
+        f.revocation_lag = Duration::from_secs(1);
+        f.attacker = true;
+    });
+    a.write(
+        "alert.json",
+        &event("aws-health-credentials-exposed.json", &old.id),
+    );
+    let alert = a.path("alert.json");
+    let args = ["respond", "--event", alert.to_str().unwrap()];
+    let killed = a.rekey_with_env(&[("REKEY_CRASH_AT", "leak-deleted")], &args);
+    assert_eq!(killed.code, None, "killed");
+    let record = format!("team/state/responses/123456789012-{user}.json");
+    assert!(moto().object(&bucket, &record).is_some(), "copied");
+
+    // Runner B: a fresh state dir; its AWS profile reads the hub with the new key.
+    let held: serde_json::Value = serde_json::from_str(&moto().secret(&hub)).unwrap();
+    let new = TestKey {
+        id: held["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret: held["SecretAccessKey"].as_str().unwrap().to_owned(),
+    };
+    assert_ne!(new.id, old.id);
+    let b = Home::new().via(&proxy.endpoint);
+    b.write_credentials(&section(&user, &new));
+    b.manifest(&manifest);
+    let json = b
+        .rekey(&["recover", "--lock-timeout", "30s", "--output", "json"])
+        .success()
+        .json();
+    assert_eq!(
+        json["recovered"][0]["result"]["outcome"], "response_finished",
+        "{json}"
+    );
+    let made = proxy.attacker_keys();
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&new.id, true), (&made[0], false)])
+    );
+    assert_eq!(moto().policy_names(&user), ["rekey-revoke-older-sessions"]);
+    assert_eq!(moto().object(&bucket, &record), None, "removed");
+}

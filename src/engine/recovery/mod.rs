@@ -331,6 +331,30 @@ async fn imported(
                 continue;
             }
         };
+        // A leak response a killed machine left: finished by `recover` (see
+        // `finish_responses`), here or anywhere.
+        let mut refused = Vec::new();
+        let responses =
+            shared_journal::responses(shared, &signer, &users_account, &fleet_key, &mut refused);
+        match responses.await {
+            Ok(records) => {
+                for bytes in records {
+                    let Ok(record) = serde_json::from_slice::<ResponseRecord>(&bytes) else {
+                        continue;
+                    };
+                    if selected.iter().any(|p| record.owner.concerns(&p.name)) {
+                        if let Err(e) = state.import_response(&record).await {
+                            notes.push(e.to_string());
+                        }
+                    }
+                }
+            }
+            Err(cause) => stopped.push(Stopped {
+                who: profiles_of(shared),
+                cause: unreadable(shared, cause),
+            }),
+        }
+        notes.extend(refused);
         for (name, record) in journals {
             if !selected.iter().any(|p| record.concerns(&p.name)) {
                 continue;

@@ -8,6 +8,7 @@
 //! reported done (issue 30, point 3). Whether the leaked key was replaced and deleted is
 //! read from IAM when finishing, never taken from the record.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use rekey_sinks::AccessKey;
@@ -22,7 +23,7 @@ use crate::engine::lease::{self, Lease};
 use crate::engine::revocation::{self, LeakResponse, UnknownKey};
 use crate::engine::signing;
 use crate::state::{
-    DeletedKey, Owner, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey,
+    DeletedKey, Owner, Replica, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey,
 };
 
 /// The old key of a leak response, its choices, and when the response began (AWS's
@@ -33,42 +34,66 @@ pub(super) struct Leaked {
     pub(super) began: SystemTime,
 }
 
-/// Records that the response of `leaked` begins for `owner`'s user.
-pub(super) async fn begin(
-    state: &StateDir,
-    owner: &Owner,
-    leaked: &Leaked,
-) -> Result<(), StateError> {
-    state
-        .begin_response(&ResponseRecord {
-            owner: owner.clone(),
+/// Where a response's record is kept: the state dir, and with `state: s3://…` its copy
+/// in the shared state (written through the user's lease's replica).
+pub(super) struct Recorded<'a> {
+    pub(super) state: &'a StateDir,
+    pub(super) owner: &'a Owner,
+    pub(super) replica: Option<Arc<dyn Replica>>,
+}
+
+impl Recorded<'_> {
+    /// Records that the response of `leaked` begins.
+    pub(super) async fn begin(&self, leaked: &Leaked) -> Result<(), StateError> {
+        let record = ResponseRecord {
+            owner: self.owner.clone(),
             leaked_key: StoredKey::from_key(&leaked.key),
             began: leaked.began,
             revocation_timeout_secs: leaked.leak.revocation_timeout.as_secs(),
             quarantine: leaked.leak.quarantine,
             keep_sessions: leaked.leak.keep_sessions,
             done: Vec::new(),
-        })
-        .await
-}
-
-/// A rotation of a response that failed and left nothing to recover (it was undone, or
-/// never began): the failure is reported now, and the record goes. One whose journal
-/// stays keeps it, for recovery to finish the response after the rotation.
-pub(super) async fn abandoned(state: &StateDir, owner: &Owner) {
-    if matches!(
-        state.interrupted(&owner.account, &owner.user_name),
-        Ok(None)
-    ) {
-        let _ = state.forget_response(owner).await;
+        };
+        self.state
+            .begin_response(&record, self.replica.as_deref())
+            .await
     }
-}
 
-/// Marks `step` of `owner`'s response done; a failure to record it only means the step
-/// may run again (each is safe to repeat), so it is a warning.
-async fn mark(state: &StateDir, owner: &Owner, step: ResponseStep, warnings: &mut Vec<String>) {
-    if let Err(e) = state.mark_response(owner, step).await {
-        warnings.push(format!("cannot record the leak response's progress: {e}"));
+    /// A rotation of the response failed and left nothing to recover (it was undone,
+    /// or never began): the failure is reported now, and the record goes. One whose
+    /// journal stays keeps it, for recovery to finish the response after the rotation.
+    pub(super) async fn abandoned(&self, warnings: &mut Vec<Action>) {
+        let (account, user) = (&self.owner.account, &self.owner.user_name);
+        if matches!(self.state.interrupted(account, user), Ok(None)) {
+            self.forget(warnings).await;
+        }
+    }
+
+    /// Marks `step` done; a failure to record it only means the step may run again
+    /// (each is safe to repeat), so it is a warning.
+    async fn mark(&self, step: ResponseStep, warnings: &mut Vec<String>) {
+        let replica = self.replica.as_deref();
+        if let Err(e) = self.state.mark_response(self.owner, step, replica).await {
+            warnings.push(format!("cannot record the leak response's progress: {e}"));
+        }
+    }
+
+    /// Removes the record: every step is done. A copy left in the shared state holds
+    /// the leaked key: said.
+    async fn forget(&self, warnings: &mut Vec<Action>) {
+        let replica = self.replica.as_deref();
+        if let Err(e) = self.state.forget_response(self.owner, replica).await {
+            warnings.push(Action::Warning(format!(
+                "cannot remove the leak response's record: {e}"
+            )));
+        }
+    }
+
+    /// Whether every step is done.
+    fn complete(&self) -> bool {
+        let (account, user) = (&self.owner.account, &self.owner.user_name);
+        let record = self.state.response(account, user);
+        record.ok().flatten().is_some_and(|r| r.complete())
     }
 }
 
@@ -78,9 +103,8 @@ async fn mark(state: &StateDir, owner: &Owner, step: ResponseStep, warnings: &mu
 /// failed) has nothing to close yet: its record stays for [`finish`].
 pub(super) async fn after_rotation(
     aws: &Aws,
-    state: &StateDir,
     spec: &ProfileSpec,
-    owner: &Owner,
+    recorded: &Recorded<'_>,
     leaked: Leaked,
     mut rotated: Rotated,
 ) -> Result<Rotated, RotationFailure> {
@@ -119,21 +143,25 @@ pub(super) async fn after_rotation(
                 took,
             });
             response.refused_after = Some(took.as_secs_f64());
-            mark(state, owner, ResponseStep::Refused, &mut rotated.warnings).await;
+            recorded
+                .mark(ResponseStep::Refused, &mut rotated.warnings)
+                .await;
             crash::point("leak-refused");
         }
         Err(cause) => unfinished = Some(cause),
     }
     // Now that the old key can do nothing more: what it may have made meanwhile.
     let new_key_id = &rotated.new_key_id;
-    let user = &owner.user_name;
+    let user = &recorded.owner.user_name;
     match revocation::unknown_keys(aws, spec, user, new_key_id, leak.quarantine, began).await {
         Ok(unknown) => {
             rotated
                 .actions
                 .extend(unknown.iter().cloned().map(Action::UnknownKey));
             response.unknown_keys.extend(unknown);
-            mark(state, owner, ResponseStep::Searched, &mut rotated.warnings).await;
+            recorded
+                .mark(ResponseStep::Searched, &mut rotated.warnings)
+                .await;
             crash::point("leak-searched");
         }
         Err(cause) => rotated.warnings.push(format!(
@@ -157,12 +185,11 @@ pub(super) async fn after_rotation(
 /// session may sign). A response whose every step is done forgets its record.
 pub(super) async fn close_sessions(
     aws: &Aws,
-    state: &StateDir,
     spec: &ProfileSpec,
-    owner: &Owner,
+    recorded: &Recorded<'_>,
     result: Result<Rotated, RotationFailure>,
 ) -> Result<Rotated, RotationFailure> {
-    let user = &owner.user_name;
+    let user = &recorded.owner.user_name;
     let result = match result {
         Ok(mut rotated) if rotated.leak_response.is_some() && !keeps_sessions(spec) => {
             match revocation::revoke_sessions(aws, spec, user).await {
@@ -175,7 +202,7 @@ pub(super) async fn close_sessions(
                         response.sessions_revoked_before = Some(before);
                     }
                     let warnings = &mut rotated.warnings;
-                    mark(state, owner, ResponseStep::SessionsRevoked, warnings).await;
+                    recorded.mark(ResponseStep::SessionsRevoked, warnings).await;
                     Ok(rotated)
                 }
                 Err(cause) => Err(RotationFailure {
@@ -196,7 +223,9 @@ pub(super) async fn close_sessions(
                         before,
                     });
                     let mut warnings = Vec::new();
-                    mark(state, owner, ResponseStep::SessionsRevoked, &mut warnings).await;
+                    recorded
+                        .mark(ResponseStep::SessionsRevoked, &mut warnings)
+                        .await;
                     failure
                         .actions
                         .extend(warnings.into_iter().map(Action::Warning));
@@ -208,11 +237,15 @@ pub(super) async fn close_sessions(
         other => other,
     };
     // Every step done: the record goes (else `rekey recover` finishes it).
-    let record = state.response(&owner.account, &owner.user_name);
-    if result.is_ok() && record.ok().flatten().is_some_and(|r| r.complete()) {
-        let _ = state.forget_response(owner).await;
+    match result {
+        Ok(mut rotated) if recorded.complete() => {
+            let mut warnings = Vec::new();
+            recorded.forget(&mut warnings).await;
+            rotated.actions.extend(warnings);
+            Ok(rotated)
+        }
+        other => other,
     }
-    result
 }
 
 fn keeps_sessions(spec: &ProfileSpec) -> bool {
@@ -264,10 +297,15 @@ pub(crate) async fn finish(
     // With `state: s3://…`, no other machine changes the user's keys meanwhile.
     let signer = signing::signer(aws, &spec.policy, &current).await?;
     let lease = lease::hold(aws, state, &spec.policy, &signer, &record.owner, "recover").await?;
+    let recorded = Recorded {
+        state,
+        owner: &record.owner,
+        replica: lease.as_ref().map(|lease| lease.replica()),
+    };
     let finished = finish_held(
         aws,
-        state,
         spec,
+        &recorded,
         record,
         &leaked,
         &current,
@@ -284,8 +322,8 @@ pub(crate) async fn finish(
 #[allow(clippy::too_many_arguments)]
 async fn finish_held(
     aws: &Aws,
-    state: &StateDir,
     spec: &ProfileSpec,
+    recorded: &Recorded<'_>,
     record: &ResponseRecord,
     leaked: &AccessKey,
     current: &AccessKey,
@@ -327,6 +365,7 @@ async fn finish_held(
         actions.push(Action::DeletedOldKey {
             key_id: leaked.id().to_owned(),
         });
+        let state = recorded.state;
         let _ = state.forget_pending(leaked.id()).await;
         let deleted = DeletedKey {
             owner: record.owner.clone(),
@@ -335,7 +374,6 @@ async fn finish_held(
         };
         let _ = state.remember_deleted(&deleted).await;
     }
-    let owner = &record.owner;
     let mut warnings = Vec::new();
     if !record.has(ResponseStep::Refused) {
         let took = revocation::prove_dead(aws, leaked, record.revocation_timeout()).await?;
@@ -343,13 +381,13 @@ async fn finish_held(
             key_id: leaked.id().to_owned(),
             took,
         });
-        mark(state, owner, ResponseStep::Refused, &mut warnings).await;
+        recorded.mark(ResponseStep::Refused, &mut warnings).await;
     }
     if !record.has(ResponseStep::Searched) {
         let (quarantine, began) = (record.quarantine, record.began);
         let unknown = revocation::unknown_keys(aws, spec, user, current.id(), quarantine, began);
         actions.extend(unknown.await?.into_iter().map(Action::UnknownKey));
-        mark(state, owner, ResponseStep::Searched, &mut warnings).await;
+        recorded.mark(ResponseStep::Searched, &mut warnings).await;
     }
     if !record.has(ResponseStep::SessionsRevoked) {
         let before = revocation::revoke_sessions(aws, spec, user).await?;
@@ -359,6 +397,10 @@ async fn finish_held(
         });
     }
     actions.extend(warnings.into_iter().map(Action::Warning));
-    state.forget_response(owner).await?;
+    let replica = recorded.replica.as_deref();
+    recorded
+        .state
+        .forget_response(recorded.owner, replica)
+        .await?;
     Ok(())
 }

@@ -222,10 +222,15 @@ pub(crate) async fn rotate(
         .await
         .map_err(|cause| run.fail(FailureKind::NotStarted(cause)))?;
     let owner = record.owner.clone();
+    let recorded = leak::Recorded {
+        state,
+        owner: &owner,
+        replica: run.lease.as_ref().map(|lease| lease.replica()),
+    };
     // A leak response is recorded before anything changes, so that it is finished even
-    // if this run is killed midway.
+    // if this run is killed midway (on another machine, with `state: s3://…`).
     if let Some(leaked) = &leaked {
-        if let Err(e) = leak::begin(state, &owner, leaked).await {
+        if let Err(e) = recorded.begin(leaked).await {
             lease::release(run.lease.take()).await;
             return Err(run.fail(FailureKind::NotStarted(e.into())));
         }
@@ -238,14 +243,14 @@ pub(crate) async fn rotate(
     // A leak response's last steps run under the user's lock and lease still: they may
     // deactivate a key of the user.
     let rotated = match rotated {
-        Ok(rotated) => leak::after_rotation(aws, state, spec, &owner, leaked, rotated).await,
-        Err(failure) => {
-            leak::abandoned(state, &owner).await;
+        Ok(rotated) => leak::after_rotation(aws, spec, &recorded, leaked, rotated).await,
+        Err(mut failure) => {
+            recorded.abandoned(&mut failure.actions).await;
             Err(failure)
         }
     };
     lease::release(run.lease.take()).await;
-    leak::close_sessions(aws, state, spec, &owner, rotated).await
+    leak::close_sessions(aws, spec, &recorded, rotated).await
 }
 
 /// What making room deletes: an inactive key, the last rotation's old key still active
