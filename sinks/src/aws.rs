@@ -128,9 +128,11 @@ where
                 return (Kind::NoResponse, "unreadable response".to_owned());
             }
             let kind = match code {
-                "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
-                    Kind::AccessDenied
-                }
+                "AccessDenied"
+                | "AccessDeniedException"
+                | "UnauthorizedOperation"
+                | "AllAccessDisabled"
+                | "KMS.AccessDeniedException" => Kind::AccessDenied,
                 "InvalidClientTokenId"
                 | "SignatureDoesNotMatch"
                 | "InvalidAccessKeyId"
@@ -141,7 +143,8 @@ where
                 "Throttling"
                 | "ThrottlingException"
                 | "RequestLimitExceeded"
-                | "TooManyRequestsException" => Kind::Throttled,
+                | "TooManyRequestsException"
+                | "SlowDown" => Kind::Throttled,
                 "NoSuchEntity" => Kind::NoSuchEntity,
                 // Some emulators (and a few proxies) answer auth failures with a bare 403.
                 "" if status == 403 => Kind::InvalidCredentials,

@@ -30,6 +30,7 @@ fn denied_advice(operation: &str) -> String {
         "organizations:ListAccounts" | "iam:GenerateCredentialReport" | "iam:GetCredentialReport" => {
             format!(" (the signer needs {operation}; see \"rekey audit\" in rekey's docs/guide.md)")
         }
+        op if op.starts_with("s3:") => format!(" (the signer needs {operation} on the shared state's bucket; see \"state: s3\" in rekey's docs/guide.md)"),
         _ => format!(" (the key needs permission for {operation} on its own user; see the IAM policy in rekey's docs/security.md)"),
     }
 }

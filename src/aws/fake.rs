@@ -1,10 +1,11 @@
-//! An in-memory IAM and STS for the engine's unit tests (the recovery decision table,
-//! the rules that need many IAM states to be shown): [`Caller`]'s seam, compiled only
-//! for tests. It answers as AWS does where rekey's decisions depend on it: a call signed
-//! with an unknown or inactive key is refused (`InvalidClientTokenId`), a third key is
-//! `LimitExceeded`, a missing key `NoSuchEntity`, a denied action `AccessDenied`. Every
-//! path these tests take also runs against the real IAM API (moto) in
-//! `tests/integration`.
+//! An in-memory IAM, STS and S3 for the engine's unit tests (the recovery decision
+//! table, the lease's races, the rules that need many states to be shown): [`Caller`]'s
+//! seam, compiled only for tests. It answers as AWS does where rekey's decisions depend
+//! on it: a call signed with an unknown or inactive key is refused
+//! (`InvalidClientTokenId`), a third key is `LimitExceeded`, a missing key
+//! `NoSuchEntity`, a denied action `AccessDenied`, a conditional write whose condition
+//! fails `PreconditionFailed`. Every path these tests take also runs against the real
+//! APIs (moto) in `tests/integration`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use std::time::SystemTime;
 use rekey_sinks::AccessKey;
 use secrecy::SecretString;
 
+use super::bucket::{At, Condition, Object, WriteError};
 use super::{AwsError, AwsErrorKind, Identity, KeyMeta, LastUsed};
 
 /// The account every fake user lives in.
@@ -27,9 +29,19 @@ struct Key {
     last_used: Option<SystemTime>,
 }
 
+/// One S3 object.
+struct StoredObject {
+    bytes: Vec<u8>,
+    etag: String,
+    tag: Option<String>,
+}
+
 #[derive(Default)]
 struct State {
     keys: Vec<Key>,
+    /// S3 objects by (bucket, key): the shared state's conditional writes.
+    objects: BTreeMap<(String, String), StoredObject>,
+    versions: u32,
     tags: BTreeMap<String, BTreeMap<String, String>>,
     denied: HashSet<&'static str>,
     created: u32,
@@ -239,6 +251,119 @@ impl FakeIam {
         if let Some(tags) = self.state().tags.get_mut(user) {
             tags.remove(key);
         }
+        Ok(())
+    }
+}
+
+/// S3 as the lease and the journal copies use it (see [`super::bucket`]): conditional
+/// writes as AWS answers them, versions by ETag.
+impl FakeIam {
+    /// An object's content as stored, or `None` (the tests' view).
+    pub(crate) fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let state = self.state();
+        let object = state.objects.get(&(bucket.to_owned(), key.to_owned()));
+        object.map(|o| o.bytes.clone())
+    }
+
+    /// Puts or removes an object as another machine would (no condition).
+    pub(crate) fn set_object(&self, bucket: &str, key: &str, bytes: Option<&[u8]>) {
+        let mut state = self.state();
+        let at = (bucket.to_owned(), key.to_owned());
+        match bytes {
+            Some(bytes) => {
+                state.versions += 1;
+                let etag = format!("\"v{}\"", state.versions);
+                let stored = StoredObject {
+                    bytes: bytes.to_vec(),
+                    etag,
+                    tag: None,
+                };
+                state.objects.insert(at, stored);
+            }
+            None => {
+                state.objects.remove(&at);
+            }
+        }
+    }
+
+    pub(super) fn put_object(
+        &self,
+        signer: &str,
+        at: At<'_>,
+        key: &str,
+        bytes: &[u8],
+        condition: Condition<'_>,
+    ) -> Result<String, WriteError> {
+        self.signed(signer, "s3:PutObject")
+            .map_err(WriteError::Failed)?;
+        let mut state = self.state();
+        let place = (at.bucket.to_owned(), key.to_owned());
+        let now = state.objects.get(&place).map(|o| o.etag.clone());
+        let tag = match condition {
+            Condition::Absent if now.is_some() => return Err(WriteError::Taken),
+            Condition::Is(etag) if now.as_deref() != Some(etag) => return Err(WriteError::Taken),
+            Condition::Secret { tag, .. } => Some(tag.to_owned()),
+            _ => None,
+        };
+        state.versions += 1;
+        let etag = format!("\"v{}\"", state.versions);
+        let stored = StoredObject {
+            bytes: bytes.to_vec(),
+            etag: etag.clone(),
+            tag,
+        };
+        state.objects.insert(place, stored);
+        Ok(etag)
+    }
+
+    pub(super) fn get_object(
+        &self,
+        signer: &str,
+        at: At<'_>,
+        key: &str,
+    ) -> Result<Option<Object>, AwsError> {
+        self.signed(signer, "s3:GetObject")?;
+        let state = self.state();
+        let object = state.objects.get(&(at.bucket.to_owned(), key.to_owned()));
+        Ok(object.map(|o| Object {
+            bytes: o.bytes.clone().into(),
+            etag: o.etag.clone(),
+            tag: o.tag.clone(),
+        }))
+    }
+
+    pub(super) fn list_objects(
+        &self,
+        signer: &str,
+        at: At<'_>,
+        prefix: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        self.signed(signer, "s3:ListBucket")?;
+        let state = self.state();
+        let keys = state.objects.keys();
+        let under = keys.filter(|(bucket, key)| bucket == at.bucket && key.starts_with(prefix));
+        Ok(under.map(|(_, key)| key.clone()).collect())
+    }
+
+    pub(super) fn delete_object(
+        &self,
+        signer: &str,
+        at: At<'_>,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<(), AwsError> {
+        self.signed(signer, "s3:DeleteObject")?;
+        let mut state = self.state();
+        let place = (at.bucket.to_owned(), key.to_owned());
+        let now = state.objects.get(&place).map(|o| o.etag.clone());
+        if etag.is_some_and(|etag| now.as_deref() != Some(etag)) {
+            return Err(error(
+                "s3:DeleteObject",
+                AwsErrorKind::Other,
+                "PreconditionFailed: At least one of the pre-conditions you specified did not hold",
+            ));
+        }
+        state.objects.remove(&place);
         Ok(())
     }
 }

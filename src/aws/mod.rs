@@ -312,6 +312,8 @@ macro_rules! faked {
     };
 }
 
+pub(crate) mod bucket;
+
 impl Caller {
     /// `call`, made again while throttled and the run's budget lasts (see [`Pacing`]).
     async fn paced<T, F, Fut>(&self, call: F) -> Result<T, AwsError>
@@ -320,11 +322,6 @@ impl Caller {
         Fut: std::future::Future<Output = Result<T, AwsError>>,
     {
         self.pacing.patiently(call).await
-    }
-
-    /// The S3 client, for the shared state (`state: s3://…`).
-    pub(crate) fn s3(&self) -> &aws_sdk_s3::Client {
-        &self.s3
     }
 
     /// `sts:GetCallerIdentity`: which account and principal the key belongs to.

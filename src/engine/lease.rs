@@ -45,9 +45,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::aws::bucket::{Bucket, Condition, WriteError};
 use crate::aws::{Aws, Caller, ServerClock};
 use crate::config::profile::{Policy, SharedState};
-use crate::engine::bucket::{Bucket, Condition, WriteError};
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::shared_journal::{self, S3Replica};
 use crate::state::{Copied, FleetKey, Owner, Replica, StateDir};
@@ -147,7 +147,7 @@ impl Lease {
             bucket: Arc::new(Bucket::new(
                 &state.bucket,
                 state.expected_owner(&owner.account),
-                caller.s3().clone(),
+                caller.clone(),
             )),
             key: lease_key(state, owner),
             root: shared_journal::root(state),
@@ -175,7 +175,7 @@ impl Lease {
             match shared.write(Condition::Absent).await {
                 Ok(etag) => break shared.confirm(etag, began),
                 Err(WriteError::Taken) => {}
-                Err(WriteError::Failed(cause)) => return Err(shared.failure(cause)),
+                Err(WriteError::Failed(e)) => return Err(shared.failure(e.into())),
             }
             // Held, or being released: read it, take it over if it expired.
             let Some((other, etag)) = shared.read().await.map_err(|c| shared.failure(c))? else {
@@ -195,7 +195,7 @@ impl Lease {
                         break shared.confirm(etag, began);
                     }
                     Err(WriteError::Taken) => continue,
-                    Err(WriteError::Failed(cause)) => return Err(shared.failure(cause)),
+                    Err(WriteError::Failed(e)) => return Err(shared.failure(e.into())),
                 }
             }
             if started.elapsed() >= timeout {
@@ -223,9 +223,9 @@ impl Lease {
     }
 
     /// Signs the lease's calls, and the journal copies', with `caller` from now on, and
-    /// with the earlier signers only if AWS refuses it (see [`crate::engine::bucket`]).
+    /// with the earlier signers only if AWS refuses it (see [`crate::aws::bucket`]).
     pub(crate) fn sign_also_with(&self, caller: &Caller) {
-        self.shared.bucket.sign_first_with(caller.s3().clone());
+        self.shared.bucket.sign_first_with(caller.clone());
     }
 
     /// The shared copy of journals ([`Replica`]), signed like the lease.
@@ -315,10 +315,10 @@ impl Lease {
                 let expired = shared.write_expiring(Condition::Is(&etag), shared.clock.now());
                 expired.await.map(drop).map_err(|e| match e {
                     WriteError::Taken => Cause::new(ErrorKind::State, "taken over"),
-                    WriteError::Failed(cause) => cause,
+                    WriteError::Failed(e) => e.into(),
                 })
             }
-            None => shared.bucket.delete(&shared.key, Some(&etag)).await,
+            None => (shared.bucket.delete(&shared.key, Some(&etag)).await).map_err(Cause::from),
         };
         if let Err(cause) = released {
             tracing::warn!(lease = %self.shared.key, message = %cause, "cannot release the lease; it expires by itself");
@@ -548,3 +548,6 @@ pub(crate) async fn release(lease: Option<Lease>) {
         lease.release().await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,6 @@
 
 pub(crate) mod action;
 pub(crate) mod audit;
-pub(crate) mod bucket;
 pub(crate) mod crash;
 pub(crate) mod error;
 pub(crate) mod exposure;

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::aws::bucket::{Bucket, Condition, WriteError};
 use crate::aws::Caller;
 use crate::config::profile::SharedState;
-use crate::engine::bucket::{Bucket, Condition, WriteError};
 use crate::engine::error::{Cause, ErrorKind};
 use crate::state::{Copied, FleetKey, JournalRecord, Replica, ReplicaError};
 
@@ -92,7 +92,7 @@ impl Replica for S3Replica {
             self.bucket
                 .delete(&key, None)
                 .await
-                .map_err(|cause| failed(&key, cause))?;
+                .map_err(|e| failed(&key, e.into()))?;
         }
         Ok(())
     }
@@ -121,7 +121,7 @@ pub(crate) async fn responses(
     refused: &mut Vec<String>,
 ) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>, Cause> {
     let owner = state.expected_owner(users_account);
-    let bucket = Bucket::new(&state.bucket, owner, caller.s3().clone());
+    let bucket = Bucket::new(&state.bucket, owner, caller.clone());
     let folder = format!("{}/responses/", root(state));
     let mut found = Vec::new();
     for key in bucket.list(&folder).await? {
@@ -209,7 +209,7 @@ pub(crate) async fn all(
     refused: &mut Vec<String>,
 ) -> Result<Vec<(String, JournalRecord)>, Cause> {
     let owner = state.expected_owner(users_account);
-    let bucket = Bucket::new(&state.bucket, owner, caller.s3().clone());
+    let bucket = Bucket::new(&state.bucket, owner, caller.clone());
     let folder = format!("{}/journal/", root(state));
     let mut found = Vec::new();
     for key in bucket.list(&folder).await? {

@@ -40,6 +40,12 @@ impl FleetKey {
         }
     }
 
+    /// A key for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        Self::from_text(&"k".repeat(MIN_LEN), "test").expect("long enough")
+    }
+
     fn mac(&self, name: &str, bytes: &[u8]) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("any length");
         // The name is part of what is authenticated: a genuine copy of one user's
