@@ -288,6 +288,22 @@ pub(crate) struct LastUsed {
     pub(crate) user_name: Option<String>,
 }
 
+/// Leave to change a user's keys: every call that creates, (de)activates or deletes one
+/// takes a permit, and only [`crate::engine::lease`] issues them
+/// (`tests/integration/layers.rs` checks): right after confirming the user's lease with
+/// `state: s3://…` (or where no state is shared), or for an undo, which reads IAM again
+/// before each step. So no path that changes keys can skip the lease (issue 30): the
+/// rule is a type, not a convention.
+#[derive(Debug)]
+pub(crate) struct Permit(());
+
+impl Permit {
+    /// Issued by [`crate::engine::lease`] alone (see the type's docs).
+    pub(crate) fn issue() -> Self {
+        Self(())
+    }
+}
+
 /// IAM, STS and S3 clients signing with one access key (or profile, or session).
 #[derive(Clone)]
 pub(crate) struct Caller {
@@ -408,7 +424,7 @@ impl Caller {
     }
 
     /// `iam:CreateAccessKey` for `user`. The only moment the secret is ever visible.
-    pub(crate) async fn create_key(&self, user: &str) -> Result<AccessKey, AwsError> {
+    pub(crate) async fn create_key(&self, user: &str, _: &Permit) -> Result<AccessKey, AwsError> {
         faked!(self, |iam, signer| iam.create_key(signer, user));
         // Never retried by the SDK: a retry after a lost answer would create a second
         // key. The caller reconciles instead (lists the keys and deletes strangers). One
@@ -445,6 +461,7 @@ impl Caller {
         user: &str,
         key_id: &str,
         active: bool,
+        _: &Permit,
     ) -> Result<(), AwsError> {
         faked!(self, |iam, signer| iam
             .set_active(signer, user, key_id, active));
@@ -468,7 +485,12 @@ impl Caller {
     }
 
     /// `iam:DeleteAccessKey`.
-    pub(crate) async fn delete_key(&self, user: &str, key_id: &str) -> Result<(), AwsError> {
+    pub(crate) async fn delete_key(
+        &self,
+        user: &str,
+        key_id: &str,
+        _: &Permit,
+    ) -> Result<(), AwsError> {
         faked!(self, |iam, signer| iam.delete_key(signer, user, key_id));
         self.paced(|| async {
             self.iam

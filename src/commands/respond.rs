@@ -353,7 +353,8 @@ async fn deactivate(
             "not deactivated: it is a key of {user}, the user --via {via} signs as, and rekey never deactivates the keys it signs with (the response would lock itself out); deactivate it with another administrator's profile as --via, or replace it first"
         );
     }
-    admin.set_active(&user, key_id, false).await?;
+    let permit = crate::engine::lease::unleased();
+    admin.set_active(&user, key_id, false, &permit).await?;
     let sessions = match keep_sessions {
         true => String::new(),
         false => match revocation::revoke_sessions_as(aws, &admin, &user).await {

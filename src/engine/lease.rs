@@ -46,7 +46,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::bucket::{Bucket, Condition, WriteError};
-use crate::aws::{Aws, Caller, ServerClock};
+use crate::aws::{Aws, Caller, Permit, ServerClock};
 use crate::config::profile::{Policy, SharedState};
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::shared_journal::{self, S3Replica};
@@ -540,6 +540,31 @@ pub(crate) async fn hold(
     )
     .await
     .map(Some)
+}
+
+/// A permit to change the user's keys now (see [`Permit`]): the user's lease, when the
+/// state is shared, confirmed held right now ([`Lease::check`]).
+pub(crate) async fn permit(lease: Option<&Lease>) -> Result<Permit, Cause> {
+    if let Some(lease) = lease {
+        lease.check().await?;
+    }
+    Ok(Permit::issue())
+}
+
+/// A permit for an undo (a failed rotation's, recovery's, rollback's), which goes on
+/// whatever became of the lease: each of its steps reads IAM's keys again first, and
+/// it only ever makes the old key Active again and deletes the key it made once the old
+/// one works again; a machine that took the lease over undoes the same journal the same
+/// way.
+pub(crate) fn undoing() -> Permit {
+    Permit::issue()
+}
+
+/// A permit where no user's lease applies: `respond --deactivate-unknown` contains a
+/// key no profile holds (so no manifest names its shared state), signed as an
+/// administrator, and never a key of the signer's own user.
+pub(crate) fn unleased() -> Permit {
+    Permit::issue()
 }
 
 /// Releases `lease`, if one is held.

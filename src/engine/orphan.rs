@@ -20,6 +20,7 @@ use crate::aws::{AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
 use crate::engine::action::Action;
 use crate::engine::error::Cause;
+use crate::engine::lease;
 use crate::time;
 
 /// Clock skew tolerated between this machine and IAM's `CreateDate` (SigV4 itself
@@ -102,7 +103,8 @@ pub(crate) async fn delete_strangers(
                 key_id: key.id.clone(),
                 reason,
             }),
-            None => match caller.delete_key(user, &key.id).await {
+            // Undoing the unanswered create (see `lease::undoing`).
+            None => match caller.delete_key(user, &key.id, &lease::undoing()).await {
                 Ok(()) => {
                     actions.push(Action::DeletedOrphan {
                         key_id: key.id.clone(),

@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::aws::{Aws, Caller, LastUsed};
+use crate::aws::{Aws, Caller, LastUsed, Permit};
 use crate::config::profile::{PendingStore, ProfileSpec};
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease::{self, Lease};
@@ -287,12 +287,12 @@ async fn prune_locked(
             time::rfc3339(now)
         ));
     }
-    if let Some(lease) = lease {
-        lease.check().await?;
-    }
+    let permit = lease::permit(lease).await?;
     let mut pending = pending.clone();
     if pending.in_overlap() {
-        match end_overlap(caller, state, spec, &pending, active, force, now).await? {
+        let ending = Ending { active, force, now };
+        let ended = end_overlap(caller, state, spec, &pending, ending, &permit);
+        match ended.await? {
             Overlap::StaysActive(reason) => return kept(reason),
             Overlap::Lost(reason) => return Ok((PruneOutcome::KeyLost { reason }, None)),
             Overlap::Deactivated(updated, warning) if updated.delete_after > now => {
@@ -319,7 +319,11 @@ async fn prune_locked(
         Some(why) => return kept(why.to_string()),
         None => {}
     }
-    caller.delete_key(&owner.user_name, &pending.key_id).await?;
+    // Checked again: the use just read may have taken a while.
+    let permit = lease::permit(lease).await?;
+    caller
+        .delete_key(&owner.user_name, &pending.key_id, &permit)
+        .await?;
     let deleted = format!("deleting {}", pending.key_id);
     let left = settle::an_active_key_is_left(caller, &owner.user_name, &deleted).await;
     let warning = forget(state, caller, spec, pending).await?;
@@ -346,6 +350,14 @@ enum Overlap {
     Lost(String),
 }
 
+/// What ending an overlap goes by: whether the old key is Active now, `--force`, and
+/// AWS's time.
+struct Ending {
+    active: bool,
+    force: bool,
+    now: SystemTime,
+}
+
 /// Ends the overlap period of `pending`: the old key is deactivated, unless IAM saw it
 /// used after the rotation (a consumer has not picked up the new key) and `force` is not
 /// given. Its deletion is then due `grace` later (as recorded at the rotation).
@@ -354,10 +366,10 @@ async fn end_overlap(
     state: &StateDir,
     spec: &ProfileSpec,
     pending: &PendingDeletion,
-    active: bool,
-    force: bool,
-    now: SystemTime,
+    ending: Ending,
+    permit: &Permit,
 ) -> Result<Overlap, Cause> {
+    let Ending { active, force, now } = ending;
     let user = &pending.owner.user_name;
     let rotated = pending.overlap_since.unwrap_or(pending.deactivated_at);
     if active {
@@ -371,7 +383,7 @@ async fn end_overlap(
             )));
         }
         caller
-            .set_active(user, &pending.key_id, false)
+            .set_active(user, &pending.key_id, false, permit)
             .await
             .map_err(|e| Cause::aws(&e, format!("cannot deactivate it: {e}")))?;
         let deactivated = format!("deactivating {}", pending.key_id);

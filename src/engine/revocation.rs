@@ -16,10 +16,10 @@ use serde::Serialize;
 
 use rekey_sinks::AccessKey;
 
-use crate::aws::Caller;
-use crate::aws::{Aws, AwsErrorKind};
+use crate::aws::{Aws, AwsErrorKind, Caller, Permit};
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::lease::{self, Lease};
 use crate::engine::signing;
 
 /// The inline policy that revokes a user's older sessions: one fixed name, so a later
@@ -117,7 +117,7 @@ pub(crate) async fn prove_dead(
 /// Once the old key is refused: the user's keys that this run did not create
 /// (`new_key_id`) and that no place of `spec` holds. Each is reported (and whether it
 /// was created after the response began at AWS's time `began`); with `quarantine`,
-/// deactivated (never deleted: it is evidence).
+/// deactivated (never deleted: it is evidence), under the user's `lease` if any.
 pub(crate) async fn unknown_keys(
     aws: &Aws,
     spec: &ProfileSpec,
@@ -125,6 +125,7 @@ pub(crate) async fn unknown_keys(
     new_key_id: &str,
     quarantine: bool,
     began: SystemTime,
+    lease: Option<&Lease>,
 ) -> Result<Vec<UnknownKey>, Cause> {
     let caller = signer_now(aws, spec).await?;
     let mut held = Vec::new();
@@ -138,7 +139,8 @@ pub(crate) async fn unknown_keys(
         if key.id == new_key_id || held.contains(&key.id) {
             continue;
         }
-        found.push(examine(&caller, user, key, quarantine, Some(began)).await?);
+        let permit = lease::permit(lease).await?;
+        found.push(examine(&caller, user, key, quarantine, Some(began), &permit).await?);
     }
     Ok(found)
 }
@@ -151,10 +153,11 @@ pub(crate) async fn examine(
     key: crate::aws::KeyMeta,
     quarantine: bool,
     began: Option<SystemTime>,
+    permit: &Permit,
 ) -> Result<UnknownKey, Cause> {
     let last_used = caller.last_used(&key.id).await.ok().and_then(|u| u.date);
     let quarantined = quarantine && key.active && {
-        caller.set_active(user, &key.id, false).await?;
+        caller.set_active(user, &key.id, false, permit).await?;
         true
     };
     // IAM's creation dates are whole seconds.

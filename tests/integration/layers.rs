@@ -116,3 +116,40 @@ fn no_sink_imports_the_registry_that_lists_them() {
         "{importers:?} import sinks/src/registry.rs"
     );
 }
+
+/// Issue 30, point 6: every IAM call that creates, (de)activates or deletes a key takes
+/// an `aws::Permit`, and only the lease module issues them (after confirming the user's
+/// lease, or for an undo): a write path cannot skip the lease by convention.
+#[test]
+fn only_the_lease_issues_permits_to_change_keys() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut issuers = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+            if code
+                .clone()
+                .any(|l| l.contains("Permit::issue()") || l.contains("Permit(()"))
+            {
+                let relative = path.strip_prefix(&src).unwrap().display().to_string();
+                issuers.push(relative);
+            }
+        }
+    }
+    issuers.sort();
+    assert_eq!(
+        issuers,
+        ["aws/mod.rs", "engine/lease.rs"],
+        "who makes permits"
+    );
+    let aws = std::fs::read_to_string(src.join("aws/mod.rs")).unwrap();
+    let made_in_aws = aws.matches("Permit::issue()").count() + aws.matches("Self(())").count();
+    assert_eq!(made_in_aws, 1, "aws/mod.rs only defines the constructor");
+}

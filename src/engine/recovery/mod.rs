@@ -811,8 +811,15 @@ impl Recovery<'_> {
             .new_key()
             .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
         settle::promote(self.spec, &new_key, &mut self.actions).await?;
-        let warning =
-            settle::forward(self.aws, self.state, self.spec, journal, &mut self.actions).await?;
+        let warning = settle::forward(
+            self.aws,
+            self.state,
+            self.spec,
+            journal,
+            self.lease,
+            &mut self.actions,
+        )
+        .await?;
         self.actions.extend(warning.map(Action::Warning));
         Ok(Outcome::RolledForward)
     }

@@ -105,6 +105,7 @@ pub(super) async fn after_rotation(
     aws: &Aws,
     spec: &ProfileSpec,
     recorded: &Recorded<'_>,
+    lease: Option<&Lease>,
     leaked: Leaked,
     mut rotated: Rotated,
 ) -> Result<Rotated, RotationFailure> {
@@ -153,7 +154,9 @@ pub(super) async fn after_rotation(
     // Now that the old key can do nothing more: what it may have made meanwhile.
     let new_key_id = &rotated.new_key_id;
     let user = &recorded.owner.user_name;
-    match revocation::unknown_keys(aws, spec, user, new_key_id, leak.quarantine, began).await {
+    let search =
+        revocation::unknown_keys(aws, spec, user, new_key_id, leak.quarantine, began, lease);
+    match search.await {
         Ok(unknown) => {
             rotated
                 .actions
@@ -347,17 +350,15 @@ async fn finish_held(
         ));
     }
     if let Some(key) = keys.iter().find(|k| k.id == leaked.id()) {
-        if let Some(lease) = lease {
-            lease.check().await?;
-        }
+        let permit = lease::permit(lease).await?;
         if key.active {
-            signer.set_active(user, leaked.id(), false).await?;
+            signer.set_active(user, leaked.id(), false, &permit).await?;
             actions.push(Action::Deactivated {
                 key_id: leaked.id().to_owned(),
                 signer: Signer::of(&spec.policy),
             });
         }
-        match signer.delete_key(user, leaked.id()).await {
+        match signer.delete_key(user, leaked.id(), &permit).await {
             Ok(()) => {}
             Err(e) if e.kind == AwsErrorKind::NoSuchEntity => {}
             Err(e) => return Err(e.into()),
@@ -385,7 +386,8 @@ async fn finish_held(
     }
     if !record.has(ResponseStep::Searched) {
         let (quarantine, began) = (record.quarantine, record.began);
-        let unknown = revocation::unknown_keys(aws, spec, user, current.id(), quarantine, began);
+        let unknown =
+            revocation::unknown_keys(aws, spec, user, current.id(), quarantine, began, lease);
         actions.extend(unknown.await?.into_iter().map(Action::UnknownKey));
         recorded.mark(ResponseStep::Searched, &mut warnings).await;
     }

@@ -243,7 +243,10 @@ pub(crate) async fn rotate(
     // A leak response's last steps run under the user's lock and lease still: they may
     // deactivate a key of the user.
     let rotated = match rotated {
-        Ok(rotated) => leak::after_rotation(aws, spec, &recorded, leaked, rotated).await,
+        Ok(rotated) => {
+            let lease = run.lease.as_ref();
+            leak::after_rotation(aws, spec, &recorded, lease, leaked, rotated).await
+        }
         Err(mut failure) => {
             recorded.abandoned(&mut failure.actions).await;
             Err(failure)
@@ -471,6 +474,8 @@ impl Run<'_> {
             });
         }
         settle::promote(spec, new_key, &mut self.actions).await?;
+        // Checked again right before the deactivation (`settle::forward`), which needs
+        // its permit; this stops a paused run before it records the phase.
         if let Some(lease) = &self.lease {
             lease.check().await?;
         }
@@ -482,7 +487,9 @@ impl Run<'_> {
         // own edit of a file others changed since.
         *places = None;
         progress(Stage::Deactivating);
-        let warning = settle::forward(self.aws, state, spec, journal, &mut self.actions).await?;
+        let lease = self.lease.as_ref();
+        let warning =
+            settle::forward(self.aws, state, spec, journal, lease, &mut self.actions).await?;
         // The key remembers where this run wrote it, so that a run elsewhere that would
         // leave some of those places behind stops (see `planner::left_behind`). Only a
         // convenience: losing it to a crash here loses that stop, nothing else.
@@ -549,15 +556,18 @@ impl Run<'_> {
             return Err(self.abandon(journal, e.into()).await);
         }
         // A deletion another machine's run could interleave with (issue 30).
-        if let Some(lease) = &self.lease {
-            if let Err(cause) = lease.check().await {
-                return Err(self.abandon(journal, cause).await);
-            }
-        }
+        let permit = match lease::permit(self.lease.as_ref()).await {
+            Ok(permit) => permit,
+            Err(cause) => return Err(self.abandon(journal, cause).await),
+        };
         match room {
             Room::Inactive => {}
             Room::Overlap => {
-                if let Err(e) = self.iam.set_active(&self.user, key_id, false).await {
+                if let Err(e) = self
+                    .iam
+                    .set_active(&self.user, key_id, false, &permit)
+                    .await
+                {
                     return Err(self.abandon(journal, e.into()).await);
                 }
                 self.actions.push(Action::EndedOverlap {
@@ -565,13 +575,13 @@ impl Run<'_> {
                 });
             }
             Room::Quarantine(key) => {
-                match revocation::examine(&self.iam, &self.user, key, true, None).await {
+                match revocation::examine(&self.iam, &self.user, key, true, None, &permit).await {
                     Ok(examined) => self.actions.push(Action::UnknownKey(examined)),
                     Err(cause) => return Err(self.abandon(journal, cause).await),
                 }
             }
         }
-        match self.iam.delete_key(&self.user, key_id).await {
+        match self.iam.delete_key(&self.user, key_id, &permit).await {
             // Prune (which apply runs first) may have deleted it already.
             Ok(())
             | Err(AwsError {
@@ -609,11 +619,10 @@ impl Run<'_> {
         mut journal: Journal,
         input: &RotationInput,
     ) -> Result<(AccessKey, Journal), RotationFailure> {
-        if let Some(lease) = &self.lease {
-            if let Err(cause) = lease.check().await {
-                return Err(self.abandon(journal, cause).await);
-            }
-        }
+        let permit = match lease::permit(self.lease.as_ref()).await {
+            Ok(permit) => permit,
+            Err(cause) => return Err(self.abandon(journal, cause).await),
+        };
         let existing: Vec<String> = input.existing_keys.iter().map(|k| k.id.clone()).collect();
         let attempted_at = crate::time::now();
         let phase = Phase::CreatingKey {
@@ -624,7 +633,7 @@ impl Run<'_> {
             return Err(self.abandon(journal, e.into()).await);
         }
         crash::point("creating-key");
-        let key = match self.iam.create_key(&self.user).await {
+        let key = match self.iam.create_key(&self.user, &permit).await {
             Ok(key) => key,
             // A definitive refusal (`LimitExceeded`, `AccessDenied`: any 4xx) created
             // nothing, and a key that appeared meanwhile is another machine's: it is
@@ -658,19 +667,22 @@ impl Run<'_> {
         if let Err(e) = journal.record_new_key(&key).await {
             // Never go on with a key whose only copy is in memory.
             let reason = Cause::new(ErrorKind::State, format!("cannot record the new key: {e}"));
-            return Err(match self.iam.delete_key(&self.user, key.id()).await {
-                Ok(()) => {
-                    self.actions.push(Action::DeletedNewKey {
-                        key_id: key.id().to_owned(),
-                    });
-                    self.abandon(journal, reason).await
-                }
-                Err(delete) => {
-                    let failure =
-                        format!("the new key {} could not be deleted: {delete}", key.id());
-                    self.incomplete(&journal, reason, failure)
-                }
-            });
+            let undoing = lease::undoing();
+            return Err(
+                match self.iam.delete_key(&self.user, key.id(), &undoing).await {
+                    Ok(()) => {
+                        self.actions.push(Action::DeletedNewKey {
+                            key_id: key.id().to_owned(),
+                        });
+                        self.abandon(journal, reason).await
+                    }
+                    Err(delete) => {
+                        let failure =
+                            format!("the new key {} could not be deleted: {delete}", key.id());
+                        self.incomplete(&journal, reason, failure)
+                    }
+                },
+            );
         }
         crash::point("key-recorded");
         Ok((key, journal))

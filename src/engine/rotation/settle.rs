@@ -18,11 +18,12 @@ use std::time::{Duration, SystemTime};
 
 use rekey_sinks::AccessKey;
 
-use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta};
+use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, KeyMeta, Permit};
 use crate::config::profile::{PendingStore, Policy, ProfileSpec};
 use crate::engine::action::{Action, Shared, Signer};
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::lease::{self, Lease};
 use crate::engine::propagation::patiently;
 use crate::engine::shared_pending;
 use crate::engine::signing;
@@ -135,6 +136,7 @@ pub(crate) async fn forward(
     state: &StateDir,
     spec: &ProfileSpec,
     journal: &Journal,
+    lease: Option<&Lease>,
     actions: &mut Vec<Action>,
 ) -> Result<Option<String>, Cause> {
     let record = journal.record();
@@ -164,9 +166,10 @@ pub(crate) async fn forward(
     let patience = spec.policy.propagation.timeout;
     let user = &record.owner.user_name;
     new_key_still_active(&new, user, new_key.id(), &record.old_key_id, patience).await?;
+    let permit = lease::permit(lease).await?;
     crash::point("deactivating");
     patiently(patience, || {
-        new.set_active(&record.owner.user_name, &record.old_key_id, false)
+        new.set_active(&record.owner.user_name, &record.old_key_id, false, &permit)
     })
     .await
     .map_err(|e| {
@@ -186,7 +189,7 @@ pub(crate) async fn forward(
         new_key_id: new_key.id(),
         now: aws.clock().now(),
     };
-    let retired = retire_old_key(state, &new, &spec.policy, retired).await;
+    let retired = retire_old_key(state, &new, &spec.policy, retired, &permit).await;
     crash::point("retired");
     let unscheduled = match retired {
         Retirement::Scheduled(action) => {
@@ -225,6 +228,7 @@ pub(crate) async fn back(
     let user = record.owner.user_name.as_str();
     let old_id = record.old_key_id.as_str();
     let patience = spec.policy.propagation.timeout;
+    let undoing = lease::undoing();
     let new_key = journal
         .new_key()
         .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
@@ -271,7 +275,7 @@ pub(crate) async fn back(
         }
         Some(key) if !key.active => {
             // Only the new key can sign this: the old one is refused while inactive.
-            patiently(patience, || new.set_active(user, old_id, true))
+            patiently(patience, || new.set_active(user, old_id, true, &undoing))
                 .await
                 .map_err(|e| {
                     Cause::aws(&e, format!("cannot reactivate the old key {old_id}: {e}; the new key {} and the sinks holding it stay in use", new_key.id()))
@@ -292,8 +296,8 @@ pub(crate) async fn back(
     let deleted = match &old {
         // The old key is active now; a key just reactivated may itself still be
         // propagating, hence the patience.
-        Some(old) => patiently(patience, || old.delete_key(user, new_key.id())).await,
-        None => patiently(patience, || new.delete_key(user, new_key.id())).await,
+        Some(old) => patiently(patience, || old.delete_key(user, new_key.id(), &undoing)).await,
+        None => patiently(patience, || new.delete_key(user, new_key.id(), &undoing)).await,
     };
     match deleted {
         Ok(())
@@ -429,12 +433,17 @@ async fn retire_old_key(
     new: &Caller,
     policy: &Policy,
     retired: Retired<'_>,
+    permit: &Permit,
 ) -> Retirement {
     let (grace, patience) = (policy.grace, policy.propagation.timeout);
     let (owner, old_key_id) = (retired.owner, retired.old_key_id);
     let mut not_yet = None;
     if grace.is_zero() {
-        match patiently(patience, || new.delete_key(&owner.user_name, old_key_id)).await {
+        match patiently(patience, || {
+            new.delete_key(&owner.user_name, old_key_id, permit)
+        })
+        .await
+        {
             Ok(()) => {
                 // Best effort: a record of a deleted key is never matched again.
                 let _ = state.forget_rotated_by(old_key_id).await;
