@@ -231,10 +231,15 @@ pub(crate) struct Choices {
     /// rotated it last (those places then keep the old key).
     #[arg(long)]
     pub(crate) ignore_manifest: bool,
-    /// Rotate a key even though a copy of it under the manifest's scan: roots is in a
-    /// place no sink writes (that copy then keeps the old key).
+    /// Rotate a key even though a copy of it was found in a place no sink writes (that
+    /// copy then keeps the old key): under the manifest's scan: roots, or, without a
+    /// manifest, in the home folder.
     #[arg(long)]
     pub(crate) allow_uncovered: bool,
+    /// Do not search for other copies of the keys (default mode searches the home
+    /// folder, a manifest its scan: roots): for machines where no copy can be, like CI.
+    #[arg(long)]
+    pub(crate) no_scan: bool,
     /// With --compromised: how long AWS may still accept a deleted old key (it does for
     /// a few seconds) before rekey calls the response failed.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
@@ -579,6 +584,8 @@ impl Choices {
             make_room: self.make_room,
             ignore_manifest: self.ignore_manifest,
             allow_uncovered: self.allow_uncovered,
+            search_home: !self.no_scan,
+            no_scan: self.no_scan,
             revocation_timeout: self.revocation_timeout.0,
             quarantine: self.quarantine,
             keep_sessions: self.keep_sessions,
@@ -725,6 +732,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     respect_gitignore: args.respect_gitignore,
                     one_file_system: args.one_file_system,
                     skip: Vec::new(),
+                    deadline: None,
                 },
                 output: args.output.into(),
                 detailed_exitcode: args.detailed_exitcode,

@@ -79,7 +79,7 @@ async fn other_places(
     };
     let known = find::known_keys(&found.profiles, &[], &[]).await;
     let covered = find::covered_places(&found.profiles);
-    let searched = find::search(known, covered, roots, &paths.state_dir)
+    let searched = find::search(known, covered, roots, &paths.state_dir, None)
         .await
         .context("the search stopped")?;
     let mut places: BTreeMap<String, Vec<Found>> = BTreeMap::new();

@@ -216,6 +216,11 @@ pub(crate) struct Choices {
     pub(crate) ignore_manifest: bool,
     /// `--allow-uncovered`.
     pub(crate) allow_uncovered: bool,
+    /// Default mode searches the home folder for other copies of the keys it would
+    /// rotate (`plan`, `apply`; not `--no-scan`).
+    pub(crate) search_home: bool,
+    /// `--no-scan`: no search for copies at all, the manifest's `scan:` included.
+    pub(crate) no_scan: bool,
     /// `--revocation-timeout`: with `--compromised`, how long AWS may still accept a
     /// deleted old key.
     pub(crate) revocation_timeout: Duration,
@@ -314,7 +319,7 @@ pub(crate) fn load_profiles(
                 specs,
                 others: Vec::new(),
                 skipped: Vec::new(),
-                scan: manifest.scan(paths),
+                scan: manifest.scan(paths).filter(|_| !choices.no_scan),
                 reaches: manifest
                     .reach(paths)
                     .iter()
@@ -333,7 +338,7 @@ pub(crate) fn load_profiles(
                 specs: found.profiles,
                 others: Vec::new(),
                 skipped: found.skipped,
-                scan: None,
+                scan: choices.search_home.then(|| manifest::Scan::home(paths)),
                 reaches: Vec::new(),
             }
         }
@@ -411,7 +416,9 @@ pub(crate) async fn make_plan(
             .cloned()
             .collect();
         let show = |path: &std::path::Path| ctx.paths.show(path);
-        let allow = options.allow_uncovered;
+        // A leak response never waits for a copy to be adopted: the key must die, and the
+        // copy is named as a warning.
+        let allow = options.allow_uncovered || options.compromised;
         uncovered::check(&mut planned, &every, scan, state.root(), allow, &show).await;
     }
     planned.extend(grouped.conflicts.iter().map(planner::conflict));

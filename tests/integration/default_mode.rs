@@ -298,3 +298,39 @@ fn keys_only_in_the_config_file_need_no_credentials_file() {
     assert!(!home.credentials_path().exists());
     home.rekey(&["plan"]).success().stdout_has("1 to rotate");
 }
+
+/// Issue 31, point 1: without a manifest, `plan` and `apply` look for other copies of
+/// each key they would rotate in the home folder. A copy no sink writes (a project's
+/// `.env`) stops the profile before any key is created, naming the file and the fix;
+/// `--allow-uncovered` rotates anyway, and `--no-scan` skips the search.
+#[test]
+fn default_mode_stops_a_rotation_that_would_strand_a_copy() {
+    let home = Home::new();
+    let users = home.users_in_credentials(&["stranded", "unscanned"]);
+    let (user, old) = users[0].clone();
+    let (other, other_old) = users[1].clone();
+    home.write("work/app/.env", &env_text(&old));
+    home.write("work/api/.env", &env_text(&other_old));
+
+    let run = home.rekey(&["apply", "--yes", "--profile", &user]).code(1);
+    assert!(
+        run.stdout.contains("work/app/.env:1")
+            && run.stdout.contains("rekey init --scan")
+            && run.stdout.contains("--allow-uncovered"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        moto().keys(&user),
+        key_set(&[(&old.id, true)]),
+        "no key made"
+    );
+
+    home.rekey(&["apply", "--yes", "--profile", &user, "--allow-uncovered"])
+        .success();
+    assert_ne!(key_in(&home.credentials(), &user).unwrap(), old);
+
+    home.rekey(&["apply", "--yes", "--profile", &other, "--no-scan"])
+        .success();
+    assert_ne!(key_in(&home.credentials(), &other).unwrap(), other_old);
+}

@@ -76,11 +76,12 @@ fn a_key_a_manifest_rotated_is_not_rotated_elsewhere_without_its_places() {
     );
     assert_eq!(key_in(&home.credentials(), &user).unwrap(), rotated);
 
-    // Passing the manifest works from anywhere; --ignore-manifest is the way out.
+    // Passing the manifest works from anywhere; --ignore-manifest is the way out (with
+    // --allow-uncovered: default mode finds the .env copy too, issue 31).
     let manifest = home.path("project/rekey.yaml");
     home.rekey_in("", &["plan", "--manifest", manifest.to_str().unwrap()])
         .success();
-    home.rekey_in("", &["apply", "--yes", "--grace", "0", "--ignore-manifest"])
+    home.rekey_in("", &["apply", "--yes", "--grace", "0", "--ignore-manifest", "--allow-uncovered"])
         .success()
         .stdout_has("Done: 1 rotated");
     assert_ne!(key_in(&home.credentials(), &user).unwrap(), rotated);

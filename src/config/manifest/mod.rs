@@ -195,13 +195,44 @@ fn without_position(message: &str, line: u64, column: u64) -> String {
     message.strip_suffix(&suffix).unwrap_or(message).to_owned()
 }
 
-/// The manifest's `scan:`, resolved.
+/// Where to look for other copies of the keys a run rotates: the manifest's `scan:`,
+/// resolved, or default mode's search of the home folder.
 #[derive(Debug, Clone)]
 pub(crate) struct Scan {
     /// The folders to search, absolute.
     pub(crate) roots: Vec<PathBuf>,
     /// Files whose copies do not stop a rotation.
     pub(crate) ignore: globset::GlobSet,
+    /// How long the search may take; what it did not reach by then is reported.
+    /// `None`: no limit (a manifest's `scan:` names its roots on purpose).
+    pub(crate) budget: Option<std::time::Duration>,
+    /// Whether a manifest asked for it (else default mode did, issue 31).
+    pub(crate) from_manifest: bool,
+}
+
+impl Scan {
+    /// How long default mode's search of the home folder may take.
+    pub(crate) const DEFAULT_MODE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+    /// Default mode's search: the home folder, within [`Scan::DEFAULT_MODE_BUDGET`].
+    /// The shared credentials and config files are not copies to adopt: default mode
+    /// rotates their profiles, and a key left in a section the other file overrides is
+    /// never used by an AWS tool.
+    pub(crate) fn home(paths: &Paths) -> Self {
+        let mut ignore = globset::GlobSetBuilder::new();
+        for file in [&paths.credentials_file, &paths.config_file] {
+            let literal = globset::escape(&file.display().to_string());
+            if let Ok(glob) = globset::Glob::new(&literal) {
+                ignore.add(glob);
+            }
+        }
+        Self {
+            roots: vec![paths.home.clone()],
+            ignore: ignore.build().unwrap_or_else(|_| globset::GlobSet::empty()),
+            budget: Some(Self::DEFAULT_MODE_BUDGET),
+            from_manifest: false,
+        }
+    }
 }
 
 impl Manifest {
@@ -231,6 +262,8 @@ impl Manifest {
         Some(Scan {
             roots: raw.roots.iter().map(|r| paths.expand(r, base)).collect(),
             ignore: ignore.build().unwrap_or_else(|_| globset::GlobSet::empty()),
+            budget: None,
+            from_manifest: true,
         })
     }
 

@@ -247,9 +247,11 @@ pub(crate) async fn search(
     covered: BTreeMap<PathBuf, Vec<(String, String)>>,
     roots: Vec<PathBuf>,
     state_dir: &std::path::Path,
+    budget: Option<std::time::Duration>,
 ) -> Option<Found> {
     let walk = WalkOptions {
         skip: vec![state_dir.to_owned()],
+        deadline: budget.map(|b| std::time::Instant::now() + b),
         ..WalkOptions::default()
     };
     tokio::task::spawn_blocking(move || find(&known, &covered, &roots, &walk))

@@ -1,7 +1,9 @@
 //! A rotation that would leave a copy of its key behind stops before it creates a key:
-//! with `scan:` in the manifest, the planned rotations' keys are looked for under its
+//! with `scan:` in the manifest, or in default mode (the home folder, within a time
+//! budget, unless `--no-scan`), the planned rotations' keys are looked for under its
 //! roots, and a copy no sink of the profile writes (and no `scan.ignore` glob matches)
 //! stops the profile, or, with an overlap period or `--allow-uncovered`, is a warning.
+//! A search that fails stops them too: it proves nothing.
 
 use std::path::Path;
 
@@ -57,8 +59,31 @@ pub(crate) async fn check(
     }
     let (indexes, known): (Vec<usize>, Vec<KnownKey>) = rotating.into_iter().unzip();
     let covered = covered_places(specs);
-    let Some(found) = search(known, covered, scan.roots.clone(), state_dir).await else {
+    let roots = scan.roots.clone();
+    let Some(found) = search(known, covered, roots, state_dir, scan.budget).await else {
+        // The search itself failed (its thread panicked): it proves nothing, so the
+        // rotations it guards stop (issue 32: failing open let them go ahead).
+        for index in indexes {
+            stop(&mut planned[index], "the search for other copies of its key failed, so it is not known whether a rotation would leave one behind; run `rekey find` to see, or pass --allow-uncovered".to_owned(), allow);
+        }
         return;
+    };
+    if found.walked.cut_short {
+        let shown: Vec<String> = scan.roots.iter().map(|r| show(r)).collect();
+        let budget = scan.budget.unwrap_or_default().as_secs();
+        let note = format!(
+            "the search for other copies of the key stopped after {budget}s ({} files searched under {}); files it did not reach may hold one: `rekey find {}` searches without a limit, --no-scan skips the search",
+            found.walked.searched,
+            shown.join(", "),
+            shown.join(" ")
+        );
+        for &index in &indexes {
+            planned[index].plan.warnings.push(note.clone());
+        }
+    }
+    let fix = match scan.from_manifest {
+        true => "add a sink for it: `rekey find` prints which; list it under scan.ignore; or pass --allow-uncovered",
+        false => "`rekey init --scan` writes a manifest with a sink for each copy it can edit; or pass --allow-uncovered to rotate anyway, or --no-scan to skip the search",
     };
     for (index, key) in indexes.into_iter().zip(&found.keys) {
         let left: Vec<String> = key
@@ -70,27 +95,32 @@ pub(crate) async fn check(
         if left.is_empty() {
             continue;
         }
-        let planned = &mut planned[index];
-        let overlap = match &planned.next {
-            Next::Rotate(r) => !r.spec.policy.overlap.is_zero(),
-            _ => false,
-        };
         let message = format!(
-            "{} is also in {}, which no sink writes: it would go stale when the old key is deactivated (add a sink for it: `rekey find` prints which; list it under scan.ignore; or pass --allow-uncovered)",
+            "{} is also in {}, which no sink writes: it would go stale when the old key is deactivated ({fix})",
             key.key_id,
             left.join(", ")
         );
-        if allow || overlap {
-            planned.plan.warnings.push(message);
-            continue;
-        }
-        planned.plan.decision = Decision::Error {
-            message: message.clone(),
-            error_kind: ErrorKind::UncoveredCopy,
-        };
-        planned.plan.steps.clear();
-        planned.next = Next::Error(Cause::new(ErrorKind::UncoveredCopy, message));
+        stop(&mut planned[index], message, allow);
     }
+}
+
+/// Stops `planned`'s rotation for `message`, or only warns with `allow` or an overlap
+/// period (the old key keeps working meanwhile).
+fn stop(planned: &mut Planned, message: String, allow: bool) {
+    let overlap = match &planned.next {
+        Next::Rotate(r) => !r.spec.policy.overlap.is_zero(),
+        _ => false,
+    };
+    if allow || overlap {
+        planned.plan.warnings.push(message);
+        return;
+    }
+    planned.plan.decision = Decision::Error {
+        message: message.clone(),
+        error_kind: ErrorKind::UncoveredCopy,
+    };
+    planned.plan.steps.clear();
+    planned.next = Next::Error(Cause::new(ErrorKind::UncoveredCopy, message));
 }
 
 /// The copies under `scan`'s roots of the old keys rekey recorded (`pending`, awaiting a
@@ -106,7 +136,8 @@ pub(crate) async fn stale_copies(
         return Vec::new();
     }
     let roots = scan.roots.clone();
-    let Some(found) = search(known, Default::default(), roots, state_dir).await else {
+    let searched = search(known, Default::default(), roots, state_dir, scan.budget);
+    let Some(found) = searched.await else {
         return Vec::new();
     };
     let ignore = &scan.ignore;

@@ -52,6 +52,8 @@ pub(crate) struct WalkOptions {
     /// Folders not to enter, counted as "rekey state": the state dir, whose journal and
     /// backups hold keys by design.
     pub(crate) skip: Vec<PathBuf>,
+    /// When to stop searching (what was not reached by then is not searched).
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 /// How a skipped state dir is counted.
@@ -103,6 +105,8 @@ pub(crate) struct Walked {
     pub(crate) not_files: u64,
     /// What could not be read, and why.
     pub(crate) unreadable: Vec<(PathBuf, String)>,
+    /// Whether the deadline stopped the walk before it was done.
+    pub(crate) cut_short: bool,
 }
 
 /// Walks `roots` and searches every file with `matcher`.
@@ -147,9 +151,14 @@ pub(crate) fn walk(roots: &[PathBuf], options: &WalkOptions, matcher: Arc<Matche
             }
             !skipped
         });
+    let deadline = options.deadline;
     builder.build_parallel().run(|| {
         let (matcher, walked) = (matcher.clone(), walked.clone());
         Box::new(move |entry| {
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                walked.lock().unwrap_or_else(|e| e.into_inner()).cut_short = true;
+                return ignore::WalkState::Quit;
+            }
             let outcome = match entry {
                 Ok(entry) => search(&entry, &matcher),
                 Err(e) => Outcome::Unreadable(error_path(&e), e.to_string()),
