@@ -313,6 +313,11 @@ async fn inspect(
         last_use_read: last_used.is_some(),
         last_used: last_used.flatten(),
     });
+    // A place that cannot be written is an error on every run, due or not (issue 31):
+    // a typo in a path must not wait for rotation day to show.
+    if let Some(cause) = unwritable {
+        return Err(Stop::Error(cause));
+    }
     if !current.active {
         if let Some(message) = rotated_elsewhere(spec, current, &keys, shared_pending) {
             return Err(Stop::error(ErrorKind::InvalidKey, message));
@@ -372,9 +377,6 @@ async fn inspect(
     }
     if !options.compromised && !options.now {
         is_due(spec, age)?;
-    }
-    if let Some(cause) = unwritable {
-        return Err(Stop::Error(cause));
     }
     if !options.ignore_manifest {
         left_behind(state, spec, &old_key)?;

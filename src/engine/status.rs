@@ -22,6 +22,8 @@ pub(crate) enum Alert {
     Overdue,
     /// A file under the manifest's `scan:` roots still holds an old key.
     StaleCopy,
+    /// A place cannot be written (or read): the next rotation would fail there.
+    Unwritable,
 }
 
 /// A file under the manifest's `scan:` roots that still holds one of a profile's old
@@ -99,6 +101,13 @@ pub(crate) fn attention(
         .any(|s| matches!(s.state, Some(SinkState::Drift { .. })));
     if drifts {
         seen.alerts.push(Alert::Drift);
+    }
+    let unwritable = plan
+        .sinks
+        .iter()
+        .any(|s| matches!(s.state, Some(SinkState::Unwritable { .. })));
+    if unwritable {
+        seen.alerts.push(Alert::Unwritable);
     }
     let overdue: Vec<_> = pending.iter().filter(|p| p.next_step_at() <= now).collect();
     for old in &overdue {

@@ -81,9 +81,19 @@ fn a_key_a_manifest_rotated_is_not_rotated_elsewhere_without_its_places() {
     let manifest = home.path("project/rekey.yaml");
     home.rekey_in("", &["plan", "--manifest", manifest.to_str().unwrap()])
         .success();
-    home.rekey_in("", &["apply", "--yes", "--grace", "0", "--ignore-manifest", "--allow-uncovered"])
-        .success()
-        .stdout_has("Done: 1 rotated");
+    home.rekey_in(
+        "",
+        &[
+            "apply",
+            "--yes",
+            "--grace",
+            "0",
+            "--ignore-manifest",
+            "--allow-uncovered",
+        ],
+    )
+    .success()
+    .stdout_has("Done: 1 rotated");
     assert_ne!(key_in(&home.credentials(), &user).unwrap(), rotated);
 }
 
@@ -337,4 +347,28 @@ fn manifest_mode_says_why_a_profile_has_no_key_as_default_mode_would() {
     );
     assert!(line("corp").contains("SSO profile"), "{}", plan.stdout);
     assert!(line(&user).contains("does not exist"), "{}", plan.stdout);
+}
+
+/// Issue 31, point 5: a typo in a place's path is an error on every run, not only on
+/// rotation day: with a young key (not due under max_age), plan counts the profile
+/// among the errors and exits 1, and `status --detailed-exitcode` exits 2.
+#[test]
+fn a_mistyped_path_is_an_error_even_when_the_key_is_not_due() {
+    let home = Home::new();
+    let (user, key) = home.user_in_credentials("youngtypo");
+    home.write("project/.env", &env_text(&key));
+    home.manifest(
+        &Manifest::new().defaults("max_age: 90d").profile(
+            Profile::new(&user)
+                .sink(sink::credentials_file())
+                .sink(sink::dotenv(".evn")),
+        ),
+    );
+    home.rekey(&["plan"])
+        .code(1)
+        .stdout_has(".evn")
+        .stdout_has("1 with errors");
+    let status = home.rekey(&["status", "--detailed-exitcode"]);
+    assert_eq!(status.code, Some(2), "{}\n{}", status.stdout, status.stderr);
+    assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
 }
