@@ -328,6 +328,11 @@ pub(crate) struct PruneArgs {
     /// the rotation (something may still depend on it).
     #[arg(long)]
     pub(crate) force: bool,
+    /// End the selected old keys' grace (and overlap) periods now: each is deleted (or
+    /// deactivated) at once if every other rule of prune allows it (unused since the
+    /// rotation, no place holds it, IAM backs rekey's record).
+    #[arg(long)]
+    pub(crate) now: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
@@ -679,6 +684,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 selection: args.selection.into(),
                 yes: args.yes,
                 force: args.force,
+                now: args.now,
                 output: args.output.into(),
             };
             commands::prune::run(&args.run.start(quiet).await?, options).await

@@ -16,6 +16,8 @@ pub(crate) struct Options {
     pub(crate) yes: bool,
     /// Deactivate a key whose overlap is over even if it was used since the rotation.
     pub(crate) force: bool,
+    /// End the selected keys' grace (and overlap) periods now (`--now`).
+    pub(crate) now: bool,
     /// Text or JSON.
     pub(crate) output: Output,
 }
@@ -30,11 +32,16 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
-    let pending = prune::records(state, shared)?;
+    let mut pending = prune::records(state, shared)?;
+    if args.now {
+        let now = crate::time::now();
+        pending = pending.iter().map(|p| p.due_by(now)).collect();
+    }
     let due = prune::due(&pending, &profiles.specs, crate::time::now());
     if due.is_empty() {
         if args.output == Output::Text {
-            println!("No old keys are due for deletion.");
+            let waiting = prune::waiting(&pending, &profiles.specs, crate::time::now());
+            println!("{}", text::nothing_due(&waiting));
         } else {
             print_json(&PruneReport {
                 schema: Plan::SCHEMA_VERSION,

@@ -134,6 +134,21 @@ pub(crate) fn due(
         .collect()
 }
 
+/// The pending keys of the selected profiles not due yet at `now`, the next first.
+pub(crate) fn waiting<'a>(
+    pending: &'a [PendingDeletion],
+    profiles: &'a [ProfileSpec],
+    now: SystemTime,
+) -> Vec<&'a PendingDeletion> {
+    let mut waiting: Vec<_> = (pending.iter())
+        .filter(|p| {
+            p.next_step_at() > now && profiles.iter().any(|s| s.members().any(|m| p.concerns(m)))
+        })
+        .collect();
+    waiting.sort_by_key(|p| p.next_step_at());
+    waiting
+}
+
 fn due_records<'a>(
     pending: &'a [PendingDeletion],
     profiles: &'a [ProfileSpec],

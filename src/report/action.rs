@@ -46,7 +46,7 @@ pub(crate) fn told(action: &Action) -> String {
                 None => String::new(),
             };
             format!(
-                "{note}old key {key_id} will be deleted after {}{}",
+                "{note}old key {key_id} no longer works (inactive); `rekey prune` deletes it after {}{}",
                 rfc3339(*after),
                 shared_note(shared)
             )
@@ -57,7 +57,7 @@ pub(crate) fn told(action: &Action) -> String {
             delete_after,
             shared,
         } => format!(
-            "old key {key_id} stays active until {} (overlap), then prune deactivates it; deleted after {}{}",
+            "old key {key_id} still works until {} (overlap); then `rekey prune` deactivates it, and deletes it after {}{}",
             rfc3339(*until),
             rfc3339(*delete_after),
             shared_note(shared)

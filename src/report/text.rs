@@ -164,6 +164,26 @@ pub(crate) fn due(items: &[PruneItem]) -> String {
     out
 }
 
+/// What `prune` says when nothing is due: how many old keys wait, and when the next is
+/// due, with what ends the wait (issue 31: "no old keys are due" told nothing).
+pub(crate) fn nothing_due(waiting: &[&crate::state::PendingDeletion]) -> String {
+    let Some(next) = waiting.first() else {
+        return "No old key waits for deletion.".to_owned();
+    };
+    let step = match next.in_overlap() {
+        true => "deactivation (its overlap ends)",
+        false => "deletion",
+    };
+    format!(
+        "No old key is due yet: {} {}; the next is the {step} of {} (profile {}) on {}. Run `rekey prune` again then, or `rekey prune --now` to end the wait early (prune's other rules still apply).",
+        waiting.len(),
+        if waiting.len() == 1 { "waits" } else { "wait" },
+        next.key_id,
+        next.owner.profile,
+        time::rfc3339(next.next_step_at())
+    )
+}
+
 /// The keys a leak response replaced, with their last use, to look for misuse.
 pub(crate) fn replaced(keys: &[ReplacedKey]) -> String {
     let mut out = String::new();
@@ -514,15 +534,34 @@ fn shorten(text: &str) -> String {
     format!("{cut}…")
 }
 
-/// The closing line of apply.
+/// The closing line of apply, and the next step when old keys wait (issue 31: nothing
+/// deletes them unless `prune` runs).
 pub(crate) fn summary(results: &[ProfileResult]) -> String {
     let count = |f: fn(&ApplyOutcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
-    format!(
+    let done = format!(
         "Done: {} rotated, {} unchanged, {} failed.",
         count(|o| matches!(o, ApplyOutcome::Rotated(_))),
         count(|o| matches!(o, ApplyOutcome::Skipped { .. })),
         count(|o| matches!(o, ApplyOutcome::Failed { .. })),
-    )
+    );
+    let waits = results.iter().flat_map(|r| match &r.outcome {
+        ApplyOutcome::Rotated(rotated) => rotated.actions.as_slice(),
+        _ => &[],
+    });
+    let next = waits
+        .filter_map(|action| match action {
+            crate::engine::action::Action::DeletionScheduled { after, .. } => Some(*after),
+            crate::engine::action::Action::OverlapBegun { until, .. } => Some(*until),
+            _ => None,
+        })
+        .min();
+    match next {
+        Some(at) => format!(
+            "{done}\nNext: `rekey prune` on or after {} (deactivates or deletes the old keys once due); `rekey prune --now` ends the wait early.",
+            time::rfc3339(at)
+        ),
+        None => done,
+    }
 }
 
 /// A note for the log when AWS throttled the run (rekey paced itself and retried).

@@ -64,6 +64,20 @@ impl PendingDeletion {
         self.overlap_since.unwrap_or(self.deactivated_at)
     }
 
+    /// The record with its wait ended at `now` (`prune --now`): an overlap ends now, and
+    /// the deletion is due now (right after the deactivation, for an overlap). Only the
+    /// dates move: every other rule of prune still decides.
+    pub(crate) fn due_by(&self, now: SystemTime) -> Self {
+        let mut early = self.clone();
+        if self.in_overlap() {
+            early.deactivated_at = self.deactivated_at.min(now);
+            early.delete_after = early.deactivated_at;
+        } else {
+            early.delete_after = self.delete_after.min(now);
+        }
+        early
+    }
+
     /// When the next step is due: the deactivation in an overlap, else the deletion.
     pub(crate) fn next_step_at(&self) -> SystemTime {
         if self.in_overlap() {

@@ -23,7 +23,7 @@ fn the_old_key_stays_active_through_the_overlap_then_is_deactivated_then_deleted
         .stdout_has("active for the overlap (2s)");
     home.rekey(&["apply", "--yes"])
         .success()
-        .stdout_has(&format!("old key {} stays active until", old.id));
+        .stdout_has(&format!("old key {} still works until", old.id));
     let new = key_in(&home.credentials(), &user).unwrap();
     assert_eq!(
         moto().keys(&user),
@@ -49,7 +49,7 @@ fn the_old_key_stays_active_through_the_overlap_then_is_deactivated_then_deleted
     // Deleted a grace period after the deactivation, not after the rotation.
     home.rekey(&["prune", "--yes"])
         .success()
-        .stdout_has("No old keys are due");
+        .stdout_has("No old key is due yet");
     let status = home.rekey(&["status", "--output", "json"]).success().json();
     let pending = &status["profiles"][0]["pending"][0];
     assert_eq!(pending["key_id"], old.id.as_str(), "{status}");

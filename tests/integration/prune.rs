@@ -16,8 +16,30 @@ fn nothing_is_deleted_before_the_grace_period_ends() {
     let (home, user, old) = rotated_with_grace("1h");
     home.rekey(&["prune", "--yes"])
         .success()
-        .stdout_has("No old keys are due");
+        .stdout_has("No old key is due yet: 1 waits")
+        .stdout_has(&format!("the next is the deletion of {}", old.id))
+        .stdout_has("rekey prune --now");
     assert!(moto().keys(&user).contains(&(old.id.clone(), false)));
+}
+
+/// Issue 31, point 2: apply says the old key no longer works and what deletes it when;
+/// `prune --now` ends the grace period early, every other rule of prune still applying.
+#[test]
+fn prune_now_ends_the_grace_period_early() {
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("prunenow");
+    home.rekey(&["apply", "--yes", "--grace", "7d"])
+        .success()
+        .stdout_has(&format!("old key {} no longer works (inactive)", old.id))
+        .stdout_has("Next: `rekey prune` on or after ");
+    let new = key_in(&home.credentials(), &user).unwrap();
+    home.rekey(&["prune", "--yes", "--now"])
+        .success()
+        .stdout_has(&format!("deleted old key {}", old.id));
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+    home.rekey(&["prune", "--yes"])
+        .success()
+        .stdout_has("No old key waits for deletion.");
 }
 
 #[test]
