@@ -51,6 +51,9 @@ pub(crate) enum Command {
     Status(StatusArgs),
     /// Delete old keys whose grace period has ended.
     Prune(PruneArgs),
+    /// Install, show or remove the daily upkeep (`rekey prune`, then `rekey apply`): a
+    /// systemd user timer, else a crontab line; a launchd agent on macOS.
+    Schedule(ScheduleArgs),
     /// Undo the last rotation of a profile during its grace period: old key active
     /// again, every sink restored, new key deleted.
     Rollback(RollbackArgs),
@@ -483,6 +486,52 @@ pub(crate) struct InitArgs {
     pub(crate) state_dir: Option<PathBuf>,
 }
 
+/// `rekey schedule`.
+#[derive(Debug, Args)]
+pub(crate) struct ScheduleArgs {
+    /// What to do.
+    #[arg(value_enum)]
+    pub(crate) action: ScheduleAction,
+    /// Where (default: systemd where a user manager runs, else cron; launchd on macOS).
+    #[arg(long, value_enum)]
+    pub(crate) backend: Option<ScheduleBackend>,
+    /// Print what would be written and run, and where; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// The longest random delay before each day's run, so many machines do not call
+    /// AWS at once.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub(crate) splay: HumanDuration,
+    /// The manifest the upkeep uses (default: the one a command run here would use).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) manifest: Option<PathBuf>,
+    /// The state directory (default: `$REKEY_STATE_DIR`, else `$XDG_STATE_HOME/rekey`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+}
+
+/// What `rekey schedule` does.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ScheduleAction {
+    /// Write and start the daily upkeep.
+    Install,
+    /// Show what is installed.
+    Show,
+    /// Stop and remove it.
+    Remove,
+}
+
+/// What runs the upkeep.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ScheduleBackend {
+    /// A systemd user timer.
+    Systemd,
+    /// A crontab line.
+    Cron,
+    /// A launchd agent (macOS).
+    Launchd,
+}
+
 /// `rekey completions`.
 #[derive(Debug, Args)]
 pub(crate) struct CompletionsArgs {
@@ -781,6 +830,26 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 scan: args.scan,
             };
             commands::init::run(&plain(args.state_dir), options).await
+        }
+        Command::Schedule(args) => {
+            use commands::schedule::{Action, Backend};
+            let options = commands::schedule::Options {
+                action: match args.action {
+                    ScheduleAction::Install => Action::Install,
+                    ScheduleAction::Show => Action::Show,
+                    ScheduleAction::Remove => Action::Remove,
+                },
+                backend: args.backend.map(|b| match b {
+                    ScheduleBackend::Systemd => Backend::Systemd,
+                    ScheduleBackend::Cron => Backend::Cron,
+                    ScheduleBackend::Launchd => Backend::Launchd,
+                }),
+                dry_run: args.dry_run,
+                splay: args.splay.0,
+                manifest: args.manifest,
+                state_dir: args.state_dir.clone(),
+            };
+            commands::schedule::run(&plain(args.state_dir), options).await
         }
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();

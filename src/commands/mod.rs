@@ -13,6 +13,7 @@ pub(crate) mod prune;
 pub(crate) mod recover;
 pub(crate) mod respond;
 pub(crate) mod rollback;
+pub(crate) mod schedule;
 pub(crate) mod status;
 pub(crate) mod sync;
 pub(crate) mod trust;

@@ -175,7 +175,7 @@ pub(crate) fn nothing_due(waiting: &[&crate::state::PendingDeletion]) -> String 
         false => "deletion",
     };
     format!(
-        "No old key is due yet: {} {}; the next is the {step} of {} (profile {}) on {}. Run `rekey prune` again then, or `rekey prune --now` to end the wait early (prune's other rules still apply).",
+        "No old key is due yet: {} {}; the next is the {step} of {} (profile {}) on {}. Run `rekey prune` again then (`rekey schedule install` runs it daily), or `rekey prune --now` to end the wait early (prune's other rules still apply).",
         waiting.len(),
         if waiting.len() == 1 { "waits" } else { "wait" },
         next.key_id,
@@ -557,7 +557,7 @@ pub(crate) fn summary(results: &[ProfileResult]) -> String {
         .min();
     match next {
         Some(at) => format!(
-            "{done}\nNext: `rekey prune` on or after {} (deactivates or deletes the old keys once due); `rekey prune --now` ends the wait early.",
+            "{done}\nNext: `rekey prune` on or after {} (deactivates or deletes the old keys once due; `rekey schedule install` runs it daily); `rekey prune --now` ends the wait early.",
             time::rfc3339(at)
         ),
         None => done,

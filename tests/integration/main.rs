@@ -38,6 +38,7 @@ mod release;
 mod respond;
 mod rollback;
 mod safety;
+mod schedule;
 mod secret_stores;
 mod secrets;
 mod shared_keys;
