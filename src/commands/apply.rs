@@ -11,6 +11,7 @@ use super::{
     Outcome, Planning, Selection,
 };
 use crate::aws::Aws;
+use crate::engine::interrupt;
 use crate::engine::plan::Plan;
 use crate::engine::planner::{self, Next, PlanOptions, Planned, Rotation};
 use crate::engine::prune;
@@ -40,6 +41,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let mut report = ApplyReport::new();
     let json = args.output == Output::Json;
     let aws = ctx.aws().await;
+    let signals = stop_on_signal();
     // The state dir is checked inside, so that a refused one is reported in the JSON
     // document too (issue 20, point 8).
     let result = match ctx.state() {
@@ -57,7 +59,38 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let targets = ctx.notify_targets(&args.selection).unwrap_or_default();
     ctx.tell(&targets, crate::notify::events::apply(&report, "apply"))
         .await;
+    signals.abort();
+    if interrupt::requested() {
+        eprintln!("Interrupted: what was in progress was undone (see above; nothing new started). `rekey status` shows where each profile stands, `rekey recover` resolves anything left, and `rekey apply` goes on with the rest.");
+        return Ok(Outcome::Interrupted);
+    }
     result
+}
+
+/// Ctrl-C or SIGTERM during `apply`: the rotations in progress stop at their next step
+/// (undone, if they made a key), nothing new starts, and the run says so (see
+/// [`interrupt`]); a second signal ends the process at once.
+fn stop_on_signal() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            if interrupt::requested() {
+                eprintln!(
+                    "\nStopped at once: `rekey recover` finishes or undoes what was in progress."
+                );
+                std::process::exit(130);
+            }
+            interrupt::request();
+            eprintln!("\nStopping: rotations in progress stop at their next step (undone if they made a key); nothing new starts. Ctrl-C again stops at once (then run `rekey recover`).");
+        }
+    })
 }
 
 /// `apply` without the report's printing: `rekey respond` runs it for the profiles

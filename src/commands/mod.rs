@@ -50,6 +50,8 @@ pub(crate) enum Outcome {
     /// `status --detailed-exitcode` found something to act on (see
     /// [`crate::report::Alert`]).
     NeedsAttention,
+    /// The user stopped the run (Ctrl-C, SIGTERM): exit 130, as a shell reports it.
+    Interrupted,
 }
 
 /// What every command runs with: where things are, and the global options.

@@ -8,6 +8,7 @@ pub(crate) mod crash;
 pub(crate) mod error;
 pub(crate) mod exposure;
 pub(crate) mod find;
+pub(crate) mod interrupt;
 pub(crate) mod lease;
 pub(crate) mod orphan;
 pub(crate) mod plan;

@@ -172,7 +172,7 @@ pub(crate) struct Journal {
 /// A journal for this user already exists: an earlier rotation did not finish.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "an earlier rotation of {user_arn} was interrupted ({phase}); its journal {} keeps the new key and the sink backups. Resolve it before rotating this user again",
+    "an earlier rotation of {user_arn} was interrupted ({phase}); its journal {} keeps the new key and the sink backups. `rekey recover` finishes or undoes it (and `rekey apply` does first); then rotate this user again",
     path.display()
 )]
 pub(crate) struct Interrupted {

@@ -258,3 +258,76 @@ fn rolling_back_one_profile_keeps_another_rotated_in_the_same_file() {
     );
     assert!(moto().keys(&b).contains(&(b_new.id.clone(), true)));
 }
+
+/// Issue 31, point 3: Ctrl-C (SIGINT) during an apply is told, not silent. Here it comes
+/// while the first profile's verify command runs: that rotation is undone once its step
+/// ends (the old key Active and back in its place, the new key deleted), the second
+/// profile never starts, and the run says what happened and what comes next (exit 130).
+#[test]
+fn ctrl_c_during_apply_undoes_the_step_in_progress_and_says_what_comes_next() {
+    let home = Home::new();
+    let users = home.users_in_credentials(&["sigint", "notstarted"]);
+    let verifying = home.path("verifying");
+    let release = home.path("release");
+    home.manifest(
+        &Manifest::new()
+            .defaults(&format!(
+                "verify: {{ command: [sh, -c, 'touch {}; while [ ! -e {} ]; do sleep 0.1; done'], timeout: 60s }}",
+                verifying.display(),
+                release.display()
+            ))
+            .profile(Profile::new(&users[0].0))
+            .profile(Profile::new(&users[1].0)),
+    );
+    let args = ["apply", "--yes", "--jobs", "1"];
+    let run = home.start_rekey_with_env(&[], &args);
+    eventually(
+        Duration::from_secs(60),
+        "the first profile verifies",
+        || verifying.exists(),
+    );
+    let mut run = run;
+    // The run's stderr, read as it comes: the release waits until rekey said it stops.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (said, mut stderr) = (said.clone(), run.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut chunk = [0u8; 256];
+            while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+                said.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        })
+    };
+    let pid = rustix::process::Pid::from_raw(run.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    eventually(Duration::from_secs(30), "rekey says it stops", || {
+        said.lock().unwrap().contains("Stopping:")
+    });
+    std::fs::write(&release, "").unwrap();
+    let output = run.wait_with_output().unwrap();
+    reader.join().unwrap();
+    let stderr = said.lock().unwrap().clone().into_bytes();
+    let done = home.finish_output(std::process::Output { stderr, ..output }, &args);
+    assert_eq!(done.code, Some(130), "{}\n{}", done.stdout, done.stderr);
+    assert!(done.stderr.contains("Stopping:"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("Interrupted:") && done.stderr.contains("rekey recover"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stdout.contains("stopped by a signal"),
+        "{}",
+        done.stdout
+    );
+    for (user, old) in &users {
+        assert_eq!(moto().keys(user), key_set(&[(&old.id, true)]), "{user}");
+        assert_eq!(key_in(&home.credentials(), user).as_ref(), Some(old));
+    }
+    home.rekey(&["recover"])
+        .success()
+        .stdout_has("No interrupted rotation to resolve.");
+}

@@ -837,6 +837,12 @@ impl Home {
         self.record(Run::from(child.wait_with_output().unwrap(), args))
     }
 
+    /// A run [`Home::start_rekey_with_env`] started whose output the test collected
+    /// itself (`args`, as recorded).
+    pub fn finish_output(&self, output: std::process::Output, args: &[&str]) -> Run {
+        self.record(Run::from(output, args))
+    }
+
     /// Runs `rekey ARGS` whose stdout is a secret by design (`credential-process`): the
     /// output is not added to what `Home` checks for leaked secrets.
     pub fn rekey_revealing(&self, args: &[&str]) -> Run {

@@ -27,6 +27,7 @@ use crate::config::profile::ProfileSpec;
 use crate::engine::action::Action;
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::interrupt;
 use crate::engine::lease::{self, Lease};
 use crate::engine::orphan;
 use crate::engine::plan::{ProfilePlan, Step};
@@ -274,6 +275,9 @@ async fn locked(
     record: JournalRecord,
 ) -> Result<Rotated, RotationFailure> {
     let progress = run.progress;
+    if let Err(cause) = interrupt::check("starting") {
+        return Err(run.fail(FailureKind::NotStarted(cause)));
+    }
     run.still_as_planned(&input).await?;
     let mut journal = Journal::begin(state, record)
         .await
@@ -450,6 +454,7 @@ impl Run<'_> {
         // done (undoing must not meet someone else's write half-way). The slow part,
         // creating and proving the key, is behind us, so rotations that share a file
         // overlap everywhere but here.
+        interrupt::check("writing the new key to its places")?;
         progress(Stage::WaitingForSinks);
         *places = Some(lock::acquire(state, place_locks(spec), state.lock_timeout()).await?);
         for (index, sink) in spec.sinks.iter().enumerate() {
@@ -461,6 +466,7 @@ impl Run<'_> {
         }
         journal.advance(Phase::SinksWritten).await?;
         crash::point("sinks-written");
+        interrupt::check("verifying the new key and deactivating the old one")?;
         if let Some(verify) = &spec.policy.verify {
             journal.advance(Phase::Verifying).await?;
             crash::point("verifying");
@@ -473,6 +479,7 @@ impl Run<'_> {
                 took,
             });
         }
+        interrupt::check("deactivating the old key")?;
         settle::promote(spec, new_key, &mut self.actions).await?;
         // Checked again right before the deactivation (`settle::forward`), which needs
         // its permit; this stops a paused run before it records the phase.
@@ -619,6 +626,9 @@ impl Run<'_> {
         mut journal: Journal,
         input: &RotationInput,
     ) -> Result<(AccessKey, Journal), RotationFailure> {
+        if let Err(cause) = interrupt::check("creating the new key") {
+            return Err(self.abandon(journal, cause).await);
+        }
         let permit = match lease::permit(self.lease.as_ref()).await {
             Ok(permit) => permit,
             Err(cause) => return Err(self.abandon(journal, cause).await),
