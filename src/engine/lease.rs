@@ -169,6 +169,7 @@ impl Lease {
             writing: tokio::sync::Mutex::new(()),
         };
         let started = tokio::time::Instant::now();
+        let mut said = false;
         loop {
             shared.holder.paused = None;
             let began = shared.clock.now();
@@ -214,6 +215,18 @@ impl Lease {
                         started.elapsed()
                     ),
                 ));
+            }
+            if !said && started.elapsed() >= Duration::from_secs(2) {
+                tracing::warn!(
+                    "waiting for the lease of {}, which rekey {} on {} (pid {}) holds until {} (up to {:?}, --lock-timeout)",
+                    owner.user_arn,
+                    crate::escape::shown(&other.command),
+                    crate::escape::shown(&other.host),
+                    other.pid,
+                    crate::escape::shown(&other.expires),
+                    timeout
+                );
+                said = true;
             }
             tokio::time::sleep(POLL).await; // poll interval, bounded by `timeout`
         }

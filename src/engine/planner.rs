@@ -763,6 +763,7 @@ async fn survey_sinks(
                 }
             }
         };
+        tracing::info!("read {}: {:?}", sink.describe(), state);
         report.state = Some(state);
         // A plugin may describe itself better once it has been asked.
         report.sink = sink.describe();

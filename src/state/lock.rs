@@ -104,6 +104,9 @@ fn acquire_blocking(
     Ok(Held { _files: files })
 }
 
+/// How long a wait for a lock goes unsaid.
+const SAY_AFTER: Duration = Duration::from_secs(2);
+
 fn acquire_one(path: &PathBuf, what: &str, timeout: Duration) -> Result<File, LockError> {
     let io = |source| LockError::Io {
         path: path.clone(),
@@ -123,10 +126,23 @@ fn acquire_one(path: &PathBuf, what: &str, timeout: Duration) -> Result<File, Lo
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(io)?;
     let start = Instant::now();
+    let mut said = false;
     loop {
         match file.try_lock() {
             Ok(()) => break,
             Err(TryLockError::WouldBlock) if start.elapsed() < timeout => {
+                // A wait is never silent for long (issue 31): said once, after a moment
+                // (at once with -v).
+                if !said && start.elapsed() >= SAY_AFTER {
+                    let mut pid = String::new();
+                    let _ = file.read_to_string(&mut pid);
+                    tracing::warn!(
+                        "waiting for {what}, which another rekey process (pid {}) holds (up to {:?}, --lock-timeout)",
+                        pid.trim(),
+                        timeout
+                    );
+                    said = true;
+                }
                 // Polling (bounded by the timeout) keeps the wait interruptible and simple.
                 std::thread::sleep(Duration::from_millis(50));
             }

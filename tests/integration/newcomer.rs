@@ -372,3 +372,28 @@ fn a_mistyped_path_is_an_error_even_when_the_key_is_not_due() {
     assert_eq!(status.code, Some(2), "{}\n{}", status.stdout, status.stderr);
     assert_eq!(moto().keys(&user), vec![(key.id.clone(), true)]);
 }
+
+/// Issue 31, point 4: `-v` shows the work: each AWS call with its outcome, time,
+/// attempts and the id of the key that signed it, and each place read. Never a secret.
+#[test]
+fn verbose_plan_names_each_call_and_place() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials("verbose");
+    let run = home.rekey(&["plan", "-v"]).success();
+    for said in [
+        "sts:GetCallerIdentity: HTTP 200 in ",
+        "iam:ListAccessKeys: HTTP 200 in ",
+        &format!("signed by {}", key.id),
+        "1 attempt",
+        "read credentials file",
+    ] {
+        assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains(&key.secret));
+    let quiet = home.rekey(&["plan"]).success();
+    assert!(
+        !quiet.stderr.contains("iam:ListAccessKeys"),
+        "{}",
+        quiet.stderr
+    );
+}

@@ -382,6 +382,7 @@ async fn write_sink(
     let failed = |e: rekey_sinks::SinkError| {
         Cause::new(ErrorKind::of_sink(&e, ErrorKind::SinkFailed), e.to_string())
     };
+    tracing::info!("writing {}", sink.describe());
     let snapshot = sink.snapshot().await.map_err(failed)?;
     journal.save_backup(index, &snapshot).await?;
     journal.advance(Phase::WritingSink { index }).await?;
