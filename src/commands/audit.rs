@@ -52,7 +52,16 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         max_age: args.max_age,
         unused: args.unused,
     };
-    let accounts = audit::audit(&aws, &signer, &args.scope, limits, ctx.jobs).await?;
+    // What this machine's rekey recorded (none if its state dir cannot be read: the
+    // audit then judges by IAM's tags alone).
+    let known = match ctx.state() {
+        Ok(state) => audit::Known {
+            pending: state.all_pending().unwrap_or_default(),
+            state: Some(state.clone()),
+        },
+        Err(_) => audit::Known::default(),
+    };
+    let accounts = audit::audit(&aws, &signer, &args.scope, limits, ctx.jobs, &known).await?;
     let report = AuditReport {
         schema: 1,
         max_age_days: args.max_age.as_secs() / 86_400,

@@ -377,3 +377,36 @@ fn a_user_name_a_spreadsheet_would_run_is_inert_in_the_csv() {
         .collect();
     assert_eq!(users, [formula.as_str()]);
 }
+
+/// Issue 31, point 6: `audit` agrees with rekey's own records. After a rotation with a
+/// grace period (this machine's state dir), the new key is managed, and the old one is
+/// managed and scheduled for deletion: not "inactive, not deleted" until that date.
+/// And `--org` where the signer's account is in no organization is an error naming AWS
+/// Organizations, not an audit of 0 accounts.
+#[test]
+fn audit_agrees_with_rekeys_records_and_says_when_there_is_no_organization() {
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("auditedrotation");
+    home.rekey(&["apply", "--yes", "--grace", "7d"]).success();
+    let new = key_in(&home.credentials(), &user).unwrap();
+    let json = home
+        .rekey(&["audit", "--via", &user, "--output", "json"])
+        .success()
+        .json();
+    let keys: Vec<&serde_json::Value> = json["accounts"][0]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["user"] == user.as_str())
+        .collect();
+    let of = |id: &str| *keys.iter().find(|k| k["key_id"] == id).expect("audited");
+    assert_eq!(of(&new.id)["managed"], true, "{json}");
+    let old_key = of(&old.id);
+    assert_eq!(old_key["managed"], true, "{json}");
+    assert!(old_key["deletion_scheduled"].is_string(), "{json}");
+    assert_eq!(old_key["findings"], serde_json::json!([]), "{json}");
+
+    home.rekey(&["audit", "--via", &user, "--org", "--role", ROLE])
+        .code(1)
+        .stderr_has("in no AWS Organizations organization");
+}

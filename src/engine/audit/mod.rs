@@ -85,9 +85,18 @@ pub(crate) struct AuditedKey {
     pub(crate) age_days: u64,
     /// Its last use (`None`: never used).
     pub(crate) last_used: Option<LastUse>,
-    /// Whether rekey manages it: a tag of rekey's on the user names it (an old key
-    /// awaiting deletion, or the key that replaced one).
+    /// Whether rekey manages it: a record of rekey's names it (an old key awaiting
+    /// deletion, or the key that replaced one: a tag on the user, or this machine's
+    /// state dir), or this machine's rekey created it.
     pub(crate) managed: bool,
+    /// When rekey deletes it (an old key it retired): until then an inactive key is
+    /// scheduled, not a finding.
+    #[serde(
+        with = "crate::time::serde_rfc3339_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<crate::time::Rfc3339>")]
+    pub(crate) deletion_scheduled: Option<SystemTime>,
     /// What needs acting on, most severe first.
     pub(crate) findings: Vec<Finding>,
 }
@@ -100,6 +109,7 @@ pub(crate) async fn audit(
     scope: &Scope,
     limits: Thresholds,
     jobs: usize,
+    known: &Known,
 ) -> Result<Vec<AccountAudit>, Cause> {
     let own = signer.identity().await?.account;
     let targets: Vec<OrgAccount> = match scope {
@@ -117,13 +127,27 @@ pub(crate) async fn audit(
             })
             .collect(),
         // Suspended and closing accounts have nothing to audit (and no role to assume).
-        Scope::Organization { .. } => aws
-            .org_accounts(signer)
-            .await
-            .map_err(|e| Cause::from(e).context("cannot list the organization's accounts"))?
-            .into_iter()
-            .filter(|a| a.active)
-            .collect(),
+        Scope::Organization { .. } => {
+            let no_organization = || {
+                Cause::new(
+                    ErrorKind::SettingsConflict,
+                    format!("--org: account {own}, which signs, is in no AWS Organizations organization (an organization lists at least its management account); audit it alone without --org, or name accounts with --accounts"),
+                )
+            };
+            let listed = match aws.org_accounts(signer).await {
+                Ok(listed) => listed,
+                Err(e) if e.message.contains("AWSOrganizationsNotInUseException") => {
+                    return Err(no_organization())
+                }
+                Err(e) => {
+                    return Err(Cause::from(e).context("cannot list the organization's accounts"))
+                }
+            };
+            if listed.is_empty() {
+                return Err(no_organization());
+            }
+            listed.into_iter().filter(|a| a.active).collect()
+        }
     };
     let role = match scope {
         Scope::Own => None,
@@ -137,11 +161,11 @@ pub(crate) async fn audit(
                 Some(role) if target.id != own => {
                     let arn = format!("arn:aws:iam::{}:role/{role}", target.id);
                     match aws.assume_role(signer, &arn, &target.id).await {
-                        Ok(caller) => account(&caller, &target.id, limits).await,
+                        Ok(caller) => account(&caller, &target.id, limits, known).await,
                         Err(e) => Err(Cause::from(e).context(format!("cannot assume {arn}"))),
                     }
                 }
-                _ => account(signer, &target.id, limits).await,
+                _ => account(signer, &target.id, limits, known).await,
             };
             match result {
                 Ok((keys, root_active_keys)) => AccountAudit {
@@ -175,6 +199,7 @@ async fn account(
     caller: &Caller,
     account: &str,
     limits: Thresholds,
+    known: &Known,
 ) -> Result<(Vec<AuditedKey>, usize), Cause> {
     let csv = caller
         .credential_report()
@@ -183,7 +208,7 @@ async fn account(
     let report = report::read(&csv).map_err(|e| Cause::new(ErrorKind::Aws, e.to_string()))?;
     let now = crate::time::now();
     let per_user: Vec<Result<Vec<AuditedKey>, AwsError>> = stream::iter(report.users)
-        .map(|row| user_keys(caller, account, row, limits, now))
+        .map(|row| user_keys(caller, account, row, limits, now, known))
         .buffer_unordered(USERS_AT_ONCE)
         .collect()
         .await;
@@ -203,6 +228,7 @@ async fn user_keys(
     row: UserRow,
     limits: Thresholds,
     now: SystemTime,
+    known: &Known,
 ) -> Result<Vec<AuditedKey>, AwsError> {
     // A user deleted since the report has nothing left to audit.
     let gone = |e: &AwsError| e.kind == AwsErrorKind::NoSuchEntity;
@@ -221,7 +247,17 @@ async fn user_keys(
         user_arn: format!("arn:aws:iam::{account}:user/{}", row.user),
         user_name: row.user.clone(),
     };
-    let records = shared_pending::from_tags(&tags, &owner);
+    // IAM's tags (`state: iam`), and this machine's own records.
+    let mut records = shared_pending::from_tags(&tags, &owner);
+    let here: Vec<PendingDeletion> = (known.pending.iter())
+        .filter(|p| {
+            p.owner.account == owner.account
+                && p.owner.user_name == owner.user_name
+                && !records.iter().any(|r| r.key_id == p.key_id)
+        })
+        .cloned()
+        .collect();
+    records.extend(here);
     let record_of = |id: &str| records.iter().find(|r| r.key_id == id);
     let mut audited = Vec::new();
     for key in &keys {
@@ -259,7 +295,10 @@ async fn user_keys(
                 / 86_400,
             findings: findings::findings(&facts, limits, now),
             last_used,
-            managed: managed(&records, &key.id),
+            managed: managed(&records, &key.id) || known.created(&key.id),
+            deletion_scheduled: record_of(&key.id)
+                .filter(|r| r.overlap_since.is_none())
+                .map(|r| r.delete_after),
         });
     }
     Ok(audited)
@@ -276,6 +315,26 @@ fn matching<'a>(reported: &'a [ReportKey], key: &KeyMeta) -> Option<&'a ReportKe
     reported
         .iter()
         .find(|r| second(r.created) == second(key.created))
+}
+
+/// What this machine's rekey knows of keys (its state dir): the old keys it retired
+/// and awaits deleting, and which keys it created. `rekey audit` reads IAM; without
+/// these, keys rekey just rotated read as unmanaged, and an old key whose deletion it
+/// scheduled as "inactive, not deleted" (issue 31).
+#[derive(Default)]
+pub(crate) struct Known {
+    /// Pending deletions recorded here.
+    pub(crate) pending: Vec<PendingDeletion>,
+    /// The state dir, where each key rekey created is recorded.
+    pub(crate) state: Option<crate::state::StateDir>,
+}
+
+impl Known {
+    /// Whether this machine's rekey created `key_id`.
+    fn created(&self, key_id: &str) -> bool {
+        let state = self.state.as_ref();
+        state.is_some_and(|s| s.rotated_by(key_id).is_ok_and(|r| r.is_some()))
+    }
 }
 
 /// Whether a record of rekey's names the key, as an old key or as its replacement.
