@@ -855,6 +855,9 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut command, "rekey", &mut script);
+            // Where the script goes, as a comment each of these shells skips; last, since
+            // zsh reads `#compdef` on the first line.
+            script.extend(format!("\n# {}\n", completion_install(args.shell)).into_bytes());
             write_stdout(&script)?;
             Ok(Outcome::Success)
         }
@@ -874,6 +877,19 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             commands::credential_process::run(&plain(None), options).await
         }
+    }
+}
+
+/// How to install the completion script for `shell`, as a one-line comment.
+fn completion_install(shell: clap_complete::Shell) -> &'static str {
+    use clap_complete::Shell;
+    match shell {
+        Shell::Bash => "Install: rekey completions bash > ~/.local/share/bash-completion/completions/rekey",
+        Shell::Zsh => "Install: rekey completions zsh > ~/.zfunc/_rekey (with `fpath+=~/.zfunc; autoload -U compinit; compinit` in ~/.zshrc)",
+        Shell::Fish => "Install: rekey completions fish > ~/.config/fish/completions/rekey.fish",
+        Shell::PowerShell => "Install: rekey completions powershell >> $PROFILE",
+        Shell::Elvish => "Install: rekey completions elvish > ~/.config/elvish/lib/rekey.elv (and `use rekey` in rc.elv)",
+        _ => "Install: see your shell's documentation for completion scripts",
     }
 }
 

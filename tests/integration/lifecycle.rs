@@ -144,7 +144,14 @@ fn completions_are_printed_for_each_shell() {
             run.stdout.contains("apply") && run.stdout.contains("credential-process"),
             "{shell}"
         );
+        // Issue 31, point 7: where to put it, said in the script itself.
+        assert!(
+            run.stdout.contains(&format!("# Install: rekey completions {shell}")),
+            "{shell}"
+        );
     }
+    let zsh = home.rekey(&["completions", "zsh"]).success();
+    assert!(zsh.stdout.starts_with("#compdef rekey"), "zsh reads the first line");
 }
 
 #[test]
