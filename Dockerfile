@@ -11,8 +11,8 @@ WORKDIR /src
 # The commit date, for `rekey --version` (reproducible: not the time of the build).
 ARG SOURCE_DATE_EPOCH
 COPY . .
-RUN cargo build --release --locked --bin rekey \
-    && install -D -m 0755 target/release/rekey /out/rekey
+RUN cargo build --profile dist --locked --bin rekey \
+    && install -D -m 0755 target/dist/rekey /out/rekey
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/rekey /usr/local/bin/rekey
