@@ -146,12 +146,16 @@ fn completions_are_printed_for_each_shell() {
         );
         // Issue 31, point 7: where to put it, said in the script itself.
         assert!(
-            run.stdout.contains(&format!("# Install: rekey completions {shell}")),
+            run.stdout
+                .contains(&format!("# Install: rekey completions {shell}")),
             "{shell}"
         );
     }
     let zsh = home.rekey(&["completions", "zsh"]).success();
-    assert!(zsh.stdout.starts_with("#compdef rekey"), "zsh reads the first line");
+    assert!(
+        zsh.stdout.starts_with("#compdef rekey"),
+        "zsh reads the first line"
+    );
 }
 
 #[test]

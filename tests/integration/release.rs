@@ -86,10 +86,16 @@ fn the_man_page_is_generated_from_the_cli() {
         let name = sub.get_name().to_uppercase().replace('-', "\\-");
         assert!(page.contains(&format!(".SH \"REKEY {name}\"")), "{name}");
         for option in sub.get_arguments().filter_map(|a| a.get_long()) {
-            assert!(page.contains(&format!("\\-\\-{}", option.replace('-', "\\-"))), "{name} --{option}");
+            assert!(
+                page.contains(&format!("\\-\\-{}", option.replace('-', "\\-"))),
+                "{name} --{option}"
+            );
         }
     }
-    assert!(!page.contains("rekey\\-plan(1)"), "it names no page that does not exist");
+    assert!(
+        !page.contains("rekey\\-plan(1)"),
+        "it names no page that does not exist"
+    );
 }
 
 /// The man page: rekey's own (name, synopsis, description, global options, the
@@ -99,12 +105,17 @@ fn man_page() -> String {
     // The version only (not the commit): the page changes when the CLI does.
     let command = rekey::cli::Cli::command().version(env!("CARGO_PKG_VERSION"));
     let mut page = Vec::new();
-    clap_mangen::Man::new(command.clone()).render(&mut page).unwrap();
+    clap_mangen::Man::new(command.clone())
+        .render(&mut page)
+        .unwrap();
     let mut page = String::from_utf8(page).unwrap();
     // The subcommands are below, not pages of their own.
     for sub in command.get_subcommands() {
         let name = sub.get_name().replace('-', "\\-");
-        page = page.replace(&format!("rekey\\-{name}(1)"), &format!("rekey {name} (below)"));
+        page = page.replace(
+            &format!("rekey\\-{name}(1)"),
+            &format!("rekey {name} (below)"),
+        );
     }
     for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
         let full = format!("rekey {}", sub.get_name());

@@ -113,6 +113,9 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> 
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))
+            // A shape refused by a field's own visitor (`scan:`) comes back placed at the
+            // document's start: no position either.
+            .filter(|&at| at != (1, 1) || field.is_empty())
             // A value refused after it was read (a sink's configuration) has no position
             // of its own: find where its field starts.
             .or_else(|| yaml_node_position(text, &KeyPath(field.clone())))

@@ -88,7 +88,9 @@ pub(crate) struct RawManifest {
     /// Profiles to rotate, in the order written.
     pub(crate) profiles: IndexMap<String, RawProfile>,
     /// Where copies of the profiles' keys may be: `plan` and `apply` stop a profile whose
-    /// key has a copy there that no sink writes (see `rekey find`).
+    /// key has a copy there that no sink writes (see `rekey find`). `scan: [~/code]` is
+    /// short for `scan: { roots: [~/code] }`.
+    #[schemars(with = "Option<ScanShapes>")]
     pub(crate) scan: Option<RawScan>,
     /// Whom to tell what an unattended run did: `- webhook: URL` (Slack, Mattermost and
     /// Teams incoming webhooks read its `text`) or `- command: [program, args...]` (the
@@ -169,9 +171,8 @@ impl TryFrom<String> for WebhookUrl {
     }
 }
 
-/// `scan: { roots: [~/code], ignore: ["**/fixtures/**"] }`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// `scan: { roots: [~/code], ignore: ["**/fixtures/**"] }`, or `scan: [~/code]`.
+#[derive(Debug, Clone, JsonSchema)]
 #[schemars(rename = "Scan")]
 pub(crate) struct RawScan {
     /// Folders to search (`~` and paths relative to the manifest resolved).
@@ -181,6 +182,53 @@ pub(crate) struct RawScan {
     /// rotation.
     #[serde(default)]
     pub(crate) ignore: Vec<IgnoreGlob>,
+}
+
+/// `scan:`'s two shapes, for the JSON schema.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a schema only
+enum ScanShapes {
+    /// `scan: [~/code]`: the roots alone.
+    Roots(#[schemars(extend("minItems" = 1))] Vec<String>),
+    /// `scan: { roots: [...], ignore: [...] }`.
+    Full(RawScan),
+}
+
+/// `scan:` as a map, its fields checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanMap {
+    roots: Vec<String>,
+    #[serde(default)]
+    ignore: Vec<IgnoreGlob>,
+}
+
+impl<'de> Deserialize<'de> for RawScan {
+    /// A list (the roots) or a map; anything else names both shapes.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Shapes;
+        impl<'de> serde::de::Visitor<'de> for Shapes {
+            type Value = RawScan;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of folders (`scan: [~/code]`) or a map (`scan: { roots: [~/code], ignore: [\"**/fixtures/**\"] }`)")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RawScan, A::Error> {
+                let roots =
+                    Vec::<String>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(RawScan {
+                    roots,
+                    ignore: Vec::new(),
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawScan, A::Error> {
+                let ScanMap { roots, ignore } =
+                    ScanMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawScan { roots, ignore })
+            }
+        }
+        d.deserialize_any(Shapes)
+    }
 }
 
 /// A glob of `scan.ignore`, checked while reading the manifest.

@@ -326,3 +326,35 @@ fn every_program_with_a_slash_is_relative_to_the_manifests_folder() {
         "a bare name stays for PATH"
     );
 }
+
+#[test]
+fn scan_takes_a_list_of_roots_or_a_map_and_names_both_shapes_otherwise() {
+    let manifest = |scan: &str| {
+        format!("version: 1\nscan: {scan}\nprofiles:\n  dev:\n    sinks:\n      - type: credentials_file\n")
+    };
+    let short = parse(Path::new("/p/rekey.yaml"), &manifest("[~/code, project]")).unwrap();
+    let scan = short.scan(&paths()).unwrap();
+    assert_eq!(
+        scan.roots,
+        [PathBuf::from("/home/u/code"), PathBuf::from("/p/project")]
+    );
+    let full = parse(
+        Path::new("/p/rekey.yaml"),
+        &manifest("{ roots: [~/code], ignore: ['**/x/**'] }"),
+    )
+    .unwrap();
+    assert_eq!(
+        full.scan(&paths()).unwrap().roots,
+        [PathBuf::from("/home/u/code")]
+    );
+    let wrong = error(&manifest("~/code"));
+    assert!(
+        wrong.contains("scan")
+            && wrong.contains("a list of folders")
+            && wrong.contains("or a map")
+            && wrong.starts_with("/p/rekey.yaml:2:"),
+        "{wrong}"
+    );
+    let unknown = error(&manifest("{ root: [~/code] }"));
+    assert!(unknown.contains("unknown field `root`"), "{unknown}");
+}
