@@ -477,8 +477,10 @@ pub(crate) struct InitArgs {
     /// Replace an existing file.
     #[arg(long)]
     pub(crate) force: bool,
-    /// Also look for each key's other copies under these folders (none given: the home
-    /// folder) and list each as a sink, or as a comment where rekey cannot edit it.
+    /// Also look for each key's other copies under these folders (none given: the
+    /// project, i.e. the repository holding the manifest or else its folder, and
+    /// ~/.aws) and list each as a sink, or as a comment where rekey cannot edit it; the
+    /// folders become the manifest's scan:.
     #[arg(long, value_name = "PATH", num_args = 0..)]
     pub(crate) scan: Option<Vec<PathBuf>>,
     /// Where rekey keeps its records (the manifest written is recorded as trusted).

@@ -23,7 +23,7 @@ pub(crate) struct Options {
     pub(crate) manifest: PathBuf,
     /// Replace an existing file.
     pub(crate) force: bool,
-    /// `--scan [PATH...]`: look for the keys' other copies (no folder: the home folder).
+    /// `--scan [PATH...]`: look for the keys' other copies (no folder: the project and ~/.aws).
     pub(crate) scan: Option<Vec<PathBuf>>,
 }
 
@@ -37,11 +37,16 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         );
     }
     let found = discovery::discover(paths, Policy::default())?;
-    let places = match &args.scan {
-        Some(roots) => other_places(ctx, &found, roots).await?,
+    let roots = match &args.scan {
+        Some(roots) => scan_roots(ctx, &args.manifest, roots),
+        None => Vec::new(),
+    };
+    let places = match args.scan {
+        Some(_) => other_places(ctx, &found, &roots).await?,
         None => BTreeMap::new(),
     };
-    let text = starter::starter_manifest(&found, &places);
+    let shown: Vec<String> = roots.iter().map(|(_, shown)| shown.clone()).collect();
+    let text = starter::starter_manifest(&found, &places, &shown);
     // Check what we write is a manifest rekey reads.
     let written = manifest::parse(&args.manifest, &text)
         .context("internal error: the starter manifest does not parse")?;
@@ -62,21 +67,52 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// The folders `--scan` searches, absolute, each as the manifest's `scan:` writes it:
+/// those given, else the project (the repository holding the manifest, else its folder)
+/// and `~/.aws` (issue 31: the home folder was too wide to be the default).
+fn scan_roots(
+    ctx: &Context,
+    manifest: &std::path::Path,
+    given: &[PathBuf],
+) -> Vec<(PathBuf, String)> {
+    let paths = &ctx.paths;
+    let manifest = std::path::absolute(manifest).unwrap_or_else(|_| manifest.to_owned());
+    let folder = manifest
+        .parent()
+        .unwrap_or(std::path::Path::new("/"))
+        .to_owned();
+    if !given.is_empty() {
+        return given
+            .iter()
+            .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
+            .map(|r| {
+                let shown = paths.show(&r);
+                (r, shown)
+            })
+            .collect();
+    }
+    let project = folder
+        .ancestors()
+        .find(|f| f.join(".git").exists())
+        .unwrap_or(&folder)
+        .to_owned();
+    let project_shown = match project.strip_prefix(&folder) {
+        Ok(_) => ".".to_owned(),
+        Err(_) => paths.show(&project),
+    };
+    let aws = paths.home.join(".aws");
+    vec![(project, project_shown), (aws.clone(), paths.show(&aws))]
+}
+
 /// Per profile, the places under `roots` that hold its key besides the credentials
 /// file, each with the sink that would write it or why rekey cannot.
 async fn other_places(
     ctx: &Context,
     found: &Discovered,
-    roots: &[PathBuf],
+    roots: &[(PathBuf, String)],
 ) -> Result<BTreeMap<String, Vec<Found>>> {
     let paths = &ctx.paths;
-    let roots: Vec<PathBuf> = match roots.is_empty() {
-        true => vec![paths.home.clone()],
-        false => roots
-            .iter()
-            .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
-            .collect(),
-    };
+    let roots: Vec<PathBuf> = roots.iter().map(|(root, _)| root.clone()).collect();
     let known = find::known_keys(&found.profiles, &[], &[]).await;
     let covered = find::covered_places(&found.profiles);
     let searched = find::search(known, covered, roots, &paths.state_dir, None)

@@ -122,10 +122,13 @@ pub(crate) struct Found {
 
 /// The text of a starter `rekey.yaml` for the profiles default mode found, with the
 /// other places each profile's key was found (`rekey init --scan`; empty without): a
-/// sink for each, or, where rekey cannot edit the place, a comment saying so.
+/// sink for each, or, where rekey cannot edit the place, a comment saying so; and the
+/// folders searched as its `scan:` (written as given: `~/…`, or relative to the
+/// manifest), so every later `plan` and `apply` looks there again.
 pub(crate) fn starter_manifest(
     found: &Discovered,
     places: &std::collections::BTreeMap<String, Vec<Found>>,
+    scan: &[String],
 ) -> String {
     // The first line lets editors with a YAML language server (VS Code's YAML
     // extension, Neovim, JetBrains) complete and check the manifest as it is written.
@@ -179,6 +182,14 @@ pub(crate) fn starter_manifest(
             out,
             "  # {}: not rotated ({})",
             skipped.profile, skipped.reason
+        );
+    }
+    if !scan.is_empty() {
+        let roots: Vec<String> = scan.iter().map(|r| yaml_scalar(r)).collect();
+        let _ = write!(
+            out,
+            "\n# Where else the keys may be: plan and apply stop a key with a copy there that no\n# sink writes (`rekey find` shows them).\nscan: [{}]\n",
+            roots.join(", ")
         );
     }
     out

@@ -368,7 +368,8 @@ fn init_scan_lists_every_place_found_and_its_sinks_rotate_the_copies() {
         ".bash_history",
         &format!("export AWS_ACCESS_KEY_ID={}\n", key.id),
     );
-    home.rekey(&["init", "--scan"])
+    let everywhere = home.path("");
+    home.rekey(&["init", "--scan", everywhere.to_str().unwrap()])
         .success()
         .stdout_has("and 3 places found elsewhere");
     let manifest = home.read("project/rekey.yaml");
@@ -384,8 +385,9 @@ fn init_scan_lists_every_place_found_and_its_sinks_rotate_the_copies() {
         manifest.contains("# also at ~/.bash_history:1: a shell history"),
         "{manifest}"
     );
-    // rekey reads it back, and its sinks rotate the copies it found.
-    home.rekey(&["apply", "--yes", "--now"])
+    // rekey reads it back, and its sinks rotate the copies it found (the shell history
+    // is under its scan: too, and no sink can edit it).
+    home.rekey(&["apply", "--yes", "--now", "--allow-uncovered"])
         .success()
         .stdout_has("Done: 1 rotated");
     let new = key_in(&home.credentials(), &user).unwrap();
@@ -551,4 +553,26 @@ fn a_file_name_is_shown_escaped_and_quoted_where_it_is_yaml() {
         .unwrap()
         .to_owned();
     assert_eq!(sink, "- type: dotenv\n  path: '~/code/my app #2/.env'");
+}
+
+/// Issue 31, point 8: `init --scan` with no folder searches the project (here the
+/// manifest's folder; the repository root when there is one) and `~/.aws`, not the
+/// whole home folder, and writes them as the manifest's `scan:`, which later runs use.
+#[test]
+fn init_scan_searches_the_project_and_aws_folder_and_writes_scan() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials("initscandefault");
+    home.write("project/app/.env", &env_text(&key));
+    home.write("elsewhere/.env", &env_text(&key));
+    home.rekey(&["init", "--scan"])
+        .success()
+        .stdout_has("and 1 place found elsewhere");
+    let manifest = home.read("project/rekey.yaml");
+    assert!(
+        manifest.contains("path: app/.env") || manifest.contains("project/app/.env"),
+        "{manifest}"
+    );
+    assert!(!manifest.contains("elsewhere/.env"), "{manifest}");
+    assert!(manifest.contains("\nscan: [., ~/.aws]\n"), "{manifest}");
+    home.rekey(&["plan"]).success();
 }
