@@ -50,12 +50,18 @@ pub fn policy() -> (RetryConfig, TimeoutConfig) {
 /// A Secrets Manager client on `sdk` (the run's shared configuration, with the
 /// credentials a store sink signs with): the one place such a client is built.
 pub fn secrets_manager(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(sdk)
+    let config = aws_sdk_secretsmanager::config::Builder::from(sdk)
+        .interceptor(crate::call_log::CallLog)
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
 }
 
 /// An SSM client on `sdk`, as [`secrets_manager`].
 pub fn ssm(sdk: &SdkConfig) -> aws_sdk_ssm::Client {
-    aws_sdk_ssm::Client::new(sdk)
+    let config = aws_sdk_ssm::config::Builder::from(sdk)
+        .interceptor(crate::call_log::CallLog)
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
 }
 
 /// The credentials of the AWS profile `profile`, whatever its kind (static keys, SSO, a

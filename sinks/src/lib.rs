@@ -24,6 +24,7 @@
 pub mod atomic;
 pub mod aws;
 pub mod blocking;
+pub mod call_log;
 pub mod child;
 pub mod config_file;
 pub mod credential_process;

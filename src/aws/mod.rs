@@ -7,7 +7,6 @@
 //! signing with one key.
 
 pub(crate) mod account;
-mod call_log;
 mod clock;
 mod error;
 #[cfg(test)]
@@ -157,7 +156,7 @@ impl Aws {
         let iam = aws_sdk_iam::config::Builder::from(&self.base)
             .credentials_provider(credentials.clone())
             .interceptor(self.clock.clone())
-            .interceptor(call_log::CallLog)
+            .interceptor(rekey_sinks::call_log::CallLog)
             .retry_partition(pacing.partition(Service::Iam))
             .interceptor(pacing.counter(Service::Iam))
             .build();
@@ -167,7 +166,7 @@ impl Aws {
         let s3 = aws_sdk_s3::config::Builder::from(&self.base)
             .credentials_provider(credentials.clone())
             .interceptor(self.clock.clone())
-            .interceptor(call_log::CallLog)
+            .interceptor(rekey_sinks::call_log::CallLog)
             .retry_partition(pacing.partition(Service::S3))
             .interceptor(pacing.counter(Service::S3))
             .force_path_style(path_style)
@@ -192,7 +191,7 @@ impl Aws {
         let config = aws_sdk_sts::config::Builder::from(&self.base)
             .credentials_provider(credentials)
             .interceptor(self.clock.clone())
-            .interceptor(call_log::CallLog)
+            .interceptor(rekey_sinks::call_log::CallLog)
             .retry_partition(pacing.partition(Service::Sts))
             .interceptor(pacing.counter(Service::Sts))
             .build();

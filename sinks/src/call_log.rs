@@ -1,5 +1,5 @@
-//! `-v` shows the work (issue 31): one line per AWS call, whatever the service (IAM,
-//! STS, S3 here; the secret stores in `rekey_sinks`): what was called, how it ended,
+//! `-v` shows the work (issue 31): one line per AWS call, whatever the service (rekey's
+//! IAM, STS and S3 clients, and the secret stores' here): what was called, how it ended,
 //! how long it took, how many attempts, and which key signed it, by id (the id is no
 //! secret; the signature and the secret never appear). A retried attempt says so as it
 //! starts, so a run against an endpoint that does not answer is not silent.
@@ -17,7 +17,7 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 /// Logs every call of the client it is added to (at `info`: shown with `-v`).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct CallLog;
+pub struct CallLog;
 
 /// When the call began, how many attempts it made, and who signed it.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ fn operation(cfg: &ConfigBag) -> String {
 
 /// The access key id in a SigV4 `Authorization` header
 /// (`… Credential=AKIA…/20261206/us-east-1/iam/aws4_request, …`).
-pub(crate) fn signer_of(authorization: &str) -> Option<String> {
+pub fn signer_of(authorization: &str) -> Option<String> {
     let rest = authorization.split("Credential=").nth(1)?;
     let id = rest.split('/').next()?;
     (!id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())).then(|| id.to_owned())
