@@ -248,19 +248,7 @@ pub(crate) fn deny_sessions_before(before: SystemTime) -> String {
 /// Who signs the profile's IAM calls after the rotation: its new key (the first
 /// sink's), or its `via` profile.
 async fn signer_now(aws: &Aws, spec: &ProfileSpec) -> Result<Caller, Cause> {
-    let current = spec
-        .sinks
-        .first()
-        .read()
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(|| {
-            Cause::new(
-                ErrorKind::InvalidKey,
-                "the profile's first sink holds no key",
-            )
-        })?;
+    let current = signing::current_key(spec).await?;
     signing::signer(aws, &spec.policy, &current).await
 }
 

@@ -49,6 +49,23 @@ pub(crate) async fn principal(
     })
 }
 
+/// The key the profile's first sink holds now: what signs for the profile once a
+/// rotation (or an undo) has put it there.
+pub(crate) async fn current_key(spec: &ProfileSpec) -> Result<AccessKey, Cause> {
+    let sink = spec.sinks.first();
+    match sink.read().await {
+        Ok(Some(key)) => Ok(key),
+        Ok(None) => Err(Cause::new(
+            ErrorKind::InvalidKey,
+            format!("{} holds no key", sink.describe()),
+        )),
+        Err(e) => Err(Cause::new(
+            ErrorKind::of_sink(&e, ErrorKind::SinkUnwritable),
+            e.to_string(),
+        )),
+    }
+}
+
 /// Whether `policy` has something other than the key itself sign the IAM calls.
 pub(crate) fn delegated(policy: &Policy) -> bool {
     policy.via.is_some() || policy.mfa_serial.is_some()

@@ -244,6 +244,29 @@ fn an_event_that_is_not_a_leak_alert_changes_nothing() {
     assert_eq!(proxy.count("CreateAccessKey"), 0);
 }
 
+/// A response to `user`'s leaked key (an AWS Health event), with an attacker holding
+/// the key, killed at crash point `point`: the home, the proxy, the user and its old
+/// key, and the alert's path.
+fn response_killed_at(point: &str) -> (Home, FaultProxy, (String, TestKey), String) {
+    let (home, proxy, (user, old), _) = two_users();
+    proxy.set(|f| {
+        f.revocation_lag = Duration::from_secs(1);
+        f.attacker = true;
+    });
+    home.write(
+        "alert.json",
+        &event("aws-health-credentials-exposed.json", &old.id),
+    );
+    let alert = home.path("alert.json").display().to_string();
+    let args = ["respond", "--event", alert.as_str()];
+    let killed = home.rekey_with_env(&[("REKEY_CRASH_AT", point)], &args);
+    assert_eq!(
+        killed.code, None,
+        "{point}: build with --features rekey/crash-points"
+    );
+    (home, proxy, (user, old), alert)
+}
+
 /// Issue 30, point 3: a response killed after any of its steps (a CI job cancelled or
 /// timed out; here aborted at a crash point) is finished by `rekey recover`: the
 /// leaked key deleted and refused, the key the attacker made meanwhile quarantined, the
@@ -256,22 +279,7 @@ fn a_response_killed_after_any_step_is_finished_by_recover() {
         "leak-refused",
         "leak-searched",
     ] {
-        let (home, proxy, (user, old), _) = two_users();
-        proxy.set(|f| {
-            f.revocation_lag = Duration::from_secs(1);
-            f.attacker = true;
-        });
-        home.write(
-            "alert.json",
-            &event("aws-health-credentials-exposed.json", &old.id),
-        );
-        let alert = home.path("alert.json");
-        let args = ["respond", "--event", alert.to_str().unwrap()];
-        let killed = home.rekey_with_env(&[("REKEY_CRASH_AT", point)], &args);
-        assert_eq!(
-            killed.code, None,
-            "{point}: build with --features rekey/crash-points"
-        );
+        let (home, proxy, (user, old), _) = response_killed_at(point);
         assert!(
             moto().policy_names(&user).is_empty(),
             "{point}: sessions not revoked yet"
@@ -313,19 +321,8 @@ fn a_response_killed_after_any_step_is_finished_by_recover() {
 /// was deleted, finishes that response rather than reporting "already deleted".
 #[test]
 fn the_same_alert_again_finishes_an_interrupted_response() {
-    let (home, proxy, (user, old), _) = two_users();
-    proxy.set(|f| {
-        f.revocation_lag = Duration::from_secs(1);
-        f.attacker = true;
-    });
-    home.write(
-        "alert.json",
-        &event("aws-health-credentials-exposed.json", &old.id),
-    );
-    let alert = home.path("alert.json");
-    let args = ["respond", "--event", alert.to_str().unwrap()];
-    let killed = home.rekey_with_env(&[("REKEY_CRASH_AT", "leak-deleted")], &args);
-    assert_eq!(killed.code, None, "killed");
+    let (home, proxy, (user, _), alert) = response_killed_at("leak-deleted");
+    let args = ["respond", "--event", alert.as_str()];
 
     home.rekey(&args)
         .success()

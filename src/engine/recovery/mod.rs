@@ -782,18 +782,7 @@ impl Recovery<'_> {
 
     /// The key the profile's first sink holds now.
     async fn first_sink_key(&self) -> Result<rekey_sinks::AccessKey, Cause> {
-        let sink = self.spec.sinks.first();
-        match sink.read().await {
-            Ok(Some(key)) => Ok(key),
-            Ok(None) => Err(Cause::new(
-                ErrorKind::InvalidKey,
-                format!("{} holds no key", sink.describe()),
-            )),
-            Err(e) => Err(Cause::new(
-                ErrorKind::of_sink(&e, ErrorKind::SinkUnwritable),
-                e.to_string(),
-            )),
-        }
+        signing::current_key(self.spec).await
     }
 
     /// Whether every sink holds the new key and the new key works for the user.

@@ -271,19 +271,7 @@ pub(crate) async fn finish(
         .leaked_key
         .to_key()
         .ok_or_else(|| Cause::new(ErrorKind::State, "the leak response's record is damaged"))?;
-    let current = spec
-        .sinks
-        .first()
-        .read()
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(|| {
-            Cause::new(
-                ErrorKind::InvalidKey,
-                format!("{} holds no key", spec.sinks.first().describe()),
-            )
-        })?;
+    let current = signing::current_key(spec).await?;
     let undone = || {
         Cause::new(
             ErrorKind::Interrupted,
