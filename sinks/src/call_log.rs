@@ -4,6 +4,8 @@
 //! secret; the signature and the secret never appear). A retried attempt says so as it
 //! starts, so a run against an endpoint that does not answer is not silent.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -15,6 +17,9 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
+/// How long an attempt may go unanswered before it is said, even without `-v`.
+const SAY_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Logs every call of the client it is added to (at `info`: shown with `-v`).
 #[derive(Debug, Clone, Default)]
 pub struct CallLog;
@@ -25,6 +30,8 @@ struct Call {
     began: Instant,
     attempts: u32,
     signer: Option<String>,
+    /// Set once the current attempt ends.
+    answered: Arc<AtomicBool>,
 }
 
 impl Storable for Call {
@@ -62,6 +69,7 @@ impl Intercept for CallLog {
             began: Instant::now(),
             attempts: 0,
             signer: None,
+            answered: Arc::default(),
         });
         call.attempts += 1;
         if call.attempts > 1 {
@@ -72,7 +80,35 @@ impl Intercept for CallLog {
                 call.began.elapsed().as_millis()
             );
         }
+        // Never silent for long, even without -v: an attempt still unanswered after a
+        // moment is said once.
+        let answered = Arc::new(AtomicBool::new(false));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (answered, what, attempt) = (answered.clone(), operation(cfg), call.attempts);
+            runtime.spawn(async move {
+                tokio::time::sleep(SAY_AFTER).await;
+                if !answered.load(Ordering::SeqCst) {
+                    tracing::warn!(
+                        "still waiting for {what} after {} s (attempt {attempt}; -v shows each AWS call)",
+                        SAY_AFTER.as_secs()
+                    );
+                }
+            });
+        }
+        call.answered = answered;
         cfg.interceptor_state().store_put(call);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        _: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(call) = cfg.load::<Call>() {
+            call.answered.store(true, Ordering::SeqCst);
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -396,4 +397,19 @@ fn verbose_plan_names_each_call_and_place() {
         "{}",
         quiet.stderr
     );
+}
+
+/// Issue 31, point 4: a wait is never silent for long. An AWS call still unanswered
+/// after a moment is said without -v (here STS answers after 4 s).
+#[test]
+fn a_slow_answer_is_said_without_verbose() {
+    let proxy = crate::proxy::FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    home.user_in_credentials("slowanswer");
+    proxy.set(|f| {
+        f.slow.insert("GetCallerIdentity", Duration::from_secs(4));
+    });
+    home.rekey(&["plan"])
+        .success()
+        .stderr_has("still waiting for sts:GetCallerIdentity after 3 s");
 }
