@@ -75,6 +75,10 @@ struct Holder {
     /// holder until it no longer matters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     paused: Option<Paused>,
+    /// Given back (left expired only to carry `paused`): this holder is done, not
+    /// paused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    released: bool,
 }
 
 /// A run that stopped renewing the lease less than two lifetimes ago, and is not known
@@ -162,6 +166,7 @@ impl Lease {
                 command: command.to_owned(),
                 expires: String::new(),
                 paused: None,
+                released: false,
             },
             etag: Mutex::new(String::new()),
             lost: AtomicBool::new(false),
@@ -325,7 +330,7 @@ impl Lease {
         // A paused run still matters: the lease is left expired, saying so.
         let released = match shared.paused() {
             Some(_) => {
-                let expired = shared.write_expiring(Condition::Is(&etag), shared.clock.now());
+                let expired = shared.write_as(Condition::Is(&etag), shared.clock.now(), true);
                 expired.await.map(drop).map_err(|e| match e {
                     WriteError::Taken => Cause::new(ErrorKind::State, "taken over"),
                     WriteError::Failed(e) => e.into(),
@@ -431,7 +436,7 @@ impl Shared {
         let this_host = rustix::system::uname().nodename().to_string_lossy() == other.host;
         let alive = i32::try_from(other.pid).is_ok_and(crate::state::process_is_alive);
         let until = expired + 2 * self.ttl;
-        let itself = (!this_host || alive).then(|| Paused {
+        let itself = (!other.released && (!this_host || alive)).then(|| Paused {
             command: other.command.clone(),
             host: other.host.clone(),
             pid: other.pid,
@@ -476,18 +481,21 @@ impl Shared {
 
     /// Writes the lease object, expiring one lifetime from AWS's now, under `condition`.
     async fn write(&self, condition: Condition<'_>) -> Result<String, WriteError> {
-        self.write_expiring(condition, self.clock.now() + self.ttl)
+        self.write_as(condition, self.clock.now() + self.ttl, false)
             .await
     }
 
-    /// Writes the lease object, expiring at `expires`, under `condition`.
-    async fn write_expiring(
+    /// Writes the lease object, expiring at `expires` (`released`: given back, see
+    /// [`Holder::released`]), under `condition`.
+    async fn write_as(
         &self,
         condition: Condition<'_>,
         expires: SystemTime,
+        released: bool,
     ) -> Result<String, WriteError> {
         let holder = Holder {
             expires: time::rfc3339_exact(expires),
+            released,
             ..self.holder.clone()
         };
         let body = serde_json::to_vec(&holder).expect("plain data");
@@ -507,6 +515,7 @@ impl Shared {
             command: "?".into(),
             expires: String::new(),
             paused: None,
+            released: false,
         });
         Ok(Some((holder, etag)))
     }

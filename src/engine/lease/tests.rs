@@ -207,3 +207,26 @@ async fn a_lease_given_back_is_deleted_only_if_it_is_still_ours() {
     let left = s.lease_object().expect("the other machine's lease stays");
     assert_eq!(left["host"], "ci-runner-7");
 }
+
+#[tokio::test]
+async fn a_lease_given_back_counts_as_done_not_paused_but_carries_the_paused_one() {
+    let s = setup();
+    s.plant(
+        "ci-runner-7",
+        4242,
+        SystemTime::now() - Duration::from_secs(1),
+    );
+    let first = s.acquire(Duration::ZERO).await.unwrap();
+    first.release().await;
+    let left = s.lease_object().expect("left expired");
+    assert_eq!(left["released"], true, "{left}");
+    // Another host's run takes it over next: the paused one is still ci-runner-7, not
+    // the run that gave the lease back.
+    let mut body = left.clone();
+    body["host"] = "laptop".into();
+    s.iam
+        .set_object(BUCKET, LEASE, Some(body.to_string().as_bytes()));
+    let next = s.acquire(Duration::ZERO).await.unwrap();
+    let paused = next.paused_holder().expect("still carried");
+    assert!(paused.contains("ci-runner-7"), "{paused}");
+}
