@@ -400,14 +400,14 @@ fn verbose_plan_names_each_call_and_place() {
 }
 
 /// Issue 31, point 4: a wait is never silent for long. An AWS call still unanswered
-/// after a moment is said without -v (here STS answers after 4 s).
+/// after a moment is said without -v (here STS answers after 6 s).
 #[test]
 fn a_slow_answer_is_said_without_verbose() {
     let proxy = crate::proxy::FaultProxy::start();
     let home = Home::new().via(&proxy.endpoint);
     home.user_in_credentials("slowanswer");
     proxy.set(|f| {
-        f.slow.insert("GetCallerIdentity", Duration::from_secs(4));
+        f.slow.insert("GetCallerIdentity", Duration::from_secs(6));
     });
     home.rekey(&["plan"])
         .success()
