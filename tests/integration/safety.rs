@@ -286,31 +286,7 @@ fn ctrl_c_during_apply_undoes_the_step_in_progress_and_says_what_comes_next() {
         "the first profile verifies",
         || verifying.exists(),
     );
-    let mut run = run;
-    // The run's stderr, read as it comes: the release waits until rekey said it stops.
-    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let (said, mut stderr) = (said.clone(), run.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut chunk = [0u8; 256];
-            while let Ok(n @ 1..) = stderr.read(&mut chunk) {
-                said.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
-            }
-        })
-    };
-    let pid = rustix::process::Pid::from_raw(run.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
-    eventually(Duration::from_secs(30), "rekey says it stops", || {
-        said.lock().unwrap().contains("Stopping:")
-    });
-    std::fs::write(&release, "").unwrap();
-    let output = run.wait_with_output().unwrap();
-    reader.join().unwrap();
-    let stderr = said.lock().unwrap().clone().into_bytes();
-    let done = home.finish_output(std::process::Output { stderr, ..output }, &args);
+    let done = interrupt(&home, run, &args, || std::fs::write(&release, "").unwrap());
     assert_eq!(done.code, Some(130), "{}\n{}", done.stdout, done.stderr);
     assert!(done.stderr.contains("Stopping:"), "{}", done.stderr);
     assert!(
@@ -330,4 +306,61 @@ fn ctrl_c_during_apply_undoes_the_step_in_progress_and_says_what_comes_next() {
     home.rekey(&["recover"])
         .success()
         .stdout_has("No interrupted rotation to resolve.");
+}
+
+/// Sends SIGINT to `run` (`rekey ARGS`), waits until it says it is stopping, then runs
+/// `then` (what lets the step in progress end) and waits for the run.
+fn interrupt(home: &Home, mut run: std::process::Child, args: &[&str], then: impl FnOnce()) -> Run {
+    // The run's stderr, read as it comes.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (said, mut stderr) = (said.clone(), run.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut chunk = [0u8; 256];
+            while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+                said.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        })
+    };
+    let pid = rustix::process::Pid::from_raw(run.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    eventually(Duration::from_secs(30), "rekey says it stops", || {
+        said.lock().unwrap().contains("Stopping:")
+    });
+    then();
+    let output = run.wait_with_output().unwrap();
+    reader.join().unwrap();
+    let stderr = said.lock().unwrap().clone().into_bytes();
+    home.finish_output(std::process::Output { stderr, ..output }, args)
+}
+
+/// Issue 31, point 3, at another step: Ctrl-C while the new key propagates (STS slow
+/// to accept it): once proven, the rotation does not write its places; the new key is
+/// deleted and the old one stays in use (exit 130).
+#[test]
+fn ctrl_c_while_the_new_key_propagates_undoes_the_rotation() {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, old) = home.user_in_credentials("sigintpropagating");
+    proxy.set(|f| {
+        f.slow.insert("GetCallerIdentity", Duration::from_secs(2));
+    });
+    let args = ["apply", "--yes"];
+    let run = home.start_rekey_with_env(&[], &args);
+    eventually(Duration::from_secs(60), "the new key is made", || {
+        proxy.count("CreateAccessKey") > 0
+    });
+    let done = interrupt(&home, run, &args, || {});
+    assert_eq!(done.code, Some(130), "{}\n{}", done.stdout, done.stderr);
+    assert!(
+        done.stdout
+            .contains("stopped by a signal (Ctrl-C) before writing"),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
+    assert_eq!(key_in(&home.credentials(), &user), Some(old));
 }
