@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::time::Instant;
@@ -181,7 +181,7 @@ impl Sink for Plugin {
                     .into(),
             )
         })?;
-        AccessKey::new(id, SecretString::from(secret))
+        AccessKey::new(id, secret)
             .map(Some)
             .map_err(|source| SinkError::InvalidKey {
                 place: self.describe(),
@@ -191,8 +191,8 @@ impl Sink for Plugin {
 
     async fn read_id(&self) -> Result<Option<String>, SinkError> {
         let held: Held = self.call(Request::Read).await?;
-        // Not needed here: dropped zeroized.
-        drop(held.secret_access_key.map(zeroize::Zeroizing::new));
+        // Not needed here: dropped (zeroized).
+        drop(held.secret_access_key);
         match held.access_key_id {
             // Never shown if it cannot be an id: it may be a secret in the wrong field.
             Some(id) if !AccessKey::is_plausible_id(&id) => Err(self.failure(

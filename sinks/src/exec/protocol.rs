@@ -98,9 +98,19 @@ pub struct Held {
     /// The access key id.
     #[serde(default)]
     pub access_key_id: Option<String>,
-    /// The secret (moved into a zeroizing secret at once, never copied).
-    #[serde(default)]
-    pub secret_access_key: Option<String>,
+    /// The secret: a `SecretString` from the moment it is read (redacted in `Debug`,
+    /// zeroized on drop; issue 32: a plain `String` under a derived `Debug`).
+    #[serde(default, deserialize_with = "secret")]
+    pub secret_access_key: Option<secrecy::SecretString>,
+}
+
+/// Reads an optional secret straight into a `SecretString`.
+fn secret<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<secrecy::SecretString>, D::Error> {
+    let text: Option<zeroize::Zeroizing<String>> =
+        Option::<String>::deserialize(d)?.map(zeroize::Zeroizing::new);
+    Ok(text.map(|t| secrecy::SecretString::from(t.as_str())))
 }
 
 /// The answer to `check` and `restore`: `{}` (fields are ignored).

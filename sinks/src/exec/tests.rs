@@ -198,6 +198,8 @@ mod wire {
                 secret_access_key: Some(_)
             })
         ));
+        // A Debug print of the answer (a log line, a panic) never shows the secret.
+        assert!(!format!("{held:?}").contains("s3cret"), "{held:?}");
         let none: Answer<Held> = serde_json::from_str(r#"{"ok":{"access_key_id":null}}"#).unwrap();
         assert!(matches!(
             none,
