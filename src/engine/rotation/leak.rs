@@ -22,9 +22,7 @@ use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease::{self, Lease};
 use crate::engine::revocation::{self, LeakResponse, UnknownKey};
 use crate::engine::signing;
-use crate::state::{
-    DeletedKey, Owner, Replica, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey,
-};
+use crate::state::{Owner, Replica, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey};
 
 /// The old key of a leak response, its choices, and when the response began (AWS's
 /// time).
@@ -356,12 +354,7 @@ async fn finish_held(
         });
         let state = recorded.state;
         let _ = state.forget_pending(leaked.id()).await;
-        let deleted = DeletedKey {
-            owner: record.owner.clone(),
-            key_id: leaked.id().to_owned(),
-            deleted_at: crate::time::now(),
-        };
-        let _ = state.remember_deleted(&deleted).await;
+        crate::engine::prune::remember_deleted(state, &record.owner, leaked.id()).await;
     }
     let mut warnings = Vec::new();
     if !record.has(ResponseStep::Refused) {
