@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod log;
 mod prompt;
 
 use crate::commands::{self, Outcome};
@@ -912,7 +913,7 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 /// 0 success, 1 any failure (with a one-line cause on stderr), 2 changes planned.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli);
+    log::init(cli.quiet, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -931,56 +932,5 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Logs go to stderr. Other crates (the AWS SDK) log only errors, even with `-vv`: their
-/// debug output includes request details rekey has no reason to show, and their
-/// warnings (e.g. "config file not found") are noise for rekey's users. By default a
-/// warning is a `warning: …` line for a person; `-v` and `-vv` give timestamped records.
-fn init_tracing(cli: &Cli) {
-    let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "error",
-        (false, 0) => "error,rekey=warn,rekey_sinks=warn",
-        (false, 1) => "error,rekey=info,rekey_sinks=info",
-        (false, _) => "error,rekey=debug,rekey_sinks=debug",
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        // On a terminal, unless NO_COLOR is set (the rule `console` applies to stdout).
-        .with_ansi(console::colors_enabled_stderr())
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    if cli.verbose == 0 {
-        builder.event_format(Plain).init();
-    } else {
-        builder.init();
-    }
-}
-
-/// `warning: message` (or `error: `): a log line as a person reads it, with the same
-/// prefix as the error rekey ends with.
-struct Plain;
-
-impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Plain
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        let prefix = match *event.metadata().level() {
-            tracing::Level::ERROR => console::style("error:").red(),
-            tracing::Level::WARN => console::style("warning:").yellow(),
-            _ => console::style("note:").dim(),
-        };
-        let prefix = prefix.bold().force_styling(writer.has_ansi_escapes());
-        write!(writer, "{prefix} ")?;
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
     }
 }

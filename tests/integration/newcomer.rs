@@ -399,6 +399,27 @@ fn verbose_plan_names_each_call_and_place() {
     );
 }
 
+/// Issue 31, point 4: `-vv` adds the SDK's own debug lines (its attempts), redacted
+/// like every other line; `-v` does not.
+#[test]
+fn very_verbose_adds_the_sdks_own_lines() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials("veryverbose");
+    let run = home.rekey(&["plan", "-vv"]).success();
+    assert!(
+        run.stderr.contains("beginning attempt #1"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(&key.secret));
+    let verbose = home.rekey(&["plan", "-v"]).success();
+    assert!(
+        !verbose.stderr.contains("beginning attempt"),
+        "{}",
+        verbose.stderr
+    );
+}
+
 /// Issue 31, point 4: a wait is never silent for long. An AWS call still unanswered
 /// after a moment is said without -v (here STS answers after 6 s).
 #[test]
