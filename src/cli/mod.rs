@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod complete;
 mod log;
 mod prompt;
 
@@ -174,7 +175,7 @@ pub(crate) struct Selection {
     #[arg(long, value_name = "FILE")]
     pub(crate) manifest: Option<PathBuf>,
     /// Only this profile (repeatable).
-    #[arg(long = "profile", value_name = "NAME")]
+    #[arg(long = "profile", value_name = "NAME", add = complete::profiles())]
     pub(crate) profiles: Vec<String>,
 }
 
@@ -293,7 +294,7 @@ pub(crate) struct RespondArgs {
     pub(crate) manifest: Option<PathBuf>,
     /// The AWS profile that contains an exposed key no profile holds (with
     /// --deactivate-unknown): it finds the key's user and deactivates the key.
-    #[arg(long, value_name = "PROFILE")]
+    #[arg(long, value_name = "PROFILE", add = complete::profiles())]
     pub(crate) via: Option<String>,
     /// Deactivate an exposed key that no profile holds (signed as --via; its user found
     /// through IAM), and revoke that user's older sessions. Whatever uses the key stops
@@ -352,11 +353,12 @@ pub(crate) struct RollbackArgs {
     #[arg(
         value_name = "PROFILE",
         required_unless_present = "profile",
-        conflicts_with = "profile"
+        conflicts_with = "profile",
+        add = complete::profiles()
     )]
     pub(crate) positional: Option<String>,
     /// The profile whose last rotation to undo.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = complete::profiles())]
     pub(crate) profile: Option<String>,
     /// The manifest naming the profile (default: as for plan).
     #[arg(long, value_name = "FILE")]
@@ -410,7 +412,7 @@ pub(crate) enum AuditOutput {
 pub(crate) struct AuditArgs {
     /// The AWS profile that signs (any profile the AWS SDK understands; default: the
     /// SDK's default credential chain).
-    #[arg(long, value_name = "PROFILE")]
+    #[arg(long, value_name = "PROFILE", add = complete::profiles())]
     pub(crate) via: Option<String>,
     /// Every ACTIVE account of the organization the signer's account manages
     /// (organizations:ListAccounts), through --role in each.
@@ -590,7 +592,8 @@ pub(crate) struct CredentialProcessArgs {
     #[arg(
         long,
         required_unless_present_any = ["account", "secret_id"],
-        conflicts_with_all = ["account", "secret_id"]
+        conflicts_with_all = ["account", "secret_id"],
+        add = complete::profiles()
     )]
     pub(crate) profile: Option<String>,
     /// The manifest naming the profile (default: as for plan).
@@ -855,12 +858,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             commands::schedule::run(&plain(args.state_dir), options).await
         }
         Command::Completions(args) => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            let mut script = Vec::new();
-            clap_complete::generate(args.shell, &mut command, "rekey", &mut script);
-            // Where the script goes, as a comment each of these shells skips; last, since
-            // zsh reads `#compdef` on the first line.
-            script.extend(format!("\n# {}\n", completion_install(args.shell)).into_bytes());
+            let script = complete::script(args.shell)?;
             write_stdout(&script)?;
             Ok(Outcome::Success)
         }
@@ -883,19 +881,6 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// How to install the completion script for `shell`, as a one-line comment.
-fn completion_install(shell: clap_complete::Shell) -> &'static str {
-    use clap_complete::Shell;
-    match shell {
-        Shell::Bash => "Install: rekey completions bash > ~/.local/share/bash-completion/completions/rekey",
-        Shell::Zsh => "Install: rekey completions zsh > ~/.zfunc/_rekey (with `fpath+=~/.zfunc; autoload -U compinit; compinit` in ~/.zshrc)",
-        Shell::Fish => "Install: rekey completions fish > ~/.config/fish/completions/rekey.fish",
-        Shell::PowerShell => "Install: rekey completions powershell >> $PROFILE",
-        Shell::Elvish => "Install: rekey completions elvish > ~/.config/elvish/lib/rekey.elv (and `use rekey` in rc.elv)",
-        _ => "Install: see your shell's documentation for completion scripts",
-    }
-}
-
 /// Writes `bytes` to stdout. A reader that went away (`rekey completions zsh | head`)
 /// is not an error: it read what it wanted.
 fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
@@ -912,6 +897,7 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 /// Parses the arguments, runs the command, and maps the result to an exit code:
 /// 0 success, 1 any failure (with a one-line cause on stderr), 2 changes planned.
 pub fn main() -> ExitCode {
+    complete::answer_the_shell();
     let cli = Cli::parse();
     log::init(cli.quiet, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -138,12 +138,10 @@ fn init_writes_a_starter_manifest_that_plan_reads() {
 #[test]
 fn completions_are_printed_for_each_shell() {
     let home = Home::new();
-    for shell in ["bash", "zsh", "fish", "powershell"] {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let run = home.rekey(&["completions", shell]).success();
-        assert!(
-            run.stdout.contains("apply") && run.stdout.contains("credential-process"),
-            "{shell}"
-        );
+        // The script hands each completion back to rekey.
+        assert!(run.stdout.contains("REKEY_COMPLETE"), "{shell}");
         // Issue 31, point 7: where to put it, said in the script itself.
         assert!(
             run.stdout
@@ -156,6 +154,39 @@ fn completions_are_printed_for_each_shell() {
         zsh.stdout.starts_with("#compdef rekey"),
         "zsh reads the first line"
     );
+}
+
+/// Issue 31, point 7: in a real bash with the installed script, a subcommand completes,
+/// and a profile completes to the manifest's names (a manifest is found as `plan` finds
+/// it), else to the static-key profiles of the shared credentials file.
+#[test]
+fn bash_completes_subcommands_and_profile_names() {
+    let home = Home::new();
+    home.write_credentials(
+        "[dev]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\
+         [sso]\nsso_session = corp\n",
+    );
+    let complete = |words: &str| {
+        let script = format!(
+            "source <(rekey completions bash)\n\
+             COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n\
+             _clap_complete_rekey rekey \"${{COMP_WORDS[COMP_CWORD]}}\"\n\
+             printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let run = home.bash(&script).success();
+        let mut words: Vec<String> = run.stdout.lines().map(str::to_owned).collect();
+        words.sort();
+        words
+    };
+    assert_eq!(complete("rekey app"), ["apply"]);
+    assert_eq!(complete("rekey plan --profile ''"), ["dev"]);
+    home.write(
+        "project/rekey.yaml",
+        "version: 1\nprofiles:\n  web:\n    sinks: [{type: credentials_file}]\n  \
+         worker:\n    sinks: [{type: credentials_file}]\n",
+    );
+    assert_eq!(complete("rekey apply --profile w"), ["web", "worker"]);
+    assert_eq!(complete("rekey rollback w"), ["web", "worker"]);
 }
 
 #[test]

@@ -767,6 +767,22 @@ impl Home {
         self.record(Run::from(output, args))
     }
 
+    /// Runs `bash -c SCRIPT` in `~/project` with this home's environment and the rekey
+    /// under test first on PATH, as a user's shell would find it.
+    pub fn bash(&self, script: &str) -> Run {
+        let mut command = self.command(Command::new("bash"));
+        let bin = Path::new(env!("CARGO_BIN_EXE_rekey")).parent().unwrap();
+        let mut path = std::ffi::OsString::from(bin);
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        command.env("PATH", path).args(["-c", script]);
+        let output = command
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot start bash (install it): {e}"));
+        self.record(Run::from(output, &["bash", "-c", script]))
+    }
+
     /// Runs `rekey ARGS` with extra environment variables.
     pub fn rekey_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
