@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum SinkError {
     /// An I/O operation on a file failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {source}", crate::shown::path(path))]
     Io {
         /// What rekey was doing, e.g. `read`, `replace`.
         action: &'static str,
@@ -21,7 +21,7 @@ pub enum SinkError {
         source: io::Error,
     },
     /// The file does not parse as its format requires.
-    #[error("{}:{line}: {message}", path.display())]
+    #[error("{}:{line}: {message}", crate::shown::path(path))]
     Parse {
         /// The file.
         path: PathBuf,
@@ -31,7 +31,7 @@ pub enum SinkError {
         message: String,
     },
     /// The place cannot be edited safely as it stands; the message says why and what to do.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {message}", crate::shown::path(path))]
     Unsupported {
         /// The file.
         path: PathBuf,
@@ -39,7 +39,7 @@ pub enum SinkError {
         message: String,
     },
     /// The place holds temporary credentials (a session token), which are not rotated.
-    #[error("{}: [{section}] holds temporary credentials (aws_session_token); rekey rotates long-lived keys only", path.display())]
+    #[error("{}: [{section}] holds temporary credentials (aws_session_token); rekey rotates long-lived keys only", crate::shown::path(path))]
     TemporaryCredentials {
         /// The file.
         path: PathBuf,
@@ -91,7 +91,7 @@ pub enum SinkError {
     },
     /// After an edit, re-reading the new text did not show exactly the intended change.
     /// Nothing was written.
-    #[error("{}: refusing to write: the edited file would not read back as intended ({detail}); the file is unchanged", path.display())]
+    #[error("{}: refusing to write: the edited file would not read back as intended ({detail}); the file is unchanged", crate::shown::path(path))]
     EditCheckFailed {
         /// The file.
         path: PathBuf,

@@ -42,6 +42,7 @@ pub mod registry;
 mod round_trip;
 pub mod secret_store;
 pub mod secretsmanager;
+pub mod shown;
 mod sink;
 pub mod ssm;
 pub mod text_file;

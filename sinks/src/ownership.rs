@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// A file someone other than the user (or root) could have written.
 #[derive(Debug, thiserror::Error)]
-#[error("refusing {}: {why}", path.display())]
+#[error("refusing {}: {why}", crate::shown::path(path))]
 pub struct NotYours {
     /// The file (or the folder that exposes it).
     pub path: PathBuf,
@@ -50,7 +50,7 @@ pub fn check_file(path: &Path) -> Result<(), NotYours> {
         return Err(refuse(format!(
             "group or others may write it (mode {:o}); run `chmod go-w {}`",
             meta.mode() & 0o777,
-            path.display()
+            crate::shown::path(path)
         )));
     }
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
@@ -70,7 +70,7 @@ pub fn check_folders_above(path: &Path) -> Result<(), NotYours> {
                 path: path.to_owned(),
                 why: format!(
                     "it is under {}, which everyone may write and which has no sticky bit (mode {:o}), so anyone may have replaced it; move it to a folder of your own",
-                    folder.display(),
+                    crate::shown::path(folder),
                     meta.mode() & 0o7777
                 ),
             });

@@ -148,13 +148,17 @@ pub(crate) struct TrustArgs {
 /// the URL nor the line is ever shown: it is a credential.
 fn url_from_file(file: &std::path::Path) -> anyhow::Result<String> {
     use anyhow::Context as _;
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read --notify-url-file {}", file.display()))?;
+    let text = std::fs::read_to_string(file).with_context(|| {
+        format!(
+            "cannot read --notify-url-file {}",
+            rekey_sinks::shown::path(file)
+        )
+    })?;
     let line = text.lines().next().unwrap_or_default().trim();
     webhook_url(line).map_err(|why| {
         anyhow::anyhow!(
             "--notify-url-file {}: its first line is {why}",
-            file.display()
+            rekey_sinks::shown::path(file)
         )
     })
 }

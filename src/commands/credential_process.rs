@@ -60,11 +60,12 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
                 )
             })?;
             let loaded = manifest::load(&path)?;
-            let spec = loaded
-                .raw
-                .profiles
-                .get(profile)
-                .with_context(|| format!("no profile `{profile}` in {}", path.display()))?;
+            let spec = loaded.raw.profiles.get(profile).with_context(|| {
+                format!(
+                    "no profile `{profile}` in {}",
+                    rekey_sinks::shown::path(&path)
+                )
+            })?;
             let config = spec
                 .sinks
                 .iter()

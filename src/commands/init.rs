@@ -33,7 +33,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     if args.manifest.exists() && !args.force {
         bail!(
             "{} already exists; use --force to replace it",
-            args.manifest.display()
+            rekey_sinks::shown::path(&args.manifest)
         );
     }
     let found = discovery::discover(paths, Policy::default())?;
@@ -51,7 +51,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let written = manifest::parse(&args.manifest, &text)
         .context("internal error: the starter manifest does not parse")?;
     std::fs::write(&args.manifest, text)
-        .with_context(|| format!("cannot write {}", args.manifest.display()))?;
+        .with_context(|| format!("cannot write {}", rekey_sinks::shown::path(&args.manifest)))?;
     // The user asked for this very file: it is theirs, as it is now.
     super::trust::record(ctx, &written)?;
     let more = places.values().map(Vec::len).sum::<usize>();
@@ -61,7 +61,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     };
     println!(
         "Wrote {} with {}{scanned}; review it, then run `rekey plan`.",
-        args.manifest.display(),
+        rekey_sinks::shown::path(&args.manifest),
         count(found.profiles.len(), "profile")
     );
     Ok(Outcome::Success)

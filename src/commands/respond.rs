@@ -207,7 +207,7 @@ fn read_event(path: &Path) -> Result<SecretString> {
             .context("cannot read the event from stdin")?;
     } else {
         text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the event {}", path.display()))?;
+            .with_context(|| format!("cannot read the event {}", rekey_sinks::shown::path(path)))?;
     }
     Ok(SecretString::from(text))
 }

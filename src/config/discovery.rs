@@ -35,7 +35,7 @@ pub(crate) struct Discovered {
 
 /// A shared file could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", path.display())]
+#[error("{}: {message}", rekey_sinks::shown::path(path))]
 pub(crate) struct DiscoveryError {
     /// The file.
     pub(crate) path: std::path::PathBuf,

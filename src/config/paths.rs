@@ -53,10 +53,7 @@ impl Paths {
 
     /// `path` for people: under the home folder, as `~/…`.
     pub(crate) fn show(&self, path: &Path) -> String {
-        match path.strip_prefix(&self.home) {
-            Ok(rest) if self.home != Path::new("/") => format!("~/{}", rest.display()),
-            _ => path.display().to_string(),
-        }
+        rekey_sinks::shown::under(&self.home, path)
     }
 
     /// Expands `~` and makes a relative path relative to `base` (the manifest's folder).

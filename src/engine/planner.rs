@@ -663,7 +663,7 @@ fn left_behind(state: &StateDir, spec: &ProfileSpec, old_key: &AccessKey) -> Res
         return Ok(());
     }
     let made_by = match &by.manifest {
-        Some(path) => format!("with {}", path.display()),
+        Some(path) => format!("with {}", rekey_sinks::shown::path(path)),
         None => "in default mode (no manifest)".to_owned(),
     };
     let hint = match &by.manifest {

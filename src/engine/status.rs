@@ -128,7 +128,7 @@ pub(crate) fn attention(
     for copy in stale {
         seen.warnings.push(format!(
             "{}:{} still holds old key {} ({}): point it at the current key, or add a sink for it",
-            copy.path.display(),
+            rekey_sinks::shown::path(&copy.path),
             copy.line,
             copy.key_id,
             copy.state

@@ -90,7 +90,7 @@ impl StateDir {
         let path = self.fleet_key_path();
         if let Some(bytes) = self.read(&path)? {
             let text = String::from_utf8_lossy(&bytes);
-            return FleetKey::from_text(&text, &path.display().to_string())
+            return FleetKey::from_text(&text, &rekey_sinks::shown::path(&path))
                 .map_err(|why| invalid(path.clone(), why));
         }
         let mut random = Zeroizing::new([0u8; 32]);

@@ -173,7 +173,7 @@ pub(crate) struct Journal {
 #[derive(Debug, thiserror::Error)]
 #[error(
     "an earlier rotation of {user_arn} was interrupted ({phase}); its journal {} keeps the new key and the sink backups. `rekey recover` finishes or undoes it (and `rekey apply` does first); then rotate this user again",
-    path.display()
+    rekey_sinks::shown::path(path)
 )]
 pub(crate) struct Interrupted {
     /// The user.

@@ -36,7 +36,7 @@ pub(crate) enum LockError {
         waited: Duration,
     },
     /// The lock file could not be used.
-    #[error("cannot use lock file {}: {source}", path.display())]
+    #[error("cannot use lock file {}: {source}", rekey_sinks::shown::path(path))]
     Io {
         /// The lock file.
         path: PathBuf,

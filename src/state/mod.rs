@@ -52,7 +52,10 @@ pub(crate) use trusted::TrustedManifest;
 
 /// The state directory could not be used.
 #[derive(Debug, thiserror::Error)]
-#[error("state directory: cannot {action} {}: {source}", path.display())]
+#[error(
+    "state directory: cannot {action} {}: {source}",
+    rekey_sinks::shown::path(path)
+)]
 pub(crate) struct StateError {
     /// What rekey was doing.
     pub(crate) action: &'static str,
@@ -255,14 +258,14 @@ impl StateDir {
             return Err(unsafe_dir(format!(
                 "it is owned by uid {}, not by this user (uid {me}); use a state directory of your own (--state-dir, REKEY_STATE_DIR) or `chown {me} {}`",
                 meta.uid(),
-                self.root.display()
+                rekey_sinks::shown::path(&self.root)
             )));
         }
         if meta.mode() & 0o022 != 0 {
             return Err(unsafe_dir(format!(
                 "group or others may write it (mode {:o}); run `chmod 700 {}`",
                 meta.mode() & 0o777,
-                self.root.display()
+                rekey_sinks::shown::path(&self.root)
             )));
         }
         Ok(())

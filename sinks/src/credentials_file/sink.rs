@@ -63,12 +63,13 @@ fn edit_error(path: &Path, error: EditError) -> SinkError {
 
 impl TextFormat for Section {
     fn describe(&self, path: &Path) -> String {
+        let path = crate::shown::path(path);
         match self.kind {
-            FileKind::Credentials => format!("credentials file {} [{}]", path.display(), self.name),
+            FileKind::Credentials => format!("credentials file {path} [{}]", self.name),
             FileKind::Config if self.name == "default" => {
-                format!("config file {} [default]", path.display())
+                format!("config file {path} [default]")
             }
-            FileKind::Config => format!("config file {} [profile {}]", path.display(), self.name),
+            FileKind::Config => format!("config file {path} [profile {}]", self.name),
         }
     }
 

@@ -57,7 +57,7 @@ impl TextFormat for Variables {
     fn describe(&self, path: &Path) -> String {
         format!(
             ".env file {} ({}, {})",
-            path.display(),
+            crate::shown::path(path),
             self.access_key_id,
             self.secret_access_key
         )

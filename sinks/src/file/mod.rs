@@ -156,7 +156,7 @@ impl TextFormat for Fields {
         format!(
             "{} file {} ({}, {})",
             self.format.name(),
-            path.display(),
+            crate::shown::path(path),
             self.access_key_id,
             self.secret_access_key
         )

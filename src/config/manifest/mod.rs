@@ -53,7 +53,7 @@ pub(crate) enum ManifestError {
     #[error("manifest: {0}")]
     NotYours(#[from] rekey_sinks::ownership::NotYours),
     /// The file could not be read.
-    #[error("cannot read manifest {}: {source}", path.display())]
+    #[error("cannot read manifest {}: {source}", rekey_sinks::shown::path(path))]
     Read {
         /// The manifest path.
         path: PathBuf,
@@ -62,7 +62,7 @@ pub(crate) enum ManifestError {
         source: std::io::Error,
     },
     /// The YAML is malformed or breaks the schema.
-    #[error("{}:{line}:{column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", rekey_sinks::shown::path(path))]
     Invalid {
         /// The manifest path.
         path: PathBuf,

@@ -473,7 +473,7 @@ async fn recover_journal(
     if !record.same_sinks(&spec.sinks) {
         return failed(Cause::new(ErrorKind::Interrupted, format!(
             "its sinks changed since the interrupted rotation (journal {}); put the manifest back as it was, run `rekey recover`, then change it",
-            journal.path().display()
+            rekey_sinks::shown::path(journal.path())
         )));
     }
     // Wait for a process that may still be running this rotation; then it is ours only
@@ -634,7 +634,10 @@ impl Recovery<'_> {
         let outcome = match self.resolve(&journal).await {
             Ok(outcome) => outcome,
             Err(cause) => {
-                let kept = format!("; its journal {} is kept", journal.path().display());
+                let kept = format!(
+                    "; its journal {} is kept",
+                    rekey_sinks::shown::path(journal.path())
+                );
                 return Err(self.failure(Cause::new(cause.kind, cause.message + &kept)));
             }
         };

@@ -135,7 +135,7 @@ pub(crate) enum FailureKind {
     #[error("{0}; rolled back: the old key is still active and every sink holds it")]
     RolledBack(Cause),
     /// Undoing failed part-way; the journal keeps everything needed to finish by hand.
-    #[error("{reason}; rollback incomplete ({}); the journal {} keeps the new key and the sink backups, so no key is lost: run `rekey recover` once the cause is fixed", failures.join("; "), journal.display())]
+    #[error("{reason}; rollback incomplete ({}); the journal {} keeps the new key and the sink backups, so no key is lost: run `rekey recover` once the cause is fixed", failures.join("; "), rekey_sinks::shown::path(journal))]
     RollbackIncomplete {
         /// Why the rotation failed.
         reason: Cause,
