@@ -2,8 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
+use ::time::format_description::well_known::Rfc3339 as Format;
+use ::time::OffsetDateTime;
 
 /// Now, by this machine's clock: what rekey's dates and due times are reckoned from
 /// (process deadlines use the monotonic clock instead).
@@ -34,18 +34,35 @@ pub(crate) fn test_offset() -> Duration {
 
 /// `2026-11-25T19:24:57Z`.
 pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let secs = DateTime::from(t).secs();
-    DateTime::from_secs(secs)
-        .fmt(Format::DateTime)
-        .unwrap_or_else(|_| format!("@{secs}"))
+    format(t, 1_000_000_000)
 }
 
-/// `2026-11-25T19:24:57.250001Z`: with the fraction of a second, for times compared
-/// with IAM's (the state files, the shared records in IAM tags).
+/// `2026-11-25T19:24:57.250001Z`: with the fraction of a second (to the microsecond, as
+/// AWS's own times are kept), for times compared with IAM's (the state files, the shared
+/// records in IAM tags).
 pub(crate) fn rfc3339_exact(t: SystemTime) -> String {
-    DateTime::from(t)
-        .fmt(Format::DateTime)
-        .unwrap_or_else(|_| rfc3339(t))
+    format(t, 1_000)
+}
+
+/// `t` in RFC 3339, UTC, cut to a multiple of `unit` nanoseconds.
+fn format(t: SystemTime, unit: i128) -> String {
+    let nanos = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
+    };
+    let cut = nanos.div_euclid(unit) * unit;
+    OffsetDateTime::from_unix_timestamp_nanos(cut)
+        .ok()
+        .and_then(|t| t.format(&Format).ok())
+        .unwrap_or_else(|| format!("@{}", cut.div_euclid(1_000_000_000)))
+}
+
+/// Reads an RFC 3339 time (`2026-11-25T19:24:57Z`, with a fraction, or with an offset
+/// such as the credential report's `+00:00`).
+pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    OffsetDateTime::parse(text, &Format)
+        .ok()
+        .map(SystemTime::from)
 }
 
 /// `2026-11-25`.
@@ -101,9 +118,7 @@ pub(crate) mod serde_rfc3339 {
     /// Reads an RFC 3339 timestamp.
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let text = String::deserialize(d)?;
-        DateTime::from_str(&text, Format::DateTime)
-            .ok()
-            .and_then(|t| SystemTime::try_from(t).ok())
+        parse_rfc3339(&text)
             .ok_or_else(|| serde::de::Error::custom(format!("invalid timestamp `{text}`")))
     }
 }
@@ -148,6 +163,27 @@ mod tests {
         assert_eq!(age(Duration::from_secs(3 * 86_400 + 5)), "3d");
         assert_eq!(age(Duration::from_secs(7200)), "2h");
         assert_eq!(age(Duration::from_secs(59)), "59s");
+    }
+
+    #[test]
+    fn the_fraction_is_kept_to_the_microsecond_and_trimmed() {
+        let at = |micros| SystemTime::UNIX_EPOCH + Duration::from_micros(micros);
+        for (t, shown) in [
+            (at(1_764_098_697_250_001), "2025-11-25T19:24:57.250001Z"),
+            (at(1_764_098_697_250_000), "2025-11-25T19:24:57.25Z"),
+            (at(1_764_098_697_000_000), "2025-11-25T19:24:57Z"),
+        ] {
+            assert_eq!(rfc3339_exact(t), shown);
+            assert_eq!(parse_rfc3339(shown), Some(t));
+        }
+        let with_nanos = at(1_764_098_697_250_001) + Duration::from_nanos(999);
+        assert_eq!(rfc3339_exact(with_nanos), "2025-11-25T19:24:57.250001Z");
+        assert_eq!(
+            parse_rfc3339("2025-11-25T19:24:57+00:00"),
+            Some(at(1_764_098_697_000_000))
+        );
+        assert_eq!(parse_rfc3339("N/A"), None);
+        assert_eq!(parse_rfc3339("2025-11-25"), None);
     }
 
     #[derive(serde::Serialize, serde::Deserialize)]

@@ -28,7 +28,11 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use aws_types::SdkConfig;
+
+/// The SDK's shared configuration (region, credentials, HTTP client, retry and timeout
+/// policy), named here so that code outside the AWS layer (the manifest building the
+/// secret-store sinks) can pass it along without naming an SDK crate.
+pub use aws_types::SdkConfig;
 
 /// The retry and timeout policy of every client. Throttling, 5xx and dropped
 /// connections are retried with exponential backoff and jitter, in adaptive mode (which

@@ -161,7 +161,7 @@ pub struct BuildContext<'a> {
     pub expand: &'a dyn Fn(&str) -> PathBuf,
     /// The run's shared AWS configuration (HTTP client, region, retries; no
     /// credentials), for the secret-store sinks.
-    pub sdk: &'a aws_types::SdkConfig,
+    pub sdk: &'a crate::aws::SdkConfig,
 }
 
 /// A sink's manifest configuration. Deserializing it checks everything that can be

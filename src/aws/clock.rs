@@ -87,6 +87,23 @@ impl Intercept for ServerClock {
 mod tests {
     use super::*;
 
+    /// rekey's times (`crate::time`) read as the SDK's DateTime writes them and back:
+    /// the times stored before rekey formatted its own keep their meaning.
+    #[test]
+    fn rekeys_times_and_the_sdks_agree() {
+        for micros in [
+            0,
+            1_764_098_697_250_001,
+            1_764_098_697_250_000,
+            1_764_098_697_000_000,
+        ] {
+            let t = SystemTime::UNIX_EPOCH + Duration::from_micros(micros);
+            let sdk = DateTime::from(t).fmt(Format::DateTime).unwrap();
+            assert_eq!(crate::time::rfc3339_exact(t), sdk);
+            assert_eq!(crate::time::parse_rfc3339(&sdk), Some(t));
+        }
+    }
+
     #[test]
     fn agreeing_clocks_are_left_alone_and_a_skewed_one_is_corrected() {
         let clock = ServerClock::default();

@@ -187,7 +187,8 @@ impl Lease {
             let Some((other, etag)) = shared.read().await.map_err(|c| shared.failure(c))? else {
                 continue;
             };
-            let expires = parse_time(&other.expires).unwrap_or(SystemTime::UNIX_EPOCH);
+            let expires =
+                crate::time::parse_rfc3339(&other.expires).unwrap_or(SystemTime::UNIX_EPOCH);
             if expires < shared.clock.now() {
                 shared.holder.paused = shared.paused_after(&other, expires);
                 let began = shared.clock.now();
@@ -425,7 +426,7 @@ impl Shared {
     /// The paused run this holder carries, while it still matters.
     fn paused(&self) -> Option<&Paused> {
         let paused = self.holder.paused.as_ref()?;
-        let until = parse_time(&paused.until)?;
+        let until = crate::time::parse_rfc3339(&paused.until)?;
         (self.clock.now() < until).then_some(paused)
     }
 
@@ -444,10 +445,12 @@ impl Shared {
             until: time::rfc3339_exact(until),
         });
         let now = self.clock.now();
-        let carried =
-            (other.paused.clone()).filter(|c| parse_time(&c.until).is_some_and(|at| at > now));
+        let carried = (other.paused.clone())
+            .filter(|c| crate::time::parse_rfc3339(&c.until).is_some_and(|at| at > now));
         match (carried, itself) {
-            (Some(carried), Some(itself)) if parse_time(&carried.until) < Some(until) => {
+            (Some(carried), Some(itself))
+                if crate::time::parse_rfc3339(&carried.until) < Some(until) =>
+            {
                 Some(itself)
             }
             (carried, itself) => carried.or(itself),
@@ -529,11 +532,6 @@ fn lease_key(state: &SharedState, owner: &Owner) -> String {
     } else {
         format!("{}/{name}", state.prefix)
     }
-}
-
-fn parse_time(text: &str) -> Option<SystemTime> {
-    use aws_smithy_types::date_time::{DateTime, Format};
-    SystemTime::try_from(DateTime::from_str(text, Format::DateTime).ok()?).ok()
 }
 
 /// Takes the lease of `owner`'s user when `policy` shares state in S3 (`None` otherwise),

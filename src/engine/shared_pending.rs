@@ -17,10 +17,6 @@
 //! key that is gone is removed by the next prune that finds the key gone.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
-
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
 
 use crate::aws::{AwsError, AwsErrorKind, Caller};
 use crate::config::profile::{PendingStore, Policy};
@@ -61,7 +57,7 @@ pub(crate) fn from_tags(tags: &[(String, String)], owner: &Owner) -> Vec<Pending
             let (deactivated, delete_after) = (parts.next()?, parts.next()?);
             let overlap_since = match parts.next() {
                 Some("-") | None => None,
-                Some(since) => Some(parse_time(since)?),
+                Some(since) => Some(crate::time::parse_rfc3339(since)?),
             };
             let replaced_by = match parts.next() {
                 Some(id) if rekey_sinks::AccessKey::is_plausible_id(id) => Some(id.to_owned()),
@@ -71,18 +67,13 @@ pub(crate) fn from_tags(tags: &[(String, String)], owner: &Owner) -> Vec<Pending
             Some(PendingDeletion {
                 owner: owner.clone(),
                 key_id: key_id.to_owned(),
-                deactivated_at: parse_time(deactivated)?,
-                delete_after: parse_time(delete_after)?,
+                deactivated_at: crate::time::parse_rfc3339(deactivated)?,
+                delete_after: crate::time::parse_rfc3339(delete_after)?,
                 overlap_since,
                 replaced_by,
             })
         })
         .collect()
-}
-
-fn parse_time(text: &str) -> Option<SystemTime> {
-    let parsed = DateTime::from_str(text, Format::DateTime).ok()?;
-    SystemTime::try_from(parsed).ok()
 }
 
 /// What IAM said about a user's shared pending deletions.
@@ -199,7 +190,7 @@ fn explain(error: &AwsError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     use super::*;
 

@@ -57,7 +57,7 @@ mod tests {
             credentials_file: &dir.path().join("credentials"),
             config_file: &path,
             expand: &expand,
-            sdk: &aws_types::SdkConfig::builder().build(),
+            sdk: &crate::aws::SdkConfig::builder().build(),
         };
         let sink = Config::default().build(&ctx);
         assert_eq!(

@@ -271,7 +271,11 @@ impl Manifest {
     }
 
     /// The fully specified profiles, in manifest order. Pure: no I/O.
-    pub(crate) fn resolve(&self, paths: &Paths, sdk: &aws_config::SdkConfig) -> Vec<ProfileSpec> {
+    pub(crate) fn resolve(
+        &self,
+        paths: &Paths,
+        sdk: &rekey_sinks::aws::SdkConfig,
+    ) -> Vec<ProfileSpec> {
         let base = self.path.parent().unwrap_or(Path::new("."));
         let defaults = &self.raw.defaults;
         self.raw

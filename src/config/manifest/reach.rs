@@ -127,7 +127,7 @@ impl Manifest {
         if let Some(command) = &defaults.mfa_command {
             add("defaults.mfa_command".into(), runs(command));
         }
-        let sdk = aws_config::SdkConfig::builder().build();
+        let sdk = rekey_sinks::aws::SdkConfig::builder().build();
         for (name, profile) in &self.raw.profiles {
             let at = |field: &str| format!("profiles.{name}.{field}");
             if let Some(via) = &profile.via {

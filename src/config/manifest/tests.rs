@@ -64,7 +64,7 @@ profiles:
   prod: {}
 ";
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
-    let specs = manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build());
+    let specs = manifest.resolve(&paths(), &rekey_sinks::aws::SdkConfig::builder().build());
     assert_eq!(
         specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         ["dev", "prod"]
@@ -107,7 +107,7 @@ fn built_in_defaults_apply_when_nothing_is_set() {
         "version: 1\nprofiles:\n  dev: {}\n",
     )
     .unwrap();
-    let spec = &manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build())[0];
+    let spec = &manifest.resolve(&paths(), &rekey_sinks::aws::SdkConfig::builder().build())[0];
     assert_eq!(spec.policy, Policy::default());
 }
 
@@ -209,7 +209,8 @@ fn an_s3_state_names_a_bucket_and_a_prefix_and_keeps_the_iam_mirror() {
         "version: 1\nstate: s3://acme-rekey/team-a/\nstate_lease: 2m\nstate_kms_key_id: alias/rekey\nstate_bucket_owner: 210987654321\nprofiles:\n  dev: {}\n",
     )
     .unwrap();
-    let policy = &manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build())[0].policy;
+    let policy =
+        &manifest.resolve(&paths(), &rekey_sinks::aws::SdkConfig::builder().build())[0].policy;
     assert_eq!(
         policy.shared_state,
         Some(SharedState {
@@ -259,7 +260,7 @@ fn the_annotated_example_manifest_parses() {
     let manifest = parse(Path::new("/p/rekey.yaml"), text).unwrap();
     assert_eq!(
         manifest
-            .resolve(&paths(), &aws_config::SdkConfig::builder().build())
+            .resolve(&paths(), &rekey_sinks::aws::SdkConfig::builder().build())
             .len(),
         2
     );
@@ -305,7 +306,8 @@ fn every_program_with_a_slash_is_relative_to_the_manifests_folder() {
         "version: 1\ndefaults:\n  mfa_command: [./code.sh, x]\n  verify: { command: [./check] }\nnotify:\n  - command: [bin/tell]\n  - command: [logger]\nprofiles:\n  dev: {}\n",
     )
     .unwrap();
-    let policy = &manifest.resolve(&paths(), &aws_config::SdkConfig::builder().build())[0].policy;
+    let policy =
+        &manifest.resolve(&paths(), &rekey_sinks::aws::SdkConfig::builder().build())[0].policy;
     let program = |argv: &Argv| argv.split_first().0.clone();
     assert_eq!(program(policy.mfa_command.as_ref().unwrap()), "/p/code.sh");
     assert_eq!(

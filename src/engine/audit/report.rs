@@ -4,9 +4,6 @@
 
 use std::time::SystemTime;
 
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
-
 use crate::engine::plan::LastUse;
 
 /// One user's row: the user and the (up to two) keys the report describes.
@@ -126,12 +123,7 @@ pub(crate) fn read(csv_text: &[u8]) -> Result<Report, ReportError> {
 /// A report time (`2026-12-05T09:57:22+00:00`); `N/A`, `no_information` and the like
 /// are none.
 fn time(text: &str) -> Option<SystemTime> {
-    let utc = text
-        .strip_suffix("+00:00")
-        .map_or_else(|| text.to_owned(), |t| format!("{t}Z"));
-    DateTime::from_str(&utc, Format::DateTime)
-        .ok()
-        .and_then(|t| SystemTime::try_from(t).ok())
+    crate::time::parse_rfc3339(text)
 }
 
 /// A service or region the report knows (`N/A`, `not_supported`: not).
