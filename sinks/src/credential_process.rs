@@ -8,38 +8,42 @@ use zeroize::Zeroizing;
 
 use crate::AccessKey;
 
-/// The `credential_process` JSON. Field names are AWS's.
-#[derive(Serialize, Deserialize)]
+/// The `credential_process` JSON as rekey writes it, borrowing the key it encodes (no
+/// copy of the secret to wipe). Field names are AWS's.
+#[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ProcessCredentials {
+struct Encoded<'a> {
     version: u32,
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+}
+
+/// The `credential_process` JSON as read: the secret a `SecretString` from the moment
+/// it is parsed (redacted in `Debug`, wiped on drop).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Decoded {
     access_key_id: String,
-    secret_access_key: String,
+    #[serde(deserialize_with = "crate::key::deserialize_secret")]
+    secret_access_key: SecretString,
 }
 
 /// `credential_process` JSON for `key`.
 pub fn encode(key: &AccessKey) -> Zeroizing<String> {
     use secrecy::ExposeSecret;
-    let value = ProcessCredentials {
+    let value = Encoded {
         version: 1,
-        access_key_id: key.id().to_owned(),
-        secret_access_key: key.secret().expose_secret().to_owned(),
+        access_key_id: key.id(),
+        secret_access_key: key.secret().expose_secret(),
     };
-    let json = Zeroizing::new(serde_json::to_string(&value).expect("plain data"));
-    drop(Zeroizing::new(value.secret_access_key));
-    json
+    Zeroizing::new(serde_json::to_string(&value).expect("plain data"))
 }
 
 /// The key in `credential_process` JSON (the message never quotes the value).
 pub fn decode(json: &str) -> Result<AccessKey, String> {
-    let value: ProcessCredentials = serde_json::from_str(json)
+    let value: Decoded = serde_json::from_str(json)
         .map_err(|_| "the stored value is not credential_process JSON ({\"Version\":1,\"AccessKeyId\":…,\"SecretAccessKey\":…})".to_owned())?;
-    let key = AccessKey::new(
-        value.access_key_id.as_str(),
-        SecretString::from(value.secret_access_key.as_str()),
-    );
-    drop(Zeroizing::new(value.secret_access_key));
-    key.map_err(|e| e.to_string())
+    AccessKey::new(value.access_key_id.as_str(), value.secret_access_key).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

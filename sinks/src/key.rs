@@ -79,6 +79,25 @@ impl fmt::Debug for AccessKey {
     }
 }
 
+/// Serde's `deserialize_with` for a secret: read straight into a `SecretString`, the
+/// text it was parsed into wiped (secrecy's own serde support does not cover `str`).
+pub(crate) fn deserialize_secret<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<SecretString, D::Error> {
+    use serde::Deserialize;
+    let text = zeroize::Zeroizing::new(String::deserialize(d)?);
+    Ok(SecretString::from(text.as_str()))
+}
+
+/// [`deserialize_secret`] for an optional field.
+pub(crate) fn deserialize_optional_secret<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    use serde::Deserialize;
+    let text = Option::<String>::deserialize(d)?.map(zeroize::Zeroizing::new);
+    Ok(text.map(|t| SecretString::from(t.as_str())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

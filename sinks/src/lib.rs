@@ -51,3 +51,38 @@ pub use error::SinkError;
 pub use key::{AccessKey, InvalidKeyMaterial};
 pub use sink::{Checked, Reach, Sink, Snapshot};
 pub use text_file::{FileSink, TextFormat};
+
+/// Issue 32: every type of this crate that carries a secret across a boundary (a key,
+/// a plugin's answer, the `credential_process` JSON read back) shows none of it in
+/// `Debug`. The types that write one out (the plugin request, the journal's stored key)
+/// implement no `Debug` at all.
+#[cfg(test)]
+mod debug_shows_no_secret {
+    use super::*;
+
+    const ID: &str = "AKIAIOSFODNN7EXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+    #[test]
+    fn no_type_that_carries_a_secret_shows_it() {
+        let key = AccessKey::new(ID, SECRET.into()).unwrap();
+        let held: exec::protocol::Held = serde_json::from_str(&format!(
+            r#"{{"access_key_id": "{ID}", "secret_access_key": "{SECRET}"}}"#
+        ))
+        .unwrap();
+        let stored = credential_process::encode(&key);
+        let decoded = credential_process::decode(&stored).unwrap();
+        let raw: credential_process::Decoded = serde_json::from_str(&stored).unwrap();
+        let invalid = credential_process::decode(&stored.replace(ID, "not a key id")).unwrap_err();
+        for shown in [
+            format!("{key:?}"),
+            format!("{held:?}"),
+            format!("{decoded:?}"),
+            format!("{raw:?}"),
+            invalid,
+        ] {
+            assert!(!shown.contains(&SECRET[..12]), "{shown}");
+        }
+        assert!(format!("{key:?}").contains(ID), "the id is not a secret");
+    }
+}

@@ -76,12 +76,18 @@ impl Aws {
     }
 
     /// A code for `serial` from the installed prompt; [`MfaError::NoCode`] without one.
-    pub(crate) fn ask_code(&self, serial: &str) -> Result<String, MfaError> {
+    /// The prompt waits for a person, so it runs on a blocking thread: the runtime's
+    /// workers go on meanwhile (other profiles' calls, the lease's renewal, Ctrl-C).
+    pub(crate) async fn ask_code(&self, serial: &str) -> Result<String, MfaError> {
         let no_code = || MfaError::NoCode {
             serial: serial.to_owned(),
         };
-        let prompt = self.codes.prompt.as_ref().ok_or_else(no_code)?;
-        let answer = prompt.ask(serial).ok_or_else(no_code)?;
+        let prompt = self.codes.prompt.clone().ok_or_else(no_code)?;
+        let device = serial.to_owned();
+        let answer = tokio::task::spawn_blocking(move || prompt.ask(&device))
+            .await
+            .map_err(|e| MfaError::Unreadable(format!("the prompt stopped: {e}")))?
+            .ok_or_else(no_code)?;
         let code = answer.map_err(|e| MfaError::Unreadable(e.to_string()))?;
         Ok(code.trim().to_owned())
     }

@@ -81,7 +81,7 @@ async fn code(
     timeout: Duration,
 ) -> Result<String, MfaError> {
     let Some((program, args)) = command.map(Argv::split_first) else {
-        return aws.ask_code(serial);
+        return aws.ask_code(serial).await;
     };
     let failed = |problem: String| MfaError::Command {
         program: program.clone(),

@@ -100,17 +100,8 @@ pub struct Held {
     pub access_key_id: Option<String>,
     /// The secret: a `SecretString` from the moment it is read (redacted in `Debug`,
     /// zeroized on drop; issue 32: a plain `String` under a derived `Debug`).
-    #[serde(default, deserialize_with = "secret")]
+    #[serde(default, deserialize_with = "crate::key::deserialize_optional_secret")]
     pub secret_access_key: Option<secrecy::SecretString>,
-}
-
-/// Reads an optional secret straight into a `SecretString`.
-fn secret<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<secrecy::SecretString>, D::Error> {
-    let text: Option<zeroize::Zeroizing<String>> =
-        Option::<String>::deserialize(d)?.map(zeroize::Zeroizing::new);
-    Ok(text.map(|t| secrecy::SecretString::from(t.as_str())))
 }
 
 /// The answer to `check` and `restore`: `{}` (fields are ignored).

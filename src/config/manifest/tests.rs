@@ -360,3 +360,20 @@ fn scan_takes_a_list_of_roots_or_a_map_and_names_both_shapes_otherwise() {
     let unknown = error(&manifest("{ root: [~/code] }"));
     assert!(unknown.contains("unknown field `root`"), "{unknown}");
 }
+
+/// Issue 32: a parsed manifest in a debug dump shows a webhook's host, never its token
+/// or password (a webhook URL is a credential).
+#[test]
+fn a_manifest_in_a_debug_dump_shows_no_webhook_credential() {
+    let manifest = parse(
+        Path::new("/p/rekey.yaml"),
+        "version: 1\nnotify:\n  - webhook: https://hooks.slack.com/services/T000/B000/tok3n-in-path\n  \
+         - webhook: https://user:hunter2@hooks.example.com/x?token=qu3ry\nprofiles:\n  dev:\n    sinks: [{type: credentials_file}]\n",
+    )
+    .unwrap();
+    let shown = format!("{manifest:?}");
+    for secret in ["tok3n-in-path", "hunter2", "qu3ry"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("hooks.slack.com"), "{shown}");
+}
