@@ -93,29 +93,12 @@ pub(crate) async fn plan_profile(
     spec: &ProfileSpec,
     options: PlanOptions,
 ) -> Planned {
-    let mut plan = ProfilePlan {
-        profile: spec.name.clone(),
-        also: spec.also.clone(),
-        via: spec.policy.via.clone(),
-        identity: None,
-        current_key: None,
-        other_key: None,
-        sinks: spec
-            .sinks
-            .iter()
-            .map(|s| SinkReport {
-                sink: s.describe(),
-                state: None,
-                read_only: false,
-            })
-            .collect(),
-        decision: Decision::Rotate,
-        steps: Vec::new(),
-        warnings: Vec::new(),
-    };
-    let mut shared_pending = Vec::new();
-    let inspected = inspect(aws, state, spec, options, &mut plan, &mut shared_pending).await;
-    let next = match inspected {
+    let Inspection { facts, verdict } = inspect(aws, state, spec, options).await;
+    let Facts {
+        mut plan,
+        shared_pending,
+    } = facts;
+    let next = match verdict {
         Ok(input) => {
             plan.steps = steps(&plan, spec, &input);
             Next::Rotate(Box::new(Rotation {
@@ -204,146 +187,245 @@ impl From<Cause> for Stop {
     }
 }
 
+/// What inspecting a profile found: what was learned on the way ([`Facts`], which
+/// `plan` and `status` show even for a profile that stops) and the verdict: what a
+/// rotation needs, or why there is none.
+struct Inspection {
+    facts: Facts,
+    verdict: Result<RotationInput, Stop>,
+}
+
+/// What was learned about a profile: its plan so far (identity, keys, sinks, warnings)
+/// and the user's pending deletions tagged in IAM.
+struct Facts {
+    plan: ProfilePlan,
+    shared_pending: Vec<PendingDeletion>,
+}
+
 /// Inspects the profile in order (its key, its sinks, whose key it is, the user's
-/// keys, room for a new one, whether it is due) and returns what a rotation needs, or
-/// why there is none. `plan` records what was learned on the way, which `plan` and
-/// `status` show even for a profile that stops, and `shared_pending` the user's pending
-/// deletions tagged in IAM.
+/// keys, room for a new one, whether it is due).
 async fn inspect(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
     options: PlanOptions,
-    plan: &mut ProfilePlan,
-    shared_pending: &mut Vec<PendingDeletion>,
-) -> Result<RotationInput, Stop> {
-    let old_key = current_key(spec).await?;
-    let unwritable = survey_sinks(spec, old_key.id(), &mut plan.sinks).await;
-    // Whose key it is: STS, signed with the key itself (no permission needed).
-    let own = aws.caller(&old_key);
-    let identity = own
-        .identity()
-        .await
-        .map_err(|e| refused_key(spec, &old_key, e))?;
-    plan.identity = Some(identity.clone());
-    let Some(user_name) = identity.user_name.clone() else {
-        return Err(Stop::Skip(format!(
-            "{} is not an IAM user; rekey rotates IAM user keys only",
-            identity.arn
-        )));
-    };
-    if let Some(expected) = spec.policy.user.as_deref().filter(|u| *u != user_name) {
-        return Err(Stop::error(
-            ErrorKind::InvalidKey,
-            format!(
-                "the key in {} belongs to {}, not to user `{expected}`",
-                spec.sinks.first().describe(),
-                identity.arn
-            ),
-        ));
-    }
-    // IAM calls: signed by the key itself, or by the `via` profile (admin rotation),
-    // through an MFA session if the policy names a device and the run may open one.
-    let unopened = spec
-        .policy
-        .mfa_serial
-        .as_deref()
-        .filter(|_| !options.mfa_sessions);
-    let caller = if unopened.is_some() {
-        signing::principal(aws, &spec.policy, &old_key).await?
-    } else if signing::delegated(&spec.policy) {
-        signing::signer(aws, &spec.policy, &old_key).await?
-    } else {
-        own
-    };
-    let iam_refused = |error: AwsError| {
-        match unopened {
-        Some(serial) if error.kind == AwsErrorKind::AccessDenied => Cause::new(
-            ErrorKind::Mfa,
-            format!(
-                "{} was refused without an MFA session ({serial}), and plan opens none unless asked, so as not to use up a one-time code: `rekey plan --mfa` asks for a code (or runs mfa_command), `--mfa-code CODE` takes one",
-                error.operation
-            ),
-        ),
-        _ => Cause::from(error),
-    }
-    };
-    if let Some(interrupted) = state
-        .interrupted(&identity.account, &user_name)
-        .map_err(Cause::from)?
-    {
-        return Err(Stop::error(ErrorKind::Interrupted, interrupted.to_string()));
-    }
+) -> Inspection {
+    let mut facts = Facts::new(spec);
+    let verdict = facts.learn(aws, state, spec, options).await;
+    Inspection { facts, verdict }
+}
 
-    let owner = Owner {
-        profile: spec.name.clone(),
-        also: spec.also.clone(),
-        account: identity.account.clone(),
-        user_arn: identity.arn.clone(),
-        user_name: user_name.clone(),
-    };
-    let shared = shared_pending::read(&caller, &spec.policy, &owner).await;
-    plan.warnings.extend(shared.warning);
-    *shared_pending = shared.pending;
+/// The user's keys as IAM lists them, with the one the profile holds.
+struct UsersKeys<'a> {
+    user_name: &'a str,
+    all: &'a [KeyMeta],
+    current: &'a KeyMeta,
+}
 
-    let keys = caller.list_keys(&user_name).await.map_err(iam_refused)?;
-    more_than_two(&user_name, &keys)?;
-    let Some(current) = keys.iter().find(|k| k.id == old_key.id()) else {
-        return Err(Stop::error(
-            ErrorKind::InvalidKey,
-            format!(
-                "the key in {} ({}) is not one of {user_name}'s keys",
-                spec.sinks.first().describe(),
-                old_key.id()
-            ),
-        ));
-    };
-    let last_used = if options.skip_current_last_use {
-        None
-    } else {
-        let used = caller.last_used(&current.id).await.map_err(iam_refused)?;
-        Some(last_use(used))
-    };
-    let now = crate::time::now();
-    let age = time::since(current.created, now);
-    plan.current_key = Some(CurrentKey {
-        id: current.id.clone(),
-        created: current.created,
-        age_days: age.as_secs() / 86_400,
-        last_use_read: last_used.is_some(),
-        last_used: last_used.flatten(),
-    });
-    // A place that cannot be written is an error on every run, due or not (issue 31):
-    // a typo in a path must not wait for rotation day to show.
-    if let Some(cause) = unwritable {
-        return Err(Stop::Error(cause));
-    }
-    if !current.active {
-        if let Some(message) = rotated_elsewhere(spec, current, &keys, shared_pending) {
-            return Err(Stop::error(ErrorKind::InvalidKey, message));
+impl Facts {
+    fn new(spec: &ProfileSpec) -> Self {
+        let plan = ProfilePlan {
+            profile: spec.name.clone(),
+            also: spec.also.clone(),
+            via: spec.policy.via.clone(),
+            identity: None,
+            current_key: None,
+            other_key: None,
+            sinks: spec
+                .sinks
+                .iter()
+                .map(|s| SinkReport {
+                    sink: s.describe(),
+                    state: None,
+                    read_only: false,
+                })
+                .collect(),
+            decision: Decision::Rotate,
+            steps: Vec::new(),
+            warnings: Vec::new(),
+        };
+        Self {
+            plan,
+            shared_pending: Vec::new(),
         }
-        return Err(Stop::error(
-            ErrorKind::InvalidKey,
-            format!(
-                "{} is Inactive in IAM; reactivate it or put an active key in the sinks",
-                current.id
-            ),
-        ));
     }
-    if let Some(other) = keys.iter().find(|k| k.id != old_key.id()) {
-        if let Some(message) = stale_copy(spec, plan, current, other, state, shared_pending)? {
+
+    /// The inspection's steps, each recording what it learned before it may stop.
+    async fn learn(
+        &mut self,
+        aws: &Aws,
+        state: &StateDir,
+        spec: &ProfileSpec,
+        options: PlanOptions,
+    ) -> Result<RotationInput, Stop> {
+        let old_key = current_key(spec).await?;
+        let unwritable = survey_sinks(spec, old_key.id(), &mut self.plan.sinks).await;
+        let (own, identity, user_name) = self.whose_key(aws, spec, &old_key).await?;
+        let unopened = spec
+            .policy
+            .mfa_serial
+            .as_deref()
+            .filter(|_| !options.mfa_sessions);
+        let caller = iam_signer(aws, spec, unopened.is_some(), &old_key, own).await?;
+        let refused = |error| iam_refused(unopened, error);
+        if let Some(interrupted) = state
+            .interrupted(&identity.account, &user_name)
+            .map_err(Cause::from)?
+        {
+            return Err(Stop::error(ErrorKind::Interrupted, interrupted.to_string()));
+        }
+        let owner = Owner::of(spec, &identity, &user_name);
+        let shared = shared_pending::read(&caller, &spec.policy, &owner).await;
+        self.plan.warnings.extend(shared.warning);
+        self.shared_pending = shared.pending;
+
+        let keys = caller.list_keys(&user_name).await.map_err(refused)?;
+        more_than_two(&user_name, &keys)?;
+        let Some(current) = keys.iter().find(|k| k.id == old_key.id()) else {
+            return Err(Stop::error(
+                ErrorKind::InvalidKey,
+                format!(
+                    "the key in {} ({}) is not one of {user_name}'s keys",
+                    spec.sinks.first().describe(),
+                    old_key.id()
+                ),
+            ));
+        };
+        let age = self
+            .read_current_key(&caller, current, options)
+            .await
+            .map_err(refused)?;
+        // A place that cannot be written is an error on every run, due or not (issue 31):
+        // a typo in a path must not wait for rotation day to show.
+        if let Some(cause) = unwritable {
+            return Err(Stop::Error(cause));
+        }
+        let users_keys = UsersKeys {
+            user_name: &user_name,
+            all: &keys,
+            current,
+        };
+        self.judge_keys(aws, state, spec, options, &caller, &users_keys)
+            .await?;
+        if !options.compromised && !options.now {
+            is_due(spec, age)?;
+        }
+        if !options.ignore_manifest {
+            left_behind(state, spec, &old_key)?;
+        }
+        Ok(RotationInput {
+            old_key,
+            identity,
+            user_name,
+            existing_keys: keys,
+        })
+    }
+
+    /// Whose key it is: STS, signed with the key itself (no permission needed). Returns
+    /// the key's own caller, the identity, and the IAM user's name.
+    async fn whose_key(
+        &mut self,
+        aws: &Aws,
+        spec: &ProfileSpec,
+        old_key: &AccessKey,
+    ) -> Result<(Caller, Identity, String), Stop> {
+        let own = aws.caller(old_key);
+        let identity = own
+            .identity()
+            .await
+            .map_err(|e| refused_key(spec, old_key, e))?;
+        self.plan.identity = Some(identity.clone());
+        let Some(user_name) = identity.user_name.clone() else {
+            return Err(Stop::Skip(format!(
+                "{} is not an IAM user; rekey rotates IAM user keys only",
+                identity.arn
+            )));
+        };
+        if let Some(expected) = spec.policy.user.as_deref().filter(|u| *u != user_name) {
+            return Err(Stop::error(
+                ErrorKind::InvalidKey,
+                format!(
+                    "the key in {} belongs to {}, not to user `{expected}`",
+                    spec.sinks.first().describe(),
+                    identity.arn
+                ),
+            ));
+        }
+        Ok((own, identity, user_name))
+    }
+
+    /// Records the current key's age and last use (unless the options skip the latter);
+    /// returns its age.
+    async fn read_current_key(
+        &mut self,
+        caller: &Caller,
+        current: &KeyMeta,
+        options: PlanOptions,
+    ) -> Result<Duration, AwsError> {
+        let last_used = if options.skip_current_last_use {
+            None
+        } else {
+            Some(last_use(caller.last_used(&current.id).await?))
+        };
+        let age = time::since(current.created, crate::time::now());
+        self.plan.current_key = Some(CurrentKey {
+            id: current.id.clone(),
+            created: current.created,
+            age_days: age.as_secs() / 86_400,
+            last_use_read: last_used.is_some(),
+            last_used: last_used.flatten(),
+        });
+        Ok(age)
+    }
+
+    /// The profile's key must be active, and the user's other key, if any, must leave
+    /// room for a new one.
+    async fn judge_keys(
+        &mut self,
+        aws: &Aws,
+        state: &StateDir,
+        spec: &ProfileSpec,
+        options: PlanOptions,
+        caller: &Caller,
+        keys: &UsersKeys<'_>,
+    ) -> Result<(), Stop> {
+        let current = keys.current;
+        if !current.active {
+            if let Some(message) = rotated_elsewhere(spec, current, keys.all, &self.shared_pending)
+            {
+                return Err(Stop::error(ErrorKind::InvalidKey, message));
+            }
+            return Err(Stop::error(
+                ErrorKind::InvalidKey,
+                format!(
+                    "{} is Inactive in IAM; reactivate it or put an active key in the sinks",
+                    current.id
+                ),
+            ));
+        }
+        let Some(other) = keys.all.iter().find(|k| k.id != current.id) else {
+            return Ok(());
+        };
+        if let Some(message) = stale_copy(
+            spec,
+            &self.plan,
+            current,
+            other,
+            state,
+            &self.shared_pending,
+        )? {
             return Err(Stop::error(ErrorKind::InvalidKey, message));
         }
         // rekey's record of the other key (IAM's, else this machine's): a claim, which
         // IAM's facts must back before anything is done to the key (`retire`).
-        let record = recorded(state, shared_pending, &other.id)?;
+        let record = recorded(state, &self.shared_pending, &other.id)?;
         let overlap = in_overlap(other, record.as_ref());
         // A leak response ends the overlap first (issue 17, defect 7): both keys may be
         // leaked. Only if IAM backs the record: a tag cannot make rekey delete a key.
         let ends_overlap = options.compromised
             && match (&overlap, &record) {
                 (Some(_), Some(record)) => {
-                    retire::refute(record, &keys, aws.clock().now()).is_none()
+                    retire::refute(record, keys.all, aws.clock().now()).is_none()
                 }
                 _ => false,
             };
@@ -354,39 +436,69 @@ async fn inspect(
                 time::rfc3339(until)
             )));
         }
-        let described = describe_other_key(&caller, other, record.is_some()).await?;
-        plan.other_key = Some(described.clone());
+        let described = describe_other_key(caller, other, record.is_some()).await?;
+        self.plan.other_key = Some(described.clone());
         // make-room deletes only what prune would (issue 17, defect 4): a record of the
         // key is a claim IAM must back, its grace over, no use since, no sink holding it.
+        let now = crate::time::now();
         let kept = match &record {
             Some(record) if !other.active => {
                 let used = described.last_used.as_ref().map(|u| u.date);
-                retire::why_not_delete(record, &keys, used, aws.clock().now())
+                retire::why_not_delete(record, keys.all, used, aws.clock().now())
                     .map(Kept::Rule)
-                    .or_else(|| held_by(plan, &other.id).map(Kept::Held))
+                    .or_else(|| held_by(&self.plan, &other.id).map(Kept::Held))
             }
             _ => None,
         };
         let unknown = options.compromised && other.active && !ends_overlap;
-        if unknown && held_by(plan, &other.id).is_none() {
+        if unknown && held_by(&self.plan, &other.id).is_none() {
             let quarantine = spec.policy.leaked.is_some_and(|l| l.quarantine);
-            unknown_active_key(&user_name, &described, quarantine, options.make_room, now)?;
+            unknown_active_key(
+                keys.user_name,
+                &described,
+                quarantine,
+                options.make_room,
+                now,
+            )?;
         } else if !ends_overlap {
-            room_for_a_new_key(&user_name, &described, kept, options, now)?;
+            room_for_a_new_key(keys.user_name, &described, kept, options, now)?;
         }
+        Ok(())
     }
-    if !options.compromised && !options.now {
-        is_due(spec, age)?;
-    }
-    if !options.ignore_manifest {
-        left_behind(state, spec, &old_key)?;
-    }
-    Ok(RotationInput {
-        old_key,
-        identity,
-        user_name,
-        existing_keys: keys,
+}
+
+/// Who signs the profile's IAM calls: the key itself, or the `via` profile (admin
+/// rotation), through an MFA session if the policy names a device and the run may open
+/// one (`unopened`: it may not, so the calls go without one).
+async fn iam_signer(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    unopened: bool,
+    old_key: &AccessKey,
+    own: Caller,
+) -> Result<Caller, Stop> {
+    Ok(if unopened {
+        signing::principal(aws, &spec.policy, old_key).await?
+    } else if signing::delegated(&spec.policy) {
+        signing::signer(aws, &spec.policy, old_key).await?
+    } else {
+        own
     })
+}
+
+/// An IAM call's refusal as the plan says it: without the MFA session plan did not open
+/// (`unopened`: the device), an AccessDenied says how to open one.
+fn iam_refused(unopened: Option<&str>, error: AwsError) -> Cause {
+    match unopened {
+        Some(serial) if error.kind == AwsErrorKind::AccessDenied => Cause::new(
+            ErrorKind::Mfa,
+            format!(
+                "{} was refused without an MFA session ({serial}), and plan opens none unless asked, so as not to use up a one-time code: `rekey plan --mfa` asks for a code (or runs mfa_command), `--mfa-code CODE` takes one",
+                error.operation
+            ),
+        ),
+        _ => Cause::from(error),
+    }
 }
 
 /// The key the profile's first sink holds: the one to replace.

@@ -145,12 +145,20 @@ pub(crate) async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<Profil
         .clone()
         .ok_or_else(|| invalid(format!("{} is not an IAM user", identity.arn)))?;
     let caller = signer(aws, &spec.policy, &key).await?;
-    let owner = Owner {
-        profile: spec.name.clone(),
-        also: spec.also.clone(),
-        account: identity.account,
-        user_arn: identity.arn,
-        user_name,
-    };
+    let owner = Owner::of(spec, &identity, &user_name);
     Ok(ProfileUser { key, owner, caller })
+}
+
+impl Owner {
+    /// The owner of `spec`'s rotation of `user_name`'s key, as STS named the user
+    /// (`identity`). Here rather than in `state`, which knows neither profiles nor AWS.
+    pub(crate) fn of(spec: &ProfileSpec, identity: &crate::aws::Identity, user_name: &str) -> Self {
+        Self {
+            profile: spec.name.clone(),
+            also: spec.also.clone(),
+            account: identity.account.clone(),
+            user_arn: identity.arn.clone(),
+            user_name: user_name.to_owned(),
+        }
+    }
 }

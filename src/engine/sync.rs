@@ -258,13 +258,7 @@ async fn decide(
             identity.arn
         )));
     }
-    let owner = Owner {
-        profile: spec.name.clone(),
-        also: spec.also.clone(),
-        account: identity.account.clone(),
-        user_arn: identity.arn.clone(),
-        user_name: user_name.clone(),
-    };
+    let owner = Owner::of(spec, identity, &user_name);
     if in_step {
         return Ok(Decided {
             current: (*signing_key).clone(),

@@ -191,13 +191,7 @@ pub(crate) async fn rotate(
         actions: Vec::new(),
     };
     let record = JournalRecord {
-        owner: Owner {
-            profile: spec.name.clone(),
-            also: spec.also.clone(),
-            account: input.identity.account.clone(),
-            user_arn: input.identity.arn.clone(),
-            user_name: input.user_name.clone(),
-        },
+        owner: Owner::of(spec, &input.identity, &input.user_name),
         old_key_id: run.old_key_id.clone(),
         sinks: plan.sinks.iter().map(|s| s.sink.clone()).collect(),
         sink_ids: spec.sinks.iter().map(|s| s.id()).collect(),
