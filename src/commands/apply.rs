@@ -102,47 +102,21 @@ pub(super) async fn apply(
     args: &Options,
     report: &mut ApplyReport,
 ) -> Result<Outcome> {
-    let (jobs, quiet) = (ctx.jobs, ctx.quiet);
     let for_people = args.output == Output::Text;
-    let choices = args.choices;
-    let profiles = load_profiles(ctx, aws, &args.selection, choices)?;
+    let profiles = load_profiles(ctx, aws, &args.selection, args.choices)?;
     if for_people {
         println!("Profiles from {}", profiles.source);
     }
     warn_about_environment_keys();
-    // First put right what an interrupted run left half-done.
-    let mut stuck = None;
     // With `state: s3://…`, also what a killed machine left in the shared state; a
     // user whose lease another run holds is stopped below with that as the cause.
     let held = recovery::import_shared(aws, state, &profiles.specs).await;
-    let interrupted = recovery::pending_for(state, &profiles.specs)?;
-    if interrupted > 0 {
-        if !args.yes {
-            confirm(
-                &format!(
-                    "{} will be resolved first (see `rekey recover`).",
-                    count(interrupted, "interrupted rotation")
-                ),
-                "Resolve them?",
-            )?;
-        }
-        let results =
-            recovery::recover(aws, state, &profiles.specs, &profiles.others, false).await?;
-        if for_people {
-            for result in &results {
-                print!("{}", text::recovered(result));
-            }
-        }
-        report.recovered = results.iter().map(recovery::Report::from).collect();
-        // A rotation that cannot be resolved stops only its own user (planning reports
-        // it as interrupted); every other profile is still pruned and rotated.
-        stuck = unresolved(&results).err();
-    }
+    let stuck = recover_first(aws, state, args, &profiles, report).await?;
     let options = PlanOptions {
         // With --yes and text output the plan is printed only if nothing changes; a
         // leak response reports each replaced key's last use.
-        skip_current_last_use: args.yes && for_people && !choices.compromised,
-        ..choices.plan_options()
+        skip_current_last_use: args.yes && for_people && !args.choices.compromised,
+        ..args.choices.plan_options()
     };
     // Grouped after recovery: an interrupted shared rotation leaves its sinks disagreeing.
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
@@ -153,40 +127,99 @@ pub(super) async fn apply(
         ..
     } = make_plan(ctx, aws, &profiles, &grouped, options).await?;
     stop_held(&mut plan, &mut planned, held);
-    // With nothing to change the plan says everything, each profile's error included:
-    // the results would only say it again.
-    let plan_shown = for_people && !plan.has_changes();
-    if plan_shown {
-        println!("{}", text::plan_body(&plan));
-    } else if plan.has_changes() && !args.yes {
-        // For people the source line is already out (first, on stdout).
-        let shown = if for_people {
-            text::plan_body(&plan)
-        } else {
-            text::plan(&plan)
-        };
-        confirm(&shown, "Rotate these keys?")?;
-    }
+    let plan_shown = show_and_confirm(&plan, args)?;
     report.plan = Some(plan);
 
     let now = crate::time::now();
     report.pruned = prune::prune(aws, state, &grouped.specs, &pending, now, false).await;
-    let progress = Progress::new(for_people && !quiet);
-    // Profiles rotate concurrently, so IAM's propagation delay is paid once, not once per
-    // profile; locks keep them from writing one file at the same time. Results are
-    // reported in manifest order as they complete.
-    let progress = &progress;
+    let progress = Progress::new(for_people && !ctx.quiet);
+    let shown = for_people && !plan_shown;
+    rotate_all(aws, state, planned, ctx.jobs, &progress, shown, report).await;
+    if args.choices.compromised {
+        report.replaced = replaced(report);
+    }
+    if for_people {
+        print_summary(aws, report, args.choices.compromised, ctx.quiet);
+    }
+    ending(stuck, report, args.choices.compromised)
+}
+
+/// Puts right first what an interrupted run left half-done (asking, without --yes).
+/// A rotation that cannot be resolved stops only its own user (planning reports it as
+/// interrupted), returned as the error the run ends with; every other profile is still
+/// pruned and rotated.
+async fn recover_first(
+    aws: &Aws,
+    state: &StateDir,
+    args: &Options,
+    profiles: &super::Profiles,
+    report: &mut ApplyReport,
+) -> Result<Option<anyhow::Error>> {
+    let interrupted = recovery::pending_for(state, &profiles.specs)?;
+    if interrupted == 0 {
+        return Ok(None);
+    }
+    if !args.yes {
+        confirm(
+            &format!(
+                "{} will be resolved first (see `rekey recover`).",
+                count(interrupted, "interrupted rotation")
+            ),
+            "Resolve them?",
+        )?;
+    }
+    let results = recovery::recover(aws, state, &profiles.specs, &profiles.others, false).await?;
+    if args.output == Output::Text {
+        for result in &results {
+            print!("{}", text::recovered(result));
+        }
+    }
+    report.recovered = results.iter().map(recovery::Report::from).collect();
+    Ok(unresolved(&results).err())
+}
+
+/// Shows the plan when nothing changes (it then says everything, each profile's error
+/// included: the results would only say it again), else asks before changing anything
+/// (unless --yes). Returns whether the plan was shown.
+fn show_and_confirm(plan: &Plan, args: &Options) -> Result<bool> {
+    let for_people = args.output == Output::Text;
+    let plan_shown = for_people && !plan.has_changes();
+    if plan_shown {
+        println!("{}", text::plan_body(plan));
+    } else if plan.has_changes() && !args.yes {
+        // For people the source line is already out (first, on stdout).
+        let shown = if for_people {
+            text::plan_body(plan)
+        } else {
+            text::plan(plan)
+        };
+        confirm(&shown, "Rotate these keys?")?;
+    }
+    Ok(plan_shown)
+}
+
+/// Rotates the planned profiles concurrently, so IAM's propagation delay is paid once,
+/// not once per profile; locks keep them from writing one file at the same time.
+/// Results are reported in manifest order as they complete (printed if `shown`), and
+/// the progress line says when rekey is pacing to a throttled rate (`aws::pacing`).
+async fn rotate_all(
+    aws: &Aws,
+    state: &StateDir,
+    planned: Vec<Planned>,
+    jobs: usize,
+    progress: &Progress,
+    shown: bool,
+    report: &mut ApplyReport,
+) {
     let mut rotations = stream::iter(planned)
         .map(|planned| async move { carry_out(aws, state, planned, progress).await })
         .buffered(jobs);
-    // While rotations run, the progress line says when rekey is pacing to a throttled
-    // rate (see `aws::pacing`).
     let mut ticks = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         tokio::select! {
             next = rotations.next() => match next {
                 Some(result) => {
-                    if for_people && !plan_shown {
+                    if shown {
                         progress.print(&text::profile_result(&result));
                     }
                     report.results.push(result);
@@ -198,53 +231,54 @@ pub(super) async fn apply(
     }
     drop(rotations);
     progress.clear();
-    if choices.compromised {
-        report.replaced = replaced(report);
+}
+
+/// The run's summary for people: what prune did, the keys a leak response replaced,
+/// throttling, the table (on a terminal) and the closing line with what comes next.
+fn print_summary(aws: &Aws, report: &ApplyReport, compromised: bool, quiet: bool) {
+    print!("{}", text::pruned(&report.pruned));
+    if compromised {
+        print!("{}", text::replaced(&report.replaced));
     }
-    let results = &report.results;
-    // A leak response that left a selected key in place did not do its job, whatever
-    // the reason (issue 17, defect 7).
-    let failed: Vec<String> = results
+    if let Some(note) = text::throttled(&aws.pacing().throttled()) {
+        println!("{note}");
+    }
+    // The table is for a person reading stdout; a log file gets the lines above.
+    if std::io::stdout().is_terminal() && !quiet {
+        print!("{}", text::summary_table(&report.results));
+    }
+    println!("{}", text::summary(&report.results));
+}
+
+/// How the run ends: an unresolved interrupted rotation (`stuck`) and the profiles that
+/// failed are errors. A leak response that left a selected key in place did not do its
+/// job, whatever the reason (issue 17, defect 7).
+fn ending(
+    stuck: Option<anyhow::Error>,
+    report: &ApplyReport,
+    compromised: bool,
+) -> Result<Outcome> {
+    let failed: Vec<String> = report
+        .results
         .iter()
         .filter(|r| match r.outcome {
             ApplyOutcome::Failed { .. } => true,
-            ApplyOutcome::Skipped { .. } => choices.compromised,
+            ApplyOutcome::Skipped { .. } => compromised,
             _ => false,
         })
         .map(|r| text::label(&r.profile, &r.also))
         .collect();
-    if for_people {
-        print!("{}", text::pruned(&report.pruned));
-        if choices.compromised {
-            print!("{}", text::replaced(&report.replaced));
-        }
-        if let Some(note) = text::throttled(&aws.pacing().throttled()) {
-            println!("{note}");
-        }
-        // The table is for a person reading stdout; a log file gets the lines above.
-        if std::io::stdout().is_terminal() && !quiet {
-            print!("{}", text::summary_table(results));
-        }
-        println!("{}", text::summary(results));
-    }
+    let profiles = || format!("{} failed", count(failed.len(), "profile"));
     match (stuck, failed.is_empty()) {
         (None, true) => Ok(Outcome::Success),
-        (None, false) if choices.compromised => bail!(
+        (None, false) if compromised => bail!(
             "{} failed or were not replaced: {}",
             count(failed.len(), "profile"),
             failed.join(", ")
         ),
-        (None, false) => bail!(
-            "{} failed: {}",
-            count(failed.len(), "profile"),
-            failed.join(", ")
-        ),
+        (None, false) => bail!("{}: {}", profiles(), failed.join(", ")),
         (Some(stuck), true) => Err(stuck),
-        (Some(stuck), false) => bail!(
-            "{stuck:#}; and {} failed: {}",
-            count(failed.len(), "profile"),
-            failed.join(", ")
-        ),
+        (Some(stuck), false) => bail!("{stuck:#}; and {}: {}", profiles(), failed.join(", ")),
     }
 }
 
