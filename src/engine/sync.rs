@@ -352,15 +352,41 @@ pub(crate) async fn carry_out(
         mut report,
         owner,
     } = found;
-    let to_write: Vec<(usize, &Arc<dyn Sink>)> = spec
-        .sinks
-        .iter()
-        .enumerate()
+    let user = Synced {
+        spec,
+        current: &current,
+        owner: &owner,
+    };
+    if let Err(cause) = write_behind(aws, state, &user, &mut report).await {
+        report.fail(cause);
+    }
+    report
+}
+
+/// The profile being synced: its spec, the current key and whose it is.
+struct Synced<'a> {
+    spec: &'a ProfileSpec,
+    current: &'a AccessKey,
+    owner: &'a Owner,
+}
+
+/// Writes the current key to the sinks that fell behind, holding the user's lock and the
+/// places', and with `state: s3://…` the user's lease: no rekey on another machine
+/// changes this user meanwhile, and what sync found current must still be once it
+/// holds the lease.
+async fn write_behind(
+    aws: &Aws,
+    state: &StateDir,
+    user: &Synced<'_>,
+    report: &mut SyncReport,
+) -> Result<(), Cause> {
+    let to_write: Vec<(usize, &Arc<dyn Sink>)> = (user.spec.sinks.iter().enumerate())
         .filter(|(i, _)| report.sinks[*i].action == SinkAction::Write)
         .collect();
     if to_write.is_empty() {
-        return report;
+        return Ok(());
     }
+    let owner = user.owner;
     let mut locks = vec![LockName::user(
         &owner.account,
         &owner.user_name,
@@ -372,119 +398,98 @@ pub(crate) async fn carry_out(
             .filter_map(|(_, s)| s.lock_key())
             .map(|k| LockName::place(&k)),
     );
-    let held = match lock::acquire(state, locks, state.lock_timeout()).await {
-        Ok(held) => held,
-        Err(e) => {
-            report.fail(e.into());
-            return report;
-        }
-    };
-    // With `state: s3://…`, no rekey on another machine changes this user meanwhile;
-    // what sync found current must still be, once it holds the lease.
-    let signer = match signing::signer(aws, &spec.policy, &current).await {
-        Ok(signer) => signer,
-        Err(cause) => {
-            report.fail(cause);
-            return report;
-        }
-    };
-    let lease = match lease::hold(aws, state, &spec.policy, &signer, &owner, "sync").await {
-        Ok(lease) => lease,
-        Err(cause) => {
-            report.fail(cause);
-            return report;
-        }
-    };
-    let leased = lease.is_some();
-    let report = async move {
-        let (account, user_name) = (&owner.account, &owner.user_name);
-        // Under the lease, another machine's rotation or rollback may have ended since
-        // inspection: the current key must still be Active.
-        if leased {
-            match signer.list_keys(&owner.user_name).await {
-                Ok(keys) if keys.iter().any(|k| k.id == current.id() && k.active) => {}
-                Ok(_) => {
-                    report.fail(Cause::new(ErrorKind::Busy, format!(
-                        "the user's keys changed meanwhile ({} is no longer Active); sync changed nothing: run it again",
-                        current.id()
-                    )));
-                    return report;
-                }
-                Err(e) => {
-                    report.fail(e.into());
-                    return report;
-                }
-            }
-        }
-        // A rotation of this user interrupted in this state dir is resolved first.
-        match state.interrupted(account, user_name) {
-            Ok(None) => {}
-            Ok(Some(interrupted)) => {
-                let message = format!("{interrupted}; sync changed nothing");
-                report.fail(Cause::new(ErrorKind::Interrupted, message));
-                return report;
-            }
-            Err(e) => {
-                report.fail(e.into());
-                return report;
-            }
-        }
-        // What each place held before is kept, for `rekey sync --undo` (only the last
-        // sync's): a key synced to here may be deleted later (a rollback elsewhere).
-        if let Err(e) = state.forget_synced(&spec.name).await {
-            report.fail(Cause::from(e).context("sync changed nothing"));
-            return report;
-        }
-        for (index, sink) in to_write {
-            let entry = &mut report.sinks[index];
-            let written = match sink.read_id().await {
-                // Written meanwhile (by a rotation that finished before the lock).
-                Ok(Some(id)) if id == current.id() => Ok(()),
-                Ok(_) => keep_and_write(state, &spec.name, index, sink.as_ref(), &current).await,
-                Err(e) => Err(Cause::new(ErrorKind::SinkUnwritable, e.to_string())),
-            };
-            match written {
-                Ok(()) => entry.action = SinkAction::Written,
-                Err(cause) => {
-                    entry.action = SinkAction::Failed;
-                    entry.reason = Some(cause.message);
-                }
-            }
-        }
-        // The keys this machine stopped using: if one is in its overlap period, this sync
-        // used it (it reads with the key it holds), and IAM keeps only a key's last use, so
-        // rekey cannot tell those uses from another machine's. The "used since the rotation"
-        // mark is never moved past a use rekey did not make (issue 17, defect 1): prune keeps
-        // the key active, and says why, until `prune --force`.
-        let replaced: Vec<String> = report
-            .sinks
-            .iter()
-            .filter(|s| s.action == SinkAction::Written)
-            .filter_map(|s| s.holds.clone())
-            .filter(|id| id != current.id())
-            .collect();
-        if !replaced.is_empty() {
-            // Signed with the current key: a call signed with the old key is one more use.
-            match signing::signer(aws, &spec.policy, &current).await {
-                Ok(caller) => {
-                    for key_id in replaced {
-                        if let Some(note) = overlap_note(state, spec, &caller, &owner, &key_id).await
-                        {
-                            report.notes.push(note);
-                        }
-                    }
-                }
-                Err(cause) => report.notes.push(format!(
-                    "warning: cannot sign with the current key to read the overlap records ({cause})"
-                )),
-            }
-        }
-        drop(held);
-        report
-    }
-    .await;
+    let held = lock::acquire(state, locks, state.lock_timeout()).await?;
+    let signer = signing::signer(aws, &user.spec.policy, user.current).await?;
+    let lease = lease::hold(aws, state, &user.spec.policy, &signer, owner, "sync").await?;
+    let written = under_lease(aws, state, user, &signer, lease.is_some(), to_write, report).await;
+    drop(held);
     lease::release(lease).await;
-    report
+    written
+}
+
+/// The writes, once the locks (and lease, if `leased`) are held: the user's keys read
+/// again, an interrupted rotation resolved first, what each place held kept for
+/// `--undo`, then each place written and the overlap notes added.
+async fn under_lease(
+    aws: &Aws,
+    state: &StateDir,
+    user: &Synced<'_>,
+    signer: &Caller,
+    leased: bool,
+    to_write: Vec<(usize, &Arc<dyn Sink>)>,
+    report: &mut SyncReport,
+) -> Result<(), Cause> {
+    let (owner, current, spec) = (user.owner, user.current, user.spec);
+    // Under the lease, another machine's rotation or rollback may have ended since
+    // inspection: the current key must still be Active.
+    if leased {
+        let keys = signer.list_keys(&owner.user_name).await?;
+        if !keys.iter().any(|k| k.id == current.id() && k.active) {
+            return Err(Cause::new(ErrorKind::Busy, format!(
+                "the user's keys changed meanwhile ({} is no longer Active); sync changed nothing: run it again",
+                current.id()
+            )));
+        }
+    }
+    // A rotation of this user interrupted in this state dir is resolved first.
+    if let Some(interrupted) = state.interrupted(&owner.account, &owner.user_name)? {
+        let message = format!("{interrupted}; sync changed nothing");
+        return Err(Cause::new(ErrorKind::Interrupted, message));
+    }
+    // What each place held before is kept, for `rekey sync --undo` (only the last
+    // sync's): a key synced to here may be deleted later (a rollback elsewhere).
+    state
+        .forget_synced(&spec.name)
+        .await
+        .map_err(|e| Cause::from(e).context("sync changed nothing"))?;
+    for (index, sink) in to_write {
+        let entry = &mut report.sinks[index];
+        let written = match sink.read_id().await {
+            // Written meanwhile (by a rotation that finished before the lock).
+            Ok(Some(id)) if id == current.id() => Ok(()),
+            Ok(_) => keep_and_write(state, &spec.name, index, sink.as_ref(), current).await,
+            Err(e) => Err(Cause::new(ErrorKind::SinkUnwritable, e.to_string())),
+        };
+        match written {
+            Ok(()) => entry.action = SinkAction::Written,
+            Err(cause) => {
+                entry.action = SinkAction::Failed;
+                entry.reason = Some(cause.message);
+            }
+        }
+    }
+    note_overlaps(aws, state, user, report).await;
+    Ok(())
+}
+
+/// The keys this machine stopped using: if one is in its overlap period, this sync
+/// used it (it reads with the key it holds), and IAM keeps only a key's last use, so
+/// rekey cannot tell those uses from another machine's. The "used since the rotation"
+/// mark is never moved past a use rekey did not make (issue 17, defect 1): prune keeps
+/// the key active, and says why, until `prune --force`.
+async fn note_overlaps(aws: &Aws, state: &StateDir, user: &Synced<'_>, report: &mut SyncReport) {
+    let replaced: Vec<String> = report
+        .sinks
+        .iter()
+        .filter(|s| s.action == SinkAction::Written)
+        .filter_map(|s| s.holds.clone())
+        .filter(|id| id != user.current.id())
+        .collect();
+    if replaced.is_empty() {
+        return;
+    }
+    // Signed with the current key: a call signed with the old key is one more use.
+    match signing::signer(aws, &user.spec.policy, user.current).await {
+        Ok(caller) => {
+            for key_id in replaced {
+                let note = overlap_note(state, user.spec, &caller, user.owner, &key_id).await;
+                report.notes.extend(note);
+            }
+        }
+        Err(cause) => report.notes.push(format!(
+            "warning: cannot sign with the current key to read the overlap records ({cause})"
+        )),
+    }
 }
 
 /// After this machine moved off `key_id`: if it is an old key in its overlap period
