@@ -41,6 +41,7 @@ mod safety;
 mod schedule;
 mod secret_stores;
 mod secrets;
+mod shape;
 mod shared_keys;
 mod shared_state;
 mod sinks;

@@ -274,87 +274,83 @@ async fn imported(
             continue;
         }
         looked.push(shared);
-        // Read as the profile signs: its current key, or its `via` profile.
+        let reader = match Reader::of(aws, state, spec).await {
+            Ok(reader) => reader,
+            Err(note) => {
+                notes.push(note);
+                continue;
+            }
+        };
+        // What stops when the shared state cannot be read: every profile sharing it.
+        let of = selected
+            .iter()
+            .filter(|p| p.policy.shared_state.as_ref() == Some(shared));
+        let profiles = Stops::Profiles(of.map(|p| p.name.clone()).collect());
+        if let Err(cause) = reader
+            .import(aws, state, selected, spec, &mut notes, stopped)
+            .await
+        {
+            stopped.push(Stopped {
+                who: profiles,
+                cause: unreadable(shared, cause),
+            });
+        }
+    }
+    notes
+}
+
+/// Who reads a shared state: as the profile signs (its current key, or its `via`
+/// profile), with the fleet key that authenticates the copies.
+struct Reader<'a> {
+    shared: &'a SharedState,
+    key: rekey_sinks::AccessKey,
+    signer: Caller,
+    fleet_key: crate::state::FleetKey,
+}
+
+impl<'a> Reader<'a> {
+    /// The reader for `spec`'s shared state; a note for the user when there is none.
+    async fn of(aws: &Aws, state: &StateDir, spec: &'a ProfileSpec) -> Result<Self, String> {
+        let shared = spec.policy.shared_state.as_ref().expect("a shared state");
         let key = spec.sinks.first().read().await.ok().flatten();
         let Some(key) = key else {
-            notes.push(format!(
+            return Err(format!(
                 "{}: no key to read the shared state with; rotations another machine left unfinished there are not looked for",
                 spec.name
             ));
-            continue;
         };
-        let signer = match signing::signer(aws, &spec.policy, &key).await {
-            Ok(signer) => signer,
-            Err(cause) => {
-                notes.push(format!("{}: {cause}", spec.name));
-                continue;
-            }
-        };
-        let fleet_key = match state.fleet_key() {
-            Ok(key) => key,
-            Err(e) => {
-                notes.push(e.to_string());
-                continue;
-            }
-        };
+        let signer = signing::signer(aws, &spec.policy, &key)
+            .await
+            .map_err(|cause| format!("{}: {cause}", spec.name))?;
+        let fleet_key = state.fleet_key().map_err(|e| e.to_string())?;
+        Ok(Self {
+            shared,
+            key,
+            signer,
+            fleet_key,
+        })
+    }
+
+    /// Imports the journals and leak responses of the selected profiles that another
+    /// machine left in the shared state. Err: it could not be read at all.
+    async fn import(
+        &self,
+        aws: &Aws,
+        state: &StateDir,
+        selected: &[ProfileSpec],
+        spec: &ProfileSpec,
+        notes: &mut Vec<String>,
+        stopped: &mut Vec<Stopped>,
+    ) -> Result<(), Cause> {
         // The bucket is expected to be the rotated users' account's, as the lease's is
         // (not the signer's: a `via` profile may sign from another account).
-        let profiles_of = |shared: &SharedState| {
-            let of = selected
-                .iter()
-                .filter(|p| p.policy.shared_state.as_ref() == Some(shared));
-            Stops::Profiles(of.map(|p| p.name.clone()).collect())
-        };
-        let users_account = match aws.whose(&key).await {
-            Ok(identity) => identity.account,
-            Err(e) => {
-                let cause = unreadable(shared, e.into());
-                stopped.push(Stopped {
-                    who: profiles_of(shared),
-                    cause,
-                });
-                continue;
-            }
-        };
+        let users_account = aws.whose(&self.key).await?.account;
+        let (shared, signer, fleet_key) = (self.shared, &self.signer, &self.fleet_key);
         let mut refused = Vec::new();
-        let all = shared_journal::all(shared, &signer, &users_account, &fleet_key, &mut refused);
-        let journals = all.await;
+        let journals =
+            shared_journal::all(shared, signer, &users_account, fleet_key, &mut refused).await;
         notes.extend(refused);
-        let journals = match journals {
-            Ok(journals) => journals,
-            Err(cause) => {
-                let cause = unreadable(shared, cause);
-                stopped.push(Stopped {
-                    who: profiles_of(shared),
-                    cause,
-                });
-                continue;
-            }
-        };
-        // A leak response a killed machine left: finished by `recover` (see
-        // `finish_responses`), here or anywhere.
-        let mut refused = Vec::new();
-        let responses =
-            shared_journal::responses(shared, &signer, &users_account, &fleet_key, &mut refused);
-        match responses.await {
-            Ok(records) => {
-                for bytes in records {
-                    let Ok(record) = serde_json::from_slice::<ResponseRecord>(&bytes) else {
-                        continue;
-                    };
-                    if selected.iter().any(|p| record.owner.concerns(&p.name)) {
-                        if let Err(e) = state.import_response(&record).await {
-                            notes.push(e.to_string());
-                        }
-                    }
-                }
-            }
-            Err(cause) => stopped.push(Stopped {
-                who: profiles_of(shared),
-                cause: unreadable(shared, cause),
-            }),
-        }
-        notes.extend(refused);
+        let journals = journals?;
         for (name, record) in journals {
             if !selected.iter().any(|p| record.concerns(&p.name)) {
                 continue;
@@ -364,7 +360,7 @@ async fn imported(
                 continue; // This state dir has it (or cannot tell): resolved from here.
             }
             let owner = &record.owner;
-            match import_one(aws, state, &spec.policy, &signer, &name, owner).await {
+            match import_one(aws, state, &spec.policy, signer, &name, owner).await {
                 Some(cause) if cause.kind == ErrorKind::Busy => stopped.push(Stopped {
                     who: Stops::User {
                         account: owner.account.clone(),
@@ -376,8 +372,26 @@ async fn imported(
                 None => {}
             }
         }
+        // A leak response a killed machine left: finished by `recover` (see
+        // `finish_responses`), here or anywhere.
+        let mut refused = Vec::new();
+        let responses =
+            shared_journal::responses(shared, signer, &users_account, fleet_key, &mut refused)
+                .await;
+        notes.extend(refused);
+        let responses = responses?;
+        for bytes in responses {
+            let Ok(record) = serde_json::from_slice::<ResponseRecord>(&bytes) else {
+                continue;
+            };
+            if selected.iter().any(|p| record.owner.concerns(&p.name)) {
+                if let Err(e) = state.import_response(&record).await {
+                    notes.push(e.to_string());
+                }
+            }
+        }
+        Ok(())
     }
-    notes
 }
 
 /// The shared state could not be read (`cause`): what stops its profiles, with the
