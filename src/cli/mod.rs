@@ -97,6 +97,7 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 pub fn main() -> ExitCode {
     complete::answer_the_shell();
     let cli = Cli::parse();
+    let output = cli.command.output();
     log::init(cli.quiet, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -113,7 +114,9 @@ pub fn main() -> ExitCode {
         Ok(Outcome::ChangesPlanned | Outcome::NeedsAttention) => ExitCode::from(2),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let message = format!("{e:#}");
+            crate::report::emit_failure(output, &message, commands::error_kind(&e));
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

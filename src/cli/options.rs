@@ -303,3 +303,23 @@ impl From<CredentialProcessArgs> for commands::credential_process::Options {
         }
     }
 }
+
+impl Command {
+    /// The output the command was asked for: where a failure's JSON document goes.
+    pub(super) fn output(&self) -> report::Output {
+        let output = match self {
+            Command::Plan(a) => a.output,
+            Command::Apply(a) => a.output,
+            Command::Respond(a) => a.output,
+            Command::Prune(a) => a.output,
+            Command::Sync(a) => a.output,
+            Command::Recover(a) => a.output,
+            Command::Find(a) => a.output,
+            Command::Status(a) => a.output,
+            Command::Rollback(a) => a.output,
+            Command::Audit(a) if a.output == AuditOutput::Json => Output::Json,
+            _ => Output::Text,
+        };
+        output.into()
+    }
+}

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use futures_util::stream::{self, StreamExt};
 
 use super::{
@@ -11,6 +11,7 @@ use super::{
     Outcome, Planning, Selection,
 };
 use crate::aws::Aws;
+use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::interrupt;
 use crate::engine::plan::Plan;
 use crate::engine::planner::{self, Next, PlanOptions, Planned, Rotation};
@@ -39,7 +40,6 @@ pub(crate) struct Options {
 /// one JSON document, also when the run fails; everything else goes to stderr.
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let mut report = ApplyReport::new();
-    let json = args.output == Output::Json;
     let aws = ctx.aws().await;
     let signals = stop_on_signal();
     // The state dir is checked inside, so that a refused one is reported in the JSON
@@ -51,10 +51,10 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     report.throttled = aws.pacing().throttled();
     if let Err(e) = &result {
         report.error = Some(format!("{e:#}"));
+        report.error_kind = Some(super::error_kind(e));
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
+    // The text was printed as the run went.
+    crate::report::emit(args.output, &report, String::new)?;
     // An untrusted manifest stopped the run before this; it adds no target.
     let targets = ctx.notify_targets(&args.selection).unwrap_or_default();
     ctx.tell(&targets, crate::notify::events::apply(&report, "apply"))
@@ -269,16 +269,21 @@ fn ending(
         .map(|r| text::label(&r.profile, &r.also))
         .collect();
     let profiles = || format!("{} failed", count(failed.len(), "profile"));
+    let failed_ones = |message: String| Err(Cause::new(ErrorKind::ProfilesFailed, message).into());
     match (stuck, failed.is_empty()) {
         (None, true) => Ok(Outcome::Success),
-        (None, false) if compromised => bail!(
+        (None, false) if compromised => failed_ones(format!(
             "{} failed or were not replaced: {}",
             count(failed.len(), "profile"),
             failed.join(", ")
-        ),
-        (None, false) => bail!("{}: {}", profiles(), failed.join(", ")),
+        )),
+        (None, false) => failed_ones(format!("{}: {}", profiles(), failed.join(", "))),
         (Some(stuck), true) => Err(stuck),
-        (Some(stuck), false) => bail!("{stuck:#}; and {}: {}", profiles(), failed.join(", ")),
+        (Some(stuck), false) => failed_ones(format!(
+            "{stuck:#}; and {}: {}",
+            profiles(),
+            failed.join(", ")
+        )),
     }
 }
 

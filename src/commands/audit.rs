@@ -9,6 +9,7 @@ use super::{Context, Outcome};
 use crate::engine::audit::findings::Thresholds;
 use crate::engine::audit::{self, Scope};
 use crate::report::audit::{self as told, AuditReport};
+use crate::report::{emit, Output};
 
 /// How `rekey audit` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +72,12 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     ctx.tell(&targets, crate::notify::events::audit(&report))
         .await;
     match args.format {
-        Format::Text => print!("{}", told::table(&report)),
-        Format::Json => crate::report::print_json(&report)?,
-        Format::Csv => print!("{}", told::csv(&report)?),
+        Format::Text => emit(Output::Text, &report, || told::table(&report))?,
+        Format::Json => emit(Output::Json, &report, String::new)?,
+        Format::Csv => {
+            let csv = told::csv(&report)?;
+            emit(Output::Text, &report, || csv)?
+        }
     }
     let unreachable: Vec<&str> = report
         .unreachable()

@@ -11,7 +11,7 @@ use crate::config::discovery;
 use crate::config::profile::Policy;
 use crate::engine::find::{self, WalkOptions};
 use crate::report::find::{self as report, FindReport};
-use crate::report::{print_json, Output};
+use crate::report::{emit, Output};
 
 /// What `rekey find` is asked.
 pub(crate) struct Options {
@@ -77,10 +77,7 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         key.user_arn = user;
     }
     let report = FindReport::new(&found, &roots, &ctx.paths);
-    match options.output {
-        Output::Text => print!("{}", report::text(&report)),
-        Output::Json => print_json(&report)?,
-    }
+    emit(options.output, &report, || report::text(&report))?;
     Ok(if options.detailed_exitcode && report.has_uncovered() {
         Outcome::NeedsAttention
     } else {

@@ -31,14 +31,15 @@ use crate::config::discovery::{self, Skipped};
 use crate::config::manifest::{self, Notify};
 use crate::config::paths::Paths;
 use crate::config::profile::{Leak, Policy, ProfileSpec};
+use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::find::uncovered;
 use crate::engine::plan::Plan;
 use crate::engine::planner::{self, PlanOptions, Planned};
 use crate::engine::prune as pruning;
 use crate::engine::recovery;
 use crate::engine::shared_key::{self, Grouped};
-use crate::report::{count, Output};
-use crate::state::{ChildRecorder, PendingDeletion, StateDir};
+use crate::report::count;
+use crate::state::{ChildRecorder, PendingDeletion, StateDir, StateError};
 
 /// How a successful command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,13 +178,42 @@ pub(crate) fn unresolved(
         .map(|f| f.profile.as_str())
         .collect();
     if !failed.is_empty() {
-        bail!(
+        let message = format!(
             "{} could not be resolved: {}",
             count(failed.len(), "interrupted rotation"),
             failed.join(", ")
         );
+        return Err(Cause::new(ErrorKind::Interrupted, message).into());
     }
     Ok(())
+}
+
+/// The `error_kind` of a run's failure: the kind of the typed error inside it (the
+/// first one along its chain of causes), else `other`.
+pub(crate) fn error_kind(error: &anyhow::Error) -> ErrorKind {
+    use crate::config::discovery::DiscoveryError;
+    use crate::config::manifest::ManifestError;
+    for cause in error.chain() {
+        if let Some(cause) = cause.downcast_ref::<Cause>() {
+            return cause.kind;
+        }
+        if let Some(refused) = cause.downcast_ref::<crate::engine::rollback::RollbackError>() {
+            return refused.kind;
+        }
+        if let Some(aws) = cause.downcast_ref::<crate::aws::AwsError>() {
+            return aws.into();
+        }
+        if cause.is::<StateError>() || cause.is::<crate::state::lock::LockError>() {
+            return ErrorKind::State;
+        }
+        if cause.is::<ManifestError>()
+            || cause.is::<DiscoveryError>()
+            || cause.is::<trust::Untrusted>()
+        {
+            return ErrorKind::Config;
+        }
+    }
+    ErrorKind::Other
 }
 
 /// The selected profiles and where they came from.
@@ -476,8 +506,9 @@ async fn look(
 /// Shows `summary` and asks, on stderr (stdout stays for results, and is one JSON
 /// document with `--output json`); refuses outright when stdin is not a terminal.
 pub(crate) fn confirm(summary: &str, question: &str) -> Result<()> {
+    let cancelled = |message: &str| Cause::new(ErrorKind::Cancelled, message);
     if !std::io::stdin().is_terminal() {
-        bail!("refusing to change anything without --yes: standard input is not a terminal, so rekey cannot ask for confirmation; nothing was changed");
+        return Err(cancelled("refusing to change anything without --yes: standard input is not a terminal, so rekey cannot ask for confirmation; nothing was changed").into());
     }
     eprintln!("{summary}");
     eprint!("{question} Type `yes` to continue: ");
@@ -490,20 +521,7 @@ pub(crate) fn confirm(summary: &str, question: &str) -> Result<()> {
         .read_line(&mut answer)
         .context("cannot read the answer")?;
     if answer.trim() != "yes" {
-        bail!("cancelled; nothing was changed");
-    }
-    Ok(())
-}
-
-/// Prints `value` as JSON, or `text()` for people.
-fn print<T: serde::Serialize>(
-    output: Output,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> Result<()> {
-    match output {
-        Output::Text => println!("{}", text()),
-        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        return Err(cancelled("cancelled; nothing was changed").into());
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 
-use super::{look, print, Choices, Context, Outcome, Planning, Selection};
+use super::{look, Choices, Context, Outcome, Planning, Selection};
 use crate::engine::plan::Decision;
 use crate::report::count;
 use crate::report::{text, Output};
@@ -24,7 +24,7 @@ pub(crate) struct Options {
 /// Runs `rekey plan`.
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let (_, Planning { plan, .. }) = look(ctx, &args.selection, args.choices, args.mfa).await?;
-    print(args.output, &plan, || text::plan(&plan))?;
+    crate::report::emit(args.output, &plan, || text::plan(&plan))?;
     let failed = plan
         .profiles
         .iter()

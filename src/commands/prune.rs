@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use super::{confirm, load_profiles, Choices, Context, Outcome, Selection};
 use crate::engine::plan::Plan;
 use crate::engine::prune;
-use crate::report::{print_json, text, Output, PruneReport};
+use crate::report::{emit, text, Output, PruneReport};
 
 /// What `rekey prune` is asked.
 pub(crate) struct Options {
@@ -39,15 +39,14 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     }
     let due = prune::due(&pending, &profiles.specs, crate::time::now());
     if due.is_empty() {
-        if args.output == Output::Text {
+        let report = PruneReport {
+            schema: Plan::SCHEMA_VERSION,
+            pruned: Vec::new(),
+        };
+        emit(args.output, &report, || {
             let waiting = prune::waiting(&pending, &profiles.specs, crate::time::now());
-            println!("{}", text::nothing_due(&waiting));
-        } else {
-            print_json(&PruneReport {
-                schema: Plan::SCHEMA_VERSION,
-                pruned: Vec::new(),
-            })?;
-        }
+            text::nothing_due(&waiting)
+        })?;
         return Ok(Outcome::Success);
     }
     if !args.yes {
@@ -63,13 +62,11 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         .filter(|p| matches!(p.outcome, prune::PruneOutcome::KeyLost { .. }))
         .map(|p| p.profile.clone())
         .collect();
-    match args.output {
-        Output::Text => print!("{}", text::pruned(&pruned)),
-        Output::Json => print_json(&PruneReport {
-            schema: Plan::SCHEMA_VERSION,
-            pruned,
-        })?,
-    }
+    let report = PruneReport {
+        schema: Plan::SCHEMA_VERSION,
+        pruned,
+    };
+    emit(args.output, &report, || text::pruned(&report.pruned))?;
     if !lost.is_empty() {
         bail!(
             "a user may be left without an Active key (profile {}): see above",

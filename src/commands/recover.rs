@@ -6,7 +6,7 @@ use anyhow::Result;
 use super::{load_profiles, unresolved, Choices, Context, Outcome, Selection};
 use crate::engine::plan::Plan;
 use crate::engine::recovery;
-use crate::report::{print_json, text, Output, RecoverReport};
+use crate::report::{emit, text, Output, RecoverReport};
 use crate::state::ResponseRecord;
 
 /// What `rekey recover` is asked.
@@ -34,18 +34,14 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         |record: &ResponseRecord| selected.iter().any(|p| record.owner.concerns(&p.name));
     let finished = recovery::finish_responses(&aws, state, selected, others, concerns);
     results.extend(finished.await?);
-    match args.output {
-        Output::Text if results.is_empty() => println!("No interrupted rotation to resolve."),
-        Output::Text => {
-            for result in &results {
-                print!("{}", text::recovered(result));
-            }
-        }
-        Output::Json => print_json(&RecoverReport {
-            schema: Plan::SCHEMA_VERSION,
-            recovered: results.iter().map(Into::into).collect(),
-        })?,
-    }
+    let report = RecoverReport {
+        schema: Plan::SCHEMA_VERSION,
+        recovered: results.iter().map(Into::into).collect(),
+    };
+    emit(args.output, &report, || match results.is_empty() {
+        true => "No interrupted rotation to resolve.".to_owned(),
+        false => results.iter().map(text::recovered).collect(),
+    })?;
     unresolved(&results)?;
     Ok(Outcome::Success)
 }

@@ -47,15 +47,15 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         exposed: Vec::new(),
         apply: None,
         error: None,
+        error_kind: None,
     };
-    let json = args.output == Output::Json;
     let result = read_and_respond(ctx, &args, &mut report).await;
     if let Err(e) = &result {
         report.error = Some(format!("{e:#}"));
+        report.error_kind = Some(super::error_kind(e));
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
+    // The text was printed as the response went.
+    crate::report::emit(args.output, &report, String::new)?;
     let selection = Selection {
         manifest: args.manifest.clone(),
         profiles: Vec::new(),

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::{confirm, load_profiles, print, Choices, Context, Outcome, Selection};
+use super::{confirm, load_profiles, Choices, Context, Outcome, Selection};
 use crate::config::profile::ProfileSpec;
 use crate::engine::recovery;
 use crate::report::count;
-use crate::report::{text, Output};
+use crate::report::{emit, text, Output};
 
 /// What `rekey rollback` is asked.
 pub(crate) struct Options {
@@ -25,8 +25,32 @@ pub(crate) struct Options {
     pub(crate) output: Output,
 }
 
-/// Runs `rekey rollback`.
+/// Runs `rekey rollback`. With `--output json`, stdout gets one document, also when
+/// the rollback is refused or fails: `{status: failed, result: {profile, error_kind,
+/// message, actions}}`.
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
+    match roll_back(ctx, &args).await {
+        Ok(done) => {
+            let report = recovery::Report::Resolved(done.clone());
+            emit(args.output, &report, || text::recovered(&Ok(done)))?;
+            Ok(Outcome::Success)
+        }
+        Err(e) => {
+            // For people the error alone, on stderr.
+            let report = recovery::Report::Failed(recovery::RecoveryFailure {
+                profile: args.profile.clone(),
+                error_kind: super::error_kind(&e),
+                message: format!("{e:#}"),
+                actions: Vec::new(),
+            });
+            emit(args.output, &report, String::new)?;
+            Err(e)
+        }
+    }
+}
+
+/// Finds the rotation to undo, asks (without --yes), and undoes it.
+async fn roll_back(ctx: &Context, args: &Options) -> Result<recovery::Recovered> {
     let state = ctx.state()?;
     let selection = Selection {
         manifest: args.manifest.clone(),
@@ -51,10 +75,5 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
             "Roll back?",
         )?;
     }
-    let done = Ok(crate::engine::rollback::run(&aws, state, undo).await?);
-    let report = recovery::Report::from(&done);
-    print(args.output, &report, || {
-        text::recovered(&done).trim_end().to_owned()
-    })?;
-    Ok(Outcome::Success)
+    Ok(crate::engine::rollback::run(&aws, state, undo).await?)
 }

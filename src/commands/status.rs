@@ -8,9 +8,7 @@ use crate::engine::find::uncovered;
 use crate::engine::plan::Plan;
 use crate::engine::status::{self, Attention};
 use crate::report::count;
-use crate::report::{
-    print_json, text, Output, PendingKey, ProfileStatus, StaleCopyReport, StatusReport,
-};
+use crate::report::{emit, text, Output, PendingKey, ProfileStatus, StaleCopyReport, StatusReport};
 
 /// What `rekey status` is asked.
 pub(crate) struct Options {
@@ -90,15 +88,15 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         .filter(|s| status::unchecked(&s.plan))
         .map(|s| s.plan.profile.clone())
         .collect();
-    match options.output {
-        Output::Text => print!("{}", text::status(&statuses, &plan.skipped)),
-        Output::Json => print_json(&StatusReport {
-            schema: Plan::SCHEMA_VERSION,
-            source: plan.source,
-            profiles: statuses,
-            skipped: plan.skipped,
-        })?,
-    }
+    let report = StatusReport {
+        schema: Plan::SCHEMA_VERSION,
+        source: plan.source,
+        profiles: statuses,
+        skipped: plan.skipped,
+    };
+    emit(options.output, &report, || {
+        text::status(&report.profiles, &report.skipped)
+    })?;
     if !unchecked.is_empty() {
         bail!(
             "{} could not be checked: {}",

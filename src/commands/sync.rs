@@ -8,7 +8,7 @@ use super::{confirm, load_profiles, Choices, Context, Outcome, Selection};
 use crate::engine::plan::Plan;
 use crate::engine::sync::{self, SinkAction, SyncReport};
 use crate::report::count;
-use crate::report::{print_json, text, Output, SyncRun};
+use crate::report::{emit, text, Output, SyncRun};
 
 /// What `rekey sync` is asked.
 pub(crate) struct Options {
@@ -72,13 +72,11 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
 
 /// Prints the reports; fails if any profile could not be synced.
 fn finish(args: &Options, reports: Vec<SyncReport>) -> Result<Outcome> {
-    match args.output {
-        Output::Text => print!("{}", text::synced(&reports)),
-        Output::Json => print_json(&SyncRun {
-            schema: Plan::SCHEMA_VERSION,
-            profiles: reports.clone(),
-        })?,
-    }
+    let run = SyncRun {
+        schema: Plan::SCHEMA_VERSION,
+        profiles: reports.clone(),
+    };
+    emit(args.output, &run, || text::synced(&reports))?;
     let failed: Vec<&str> = reports
         .iter()
         .filter(|r| r.error.is_some() || r.sinks.iter().any(|s| s.action == SinkAction::Failed))

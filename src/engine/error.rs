@@ -57,6 +57,19 @@ pub(crate) enum ErrorKind {
     /// The key was last rotated through another manifest (or default mode), which
     /// writes places this run does not: rotating it here would leave them behind.
     OtherManifest,
+    /// There is no rotation `rollback` may undo: no old key awaiting deletion, its
+    /// places' earlier content not kept, the old key deleted or already active, or the
+    /// new key used by others during an overlap (without `--force`).
+    NoRollback,
+    /// The manifest or the shared AWS files could not be read, break the schema, or the
+    /// manifest is not trusted.
+    Config,
+    /// Nothing was done: the user declined, or there was nobody to ask (`--yes`).
+    Cancelled,
+    /// One or more profiles failed; each result has its own `error_kind`.
+    ProfilesFailed,
+    /// Anything else; the message says what.
+    Other,
 }
 
 /// A failure: what went wrong, for people, and its kind, for programs.

@@ -9,6 +9,7 @@
 use crate::aws::Aws;
 use crate::config::profile::{PendingStore, ProfileSpec};
 use crate::engine::action::Action;
+use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::lease;
 use crate::engine::recovery::{self, Recovered};
 use crate::engine::shared_key;
@@ -23,6 +24,8 @@ use crate::state::{Journal, JournalRecord, Owner, PendingDeletion, Phase, StateD
 pub(crate) struct RollbackError {
     /// The profile.
     pub(crate) profile: String,
+    /// What kind of failure (`no_rollback` when there is nothing rollback may undo).
+    pub(crate) kind: ErrorKind,
     /// Why, and what to do.
     pub(crate) message: String,
 }
@@ -53,56 +56,59 @@ pub(crate) async fn prepare(
     configured: &[&ProfileSpec],
     force: bool,
 ) -> Result<Undo, RollbackError> {
-    let refuse = |message: String| RollbackError {
+    let refuse = |cause: Cause| RollbackError {
         profile: profile.to_owned(),
-        message,
+        kind: cause.kind,
+        message: cause.message,
     };
+    let nothing = |message: String| refuse(Cause::new(ErrorKind::NoRollback, message));
     let pending = state
         .all_pending()
-        .map_err(|e| refuse(e.to_string()))?
+        .map_err(|e| refuse(e.into()))?
         .into_iter()
         .filter(|p| p.concerns(profile))
         .max_by_key(|p| p.deactivated_at)
         .ok_or_else(|| {
-            refuse("rekey has no old key of it awaiting deletion; a rotation can be rolled back only during its grace period".into())
+            nothing("rekey has no old key of it awaiting deletion; a rotation can be rolled back only during its grace period".into())
         })?;
-    let spec = shared_key::rebuild(configured.iter().copied(), &pending.members())
-        .map_err(|cause| refuse(cause.message))?;
+    let spec =
+        shared_key::rebuild(configured.iter().copied(), &pending.members()).map_err(refuse)?;
     let old = &pending.key_id;
     if (0..spec.sinks.len()).any(|index| !state.has_history(old, index)) {
-        return Err(refuse(format!(
+        return Err(nothing(format!(
             "the previous content of its sinks is not kept for old key {old} (its sinks changed since, or it was rotated by an older rekey)"
         )));
     }
     if state.has_history(old, spec.sinks.len()) {
-        return Err(refuse("its sinks changed since the rotation".into()));
+        return Err(nothing("its sinks changed since the rotation".into()));
     }
     let signing::ProfileUser {
         key: current,
         owner,
         caller,
-    } = signing::profile_user(aws, &spec)
-        .await
-        .map_err(|cause| refuse(cause.message))?;
+    } = signing::profile_user(aws, &spec).await.map_err(refuse)?;
     if owner.user_arn != pending.owner.user_arn {
-        return Err(refuse(format!(
-            "its key now belongs to {}, not {}",
-            owner.user_arn, pending.owner.user_arn
+        return Err(refuse(Cause::new(
+            ErrorKind::InvalidKey,
+            format!(
+                "its key now belongs to {}, not {}",
+                owner.user_arn, pending.owner.user_arn
+            ),
         )));
     }
     let keys = caller
         .list_keys(&pending.owner.user_name)
         .await
-        .map_err(|e| refuse(e.to_string()))?;
+        .map_err(|e| refuse(e.into()))?;
     match keys.iter().find(|k| &k.id == old) {
         None => {
-            return Err(refuse(format!(
+            return Err(nothing(format!(
                 "old key {old} was deleted; there is nothing to roll back to"
             )))
         }
         // In its overlap period the old key is active by design.
         Some(k) if k.active && !pending.in_overlap() => {
-            return Err(refuse(format!("old key {old} is already active")))
+            return Err(nothing(format!("old key {old} is already active")))
         }
         Some(_) => {}
     }
@@ -110,9 +116,9 @@ pub(crate) async fn prepare(
         let used = caller
             .last_used(current.id())
             .await
-            .map_err(|e| refuse(e.to_string()))?;
+            .map_err(|e| refuse(e.into()))?;
         if let Some(date) = used.date.filter(|d| *d > pending.rotated_at()) {
-            return Err(refuse(format!(
+            return Err(nothing(format!(
                 "IAM saw the new key {} used on {} ({}), after the rotation on {}: during the overlap other machines may have picked it up (rekey sync), and rollback would delete it under them. IAM keeps only a key's last use, so rekey's own calls count too: if nothing else uses it, run `rekey rollback --force`. Nothing was changed",
                 current.id(),
                 crate::time::rfc3339(date),
@@ -135,9 +141,10 @@ pub(crate) async fn run(
     undo: Undo,
 ) -> Result<Recovered, RollbackError> {
     let spec = &undo.spec;
-    let fail = |message: String| RollbackError {
+    let fail = |cause: Cause| RollbackError {
         profile: spec.name.clone(),
-        message,
+        kind: cause.kind,
+        message: cause.message,
     };
     let pending = &undo.pending;
     let mut locks = vec![LockName::user(
@@ -153,21 +160,27 @@ pub(crate) async fn run(
     );
     let _held = lock::acquire(state, locks, state.lock_timeout())
         .await
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.into()))?;
 
     let current = spec
         .sinks
         .first()
         .read()
         .await
-        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| {
+            let kind = ErrorKind::of_sink(&e, ErrorKind::SinkUnwritable);
+            fail(Cause::new(kind, e.to_string()))
+        })?
         .filter(|k| k.id() == undo.current_key_id)
-        .ok_or_else(|| fail("the profile's key changed meanwhile; run rollback again".into()))?;
+        .ok_or_else(|| {
+            let message = "the profile's key changed meanwhile; run rollback again";
+            fail(Cause::new(ErrorKind::Busy, message))
+        })?;
     // With `state: s3://…`, no other machine changes this user's keys meanwhile (a prune
     // there deleting the old key this rollback makes active again).
     let signer = signing::signer(aws, &spec.policy, &current)
         .await
-        .map_err(|cause| fail(cause.message))?;
+        .map_err(fail)?;
     let lease = lease::hold(
         aws,
         state,
@@ -177,7 +190,7 @@ pub(crate) async fn run(
         "rollback",
     )
     .await
-    .map_err(|cause| fail(cause.message))?;
+    .map_err(fail)?;
     let done = undo_locked(aws, state, spec, pending, &current, lease.as_ref()).await;
     lease::release(lease).await;
     done
@@ -192,14 +205,15 @@ async fn undo_locked(
     current: &rekey_sinks::AccessKey,
     lease: Option<&lease::Lease>,
 ) -> Result<Recovered, RollbackError> {
-    let fail = |message: String| RollbackError {
+    let fail = |cause: Cause| RollbackError {
         profile: spec.name.clone(),
-        message,
+        kind: cause.kind,
+        message: cause.message,
     };
     let backups = (0..spec.sinks.len())
         .map(|index| state.history_backup(&pending.key_id, index))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail(format!("{e}; nothing was changed")))?;
+        .map_err(|e| fail(Cause::from(e).context("nothing was changed")))?;
     let record = JournalRecord {
         owner: Owner {
             profile: spec.name.clone(),
@@ -223,23 +237,23 @@ async fn undo_locked(
     };
     let mut journal = Journal::begin_with_backups(state, record, &backups)
         .await
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.into()))?;
     if let Some(lease) = lease {
         if let Err(e) = journal.replicate(lease.replica()).await {
             let _ = journal.finish().await;
-            return Err(fail(format!("{e}; nothing was changed")));
+            return Err(fail(Cause::from(e).context("nothing was changed")));
         }
     }
     // The key being undone is deleted by it: the journal's copy is removed and the lease
     // released with the old key, restored (see `run_journal`).
     let done = recovery::run_journal(aws, state, spec, journal, lease).await;
-    let mut done = done.map_err(|e| fail(e.to_string()))?;
+    let mut done = done.map_err(|e| fail(Cause::new(e.error_kind, e.to_string())))?;
     // The old key is current again: what made it still holds; the new key is gone.
     let _ = state.forget_rotated_by(current.id()).await;
     let forgotten = state.forget_retired_key(&pending.key_id).await;
     if let Err(e) = forgotten {
-        return Err(fail(format!(
-            "rolled back, but the records of the old key could not be removed: {e}"
+        return Err(fail(Cause::from(e).context(
+            "rolled back, but the records of the old key could not be removed",
         )));
     }
     done.actions

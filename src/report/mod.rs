@@ -50,6 +50,9 @@ pub(crate) struct ApplyReport {
     /// Why the run stopped, if it did (also on stderr).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// The kind of `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error_kind: Option<ErrorKind>,
     /// Answers per service that were `Throttling` (rekey paced and retried them).
     pub(crate) throttled: crate::aws::pacing::Throttled,
 }
@@ -65,6 +68,7 @@ impl ApplyReport {
             results: Vec::new(),
             replaced: Vec::new(),
             error: None,
+            error_kind: None,
             throttled: Default::default(),
         }
     }
@@ -271,6 +275,12 @@ pub(crate) fn json_schemas() -> Vec<(&'static str, String)> {
         ("find", schema::<find::FindReport>("find")),
         ("respond", schema::<respond::RespondReport>("respond")),
         ("audit", schema::<audit::AuditReport>("audit")),
+        (
+            "failure",
+            json_schema::<Failure>(
+                "any `rekey … --output json` that stopped before its own document, schema 1",
+            ),
+        ),
     ]
 }
 
@@ -285,10 +295,54 @@ pub(crate) fn json_schema<T: schemars::JsonSchema>(title: &str) -> String {
     serde_json::to_string_pretty(&schema).expect("a schema is JSON") + "\n"
 }
 
-/// Prints `value` as one pretty JSON document on stdout.
-pub(crate) fn print_json<T: Serialize>(value: &T) -> serde_json::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+/// Whether this run printed its result (a JSON document) on stdout.
+static EMITTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The one way a command's result reaches stdout: `document` as pretty JSON, or `text()`
+/// for people (what was not already printed as the run went; nothing if empty). With
+/// JSON, exactly one document per run: see [`emit_failure`].
+pub(crate) fn emit<T: Serialize>(
+    output: Output,
+    document: &T,
+    text: impl FnOnce() -> String,
+) -> serde_json::Result<()> {
+    let shown = match output {
+        Output::Json => {
+            EMITTED.store(true, std::sync::atomic::Ordering::SeqCst);
+            serde_json::to_string_pretty(document)?
+        }
+        Output::Text => text(),
+    };
+    if !shown.is_empty() {
+        let newline = if shown.ends_with('\n') { "" } else { "\n" };
+        print!("{shown}{newline}");
+    }
     Ok(())
+}
+
+/// A run that failed before printing its document prints one in its place, so that a
+/// program reading `--output json` always gets one: `{schema, error, error_kind}`.
+pub(crate) fn emit_failure(output: Output, error: &str, error_kind: ErrorKind) {
+    if output != Output::Json || EMITTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let document = Failure {
+        schema: Plan::SCHEMA_VERSION,
+        error: error.to_owned(),
+        error_kind,
+    };
+    let _ = emit(output, &document, String::new);
+}
+
+/// What `--output json` prints for a run that stopped before its own document.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Failure {
+    /// Always 1.
+    pub(crate) schema: u32,
+    /// Why the run stopped (also on stderr).
+    pub(crate) error: String,
+    /// Its kind (see `error_kind`).
+    pub(crate) error_kind: ErrorKind,
 }
 
 /// `n` things for people: "1 profile", "3 profiles" (`noun` is the singular; every

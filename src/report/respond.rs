@@ -24,6 +24,9 @@ pub(crate) struct RespondReport {
     /// Why the run stopped, if it did (also on stderr).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// The kind of `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error_kind: Option<crate::engine::error::ErrorKind>,
 }
 
 /// A credential the alert names, and what became of it.

@@ -147,3 +147,63 @@ fn a_stuck_rotation_says_why_in_recovered_and_is_interrupted_in_the_plan() {
     proxy.set(|f| f.deny.clear());
     assert_eq!(recovered_kind(), "sink_failed");
 }
+
+/// Issue 32, point 6: every failure with `--output json` is one JSON document with an
+/// `error_kind`, the run's top-level one included: apply's own document when profiles
+/// failed, rollback's `{status: failed}` when there is nothing to undo, and
+/// `{schema, error, error_kind}` when a run stopped before its document (here, a
+/// malformed manifest), each passing its committed schema.
+#[test]
+fn every_failure_is_one_document_with_its_kind() {
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("failuredoc");
+
+    let rollback = home
+        .rekey(&["rollback", &user, "--yes", "--output", "json"])
+        .code(1);
+    let json = rollback.json();
+    assert_eq!(json["status"], "failed", "{json}");
+    assert_eq!(json["result"]["error_kind"], "no_rollback", "{json}");
+    assert_eq!(json["result"]["profile"], user.as_str(), "{json}");
+    crate::json_schemas::passes(&home, "rollback", &rollback);
+
+    home.write(
+        "project/rekey.yaml",
+        "version: 1\nprofiles:\n  x:\n    grcae: 1d\n",
+    );
+    for command in ["plan", "status", "prune", "sync", "recover"] {
+        let run = home.rekey(&[command, "--output", "json"]).code(1);
+        let json = run.json();
+        assert_eq!(json["error_kind"], "config", "{command}: {json}");
+        assert!(
+            json["error"].as_str().unwrap().contains("grcae"),
+            "{command}: {json}"
+        );
+        crate::json_schemas::passes(&home, "failure", &run);
+    }
+    let apply = home.rekey(&["apply", "--yes", "--output", "json"]).code(1);
+    let json = apply.json();
+    assert_eq!(json["error_kind"], "config", "apply's own document: {json}");
+    assert!(json.get("results").is_some(), "{json}");
+    crate::json_schemas::passes(&home, "apply", &apply);
+}
+
+/// A run whose profiles failed says so at the top too: `profiles_failed`, each result
+/// with its own kind.
+#[test]
+fn apply_whose_profiles_failed_has_a_top_level_kind() {
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("failedtop");
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\ndefaults:\n  max_age: 0d\n  verify: {{ command: [\"false\"] }}\nprofiles:\n  {user}:\n    sinks: [{{type: credentials_file}}]\n"
+        ),
+    );
+    let json = home
+        .rekey(&["apply", "--yes", "--output", "json"])
+        .code(1)
+        .json();
+    assert_eq!(json["error_kind"], "profiles_failed", "{json}");
+    assert_eq!(json["results"][0]["error_kind"], "verify_failed", "{json}");
+}
