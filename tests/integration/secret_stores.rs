@@ -183,22 +183,20 @@ fn a_failed_secret_write_rolls_everything_back() {
     );
 }
 
-/// Polls `rekey prune --yes --output json` on `home` until it reports `outcome` for
+/// `rekey prune` as if `hours` had passed (the test clock): it reports `outcome` for
 /// `key_id`.
-fn prune_until(home: &Home, key_id: &str, outcome: &str) {
-    eventually(
-        Duration::from_secs(20),
-        &format!("prune reports {outcome} for {key_id}"),
-        || {
-            let json = home
-                .rekey(&["prune", "--yes", "--output", "json"])
-                .success()
-                .json();
-            json["pruned"].as_array().is_some_and(|all| {
-                all.iter()
-                    .any(|p| p["key_id"] == key_id && p["outcome"] == outcome)
-            })
-        },
+fn prune_later(home: &Home, hours: u64, key_id: &str, outcome: &str) {
+    let json = home
+        .rekey_later(hours, &["prune", "--yes", "--output", "json"])
+        .success()
+        .json();
+    let reported = json["pruned"].as_array().is_some_and(|all| {
+        all.iter()
+            .any(|p| p["key_id"] == key_id && p["outcome"] == outcome)
+    });
+    assert!(
+        reported,
+        "prune {hours}h later reports {outcome} for {key_id}: {json}"
     );
 }
 
@@ -212,8 +210,8 @@ fn after_the_overlap_a_use_sync_may_hide_keeps_the_old_key_until_forced() {
     let manifest = |user: &str| {
         Manifest::new()
             .top("state: iam")
-            .defaults("overlap: 3s")
-            .defaults("grace: 1s")
+            .defaults("overlap: 1d")
+            .defaults("grace: 1d")
             .profile(
                 Profile::new(user)
                     .sink(sink::credentials_file())
@@ -240,22 +238,22 @@ fn after_the_overlap_a_use_sync_may_hide_keeps_the_old_key_until_forced() {
     assert_eq!(key_in(&b.credentials(), &user).unwrap(), new);
 
     // After the overlap the old key stays active: C's use may be behind B's.
-    prune_until(&b, &old.id, "kept");
+    prune_later(&b, 25, &old.id, "kept");
     assert_eq!(
         moto().keys(&user),
         key_set(&[(&old.id, true), (&new.id, true)])
     );
     // Told that every machine has moved, prune deactivates it, then deletes it.
     let forced = b
-        .rekey(&["prune", "--yes", "--force", "--output", "json"])
+        .rekey_later(25, &["prune", "--yes", "--force", "--output", "json"])
         .success()
         .json();
     assert_eq!(forced["pruned"][0]["outcome"], "deactivated", "{forced}");
-    prune_until(&b, &old.id, "deleted");
+    prune_later(&b, 50, &old.id, "deleted");
     assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
     assert!(moto().tags(&user).is_empty(), "{:?}", moto().tags(&user));
     // A's own record goes with its next prune.
-    a.rekey(&["prune", "--yes"])
+    a.rekey_later(50, &["prune", "--yes"])
         .success()
         .stdout_has("was already deleted");
     // (What A's first sync replaced stays for `sync --undo`.)

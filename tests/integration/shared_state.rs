@@ -109,10 +109,10 @@ fn the_lease_of_a_killed_machine_is_taken_over_once_it_expires() {
 #[test]
 fn prune_on_one_machine_and_rollback_on_another_leave_the_user_a_key() {
     let bucket = bucket("race");
-    // Machine A rotates (grace 1s) and records the deletion of the old key.
+    // Machine A rotates (grace 1d) and records the deletion of the old key.
     let a = Home::new();
     let (user, old) = a.user_in_credentials("pruneraces");
-    a.manifest(&s3_manifest(&bucket, &user, &["grace: 1s"]));
+    a.manifest(&s3_manifest(&bucket, &user, &["grace: 1d"]));
     a.rekey(&["apply", "--yes"]).success();
     let new = key_in(&a.credentials(), &user).unwrap();
     // Machine B holds the new key; its prune's delete reaches IAM only after a while
@@ -120,21 +120,26 @@ fn prune_on_one_machine_and_rollback_on_another_leave_the_user_a_key() {
     let proxy = FaultProxy::start();
     let b = Home::new().via(&proxy.endpoint);
     b.write_credentials(&section(&user, &new));
-    b.manifest(&s3_manifest(&bucket, &user, &["grace: 1s"]));
-    eventually(Duration::from_secs(15), "the old key is due on B", || {
-        let plan = b.rekey(&["plan", "--output", "json"]).json();
-        plan["prune"][0]["key_id"] == old.id.as_str()
-    });
+    b.manifest(&s3_manifest(&bucket, &user, &["grace: 1d"]));
+    // A day later (the test clock, on both machines), the old key is due on B.
+    let later = [("REKEY_TEST_CLOCK_OFFSET", "90000")];
+    let plan = b
+        .rekey_with_env(&later, &["plan", "--output", "json"])
+        .json();
+    assert_eq!(plan["prune"][0]["key_id"], old.id.as_str(), "{plan}");
     proxy.set(|f| {
         f.slow.insert("DeleteAccessKey", Duration::from_secs(4));
     });
-    let mut prune = b.spawn_rekey(&["prune", "--yes"]);
+    let prune = b.start_rekey_with_env(&later, &["prune", "--yes"]);
     eventually(Duration::from_secs(20), "B's prune is deleting", || {
         proxy.count("DeleteAccessKey") > 0
     });
     // A rolls back meanwhile (directly to AWS, not through B's slow path).
-    let rollback = a.rekey(&["rollback", &user, "--yes", "--lock-timeout", "30s"]);
-    assert!(prune.wait().unwrap().success());
+    let rollback = a.rekey_with_env(
+        &later,
+        &["rollback", &user, "--yes", "--lock-timeout", "30s"],
+    );
+    b.finish(prune, &["prune", "--yes"]).success();
     let keys = moto().keys(&user);
     assert!(
         keys.iter().any(|(_, active)| *active),
