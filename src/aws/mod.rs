@@ -292,7 +292,7 @@ pub(crate) struct LastUsed {
 }
 
 /// Leave to change a user's keys: every call that creates, (de)activates or deletes one
-/// takes a permit, and only [`crate::engine::lease`] issues them
+/// takes a permit, and only [`crate::engine::fleet::lease`] issues them
 /// (`tests/integration/layers.rs` checks): right after confirming the user's lease with
 /// `state: s3://…` (or where no state is shared), or for an undo, which reads IAM again
 /// before each step. So no path that changes keys can skip the lease (issue 30): the
@@ -301,7 +301,7 @@ pub(crate) struct LastUsed {
 pub(crate) struct Permit(());
 
 impl Permit {
-    /// Issued by [`crate::engine::lease`] alone (see the type's docs).
+    /// Issued by [`crate::engine::fleet::lease`] alone (see the type's docs).
     pub(crate) fn issue() -> Self {
         Self(())
     }

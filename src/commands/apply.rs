@@ -13,12 +13,12 @@ use super::{
 use crate::aws::Aws;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::interrupt;
-use crate::engine::plan::Plan;
-use crate::engine::planner::{self, Next, PlanOptions, Planned, Rotation};
-use crate::engine::prune;
+use crate::engine::old_keys::prune;
 use crate::engine::recovery;
 use crate::engine::rotation;
-use crate::engine::shared_key;
+use crate::engine::rotation::plan::Plan;
+use crate::engine::rotation::planner::{self, Next, PlanOptions, Planned, Rotation};
+use crate::engine::rotation::shared_key;
 use crate::report::count;
 use crate::report::progress::Progress;
 use crate::report::{text, ApplyOutcome, ApplyReport, Output, ProfileResult, ReplacedKey};
@@ -356,7 +356,7 @@ async fn carry_out(
 /// the shared state cannot be read.
 fn stop_held(plan: &mut Plan, planned: &mut [Planned], stopped: Vec<recovery::Stopped>) {
     for stop in stopped {
-        let concerns = |p: &crate::engine::plan::ProfilePlan| match &stop.who {
+        let concerns = |p: &crate::engine::rotation::plan::ProfilePlan| match &stop.who {
             recovery::Stops::User { account, user_name } => p.identity.as_ref().is_some_and(|i| {
                 i.account == *account && i.user_name.as_deref() == Some(user_name.as_str())
             }),

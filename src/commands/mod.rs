@@ -33,11 +33,11 @@ use crate::config::paths::Paths;
 use crate::config::profile::{Leak, Policy, ProfileSpec};
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::find::uncovered;
-use crate::engine::plan::Plan;
-use crate::engine::planner::{self, PlanOptions, Planned};
-use crate::engine::prune as pruning;
+use crate::engine::old_keys::prune as pruning;
 use crate::engine::recovery;
-use crate::engine::shared_key::{self, Grouped};
+use crate::engine::rotation::plan::Plan;
+use crate::engine::rotation::planner::{self, PlanOptions, Planned};
+use crate::engine::rotation::shared_key::{self, Grouped};
 use crate::report::count;
 use crate::state::{ChildRecorder, PendingDeletion, StateDir, StateError};
 
@@ -197,7 +197,9 @@ pub(crate) fn error_kind(error: &anyhow::Error) -> ErrorKind {
         if let Some(cause) = cause.downcast_ref::<Cause>() {
             return cause.kind;
         }
-        if let Some(refused) = cause.downcast_ref::<crate::engine::rollback::RollbackError>() {
+        if let Some(refused) =
+            cause.downcast_ref::<crate::engine::old_keys::rollback::RollbackError>()
+        {
             return refused.kind;
         }
         if let Some(aws) = cause.downcast_ref::<crate::aws::AwsError>() {

@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 
 use super::{look, Choices, Context, Outcome, Planning, Selection};
-use crate::engine::plan::Decision;
+use crate::engine::rotation::plan::Decision;
 use crate::report::count;
 use crate::report::{text, Output};
 

@@ -1,11 +1,11 @@
 //! `rekey prune`: delete old keys whose grace period has ended, when safe (see
-//! [`crate::engine::prune`]).
+//! [`crate::engine::old_keys::prune`]).
 
 use anyhow::{bail, Result};
 
 use super::{confirm, load_profiles, Choices, Context, Outcome, Selection};
-use crate::engine::plan::Plan;
-use crate::engine::prune;
+use crate::engine::old_keys::prune;
+use crate::engine::rotation::plan::Plan;
 use crate::report::{emit, text, Output, PruneReport};
 
 /// What `rekey prune` is asked.

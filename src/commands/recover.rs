@@ -4,8 +4,8 @@
 use anyhow::Result;
 
 use super::{load_profiles, unresolved, Choices, Context, Outcome, Selection};
-use crate::engine::plan::Plan;
 use crate::engine::recovery;
+use crate::engine::rotation::plan::Plan;
 use crate::report::{emit, text, Output, RecoverReport};
 use crate::state::ResponseRecord;
 

@@ -15,9 +15,9 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{apply, load_profiles, Choices, Context, Outcome, Profiles, Selection};
 use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
-use crate::engine::exposure::{self, Exposed, Exposure};
+use crate::engine::leak::exposure::{self, Exposed, Exposure};
+use crate::engine::leak::revocation;
 use crate::engine::recovery;
-use crate::engine::revocation;
 use crate::report::respond::{self as told, Containment, ExposedKey, RespondReport};
 use crate::report::{ApplyOutcome, ApplyReport, Output};
 use crate::state::{ResponseRecord, StateDir};
@@ -353,7 +353,7 @@ async fn deactivate(
             "not deactivated: it is a key of {user}, the user --via {via} signs as, and rekey never deactivates the keys it signs with (the response would lock itself out); deactivate it with another administrator's profile as --via, or replace it first"
         );
     }
-    let permit = crate::engine::lease::unleased();
+    let permit = crate::engine::fleet::lease::unleased();
     admin.set_active(&user, key_id, false, &permit).await?;
     let sessions = match keep_sessions {
         true => String::new(),

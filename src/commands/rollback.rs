@@ -1,5 +1,5 @@
 //! `rekey rollback PROFILE`: undo the last rotation of a profile during its grace
-//! period (see [`crate::engine::rollback`]).
+//! period (see [`crate::engine::old_keys::rollback`]).
 
 use std::path::PathBuf;
 
@@ -59,9 +59,14 @@ async fn roll_back(ctx: &Context, args: &Options) -> Result<recovery::Recovered>
     let aws = ctx.aws().await;
     let profiles = load_profiles(ctx, &aws, &selection, Choices::default())?;
     let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
-    let undo =
-        crate::engine::rollback::prepare(&aws, state, &args.profile, &configured, args.force)
-            .await?;
+    let undo = crate::engine::old_keys::rollback::prepare(
+        &aws,
+        state,
+        &args.profile,
+        &configured,
+        args.force,
+    )
+    .await?;
     let spec = &undo.spec;
     if !args.yes {
         confirm(
@@ -75,5 +80,5 @@ async fn roll_back(ctx: &Context, args: &Options) -> Result<recovery::Recovered>
             "Roll back?",
         )?;
     }
-    Ok(crate::engine::rollback::run(&aws, state, undo).await?)
+    Ok(crate::engine::old_keys::rollback::run(&aws, state, undo).await?)
 }

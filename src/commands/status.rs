@@ -5,8 +5,8 @@ use anyhow::{bail, Result};
 
 use super::{look, Choices, Context, Outcome, Planning, Selection};
 use crate::engine::find::uncovered;
-use crate::engine::plan::Plan;
-use crate::engine::status::{self, Attention};
+use crate::engine::old_keys::status::{self, Attention};
+use crate::engine::rotation::plan::Plan;
 use crate::report::count;
 use crate::report::{emit, text, Output, PendingKey, ProfileStatus, StaleCopyReport, StatusReport};
 

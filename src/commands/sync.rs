@@ -1,12 +1,12 @@
 //! `rekey sync`: copy each profile's current key to the sinks that hold another one
-//! (see [`crate::engine::sync`]).
+//! (see [`crate::engine::fleet::sync`]).
 
 use anyhow::{bail, Result};
 use futures_util::stream::{self, StreamExt};
 
 use super::{confirm, load_profiles, Choices, Context, Outcome, Selection};
-use crate::engine::plan::Plan;
-use crate::engine::sync::{self, SinkAction, SyncReport};
+use crate::engine::fleet::sync::{self, SinkAction, SyncReport};
+use crate::engine::rotation::plan::Plan;
 use crate::report::count;
 use crate::report::{emit, text, Output, SyncRun};
 

@@ -10,7 +10,7 @@ use crate::config::argv::Argv;
 
 /// One AWS profile and everything rekey needs to rotate its key.
 ///
-/// Profiles that hold the same key are rotated as one (see [`crate::engine::shared_key`]): the
+/// Profiles that hold the same key are rotated as one (see [`crate::engine::rotation::shared_key`]): the
 /// first is `name`, the others are listed in `also`, and `sinks` holds every sink of
 /// all of them, each once. Cloning is cheap: the sinks are shared.
 #[derive(Clone)]

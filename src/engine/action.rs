@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::engine::revocation::UnknownKey;
+use crate::engine::leak::revocation::UnknownKey;
 
 /// One thing done to a key or a place, in the order it was done.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use rekey_sinks::SinkError;
 
 use crate::aws::{AwsError, AwsErrorKind, MfaError};
-use crate::engine::propagation::PropagationError;
+use crate::engine::rotation::propagation::PropagationError;
 use crate::state::lock::LockError;
 use crate::state::{BeginError, StateError};
 

@@ -2,9 +2,9 @@
 //! command prints, so a notification says nothing the report does not (never a secret).
 
 use super::{Event, Kind};
-use crate::engine::prune::{PruneOutcome, Pruned};
-use crate::engine::status::Alert;
-use crate::engine::sync::SyncReport;
+use crate::engine::fleet::sync::SyncReport;
+use crate::engine::old_keys::prune::{PruneOutcome, Pruned};
+use crate::engine::old_keys::status::Alert;
 use crate::report::audit::AuditReport;
 use crate::report::respond::RespondReport;
 use crate::report::{ApplyOutcome, ApplyReport, ProfileStatus};

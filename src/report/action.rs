@@ -111,7 +111,7 @@ pub(crate) fn told(action: &Action) -> String {
         Action::SessionsRevoked { user, before } => format!(
             "revoked every session of {user} issued before {} (inline policy {})",
             rfc3339(*before),
-            crate::engine::revocation::SESSIONS_POLICY
+            crate::engine::leak::revocation::SESSIONS_POLICY
         ),
         Action::Warning(warning) => format!("warning: {warning}"),
     }

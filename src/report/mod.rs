@@ -14,11 +14,11 @@ use serde::Serialize;
 use std::time::SystemTime;
 
 use crate::engine::error::ErrorKind;
-use crate::engine::plan::Plan;
-use crate::engine::prune::Pruned;
+use crate::engine::old_keys::prune::Pruned;
+pub(crate) use crate::engine::old_keys::status::Alert;
 use crate::engine::recovery;
+use crate::engine::rotation::plan::Plan;
 use crate::engine::rotation::Rotated;
-pub(crate) use crate::engine::status::Alert;
 use crate::state::PendingDeletion;
 
 /// How a command prints its result.
@@ -80,7 +80,7 @@ pub(crate) struct SyncRun {
     /// Always 1.
     pub(crate) schema: u32,
     /// One per profile, in manifest order.
-    pub(crate) profiles: Vec<crate::engine::sync::SyncReport>,
+    pub(crate) profiles: Vec<crate::engine::fleet::sync::SyncReport>,
 }
 
 /// A key a leak response (`apply --compromised`) replaced, and how the door was closed
@@ -94,11 +94,11 @@ pub(crate) struct ReplacedKey {
     /// The key that replaced it.
     pub(crate) replaced_by: String,
     /// Its last use as IAM recorded it before the rotation (`None`: never used).
-    pub(crate) last_used: Option<crate::engine::plan::LastUse>,
+    pub(crate) last_used: Option<crate::engine::rotation::plan::LastUse>,
     /// When it was deleted, when AWS refused it, which sessions were revoked and which
     /// unknown keys were found.
     #[serde(flatten)]
-    pub(crate) response: crate::engine::revocation::LeakResponse,
+    pub(crate) response: crate::engine::leak::revocation::LeakResponse,
 }
 
 /// How one rotation (a profile, or profiles sharing a key) ended.
@@ -143,7 +143,7 @@ pub(crate) enum ApplyOutcome {
 pub(crate) struct ProfileStatus {
     /// The profile's plan (read-only inspection).
     #[serde(flatten)]
-    pub(crate) plan: crate::engine::plan::ProfilePlan,
+    pub(crate) plan: crate::engine::rotation::plan::ProfilePlan,
     /// Old keys of this profile waiting for deletion.
     pub(crate) pending: Vec<PendingKey>,
     /// With `scan:` in the manifest: files there that still hold one of its old keys.

@@ -4,12 +4,12 @@ use std::fmt::Write;
 
 use console::style;
 
-use crate::engine::plan::{
+use crate::engine::fleet::sync::{SinkAction, SyncReport};
+use crate::engine::old_keys::prune::{PruneOutcome, Pruned};
+use crate::engine::rotation::plan::{
     CurrentKey, Decision, Plan, ProfilePlan, PruneItem, PruneStep, SinkReport, SinkState, Step,
 };
-use crate::engine::planner::describe_last_use;
-use crate::engine::prune::{PruneOutcome, Pruned};
-use crate::engine::sync::{SinkAction, SyncReport};
+use crate::engine::rotation::planner::describe_last_use;
 use crate::report::{ApplyOutcome, ProfileResult, ProfileStatus, ReplacedKey};
 use crate::time;
 
@@ -434,7 +434,7 @@ pub(crate) fn recovered(
 
 /// `a`, or `a + b + c` for profiles rotated together.
 pub(crate) fn label(profile: &str, also: &[String]) -> String {
-    crate::engine::shared_key::members(profile, also).join(" + ")
+    crate::engine::rotation::shared_key::members(profile, also).join(" + ")
 }
 
 /// One profile's apply result.

@@ -258,3 +258,42 @@ fn the_sinks_readme_lists_every_sink() {
         "sinks/README.md's list against sinks/src's folders"
     );
 }
+
+/// Issue 32, point 4: ARCHITECTURE.md's code map follows the folders: every file of
+/// `src/engine/` is named (by its path, or in its folder's row), and every `src/…` path
+/// the map names exists.
+#[test]
+fn the_code_map_follows_the_engines_folders() {
+    let map = section(&read("ARCHITECTURE.md"), "## Code map");
+    let rows: Vec<&str> = map.lines().filter(|l| l.starts_with("| `")).collect();
+    for row in &rows {
+        let path = row.split('`').nth(1).unwrap();
+        if path.starts_with("src/") || path.starts_with("sinks/") {
+            assert!(
+                root().join(path).exists(),
+                "the code map names {path}, which does not exist"
+            );
+        }
+    }
+    let engine = root().join("src/engine");
+    for file in crate::layers::rust_files(&engine) {
+        let relative = file.strip_prefix(root()).unwrap().display().to_string();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "mod.rs" || name == "tests.rs" {
+            continue;
+        }
+        let folder = format!(
+            "{}/",
+            file.parent()
+                .unwrap()
+                .strip_prefix(root())
+                .unwrap()
+                .display()
+        );
+        let named = rows.iter().any(|row| {
+            let path = row.split('`').nth(1).unwrap();
+            path == relative || (path == folder && row.contains(&format!("`{name}`")))
+        });
+        assert!(named, "ARCHITECTURE.md's code map does not name {relative}");
+    }
+}

@@ -453,7 +453,7 @@ fn only_the_lease_issues_permits_to_change_keys() {
     issuers.sort();
     assert_eq!(
         issuers,
-        ["aws/mod.rs", "engine/lease.rs"],
+        ["aws/mod.rs", "engine/fleet/lease.rs"],
         "who makes permits"
     );
     let aws = std::fs::read_to_string(src.join("aws/mod.rs")).unwrap();

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use crate::engine::plan::LastUse;
+use crate::engine::rotation::plan::LastUse;
 
 /// One user's row: the user and the (up to two) keys the report describes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use super::{covered_places, search, KnownKey};
 use crate::config::manifest::Scan;
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
-use crate::engine::plan::Decision;
-use crate::engine::planner::{Next, Planned};
+use crate::engine::rotation::plan::Decision;
+use crate::engine::rotation::planner::{Next, Planned};
 
 impl KnownKey {
     /// A profile's current key, held by `profiles`.

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `planned` | nothing | forget the journal |
 //! | `deleting_stale_key` | the stale key may be gone | forget its pending record if gone |
-//! | `creating_key` | a new key whose secret never reached the journal | delete a key that appeared only if no sink holds it, it was created during the call, and it was never used (see [`crate::engine::orphan`]) |
+//! | `creating_key` | a new key whose secret never reached the journal | delete a key that appeared only if no sink holds it, it was created during the call, and it was never used (see [`crate::engine::rotation::orphan`]) |
 //! | `key_created` … `sinks_written` | the new key (secret in the journal), some sinks written | **forward** if every sink holds the new key, it works, and no `verify` command is set; else **back** |
 //! | `verifying` | every sink holds the new key; the check did not finish | **back** |
 //! | `deactivating_old_key` | the old key may be inactive; every sink holds the new key | **forward** |
@@ -28,15 +28,15 @@ use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::{Policy, ProfileSpec, SharedState};
 use crate::engine::action::Action;
 use crate::engine::error::{Cause, ErrorKind};
-use crate::engine::lease;
-use crate::engine::orphan;
-use crate::engine::retire;
+use crate::engine::fleet::lease;
+use crate::engine::fleet::shared_journal;
+use crate::engine::old_keys::retire;
+use crate::engine::rotation::orphan;
+use crate::engine::rotation::shared_key;
 use crate::engine::rotation::{
     self,
     settle::{self, finish_completed},
 };
-use crate::engine::shared_journal;
-use crate::engine::shared_key;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 use crate::state::{

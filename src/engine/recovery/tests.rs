@@ -173,7 +173,7 @@ async fn deleting_a_stale_key_forgets_its_record_if_it_is_gone() {
     };
     s.interrupted(phase.clone(), None, false).await;
     // The delete went through before the crash.
-    let permit = crate::engine::lease::permit(None).await.unwrap();
+    let permit = crate::engine::fleet::lease::permit(None).await.unwrap();
     s.aws
         .caller(&s.old)
         .delete_key(USER, stale.id(), &permit)

@@ -1,4 +1,4 @@
-//! A leak response's steps after its rotation (see [`crate::engine::revocation`] for
+//! A leak response's steps after its rotation (see [`crate::engine::leak::revocation`] for
 //! each): proof that AWS refuses the deleted key, the keys it may have made meanwhile
 //! (quarantined with `--quarantine`), and the user's older sessions revoked.
 //!
@@ -19,8 +19,8 @@ use crate::config::profile::{Leak, ProfileSpec};
 use crate::engine::action::{Action, Signer};
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
-use crate::engine::lease::{self, Lease};
-use crate::engine::revocation::{self, LeakResponse, UnknownKey};
+use crate::engine::fleet::lease::{self, Lease};
+use crate::engine::leak::revocation::{self, LeakResponse, UnknownKey};
 use crate::engine::signing;
 use crate::state::{Owner, Replica, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey};
 
@@ -354,7 +354,7 @@ async fn finish_held(
         });
         let state = recorded.state;
         let _ = state.forget_pending(leaked.id()).await;
-        crate::engine::prune::remember_deleted(state, &record.owner, leaked.id()).await;
+        crate::engine::old_keys::prune::remember_deleted(state, &record.owner, leaked.id()).await;
     }
     let mut warnings = Vec::new();
     if !record.has(ResponseStep::Refused) {

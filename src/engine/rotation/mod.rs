@@ -14,7 +14,13 @@
 //! nothing is ever lost.
 
 mod leak;
+pub(crate) mod orphan;
+pub(crate) mod plan;
+pub(crate) mod planner;
+pub(crate) mod propagation;
 pub(crate) mod settle;
+pub(crate) mod shared_key;
+pub(crate) mod verify;
 
 pub(crate) use leak::finish as finish_response;
 
@@ -27,18 +33,15 @@ use crate::config::profile::ProfileSpec;
 use crate::engine::action::Action;
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
+use crate::engine::fleet::lease::{self, Lease};
+use crate::engine::fleet::shared_pending;
 use crate::engine::interrupt;
-use crate::engine::lease::{self, Lease};
-use crate::engine::orphan;
-use crate::engine::plan::{ProfilePlan, Step};
-use crate::engine::planner::RotationInput;
-use crate::engine::propagation;
-use crate::engine::revocation::{self, LeakResponse};
-use crate::engine::shared_pending;
+use crate::engine::leak::revocation::{self, LeakResponse};
+use crate::engine::rotation::plan::{ProfilePlan, Step};
+use crate::engine::rotation::planner::RotationInput;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 
-use crate::engine::verify;
 use crate::state::{Journal, JournalRecord, Owner, Phase, RotatedBy, StateDir, StoredKey};
 
 /// Where a running rotation is, for live progress.
@@ -155,7 +158,7 @@ pub(crate) enum FailureKind {
     SharedCopyLeft(Cause),
 }
 
-/// Runs one rotation. `plan` and `input` come from [`crate::engine::planner::plan_profile`];
+/// Runs one rotation. `plan` and `input` come from [`crate::engine::rotation::planner::plan_profile`];
 /// `progress` is told each stage as it begins.
 pub(crate) async fn rotate(
     aws: &Aws,
@@ -606,7 +609,7 @@ impl Run<'_> {
             )));
         }
         let owner = journal.record().owner.clone();
-        crate::engine::prune::remember_deleted(state, &owner, key_id).await;
+        crate::engine::old_keys::prune::remember_deleted(state, &owner, key_id).await;
         let policy = &self.spec.policy;
         if let Some(warning) = shared_pending::withdraw(&self.iam, policy, &self.user, key_id).await
         {

@@ -4,12 +4,12 @@
 //!
 //! Three callers share them: a rotation that completes or fails in this process
 //! ([`crate::engine::rotation`]), `rekey recover` for a rotation a crash interrupted
-//! ([`crate::engine::recovery`]), and `rekey rollback` ([`crate::engine::rollback`]). Each caller records
+//! ([`crate::engine::recovery`]), and `rekey rollback` ([`crate::engine::old_keys::rollback`]). Each caller records
 //! the journal's phase first (`deactivating_old_key` or `rolling_back`), so a crash in
 //! the middle of either is finished by the next run, the same way.
 //!
 //! Both are written for real AWS, where a new key is not accepted everywhere at once
-//! (see [`crate::engine::propagation`]): every call signed with the new key retries "not yet";
+//! (see [`crate::engine::rotation::propagation`]): every call signed with the new key retries "not yet";
 //! undoing reads the user's keys with the old key first, never tries to reactivate a
 //! key that is active, and deletes the new key only when every sink it wrote holds the
 //! old key again.
@@ -23,9 +23,9 @@ use crate::config::profile::{PendingStore, Policy, ProfileSpec};
 use crate::engine::action::{Action, Shared, Signer};
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
-use crate::engine::lease::{self, Lease};
-use crate::engine::propagation::patiently;
-use crate::engine::shared_pending;
+use crate::engine::fleet::lease::{self, Lease};
+use crate::engine::fleet::shared_pending;
+use crate::engine::rotation::propagation::patiently;
 use crate::engine::signing;
 use crate::state::{Journal, Owner, PendingDeletion, StateDir, StateError};
 
@@ -447,7 +447,7 @@ async fn retire_old_key(
             Ok(()) => {
                 // Best effort: a record of a deleted key is never matched again.
                 let _ = state.forget_rotated_by(old_key_id).await;
-                crate::engine::prune::remember_deleted(state, owner, old_key_id).await;
+                crate::engine::old_keys::prune::remember_deleted(state, owner, old_key_id).await;
                 return Retirement::Scheduled(Action::DeletedOldKey {
                     key_id: old_key_id.to_owned(),
                 });

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::engine::find::KeyCopies;
-use crate::engine::plan::{Decision, ProfilePlan, SinkState};
+use crate::engine::rotation::plan::{Decision, ProfilePlan, SinkState};
 use crate::state::PendingDeletion;
 use crate::time;
 
@@ -151,7 +151,7 @@ pub(crate) fn unchecked(plan: &ProfilePlan) -> bool {
 mod tests {
     use super::*;
     use crate::engine::error::ErrorKind;
-    use crate::engine::plan::{CurrentKey, SinkReport};
+    use crate::engine::rotation::plan::{CurrentKey, SinkReport};
     use crate::state::Owner;
 
     const DAY: Duration = Duration::from_secs(86_400);

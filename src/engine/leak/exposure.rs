@@ -155,7 +155,8 @@ mod tests {
 
     #[test]
     fn reads_the_aws_health_event_as_eventbridge_delivers_it() {
-        let text = include_str!("../../tests/fixtures/events/aws-health-credentials-exposed.json");
+        let text =
+            include_str!("../../../tests/fixtures/events/aws-health-credentials-exposed.json");
         let exposure = parse(text).unwrap();
         assert_eq!(ids(&exposure), [EXAMPLE]);
         assert!(exposure
@@ -166,8 +167,8 @@ mod tests {
     #[test]
     fn reads_a_github_alert_alone_and_as_a_repository_dispatch_payload() {
         for text in [
-            include_str!("../../tests/fixtures/events/github-secret-scanning-alert.json"),
-            include_str!("../../tests/fixtures/events/github-repository-dispatch.json"),
+            include_str!("../../../tests/fixtures/events/github-secret-scanning-alert.json"),
+            include_str!("../../../tests/fixtures/events/github-repository-dispatch.json"),
         ] {
             let exposure = parse(text).unwrap();
             assert_eq!(ids(&exposure), [EXAMPLE]);

@@ -20,7 +20,7 @@ use crate::aws::{AwsError, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
 use crate::engine::action::Action;
 use crate::engine::error::Cause;
-use crate::engine::lease;
+use crate::engine::fleet::lease;
 use crate::time;
 
 /// Clock skew tolerated between this machine and IAM's `CreateDate` (SigV4 itself

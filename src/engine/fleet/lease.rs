@@ -37,7 +37,7 @@
 
 //!
 //! The journal of a rotation in progress is copied to the same bucket, signed the same
-//! way ([`Lease::replica`], see [`crate::engine::shared_journal`]).
+//! way ([`Lease::replica`], see [`crate::engine::fleet::shared_journal`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,7 +49,7 @@ use crate::aws::bucket::{Bucket, Condition, WriteError};
 use crate::aws::{Aws, Caller, Permit, ServerClock};
 use crate::config::profile::{Policy, SharedState};
 use crate::engine::error::{Cause, ErrorKind};
-use crate::engine::shared_journal::{self, S3Replica};
+use crate::engine::fleet::shared_journal::{self, S3Replica};
 use crate::state::{Copied, FleetKey, Owner, Replica, StateDir};
 use crate::time;
 

@@ -7,12 +7,12 @@ use rekey_sinks::{AccessKey, Checked, SinkError};
 use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, Identity, KeyMeta, LastUsed};
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
-use crate::engine::plan::{
+use crate::engine::fleet::shared_pending;
+use crate::engine::old_keys::retire;
+use crate::engine::rotation::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
 };
-use crate::engine::retire;
-use crate::engine::shared_key::Conflict;
-use crate::engine::shared_pending;
+use crate::engine::rotation::shared_key::Conflict;
 use crate::engine::signing;
 use crate::state::{Owner, PendingDeletion, StateDir};
 use crate::time;

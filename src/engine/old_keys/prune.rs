@@ -1,7 +1,7 @@
 //! Deleting old keys whose grace period has ended.
 //!
 //! A pending key is deleted only when its time has come by AWS's clock, IAM's facts back
-//! the record ([`crate::engine::retire`]: a record, above all a tag, is a claim), it is
+//! the record ([`crate::engine::old_keys::retire`]: a record, above all a tag, is a claim), it is
 //! still Inactive, and IAM has not seen it used after rekey deactivated it. Anything else means something may
 //! still depend on it, so it is kept and the user is told why: that includes any sink
 //! of the profile still holding it. The deletion is signed with the profile's current
@@ -9,7 +9,7 @@
 //! user's lock, so it cannot race a `rekey rollback` making the key active again.
 //!
 //! The records are this machine's and, with `state: iam`, those every machine shares
-//! as IAM user tags ([`crate::engine::shared_pending`]), merged: a key another machine
+//! as IAM user tags ([`crate::engine::fleet::shared_pending`]), merged: a key another machine
 //! deactivated is pruned here by the same rules, and its tag removed with it.
 
 use std::time::SystemTime;
@@ -19,11 +19,11 @@ use serde::Serialize;
 use crate::aws::{Aws, Caller, LastUsed, Permit};
 use crate::config::profile::{PendingStore, ProfileSpec};
 use crate::engine::error::{Cause, ErrorKind};
-use crate::engine::lease::{self, Lease};
-use crate::engine::plan::{PruneItem, PruneStep};
-use crate::engine::retire;
+use crate::engine::fleet::lease::{self, Lease};
+use crate::engine::fleet::shared_pending;
+use crate::engine::old_keys::retire;
+use crate::engine::rotation::plan::{PruneItem, PruneStep};
 use crate::engine::rotation::settle;
-use crate::engine::shared_pending;
 use crate::engine::signing;
 use crate::state::lock::{self, LockName};
 use crate::state::{DeletedKey, Owner, PendingDeletion, StateDir, StateError};

@@ -19,7 +19,7 @@ use rekey_sinks::AccessKey;
 use crate::aws::{Aws, AwsErrorKind, Caller, Permit};
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
-use crate::engine::lease::{self, Lease};
+use crate::engine::fleet::lease::{self, Lease};
 use crate::engine::signing;
 
 /// The inline policy that revokes a user's older sessions: one fixed name, so a later
