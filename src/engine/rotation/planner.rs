@@ -981,3 +981,144 @@ pub(crate) fn describe_last_use(last: Option<&LastUse>) -> String {
         }
     }
 }
+
+/// The planner's rules about the user's keys, one test each: whether there is room for
+/// a new key, what a leak response does with an unknown active key, and a list of more
+/// than two keys.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(days: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_760_000_000 + days * 86_400)
+    }
+
+    fn other(active: bool, deactivated_by_rekey: bool) -> OtherKey {
+        OtherKey {
+            id: "AKIAOTHER00000000001".into(),
+            active,
+            deactivated_by_rekey,
+            created: at(0),
+            last_used: None,
+        }
+    }
+
+    fn options(make_room: bool, compromised: bool) -> PlanOptions {
+        PlanOptions {
+            make_room,
+            compromised,
+            ..PlanOptions::default()
+        }
+    }
+
+    /// The message of a stop that is an error of `kind`; panics on anything else.
+    fn error_of(stop: Result<(), Stop>, kind: ErrorKind) -> String {
+        match stop {
+            Err(Stop::Error(cause)) if cause.kind == kind => cause.message,
+            Err(Stop::Error(cause)) => panic!("{:?}: {}", cause.kind, cause.message),
+            Err(Stop::Skip(reason)) => panic!("skipped: {reason}"),
+            Ok(()) => panic!("went ahead"),
+        }
+    }
+
+    #[test]
+    fn an_active_second_key_is_never_room_whatever_the_options() {
+        for (make_room, compromised) in [(false, false), (true, false), (true, true)] {
+            let stop = room_for_a_new_key(
+                "u",
+                &other(true, false),
+                None,
+                options(make_room, compromised),
+                at(9),
+            );
+            let message = error_of(stop, ErrorKind::NoRoom);
+            assert!(message.contains("never deletes an active key"), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_inactive_key_rekey_did_not_deactivate_needs_make_room() {
+        let stop = room_for_a_new_key(
+            "u",
+            &other(false, false),
+            None,
+            options(false, false),
+            at(9),
+        );
+        assert!(error_of(stop, ErrorKind::NoRoom).contains("--make-room"));
+        assert!(
+            room_for_a_new_key("u", &other(false, false), None, options(true, false), at(9))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_running_grace_period_skips_and_another_rule_stops_unless_overridden() {
+        let grace = || Some(Kept::Rule(retire::Keep::GraceRuns(at(10))));
+        match room_for_a_new_key(
+            "u",
+            &other(false, true),
+            grace(),
+            options(false, false),
+            at(9),
+        ) {
+            Err(Stop::Skip(reason)) => assert!(reason.contains("rotated recently"), "{reason}"),
+            _ => panic!("a running grace period is a skip, not an error"),
+        }
+        let held = || Some(Kept::Held("the .env file still holds it".into()));
+        let stop = room_for_a_new_key(
+            "u",
+            &other(false, true),
+            held(),
+            options(false, false),
+            at(9),
+        );
+        assert!(error_of(stop, ErrorKind::NoRoom).contains("still holds it"));
+        // --make-room and a leak response override prune's rules for rekey's own key.
+        for overridden in [options(true, false), options(false, true)] {
+            assert!(
+                room_for_a_new_key("u", &other(false, true), held(), overridden, at(9)).is_ok()
+            );
+        }
+        assert!(
+            room_for_a_new_key("u", &other(false, true), None, options(false, false), at(9))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_unknown_active_key_in_a_leak_response_needs_quarantine_and_make_room() {
+        let unknown = other(true, false);
+        assert!(unknown_active_key("u", &unknown, true, true, at(9)).is_ok());
+        let half = error_of(
+            unknown_active_key("u", &unknown, true, false, at(9)),
+            ErrorKind::NoRoom,
+        );
+        assert!(
+            half.contains("add --make-room") && half.contains("UNKNOWN KEY"),
+            "{half}"
+        );
+        let none = error_of(
+            unknown_active_key("u", &unknown, false, true, at(9)),
+            ErrorKind::NoRoom,
+        );
+        assert!(none.contains("--quarantine --make-room"), "{none}");
+    }
+
+    #[test]
+    fn more_than_two_keys_change_nothing_and_name_every_key() {
+        let key = |n: u32| KeyMeta {
+            id: format!("AKIAKEY0000000000{n:03}"),
+            active: n % 2 == 0,
+            created: at(u64::from(n)),
+        };
+        assert!(more_than_two("u", &[key(1), key(2)]).is_ok());
+        let message = error_of(
+            more_than_two("u", &[key(1), key(2), key(3)]),
+            ErrorKind::NoRoom,
+        );
+        for n in 1..=3 {
+            assert!(message.contains(&key(n).id), "{message}");
+        }
+    }
+}
