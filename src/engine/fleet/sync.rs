@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use rekey_sinks::{AccessKey, Sink, SinkError};
 use serde::Serialize;
 
-use crate::aws::{Aws, AwsErrorKind, Caller};
+use crate::aws::{Aws, AwsErrorKind, Caller, KeyMeta};
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::fleet::lease;
@@ -268,14 +268,8 @@ async fn decide(
     }
     let caller = signing::signer(aws, &spec.policy, signing_key).await?;
     let keys = caller.list_keys(&user_name).await?;
-    let newest = working
-        .iter()
-        .filter_map(|(key, _)| {
-            let meta = keys.iter().find(|m| m.id == key.id() && m.active)?;
-            Some((*key, meta.created))
-        })
-        .max_by_key(|(_, created)| *created);
-    let Some((current, created)) = newest else {
+    let held: Vec<&AccessKey> = working.iter().map(|(key, _)| *key).collect();
+    let Some((current, created)) = newest_active(&held, &keys) else {
         return Err(invalid(format!(
             "no key the sinks hold is Active in IAM for {user_name}"
         )));
@@ -301,15 +295,10 @@ async fn finished(
     spec: &ProfileSpec,
     caller: &Caller,
     owner: &Owner,
-    keys: &[crate::aws::KeyMeta],
+    keys: &[KeyMeta],
     current: &str,
 ) -> Result<(), Cause> {
-    let created = keys.iter().find(|k| k.id == current).map(|k| k.created);
-    // Only a key newer than the user's other Active key can be a rotation's new key.
-    let Some(other) = keys
-        .iter()
-        .find(|k| k.active && k.id != current && Some(k.created) < created)
-    else {
+    let Some(other) = replaced_by(keys, current) else {
         return Ok(());
     };
     let shared = shared_pending::read(caller, &spec.policy, owner).await;
@@ -336,6 +325,29 @@ async fn finished(
             owner.user_name
         ),
     ))
+}
+
+/// Of the keys the sinks hold (and AWS accepts), the newest IAM lists Active: the one
+/// sync makes current everywhere, with its creation time.
+fn newest_active<'a>(
+    held: &[&'a AccessKey],
+    keys: &[KeyMeta],
+) -> Option<(&'a AccessKey, SystemTime)> {
+    held.iter()
+        .filter_map(|key| {
+            let meta = keys.iter().find(|m| m.id == key.id() && m.active)?;
+            Some((*key, meta.created))
+        })
+        .max_by_key(|(_, created)| *created)
+}
+
+/// The user's other Active key that `current` may have replaced: only a key newer than
+/// it can be a rotation's new key. `None`: `current` is the only Active key, or the
+/// older one, and needs no record of a finished rotation.
+fn replaced_by<'a>(keys: &'a [KeyMeta], current: &str) -> Option<&'a KeyMeta> {
+    let created = keys.iter().find(|k| k.id == current).map(|k| k.created);
+    keys.iter()
+        .find(|k| k.active && k.id != current && Some(k.created) < created)
 }
 
 /// Writes the current key to every sink of `spec` that holds another key, under the
@@ -617,4 +629,60 @@ pub(crate) async fn undo(state: &StateDir, spec: &ProfileSpec) -> SyncReport {
         }
     }
     report
+}
+
+/// Which key sync makes current, and when it must first know the rotation that made it
+/// finished: pure rules, one test each.
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn key(n: u8) -> AccessKey {
+        AccessKey::new(
+            format!("AKIASYNC000000000{n:03}"),
+            "s3cret/KeyForSync+1".into(),
+        )
+        .unwrap()
+    }
+
+    fn meta(n: u8, active: bool, day: u64) -> KeyMeta {
+        KeyMeta {
+            id: key(n).id().to_owned(),
+            active,
+            created: SystemTime::UNIX_EPOCH + Duration::from_secs(day * 86_400),
+        }
+    }
+
+    #[test]
+    fn the_newest_active_key_a_sink_holds_is_current() {
+        let (one, two, three) = (key(1), key(2), key(3));
+        let keys = [meta(1, true, 1), meta(2, true, 2), meta(3, false, 3)];
+        let (current, _) = newest_active(&[&one, &two, &three], &keys).unwrap();
+        assert_eq!(current.id(), two.id(), "newest Active, not newest");
+        assert!(
+            newest_active(&[&three], &keys).is_none(),
+            "an Inactive key is never current"
+        );
+        assert!(
+            newest_active(&[&key(4)], &keys).is_none(),
+            "nor one IAM does not list"
+        );
+    }
+
+    #[test]
+    fn only_a_key_newer_than_another_active_one_needs_a_finished_rotation() {
+        let keys = [meta(1, true, 1), meta(2, true, 2)];
+        assert_eq!(
+            replaced_by(&keys, key(2).id()).map(|k| k.id.as_str()),
+            Some(key(1).id())
+        );
+        assert!(
+            replaced_by(&keys, key(1).id()).is_none(),
+            "the older key replaced nothing"
+        );
+        let one_active = [meta(1, false, 1), meta(2, true, 2)];
+        assert!(replaced_by(&one_active, key(2).id()).is_none());
+    }
 }

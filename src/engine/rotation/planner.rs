@@ -1109,7 +1109,7 @@ mod tests {
     fn more_than_two_keys_change_nothing_and_name_every_key() {
         let key = |n: u32| KeyMeta {
             id: format!("AKIAKEY0000000000{n:03}"),
-            active: n % 2 == 0,
+            active: n.is_multiple_of(2),
             created: at(u64::from(n)),
         };
         assert!(more_than_two("u", &[key(1), key(2)]).is_ok());
