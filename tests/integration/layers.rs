@@ -326,6 +326,17 @@ fn the_aws_sdk_is_named_only_in_the_aws_layer() {
     );
 }
 
+/// What a made-up tree of `(file, code)` imports.
+fn imports_of(files: &[(&str, &str)]) -> Imports {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, code) in files {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, code).unwrap();
+    }
+    imports(dir.path())
+}
+
 /// Each form an import can take, in a made-up tree, is caught; comments and strings
 /// are not imports.
 #[test]
@@ -352,11 +363,7 @@ fn the_check_sees_every_form_of_import() {
         ("time.rs", "use crate::aws::ServerClock;"),
     ];
     for (file, code) in forms {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(file);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, code).unwrap();
-        let wrong = against_the_rule(&imports(dir.path()));
+        let wrong = against_the_rule(&imports_of(&[(file, code)]));
         assert_eq!(wrong.len(), 1, "`{code}` in {file} not caught: {wrong:?}");
     }
     let allowed = [
@@ -375,11 +382,7 @@ fn the_check_sees_every_form_of_import() {
         ("lib.rs", "pub mod cli; pub use crate::cli::main;"),
     ];
     for (file, code) in allowed {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(file);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, code).unwrap();
-        let wrong = against_the_rule(&imports(dir.path()));
+        let wrong = against_the_rule(&imports_of(&[(file, code)]));
         assert!(wrong.is_empty(), "`{code}` in {file} is allowed: {wrong:?}");
     }
     let sdk = [
@@ -389,22 +392,13 @@ fn the_check_sees_every_form_of_import() {
         "fn f() { tracing::info!(\"{}\", aws_types::region::Region::new(\"x\")); }",
     ];
     for code in sdk {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("engine")).unwrap();
-        std::fs::write(dir.path().join("engine/a.rs"), code).unwrap();
-        std::fs::create_dir_all(dir.path().join("aws")).unwrap();
-        std::fs::write(dir.path().join("aws/mod.rs"), code).unwrap();
-        let outside = sdk_outside(&imports(dir.path()), |f| f.starts_with("aws/"));
+        let found = imports_of(&[("engine/a.rs", code), ("aws/mod.rs", code)]);
+        let outside = sdk_outside(&found, |f| f.starts_with("aws/"));
         assert_eq!(outside.len(), 1, "`{code}`: {outside:?}");
     }
     // A log filter naming the SDK's crates is a string, not a use of them.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("log.rs"),
-        "const F: &str = \"aws_smithy_runtime=debug\";",
-    )
-    .unwrap();
-    assert!(imports(dir.path()).sdk.is_empty());
+    let filter = "const F: &str = \"aws_smithy_runtime=debug\";";
+    assert!(imports_of(&[("log.rs", filter)]).sdk.is_empty());
 }
 
 #[test]

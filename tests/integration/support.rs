@@ -720,18 +720,27 @@ impl Home {
         }
     }
 
+    /// A run of `rekey ARGS` in `~/project` with this home's environment, to adjust
+    /// (another folder, more variables, the test clock, stdin) before it runs: the one
+    /// place a test's rekey command is built.
+    pub fn run<'h>(&'h self, args: &[&str]) -> RekeyRun<'h> {
+        RekeyRun {
+            home: self,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: Vec::new(),
+            dir: None,
+            program: None,
+        }
+    }
+
     /// Runs `rekey ARGS` in `~/project` with this home's environment and no terminal.
     pub fn rekey(&self, args: &[&str]) -> Run {
-        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
-        let output = command.args(args).stdin(Stdio::null()).output().unwrap();
-        self.record(Run::from(output, args))
+        self.run(args).output()
     }
 
     /// Runs `rekey ARGS` with `input` on its stdin (a pipe, not a terminal).
     pub fn rekey_with_stdin(&self, args: &[&str], input: &str) -> Run {
-        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
-        command.args(args);
-        self.run_fed(&mut command, input, args, "the rekey binary")
+        self.run(args).fed(input, "the rekey binary")
     }
 
     /// Runs `command` (`args`, as recorded) with `input` on its stdin, a pipe;
@@ -756,15 +765,12 @@ impl Home {
 
     /// Runs `rekey ARGS` in the folder `dir` (relative to the home; `""` is the home).
     pub fn rekey_in(&self, dir: &str, args: &[&str]) -> Run {
-        self.rekey_at(&self.path(dir), args)
+        self.run(args).in_dir(&self.path(dir)).output()
     }
 
     /// Runs `rekey ARGS` in the folder `dir`, wherever it is.
     pub fn rekey_at(&self, dir: &Path, args: &[&str]) -> Run {
-        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
-        command.current_dir(dir);
-        let output = command.args(args).stdin(Stdio::null()).output().unwrap();
-        self.record(Run::from(output, args))
+        self.run(args).in_dir(dir).output()
     }
 
     /// Runs `bash -c SCRIPT` in `~/project` with this home's environment and the rekey
@@ -785,18 +791,14 @@ impl Home {
 
     /// Runs `rekey ARGS` with extra environment variables.
     pub fn rekey_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
-        command.envs(env.iter().copied());
-        let output = command.args(args).stdin(Stdio::null()).output().unwrap();
-        self.record(Run::from(output, args))
+        self.run(args).envs(env).output()
     }
 
     /// `rekey ARGS` as if `hours` had passed, for rekey and for AWS alike (the
     /// `test-clock` feature's `REKEY_TEST_CLOCK_OFFSET`): grace and overlap periods end
     /// without being waited out.
     pub fn rekey_later(&self, hours: u64, args: &[&str]) -> Run {
-        let offset = (hours * 3600 + 1).to_string();
-        let run = self.rekey_with_env(&[("REKEY_TEST_CLOCK_OFFSET", &offset)], args);
+        let run = self.run(args).later(hours).output();
         assert!(
             run.code.is_some(),
             "build with --features rekey/test-clock (./scripts/test does)"
@@ -808,44 +810,23 @@ impl Home {
     /// (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH; util-linux's `setpriv`): the tests run as
     /// root, for whom a mode-000 folder is otherwise readable.
     pub fn rekey_without_dac_override(&self, args: &[&str]) -> Run {
-        let mut command = self.command(Command::new("setpriv"));
-        command.args([
+        let setpriv = [
+            "setpriv",
             "--inh-caps=-all",
             "--bounding-set=-dac_override,-dac_read_search",
-            env!("CARGO_BIN_EXE_rekey"),
-        ]);
-        let output = command
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("setpriv (util-linux) runs: ./scripts/setup-system installs it");
-        self.record(Run::from(output, args))
+        ];
+        self.run(args).through(&setpriv).output()
     }
 
     /// Starts `rekey ARGS` without waiting for it (its output is discarded).
     pub fn spawn_rekey(&self, args: &[&str]) -> Child {
-        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        self.run(args).start(false)
     }
 
     /// Starts `rekey ARGS` with extra environment variables, its output kept for
     /// [`Home::finish`].
     pub fn start_rekey_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Child {
-        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
-        command
-            .envs(env.iter().copied())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        self.run(args).envs(env).start(true)
     }
 
     /// Waits for a run [`Home::start_rekey_with_env`] started (`args`, as recorded).
@@ -862,8 +843,12 @@ impl Home {
     /// Runs `rekey ARGS` whose stdout is a secret by design (`credential-process`): the
     /// output is not added to what `Home` checks for leaked secrets.
     pub fn rekey_revealing(&self, args: &[&str]) -> Run {
-        let mut command = self.command(Command::new(env!("CARGO_BIN_EXE_rekey")));
-        let output = command.args(args).stdin(Stdio::null()).output().unwrap();
+        let output = self
+            .run(args)
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
         let run = Run::from(output, args);
         self.outputs.borrow_mut().push(run.stderr.clone());
         run
@@ -1321,4 +1306,104 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     child.stdin.take().unwrap().write_all(bytes).unwrap();
     let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+}
+
+/// A run of the rekey under test being set up ([`Home::run`]): by default in `~/project`,
+/// with the home's environment, no terminal, its output recorded for the secret check.
+pub struct RekeyRun<'h> {
+    home: &'h Home,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    dir: Option<PathBuf>,
+    /// A program rekey runs under (`setpriv …`), with its arguments.
+    program: Option<Vec<String>>,
+}
+
+impl RekeyRun<'_> {
+    /// With the variable `name` set to `value`.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// With every variable of `env` set.
+    pub fn envs(self, env: &[(&str, &str)]) -> Self {
+        env.iter()
+            .fold(self, |run, (name, value)| run.env(name, value))
+    }
+
+    /// As if `hours` had passed, for rekey and AWS (the `test-clock` feature).
+    pub fn later(self, hours: u64) -> Self {
+        let offset = (hours * 3600 + 1).to_string();
+        self.env("REKEY_TEST_CLOCK_OFFSET", &offset)
+    }
+
+    /// In the folder `dir` instead of `~/project`.
+    pub fn in_dir(mut self, dir: &Path) -> Self {
+        self.dir = Some(dir.to_owned());
+        self
+    }
+
+    /// Under `program` (its name, then its arguments before rekey's path).
+    pub fn through(mut self, program: &[&str]) -> Self {
+        self.program = Some(program.iter().map(|a| (*a).to_owned()).collect());
+        self
+    }
+
+    /// The command, ready but for stdio.
+    fn command(&self) -> Command {
+        let rekey = env!("CARGO_BIN_EXE_rekey");
+        let mut command = match &self.program {
+            Some(program) => {
+                let mut command = self.home.command(Command::new(&program[0]));
+                command.args(&program[1..]).arg(rekey);
+                command
+            }
+            None => self.home.command(Command::new(rekey)),
+        };
+        command.args(&self.args);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        command
+    }
+
+    fn recorded_args(&self) -> Vec<&str> {
+        self.args.iter().map(String::as_str).collect()
+    }
+
+    /// Runs it with no stdin and waits; its output is recorded.
+    pub fn output(self) -> Run {
+        let needs = match &self.program {
+            Some(program) => format!("{} (./scripts/setup-system installs it)", program[0]),
+            None => "the rekey binary".to_owned(),
+        };
+        let output = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot start {needs}: {e}"));
+        self.home.record(Run::from(output, &self.recorded_args()))
+    }
+
+    /// Runs it with `input` on its stdin (a pipe); `needs` says what to install if it
+    /// cannot start.
+    pub fn fed(self, input: &str, needs: &str) -> Run {
+        let mut command = self.command();
+        self.home
+            .run_fed(&mut command, input, &self.recorded_args(), needs)
+    }
+
+    /// Starts it without waiting, its stdout and stderr kept for [`Home::finish`] if
+    /// `keep_output`, else discarded.
+    pub fn start(self, keep_output: bool) -> Child {
+        let out = || match keep_output {
+            true => Stdio::piped(),
+            false => Stdio::null(),
+        };
+        let mut command = self.command();
+        command.stdin(Stdio::null()).stdout(out()).stderr(out());
+        command.spawn().unwrap()
+    }
 }

@@ -274,7 +274,7 @@ async fn imported(
             continue;
         }
         looked.push(shared);
-        let reader = match Reader::of(aws, state, spec).await {
+        let reader = match Reader::of(aws, state, spec, shared).await {
             Ok(reader) => reader,
             Err(note) => {
                 notes.push(note);
@@ -310,8 +310,12 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// The reader for `spec`'s shared state; a note for the user when there is none.
-    async fn of(aws: &Aws, state: &StateDir, spec: &'a ProfileSpec) -> Result<Self, String> {
-        let shared = spec.policy.shared_state.as_ref().expect("a shared state");
+    async fn of(
+        aws: &Aws,
+        state: &StateDir,
+        spec: &ProfileSpec,
+        shared: &'a SharedState,
+    ) -> Result<Self, String> {
         let key = spec.sinks.first().read().await.ok().flatten();
         let Some(key) = key else {
             return Err(format!(
