@@ -6,7 +6,7 @@
 //! new key deleted. So the command writes a journal in the `rolling_back` phase and lets
 //! [`crate::engine::recovery`] carry it out: a crash midway is finished by the next run.
 
-use crate::aws::Aws;
+use crate::aws::{Aws, KeyMeta, LastUsed};
 use crate::config::profile::{PendingStore, ProfileSpec};
 use crate::engine::action::Action;
 use crate::engine::error::{Cause, ErrorKind};
@@ -100,38 +100,48 @@ pub(crate) async fn prepare(
         .list_keys(&pending.owner.user_name)
         .await
         .map_err(|e| refuse(e.into()))?;
-    match keys.iter().find(|k| &k.id == old) {
-        None => {
-            return Err(nothing(format!(
-                "old key {old} was deleted; there is nothing to roll back to"
-            )))
-        }
-        // In its overlap period the old key is active by design.
-        Some(k) if k.active && !pending.in_overlap() => {
-            return Err(nothing(format!("old key {old} is already active")))
-        }
-        Some(_) => {}
-    }
+    old_key_usable(&pending, &keys).map_err(nothing)?;
     if pending.in_overlap() && !force {
         let used = caller
             .last_used(current.id())
             .await
             .map_err(|e| refuse(e.into()))?;
-        if let Some(date) = used.date.filter(|d| *d > pending.rotated_at()) {
-            return Err(nothing(format!(
-                "IAM saw the new key {} used on {} ({}), after the rotation on {}: during the overlap other machines may have picked it up (rekey sync), and rollback would delete it under them. IAM keeps only a key's last use, so rekey's own calls count too: if nothing else uses it, run `rekey rollback --force`. Nothing was changed",
-                current.id(),
-                crate::time::rfc3339(date),
-                used.service.as_deref().unwrap_or("unknown service"),
-                crate::time::rfc3339(pending.rotated_at())
-            )));
-        }
+        new_key_unused(&pending, current.id(), &used).map_err(nothing)?;
     }
     Ok(Undo {
         current_key_id: current.id().to_owned(),
         pending,
         spec,
     })
+}
+
+/// The old key must still exist and, outside its overlap period (where it is active by
+/// design), be inactive: else there is nothing to roll back to.
+fn old_key_usable(pending: &PendingDeletion, keys: &[KeyMeta]) -> Result<(), String> {
+    let old = &pending.key_id;
+    match keys.iter().find(|k| &k.id == old) {
+        None => Err(format!(
+            "old key {old} was deleted; there is nothing to roll back to"
+        )),
+        Some(k) if k.active && !pending.in_overlap() => {
+            Err(format!("old key {old} is already active"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// During an overlap, the new key `current` must not have been used after the rotation
+/// (other machines may have picked it up: rollback would delete it under them).
+fn new_key_unused(pending: &PendingDeletion, current: &str, used: &LastUsed) -> Result<(), String> {
+    match used.date.filter(|d| *d > pending.rotated_at()) {
+        None => Ok(()),
+        Some(date) => Err(format!(
+            "IAM saw the new key {current} used on {} ({}), after the rotation on {}: during the overlap other machines may have picked it up (rekey sync), and rollback would delete it under them. IAM keeps only a key's last use, so rekey's own calls count too: if nothing else uses it, run `rekey rollback --force`. Nothing was changed",
+            crate::time::rfc3339(date),
+            used.service.as_deref().unwrap_or("unknown service"),
+            crate::time::rfc3339(pending.rotated_at())
+        )),
+    }
 }
 
 /// Carries the rollback out (through a journal, see the module docs).
@@ -306,4 +316,70 @@ async fn withdraw_shared(
             Some(warning) => Action::Warning(warning),
         },
     )
+}
+
+/// What rollback refuses, from IAM's facts: one test per rule.
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn pending(overlap: bool) -> PendingDeletion {
+        let rotated = SystemTime::UNIX_EPOCH + 100 * DAY;
+        PendingDeletion {
+            owner: Owner {
+                profile: "p".into(),
+                also: Vec::new(),
+                account: "123456789012".into(),
+                user_arn: "arn:aws:iam::123456789012:user/u".into(),
+                user_name: "u".into(),
+            },
+            key_id: "AKIAOLD".into(),
+            deactivated_at: rotated + if overlap { DAY } else { Duration::ZERO },
+            delete_after: rotated + 7 * DAY,
+            overlap_since: overlap.then_some(rotated),
+            replaced_by: Some("AKIANEW".into()),
+        }
+    }
+
+    fn old_key(active: bool) -> Vec<KeyMeta> {
+        vec![KeyMeta {
+            id: "AKIAOLD".into(),
+            active,
+            created: SystemTime::UNIX_EPOCH,
+        }]
+    }
+
+    #[test]
+    fn a_deleted_old_key_leaves_nothing_to_roll_back_to() {
+        let why = old_key_usable(&pending(false), &[]).unwrap_err();
+        assert!(why.contains("was deleted"), "{why}");
+    }
+
+    #[test]
+    fn an_active_old_key_is_refused_except_in_its_overlap() {
+        let why = old_key_usable(&pending(false), &old_key(true)).unwrap_err();
+        assert!(why.contains("already active"), "{why}");
+        assert!(old_key_usable(&pending(true), &old_key(true)).is_ok());
+        assert!(old_key_usable(&pending(false), &old_key(false)).is_ok());
+    }
+
+    #[test]
+    fn a_new_key_used_after_the_rotation_is_not_deleted_without_force() {
+        let record = pending(true);
+        let used = |date: Option<SystemTime>| LastUsed {
+            date,
+            service: Some("s3".into()),
+            ..LastUsed::default()
+        };
+        assert!(new_key_unused(&record, "AKIANEW", &used(None)).is_ok());
+        let before = record.rotated_at() - DAY;
+        assert!(new_key_unused(&record, "AKIANEW", &used(Some(before))).is_ok());
+        let after = record.rotated_at() + Duration::from_secs(60);
+        let why = new_key_unused(&record, "AKIANEW", &used(Some(after))).unwrap_err();
+        assert!(why.contains("--force") && why.contains("s3"), "{why}");
+    }
 }
