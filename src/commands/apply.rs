@@ -131,7 +131,9 @@ pub(super) async fn apply(
     report.plan = Some(plan);
 
     let now = crate::time::now();
-    report.pruned = prune::prune(aws, state, &grouped.specs, &pending, now, false).await;
+    // Prune signs as planning resolved each profile's user, moments ago.
+    let resolved: Vec<_> = planned.iter().filter_map(|p| p.user.clone()).collect();
+    report.pruned = prune::prune(aws, state, &grouped.specs, &pending, &resolved, now, false).await;
     let progress = Progress::new(for_people && !ctx.quiet);
     let shown = for_people && !plan_shown;
     rotate_all(aws, state, planned, ctx.jobs, &progress, shown, report).await;

@@ -53,7 +53,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         confirm(&text::due(&due), "Delete these keys?")?;
     }
     let now = crate::time::now();
-    let pruned = prune::prune(&aws, state, &profiles.specs, &pending, now, args.force).await;
+    let pruned = prune::prune(&aws, state, &profiles.specs, &pending, &[], now, args.force).await;
     // An untrusted manifest stopped the run before this; it adds no target.
     let targets = ctx.notify_targets(&args.selection).unwrap_or_default();
     ctx.tell(&targets, crate::notify::events::prune(&pruned))

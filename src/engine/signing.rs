@@ -118,6 +118,8 @@ async fn code(
 
 /// A profile's current key (its first sink's), the IAM user it belongs to, and who signs
 /// its IAM calls: what prune and rollback establish before they touch the user's keys.
+/// Planning resolves it too, and `apply` hands planning's to prune (resolved once).
+#[derive(Clone)]
 pub(crate) struct ProfileUser {
     /// The key the profile's first sink holds.
     pub(crate) key: AccessKey,

@@ -162,12 +162,15 @@ fn due_records<'a>(
 /// Takes the due step of every pending key of `pending` (see [`records`]) of the
 /// selected profiles, when safe: deletes a key whose grace period is over, deactivates
 /// one whose overlap is over (unless it was used since the rotation and `force` is not
-/// given).
+/// given). `resolved`: the profiles' users as planning resolved them moments before
+/// (apply), used instead of resolving them again; a profile not among them is resolved
+/// here.
 pub(crate) async fn prune(
     aws: &Aws,
     state: &StateDir,
     profiles: &[ProfileSpec],
     pending: &[PendingDeletion],
+    resolved: &[signing::ProfileUser],
     now: SystemTime,
     force: bool,
 ) -> Vec<Pruned> {
@@ -177,7 +180,8 @@ pub(crate) async fn prune(
             .iter()
             .find(|s| s.members().any(|m| pending.concerns(m)))
             .expect("filtered by profile");
-        let (outcome, warning) = match prune_one(aws, state, spec, pending, force).await {
+        let known = resolved.iter().find(|u| u.owner.profile == spec.name);
+        let (outcome, warning) = match prune_one(aws, state, spec, pending, known, force).await {
             Ok(done) => done,
             Err(cause) => (
                 PruneOutcome::Kept {
@@ -202,6 +206,7 @@ async fn prune_one(
     state: &StateDir,
     spec: &ProfileSpec,
     pending: &PendingDeletion,
+    resolved: Option<&signing::ProfileUser>,
     force: bool,
 ) -> Result<(PruneOutcome, Option<String>), Cause> {
     let kept = |reason: String| {
@@ -225,9 +230,12 @@ async fn prune_one(
         }
     }
     // The deletion is signed with the profile's current key, or as its `via` profile.
-    let signing::ProfileUser { caller, owner, .. } = signing::profile_user(aws, spec)
-        .await
-        .map_err(|cause| Cause::new(cause.kind, cause.message + "; the old key is kept for now"))?;
+    let signing::ProfileUser { caller, owner, .. } = match resolved {
+        Some(user) => user.clone(),
+        None => signing::profile_user(aws, spec).await.map_err(|cause| {
+            Cause::new(cause.kind, cause.message + "; the old key is kept for now")
+        })?,
+    };
     if owner.user_arn != pending.owner.user_arn {
         return kept(format!(
             "profile {} now belongs to {}, not {}",

@@ -52,6 +52,10 @@ pub(crate) struct Planned {
     /// The user's pending deletions shared through IAM tags (`state: iam`), whatever
     /// the decision: prune and status count them with this machine's records.
     pub(crate) shared_pending: Vec<PendingDeletion>,
+    /// The profile's key, its user and its signer, once planning resolved them (with
+    /// the signer prune uses: not for a `plan` that opened no MFA session), so that
+    /// `apply`'s prune does not ask STS and open the signer again.
+    pub(crate) user: Option<signing::ProfileUser>,
 }
 
 /// What apply does with a planned profile (the plan's [`Decision`], which shows it): a
@@ -97,6 +101,7 @@ pub(crate) async fn plan_profile(
     let Facts {
         mut plan,
         shared_pending,
+        user,
     } = facts;
     let next = match verdict {
         Ok(input) => {
@@ -124,6 +129,7 @@ pub(crate) async fn plan_profile(
         plan,
         next,
         shared_pending,
+        user,
     }
 }
 
@@ -154,6 +160,7 @@ pub(crate) fn conflict(conflict: &Conflict) -> Planned {
             conflict.message.clone(),
         )),
         shared_pending: Vec::new(),
+        user: None,
     }
 }
 
@@ -195,11 +202,12 @@ struct Inspection {
     verdict: Result<RotationInput, Stop>,
 }
 
-/// What was learned about a profile: its plan so far (identity, keys, sinks, warnings)
-/// and the user's pending deletions tagged in IAM.
+/// What was learned about a profile: its plan so far (identity, keys, sinks, warnings),
+/// the user's pending deletions tagged in IAM, and the profile's user as resolved.
 struct Facts {
     plan: ProfilePlan,
     shared_pending: Vec<PendingDeletion>,
+    user: Option<signing::ProfileUser>,
 }
 
 /// Inspects the profile in order (its key, its sinks, whose key it is, the user's
@@ -247,6 +255,7 @@ impl Facts {
         Self {
             plan,
             shared_pending: Vec::new(),
+            user: None,
         }
     }
 
@@ -275,6 +284,13 @@ impl Facts {
             return Err(Stop::error(ErrorKind::Interrupted, interrupted.to_string()));
         }
         let owner = Owner::of(spec, &identity, &user_name);
+        if unopened.is_none() {
+            self.user = Some(signing::ProfileUser {
+                key: old_key.clone(),
+                owner: owner.clone(),
+                caller: caller.clone(),
+            });
+        }
         let shared = shared_pending::read(&caller, &spec.policy, &owner).await;
         self.plan.warnings.extend(shared.warning);
         self.shared_pending = shared.pending;
