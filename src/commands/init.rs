@@ -9,7 +9,7 @@ use anyhow::{bail, Context as _, Result};
 
 use super::{Context, Outcome};
 use crate::config::discovery::{self, Discovered};
-use crate::config::init::{self as starter, Found};
+use crate::config::init::{self as starter, FoundCopy};
 use crate::config::manifest;
 use crate::config::profile::Policy;
 use crate::engine::find::place::PlaceFormat;
@@ -110,7 +110,7 @@ async fn other_places(
     ctx: &Context,
     found: &Discovered,
     roots: &[(PathBuf, String)],
-) -> Result<BTreeMap<String, Vec<Found>>> {
+) -> Result<BTreeMap<String, Vec<FoundCopy>>> {
     let paths = &ctx.paths;
     let roots: Vec<PathBuf> = roots.iter().map(|(root, _)| root.clone()).collect();
     let known = find::known_keys(&found.profiles, &[], &[]).await;
@@ -118,7 +118,7 @@ async fn other_places(
     let searched = find::search(known, covered, roots, &paths.state_dir, None)
         .await
         .context("the search stopped")?;
-    let mut places: BTreeMap<String, Vec<Found>> = BTreeMap::new();
+    let mut places: BTreeMap<String, Vec<FoundCopy>> = BTreeMap::new();
     for key in searched
         .keys
         .iter()
@@ -138,7 +138,7 @@ async fn other_places(
                 }
                 _ => "only the id was found there: write this sink by hand".to_owned(),
             });
-            places.entry(profile.clone()).or_default().push(Found {
+            places.entry(profile.clone()).or_default().push(FoundCopy {
                 at: format!("{}:{}", paths.show(&copy.path), copy.line),
                 sink,
             });

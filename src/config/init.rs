@@ -113,7 +113,7 @@ pub(crate) fn yaml_scalar(text: &str) -> String {
 
 /// Where `rekey init --scan` found a profile's key besides its credentials file.
 #[derive(Debug, Clone)]
-pub(crate) struct Found {
+pub(crate) struct FoundCopy {
     /// `~/code/api/.env.local:3`, for the comment.
     pub(crate) at: String,
     /// The sink to write it, or why rekey cannot.
@@ -127,7 +127,7 @@ pub(crate) struct Found {
 /// manifest), so every later `plan` and `apply` looks there again.
 pub(crate) fn starter_manifest(
     found: &Discovered,
-    places: &std::collections::BTreeMap<String, Vec<Found>>,
+    places: &std::collections::BTreeMap<String, Vec<FoundCopy>>,
     scan: &[String],
 ) -> String {
     // The first line lets editors with a YAML language server (VS Code's YAML

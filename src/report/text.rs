@@ -403,18 +403,18 @@ fn sink_state(state: Option<&SinkState>) -> String {
 pub(crate) fn recovered(
     result: &Result<crate::engine::recovery::Recovered, crate::engine::recovery::RecoveryFailure>,
 ) -> String {
-    use crate::engine::recovery::Outcome;
+    use crate::engine::recovery::Resolution;
     let mut out = String::new();
     let (headline, actions) = match result {
         Ok(done) => {
             let what = match done.outcome {
-                Outcome::NothingToUndo => "nothing had changed",
-                Outcome::OrphanDeleted => {
+                Resolution::NothingToUndo => "nothing had changed",
+                Resolution::OrphanDeleted => {
                     "the key the interrupted create made without its secret was deleted; nothing else had changed"
                 }
-                Outcome::RolledForward => "rolled forward: the rotation is complete",
-                Outcome::RolledBack => "rolled back: the old key is in use again",
-                Outcome::ResponseFinished => {
+                Resolution::RolledForward => "rolled forward: the rotation is complete",
+                Resolution::RolledBack => "rolled back: the old key is in use again",
+                Resolution::ResponseFinished => {
                     "the interrupted leak response was finished: the leaked key is deleted and refused, the door closed"
                 }
             };

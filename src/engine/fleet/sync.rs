@@ -32,10 +32,10 @@ use crate::state::lock::{self, LockName};
 use crate::state::{Owner, StateDir};
 
 /// What sync found for one profile, and will do.
-pub(crate) struct Found {
+pub(crate) struct Inspected {
     /// The profile's current key (its secret is needed to write it).
     pub(crate) current: AccessKey,
-    /// What [`Found::report`] shows.
+    /// What [`Inspected::report`] shows.
     pub(crate) report: SyncReport,
     /// Whom the key belongs to (for the user's lock and the pending records).
     owner: Owner,
@@ -131,7 +131,7 @@ pub(crate) async fn inspect(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
-) -> Result<Found, (SyncReport, Cause)> {
+) -> Result<Inspected, (SyncReport, Cause)> {
     let mut report = SyncReport::empty(&spec.name);
     let mut held: Vec<AccessKey> = Vec::new();
     for sink in &spec.sinks {
@@ -183,7 +183,7 @@ pub(crate) async fn inspect(
             }
             report.current_key_id = Some(current.id().to_owned());
             report.created = created;
-            Ok(Found {
+            Ok(Inspected {
                 current,
                 report,
                 owner,
@@ -357,9 +357,9 @@ pub(crate) async fn carry_out(
     aws: &Aws,
     state: &StateDir,
     spec: &ProfileSpec,
-    found: Found,
+    found: Inspected,
 ) -> SyncReport {
-    let Found {
+    let Inspected {
         current,
         mut report,
         owner,

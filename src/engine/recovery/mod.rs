@@ -51,7 +51,7 @@ pub(crate) struct Recovered {
     /// The user whose rotation it was.
     pub(crate) user_arn: String,
     /// The decision.
-    pub(crate) outcome: Outcome,
+    pub(crate) outcome: Resolution,
     /// What was done, in order.
     pub(crate) actions: Vec<Action>,
 }
@@ -59,7 +59,7 @@ pub(crate) struct Recovered {
 /// The decision taken for an interrupted rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum Outcome {
+pub(crate) enum Resolution {
     /// Nothing had changed; the journal was dropped.
     NothingToUndo,
     /// The interrupted create had made a key whose secret never arrived: it was
@@ -204,7 +204,7 @@ pub(crate) async fn finish_responses(
             Ok(()) => Ok(Recovered {
                 profile: spec.name.clone(),
                 user_arn: record.owner.user_arn.clone(),
-                outcome: Outcome::ResponseFinished,
+                outcome: Resolution::ResponseFinished,
                 actions,
             }),
             Err(cause) => failed(cause, actions),
@@ -661,11 +661,11 @@ impl Recovery<'_> {
         };
         let user_arn = journal.record().owner.user_arn.clone();
         let old_key_id = journal.record().old_key_id.clone();
-        if outcome != Outcome::RolledForward {
+        if outcome != Resolution::RolledForward {
             self.sign_with_the_restored_key().await;
         }
         let finished = match outcome {
-            Outcome::RolledForward => finish_completed(journal, self.state, &old_key_id).await,
+            Resolution::RolledForward => finish_completed(journal, self.state, &old_key_id).await,
             _ => journal.finish().await,
         };
         if let Err(e) = finished {
@@ -704,10 +704,10 @@ impl Recovery<'_> {
         }
     }
 
-    async fn resolve(&mut self, journal: &Journal) -> Result<Outcome, Cause> {
+    async fn resolve(&mut self, journal: &Journal) -> Result<Resolution, Cause> {
         let record = journal.record();
         match &record.phase {
-            Phase::Planned => Ok(Outcome::NothingToUndo),
+            Phase::Planned => Ok(Resolution::NothingToUndo),
             Phase::DeletingStaleKey { key_id } => {
                 let (_, keys) = self.read_keys(journal).await?;
                 if !keys.iter().any(|k| &k.id == key_id) {
@@ -716,7 +716,7 @@ impl Recovery<'_> {
                         key_id: key_id.clone(),
                     });
                 }
-                Ok(Outcome::NothingToUndo)
+                Ok(Resolution::NothingToUndo)
             }
             Phase::CreatingKey {
                 existing,
@@ -745,9 +745,9 @@ impl Recovery<'_> {
                 )
                 .await?;
                 Ok(if deleted == 0 {
-                    Outcome::NothingToUndo
+                    Resolution::NothingToUndo
                 } else {
-                    Outcome::OrphanDeleted
+                    Resolution::OrphanDeleted
                 })
             }
             Phase::KeyCreated
@@ -816,7 +816,7 @@ impl Recovery<'_> {
         matches!(self.aws.caller(new_key).identity().await, Ok(identity) if identity.arn == user_arn)
     }
 
-    async fn forward(&mut self, journal: &Journal) -> Result<Outcome, Cause> {
+    async fn forward(&mut self, journal: &Journal) -> Result<Resolution, Cause> {
         let new_key = journal
             .new_key()
             .ok_or_else(|| Cause::new(ErrorKind::State, "the journal lacks the new key"))?;
@@ -831,10 +831,10 @@ impl Recovery<'_> {
         )
         .await?;
         self.actions.extend(warning.map(Action::Warning));
-        Ok(Outcome::RolledForward)
+        Ok(Resolution::RolledForward)
     }
 
-    async fn back(&mut self, journal: &Journal) -> Result<Outcome, Cause> {
+    async fn back(&mut self, journal: &Journal) -> Result<Resolution, Cause> {
         if let Some(why) = &self.paused_holder {
             return Err(Cause::new(
                 ErrorKind::Busy,
@@ -842,7 +842,7 @@ impl Recovery<'_> {
             ));
         }
         settle::back(self.aws, self.spec, journal, &mut self.actions).await?;
-        Ok(Outcome::RolledBack)
+        Ok(Resolution::RolledBack)
     }
 }
 

@@ -11,7 +11,7 @@ use rekey_sinks::credentials_file::CredentialsFile;
 use rekey_sinks::{AccessKey, Sink};
 use secrecy::ExposeSecret;
 
-use super::{recover, Outcome, Recovered, RecoveryFailure};
+use super::{recover, Recovered, RecoveryFailure, Resolution};
 use crate::aws::fake::{self, FakeIam};
 use crate::aws::Aws;
 use crate::config::argv::Argv;
@@ -157,7 +157,7 @@ async fn planned_nothing_changed_so_the_journal_is_dropped() {
     let s = Scene::with_defaults();
     s.interrupted(Phase::Planned, None, false).await;
     let done = s.recover().await.unwrap();
-    assert_eq!(done.outcome, Outcome::NothingToUndo);
+    assert_eq!(done.outcome, Resolution::NothingToUndo);
     assert_eq!(s.keys(), vec![active(&s.old)]);
     assert_eq!(s.held(), s.old.id());
     assert!(!s.journal_kept());
@@ -180,7 +180,7 @@ async fn deleting_a_stale_key_forgets_its_record_if_it_is_gone() {
         .await
         .unwrap();
     let done = s.recover().await.unwrap();
-    assert_eq!(done.outcome, Outcome::NothingToUndo);
+    assert_eq!(done.outcome, Resolution::NothingToUndo);
     assert!(
         done.actions.contains(&Action::StaleKeyGone {
             key_id: stale.id().to_owned()
@@ -200,7 +200,7 @@ async fn deleting_a_stale_key_forgets_its_record_if_it_is_gone() {
     };
     s.interrupted(phase, None, false).await;
     let done = s.recover().await.unwrap();
-    assert_eq!(done.outcome, Outcome::NothingToUndo);
+    assert_eq!(done.outcome, Resolution::NothingToUndo);
     assert_eq!(s.keys(), vec![active(&s.old), inactive(&stale)]);
 }
 
@@ -219,7 +219,7 @@ async fn creating_a_key_deletes_the_key_whose_secret_never_arrived() {
     s.interrupted(creating_a_key(&s), None, false).await;
     let orphan = s.iam.add_key(USER);
     let done = s.recover().await.unwrap();
-    assert_eq!(done.outcome, Outcome::OrphanDeleted);
+    assert_eq!(done.outcome, Resolution::OrphanDeleted);
     assert_eq!(s.keys(), vec![active(&s.old)], "{} deleted", orphan.id());
     assert_eq!(s.held(), s.old.id());
     assert!(!s.journal_kept());
@@ -233,7 +233,7 @@ async fn creating_a_key_keeps_a_new_key_a_sink_holds() {
     let theirs = s.iam.add_key(USER);
     s.hold(&theirs);
     let done = s.recover().await.unwrap();
-    assert_eq!(done.outcome, Outcome::NothingToUndo);
+    assert_eq!(done.outcome, Resolution::NothingToUndo);
     assert!(
         done.actions
             .iter()
@@ -264,7 +264,7 @@ async fn a_created_key_every_sink_holds_rolls_forward_in_every_phase_that_allows
         let new = s.iam.add_key(USER);
         s.interrupted(phase.clone(), Some(&new), true).await;
         let done = s.recover().await.unwrap();
-        assert_eq!(done.outcome, Outcome::RolledForward, "{phase:?}");
+        assert_eq!(done.outcome, Resolution::RolledForward, "{phase:?}");
         assert_eq!(s.keys(), vec![inactive(&s.old), active(&new)], "{phase:?}");
         assert_eq!(s.held(), new.id(), "{phase:?}");
         let pending = s.state.pending(s.old.id()).unwrap();
@@ -284,7 +284,7 @@ async fn a_created_key_no_sink_holds_yet_rolls_back_in_every_phase_before_verify
         let new = s.iam.add_key(USER);
         s.interrupted(phase.clone(), Some(&new), false).await;
         let done = s.recover().await.unwrap();
-        assert_eq!(done.outcome, Outcome::RolledBack, "{phase:?}");
+        assert_eq!(done.outcome, Resolution::RolledBack, "{phase:?}");
         assert_eq!(
             s.keys(),
             vec![active(&s.old)],
@@ -309,7 +309,7 @@ async fn with_a_verify_command_only_a_passed_check_completes_so_recovery_rolls_b
     let new = s.iam.add_key(USER);
     s.interrupted(Phase::SinksWritten, Some(&new), true).await;
     let done = s.recover().await.unwrap();
-    assert_eq!(done.outcome, Outcome::RolledBack);
+    assert_eq!(done.outcome, Resolution::RolledBack);
     assert_eq!(s.keys(), vec![active(&s.old)]);
     assert_eq!(
         std::fs::read_to_string(&s.credentials).unwrap(),
@@ -325,7 +325,7 @@ async fn verifying_rolls_back() {
     let new = s.iam.add_key(USER);
     s.interrupted(Phase::Verifying, Some(&new), true).await;
     let done = s.recover().await.unwrap();
-    assert_eq!(done.outcome, Outcome::RolledBack);
+    assert_eq!(done.outcome, Resolution::RolledBack);
     assert_eq!(s.keys(), vec![active(&s.old)]);
     assert_eq!(std::fs::read_to_string(&s.credentials).unwrap(), before);
 }
@@ -343,7 +343,7 @@ async fn deactivating_the_old_key_rolls_forward_whether_or_not_it_happened() {
         let done = s.recover().await.unwrap();
         assert_eq!(
             done.outcome,
-            Outcome::RolledForward,
+            Resolution::RolledForward,
             "deactivated: {deactivated}"
         );
         assert_eq!(s.keys(), vec![inactive(&s.old), active(&new)]);
@@ -363,7 +363,7 @@ async fn a_half_done_rollback_is_finished_reactivating_the_old_key_first() {
     // The failed rotation had got as far as deactivating the old key.
     s.iam.set_status(s.old.id(), false);
     let done = s.recover().await.unwrap();
-    assert_eq!(done.outcome, Outcome::RolledBack);
+    assert_eq!(done.outcome, Resolution::RolledBack);
     assert!(
         done.actions.contains(&Action::Reactivated {
             key_id: s.old.id().to_owned()
