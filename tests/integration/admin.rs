@@ -143,7 +143,10 @@ fn a_crash_in_an_admin_rotation_is_finished_as_the_admin() {
                     .sink(sink::dotenv("app.env")),
             ),
         );
-        let crashed = home.rekey_with_env(&[("REKEY_CRASH_AT", point)], &["apply", "--yes"]);
+        let crashed = home
+            .run(&["apply", "--yes"])
+            .envs(&[("REKEY_CRASH_AT", point)])
+            .output();
         assert_eq!(
             crashed.code, None,
             "{point}: build with --features rekey/crash-points"

@@ -157,12 +157,11 @@ fn a_missing_credentials_file_in_default_mode_is_an_error_naming_it() {
     let missing = home.path(".aws/credentails");
     let missing = missing.to_str().unwrap();
     for command in ["plan", "status", "apply"] {
-        home.rekey_with_env(
-            &[("AWS_SHARED_CREDENTIALS_FILE", missing)],
-            &[command, "--yes"][..if command == "apply" { 2 } else { 1 }],
-        )
-        .code(1)
-        .stderr_has("~/.aws/credentails: no such file");
+        home.run(&[command, "--yes"][..if command == "apply" { 2 } else { 1 }])
+            .envs(&[("AWS_SHARED_CREDENTIALS_FILE", missing)])
+            .output()
+            .code(1)
+            .stderr_has("~/.aws/credentails: no such file");
     }
     assert!(home.state_files().is_empty());
 }

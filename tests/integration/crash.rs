@@ -203,7 +203,9 @@ fn a_crash_at_every_step_is_put_right_by_the_next_run() {
         let scene = scene("crash");
         let crashed = scene
             .home
-            .rekey_with_env(&[("REKEY_CRASH_AT", point)], &["apply", "--yes"]);
+            .run(&["apply", "--yes"])
+            .envs(&[("REKEY_CRASH_AT", point)])
+            .output();
         assert_eq!(
             crashed.code, None,
             "crash point `{point}` was not reached (rekey exited normally): the binary must be built with \
@@ -224,7 +226,9 @@ fn apply_resolves_an_interrupted_rotation_before_rotating_again() {
     let scene = scene("crash-apply");
     let crashed = scene
         .home
-        .rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+        .run(&["apply", "--yes"])
+        .envs(&[("REKEY_CRASH_AT", "after-write-0")])
+        .output();
     assert_eq!(
         crashed.code, None,
         "crash point not reached: build with --features rekey/crash-points"
@@ -273,7 +277,7 @@ fn random_kills_never_lose_a_key() {
         // The instant of the kill is what this test varies; it is not waiting for anything.
         let delay = span.mul_f64(1.2 * fastrand::f64());
         let start = Instant::now();
-        let mut child = scene.home.spawn_rekey(&["apply", "--yes"]);
+        let mut child = scene.home.run(&["apply", "--yes"]).start(false);
         let finished = loop {
             if let Some(_status) = child.try_wait().unwrap() {
                 break Some(start.elapsed());
@@ -326,7 +330,9 @@ fn a_crash_during_verification_rolls_back() {
     for at in ["sinks-written", "verifying"] {
         let crashed = scene
             .home
-            .rekey_with_env(&[("REKEY_CRASH_AT", at)], &["apply", "--yes"]);
+            .run(&["apply", "--yes"])
+            .envs(&[("REKEY_CRASH_AT", at)])
+            .output();
         assert_eq!(
             crashed.code, None,
             "crash point `{at}` not reached: build with --features rekey/crash-points"

@@ -363,7 +363,8 @@ fn the_leak_response_examples_carry_aws_s_alert_to_rekey_respond() {
     let home = Home::new();
     home.user_in_credentials("bystander");
     for alert in [body["client_payload"].to_string(), body.to_string()] {
-        home.rekey_with_stdin(&["respond", "--event", "-"], &alert)
+        home.run(&["respond", "--event", "-"])
+            .fed(&alert, "the rekey binary")
             .code(1)
             .stdout_has("AKIAIOSFODNN7EXAMPLE: held by no profile");
     }

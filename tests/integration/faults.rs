@@ -172,7 +172,7 @@ fn a_definitive_refusal_of_the_create_never_deletes_another_machines_key() {
     proxy.set(|f| {
         f.slow.insert("CreateAccessKey", Duration::from_secs(3));
     });
-    let mut rekey = home.spawn_rekey(&["apply", "--yes"]);
+    let mut rekey = home.run(&["apply", "--yes"]).start(false);
     eventually(
         Duration::from_secs(30),
         "rekey sends CreateAccessKey",

@@ -50,7 +50,7 @@ fn a_holder_paused_past_its_lease_changes_nothing_when_it_resumes() {
         )
     };
     manifest(&a);
-    let mut run = a.spawn_rekey(&["apply", "--yes"]);
+    let mut run = a.run(&["apply", "--yes"]).start(false);
     eventually(Duration::from_secs(60), "A verifies", || verifying.exists());
     signal(&run, rustix::process::Signal::STOP);
 
@@ -121,7 +121,10 @@ fn a_held_lease_is_the_cause_apply_names() {
         .top("state_lease: 30s")
         .profile(Profile::new(&user));
     a.manifest(&manifest);
-    let killed = a.rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    let killed = a
+        .run(&["apply", "--yes"])
+        .envs(&[("REKEY_CRASH_AT", "after-write-0")])
+        .output();
     assert_eq!(
         killed.code, None,
         "build with --features rekey/crash-points"
@@ -273,7 +276,10 @@ fn a_deletion_that_took_the_users_last_key_is_said_loudly() {
     });
     let offset = (2 * 3600 + 1).to_string();
     let args = ["prune", "--yes"];
-    let prune = home.start_rekey_with_env(&[("REKEY_TEST_CLOCK_OFFSET", &offset)], &args);
+    let prune = home
+        .run(&args)
+        .envs(&[("REKEY_TEST_CLOCK_OFFSET", &offset)])
+        .start(true);
     eventually(Duration::from_secs(60), "prune deletes the old key", || {
         proxy.count("DeleteAccessKey") > 0
     });
@@ -308,7 +314,7 @@ fn a_make_room_deletion_that_took_the_users_last_key_is_said_loudly() {
         f.slow.insert("DeleteAccessKey", Duration::from_secs(3));
     });
     let args = ["apply", "--yes", "--make-room"];
-    let apply = home.start_rekey_with_env(&[], &args);
+    let apply = home.run(&args).envs(&[]).start(true);
     eventually(Duration::from_secs(60), "apply makes room", || {
         proxy.count("DeleteAccessKey") > 0
     });

@@ -200,7 +200,7 @@ fn a_machine_whose_clock_is_ahead_does_not_hide_a_use_of_the_old_key() {
     let a = Home::new();
     let (user, old) = a.user_in_credentials("skewed");
     a.manifest(&shared_state(&user, &["overlap: 2s", "grace: 1h"]));
-    a.rekey_with_env(&ahead, &["apply", "--yes"]).success();
+    a.run(&["apply", "--yes"]).envs(&ahead).output().success();
     // The shared record holds AWS's times, not the skewed clock's.
     let tags = moto().tags(&user);
     let since = tags[0].1.split('/').nth(2).unwrap().to_owned();
@@ -215,7 +215,9 @@ fn a_machine_whose_clock_is_ahead_does_not_hide_a_use_of_the_old_key() {
     // Once the overlap is over by AWS's clock, prune names the use and keeps the key.
     eventually(Duration::from_secs(20), "prune names the use", || {
         let json = a
-            .rekey_with_env(&ahead, &["prune", "--yes", "--output", "json"])
+            .run(&["prune", "--yes", "--output", "json"])
+            .envs(&ahead)
+            .output()
             .success()
             .json();
         let outcome = &json["pruned"][0];

@@ -99,13 +99,13 @@ fn killed_elsewhere(bucket: &str, name: &str, fleet: &str) -> (Home, String, Tes
     let a = Home::new();
     let (user, old) = a.user_in_credentials(name);
     a.manifest(&shared(bucket, &user, &[]));
-    let killed = a.rekey_with_env(
-        &[
+    let killed = a
+        .run(&["apply", "--yes"])
+        .envs(&[
             ("REKEY_CRASH_AT", "after-write-0"),
             ("REKEY_FLEET_KEY", fleet),
-        ],
-        &["apply", "--yes"],
-    );
+        ])
+        .output();
     assert_eq!(
         killed.code, None,
         "build with --features rekey/crash-points"
@@ -201,7 +201,10 @@ fn a_copy_holds_no_byte_of_a_place_of_this_machine() {
         section(&user, &old)
     ));
     home.manifest(&shared(&bucket, &user, &[]));
-    let killed = home.rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    let killed = home
+        .run(&["apply", "--yes"])
+        .envs(&[("REKEY_CRASH_AT", "after-write-0")])
+        .output();
     assert_eq!(
         killed.code, None,
         "build with --features rekey/crash-points"

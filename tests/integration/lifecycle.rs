@@ -195,7 +195,9 @@ fn keys_in_the_environment_are_warned_about() {
     let user = unique("envkey");
     let key = moto().create_user(&user);
     home.write_credentials(&section(&user, &key));
-    home.rekey_with_env(&[("AWS_ACCESS_KEY_ID", "AKIAFROMENV")], &["plan"])
+    home.run(&["plan"])
+        .envs(&[("AWS_ACCESS_KEY_ID", "AKIAFROMENV")])
+        .output()
         .success()
         .stderr_has("warning: AWS_ACCESS_KEY_ID is set in the environment");
 }

@@ -31,7 +31,7 @@ fn slow_rotation(name: &str, hold: u32) -> (Home, String, TestKey) {
 #[test]
 fn a_second_apply_for_the_same_user_gives_up_naming_the_holder() {
     let (home, user, key) = slow_rotation("locked", 3);
-    let mut first = home.spawn_rekey(&["apply", "--yes"]);
+    let mut first = home.run(&["apply", "--yes"]).start(false);
     eventually(
         Duration::from_secs(20),
         "the first apply holds the lock",
@@ -59,7 +59,7 @@ fn a_second_apply_for_the_same_user_gives_up_naming_the_holder() {
 #[test]
 fn a_second_apply_that_waits_rotates_after_the_first() {
     let (home, user, key) = slow_rotation("waiter", 1);
-    let mut first = home.spawn_rekey(&["apply", "--yes"]);
+    let mut first = home.run(&["apply", "--yes"]).start(false);
     eventually(
         Duration::from_secs(20),
         "the first apply holds the lock",

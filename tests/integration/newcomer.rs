@@ -14,14 +14,20 @@ fn a_run_from_a_subfolder_uses_the_projects_manifest() {
     let home = Home::new();
     let (user, key) = home.user_in_credentials_and_dotenv("sub");
     std::fs::create_dir_all(home.path("project/src/deep")).unwrap();
-    let plan = home.rekey_in("project/src/deep", &["plan"]).success();
+    let plan = home
+        .run(&["plan"])
+        .in_dir(&home.path("project/src/deep"))
+        .output()
+        .success();
     let first = plan.stdout.lines().next().unwrap_or_default();
     assert_eq!(
         first, "Profiles from ~/project/rekey.yaml",
         "{}",
         plan.stdout
     );
-    home.rekey_in("project/src/deep", &["apply", "--yes", "--grace", "0"])
+    home.run(&["apply", "--yes", "--grace", "0"])
+        .in_dir(&home.path("project/src/deep"))
+        .output()
         .success()
         .stdout_has("Profiles from ~/project/rekey.yaml")
         .stdout_has("Done: 1 rotated");
@@ -38,7 +44,9 @@ fn rekey_manifest_names_the_manifest_from_anywhere() {
     let home = Home::new();
     home.user_in_credentials_and_dotenv("envvar");
     let manifest = home.path("project/rekey.yaml");
-    home.rekey_with_env(&[("REKEY_MANIFEST", manifest.to_str().unwrap())], &["plan"])
+    home.run(&["plan"])
+        .envs(&[("REKEY_MANIFEST", manifest.to_str().unwrap())])
+        .output()
         .success()
         .stdout_has("Profiles from ~/project/rekey.yaml")
         .stdout_has(".env file");
@@ -54,13 +62,17 @@ fn a_key_a_manifest_rotated_is_not_rotated_elsewhere_without_its_places() {
 
     // From the home folder no manifest is found: default mode would write only the
     // credentials file and leave .env on a deactivated key.
-    let plan = home.rekey_in("", &["plan"]).code(1);
+    let plan = home.run(&["plan"]).in_dir(&home.path("")).output().code(1);
     assert!(
         plan.stdout.starts_with("Profiles from default mode"),
         "{}",
         plan.stdout
     );
-    let apply = home.rekey_in("", &["apply", "--yes"]).code(1);
+    let apply = home
+        .run(&["apply", "--yes"])
+        .in_dir(&home.path(""))
+        .output()
+        .code(1);
     assert!(
         apply.stdout.contains("last rotated with")
             && apply.stdout.contains("project/rekey.yaml")
@@ -80,19 +92,20 @@ fn a_key_a_manifest_rotated_is_not_rotated_elsewhere_without_its_places() {
     // Passing the manifest works from anywhere; --ignore-manifest is the way out (with
     // --allow-uncovered: default mode finds the .env copy too, issue 31).
     let manifest = home.path("project/rekey.yaml");
-    home.rekey_in("", &["plan", "--manifest", manifest.to_str().unwrap()])
+    home.run(&["plan", "--manifest", manifest.to_str().unwrap()])
+        .in_dir(&home.path(""))
+        .output()
         .success();
-    home.rekey_in(
-        "",
-        &[
-            "apply",
-            "--yes",
-            "--grace",
-            "0",
-            "--ignore-manifest",
-            "--allow-uncovered",
-        ],
-    )
+    home.run(&[
+        "apply",
+        "--yes",
+        "--grace",
+        "0",
+        "--ignore-manifest",
+        "--allow-uncovered",
+    ])
+    .in_dir(&home.path(""))
+    .output()
     .success()
     .stdout_has("Done: 1 rotated");
     assert_ne!(key_in(&home.credentials(), &user).unwrap(), rotated);

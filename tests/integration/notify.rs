@@ -338,14 +338,13 @@ fn the_webhook_url_comes_from_the_environment_or_a_file_and_is_never_shown() {
             .profile(Profile::new(&user)),
     );
     let offset = (48 * 3600).to_string();
-    home.rekey_with_env(
-        &[
+    home.run(&["status"])
+        .envs(&[
             ("REKEY_NOTIFY_URL", &hook.url),
             ("REKEY_TEST_CLOCK_OFFSET", &offset),
-        ],
-        &["status"],
-    )
-    .success();
+        ])
+        .output()
+        .success();
     assert_eq!(hook.requests(), 1, "from REKEY_NOTIFY_URL");
     home.write("hook-url", &format!("{}\n", hook.url));
     let file = home.path("hook-url");

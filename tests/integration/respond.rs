@@ -79,10 +79,8 @@ fn a_github_alert_on_stdin_gives_one_json_document() {
     ] {
         let key = key_in(&home.credentials(), &user).unwrap();
         let run = home
-            .rekey_with_stdin(
-                &["respond", "--event", "-", "--output", "json"],
-                &event(fixture, &key.id),
-            )
+            .run(&["respond", "--event", "-", "--output", "json"])
+            .fed(&event(fixture, &key.id), "the rekey binary")
             .success();
         passes(&home, "respond", &run);
         let json = run.json();
@@ -117,7 +115,8 @@ fn an_alert_for_a_secret_finds_its_key_and_never_shows_it() {
         "secret": old.secret,
     });
     let run = home
-        .rekey_with_stdin(&["respond", "--event", "-"], &alert.to_string())
+        .run(&["respond", "--event", "-"])
+        .fed(&alert.to_string(), "the rekey binary")
         .success()
         .stdout_has(&format!(
             "{} (its secret was exposed): profile {user}",
@@ -141,7 +140,8 @@ fn an_exposed_key_no_profile_holds_is_named_and_with_deactivate_unknown_containe
     let alert = event("aws-health-credentials-exposed.json", &stranger.id);
 
     let run = home
-        .rekey_with_stdin(&["respond", "--event", "-"], &alert)
+        .run(&["respond", "--event", "-"])
+        .fed(&alert, "the rekey binary")
         .code(1)
         .stdout_has(&format!("{}: held by no profile", stranger.id))
         .stdout_has("NOT CONTAINED")
@@ -153,19 +153,17 @@ fn an_exposed_key_no_profile_holds_is_named_and_with_deactivate_unknown_containe
     );
 
     let run = home
-        .rekey_with_stdin(
-            &[
-                "respond",
-                "--event",
-                "-",
-                "--via",
-                "admin",
-                "--deactivate-unknown",
-                "-o",
-                "json",
-            ],
-            &alert,
-        )
+        .run(&[
+            "respond",
+            "--event",
+            "-",
+            "--via",
+            "admin",
+            "--deactivate-unknown",
+            "-o",
+            "json",
+        ])
+        .fed(&alert, "the rekey binary")
         .code(1);
     passes(&home, "respond", &run);
     let json = run.json();
@@ -207,7 +205,7 @@ fn deactivate_unknown_never_deactivates_a_key_of_the_signer() {
             "-o",
             "json",
         ];
-        let run = home.rekey_with_stdin(&args, &alert).code(1);
+        let run = home.run(&args).fed(&alert, "the rekey binary").code(1);
         let json = run.json();
         let exposed = &json["exposed"][0];
         assert_eq!(exposed["status"], "not_held", "{json}");
@@ -231,10 +229,12 @@ fn an_event_that_is_not_a_leak_alert_changes_nothing() {
         "\"eventTypeCode\": \"AWS_RISK_CREDENTIALS_EXPOSED\"",
         "\"eventTypeCode\": \"AWS_EC2_OPERATIONAL_ISSUE\"",
     );
-    home.rekey_with_stdin(&["respond", "--event", "-"], &other)
+    home.run(&["respond", "--event", "-"])
+        .fed(&other, "the rekey binary")
         .code(1)
         .stderr_has("not AWS_RISK_CREDENTIALS_EXPOSED: nothing to respond to");
-    home.rekey_with_stdin(&["respond", "--event", "-"], "{\"hello\": 1}")
+    home.run(&["respond", "--event", "-"])
+        .fed("{\"hello\": 1}", "the rekey binary")
         .code(1)
         .stderr_has("neither an AWS Health event");
     home.rekey(&["respond", "--event", "/nonexistent/alert.json"])
@@ -259,7 +259,7 @@ fn response_killed_at(point: &str) -> (Home, FaultProxy, (String, TestKey), Stri
     );
     let alert = home.path("alert.json").display().to_string();
     let args = ["respond", "--event", alert.as_str()];
-    let killed = home.rekey_with_env(&[("REKEY_CRASH_AT", point)], &args);
+    let killed = home.run(&args).envs(&[("REKEY_CRASH_AT", point)]).output();
     assert_eq!(
         killed.code, None,
         "{point}: build with --features rekey/crash-points"
@@ -350,7 +350,10 @@ fn a_response_undone_by_recovery_is_never_reported_finished() {
     );
     let alert = home.path("alert.json");
     let args = ["respond", "--event", alert.to_str().unwrap()];
-    let killed = home.rekey_with_env(&[("REKEY_CRASH_AT", "key-created")], &args);
+    let killed = home
+        .run(&args)
+        .envs(&[("REKEY_CRASH_AT", "key-created")])
+        .output();
     assert_eq!(killed.code, None, "killed");
 
     let run = home.rekey(&["recover"]).code(1);
@@ -408,7 +411,10 @@ fn a_response_killed_on_one_runner_is_finished_on_another() {
     );
     let alert = a.path("alert.json");
     let args = ["respond", "--event", alert.to_str().unwrap()];
-    let killed = a.rekey_with_env(&[("REKEY_CRASH_AT", "leak-deleted")], &args);
+    let killed = a
+        .run(&args)
+        .envs(&[("REKEY_CRASH_AT", "leak-deleted")])
+        .output();
     assert_eq!(killed.code, None, "killed");
     let record = format!("team/state/responses/123456789012-{user}.json");
     assert!(moto().object(&bucket, &record).is_some(), "copied");

@@ -14,7 +14,10 @@ fn a_key_made_by_hand_after_an_interrupted_create_is_kept() {
     let k1 = moto().create_user(&user);
     home.write_credentials(&section(&user, &k1));
     // Killed after IAM created the key, before its secret reached the journal.
-    let crashed = home.rekey_with_env(&[("REKEY_CRASH_AT", "key-created")], &["apply", "--yes"]);
+    let crashed = home
+        .run(&["apply", "--yes"])
+        .envs(&[("REKEY_CRASH_AT", "key-created")])
+        .output();
     assert_eq!(
         crashed.code, None,
         "build with --features rekey/crash-points"
@@ -66,7 +69,7 @@ fn make_room_never_deletes_a_key_made_active_since_planning() {
         f.slow
             .insert("GetAccessKeyLastUsed", Duration::from_secs(3));
     });
-    let mut apply = home.spawn_rekey(&["apply", "--yes", "--make-room"]);
+    let mut apply = home.run(&["apply", "--yes", "--make-room"]).start(false);
     eventually(
         Duration::from_secs(20),
         "planning reached the other key",
@@ -111,7 +114,7 @@ fn prune_waits_for_a_rollback_and_keeps_the_key_it_made_active() {
     proxy.set(|f| {
         f.slow.insert("UpdateAccessKey", Duration::from_secs(3));
     });
-    let mut rollback = home.spawn_rekey(&["rollback", &user, "--yes"]);
+    let mut rollback = home.run(&["rollback", &user, "--yes"]).start(false);
     eventually(
         Duration::from_secs(20),
         "the rollback is reactivating",
@@ -280,7 +283,7 @@ fn ctrl_c_during_apply_undoes_the_step_in_progress_and_says_what_comes_next() {
             .profile(Profile::new(&users[1].0)),
     );
     let args = ["apply", "--yes", "--jobs", "1"];
-    let run = home.start_rekey_with_env(&[], &args);
+    let run = home.run(&args).envs(&[]).start(true);
     eventually(
         Duration::from_secs(60),
         "the first profile verifies",
@@ -349,7 +352,7 @@ fn ctrl_c_while_the_new_key_propagates_undoes_the_rotation() {
         f.slow.insert("GetCallerIdentity", Duration::from_secs(2));
     });
     let args = ["apply", "--yes"];
-    let run = home.start_rekey_with_env(&[], &args);
+    let run = home.run(&args).envs(&[]).start(true);
     eventually(Duration::from_secs(60), "the new key is made", || {
         proxy.count("CreateAccessKey") > 0
     });

@@ -32,7 +32,9 @@ fn install_dry_run_shows_a_daily_timer_that_systemd_accepts_and_writes_nothing()
     let xdg = config.to_str().unwrap();
     let args = ["schedule", "install", "--backend", "systemd", "--dry-run"];
     let run = home
-        .rekey_with_env(&[("XDG_CONFIG_HOME", xdg)], &args)
+        .run(&args)
+        .envs(&[("XDG_CONFIG_HOME", xdg)])
+        .output()
         .success();
     let files = would_write(&run.stdout);
     let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
@@ -77,12 +79,11 @@ fn install_dry_run_shows_a_daily_timer_that_systemd_accepts_and_writes_nothing()
         String::from_utf8_lossy(&verify.stderr)
     );
 
-    home.rekey_with_env(
-        &[("XDG_CONFIG_HOME", xdg)],
-        &["schedule", "show", "--backend", "systemd"],
-    )
-    .success()
-    .stdout_has("Not installed");
+    home.run(&["schedule", "show", "--backend", "systemd"])
+        .envs(&[("XDG_CONFIG_HOME", xdg)])
+        .output()
+        .success()
+        .stdout_has("Not installed");
 }
 
 #[test]
@@ -99,19 +100,17 @@ fn show_lists_the_installed_units() {
         "xdg-config/systemd/user/rekey-upkeep.timer",
         "[Timer]\nOnCalendar=daily\n",
     );
-    home.rekey_with_env(
-        &[("XDG_CONFIG_HOME", xdg)],
-        &["schedule", "show", "--backend", "systemd"],
-    )
-    .success()
-    .stdout_has("~/xdg-config/systemd/user/rekey-upkeep.timer:")
-    .stdout_has("OnCalendar=daily");
-    home.rekey_with_env(
-        &[("XDG_CONFIG_HOME", xdg)],
-        &["schedule", "remove", "--backend", "systemd", "--dry-run"],
-    )
-    .success()
-    .stdout_has("Would remove ~/xdg-config/systemd/user/rekey-upkeep.timer");
+    home.run(&["schedule", "show", "--backend", "systemd"])
+        .envs(&[("XDG_CONFIG_HOME", xdg)])
+        .output()
+        .success()
+        .stdout_has("~/xdg-config/systemd/user/rekey-upkeep.timer:")
+        .stdout_has("OnCalendar=daily");
+    home.run(&["schedule", "remove", "--backend", "systemd", "--dry-run"])
+        .envs(&[("XDG_CONFIG_HOME", xdg)])
+        .output()
+        .success()
+        .stdout_has("Would remove ~/xdg-config/systemd/user/rekey-upkeep.timer");
     assert!(home
         .path("xdg-config/systemd/user/rekey-upkeep.timer")
         .exists());

@@ -323,7 +323,7 @@ fn a_sync_during_a_verification_that_fails(name: &str, hub: &str) -> (Home, Home
     let check = "verify: { command: [sh, -c, 'touch started; while [ ! -e release ]; do sleep 0.1; done; exit 1'], timeout: 60s }";
     a.manifest(&manifest(&user, Some(check)));
     a.rekey(&["sync", "--yes"]).success();
-    let mut rotation = a.spawn_rekey(&["apply", "--yes"]);
+    let mut rotation = a.run(&["apply", "--yes"]).start(false);
     eventually(Duration::from_secs(30), "A is verifying", || {
         a.path("project/started").exists()
     });

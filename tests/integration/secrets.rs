@@ -61,10 +61,10 @@ fn no_secret_in_output_or_files_at_any_verbosity() {
     home.rekey(&["apply", "--yes", "-vv"])
         .code(1)
         .stdout_has("[REDACTED]");
-    let crashed = home.rekey_with_env(
-        &[("REKEY_CRASH_AT", "after-write-1")],
-        &["apply", "--yes", "-vv"],
-    );
+    let crashed = home
+        .run(&["apply", "--yes", "-vv"])
+        .envs(&[("REKEY_CRASH_AT", "after-write-1")])
+        .output();
     assert_eq!(
         crashed.code, None,
         "crash point not reached: build with --features rekey/crash-points"

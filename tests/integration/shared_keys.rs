@@ -134,10 +134,11 @@ fn a_crash_anywhere_in_a_shared_rotation_is_resolved_for_every_profile() {
     for point in crate::crash::points_for(2) {
         let point = point.as_str();
         let s = shared("twincrash");
-        let crashed = s.home.rekey_with_env(
-            &[("REKEY_CRASH_AT", point)],
-            &["apply", "--yes", "--profile", &s.a],
-        );
+        let crashed = s
+            .home
+            .run(&["apply", "--yes", "--profile", &s.a])
+            .envs(&[("REKEY_CRASH_AT", point)])
+            .output();
         assert_eq!(crashed.code, None, "{point}: the crash point was reached");
         // At after-write-0, a holds the new key and b the old one: recovery must still
         // treat them as one rotation (regrouping by key would see two).

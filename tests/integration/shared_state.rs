@@ -124,21 +124,23 @@ fn prune_on_one_machine_and_rollback_on_another_leave_the_user_a_key() {
     // A day later (the test clock, on both machines), the old key is due on B.
     let later = [("REKEY_TEST_CLOCK_OFFSET", "90000")];
     let plan = b
-        .rekey_with_env(&later, &["plan", "--output", "json"])
+        .run(&["plan", "--output", "json"])
+        .envs(&later)
+        .output()
         .json();
     assert_eq!(plan["prune"][0]["key_id"], old.id.as_str(), "{plan}");
     proxy.set(|f| {
         f.slow.insert("DeleteAccessKey", Duration::from_secs(4));
     });
-    let prune = b.start_rekey_with_env(&later, &["prune", "--yes"]);
+    let prune = b.run(&["prune", "--yes"]).envs(&later).start(true);
     eventually(Duration::from_secs(20), "B's prune is deleting", || {
         proxy.count("DeleteAccessKey") > 0
     });
     // A rolls back meanwhile (directly to AWS, not through B's slow path).
-    let rollback = a.rekey_with_env(
-        &later,
-        &["rollback", &user, "--yes", "--lock-timeout", "30s"],
-    );
+    let rollback = a
+        .run(&["rollback", &user, "--yes", "--lock-timeout", "30s"])
+        .envs(&later)
+        .output();
     b.finish(prune, &["prune", "--yes"]).success();
     let keys = moto().keys(&user);
     assert!(
@@ -162,7 +164,10 @@ fn recovery_after_a_kill_takes_over_the_killed_runs_lease() {
     let (user, old) = home.user_in_credentials("killedrun");
     // Long enough that the first, short wait below surely ends before it expires.
     home.manifest(&s3_manifest_with_lease(&bucket, &user, &["grace: 0"], "8s"));
-    let crashed = home.rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    let crashed = home
+        .run(&["apply", "--yes"])
+        .envs(&[("REKEY_CRASH_AT", "after-write-0")])
+        .output();
     assert_eq!(
         crashed.code, None,
         "killed (build with --features rekey/crash-points)"
@@ -219,7 +224,10 @@ fn a_fresh_state_dir_finishes_a_rotation_a_killed_runner_left_in_s3() {
         ),
     );
     a.manifest(&manifest(&user));
-    let killed = a.rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    let killed = a
+        .run(&["apply", "--yes"])
+        .envs(&[("REKEY_CRASH_AT", "after-write-0")])
+        .output();
     assert_eq!(
         killed.code, None,
         "killed (build with --features rekey/crash-points)"
@@ -287,7 +295,7 @@ fn a_second_machines_apply_waits_for_the_first_and_changes_nothing() {
     proxy.set(|f| {
         f.slow.insert("CreateAccessKey", Duration::from_secs(3));
     });
-    let mut first = a.spawn_rekey(&["apply", "--yes"]);
+    let mut first = a.run(&["apply", "--yes"]).start(false);
     eventually(Duration::from_secs(30), "A is creating its key", || {
         proxy.count("CreateAccessKey") == 1
     });
@@ -352,7 +360,9 @@ fn sync_on_one_machine_and_rollback_on_another_never_leave_a_dead_key() {
     proxy.set(|f| {
         f.slow.insert("S3:PUT", Duration::from_secs(3));
     });
-    let mut sync = b.spawn_rekey(&["sync", "--yes", "--lock-timeout", "30s"]);
+    let mut sync = b
+        .run(&["sync", "--yes", "--lock-timeout", "30s"])
+        .start(false);
     eventually(
         Duration::from_secs(30),
         "B has decided and asks for the lease",

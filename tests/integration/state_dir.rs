@@ -60,10 +60,10 @@ fn every_file_and_folder_of_the_state_dir_is_private_after_every_command() {
     home.rekey(&["rollback", &user, "--yes"]).success();
     assert_private(&home, "rollback");
 
-    let crashed = home.rekey_with_env(
-        &[("REKEY_CRASH_AT", "after-write-0")],
-        &["apply", "--yes", "--grace", "1s"],
-    );
+    let crashed = home
+        .run(&["apply", "--yes", "--grace", "1s"])
+        .envs(&[("REKEY_CRASH_AT", "after-write-0")])
+        .output();
     assert_eq!(
         crashed.code, None,
         "build with --features rekey/crash-points"
@@ -85,7 +85,10 @@ fn apply_prints_one_json_document_after_resolving_a_crash() {
     let user = unique("jsoncrash");
     let key = moto().create_user(&user);
     home.write_credentials(&section(&user, &key));
-    let crashed = home.rekey_with_env(&[("REKEY_CRASH_AT", "after-write-0")], &["apply", "--yes"]);
+    let crashed = home
+        .run(&["apply", "--yes"])
+        .envs(&[("REKEY_CRASH_AT", "after-write-0")])
+        .output();
     assert_eq!(
         crashed.code, None,
         "build with --features rekey/crash-points"

@@ -738,11 +738,6 @@ impl Home {
         self.run(args).output()
     }
 
-    /// Runs `rekey ARGS` with `input` on its stdin (a pipe, not a terminal).
-    pub fn rekey_with_stdin(&self, args: &[&str], input: &str) -> Run {
-        self.run(args).fed(input, "the rekey binary")
-    }
-
     /// Runs `command` (`args`, as recorded) with `input` on its stdin, a pipe;
     /// `needs` says what to install if it cannot start.
     fn run_fed(&self, command: &mut Command, input: &str, args: &[&str], needs: &str) -> Run {
@@ -763,16 +758,6 @@ impl Home {
         self.record(Run::from(output, args))
     }
 
-    /// Runs `rekey ARGS` in the folder `dir` (relative to the home; `""` is the home).
-    pub fn rekey_in(&self, dir: &str, args: &[&str]) -> Run {
-        self.run(args).in_dir(&self.path(dir)).output()
-    }
-
-    /// Runs `rekey ARGS` in the folder `dir`, wherever it is.
-    pub fn rekey_at(&self, dir: &Path, args: &[&str]) -> Run {
-        self.run(args).in_dir(dir).output()
-    }
-
     /// Runs `bash -c SCRIPT` in `~/project` with this home's environment and the rekey
     /// under test first on PATH, as a user's shell would find it.
     pub fn bash(&self, script: &str) -> Run {
@@ -787,11 +772,6 @@ impl Home {
             .output()
             .unwrap_or_else(|e| panic!("cannot start bash (install it): {e}"));
         self.record(Run::from(output, &["bash", "-c", script]))
-    }
-
-    /// Runs `rekey ARGS` with extra environment variables.
-    pub fn rekey_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        self.run(args).envs(env).output()
     }
 
     /// `rekey ARGS` as if `hours` had passed, for rekey and for AWS alike (the
@@ -818,23 +798,12 @@ impl Home {
         self.run(args).through(&setpriv).output()
     }
 
-    /// Starts `rekey ARGS` without waiting for it (its output is discarded).
-    pub fn spawn_rekey(&self, args: &[&str]) -> Child {
-        self.run(args).start(false)
-    }
-
-    /// Starts `rekey ARGS` with extra environment variables, its output kept for
-    /// [`Home::finish`].
-    pub fn start_rekey_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Child {
-        self.run(args).envs(env).start(true)
-    }
-
-    /// Waits for a run [`Home::start_rekey_with_env`] started (`args`, as recorded).
+    /// Waits for a run [`RekeyRun::start`] started (`args`, as recorded).
     pub fn finish(&self, child: Child, args: &[&str]) -> Run {
         self.record(Run::from(child.wait_with_output().unwrap(), args))
     }
 
-    /// A run [`Home::start_rekey_with_env`] started whose output the test collected
+    /// A run [`RekeyRun::start`] started whose output the test collected
     /// itself (`args`, as recorded).
     pub fn finish_output(&self, output: std::process::Output, args: &[&str]) -> Run {
         self.record(Run::from(output, args))

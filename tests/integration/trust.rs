@@ -151,7 +151,9 @@ fn an_unattended_run_pins_the_content_and_the_path_alone_trusts_nothing() {
     home.rekey(&["plan", "--manifest", path])
         .code(1)
         .stderr_has("is not trusted");
-    home.rekey_with_env(&[("REKEY_MANIFEST_SHA256", &"0".repeat(64))], &["plan"])
+    home.run(&["plan"])
+        .envs(&[("REKEY_MANIFEST_SHA256", &"0".repeat(64))])
+        .output()
         .code(1)
         .stderr_has("is not trusted");
     assert!(marks(&home).is_empty());
@@ -256,7 +258,9 @@ fn the_search_stays_in_the_users_folders() {
     std::fs::create_dir_all(shared.join("mine")).unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     home.write_untrusted("shared/rekey.yaml", "version: 1\nprofiles: {}\n");
-    home.rekey_in("shared/mine", &["plan"])
+    home.run(&["plan"])
+        .in_dir(&home.path("shared/mine"))
+        .output()
         .success()
         .stdout_has("default mode");
 
@@ -269,10 +273,12 @@ fn the_search_stays_in_the_users_folders() {
     )
     .unwrap();
     let sub = outside.path().join("app/sub");
-    let run = home.rekey_at(&sub, &["plan"]).success();
+    let run = home.run(&["plan"]).in_dir(&sub).output().success();
     assert!(run.stdout.contains("default mode"), "{}", run.stdout);
     let run = home
-        .rekey_at(&outside.path().join("app"), &["plan"])
+        .run(&["plan"])
+        .in_dir(&outside.path().join("app"))
+        .output()
         .success();
     assert!(!run.stdout.contains("default mode"), "{}", run.stdout);
 }
@@ -307,7 +313,9 @@ fn a_notify_command_runs_from_the_manifests_folder() {
             .profile(Profile::new(&user)),
     );
     std::fs::create_dir_all(home.path("project/sub")).unwrap();
-    home.rekey_in("project/sub", &["apply", "--yes", "--grace", "1h"])
+    home.run(&["apply", "--yes", "--grace", "1h"])
+        .in_dir(&home.path("project/sub"))
+        .output()
         .success();
     assert!(mark.exists(), "./tell.sh beside the manifest was not run");
 }

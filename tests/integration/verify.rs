@@ -37,16 +37,15 @@ fn a_passing_check_sees_the_new_key_and_the_rotation_completes() {
     home.rekey(&["plan"])
         .success()
         .stdout_has("with the new key (at most 30s); roll back if it fails");
-    home.rekey_with_env(
-        &[
+    home.run(&["apply", "--yes"])
+        .envs(&[
             ("REKEY_TEST_USER", &user),
             ("AWS_SESSION_TOKEN", "stale-token"),
-        ],
-        &["apply", "--yes"],
-    )
-    .success()
-    .stdout_has("verification `")
-    .stdout_has("passed");
+        ])
+        .output()
+        .success()
+        .stdout_has("verification `")
+        .stdout_has("passed");
     let new_key = key_in(&home.credentials(), &user).unwrap();
     let expected = key_set(&[(&key.id, false), (&new_key.id, true)]);
     assert_eq!(moto().keys(&user), expected);
