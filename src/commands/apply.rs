@@ -132,7 +132,7 @@ pub(super) async fn apply(
 
     let now = crate::time::now();
     // Prune signs as planning resolved each profile's user, moments ago.
-    let resolved: Vec<_> = planned.iter().filter_map(|p| p.user.clone()).collect();
+    let resolved: Vec<_> = planned.iter_mut().filter_map(|p| p.user.take()).collect();
     report.pruned = prune::prune(aws, state, &grouped.specs, &pending, &resolved, now, false).await;
     let progress = Progress::new(for_people && !ctx.quiet);
     let shown = for_people && !plan_shown;

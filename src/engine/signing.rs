@@ -116,10 +116,20 @@ async fn code(
     Ok(code)
 }
 
+/// A profile's current key and the IAM user STS said it belongs to: resolved once by
+/// planning and handed to `apply`'s prune, which then opens only the signer (no STS
+/// call). No clients are kept: a thousand planned profiles need not hold a thousand
+/// sets of SDK clients while they wait.
+#[derive(Clone)]
+pub(crate) struct Resolved {
+    /// The key the profile's first sink held when planned.
+    pub(crate) key: AccessKey,
+    /// The user it belongs to (as the profile's rotation).
+    pub(crate) owner: Owner,
+}
+
 /// A profile's current key (its first sink's), the IAM user it belongs to, and who signs
 /// its IAM calls: what prune and rollback establish before they touch the user's keys.
-/// Planning resolves it too, and `apply` hands planning's to prune (resolved once).
-#[derive(Clone)]
 pub(crate) struct ProfileUser {
     /// The key the profile's first sink holds.
     pub(crate) key: AccessKey,
@@ -149,6 +159,20 @@ pub(crate) async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<Profil
     let caller = signer(aws, &spec.policy, &key).await?;
     let owner = Owner::of(spec, &identity, &user_name);
     Ok(ProfileUser { key, owner, caller })
+}
+
+/// [`profile_user`] from what planning `resolved`: only the signer is opened.
+pub(crate) async fn resolved_user(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    resolved: &Resolved,
+) -> Result<ProfileUser, Cause> {
+    let caller = signer(aws, &spec.policy, &resolved.key).await?;
+    Ok(ProfileUser {
+        key: resolved.key.clone(),
+        owner: resolved.owner.clone(),
+        caller,
+    })
 }
 
 impl Owner {

@@ -89,3 +89,23 @@ fn a_reactivated_key_is_kept_with_a_warning() {
         "an active key is never deleted"
     );
 }
+
+/// Issue 32, point 5: apply's prune signs as planning resolved the profile's user: STS
+/// is asked whose the key is once per run, not again by prune.
+#[test]
+fn apply_asks_sts_whose_key_it_is_once_and_prune_reuses_it() {
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("resolvedonce");
+    home.write(
+        "project/rekey.yaml",
+        &format!(
+            "version: 1\ndefaults:\n  grace: 1d\n  max_age: 30d\nprofiles:\n  {user}:\n    sinks: [{{type: credentials_file}}]\n"
+        ),
+    );
+    home.rekey(&["apply", "--yes", "--now"]).success();
+    // A day later the old key is due; the new key is young, so apply only prunes.
+    let run = home.rekey_later(25, &["apply", "--yes", "-v"]).success();
+    assert!(run.stdout.contains("deleted old key"), "{}", run.stdout);
+    let asked = run.stderr.matches("sts:GetCallerIdentity").count();
+    assert_eq!(asked, 1, "{}", run.stderr);
+}

@@ -170,7 +170,7 @@ pub(crate) async fn prune(
     state: &StateDir,
     profiles: &[ProfileSpec],
     pending: &[PendingDeletion],
-    resolved: &[signing::ProfileUser],
+    resolved: &[signing::Resolved],
     now: SystemTime,
     force: bool,
 ) -> Vec<Pruned> {
@@ -206,7 +206,7 @@ async fn prune_one(
     state: &StateDir,
     spec: &ProfileSpec,
     pending: &PendingDeletion,
-    resolved: Option<&signing::ProfileUser>,
+    resolved: Option<&signing::Resolved>,
     force: bool,
 ) -> Result<(PruneOutcome, Option<String>), Cause> {
     let kept = |reason: String| {
@@ -230,12 +230,12 @@ async fn prune_one(
         }
     }
     // The deletion is signed with the profile's current key, or as its `via` profile.
-    let signing::ProfileUser { caller, owner, .. } = match resolved {
-        Some(user) => user.clone(),
-        None => signing::profile_user(aws, spec).await.map_err(|cause| {
-            Cause::new(cause.kind, cause.message + "; the old key is kept for now")
-        })?,
+    let user = match resolved {
+        Some(resolved) => signing::resolved_user(aws, spec, resolved).await,
+        None => signing::profile_user(aws, spec).await,
     };
+    let signing::ProfileUser { caller, owner, .. } = user
+        .map_err(|cause| Cause::new(cause.kind, cause.message + "; the old key is kept for now"))?;
     if owner.user_arn != pending.owner.user_arn {
         return kept(format!(
             "profile {} now belongs to {}, not {}",

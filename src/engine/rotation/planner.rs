@@ -52,10 +52,9 @@ pub(crate) struct Planned {
     /// The user's pending deletions shared through IAM tags (`state: iam`), whatever
     /// the decision: prune and status count them with this machine's records.
     pub(crate) shared_pending: Vec<PendingDeletion>,
-    /// The profile's key, its user and its signer, once planning resolved them (with
-    /// the signer prune uses: not for a `plan` that opened no MFA session), so that
-    /// `apply`'s prune does not ask STS and open the signer again.
-    pub(crate) user: Option<signing::ProfileUser>,
+    /// The profile's key and its user, once planning resolved them, so that `apply`'s
+    /// prune does not ask STS again.
+    pub(crate) user: Option<signing::Resolved>,
 }
 
 /// What apply does with a planned profile (the plan's [`Decision`], which shows it): a
@@ -207,7 +206,7 @@ struct Inspection {
 struct Facts {
     plan: ProfilePlan,
     shared_pending: Vec<PendingDeletion>,
-    user: Option<signing::ProfileUser>,
+    user: Option<signing::Resolved>,
 }
 
 /// Inspects the profile in order (its key, its sinks, whose key it is, the user's
@@ -284,13 +283,10 @@ impl Facts {
             return Err(Stop::error(ErrorKind::Interrupted, interrupted.to_string()));
         }
         let owner = Owner::of(spec, &identity, &user_name);
-        if unopened.is_none() {
-            self.user = Some(signing::ProfileUser {
-                key: old_key.clone(),
-                owner: owner.clone(),
-                caller: caller.clone(),
-            });
-        }
+        self.user = Some(signing::Resolved {
+            key: old_key.clone(),
+            owner: owner.clone(),
+        });
         let shared = shared_pending::read(&caller, &spec.policy, &owner).await;
         self.plan.warnings.extend(shared.warning);
         self.shared_pending = shared.pending;
