@@ -42,7 +42,10 @@ fn install_line(shell: clap_complete::Shell) -> &'static str {
     use clap_complete::Shell;
     match shell {
         Shell::Bash => "Install: rekey completions bash > ~/.local/share/bash-completion/completions/rekey",
-        Shell::Zsh => "Install: rekey completions zsh > ~/.zfunc/_rekey (with `fpath+=~/.zfunc; autoload -U compinit; compinit` in ~/.zshrc)",
+        // Sourced, not autoloaded from fpath: the script registers its completer with
+        // `compdef` when it runs, which an autoloaded `_rekey` would do only on the
+        // first TAB, completing nothing then.
+        Shell::Zsh => "Install: rekey completions zsh > ~/.zsh/rekey.zsh, then `source ~/.zsh/rekey.zsh` in ~/.zshrc after `autoload -U compinit; compinit`",
         Shell::Fish => "Install: rekey completions fish > ~/.config/fish/completions/rekey.fish",
         Shell::PowerShell => "Install: rekey completions powershell >> $PROFILE",
         Shell::Elvish => "Install: rekey completions elvish > ~/.config/elvish/lib/rekey.elv (and `use rekey` in rc.elv)",
