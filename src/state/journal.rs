@@ -665,13 +665,7 @@ mod tests {
 
     fn record() -> JournalRecord {
         JournalRecord {
-            owner: Owner {
-                profile: "dev".into(),
-                also: Vec::new(),
-                account: "123456789012".into(),
-                user_arn: "arn:aws:iam::123456789012:user/alice".into(),
-                user_name: "alice".into(),
-            },
+            owner: Owner::example("dev", "alice"),
             old_key_id: "AKIAOLD".into(),
             sinks: vec!["credentials file x [dev]".into()],
             sink_ids: vec!["credentials file x [dev]".into()],

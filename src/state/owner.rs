@@ -34,3 +34,18 @@ impl Owner {
             .collect()
     }
 }
+
+#[cfg(test)]
+impl Owner {
+    /// The owner tests use: `profile`'s rotation of IAM user `user_name` in account
+    /// 123456789012.
+    pub(crate) fn example(profile: &str, user_name: &str) -> Self {
+        Self {
+            profile: profile.to_owned(),
+            also: Vec::new(),
+            account: "123456789012".into(),
+            user_arn: format!("arn:aws:iam::123456789012:user/{user_name}"),
+            user_name: user_name.to_owned(),
+        }
+    }
+}

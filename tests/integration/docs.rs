@@ -11,10 +11,7 @@ use clap::CommandFactory;
 /// (options, commands) of each row of the options table: every `--long` in the first
 /// cell, and the commands a clause of the description starts with (`` `plan`, `apply`: ``).
 fn table_rows() -> Vec<(Vec<String>, Vec<String>)> {
-    let guide = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md"),
-    )
-    .unwrap();
+    let guide = read("docs/guide.md");
     let table = guide
         .split("## Options")
         .nth(1)

@@ -22,13 +22,12 @@ fn is_test(attrs: &[syn::Attribute]) -> bool {
 
 /// The files that are test-only modules (`#[cfg(test)] mod fake;` declares `fake.rs`),
 /// and `tests.rs` files.
-fn test_files(files: &[PathBuf]) -> BTreeSet<PathBuf> {
+fn test_files(files: &[(PathBuf, syn::File)]) -> BTreeSet<PathBuf> {
     let mut test_only = BTreeSet::new();
-    for file in files {
+    for (file, syntax) in files {
         if file.file_name().is_some_and(|n| n == "tests.rs") {
             test_only.insert(file.clone());
         }
-        let syntax = syn::parse_file(&std::fs::read_to_string(file).unwrap()).unwrap();
         let folder = match file
             .file_name()
             .is_some_and(|n| n == "mod.rs" || n == "lib.rs" || n == "main.rs")
@@ -87,16 +86,22 @@ impl<'ast> Visit<'ast> for Lengths {
 
 /// Every function of the files under `src` that are not tests, longest first.
 fn function_lengths(src: &Path) -> Vec<(usize, String)> {
-    let files = rust_files(src);
+    // Each file read and parsed once.
+    let files: Vec<(PathBuf, syn::File)> = rust_files(src)
+        .into_iter()
+        .map(|file| {
+            let syntax = syn::parse_file(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            (file, syntax)
+        })
+        .collect();
     let tests = test_files(&files);
     let mut all = Vec::new();
-    for file in files.iter().filter(|f| !tests.contains(*f)) {
-        let syntax = syn::parse_file(&std::fs::read_to_string(file).unwrap()).unwrap();
+    for (file, syntax) in files.iter().filter(|(f, _)| !tests.contains(f)) {
         let mut lengths = Lengths {
             file: file.strip_prefix(src).unwrap().display().to_string(),
             found: Vec::new(),
         };
-        lengths.visit_file(&syntax);
+        lengths.visit_file(syntax);
         all.extend(lengths.found);
     }
     all.sort_by(|a, b| b.cmp(a));

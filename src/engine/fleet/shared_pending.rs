@@ -195,13 +195,7 @@ mod tests {
     use super::*;
 
     fn owner() -> Owner {
-        Owner {
-            profile: "dev".into(),
-            also: Vec::new(),
-            account: "123456789012".into(),
-            user_arn: "arn:aws:iam::123456789012:user/dev".into(),
-            user_name: "dev".into(),
-        }
+        Owner::example("dev", "dev")
     }
 
     fn pending(key_id: &str, deactivated: u64, grace: u64) -> PendingDeletion {

@@ -233,13 +233,7 @@ mod tests {
     /// at 10 with one hour of grace.
     fn record() -> PendingDeletion {
         PendingDeletion {
-            owner: Owner {
-                profile: "dev".into(),
-                also: Vec::new(),
-                account: "123456789012".into(),
-                user_arn: "arn:aws:iam::123456789012:user/dev".into(),
-                user_name: "dev".into(),
-            },
+            owner: Owner::example("dev", "dev"),
             key_id: "AKIAOLD".into(),
             deactivated_at: at(10),
             delete_after: at(11),

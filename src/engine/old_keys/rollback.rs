@@ -330,13 +330,7 @@ mod tests {
     fn pending(overlap: bool) -> PendingDeletion {
         let rotated = SystemTime::UNIX_EPOCH + 100 * DAY;
         PendingDeletion {
-            owner: Owner {
-                profile: "p".into(),
-                also: Vec::new(),
-                account: "123456789012".into(),
-                user_arn: "arn:aws:iam::123456789012:user/u".into(),
-                user_name: "u".into(),
-            },
+            owner: Owner::example("p", "u"),
             key_id: "AKIAOLD".into(),
             deactivated_at: rotated + if overlap { DAY } else { Duration::ZERO },
             delete_after: rotated + 7 * DAY,

@@ -188,13 +188,7 @@ mod tests {
 
     fn pending(next_step: SystemTime, overlap: bool) -> PendingDeletion {
         PendingDeletion {
-            owner: Owner {
-                profile: "p".into(),
-                also: Vec::new(),
-                account: "123456789012".into(),
-                user_arn: "arn:aws:iam::123456789012:user/u".into(),
-                user_name: "u".into(),
-            },
+            owner: Owner::example("p", "u"),
             key_id: "AKIAPENDING".into(),
             deactivated_at: next_step,
             delete_after: next_step,
