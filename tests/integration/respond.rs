@@ -70,6 +70,40 @@ fn an_aws_health_event_replaces_exactly_the_exposed_key_and_closes_the_door() {
     assert!(moto().policy_names(&bystander).is_empty());
 }
 
+/// Issue 30, point 1: right after the leaked key's deletion the user's keys are read
+/// again. Here another machine makes the replacement Inactive while that DeleteAccessKey
+/// is held: the user is left with no Active key, and respond says so loudly and exits
+/// non-zero instead of reporting the response done.
+#[test]
+fn a_leak_deletion_that_took_the_users_last_key_is_said_loudly() {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, old) = home.user_in_credentials("leaklast");
+    proxy.set(|f| {
+        f.slow.insert("DeleteAccessKey", Duration::from_secs(3));
+    });
+    home.write(
+        "alert.json",
+        &event("aws-health-credentials-exposed.json", &old.id),
+    );
+    let alert = home.path("alert.json");
+    let args = ["respond", "--event", alert.to_str().unwrap()];
+    let respond = home.run(&args).start(true);
+    eventually(
+        Duration::from_secs(60),
+        "respond deletes the leaked key",
+        || proxy.count("DeleteAccessKey") > 0,
+    );
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new.id, old.id);
+    moto().set_active(&user, &new.id, false);
+    let run = home.finish(respond, &args);
+    assert_ne!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("KEY LOST"), "{said}");
+    assert!(!said.contains("revoked every session"), "{said}");
+}
+
 #[test]
 fn a_github_alert_on_stdin_gives_one_json_document() {
     let (home, _proxy, (user, old), (bystander, kept)) = two_users();

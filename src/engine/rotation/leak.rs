@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use rekey_sinks::AccessKey;
 
-use super::{FailureKind, Rotated, RotationFailure};
+use super::{settle, FailureKind, Rotated, RotationFailure};
 use crate::aws::{Aws, AwsErrorKind, Caller};
 use crate::config::profile::{Leak, ProfileSpec};
 use crate::engine::action::{Action, Signer};
@@ -352,6 +352,11 @@ async fn finish_held(
         actions.push(Action::DeletedOldKey {
             key_id: leaked.id().to_owned(),
         });
+        // Read again right after, as after every deletion: another machine may have
+        // changed the keys between the read above and this call.
+        let deleted = format!("deleting the leaked key {}", leaked.id());
+        let unchecked = settle::an_active_key_is_left(signer, user, &deleted).await?;
+        actions.extend(unchecked.map(Action::Warning));
         let state = recorded.state;
         let _ = state.forget_pending(leaked.id()).await;
         crate::engine::old_keys::prune::remember_deleted(state, &record.owner, leaked.id()).await;

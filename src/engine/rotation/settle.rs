@@ -191,12 +191,22 @@ pub(crate) async fn forward(
     };
     let retired = retire_old_key(state, &new, &spec.policy, retired, &permit).await;
     crash::point("retired");
-    let unscheduled = match retired {
+    let (unscheduled, deleted) = match retired {
         Retirement::Scheduled(action) => {
+            let deleted = matches!(action, Action::DeletedOldKey { .. });
             actions.push(action);
-            None
+            (None, deleted)
         }
-        Retirement::Unscheduled(warning) => Some(warning),
+        Retirement::Unscheduled(warning) => (Some(warning), false),
+    };
+    // And after the deletion (grace 0): another machine may have made the old key
+    // Active again between the two calls.
+    let unchecked = match deleted {
+        true => {
+            let deleted = format!("deleting {}", record.old_key_id);
+            an_active_key_is_left(&new, &record.owner.user_name, &deleted).await?
+        }
+        false => unchecked,
     };
     Ok(match (unchecked, unscheduled) {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
