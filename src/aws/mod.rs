@@ -43,6 +43,9 @@ pub(crate) struct Aws {
     base: SdkConfig,
     /// Clients signing as another profile (`via:`), loaded once each.
     vias: Arc<tokio::sync::Mutex<HashMap<String, Caller>>>,
+    /// Whose each key is, as STS answered once this run (see [`Aws::owner_of`]), by the
+    /// key's id and its secret's SHA-256 (never the secret itself).
+    owners: Arc<std::sync::Mutex<HashMap<(String, String), Identity>>>,
     /// MFA sessions by device serial, opened (or refused) once each per run.
     sessions: Arc<tokio::sync::Mutex<HashMap<String, Result<Caller, MfaError>>>>,
     /// Where MFA codes come from: `--mfa-code`, and whom to ask (see [`mfa`]).
@@ -97,6 +100,7 @@ impl Aws {
         Self {
             base,
             vias: Arc::default(),
+            owners: Arc::default(),
             sessions: Arc::default(),
             codes: Arc::default(),
             clock: ServerClock::default(),
@@ -209,6 +213,24 @@ impl Aws {
         let credentials =
             Credentials::new(key.id(), key.secret().expose_secret(), None, None, "rekey");
         identity(&self.sts(credentials), &self.pacing).await
+    }
+
+    /// Whose `key` is, asked of STS once per run ([`Aws::whose`]) and then remembered: a
+    /// key's user never changes, so the shared state's import, planning, prune and
+    /// rollback share one answer. Not a probe: a key deleted since still has its answer
+    /// here; what must learn whether a key works now asks [`Caller::identity`].
+    pub(crate) async fn owner_of(&self, key: &AccessKey) -> Result<Identity, AwsError> {
+        let memo = (
+            key.id().to_owned(),
+            crate::digest::sha256_hex(key.secret().expose_secret().as_bytes()),
+        );
+        if let Some(known) = self.owners.lock().expect("not poisoned").get(&memo) {
+            return Ok(known.clone());
+        }
+        let identity = self.whose(key).await?;
+        let mut owners = self.owners.lock().expect("not poisoned");
+        owners.insert(memo, identity.clone());
+        Ok(identity)
     }
 
     /// The shared configuration (HTTP client, region, retries; no credentials), for

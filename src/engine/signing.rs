@@ -139,7 +139,8 @@ pub(crate) struct ProfileUser {
     pub(crate) caller: Caller,
 }
 
-/// Reads the profile's current key, asks STS whose it is, and opens its signer.
+/// Reads the profile's current key, learns whose it is (STS, once per run: see
+/// [`Aws::owner_of`]), and opens its signer.
 pub(crate) async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<ProfileUser, Cause> {
     let invalid = |message: String| Cause::new(ErrorKind::InvalidKey, message);
     let source = spec.sinks.first();
@@ -151,7 +152,7 @@ pub(crate) async fn profile_user(aws: &Aws, spec: &ProfileSpec) -> Result<Profil
             Cause::new(kind, format!("cannot read the profile's current key: {e}"))
         })?
         .ok_or_else(|| invalid(format!("{} holds no key to sign with", source.describe())))?;
-    let identity = aws.caller(&key).identity().await?;
+    let identity = aws.owner_of(&key).await?;
     let user_name = identity
         .user_name
         .clone()

@@ -374,3 +374,18 @@ fn sync_on_one_machine_and_rollback_on_another_never_leave_a_dead_key() {
     assert_eq!(b.credentials(), before, "B keeps the key that works");
     assert_eq!(moto().keys(&user), key_set(&[(&old.id, true)]));
 }
+
+/// Issue 32, point 5: with a shared state, the import (before planning) and planning
+/// both need whose the profile's key is: STS is asked once per run.
+#[test]
+fn apply_with_a_shared_state_asks_sts_whose_key_it_is_once() {
+    let bucket = bucket("whose");
+    let home = Home::new();
+    let (user, old) = home.user_in_credentials("whoseonce");
+    home.manifest(&s3_manifest(&bucket, &user, &["max_age: 30d"]));
+    // A young key: nothing to rotate, so no propagation probe asks STS either.
+    let run = home.rekey(&["apply", "--yes", "-v"]).success();
+    assert_eq!(key_in(&home.credentials(), &user), Some(old));
+    let asked = run.stderr.matches("sts:GetCallerIdentity").count();
+    assert_eq!(asked, 1, "{}", run.stderr);
+}

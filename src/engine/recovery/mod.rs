@@ -348,7 +348,7 @@ impl<'a> Reader<'a> {
     ) -> Result<(), Cause> {
         // The bucket is expected to be the rotated users' account's, as the lease's is
         // (not the signer's: a `via` profile may sign from another account).
-        let users_account = aws.whose(&self.key).await?.account;
+        let users_account = aws.owner_of(&self.key).await?.account;
         let (shared, signer, fleet_key) = (self.shared, &self.signer, &self.fleet_key);
         let mut refused = Vec::new();
         let journals =

@@ -342,8 +342,9 @@ impl Facts {
         old_key: &AccessKey,
     ) -> Result<(Caller, Identity, String), Stop> {
         let own = aws.caller(old_key);
-        let identity = own
-            .identity()
+        // Once per run: the shared state's import may have asked already.
+        let identity = aws
+            .owner_of(old_key)
             .await
             .map_err(|e| refused_key(spec, old_key, e))?;
         self.plan.identity = Some(identity.clone());
