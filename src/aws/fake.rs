@@ -246,6 +246,34 @@ impl FakeIam {
         self.signed(signer, "iam:PutUserPolicy").map(drop)
     }
 
+    /// No user of the fake is quarantined: the quarantine runs against the emulator,
+    /// which has AWS's managed policies and evaluates them (integration tests).
+    pub(super) fn attached_policies(
+        &self,
+        signer: &str,
+        user: &str,
+    ) -> Result<Vec<super::policies::AttachedPolicy>, AwsError> {
+        let _ = user;
+        self.signed(signer, "iam:ListAttachedUserPolicies")
+            .map(|_| Vec::new())
+    }
+
+    pub(super) fn detach_user_policy(
+        &self,
+        signer: &str,
+        user: &str,
+        arn: &str,
+    ) -> Result<(), AwsError> {
+        let _ = (user, arn);
+        self.signed(signer, "iam:DetachUserPolicy").map(drop)
+    }
+
+    pub(super) fn policy_denies(&self, signer: &str, arn: &str) -> Result<Vec<String>, AwsError> {
+        let _ = arn;
+        self.signed(signer, "iam:GetPolicyVersion")
+            .map(|_| Vec::new())
+    }
+
     pub(super) fn untag_user(&self, signer: &str, user: &str, key: &str) -> Result<(), AwsError> {
         self.signed(signer, "iam:UntagUser")?;
         if let Some(tags) = self.state().tags.get_mut(user) {

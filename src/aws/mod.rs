@@ -354,6 +354,7 @@ macro_rules! faked {
 }
 
 pub(crate) mod bucket;
+pub(crate) mod policies;
 
 impl Caller {
     /// `call`, made again while throttled and the run's budget lasts (see [`Pacing`]).

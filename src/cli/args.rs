@@ -228,6 +228,17 @@ pub(crate) struct Choices {
     /// by an inline deny policy on aws:TokenIssueTime (needs iam:PutUserPolicy).
     #[arg(long)]
     pub(crate) keep_sessions: bool,
+    /// With --compromised: sign the users' IAM calls as this AWS profile (an
+    /// administrator), as `via:` does in a manifest: the way on for a user AWS has
+    /// quarantined, whose own key may no longer create or delete keys.
+    #[arg(long, value_name = "PROFILE", requires = "compromised", add = complete::profiles())]
+    pub(crate) via: Option<String>,
+    /// With --compromised: once the old key is replaced and refused, detach AWS's
+    /// quarantine policy (every AWSCompromisedKeyQuarantine version) from the user, and
+    /// prove the new key can do what the user last did. By default it stays, named with
+    /// the command that detaches it.
+    #[arg(long, requires = "compromised")]
+    pub(crate) lift_quarantine: bool,
 }
 
 /// `rekey apply`.
@@ -262,8 +273,10 @@ pub(crate) struct RespondArgs {
     /// static-key profile of the shared credentials file).
     #[arg(long, value_name = "FILE")]
     pub(crate) manifest: Option<PathBuf>,
-    /// The AWS profile that contains an exposed key no profile holds (with
-    /// --deactivate-unknown): it finds the key's user and deactivates the key.
+    /// An administrator's AWS profile that signs the response's IAM calls, as `via:`
+    /// does in a manifest: the way on for a user AWS has quarantined. With
+    /// --deactivate-unknown it also finds the user of an exposed key no profile holds
+    /// and deactivates that key.
     #[arg(long, value_name = "PROFILE", add = complete::profiles())]
     pub(crate) via: Option<String>,
     /// Deactivate an exposed key that no profile holds (signed as --via; its user found
@@ -275,6 +288,12 @@ pub(crate) struct RespondArgs {
     /// response is revoked).
     #[arg(long)]
     pub(crate) keep_sessions: bool,
+    /// Once an exposed key is replaced and refused, detach AWS's quarantine policy
+    /// (every AWSCompromisedKeyQuarantine version) from its user, and prove the new key
+    /// can do what the user last did (needs --via: the quarantine denies the user the
+    /// detach). By default it stays, named with the command that detaches it.
+    #[arg(long, requires = "via")]
+    pub(crate) lift_quarantine: bool,
     /// Let an unknown active key of a user be deleted, once deactivated and reported, so
     /// that user's leaked key can be replaced (IAM allows two keys).
     #[arg(long)]

@@ -40,6 +40,8 @@ impl Choices {
             revocation_timeout: self.revocation_timeout.0,
             quarantine: self.quarantine,
             keep_sessions: self.keep_sessions,
+            via: self.via.clone(),
+            lift_quarantine: self.lift_quarantine,
         }
     }
 }
@@ -126,9 +128,11 @@ impl From<RespondArgs> for commands::respond::Options {
         Self {
             event: args.event,
             manifest: args.manifest,
-            via: args.via,
+            via: args.via.clone(),
             deactivate_unknown: args.deactivate_unknown,
             choices: commands::Choices {
+                via: args.via.clone(),
+                lift_quarantine: args.lift_quarantine,
                 compromised: true,
                 quarantine: true,
                 make_room: args.make_room,

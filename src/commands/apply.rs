@@ -103,7 +103,7 @@ pub(super) async fn apply(
     report: &mut ApplyReport,
 ) -> Result<Outcome> {
     let for_people = args.output == Output::Text;
-    let profiles = load_profiles(ctx, aws, &args.selection, args.choices)?;
+    let profiles = load_profiles(ctx, aws, &args.selection, &args.choices)?;
     if for_people {
         println!("Profiles from {}", profiles.source);
     }

@@ -31,7 +31,7 @@ pub(crate) struct Options {
 pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = Aws::load().await;
-    let profiles = load_profiles(ctx, &aws, &options.selection, Choices::default())?;
+    let profiles = load_profiles(ctx, &aws, &options.selection, &Choices::default())?;
     let scan_roots = profiles.scan.map(|s| s.roots);
     let mut specs = profiles.specs;
     specs.extend(profiles.others);

@@ -237,7 +237,7 @@ pub(crate) struct Profiles {
 
 /// What changes a plan: `apply`'s choices, which `plan` takes too, to show what they
 /// would do. `--grace` and `--compromised` override every profile's policy.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Choices {
     /// `--grace`.
     pub(crate) grace: Option<Duration>,
@@ -263,6 +263,12 @@ pub(crate) struct Choices {
     pub(crate) quarantine: bool,
     /// `--keep-sessions`: with `--compromised`, revoke no session of the user.
     pub(crate) keep_sessions: bool,
+    /// `--via`: with `--compromised`, the profile that signs every selected profile's
+    /// IAM calls (an administrator), overriding the manifest's `via:`.
+    pub(crate) via: Option<String>,
+    /// `--lift-quarantine`: with `--compromised`, detach AWS's quarantine once the old
+    /// key is replaced and refused.
+    pub(crate) lift_quarantine: bool,
 }
 
 impl Choices {
@@ -326,7 +332,7 @@ pub(crate) fn load_profiles(
     ctx: &Context,
     aws: &Aws,
     selection: &Selection,
-    choices: Choices,
+    choices: &Choices,
 ) -> Result<Profiles> {
     let paths = &ctx.paths;
     let mut profiles = match trust::open(ctx, selection)? {
@@ -411,7 +417,11 @@ pub(crate) fn load_profiles(
                 revocation_timeout: choices.revocation_timeout,
                 quarantine: choices.quarantine,
                 keep_sessions: choices.keep_sessions,
+                lift_quarantine: choices.lift_quarantine,
             });
+            if let Some(via) = &choices.via {
+                spec.policy.via = Some(via.clone());
+            }
         }
     }
     Ok(profiles)
@@ -494,7 +504,7 @@ async fn look(
     // The state dir first: one it refuses stops the command before AWS is asked.
     ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(ctx, &aws, selection, choices)?;
+    let profiles = load_profiles(ctx, &aws, selection, &choices)?;
     warn_about_environment_keys();
     let grouped = shared_key::group(&profiles.specs, &profiles.others).await;
     let options = PlanOptions {

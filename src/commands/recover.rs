@@ -23,7 +23,7 @@ pub(crate) struct Options {
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(ctx, &aws, &args.selection, Choices::default())?;
+    let profiles = load_profiles(ctx, &aws, &args.selection, &Choices::default())?;
     for held in recovery::import_shared(&aws, state, &profiles.specs).await {
         tracing::warn!("{}", held.cause);
     }

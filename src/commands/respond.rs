@@ -95,7 +95,7 @@ async fn respond(
         manifest: args.manifest.clone(),
         profiles: Vec::new(),
     };
-    let profiles = load_profiles(ctx, aws, &selection, args.choices)?;
+    let profiles = load_profiles(ctx, aws, &selection, &args.choices)?;
     // With `state: s3://…`, what a killed machine left too (its response's record).
     for stopped in recovery::import_shared(aws, state, &profiles.specs).await {
         tracing::warn!("{}", stopped.cause);
@@ -121,7 +121,7 @@ async fn respond(
                 manifest: args.manifest.clone(),
                 profiles: selected,
             },
-            choices: args.choices,
+            choices: args.choices.clone(),
             yes: true,
             output: args.output,
         };

@@ -57,7 +57,7 @@ async fn roll_back(ctx: &Context, args: &Options) -> Result<recovery::Recovered>
         profiles: vec![args.profile.clone()],
     };
     let aws = ctx.aws().await;
-    let profiles = load_profiles(ctx, &aws, &selection, Choices::default())?;
+    let profiles = load_profiles(ctx, &aws, &selection, &Choices::default())?;
     let configured: Vec<&ProfileSpec> = profiles.specs.iter().chain(&profiles.others).collect();
     let undo = crate::engine::old_keys::rollback::prepare(
         &aws,

@@ -26,7 +26,7 @@ pub(crate) struct Options {
 pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = ctx.aws().await;
-    let profiles = load_profiles(ctx, &aws, &args.selection, Choices::default())?;
+    let profiles = load_profiles(ctx, &aws, &args.selection, &Choices::default())?;
     if args.undo {
         if !args.yes {
             confirm(

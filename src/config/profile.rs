@@ -107,6 +107,9 @@ pub(crate) struct Leak {
     /// Leave the user's sessions alone (`--keep-sessions`); by default every session
     /// issued before the response is revoked.
     pub(crate) keep_sessions: bool,
+    /// Detach AWS's quarantine policy once the old key is replaced and refused
+    /// (`--lift-quarantine`); by default it stays, named in the report.
+    pub(crate) lift_quarantine: bool,
 }
 
 /// When to rotate, how to prove the new key works, and how long to keep the old one.

@@ -146,6 +146,29 @@ pub(crate) enum Action {
         /// Sessions issued before this are revoked.
         before: SystemTime,
     },
+    /// A leak response: AWS's quarantine of the user was detached (`--lift-quarantine`)
+    /// and the new key then made a harmless read of the service the user last used.
+    QuarantineLifted {
+        /// The IAM user.
+        user: String,
+        /// The policies detached.
+        policies: Vec<String>,
+        /// When (AWS's time).
+        at: SystemTime,
+        /// The read the new key made (`s3:ListAllMyBuckets`).
+        proof: String,
+        /// How long until that read was allowed.
+        took: Duration,
+    },
+    /// A leak response: AWS's quarantine of the user stays (no `--lift-quarantine`).
+    QuarantineKept {
+        /// The IAM user.
+        user: String,
+        /// The policies attached.
+        policies: Vec<String>,
+        /// The commands that detach them.
+        commands: Vec<String>,
+    },
     /// Something that did not stop the work but needs the user's eye.
     Warning(String),
 }

@@ -51,6 +51,10 @@ pub(crate) enum ErrorKind {
     Mfa,
     /// A leak response deleted the old key, and AWS still accepted it at the bound.
     StillAccepted,
+    /// The user is under AWS's quarantine (`AWSCompromisedKeyQuarantine*`), which denies
+    /// what a response signed with the user's own key calls: sign it as an
+    /// administrator (`--via`).
+    Quarantined,
     /// The key has a copy under the manifest's `scan:` roots that no sink writes:
     /// rotating would leave it holding the old key.
     UncoveredCopy,

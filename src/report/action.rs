@@ -84,6 +84,18 @@ pub(crate) fn told(action: &Action) -> String {
         Action::WithdrewShared { key_id } => {
             format!("removed the shared pending deletion of {key_id} from IAM")
         }
+        Action::OldKeyRefused { .. }
+        | Action::UnknownKey(_)
+        | Action::SessionsRevoked { .. }
+        | Action::QuarantineLifted { .. }
+        | Action::QuarantineKept { .. } => told_leak(action),
+        Action::Warning(warning) => format!("warning: {warning}"),
+    }
+}
+
+/// A leak response's own actions, told as one line each.
+fn told_leak(action: &Action) -> String {
+    match action {
         Action::OldKeyRefused { key_id, took } => format!(
             "AWS refuses old key {key_id} (refused after {:.1} s)",
             took.as_secs_f64()
@@ -113,7 +125,28 @@ pub(crate) fn told(action: &Action) -> String {
             rfc3339(*before),
             crate::engine::leak::revocation::SESSIONS_POLICY
         ),
-        Action::Warning(warning) => format!("warning: {warning}"),
+        Action::QuarantineLifted {
+            user,
+            policies,
+            at,
+            proof,
+            took,
+        } => format!(
+            "lifted AWS's quarantine of {user}: detached {} at {}; the new key then made {proof} ({:.1}s)",
+            policies.join(", "),
+            rfc3339(*at),
+            took.as_secs_f64()
+        ),
+        Action::QuarantineKept {
+            user,
+            policies,
+            commands,
+        } => format!(
+            "AWS's quarantine of {user} stays ({}): it denies the user key changes and more until detached, once whatever uses the new key is known to work: {} (or `--lift-quarantine`)",
+            policies.join(", "),
+            commands.join("; ")
+        ),
+        _ => unreachable!("told_leak is given a leak response's action"),
     }
 }
 

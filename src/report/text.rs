@@ -82,6 +82,19 @@ fn profile_plan(out: &mut String, p: &ProfilePlan) {
     if let Some(via) = &p.via {
         let _ = writeln!(out, "  via   {via} (signs the IAM calls)");
     }
+    if let Some(quarantine) = &p.quarantine {
+        let denies = match &quarantine.denies {
+            Some(denies) if denies.is_empty() => "nothing the response calls".to_owned(),
+            Some(denies) => denies.join(", "),
+            None => "unknown (its document could not be read)".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {} by AWS: {} (denies {denies})",
+            style("quarantined").red(),
+            quarantine.names()
+        );
+    }
     if let Some(key) = &p.current_key {
         let _ = writeln!(out, "{}", key_line(key));
     }

@@ -33,6 +33,7 @@ mod overlap;
 mod pacing;
 mod proxy;
 mod prune;
+mod quarantine;
 mod real_aws;
 mod release;
 mod respond;

@@ -37,7 +37,110 @@ pub struct Moto {
 
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(start_moto)
+    MOTO.get_or_init(|| start_moto(&[]).0)
+}
+
+/// A second moto, started `--checked`: AWS's managed policies loaded, every request's
+/// signature checked and its action evaluated against the signer's policies (an
+/// explicit Deny wins, a deleted key is refused), as AWS does. Its one administrator's
+/// key (AdministratorAccess) signs the tests' own calls. Shared by the tests that need
+/// AWS's quarantine policy enforced; the others keep the first, unchecked one.
+pub struct CheckedMoto {
+    pub moto: Moto,
+    pub admin: TestKey,
+}
+
+pub fn checked_moto() -> &'static CheckedMoto {
+    static CHECKED: OnceLock<CheckedMoto> = OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let (moto, admin) = start_moto(&["--checked"]);
+        let admin = admin.expect("moto --checked prints its administrator's key");
+        CheckedMoto { moto, admin }
+    })
+}
+
+impl CheckedMoto {
+    /// An IAM client signing as the administrator.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        let config = block_on(async {
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(&self.moto.endpoint)
+                .credentials_provider(Credentials::new(
+                    &self.admin.id,
+                    &self.admin.secret,
+                    None,
+                    None,
+                    "test",
+                ))
+                .load()
+                .await
+        });
+        aws_sdk_iam::Client::new(&config)
+    }
+
+    /// A user allowed everything (an inline `*` policy, as a user managing its own
+    /// keys might have), with one key.
+    pub fn create_user(&self, name: &str) -> TestKey {
+        let iam = self.iam();
+        block_on(iam.create_user().user_name(name).send()).unwrap();
+        let everything = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        let put = iam
+            .put_user_policy()
+            .user_name(name)
+            .policy_name("everything")
+            .policy_document(everything);
+        block_on(put.send()).unwrap();
+        let key = block_on(iam.create_access_key().user_name(name).send())
+            .unwrap()
+            .access_key
+            .unwrap();
+        TestKey {
+            id: key.access_key_id,
+            secret: key.secret_access_key,
+        }
+    }
+
+    /// Attaches the AWS-managed policy `name` to `user`, as AWS does on a leak.
+    pub fn attach(&self, user: &str, name: &str) {
+        let arn = format!("arn:aws:iam::aws:policy/{name}");
+        let attach = self
+            .iam()
+            .attach_user_policy()
+            .user_name(user)
+            .policy_arn(arn);
+        block_on(attach.send()).unwrap();
+    }
+
+    /// The names of the managed policies attached to `user`.
+    pub fn attached(&self, user: &str) -> Vec<String> {
+        let out = block_on(
+            self.iam()
+                .list_attached_user_policies()
+                .user_name(user)
+                .send(),
+        )
+        .unwrap();
+        out.attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_name().map(str::to_owned))
+            .collect()
+    }
+
+    /// The user's keys as (id, active), sorted by id.
+    pub fn keys(&self, user: &str) -> Vec<(String, bool)> {
+        let out = block_on(self.iam().list_access_keys().user_name(user).send()).unwrap();
+        let mut keys: Vec<(String, bool)> = out
+            .access_key_metadata()
+            .iter()
+            .map(|k| {
+                let active = k.status() == Some(&aws_sdk_iam::types::StatusType::Active);
+                (k.access_key_id().unwrap_or_default().to_owned(), active)
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
 }
 
 fn repo() -> &'static Path {
@@ -74,10 +177,13 @@ pub fn run_python(script: &str, args: &[&std::ffi::OsStr], env: &[(&str, &str)])
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn start_moto() -> Moto {
+/// Starts moto_server.py with `args`; with `--checked`, also the administrator's key
+/// it prints on its second line.
+fn start_moto(args: &[&str]) -> (Moto, Option<TestKey>) {
     let python = python();
     let mut child = Command::new(&python)
         .arg(repo().join("tests/support/moto_server.py"))
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -86,21 +192,36 @@ fn start_moto() -> Moto {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
+        let mut reader = BufReader::new(stdout);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || tx.send(line).is_err() {
+                return;
+            }
+        }
     });
-    let port = rx
-        .recv_timeout(Duration::from_secs(90))
-        .expect("moto did not report its port within 90s")
+    let line = || {
+        rx.recv_timeout(Duration::from_secs(90))
+            .expect("moto did not report within 90s")
+    };
+    let port = line()
         .trim()
         .parse::<u16>()
         .unwrap_or_else(|_| panic!("moto did not start\n{MISSING_MOTO}"));
-    Moto {
+    let admin = args.contains(&"--checked").then(|| {
+        let line = line();
+        let (id, secret) = line.trim().split_once(' ').expect("id and secret");
+        TestKey {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        }
+    });
+    let moto = Moto {
         endpoint: format!("http://127.0.0.1:{port}"),
         _stdin: child.stdin.take().unwrap(),
         _child: child,
-    }
+    };
+    (moto, admin)
 }
 
 const MISSING_SECRET_SERVICE: &str =

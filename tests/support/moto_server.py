@@ -6,6 +6,7 @@ process is killed.
 """
 
 import logging
+import os
 import sys
 
 from moto.server import ThreadedMotoServer
@@ -31,13 +32,46 @@ def current_follows_its_stage() -> None:
     SecretsManagerBackend.update_secret_version_stage = update
 
 
+def check_every_request(port: int) -> None:
+    """`--checked`: AWS's managed policies loaded, and from now on every request's
+    signature checked and its action evaluated against the signer's policies, as AWS
+    does (a deleted key refused, an explicit Deny winning). An administrator is made
+    first, while requests are not checked yet; its key is printed for the tests'
+    own calls."""
+    import boto3
+    import requests
+
+    endpoint = f"http://127.0.0.1:{port}"
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKIAADMIN0000000000",
+        aws_secret_access_key="admin",
+    )
+    iam.create_user(UserName="rekey-test-admin")
+    iam.attach_user_policy(
+        UserName="rekey-test-admin",
+        PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess",
+    )
+    key = iam.create_access_key(UserName="rekey-test-admin")["AccessKey"]
+    requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+    print(key["AccessKeyId"], key["SecretAccessKey"], flush=True)
+
+
 def main() -> None:
+    checked = "--checked" in sys.argv[1:]
+    if checked:
+        os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     current_follows_its_stage()
     # One line per request on stderr would bury the test output.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    print(server.get_host_and_port()[1], flush=True)
+    port = server.get_host_and_port()[1]
+    print(port, flush=True)
+    if checked:
+        check_every_request(port)
     sys.stdin.read()
     server.stop()
 

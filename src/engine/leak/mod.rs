@@ -4,4 +4,5 @@
 //! the alert and drives them.
 
 pub(crate) mod exposure;
+pub(crate) mod quarantine;
 pub(crate) mod revocation;

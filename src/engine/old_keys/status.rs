@@ -170,6 +170,7 @@ mod tests {
                 last_use_read: false,
             }),
             other_key: None,
+            quarantine: None,
             sinks: sinks
                 .into_iter()
                 .map(|state| SinkReport {

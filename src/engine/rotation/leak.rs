@@ -20,6 +20,7 @@ use crate::engine::action::{Action, Signer};
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::fleet::lease::{self, Lease};
+use crate::engine::leak::quarantine;
 use crate::engine::leak::revocation::{self, LeakResponse, UnknownKey};
 use crate::engine::signing;
 use crate::state::{Owner, Replica, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey};
@@ -30,6 +31,8 @@ pub(super) struct Leaked {
     pub(super) key: AccessKey,
     pub(super) leak: Leak,
     pub(super) began: SystemTime,
+    /// The service the leaked key was last used with (what a lifted quarantine proves).
+    pub(super) last_service: Option<String>,
 }
 
 /// Where a response's record is kept: the state dir, and with `state: s3://…` its copy
@@ -111,6 +114,7 @@ pub(super) async fn after_rotation(
         key: old,
         leak,
         began,
+        last_service,
     } = leaked;
     let deleted =
         |a: &Action| matches!(a, Action::DeletedOldKey { key_id } if *key_id == rotated.old_key_id);
@@ -174,6 +178,17 @@ pub(super) async fn after_rotation(
             kind: FailureKind::ResponseIncomplete(cause),
             actions: rotated.actions,
         });
+    }
+    // The old key is refused: AWS's quarantine of the user stays, or is lifted.
+    let service = last_service.as_deref();
+    match quarantine_step(aws, spec, user, service, leak.lift_quarantine).await {
+        Ok(action) => rotated.actions.extend(action),
+        Err(cause) => {
+            return Err(RotationFailure {
+                kind: FailureKind::ResponseIncomplete(cause),
+                actions: rotated.actions,
+            })
+        }
     }
     rotated.leak_response = Some(response);
     Ok(rotated)
@@ -247,6 +262,42 @@ pub(super) async fn close_sessions(
         }
         other => other,
     }
+}
+
+/// AWS's quarantine of `user`, once the leaked key is refused, read again as the
+/// response signs: with `lift` detached and the new key (the first place's now) proven
+/// to make a harmless read of `service`; without, kept and named with what detaches
+/// it. `Ok(None)`: the user is not quarantined.
+async fn quarantine_step(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    user: &str,
+    service: Option<&str>,
+    lift: bool,
+) -> Result<Option<Action>, Cause> {
+    let new_key = signing::current_key(spec).await?;
+    let signer = signing::signer(aws, &spec.policy, &new_key).await?;
+    let new = aws.caller(&new_key);
+    let Some(found) = quarantine::read(&signer, user).await? else {
+        return Ok(None);
+    };
+    if !lift {
+        return Ok(Some(Action::QuarantineKept {
+            user: user.to_owned(),
+            policies: found.policies.iter().map(|p| p.name.clone()).collect(),
+            commands: found.lift_commands(user),
+        }));
+    }
+    let patience = spec.policy.propagation.timeout;
+    let at = aws.clock().now();
+    let lifted = quarantine::lift(&signer, &new, user, &found, service, patience).await?;
+    Ok(Some(Action::QuarantineLifted {
+        user: user.to_owned(),
+        policies: lifted.policies,
+        at,
+        proof: lifted.proof,
+        took: lifted.took,
+    }))
 }
 
 fn keeps_sessions(spec: &ProfileSpec) -> bool {

@@ -182,6 +182,7 @@ pub(crate) async fn rotate(
         key: input.old_key.clone(),
         leak,
         began: aws.clock().now(),
+        last_service: input.last_service.clone(),
     });
     let mut run = Run {
         aws,

@@ -66,6 +66,10 @@ pub(crate) struct ProfilePlan {
     pub(crate) current_key: Option<CurrentKey>,
     /// The user's other key, if any.
     pub(crate) other_key: Option<OtherKey>,
+    /// A leak response: the user is under AWS's quarantine (omitted when not, or when
+    /// no leak response is planned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) quarantine: Option<crate::engine::leak::quarantine::Quarantine>,
     /// Each sink and what it holds now.
     pub(crate) sinks: Vec<SinkReport>,
     /// What apply will do with this profile.

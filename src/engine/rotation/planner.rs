@@ -8,6 +8,7 @@ use crate::aws::{Aws, AwsError, AwsErrorKind, Caller, Identity, KeyMeta, LastUse
 use crate::config::profile::ProfileSpec;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::fleet::shared_pending;
+use crate::engine::leak::quarantine;
 use crate::engine::old_keys::retire;
 use crate::engine::rotation::plan::{
     CurrentKey, Decision, LastUse, OtherKey, ProfilePlan, SinkReport, SinkState, Step,
@@ -86,6 +87,9 @@ pub(crate) struct RotationInput {
     pub(crate) user_name: String,
     /// The user's keys (ids and status) at planning time.
     pub(crate) existing_keys: Vec<KeyMeta>,
+    /// The service the old key was last used with, if IAM recorded one: what a lifted
+    /// quarantine proves the new key can do.
+    pub(crate) last_service: Option<String>,
 }
 
 /// Inspects `spec` and decides. Errors become [`Decision::Error`] so one broken profile
@@ -146,6 +150,7 @@ pub(crate) fn conflict(conflict: &Conflict) -> Planned {
             identity: None,
             current_key: None,
             other_key: None,
+            quarantine: None,
             sinks: Vec::new(),
             decision: Decision::Error {
                 message: conflict.message.clone(),
@@ -238,6 +243,7 @@ impl Facts {
             identity: None,
             current_key: None,
             other_key: None,
+            quarantine: None,
             sinks: spec
                 .sinks
                 .iter()
@@ -287,6 +293,9 @@ impl Facts {
             key: old_key.clone(),
             owner: owner.clone(),
         });
+        if spec.policy.leaked.is_some() {
+            self.quarantine(spec, &caller, &user_name).await?;
+        }
         let shared = shared_pending::read(&caller, &spec.policy, &owner).await;
         self.plan.warnings.extend(shared.warning);
         self.shared_pending = shared.pending;
@@ -325,12 +334,45 @@ impl Facts {
         if !options.ignore_manifest {
             left_behind(state, spec, &old_key)?;
         }
+        let last_service = (self.plan.current_key.as_ref())
+            .and_then(|k| k.last_used.as_ref())
+            .and_then(|u| u.service.clone());
         Ok(RotationInput {
             old_key,
             identity,
             user_name,
             existing_keys: keys,
+            last_service,
         })
+    }
+
+    /// A leak response: whether AWS quarantined the user, read as the response signs
+    /// (see [`quarantine`]). A response signed with the user's own key stops here, on a
+    /// quarantine that denies what it calls, before anything changes.
+    async fn quarantine(
+        &mut self,
+        spec: &ProfileSpec,
+        caller: &Caller,
+        user_name: &str,
+    ) -> Result<(), Stop> {
+        match quarantine::read(caller, user_name).await {
+            Ok(None) => Ok(()),
+            Ok(Some(found)) => {
+                let stops = spec.policy.via.is_none() && found.blocks_self_service();
+                let message = found.stop_message(user_name);
+                self.plan.quarantine = Some(found);
+                match stops {
+                    true => Err(Stop::error(ErrorKind::Quarantined, message)),
+                    false => Ok(()),
+                }
+            }
+            Err(e) => {
+                self.plan.warnings.push(format!(
+                    "could not read whether AWS quarantined {user_name} ({e}); a quarantine would stop a response signed with the user's own key at its first write (`--via ADMIN_PROFILE` signs it as an administrator)"
+                ));
+                Ok(())
+            }
+        }
     }
 
     /// Whose key it is: STS, signed with the key itself (no permission needed). Returns
