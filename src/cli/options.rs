@@ -42,6 +42,7 @@ impl Choices {
             keep_sessions: self.keep_sessions,
             via: self.via.clone(),
             lift_quarantine: self.lift_quarantine,
+            read_quarantine: false,
         }
     }
 }

@@ -269,6 +269,8 @@ pub(crate) struct Choices {
     /// `--lift-quarantine`: with `--compromised`, detach AWS's quarantine once the old
     /// key is replaced and refused.
     pub(crate) lift_quarantine: bool,
+    /// Read whether AWS quarantined each user (`status`; a leak response always does).
+    pub(crate) read_quarantine: bool,
 }
 
 impl Choices {
@@ -282,6 +284,7 @@ impl Choices {
             ignore_manifest: self.ignore_manifest,
             mfa_sessions: true,
             allow_uncovered: self.allow_uncovered,
+            read_quarantine: self.read_quarantine || self.compromised,
         }
     }
 }

@@ -33,7 +33,10 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     ) = look(
         ctx,
         &options.selection,
-        Choices::default(),
+        Choices {
+            read_quarantine: true,
+            ..Choices::default()
+        },
         ctx.mfa_code.is_some(),
     )
     .await?;

@@ -46,6 +46,24 @@ fn a_self_signed_response_on_a_quarantined_user_stops_and_changes_nothing() {
     assert_eq!(keys, [(leaked.id.clone(), true)], "nothing changed");
     assert_eq!(key_in(&home.credentials(), &user), Some(leaked));
     assert_eq!(checked_moto().attached(&user), [QUARANTINE]);
+    // status raises it (AWS found a key of the user exposed), with the way to respond.
+    let status = home.rekey(&["status", "--detailed-exitcode", "-o", "json"]);
+    assert_eq!(status.code, Some(2), "{}", status.stdout);
+    let json = status.json();
+    let profile = json["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["profile"] == user.as_str())
+        .unwrap()
+        .clone();
+    assert!(
+        profile["alerts"]
+            .as_array()
+            .unwrap()
+            .contains(&"quarantined".into()),
+        "{profile}"
+    );
     // plan --compromised shows it too, and what it denies.
     let plan = home.rekey(&["plan", "--compromised", "--profile", &user]);
     assert!(
@@ -110,4 +128,26 @@ fn lift_quarantine_detaches_it_and_proves_the_new_key() {
     assert_ne!(new.id, leaked.id, "{}", run.stdout);
     assert_eq!(checked_moto().keys(&user), [(new.id.clone(), true)]);
     assert!(checked_moto().attached(&user).is_empty());
+}
+
+#[test]
+fn audit_finds_a_quarantined_users_keys_first() {
+    let user = unique("quarantineaudit");
+    let (home, leaked) = quarantined_home(&user);
+    let json = home
+        .rekey(&["audit", "--via", "admin", "--output", "json"])
+        .success()
+        .json();
+    let keys = json["accounts"][0]["keys"].as_array().unwrap();
+    let key = keys
+        .iter()
+        .find(|k| k["key_id"] == leaked.id.as_str())
+        .unwrap();
+    assert_eq!(key["findings"][0], "quarantined_user", "{key}");
+    let admin = keys
+        .iter()
+        .find(|k| k["user"] == "rekey-test-admin")
+        .unwrap();
+    let findings = admin["findings"].as_array().unwrap();
+    assert!(!findings.contains(&"quarantined_user".into()), "{admin}");
 }

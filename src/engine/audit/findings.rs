@@ -16,6 +16,9 @@ const NEW_KEY: Duration = Duration::from_secs(24 * 3600);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Finding {
+    /// AWS quarantined the key's user (`AWSCompromisedKeyQuarantine*` attached): it found
+    /// one of the user's keys exposed. First: nothing is more urgent.
+    QuarantinedUser,
     /// The user has two active keys (outside a rotation's overlap period).
     TwoActiveKeys,
     /// An active key older than `--max-age`.
@@ -35,6 +38,7 @@ impl Finding {
     /// For people.
     pub(crate) fn describe(self) -> &'static str {
         match self {
+            Finding::QuarantinedUser => "user quarantined by AWS (a key was exposed)",
             Finding::TwoActiveKeys => "two active keys",
             Finding::PastMaxAge => "past max age",
             Finding::OverdueDeletion => "overdue deletion",
@@ -69,12 +73,17 @@ pub(crate) struct Facts<'a> {
     pub(crate) record: Option<&'a PendingDeletion>,
     /// rekey's record of the user's other key, if any.
     pub(crate) other_record: Option<&'a PendingDeletion>,
+    /// Whether AWS quarantined the user.
+    pub(crate) quarantined: bool,
 }
 
 /// The findings for one key at `now`, most severe first.
 pub(crate) fn findings(key: &Facts<'_>, limits: Thresholds, now: SystemTime) -> Vec<Finding> {
     let age = |t: SystemTime| now.duration_since(t).unwrap_or_default();
     let mut found = Vec::new();
+    if key.quarantined {
+        found.push(Finding::QuarantinedUser);
+    }
     // An overlap period keeps two keys active on purpose, until its end.
     let in_overlap = |record: Option<&PendingDeletion>| {
         record.is_some_and(|r| r.overlap_since.is_some() && r.deactivated_at > now)
@@ -130,6 +139,7 @@ mod tests {
             other_active: false,
             record: None,
             other_record: None,
+            quarantined: false,
         }
     }
 
@@ -202,5 +212,18 @@ mod tests {
         let overdue = record(-8, -1, false);
         k.record = Some(&overdue);
         assert_eq!(findings(&k, limits(), now()), [Finding::OverdueDeletion]);
+    }
+
+    #[test]
+    fn a_quarantined_users_key_is_found_first() {
+        let quarantined = Facts {
+            quarantined: true,
+            ..key(200, Some(1))
+        };
+        let found = findings(&quarantined, limits(), now());
+        assert_eq!(found, [Finding::QuarantinedUser, Finding::PastMaxAge]);
+        assert!(findings(&key(200, Some(1)), limits(), now())
+            .iter()
+            .all(|f| *f != Finding::QuarantinedUser));
     }
 }

@@ -240,6 +240,14 @@ async fn user_keys(
         Err(e) if gone(&e) => return Ok(Vec::new()),
         other => other?,
     };
+    // Only for a user with keys: AWS quarantines a user whose key it found exposed.
+    let quarantined = match keys.is_empty() {
+        true => false,
+        false => match caller.attached_policies(&row.user).await {
+            Err(e) if gone(&e) => return Ok(Vec::new()),
+            other => other?.iter().any(|p| p.is_quarantine()),
+        },
+    };
     let owner = Owner {
         profile: String::new(),
         also: Vec::new(),
@@ -281,6 +289,7 @@ async fn user_keys(
             other_active: other.is_some_and(|o| o.active),
             record: record_of(&key.id),
             other_record: other.and_then(|o| record_of(&o.id)),
+            quarantined,
         };
         audited.push(AuditedKey {
             account: account.to_owned(),

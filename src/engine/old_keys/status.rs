@@ -24,6 +24,9 @@ pub(crate) enum Alert {
     StaleCopy,
     /// A place cannot be written (or read): the next rotation would fail there.
     Unwritable,
+    /// AWS has quarantined the user (`AWSCompromisedKeyQuarantine*`): it found one of
+    /// the user's keys exposed.
+    Quarantined,
 }
 
 /// A file under the manifest's `scan:` roots that still holds one of a profile's old
@@ -94,6 +97,14 @@ pub(crate) fn attention(
                 time::age(max_age)
             ));
         }
+    }
+    if let Some(quarantine) = &plan.quarantine {
+        seen.alerts.push(Alert::Quarantined);
+        seen.warnings.push(format!(
+            "AWS has quarantined this user ({}): it found one of the user's keys exposed. Respond: `rekey apply --compromised --via ADMIN_PROFILE --profile {}` (docs/guide.md, \"When a key leaks\")",
+            quarantine.names(),
+            plan.profile
+        ));
     }
     let drifts = plan
         .sinks

@@ -42,6 +42,9 @@ pub(crate) struct PlanOptions {
     /// `--allow-uncovered`: a copy under `scan:` no sink writes is a warning, not a stop
     /// (see [`crate::engine::find::uncovered`]).
     pub(crate) allow_uncovered: bool,
+    /// Read whether AWS quarantined the user (`status`; always for a leak response): a
+    /// quarantine means AWS found one of the user's keys exposed.
+    pub(crate) read_quarantine: bool,
 }
 
 /// A profile's plan and what comes next for it.
@@ -293,7 +296,7 @@ impl Facts {
             key: old_key.clone(),
             owner: owner.clone(),
         });
-        if spec.policy.leaked.is_some() {
+        if spec.policy.leaked.is_some() || options.read_quarantine {
             self.quarantine(spec, &caller, &user_name).await?;
         }
         let shared = shared_pending::read(&caller, &spec.policy, &owner).await;
@@ -346,9 +349,11 @@ impl Facts {
         })
     }
 
-    /// A leak response: whether AWS quarantined the user, read as the response signs
-    /// (see [`quarantine`]). A response signed with the user's own key stops here, on a
-    /// quarantine that denies what it calls, before anything changes.
+    /// Whether AWS quarantined the user, read as the profile signs (see [`quarantine`]).
+    /// A leak response signed with the user's own key stops here, on a quarantine that
+    /// denies what it calls, before anything changes. Outside a leak response (`status`)
+    /// a quarantine is only shown, and a refusal to read it only logged: a user's policy
+    /// need not allow `iam:ListAttachedUserPolicies` for everyday rotations.
     async fn quarantine(
         &mut self,
         spec: &ProfileSpec,
@@ -358,13 +363,18 @@ impl Facts {
         match quarantine::read(caller, user_name).await {
             Ok(None) => Ok(()),
             Ok(Some(found)) => {
-                let stops = spec.policy.via.is_none() && found.blocks_self_service();
+                let responding = spec.policy.leaked.is_some();
+                let stops = responding && spec.policy.via.is_none() && found.blocks_self_service();
                 let message = found.stop_message(user_name);
                 self.plan.quarantine = Some(found);
                 match stops {
                     true => Err(Stop::error(ErrorKind::Quarantined, message)),
                     false => Ok(()),
                 }
+            }
+            Err(e) if spec.policy.leaked.is_none() => {
+                tracing::info!("could not read whether AWS quarantined {user_name}: {e}");
+                Ok(())
             }
             Err(e) => {
                 self.plan.warnings.push(format!(
