@@ -38,6 +38,14 @@ pub(crate) struct ResponseRecord {
     pub(crate) quarantine: bool,
     /// Whether the user's sessions are left alone (`--keep-sessions`).
     pub(crate) keep_sessions: bool,
+    /// Whether AWS's quarantine of the user is lifted once the key is refused
+    /// (`--lift-quarantine`).
+    #[serde(default)]
+    pub(crate) lift_quarantine: bool,
+    /// The service the leaked key was last used with: what a lifted quarantine proves
+    /// the new key can do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_service: Option<String>,
     /// The steps done, in order.
     pub(crate) done: Vec<ResponseStep>,
 }
@@ -52,6 +60,8 @@ pub(crate) enum ResponseStep {
     Searched,
     /// The user's older sessions were revoked.
     SessionsRevoked,
+    /// AWS's quarantine of the user was read, and kept (named) or lifted.
+    QuarantineChecked,
 }
 
 impl ResponseRecord {
@@ -65,6 +75,7 @@ impl ResponseRecord {
         [
             ResponseStep::Refused,
             ResponseStep::Searched,
+            ResponseStep::QuarantineChecked,
             ResponseStep::SessionsRevoked,
         ]
         .into_iter()

@@ -151,3 +151,38 @@ fn audit_finds_a_quarantined_users_keys_first() {
     let findings = admin["findings"].as_array().unwrap();
     assert!(!findings.contains(&"quarantined_user".into()), "{admin}");
 }
+
+/// A response killed once the leaked key is refused and the search done is finished
+/// by `recover`, the quarantine step included (signed as the manifest's `via:`, since
+/// the quarantine denies the user the session policy).
+#[test]
+fn recover_finishes_the_quarantine_step_of_a_killed_response() {
+    let user = unique("quarantinerecover");
+    let (home, leaked) = quarantined_home(&user);
+    let profile = Profile::new(&user)
+        .set("via: admin")
+        .sink(sink::credentials_file());
+    home.manifest(&Manifest::new().profile(profile));
+    let alert = home.path("alert.json");
+    let args = ["respond", "--event", alert.to_str().unwrap()];
+    let killed = home
+        .run(&args)
+        .envs(&[("REKEY_CRASH_AT", "leak-searched")])
+        .output();
+    assert_eq!(killed.code, None, "killed");
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_ne!(new.id, leaked.id);
+    let json = home
+        .rekey(&["recover", "--output", "json"])
+        .success()
+        .json();
+    let result = &json["recovered"][0]["result"];
+    assert_eq!(result["outcome"], "response_finished", "{json}");
+    let told = result.to_string();
+    assert!(
+        told.contains(&format!("AWS's quarantine of {user} stays")),
+        "{told}"
+    );
+    assert_eq!(checked_moto().keys(&user), [(new.id.clone(), true)]);
+    assert_eq!(checked_moto().attached(&user), [QUARANTINE]);
+}

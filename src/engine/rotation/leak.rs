@@ -53,6 +53,8 @@ impl Recorded<'_> {
             revocation_timeout_secs: leaked.leak.revocation_timeout.as_secs(),
             quarantine: leaked.leak.quarantine,
             keep_sessions: leaked.leak.keep_sessions,
+            lift_quarantine: leaked.leak.lift_quarantine,
+            last_service: leaked.last_service.clone(),
             done: Vec::new(),
         };
         self.state
@@ -182,7 +184,12 @@ pub(super) async fn after_rotation(
     // The old key is refused: AWS's quarantine of the user stays, or is lifted.
     let service = last_service.as_deref();
     match quarantine_step(aws, spec, user, service, leak.lift_quarantine).await {
-        Ok(action) => rotated.actions.extend(action),
+        Ok(action) => {
+            rotated.actions.extend(action);
+            recorded
+                .mark(ResponseStep::QuarantineChecked, &mut rotated.warnings)
+                .await;
+        }
         Err(cause) => {
             return Err(RotationFailure {
                 kind: FailureKind::ResponseIncomplete(cause),
@@ -427,6 +434,14 @@ async fn finish_held(
             revocation::unknown_keys(aws, spec, user, current.id(), quarantine, began, lease);
         actions.extend(unknown.await?.into_iter().map(Action::UnknownKey));
         recorded.mark(ResponseStep::Searched, &mut warnings).await;
+    }
+    if !record.has(ResponseStep::QuarantineChecked) {
+        let service = record.last_service.as_deref();
+        let lift = record.lift_quarantine;
+        actions.extend(quarantine_step(aws, spec, user, service, lift).await?);
+        recorded
+            .mark(ResponseStep::QuarantineChecked, &mut warnings)
+            .await;
     }
     if !record.has(ResponseStep::SessionsRevoked) {
         let before = revocation::revoke_sessions(aws, spec, user).await?;
