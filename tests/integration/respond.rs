@@ -266,7 +266,7 @@ fn an_event_that_is_not_a_leak_alert_changes_nothing() {
     home.run(&["respond", "--event", "-"])
         .fed(&other, "the rekey binary")
         .code(1)
-        .stderr_has("not AWS_RISK_CREDENTIALS_EXPOSED: nothing to respond to");
+        .stderr_has("not one that names exposed access keys (AWS_RISK_CREDENTIALS_EXPOSED, ");
     home.run(&["respond", "--event", "-"])
         .fed("{\"hello\": 1}", "the rekey binary")
         .code(1)

@@ -1,10 +1,11 @@
 //! What a leak alert says was exposed, for `rekey respond`: an AWS Health event as
-//! EventBridge delivers it (`detail-type: "AWS Health Event"`, `eventTypeCode:
-//! "AWS_RISK_CREDENTIALS_EXPOSED"`, the key ids in `detail.affectedEntities`), or a
-//! GitHub secret-scanning alert as the REST API gives it (`secret_type`, `secret`),
-//! alone, under `alert`, or as a `repository_dispatch` event's `client_payload`. (A
-//! `secret_scanning_alert` webhook carries no `secret`: a workflow fetches the alert
-//! first, see `examples/respond/`.)
+//! EventBridge delivers it (`detail-type: "AWS Health Event"`, one of the risk event
+//! types that name access keys, [`HEALTH_KEY_EVENTS`], the key ids in
+//! `detail.affectedEntities`), or a GitHub secret-scanning alert as the REST API gives
+//! it (`secret_type`, `secret`, and `validity`, shown), alone, under `alert`, or as a
+//! `repository_dispatch` event's `client_payload`. (A `secret_scanning_alert` webhook
+//! carries no `secret`: a workflow fetches the alert first, see `examples/respond/`.)
+//! An event of any other type is named and refused, never guessed at.
 //!
 //! An alert for a secret access key carries the secret itself: it is kept as a
 //! [`SecretString`], matched against the keys rekey holds, and never shown.
@@ -12,8 +13,16 @@
 use secrecy::SecretString;
 use serde_json::Value;
 
-/// The Health event type of an exposed access key.
-const HEALTH_EXPOSED: &str = "AWS_RISK_CREDENTIALS_EXPOSED";
+/// The AWS Health risk event types that name access keys: exposed (found public),
+/// suspected of exposure, compromised (used by someone else), suspected of compromise,
+/// and the quarantine AWS applied to the key's user. Each is a leak to respond to.
+pub(crate) const HEALTH_KEY_EVENTS: &[&str] = &[
+    "AWS_RISK_CREDENTIALS_EXPOSED",
+    "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
+    "AWS_RISK_CREDENTIALS_COMPROMISED",
+    "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
+    "AWS_RISK_IAM_QUARANTINE",
+];
 
 /// What an alert says was exposed, and where it came from.
 #[derive(Debug)]
@@ -42,7 +51,7 @@ pub(crate) enum EventError {
     #[error("the event is not JSON ({0}); nothing was changed")]
     NotJson(String),
     /// An AWS Health event of another type.
-    #[error("the AWS Health event is of type {0}, not {HEALTH_EXPOSED}: nothing to respond to, nothing was changed")]
+    #[error("the AWS Health event is of type {0}, not one that names exposed access keys ({kinds}): nothing to respond to, nothing was changed", kinds = HEALTH_KEY_EVENTS.join(", "))]
     OtherHealthEvent(String),
     /// A secret-scanning alert for another kind of secret.
     #[error("the GitHub secret-scanning alert is for {0}, not an AWS access key (aws_access_key_id or aws_secret_access_key): nothing was changed")]
@@ -76,12 +85,12 @@ pub(crate) fn parse(text: &str) -> Result<Exposure, EventError> {
 fn health(event: &Value) -> Result<Exposure, EventError> {
     let detail = &event["detail"];
     let code = detail["eventTypeCode"].as_str().unwrap_or_default();
-    if code != HEALTH_EXPOSED {
+    if !HEALTH_KEY_EVENTS.contains(&code) {
         return Err(EventError::OtherHealthEvent(code.to_owned()));
     }
     let source = match detail["eventArn"].as_str() {
-        Some(arn) => format!("AWS Health event {arn}"),
-        None => "AWS Health event".to_owned(),
+        Some(arn) => format!("AWS Health event {arn} ({code})"),
+        None => format!("AWS Health event ({code})"),
     };
     let entities = detail["affectedEntities"].as_array();
     let mut exposed: Vec<Exposed> = Vec::new();
@@ -104,10 +113,15 @@ fn health(event: &Value) -> Result<Exposure, EventError> {
 
 fn github(alert: &Value) -> Result<Exposure, EventError> {
     let kind = alert["secret_type"].as_str().unwrap_or_default();
-    let source = match alert["html_url"].as_str() {
+    let mut source = match alert["html_url"].as_str() {
         Some(url) => format!("GitHub secret-scanning alert {url}"),
         None => "GitHub secret-scanning alert".to_owned(),
     };
+    // GitHub's check of the secret: `active` (it works), `inactive`, `unknown`. Shown,
+    // never acted on: a key GitHub saw inactive may have been used before.
+    if let Some(validity) = alert["validity"].as_str() {
+        source.push_str(&format!(" (validity: {validity})"));
+    }
     let secret = alert["secret"].as_str().unwrap_or_default().trim();
     let exposed = match kind {
         "aws_access_key_id" if is_key_id(secret) => Exposed::KeyId(secret.to_owned()),
@@ -190,6 +204,31 @@ mod tests {
             !format!("{exposure:?}").contains("wJalr"),
             "never in a debug dump"
         );
+    }
+
+    #[test]
+    fn every_health_risk_event_that_names_keys_is_read_and_named() {
+        let text =
+            include_str!("../../../tests/fixtures/events/aws-health-credentials-exposed.json");
+        for code in HEALTH_KEY_EVENTS {
+            let event = text.replace(
+                "\"eventTypeCode\": \"AWS_RISK_CREDENTIALS_EXPOSED\"",
+                &format!("\"eventTypeCode\": \"{code}\""),
+            );
+            let exposure = parse(&event).unwrap();
+            assert_eq!(ids(&exposure), [EXAMPLE], "{code}");
+            assert!(
+                exposure.source.ends_with(&format!("({code})")),
+                "{}",
+                exposure.source
+            );
+        }
+    }
+
+    #[test]
+    fn a_github_alerts_validity_is_shown() {
+        let text = include_str!("../../../tests/fixtures/events/github-secret-scanning-alert.json");
+        assert!(parse(text).unwrap().source.ends_with("(validity: active)"));
     }
 
     #[test]
