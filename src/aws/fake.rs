@@ -246,6 +246,12 @@ impl FakeIam {
         self.signed(signer, "iam:PutUserPolicy").map(drop)
     }
 
+    /// A call the fake only checks the signature of (what it changes is not modelled:
+    /// the integration tests run it against the emulator).
+    pub(super) fn accepts(&self, signer: &str, operation: &'static str) -> Result<(), AwsError> {
+        self.signed(signer, operation).map(drop)
+    }
+
     /// No user of the fake is quarantined: the quarantine runs against the emulator,
     /// which has AWS's managed policies and evaluates them (integration tests).
     pub(super) fn attached_policies(

@@ -355,6 +355,7 @@ macro_rules! faked {
 
 pub(crate) mod bucket;
 pub(crate) mod policies;
+pub(crate) mod trail;
 
 impl Caller {
     /// `call`, made again while throttled and the run's budget lasts (see [`Pacing`]).

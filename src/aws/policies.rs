@@ -61,6 +61,44 @@ impl Caller {
         }
     }
 
+    /// `iam:PutRolePolicy`: adds, or replaces, the role's inline policy `name`.
+    pub(crate) async fn put_role_policy(
+        &self,
+        role: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), AwsError> {
+        faked!(self, |iam, signer| iam.accepts(signer, "iam:PutRolePolicy"));
+        self.paced(|| async {
+            self.iam
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .policy_document(document)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:PutRolePolicy", e))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `iam:DeleteLoginProfile`: the user's console password goes.
+    pub(crate) async fn delete_login_profile(&self, user: &str) -> Result<(), AwsError> {
+        faked!(self, |iam, signer| iam
+            .accepts(signer, "iam:DeleteLoginProfile"));
+        self.paced(|| async {
+            self.iam
+                .delete_login_profile()
+                .user_name(user)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("iam:DeleteLoginProfile", e))
+        })
+        .await?;
+        Ok(())
+    }
+
     /// `iam:DetachUserPolicy`.
     pub(crate) async fn detach_user_policy(&self, user: &str, arn: &str) -> Result<(), AwsError> {
         faked!(self, |iam, signer| iam

@@ -220,7 +220,9 @@ pub(crate) struct Choices {
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub(crate) revocation_timeout: HumanDuration,
     /// With --compromised: deactivate (never delete: it is evidence) any key of the user
-    /// this run did not create and no place holds, found once the old key is refused.
+    /// this run did not create and no place holds, found once the old key is refused,
+    /// and contain what CloudTrail shows the leaked key made (users, their keys and
+    /// console passwords, roles), as `respond` does.
     #[arg(long)]
     pub(crate) quarantine: bool,
     /// With --compromised: leave the user's sessions alone. By default every session the
@@ -294,6 +296,12 @@ pub(crate) struct RespondArgs {
     /// detach). By default it stays, named with the command that detaches it.
     #[arg(long, requires = "via")]
     pub(crate) lift_quarantine: bool,
+    /// Report what CloudTrail shows the leaked key made (users, their keys and console
+    /// passwords, roles, policy changes) without containing any of it. By default each
+    /// user and role it made is denied everything, their keys deactivated and console
+    /// passwords deleted, never deleted themselves (evidence).
+    #[arg(long)]
+    pub(crate) no_contain: bool,
     /// Let an unknown active key of a user be deleted, once deactivated and reported, so
     /// that user's leaked key can be replaced (IAM allows two keys).
     #[arg(long)]

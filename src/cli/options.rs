@@ -43,6 +43,7 @@ impl Choices {
             via: self.via.clone(),
             lift_quarantine: self.lift_quarantine,
             read_quarantine: false,
+            no_contain: false,
         }
     }
 }
@@ -134,6 +135,7 @@ impl From<RespondArgs> for commands::respond::Options {
             choices: commands::Choices {
                 via: args.via.clone(),
                 lift_quarantine: args.lift_quarantine,
+                no_contain: args.no_contain,
                 compromised: true,
                 quarantine: true,
                 make_room: args.make_room,

@@ -271,6 +271,8 @@ pub(crate) struct Choices {
     pub(crate) lift_quarantine: bool,
     /// Read whether AWS quarantined each user (`status`; a leak response always does).
     pub(crate) read_quarantine: bool,
+    /// `respond --no-contain`: report what the leaked key made, contain nothing of it.
+    pub(crate) no_contain: bool,
 }
 
 impl Choices {
@@ -421,6 +423,7 @@ pub(crate) fn load_profiles(
                 quarantine: choices.quarantine,
                 keep_sessions: choices.keep_sessions,
                 lift_quarantine: choices.lift_quarantine,
+                contain: choices.quarantine && !choices.no_contain,
             });
             // The admin signs with the key it holds for the whole run: its own profile,
             // if the response replaces it too, signs for itself as it would without.

@@ -110,6 +110,9 @@ pub(crate) struct Leak {
     /// Detach AWS's quarantine policy once the old key is replaced and refused
     /// (`--lift-quarantine`); by default it stays, named in the report.
     pub(crate) lift_quarantine: bool,
+    /// Contain what CloudTrail shows the leaked key made (users, their keys and console
+    /// passwords, roles): `respond` unless `--no-contain`, `apply` with `--quarantine`.
+    pub(crate) contain: bool,
 }
 
 /// When to rotate, how to prove the new key works, and how long to keep the old one.

@@ -160,6 +160,23 @@ pub(crate) enum Action {
         /// How long until that read was allowed.
         took: Duration,
     },
+    /// A leak response: what CloudTrail shows the leaked key did (the report has it in
+    /// full).
+    Traced {
+        /// The leaked key.
+        key_id: String,
+        /// How many of its calls the history shows.
+        calls: usize,
+        /// How many of them changed something.
+        writes: usize,
+        /// The regions read.
+        regions: Vec<String>,
+        /// The regions that could not be read, with why.
+        unread: Vec<String>,
+    },
+    /// A leak response: an IAM entity the leaked key made or changed, and what was done
+    /// about it.
+    LeftBehind(crate::engine::leak::activity::LeftBehind),
     /// A leak response: AWS's quarantine of the user stays (no `--lift-quarantine`).
     QuarantineKept {
         /// The IAM user.

@@ -88,7 +88,9 @@ pub(crate) fn told(action: &Action) -> String {
         | Action::UnknownKey(_)
         | Action::SessionsRevoked { .. }
         | Action::QuarantineLifted { .. }
-        | Action::QuarantineKept { .. } => told_leak(action),
+        | Action::QuarantineKept { .. }
+        | Action::Traced { .. }
+        | Action::LeftBehind(_) => told_leak(action),
         Action::Warning(warning) => format!("warning: {warning}"),
     }
 }
@@ -146,6 +148,43 @@ fn told_leak(action: &Action) -> String {
             policies.join(", "),
             commands.join("; ")
         ),
+        Action::Traced {
+            key_id,
+            calls,
+            writes,
+            regions,
+            unread,
+        } => {
+            let unread = match unread.is_empty() {
+                true => String::new(),
+                false => format!("; NOT READ: {}", unread.join("; ")),
+            };
+            format!(
+                "CloudTrail ({}): the leaked key {key_id} made {calls} calls, {writes} of them writes{unread}. Its history arrives up to about 15 minutes late: look again then (aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue={key_id})",
+                regions.join(", ")
+            )
+        }
+        Action::LeftBehind(left) => {
+            use crate::engine::leak::activity::Entity;
+            let what = match &left.entity {
+                Entity::User { user } => format!("user {user}"),
+                Entity::AccessKey { user, key_id } => format!("access key {key_id} of {user}"),
+                Entity::LoginProfile { user } => format!("a console password for {user}"),
+                Entity::Role { role } => format!("role {role}"),
+                Entity::Changed { call, target } => format!("{call} on {target}"),
+            };
+            let done = match (&left.contained, &left.undo, &left.not_contained) {
+                (Some(done), Some(undo), _) => format!("contained: {done} (undo: {undo})"),
+                (Some(done), None, _) => format!("contained: {done}"),
+                (None, _, Some(why)) => format!("NOT contained: {why}"),
+                (None, _, None) => "NOT contained".to_owned(),
+            };
+            format!(
+                "LEFT BEHIND by the leaked key: {what} ({} at {}): {done}",
+                left.evidence,
+                rfc3339(left.at)
+            )
+        }
         _ => unreachable!("told_leak is given a leak response's action"),
     }
 }

@@ -42,6 +42,16 @@ pub(crate) struct ResponseRecord {
     /// (`--lift-quarantine`).
     #[serde(default)]
     pub(crate) lift_quarantine: bool,
+    /// Whether what the leaked key made is contained (`respond` unless `--no-contain`).
+    #[serde(default)]
+    pub(crate) contain: bool,
+    /// When the leaked key was created: where CloudTrail is read from.
+    #[serde(
+        default,
+        with = "crate::time::serde_rfc3339_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) leaked_created: Option<SystemTime>,
     /// The service the leaked key was last used with: what a lifted quarantine proves
     /// the new key can do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +72,8 @@ pub(crate) enum ResponseStep {
     SessionsRevoked,
     /// AWS's quarantine of the user was read, and kept (named) or lifted.
     QuarantineChecked,
+    /// What the leaked key did was read from CloudTrail (and what it left contained).
+    Traced,
 }
 
 impl ResponseRecord {
@@ -75,6 +87,7 @@ impl ResponseRecord {
         [
             ResponseStep::Refused,
             ResponseStep::Searched,
+            ResponseStep::Traced,
             ResponseStep::QuarantineChecked,
             ResponseStep::SessionsRevoked,
         ]

@@ -19,7 +19,12 @@
 //!   proxy saw put on the session's user denies everything to sessions whose
 //!   `aws:TokenIssueTime` is before a date (moto does not evaluate policies).
 //!
+//! - CloudTrail's event history ([`trail`]): every IAM and STS call forwarded is an
+//!   event, and `LookupEvents` is answered from them (moto keeps no history).
+//!
 //! Error bodies are AWS's query-protocol XML (`ErrorResponse`/`Error`/`Code`).
+
+pub mod trail;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -114,6 +119,8 @@ pub struct Faults {
     pub bucket_owner: Option<String>,
     /// S3 requests that named no expected bucket owner.
     pub s3_without_owner: usize,
+    /// CloudTrail's event history of the calls forwarded (see [`trail`]).
+    pub trail: trail::Trail,
     /// Every action that reached the proxy, in order.
     pub seen: Vec<String>,
     /// The service each of them was signed for, in the same order.
@@ -273,6 +280,7 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
         .split('/')
         .collect();
     let key_id = scope.first().copied().unwrap_or_default().to_owned();
+    let region = scope.get(2).copied().unwrap_or_default().to_owned();
     let service = scope.get(3).copied().unwrap_or_default();
     // Asked before the faults are locked: it calls moto.
     let missing_role = (action == "AssumeRole")
@@ -285,8 +293,13 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
 
     enum Do {
         Answer(u16, &'static str, String),
+        /// A JSON-protocol answer the proxy gives itself (CloudTrail's history).
+        Reply(String),
         Reset,
-        Forward { lose_answer: bool, garble: bool },
+        Forward {
+            lose_answer: bool,
+            garble: bool,
+        },
     }
     let s3 = action.starts_with("S3:");
     let expected_owner = header(&request.head, "x-amz-expected-bucket-owner");
@@ -391,6 +404,8 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             )
         } else if take(&mut f.reset, &action) {
             Do::Reset
+        } else if action == "LookupEvents" {
+            Do::Reply(f.trail.lookup(&request.body))
         } else {
             Do::Forward {
                 lose_answer: take(&mut f.lose_answer, &action),
@@ -405,6 +420,13 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
     std::thread::sleep(latency); // the injected latency itself
     match todo {
         Do::Reset => {}
+        Do::Reply(body) => {
+            let _ = write!(
+                client,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
         Do::Answer(status, code, message) if json => {
             // AWS's JSON-protocol error: the code in `__type`.
             let code = match code {
@@ -449,6 +471,11 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             let mut answer = forward(&request);
             let succeeded =
                 answer.starts_with(b"HTTP/1.1 200") || answer.starts_with(b"HTTP/1.0 200");
+            if service == "iam" || service == "sts" {
+                let mut f = faults.lock().unwrap();
+                f.trail
+                    .record(&action, service, &key_id, &region, &request.body, &answer);
+            }
             if action == "GetSessionToken" {
                 if let Some(id) = between(&answer, "<AccessKeyId>", "</AccessKeyId>") {
                     let issued = std::time::SystemTime::now();

@@ -480,3 +480,62 @@ fn a_response_killed_on_one_runner_is_finished_on_another() {
     assert_eq!(moto().policy_names(&user), ["rekey-revoke-older-sessions"]);
     assert_eq!(moto().object(&bucket, &record), None, "removed");
 }
+
+/// Issue 33, points 2 and 3: what the leaked key did is read from CloudTrail (the
+/// proxy keeps the history moto lacks), and what it left behind is reported with its
+/// evidence and contained: a user it made (denied everything, its key deactivated, its
+/// console password deleted) and a role trusting an outside account (denied
+/// everything). Nothing is deleted but the password: the rest is evidence.
+#[test]
+fn what_the_leaked_key_made_is_read_from_cloudtrail_and_contained() {
+    let (home, proxy, (user, old), _) = two_users();
+    let attacker = iam_as(&old, &proxy.endpoint);
+    let evil = unique("evil");
+    let role = unique("backdoor");
+    block_on(attacker.create_user().user_name(&evil).send()).unwrap();
+    let made = block_on(attacker.create_access_key().user_name(&evil).send()).unwrap();
+    let made = made.access_key.unwrap().access_key_id;
+    let profile = attacker
+        .create_login_profile()
+        .user_name(&evil)
+        .password("Pa55word!Pa55word!");
+    block_on(profile.send()).unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"sts:AssumeRole"}]}"#;
+    let create_role = attacker
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(trust);
+    block_on(create_role.send()).unwrap();
+    home.write(
+        "alert.json",
+        &event("aws-health-credentials-exposed.json", &old.id),
+    );
+    let alert = home.path("alert.json");
+    let run = home
+        .rekey(&["respond", "--event", alert.to_str().unwrap()])
+        .success()
+        .stdout_has(&format!("the leaked key {} made ", old.id))
+        .stdout_has(&format!(
+            "LEFT BEHIND by the leaked key: user {evil} (iam:CreateUser at "
+        ))
+        .stdout_has(&format!("contained: denied everything to user {evil} (inline policy rekey-contain-deny-all), deactivated its keys {made}"))
+        .stdout_has(&format!("a console password for {evil} (iam:CreateLoginProfile at "))
+        .stdout_has(&format!("contained: deleted {evil}'s console password"))
+        .stdout_has(&format!("role {role} (iam:CreateRole at "))
+        .stdout_has(&format!("aws iam delete-role-policy --role-name {role} --policy-name rekey-contain-deny-all"));
+    assert_eq!(
+        moto().keys(&evil),
+        key_set(&[(&made, false)]),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(moto().policy_names(&evil), ["rekey-contain-deny-all"]);
+    assert!(!moto().has_login_profile(&evil));
+    assert_eq!(moto().role_policy_names(&role), ["rekey-contain-deny-all"]);
+    assert!(
+        moto().role_exists("123456789012", &role),
+        "never deleted: evidence"
+    );
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
+}

@@ -357,6 +357,20 @@ async fn config(key: &TestKey) -> aws_config::SdkConfig {
         .await
 }
 
+/// An IAM client signing with `key` at `endpoint` (a proxy), as a program holding the
+/// key would call: an attacker's, in the leak response's tests.
+pub fn iam_as(key: &TestKey, endpoint: &str) -> aws_sdk_iam::Client {
+    let config = block_on(async {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new(&key.id, &key.secret, None, None, "test"))
+            .load()
+            .await
+    });
+    aws_sdk_iam::Client::new(&config)
+}
+
 fn admin() -> aws_sdk_iam::Client {
     let key = TestKey {
         id: "AKIAADMIN0000000000".into(),
@@ -532,6 +546,19 @@ impl Moto {
             .into_iter()
             .map(|(name, _)| name)
             .collect()
+    }
+
+    /// The role's inline policies' names, sorted.
+    pub fn role_policy_names(&self, role: &str) -> Vec<String> {
+        let out = block_on(admin().list_role_policies().role_name(role).send()).unwrap();
+        let mut names = out.policy_names;
+        names.sort();
+        names
+    }
+
+    /// Whether `user` has a console password (a login profile).
+    pub fn has_login_profile(&self, user: &str) -> bool {
+        block_on(admin().get_login_profile().user_name(user).send()).is_ok()
     }
 
     /// The user's inline policies as (name, document), sorted by name.

@@ -32,6 +32,21 @@ def current_follows_its_stage() -> None:
     SecretsManagerBackend.update_secret_version_stage = update
 
 
+def an_empty_event_history() -> None:
+    """moto 5.2.5 keeps no CloudTrail event history and answers LookupEvents with a
+    500 (not implemented), which the SDK retries. AWS answers an account whose history
+    holds nothing for the key with no events: so does this. (The fault proxy keeps a
+    real history of the calls it passes, for the tests of what a leaked key did.)"""
+    import json
+
+    from moto.cloudtrail.responses import CloudTrailResponse
+
+    def lookup_events(self):
+        return json.dumps({"Events": []})
+
+    CloudTrailResponse.lookup_events = lookup_events
+
+
 def check_every_request(port: int) -> None:
     """`--checked`: AWS's managed policies loaded, and from now on every request's
     signature checked and its action evaluated against the signer's policies, as AWS
@@ -64,6 +79,7 @@ def main() -> None:
     if checked:
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     current_follows_its_stage()
+    an_empty_event_history()
     # One line per request on stderr would bury the test output.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -3,6 +3,7 @@
 //! are `rotation/leak.rs`, beside the rotation they follow; `commands/respond.rs` reads
 //! the alert and drives them.
 
+pub(crate) mod activity;
 pub(crate) mod exposure;
 pub(crate) mod quarantine;
 pub(crate) mod revocation;

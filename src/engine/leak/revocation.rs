@@ -51,6 +51,9 @@ pub(crate) struct LeakResponse {
     /// Keys of the user this run did not create and no place holds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) unknown_keys: Vec<UnknownKey>,
+    /// What CloudTrail shows the leaked key did, and what it left behind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) activity: Option<Box<super::activity::Activity>>,
 }
 
 /// A key of the user that this run did not create and no place holds: perhaps made

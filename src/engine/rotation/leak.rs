@@ -20,8 +20,8 @@ use crate::engine::action::{Action, Signer};
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::fleet::lease::{self, Lease};
-use crate::engine::leak::quarantine;
 use crate::engine::leak::revocation::{self, LeakResponse, UnknownKey};
+use crate::engine::leak::{activity, quarantine};
 use crate::engine::signing;
 use crate::state::{Owner, Replica, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey};
 
@@ -33,6 +33,8 @@ pub(super) struct Leaked {
     pub(super) began: SystemTime,
     /// The service the leaked key was last used with (what a lifted quarantine proves).
     pub(super) last_service: Option<String>,
+    /// When it was created: CloudTrail is read from then.
+    pub(super) created: SystemTime,
 }
 
 /// Where a response's record is kept: the state dir, and with `state: s3://…` its copy
@@ -54,7 +56,9 @@ impl Recorded<'_> {
             quarantine: leaked.leak.quarantine,
             keep_sessions: leaked.leak.keep_sessions,
             lift_quarantine: leaked.leak.lift_quarantine,
+            contain: leaked.leak.contain,
             last_service: leaked.last_service.clone(),
+            leaked_created: Some(leaked.created),
             done: Vec::new(),
         };
         self.state
@@ -117,6 +121,7 @@ pub(super) async fn after_rotation(
         leak,
         began,
         last_service,
+        created,
     } = leaked;
     let deleted =
         |a: &Action| matches!(a, Action::DeletedOldKey { key_id } if *key_id == rotated.old_key_id);
@@ -181,6 +186,15 @@ pub(super) async fn after_rotation(
             actions: rotated.actions,
         });
     }
+    // What the leaked key did, and what it left behind (contained unless asked not to).
+    let leaked = (old.id(), user.as_str());
+    let traced = trace_step(aws, spec, leaked, created, leak.contain, lease).await;
+    let (activity, told) = told_trace(traced, old.id());
+    rotated.actions.extend(told);
+    response.activity = activity.map(Box::new);
+    recorded
+        .mark(ResponseStep::Traced, &mut rotated.warnings)
+        .await;
     // The old key is refused: AWS's quarantine of the user stays, or is lifted.
     let service = last_service.as_deref();
     match quarantine_step(aws, spec, user, service, leak.lift_quarantine).await {
@@ -268,6 +282,62 @@ pub(super) async fn close_sessions(
             Ok(rotated)
         }
         other => other,
+    }
+}
+
+/// What the leaked key (`key_id` of `user`) did since it was `created`, read from
+/// CloudTrail as the response signs now (an admin with `via`, else the user's new key;
+/// never the leaked one), with its leftovers contained when `contain` (see
+/// [`activity`]). Returns the activity and the actions that tell it.
+async fn trace_step(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    (key_id, user): (&str, &str),
+    created: SystemTime,
+    contain: bool,
+    lease: Option<&Lease>,
+) -> Result<(activity::Activity, Vec<Action>), Cause> {
+    let new_key = signing::current_key(spec).await?;
+    let reader = signing::signer(aws, &spec.policy, &new_key).await?;
+    let own = aws.sdk_config().region().map(|r| r.as_ref().to_owned());
+    let regions = activity::default_regions(own.as_deref());
+    let mut found = activity::trace(aws, &reader, (key_id, user), created, &regions).await;
+    if found.unread.len() == regions.len() {
+        let why = found.unread.join("; ");
+        return Err(Cause::new(ErrorKind::Aws, why));
+    }
+    if contain {
+        let permit = lease::permit(lease).await?;
+        activity::contain(&reader, &mut found, &permit).await;
+    } else {
+        for left in &mut found.left_behind {
+            left.not_contained = Some("reported only (--no-contain)".to_owned());
+        }
+    }
+    let mut actions = vec![Action::Traced {
+        key_id: key_id.to_owned(),
+        calls: found.calls.values().sum(),
+        writes: found.writes.len(),
+        regions: found.regions.clone(),
+        unread: found.unread.clone(),
+    }];
+    actions.extend(found.left_behind.iter().cloned().map(Action::LeftBehind));
+    Ok((found, actions))
+}
+
+/// A trace's activity and the actions that tell it; one that failed is a warning with
+/// how to read the history by hand (the step is done either way: CloudTrail that cannot
+/// be read, a denied permission or a region without it, does not become readable by
+/// retrying, and the response's other steps must not wait on a report).
+fn told_trace(
+    traced: Result<(activity::Activity, Vec<Action>), Cause>,
+    key_id: &str,
+) -> (Option<activity::Activity>, Vec<Action>) {
+    match traced {
+        Ok((activity, actions)) => (Some(activity), actions),
+        Err(cause) => (None, vec![Action::Warning(format!(
+            "could not read what the leaked key did in CloudTrail ({cause}); read it by hand: aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue={key_id} (a quarantined user is denied it: sign as an administrator), and contain what it made"
+        ))]),
     }
 }
 
@@ -434,6 +504,13 @@ async fn finish_held(
             revocation::unknown_keys(aws, spec, user, current.id(), quarantine, began, lease);
         actions.extend(unknown.await?.into_iter().map(Action::UnknownKey));
         recorded.mark(ResponseStep::Searched, &mut warnings).await;
+    }
+    if !record.has(ResponseStep::Traced) {
+        let since = record.leaked_created.unwrap_or(record.began);
+        let leaked_key = (leaked.id(), user);
+        let traced = trace_step(aws, spec, leaked_key, since, record.contain, lease).await;
+        actions.extend(told_trace(traced, leaked.id()).1);
+        recorded.mark(ResponseStep::Traced, &mut warnings).await;
     }
     if !record.has(ResponseStep::QuarantineChecked) {
         let service = record.last_service.as_deref();

@@ -183,6 +183,7 @@ pub(crate) async fn rotate(
         leak,
         began: aws.clock().now(),
         last_service: input.last_service.clone(),
+        created: input.old_key_created,
     });
     let mut run = Run {
         aws,

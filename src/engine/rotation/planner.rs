@@ -93,6 +93,8 @@ pub(crate) struct RotationInput {
     /// The service the old key was last used with, if IAM recorded one: what a lifted
     /// quarantine proves the new key can do.
     pub(crate) last_service: Option<String>,
+    /// When the old key was created: where a leak response starts reading CloudTrail.
+    pub(crate) old_key_created: SystemTime,
 }
 
 /// Inspects `spec` and decides. Errors become [`Decision::Error`] so one broken profile
@@ -340,12 +342,14 @@ impl Facts {
         let last_service = (self.plan.current_key.as_ref())
             .and_then(|k| k.last_used.as_ref())
             .and_then(|u| u.service.clone());
+        let old_key_created = current.created;
         Ok(RotationInput {
             old_key,
             identity,
             user_name,
             existing_keys: keys,
             last_service,
+            old_key_created,
         })
     }
 
