@@ -17,7 +17,7 @@ use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
 use crate::engine::leak::exposure::{self, Exposed, Exposure};
 use crate::engine::leak::revocation;
-use crate::engine::recovery;
+use crate::engine::{recovery, rotation};
 use crate::report::respond::{self as told, Containment, ExposedKey, RespondReport};
 use crate::report::{ApplyOutcome, ApplyReport, Output};
 use crate::state::{ResponseRecord, StateDir};
@@ -105,6 +105,7 @@ async fn respond(
     if for_people {
         print!("{}", told::header(&report.source, &report.exposed));
     }
+    retrace_deleted(aws, state, &profiles, args, &mut report.exposed, for_people).await?;
 
     let mut selected: Vec<String> = Vec::new();
     for key in &report.exposed {
@@ -198,6 +199,58 @@ async fn finish_interrupted(
     Ok(())
 }
 
+/// An exposed key rekey had already deleted: CloudTrail is read again for it (its
+/// history arrives up to about 15 minutes late, so the same alert again reads what
+/// arrived since the response), and what it left behind contained as the response does
+/// (`--no-contain`: reported only). Signed as the key's profile signs now (`--via`, the
+/// manifest's `via`, or its current key).
+async fn retrace_deleted(
+    aws: &Aws,
+    state: &StateDir,
+    profiles: &Profiles,
+    args: &Options,
+    keys: &mut [ExposedKey],
+    for_people: bool,
+) -> Result<()> {
+    let deleted = state.all_deleted().map_err(|e| anyhow!(e))?;
+    let all = profiles.specs.iter().chain(&profiles.others);
+    let specs: Vec<&ProfileSpec> = all.collect();
+    let contain = !args.choices.no_contain;
+    for key in keys
+        .iter_mut()
+        .filter(|k| k.status == Containment::AlreadyDeleted)
+    {
+        let Some(record) = deleted
+            .iter()
+            .find(|d| key.key_id.as_deref() == Some(&d.key_id))
+        else {
+            continue;
+        };
+        let Some(spec) = specs.iter().find(|s| s.name == record.owner.profile) else {
+            continue;
+        };
+        let mut spec = (*spec).clone();
+        if let Some(via) = args.via.as_ref().filter(|v| **v != spec.name) {
+            spec.policy.via = Some(via.clone());
+        }
+        // CloudTrail keeps 90 days; the key's creation is not recorded once deleted.
+        let since = record.deleted_at - RETRACE_WINDOW;
+        let leaked = (record.key_id.as_str(), record.owner.user_name.as_str());
+        let (activity, told) = rotation::leak::retrace(aws, &spec, leaked, since, contain).await;
+        if for_people {
+            for action in &told {
+                println!("  - {}", crate::report::action::told(action));
+            }
+        }
+        key.activity = activity.map(Box::new);
+    }
+    Ok(())
+}
+
+/// How far back a key rekey had deleted is read again: CloudTrail's event history
+/// keeps 90 days.
+const RETRACE_WINDOW: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
+
 /// The alert's text; it may hold a secret access key, so it is kept as a secret.
 fn read_event(path: &Path) -> Result<SecretString> {
     let mut text = String::new();
@@ -232,6 +285,7 @@ async fn holders(
             user: None,
             status: Containment::NotHeld,
             detail: "no profile holds it and rekey keeps no record of it".to_owned(),
+            activity: None,
         })
         .collect();
     for spec in specs {

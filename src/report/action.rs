@@ -160,7 +160,7 @@ fn told_leak(action: &Action) -> String {
                 false => format!("; NOT READ: {}", unread.join("; ")),
             };
             format!(
-                "CloudTrail ({}): the leaked key {key_id} made {calls} calls, {writes} of them writes{unread}. Its history arrives up to about 15 minutes late: look again then (aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue={key_id})",
+                "CloudTrail ({}): the leaked key {key_id} made {calls} calls, {writes} of them writes{unread}. Its history arrives up to about 15 minutes late: look again then (`rekey respond` with the same alert reads it anew and contains what arrived; or aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue={key_id})",
                 regions.join(", ")
             )
         }

@@ -46,6 +46,10 @@ pub(crate) struct ExposedKey {
     pub(crate) status: Containment,
     /// For people: why, or what is left to do.
     pub(crate) detail: String,
+    /// A key rekey had deleted: what CloudTrail shows it did, read again now (its
+    /// history arrives minutes late), and what it left behind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) activity: Option<Box<crate::engine::leak::activity::Activity>>,
 }
 
 /// How an exposed key was contained.

@@ -539,3 +539,44 @@ fn what_the_leaked_key_made_is_read_from_cloudtrail_and_contained() {
     let new = key_in(&home.credentials(), &user).unwrap();
     assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
 }
+
+/// Issue 33, point 2: CloudTrail's history arrives minutes after the calls. Here it has
+/// not arrived when the response runs (the proxy holds it back), so the response finds
+/// nothing left behind and says to look again; the same alert again, once it arrived,
+/// reads the trail anew for the key it had deleted, and contains what it shows.
+#[test]
+fn a_trail_that_arrives_late_is_read_again_by_the_same_alert() {
+    let (home, proxy, (_, old), _) = two_users();
+    let attacker = iam_as(&old, &proxy.endpoint);
+    let evil = unique("late");
+    block_on(attacker.create_user().user_name(&evil).send()).unwrap();
+    proxy.set(|f| f.trail.lag = Duration::from_secs(3600));
+    home.write(
+        "alert.json",
+        &event("aws-health-credentials-exposed.json", &old.id),
+    );
+    let alert = home.path("alert.json");
+    let args = ["respond", "--event", alert.to_str().unwrap()];
+    let first = home
+        .rekey(&args)
+        .success()
+        .stdout_has(&format!("the leaked key {} made 0 calls", old.id))
+        .stdout_has("up to about 15 minutes late: look again then");
+    assert!(!first.stdout.contains("LEFT BEHIND"), "{}", first.stdout);
+    assert!(moto().policy_names(&evil).is_empty());
+
+    proxy.set(|f| f.trail.lag = Duration::ZERO);
+    let again = home
+        .rekey(&args)
+        .success()
+        .stdout_has(&format!("{}: already deleted", old.id))
+        .stdout_has(&format!(
+            "LEFT BEHIND by the leaked key: user {evil} (iam:CreateUser at "
+        ));
+    assert_eq!(
+        moto().policy_names(&evil),
+        ["rekey-contain-deny-all"],
+        "{}",
+        again.stdout
+    );
+}

@@ -325,6 +325,21 @@ async fn trace_step(
     Ok((found, actions))
 }
 
+/// Reads CloudTrail again for a leaked key (`key_id` of `user`) a response already
+/// replaced and deleted (`respond` with the same alert): the history arrives minutes
+/// late, so what it shows now may be more than the response saw. Contained when
+/// `contain`, as in the response (containing twice changes nothing).
+pub(crate) async fn retrace(
+    aws: &Aws,
+    spec: &ProfileSpec,
+    (key_id, user): (&str, &str),
+    since: SystemTime,
+    contain: bool,
+) -> (Option<activity::Activity>, Vec<Action>) {
+    let traced = trace_step(aws, spec, (key_id, user), since, contain, None).await;
+    told_trace(traced, key_id)
+}
+
 /// A trace's activity and the actions that tell it; one that failed is a warning with
 /// how to read the history by hand (the step is done either way: CloudTrail that cannot
 /// be read, a denied permission or a region without it, does not become readable by

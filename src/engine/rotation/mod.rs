@@ -13,7 +13,7 @@
 //! with recovery and `rekey rollback`. If undoing fails, the journal is kept, so
 //! nothing is ever lost.
 
-mod leak;
+pub(crate) mod leak;
 pub(crate) mod orphan;
 pub(crate) mod plan;
 pub(crate) mod planner;
