@@ -506,6 +506,10 @@ fn what_the_leaked_key_made_is_read_from_cloudtrail_and_contained() {
         .role_name(&role)
         .assume_role_policy_document(trust);
     block_on(create_role.send()).unwrap();
+    // Reads enough to fill more than one page of LookupEvents (50 events).
+    for _ in 0..55 {
+        block_on(attacker.list_users().send()).unwrap();
+    }
     home.write(
         "alert.json",
         &event("aws-health-credentials-exposed.json", &old.id),
@@ -531,6 +535,15 @@ fn what_the_leaked_key_made_is_read_from_cloudtrail_and_contained() {
     );
     assert_eq!(moto().policy_names(&evil), ["rekey-contain-deny-all"]);
     assert!(!moto().has_login_profile(&evil));
+    // Every page was read: the 55 reads and the 4 writes at least.
+    let calls: usize = (run
+        .stdout
+        .split(&format!("the leaked key {} made ", old.id)))
+    .nth(1)
+    .and_then(|rest| rest.split(' ').next())
+    .and_then(|n| n.parse().ok())
+    .unwrap();
+    assert!(calls >= 59, "{calls} calls");
     assert_eq!(moto().role_policy_names(&role), ["rekey-contain-deny-all"]);
     assert!(
         moto().role_exists("123456789012", &role),
@@ -579,4 +592,30 @@ fn a_trail_that_arrives_late_is_read_again_by_the_same_alert() {
         "{}",
         again.stdout
     );
+}
+
+/// A trail rekey may not read (a quarantined signer, a policy without
+/// `cloudtrail:LookupEvents`) does not stop the response: the rest is done, and the
+/// report says how to read it by hand.
+#[test]
+fn a_trail_that_cannot_be_read_is_said_and_the_response_goes_on() {
+    let (home, proxy, (user, old), _) = two_users();
+    proxy.set(|f| {
+        f.deny.insert("LookupEvents");
+    });
+    home.write(
+        "alert.json",
+        &event("aws-health-credentials-exposed.json", &old.id),
+    );
+    let alert = home.path("alert.json");
+    home.rekey(&["respond", "--event", alert.to_str().unwrap()])
+        .success()
+        .stdout_has("could not read what the leaked key did in CloudTrail")
+        .stdout_has(&format!(
+            "aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue={}",
+            old.id
+        ))
+        .stdout_has("revoked every session of");
+    let new = key_in(&home.credentials(), &user).unwrap();
+    assert_eq!(moto().keys(&user), key_set(&[(&new.id, true)]));
 }
