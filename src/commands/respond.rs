@@ -16,8 +16,8 @@ use super::{apply, load_profiles, Choices, Context, Outcome, Profiles, Selection
 use crate::aws::Aws;
 use crate::config::profile::ProfileSpec;
 use crate::engine::leak::exposure::{self, Exposed, Exposure};
-use crate::engine::leak::revocation;
-use crate::engine::{recovery, rotation};
+use crate::engine::leak::containment;
+use crate::engine::{leak, recovery};
 use crate::report::respond::{self as told, Containment, ExposedKey, RespondReport};
 use crate::report::{ApplyOutcome, ApplyReport, Output};
 use crate::state::{ResponseRecord, StateDir};
@@ -236,7 +236,7 @@ async fn retrace_deleted(
         // CloudTrail keeps 90 days; the key's creation is not recorded once deleted.
         let since = record.deleted_at - RETRACE_WINDOW;
         let leaked = (record.key_id.as_str(), record.owner.user_name.as_str());
-        let (activity, told) = rotation::leak::retrace(aws, &spec, leaked, since, contain).await;
+        let (activity, told) = leak::response::retrace(aws, &spec, leaked, since, contain).await;
         if for_people {
             for action in &told {
                 println!("  - {}", crate::report::action::told(action));
@@ -374,7 +374,7 @@ async fn contain(aws: &Aws, args: &Options, key: &mut ExposedKey) {
         );
         return;
     };
-    match deactivate(aws, via, &id, args.choices.keep_sessions).await {
+    match containment::deactivate_unknown(aws, via, &id, args.choices.keep_sessions).await {
         Ok((user, sessions)) => {
             key.status = Containment::Deactivated;
             key.detail = format!(
@@ -384,40 +384,4 @@ async fn contain(aws: &Aws, args: &Options, key: &mut ExposedKey) {
         }
         Err(e) => key.detail = format!("could not deactivate it: {e:#}"),
     }
-}
-
-/// Finds the key's user through IAM (signed as `via`), deactivates the key, and
-/// revokes the user's older sessions: the user, and what was said of its sessions.
-/// Never a key of the user `via` signs as (issue 29): an alert is someone's input, and
-/// one naming the responder's own key would lock the response out of IAM midway.
-async fn deactivate(
-    aws: &Aws,
-    via: &str,
-    key_id: &str,
-    keep_sessions: bool,
-) -> Result<(String, String)> {
-    let admin = aws.via(via).await?;
-    let used = admin.last_used(key_id).await?;
-    let user = used
-        .user_name
-        .ok_or_else(|| anyhow!("IAM names no user for {key_id}"))?;
-    let signer = admin.identity().await?;
-    if signer.user_name.as_deref() == Some(user.as_str()) {
-        bail!(
-            "not deactivated: it is a key of {user}, the user --via {via} signs as, and rekey never deactivates the keys it signs with (the response would lock itself out); deactivate it with another administrator's profile as --via, or replace it first"
-        );
-    }
-    let permit = crate::engine::fleet::lease::unleased();
-    admin.set_active(&user, key_id, false, &permit).await?;
-    let sessions = match keep_sessions {
-        true => String::new(),
-        false => match revocation::revoke_sessions_as(aws, &admin, &user).await {
-            Ok(before) => format!(
-                ", its sessions issued before {} revoked",
-                crate::time::rfc3339(before)
-            ),
-            Err(cause) => format!(", but {cause}"),
-        },
-    };
-    Ok((user, sessions))
 }

@@ -4,11 +4,8 @@
 //! attacker's persistence survives the key's deletion (public tooling makes users, keys
 //! for other users, console passwords, roles trusting an outside account, policy
 //! versions), so every IAM entity a write created or changed is a finding with its
-//! evidence event, and with containment on each is contained without deleting anything
-//! that is evidence: access keys deactivated, console passwords (login profiles)
-//! deleted, a deny-all inline policy on users and roles, each with the command that
-//! undoes it. CloudTrail's history lags the calls by minutes: what it shows is what has
-//! arrived, and the report says so.
+//! evidence event, which [`super::containment`] contains. CloudTrail's history lags the
+//! calls by minutes: what it shows is what has arrived, and the report says so.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -16,14 +13,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::aws::trail::TrailEvent;
-use crate::aws::{Aws, Caller, Permit};
+use crate::aws::{Aws, Caller};
 use crate::time::serde_rfc3339;
-
-/// The inline policy that contains a user or role the leaked key made.
-pub(crate) const CONTAIN_POLICY: &str = "rekey-contain-deny-all";
-
-/// A policy document denying everything.
-const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"RekeyContainDenyAll","Effect":"Deny","Action":"*","Resource":"*"}]}"#;
 
 /// The regions a response reads unless told: IAM's and STS's global calls are recorded
 /// in us-east-1; the run's own region holds its other calls.
@@ -286,90 +277,6 @@ fn entity(e: &TrailEvent, leaked_user: &str) -> Option<Entity> {
         }
         _ => return None,
     })
-}
-
-/// Contains every entity of `activity` that can be, signed by `admin` (see the module
-/// docs); each result, done or refused, is recorded on its entity.
-pub(crate) async fn contain(admin: &Caller, activity: &mut Activity, permit: &Permit) {
-    for left in &mut activity.left_behind {
-        let done = match &left.entity {
-            Entity::User { user } => contain_user(admin, user, permit).await,
-            Entity::AccessKey { user, key_id } => admin
-                .set_active(user, key_id, false, permit)
-                .await
-                .map(|()| reactivation(user, key_id)),
-            Entity::LoginProfile { user } => match admin.delete_login_profile(user).await {
-                Ok(()) => Ok((
-                    format!("deleted {user}'s console password"),
-                    format!("aws iam create-login-profile --user-name {user} --password-reset-required --password NEW"),
-                )),
-                Err(e) if e.kind == crate::aws::AwsErrorKind::NoSuchEntity => Ok((
-                    format!("{user} has no console password (deleted since)"),
-                    String::new(),
-                )),
-                Err(e) => Err(e),
-            },
-            Entity::Role { role } => admin
-                .put_role_policy(role, CONTAIN_POLICY, DENY_ALL)
-                .await
-                .map(|()| {
-                    (
-                        format!("denied everything to role {role} (inline policy {CONTAIN_POLICY})"),
-                        format!("aws iam delete-role-policy --role-name {role} --policy-name {CONTAIN_POLICY}"),
-                    )
-                }),
-            Entity::Changed { .. } => {
-                left.not_contained = Some("reported only: undo it by hand once reviewed".to_owned());
-                continue;
-            }
-        };
-        match done {
-            Ok((contained, undo)) => {
-                left.contained = Some(contained);
-                left.undo = (!undo.is_empty()).then_some(undo);
-            }
-            Err(e) => left.not_contained = Some(format!("could not contain it: {e}")),
-        }
-    }
-}
-
-/// A user the leaked key made: denied everything, and its keys deactivated.
-async fn contain_user(
-    admin: &Caller,
-    user: &str,
-    permit: &Permit,
-) -> Result<(String, String), crate::aws::AwsError> {
-    admin
-        .put_user_policy(user, CONTAIN_POLICY, DENY_ALL)
-        .await?;
-    let mut undo = vec![format!(
-        "aws iam delete-user-policy --user-name {user} --policy-name {CONTAIN_POLICY}"
-    )];
-    let mut deactivated = Vec::new();
-    for key in admin.list_keys(user).await? {
-        if key.active {
-            admin.set_active(user, &key.id, false, permit).await?;
-            undo.push(reactivation(user, &key.id).1);
-            deactivated.push(key.id);
-        }
-    }
-    let keys = match deactivated.is_empty() {
-        true => String::new(),
-        false => format!(", deactivated its keys {}", deactivated.join(", ")),
-    };
-    Ok((
-        format!("denied everything to user {user} (inline policy {CONTAIN_POLICY}){keys}"),
-        undo.join("; "),
-    ))
-}
-
-fn reactivation(user: &str, key_id: &str) -> (String, String) {
-    (
-        format!("deactivated {user}'s key {key_id}"),
-        format!(
-            "aws iam update-access-key --user-name {user} --access-key-id {key_id} --status Active"
-        ),
-    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@
 //! with recovery and `rekey rollback`. If undoing fails, the journal is kept, so
 //! nothing is ever lost.
 
-pub(crate) mod leak;
 pub(crate) mod orphan;
 pub(crate) mod plan;
 pub(crate) mod planner;
@@ -22,7 +21,7 @@ pub(crate) mod settle;
 pub(crate) mod shared_key;
 pub(crate) mod verify;
 
-pub(crate) use leak::finish as finish_response;
+pub(crate) use crate::engine::leak::response::finish as finish_response;
 
 use std::path::PathBuf;
 
@@ -36,6 +35,7 @@ use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::fleet::lease::{self, Lease};
 use crate::engine::fleet::shared_pending;
 use crate::engine::interrupt;
+use crate::engine::leak::response as leak;
 use crate::engine::leak::revocation::{self, LeakResponse};
 use crate::engine::rotation::plan::{ProfilePlan, Step};
 use crate::engine::rotation::planner::RotationInput;

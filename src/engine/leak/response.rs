@@ -13,41 +13,41 @@ use std::time::SystemTime;
 
 use rekey_sinks::AccessKey;
 
-use super::{settle, FailureKind, Rotated, RotationFailure};
+use crate::engine::rotation::{settle, FailureKind, Rotated, RotationFailure};
 use crate::aws::{Aws, AwsErrorKind, Caller};
 use crate::config::profile::{Leak, ProfileSpec};
 use crate::engine::action::{Action, Signer};
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::fleet::lease::{self, Lease};
-use crate::engine::leak::revocation::{self, LeakResponse, UnknownKey};
-use crate::engine::leak::{activity, quarantine};
+use super::revocation::{self, LeakResponse, UnknownKey};
+use super::{activity, containment, quarantine};
 use crate::engine::signing;
 use crate::state::{Owner, Replica, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey};
 
 /// The old key of a leak response, its choices, and when the response began (AWS's
 /// time).
-pub(super) struct Leaked {
-    pub(super) key: AccessKey,
-    pub(super) leak: Leak,
-    pub(super) began: SystemTime,
+pub(crate) struct Leaked {
+    pub(crate) key: AccessKey,
+    pub(crate) leak: Leak,
+    pub(crate) began: SystemTime,
     /// The service the leaked key was last used with (what a lifted quarantine proves).
-    pub(super) last_service: Option<String>,
+    pub(crate) last_service: Option<String>,
     /// When it was created: CloudTrail is read from then.
-    pub(super) created: SystemTime,
+    pub(crate) created: SystemTime,
 }
 
 /// Where a response's record is kept: the state dir, and with `state: s3://…` its copy
 /// in the shared state (written through the user's lease's replica).
-pub(super) struct Recorded<'a> {
-    pub(super) state: &'a StateDir,
-    pub(super) owner: &'a Owner,
-    pub(super) replica: Option<Arc<dyn Replica>>,
+pub(crate) struct Recorded<'a> {
+    pub(crate) state: &'a StateDir,
+    pub(crate) owner: &'a Owner,
+    pub(crate) replica: Option<Arc<dyn Replica>>,
 }
 
 impl Recorded<'_> {
     /// Records that the response of `leaked` begins.
-    pub(super) async fn begin(&self, leaked: &Leaked) -> Result<(), StateError> {
+    pub(crate) async fn begin(&self, leaked: &Leaked) -> Result<(), StateError> {
         let record = ResponseRecord {
             owner: self.owner.clone(),
             leaked_key: StoredKey::from_key(&leaked.key),
@@ -69,7 +69,7 @@ impl Recorded<'_> {
     /// A rotation of the response failed and left nothing to recover (it was undone,
     /// or never began): the failure is reported now, and the record goes. One whose
     /// journal stays keeps it, for recovery to finish the response after the rotation.
-    pub(super) async fn abandoned(&self, warnings: &mut Vec<Action>) {
+    pub(crate) async fn abandoned(&self, warnings: &mut Vec<Action>) {
         let (account, user) = (&self.owner.account, &self.owner.user_name);
         if matches!(self.state.interrupted(account, user), Ok(None)) {
             self.forget(warnings).await;
@@ -108,7 +108,7 @@ impl Recorded<'_> {
 /// then the keys it may have made meanwhile are looked for (under the user's lease:
 /// `--quarantine` deactivates them). A rotation whose old key was not deleted (grace 0
 /// failed) has nothing to close yet: its record stays for [`finish`].
-pub(super) async fn after_rotation(
+pub(crate) async fn after_rotation(
     aws: &Aws,
     spec: &ProfileSpec,
     recorded: &Recorded<'_>,
@@ -220,7 +220,7 @@ pub(super) async fn after_rotation(
 /// issued before now is revoked (see [`revocation::revoke_sessions`]). It revokes the
 /// run's own MFA session too, so it comes after the lease is released (which that
 /// session may sign). A response whose every step is done forgets its record.
-pub(super) async fn close_sessions(
+pub(crate) async fn close_sessions(
     aws: &Aws,
     spec: &ProfileSpec,
     recorded: &Recorded<'_>,
@@ -308,7 +308,7 @@ async fn trace_step(
     }
     if contain {
         let permit = lease::permit(lease).await?;
-        activity::contain(&reader, &mut found, &permit).await;
+        containment::contain(&reader, &mut found, &permit).await;
     } else {
         for left in &mut found.left_behind {
             left.not_contained = Some("reported only (--no-contain)".to_owned());
