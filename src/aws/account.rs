@@ -82,11 +82,7 @@ impl Aws {
     /// Every account of the organization `caller`'s account manages
     /// (`organizations:ListAccounts`, every page).
     pub(crate) async fn org_accounts(&self, caller: &Caller) -> Result<Vec<OrgAccount>, AwsError> {
-        let config = aws_sdk_organizations::config::Builder::from(&self.base)
-            .credentials_provider(caller.credentials.clone())
-            .interceptor(self.clock.clone())
-            .build();
-        let client = aws_sdk_organizations::Client::from_conf(config);
+        let client = self.organizations(caller);
         let mut accounts = Vec::new();
         let mut token = None;
         loop {

@@ -355,6 +355,7 @@ macro_rules! faked {
 
 pub(crate) mod bucket;
 pub(crate) mod policies;
+pub(crate) mod scp;
 pub(crate) mod trail;
 
 impl Caller {

@@ -241,6 +241,18 @@ pub(crate) struct Choices {
     /// the command that detaches it.
     #[arg(long, requires = "compromised")]
     pub(crate) lift_quarantine: bool,
+    /// With --compromised: for the response's duration, a service control policy on the
+    /// user's account denying everything to the user and to what CloudTrail shows the
+    /// leaked key made (AWS Organizations; signed as --org-via). Needs an administrator
+    /// signing the response (--via, or the manifest's via:).
+    #[arg(long, requires_all = ["compromised", "org_via"])]
+    pub(crate) fence: bool,
+    /// With --fence: the AWS profile that signs in the organization's management account.
+    #[arg(long, value_name = "PROFILE", requires = "fence", add = complete::profiles())]
+    pub(crate) org_via: Option<String>,
+    /// With --fence: leave the fence standing after the response (named in the report).
+    #[arg(long, requires = "fence")]
+    pub(crate) keep_fence: bool,
 }
 
 /// `rekey apply`.
@@ -302,6 +314,19 @@ pub(crate) struct RespondArgs {
     /// passwords deleted, never deleted themselves (evidence).
     #[arg(long)]
     pub(crate) no_contain: bool,
+    /// For the response's duration, a service control policy on the
+    /// user's account denying everything to the user and to what CloudTrail shows the
+    /// leaked key made (AWS Organizations; signed as --org-via). Needs an administrator
+    /// signing the response (--via, or the manifest's via:).
+    #[arg(long, requires = "org_via")]
+    pub(crate) fence: bool,
+    /// With --fence: the AWS profile that signs in the organization's management account.
+    #[arg(long, value_name = "PROFILE", requires = "fence", add = complete::profiles())]
+    pub(crate) org_via: Option<String>,
+    /// With --fence: leave the fence standing after the response (named in the report).
+    #[arg(long, requires = "fence")]
+    pub(crate) keep_fence: bool,
+
     /// Let an unknown active key of a user be deleted, once deactivated and reported, so
     /// that user's leaked key can be replaced (IAM allows two keys).
     #[arg(long)]

@@ -44,6 +44,8 @@ impl Choices {
             lift_quarantine: self.lift_quarantine,
             read_quarantine: false,
             no_contain: false,
+            fence: self.org_via.clone().filter(|_| self.fence),
+            keep_fence: self.keep_fence,
         }
     }
 }
@@ -136,6 +138,8 @@ impl From<RespondArgs> for commands::respond::Options {
                 via: args.via.clone(),
                 lift_quarantine: args.lift_quarantine,
                 no_contain: args.no_contain,
+                fence: args.org_via.clone().filter(|_| args.fence),
+                keep_fence: args.keep_fence,
                 compromised: true,
                 quarantine: true,
                 make_room: args.make_room,

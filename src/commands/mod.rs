@@ -30,7 +30,7 @@ use crate::aws::{Aws, CodePrompt};
 use crate::config::discovery::{self, Skipped};
 use crate::config::manifest::{self, Notify};
 use crate::config::paths::Paths;
-use crate::config::profile::{Leak, Policy, ProfileSpec};
+use crate::config::profile::{FenceChoice, Leak, Policy, ProfileSpec};
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::find::uncovered;
 use crate::engine::old_keys::prune as pruning;
@@ -273,6 +273,10 @@ pub(crate) struct Choices {
     pub(crate) read_quarantine: bool,
     /// `respond --no-contain`: report what the leaked key made, contain nothing of it.
     pub(crate) no_contain: bool,
+    /// `--fence --org-via PROFILE`: fence the user for the response's duration.
+    pub(crate) fence: Option<String>,
+    /// `--keep-fence`: leave the fence standing.
+    pub(crate) keep_fence: bool,
 }
 
 impl Choices {
@@ -424,6 +428,10 @@ pub(crate) fn load_profiles(
                 keep_sessions: choices.keep_sessions,
                 lift_quarantine: choices.lift_quarantine,
                 contain: choices.quarantine && !choices.no_contain,
+                fence: choices.fence.clone().map(|org_via| FenceChoice {
+                    org_via,
+                    keep: choices.keep_fence,
+                }),
             });
             // The admin signs with the key it holds for the whole run: its own profile,
             // if the response replaces it too, signs for itself as it would without.
@@ -492,7 +500,7 @@ pub(crate) async fn make_plan(
         sessions_kept: grouped
             .specs
             .iter()
-            .any(|s| s.policy.leaked.is_some_and(|l| l.keep_sessions)),
+            .any(|s| s.policy.leaked.as_ref().is_some_and(|l| l.keep_sessions)),
     };
     Ok(Planning {
         plan,

@@ -97,7 +97,7 @@ impl<'a> IntoIterator for &'a Sinks {
 }
 
 /// A leak response's last steps, once the old key is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Leak {
     /// How long AWS may still accept the deleted key (`--revocation-timeout`).
     pub(crate) revocation_timeout: Duration,
@@ -113,6 +113,18 @@ pub(crate) struct Leak {
     /// Contain what CloudTrail shows the leaked key made (users, their keys and console
     /// passwords, roles): `respond` unless `--no-contain`, `apply` with `--quarantine`.
     pub(crate) contain: bool,
+    /// `--fence`: a service control policy denying the user (and what it made)
+    /// everything while the response runs.
+    pub(crate) fence: Option<FenceChoice>,
+}
+
+/// How a leak response fences the user (`--fence`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FenceChoice {
+    /// The profile that signs in the organization's management account (`--org-via`).
+    pub(crate) org_via: String,
+    /// Leave the fence standing after the response (`--keep-fence`).
+    pub(crate) keep: bool,
 }
 
 /// When to rotate, how to prove the new key works, and how long to keep the old one.

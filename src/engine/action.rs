@@ -177,6 +177,28 @@ pub(crate) enum Action {
     /// A leak response: an IAM entity the leaked key made or changed, and what was done
     /// about it.
     LeftBehind(crate::engine::leak::activity::LeftBehind),
+    /// A leak response: the fence stands (`--fence`): a service control policy denying
+    /// everything to these principals in the account.
+    Fenced {
+        /// The SCP.
+        policy_id: String,
+        /// The account it is attached to.
+        account: String,
+        /// The principals it denies.
+        principals: Vec<String>,
+    },
+    /// A leak response: the fence was taken down (detached and deleted).
+    FenceLowered {
+        /// The SCP.
+        policy_id: String,
+    },
+    /// A leak response: the fence stays (`--keep-fence`, or the old key still accepted).
+    FenceKept {
+        /// Why it stays.
+        why: String,
+        /// What takes it down.
+        removal: String,
+    },
     /// A leak response: AWS's quarantine of the user stays (no `--lift-quarantine`).
     QuarantineKept {
         /// The IAM user.

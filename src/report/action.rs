@@ -90,7 +90,10 @@ pub(crate) fn told(action: &Action) -> String {
         | Action::QuarantineLifted { .. }
         | Action::QuarantineKept { .. }
         | Action::Traced { .. }
-        | Action::LeftBehind(_) => told_leak(action),
+        | Action::LeftBehind(_)
+        | Action::Fenced { .. }
+        | Action::FenceLowered { .. }
+        | Action::FenceKept { .. } => told_leak(action),
         Action::Warning(warning) => format!("warning: {warning}"),
     }
 }
@@ -184,6 +187,20 @@ fn told_leak(action: &Action) -> String {
                 left.evidence,
                 rfc3339(left.at)
             )
+        }
+        Action::Fenced {
+            policy_id,
+            account,
+            principals,
+        } => format!(
+            "fenced: service control policy {policy_id} on account {account} denies everything to {}",
+            principals.join(", ")
+        ),
+        Action::FenceLowered { policy_id } => {
+            format!("took the fence down: service control policy {policy_id} detached and deleted")
+        }
+        Action::FenceKept { why, removal } => {
+            format!("the fence stays ({why}); take it down with: {removal}")
         }
         _ => unreachable!("told_leak is given a leak response's action"),
     }

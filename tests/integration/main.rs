@@ -16,6 +16,7 @@ mod error_kinds;
 mod eventual;
 mod examples;
 mod faults;
+mod fence;
 mod fencing;
 mod find;
 mod fleet;

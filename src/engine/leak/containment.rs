@@ -115,7 +115,10 @@ pub(crate) async fn deactivate_unknown(
     let admin = aws.via(via).await?;
     let used = admin.last_used(key_id).await?;
     let user = used.user_name.ok_or_else(|| {
-        Cause::new(ErrorKind::InvalidKey, format!("IAM names no user for {key_id}"))
+        Cause::new(
+            ErrorKind::InvalidKey,
+            format!("IAM names no user for {key_id}"),
+        )
     })?;
     let signer = admin.identity().await?;
     if signer.user_name.as_deref() == Some(user.as_str()) {

@@ -8,6 +8,7 @@
 pub(crate) mod activity;
 pub(crate) mod containment;
 pub(crate) mod exposure;
+pub(crate) mod fence;
 pub(crate) mod quarantine;
 pub(crate) mod response;
 pub(crate) mod revocation;

@@ -13,15 +13,15 @@ use std::time::SystemTime;
 
 use rekey_sinks::AccessKey;
 
-use crate::engine::rotation::{settle, FailureKind, Rotated, RotationFailure};
+use super::revocation::{self, LeakResponse};
+use super::{activity, containment, fence, quarantine};
 use crate::aws::{Aws, AwsErrorKind, Caller};
 use crate::config::profile::{Leak, ProfileSpec};
 use crate::engine::action::{Action, Signer};
 use crate::engine::crash;
 use crate::engine::error::{Cause, ErrorKind};
 use crate::engine::fleet::lease::{self, Lease};
-use super::revocation::{self, LeakResponse, UnknownKey};
-use super::{activity, containment, quarantine};
+use crate::engine::rotation::{settle, FailureKind, Rotated, RotationFailure};
 use crate::engine::signing;
 use crate::state::{Owner, Replica, ResponseRecord, ResponseStep, StateDir, StateError, StoredKey};
 
@@ -106,7 +106,9 @@ impl Recorded<'_> {
 
 /// A leak response closes the door once the old key is deleted: AWS must refuse it;
 /// then the keys it may have made meanwhile are looked for (under the user's lease:
-/// `--quarantine` deactivates them). A rotation whose old key was not deleted (grace 0
+/// `--quarantine` deactivates them), what it did is read from CloudTrail and what it
+/// left contained, and AWS's quarantine of the user is kept or lifted; a fence
+/// (`--fence`) stands meanwhile. A rotation whose old key was not deleted (grace 0
 /// failed) has nothing to close yet: its record stays for [`finish`].
 pub(crate) async fn after_rotation(
     aws: &Aws,
@@ -116,103 +118,174 @@ pub(crate) async fn after_rotation(
     leaked: Leaked,
     mut rotated: Rotated,
 ) -> Result<Rotated, RotationFailure> {
-    let Leaked {
-        key: old,
-        leak,
-        began,
-        last_service,
-        created,
-    } = leaked;
     let deleted =
         |a: &Action| matches!(a, Action::DeletedOldKey { key_id } if *key_id == rotated.old_key_id);
     if !rotated.actions.iter().any(deleted) {
         return Ok(rotated);
     }
     crash::point("leak-deleted");
+    let closing = Closing {
+        aws,
+        spec,
+        recorded,
+        lease,
+    };
+    let mut fence = match &leaked.leak.fence {
+        Some(choice) => fence_up(aws, recorded.owner, &choice.org_via, &mut rotated.actions).await,
+        None => None,
+    };
     let mut response = LeakResponse {
         deleted_at: Some(crate::time::now()),
         ..LeakResponse::default()
     };
-    // Found before the rotation (`Step::QuarantineKey`), then after it.
-    let before: Vec<UnknownKey> = rotated
-        .actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::UnknownKey(key) => Some(key.clone()),
-            _ => None,
-        })
-        .collect();
-    response.unknown_keys = before;
     // Still accepted at the bound: the response goes on (what the key made, its
     // sessions), and fails loudly at the end.
-    let mut unfinished = None;
-    match revocation::prove_dead(aws, &old, leak.revocation_timeout).await {
-        Ok(took) => {
-            rotated.actions.push(Action::OldKeyRefused {
-                key_id: rotated.old_key_id.clone(),
-                took,
-            });
-            response.refused_after = Some(took.as_secs_f64());
-            recorded
-                .mark(ResponseStep::Refused, &mut rotated.warnings)
-                .await;
-            crash::point("leak-refused");
-        }
-        Err(cause) => unfinished = Some(cause),
+    if let Some(cause) = closing.door(&leaked, &mut rotated, &mut response).await {
+        return Err(incomplete(
+            rotated,
+            cause,
+            fence.as_ref(),
+            "AWS still accepts the old key",
+        ));
     }
-    // Now that the old key can do nothing more: what it may have made meanwhile.
-    let new_key_id = &rotated.new_key_id;
-    let user = &recorded.owner.user_name;
-    let search =
-        revocation::unknown_keys(aws, spec, user, new_key_id, leak.quarantine, began, lease);
-    match search.await {
-        Ok(unknown) => {
-            rotated
-                .actions
-                .extend(unknown.iter().cloned().map(Action::UnknownKey));
-            response.unknown_keys.extend(unknown);
-            recorded
-                .mark(ResponseStep::Searched, &mut rotated.warnings)
-                .await;
-            crash::point("leak-searched");
-        }
-        Err(cause) => rotated.warnings.push(format!(
-            "could not look for keys the leaked key may have made: {cause}; `rekey recover` looks again"
-        )),
+    let after = closing.after_the_proof(&leaked, &mut rotated, &mut response, fence.as_mut());
+    if let Err(cause) = after.await {
+        return Err(incomplete(
+            rotated,
+            cause,
+            fence.as_ref(),
+            "the response did not finish",
+        ));
     }
-    if let Some(cause) = unfinished {
-        return Err(RotationFailure {
-            kind: FailureKind::ResponseIncomplete(cause),
-            actions: rotated.actions,
-        });
-    }
-    // What the leaked key did, and what it left behind (contained unless asked not to).
-    let leaked = (old.id(), user.as_str());
-    let traced = trace_step(aws, spec, leaked, created, leak.contain, lease).await;
-    let (activity, told) = told_trace(traced, old.id());
-    rotated.actions.extend(told);
-    response.activity = activity.map(Box::new);
-    recorded
-        .mark(ResponseStep::Traced, &mut rotated.warnings)
-        .await;
-    // The old key is refused: AWS's quarantine of the user stays, or is lifted.
-    let service = last_service.as_deref();
-    match quarantine_step(aws, spec, user, service, leak.lift_quarantine).await {
-        Ok(action) => {
-            rotated.actions.extend(action);
-            recorded
-                .mark(ResponseStep::QuarantineChecked, &mut rotated.warnings)
-                .await;
-        }
-        Err(cause) => {
-            return Err(RotationFailure {
-                kind: FailureKind::ResponseIncomplete(cause),
-                actions: rotated.actions,
-            })
-        }
+    if let (Some(fence), Some(choice)) = (&fence, &leaked.leak.fence) {
+        rotated
+            .actions
+            .push(fence_down(aws, fence, choice.keep).await);
     }
     rotated.leak_response = Some(response);
     Ok(rotated)
+}
+
+/// What a response's steps after its rotation work with.
+struct Closing<'a> {
+    aws: &'a Aws,
+    spec: &'a ProfileSpec,
+    recorded: &'a Recorded<'a>,
+    lease: Option<&'a Lease>,
+}
+
+impl Closing<'_> {
+    /// The proof that AWS refuses the old key, and the search for the keys it may have
+    /// made meanwhile. `Some(cause)`: AWS still accepted it at the bound.
+    async fn door(
+        &self,
+        leaked: &Leaked,
+        rotated: &mut Rotated,
+        response: &mut LeakResponse,
+    ) -> Option<Cause> {
+        let (aws, recorded) = (self.aws, self.recorded);
+        // Found before the rotation (`Step::QuarantineKey`), then after it.
+        response.unknown_keys = (rotated.actions.iter())
+            .filter_map(|a| match a {
+                Action::UnknownKey(key) => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut unfinished = None;
+        match revocation::prove_dead(aws, &leaked.key, leaked.leak.revocation_timeout).await {
+            Ok(took) => {
+                rotated.actions.push(Action::OldKeyRefused {
+                    key_id: rotated.old_key_id.clone(),
+                    took,
+                });
+                response.refused_after = Some(took.as_secs_f64());
+                recorded
+                    .mark(ResponseStep::Refused, &mut rotated.warnings)
+                    .await;
+                crash::point("leak-refused");
+            }
+            Err(cause) => unfinished = Some(cause),
+        }
+        // Now that the old key can do nothing more: what it may have made meanwhile.
+        let (new_key_id, user) = (&rotated.new_key_id, &recorded.owner.user_name);
+        let (quarantine, began) = (leaked.leak.quarantine, leaked.began);
+        let search = revocation::unknown_keys(
+            aws, self.spec, user, new_key_id, quarantine, began, self.lease,
+        );
+        match search.await {
+            Ok(unknown) => {
+                rotated
+                    .actions
+                    .extend(unknown.iter().cloned().map(Action::UnknownKey));
+                response.unknown_keys.extend(unknown);
+                recorded
+                    .mark(ResponseStep::Searched, &mut rotated.warnings)
+                    .await;
+                crash::point("leak-searched");
+            }
+            Err(cause) => rotated.warnings.push(format!(
+                "could not look for keys the leaked key may have made: {cause}; `rekey recover` looks again"
+            )),
+        }
+        unfinished
+    }
+
+    /// Once AWS refuses the old key: what it did and left (contained unless asked not
+    /// to; the fence widened to what it made), then AWS's quarantine kept or lifted.
+    async fn after_the_proof(
+        &self,
+        leaked: &Leaked,
+        rotated: &mut Rotated,
+        response: &mut LeakResponse,
+        fence: Option<&mut fence::Fence>,
+    ) -> Result<(), Cause> {
+        let (aws, spec, recorded) = (self.aws, self.spec, self.recorded);
+        let (old, leak, user) = (&leaked.key, &leaked.leak, &recorded.owner.user_name);
+        let key = (old.id(), user.as_str());
+        let traced = trace_step(aws, spec, key, leaked.created, leak.contain, self.lease).await;
+        let (activity, told) = told_trace(traced, old.id());
+        rotated.actions.extend(told);
+        response.activity = activity.map(Box::new);
+        recorded
+            .mark(ResponseStep::Traced, &mut rotated.warnings)
+            .await;
+        if let (Some(fence), Some(activity)) = (fence, &response.activity) {
+            let made = fenced_principals(&recorded.owner.account, activity);
+            if let Err(cause) = fence.widen(aws, made).await {
+                rotated.actions.push(Action::Warning(format!(
+                    "the fence was not widened to what the leaked key made: {cause}"
+                )));
+            }
+        }
+        // The old key is refused: AWS's quarantine of the user stays, or is lifted.
+        let service = leaked.last_service.as_deref();
+        let kept_or_lifted = quarantine_step(aws, spec, user, service, leak.lift_quarantine);
+        rotated.actions.extend(kept_or_lifted.await?);
+        recorded
+            .mark(ResponseStep::QuarantineChecked, &mut rotated.warnings)
+            .await;
+        Ok(())
+    }
+}
+
+/// A response that could not finish (`cause`): its failure, with a standing fence said
+/// to stay (`why`) and how to take it down.
+fn incomplete(
+    mut rotated: Rotated,
+    cause: Cause,
+    fence: Option<&fence::Fence>,
+    why: &str,
+) -> RotationFailure {
+    if let Some(fence) = fence {
+        rotated.actions.push(Action::FenceKept {
+            why: why.to_owned(),
+            removal: fence.removal(),
+        });
+    }
+    RotationFailure {
+        kind: FailureKind::ResponseIncomplete(cause),
+        actions: rotated.actions,
+    }
 }
 
 /// A leak response's last IAM call, once the old key is refused (or still accepted at
@@ -325,6 +398,67 @@ async fn trace_step(
     Ok((found, actions))
 }
 
+/// Raises the fence around `owner`'s user (see [`fence`]); a fence that cannot stand is a
+/// warning, not a failure: it hardens the response, which goes on without it.
+async fn fence_up(
+    aws: &Aws,
+    owner: &Owner,
+    org_via: &str,
+    actions: &mut Vec<Action>,
+) -> Option<fence::Fence> {
+    match fence::raise(aws, org_via, &owner.account, &owner.user_arn).await {
+        Ok(fence) => {
+            tracing::warn!(
+                "fence {} raised; if this run is interrupted, take it down: {}",
+                fence.policy_id,
+                fence.removal()
+            );
+            actions.push(Action::Fenced {
+                policy_id: fence.policy_id.clone(),
+                account: fence.account.clone(),
+                principals: fence.principals.clone(),
+            });
+            Some(fence)
+        }
+        Err(cause) => {
+            actions.push(Action::Warning(format!("not fenced: {cause}")));
+            None
+        }
+    }
+}
+
+/// The ARNs of the users and roles the leaked key made (of `account`), for the fence.
+fn fenced_principals(account: &str, activity: &activity::Activity) -> Vec<String> {
+    activity
+        .left_behind
+        .iter()
+        .filter_map(|left| match &left.entity {
+            activity::Entity::User { user } => Some(format!("arn:aws:iam::{account}:user/{user}")),
+            activity::Entity::Role { role } => Some(format!("arn:aws:iam::{account}:role/{role}")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Takes the fence down once the response is done, unless `keep`.
+async fn fence_down(aws: &Aws, fence: &fence::Fence, keep: bool) -> Action {
+    if keep {
+        return Action::FenceKept {
+            why: "--keep-fence".to_owned(),
+            removal: fence.removal(),
+        };
+    }
+    match fence.lower(aws).await {
+        Ok(()) => Action::FenceLowered {
+            policy_id: fence.policy_id.clone(),
+        },
+        Err(cause) => Action::FenceKept {
+            why: format!("it could not be taken down: {cause}"),
+            removal: fence.removal(),
+        },
+    }
+}
+
 /// Reads CloudTrail again for a leaked key (`key_id` of `user`) a response already
 /// replaced and deleted (`respond` with the same alert): the history arrives minutes
 /// late, so what it shows now may be more than the response saw. Contained when
@@ -393,7 +527,7 @@ async fn quarantine_step(
 }
 
 fn keeps_sessions(spec: &ProfileSpec) -> bool {
-    spec.policy.leaked.is_some_and(|l| l.keep_sessions)
+    spec.policy.leaked.as_ref().is_some_and(|l| l.keep_sessions)
 }
 
 /// Finishes the leak response `record` left unfinished, for `spec` (its rotation, if

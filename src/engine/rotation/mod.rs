@@ -178,7 +178,7 @@ pub(crate) async fn rotate(
         })?;
     // A leak response proves the old key dead once deleted (see `revocation`), and
     // tells the keys made since it began (AWS's time).
-    let leaked = spec.policy.leaked.map(|leak| leak::Leaked {
+    let leaked = spec.policy.leaked.clone().map(|leak| leak::Leaked {
         key: input.old_key.clone(),
         leak,
         began: aws.clock().now(),

@@ -298,6 +298,18 @@ impl Facts {
             key: old_key.clone(),
             owner: owner.clone(),
         });
+        // The fence denies the user everything, its new key included: an administrator
+        // must sign the response's IAM calls while it stands.
+        let fenced = spec
+            .policy
+            .leaked
+            .as_ref()
+            .is_some_and(|l| l.fence.is_some());
+        if fenced && spec.policy.via.is_none() {
+            return Err(Stop::error(ErrorKind::Config, format!(
+                "--fence needs an administrator to sign the response (--via ADMIN_PROFILE, or the manifest's via:): the fence denies {user_name} everything while it stands, its new key included; nothing was changed"
+            )));
+        }
         if spec.policy.leaked.is_some() || options.read_quarantine {
             self.quarantine(spec, &caller, &user_name).await?;
         }
@@ -521,7 +533,7 @@ impl Facts {
         };
         let unknown = options.compromised && other.active && !ends_overlap;
         if unknown && held_by(&self.plan, &other.id).is_none() {
-            let quarantine = spec.policy.leaked.is_some_and(|l| l.quarantine);
+            let quarantine = spec.policy.leaked.as_ref().is_some_and(|l| l.quarantine);
             unknown_active_key(
                 keys.user_name,
                 &described,
