@@ -253,6 +253,16 @@ pub(crate) struct Choices {
     /// With --fence: leave the fence standing after the response (named in the report).
     #[arg(long, requires = "fence")]
     pub(crate) keep_fence: bool,
+    /// The regions whose CloudTrail history is read for what the leaked key did
+    /// (comma-separated; default: us-east-1, where IAM's and STS's calls are recorded,
+    /// and the run's own region).
+    #[arg(
+        long,
+        requires = "compromised",
+        value_name = "REGION,REGION",
+        value_delimiter = ','
+    )]
+    pub(crate) regions: Vec<String>,
 }
 
 /// `rekey apply`.
@@ -326,7 +336,11 @@ pub(crate) struct RespondArgs {
     /// With --fence: leave the fence standing after the response (named in the report).
     #[arg(long, requires = "fence")]
     pub(crate) keep_fence: bool,
-
+    /// The regions whose CloudTrail history is read for what the leaked key did
+    /// (comma-separated; default: us-east-1, where IAM's and STS's calls are recorded,
+    /// and the run's own region).
+    #[arg(long, value_name = "REGION,REGION", value_delimiter = ',')]
+    pub(crate) regions: Vec<String>,
     /// Let an unknown active key of a user be deleted, once deactivated and reported, so
     /// that user's leaked key can be replaced (IAM allows two keys).
     #[arg(long)]

@@ -46,6 +46,7 @@ impl Choices {
             no_contain: false,
             fence: self.org_via.clone().filter(|_| self.fence),
             keep_fence: self.keep_fence,
+            regions: self.regions.clone(),
         }
     }
 }
@@ -140,6 +141,7 @@ impl From<RespondArgs> for commands::respond::Options {
                 no_contain: args.no_contain,
                 fence: args.org_via.clone().filter(|_| args.fence),
                 keep_fence: args.keep_fence,
+                regions: args.regions.clone(),
                 compromised: true,
                 quarantine: true,
                 make_room: args.make_room,

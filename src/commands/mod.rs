@@ -277,6 +277,8 @@ pub(crate) struct Choices {
     pub(crate) fence: Option<String>,
     /// `--keep-fence`: leave the fence standing.
     pub(crate) keep_fence: bool,
+    /// `--regions`: where CloudTrail is read (empty: the default regions).
+    pub(crate) regions: Vec<String>,
 }
 
 impl Choices {
@@ -432,6 +434,7 @@ pub(crate) fn load_profiles(
                     org_via,
                     keep: choices.keep_fence,
                 }),
+                regions: choices.regions.clone(),
             });
             // The admin signs with the key it holds for the whole run: its own profile,
             // if the response replaces it too, signs for itself as it would without.

@@ -116,6 +116,8 @@ pub(crate) struct Leak {
     /// `--fence`: a service control policy denying the user (and what it made)
     /// everything while the response runs.
     pub(crate) fence: Option<FenceChoice>,
+    /// Where CloudTrail is read (`--regions`; empty: us-east-1 and the run's region).
+    pub(crate) regions: Vec<String>,
 }
 
 /// How a leak response fences the user (`--fence`).

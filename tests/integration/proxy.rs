@@ -405,7 +405,7 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
         } else if take(&mut f.reset, &action) {
             Do::Reset
         } else if action == "LookupEvents" {
-            Do::Reply(f.trail.lookup(&request.body))
+            Do::Reply(f.trail.lookup(&region, &request.body))
         } else {
             Do::Forward {
                 lose_answer: take(&mut f.lose_answer, &action),

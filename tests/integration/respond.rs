@@ -515,10 +515,17 @@ fn what_the_leaked_key_made_is_read_from_cloudtrail_and_contained() {
         &event("aws-health-credentials-exposed.json", &old.id),
     );
     let alert = home.path("alert.json");
+    let args = [
+        "respond",
+        "--event",
+        alert.to_str().unwrap(),
+        "--regions",
+        "us-east-1,eu-west-1",
+    ];
     let run = home
-        .rekey(&["respond", "--event", alert.to_str().unwrap()])
+        .rekey(&args)
         .success()
-        .stdout_has(&format!("the leaked key {} made ", old.id))
+        .stdout_has(&format!("CloudTrail (us-east-1, eu-west-1): the leaked key {} made ", old.id))
         .stdout_has(&format!(
             "LEFT BEHIND by the leaked key: user {evil} (iam:CreateUser at "
         ))

@@ -372,8 +372,14 @@ async fn trace_step(
 ) -> Result<(activity::Activity, Vec<Action>), Cause> {
     let new_key = signing::current_key(spec).await?;
     let reader = signing::signer(aws, &spec.policy, &new_key).await?;
-    let own = aws.sdk_config().region().map(|r| r.as_ref().to_owned());
-    let regions = activity::default_regions(own.as_deref());
+    let asked = spec.policy.leaked.as_ref().map(|l| l.regions.clone());
+    let regions = match asked.filter(|r| !r.is_empty()) {
+        Some(regions) => regions,
+        None => {
+            let own = aws.sdk_config().region().map(|r| r.as_ref().to_owned());
+            activity::default_regions(own.as_deref())
+        }
+    };
     let mut found = activity::trace(aws, &reader, (key_id, user), created, &regions).await;
     if found.unread.len() == regions.len() {
         let why = found.unread.join("; ");

@@ -81,8 +81,9 @@ impl Trail {
         });
     }
 
-    /// The answer to a `LookupEvents` request `body` (JSON), as AWS gives it.
-    pub fn lookup(&self, body: &str) -> String {
+    /// The answer to a `LookupEvents` request `body` (JSON) made in `region`, as AWS
+    /// gives it: each region's history holds the calls recorded there.
+    pub fn lookup(&self, region: &str, body: &str) -> String {
         let asked: Value = serde_json::from_str(body).unwrap_or_default();
         let attribute = &asked["LookupAttributes"][0];
         let (key, value) = (
@@ -104,7 +105,7 @@ impl Trail {
         let mut matching: Vec<&Recorded> = self
             .events
             .iter()
-            .filter(|e| e.recorded.elapsed() >= self.lag)
+            .filter(|e| e.recorded.elapsed() >= self.lag && e.region == region)
             .filter(|e| (start..=end).contains(&seconds(e.at)))
             .filter(|e| match key {
                 "AccessKeyId" => e.key_id == value,
