@@ -333,9 +333,14 @@ fn is(exposed: &Exposed, current: &AccessKey) -> bool {
     }
 }
 
-/// Each held key's status from the response: replaced, or failed with the error.
+/// Each held key's status from the response: replaced, or failed with the error; and
+/// whether AWS had quarantined its user, as planning found it.
 fn settle_held(keys: &mut [ExposedKey], applied: &ApplyReport) {
+    let planned = applied.plan.iter().flat_map(|plan| &plan.profiles);
     for key in keys.iter_mut().filter(|k| !k.profiles.is_empty()) {
+        let quarantine = (planned.clone())
+            .filter(|p| key.profiles.contains(&p.profile))
+            .find_map(|p| p.quarantine.as_ref());
         let replaced = applied
             .replaced
             .iter()
@@ -357,6 +362,12 @@ fn settle_held(keys: &mut [ExposedKey], applied: &ApplyReport) {
                 "its profile was not rotated (see the plan above)".to_owned(),
             ),
         };
+        if let Some(quarantine) = quarantine {
+            key.detail.push_str(&format!(
+                "; AWS had quarantined its user ({})",
+                quarantine.names()
+            ));
+        }
     }
 }
 

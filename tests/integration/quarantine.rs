@@ -91,6 +91,7 @@ fn signed_as_an_admin_the_response_replaces_the_key_and_names_the_quarantine_it_
         .rekey(&args)
         .success()
         .stdout_has(&format!("AWS's quarantine of {user} stays ({QUARANTINE})"))
+        .stdout_has(&format!("AWS had quarantined its user ({QUARANTINE})"))
         .stdout_has(&format!(
             "aws iam detach-user-policy --user-name {user} --policy-arn arn:aws:iam::aws:policy/{QUARANTINE}"
         ));
