@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::init::{sink_yaml, SinkPlace};
 use crate::config::paths::Paths;
+use crate::engine::find::account;
 use crate::engine::find::place::PlaceFormat;
 use crate::engine::find::{Copy, CopyHolds, Found, KeyCopies, KeyState};
 use crate::escape;
@@ -47,6 +48,17 @@ pub(crate) struct KeyReport {
     pub(crate) profiles: Vec<String>,
     /// Whose key it is (STS's answer for a working key; rekey's record for an old one).
     pub(crate) user_arn: Option<String>,
+    /// An unknown id: the account it encodes (decoded offline from the id itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) account: Option<String>,
+    /// An unknown id: whether that account is one of the known keys' (`false`: a
+    /// stranger's, or another account of yours rekey knows no key of).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ours: Option<bool>,
+    /// A temporary (session) credential's id (`ASIA…`): not rotated, its session
+    /// revoked with its user's; a copy in a file is still a leak.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) session: bool,
     /// Every file holding it.
     pub(crate) copies: Vec<CopyReport>,
 }
@@ -100,11 +112,22 @@ impl FindReport {
     pub(crate) fn new(found: &Found, roots: &[std::path::PathBuf], paths: &Paths) -> Self {
         let key = |k: &KeyCopies| key_report(k, paths);
         let walked = &found.walked;
+        // The accounts of the keys rekey knows, as STS or its records named their users.
+        let ours: Vec<&str> = (found.keys.iter())
+            .filter_map(|k| k.user_arn.as_deref()?.split(':').nth(4))
+            .collect();
+        let unknown = found.unknown.iter().map(|k| {
+            let mut report = key(k);
+            report.account = account::account_of(&k.key_id);
+            report.ours = (report.account.as_deref()).map(|a| ours.contains(&a));
+            report.session = account::is_session(&k.key_id);
+            report
+        });
         Self {
             schema: 1,
             roots: roots.iter().map(|r| paths.show(r)).collect(),
             keys: found.keys.iter().map(key).collect(),
-            unknown: found.unknown.iter().map(key).collect(),
+            unknown: unknown.collect(),
             searched: walked.searched,
             skipped: SkippedReport {
                 folders: walked.skipped_folders.clone(),
@@ -147,6 +170,9 @@ fn key_report(key: &KeyCopies, paths: &Paths) -> KeyReport {
         detail,
         profiles: key.profiles.clone(),
         user_arn: key.user_arn.clone(),
+        account: None,
+        ours: None,
+        session: false,
         copies: key
             .copies
             .iter()
@@ -223,6 +249,18 @@ pub(crate) fn text(report: &FindReport) -> String {
         };
         if let Some(arn) = &key.user_arn {
             who.push_str(&format!(" of {arn}"));
+        }
+        if key.session {
+            who.push_str(" (a session's temporary credentials)");
+        }
+        match (&key.account, key.ours) {
+            (Some(account), Some(true)) => {
+                who.push_str(&format!(": a key of account {account}, one of yours"))
+            }
+            (Some(account), _) => who.push_str(&format!(
+                ": a key of account {account} (not one rekey knows a key of: another account of yours, or a stranger's)"
+            )),
+            (None, _) => {}
         }
         let detail = key
             .detail

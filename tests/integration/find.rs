@@ -576,3 +576,71 @@ fn init_scan_searches_the_project_and_aws_folder_and_writes_scan() {
     assert!(manifest.contains("\nscan: [., ~/.aws]\n"), "{manifest}");
     home.rekey(&["plan"]).success();
 }
+
+/// An access key id for `account`, as AWS encodes it (base 32 of 10 bytes whose first
+/// six hold the account at bits 7..47).
+fn id_of_account(prefix: &str, account: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bytes = (account << 7).to_be_bytes()[2..].to_vec();
+    bytes.extend([0x5a, 0x17, 0x42, 0x99]);
+    let bits = bytes
+        .iter()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+    let tail: String = (0..16)
+        .map(|n| ALPHABET[((bits >> (75 - 5 * n)) & 31) as usize] as char)
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+/// Issue 34, point 4: an unknown id names the account it encodes (decoded offline),
+/// and whether that account is one rekey knows a key of; a session's id (`ASIA…`) is
+/// reported as one.
+#[test]
+fn an_unknown_id_names_its_account_and_a_session_id_is_reported() {
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("accounts");
+    let stranger = id_of_account("AKIA", 210_987_654_321);
+    let ours = id_of_account("AKIA", 123_456_789_012);
+    let session = id_of_account("ASIA", 123_456_789_012);
+    home.write(
+        "code/ids.txt",
+        &format!("a: {stranger}\nb: {ours}\nc: {session}\n"),
+    );
+    let json = home
+        .rekey(&[
+            "find",
+            "--output",
+            "json",
+            home.path("code").to_str().unwrap(),
+        ])
+        .success()
+        .json();
+    let unknown = |id: &str| {
+        json["unknown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["key_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {json}"))
+            .clone()
+    };
+    assert_eq!(unknown(&stranger)["account"], "210987654321");
+    assert_eq!(unknown(&stranger)["ours"], false);
+    assert_eq!(unknown(&ours)["account"], "123456789012");
+    assert_eq!(unknown(&ours)["ours"], true, "{user}'s account");
+    assert_eq!(unknown(&session)["session"], true);
+    let text = home
+        .rekey(&["find", home.path("code").to_str().unwrap()])
+        .success()
+        .stdout;
+    assert!(
+        text.contains(&format!(
+            "{stranger} unknown: a key of account 210987654321 (not one rekey knows a key of"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("(a session's temporary credentials)"),
+        "{text}"
+    );
+}

@@ -33,20 +33,23 @@ pub(crate) struct Hit {
 /// The patterns of one search.
 pub(crate) struct Matcher {
     automaton: AhoCorasick,
-    /// Per pattern: the key it belongs to and what it is (`None`: the `AKIA` prefix).
+    /// Per pattern: the key it belongs to and what it is (`None`: the `AKIA` or `ASIA`
+    /// prefix).
     patterns: Vec<Option<(usize, Holds)>>,
 }
 
 /// Long-lived access key ids start with this; 16 characters of AWS's base-32 alphabet
-/// follow. (`ASIA`, temporary credentials, are not rotated and not looked for.)
+/// follow.
 const PREFIX: &[u8] = b"AKIA";
+/// Temporary (session) credentials' ids: not rotated, but a copy in a file is reported.
+const SESSION_PREFIX: &[u8] = b"ASIA";
 const ID_LEN: usize = 20;
 
 impl Matcher {
     /// A matcher for `keys`: per key its id and, if known, its secret.
     pub(crate) fn new<'a>(keys: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Self {
-        let mut needles: Vec<&[u8]> = vec![PREFIX];
-        let mut patterns = vec![None];
+        let mut needles: Vec<&[u8]> = vec![PREFIX, SESSION_PREFIX];
+        let mut patterns = vec![None, None];
         for (index, (id, secret)) in keys.into_iter().enumerate() {
             needles.push(id.as_bytes());
             patterns.push(Some((index, Holds::Id)));
@@ -141,6 +144,7 @@ mod tests {
                 (Some(0), None, Holds::Id),
                 (Some(0), None, Holds::Secret),
                 (None, Some("AKIAZZZZZZZZZZZZZZZZ"), Holds::Id),
+                (None, Some("ASIAZZZZZZZZZZZZZZZZ"), Holds::Id),
             ]
         );
         assert_eq!(hits[0].offset, 3);

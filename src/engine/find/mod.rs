@@ -7,6 +7,7 @@
 //! AWS's shape is reported as unknown. A secret is matched, never shown: a copy says
 //! whether the place holds the key's id, its secret, or both.
 
+pub(crate) mod account;
 pub(crate) mod matcher;
 pub(crate) mod place;
 pub(crate) mod uncovered;
