@@ -443,6 +443,17 @@ pub(crate) enum AuditOutput {
     Csv,
 }
 
+/// `rekey find`'s output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FindOutput {
+    /// For people.
+    Text,
+    /// One JSON document (docs/schemas/find.schema.json).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and CI dashboards: a result per copy.
+    Sarif,
+}
+
 /// `rekey audit`.
 #[derive(Debug, Args)]
 pub(crate) struct AuditArgs {
@@ -496,8 +507,8 @@ pub(crate) struct FindArgs {
     #[arg(long)]
     pub(crate) one_file_system: bool,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub(crate) output: Output,
+    #[arg(long, short = 'o', value_enum, default_value_t = FindOutput::Text)]
+    pub(crate) output: FindOutput,
     /// Exit 2 when a profile's current key has a copy no sink writes (it would go
     /// stale at the next rotation), 0 otherwise, 1 on error.
     #[arg(long)]

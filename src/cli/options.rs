@@ -226,7 +226,11 @@ impl From<FindArgs> for commands::find::Options {
                 skip: Vec::new(),
                 deadline: None,
             },
-            output: args.output.into(),
+            output: match args.output {
+                FindOutput::Text => report::Output::Text,
+                FindOutput::Json | FindOutput::Sarif => report::Output::Json,
+            },
+            sarif: args.output == FindOutput::Sarif,
             detailed_exitcode: args.detailed_exitcode,
         }
     }
@@ -327,7 +331,8 @@ impl Command {
             Command::Prune(a) => a.output,
             Command::Sync(a) => a.output,
             Command::Recover(a) => a.output,
-            Command::Find(a) => a.output,
+            // A SARIF consumer takes no failure document: a failure is said on stderr.
+            Command::Find(a) if a.output == FindOutput::Json => Output::Json,
             Command::Status(a) => a.output,
             Command::Rollback(a) => a.output,
             Command::Audit(a) if a.output == AuditOutput::Json => Output::Json,

@@ -11,6 +11,7 @@ use crate::config::discovery;
 use crate::config::profile::Policy;
 use crate::engine::find::{self, WalkOptions};
 use crate::report::find::{self as report, FindReport};
+use crate::report::sarif;
 use crate::report::{emit, Output};
 
 /// What `rekey find` is asked.
@@ -23,6 +24,8 @@ pub(crate) struct Options {
     pub(crate) walk: WalkOptions,
     /// Text or JSON.
     pub(crate) output: Output,
+    /// SARIF 2.1.0 instead of rekey's JSON.
+    pub(crate) sarif: bool,
     /// Exit 2 when a current key has a copy no sink writes.
     pub(crate) detailed_exitcode: bool,
 }
@@ -77,7 +80,10 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         key.user_arn = user;
     }
     let report = FindReport::new(&found, &roots, &ctx.paths);
-    emit(options.output, &report, || report::text(&report))?;
+    match options.sarif {
+        true => emit(Output::Json, &sarif::log(&found, &roots), String::new)?,
+        false => emit(options.output, &report, || report::text(&report))?,
+    }
     Ok(if options.detailed_exitcode && report.has_uncovered() {
         Outcome::NeedsAttention
     } else {

@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub(crate) mod find;
 pub(crate) mod progress;
 pub(crate) mod respond;
+pub(crate) mod sarif;
 pub(crate) mod text;
 
 use serde::Serialize;

@@ -644,3 +644,105 @@ fn an_unknown_id_names_its_account_and_a_session_id_is_reported() {
         "{text}"
     );
 }
+
+/// Checks `document` against the SARIF 2.1.0 JSON schema (OASIS's, installed by the test
+/// setup); panics with the validator's errors.
+fn assert_valid_sarif(document: &str) {
+    const CHECK: &str = r#"
+import json, os, sys, sysconfig, jsonschema
+schema = json.load(open(os.path.join(sysconfig.get_paths()["purelib"], "sarif-schema.json")))
+errors = [f"{list(e.path)}: {e.message}" for e in jsonschema.Draft4Validator(schema).iter_errors(json.loads(sys.stdin.read()))]
+print("\n".join(errors))
+sys.exit(1 if errors else 0)
+"#;
+    let mut child = std::process::Command::new(python())
+        .args(["-c", CHECK])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(document.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "not valid SARIF 2.1.0 (run ./scripts/setup-moto, which installs the schema):\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// Issue 34, point 3: `--output sarif` is SARIF 2.1.0 (checked against its JSON schema):
+/// a result per copy that is a finding (a copy a sink keeps current is not), with its
+/// rule, file, line and column and a fingerprint that does not move with the line;
+/// never a secret (the harness checks every output).
+#[test]
+fn sarif_output_is_valid_sarif_with_a_result_per_finding() {
+    let home = Home::new();
+    let (_, key) = scattered(&home);
+    let code = home.path("code");
+    let run = home
+        .rekey(&["find", "--output", "sarif", code.to_str().unwrap()])
+        .success();
+    assert_valid_sarif(&run.stdout);
+    let sarif: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let run0 = &sarif["runs"][0];
+    let rules: Vec<&str> = (run0["tool"]["driver"]["rules"].as_array().unwrap().iter())
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "secret",
+            "uncovered-current-key",
+            "old-key",
+            "deleted-key",
+            "unknown-key"
+        ]
+    );
+    let results = run0["results"].as_array().unwrap();
+    let at = |uri: &str| {
+        results
+            .iter()
+            .find(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == uri)
+            .unwrap_or_else(|| panic!("{uri} in {results:?}"))
+    };
+    let settings = at("api/settings.json");
+    assert_eq!(settings["ruleId"], "secret");
+    assert_eq!(settings["level"], "error");
+    assert!(settings["message"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with(&key.id));
+    let region = &settings["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 1);
+    let unknown = at("notes.txt");
+    assert_eq!(unknown["ruleId"], "unknown-key");
+    // The project's .env is a sink of the manifest: where the key belongs, no result.
+    assert!(results.iter().all(|r| {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] != "project/.env"
+    }));
+    // The fingerprint follows the copy, not its line.
+    let before = settings["partialFingerprints"]["rekeyCopy/v1"].clone();
+    let text = std::fs::read_to_string(code.join("api/settings.json")).unwrap();
+    home.write("code/api/settings.json", &format!("\n\n{text}"));
+    let again = home
+        .rekey(&["find", "--output", "sarif", code.to_str().unwrap()])
+        .success();
+    let moved: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let moved = (moved["runs"][0]["results"].as_array().unwrap().iter())
+        .find(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "api/settings.json"
+        })
+        .unwrap()
+        .clone();
+    assert_eq!(
+        moved["locations"][0]["physicalLocation"]["region"]["startLine"],
+        3
+    );
+    assert_eq!(moved["partialFingerprints"]["rekeyCopy/v1"], before);
+}
