@@ -64,6 +64,9 @@ pub(crate) enum Command {
     /// Find every file that holds a copy of a key rekey knows (its id or its secret),
     /// and whether a sink keeps it current. Reads files, and asks STS whose each key is.
     Find(FindArgs),
+    /// Install a git pre-commit hook that refuses a commit staging an AWS key
+    /// (`rekey find --staged`).
+    Hook(HookArgs),
     /// Print a key held in the keyring or in Secrets Manager as `credential_process`
     /// JSON (for ~/.aws/config).
     CredentialProcess(CredentialProcessArgs),
@@ -490,12 +493,35 @@ pub(crate) struct AuditArgs {
     pub(crate) run: RunArgs,
 }
 
+/// `rekey hook`.
+#[derive(Debug, Args)]
+pub(crate) struct HookArgs {
+    /// What to do.
+    #[arg(value_enum)]
+    pub(crate) action: HookAction,
+    /// Replace a pre-commit hook rekey did not write.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// What `rekey hook` does.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum HookAction {
+    /// Write the repository's pre-commit hook.
+    Install,
+}
+
 /// `rekey find`.
 #[derive(Debug, Args)]
 pub(crate) struct FindArgs {
     /// Folders to search (default: the home folder).
     #[arg(value_name = "PATH")]
     pub(crate) roots: Vec<PathBuf>,
+    /// Search the current git repository's staged changes instead (what the next commit
+    /// adds): exit 1 naming each file and line that holds a known key, an unknown
+    /// AKIA/ASIA id or a known secret. What `rekey hook install`'s pre-commit hook runs.
+    #[arg(long, conflicts_with_all = ["roots", "output", "detailed_exitcode"])]
+    pub(crate) staged: bool,
     /// Whose keys to look for.
     #[command(flatten)]
     pub(crate) selection: Selection,

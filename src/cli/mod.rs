@@ -15,7 +15,7 @@ mod options;
 mod prompt;
 
 pub use args::Cli;
-use args::Command;
+use args::{Command, HookAction};
 
 use crate::commands::{self, Outcome};
 use crate::state::StateDir;
@@ -68,6 +68,11 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Schedule(args) => {
             commands::schedule::run(&plain(args.state_dir.clone()), args.into()).await
         }
+        Command::Hook(args) => match args.action {
+            HookAction::Install => {
+                commands::hook::install(commands::hook::Options { force: args.force })
+            }
+        },
         Command::Completions(args) => {
             let script = complete::script(args.shell)?;
             write_stdout(&script)?;

@@ -232,6 +232,7 @@ impl From<FindArgs> for commands::find::Options {
             },
             sarif: args.output == FindOutput::Sarif,
             detailed_exitcode: args.detailed_exitcode,
+            staged: args.staged,
         }
     }
 }

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use super::{load_profiles, Choices, Context, Outcome, Selection};
 use crate::aws::Aws;
 use crate::config::discovery;
-use crate::config::profile::Policy;
+use crate::config::profile::{Policy, ProfileSpec};
 use crate::engine::find::{self, WalkOptions};
 use crate::report::find::{self as report, FindReport};
 use crate::report::sarif;
@@ -28,26 +28,18 @@ pub(crate) struct Options {
     pub(crate) sarif: bool,
     /// Exit 2 when a current key has a copy no sink writes.
     pub(crate) detailed_exitcode: bool,
+    /// Search the current repository's staged changes instead (`--staged`).
+    pub(crate) staged: bool,
 }
 
 /// Runs `rekey find`.
 pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
+    if options.staged {
+        return staged(ctx, &options.selection).await;
+    }
     let state = ctx.state()?;
     let aws = Aws::load().await;
-    let profiles = load_profiles(ctx, &aws, &options.selection, &Choices::default())?;
-    let scan_roots = profiles.scan.map(|s| s.roots);
-    let mut specs = profiles.specs;
-    specs.extend(profiles.others);
-    // The shared files' static keys are known keys too, manifest or not.
-    if let Ok(discovered) = discovery::discover(&ctx.paths, Policy::default()) {
-        let named: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
-        specs.extend(
-            discovered
-                .profiles
-                .into_iter()
-                .filter(|p| !named.contains(&p.name)),
-        );
-    }
+    let (specs, scan_roots) = known_profiles(ctx, &aws, &options.selection)?;
     let pending = state.all_pending()?;
     let deleted = state.all_deleted()?;
     let known = std::sync::Arc::new(find::known_keys(&specs, &pending, &deleted).await);
@@ -89,4 +81,66 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// The profiles whose keys are known (the manifest's, or default mode's, and the shared
+/// files' static keys, manifest or not), and the manifest's `scan:` roots.
+fn known_profiles(
+    ctx: &Context,
+    aws: &Aws,
+    selection: &Selection,
+) -> Result<(Vec<ProfileSpec>, Option<Vec<PathBuf>>)> {
+    let profiles = load_profiles(ctx, aws, selection, &Choices::default())?;
+    let scan_roots = profiles.scan.map(|s| s.roots);
+    let mut specs = profiles.specs;
+    specs.extend(profiles.others);
+    if let Ok(discovered) = discovery::discover(&ctx.paths, Policy::default()) {
+        let named: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        specs.extend(
+            discovered
+                .profiles
+                .into_iter()
+                .filter(|p| !named.contains(&p.name)),
+        );
+    }
+    Ok((specs, scan_roots))
+}
+
+/// `rekey find --staged`: the current repository's staged changes (see
+/// [`find::staged`]); each line holding a key is named, and the run fails (the commit a
+/// pre-commit hook guards does not happen). Never a secret: a line is named by the key
+/// it holds.
+async fn staged(ctx: &Context, selection: &Selection) -> Result<Outcome> {
+    let state = ctx.state()?;
+    let aws = Aws::load().await;
+    let (specs, _) = known_profiles(ctx, &aws, selection)?;
+    let known = find::known_keys(&specs, &state.all_pending()?, &state.all_deleted()?).await;
+    let dir = std::env::current_dir().context("cannot read the current folder")?;
+    let hits = tokio::task::spawn_blocking(move || find::staged::search(&known, &dir))
+        .await
+        .context("the search stopped")??;
+    if hits.is_empty() {
+        return Ok(Outcome::Success);
+    }
+    for hit in &hits {
+        let what = match hit.secret {
+            true => "the secret access key of",
+            false => "the id of",
+        };
+        println!(
+            "{}:{}: {what} {} ({})",
+            crate::escape::shown(&hit.path),
+            hit.line,
+            hit.key_id,
+            hit.whose
+        );
+    }
+    anyhow::bail!(
+        "{} staged {} an AWS access key: take it out of the file and `git add` it again (or `git restore --staged FILE`); a key that was ever pushed is leaked (rekey respond, or rekey apply --compromised)",
+        hits.len(),
+        match hits.len() {
+            1 => "line holds",
+            _ => "lines hold",
+        }
+    )
 }

@@ -7,6 +7,7 @@ pub(crate) mod apply;
 pub(crate) mod audit;
 pub(crate) mod credential_process;
 pub(crate) mod find;
+pub(crate) mod hook;
 pub(crate) mod init;
 pub(crate) mod plan;
 pub(crate) mod prune;

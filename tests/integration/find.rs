@@ -746,3 +746,73 @@ fn sarif_output_is_valid_sarif_with_a_result_per_finding() {
     );
     assert_eq!(moved["partialFingerprints"]["rekeyCopy/v1"], before);
 }
+
+/// Issue 34, point 2: `rekey hook install` writes a pre-commit hook that runs `rekey
+/// find --staged`; `git commit` itself is refused while a staged line holds a key (named
+/// by file and line, never the secret), and goes through once it does not. A hook rekey
+/// did not write is not replaced without --force.
+#[test]
+fn a_staged_key_is_refused_by_the_pre_commit_hook() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials("staged");
+    let setup = "git init -q repo && cd repo && git config user.email t@example.com \
+        && git config user.name t && echo hi > README && git add README \
+        && git commit -q -m first && rekey hook install";
+    home.bash(setup)
+        .success()
+        .stdout_has("Installed ~/project/repo/.git/hooks/pre-commit");
+    home.write(
+        "project/repo/app/.env",
+        &format!(
+            "# app\nAWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            key.id, key.secret
+        ),
+    );
+    let refused = home.bash("cd repo && git add app/.env && git commit -q -m leak");
+    assert_ne!(refused.code, Some(0), "{}", refused.stdout);
+    // git shows a hook's output on its stderr.
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(
+        said.contains(&format!("app/.env:2: the id of {}", key.id)),
+        "{said}"
+    );
+    let secret_line = format!("app/.env:3: the secret access key of {}", key.id);
+    assert!(said.contains(&secret_line), "{said}");
+    assert!(said.contains("(the current key of profile"), "{said}");
+    assert!(
+        said.contains("2 staged lines hold an AWS access key"),
+        "{said}"
+    );
+    let commits = home.bash("cd repo && git rev-list --count HEAD").success();
+    assert_eq!(commits.stdout.trim(), "1", "the commit did not happen");
+
+    home.write("project/repo/app/.env", "# app\nAWS_PROFILE=dev\n");
+    home.bash("cd repo && git add app/.env && git commit -q -m clean && git rev-list --count HEAD")
+        .success()
+        .stdout_has("2");
+
+    // Someone's own hook stays unless asked.
+    home.write("project/repo/.git/hooks/pre-commit", "#!/bin/sh\nexit 0\n");
+    home.bash("cd repo && rekey hook install")
+        .code(1)
+        .stderr_has("a pre-commit hook rekey did not write: not replaced");
+    home.bash("cd repo && rekey hook install --force").success();
+}
+
+/// The pre-commit framework's hook (`.pre-commit-hooks.yaml`) runs what `rekey hook
+/// install` writes, on the whole staged change (not per file).
+#[test]
+fn the_pre_commit_frameworks_hook_runs_the_staged_search() {
+    let hooks: serde_json::Value = serde_json::from_str(&run_python(
+        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        &[std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(".pre-commit-hooks.yaml")
+            .as_os_str()],
+        &[],
+    ))
+    .unwrap();
+    let hook = &hooks[0];
+    assert_eq!(hook["entry"], "rekey find --staged");
+    assert_eq!(hook["pass_filenames"], false);
+    assert_eq!(hook["language"], "system");
+}

@@ -10,6 +10,7 @@
 pub(crate) mod account;
 pub(crate) mod matcher;
 pub(crate) mod place;
+pub(crate) mod staged;
 pub(crate) mod uncovered;
 pub(crate) mod walk;
 
