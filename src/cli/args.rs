@@ -520,8 +520,14 @@ pub(crate) struct FindArgs {
     /// Search the current git repository's staged changes instead (what the next commit
     /// adds): exit 1 naming each file and line that holds a known key, an unknown
     /// AKIA/ASIA id or a known secret. What `rekey hook install`'s pre-commit hook runs.
-    #[arg(long, conflicts_with_all = ["roots", "output", "detailed_exitcode"])]
+    #[arg(long, conflicts_with_all = ["roots", "output", "detailed_exitcode", "history"])]
     pub(crate) staged: bool,
+    /// Also search the history of every git repository under the folders (and of the
+    /// one a folder is in): every blob reachable from any ref, the reflog and the
+    /// stash, once each, with the commits that introduced it and whether they were
+    /// pushed (a pushed key is leaked).
+    #[arg(long)]
+    pub(crate) history: bool,
     /// Whose keys to look for.
     #[command(flatten)]
     pub(crate) selection: Selection,

@@ -225,6 +225,7 @@ impl From<FindArgs> for commands::find::Options {
                 one_file_system: args.one_file_system,
                 skip: Vec::new(),
                 deadline: None,
+                history: args.history,
             },
             output: match args.output {
                 FindOutput::Text => report::Output::Text,

@@ -61,6 +61,31 @@ pub(crate) struct KeyReport {
     pub(crate) session: bool,
     /// Every file holding it.
     pub(crate) copies: Vec<CopyReport>,
+    /// Every blob of a repository's history holding it (`--history`; omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) history: Vec<HistoryReport>,
+}
+
+/// A key in a repository's history.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct HistoryReport {
+    /// The repository.
+    pub(crate) repository: String,
+    /// The file, at the first commit that introduced it.
+    pub(crate) path: String,
+    /// 1-based line in that file.
+    pub(crate) line: usize,
+    /// 1-based column (bytes).
+    pub(crate) column: usize,
+    /// `id` or `secret` (a secret is never shown).
+    pub(crate) holds: &'static str,
+    /// Whether the file as staged still holds it (else: only history does).
+    pub(crate) in_working_tree: bool,
+    /// Whether a commit that introduced it was pushed (a remote-tracking ref contains
+    /// it): the key must be treated as leaked.
+    pub(crate) pushed: bool,
+    /// The commits that introduced it, oldest first.
+    pub(crate) commits: Vec<crate::engine::find::history::Introduced>,
 }
 
 /// One file's copy.
@@ -164,7 +189,27 @@ fn key_report(key: &KeyCopies, paths: &Paths) -> KeyReport {
     };
     let detail = key.state.detail();
     let current = key.state == KeyState::Current;
+    let history = (key.history.iter())
+        .map(|hit| HistoryReport {
+            repository: paths.show(&hit.repository),
+            path: hit
+                .commits
+                .first()
+                .map(|c| c.path.clone())
+                .unwrap_or_default(),
+            line: hit.line,
+            column: hit.column,
+            holds: match hit.secret {
+                true => "secret",
+                false => "id",
+            },
+            in_working_tree: hit.in_working_tree,
+            pushed: hit.commits.iter().any(|c| c.pushed),
+            commits: hit.commits.clone(),
+        })
+        .collect();
     KeyReport {
+        history,
         key_id: key.key_id.clone(),
         state,
         detail,
@@ -192,6 +237,38 @@ fn key_report(key: &KeyCopies, paths: &Paths) -> KeyReport {
                     .flatten(),
             })
             .collect(),
+    }
+}
+
+/// A key's places in repositories' history, one line each.
+fn history_lines(out: &mut String, key: &KeyReport) {
+    for hit in &key.history {
+        let first = hit.commits.first();
+        let commit = first.map_or_else(String::new, |c| {
+            let short: String = c.id.chars().take(12).collect();
+            format!(
+                ", added in {short} ({}, \"{}\")",
+                c.date,
+                escape::shown(&c.subject)
+            )
+        });
+        let pushed = match hit.pushed {
+            true => "; PUSHED: treat the key as leaked",
+            false => "",
+        };
+        let now = match hit.in_working_tree {
+            true => "still in the working tree",
+            false => "only in history",
+        };
+        let _ = writeln!(
+            out,
+            "  history of {}: {}:{}:{}  {}{commit}; {now}{pushed}",
+            escape::shown(&hit.repository),
+            escape::shown(&hit.path),
+            hit.line,
+            hit.column,
+            hit.holds
+        );
     }
 }
 
@@ -241,7 +318,7 @@ pub(crate) fn text(report: &FindReport) -> String {
         .keys
         .iter()
         .chain(&report.unknown)
-        .filter(|k| !k.copies.is_empty());
+        .filter(|k| !k.copies.is_empty() || !k.history.is_empty());
     for key in with_copies {
         let mut who = match key.profiles.as_slice() {
             [] => String::new(),
@@ -291,6 +368,7 @@ pub(crate) fn text(report: &FindReport) -> String {
                 }
             }
         }
+        history_lines(&mut out, key);
     }
     let skipped = &report.skipped;
     let folders: Vec<String> = skipped

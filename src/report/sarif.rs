@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::engine::find::history::HistoryHit;
 use crate::engine::find::{account, Copy, CopyHolds, Found, KeyCopies, KeyState};
 
 /// The rules: id, short description, level, help.
@@ -61,13 +62,19 @@ pub(crate) fn log(found: &Found, roots: &[PathBuf]) -> Value {
             })
         })
         .collect();
-    let results: Vec<Value> = (found.keys.iter().chain(&found.unknown))
+    let keys = || found.keys.iter().chain(&found.unknown);
+    let mut results: Vec<Value> = keys()
         .flat_map(|key| {
             key.copies
                 .iter()
                 .filter_map(move |copy| result(key, copy, roots))
         })
         .collect();
+    results.extend(keys().flat_map(|key| {
+        key.history
+            .iter()
+            .map(move |hit| in_history(key, hit, roots))
+    }));
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -81,6 +88,52 @@ pub(crate) fn log(found: &Found, roots: &[PathBuf]) -> Value {
             "originalUriBaseIds": base_ids(roots),
             "results": results,
         }],
+    })
+}
+
+/// A key in a repository's history: a result at the file as the commit that added it
+/// has it, with that commit (and whether it was pushed) in its properties.
+fn in_history(key: &KeyCopies, hit: &HistoryHit, roots: &[PathBuf]) -> Value {
+    let rule = match (&key.state, hit.secret) {
+        (_, true) => "secret",
+        (KeyState::Current, false) => "uncovered-current-key",
+        (KeyState::Old(_) | KeyState::Stale, false) => "old-key",
+        (KeyState::Deleted(_), false) => "deleted-key",
+        (KeyState::Unknown, false) => "unknown-key",
+    };
+    let level = RULES
+        .iter()
+        .find(|r| r.0 == rule)
+        .map_or("warning", |r| r.2);
+    let first = hit.commits.first();
+    let path = hit.repository.join(first.map_or("", |c| c.path.as_str()));
+    let (uri, base) = location(&path, roots);
+    let mut artifact = json!({ "uri": uri });
+    if let Some(base) = base {
+        artifact["uriBaseId"] = json!(base);
+    }
+    let commit = first.map_or("", |c| c.id.as_str());
+    let what = match hit.secret {
+        true => "its secret access key",
+        false => "its id",
+    };
+    let pushed = hit.commits.iter().any(|c| c.pushed);
+    let fingerprint =
+        crate::digest::sha256_hex(format!("{}\0{uri}\0{what}\0{commit}", key.key_id).as_bytes());
+    let leaked = match pushed {
+        true => ", and was pushed: treat the key as leaked",
+        false => "",
+    };
+    json!({
+        "ruleId": rule,
+        "level": level,
+        "message": {"text": format!("{}: commit {commit} added {what} to this file{leaked}", key.key_id)},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": artifact,
+            "region": {"startLine": hit.line, "startColumn": hit.column},
+        }}],
+        "partialFingerprints": {"rekeyCopy/v1": fingerprint},
+        "properties": {"commit": commit, "pushed": pushed, "inWorkingTree": hit.in_working_tree},
     })
 }
 

@@ -816,3 +816,103 @@ fn the_pre_commit_frameworks_hook_runs_the_staged_search() {
     assert_eq!(hook["pass_filenames"], false);
     assert_eq!(hook["language"], "system");
 }
+
+/// Issue 34, point 1: `find --history` reads every blob of a repository's history
+/// (branches, the reflog, the stash) and reports each key with the commits that added
+/// it, whether they were pushed (a remote-tracking ref contains them) and whether the
+/// file still holds it. A real repository: a key committed, pushed and removed; an
+/// unknown id on an unpushed branch; a key in a stash.
+#[test]
+fn history_finds_keys_removed_pushed_branched_and_stashed() {
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials("history");
+    let stranger = id_of_account("AKIA", 210_987_654_321);
+    let script = format!(
+        "set -e; git init -q --bare remote.git; git init -q -b main repo; cd repo; \
+         git config user.email t@example.com; git config user.name t; \
+         printf 'AWS_ACCESS_KEY_ID={id}\\nAWS_SECRET_ACCESS_KEY={secret}\\n' > app.env; \
+         git add app.env; git commit -q -m 'add the config'; \
+         git rm -q app.env; git commit -q -m 'remove the config'; \
+         git remote add origin ../remote.git; git push -q origin main; \
+         git checkout -q -b feature; echo 'key: {stranger}' > notes.txt; git add notes.txt; \
+         git commit -q -m 'notes'; git checkout -q main; \
+         echo 'id={id}' > stash.txt; git add stash.txt; git stash -q",
+        id = key.id,
+        secret = key.secret
+    );
+    home.bash(&script).success();
+    let repo = home.path("project/repo");
+    let json = home
+        .rekey(&[
+            "find",
+            "--history",
+            "--output",
+            "json",
+            repo.to_str().unwrap(),
+        ])
+        .success()
+        .json();
+    let entry = json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == key.id.as_str())
+        .unwrap()
+        .clone();
+    let history = entry["history"].as_array().unwrap();
+    let at = |path: &str, holds: &str| {
+        history
+            .iter()
+            .find(|h| h["path"] == path && h["holds"] == holds)
+            .unwrap_or_else(|| panic!("{path} {holds} in {history:?}"))
+            .clone()
+    };
+    let secret = at("app.env", "secret");
+    assert_eq!(secret["pushed"], true, "{secret}");
+    assert_eq!(secret["in_working_tree"], false);
+    assert_eq!(secret["line"], 2);
+    assert_eq!(secret["commits"][0]["subject"], "add the config");
+    let stashed = at("stash.txt", "id");
+    assert_eq!(stashed["pushed"], false, "{stashed}");
+    let unknown = json["unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == stranger.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(unknown["history"][0]["path"], "notes.txt", "{unknown}");
+    assert_eq!(unknown["history"][0]["pushed"], false);
+    assert_eq!(unknown["history"][0]["commits"][0]["subject"], "notes");
+    // For people: what was pushed says so.
+    let text = home
+        .rekey(&["find", "--history", repo.to_str().unwrap()])
+        .success()
+        .stdout;
+    assert!(text.contains("app.env:2:"), "{text}");
+    assert!(text.contains("PUSHED: treat the key as leaked"), "{text}");
+    assert!(text.contains("only in history"), "{text}");
+    // And in SARIF, each with its commit.
+    let sarif = home
+        .rekey(&[
+            "find",
+            "--history",
+            "--output",
+            "sarif",
+            repo.to_str().unwrap(),
+        ])
+        .success()
+        .stdout;
+    assert_valid_sarif(&sarif);
+    let sarif: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let pushed = results
+        .iter()
+        .find(|r| r["properties"]["pushed"] == true && r["ruleId"] == "secret")
+        .unwrap_or_else(|| panic!("{results:?}"));
+    assert_eq!(pushed["level"], "error");
+    assert_eq!(
+        pushed["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "app.env"
+    );
+}

@@ -8,6 +8,7 @@
 //! whether the place holds the key's id, its secret, or both.
 
 pub(crate) mod account;
+pub(crate) mod history;
 pub(crate) mod matcher;
 pub(crate) mod place;
 pub(crate) mod staged;
@@ -148,6 +149,8 @@ pub(crate) struct KeyCopies {
     pub(crate) user_arn: Option<String>,
     /// Every file holding it, by path.
     pub(crate) copies: Vec<Copy>,
+    /// Every blob of a repository's history holding it (`--history`).
+    pub(crate) history: Vec<history::HistoryHit>,
 }
 
 /// What a search found.
@@ -273,7 +276,12 @@ pub(crate) fn find(
             .iter()
             .map(|k| (k.id.as_str(), k.secret.as_ref().map(|s| s.expose_secret()))),
     );
-    let mut walked = walk::walk(roots, options, Arc::new(matcher));
+    let matcher = Arc::new(matcher);
+    let mut walked = walk::walk(roots, options, matcher.clone());
+    let history = match options.history {
+        true => search_history(roots, &mut walked, &matcher),
+        false => Vec::new(),
+    };
     let mut keys: Vec<KeyCopies> = known
         .iter()
         .map(|k| KeyCopies {
@@ -287,6 +295,7 @@ pub(crate) fn find(
             profiles: k.profiles.clone(),
             user_arn: k.user_arn.clone(),
             copies: Vec::new(),
+            history: Vec::new(),
         })
         .collect();
     let mut unknown: BTreeMap<String, KeyCopies> = BTreeMap::new();
@@ -347,17 +356,75 @@ pub(crate) fn find(
                         profiles: Vec::new(),
                         user_arn: None,
                         copies: Vec::new(),
+                        history: Vec::new(),
                     });
                     entry.copies.push(copy);
                 }
             }
         }
     }
+    attach_history(history, &mut keys, &mut unknown);
     Found {
         keys,
         unknown: unknown.into_values().collect(),
         walked,
     }
+}
+
+/// Each history hit to its key's entry (an unknown id's made if needed).
+fn attach_history(
+    history: Vec<history::HistoryHit>,
+    keys: &mut [KeyCopies],
+    unknown: &mut BTreeMap<String, KeyCopies>,
+) {
+    for hit in history {
+        let entry = match (hit.key, &hit.unknown_id) {
+            (Some(index), _) => &mut keys[index],
+            (None, id) => {
+                let id = id.clone().unwrap_or_default();
+                unknown.entry(id.clone()).or_insert_with(|| KeyCopies {
+                    key_id: id,
+                    state: KeyState::Unknown,
+                    profiles: Vec::new(),
+                    user_arn: None,
+                    copies: Vec::new(),
+                    history: Vec::new(),
+                })
+            }
+        };
+        entry.history.push(hit);
+    }
+}
+
+/// Searches the history of every repository the walk met, and of each root's own
+/// repository; one that cannot be read is said among what could not be read.
+fn search_history(
+    roots: &[PathBuf],
+    walked: &mut walk::Walked,
+    matcher: &Matcher,
+) -> Vec<history::HistoryHit> {
+    let mut repositories: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|r| history::repository_of(r))
+        .collect();
+    for met in std::mem::take(&mut walked.repositories) {
+        let met = std::fs::canonicalize(&met).unwrap_or(met);
+        if !repositories
+            .iter()
+            .any(|r| std::fs::canonicalize(r).is_ok_and(|r| r == met))
+        {
+            repositories.push(met);
+        }
+    }
+    let mut hits = Vec::new();
+    for repository in &repositories {
+        match history::search(repository, matcher) {
+            Ok(found) => hits.extend(found),
+            Err(e) => walked.unreadable.push((repository.clone(), e.to_string())),
+        }
+    }
+    walked.repositories = repositories;
+    hits
 }
 
 /// A match's key: a known one (by index) or an unknown id.

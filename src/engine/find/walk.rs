@@ -54,6 +54,8 @@ pub(crate) struct WalkOptions {
     pub(crate) skip: Vec<PathBuf>,
     /// When to stop searching (what was not reached by then is not searched).
     pub(crate) deadline: Option<std::time::Instant>,
+    /// Also search the history of every git repository met (`--history`).
+    pub(crate) history: bool,
 }
 
 /// How a skipped state dir is counted.
@@ -107,6 +109,8 @@ pub(crate) struct Walked {
     pub(crate) unreadable: Vec<(PathBuf, String)>,
     /// Whether the deadline stopped the walk before it was done.
     pub(crate) cut_short: bool,
+    /// The git repositories met (the folders holding a `.git` folder).
+    pub(crate) repositories: Vec<PathBuf>,
 }
 
 /// Walks `roots` and searches every file with `matcher`.
@@ -147,6 +151,10 @@ pub(crate) fn walk(roots: &[PathBuf], options: &WalkOptions, matcher: Arc<Matche
                     || CACHES.contains(&name.as_ref()));
             if skipped {
                 let mut walked = counted.lock().unwrap_or_else(|e| e.into_inner());
+                if name == ".git" {
+                    let repository = entry.path().parent().map(Path::to_path_buf);
+                    walked.repositories.extend(repository);
+                }
                 *walked.skipped_folders.entry(name.into_owned()).or_default() += 1;
             }
             !skipped
