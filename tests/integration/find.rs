@@ -916,3 +916,34 @@ fn history_finds_keys_removed_pushed_branched_and_stashed() {
         "app.env"
     );
 }
+
+/// Issue 34, point 5: `.rekeyignore` (gitignore syntax; a key id line ignores that key)
+/// is honoured by `find` and `find --staged`, and never reported itself.
+#[test]
+fn rekeyignore_passes_by_its_paths_and_keys() {
+    let home = Home::new();
+    let (_, key) = scattered(&home);
+    home.write(
+        "code/.rekeyignore",
+        "# a documentation example\nAKIAZZZZZZZZZZZZZZZZ\n# the deploy fixture\napi/app.yaml\n",
+    );
+    let code = home.path("code");
+    let json = home
+        .rekey(&["find", "--output", "json", code.to_str().unwrap()])
+        .success()
+        .json();
+    let all = json.to_string();
+    assert!(!all.contains("AKIAZZZZZZZZZZZZZZZZ"), "{all}");
+    assert!(!all.contains("app.yaml"), "{all}");
+    assert!(!all.contains(".rekeyignore"), "{all}");
+    assert!(all.contains("settings.json"), "the rest is searched: {all}");
+
+    // The same file in a repository: a staged fixture it names goes through.
+    let script = format!(
+        "set -e; git init -q repo; cd repo; git config user.email t@example.com; \
+         git config user.name t; printf '# fake keys of the tests\\nfixtures/\\n' > .rekeyignore; \
+         mkdir fixtures; printf 'id={id}\\n' > fixtures/a.env; git add -A; rekey find --staged",
+        id = key.id
+    );
+    home.bash(&script).success();
+}

@@ -11,6 +11,7 @@ pub(crate) mod account;
 pub(crate) mod history;
 pub(crate) mod matcher;
 pub(crate) mod place;
+pub(crate) mod rekeyignore;
 pub(crate) mod staged;
 pub(crate) mod uncovered;
 pub(crate) mod walk;
@@ -282,6 +283,11 @@ pub(crate) fn find(
         true => search_history(roots, &mut walked, &matcher),
         false => Vec::new(),
     };
+    // The key ids `.rekeyignore` lists (at the roots and the repositories met).
+    let mut folders = roots.to_vec();
+    folders.extend(walked.repositories.iter().cloned());
+    folders.extend(roots.iter().filter_map(|r| history::repository_of(r)));
+    let ignored = rekeyignore::ignored_ids(&folders);
     let mut keys: Vec<KeyCopies> = known
         .iter()
         .map(|k| KeyCopies {
@@ -305,7 +311,9 @@ pub(crate) fn find(
         let mut per_key: BTreeMap<KeyRef, Copy> = BTreeMap::new();
         for hit in &file.hits {
             let key = match (hit.key, &hit.unknown_id) {
+                (Some(index), _) if ignored.contains(&known[index].id) => continue,
                 (Some(index), _) => KeyRef::Known(index),
+                (None, Some(id)) if ignored.contains(id) => continue,
                 (None, Some(id)) => KeyRef::Unknown(id.clone()),
                 (None, None) => continue,
             };
@@ -363,7 +371,11 @@ pub(crate) fn find(
             }
         }
     }
-    attach_history(history, &mut keys, &mut unknown);
+    let history = history.into_iter().filter(|hit| {
+        let id = hit.key.map(|i| &known[i].id).or(hit.unknown_id.as_ref());
+        !id.is_some_and(|id| ignored.contains(id))
+    });
+    attach_history(history.collect(), &mut keys, &mut unknown);
     Found {
         keys,
         unknown: unknown.into_values().collect(),

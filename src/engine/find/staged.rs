@@ -12,7 +12,7 @@ use std::process::Command;
 use secrecy::ExposeSecret;
 
 use super::matcher::{Holds, Matcher};
-use super::{account, KnownKey};
+use super::{account, rekeyignore, KnownKey};
 
 /// One staged line that holds a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,20 @@ pub(crate) fn search(known: &[KnownKey], dir: &Path) -> Result<Vec<StagedHit>, S
             .iter()
             .map(|k| (k.id.as_str(), k.secret.as_ref().map(|s| s.expose_secret()))),
     );
-    Ok(added_lines(&out.stdout)
+    // The repository's `.rekeyignore`: its paths, and its key ids.
+    let top = super::history::repository_of(dir);
+    let paths = top.as_deref().and_then(rekeyignore::path_patterns);
+    let ids = rekeyignore::ignored_ids(&top.iter().cloned().collect::<Vec<_>>());
+    let ignored_path = |path: &str| {
+        let (Some(paths), Some(top)) = (&paths, &top) else {
+            return false;
+        };
+        let file = top.join(path);
+        path == rekeyignore::FILE_NAME
+            || paths.matched_path_or_any_parents(&file, false).is_ignore()
+    };
+    let hits: Vec<StagedHit> = added_lines(&out.stdout)
+        .filter(|(path, _, _)| !ignored_path(path))
         .flat_map(|(path, line, text)| {
             let matcher = &matcher;
             matcher.scan(text).into_iter().map(move |hit| {
@@ -88,6 +101,10 @@ pub(crate) fn search(known: &[KnownKey], dir: &Path) -> Result<Vec<StagedHit>, S
                 }
             })
         })
+        .collect();
+    Ok(hits
+        .into_iter()
+        .filter(|h| !ids.contains(&h.key_id))
         .collect())
 }
 

@@ -126,6 +126,8 @@ pub(crate) fn walk(roots: &[PathBuf], options: &WalkOptions, matcher: Arc<Matche
     let respect = options.respect_gitignore;
     let counted = walked.clone();
     let state_dirs = options.skip.clone();
+    // `.rekeyignore` files are honoured wherever they are, gitignore or not.
+    builder.add_custom_ignore_filename(super::rekeyignore::FILE_NAME);
     builder
         .hidden(false)
         .ignore(false)
@@ -212,6 +214,10 @@ fn search(entry: &ignore::DirEntry, matcher: &Matcher) -> Outcome {
     // Symlinks (not followed), FIFOs, sockets and devices are never opened.
     if !kind.is_file() {
         return Outcome::NotAFile;
+    }
+    // It names keys on purpose (see `rekeyignore`).
+    if entry.file_name() == super::rekeyignore::FILE_NAME {
+        return Outcome::Searched(None);
     }
     let path = entry.path();
     let len = match entry.metadata() {
