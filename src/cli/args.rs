@@ -102,7 +102,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "CODE")]
     pub(crate) mfa_code: Option<String>,
     /// POST this run's events to this webhook URL (repeatable; apply, prune, status,
-    /// sync, audit, respond), as the manifest's `notify:` does: for runs without one. A
+    /// sync, audit, respond, find), as the manifest's `notify:` does: for runs without one. A
     /// webhook URL is a credential and every local user can read a command line: prefer
     /// REKEY_NOTIFY_URL or --notify-url-file.
     #[arg(long, value_name = "URL", value_parser = webhook_url, env = "REKEY_NOTIFY_URL", hide_env_values = true)]
@@ -545,9 +545,9 @@ pub(crate) struct FindArgs {
     /// stale at the next rotation), 0 otherwise, 1 on error.
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
-    /// Where rekey keeps its records of old keys.
-    #[arg(long, env = "REKEY_STATE_DIR", value_name = "DIR")]
-    pub(crate) state_dir: Option<PathBuf>,
+    /// How to run (the state dir with rekey's records of old keys; --notify).
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
 }
 
 /// `rekey init`.

@@ -51,7 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             commands::audit::run(&ctx, args.try_into()?).await
         }
         Command::Find(args) => {
-            commands::find::run(&plain(args.state_dir.clone()), args.into()).await
+            commands::find::run(&args.run.start(quiet).await?, args.into()).await
         }
         Command::Status(args) => {
             commands::status::run(&args.run.start(quiet).await?, args.into()).await

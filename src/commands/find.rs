@@ -40,6 +40,7 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     let state = ctx.state()?;
     let aws = Aws::load().await;
     let (specs, scan_roots) = known_profiles(ctx, &aws, &options.selection)?;
+    let targets = ctx.notify_targets(&options.selection)?;
     let pending = state.all_pending()?;
     let deleted = state.all_deleted()?;
     let known = std::sync::Arc::new(find::known_keys(&specs, &pending, &deleted).await);
@@ -72,6 +73,8 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         key.user_arn = user;
     }
     let report = FindReport::new(&found, &roots, &ctx.paths);
+    ctx.tell(&targets, crate::notify::events::find(&report))
+        .await;
     match options.sarif {
         true => emit(Output::Json, &sarif::log(&found, &roots), String::new)?,
         false => emit(options.output, &report, || report::text(&report))?,

@@ -6,6 +6,7 @@ use crate::engine::fleet::sync::SyncReport;
 use crate::engine::old_keys::prune::{PruneOutcome, Pruned};
 use crate::engine::old_keys::status::Alert;
 use crate::report::audit::AuditReport;
+use crate::report::find::FindReport;
 use crate::report::respond::RespondReport;
 use crate::report::{ApplyOutcome, ApplyReport, ProfileStatus};
 
@@ -315,6 +316,48 @@ pub(crate) fn respond(report: &RespondReport) -> Vec<Event> {
             event = event.key(id);
         }
         events.push(event);
+    }
+    events
+}
+
+/// `find`'s events: each current key with a copy no sink writes (the next rotation
+/// leaves it behind), and each key in a repository's pushed history (leaked).
+pub(crate) fn find(report: &FindReport) -> Vec<Event> {
+    let mut events = Vec::new();
+    for key in report.keys.iter().chain(&report.unknown) {
+        let uncovered = key.state == "current" && key.copies.iter().any(|c| c.covered_by.is_none());
+        if uncovered {
+            let files: Vec<&str> = (key.copies.iter())
+                .filter(|c| c.covered_by.is_none())
+                .map(|c| c.path.as_str())
+                .collect();
+            let event = Event::new(
+                Kind::Found,
+                "find",
+                format!(
+                    "{} (current) has copies no sink writes: {}",
+                    key.key_id,
+                    files.join(", ")
+                ),
+            );
+            events.push(event.key(&key.key_id));
+        }
+        let pushed: Vec<String> = (key.history.iter())
+            .filter(|h| h.pushed)
+            .map(|h| format!("{}: {}", h.repository, h.path))
+            .collect();
+        if !pushed.is_empty() {
+            let event = Event::new(
+                Kind::Found,
+                "find",
+                format!(
+                    "{} is in pushed history, so leaked: {}",
+                    key.key_id,
+                    pushed.join(", ")
+                ),
+            );
+            events.push(event.key(&key.key_id));
+        }
     }
     events
 }

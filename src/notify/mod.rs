@@ -50,6 +50,9 @@ pub(crate) enum Kind {
     UnknownKey,
     /// `rekey audit` found keys to act on.
     AuditFindings,
+    /// `rekey find` found a current key's copy no sink writes, or a key in pushed
+    /// history.
+    Found,
 }
 
 /// One event, as a notification carries it (under `rekey` in a webhook's body; the

@@ -366,3 +366,28 @@ fn the_webhook_url_comes_from_the_environment_or_a_file_and_is_never_shown() {
         assert!(!run.stderr.contains(hidden), "{}", run.stderr);
     }
 }
+
+/// Issue 34, point 6: `find` tells a current key's copy no sink writes (`found`).
+#[test]
+fn find_tells_a_current_keys_uncovered_copy() {
+    let hook = Hook::start(&[]);
+    let home = Home::new();
+    let (_, key) = home.user_in_credentials("found");
+    home.write("code/.env", &env_text(&key));
+    let code = home.path("code");
+    home.rekey(&["find", "--notify", &hook.url, code.to_str().unwrap()])
+        .success();
+    let bodies = hook.bodies();
+    let found = bodies
+        .iter()
+        .find(|b| b["rekey"]["event"] == "found")
+        .unwrap_or_else(|| panic!("{bodies:?}"));
+    let text = found["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("{} (current) has copies no sink writes", key.id)),
+        "{text}"
+    );
+    assert!(!serde_json::to_string(&bodies)
+        .unwrap()
+        .contains(&key.secret));
+}
