@@ -74,7 +74,7 @@ pub(crate) fn table(report: &AuditReport) -> String {
                 k.user.clone(),
                 k.key_id.clone(),
                 if k.active { "Active" } else { "Inactive" }.to_owned(),
-                format!("{}d", k.age_days),
+                age_cell(k.created),
                 k.last_used.as_ref().map_or_else(
                     || "never".to_owned(),
                     |u| {
@@ -109,9 +109,26 @@ pub(crate) fn table(report: &AuditReport) -> String {
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
     for account in report.accounts.iter().filter(|a| a.root_active_keys > 0) {
+        let keys: Vec<String> = (account.root_keys.iter())
+            .map(|k| {
+                let used = k.last_used.as_ref().map_or_else(
+                    || "never used".to_owned(),
+                    |u| format!("last used {}", time::date(u.date)),
+                );
+                format!(
+                    "made {}, {}d old, {used}",
+                    time::date(k.created),
+                    k.age_days
+                )
+            })
+            .collect();
+        let detail = match keys.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", keys.join("; ")),
+        };
         let _ = writeln!(
             out,
-            "account {} ROOT USER HAS {}: delete them (root needs no access key; AWS's advice)",
+            "account {} ROOT USER HAS {}{detail}: delete them (root needs no access key; AWS's advice)",
             account.account,
             crate::report::count(account.root_active_keys, "active access key")
         );
@@ -190,6 +207,7 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         "last_used_region",
         "managed",
         "findings",
+        "error",
     ])?;
     for k in report.keys_by_severity() {
         let used = k.last_used.as_ref();
@@ -215,12 +233,52 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
             inert_cell(&used.and_then(|u| u.region.clone()).unwrap_or_default()),
             k.managed.to_string(),
             findings.join(";"),
+            String::new(),
         ])?;
+    }
+    // The root user's keys and the accounts not audited are rows too: a spreadsheet of
+    // the findings must not lose the most severe ones.
+    for account in &report.accounts {
+        for key in &account.root_keys {
+            let used = key.last_used.as_ref();
+            writer.write_record([
+                account.account.clone(),
+                "<root_account>".to_owned(),
+                String::new(),
+                "Active".to_owned(),
+                time::rfc3339(key.created),
+                key.age_days.to_string(),
+                used.map(|u| time::rfc3339(u.date)).unwrap_or_default(),
+                inert_cell(&used.and_then(|u| u.service.clone()).unwrap_or_default()),
+                inert_cell(&used.and_then(|u| u.region.clone()).unwrap_or_default()),
+                "false".to_owned(),
+                "root_active_key".to_owned(),
+                String::new(),
+            ])?;
+        }
+    }
+    for account in report.unreachable() {
+        let mut row = vec![String::new(); 12];
+        row[0] = account.account.clone();
+        row[10] = "not_audited".to_owned();
+        row[11] = inert_cell(account.error.as_deref().unwrap_or_default());
+        writer.write_record(&row)?;
     }
     let bytes = writer
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A key's age as the findings judge it: whole days, and the hours past them (a key
+/// 90 days and 12 hours old is past a 90-day limit, and shows it).
+fn age_cell(created: std::time::SystemTime) -> String {
+    let hours = time::since(created, time::now()).as_secs() / 3600;
+    match (hours / 24, hours % 24) {
+        (days, 0) => format!("{days}d"),
+        (0, h) => format!("{h}h"),
+        (days, h) => format!("{days}d {h}h"),
+    }
 }
 
 #[cfg(test)]

@@ -69,12 +69,42 @@ pub(crate) struct Facts<'a> {
     pub(crate) last_used: Option<SystemTime>,
     /// Whether the user's other key is active.
     pub(crate) other_active: bool,
+    /// Its id.
+    pub(crate) key_id: &'a str,
+    /// The user's other key's id and creation, if it has one.
+    pub(crate) other: Option<(&'a str, SystemTime)>,
     /// rekey's record of it as an old key (a tag on the user), if any.
     pub(crate) record: Option<&'a PendingDeletion>,
     /// rekey's record of the user's other key, if any.
     pub(crate) other_record: Option<&'a PendingDeletion>,
     /// Whether AWS quarantined the user.
     pub(crate) quarantined: bool,
+}
+
+/// The longest overlap period an overlap claim may state and still count: a longer
+/// one is not rekey's doing (a hand-written tag), and two active keys are then a finding.
+pub(crate) const OVERLAP_CAP: Duration = Duration::from_secs(30 * 86_400);
+
+/// Whether `record`'s overlap claim about the old key `old` (id, creation), replaced by
+/// `new`, agrees with IAM's facts: it names `new` as the replacement, `new` is the
+/// newer key, and the overlap it states is no longer than [`OVERLAP_CAP`] (as prune
+/// requires before it acts on one).
+pub(crate) fn overlap_claim_holds(
+    record: &PendingDeletion,
+    (old_id, old_created): (&str, SystemTime),
+    (new_id, new_created): (&str, SystemTime),
+) -> bool {
+    let Some(since) = record.overlap_since else {
+        return false;
+    };
+    let span = record
+        .deactivated_at
+        .duration_since(since)
+        .unwrap_or(Duration::MAX);
+    record.key_id == old_id
+        && record.replaced_by.as_deref() == Some(new_id)
+        && new_created > old_created
+        && span <= OVERLAP_CAP
 }
 
 /// The findings for one key at `now`, most severe first.
@@ -84,11 +114,20 @@ pub(crate) fn findings(key: &Facts<'_>, limits: Thresholds, now: SystemTime) -> 
     if key.quarantined {
         found.push(Finding::QuarantinedUser);
     }
-    // An overlap period keeps two keys active on purpose, until its end.
-    let in_overlap = |record: Option<&PendingDeletion>| {
-        record.is_some_and(|r| r.overlap_since.is_some() && r.deactivated_at > now)
-    };
-    if key.active && key.other_active && !in_overlap(key.record) && !in_overlap(key.other_record) {
+    // An overlap period keeps two keys active on purpose, until its end: when IAM's
+    // facts agree with the record (a tag anyone with iam:TagUser can write).
+    let this = (key.key_id, key.created);
+    let mine = key.record.filter(|r| {
+        key.other
+            .is_some_and(|other| overlap_claim_holds(r, this, other))
+    });
+    let theirs = key.other.and_then(|other| {
+        key.other_record
+            .filter(|r| overlap_claim_holds(r, other, this))
+    });
+    let in_overlap =
+        |record: Option<&PendingDeletion>| record.is_some_and(|r| r.deactivated_at > now);
+    if key.active && key.other_active && !in_overlap(mine) && !in_overlap(theirs) {
         found.push(Finding::TwoActiveKeys);
     }
     if key.active && age(key.created) > limits.max_age {
@@ -137,6 +176,8 @@ mod tests {
             created: now() - created_days_ago * DAY,
             last_used: used_days_ago.map(|d| now() - d * DAY),
             other_active: false,
+            key_id: "AKIAOLD",
+            other: None,
             record: None,
             other_record: None,
             quarantined: false,
@@ -160,7 +201,7 @@ mod tests {
             deactivated_at: at(deactivate_days),
             delete_after: at(delete_days),
             overlap_since: overlap.then(|| at(-1)),
-            replaced_by: None,
+            replaced_by: overlap.then(|| "AKIANEW".to_owned()),
         }
     }
 
@@ -182,6 +223,8 @@ mod tests {
     #[test]
     fn two_active_keys_are_raised_unless_a_rotation_overlaps_them() {
         let mut k = key(10, Some(1));
+        k.key_id = "AKIANEW";
+        k.other = Some(("AKIAOLD", now() - 40 * DAY));
         k.other_active = true;
         assert_eq!(findings(&k, limits(), now()), [Finding::TwoActiveKeys]);
         let overlap = record(2, 9, true);
@@ -190,6 +233,7 @@ mod tests {
         // The overlap is over and the old key still active: prune is overdue.
         let over = record(-1, 6, true);
         let mut old = key(40, Some(1));
+        old.other = Some(("AKIANEW", now() - 10 * DAY));
         old.other_active = true;
         old.record = Some(&over);
         assert_eq!(
@@ -225,5 +269,28 @@ mod tests {
         assert!(findings(&key(200, Some(1)), limits(), now())
             .iter()
             .all(|f| *f != Finding::QuarantinedUser));
+    }
+
+    /// Issue 35, defect (c): an overlap claim counts only when IAM's facts agree.
+    #[test]
+    fn an_overlap_claim_iam_contradicts_hides_nothing() {
+        let mut k = key(10, Some(1));
+        k.key_id = "AKIANEW";
+        k.other = Some(("AKIAOLD", now() - 40 * DAY));
+        k.other_active = true;
+        // Ten years of overlap, hand-written.
+        let endless = record(3650, 3657, true);
+        k.other_record = Some(&endless);
+        assert_eq!(findings(&k, limits(), now()), [Finding::TwoActiveKeys]);
+        // A replacement that is not this key.
+        let mut elsewhere = record(2, 9, true);
+        elsewhere.replaced_by = Some("AKIAOTHER".into());
+        k.other_record = Some(&elsewhere);
+        assert_eq!(findings(&k, limits(), now()), [Finding::TwoActiveKeys]);
+        // The "replacement" older than the key it replaced.
+        k.other = Some(("AKIAOLD", now() - DAY));
+        let overlap = record(2, 9, true);
+        k.other_record = Some(&overlap);
+        assert_eq!(findings(&k, limits(), now()), [Finding::TwoActiveKeys]);
     }
 }

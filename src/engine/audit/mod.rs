@@ -57,6 +57,9 @@ pub(crate) struct AccountAudit {
     /// Active access keys of the root user (a finding: AWS's advice is to have none;
     /// the credential report counts them, nothing can list them but root).
     pub(crate) root_active_keys: usize,
+    /// Those keys: their age and last use, from the report's root row.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) root_keys: Vec<RootKey>,
     /// Why the account could not be audited (a role that cannot be assumed, a denied
     /// report), if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +67,19 @@ pub(crate) struct AccountAudit {
     /// The error's kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error_kind: Option<ErrorKind>,
+}
+
+/// An active access key of the root user.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub(crate) struct RootKey {
+    /// When it was made (the report's last rotation).
+    #[serde(with = "crate::time::serde_rfc3339")]
+    #[schemars(with = "crate::time::Rfc3339")]
+    pub(crate) created: SystemTime,
+    /// Age in whole days.
+    pub(crate) age_days: u64,
+    /// Its last use, if any.
+    pub(crate) last_used: Option<LastUse>,
 }
 
 /// One access key.
@@ -168,11 +184,12 @@ pub(crate) async fn audit(
                 _ => account(signer, &target.id, limits, known).await,
             };
             match result {
-                Ok((keys, root_active_keys)) => AccountAudit {
+                Ok((keys, root_keys)) => AccountAudit {
                     account: target.id,
                     name,
                     keys,
-                    root_active_keys,
+                    root_active_keys: root_keys.len(),
+                    root_keys,
                     error: None,
                     error_kind: None,
                 },
@@ -181,6 +198,7 @@ pub(crate) async fn audit(
                     name,
                     keys: Vec::new(),
                     root_active_keys: 0,
+                    root_keys: Vec::new(),
                     error: Some(cause.message),
                     error_kind: Some(cause.kind),
                 },
@@ -200,7 +218,7 @@ async fn account(
     account: &str,
     limits: Thresholds,
     known: &Known,
-) -> Result<(Vec<AuditedKey>, usize), Cause> {
+) -> Result<(Vec<AuditedKey>, Vec<RootKey>), Cause> {
     let csv = caller
         .credential_report()
         .await
@@ -217,7 +235,14 @@ async fn account(
         keys.extend(user?);
     }
     keys.sort_by(|a, b| (&a.user, a.created).cmp(&(&b.user, b.created)));
-    Ok((keys, report.root_active_keys))
+    let root = (report.root_keys.into_iter())
+        .map(|k| RootKey {
+            created: k.created,
+            age_days: crate::time::since(k.created, now).as_secs() / 86_400,
+            last_used: k.last_used.map(LastUse::from),
+        })
+        .collect();
+    Ok((keys, root))
 }
 
 /// One user's keys (`ListAccessKeys`) and rekey's records of them (`ListUserTags`),
@@ -270,7 +295,7 @@ async fn user_keys(
     let mut audited = Vec::new();
     for key in &keys {
         let other = keys.iter().find(|k| k.id != key.id);
-        let last_used = match matching(&row.keys, key) {
+        let last_used = match matching(&row.keys, &keys, key) {
             Some(reported) => reported.last_used.clone().map(LastUse::from),
             // Made after the report: asked directly.
             None => {
@@ -287,6 +312,8 @@ async fn user_keys(
             created: key.created,
             last_used: last_used.as_ref().map(|u| u.date),
             other_active: other.is_some_and(|o| o.active),
+            key_id: &key.id,
+            other: other.map(|o| (o.id.as_str(), o.created)),
             record: record_of(&key.id),
             other_record: other.and_then(|o| record_of(&o.id)),
             quarantined,
@@ -304,7 +331,7 @@ async fn user_keys(
                 / 86_400,
             findings: findings::findings(&facts, limits, now),
             last_used,
-            managed: managed(&records, &key.id) || known.created(&key.id),
+            managed: managed(&records, &keys, &key.id) || known.created(&key.id),
             deletion_scheduled: record_of(&key.id)
                 .filter(|r| r.overlap_since.is_none())
                 .map(|r| r.delete_after),
@@ -313,17 +340,27 @@ async fn user_keys(
     Ok(audited)
 }
 
-/// The report's key created when `key` was (the report has no ids; a user's two keys
-/// are never created in the same second).
-fn matching<'a>(reported: &'a [ReportKey], key: &KeyMeta) -> Option<&'a ReportKey> {
+/// The report's key created when `key` was (the report has no ids, only creation
+/// seconds). `None` when the second does not tell `key` from the user's other key (both
+/// made in one second: each would get the other's last use), or is not in the report:
+/// then IAM is asked for `key` by its id.
+fn matching<'a>(
+    reported: &'a [ReportKey],
+    keys: &[KeyMeta],
+    key: &KeyMeta,
+) -> Option<&'a ReportKey> {
     let second = |t: SystemTime| {
         t.duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs()
     };
-    reported
-        .iter()
-        .find(|r| second(r.created) == second(key.created))
+    let same = |t: SystemTime| second(t) == second(key.created);
+    let twins = keys.iter().filter(|k| same(k.created)).count() > 1
+        || reported.iter().filter(|r| same(r.created)).count() > 1;
+    match twins {
+        true => None,
+        false => reported.iter().find(|r| same(r.created)),
+    }
 }
 
 /// What this machine's rekey knows of keys (its state dir): the old keys it retired
@@ -347,8 +384,56 @@ impl Known {
 }
 
 /// Whether a record of rekey's names the key, as an old key or as its replacement.
-fn managed(records: &[PendingDeletion], key_id: &str) -> bool {
+fn managed(records: &[PendingDeletion], keys: &[KeyMeta], key_id: &str) -> bool {
+    let created = |id: &str| {
+        keys.iter()
+            .find(|k| k.id == id)
+            .map(|k| (k.id.as_str(), k.created))
+    };
+    // An overlap claim counts only where IAM's facts agree (a tag anyone may write).
+    let plausible = |r: &PendingDeletion| match (r.overlap_since, r.replaced_by.as_deref()) {
+        (None, _) => true,
+        (Some(_), Some(new)) => match (created(&r.key_id), created(new)) {
+            (Some(old), Some(new)) => findings::overlap_claim_holds(r, old, new),
+            _ => false,
+        },
+        (Some(_), None) => false,
+    };
     records
         .iter()
+        .filter(|r| plausible(r))
         .any(|r| r.key_id == key_id || r.replaced_by.as_deref() == Some(key_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 35, defect (a): two keys made in one second are not told apart by the
+    /// report; neither takes a row (IAM is asked for each by id instead).
+    #[test]
+    fn keys_made_in_one_second_take_no_report_row() {
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let meta = |id: &str, created: SystemTime| KeyMeta {
+            id: id.into(),
+            active: true,
+            created,
+        };
+        let row = |created: SystemTime| ReportKey {
+            created,
+            last_used: None,
+        };
+        let (a, b) = (meta("AKIAA", at), meta("AKIAB", at));
+        let reported = [row(at), row(at)];
+        assert!(matching(&reported, &[a.clone(), b.clone()], &a).is_none());
+        // A second apart, each finds its own.
+        let later = at + std::time::Duration::from_secs(1);
+        let c = meta("AKIAC", later);
+        let reported = [row(at), row(later)];
+        assert_eq!(
+            matching(&reported, &[a.clone(), c.clone()], &c),
+            Some(&reported[1])
+        );
+        assert_eq!(matching(&reported, &[a.clone(), c], &a), Some(&reported[0]));
+    }
 }

@@ -59,6 +59,8 @@ pub(crate) struct Report {
     /// How many access keys of the root user are active (its keys cannot be listed as a
     /// user's; AWS's advice is to have none).
     pub(crate) root_active_keys: usize,
+    /// The root user's active keys, as the report's row has them.
+    pub(crate) root_keys: Vec<ReportKey>,
 }
 
 /// Reads the report: the users with at least one access key, and the root user's
@@ -96,6 +98,19 @@ pub(crate) fn read(csv_text: &[u8]) -> Result<Report, ReportError> {
         let user = field(user_at);
         if user == "<root_account>" {
             report.root_active_keys = active_at.iter().filter(|at| field(**at) == "true").count();
+            report.root_keys = (active_at.iter().zip(&key_columns))
+                .filter(|(active, _)| field(**active) == "true")
+                .filter_map(|(_, [rotated, used, service, region])| {
+                    Some(ReportKey {
+                        created: time(field(*rotated))?,
+                        last_used: time(field(*used)).map(|date| LastUseOf {
+                            date,
+                            service: known(field(*service)),
+                            region: known(field(*region)),
+                        }),
+                    })
+                })
+                .collect();
             continue;
         }
         let keys: Vec<ReportKey> = key_columns
@@ -151,6 +166,8 @@ mod tests {
         );
         let report = read(text.as_bytes()).unwrap();
         assert_eq!(report.root_active_keys, 1, "the root user's active key");
+        assert_eq!(report.root_keys.len(), 1, "with its creation");
+        assert!(report.root_keys[0].last_used.is_none(), "never used (N/A)");
         let users = &report.users;
         let names: Vec<&str> = users.iter().map(|u| u.user.as_str()).collect();
         assert_eq!(names, ["alice", "carol"], "root and bob (no key) left out");
