@@ -478,6 +478,11 @@ pub(crate) struct AuditArgs {
     /// An active key older than this is a finding.
     #[arg(long, value_name = "DURATION", default_value = "90d")]
     pub(crate) max_age: HumanDuration,
+    /// Suppressions: a YAML list of {account?, user?, key_id?, finding?, reason,
+    /// expires}. A suppressed finding is shown as such and not counted; an expired
+    /// suppression is a finding.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ignore: Option<PathBuf>,
     /// An active key unused this long is a finding.
     #[arg(long, value_name = "DURATION", default_value = "30d")]
     pub(crate) unused: HumanDuration,

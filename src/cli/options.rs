@@ -211,6 +211,16 @@ impl TryFrom<AuditArgs> for commands::audit::Options {
                 AuditOutput::Csv => commands::audit::Format::Csv,
             },
             detailed_exitcode: args.detailed_exitcode,
+            suppressions: match &args.ignore {
+                None => Vec::new(),
+                Some(file) => {
+                    let shown = rekey_sinks::shown::path(file);
+                    let text = std::fs::read_to_string(file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+                    crate::engine::audit::suppress::parse(&text)
+                        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?
+                }
+            },
         })
     }
 }

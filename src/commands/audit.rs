@@ -36,6 +36,8 @@ pub(crate) struct Options {
     pub(crate) format: Format,
     /// Exit 2 on any finding.
     pub(crate) detailed_exitcode: bool,
+    /// `--ignore`'s suppressions.
+    pub(crate) suppressions: Vec<audit::suppress::Suppression>,
 }
 
 /// Runs `rekey audit`. Exit 1 when an account could not be audited (the others are
@@ -62,7 +64,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         },
         Err(_) => audit::Known::default(),
     };
-    let accounts = audit::audit(&aws, &signer, &args.scope, limits, ctx.jobs, &known).await?;
+    let mut accounts = audit::audit(&aws, &signer, &args.scope, limits, ctx.jobs, &known).await?;
+    audit::suppress::apply(&mut accounts, &args.suppressions, crate::time::now());
     let report = AuditReport {
         schema: 1,
         max_age_days: args.max_age.as_secs() / 86_400,

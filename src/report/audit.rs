@@ -208,19 +208,11 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         "managed",
         "findings",
         "error",
+        "suppressed",
     ])?;
     for k in report.keys_by_severity() {
         let used = k.last_used.as_ref();
-        let findings: Vec<String> = k
-            .findings
-            .iter()
-            .map(|f| {
-                serde_json::to_value(f)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            })
-            .collect();
+        let findings: Vec<String> = k.findings.iter().map(|f| name(*f)).collect();
         writer.write_record([
             k.account.clone(),
             inert_cell(&k.user),
@@ -234,6 +226,10 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
             k.managed.to_string(),
             findings.join(";"),
             String::new(),
+            (k.suppressed.iter())
+                .map(|s| name(s.finding))
+                .collect::<Vec<_>>()
+                .join(";"),
         ])?;
     }
     // The root user's keys and the accounts not audited are rows too: a spreadsheet of
@@ -254,11 +250,12 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
                 "false".to_owned(),
                 "root_active_key".to_owned(),
                 String::new(),
+                String::new(),
             ])?;
         }
     }
     for account in report.unreachable() {
-        let mut row = vec![String::new(); 12];
+        let mut row = vec![String::new(); 13];
         row[0] = account.account.clone();
         row[10] = "not_audited".to_owned();
         row[11] = inert_cell(account.error.as_deref().unwrap_or_default());
@@ -268,6 +265,14 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A finding's name in the JSON and CSV (`two_active_keys`).
+fn name(finding: crate::engine::audit::findings::Finding) -> String {
+    serde_json::to_value(finding)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// A key's age as the findings judge it: whole days, and the hours past them (a key

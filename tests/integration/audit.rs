@@ -449,3 +449,66 @@ fn audit_agrees_with_rekeys_records_and_says_when_there_is_no_organization() {
         .code(1)
         .stderr_has("in no AWS Organizations organization");
 }
+
+/// Issue 35, point 3: a suppression hides a reviewed finding from the count (it stays
+/// in the JSON and CSV as suppressed); an expired one suppresses nothing and is a
+/// finding of its own.
+#[test]
+fn suppressions_move_findings_aside_until_they_expire() {
+    let home = Home::new();
+    let (user, _) = home.user_in_credentials("breakglass");
+    moto().create_key(&user);
+    let ignore = |expires: &str| {
+        format!("- user: {user}\n  finding: two_active_keys\n  reason: break-glass, reviewed quarterly\n  expires: {expires}\n")
+    };
+    home.write("ignore.yaml", &ignore("2999-12-31"));
+    let file = home.path("ignore.yaml");
+    let args = ["audit", "--via", &user, "--ignore", file.to_str().unwrap()];
+    let json = home
+        .rekey(&[&args[..], &["--output", "json"]].concat())
+        .success()
+        .json();
+    let keys = json["accounts"][0]["keys"].as_array().unwrap();
+    let mine: Vec<&serde_json::Value> =
+        keys.iter().filter(|k| k["user"] == user.as_str()).collect();
+    assert_eq!(mine.len(), 2);
+    for key in &mine {
+        assert_eq!(key["findings"], serde_json::json!([]), "{key}");
+        assert_eq!(key["suppressed"][0]["finding"], "two_active_keys", "{key}");
+        assert_eq!(
+            key["suppressed"][0]["reason"],
+            "break-glass, reviewed quarterly"
+        );
+    }
+    let csv = home
+        .rekey(&[&args[..], &["--output", "csv"]].concat())
+        .success()
+        .stdout;
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(&user) && l.ends_with(",two_active_keys")),
+        "{csv}"
+    );
+
+    home.write("ignore.yaml", &ignore("2020-01-01"));
+    let json = home
+        .rekey(&[&args[..], &["--output", "json"]].concat())
+        .success()
+        .json();
+    let keys = json["accounts"][0]["keys"].as_array().unwrap();
+    let key = keys.iter().find(|k| k["user"] == user.as_str()).unwrap();
+    assert_eq!(
+        key["findings"],
+        serde_json::json!(["two_active_keys", "expired_suppression"]),
+        "{key}"
+    );
+
+    // A suppression that names nothing to match is refused before anything is read.
+    home.write(
+        "ignore.yaml",
+        "- reason: everything\n  expires: 2999-01-01\n",
+    );
+    home.rekey(&args)
+        .code(1)
+        .stderr_has("names no account, user or key_id");
+}

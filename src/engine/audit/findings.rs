@@ -13,7 +13,18 @@ use crate::state::PendingDeletion;
 const NEW_KEY: Duration = Duration::from_secs(24 * 3600);
 
 /// Something to act on, most severe first (the order sorts the table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Finding {
     /// AWS quarantined the key's user (`AWSCompromisedKeyQuarantine*` attached): it found
@@ -32,6 +43,8 @@ pub(crate) enum Finding {
     NeverUsed,
     /// An inactive key nobody deletes (rekey has no record of it).
     InactiveNotDeleted,
+    /// A suppression (`--ignore`) of the key's findings is past its expiry: review it.
+    ExpiredSuppression,
 }
 
 impl Finding {
@@ -45,6 +58,7 @@ impl Finding {
             Finding::Unused => "unused",
             Finding::NeverUsed => "never used",
             Finding::InactiveNotDeleted => "inactive, not deleted",
+            Finding::ExpiredSuppression => "suppression expired",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod findings;
 pub(crate) mod report;
+pub(crate) mod suppress;
 
 use std::time::SystemTime;
 
@@ -115,6 +116,9 @@ pub(crate) struct AuditedKey {
     pub(crate) deletion_scheduled: Option<SystemTime>,
     /// What needs acting on, most severe first.
     pub(crate) findings: Vec<Finding>,
+    /// Findings a suppression (`--ignore`) covers: shown, not counted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) suppressed: Vec<suppress::Suppressed>,
 }
 
 /// Audits every account of `scope`, signed by `signer` (`jobs` accounts at once); the
@@ -332,6 +336,7 @@ async fn user_keys(
             findings: findings::findings(&facts, limits, now),
             last_used,
             managed: managed(&records, &keys, &key.id) || known.created(&key.id),
+            suppressed: Vec::new(),
             deletion_scheduled: record_of(&key.id)
                 .filter(|r| r.overlap_since.is_none())
                 .map(|r| r.delete_after),
