@@ -89,7 +89,10 @@ pub(crate) fn table(report: &AuditReport) -> String {
                     },
                 ),
                 if k.managed { "yes" } else { "no" }.to_owned(),
-                findings(&k.findings),
+                match k.controls.is_empty() {
+                    true => findings(&k.findings),
+                    false => format!("{} [{}]", findings(&k.findings), k.controls.join(" ")),
+                },
             ]
         })
         .collect();
@@ -108,31 +111,7 @@ pub(crate) fn table(report: &AuditReport) -> String {
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
-    for account in report.accounts.iter().filter(|a| a.root_active_keys > 0) {
-        let keys: Vec<String> = (account.root_keys.iter())
-            .map(|k| {
-                let used = k.last_used.as_ref().map_or_else(
-                    || "never used".to_owned(),
-                    |u| format!("last used {}", time::date(u.date)),
-                );
-                format!(
-                    "made {}, {}d old, {used}",
-                    time::date(k.created),
-                    k.age_days
-                )
-            })
-            .collect();
-        let detail = match keys.is_empty() {
-            true => String::new(),
-            false => format!(" ({})", keys.join("; ")),
-        };
-        let _ = writeln!(
-            out,
-            "account {} ROOT USER HAS {}{detail}: delete them (root needs no access key; AWS's advice)",
-            account.account,
-            crate::report::count(account.root_active_keys, "active access key")
-        );
-    }
+    root_lines(&mut out, report);
     for account in report.unreachable() {
         let _ = writeln!(
             out,
@@ -209,6 +188,7 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         "findings",
         "error",
         "suppressed",
+        "controls",
     ])?;
     for k in report.keys_by_severity() {
         let used = k.last_used.as_ref();
@@ -230,6 +210,7 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
                 .map(|s| name(s.finding))
                 .collect::<Vec<_>>()
                 .join(";"),
+            k.controls.join(";"),
         ])?;
     }
     // The root user's keys and the accounts not audited are rows too: a spreadsheet of
@@ -251,11 +232,12 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
                 "root_active_key".to_owned(),
                 String::new(),
                 String::new(),
+                key.controls.join(";"),
             ])?;
         }
     }
     for account in report.unreachable() {
-        let mut row = vec![String::new(); 13];
+        let mut row = vec![String::new(); 14];
         row[0] = account.account.clone();
         row[10] = "not_audited".to_owned();
         row[11] = inert_cell(account.error.as_deref().unwrap_or_default());
@@ -265,6 +247,35 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A line per account whose root user has an active access key.
+fn root_lines(out: &mut String, report: &AuditReport) {
+    for account in report.accounts.iter().filter(|a| a.root_active_keys > 0) {
+        let keys: Vec<String> = (account.root_keys.iter())
+            .map(|k| {
+                let used = k.last_used.as_ref().map_or_else(
+                    || "never used".to_owned(),
+                    |u| format!("last used {}", time::date(u.date)),
+                );
+                format!(
+                    "made {}, {}d old, {used}",
+                    time::date(k.created),
+                    k.age_days
+                )
+            })
+            .collect();
+        let detail = match keys.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", keys.join("; ")),
+        };
+        let _ = writeln!(
+            out,
+            "account {} ROOT USER HAS {}{detail}: delete them (root needs no access key; AWS's advice)",
+            account.account,
+            crate::report::count(account.root_active_keys, "active access key")
+        );
+    }
 }
 
 /// A finding's name in the JSON and CSV (`two_active_keys`).

@@ -95,6 +95,44 @@ pub(crate) struct Facts<'a> {
     pub(crate) quarantined: bool,
 }
 
+/// The benchmark controls a key fails, by the benchmarks' own thresholds (not
+/// `--max-age` or `--unused`), so `audit` answers "are we compliant" beside "what to
+/// act on". The ids are the CIS AWS Foundations Benchmark's (v3.0 and v7.0, which
+/// renumbered the access-key controls and dropped "one active key") and AWS
+/// Foundational Security Best Practices' (FSBP), as Prowler maps them:
+/// - key older than 90 days: CIS v3.0 1.14, v7.0 2.12, FSBP IAM.3;
+/// - active and unused (or never used) for 45 days: CIS v3.0 1.12, v7.0 2.11, FSBP
+///   IAM.22; for 90 days: FSBP IAM.8 too;
+/// - two active keys: CIS v3.0 1.13.
+///
+/// (A root access key fails CIS v3.0 1.4, v7.0 2.4 and FSBP IAM.4: [`ROOT_KEY_CONTROLS`].)
+pub(crate) fn failed_controls(key: &Facts<'_>, now: SystemTime) -> Vec<&'static str> {
+    const DAY: u64 = 86_400;
+    let age = |t: SystemTime| now.duration_since(t).unwrap_or_default().as_secs() / DAY;
+    let mut failed = Vec::new();
+    if !key.active {
+        return failed;
+    }
+    if age(key.created) > 90 {
+        failed.extend(["CIS-3.0-1.14", "CIS-7.0-2.12", "FSBP-IAM.3"]);
+    }
+    // Unused since its last use, or since its creation if never used.
+    let idle = age(key.last_used.unwrap_or(key.created));
+    if idle >= 45 {
+        failed.extend(["CIS-3.0-1.12", "CIS-7.0-2.11", "FSBP-IAM.22"]);
+    }
+    if idle >= 90 {
+        failed.push("FSBP-IAM.8");
+    }
+    if key.other_active {
+        failed.push("CIS-3.0-1.13");
+    }
+    failed
+}
+
+/// The controls an active root access key fails (see [`failed_controls`]).
+pub(crate) const ROOT_KEY_CONTROLS: &[&str] = &["CIS-3.0-1.4", "CIS-7.0-2.4", "FSBP-IAM.4"];
+
 /// The longest overlap period an overlap claim may state and still count: a longer
 /// one is not rekey's doing (a hand-written tag), and two active keys are then a finding.
 pub(crate) const OVERLAP_CAP: Duration = Duration::from_secs(30 * 86_400);
@@ -306,5 +344,33 @@ mod tests {
         let overlap = record(2, 9, true);
         k.other_record = Some(&overlap);
         assert_eq!(findings(&k, limits(), now()), [Finding::TwoActiveKeys]);
+    }
+
+    #[test]
+    fn controls_fail_by_the_benchmarks_own_thresholds() {
+        // 91 days old, used 46 days ago: rotation and 45-day unused controls, not 90.
+        let k = key(91, Some(46));
+        assert_eq!(
+            failed_controls(&k, now()),
+            [
+                "CIS-3.0-1.14",
+                "CIS-7.0-2.12",
+                "FSBP-IAM.3",
+                "CIS-3.0-1.12",
+                "CIS-7.0-2.11",
+                "FSBP-IAM.22"
+            ]
+        );
+        // 31 days unused: rekey's --unused 30d finding, no benchmark control yet.
+        assert!(failed_controls(&key(40, Some(31)), now()).is_empty());
+        // Never used for 100 days: both unused controls.
+        let never = failed_controls(&key(100, None), now());
+        assert!(never.contains(&"FSBP-IAM.8") && never.contains(&"FSBP-IAM.22"));
+        let mut two = key(10, Some(1));
+        two.other_active = true;
+        assert_eq!(failed_controls(&two, now()), ["CIS-3.0-1.13"]);
+        let mut inactive = key(400, None);
+        inactive.active = false;
+        assert!(failed_controls(&inactive, now()).is_empty());
     }
 }

@@ -81,6 +81,8 @@ pub(crate) struct RootKey {
     pub(crate) age_days: u64,
     /// Its last use, if any.
     pub(crate) last_used: Option<LastUse>,
+    /// The benchmark controls it fails (CIS v3.0 1.4, v7.0 2.4, FSBP IAM.4).
+    pub(crate) controls: Vec<&'static str>,
 }
 
 /// One access key.
@@ -116,6 +118,9 @@ pub(crate) struct AuditedKey {
     pub(crate) deletion_scheduled: Option<SystemTime>,
     /// What needs acting on, most severe first.
     pub(crate) findings: Vec<Finding>,
+    /// The benchmark controls it fails, by their own thresholds (see
+    /// [`findings::failed_controls`]): `CIS-3.0-1.14`, `FSBP-IAM.3`, ….
+    pub(crate) controls: Vec<&'static str>,
     /// Findings a suppression (`--ignore`) covers: shown, not counted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) suppressed: Vec<suppress::Suppressed>,
@@ -244,6 +249,7 @@ async fn account(
             created: k.created,
             age_days: crate::time::since(k.created, now).as_secs() / 86_400,
             last_used: k.last_used.map(LastUse::from),
+            controls: findings::ROOT_KEY_CONTROLS.to_vec(),
         })
         .collect();
     Ok((keys, root))
@@ -334,6 +340,7 @@ async fn user_keys(
                 .as_secs()
                 / 86_400,
             findings: findings::findings(&facts, limits, now),
+            controls: findings::failed_controls(&facts, now),
             last_used,
             managed: managed(&records, &keys, &key.id) || known.created(&key.id),
             suppressed: Vec::new(),
