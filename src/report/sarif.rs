@@ -94,24 +94,10 @@ pub(crate) fn log(found: &Found, roots: &[PathBuf]) -> Value {
 /// A key in a repository's history: a result at the file as the commit that added it
 /// has it, with that commit (and whether it was pushed) in its properties.
 fn in_history(key: &KeyCopies, hit: &HistoryHit, roots: &[PathBuf]) -> Value {
-    let rule = match (&key.state, hit.secret) {
-        (_, true) => "secret",
-        (KeyState::Current, false) => "uncovered-current-key",
-        (KeyState::Old(_) | KeyState::Stale, false) => "old-key",
-        (KeyState::Deleted(_), false) => "deleted-key",
-        (KeyState::Unknown, false) => "unknown-key",
-    };
-    let level = RULES
-        .iter()
-        .find(|r| r.0 == rule)
-        .map_or("warning", |r| r.2);
+    let (rule, level) = rule(&key.state, hit.secret);
     let first = hit.commits.first();
     let path = hit.repository.join(first.map_or("", |c| c.path.as_str()));
-    let (uri, base) = location(&path, roots);
-    let mut artifact = json!({ "uri": uri });
-    if let Some(base) = base {
-        artifact["uriBaseId"] = json!(base);
-    }
+    let (artifact, uri) = artifact(&path, roots);
     let commit = first.map_or("", |c| c.id.as_str());
     let what = match hit.secret {
         true => "its secret access key",
@@ -151,28 +137,16 @@ fn result(key: &KeyCopies, copy: &Copy, roots: &[PathBuf]) -> Option<Value> {
         (KeyState::Old(_) | KeyState::Stale, _) => "a replaced key".to_owned(),
         (KeyState::Deleted(_), _) => "a deleted key".to_owned(),
     };
-    let rule = match (&key.state, holds_secret) {
-        (KeyState::Current, _) if covered => return None,
-        (_, true) => "secret",
-        (KeyState::Current, false) => "uncovered-current-key",
-        (KeyState::Old(_) | KeyState::Stale, false) => "old-key",
-        (KeyState::Deleted(_), false) => "deleted-key",
-        (KeyState::Unknown, false) => "unknown-key",
-    };
+    if key.state == KeyState::Current && covered {
+        return None;
+    }
+    let (rule, level) = rule(&key.state, holds_secret);
     let what = match copy.holds {
         CopyHolds::Id => "its id",
         CopyHolds::Secret => "its secret access key",
         CopyHolds::Both => "its id and secret access key",
     };
-    let level = RULES
-        .iter()
-        .find(|r| r.0 == rule)
-        .map_or("warning", |r| r.2);
-    let (uri, base) = location(&copy.path, roots);
-    let mut artifact = json!({ "uri": uri });
-    if let Some(base) = base {
-        artifact["uriBaseId"] = json!(base);
-    }
+    let (artifact, uri) = artifact(&copy.path, roots);
     let fingerprint =
         crate::digest::sha256_hex(format!("{}\0{uri}\0{what}", key.key_id).as_bytes());
     Some(json!({
@@ -185,6 +159,33 @@ fn result(key: &KeyCopies, copy: &Copy, roots: &[PathBuf]) -> Option<Value> {
         }}],
         "partialFingerprints": {"rekeyCopy/v1": fingerprint},
     }))
+}
+
+/// The rule (and its level) of a copy of a key in `state`, holding the secret or not.
+fn rule(state: &KeyState, secret: bool) -> (&'static str, &'static str) {
+    let rule = match (state, secret) {
+        (_, true) => "secret",
+        (KeyState::Current, false) => "uncovered-current-key",
+        (KeyState::Old(_) | KeyState::Stale, false) => "old-key",
+        (KeyState::Deleted(_), false) => "deleted-key",
+        (KeyState::Unknown, false) => "unknown-key",
+    };
+    let level = RULES
+        .iter()
+        .find(|r| r.0 == rule)
+        .map_or("warning", |r| r.2);
+    (rule, level)
+}
+
+/// The artifact location of `path` (relative to its root's base id where it has one),
+/// and its URI.
+fn artifact(path: &Path, roots: &[PathBuf]) -> (Value, String) {
+    let (uri, base) = location(path, roots);
+    let mut artifact = json!({ "uri": uri });
+    if let Some(base) = base {
+        artifact["uriBaseId"] = json!(base);
+    }
+    (artifact, uri)
 }
 
 /// `path` relative to the root holding it (`ROOT0`, `ROOT1`, …), else absolute.

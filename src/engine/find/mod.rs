@@ -154,6 +154,20 @@ pub(crate) struct KeyCopies {
     pub(crate) history: Vec<history::HistoryHit>,
 }
 
+impl KeyCopies {
+    /// An id of AWS's shape no known key has, not found anywhere yet.
+    fn unknown(key_id: String) -> Self {
+        Self {
+            key_id,
+            state: KeyState::Unknown,
+            profiles: Vec::new(),
+            user_arn: None,
+            copies: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+}
+
 /// What a search found.
 #[derive(Debug)]
 pub(crate) struct Found {
@@ -358,15 +372,11 @@ pub(crate) fn find(
                     entry.copies.push(copy);
                 }
                 KeyRef::Unknown(id) => {
-                    let entry = unknown.entry(id.clone()).or_insert_with(|| KeyCopies {
-                        key_id: id,
-                        state: KeyState::Unknown,
-                        profiles: Vec::new(),
-                        user_arn: None,
-                        copies: Vec::new(),
-                        history: Vec::new(),
-                    });
-                    entry.copies.push(copy);
+                    let entry = unknown.entry(id.clone());
+                    entry
+                        .or_insert_with(|| KeyCopies::unknown(id))
+                        .copies
+                        .push(copy);
                 }
             }
         }
@@ -394,14 +404,9 @@ fn attach_history(
             (Some(index), _) => &mut keys[index],
             (None, id) => {
                 let id = id.clone().unwrap_or_default();
-                unknown.entry(id.clone()).or_insert_with(|| KeyCopies {
-                    key_id: id,
-                    state: KeyState::Unknown,
-                    profiles: Vec::new(),
-                    user_arn: None,
-                    copies: Vec::new(),
-                    history: Vec::new(),
-                })
+                unknown
+                    .entry(id.clone())
+                    .or_insert_with(|| KeyCopies::unknown(id))
             }
         };
         entry.history.push(hit);
