@@ -1,0 +1,109 @@
+"""`rekey find --history` against the floor a shell user has, `git log -p --all | rg`,
+and `rekey find --staged` on a commit of 100 files.
+
+Run it with `./scripts/bench --history` (release build, ripgrep from the Python package
+index). The repository (10,000 commits over 200 files, with a few copies of 20 keys'
+ids and secrets added and removed along the way) is generated once with `git
+fast-import` under target/history-bench and reused. Medians of `--reps` warm runs.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from find import ADMIN, REKEY, RG, WORDS, keys, timed  # noqa: F401  (ADMIN: moto's signer)
+
+REPO = Path(__file__).resolve().parent.parent / "target" / "history-bench"
+COMMITS, FILES, LEAKS = 10_000, 200, 12
+
+
+def generate(found):
+    """The repository: COMMITS commits, each rewriting one of FILES files; LEAKS of them
+    add a key's id and secret to a file, which a later commit takes out again."""
+    if REPO.exists():
+        shutil.rmtree(REPO)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(REPO)], check=True)
+    rng = random.Random(7)
+    leaks = set(rng.sample(range(COMMITS), LEAKS))
+    stream = bytearray()
+    for n in range(COMMITS):
+        path = f"src/f{rng.randrange(FILES)}.txt"
+        body = b"".join(b" ".join(rng.choice(WORDS) for _ in range(10)) + b"\n" for _ in range(40))
+        if n in leaks:
+            _, key_id, secret = found[rng.randrange(len(found))]
+            body += f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret}\n".encode()
+        message = f"change {n}\n".encode()
+        stream += b"commit refs/heads/main\n"
+        stream += f"committer Bench <b@example.com> {1_700_000_000 + n} +0000\n".encode()
+        # Each commit continues the branch (fast-import keeps its tip).
+        stream += b"data %d\n%s" % (len(message), message)
+        stream += b"M 100644 inline %s\ndata %d\n%s\n" % (path.encode(), len(body), body)
+    subprocess.run(["git", "-C", str(REPO), "fast-import", "--quiet"], input=bytes(stream), check=True)
+    subprocess.run(["git", "-C", str(REPO), "checkout", "-q", "main"], check=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (median)")
+    args = parser.parse_args()
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    endpoint = "http://127.0.0.1:%d" % server.get_host_and_port()[1]
+    found = keys(endpoint)
+    generate(found)
+    home = Path(tempfile.mkdtemp(prefix="rekey-history-bench-"))
+    (home / ".aws").mkdir()
+    (home / ".aws" / "credentials").write_text("".join(
+        f"[{user}]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+        for user, key_id, secret in found))
+    patterns = home / "patterns"
+    patterns.write_text("AKIA\n" + "".join(f"{k}\n{s}\n" for _, k, s in found))
+    env = dict(os.environ, HOME=str(home), AWS_ENDPOINT_URL=endpoint,
+               AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
+               AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+               REKEY_STATE_DIR=str(home / "state"))
+    rekey = [str(REKEY), "find", "--history", "--output", "json", str(REPO)]
+    shell = ["sh", "-c", f"git -C {REPO} log -p --all | {RG} -F -f {patterns}"]
+    timed(rekey, env), timed(shell)  # warm
+    rekey_runs = [timed(rekey, env) for _ in range(args.reps)]
+    shell_runs = [timed(shell) for _ in range(args.reps)]
+    out = subprocess.run(rekey, env=env, capture_output=True, check=True).stdout.decode()
+    commits = out.count('"subject"')
+
+    # --staged: 100 files changed and staged, one with a key.
+    for n in range(100):
+        (REPO / "src" / f"f{n}.txt").write_text(f"staged change {n}\n" * 20)
+    (REPO / "src" / "f0.txt").write_text(f"AWS_ACCESS_KEY_ID={found[0][1]}\n")
+    subprocess.run(["git", "-C", str(REPO), "add", "-A"], check=True)
+    staged = ["sh", "-c", f"cd {REPO} && {REKEY} find --staged"]
+    timed(staged, env)
+    staged_runs = [timed(staged, env) for _ in range(args.reps)]
+    subprocess.run(["git", "-C", str(REPO), "reset", "-q", "--hard"], check=True)
+    server.stop()
+    shutil.rmtree(home)
+
+    wall = statistics.median(t for t, _ in rekey_runs)
+    floor = statistics.median(t for t, _ in shell_runs)
+    rss = max(m for _, m in rekey_runs) / 1024
+    staged_wall = statistics.median(t for t, _ in staged_runs)
+    print(f"`rekey find --history` benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+          f"{COMMITS} commits over {FILES} files, {LEAKS} commits adding a key "
+          f"({commits} commit mentions found), medians of {args.reps} warm runs\n")
+    print("| rekey find --history | git log -p --all \\| rg -F | rekey / shell | rekey peak RSS | rekey find --staged (100 files) |")
+    print("|---:|---:|---:|---:|---:|")
+    print(f"| {wall:.2f} s | {floor:.2f} s | {wall / floor:.2f} | {rss:.0f} MiB | {staged_wall * 1000:.0f} ms |")
+    print("(targets: history within 1.5x of the shell pipeline; --staged under 100 ms)")
+
+
+if __name__ == "__main__":
+    main()
