@@ -82,18 +82,19 @@ def timed(argv, env=None):
     return elapsed, int(run.stderr.decode().strip().splitlines()[-1])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reps", type=int, default=3, help="repetitions (median)")
-    args = parser.parse_args()
+def moto():
+    """A moto server on loopback, and its endpoint."""
     import logging
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    endpoint = "http://127.0.0.1:%d" % server.get_host_and_port()[1]
-    found = keys(endpoint)
-    generate(found)
-    home = Path(tempfile.mkdtemp(prefix="rekey-find-bench-"))
+    return server, "http://127.0.0.1:%d" % server.get_host_and_port()[1]
+
+
+def home_for(found, endpoint, prefix):
+    """A home whose credentials file holds `found`'s keys, the patterns file of the same
+    strings for ripgrep, and the environment rekey runs with there."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
     (home / ".aws").mkdir()
     (home / ".aws" / "credentials").write_text("".join(
         f"[{user}]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
@@ -104,6 +105,17 @@ def main():
                AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
                AWS_CONFIG_FILE=str(home / ".aws" / "config"),
                REKEY_STATE_DIR=str(home / "state"))
+    return home, patterns, env
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (median)")
+    args = parser.parse_args()
+    server, endpoint = moto()
+    found = keys(endpoint)
+    generate(found)
+    home, patterns, env = home_for(found, endpoint, "rekey-find-bench-")
     rekey = [str(REKEY), "find", str(TREE), "--output", "json"]
     rg = [str(RG), "--no-ignore", "--hidden", "-F", "-f", str(patterns), str(TREE)]
     timed(rekey, env), timed(rg)  # warm the page cache

@@ -13,13 +13,10 @@ import random
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from moto.server import ThreadedMotoServer
-
-from find import ADMIN, REKEY, RG, WORDS, keys, timed  # noqa: F401  (ADMIN: moto's signer)
+from find import REKEY, RG, WORDS, home_for, keys, moto, timed
 
 REPO = Path(__file__).resolve().parent.parent / "target" / "history-bench"
 COMMITS, FILES, LEAKS = 10_000, 200, 12
@@ -54,24 +51,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=3, help="repetitions (median)")
     args = parser.parse_args()
-    import logging
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = "http://127.0.0.1:%d" % server.get_host_and_port()[1]
+    server, endpoint = moto()
     found = keys(endpoint)
     generate(found)
-    home = Path(tempfile.mkdtemp(prefix="rekey-history-bench-"))
-    (home / ".aws").mkdir()
-    (home / ".aws" / "credentials").write_text("".join(
-        f"[{user}]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
-        for user, key_id, secret in found))
-    patterns = home / "patterns"
-    patterns.write_text("AKIA\n" + "".join(f"{k}\n{s}\n" for _, k, s in found))
-    env = dict(os.environ, HOME=str(home), AWS_ENDPOINT_URL=endpoint,
-               AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
-               AWS_CONFIG_FILE=str(home / ".aws" / "config"),
-               REKEY_STATE_DIR=str(home / "state"))
+    home, patterns, env = home_for(found, endpoint, "rekey-history-bench-")
     rekey = [str(REKEY), "find", "--history", "--output", "json", str(REPO)]
     shell = ["sh", "-c", f"git -C {REPO} log -p --all | {RG} -F -f {patterns}"]
     timed(rekey, env), timed(shell)  # warm

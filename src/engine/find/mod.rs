@@ -293,14 +293,19 @@ pub(crate) fn find(
     );
     let matcher = Arc::new(matcher);
     let mut walked = walk::walk(roots, options, matcher.clone());
+    // The repository each root is in (the walk meets only those below the roots).
+    let tops: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|r| history::repository_of(r))
+        .collect();
     let history = match options.history {
-        true => search_history(roots, &mut walked, &matcher),
+        true => search_history(&tops, &mut walked, &matcher),
         false => Vec::new(),
     };
     // The key ids `.rekeyignore` lists (at the roots and the repositories met).
     let mut folders = roots.to_vec();
     folders.extend(walked.repositories.iter().cloned());
-    folders.extend(roots.iter().filter_map(|r| history::repository_of(r)));
+    folders.extend(tops);
     let ignored = rekeyignore::ignored_ids(&folders);
     let mut keys: Vec<KeyCopies> = known
         .iter()
@@ -413,17 +418,14 @@ fn attach_history(
     }
 }
 
-/// Searches the history of every repository the walk met, and of each root's own
-/// repository; one that cannot be read is said among what could not be read.
+/// Searches the history of every repository the walk met, and of `tops` (the roots'
+/// own); one that cannot be read is said among what could not be read.
 fn search_history(
-    roots: &[PathBuf],
+    tops: &[PathBuf],
     walked: &mut walk::Walked,
     matcher: &Matcher,
 ) -> Vec<history::HistoryHit> {
-    let mut repositories: Vec<PathBuf> = roots
-        .iter()
-        .filter_map(|r| history::repository_of(r))
-        .collect();
+    let mut repositories: Vec<PathBuf> = tops.to_vec();
     for met in std::mem::take(&mut walked.repositories) {
         let met = std::fs::canonicalize(&met).unwrap_or(met);
         if !repositories
