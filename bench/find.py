@@ -12,6 +12,7 @@ prefix with `--no-ignore --hidden -F -f PATTERNS`.
 """
 
 import argparse
+import collections
 import os
 import random
 import shutil
@@ -70,16 +71,21 @@ def generate(found):
         (folder / f"f{n}.{('txt', 'env', 'json', 'yaml', 'log')[n % 5]}").write_bytes(body)
 
 
+Run = collections.namedtuple("Run", "wall rss_kib cpu")
+
+
 def timed(argv, env=None):
-    """Wall time and peak RSS (KiB, from GNU time: a child of this large Python process
-    would count its parent's pages in its own peak) of one run."""
+    """Wall time, peak RSS (KiB) and CPU time (user + system) of one run, the last two
+    from GNU time: a child of this large Python process would count its parent's pages
+    in its own peak."""
     start = time.perf_counter()
-    run = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], env=env,
+    run = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *argv], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
     if run.returncode not in (0, 1):
         sys.exit(f"{argv[0]} failed: {run.stderr.decode()}")
-    return elapsed, int(run.stderr.decode().strip().splitlines()[-1])
+    rss, user, system = run.stderr.decode().strip().splitlines()[-1].split()
+    return Run(elapsed, int(rss), float(user) + float(system))
 
 
 def moto():
@@ -127,15 +133,17 @@ def main():
     shutil.rmtree(home)
 
     size = sum(p.stat().st_size for p in TREE.rglob("*") if p.is_file())
-    wall = statistics.median(t for t, _ in rekey_runs)
-    rg_wall = statistics.median(t for t, _ in rg_runs)
-    rss = max(m for _, m in rekey_runs) / 1024
+    wall = statistics.median(r.wall for r in rekey_runs)
+    rg_wall = statistics.median(r.wall for r in rg_runs)
+    cpu = statistics.median(r.cpu for r in rekey_runs)
+    rg_cpu = statistics.median(r.cpu for r in rg_runs)
+    rss = max(r.rss_kib for r in rekey_runs) / 1024
     print(f"`rekey find` benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
           f"{FILES} files, {size / 1e9:.2f} GB, {KEYS} keys, {copies} copies found, "
           f"medians of {args.reps} warm runs\n")
-    print("| rekey find | ripgrep (-F, 41 strings) | rekey / ripgrep | rekey peak RSS |")
-    print("|---:|---:|---:|---:|")
-    print(f"| {wall:.2f} s | {rg_wall:.2f} s | {wall / rg_wall:.2f} | {rss:.0f} MiB |")
+    print("| rekey find | ripgrep (-F, 41 strings) | rekey / ripgrep | CPU: rekey | CPU: ripgrep | rekey peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    print(f"| {wall:.2f} s | {rg_wall:.2f} s | {wall / rg_wall:.2f} | {cpu:.2f} s | {rg_cpu:.2f} s | {rss:.0f} MiB |")
     print("(targets: within 1.5x of ripgrep, under 64 MiB)")
 
 

@@ -11,6 +11,7 @@ pub(crate) mod account;
 pub(crate) mod history;
 pub(crate) mod matcher;
 pub(crate) mod place;
+mod read;
 pub(crate) mod rekeyignore;
 pub(crate) mod staged;
 pub(crate) mod uncovered;

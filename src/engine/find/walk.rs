@@ -3,7 +3,7 @@
 //! with its reason, and what is skipped is counted.
 //!
 //! Not searched: `.git` internals, `node_modules`, `target`, the caches of
-//! [`CACHES`], binary files (a NUL byte in the first 8 KiB), files over 16 MiB, and
+//! [`CACHES`], binary files (a NUL byte in the first 8 KiB), files over 16 MiB ([`read::MAX_FILE`]), and
 //! anything that is not a regular file (symlinks are not followed, so nothing outside
 //! a root is reached and a loop is harmless; FIFOs, sockets and devices are never
 //! opened). `.gitignore` is not honoured unless asked: `.env` files are almost always
@@ -13,10 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use zeroize::Zeroize;
-
 use super::matcher::{Holds, Matcher};
 use super::place::{self, PlaceFormat};
+use super::read;
 
 /// Folders that hold dependencies, build output or caches, never a project's settings.
 pub(crate) const CACHES: &[&str] = &[
@@ -35,9 +34,6 @@ pub(crate) const CACHES: &[&str] = &[
     ".rustup",
     ".terraform",
 ];
-
-/// Files larger than this are not searched.
-pub(crate) const MAX_FILE: u64 = 16 * 1024 * 1024;
 
 /// How much of a file is looked at for a NUL byte.
 const BINARY_PROBE: usize = 8 * 1024;
@@ -101,7 +97,7 @@ pub(crate) struct Walked {
     pub(crate) skipped_folders: BTreeMap<String, u64>,
     /// Binary files skipped.
     pub(crate) binary: u64,
-    /// Files over [`MAX_FILE`] skipped.
+    /// Files over [`read::MAX_FILE`] skipped.
     pub(crate) too_large: u64,
     /// Entries that are not regular files (symlinks, FIFOs, sockets, devices).
     pub(crate) not_files: u64,
@@ -220,36 +216,16 @@ fn search(entry: &ignore::DirEntry, matcher: &Matcher) -> Outcome {
         return Outcome::Searched(None);
     }
     let path = entry.path();
-    let len = match entry.metadata() {
-        Ok(meta) if meta.len() > MAX_FILE => return Outcome::TooLarge,
-        Ok(meta) => meta.len(),
-        Err(e) => return Outcome::Unreadable(path.to_owned(), e.to_string()),
-    };
-    // One buffer per walker thread, reused from file to file (as ripgrep does): an
-    // allocation per file costs as much as the search. A file with a match may hold a
-    // secret, so its bytes are wiped once it is searched; the others hold none of the
-    // secrets looked for.
-    BUFFER.with_borrow_mut(|bytes| {
-        bytes.clear();
-        let read = std::fs::File::open(path).and_then(|mut file| {
-            bytes.reserve(usize::try_from(len).unwrap_or(0));
-            std::io::Read::read_to_end(&mut file, bytes)
-        });
-        if let Err(e) = read {
-            bytes.zeroize();
-            return Outcome::Unreadable(path.to_owned(), e.to_string());
-        }
-        let outcome = search_bytes(path, bytes, matcher);
-        if matches!(outcome, Outcome::Searched(Some(_))) {
-            bytes.zeroize();
-        }
-        outcome
-    })
-}
-
-thread_local! {
-    /// The walker thread's read buffer (see [`search`]).
-    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    let searched = read::search_file(
+        path,
+        |bytes| search_bytes(path, bytes, matcher),
+        |outcome| matches!(outcome, Outcome::Searched(Some(_))),
+    );
+    match searched {
+        Ok(Some(outcome)) => outcome,
+        Ok(None) => Outcome::TooLarge,
+        Err(e) => Outcome::Unreadable(path.to_owned(), e.to_string()),
+    }
 }
 
 fn search_bytes(path: &Path, bytes: &[u8], matcher: &Matcher) -> Outcome {
