@@ -446,6 +446,15 @@ pub(crate) enum AuditOutput {
     Csv,
 }
 
+/// The benchmarks `rekey audit --benchmark` judges by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuditBenchmark {
+    /// CIS AWS Foundations Benchmark v3.0 and v7.0.
+    Cis,
+    /// AWS Foundational Security Best Practices.
+    Fsbp,
+}
+
 /// `rekey find`'s output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum FindOutput {
@@ -478,6 +487,11 @@ pub(crate) struct AuditArgs {
     /// An active key older than this is a finding.
     #[arg(long, value_name = "DURATION", default_value = "90d")]
     pub(crate) max_age: HumanDuration,
+    /// Judge by a benchmark: its thresholds for the findings (keys rotated within 90
+    /// days; unused 45 days for CIS, 90 for FSBP) and a pass or fail per control per
+    /// account.
+    #[arg(long, value_enum, conflicts_with_all = ["max_age", "unused"])]
+    pub(crate) benchmark: Option<AuditBenchmark>,
     /// Suppressions: a YAML list of {account?, user?, key_id?, finding?, reason,
     /// expires}. A suppressed finding is shown as such and not counted; an expired
     /// suppression is a finding.

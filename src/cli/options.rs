@@ -200,11 +200,18 @@ impl TryFrom<AuditArgs> for commands::audit::Options {
             (_, Some(_)) => anyhow::bail!("--role needs --org or --accounts"),
             (_, None) => Scope::Own,
         };
+        use crate::engine::audit::benchmark::Benchmark;
+        let benchmark = args.benchmark.map(|b| match b {
+            AuditBenchmark::Cis => Benchmark::Cis,
+            AuditBenchmark::Fsbp => Benchmark::Fsbp,
+        });
+        let limits = benchmark.map(Benchmark::thresholds);
         Ok(Self {
             via: args.via,
             scope,
-            max_age: args.max_age.0,
-            unused: args.unused.0,
+            max_age: limits.map_or(args.max_age.0, |l| l.max_age),
+            unused: limits.map_or(args.unused.0, |l| l.unused),
+            benchmark,
             format: match args.output {
                 AuditOutput::Text => commands::audit::Format::Text,
                 AuditOutput::Json => commands::audit::Format::Json,

@@ -38,6 +38,9 @@ pub(crate) struct Options {
     pub(crate) detailed_exitcode: bool,
     /// `--ignore`'s suppressions.
     pub(crate) suppressions: Vec<audit::suppress::Suppression>,
+    /// `--benchmark`: whose thresholds `max_age` and `unused` are, and whose controls'
+    /// verdicts are reported per account.
+    pub(crate) benchmark: Option<audit::benchmark::Benchmark>,
 }
 
 /// Runs `rekey audit`. Exit 1 when an account could not be audited (the others are
@@ -66,8 +69,14 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     };
     let mut accounts = audit::audit(&aws, &signer, &args.scope, limits, ctx.jobs, &known).await?;
     audit::suppress::apply(&mut accounts, &args.suppressions, crate::time::now());
+    if let Some(benchmark) = args.benchmark {
+        for account in &mut accounts {
+            account.compliance = audit::benchmark::verdicts(benchmark, account);
+        }
+    }
     let report = AuditReport {
         schema: 1,
+        benchmark: args.benchmark,
         max_age_days: args.max_age.as_secs() / 86_400,
         unused_days: args.unused.as_secs() / 86_400,
         accounts,

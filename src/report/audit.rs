@@ -14,6 +14,10 @@ use crate::time;
 pub(crate) struct AuditReport {
     /// Always 1.
     pub(crate) schema: u32,
+    /// `--benchmark`: whose thresholds these are and whose controls each account's
+    /// `compliance` judges.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) benchmark: Option<crate::engine::audit::benchmark::Benchmark>,
     /// The thresholds the findings used, in days.
     pub(crate) max_age_days: u64,
     /// Days without use that count as unused.
@@ -112,6 +116,7 @@ pub(crate) fn table(report: &AuditReport) -> String {
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
     root_lines(&mut out, report);
+    compliance_lines(&mut out, report);
     for account in report.unreachable() {
         let _ = writeln!(
             out,
@@ -247,6 +252,39 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// With `--benchmark`: per account, how many controls pass, and a line per failing
+/// control with the keys that fail it.
+fn compliance_lines(out: &mut String, report: &AuditReport) {
+    use crate::engine::audit::benchmark::Status;
+    let Some(benchmark) = report.benchmark else {
+        return;
+    };
+    let name = match benchmark {
+        crate::engine::audit::benchmark::Benchmark::Cis => "CIS AWS Foundations",
+        crate::engine::audit::benchmark::Benchmark::Fsbp => "AWS FSBP",
+    };
+    for account in report.accounts.iter().filter(|a| !a.compliance.is_empty()) {
+        let verdicts = &account.compliance;
+        let passed = verdicts.iter().filter(|v| v.status == Status::Pass).count();
+        let _ = writeln!(
+            out,
+            "account {} {name}: {passed} of {} controls pass",
+            account.account,
+            verdicts.len()
+        );
+        for verdict in verdicts.iter().filter(|v| v.status == Status::Fail) {
+            let _ = writeln!(
+                out,
+                "  FAIL {} {} ({}: {})",
+                verdict.control,
+                verdict.title,
+                crate::report::count(verdict.failing.len(), "key"),
+                verdict.failing.join(", ")
+            );
+        }
+    }
 }
 
 /// A line per account whose root user has an active access key.

@@ -250,6 +250,67 @@ fn an_organization_is_audited_with_every_finding_and_a_missing_role_reported() {
         ["overdue_deletion"],
         "its week is over"
     );
+
+    // By CIS's thresholds, with a verdict per control per account (issue 35, point 1).
+    let cis = org
+        .home
+        .rekey_later(
+            2400,
+            &audit_args(&["--output", "json", "--benchmark", "cis"]),
+        )
+        .code(1);
+    passes(&org.home, "audit", &cis);
+    let cis = cis.json();
+    assert_eq!(
+        (&cis["benchmark"], &cis["unused_days"]),
+        (&"cis".into(), &45.into())
+    );
+    let prod = (cis["accounts"].as_array().unwrap().iter())
+        .find(|a| a["account"] == org.member("prod"))
+        .unwrap();
+    let verdict = |control: &str| {
+        (prod["compliance"].as_array().unwrap().iter())
+            .find(|v| v["control"] == control)
+            .unwrap_or_else(|| panic!("{control} not in {prod}"))
+            .clone()
+    };
+    assert_eq!(prod["compliance"].as_array().unwrap().len(), 7, "{prod}");
+    assert_eq!(verdict("CIS-3.0-1.4")["status"], "pass", "no root key");
+    let two = verdict("CIS-3.0-1.13");
+    assert_eq!(two["status"], "fail");
+    assert_eq!(
+        two["failing"],
+        serde_json::json!(org.keys["two_active"]),
+        "{two}"
+    );
+    let old = verdict("CIS-7.0-2.12");
+    assert_eq!(old["status"], "fail");
+    assert!(
+        old["failing"]
+            .as_array()
+            .unwrap()
+            .contains(&org.keys["in_use"]),
+        "{old}"
+    );
+    let table = (org.home)
+        .rekey_later(2400, &audit_args(&["--benchmark", "cis"]))
+        .code(1)
+        .stdout;
+    let summary = format!("account {} CIS AWS Foundations: ", org.member("prod"));
+    assert!(
+        table.contains(&summary) && table.contains("  FAIL CIS-3.0-1.13 "),
+        "{table}"
+    );
+    // The benchmark's thresholds are its own: not mixed with --unused.
+    let mixed = org
+        .home
+        .rekey(&audit_args(&["--benchmark", "fsbp", "--unused", "10d"]))
+        .code(2);
+    assert!(
+        mixed.stderr.contains("cannot be used with"),
+        "{}",
+        mixed.stderr
+    );
 }
 
 /// Per account, one credential report, then two calls per user with keys; every

@@ -4,6 +4,7 @@
 //! (see [`report`]); only those are asked for their keys and tags (two calls each),
 //! paced per account. An account that cannot be reached is reported, never fatal.
 
+pub(crate) mod benchmark;
 pub(crate) mod findings;
 pub(crate) mod report;
 pub(crate) mod suppress;
@@ -68,6 +69,9 @@ pub(crate) struct AccountAudit {
     /// The error's kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error_kind: Option<ErrorKind>,
+    /// With `--benchmark`: the verdict of each of its controls here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) compliance: Vec<benchmark::Verdict>,
 }
 
 /// An active access key of the root user.
@@ -199,6 +203,7 @@ pub(crate) async fn audit(
                     keys,
                     root_active_keys: root_keys.len(),
                     root_keys,
+                    compliance: Vec::new(),
                     error: None,
                     error_kind: None,
                 },
@@ -208,6 +213,7 @@ pub(crate) async fn audit(
                     keys: Vec::new(),
                     root_active_keys: 0,
                     root_keys: Vec::new(),
+                    compliance: Vec::new(),
                     error: Some(cause.message),
                     error_kind: Some(cause.kind),
                 },
