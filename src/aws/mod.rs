@@ -356,6 +356,7 @@ macro_rules! faked {
 pub(crate) mod bucket;
 pub(crate) mod policies;
 pub(crate) mod scp;
+pub(crate) mod securityhub;
 pub(crate) mod trail;
 
 impl Caller {

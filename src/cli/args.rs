@@ -444,6 +444,16 @@ pub(crate) enum AuditOutput {
     Json,
     /// A row per key.
     Csv,
+    /// AWS Security Finding Format: a JSON array of findings, as Security Hub's
+    /// BatchImportFindings takes them.
+    Asff,
+}
+
+/// Where `rekey audit --push` sends findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuditPush {
+    /// AWS Security Hub (BatchImportFindings), in the run's region.
+    SecurityHub,
 }
 
 /// The benchmarks `rekey audit --benchmark` judges by.
@@ -507,6 +517,14 @@ pub(crate) struct AuditArgs {
     /// audited.
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
+    /// Send the findings there too (ASFF; findings of earlier runs that no longer hold
+    /// are archived and resolved).
+    #[arg(long, value_enum)]
+    pub(crate) push: Option<AuditPush>,
+    /// The profile whose account's hub receives the findings (a delegated
+    /// administrator's; default: the signer's).
+    #[arg(long, value_name = "PROFILE", requires = "push", add = complete::profiles())]
+    pub(crate) hub_via: Option<String>,
     /// How to run (--jobs: accounts at once).
     #[command(flatten)]
     pub(crate) run: RunArgs,

@@ -216,8 +216,12 @@ impl TryFrom<AuditArgs> for commands::audit::Options {
                 AuditOutput::Text => commands::audit::Format::Text,
                 AuditOutput::Json => commands::audit::Format::Json,
                 AuditOutput::Csv => commands::audit::Format::Csv,
+                AuditOutput::Asff => commands::audit::Format::Asff,
             },
             detailed_exitcode: args.detailed_exitcode,
+            push: args.push.map(
+                |AuditPush::SecurityHub| commands::audit::Push::SecurityHub { via: args.hub_via },
+            ),
             suppressions: match &args.ignore {
                 None => Vec::new(),
                 Some(file) => {
@@ -354,6 +358,7 @@ impl Command {
             Command::Find(a) if a.output == FindOutput::Json => Output::Json,
             Command::Status(a) => a.output,
             Command::Rollback(a) => a.output,
+            // Nor does an ASFF consumer (BatchImportFindings takes findings only).
             Command::Audit(a) if a.output == AuditOutput::Json => Output::Json,
             _ => Output::Text,
         };

@@ -20,6 +20,18 @@ pub(crate) enum Format {
     Json,
     /// A row per key.
     Csv,
+    /// AWS Security Finding Format (a JSON array).
+    Asff,
+}
+
+/// Where findings are sent besides the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Push {
+    /// Security Hub in the run's region, of the signer's account or `via`'s.
+    SecurityHub {
+        /// `--hub-via`.
+        via: Option<String>,
+    },
 }
 
 /// What `rekey audit` is asked.
@@ -36,6 +48,8 @@ pub(crate) struct Options {
     pub(crate) format: Format,
     /// Exit 2 on any finding.
     pub(crate) detailed_exitcode: bool,
+    /// `--push`.
+    pub(crate) push: Option<Push>,
     /// `--ignore`'s suppressions.
     pub(crate) suppressions: Vec<audit::suppress::Suppression>,
     /// `--benchmark`: whose thresholds `max_age` and `unused` are, and whose controls'
@@ -74,13 +88,36 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
             account.compliance = audit::benchmark::verdicts(benchmark, account);
         }
     }
-    let report = AuditReport {
+    let mut report = AuditReport {
         schema: 1,
         benchmark: args.benchmark,
         max_age_days: args.max_age.as_secs() / 86_400,
         unused_days: args.unused.as_secs() / 86_400,
         accounts,
+        security_hub: None,
     };
+    let hub = match &args.push {
+        Some(Push::SecurityHub { via: Some(profile) }) => Some(aws.via(profile).await?),
+        Some(Push::SecurityHub { via: None }) => Some(signer.clone()),
+        None => None,
+    };
+    let asff = match (hub.as_ref(), args.format) {
+        (None, Format::Asff) => Some(asff_findings(&aws, &signer, &report).await?),
+        (Some(hub), _) => Some(asff_findings(&aws, hub, &report).await?),
+        (None, _) => None,
+    };
+    if let (Some(hub), Some((findings, product_arn))) = (&hub, &asff) {
+        let audited: Vec<String> = (report.accounts.iter())
+            .filter(|a| a.error.is_none())
+            .map(|a| a.account.clone())
+            .collect();
+        let prefix = audit::asff::GENERATOR_PREFIX;
+        let now = crate::time::rfc3339(crate::time::now());
+        let pushed = aws
+            .push_findings(hub, product_arn, (prefix, &audited), findings, &now)
+            .await?;
+        report.security_hub = Some(pushed);
+    }
     ctx.tell(&targets, crate::notify::events::audit(&report))
         .await;
     match args.format {
@@ -89,6 +126,22 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         Format::Csv => {
             let csv = told::csv(&report)?;
             emit(Output::Text, &report, || csv)?
+        }
+        Format::Asff => {
+            let findings = asff.as_ref().map(|(f, _)| f.as_slice()).unwrap_or_default();
+            emit(Output::Json, &findings, String::new)?;
+            if let Some(pushed) = &report.security_hub {
+                eprintln!("{}", told::pushed_line(pushed));
+            }
+        }
+    }
+    if let Some(pushed) = &report.security_hub {
+        if !pushed.failed.is_empty() {
+            bail!(
+                "Security Hub refused {}: {}",
+                crate::report::count(pushed.failed.len(), "finding"),
+                pushed.failed.join("; ")
+            );
         }
     }
     let unreachable: Vec<&str> = report
@@ -107,4 +160,25 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         true => Outcome::NeedsAttention,
         false => Outcome::Success,
     })
+}
+
+/// The report's findings in ASFF for `hub`'s account (its product ARN and partition
+/// come from whose the hub's credentials are), and that product ARN.
+async fn asff_findings(
+    aws: &crate::aws::Aws,
+    hub: &crate::aws::Caller,
+    report: &AuditReport,
+) -> Result<(Vec<crate::aws::securityhub::AsffFinding>, String)> {
+    let identity = hub.identity().await?;
+    let partition = identity.arn.split(':').nth(1).unwrap_or("aws").to_owned();
+    let product_arn = aws.hub_product_arn(&partition, &identity.account);
+    let target = audit::asff::Hub {
+        product_arn: product_arn.clone(),
+        partition,
+        region: aws.region_name(),
+    };
+    let thresholds = (report.max_age_days, report.unused_days);
+    let now = crate::time::now();
+    let findings = audit::asff::findings(&report.accounts, &target, thresholds, now);
+    Ok((findings, product_arn))
 }

@@ -24,6 +24,9 @@ pub(crate) struct AuditReport {
     pub(crate) unused_days: u64,
     /// One per account, in id order; an account that could not be audited has `error`.
     pub(crate) accounts: Vec<AccountAudit>,
+    /// With `--push security-hub`: what the hub took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) security_hub: Option<crate::aws::securityhub::Pushed>,
 }
 
 impl AuditReport {
@@ -117,6 +120,9 @@ pub(crate) fn table(report: &AuditReport) -> String {
     }
     root_lines(&mut out, report);
     compliance_lines(&mut out, report);
+    if let Some(pushed) = &report.security_hub {
+        let _ = writeln!(out, "{}", pushed_line(pushed));
+    }
     for account in report.unreachable() {
         let _ = writeln!(
             out,
@@ -252,6 +258,20 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// What a push to Security Hub did, for people.
+pub(crate) fn pushed_line(pushed: &crate::aws::securityhub::Pushed) -> String {
+    let mut line = format!(
+        "Security Hub ({}): {} imported, {} of earlier runs resolved",
+        pushed.product_arn,
+        crate::report::count(pushed.imported, "finding"),
+        pushed.resolved
+    );
+    if !pushed.failed.is_empty() {
+        line.push_str(&format!(", {} refused", pushed.failed.len()));
+    }
+    line
 }
 
 /// With `--benchmark`: per account, how many controls pass, and a line per failing

@@ -74,6 +74,8 @@ print(json.dumps({"management": mgmt, "members": members, "keys": keys}))
 struct Org {
     home: Home,
     proxy: FaultProxy,
+    /// The management account's session credentials (boto3's names).
+    management: serde_json::Value,
     members: serde_json::Value,
     keys: serde_json::Value,
 }
@@ -105,6 +107,7 @@ fn organization() -> Org {
     Org {
         home,
         proxy,
+        management: made["management"].clone(),
         members: made["members"].clone(),
         keys: made["keys"].clone(),
     }
@@ -579,4 +582,144 @@ fn suppressions_move_findings_aside_until_they_expire() {
     home.rekey(&args)
         .code(1)
         .stderr_has("names no account, user or key_id");
+}
+
+/// Security Hub's side of the test: `enable` (the management account's hub), `check
+/// FILE` (the ASFF findings against botocore's model of BatchImportFindings, AWS's own,
+/// and the limits the ASFF documentation gives), `delete ACCOUNT USER KEY`, `hub` (the
+/// hub's findings: id, record state, workflow, compliance).
+const HUB: &str = r#"
+import boto3, botocore.session, datetime, json, sys
+from botocore.validate import ParamValidator
+action, creds = sys.argv[1], json.loads(sys.argv[2])
+hub = boto3.client("securityhub", **creds)
+if action == "enable":
+    hub.enable_security_hub(EnableDefaultStandards=False)
+elif action == "check":
+    findings = json.load(open(sys.argv[3]))
+    shape = botocore.session.get_session().get_service_model("securityhub").operation_model("BatchImportFindings").input_shape
+    report = ParamValidator().validate({"Findings": findings}, shape)
+    assert not report.has_errors(), report.generate_report()
+    namespaces = {"Software and Configuration Checks", "TTPs", "Effects", "Unusual Behaviors", "Sensitive Data Identifications"}
+    for f in findings:
+        assert len(f["Id"]) <= 512 and len(f["GeneratorId"]) <= 512, f["Id"]
+        assert len(f["Title"]) <= 256 and len(f["Description"]) <= 1024, f["Id"]
+        assert len(f["Remediation"]["Recommendation"]["Text"]) <= 512, f["Id"]
+        assert f["SchemaVersion"] == "2018-10-08"
+        assert f["Severity"]["Label"] in {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+        for t in f["Types"]:
+            parts = t.split("/")
+            assert 2 <= len(parts) <= 3 and parts[0] in namespaces, t
+        for field in ("CreatedAt", "UpdatedAt"):
+            datetime.datetime.fromisoformat(f[field].replace("Z", "+00:00"))
+        assert f["CreatedAt"] <= f["UpdatedAt"], f["Id"]
+        assert 1 <= len(f["Resources"]) <= 32 and len(f["Compliance"].get("RelatedRequirements", [])) <= 32
+    assert len({f["Id"] for f in findings}) == len(findings), "ids are unique"
+    print(len(findings))
+elif action == "delete":
+    sts = boto3.client("sts")
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{sys.argv[3]}:role/setup", RoleSessionName="setup")["Credentials"]
+    iam = boto3.client("iam", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+    iam.delete_access_key(UserName=sys.argv[4], AccessKeyId=sys.argv[5])
+elif action == "hub":
+    found = [f for page in hub.get_paginator("get_findings").paginate() for f in page["Findings"]]
+    print(json.dumps({f["Id"]: [f["RecordState"], f.get("Workflow", {}).get("Status"), f["Compliance"]["Status"]] for f in found}))
+"#;
+
+/// Issue 35, point 4: the findings in ASFF, checked against AWS's model, pushed to the
+/// management account's Security Hub; after a fix, the next push resolves what no
+/// longer holds, read back with GetFindings.
+#[test]
+fn findings_go_to_security_hub_and_what_was_fixed_is_resolved() {
+    let org = organization();
+    let creds = org.management.to_string();
+    let hub = |args: &[&str]| {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        run_python(HUB, &args, &moto().boto3_env())
+    };
+    hub(&["enable", &creds]);
+    let prod = org.member("prod").to_owned();
+    let args = |output: &'static str| {
+        let base = [
+            "audit",
+            "--via",
+            "mgmt",
+            "--accounts",
+            &prod,
+            "--role",
+            ROLE,
+        ];
+        let push = ["--push", "security-hub", "--output", output];
+        base.into_iter()
+            .chain(push)
+            .map(str::to_owned)
+            .collect::<Vec<String>>()
+    };
+    let first = org
+        .home
+        .rekey(&args("asff").iter().map(String::as_str).collect::<Vec<_>>())
+        .code(0);
+    assert!(
+        first.stderr.contains(":product/") && first.stderr.contains("of earlier runs resolved"),
+        "{}",
+        first.stderr
+    );
+    let file = org.home.path("findings.asff.json");
+    std::fs::write(&file, &first.stdout).unwrap();
+    let checked: usize = hub(&["check", &creds, file.to_str().unwrap()])
+        .trim()
+        .parse()
+        .unwrap();
+    let findings: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(findings.as_array().unwrap().len(), checked);
+    let two = org.keys["two_active"].as_array().unwrap();
+    let (kept, deleted) = (two[0].as_str().unwrap(), two[1].as_str().unwrap());
+    let id = |key: &str, finding: &str| format!("rekey/audit/{prod}/{key}/{finding}");
+    let finding = |key: &str| {
+        (findings.as_array().unwrap().iter())
+            .find(|f| f["Id"] == id(key, "two_active_keys"))
+            .unwrap_or_else(|| panic!("no two_active_keys finding of {key}: {findings}"))
+            .clone()
+    };
+    let told = finding(kept);
+    assert_eq!(told["Severity"]["Label"], "MEDIUM");
+    assert_eq!(told["Resources"][0]["Type"], "AwsIamAccessKey");
+    assert_eq!(told["Compliance"]["Status"], "FAILED");
+    let requirements = told["Compliance"]["RelatedRequirements"].to_string();
+    assert!(
+        requirements.contains("CIS AWS Foundations Benchmark v3.0.0/1.13"),
+        "{told}"
+    );
+    let in_hub: serde_json::Value = serde_json::from_str(&hub(&["hub", &creds])).unwrap();
+    assert_eq!(in_hub.as_object().unwrap().len(), checked, "{in_hub}");
+    assert_eq!(in_hub[id(kept, "two_active_keys")][0], "ACTIVE");
+
+    // The user keeps one key: both two_active_keys findings are over.
+    hub(&["delete", &creds, &prod, "two-active", deleted]);
+    let second = (org
+        .home
+        .rekey(&args("json").iter().map(String::as_str).collect::<Vec<_>>()))
+    .code(0)
+    .json();
+    let pushed = &second["security_hub"];
+    assert_eq!(pushed["resolved"], 2, "{pushed}");
+    assert_eq!(pushed["imported"], checked - 2, "{pushed}");
+    let in_hub: serde_json::Value = serde_json::from_str(&hub(&["hub", &creds])).unwrap();
+    for key in [kept, deleted] {
+        let state = &in_hub[id(key, "two_active_keys")];
+        assert_eq!(
+            state,
+            &serde_json::json!(["ARCHIVED", "RESOLVED", "PASSED"]),
+            "{in_hub}"
+        );
+    }
+    let inactive = &in_hub[id(org.key("inactive"), "inactive_not_deleted")];
+    assert_eq!(inactive[0], "ACTIVE", "still holds: {in_hub}");
+    // A third run resolves nothing more: archived findings are not asked again.
+    let third = (org
+        .home
+        .rekey(&args("json").iter().map(String::as_str).collect::<Vec<_>>()))
+    .code(0)
+    .json();
+    assert_eq!(third["security_hub"]["resolved"], 0, "{third}");
 }

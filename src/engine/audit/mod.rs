@@ -4,6 +4,7 @@
 //! (see [`report`]); only those are asked for their keys and tags (two calls each),
 //! paced per account. An account that cannot be reached is reported, never fatal.
 
+pub(crate) mod asff;
 pub(crate) mod benchmark;
 pub(crate) mod findings;
 pub(crate) mod report;
