@@ -447,6 +447,8 @@ pub(crate) enum AuditOutput {
     /// AWS Security Finding Format: a JSON array of findings, as Security Hub's
     /// BatchImportFindings takes them.
     Asff,
+    /// OCSF 1.5 Compliance Findings (class 2003): a JSON array of events.
+    Ocsf,
 }
 
 /// Where `rekey audit --push` sends findings.

@@ -217,6 +217,7 @@ impl TryFrom<AuditArgs> for commands::audit::Options {
                 AuditOutput::Json => commands::audit::Format::Json,
                 AuditOutput::Csv => commands::audit::Format::Csv,
                 AuditOutput::Asff => commands::audit::Format::Asff,
+                AuditOutput::Ocsf => commands::audit::Format::Ocsf,
             },
             detailed_exitcode: args.detailed_exitcode,
             push: args.push.map(

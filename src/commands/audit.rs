@@ -22,6 +22,8 @@ pub(crate) enum Format {
     Csv,
     /// AWS Security Finding Format (a JSON array).
     Asff,
+    /// OCSF Compliance Findings (a JSON array).
+    Ocsf,
 }
 
 /// Where findings are sent besides the output.
@@ -102,7 +104,7 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         None => None,
     };
     let asff = match (hub.as_ref(), args.format) {
-        (None, Format::Asff) => Some(asff_findings(&aws, &signer, &report).await?),
+        (None, Format::Asff | Format::Ocsf) => Some(asff_findings(&aws, &signer, &report).await?),
         (Some(hub), _) => Some(asff_findings(&aws, hub, &report).await?),
         (None, _) => None,
     };
@@ -127,13 +129,15 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
             let csv = told::csv(&report)?;
             emit(Output::Text, &report, || csv)?
         }
-        Format::Asff => {
-            let findings = asff.as_ref().map(|(f, _)| f.as_slice()).unwrap_or_default();
-            emit(Output::Json, &findings, String::new)?;
-            if let Some(pushed) = &report.security_hub {
-                eprintln!("{}", told::pushed_line(pushed));
-            }
+        Format::Asff => emit(Output::Json, &asff_only(&asff), String::new)?,
+        Format::Ocsf => {
+            let events: Vec<_> = asff_only(&asff).iter().map(audit::ocsf::event).collect();
+            emit(Output::Json, &events, String::new)?
         }
+    }
+    // ASFF and OCSF print the findings alone: what the hub took goes to stderr.
+    if let (Format::Asff | Format::Ocsf, Some(pushed)) = (args.format, &report.security_hub) {
+        eprintln!("{}", told::pushed_line(pushed));
     }
     if let Some(pushed) = &report.security_hub {
         if !pushed.failed.is_empty() {
@@ -181,4 +185,11 @@ async fn asff_findings(
     let now = crate::time::now();
     let findings = audit::asff::findings(&report.accounts, &target, thresholds, now);
     Ok((findings, product_arn))
+}
+
+/// The findings of [`asff_findings`], if made.
+fn asff_only(
+    asff: &Option<(Vec<crate::aws::securityhub::AsffFinding>, String)>,
+) -> &[crate::aws::securityhub::AsffFinding] {
+    asff.as_ref().map(|(f, _)| f.as_slice()).unwrap_or_default()
 }

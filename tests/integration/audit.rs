@@ -621,6 +621,14 @@ elif action == "delete":
     c = sts.assume_role(RoleArn=f"arn:aws:iam::{sys.argv[3]}:role/setup", RoleSessionName="setup")["Credentials"]
     iam = boto3.client("iam", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
     iam.delete_access_key(UserName=sys.argv[4], AccessKeyId=sys.argv[5])
+elif action == "ocsf":
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+    events = json.load(open(sys.argv[3]))
+    for event in events:
+        ComplianceFinding.model_validate(event)
+        assert event["class_uid"] == 2003 and event["type_uid"] == 200301, event
+        assert event["compliance"]["status_id"] == 3 and event["finding_info"]["created_time"] > 0
+    print(json.dumps(sorted(e["finding_info"]["uid"] for e in events)))
 elif action == "hub":
     found = [f for page in hub.get_paginator("get_findings").paginate() for f in page["Findings"]]
     print(json.dumps({f["Id"]: [f["RecordState"], f.get("Workflow", {}).get("Status"), f["Compliance"]["Status"]] for f in found}))
@@ -692,6 +700,29 @@ fn findings_go_to_security_hub_and_what_was_fixed_is_resolved() {
     );
     let in_hub: serde_json::Value = serde_json::from_str(&hub(&["hub", &creds])).unwrap();
     assert_eq!(in_hub.as_object().unwrap().len(), checked, "{in_hub}");
+    // The same findings as OCSF Compliance Findings, checked against OCSF 1.5's model.
+    let base = [
+        "audit",
+        "--via",
+        "mgmt",
+        "--accounts",
+        &prod,
+        "--role",
+        ROLE,
+    ];
+    let ocsf = org
+        .home
+        .rekey(&[&base[..], &["--output", "ocsf"]].concat())
+        .code(0);
+    let file = org.home.path("findings.ocsf.json");
+    std::fs::write(&file, &ocsf.stdout).unwrap();
+    let uids: Vec<String> =
+        serde_json::from_str(&hub(&["ocsf", &creds, file.to_str().unwrap()])).unwrap();
+    let mut ids: Vec<String> = (findings.as_array().unwrap().iter())
+        .map(|f| f["Id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(uids, ids);
     assert_eq!(in_hub[id(kept, "two_active_keys")][0], "ACTIVE");
 
     // The user keeps one key: both two_active_keys findings are over.

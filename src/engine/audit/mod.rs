@@ -7,6 +7,7 @@
 pub(crate) mod asff;
 pub(crate) mod benchmark;
 pub(crate) mod findings;
+pub(crate) mod ocsf;
 pub(crate) mod report;
 pub(crate) mod suppress;
 
