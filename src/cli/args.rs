@@ -449,6 +449,9 @@ pub(crate) enum AuditOutput {
     Asff,
     /// OCSF 1.5 Compliance Findings (class 2003): a JSON array of events.
     Ocsf,
+    /// One self-contained HTML page: a summary per account, a chart of key ages, the
+    /// findings sortable and filterable with their fixes.
+    Html,
 }
 
 /// Where `rekey audit --push` sends findings.

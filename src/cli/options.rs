@@ -218,6 +218,7 @@ impl TryFrom<AuditArgs> for commands::audit::Options {
                 AuditOutput::Csv => commands::audit::Format::Csv,
                 AuditOutput::Asff => commands::audit::Format::Asff,
                 AuditOutput::Ocsf => commands::audit::Format::Ocsf,
+                AuditOutput::Html => commands::audit::Format::Html,
             },
             detailed_exitcode: args.detailed_exitcode,
             push: args.push.map(

@@ -24,6 +24,8 @@ pub(crate) enum Format {
     Asff,
     /// OCSF Compliance Findings (a JSON array).
     Ocsf,
+    /// One self-contained HTML page.
+    Html,
 }
 
 /// Where findings are sent besides the output.
@@ -104,7 +106,9 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         None => None,
     };
     let asff = match (hub.as_ref(), args.format) {
-        (None, Format::Asff | Format::Ocsf) => Some(asff_findings(&aws, &signer, &report).await?),
+        (None, Format::Asff | Format::Ocsf | Format::Html) => {
+            Some(asff_findings(&aws, &signer, &report).await?)
+        }
         (Some(hub), _) => Some(asff_findings(&aws, hub, &report).await?),
         (None, _) => None,
     };
@@ -134,9 +138,14 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
             let events: Vec<_> = asff_only(&asff).iter().map(audit::ocsf::event).collect();
             emit(Output::Json, &events, String::new)?
         }
+        Format::Html => {
+            let page = crate::report::audit_html::page(&report, asff_only(&asff));
+            emit(Output::Text, &report, || page)?
+        }
     }
-    // ASFF and OCSF print the findings alone: what the hub took goes to stderr.
-    if let (Format::Asff | Format::Ocsf, Some(pushed)) = (args.format, &report.security_hub) {
+    // These formats print the findings alone: what the hub took goes to stderr.
+    let findings_alone = matches!(args.format, Format::Asff | Format::Ocsf | Format::Html);
+    if let (true, Some(pushed)) = (findings_alone, &report.security_hub) {
         eprintln!("{}", told::pushed_line(pushed));
     }
     if let Some(pushed) = &report.security_hub {

@@ -4,6 +4,7 @@
 
 pub(crate) mod action;
 pub(crate) mod audit;
+pub(crate) mod audit_html;
 pub(crate) mod find;
 pub(crate) mod progress;
 pub(crate) mod respond;

@@ -754,3 +754,127 @@ fn findings_go_to_security_hub_and_what_was_fixed_is_resolved() {
     .json();
     assert_eq!(third["security_hub"]["resolved"], 0, "{third}");
 }
+
+/// The page of `--output html` as headless Chromium (Debian's `chromium`, installed by
+/// scripts/setup-system) renders it after its script ran: the DOM, with `hash` in the
+/// address (`filter=…&sort=…`).
+fn rendered(page: &std::path::Path, hash: &str, home: &Home) -> String {
+    let out = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!(
+            "--user-data-dir={}",
+            home.path("chromium").display()
+        ))
+        .arg(format!("file://{}#{hash}", page.display()))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run chromium ({e}): run ./scripts/setup-system (Debian's chromium)")
+        });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The findings rows a rendered page shows (not hidden by the filter), in order.
+fn shown_rows(dom: &str) -> Vec<&str> {
+    (dom.split("<tr class=\"finding").skip(1))
+        .filter(|row| !row[..row.find('>').unwrap()].contains("hidden"))
+        .collect()
+}
+
+/// Issue 35, point 5: one self-contained page, loaded in a real browser: every finding a
+/// row, the filter and the sort done by its script, the chart counting every active key,
+/// nothing fetched from anywhere. `REKEY_BLESS=1` keeps its screenshot in docs/.
+#[test]
+fn the_html_report_opens_offline_in_a_browser_sorted_and_filtered() {
+    let org = organization();
+    let html = org
+        .home
+        .rekey_later(2400, &audit_args(&["--output", "html"]))
+        .code(1)
+        .stdout;
+    let json = org
+        .home
+        .rekey_later(2400, &audit_args(&["--output", "json"]))
+        .code(1)
+        .json();
+    assert!(html.contains("Content-Security-Policy") && html.contains("default-src 'none'"));
+    for outside in ["src=", "href=", "url(", "@import", "http://", "https://"] {
+        assert!(
+            !html.contains(outside),
+            "the page refers outside ({outside})"
+        );
+    }
+    assert!(html.contains(&format!(
+        "{} (norole)</td><td colspan",
+        org.member("norole")
+    )));
+    let page = org.home.path("audit.html");
+    std::fs::write(&page, &html).unwrap();
+
+    let dom = rendered(&page, "", &org.home);
+    assert!(dom.contains("data-ready=\"yes\""), "the script ran");
+    let keys: Vec<&serde_json::Value> = (json["accounts"].as_array().unwrap().iter())
+        .flat_map(|a| a["keys"].as_array().unwrap())
+        .collect();
+    let findings: usize = keys
+        .iter()
+        .map(|k| k["findings"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(shown_rows(&dom).len(), findings, "a row per finding");
+    let active = keys.iter().filter(|k| k["active"] == true).count();
+    let charted: usize = (dom.split("data-count=\"").skip(1))
+        .map(|s| s[..s.find('"').unwrap()].parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(charted, active, "the chart counts every active key");
+
+    let filtered = rendered(&page, "filter=two_active_keys", &org.home);
+    let rows = shown_rows(&filtered);
+    assert_eq!(rows.len(), 2, "the two keys of user two-active");
+    assert!(rows.iter().all(|r| r.contains(">two-active<")));
+    assert!(filtered.contains("<span id=\"shown\">2</span>"));
+    // By age, oldest first: the first row is as old as the oldest key with a finding.
+    let sorted = rendered(&page, "sort=5&desc", &org.home);
+    let age = |row: &str| -> u64 {
+        let cell = row.split("<td").nth(6).unwrap();
+        let value = cell.split("data-sort=\"").nth(1).unwrap();
+        value[..value.find('"').unwrap()].parse().unwrap()
+    };
+    let ages: Vec<u64> = shown_rows(&sorted).iter().map(|r| age(r)).collect();
+    assert!(ages.windows(2).all(|w| w[0] >= w[1]), "{ages:?}");
+
+    let shot = org.home.path("audit.png");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            org.home.path("chromium").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--window-size=1280,1500"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    if std::env::var_os("REKEY_BLESS").is_some() {
+        std::fs::write(repo().join("docs/audit-report.png"), &png).unwrap();
+    }
+}

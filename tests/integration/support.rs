@@ -143,7 +143,7 @@ impl CheckedMoto {
     }
 }
 
-fn repo() -> &'static Path {
+pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
