@@ -152,4 +152,42 @@ impl Caller {
             .ok_or_else(|| AwsError::malformed("iam:GetCredentialReport"))?;
         Ok(content.into_inner())
     }
+
+    /// `iam:ListSigningCertificates` for `user`: each certificate's id, status and
+    /// upload (the certificate's body is not kept).
+    pub(crate) async fn signing_certificates(
+        &self,
+        user: &str,
+    ) -> Result<Vec<SigningCertificate>, AwsError> {
+        let out = self
+            .paced(|| async {
+                self.iam
+                    .list_signing_certificates()
+                    .user_name(user)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:ListSigningCertificates", e))
+            })
+            .await?;
+        Ok((out.certificates.into_iter())
+            .map(|c| SigningCertificate {
+                id: c.certificate_id,
+                active: c.status == aws_sdk_iam::types::StatusType::Active,
+                uploaded: c
+                    .upload_date
+                    .and_then(|d| std::time::SystemTime::try_from(d).ok()),
+            })
+            .collect())
+    }
+}
+
+/// An X.509 signing certificate of an IAM user (`ListSigningCertificates`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SigningCertificate {
+    /// Its id.
+    pub(crate) id: String,
+    /// Whether it is Active.
+    pub(crate) active: bool,
+    /// When it was uploaded.
+    pub(crate) uploaded: Option<std::time::SystemTime>,
 }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::engine::audit::credentials::CredentialKind;
 use crate::engine::audit::findings::Finding;
 use crate::engine::audit::{AccountAudit, AuditedKey};
 use crate::time;
@@ -46,6 +47,7 @@ impl AuditReport {
     /// Whether any key has a finding (a root user's active key included).
     pub(crate) fn has_findings(&self) -> bool {
         self.accounts.iter().any(|a| a.root_active_keys > 0)
+            || (self.accounts.iter().flat_map(|a| &a.credentials)).any(|c| !c.findings.is_empty())
             || self
                 .accounts
                 .iter()
@@ -119,6 +121,7 @@ pub(crate) fn table(report: &AuditReport) -> String {
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
     root_lines(&mut out, report);
+    credential_lines(&mut out, report);
     compliance_lines(&mut out, report);
     if let Some(pushed) = &report.security_hub {
         let _ = writeln!(out, "{}", pushed_line(pushed));
@@ -200,6 +203,7 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         "error",
         "suppressed",
         "controls",
+        "credential",
     ])?;
     for k in report.keys_by_severity() {
         let used = k.last_used.as_ref();
@@ -222,6 +226,30 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
                 .collect::<Vec<_>>()
                 .join(";"),
             k.controls.join(";"),
+            "access_key".to_owned(),
+        ])?;
+    }
+    for c in report.accounts.iter().flat_map(|a| &a.credentials) {
+        let findings: Vec<String> = c.findings.iter().map(|f| name(*f)).collect();
+        writer.write_record([
+            c.account.clone(),
+            inert_cell(&c.user),
+            c.id.clone().unwrap_or_default(),
+            if c.active { "Active" } else { "Inactive" }.to_owned(),
+            c.created.map(time::rfc3339).unwrap_or_default(),
+            c.age_days.map(|d| d.to_string()).unwrap_or_default(),
+            c.last_used.map(time::rfc3339).unwrap_or_default(),
+            String::new(),
+            String::new(),
+            "false".to_owned(),
+            findings.join(";"),
+            String::new(),
+            (c.suppressed.iter())
+                .map(|s| name(s.finding))
+                .collect::<Vec<_>>()
+                .join(";"),
+            c.controls.join(";"),
+            kind_name(c.kind),
         ])?;
     }
     // The root user's keys and the accounts not audited are rows too: a spreadsheet of
@@ -244,11 +272,12 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
                 String::new(),
                 String::new(),
                 key.controls.join(";"),
+                "access_key".to_owned(),
             ])?;
         }
     }
     for account in report.unreachable() {
-        let mut row = vec![String::new(); 14];
+        let mut row = vec![String::new(); 15];
         row[0] = account.account.clone();
         row[10] = "not_audited".to_owned();
         row[11] = inert_cell(account.error.as_deref().unwrap_or_default());
@@ -258,6 +287,40 @@ pub(crate) fn csv(report: &AuditReport) -> Result<String, csv::Error> {
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A line per other credential (console password, signing certificate) with findings.
+fn credential_lines(out: &mut String, report: &AuditReport) {
+    for c in report.accounts.iter().flat_map(|a| &a.credentials) {
+        if c.findings.is_empty() {
+            continue;
+        }
+        let what = match (c.kind, &c.id) {
+            (CredentialKind::ConsolePassword, _) => "console password".to_owned(),
+            (CredentialKind::SigningCertificate, id) => {
+                format!("signing certificate {}", id.as_deref().unwrap_or("?"))
+            }
+        };
+        let controls = match c.controls.is_empty() {
+            true => String::new(),
+            false => format!(" [{}]", c.controls.join(" ")),
+        };
+        let _ = writeln!(
+            out,
+            "account {} user {}: {what}: {}{controls}",
+            c.account,
+            c.user,
+            findings(&c.findings)
+        );
+    }
+}
+
+/// A credential kind's name in the CSV (`console_password`).
+fn kind_name(kind: CredentialKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// What a push to Security Hub did, for people.

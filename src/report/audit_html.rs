@@ -169,7 +169,9 @@ fn table(out: &mut String, findings: &[AsffFinding], keys: &[&AuditedKey]) {
             .product_fields
             .get("rekey/user")
             .map_or("<root_account>", String::as_str);
-        let key_id = key.map_or("", |k| k.key_id.as_str());
+        // A key's id, or the kind of another credential (`console_password`).
+        let other = finding.product_fields.get("rekey/credential");
+        let key_id = key.map_or(other.map_or("", String::as_str), |k| k.key_id.as_str());
         let age = key.map_or(0, |k| k.age_days);
         let used = key.and_then(|k| k.last_used.as_ref());
         let suppressed = finding.workflow.is_some();

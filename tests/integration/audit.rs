@@ -64,6 +64,23 @@ for name, delete_in in [("pending", 7), ("overdue", -1)]:
     iam.update_access_key(UserName=name, AccessKeyId=old["AccessKeyId"], Status="Inactive")
     iam.tag_user(UserName=name, Tags=[{"Key": "rekey:pending:" + old["AccessKeyId"], "Value": stamp(-2) + "/" + stamp(delete_in) + "/-/" + new["AccessKeyId"]}])
     keys[name] = old["AccessKeyId"]; keys[name + "_new"] = new["AccessKeyId"]
+# Other long-lived credentials: a console password without MFA, a signing certificate
+# (self-signed, made here).
+iam.create_user(UserName="console")
+iam.create_login_profile(UserName="console", Password="a-Long-passw0rd!")
+iam.create_user(UserName="signer")
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+private = ec.generate_private_key(ec.SECP256R1())
+subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signer")])
+start = datetime.datetime.now(datetime.timezone.utc)
+certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+    .public_key(private.public_key()).serial_number(1).not_valid_before(start)
+    .not_valid_after(start + datetime.timedelta(days=800)).sign(private, hashes.SHA256()))
+pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+keys["certificate"] = iam.upload_signing_certificate(UserName="signer", CertificateBody=pem)["Certificate"]["CertificateId"]
 dev = boto3.client("iam", **session(members["dev"]))
 dev.create_user(UserName="dev-user")
 keys["dev"] = dev.create_access_key(UserName="dev-user")["AccessKey"]["AccessKeyId"]
@@ -253,6 +270,28 @@ fn an_organization_is_audited_with_every_finding_and_a_missing_role_reported() {
         ["overdue_deletion"],
         "its week is over"
     );
+    // The other credentials, judged as keys are (issue 35, point 2).
+    let credential = |kind: &str| {
+        (later["accounts"].as_array().unwrap().iter())
+            .flat_map(|a| a["credentials"].as_array().into_iter().flatten())
+            .find(|c| c["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {later}"))
+            .clone()
+    };
+    let password = credential("console_password");
+    assert_eq!(password["user"], "console");
+    assert_eq!(
+        password["findings"],
+        serde_json::json!(["password_without_mfa", "never_used"])
+    );
+    let controls = password["controls"].to_string();
+    assert!(
+        controls.contains("CIS-3.0-1.10") && controls.contains("FSBP-IAM.8"),
+        "{password}"
+    );
+    let certificate = credential("signing_certificate");
+    assert_eq!(certificate["id"], org.keys["certificate"]);
+    assert_eq!(certificate["findings"], serde_json::json!(["past_max_age"]));
 
     // By CIS's thresholds, with a verdict per control per account (issue 35, point 1).
     let cis = org
@@ -277,7 +316,9 @@ fn an_organization_is_audited_with_every_finding_and_a_missing_role_reported() {
             .unwrap_or_else(|| panic!("{control} not in {prod}"))
             .clone()
     };
-    assert_eq!(prod["compliance"].as_array().unwrap().len(), 7, "{prod}");
+    assert_eq!(prod["compliance"].as_array().unwrap().len(), 8, "{prod}");
+    let mfa = verdict("CIS-3.0-1.10");
+    assert_eq!(mfa["failing"], serde_json::json!(["console"]), "{mfa}");
     assert_eq!(verdict("CIS-3.0-1.4")["status"], "pass", "no root key");
     let two = verdict("CIS-3.0-1.13");
     assert_eq!(two["status"], "fail");
@@ -393,8 +434,23 @@ fn calls_per_user_the_table_and_the_csv() {
     let script = format!("import sys; sys.stdin = open(sys.argv[1])\n{read_back}");
     let rows: Vec<serde_json::Value> =
         serde_json::from_str(&run_python(&script, &[path.as_os_str()], &[])).unwrap();
-    assert_eq!(rows.len(), 11);
-    for row in &rows {
+    let (keys, others): (Vec<_>, Vec<_>) =
+        rows.iter().partition(|r| r["credential"] == "access_key");
+    assert_eq!(keys.len(), 11);
+    let kinds: Vec<&str> = others
+        .iter()
+        .map(|r| r["credential"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["console_password", "signing_certificate"],
+        "{others:?}"
+    );
+    assert_eq!(
+        others[0]["findings"], "password_without_mfa",
+        "not a day old yet"
+    );
+    for row in keys {
         let id = row["key_id"].as_str().unwrap();
         let expected = findings_of(&json, id).join(";");
         assert_eq!(row["findings"], expected.as_str(), "{row}");
@@ -557,7 +613,7 @@ fn suppressions_move_findings_aside_until_they_expire() {
         .stdout;
     assert!(
         csv.lines()
-            .any(|l| l.contains(&user) && l.ends_with(",two_active_keys,CIS-3.0-1.13")),
+            .any(|l| l.contains(&user) && l.ends_with(",two_active_keys,CIS-3.0-1.13,access_key")),
         "{csv}"
     );
 
@@ -820,8 +876,9 @@ fn the_html_report_opens_offline_in_a_browser_sorted_and_filtered() {
     let keys: Vec<&serde_json::Value> = (json["accounts"].as_array().unwrap().iter())
         .flat_map(|a| a["keys"].as_array().unwrap())
         .collect();
-    let findings: usize = keys
-        .iter()
+    let credentials = (json["accounts"].as_array().unwrap().iter())
+        .flat_map(|a| a["credentials"].as_array().into_iter().flatten());
+    let findings: usize = (keys.iter().copied().chain(credentials))
         .map(|k| k["findings"].as_array().unwrap().len())
         .sum();
     assert_eq!(shown_rows(&dom).len(), findings, "a row per finding");

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use super::credentials::{AuditedCredential, CredentialKind};
 use super::findings::{Finding, ROOT_KEY_CONTROLS};
 use super::{AccountAudit, AuditedKey, RootKey};
 use crate::aws::securityhub::{
@@ -46,6 +47,16 @@ pub(crate) fn findings(
                 out.push(key_finding(key, finding, told, suppressed, hub, now));
             }
         }
+        for credential in &account.credentials {
+            let suppressed = credential.suppressed.iter().map(|s| (s.finding, true));
+            let found = credential.findings.iter().map(|f| (*f, false));
+            for (finding, suppressed) in found.chain(suppressed) {
+                let told = Told::of_credential(finding, credential, (max_age_days, unused_days));
+                out.push(credential_finding(
+                    credential, finding, told, suppressed, hub, now,
+                ));
+            }
+        }
         for (n, root) in account.root_keys.iter().enumerate() {
             out.push(root_finding(&account.account, n, root, hub, now));
         }
@@ -72,6 +83,8 @@ impl Told {
             Finding::QuarantinedUser => ("CRITICAL", format!("AWS attached its AWSCompromisedKeyQuarantine policy to IAM user {user}: it found one of the user's access keys exposed. Treat the key as leaked."), "rekey apply --compromised --profile PROFILE --via ADMIN (the quarantine denies the user's own key), or rekey respond --event ALERT --via ADMIN; then detach the quarantine policy".to_owned(), &[]),
             Finding::TwoActiveKeys => ("MEDIUM", format!("IAM user {user} has two active access keys outside a rotation's overlap period; {id} (created {created}) is one of them."), retire, &["CIS-3.0-1.13"]),
             Finding::PastMaxAge => ("MEDIUM", format!("Access key {id} of IAM user {user} is {} days old (created {created}), past {max_age} days.", key.age_days), rotate, &["CIS-3.0-1.14", "CIS-7.0-2.12", "FSBP-IAM.3"]),
+            // A key's user never has this finding (a password's does).
+            Finding::PasswordWithoutMfa => return Self::without_mfa(user),
             Finding::OverdueDeletion => ("MEDIUM", format!("rekey retired access key {id} of IAM user {user} and the date of its next step (deactivation or deletion) has passed: no rekey prune ran."), format!("rekey prune on a machine with rekey's state, or {delete}"), &[]),
             Finding::Unused => ("MEDIUM", format!("Active access key {id} of IAM user {user} was last used {}, more than {unused} days ago.", key.last_used.as_ref().map_or_else(|| "never".to_owned(), |u| time::date(u.date))), retire, &["CIS-3.0-1.12", "CIS-7.0-2.11", "FSBP-IAM.22", "FSBP-IAM.8"]),
             Finding::NeverUsed => ("LOW", format!("Active access key {id} of IAM user {user} (created {created}) was never used."), retire, &["CIS-3.0-1.12", "CIS-7.0-2.11", "FSBP-IAM.22", "FSBP-IAM.8"]),
@@ -84,6 +97,126 @@ impl Told {
             fix,
             controls,
         }
+    }
+}
+
+impl Told {
+    fn without_mfa(user: &str) -> Self {
+        Self {
+            severity: "HIGH",
+            description: format!("IAM user {user} signs in to the console with a password and no MFA device."),
+            fix: format!("Assign an MFA device to {user} (IAM console, Users, {user}, Security credentials), or if the console is not needed: aws iam delete-login-profile --user-name {user}"),
+            controls: &["CIS-3.0-1.10", "FSBP-IAM.5"],
+        }
+    }
+
+    fn of_credential(
+        finding: Finding,
+        credential: &AuditedCredential,
+        (max_age, unused): (u64, u64),
+    ) -> Self {
+        let user = &credential.user;
+        let id = credential.id.as_deref().unwrap_or_default();
+        let unused_controls: &[&str] =
+            &["CIS-3.0-1.12", "CIS-7.0-2.11", "FSBP-IAM.22", "FSBP-IAM.8"];
+        let remove_password = format!("If {user} no longer signs in to the console: aws iam delete-login-profile --user-name {user}");
+        let set = credential
+            .created
+            .map_or_else(|| "unknown".to_owned(), time::date);
+        let (severity, description, fix, controls): (_, _, _, &[&str]) = match (credential.kind, finding) {
+            (CredentialKind::ConsolePassword, Finding::Unused) => ("MEDIUM", format!("The console password of IAM user {user} was last used {}, more than {unused} days ago.", credential.last_used.map_or_else(|| "never".to_owned(), time::date)), remove_password, unused_controls),
+            (CredentialKind::ConsolePassword, Finding::NeverUsed) => ("LOW", format!("The console password of IAM user {user} (set {set}) was never used to sign in."), remove_password, unused_controls),
+            (CredentialKind::SigningCertificate, Finding::PastMaxAge) => ("MEDIUM", format!("Signing certificate {id} of IAM user {user} is {} days old (uploaded {set}), past {max_age} days.", credential.age_days.unwrap_or_default()), format!("Upload a new certificate if one is needed, then aws iam update-signing-certificate --user-name {user} --certificate-id {id} --status Inactive and aws iam delete-signing-certificate --user-name {user} --certificate-id {id}"), &[]),
+            (_, Finding::PasswordWithoutMfa) => return Self::without_mfa(user),
+            (_, other) => ("INFORMATIONAL", format!("{} of IAM user {user}: {}.", credential_name(credential), other.describe()), "Review the credential and the --ignore file".to_owned(), &[]),
+        };
+        Self {
+            severity,
+            description,
+            fix,
+            controls,
+        }
+    }
+}
+
+/// `console password`, `signing certificate ID`.
+fn credential_name(credential: &AuditedCredential) -> String {
+    match credential.kind {
+        CredentialKind::ConsolePassword => "Console password".to_owned(),
+        CredentialKind::SigningCertificate => format!(
+            "Signing certificate {}",
+            credential.id.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
+fn credential_finding(
+    credential: &AuditedCredential,
+    finding: Finding,
+    told: Told,
+    suppressed: bool,
+    hub: &Hub,
+    now: SystemTime,
+) -> AsffFinding {
+    let name = finding_name(finding);
+    let failed: Vec<&str> = (credential.controls.iter().copied())
+        .filter(|c| told.controls.contains(c))
+        .collect();
+    let kind = serde_json::to_value(credential.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let (account, user) = (&credential.account, &credential.user);
+    let subject = match &credential.id {
+        Some(id) => format!("{kind}/{id}"),
+        None => kind.clone(),
+    };
+    let mut types = vec![format!(
+        "Software and Configuration Checks/AWS Security Best Practices/{}",
+        finding.describe()
+    )];
+    types.extend(standards(&failed));
+    let mut product_fields = product_fields(&name, Some(user));
+    product_fields.insert("rekey/credential".to_owned(), kind);
+    AsffFinding {
+        schema_version: ASFF_VERSION,
+        id: format!("rekey/audit/{account}/{user}/{subject}/{name}"),
+        product_arn: hub.product_arn.clone(),
+        generator_id: format!("{GENERATOR_PREFIX}{name}"),
+        aws_account_id: account.clone(),
+        types,
+        created_at: time::rfc3339(credential.created.unwrap_or(now)),
+        updated_at: time::rfc3339(now),
+        severity: AsffSeverity {
+            label: told.severity,
+        },
+        title: clip(
+            &format!(
+                "{}: {} of IAM user {user}",
+                finding.describe(),
+                credential_name(credential).to_lowercase()
+            ),
+            256,
+        ),
+        description: clip(&told.description, 1024),
+        remediation: AsffRemediation {
+            recommendation: AsffRecommendation {
+                text: clip(&told.fix, 512),
+            },
+        },
+        product_fields,
+        resources: vec![AsffResource {
+            kind: "AwsIamUser",
+            id: format!("arn:{}:iam::{account}:user/{user}", hub.partition),
+            partition: hub.partition.clone(),
+            region: hub.region.clone(),
+            details: None,
+        }],
+        compliance: compliance(&failed),
+        workflow: suppressed.then_some(AsffWorkflow {
+            status: "SUPPRESSED",
+        }),
+        record_state: "ACTIVE",
     }
 }
 

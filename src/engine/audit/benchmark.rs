@@ -39,6 +39,10 @@ const CIS: &[Control] = &[
         title: "Ensure no 'root' user account access key exists",
     },
     Control {
+        id: "CIS-3.0-1.10",
+        title: "Ensure multi-factor authentication (MFA) is enabled for all IAM users that have a console password",
+    },
+    Control {
         id: "CIS-3.0-1.12",
         title: "Ensure credentials unused for 45 days or greater are disabled",
     },
@@ -72,6 +76,10 @@ const FSBP: &[Control] = &[
     Control {
         id: "FSBP-IAM.4",
         title: "IAM root user access key should not exist",
+    },
+    Control {
+        id: "FSBP-IAM.5",
+        title: "MFA should be enabled for all IAM users that have a console password",
     },
     Control {
         id: "FSBP-IAM.8",
@@ -128,9 +136,11 @@ pub(crate) struct Verdict {
     pub(crate) title: &'static str,
     /// Pass or fail.
     pub(crate) status: Status,
-    /// The keys that fail it: their ids, `<root_account>` for the root user's.
+    /// What fails it: key and certificate ids, `<root_account>` for the root user's
+    /// keys, a user's name for the user's console password.
     pub(crate) failing: Vec<String>,
-    /// How many keys were judged (the root user's included).
+    /// How many credentials were judged (keys, the root user's included, passwords,
+    /// certificates).
     pub(crate) checked: usize,
 }
 
@@ -148,7 +158,10 @@ pub(crate) fn verdicts(benchmark: Benchmark, account: &AccountAudit) -> Vec<Verd
         .root_keys
         .iter()
         .map(|k| ("<root_account>", &k.controls));
-    let judged: Vec<(&str, &Vec<&str>)> = keys.chain(root).collect();
+    // A password is named by its user; a certificate by its id.
+    let other = (account.credentials.iter())
+        .map(|c| (c.id.as_deref().unwrap_or(c.user.as_str()), &c.controls));
+    let judged: Vec<(&str, &Vec<&str>)> = keys.chain(root).chain(other).collect();
     benchmark
         .controls()
         .iter()
@@ -186,6 +199,7 @@ mod tests {
         let named = named.into_iter().chain(["CIS-7.0-2.12", "FSBP-IAM.3"]);
         let named = named.chain(["FSBP-IAM.8", "FSBP-IAM.22"]);
         let named = named.chain(super::super::findings::ROOT_KEY_CONTROLS.iter().copied());
+        let named = named.chain(["CIS-3.0-1.10", "FSBP-IAM.5"]);
         for id in named {
             let benchmark = match id.starts_with("CIS") {
                 true => Benchmark::Cis,

@@ -10,7 +10,7 @@ use crate::state::PendingDeletion;
 
 /// A key never used is raised once it is older than this (a key made a minute ago has
 /// had no chance to be used).
-const NEW_KEY: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const NEW_KEY: Duration = Duration::from_secs(24 * 3600);
 
 /// Something to act on, most severe first (the order sorts the table).
 #[derive(
@@ -32,6 +32,8 @@ pub(crate) enum Finding {
     QuarantinedUser,
     /// The user has two active keys (outside a rotation's overlap period).
     TwoActiveKeys,
+    /// A console password whose user has no MFA device.
+    PasswordWithoutMfa,
     /// An active key older than `--max-age`.
     PastMaxAge,
     /// An old key rekey scheduled for deletion (or deactivation) is still there after
@@ -58,6 +60,7 @@ impl Finding {
             Finding::Unused => "unused",
             Finding::NeverUsed => "never used",
             Finding::InactiveNotDeleted => "inactive, not deleted",
+            Finding::PasswordWithoutMfa => "console password without MFA",
             Finding::ExpiredSuppression => "suppression expired",
         }
     }

@@ -6,6 +6,7 @@
 
 pub(crate) mod asff;
 pub(crate) mod benchmark;
+pub(crate) mod credentials;
 pub(crate) mod findings;
 pub(crate) mod ocsf;
 pub(crate) mod report;
@@ -71,6 +72,10 @@ pub(crate) struct AccountAudit {
     /// The error's kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error_kind: Option<ErrorKind>,
+    /// The users' other long-lived credentials: console passwords and signing
+    /// certificates (see [`credentials`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) credentials: Vec<credentials::AuditedCredential>,
     /// With `--benchmark`: the verdict of each of its controls here.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) compliance: Vec<benchmark::Verdict>,
@@ -199,12 +204,17 @@ pub(crate) async fn audit(
                 _ => account(signer, &target.id, limits, known).await,
             };
             match result {
-                Ok((keys, root_keys)) => AccountAudit {
+                Ok(Audited {
+                    keys,
+                    root_keys,
+                    credentials,
+                }) => AccountAudit {
                     account: target.id,
                     name,
                     keys,
                     root_active_keys: root_keys.len(),
                     root_keys,
+                    credentials,
                     compliance: Vec::new(),
                     error: None,
                     error_kind: None,
@@ -215,6 +225,7 @@ pub(crate) async fn audit(
                     keys: Vec::new(),
                     root_active_keys: 0,
                     root_keys: Vec::new(),
+                    credentials: Vec::new(),
                     compliance: Vec::new(),
                     error: Some(cause.message),
                     error_kind: Some(cause.kind),
@@ -228,6 +239,14 @@ pub(crate) async fn audit(
     Ok(audits)
 }
 
+/// What one account holds: its users' keys, its root user's active keys, the users'
+/// other credentials.
+struct Audited {
+    keys: Vec<AuditedKey>,
+    root_keys: Vec<RootKey>,
+    credentials: Vec<credentials::AuditedCredential>,
+}
+
 /// One account's keys, and its root user's active keys, read as `caller` (of that
 /// account).
 async fn account(
@@ -235,7 +254,7 @@ async fn account(
     account: &str,
     limits: Thresholds,
     known: &Known,
-) -> Result<(Vec<AuditedKey>, Vec<RootKey>), Cause> {
+) -> Result<Audited, Cause> {
     let csv = caller
         .credential_report()
         .await
@@ -252,6 +271,25 @@ async fn account(
         keys.extend(user?);
     }
     keys.sort_by(|a, b| (&a.user, a.created).cmp(&(&b.user, b.created)));
+    let mut credentials: Vec<credentials::AuditedCredential> = (report.passwords.into_iter())
+        .map(|p| credentials::password(account, p, limits, now))
+        .collect();
+    // Only users the report shows with an active certificate are asked.
+    let per_user = stream::iter(&report.with_certificates)
+        .map(|user| async move { (user, caller.signing_certificates(user).await) })
+        .buffer_unordered(USERS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+    for (user, listed) in per_user {
+        let listed = match listed {
+            Err(e) if e.kind == AwsErrorKind::NoSuchEntity => continue,
+            other => other.map_err(Cause::from)?,
+        };
+        credentials.extend(
+            (listed.into_iter()).map(|c| credentials::certificate(account, user, c, limits, now)),
+        );
+    }
+    credentials.sort_by(|a, b| (&a.user, a.kind).cmp(&(&b.user, b.kind)));
     let root = (report.root_keys.into_iter())
         .map(|k| RootKey {
             created: k.created,
@@ -260,7 +298,11 @@ async fn account(
             controls: findings::ROOT_KEY_CONTROLS.to_vec(),
         })
         .collect();
-    Ok((keys, root))
+    Ok(Audited {
+        keys,
+        root_keys: root,
+        credentials,
+    })
 }
 
 /// One user's keys (`ListAccessKeys`) and rekey's records of them (`ListUserTags`),

@@ -51,9 +51,26 @@ impl From<LastUseOf> for LastUse {
 #[error("IAM's credential report is not the CSV rekey knows: {0}")]
 pub(crate) struct ReportError(String);
 
+/// A console password as the report describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReportPassword {
+    /// The user.
+    pub(crate) user: String,
+    /// When it was last set (`password_last_changed`; else the user's creation).
+    pub(crate) changed: Option<SystemTime>,
+    /// When it was last used to sign in (`None`: never, or no information).
+    pub(crate) last_used: Option<SystemTime>,
+    /// Whether the user has an MFA device.
+    pub(crate) mfa: bool,
+}
+
 /// What the report says of an account's keys.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Report {
+    /// The users with a console password.
+    pub(crate) passwords: Vec<ReportPassword>,
+    /// The users with an active signing certificate (the report gives no id).
+    pub(crate) with_certificates: Vec<String>,
     /// The users with at least one access key.
     pub(crate) users: Vec<UserRow>,
     /// How many access keys of the root user are active (its keys cannot be listed as a
@@ -91,11 +108,34 @@ pub(crate) fn read(csv_text: &[u8]) -> Result<Report, ReportError> {
             column(&format!("access_key_{n}_last_used_region"))?,
         ]);
     }
+    // The other credentials' columns: read where they are.
+    let optional = |name: &str| headers.iter().position(|h| h == name);
+    let password_at = optional("password_enabled");
+    let password_columns = [
+        optional("password_last_changed"),
+        optional("password_last_used"),
+        optional("user_creation_time"),
+        optional("mfa_active"),
+    ];
+    let certificate_at = [optional("cert_1_active"), optional("cert_2_active")];
     let mut report = Report::default();
     for record in reader.records() {
         let record = record.map_err(|e| ReportError(e.to_string()))?;
         let field = |at: usize| record.get(at).unwrap_or_default();
+        let column = |at: Option<usize>| at.map(field).unwrap_or_default();
         let user = field(user_at);
+        if user != "<root_account>" && column(password_at) == "true" {
+            let [changed, used, created, mfa] = password_columns;
+            report.passwords.push(ReportPassword {
+                user: user.to_owned(),
+                changed: time(column(changed)).or_else(|| time(column(created))),
+                last_used: time(column(used)),
+                mfa: column(mfa) == "true",
+            });
+        }
+        if user != "<root_account>" && certificate_at.iter().any(|at| column(*at) == "true") {
+            report.with_certificates.push(user.to_owned());
+        }
         if user == "<root_account>" {
             report.root_active_keys = active_at.iter().filter(|at| field(**at) == "true").count();
             report.root_keys = (active_at.iter().zip(&key_columns))

@@ -93,33 +93,56 @@ fn end_of(date: &str) -> Option<SystemTime> {
 
 /// Applies `rules` at `now` to every key of `accounts` (see the module docs).
 pub(crate) fn apply(accounts: &mut [AccountAudit], rules: &[Suppression], now: SystemTime) {
+    let bounds = |r: &&Suppression, account: &str, user: &str| {
+        r.account.as_ref().is_none_or(|a| a == account) && r.user.as_ref().is_none_or(|u| u == user)
+    };
     for key in accounts.iter_mut().flat_map(|a| a.keys.iter_mut()) {
         let concerned = rules.iter().filter(|r| {
-            r.account.as_ref().is_none_or(|a| *a == key.account)
-                && r.user.as_ref().is_none_or(|u| *u == key.user)
-                && r.key_id.as_ref().is_none_or(|k| *k == key.key_id)
+            bounds(r, &key.account, &key.user) && r.key_id.as_ref().is_none_or(|k| *k == key.key_id)
         });
-        let mut expired = false;
-        for rule in concerned {
-            if end_of(&rule.expires).is_none_or(|end| end <= now) {
-                expired = true;
-                continue;
-            }
-            let (hidden, kept): (Vec<Finding>, Vec<Finding>) = std::mem::take(&mut key.findings)
-                .into_iter()
-                .partition(|f| rule.finding.is_none_or(|only| only == *f));
-            key.findings = kept;
-            key.suppressed
-                .extend(hidden.into_iter().map(|finding| Suppressed {
-                    finding,
-                    reason: rule.reason.clone(),
-                    expires: rule.expires.clone(),
-                }));
+        suppress(&mut key.findings, &mut key.suppressed, concerned, now);
+    }
+    // A user's other credentials: by account and user (a key id names a key only).
+    for credential in accounts.iter_mut().flat_map(|a| a.credentials.iter_mut()) {
+        let concerned = rules
+            .iter()
+            .filter(|r| bounds(r, &credential.account, &credential.user) && r.key_id.is_none());
+        suppress(
+            &mut credential.findings,
+            &mut credential.suppressed,
+            concerned,
+            now,
+        );
+    }
+}
+
+/// Moves the `findings` the `concerned` rules cover to `suppressed`; an expired rule
+/// among them is the finding `expired_suppression`.
+fn suppress<'a>(
+    findings: &mut Vec<Finding>,
+    suppressed: &mut Vec<Suppressed>,
+    concerned: impl Iterator<Item = &'a Suppression>,
+    now: SystemTime,
+) {
+    let mut expired = false;
+    for rule in concerned {
+        if end_of(&rule.expires).is_none_or(|end| end <= now) {
+            expired = true;
+            continue;
         }
-        if expired && !key.findings.contains(&Finding::ExpiredSuppression) {
-            key.findings.push(Finding::ExpiredSuppression);
-            key.findings.sort();
-        }
+        let (hidden, kept): (Vec<Finding>, Vec<Finding>) = std::mem::take(findings)
+            .into_iter()
+            .partition(|f| rule.finding.is_none_or(|only| only == *f));
+        *findings = kept;
+        suppressed.extend(hidden.into_iter().map(|finding| Suppressed {
+            finding,
+            reason: rule.reason.clone(),
+            expires: rule.expires.clone(),
+        }));
+    }
+    if expired && !findings.contains(&Finding::ExpiredSuppression) {
+        findings.push(Finding::ExpiredSuppression);
+        findings.sort();
     }
 }
 
