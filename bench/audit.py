@@ -5,8 +5,10 @@ rekey in release mode). It makes an organization in a fresh management account w
 member accounts (moto's CreateAccount makes OrganizationAccountAccessRole in each, as
 AWS does) and M users with one key in each member, then times `rekey audit --via mgmt
 --org --role OrganizationAccountAccessRole --output json` through a counting proxy that
-forwards every request to moto and tallies the IAM actions. Target: at most 2 IAM
-calls per user with keys, plus one credential report per account.
+forwards every request to moto and tallies the IAM actions, with its peak RSS (GNU
+time). `--no-role K` takes the role away in K members: those are reported unaudited,
+the others audited. Targets: 3 IAM calls per user with keys (keys, tags, AWS's
+quarantine), plus one credential report per account; 200 x 50 under 200 MB.
 """
 
 import argparse
@@ -28,6 +30,8 @@ from urllib.parse import parse_qs
 
 import boto3
 from moto.server import ThreadedMotoServer
+
+from find import timed
 
 REPO = Path(__file__).resolve().parent.parent
 REKEY = REPO / "target" / "release" / "rekey"
@@ -73,9 +77,10 @@ class Forward(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def organization(endpoint, accounts, users):
+def organization(endpoint, accounts, users, no_role=0):
     """A fresh management account's organization: `accounts` members with `users`
-    users of one key each. The management account's session credentials."""
+    users of one key each, the first `no_role` without OrganizationAccountAccessRole.
+    The management account's session credentials."""
     sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", **ADMIN)
 
     def session(account):
@@ -91,6 +96,13 @@ def organization(endpoint, accounts, users):
         member = org.create_account(Email=f"m{n}-{management}@example.com", AccountName=f"m{n}")
         iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                            **session(member["CreateAccountStatus"]["AccountId"]))
+        if n < no_role:
+            role = "OrganizationAccountAccessRole"
+            for policy in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=role, PolicyArn=policy["PolicyArn"])
+            for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+                iam.delete_role_policy(RoleName=role, PolicyName=name)
+            iam.delete_role(RoleName=role)
         for u in range(users):
             iam.create_user(UserName=f"user{u}")
             iam.create_access_key(UserName=f"user{u}")
@@ -102,6 +114,7 @@ def main():
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--no-role", type=int, default=0, help="members without the role")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(port=0, verbose=False)
@@ -109,7 +122,9 @@ def main():
     moto_port = moto._server.server_port
     endpoint = f"http://127.0.0.1:{moto_port}"
     print(f"making {args.accounts} accounts x {args.users} users on moto ...", file=sys.stderr)
-    mgmt = organization(endpoint, args.accounts, args.users)
+    started = time.perf_counter()
+    mgmt = organization(endpoint, args.accounts, args.users, args.no_role)
+    print(f"made in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     proxy = Counting(moto_port)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as home:
@@ -123,26 +138,33 @@ def main():
                    REKEY_STATE_DIR=str(Path(home) / "state"))
         argv = [str(REKEY), "audit", "--via", "mgmt", "--org", "--role",
                 "OrganizationAccountAccessRole", "--output", "json"]
-        times, counts = [], None
+        times, peaks, counts = [], [], None
         for _ in range(args.reps):
             proxy.counts.clear()
-            start = time.perf_counter()
-            run = subprocess.run(argv, env=env, capture_output=True, text=True)
-            times.append(time.perf_counter() - start)
-            if run.returncode != 0:
-                sys.exit(f"rekey audit failed:\n{run.stderr}")
+            measured = timed(argv, env)
+            times.append(measured.wall)
+            peaks.append(measured.rss_kib / 1024)
             counts = Counter(proxy.counts)
-            report = json.loads(run.stdout)
+        # The document of the last run (exit 1 when an account could not be audited).
+        run = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if run.returncode not in (0, 1) or not run.stdout:
+            sys.exit(f"rekey audit failed:\n{run.stderr}")
+        report = json.loads(run.stdout)
     keys = sum(len(a["keys"]) for a in report["accounts"])
     users = sum(len({k["user"] for k in a["keys"]}) for a in report["accounts"])
-    per_user = counts["ListAccessKeys"] + counts["ListUserTags"] + counts["GetAccessKeyLastUsed"]
+    per_user = (counts["ListAccessKeys"] + counts["ListUserTags"] + counts["GetAccessKeyLastUsed"]
+                + counts["ListAttachedUserPolicies"])
+    unaudited = [a["account"] for a in report["accounts"] if a.get("error")]
     reports = counts["GenerateCredentialReport"] + counts["GetCredentialReport"]
-    print(f"accounts audited: {len(report['accounts'])} (the management account and {args.accounts} members)")
+    print(f"accounts: {len(report['accounts'])} (the management account and {args.accounts} members), "
+          f"{len(unaudited)} reported not audited ({args.no_role} without the role)")
     print(f"users with keys: {users}, keys: {keys}")
-    print(f"wall time: median {statistics.median(times):.2f} s of {args.reps} runs ({', '.join(f'{t:.2f}' for t in times)})")
+    print(f"wall time: median {statistics.median(times):.2f} s of {args.reps} runs ({', '.join(f'{t:.2f}' for t in times)}); "
+          f"peak RSS {max(peaks):.0f} MiB")
     print(f"IAM calls per user with keys: {per_user / max(users, 1):.2f} "
           f"(ListAccessKeys {counts['ListAccessKeys']}, ListUserTags {counts['ListUserTags']}, "
-          f"GetAccessKeyLastUsed {counts['GetAccessKeyLastUsed']})")
+          f"GetAccessKeyLastUsed {counts['GetAccessKeyLastUsed']}, "
+          f"ListAttachedUserPolicies {counts['ListAttachedUserPolicies']})")
     print(f"credential report calls per account: {reports / (args.accounts + 1):.2f} "
           f"(Generate {counts['GenerateCredentialReport']}, Get {counts['GetCredentialReport']}); "
           f"AssumeRole {counts['AssumeRole']}, ListAccounts {counts['ListAccounts']}")

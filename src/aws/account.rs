@@ -3,11 +3,11 @@
 //! an organization's accounts, and IAM's credential report.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
-use aws_sdk_iam::types::ReportStateType;
+use aws_sdk_iam::types::{ReportStateType, StatusType};
 use aws_sdk_organizations::types::AccountStatus;
 
 use super::{Aws, AwsError, AwsErrorKind, Caller};
@@ -158,7 +158,7 @@ impl Caller {
     pub(crate) async fn signing_certificates(
         &self,
         user: &str,
-    ) -> Result<Vec<SigningCertificate>, AwsError> {
+    ) -> Result<Vec<UserCredential>, AwsError> {
         let out = self
             .paced(|| async {
                 self.iam
@@ -170,24 +170,81 @@ impl Caller {
             })
             .await?;
         Ok((out.certificates.into_iter())
-            .map(|c| SigningCertificate {
+            .map(|c| UserCredential {
                 id: c.certificate_id,
-                active: c.status == aws_sdk_iam::types::StatusType::Active,
-                uploaded: c
-                    .upload_date
-                    .and_then(|d| std::time::SystemTime::try_from(d).ok()),
+                active: c.status == StatusType::Active,
+                created: c.upload_date.and_then(|d| SystemTime::try_from(d).ok()),
+                service: None,
             })
             .collect())
     }
+
+    /// `iam:ListSSHPublicKeys` for `user` (CodeCommit's SSH access; the key's body is
+    /// not read).
+    pub(crate) async fn ssh_public_keys(
+        &self,
+        user: &str,
+    ) -> Result<Vec<UserCredential>, AwsError> {
+        let out = self
+            .paced(|| async {
+                self.iam
+                    .list_ssh_public_keys()
+                    .user_name(user)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:ListSSHPublicKeys", e))
+            })
+            .await?;
+        Ok((out.ssh_public_keys.unwrap_or_default().into_iter())
+            .map(|k| UserCredential {
+                id: k.ssh_public_key_id,
+                active: k.status == StatusType::Active,
+                created: SystemTime::try_from(k.upload_date).ok(),
+                service: None,
+            })
+            .collect())
+    }
+
+    /// `iam:ListServiceSpecificCredentials` for `user`: CodeCommit HTTPS passwords,
+    /// Amazon Bedrock API keys, … (the list never returns the password).
+    pub(crate) async fn service_credentials(
+        &self,
+        user: &str,
+    ) -> Result<Vec<UserCredential>, AwsError> {
+        let out = self
+            .paced(|| async {
+                self.iam
+                    .list_service_specific_credentials()
+                    .user_name(user)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam:ListServiceSpecificCredentials", e))
+            })
+            .await?;
+        Ok((out
+            .service_specific_credentials
+            .unwrap_or_default()
+            .into_iter())
+        .map(|c| UserCredential {
+            id: c.service_specific_credential_id,
+            active: c.status == StatusType::Active,
+            created: SystemTime::try_from(c.create_date).ok(),
+            service: Some(c.service_name),
+        })
+        .collect())
+    }
 }
 
-/// An X.509 signing certificate of an IAM user (`ListSigningCertificates`).
+/// A user's credential other than an access key or a password, as IAM lists it: a
+/// signing certificate, an SSH public key, a service-specific credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SigningCertificate {
+pub(crate) struct UserCredential {
     /// Its id.
     pub(crate) id: String,
     /// Whether it is Active.
     pub(crate) active: bool,
-    /// When it was uploaded.
-    pub(crate) uploaded: Option<std::time::SystemTime>,
+    /// When it was uploaded or created.
+    pub(crate) created: Option<SystemTime>,
+    /// For a service-specific credential: the service (`codecommit.amazonaws.com`).
+    pub(crate) service: Option<String>,
 }

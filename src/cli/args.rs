@@ -522,6 +522,11 @@ pub(crate) struct AuditArgs {
     /// audited.
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
+    /// Also read every user's SSH public keys and service-specific credentials
+    /// (CodeCommit, Bedrock API keys), which the credential report does not show: two
+    /// more IAM calls per user.
+    #[arg(long)]
+    pub(crate) all_credentials: bool,
     /// Send the findings there too (ASFF; findings of earlier runs that no longer hold
     /// are archived and resolved).
     #[arg(long, value_enum)]

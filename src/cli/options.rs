@@ -221,6 +221,7 @@ impl TryFrom<AuditArgs> for commands::audit::Options {
                 AuditOutput::Html => commands::audit::Format::Html,
             },
             detailed_exitcode: args.detailed_exitcode,
+            all_credentials: args.all_credentials,
             push: args.push.map(
                 |AuditPush::SecurityHub| commands::audit::Push::SecurityHub { via: args.hub_via },
             ),

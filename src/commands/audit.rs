@@ -54,6 +54,9 @@ pub(crate) struct Options {
     pub(crate) detailed_exitcode: bool,
     /// `--push`.
     pub(crate) push: Option<Push>,
+    /// `--all-credentials`: every user's SSH public keys and service-specific
+    /// credentials too.
+    pub(crate) all_credentials: bool,
     /// `--ignore`'s suppressions.
     pub(crate) suppressions: Vec<audit::suppress::Suppression>,
     /// `--benchmark`: whose thresholds `max_age` and `unused` are, and whose controls'
@@ -85,7 +88,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         },
         Err(_) => audit::Known::default(),
     };
-    let mut accounts = audit::audit(&aws, &signer, &args.scope, limits, ctx.jobs, &known).await?;
+    let reach = (ctx.jobs, args.all_credentials);
+    let mut accounts = audit::audit(&aws, &signer, &args.scope, limits, reach, &known).await?;
     audit::suppress::apply(&mut accounts, &args.suppressions, crate::time::now());
     if let Some(benchmark) = args.benchmark {
         for account in &mut accounts {

@@ -300,6 +300,14 @@ fn credential_lines(out: &mut String, report: &AuditReport) {
             (CredentialKind::SigningCertificate, id) => {
                 format!("signing certificate {}", id.as_deref().unwrap_or("?"))
             }
+            (CredentialKind::SshPublicKey, id) => {
+                format!("SSH public key {}", id.as_deref().unwrap_or("?"))
+            }
+            (CredentialKind::ServiceSpecificCredential, id) => format!(
+                "{} credential {}",
+                c.service.as_deref().unwrap_or("service-specific"),
+                id.as_deref().unwrap_or("?")
+            ),
         };
         let controls = match c.controls.is_empty() {
             true => String::new(),

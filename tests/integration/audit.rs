@@ -81,6 +81,8 @@ certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subje
     .not_valid_after(start + datetime.timedelta(days=800)).sign(private, hashes.SHA256()))
 pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
 keys["certificate"] = iam.upload_signing_certificate(UserName="signer", CertificateBody=pem)["Certificate"]["CertificateId"]
+ssh = private.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+keys["ssh"] = iam.upload_ssh_public_key(UserName="signer", SSHPublicKeyBody=ssh)["SSHPublicKey"]["SSHPublicKeyId"]
 dev = boto3.client("iam", **session(members["dev"]))
 dev.create_user(UserName="dev-user")
 keys["dev"] = dev.create_access_key(UserName="dev-user")["AccessKey"]["AccessKeyId"]
@@ -292,6 +294,67 @@ fn an_organization_is_audited_with_every_finding_and_a_missing_role_reported() {
     let certificate = credential("signing_certificate");
     assert_eq!(certificate["id"], org.keys["certificate"]);
     assert_eq!(certificate["findings"], serde_json::json!(["past_max_age"]));
+    assert!(
+        (later["accounts"].as_array().unwrap().iter())
+            .flat_map(|a| a["credentials"].as_array().into_iter().flatten())
+            .all(|c| c["kind"] != "ssh_public_key"),
+        "SSH keys only with --all-credentials"
+    );
+    // With --all-credentials, every user's SSH public keys and service-specific
+    // credentials (the proxy answers those as IAM does: moto has none).
+    org.proxy.set(|f| {
+        let made = ("ACCAEXAMPLE1".into(), "codecommit.amazonaws.com".into());
+        let (id, service) = made;
+        let old = (id, service, "Active".into(), "2026-01-05T00:00:00Z".into());
+        f.service_credentials.insert("console".into(), vec![old]);
+    });
+    let before = org.proxy.count("ListSSHPublicKeys");
+    let all = (org.home)
+        .rekey_later(
+            2400,
+            &audit_args(&["--output", "json", "--all-credentials"]),
+        )
+        .code(1)
+        .json();
+    let users: usize = (all["accounts"].as_array().unwrap().iter())
+        .filter(|a| a["error"].is_null())
+        .map(|a| {
+            let keys = a["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["user"].as_str());
+            let others =
+                (a["credentials"].as_array().into_iter().flatten()).map(|c| c["user"].as_str());
+            keys.chain(others)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        })
+        .sum();
+    assert!(
+        org.proxy.count("ListSSHPublicKeys") - before >= users,
+        "every user asked"
+    );
+    let of = |kind: &str| {
+        (all["accounts"].as_array().unwrap().iter())
+            .flat_map(|a| a["credentials"].as_array().into_iter().flatten())
+            .find(|c| c["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {all}"))
+            .clone()
+    };
+    let ssh = of("ssh_public_key");
+    assert_eq!(
+        (&ssh["id"], &ssh["user"]),
+        (&org.keys["ssh"], &"signer".into())
+    );
+    assert_eq!(ssh["findings"], serde_json::json!(["past_max_age"]));
+    let codecommit = of("service_specific_credential");
+    assert_eq!(codecommit["service"], "codecommit.amazonaws.com");
+    assert_eq!(
+        codecommit["findings"],
+        serde_json::json!(["past_max_age"]),
+        "{codecommit}"
+    );
 
     // By CIS's thresholds, with a verdict per control per account (issue 35, point 1).
     let cis = org

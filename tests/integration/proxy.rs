@@ -91,6 +91,9 @@ pub struct Faults {
     /// `GetCredentialReport` shows the root user with this many active access keys (AWS's
     /// report always has the root user's row; moto's has none).
     pub root_active_keys: Option<u32>,
+    /// `ListServiceSpecificCredentials` answers these per user, as (id, service, status,
+    /// creation in RFC 3339): moto has no service-specific credentials.
+    pub service_credentials: HashMap<String, Vec<(String, String, String, String)>>,
     /// Extra keys `ListAccessKeys` shows for a user (IAM enforces its two-key quota
     /// eventually: a user was seen with eight).
     pub phantom_keys: HashMap<String, Vec<String>>,
@@ -295,6 +298,9 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
         Answer(u16, &'static str, String),
         /// A JSON-protocol answer the proxy gives itself (CloudTrail's history).
         Reply(String),
+        /// A query-protocol (XML) answer the proxy gives itself (IAM's service-specific
+        /// credentials, which moto does not have).
+        ReplyXml(String),
         Reset,
         Forward {
             lose_answer: bool,
@@ -406,6 +412,9 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             Do::Reset
         } else if action == "LookupEvents" {
             Do::Reply(f.trail.lookup(&region, &request.body))
+        } else if action == "ListServiceSpecificCredentials" {
+            let user = field(&request.body, "UserName").unwrap_or_default();
+            Do::ReplyXml(service_credentials(&user, f.service_credentials.get(&user)))
         } else {
             Do::Forward {
                 lose_answer: take(&mut f.lose_answer, &action),
@@ -424,6 +433,13 @@ fn serve(mut client: TcpStream, faults: &Mutex<Faults>) {
             let _ = write!(
                 client,
                 "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        Do::ReplyXml(body) => {
+            let _ = write!(
+                client,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
@@ -732,4 +748,30 @@ fn between(bytes: &[u8], start: &str, end: &str) -> Option<String> {
     let from = text.find(start)? + start.len();
     let to = text[from..].find(end)? + from;
     Some(text[from..to].to_owned())
+}
+
+/// IAM's `ListServiceSpecificCredentials` answer, as AWS documents it, for `user`'s
+/// `credentials` (id, service, status, creation).
+fn service_credentials(
+    user: &str,
+    credentials: Option<&Vec<(String, String, String, String)>>,
+) -> String {
+    let members: String = (credentials.into_iter().flatten())
+        .map(|(id, service, status, created)| {
+            format!(
+                "<member><UserName>{user}</UserName><Status>{status}</Status>\
+                 <ServiceUserName>{user}-at-123456789012</ServiceUserName>\
+                 <CreateDate>{created}</CreateDate>\
+                 <ServiceSpecificCredentialId>{id}</ServiceSpecificCredentialId>\
+                 <ServiceName>{service}</ServiceName></member>"
+            )
+        })
+        .collect();
+    format!(
+        "<ListServiceSpecificCredentialsResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+         <ListServiceSpecificCredentialsResult><ServiceSpecificCredentials>{members}\
+         </ServiceSpecificCredentials></ListServiceSpecificCredentialsResult>\
+         <ResponseMetadata><RequestId>rekey-proxy</RequestId></ResponseMetadata>\
+         </ListServiceSpecificCredentialsResponse>"
+    )
 }

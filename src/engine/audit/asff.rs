@@ -126,6 +126,8 @@ impl Told {
         let (severity, description, fix, controls): (_, _, _, &[&str]) = match (credential.kind, finding) {
             (CredentialKind::ConsolePassword, Finding::Unused) => ("MEDIUM", format!("The console password of IAM user {user} was last used {}, more than {unused} days ago.", credential.last_used.map_or_else(|| "never".to_owned(), time::date)), remove_password, unused_controls),
             (CredentialKind::ConsolePassword, Finding::NeverUsed) => ("LOW", format!("The console password of IAM user {user} (set {set}) was never used to sign in."), remove_password, unused_controls),
+            (CredentialKind::SshPublicKey, Finding::PastMaxAge) => ("MEDIUM", format!("SSH public key {id} of IAM user {user} is {} days old (uploaded {set}), past {max_age} days.", credential.age_days.unwrap_or_default()), format!("Upload a new key if one is needed, then aws iam update-ssh-public-key --user-name {user} --ssh-public-key-id {id} --status Inactive and aws iam delete-ssh-public-key --user-name {user} --ssh-public-key-id {id}"), &[]),
+            (CredentialKind::ServiceSpecificCredential, Finding::PastMaxAge) => ("MEDIUM", format!("Service-specific credential {id} ({}) of IAM user {user} is {} days old (created {set}), past {max_age} days.", credential.service.as_deref().unwrap_or("?"), credential.age_days.unwrap_or_default()), format!("aws iam reset-service-specific-credential --user-name {user} --service-specific-credential-id {id} gives it a new password; or if unused, aws iam delete-service-specific-credential --user-name {user} --service-specific-credential-id {id}"), &[]),
             (CredentialKind::SigningCertificate, Finding::PastMaxAge) => ("MEDIUM", format!("Signing certificate {id} of IAM user {user} is {} days old (uploaded {set}), past {max_age} days.", credential.age_days.unwrap_or_default()), format!("Upload a new certificate if one is needed, then aws iam update-signing-certificate --user-name {user} --certificate-id {id} --status Inactive and aws iam delete-signing-certificate --user-name {user} --certificate-id {id}"), &[]),
             (_, Finding::PasswordWithoutMfa) => return Self::without_mfa(user),
             (_, other) => ("INFORMATIONAL", format!("{} of IAM user {user}: {}.", credential_name(credential), other.describe()), "Review the credential and the --ignore file".to_owned(), &[]),
@@ -145,6 +147,14 @@ fn credential_name(credential: &AuditedCredential) -> String {
         CredentialKind::ConsolePassword => "Console password".to_owned(),
         CredentialKind::SigningCertificate => format!(
             "Signing certificate {}",
+            credential.id.as_deref().unwrap_or_default()
+        ),
+        CredentialKind::SshPublicKey => format!(
+            "SSH public key {}",
+            credential.id.as_deref().unwrap_or_default()
+        ),
+        CredentialKind::ServiceSpecificCredential => format!(
+            "Service-specific credential {}",
             credential.id.as_deref().unwrap_or_default()
         ),
     }

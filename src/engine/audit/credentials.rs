@@ -1,17 +1,19 @@
 //! An IAM user's long-lived credentials other than access keys, which leak and age too:
-//! console passwords (the credential report has them: no call) and X.509 signing
+//! console passwords (the credential report has them: no call), X.509 signing
 //! certificates (`ListSigningCertificates`, only for users the report shows to have an
-//! active one). Judged as keys are: unused, never used, past the maximum age, and a
-//! console password without MFA. (SSH public keys and service-specific credentials,
-//! which the report does not show, would cost a call or two per user: not read yet.)
+//! active one), and with `--all-credentials` SSH public keys and service-specific
+//! credentials (CodeCommit, Bedrock), which the report does not show: two calls for
+//! every user, so asked for. Judged as keys are: unused, never used, past the maximum
+//! age, and a console password without MFA.
 
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::findings::{Finding, Thresholds, NEW_KEY};
-use super::report::ReportPassword;
-use crate::aws::account::SigningCertificate;
+use super::report::{Report, ReportPassword};
+use crate::aws::account::UserCredential;
+use crate::aws::{AwsError, AwsErrorKind, Caller};
 
 /// What kind of credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
@@ -21,6 +23,11 @@ pub(crate) enum CredentialKind {
     ConsolePassword,
     /// An X.509 signing certificate (SOAP and some older APIs).
     SigningCertificate,
+    /// An SSH public key (CodeCommit over SSH).
+    SshPublicKey,
+    /// A service-specific credential (a CodeCommit HTTPS password, an Amazon Bedrock
+    /// API key, …).
+    ServiceSpecificCredential,
 }
 
 /// One credential of a user, judged.
@@ -32,9 +39,12 @@ pub(crate) struct AuditedCredential {
     pub(crate) user: String,
     /// Its kind.
     pub(crate) kind: CredentialKind,
-    /// A certificate's id (a password has none).
+    /// Its id (a password has none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) id: Option<String>,
+    /// For a service-specific credential: its service (`codecommit.amazonaws.com`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) service: Option<String>,
     /// Whether it is active (a password in the report always is).
     pub(crate) active: bool,
     /// When it was set or uploaded, if known.
@@ -94,6 +104,7 @@ pub(crate) fn password(
         user: password.user,
         kind: CredentialKind::ConsolePassword,
         id: None,
+        service: None,
         active: true,
         created: password.changed,
         age_days: password.changed.map(|t| days(since(t))),
@@ -105,29 +116,77 @@ pub(crate) fn password(
     }
 }
 
-/// A signing certificate, judged: an active one past `--max-age` is a finding (no use
-/// of a certificate is recorded).
-pub(crate) fn certificate(
+/// Every user's other credentials in `report`'s account: the passwords it shows, the
+/// certificates of the users it shows with one, and with `all` every user's SSH public
+/// keys and service-specific credentials (`USERS_AT_ONCE` users asked at a time). A
+/// user deleted since the report has none.
+pub(crate) async fn of_users(
+    caller: &Caller,
     account: &str,
-    user: &str,
-    certificate: SigningCertificate,
+    report: &Report,
+    (limits, all): (Thresholds, bool),
+    now: SystemTime,
+) -> Result<Vec<AuditedCredential>, AwsError> {
+    use futures_util::stream::{self, StreamExt};
+    let mut judged: Vec<AuditedCredential> = (report.passwords.iter().cloned())
+        .map(|p| password(account, p, limits, now))
+        .collect();
+    let mut asked: Vec<(CredentialKind, &str)> = (report.with_certificates.iter())
+        .map(|u| (CredentialKind::SigningCertificate, u.as_str()))
+        .collect();
+    if all {
+        for user in &report.all_users {
+            asked.push((CredentialKind::SshPublicKey, user));
+            asked.push((CredentialKind::ServiceSpecificCredential, user));
+        }
+    }
+    let answers: Vec<_> = stream::iter(asked)
+        .map(|(kind, user)| async move {
+            let listed = match kind {
+                CredentialKind::SshPublicKey => caller.ssh_public_keys(user).await,
+                CredentialKind::ServiceSpecificCredential => caller.service_credentials(user).await,
+                _ => caller.signing_certificates(user).await,
+            };
+            (kind, user, listed)
+        })
+        .buffer_unordered(super::USERS_AT_ONCE)
+        .collect()
+        .await;
+    for (kind, user, listed) in answers {
+        let listed = match listed {
+            Err(e) if e.kind == AwsErrorKind::NoSuchEntity => continue,
+            other => other?,
+        };
+        judged.extend(
+            (listed.into_iter()).map(|c| self::listed(kind, (account, user), c, limits, now)),
+        );
+    }
+    judged.sort_by(|a, b| (&a.user, a.kind, &a.id).cmp(&(&b.user, b.kind, &b.id)));
+    Ok(judged)
+}
+
+/// A signing certificate, SSH public key or service-specific credential, judged: an
+/// active one past `--max-age` is a finding (IAM records no use of them).
+pub(crate) fn listed(
+    kind: CredentialKind,
+    (account, user): (&str, &str),
+    credential: UserCredential,
     limits: Thresholds,
     now: SystemTime,
 ) -> AuditedCredential {
-    let age = certificate
-        .uploaded
-        .map(|t| now.duration_since(t).unwrap_or_default());
+    let age = (credential.created).map(|t| now.duration_since(t).unwrap_or_default());
     let findings = match age {
-        Some(age) if certificate.active && age > limits.max_age => vec![Finding::PastMaxAge],
+        Some(age) if credential.active && age > limits.max_age => vec![Finding::PastMaxAge],
         _ => Vec::new(),
     };
     AuditedCredential {
         account: account.to_owned(),
         user: user.to_owned(),
-        kind: CredentialKind::SigningCertificate,
-        id: Some(certificate.id),
-        active: certificate.active,
-        created: certificate.uploaded,
+        kind,
+        id: Some(credential.id),
+        service: credential.service,
+        active: credential.active,
+        created: credential.created,
         age_days: age.map(days),
         last_used: None,
         mfa: None,

@@ -137,14 +137,15 @@ pub(crate) struct AuditedKey {
     pub(crate) suppressed: Vec<suppress::Suppressed>,
 }
 
-/// Audits every account of `scope`, signed by `signer` (`jobs` accounts at once); the
-/// accounts in id order. Fails only if the accounts cannot be listed.
+/// Audits every account of `scope`, signed by `signer` (`jobs` accounts at once; `all`:
+/// every user's SSH public keys and service-specific credentials too); the accounts in
+/// id order. Fails only if the accounts cannot be listed.
 pub(crate) async fn audit(
     aws: &Aws,
     signer: &Caller,
     scope: &Scope,
     limits: Thresholds,
-    jobs: usize,
+    (jobs, all): (usize, bool),
     known: &Known,
 ) -> Result<Vec<AccountAudit>, Cause> {
     let own = signer.identity().await?.account;
@@ -197,11 +198,11 @@ pub(crate) async fn audit(
                 Some(role) if target.id != own => {
                     let arn = format!("arn:aws:iam::{}:role/{role}", target.id);
                     match aws.assume_role(signer, &arn, &target.id).await {
-                        Ok(caller) => account(&caller, &target.id, limits, known).await,
+                        Ok(caller) => account(&caller, &target.id, (limits, all), known).await,
                         Err(e) => Err(Cause::from(e).context(format!("cannot assume {arn}"))),
                     }
                 }
-                _ => account(signer, &target.id, limits, known).await,
+                _ => account(signer, &target.id, (limits, all), known).await,
             };
             match result {
                 Ok(Audited {
@@ -252,16 +253,17 @@ struct Audited {
 async fn account(
     caller: &Caller,
     account: &str,
-    limits: Thresholds,
+    (limits, all_credentials): (Thresholds, bool),
     known: &Known,
 ) -> Result<Audited, Cause> {
     let csv = caller
         .credential_report()
         .await
         .map_err(|e| Cause::from(e).context("cannot get IAM's credential report"))?;
-    let report = report::read(&csv).map_err(|e| Cause::new(ErrorKind::Aws, e.to_string()))?;
+    let mut report = report::read(&csv).map_err(|e| Cause::new(ErrorKind::Aws, e.to_string()))?;
     let now = crate::time::now();
-    let per_user: Vec<Result<Vec<AuditedKey>, AwsError>> = stream::iter(report.users)
+    let with_keys = std::mem::take(&mut report.users);
+    let per_user: Vec<Result<Vec<AuditedKey>, AwsError>> = stream::iter(with_keys)
         .map(|row| user_keys(caller, account, row, limits, now, known))
         .buffer_unordered(USERS_AT_ONCE)
         .collect()
@@ -271,25 +273,10 @@ async fn account(
         keys.extend(user?);
     }
     keys.sort_by(|a, b| (&a.user, a.created).cmp(&(&b.user, b.created)));
-    let mut credentials: Vec<credentials::AuditedCredential> = (report.passwords.into_iter())
-        .map(|p| credentials::password(account, p, limits, now))
-        .collect();
-    // Only users the report shows with an active certificate are asked.
-    let per_user = stream::iter(&report.with_certificates)
-        .map(|user| async move { (user, caller.signing_certificates(user).await) })
-        .buffer_unordered(USERS_AT_ONCE)
-        .collect::<Vec<_>>()
-        .await;
-    for (user, listed) in per_user {
-        let listed = match listed {
-            Err(e) if e.kind == AwsErrorKind::NoSuchEntity => continue,
-            other => other.map_err(Cause::from)?,
-        };
-        credentials.extend(
-            (listed.into_iter()).map(|c| credentials::certificate(account, user, c, limits, now)),
-        );
-    }
-    credentials.sort_by(|a, b| (&a.user, a.kind).cmp(&(&b.user, b.kind)));
+    let credentials =
+        credentials::of_users(caller, account, &report, (limits, all_credentials), now)
+            .await
+            .map_err(Cause::from)?;
     let root = (report.root_keys.into_iter())
         .map(|k| RootKey {
             created: k.created,

@@ -71,6 +71,8 @@ pub(crate) struct Report {
     pub(crate) passwords: Vec<ReportPassword>,
     /// The users with an active signing certificate (the report gives no id).
     pub(crate) with_certificates: Vec<String>,
+    /// Every user (the root user aside).
+    pub(crate) all_users: Vec<String>,
     /// The users with at least one access key.
     pub(crate) users: Vec<UserRow>,
     /// How many access keys of the root user are active (its keys cannot be listed as a
@@ -124,6 +126,9 @@ pub(crate) fn read(csv_text: &[u8]) -> Result<Report, ReportError> {
         let field = |at: usize| record.get(at).unwrap_or_default();
         let column = |at: Option<usize>| at.map(field).unwrap_or_default();
         let user = field(user_at);
+        if user != "<root_account>" {
+            report.all_users.push(user.to_owned());
+        }
         if user != "<root_account>" && column(password_at) == "true" {
             let [changed, used, created, mfa] = password_columns;
             report.passwords.push(ReportPassword {
