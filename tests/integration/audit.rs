@@ -142,6 +142,20 @@ impl Org {
     }
 }
 
+/// Every other credential (`credentials`) of an audit document's accounts.
+fn credentials(json: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+    (json["accounts"].as_array().unwrap().iter())
+        .flat_map(|a| a["credentials"].as_array().into_iter().flatten())
+}
+
+/// The first credential of `kind` in an audit document.
+fn credential(json: &serde_json::Value, kind: &str) -> serde_json::Value {
+    credentials(json)
+        .find(|c| c["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {json}"))
+        .clone()
+}
+
 /// The findings of key `id` in an audit document.
 fn findings_of(json: &serde_json::Value, id: &str) -> Vec<String> {
     let key = json["accounts"]
@@ -273,14 +287,7 @@ fn an_organization_is_audited_with_every_finding_and_a_missing_role_reported() {
         "its week is over"
     );
     // The other credentials, judged as keys are (issue 35, point 2).
-    let credential = |kind: &str| {
-        (later["accounts"].as_array().unwrap().iter())
-            .flat_map(|a| a["credentials"].as_array().into_iter().flatten())
-            .find(|c| c["kind"] == kind)
-            .unwrap_or_else(|| panic!("no {kind} in {later}"))
-            .clone()
-    };
-    let password = credential("console_password");
+    let password = credential(&later, "console_password");
     assert_eq!(password["user"], "console");
     assert_eq!(
         password["findings"],
@@ -291,13 +298,11 @@ fn an_organization_is_audited_with_every_finding_and_a_missing_role_reported() {
         controls.contains("CIS-3.0-1.10") && controls.contains("FSBP-IAM.8"),
         "{password}"
     );
-    let certificate = credential("signing_certificate");
+    let certificate = credential(&later, "signing_certificate");
     assert_eq!(certificate["id"], org.keys["certificate"]);
     assert_eq!(certificate["findings"], serde_json::json!(["past_max_age"]));
     assert!(
-        (later["accounts"].as_array().unwrap().iter())
-            .flat_map(|a| a["credentials"].as_array().into_iter().flatten())
-            .all(|c| c["kind"] != "ssh_public_key"),
+        credentials(&later).all(|c| c["kind"] != "ssh_public_key"),
         "SSH keys only with --all-credentials"
     );
     // With --all-credentials, every user's SSH public keys and service-specific
@@ -335,20 +340,13 @@ fn an_organization_is_audited_with_every_finding_and_a_missing_role_reported() {
         org.proxy.count("ListSSHPublicKeys") - before >= users,
         "every user asked"
     );
-    let of = |kind: &str| {
-        (all["accounts"].as_array().unwrap().iter())
-            .flat_map(|a| a["credentials"].as_array().into_iter().flatten())
-            .find(|c| c["kind"] == kind)
-            .unwrap_or_else(|| panic!("no {kind} in {all}"))
-            .clone()
-    };
-    let ssh = of("ssh_public_key");
+    let ssh = credential(&all, "ssh_public_key");
     assert_eq!(
         (&ssh["id"], &ssh["user"]),
         (&org.keys["ssh"], &"signer".into())
     );
     assert_eq!(ssh["findings"], serde_json::json!(["past_max_age"]));
-    let codecommit = of("service_specific_credential");
+    let codecommit = credential(&all, "service_specific_credential");
     assert_eq!(codecommit["service"], "codecommit.amazonaws.com");
     assert_eq!(
         codecommit["findings"],
@@ -939,9 +937,7 @@ fn the_html_report_opens_offline_in_a_browser_sorted_and_filtered() {
     let keys: Vec<&serde_json::Value> = (json["accounts"].as_array().unwrap().iter())
         .flat_map(|a| a["keys"].as_array().unwrap())
         .collect();
-    let credentials = (json["accounts"].as_array().unwrap().iter())
-        .flat_map(|a| a["credentials"].as_array().into_iter().flatten());
-    let findings: usize = (keys.iter().copied().chain(credentials))
+    let findings: usize = (keys.iter().copied().chain(credentials(&json)))
         .map(|k| k["findings"].as_array().unwrap().len())
         .sum();
     assert_eq!(shown_rows(&dom).len(), findings, "a row per finding");

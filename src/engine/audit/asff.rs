@@ -44,7 +44,7 @@ pub(crate) fn findings(
             for (finding, suppressed) in key.findings.iter().map(|f| (*f, false)).chain(suppressed)
             {
                 let told = Told::of(finding, key, (max_age_days, unused_days));
-                out.push(key_finding(key, finding, told, suppressed, hub, now));
+                out.push(key_finding(key, (finding, told, suppressed), hub, now));
             }
         }
         for credential in &account.credentials {
@@ -53,7 +53,10 @@ pub(crate) fn findings(
             for (finding, suppressed) in found.chain(suppressed) {
                 let told = Told::of_credential(finding, credential, (max_age_days, unused_days));
                 out.push(credential_finding(
-                    credential, finding, told, suppressed, hub, now,
+                    credential,
+                    (finding, told, suppressed),
+                    hub,
+                    now,
                 ));
             }
         }
@@ -160,54 +163,52 @@ fn credential_name(credential: &AuditedCredential) -> String {
     }
 }
 
-fn credential_finding(
-    credential: &AuditedCredential,
-    finding: Finding,
-    told: Told,
-    suppressed: bool,
+/// What a finding is about, as its ASFF needs it.
+struct Subject<'a> {
+    account: &'a str,
+    /// Its part of the finding's id: a key id, `USER/console_password`, ….
+    id: String,
+    /// Its words in the title: `access key AKIA… of IAM user alice`.
+    named: String,
+    /// When it came to be.
+    created: SystemTime,
+    /// The controls it fails.
+    controls: &'a [&'static str],
+    resource: AsffResource,
+    product_fields: BTreeMap<String, String>,
+}
+
+/// The finding `finding` of `subject`.
+fn build(
+    subject: Subject<'_>,
+    (finding, told, suppressed): (Finding, Told, bool),
     hub: &Hub,
     now: SystemTime,
 ) -> AsffFinding {
     let name = finding_name(finding);
-    let failed: Vec<&str> = (credential.controls.iter().copied())
+    let failed: Vec<&str> = (subject.controls.iter().copied())
         .filter(|c| told.controls.contains(c))
         .collect();
-    let kind = serde_json::to_value(credential.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let (account, user) = (&credential.account, &credential.user);
-    let subject = match &credential.id {
-        Some(id) => format!("{kind}/{id}"),
-        None => kind.clone(),
-    };
     let mut types = vec![format!(
         "Software and Configuration Checks/AWS Security Best Practices/{}",
         finding.describe()
     )];
     types.extend(standards(&failed));
-    let mut product_fields = product_fields(&name, Some(user));
-    product_fields.insert("rekey/credential".to_owned(), kind);
+    let mut product_fields = product_fields(&name);
+    product_fields.extend(subject.product_fields);
     AsffFinding {
         schema_version: ASFF_VERSION,
-        id: format!("rekey/audit/{account}/{user}/{subject}/{name}"),
+        id: format!("rekey/audit/{}/{}/{name}", subject.account, subject.id),
         product_arn: hub.product_arn.clone(),
         generator_id: format!("{GENERATOR_PREFIX}{name}"),
-        aws_account_id: account.clone(),
+        aws_account_id: subject.account.to_owned(),
         types,
-        created_at: time::rfc3339(credential.created.unwrap_or(now)),
+        created_at: time::rfc3339(subject.created),
         updated_at: time::rfc3339(now),
         severity: AsffSeverity {
             label: told.severity,
         },
-        title: clip(
-            &format!(
-                "{}: {} of IAM user {user}",
-                finding.describe(),
-                credential_name(credential).to_lowercase()
-            ),
-            256,
-        ),
+        title: clip(&format!("{}: {}", finding.describe(), subject.named), 256),
         description: clip(&told.description, 1024),
         remediation: AsffRemediation {
             recommendation: AsffRecommendation {
@@ -215,13 +216,7 @@ fn credential_finding(
             },
         },
         product_fields,
-        resources: vec![AsffResource {
-            kind: "AwsIamUser",
-            id: format!("arn:{}:iam::{account}:user/{user}", hub.partition),
-            partition: hub.partition.clone(),
-            region: hub.region.clone(),
-            details: None,
-        }],
+        resources: vec![subject.resource],
         compliance: compliance(&failed),
         workflow: suppressed.then_some(AsffWorkflow {
             status: "SUPPRESSED",
@@ -230,52 +225,58 @@ fn credential_finding(
     }
 }
 
-fn key_finding(
-    key: &AuditedKey,
-    finding: Finding,
-    told: Told,
-    suppressed: bool,
+fn credential_finding(
+    credential: &AuditedCredential,
+    told: (Finding, Told, bool),
     hub: &Hub,
     now: SystemTime,
 ) -> AsffFinding {
-    let name = finding_name(finding);
-    let failed: Vec<&str> = (key.controls.iter().copied())
-        .filter(|c| told.controls.contains(c))
-        .collect();
-    let mut types = vec![format!(
-        "Software and Configuration Checks/AWS Security Best Practices/{}",
-        finding.describe()
-    )];
-    types.extend(standards(&failed));
-    AsffFinding {
-        schema_version: ASFF_VERSION,
-        id: format!("rekey/audit/{}/{}/{name}", key.account, key.key_id),
-        product_arn: hub.product_arn.clone(),
-        generator_id: format!("{GENERATOR_PREFIX}{name}"),
-        aws_account_id: key.account.clone(),
-        types,
-        created_at: time::rfc3339(key.created),
-        updated_at: time::rfc3339(now),
-        severity: AsffSeverity {
-            label: told.severity,
-        },
-        title: clip(
-            &format!(
-                "{}: access key {} of IAM user {}",
-                finding.describe(),
-                key.key_id,
-                key.user
-            ),
-            256,
+    let kind = serde_json::to_value(credential.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let (account, user) = (&credential.account, &credential.user);
+    let id = match &credential.id {
+        Some(id) => format!("{user}/{kind}/{id}"),
+        None => format!("{user}/{kind}"),
+    };
+    let subject = Subject {
+        account,
+        id,
+        named: format!(
+            "{} of IAM user {user}",
+            credential_name(credential).to_lowercase()
         ),
-        description: clip(&told.description, 1024),
-        remediation: AsffRemediation {
-            recommendation: AsffRecommendation {
-                text: clip(&told.fix, 512),
-            },
+        created: credential.created.unwrap_or(now),
+        controls: &credential.controls,
+        resource: AsffResource {
+            kind: "AwsIamUser",
+            id: format!("arn:{}:iam::{account}:user/{user}", hub.partition),
+            partition: hub.partition.clone(),
+            region: hub.region.clone(),
+            details: None,
         },
-        product_fields: product_fields(&name, Some(&key.user)),
-        resources: vec![AsffResource {
+        product_fields: BTreeMap::from([
+            ("rekey/user".to_owned(), user.clone()),
+            ("rekey/credential".to_owned(), kind),
+        ]),
+    };
+    build(subject, told, hub, now)
+}
+
+fn key_finding(
+    key: &AuditedKey,
+    told: (Finding, Told, bool),
+    hub: &Hub,
+    now: SystemTime,
+) -> AsffFinding {
+    let subject = Subject {
+        account: &key.account,
+        id: key.key_id.clone(),
+        named: format!("access key {} of IAM user {}", key.key_id, key.user),
+        created: key.created,
+        controls: &key.controls,
+        resource: AsffResource {
             kind: "AwsIamAccessKey",
             id: key.key_id.clone(),
             partition: hub.partition.clone(),
@@ -290,13 +291,10 @@ fn key_finding(
                     account_id: key.account.clone(),
                 },
             }),
-        }],
-        compliance: compliance(&failed),
-        workflow: suppressed.then_some(AsffWorkflow {
-            status: "SUPPRESSED",
-        }),
-        record_state: "ACTIVE",
-    }
+        },
+        product_fields: BTreeMap::from([("rekey/user".to_owned(), key.user.clone())]),
+    };
+    build(subject, told, hub, now)
 }
 
 fn root_finding(
@@ -334,7 +332,7 @@ fn root_finding(
                 text: "Sign in as the root user, and under Security credentials deactivate, then delete, the access key".to_owned(),
             },
         },
-        product_fields: product_fields(name, None),
+        product_fields: product_fields(name),
         resources: vec![AsffResource {
             kind: "AwsAccount",
             id: format!("AWS::::Account:{account}"),
@@ -356,17 +354,15 @@ fn finding_name(finding: Finding) -> String {
         .unwrap_or_default()
 }
 
-fn product_fields(finding: &str, user: Option<&str>) -> BTreeMap<String, String> {
-    let mut fields = BTreeMap::from([
+fn product_fields(finding: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
         ("ProviderName".to_owned(), "rekey".to_owned()),
         (
             "ProviderVersion".to_owned(),
             env!("CARGO_PKG_VERSION").to_owned(),
         ),
         ("rekey/finding".to_owned(), finding.to_owned()),
-    ]);
-    fields.extend(user.map(|u| ("rekey/user".to_owned(), u.to_owned())));
-    fields
+    ])
 }
 
 /// The `Industry and Regulatory Standards` types of the failed controls.
