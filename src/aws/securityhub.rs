@@ -161,7 +161,7 @@ pub(crate) struct Pushed {
 impl Aws {
     /// The product ARN of `account`'s own integration in the run's region.
     pub(crate) fn hub_product_arn(&self, partition: &str, account: &str) -> String {
-        let region = self.base.region().map_or("us-east-1", |r| r.as_ref());
+        let region = self.region_name();
         format!("arn:{partition}:securityhub:{region}:{account}:product/{account}/default")
     }
 

@@ -199,14 +199,7 @@ pub(crate) fn listed(
 /// The unused-credential controls a credential idle since `since` fails.
 fn idle_controls(since: Option<SystemTime>, now: SystemTime) -> Vec<&'static str> {
     let idle = since.map_or(0, |t| days(now.duration_since(t).unwrap_or_default()));
-    let mut failed = Vec::new();
-    if idle >= 45 {
-        failed.extend(["CIS-3.0-1.12", "CIS-7.0-2.11", "FSBP-IAM.22"]);
-    }
-    if idle >= 90 {
-        failed.push("FSBP-IAM.8");
-    }
-    failed
+    super::findings::unused_controls(idle)
 }
 
 fn days(d: Duration) -> u64 {

@@ -120,15 +120,22 @@ pub(crate) fn failed_controls(key: &Facts<'_>, now: SystemTime) -> Vec<&'static 
         failed.extend(["CIS-3.0-1.14", "CIS-7.0-2.12", "FSBP-IAM.3"]);
     }
     // Unused since its last use, or since its creation if never used.
-    let idle = age(key.last_used.unwrap_or(key.created));
-    if idle >= 45 {
-        failed.extend(["CIS-3.0-1.12", "CIS-7.0-2.11", "FSBP-IAM.22"]);
-    }
-    if idle >= 90 {
-        failed.push("FSBP-IAM.8");
-    }
+    failed.extend(unused_controls(age(key.last_used.unwrap_or(key.created))));
     if key.other_active {
         failed.push("CIS-3.0-1.13");
+    }
+    failed
+}
+
+/// The unused-credential controls a credential idle for `days` whole days fails: 45
+/// days, CIS v3.0 1.12, v7.0 2.11, FSBP IAM.22; 90 days, FSBP IAM.8 too.
+pub(crate) fn unused_controls(days: u64) -> Vec<&'static str> {
+    let mut failed = Vec::new();
+    if days >= 45 {
+        failed.extend(["CIS-3.0-1.12", "CIS-7.0-2.11", "FSBP-IAM.22"]);
+    }
+    if days >= 90 {
+        failed.push("FSBP-IAM.8");
     }
     failed
 }

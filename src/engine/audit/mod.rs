@@ -1,8 +1,10 @@
 //! `rekey audit`: every IAM user access key of one account, or of many (an
-//! organization's, or a list, through a role assumed in each), with what needs acting
-//! on (see [`findings`]). Per account, one credential report finds the users with keys
-//! (see [`report`]); only those are asked for their keys and tags (two calls each),
-//! paced per account. An account that cannot be reached is reported, never fatal.
+//! organization's, or a list, through a role assumed in each), and the users' other
+//! long-lived credentials (see [`credentials`]), with what needs acting on (see
+//! [`findings`]). Per account, one credential report finds the users with keys (see
+//! [`report`]); only those are asked for their keys, tags and attached policies (three
+//! calls each), paced per account. An account that cannot be reached is reported,
+//! never fatal.
 
 pub(crate) mod asff;
 pub(crate) mod benchmark;
@@ -72,8 +74,9 @@ pub(crate) struct AccountAudit {
     /// The error's kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error_kind: Option<ErrorKind>,
-    /// The users' other long-lived credentials: console passwords and signing
-    /// certificates (see [`credentials`]).
+    /// The users' other long-lived credentials: console passwords, signing
+    /// certificates, and with `--all-credentials` SSH public keys and service-specific
+    /// credentials (see [`credentials`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) credentials: Vec<credentials::AuditedCredential>,
     /// With `--benchmark`: the verdict of each of its controls here.
