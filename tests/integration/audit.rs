@@ -764,26 +764,18 @@ fn findings_go_to_security_hub_and_what_was_fixed_is_resolved() {
     };
     hub(&["enable", &creds]);
     let prod = org.member("prod").to_owned();
-    let args = |output: &'static str| {
-        let base = [
-            "audit",
-            "--via",
-            "mgmt",
-            "--accounts",
-            &prod,
-            "--role",
-            ROLE,
-        ];
-        let push = ["--push", "security-hub", "--output", output];
-        base.into_iter()
-            .chain(push)
-            .map(str::to_owned)
-            .collect::<Vec<String>>()
-    };
-    let first = org
-        .home
-        .rekey(&args("asff").iter().map(String::as_str).collect::<Vec<_>>())
-        .code(0);
+    let base = [
+        "audit",
+        "--via",
+        "mgmt",
+        "--accounts",
+        &prod,
+        "--role",
+        ROLE,
+    ];
+    let audit = |extra: &[&str]| org.home.rekey(&[&base[..], extra].concat());
+    let push = |output: &str| audit(&["--push", "security-hub", "--output", output]);
+    let first = push("asff").code(0);
     assert!(
         first.stderr.contains(":product/") && first.stderr.contains("of earlier runs resolved"),
         "{}",
@@ -818,19 +810,7 @@ fn findings_go_to_security_hub_and_what_was_fixed_is_resolved() {
     let in_hub: serde_json::Value = serde_json::from_str(&hub(&["hub", &creds])).unwrap();
     assert_eq!(in_hub.as_object().unwrap().len(), checked, "{in_hub}");
     // The same findings as OCSF Compliance Findings, checked against OCSF 1.5's model.
-    let base = [
-        "audit",
-        "--via",
-        "mgmt",
-        "--accounts",
-        &prod,
-        "--role",
-        ROLE,
-    ];
-    let ocsf = org
-        .home
-        .rekey(&[&base[..], &["--output", "ocsf"]].concat())
-        .code(0);
+    let ocsf = audit(&["--output", "ocsf"]).code(0);
     let file = org.home.path("findings.ocsf.json");
     std::fs::write(&file, &ocsf.stdout).unwrap();
     let uids: Vec<String> =
@@ -844,11 +824,7 @@ fn findings_go_to_security_hub_and_what_was_fixed_is_resolved() {
 
     // The user keeps one key: both two_active_keys findings are over.
     hub(&["delete", &creds, &prod, "two-active", deleted]);
-    let second = (org
-        .home
-        .rekey(&args("json").iter().map(String::as_str).collect::<Vec<_>>()))
-    .code(0)
-    .json();
+    let second = push("json").code(0).json();
     let pushed = &second["security_hub"];
     assert_eq!(pushed["resolved"], 2, "{pushed}");
     assert_eq!(pushed["imported"], checked - 2, "{pushed}");
@@ -864,25 +840,21 @@ fn findings_go_to_security_hub_and_what_was_fixed_is_resolved() {
     let inactive = &in_hub[id(org.key("inactive"), "inactive_not_deleted")];
     assert_eq!(inactive[0], "ACTIVE", "still holds: {in_hub}");
     // A third run resolves nothing more: archived findings are not asked again.
-    let third = (org
-        .home
-        .rekey(&args("json").iter().map(String::as_str).collect::<Vec<_>>()))
-    .code(0)
-    .json();
+    let third = push("json").code(0).json();
     assert_eq!(third["security_hub"]["resolved"], 0, "{third}");
 }
 
-/// The page of `--output html` as headless Chromium (Debian's `chromium`, installed by
-/// scripts/setup-system) renders it after its script ran: the DOM, with `hash` in the
-/// address (`filter=…&sort=…`).
-fn rendered(page: &std::path::Path, hash: &str, home: &Home) -> String {
+/// Headless Chromium (Debian's `chromium`, installed by scripts/setup-system) run on
+/// `address` with `args` (a profile of its own in `home`): what it printed.
+fn chromium(home: &Home, args: &[&str], address: String) -> String {
     let out = std::process::Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .args(["--headless", "--no-sandbox", "--disable-gpu"])
         .arg(format!(
             "--user-data-dir={}",
             home.path("chromium").display()
         ))
-        .arg(format!("file://{}#{hash}", page.display()))
+        .args(args)
+        .arg(address)
         .output()
         .unwrap_or_else(|e| {
             panic!("cannot run chromium ({e}): run ./scripts/setup-system (Debian's chromium)")
@@ -892,7 +864,17 @@ fn rendered(page: &std::path::Path, hash: &str, home: &Home) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The page of `--output html` as the browser renders it after its script ran: the
+/// DOM, with `hash` in the address (`filter=…&sort=…`).
+fn rendered(page: &std::path::Path, hash: &str, home: &Home) -> String {
+    chromium(
+        home,
+        &["--dump-dom"],
+        format!("file://{}#{hash}", page.display()),
+    )
 }
 
 /// The findings rows a rendered page shows (not hidden by the filter), in order.
@@ -963,27 +945,9 @@ fn the_html_report_opens_offline_in_a_browser_sorted_and_filtered() {
     assert!(ages.windows(2).all(|w| w[0] >= w[1]), "{ages:?}");
 
     let shot = org.home.path("audit.png");
-    let out = std::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            org.home.path("chromium").display()
-        ))
-        .arg(format!("--screenshot={}", shot.display()))
-        .args(["--window-size=1280,1500"])
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let screenshot = format!("--screenshot={}", shot.display());
+    let args = ["--hide-scrollbars", "--window-size=1280,1500", &screenshot];
+    chromium(&org.home, &args, format!("file://{}", page.display()));
     let png = std::fs::read(&shot).unwrap();
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 20_000,
