@@ -169,7 +169,7 @@ impl Aws {
     pub(crate) fn region_name(&self) -> String {
         self.base
             .region()
-            .map_or("us-east-1", |r| r.as_ref())
+            .map_or(super::FALLBACK_REGION, |r| r.as_ref())
             .to_owned()
     }
 
