@@ -34,7 +34,12 @@ impl Aws {
     /// Clients signing as the SDK's default credential chain (environment, shared
     /// files' default profile, SSO, web identity, container and instance roles).
     pub(crate) async fn default_chain(&self) -> Result<Caller, AwsError> {
-        let chain = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        // The run's region (see [`Aws::load`]): the SDK's own lookup would ask the
+        // instance metadata service for one.
+        let chain = aws_config::defaults(BehaviorVersion::latest())
+            .region(self.base.region().cloned())
+            .load()
+            .await;
         let provider = chain.credentials_provider().ok_or_else(|| AwsError {
             operation: "load credentials",
             kind: AwsErrorKind::InvalidCredentials,

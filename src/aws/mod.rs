@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use aws_config::environment::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -62,9 +64,15 @@ pub(crate) struct Aws {
 impl Aws {
     /// Loads region, endpoint URLs (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`, `_STS`)
     /// and retry settings the way every AWS SDK does, without any credentials.
+    ///
+    /// The region comes from the environment or the profile, else [`FALLBACK_REGION`];
+    /// never from the instance metadata service, which the SDK's default chain asks
+    /// next: off EC2 nothing answers it, and a network that drops the packets (most
+    /// do) made every rekey command wait out its one-second connect timeout.
     pub(crate) async fn load() -> Self {
-        let region =
-            RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
+        let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+            .or_else(ProfileFileRegionProvider::new())
+            .or_else(Region::from_static(FALLBACK_REGION));
         // One retry and timeout policy for every client (see `rekey_sinks::aws::policy`;
         // CreateAccessKey opts out of retries: see `create_key`).
         let (retry, timeouts) = rekey_sinks::aws::policy();

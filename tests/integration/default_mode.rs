@@ -77,6 +77,32 @@ fn rotates_every_static_key_profile_and_keeps_every_other_byte() {
     );
 }
 
+/// With no region configured rekey signs for us-east-1 and never asks the instance
+/// metadata service for one: off EC2 nothing answers it, and on a network that drops
+/// the packets every command waited out its one-second connect timeout.
+#[test]
+fn with_no_region_the_instance_metadata_service_is_never_asked() {
+    let imds = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    imds.set_nonblocking(true).unwrap();
+    let endpoint = format!("http://{}", imds.local_addr().unwrap());
+    let home = Home::new();
+    home.user_in_credentials("noregion");
+    for args in [
+        &["plan", "--output", "json"][..],
+        &["find", "--output", "json"],
+    ] {
+        let run = home
+            .run(args)
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint);
+        run.output().success();
+    }
+    let asked = imds.accept();
+    assert!(
+        matches!(&asked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the metadata service was asked: {asked:?}"
+    );
+}
+
 #[test]
 fn plan_changes_nothing_and_lists_skipped_profiles() {
     let home = Home::new();
