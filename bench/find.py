@@ -4,7 +4,9 @@ Run it with `./scripts/bench --find` (which installs ripgrep from the Python pac
 index and builds rekey in release mode). The tree (about 50,000 files and 1 GB, with a
 few hundred copies of 20 keys' ids and secrets) is generated once under
 target/find-bench and reused. Both tools read it warm (one run each first), then the
-medians of `--reps` runs are compared: wall time, and rekey's peak RSS.
+medians of `--reps` interleaved runs are compared: wall time, and rekey's peak RSS. A
+first find (no record yet of whose each key is) is timed apart: it also asks STS about
+each key.
 
 rekey knows the 20 keys from a credentials file (20 users on moto, which answers
 `find`'s STS calls on loopback); ripgrep gets the same 40 strings and the `AKIA`
@@ -125,8 +127,21 @@ def main():
     rekey = [str(REKEY), "find", str(TREE), "--output", "json"]
     rg = [str(RG), "--no-ignore", "--hidden", "-F", "-f", str(patterns), str(TREE)]
     timed(rekey, env), timed(rg)  # warm the page cache
-    rekey_runs = [timed(rekey, env) for _ in range(args.reps)]
-    rg_runs = [timed(rg) for _ in range(args.reps)]
+    # A first find asks STS whose each of the 20 keys is; later ones read the answers
+    # from the state dir (an access key's owner never changes).
+    owners = home / "state" / "key-owners.json"
+
+    def first_find():
+        owners.unlink()
+        return timed(rekey, env)
+
+    # Interleaved, so that both see the same machine (a drift of its speed over the
+    # runs moved the ratio by 5%).
+    first_runs, rekey_runs, rg_runs = [], [], []
+    for _ in range(args.reps):
+        first_runs.append(first_find())
+        rekey_runs.append(timed(rekey, env))
+        rg_runs.append(timed(rg))
     out = subprocess.run(rekey, env=env, capture_output=True, check=True).stdout.decode()
     copies = out.count('"path"')
     server.stop()
@@ -134,6 +149,7 @@ def main():
 
     size = sum(p.stat().st_size for p in TREE.rglob("*") if p.is_file())
     wall = statistics.median(r.wall for r in rekey_runs)
+    first_wall = statistics.median(r.wall for r in first_runs)
     rg_wall = statistics.median(r.wall for r in rg_runs)
     cpu = statistics.median(r.cpu for r in rekey_runs)
     rg_cpu = statistics.median(r.cpu for r in rg_runs)
@@ -141,10 +157,11 @@ def main():
     print(f"`rekey find` benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
           f"{FILES} files, {size / 1e9:.2f} GB, {KEYS} keys, {copies} copies found, "
           f"medians of {args.reps} warm runs\n")
-    print("| rekey find | ripgrep (-F, 41 strings) | rekey / ripgrep | CPU: rekey | CPU: ripgrep | rekey peak RSS |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    print(f"| {wall:.2f} s | {rg_wall:.2f} s | {wall / rg_wall:.2f} | {cpu:.2f} s | {rg_cpu:.2f} s | {rss:.0f} MiB |")
-    print("(targets: within 1.5x of ripgrep, under 64 MiB)")
+    print("| rekey find | ripgrep (-F, 41 strings) | rekey / ripgrep | first find (asks STS) | CPU: rekey | CPU: ripgrep | rekey peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {wall * 1000:.0f} ms | {rg_wall * 1000:.0f} ms | {wall / rg_wall:.3f} "
+          f"| {first_wall * 1000:.0f} ms | {cpu:.2f} s | {rg_cpu:.2f} s | {rss:.0f} MiB |")
+    print("(targets: no slower than ripgrep, under 64 MiB)")
 
 
 if __name__ == "__main__":

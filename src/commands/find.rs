@@ -63,15 +63,19 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
         .push(std::path::absolute(state_root).unwrap_or_else(|_| state_root.to_owned()));
     let search = roots.clone();
     let walked = known.clone();
-    // The walk and STS's answers on whose each key is, at the same time.
-    let (found, users) = tokio::join!(
+    // What STS answered earlier on whose each key is; a record that cannot be read is
+    // asked again.
+    let recorded = state.key_owners().unwrap_or_default();
+    // The walk and STS's answers on the other keys, at the same time.
+    let (found, owners) = tokio::join!(
         tokio::task::spawn_blocking(move || find::find(&walked, &covered, &search, &walk)),
-        find::user_arns(&aws, &known)
+        find::key_owners(&aws, &known, &recorded)
     );
     let mut found = found.context("the search stopped")?;
-    for (key, user) in found.keys.iter_mut().zip(users) {
-        key.user_arn = user;
+    for key in &mut found.keys {
+        key.user_arn = owners.get(&key.key_id).cloned();
     }
+    remember_new_owners(state, recorded, owners).await;
     let report = FindReport::new(&found, &roots, &ctx.paths);
     ctx.tell(&targets, crate::notify::events::find(&report))
         .await;
@@ -84,6 +88,24 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// Adds to the record of whose each key is what this run learned, if anything (a find
+/// that learned nothing writes nothing). Best effort: a record not kept is asked again.
+async fn remember_new_owners(
+    state: &crate::state::StateDir,
+    mut recorded: crate::state::KeyOwners,
+    learned: crate::state::KeyOwners,
+) {
+    let before = recorded.len();
+    for (id, arn) in learned {
+        recorded.entry(id).or_insert(arn);
+    }
+    if recorded.len() > before {
+        if let Err(e) = state.remember_key_owners(&recorded).await {
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 /// The profiles whose keys are known (the manifest's, or default mode's, and the shared

@@ -14,6 +14,7 @@
 //!   responses/<account>-<user>.json a leak response in progress: its steps done (holds
 //!                                   the leaked key until AWS is shown to refuse it)
 //!   trusted/<path hash>.json        a manifest the user trusts: its path and content hash
+//!   key-owners.json                 whose each key is, as STS answered `rekey find`
 //!   fleet.key                       with `state: s3://…`, the key that authenticates journal
 //!                                   copies (unless REKEY_FLEET_KEY is set)
 //!   locks/                          lock files (see [`crate::state::lock`]), holding a pid
@@ -27,6 +28,7 @@ mod children;
 mod deleted;
 mod fleet_key;
 mod journal;
+mod key_owners;
 pub(crate) mod lock;
 mod owner;
 mod pending;
@@ -43,6 +45,7 @@ pub(crate) use children::{is_alive as process_is_alive, ChildRecorder};
 pub(crate) use deleted::DeletedKey;
 pub(crate) use fleet_key::{FleetKey, ENV as FLEET_KEY_ENV};
 pub(crate) use journal::{BeginError, Journal, JournalRecord, Phase, StoredKey};
+pub(crate) use key_owners::KeyOwners;
 pub(crate) use owner::Owner;
 pub(crate) use pending::PendingDeletion;
 pub(crate) use replica::{Copied, Replica, ReplicaError};

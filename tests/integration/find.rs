@@ -4,6 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use crate::proxy::FaultProxy;
 use crate::support::*;
 
 /// A user whose key is in the credentials file and the project's .env (both sinks of
@@ -161,6 +162,33 @@ fn every_copy_is_found_with_its_place_and_whether_a_sink_writes_it() {
     assert!(text.contains("- type: dotenv"), "{text}");
     // A current key with an uncovered copy: exit 2 with --detailed-exitcode.
     home.rekey(&["find", "--detailed-exitcode"]).code(2);
+}
+
+#[test]
+fn whose_each_key_is_is_asked_of_sts_once() {
+    let proxy = FaultProxy::start();
+    let home = Home::new().via(&proxy.endpoint);
+    let (user, key) = scattered(&home);
+    let owner = |json: &serde_json::Value| {
+        let keys = json["keys"].as_array().unwrap();
+        let entry = keys.iter().find(|k| k["key_id"] == key.id.as_str());
+        entry.unwrap()["user_arn"].clone()
+    };
+    let asked = proxy.count("GetCallerIdentity");
+    let first = home.rekey(&["find", "--output", "json"]).success().json();
+    assert_eq!(owner(&first), moto().user_arn(&user).as_str(), "{first}");
+    assert!(proxy.count("GetCallerIdentity") > asked, "STS was asked");
+
+    // An access key's owner never changes: the next find knows it without asking.
+    let asked = proxy.count("GetCallerIdentity");
+    let second = home.rekey(&["find", "--output", "json"]).success().json();
+    assert_eq!(owner(&second), owner(&first), "{second}");
+    assert_eq!(
+        proxy.count("GetCallerIdentity"),
+        asked,
+        "{:?}",
+        proxy.seen()
+    );
 }
 
 #[test]

@@ -1070,6 +1070,8 @@ impl Home {
         out.retain(|f| !f.starts_with("deleted/"));
         // The manifests the user trusts (no secret).
         out.retain(|f| !f.starts_with("trusted/"));
+        // Whose each key is, as STS answered `find` (no secret).
+        out.retain(|f| f != "key-owners.json");
         out.sort();
         out
     }

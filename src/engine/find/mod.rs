@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::profile::ProfileSpec;
-use crate::state::{DeletedKey, PendingDeletion};
+use crate::state::{DeletedKey, KeyOwners, PendingDeletion};
 use matcher::{Holds, Matcher};
 use place::PlaceFormat;
 pub(crate) use walk::{WalkOptions, Walked};
@@ -44,31 +44,42 @@ pub(crate) struct KnownKey {
     pub(crate) pending: Option<PendingDeletion>,
     /// When rekey deleted it, if it did.
     pub(crate) deleted: Option<SystemTime>,
-    /// Whose key it is, as STS says (see [`name_users`]).
+    /// Whose key it is, as rekey's record of it says (see [`key_owners`]).
     pub(crate) user_arn: Option<String>,
 }
 
-/// Whose each key is, in `known`'s order: STS for a key with a secret
-/// (`GetCallerIdentity` needs no permission; an inactive key cannot ask), else rekey's
-/// record. A few calls at a time; run it beside the walk, which needs no answer.
-pub(crate) async fn user_arns(aws: &crate::aws::Aws, known: &[KnownKey]) -> Vec<Option<String>> {
+/// Whose each key is, by id: what STS answered an earlier run (`recorded`: an access
+/// key's owner never changes), else STS for a key with a secret (`GetCallerIdentity`
+/// needs no permission; an inactive key cannot ask), else rekey's record. A few calls
+/// at a time; run it beside the walk, which needs no answer.
+pub(crate) async fn key_owners(
+    aws: &crate::aws::Aws,
+    known: &[KnownKey],
+    recorded: &KeyOwners,
+) -> KeyOwners {
     use futures_util::stream::{self, StreamExt};
-    stream::iter(known)
+    let answers: Vec<(String, Option<String>)> = stream::iter(known)
         .map(|k| async move {
-            let asked = match k.secret.clone() {
-                Some(secret) => match rekey_sinks::AccessKey::new(k.id.clone(), secret) {
+            let asked = match (recorded.get(&k.id), k.secret.clone()) {
+                (Some(arn), _) => Some(arn.clone()),
+                (None, Some(secret)) => match rekey_sinks::AccessKey::new(k.id.clone(), secret) {
                     Ok(key) => aws.whose(&key).await.ok().map(|i| i.arn),
                     Err(_) => None,
                 },
-                None => None,
+                (None, None) => None,
             };
-            asked
+            let arn = asked
                 .or_else(|| k.user_arn.clone())
-                .or_else(|| k.pending.as_ref().map(|p| p.owner.user_arn.clone()))
+                .or_else(|| k.pending.as_ref().map(|p| p.owner.user_arn.clone()));
+            (k.id.clone(), arn)
         })
         .buffered(4)
         .collect()
-        .await
+        .await;
+    answers
+        .into_iter()
+        .filter_map(|(id, arn)| Some((id, arn?)))
+        .collect()
 }
 
 /// Where a key stands.
@@ -293,12 +304,17 @@ pub(crate) fn find(
             .map(|k| (k.id.as_str(), k.secret.as_ref().map(|s| s.expose_secret()))),
     );
     let matcher = Arc::new(matcher);
-    let mut walked = walk::walk(roots, options, matcher.clone());
-    // The repository each root is in (the walk meets only those below the roots).
-    let tops: Vec<PathBuf> = roots
-        .iter()
-        .filter_map(|r| history::repository_of(r))
-        .collect();
+    // The repository each root is in (the walk meets only those below the roots): git
+    // answers while the walk runs.
+    let (mut walked, tops) = std::thread::scope(|scope| {
+        let tops = scope.spawn(|| {
+            (roots.iter())
+                .filter_map(|r| history::repository_of(r))
+                .collect::<Vec<PathBuf>>()
+        });
+        let walked = walk::walk(roots, options, matcher.clone());
+        (walked, tops.join().unwrap_or_default())
+    });
     let history = match options.history {
         true => search_history(&tops, &mut walked, &matcher),
         false => Vec::new(),
@@ -327,45 +343,7 @@ pub(crate) fn find(
     let mut unknown: BTreeMap<String, KeyCopies> = BTreeMap::new();
     for file in std::mem::take(&mut walked.files) {
         let resolved = std::fs::canonicalize(&file.path).unwrap_or_else(|_| file.path.clone());
-        // One copy per key per file: the first hit places it; id and secret merge.
-        let mut per_key: BTreeMap<KeyRef, Copy> = BTreeMap::new();
-        for hit in &file.hits {
-            let key = match (hit.key, &hit.unknown_id) {
-                (Some(index), _) if ignored.contains(&known[index].id) => continue,
-                (Some(index), _) => KeyRef::Known(index),
-                (None, Some(id)) if ignored.contains(id) => continue,
-                (None, Some(id)) => KeyRef::Unknown(id.clone()),
-                (None, None) => continue,
-            };
-            let copy = per_key.entry(key).or_insert_with(|| Copy {
-                path: file.path.clone(),
-                format: file.format,
-                holds: match hit.holds {
-                    Holds::Id => CopyHolds::Id,
-                    Holds::Secret => CopyHolds::Secret,
-                },
-                line: hit.line,
-                column: hit.column,
-                id_at: None,
-                secret_at: None,
-                covered_by: None,
-            });
-            match hit.holds {
-                Holds::Id => {
-                    copy.id_at = copy.id_at.take().or(hit.name.clone());
-                    if copy.holds == CopyHolds::Secret {
-                        copy.holds = CopyHolds::Both;
-                    }
-                }
-                Holds::Secret => {
-                    copy.secret_at = copy.secret_at.take().or(hit.name.clone());
-                    if copy.holds == CopyHolds::Id {
-                        copy.holds = CopyHolds::Both;
-                    }
-                }
-            }
-        }
-        for (key, mut copy) in per_key {
+        for (key, mut copy) in copies_in(&file, known, &ignored) {
             match key {
                 KeyRef::Known(index) => {
                     let entry = &mut keys[index];
@@ -397,6 +375,53 @@ pub(crate) fn find(
         unknown: unknown.into_values().collect(),
         walked,
     }
+}
+
+/// The copies `file` holds, one per key not `ignored`: the first hit places it; id and
+/// secret merge.
+fn copies_in(
+    file: &walk::FileHits,
+    known: &[KnownKey],
+    ignored: &[String],
+) -> BTreeMap<KeyRef, Copy> {
+    let mut per_key: BTreeMap<KeyRef, Copy> = BTreeMap::new();
+    for hit in &file.hits {
+        let key = match (hit.key, &hit.unknown_id) {
+            (Some(index), _) if ignored.contains(&known[index].id) => continue,
+            (Some(index), _) => KeyRef::Known(index),
+            (None, Some(id)) if ignored.contains(id) => continue,
+            (None, Some(id)) => KeyRef::Unknown(id.clone()),
+            (None, None) => continue,
+        };
+        let copy = per_key.entry(key).or_insert_with(|| Copy {
+            path: file.path.clone(),
+            format: file.format,
+            holds: match hit.holds {
+                Holds::Id => CopyHolds::Id,
+                Holds::Secret => CopyHolds::Secret,
+            },
+            line: hit.line,
+            column: hit.column,
+            id_at: None,
+            secret_at: None,
+            covered_by: None,
+        });
+        match hit.holds {
+            Holds::Id => {
+                copy.id_at = copy.id_at.take().or(hit.name.clone());
+                if copy.holds == CopyHolds::Secret {
+                    copy.holds = CopyHolds::Both;
+                }
+            }
+            Holds::Secret => {
+                copy.secret_at = copy.secret_at.take().or(hit.name.clone());
+                if copy.holds == CopyHolds::Id {
+                    copy.holds = CopyHolds::Both;
+                }
+            }
+        }
+    }
+    per_key
 }
 
 /// Each history hit to its key's entry (an unknown id's made if needed).
