@@ -75,6 +75,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         Some(profile) => aws.via(profile).await?,
         None => aws.default_chain().await?,
     };
+    // Asked once: the audit's own account, and the hub's when the signer pushes.
+    let signer_identity = signer.identity().await?;
     let limits = Thresholds {
         max_age: args.max_age,
         unused: args.unused,
@@ -89,7 +91,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         Err(_) => audit::Known::default(),
     };
     let reach = (ctx.jobs, args.all_credentials);
-    let mut accounts = audit::audit(&aws, &signer, &args.scope, limits, reach, &known).await?;
+    let signed = (&signer, signer_identity.account.as_str());
+    let mut accounts = audit::audit(&aws, signed, &args.scope, limits, reach, &known).await?;
     audit::suppress::apply(&mut accounts, &args.suppressions, crate::time::now());
     if let Some(benchmark) = args.benchmark {
         for account in &mut accounts {
@@ -104,19 +107,24 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         accounts,
         security_hub: None,
     };
+    // The hub's credentials, and whose they are.
     let hub = match &args.push {
-        Some(Push::SecurityHub { via: Some(profile) }) => Some(aws.via(profile).await?),
-        Some(Push::SecurityHub { via: None }) => Some(signer.clone()),
+        Some(Push::SecurityHub { via: Some(profile) }) => {
+            let hub = aws.via(profile).await?;
+            let identity = hub.identity().await?;
+            Some((hub, identity))
+        }
+        Some(Push::SecurityHub { via: None }) => Some((signer.clone(), signer_identity.clone())),
         None => None,
     };
     let asff = match (hub.as_ref(), args.format) {
         (None, Format::Asff | Format::Ocsf | Format::Html) => {
-            Some(asff_findings(&aws, &signer, &report).await?)
+            Some(asff_findings(&aws, &signer_identity, &report))
         }
-        (Some(hub), _) => Some(asff_findings(&aws, hub, &report).await?),
+        (Some((_, identity)), _) => Some(asff_findings(&aws, identity, &report)),
         (None, _) => None,
     };
-    if let (Some(hub), Some((findings, product_arn))) = (&hub, &asff) {
+    if let (Some((hub, _)), Some((findings, product_arn))) = (&hub, &asff) {
         let audited: Vec<String> = (report.accounts.iter())
             .filter(|a| a.error.is_none())
             .map(|a| a.account.clone())
@@ -179,14 +187,13 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
     })
 }
 
-/// The report's findings in ASFF for `hub`'s account (its product ARN and partition
-/// come from whose the hub's credentials are), and that product ARN.
-async fn asff_findings(
+/// The report's findings in ASFF for the hub of `identity`'s account (whose the hub's
+/// credentials are: its product ARN and partition come from them), and that product ARN.
+fn asff_findings(
     aws: &crate::aws::Aws,
-    hub: &crate::aws::Caller,
+    identity: &crate::aws::Identity,
     report: &AuditReport,
-) -> Result<(Vec<crate::aws::securityhub::AsffFinding>, String)> {
-    let identity = hub.identity().await?;
+) -> (Vec<crate::aws::securityhub::AsffFinding>, String) {
     let partition = identity.arn.split(':').nth(1).unwrap_or("aws").to_owned();
     let product_arn = aws.hub_product_arn(&partition, &identity.account);
     let target = audit::asff::Hub {
@@ -197,7 +204,7 @@ async fn asff_findings(
     let thresholds = (report.max_age_days, report.unused_days);
     let now = crate::time::now();
     let findings = audit::asff::findings(&report.accounts, &target, thresholds, now);
-    Ok((findings, product_arn))
+    (findings, product_arn)
 }
 
 /// The findings of [`asff_findings`], if made.

@@ -775,7 +775,10 @@ fn findings_go_to_security_hub_and_what_was_fixed_is_resolved() {
     ];
     let audit = |extra: &[&str]| org.home.rekey(&[&base[..], extra].concat());
     let push = |output: &str| audit(&["--push", "security-hub", "--output", output]);
+    let asked = org.proxy.count("GetCallerIdentity");
     let first = push("asff").code(0);
+    // Whose the signer is, asked once: for the audit's account and the hub's.
+    assert_eq!(org.proxy.count("GetCallerIdentity") - asked, 1);
     assert!(
         first.stderr.contains(":product/") && first.stderr.contains("of earlier runs resolved"),
         "{}",

@@ -140,18 +140,18 @@ pub(crate) struct AuditedKey {
     pub(crate) suppressed: Vec<suppress::Suppressed>,
 }
 
-/// Audits every account of `scope`, signed by `signer` (`jobs` accounts at once; `all`:
-/// every user's SSH public keys and service-specific credentials too); the accounts in
-/// id order. Fails only if the accounts cannot be listed.
+/// Audits every account of `scope`, signed by `signer` of account `own` (`jobs` accounts
+/// at once; `all`: every user's SSH public keys and service-specific credentials too);
+/// the accounts in id order. Fails only if the accounts cannot be listed.
 pub(crate) async fn audit(
     aws: &Aws,
-    signer: &Caller,
+    (signer, own): (&Caller, &str),
     scope: &Scope,
     limits: Thresholds,
     (jobs, all): (usize, bool),
     known: &Known,
 ) -> Result<Vec<AccountAudit>, Cause> {
-    let own = signer.identity().await?.account;
+    let own = own.to_owned();
     let targets: Vec<OrgAccount> = match scope {
         Scope::Own => vec![OrgAccount {
             id: own.clone(),
