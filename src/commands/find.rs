@@ -73,7 +73,9 @@ pub(crate) async fn run(ctx: &Context, options: Options) -> Result<Outcome> {
     );
     let mut found = found.context("the search stopped")?;
     for key in &mut found.keys {
-        key.user_arn = owners.get(&key.key_id).cloned();
+        if let Some(arn) = owners.get(&key.key_id) {
+            key.user_arn = Some(arn.clone());
+        }
     }
     remember_new_owners(state, recorded, owners).await;
     let report = FindReport::new(&found, &roots, &ctx.paths);

@@ -44,14 +44,15 @@ pub(crate) struct KnownKey {
     pub(crate) pending: Option<PendingDeletion>,
     /// When rekey deleted it, if it did.
     pub(crate) deleted: Option<SystemTime>,
-    /// Whose key it is, as rekey's record of it says (see [`key_owners`]).
+    /// Whose key it is, as rekey's record of a deleted key says.
     pub(crate) user_arn: Option<String>,
 }
 
-/// Whose each key is, by id: what STS answered an earlier run (`recorded`: an access
-/// key's owner never changes), else STS for a key with a secret (`GetCallerIdentity`
-/// needs no permission; an inactive key cannot ask), else rekey's record. A few calls
-/// at a time; run it beside the walk, which needs no answer.
+/// Whose each key with a secret is, by id, as STS says (`GetCallerIdentity` needs no
+/// permission; an inactive key cannot ask): what it answered an earlier run
+/// (`recorded`: an access key's owner never changes), else asked now. A few calls at a
+/// time; run it beside the walk, which needs no answer. (A key without a secret is
+/// named by rekey's record of it: see [`find`].)
 pub(crate) async fn key_owners(
     aws: &crate::aws::Aws,
     known: &[KnownKey],
@@ -60,7 +61,7 @@ pub(crate) async fn key_owners(
     use futures_util::stream::{self, StreamExt};
     let answers: Vec<(String, Option<String>)> = stream::iter(known)
         .map(|k| async move {
-            let asked = match (recorded.get(&k.id), k.secret.clone()) {
+            let arn = match (recorded.get(&k.id), k.secret.clone()) {
                 (Some(arn), _) => Some(arn.clone()),
                 (None, Some(secret)) => match rekey_sinks::AccessKey::new(k.id.clone(), secret) {
                     Ok(key) => aws.whose(&key).await.ok().map(|i| i.arn),
@@ -68,9 +69,6 @@ pub(crate) async fn key_owners(
                 },
                 (None, None) => None,
             };
-            let arn = asked
-                .or_else(|| k.user_arn.clone())
-                .or_else(|| k.pending.as_ref().map(|p| p.owner.user_arn.clone()));
             (k.id.clone(), arn)
         })
         .buffered(4)
@@ -335,7 +333,9 @@ pub(crate) fn find(
                 (None, None, false) => KeyState::Stale,
             },
             profiles: k.profiles.clone(),
-            user_arn: k.user_arn.clone(),
+            // rekey's record, until STS says (see [`key_owners`]).
+            user_arn: (k.user_arn.clone())
+                .or_else(|| k.pending.as_ref().map(|p| p.owner.user_arn.clone())),
             copies: Vec::new(),
             history: Vec::new(),
         })
