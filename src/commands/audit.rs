@@ -124,17 +124,8 @@ pub(crate) async fn run(ctx: &Context, args: Options) -> Result<Outcome> {
         (Some((_, identity)), _) => Some(asff_findings(&aws, identity, &report)),
         (None, _) => None,
     };
-    if let (Some((hub, _)), Some((findings, product_arn))) = (&hub, &asff) {
-        let audited: Vec<String> = (report.accounts.iter())
-            .filter(|a| a.error.is_none())
-            .map(|a| a.account.clone())
-            .collect();
-        let prefix = audit::asff::GENERATOR_PREFIX;
-        let now = crate::time::rfc3339(crate::time::now());
-        let pushed = aws
-            .push_findings(hub, product_arn, (prefix, &audited), findings, &now)
-            .await?;
-        report.security_hub = Some(pushed);
+    if let (Some((hub, _)), Some(asff)) = (&hub, &asff) {
+        report.security_hub = Some(push(&aws, hub, asff, &report).await?);
     }
     ctx.tell(&targets, crate::notify::events::audit(&report))
         .await;
@@ -205,6 +196,26 @@ fn asff_findings(
     let now = crate::time::now();
     let findings = audit::asff::findings(&report.accounts, &target, thresholds, now);
     (findings, product_arn)
+}
+
+/// Sends `findings` to `hub`'s Security Hub (`product_arn`'s); earlier findings of the
+/// accounts `report` audited that no longer hold are resolved.
+async fn push(
+    aws: &crate::aws::Aws,
+    hub: &crate::aws::Caller,
+    (findings, product_arn): &(Vec<crate::aws::securityhub::AsffFinding>, String),
+    report: &AuditReport,
+) -> Result<crate::aws::securityhub::Pushed> {
+    let audited: Vec<String> = (report.accounts.iter())
+        .filter(|a| a.error.is_none())
+        .map(|a| a.account.clone())
+        .collect();
+    let prefix = audit::asff::GENERATOR_PREFIX;
+    let now = crate::time::rfc3339(crate::time::now());
+    let pushed = aws
+        .push_findings(hub, product_arn, (prefix, &audited), findings, &now)
+        .await?;
+    Ok(pushed)
 }
 
 /// The findings of [`asff_findings`], if made.
